@@ -1,0 +1,181 @@
+// kosma_mock: a stand-in for the KOSMA-tau executables (pdr, onion, getctrlind, mrt), chosen by
+// the name it is started under. It answers --version like the real code, reads the rendered
+// inputs in its working directory, writes the output files the real code writes, and can be told
+// to take time, fail, crash or hang for chosen grid points:
+//
+//   PDR_MOCK_PLAN="<glob>:<action>[;<glob>:<action>...]"   matched against PDR_JOB_NAME
+//     actions: sleep=SECONDS  fail[=CODE]  crash  hang  no-output  onion-fail[=CODE]
+//   PDR_MOCK_TRACE=FILE   append "start|end <job> <epoch ms>" lines (for concurrency checks)
+#include <fnmatch.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+std::string read_file(const std::string& path, bool* ok) {
+  std::ifstream in(path, std::ios::binary);
+  *ok = static_cast<bool>(in);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  return static_cast<bool>(out);
+}
+
+void trace(const std::string& what) {
+  const std::string path = env("PDR_MOCK_TRACE");
+  if (path.empty()) return;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::string line = what + " " + env("PDR_JOB_NAME") + " " + std::to_string(ms) + "\n";
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (fd >= 0) {
+    ssize_t n = write(fd, line.data(), line.size());
+    (void)n;
+    close(fd);
+  }
+}
+
+struct Rule {
+  std::string pattern, action, arg;
+};
+
+std::vector<Rule> matching_rules() {
+  std::vector<Rule> rules;
+  const std::string job = env("PDR_JOB_NAME");
+  std::stringstream plan(env("PDR_MOCK_PLAN"));
+  for (std::string item; std::getline(plan, item, ';');) {
+    const auto colon = item.rfind(':');
+    if (colon == std::string::npos) continue;
+    Rule r;
+    r.pattern = item.substr(0, colon);
+    std::string action = item.substr(colon + 1);
+    const auto eq = action.find('=');
+    r.action = action.substr(0, eq);
+    if (eq != std::string::npos) r.arg = action.substr(eq + 1);
+    if (fnmatch(r.pattern.c_str(), job.c_str(), 0) == 0) rules.push_back(r);
+  }
+  return rules;
+}
+
+// Applies the rules of this role; returns an exit code to stop with, or -1 to go on.
+int apply_rules(const std::vector<Rule>& rules, bool onion) {
+  for (const auto& r : rules) {
+    if (r.action == "sleep" && !onion) {
+      std::this_thread::sleep_for(std::chrono::duration<double>(std::atof(r.arg.c_str())));
+    } else if (r.action == "hang" && !onion) {
+      std::cout << "mock: hanging as requested" << std::endl;
+      for (;;) pause();
+    } else if (r.action == "crash" && !onion) {
+      std::cout << "mock: crashing as requested" << std::endl;
+      signal(SIGSEGV, SIG_DFL);
+      raise(SIGSEGV);
+    } else if ((r.action == "fail" && !onion) || (r.action == "onion-fail" && onion)) {
+      std::cout << "mock: failure requested for " << env("PDR_JOB_NAME") << std::endl;
+      return r.arg.empty() ? 3 : std::atoi(r.arg.c_str());
+    }
+  }
+  return -1;
+}
+
+int run_pdr(const std::vector<Rule>& rules) {
+  bool ok_json = false, ok_inp = false, ok_chem = false;
+  const std::string json = read_file("pdr_config.json", &ok_json);
+  const std::string inp = read_file("PDRNEW.INP", &ok_inp);
+  read_file("pdrinpdata/chem_rates.dat", &ok_chem);
+  if (!ok_json) {
+    std::cout << "mock pdr: cannot read pdr_config.json" << std::endl;
+    return 2;
+  }
+  if (!ok_chem) {
+    std::cout << "mock pdr: cannot read pdrinpdata/chem_rates.dat" << std::endl;
+    return 2;
+  }
+  if (json.find("KT_VAR") != std::string::npos || inp.find("KT_VAR") != std::string::npos) {
+    std::cout << "mock pdr: unfilled placeholder in the inputs" << std::endl;
+    return 2;
+  }
+  std::cout << "mock pdr: read " << json.size() << " bytes of pdr_config.json and " << inp.size()
+            << " bytes of PDRNEW.INP for " << env("PDR_JOB_NAME") << std::endl;
+  const int code = apply_rules(rules, false);
+  if (code >= 0) return code;
+  for (const auto& r : rules) {
+    if (r.action == "no-output") return 0;
+  }
+  const std::string stamp = "job " + env("PDR_JOB_NAME") + "\n" + json;
+  bool ok = write_file("pdroutput/pdrout.hdf", "HDF4 mock\n" + stamp) &&
+            write_file("pdroutput/pdrstruct_s.hdf5", "HDF5 structure mock\n" + stamp) &&
+            write_file("pdroutput/pdrchem_c.hdf5", "HDF5 chemistry mock\n" + stamp) &&
+            write_file("pdroutput/chemchk.out", "chemistry check mock\n") &&
+            write_file("pdroutput/CTRL_IND", "1 1 1\n") && write_file("Out/mock.out", "MRT mock\n" + stamp);
+  if (!ok) {
+    std::cout << "mock pdr: cannot write outputs" << std::endl;
+    return 2;
+  }
+  std::cout << "mock pdr: done" << std::endl;
+  return 0;
+}
+
+int run_onion(const std::vector<Rule>& rules, int argc, char** argv) {
+  bool ok_struct = false, ok_inp = false;
+  if (argc < 2) {
+    std::cout << "mock onion: usage: onion <pdrstruct_s.hdf5>" << std::endl;
+    return 2;
+  }
+  read_file(argv[1], &ok_struct);
+  const std::string inp = read_file("ONION3.INP", &ok_inp);
+  if (!ok_struct || !ok_inp) {
+    std::cout << "mock onion: missing " << (ok_struct ? "ONION3.INP" : argv[1]) << std::endl;
+    return 2;
+  }
+  std::string species = inp.substr(0, inp.find('\n'));
+  std::cout << "mock onion: species " << species << std::endl;
+  const int code = apply_rules(rules, true);
+  if (code >= 0) return code;
+  for (const char* f : {"jerg_", "jtemp_"}) write_file("onionoutput/" + std::string(f) + species + ".smli", species + "\n");
+  write_file("onionoutput/linebt_" + species + ".out", species + "\n");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string self = argv[0];
+  const std::string name = self.substr(self.find_last_of('/') + 1);
+  if (argc > 1 && std::strcmp(argv[1], "--version") == 0) {
+    std::cout << "KOSMA-tau mock (" << name << ")\nrevision: mock-1.0\nBinary compiled the Feb 11 2025 at 11:01:00\n";
+    return 0;
+  }
+  const std::vector<Rule> rules = matching_rules();
+  trace("start");
+  int rc = 0;
+  if (name.find("onion") != std::string::npos) {
+    rc = run_onion(rules, argc, argv);
+  } else if (name.find("getctrlind") != std::string::npos || name.find("mrt") != std::string::npos) {
+    std::cout << "mock " << name << ": nothing to do" << std::endl;
+  } else {
+    rc = run_pdr(rules);
+  }
+  trace("end");
+  return rc;
+}

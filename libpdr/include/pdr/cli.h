@@ -1,0 +1,37 @@
+// The subcommands of the pdr_run executable. main() parses flags into CliOptions (CLI11) and
+// calls one of these; each returns the process exit code (see exit_code.h) and never throws.
+#pragma once
+
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pdr/config.h"
+
+namespace pdr {
+
+struct CliOptions {
+  std::string config_file;
+  bool dry_run = false;
+  std::optional<std::string> model_name;
+  bool single = false;
+  bool grid = false;
+  bool parallel = false;
+  std::optional<int> workers;
+  std::optional<std::vector<std::string>> metal, dens, mass, chi, species;
+  bool keep_tmp = false;
+  bool json = false;  // status --json
+};
+
+// Runs (or with dry_run only plans) the grid described by defaults, config file, environment and
+// flags. Results go to `out`, log lines to stderr.
+int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostream& out);
+
+// Prints the job counts per state and the failures of one model (or of every model).
+int status_command(const CliOptions& options, const EnvLookup& env, std::ostream& out);
+
+// Builds the merged configuration: defaults < --config < environment < flags.
+Result<Config> load_config(const CliOptions& options, const EnvLookup& env);
+
+}  // namespace pdr

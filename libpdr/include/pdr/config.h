@@ -1,0 +1,64 @@
+// Layered configuration. Every setting is one schema entry (section.key) and is resolved the same
+// way: built-in defaults (default.yaml compiled in) < --config FILE < PDR_* environment < flags.
+// Each value remembers where it came from so errors and --dry-run can say so.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pdr/status.h"
+
+namespace pdr {
+
+enum class SettingType { String, Secret, Integer, Real, Bool, List };
+
+struct SettingValue {
+  std::string scalar;             // for everything but List
+  std::vector<std::string> list;  // for List
+  std::string origin;             // "default.yaml:12", "config.yaml:4", "PDR_DB_FILE", "--dens"
+};
+
+// Looks up an environment variable; injected so tests never touch the real environment.
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+EnvLookup process_environment();
+
+class Config {
+ public:
+  // The compiled-in defaults; a failure here is a build defect.
+  static Result<Config> Defaults();
+
+  // Layers a YAML document over the current values. `origin` names it in errors ("my.yaml").
+  Status apply_yaml(const std::string& text, const std::string& origin);
+  Status apply_yaml_file(const std::string& path);
+  // Layers the PDR_* variables (the predecessor's names) over the current values.
+  Status apply_environment(const EnvLookup& env);
+  // Layers one command-line value; `flag` names it in errors.
+  Status set_scalar(const std::string& key, const std::string& value, const std::string& flag);
+  Status set_list(const std::string& key, const std::vector<std::string>& values,
+                  const std::string& flag);
+
+  const std::string& str(const std::string& key) const;
+  long long integer(const std::string& key) const;
+  double real(const std::string& key) const;
+  bool boolean(const std::string& key) const;
+  const std::vector<std::string>& list(const std::string& key) const;
+  const std::string& origin(const std::string& key) const;
+  bool has(const std::string& key) const;
+
+  // The non_default_parameters given by the user (column name -> value text).
+  std::map<std::string, std::string> non_default_parameters() const;
+
+  // Every effective setting, one "section.key = value   # origin" line, secrets as ***.
+  std::string describe() const;
+
+ private:
+  std::map<std::string, SettingValue> values_;
+};
+
+// The closest candidate to `word` (edit distance), or "" when nothing is close.
+std::string closest_match(const std::string& word, const std::vector<std::string>& candidates);
+
+}  // namespace pdr

@@ -1,0 +1,78 @@
+// The database manager: a bounded pool of SOCI sessions for one database. Each process owns
+// exactly one (process_db_manager), created lazily on first use under std::call_once; workers
+// borrow a session for one short transaction and give it back before anything slow happens.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "pdr/settings.h"
+#include "pdr/status.h"
+
+namespace soci {
+class session;
+}
+
+namespace pdr {
+
+struct PoolStats {
+  int size = 0, in_use = 0, idle = 0;
+  long long created = 0, validated = 0, replaced = 0, failed = 0;
+};
+
+class DbManager {
+ public:
+  explicit DbManager(DatabaseSettings settings);
+  ~DbManager();
+  DbManager(const DbManager&) = delete;
+  DbManager& operator=(const DbManager&) = delete;
+
+  // A borrowed session, returned to the pool when the lease ends. A lease whose transaction
+  // failed should be marked broken so the session is closed instead of reused.
+  class Lease {
+   public:
+    Lease(Lease&& other) noexcept;
+    Lease& operator=(Lease&&) = delete;
+    ~Lease();
+    soci::session& session() { return *session_; }
+    void mark_broken() { broken_ = true; }
+
+   private:
+    friend class DbManager;
+    Lease(DbManager* owner, std::unique_ptr<soci::session> s, std::chrono::steady_clock::time_point born);
+    DbManager* owner_;
+    std::unique_ptr<soci::session> session_;
+    std::chrono::steady_clock::time_point born_;
+    bool broken_ = false;
+  };
+
+  // Waits up to pool_timeout for a session; a connect failure comes back as an error value.
+  Result<Lease> borrow();
+  PoolStats stats() const;
+  const DatabaseSettings& settings() const { return settings_; }
+
+ private:
+  struct Idle {
+    std::unique_ptr<soci::session> session;
+    std::chrono::steady_clock::time_point born, last_used;
+  };
+  void give_back(std::unique_ptr<soci::session> s, std::chrono::steady_clock::time_point born, bool broken);
+  Result<std::unique_ptr<soci::session>> connect();
+
+  DatabaseSettings settings_;
+  mutable std::mutex mu_;
+  std::condition_variable freed_;
+  std::vector<Idle> idle_;
+  int in_use_ = 0;
+  PoolStats counters_;
+};
+
+// The one manager of this process. The first call creates it from `settings`; a later call
+// with different settings is an error rather than being silently ignored.
+Result<DbManager*> process_db_manager(const DatabaseSettings& settings);
+
+}  // namespace pdr

@@ -1,0 +1,49 @@
+// One KOSMA-tau job: a fresh working directory, rendered inputs, the executable chain (pdr, then
+// onion per species) and the outputs stored under <storage>/<model>/pdrgrid and oniongrid.
+// prepare_job_plan checks everything a job needs once, before anything is written.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pdr/job_state.h"
+#include "pdr/job_store.h"
+#include "pdr/settings.h"
+#include "pdr/status.h"
+
+namespace pdr {
+
+class StopSignal;
+class Storage;
+
+struct JobPlan {
+  Settings settings;
+  std::string model_path;                // <storage>/<model>
+  std::string pdrnew_template;           // empty: no PDRNEW.INP template (JSON-only)
+  std::string pdrnew_template_path;
+  std::string json_template;
+  std::string json_template_path;
+  Provenance provenance;
+  std::vector<std::string> child_env;  // environment of every executable, secrets removed
+};
+
+// Validates the PDR base directory (executables, chemistry file, onion inputs, templates) and
+// reads the executable's --version; a problem is a usage error naming the path.
+Result<JobPlan> prepare_job_plan(const Settings& settings);
+
+struct JobResult {
+  ClaimedJob job;
+  JobState state = JobState::Failed;  // Finished, Failed, or Pending when stopped
+  std::optional<int> exit_code;
+  std::string error;                  // "<stage>: <what happened>"
+  std::vector<StoredFile> files;
+  double seconds = 0;
+  std::string kept_dir;               // working directory left in place (--keep-tmp)
+};
+
+// Runs one claimed job; never throws. Thread-safe: jobs share only the read-only plan.
+JobResult execute_job(const JobPlan& plan, Storage& storage, const ClaimedJob& job,
+                      const ParameterValues& params, const StopSignal* stop);
+
+}  // namespace pdr

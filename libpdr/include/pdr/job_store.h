@@ -1,0 +1,117 @@
+// The job database behind one interface. Every row is created by a get-or-create and every job
+// state change goes through update_job_status as its own short transaction, conditional on the
+// state (and owner token) it expects, so replaying a change is harmless and a stale writer cannot
+// overwrite a newer attempt. No SOCI type or exception crosses this boundary.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pdr/grid.h"
+#include "pdr/job_state.h"
+#include "pdr/parameters.h"
+#include "pdr/status.h"
+
+namespace pdr {
+
+class DbManager;
+
+// Where the rows of a grid come from: recorded once per registration.
+struct Provenance {
+  std::string model_name, model_path;
+  std::string username, email;
+  std::string exe_file_name, exe_dir, exe_sha256, exe_revision, exe_compilation_date;
+  std::string chem_file_name, chem_full_path, chem_origin;
+  std::string onion_species;  // space separated
+};
+
+// Who claims jobs: one token per process run.
+struct Owner {
+  std::string host;
+  long long pid = 0;
+  std::string token;
+};
+
+struct RegisterReport {
+  long long model_id = 0;
+  size_t points = 0;
+  size_t created = 0;            // new job rows
+  size_t already_finished = 0;   // finished with outputs present: no work
+  size_t requeued = 0;           // failed/cancelled/stale jobs put back to pending
+  size_t outputs_missing = 0;    // finished but outputs gone: back to pending
+  size_t pending = 0;            // pending after registration (this grid)
+};
+
+struct ClaimedJob {
+  long long id = 0;
+  std::string name;
+  long long params_id = 0;
+  int attempt = 0;
+};
+
+// One stored output file of a job.
+struct StoredFile {
+  std::string kind;   // "TEXTOUT", "pdr.hdf", ... (the job column it fills, if any)
+  std::string path;   // absolute storage path
+  std::string sha256;
+  long long size = 0;
+  std::string mtime;  // UTC "YYYY-MM-DD HH:MM:SS"
+};
+
+// A requested state change. `expect` is the state the row must be in, `token` (when set) the
+// owner that must hold it; otherwise nothing changes and update_job_status says so.
+struct StatusChange {
+  long long job_id = 0;
+  JobState expect = JobState::Running;
+  JobState next = JobState::Pending;
+  std::string token;
+  std::optional<int> exit_code;
+  std::string error;              // one line, already free of secrets
+  std::vector<StoredFile> files;  // recorded with a transition to finished
+};
+
+struct JobSummary {
+  std::string name;
+  std::string host;
+  long long pid = 0;
+  std::string time_of_start;
+  std::optional<int> exit_code;
+  std::string error;
+};
+
+struct StatusReport {
+  std::string model;
+  long long total = 0;
+  std::map<std::string, long long> by_status;  // every state, zero included
+  std::vector<JobSummary> running, failed;
+};
+
+class JobStore {
+ public:
+  virtual ~JobStore() = default;
+
+  // Creates or finds the model, user, executable, chemistry and one parameter row and one job
+  // per point; finished points whose outputs are gone, failed, cancelled and abandoned running
+  // jobs go back to pending.
+  virtual Status register_grid(const Provenance& prov, const std::vector<GridPoint>& points,
+                               RegisterReport* report) = 0;
+  // Moves up to `max` pending jobs of the model to running for `owner`.
+  virtual Result<std::vector<ClaimedJob>> claim_jobs(long long model_id, int max, const Owner& owner) = 0;
+  virtual Result<ParameterValues> load_parameters(long long params_id) = 0;
+  // Applies one conditional state change; returns false when the row was not in the expected
+  // state (nothing changed).
+  virtual Result<bool> update_job_status(const StatusChange& change) = 0;
+  // Every running job of `owner` back to pending (interrupted run).
+  virtual Result<long long> release_jobs(const Owner& owner) = 0;
+  virtual Result<StatusReport> status_report(const std::string& model) = 0;
+  virtual Result<std::vector<std::string>> model_names() = 0;
+};
+
+// Opens the store on the manager's database, creating or migrating the schema (once per
+// process: workers share the returned store and never run this again).
+Result<std::unique_ptr<JobStore>> open_job_store(DbManager& manager);
+
+}  // namespace pdr

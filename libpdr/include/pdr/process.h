@@ -1,0 +1,39 @@
+// The one place that starts child processes. No shell: explicit argv, working directory and
+// environment; stdout and stderr appended to a file; a timeout; the whole process group is
+// stopped on timeout or when stop is requested. Thread-safe: each call owns its child.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace pdr {
+
+class StopSignal;
+
+struct ProcessSpec {
+  std::string executable;          // path to exec (absolute, or relative to cwd)
+  std::vector<std::string> argv;   // argv[0] included
+  std::string cwd;
+  std::vector<std::string> env;    // NAME=value
+  std::string output_path;         // stdout+stderr appended here...
+  int output_fd = -1;              // ...or written to this descriptor when >= 0
+  double timeout_seconds = 0;      // 0 = none
+};
+
+struct ProcessResult {
+  enum class Outcome { Exited, Signaled, TimedOut, Stopped, SpawnFailed };
+  Outcome outcome = Outcome::SpawnFailed;
+  int exit_code = -1;  // for Exited
+  int signal = 0;      // for Signaled
+  std::string error;   // for SpawnFailed
+  bool success() const { return outcome == Outcome::Exited && exit_code == 0; }
+  std::string describe() const;  // "exit code 3", "killed by signal 11", "timed out after 2 s"
+  double timeout_seconds = 0;
+};
+
+ProcessResult run_process(const ProcessSpec& spec, const StopSignal* stop);
+
+// This process's environment minus the variables that carry secrets.
+std::vector<std::string> child_environment();
+
+}  // namespace pdr

@@ -1,0 +1,75 @@
+// The effective settings of one invocation, typed and validated, built from a Config. Relative
+// paths are already resolved against the invocation directory.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "pdr/config.h"
+#include "pdr/status.h"
+
+namespace pdr {
+
+struct DatabaseSettings {
+  std::string type;  // "sqlite" or "mysql"
+  std::string path;  // sqlite file
+  std::string host;
+  int port = 3306;
+  std::string database;
+  std::string username;
+  std::string password;  // never logged
+  int pool_size = 5;
+  int pool_timeout = 60;    // seconds to wait for a free session
+  int pool_recycle = 3600;  // seconds before a session is replaced
+  bool pool_pre_ping = true;
+  int busy_timeout = 30;    // seconds SQLite waits for a lock
+};
+
+struct StorageSettings {
+  std::string type;      // "local"
+  std::string base_dir;  // absolute
+};
+
+struct PdrSettings {
+  std::string model_name;
+  std::string base_dir;  // absolute
+  std::string pdr_file_name, onion_file_name, getctrlind_file_name, mrt_file_name;
+  std::string pdrinp_template_file, json_template_file;
+  std::string chem_database, chem_origin;
+};
+
+struct ModelSettings {
+  std::vector<std::string> metal, dens, mass, chi;  // grid values as typed
+  std::vector<std::string> species;                 // onion species
+  std::string alpha, rcore;                         // canonical numbers
+  std::string chemistry;                            // network string, verbatim
+};
+
+struct RunSettings {
+  bool parallel = false;
+  int workers = 1;        // effective: 1 unless parallel
+  bool keep_tmp = false;
+  std::string scratch_dir;  // absolute
+  double step_timeout = 0;  // seconds per executable; 0 = no limit
+  std::vector<std::string> pdr_out_dirs, pdr_inp_dirs;
+};
+
+struct UserSettings {
+  std::string username, email;
+};
+
+struct Settings {
+  DatabaseSettings database;
+  StorageSettings storage;
+  PdrSettings pdr;
+  ModelSettings model;
+  RunSettings run;
+  UserSettings user;
+  std::map<std::string, std::string> non_default;  // column -> canonical value
+};
+
+// Validates the merged config and builds the typed settings; `cwd` resolves relative paths.
+Result<Settings> build_settings(const Config& config, const std::string& cwd, unsigned cores);
+
+}  // namespace pdr

@@ -1,0 +1,149 @@
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iomanip>
+#include <ostream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "pdr/cli.h"
+#include "pdr/db_manager.h"
+#include "pdr/exit_code.h"
+#include "pdr/grid.h"
+#include "pdr/job.h"
+#include "pdr/runner.h"
+#include "pdr/settings.h"
+#include "pdr/stop_signal.h"
+#include "pdr/storage.h"
+
+namespace pdr {
+namespace {
+
+std::string current_dir() {
+  char buf[4096];
+  return getcwd(buf, sizeof buf) != nullptr ? std::string(buf) : std::string(".");
+}
+
+std::string random_token() {
+  std::random_device rd;
+  std::ostringstream out;
+  out << std::hex << std::setfill('0') << std::setw(8) << rd() << std::setw(8) << rd();
+  return out.str();
+}
+
+std::string host_name() {
+  char buf[256] = {0};
+  return gethostname(buf, sizeof buf - 1) == 0 ? std::string(buf) : std::string("unknown");
+}
+
+int usage_error(const Status& st) {
+  spdlog::error("{}", st.message());
+  return kExitUsage;
+}
+
+void print_plan(std::ostream& out, const Config& config, const Settings& s, const GridPlan& plan) {
+  out << "# pdr_run --dry-run: nothing was written, no database was opened\n";
+  out << "# effective configuration (default.yaml < --config < PDR_* environment < flags)\n";
+  out << config.describe();
+  out << "# planned jobs: " << plan.points.size() << " (metal x dens x mass x chi), model '" << s.pdr.model_name
+      << "', " << s.run.workers << (s.run.workers == 1 ? " worker" : " workers") << "\n";
+  for (const auto& note : plan.notes) out << "# note: " << note << "\n";
+  char line[512];
+  std::snprintf(line, sizeof line, "# %-28s %12s %12s %12s %12s %14s\n", "job", "zmetal", "xnsur", "mass", "sint",
+                "rtot");
+  out << line;
+  for (const auto& p : plan.points) {
+    std::snprintf(line, sizeof line, "  %-28s %12.6g %12.6g %12.6g %12.6g %14.6g\n", p.job_name.c_str(),
+                  p.metal.physical, p.dens.physical, p.mass.physical, p.chi.physical,
+                  std::stod(p.params.at("rtot")));
+    out << line;
+  }
+}
+
+}  // namespace
+
+int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostream& out) {
+  auto config = load_config(options, env);
+  if (!config.ok()) return usage_error(config.status());
+  auto settings = build_settings(config.value(), current_dir(), std::thread::hardware_concurrency());
+  if (!settings.ok()) return usage_error(settings.status());
+  auto plan = plan_grid(settings.value());
+  if (!plan.ok()) return usage_error(plan.status());
+  auto job_plan = prepare_job_plan(settings.value());
+  if (!job_plan.ok()) return usage_error(job_plan.status());
+  if (options.dry_run) {
+    print_plan(out, config.value(), settings.value(), plan.value());
+    return kExitAllDone;
+  }
+  const Settings& s = settings.value();
+  for (const auto& note : plan->notes) spdlog::warn("{}", note);
+  if (job_plan->pdrnew_template.empty()) {
+    spdlog::warn("no {} found in {}: writing pdr_config.json only (JSON-only mode)", s.pdr.pdrinp_template_file,
+                 s.pdr.base_dir);
+  }
+
+  StopSignal stop;
+  StopSignal::install_handlers(&stop);
+
+  auto storage = open_storage(s.storage, job_plan->model_path);
+  if (!storage.ok()) return usage_error(storage.status());
+  auto manager = process_db_manager(s.database);
+  if (!manager.ok()) return usage_error(manager.status());
+  auto store = open_job_store(*manager.value());
+  if (!store.ok()) return usage_error(store.status());
+
+  RegisterReport reg;
+  if (Status st = store.value()->register_grid(job_plan->provenance, plan->points, &reg); !st.ok()) {
+    return usage_error(st);
+  }
+  spdlog::info("model '{}': {} points ({} new), {} already done, {} queued again, {} pending", s.pdr.model_name,
+               reg.points, reg.created, reg.already_finished, reg.requeued + reg.outputs_missing, reg.pending);
+  if (reg.outputs_missing > 0) {
+    spdlog::warn("{} finished jobs had missing outputs and will run again", reg.outputs_missing);
+  }
+
+  Owner owner{host_name(), static_cast<long long>(getpid()), random_token()};
+  JobStore& job_store = *store.value();
+  Storage& out_storage = *storage.value();
+  const JobPlan& jp = job_plan.value();
+  auto executor = make_tbb_executor(s.run.workers, [&](const ClaimedJob& job) {
+    spdlog::info("[job {} {}] started (attempt {})", job.id, job.name, job.attempt);
+    auto params = job_store.load_parameters(job.params_id);
+    if (!params.ok()) {
+      JobResult r;
+      r.job = job;
+      r.state = JobState::Failed;
+      r.error = "setup: " + params.status().message();
+      return r;
+    }
+    return execute_job(jp, out_storage, job, params.value(), &stop);
+  });
+  RunSummary summary = run_jobs(job_store, *executor, reg.model_id, s.run.workers, owner, stop, [](const JobResult& r) {
+    if (r.state == JobState::Finished) {
+      spdlog::info("[job {} {}] finished in {:.2f} s", r.job.id, r.job.name, r.seconds);
+    } else if (r.state == JobState::Failed) {
+      spdlog::error("[job {} {}] failed: {}", r.job.id, r.job.name, r.error);
+    } else {
+      spdlog::warn("[job {} {}] stopped; back to pending", r.job.id, r.job.name);
+    }
+    if (!r.kept_dir.empty()) spdlog::warn("[job {} {}] working directory kept: {}", r.job.id, r.job.name, r.kept_dir);
+  });
+  executor.reset();
+
+  out << "model " << s.pdr.model_name << ": " << reg.points << " points; " << summary.finished << " finished, "
+      << summary.failed << " failed, " << reg.already_finished << " already done";
+  if (summary.interrupted) out << ", " << summary.released << " put back to pending (interrupted)";
+  char secs[32];
+  std::snprintf(secs, sizeof secs, "%.1f", summary.seconds);
+  out << " (" << secs << " s)\n";
+  if (!summary.fatal.ok()) {
+    spdlog::error("stopped: {}", summary.fatal.message());
+    return kExitUsage;
+  }
+  if (summary.interrupted) return kExitInterrupted;
+  return summary.failed > 0 ? kExitSomeFailed : kExitAllDone;
+}
+
+}  // namespace pdr

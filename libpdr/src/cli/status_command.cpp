@@ -1,0 +1,157 @@
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ostream>
+#include <thread>
+
+#include "pdr/cli.h"
+#include "pdr/db_manager.h"
+#include "pdr/exit_code.h"
+#include "pdr/job_store.h"
+#include "pdr/settings.h"
+
+namespace pdr {
+namespace {
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string json_jobs(const std::vector<JobSummary>& jobs) {
+  std::string out = "[";
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    const auto& j = jobs[i];
+    out += (i ? ", " : "") + std::string("{\"name\": ") + json_string(j.name) + ", \"host\": " + json_string(j.host) +
+           ", \"pid\": " + std::to_string(j.pid) + ", \"time_of_start\": " + json_string(j.time_of_start) +
+           ", \"exit_code\": " + (j.exit_code ? std::to_string(*j.exit_code) : "null") +
+           ", \"error\": " + json_string(j.error) + "}";
+  }
+  return out + "]";
+}
+
+std::string json_report(const StatusReport& r) {
+  std::string out = "{\"model\": " + json_string(r.model) + ", \"total\": " + std::to_string(r.total) +
+                    ", \"by_status\": {";
+  size_t i = 0;
+  for (const auto& kv : r.by_status) out += (i++ ? ", " : "") + json_string(kv.first) + ": " + std::to_string(kv.second);
+  out += "}, \"running\": " + json_jobs(r.running) + ", \"failed\": " + json_jobs(r.failed) + "}";
+  return out;
+}
+
+void print_report(std::ostream& out, const StatusReport& r) {
+  out << "model " << r.model << ": " << r.total << " jobs\n";
+  for (const char* s : {"pending", "running", "finished", "failed", "skipped", "cancelled"}) {
+    char line[64];
+    std::snprintf(line, sizeof line, "  %-10s %8lld\n", s, r.by_status.count(s) ? r.by_status.at(s) : 0LL);
+    out << line;
+  }
+  if (!r.running.empty()) {
+    out << "running jobs:\n";
+    for (const auto& j : r.running) {
+      out << "  " << j.name << "  host " << j.host << "  pid " << j.pid << "  since " << j.time_of_start << " UTC\n";
+    }
+  }
+  if (!r.failed.empty()) {
+    out << "failed jobs:\n";
+    for (const auto& j : r.failed) {
+      out << "  " << j.name << "  " << (j.exit_code ? "exit " + std::to_string(*j.exit_code) + "  " : "") << j.error
+          << "\n";
+    }
+  }
+}
+
+std::string current_dir() {
+  char buf[4096];
+  return getcwd(buf, sizeof buf) != nullptr ? std::string(buf) : std::string(".");
+}
+
+}  // namespace
+
+int status_command(const CliOptions& options, const EnvLookup& env, std::ostream& out) {
+  auto config = load_config(options, env);
+  if (!config.ok()) {
+    spdlog::error("{}", config.status().message());
+    return kExitUsage;
+  }
+  // Status needs only the database; the model name is optional here.
+  Config& c = config.value();
+  if (c.str("pdr.model_name").empty()) c.set_scalar("pdr.model_name", "-", "status");
+  if (c.str("pdr.base_dir").empty()) c.set_scalar("pdr.base_dir", ".", "status");
+  auto settings = build_settings(c, current_dir(), std::thread::hardware_concurrency());
+  if (!settings.ok()) {
+    spdlog::error("{}", settings.status().message());
+    return kExitUsage;
+  }
+  const DatabaseSettings& db = settings->database;
+  struct stat sb;
+  if (::stat(db.path.c_str(), &sb) != 0) {
+    spdlog::error("no job database at {} (database.path from {}); nothing has run there yet", db.path,
+                  c.origin("database.path"));
+    return kExitUsage;
+  }
+  auto manager = process_db_manager(db);
+  if (!manager.ok()) {
+    spdlog::error("{}", manager.status().message());
+    return kExitUsage;
+  }
+  auto store = open_job_store(*manager.value());
+  if (!store.ok()) {
+    spdlog::error("{}", store.status().message());
+    return kExitUsage;
+  }
+  std::vector<std::string> models;
+  if (options.model_name) {
+    models.push_back(*options.model_name);
+  } else {
+    auto names = store.value()->model_names();
+    if (!names.ok()) {
+      spdlog::error("{}", names.status().message());
+      return kExitUsage;
+    }
+    models = names.value();
+  }
+  std::vector<StatusReport> reports;
+  for (const auto& m : models) {
+    auto r = store.value()->status_report(m);
+    if (!r.ok()) {
+      spdlog::error("{}", r.status().message());
+      return kExitUsage;
+    }
+    reports.push_back(r.value());
+  }
+  if (options.json) {
+    if (options.model_name) {
+      out << json_report(reports.front()) << "\n";
+    } else {
+      out << "[";
+      for (size_t i = 0; i < reports.size(); ++i) out << (i ? ", " : "") << json_report(reports[i]);
+      out << "]\n";
+    }
+  } else {
+    if (reports.empty()) out << "no models in " << db.path << "\n";
+    for (const auto& r : reports) print_report(out, r);
+  }
+  return kExitAllDone;
+}
+
+}  // namespace pdr

@@ -1,0 +1,344 @@
+#include "pdr/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "config/schema.h"
+#include "pdr/parameters.h"
+
+namespace pdr {
+
+extern const char* const kDefaultYaml;  // generated from default.yaml at build time
+
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+std::vector<std::string> split_words(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<std::string> words;
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
+}
+
+const char* type_name(SettingType type) {
+  switch (type) {
+    case SettingType::String:
+    case SettingType::Secret: return "a string";
+    case SettingType::Integer: return "an integer";
+    case SettingType::Real: return "a number";
+    case SettingType::Bool: return "true or false";
+    case SettingType::List: return "a list";
+  }
+  return "a value";
+}
+
+// Checks a scalar against its type and returns its normal form, or an empty optional.
+std::optional<std::string> normalise_scalar(SettingType type, const std::string& text) {
+  switch (type) {
+    case SettingType::String:
+    case SettingType::Secret:
+    case SettingType::List: return text;
+    case SettingType::Integer: {
+      std::string n = canonical_number(ParamType::Integer, text);
+      if (n.empty()) return std::nullopt;
+      return n;
+    }
+    case SettingType::Real: {
+      std::string n = canonical_number(ParamType::Real, text);
+      if (n.empty()) return std::nullopt;
+      return n;
+    }
+    case SettingType::Bool: {
+      const std::string l = lower(text);
+      if (l == "true" || l == "yes" || l == "on") return std::string("true");
+      if (l == "false" || l == "no" || l == "off") return std::string("false");
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> keys_of_section(const std::string& section) {
+  std::vector<std::string> keys;
+  if (section == "non_default_parameters") {
+    for (const auto& p : parameter_specs()) {
+      if (p.role == ParamRole::Physics) keys.push_back(p.name);
+    }
+    return keys;
+  }
+  for (const auto& spec : setting_specs()) {
+    if (spec.key.rfind(section + ".", 0) == 0) keys.push_back(spec.key.substr(section.size() + 1));
+  }
+  return keys;
+}
+
+std::string suggestion(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best = closest_match(word, candidates);
+  return best.empty() ? std::string() : " (did you mean '" + best + "'?)";
+}
+
+std::string quote(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string closest_match(const std::string& word, const std::vector<std::string>& candidates) {
+  const std::string w = lower(word);
+  std::string best;
+  size_t best_distance = std::string::npos;
+  for (const auto& c : candidates) {
+    const std::string l = lower(c);
+    std::vector<size_t> prev(l.size() + 1), cur(l.size() + 1);
+    for (size_t j = 0; j <= l.size(); ++j) prev[j] = j;
+    for (size_t i = 1; i <= w.size(); ++i) {
+      cur[0] = i;
+      for (size_t j = 1; j <= l.size(); ++j) {
+        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (w[i - 1] == l[j - 1] ? 0 : 1)});
+      }
+      prev.swap(cur);
+    }
+    if (prev[l.size()] < best_distance) {
+      best_distance = prev[l.size()];
+      best = c;
+    }
+  }
+  const size_t limit = std::max<size_t>(2, w.size() / 3);
+  return best_distance <= limit ? best : std::string();
+}
+
+EnvLookup process_environment() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (v == nullptr) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+Result<Config> Config::Defaults() {
+  Config config;
+  Status st = config.apply_yaml(kDefaultYaml, "default.yaml");
+  if (!st.ok()) return st;
+  for (const auto& spec : setting_specs()) {
+    if (!config.has(spec.key)) {
+      return Status::Usage("default.yaml: built-in defaults lack " + spec.key + " (build defect)");
+    }
+  }
+  return config;
+}
+
+Status Config::apply_yaml_file(const std::string& path) {
+  std::ifstream in;
+  in.open(path, std::ios::binary);
+  if (!in) return Status::Usage(path + ": cannot read the config file (--config)");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return apply_yaml(buffer.str(), path);
+}
+
+Status Config::apply_yaml(const std::string& text, const std::string& origin) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    return Status::Usage(origin + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
+  }
+  if (!root || root.IsNull()) return Status::Ok();
+  auto where = [&](const YAML::Node& n) { return origin + ":" + std::to_string(n.Mark().line + 1); };
+  if (!root.IsMap()) return Status::Usage(where(root) + ": the top level must be a mapping of sections");
+
+  // Values of this document, applied only when the whole document is valid.
+  std::map<std::string, SettingValue> staged;
+  try {
+    for (const auto& section_entry : root) {
+      const YAML::Node& name_node = section_entry.first;
+      const std::string name = name_node.Scalar();
+      const std::string section = canonical_section(name);
+      const auto& names = section_names();
+      if (!name_node.IsScalar() || std::find(names.begin(), names.end(), name) == names.end()) {
+        return Status::Usage(where(name_node) + ": unknown section '" + name + "'" +
+                             suggestion(name, names));
+      }
+      const YAML::Node& body = section_entry.second;
+      if (!body || body.IsNull()) continue;
+      if (!body.IsMap()) {
+        return Status::Usage(where(name_node) + ": section '" + name + "' must be a mapping of keys");
+      }
+      for (const auto& entry : body) {
+        const YAML::Node& key_node = entry.first;
+        const YAML::Node& value = entry.second;
+        const std::string key = key_node.Scalar();
+        const std::string full = section + "." + key;
+        const std::string at = where(key_node) + ": " + name + "." + key;
+        SettingType type;
+        if (section == "non_default_parameters") {
+          const ParamSpec* p = find_parameter(key);
+          if (p == nullptr || p->role != ParamRole::Physics) {
+            if (p != nullptr && p->role == ParamRole::GridDerived) {
+              return Status::Usage(at + ": is computed from the grid and cannot be set here");
+            }
+            if (p != nullptr && p->role == ParamRole::ModelParameter) {
+              return Status::Usage(at + ": belongs in model_parameters");
+            }
+            return Status::Usage(at + ": unknown parameter" + suggestion(key, keys_of_section(section)));
+          }
+          type = p->type == ParamType::Real      ? SettingType::Real
+                 : p->type == ParamType::Integer ? SettingType::Integer
+                                                 : SettingType::String;
+        } else {
+          const SettingSpec* spec = find_setting(full);
+          if (spec == nullptr) {
+            return Status::Usage(at + ": unknown key" + suggestion(key, keys_of_section(section)));
+          }
+          type = spec->type;
+        }
+        if (staged.count(full) != 0) {
+          return Status::Usage(at + ": set twice (also at " + staged[full].origin + ")");
+        }
+        SettingValue v;
+        v.origin = where(key_node);
+        if (type == SettingType::List) {
+          if (value.IsSequence()) {
+            for (const auto& item : value) {
+              if (!item.IsScalar()) {
+                return Status::Usage(where(item) + ": " + name + "." + key + ": list items must be plain values");
+              }
+              v.list.push_back(item.Scalar());
+            }
+          } else if (value.IsScalar()) {
+            v.list = split_words(value.Scalar());
+          } else {
+            return Status::Usage(at + ": expects a list");
+          }
+        } else if (value.IsNull() && (type == SettingType::String || type == SettingType::Secret)) {
+          v.scalar.clear();
+        } else if (!value.IsScalar()) {
+          return Status::Usage(at + ": expects " + type_name(type));
+        } else {
+          auto n = normalise_scalar(type, value.Scalar());
+          if (!n) {
+            return Status::Usage(at + ": '" + value.Scalar() + "' is not " + type_name(type));
+          }
+          v.scalar = *n;
+        }
+        staged[full] = std::move(v);
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return Status::Usage(origin + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
+  }
+  for (auto& kv : staged) values_[kv.first] = std::move(kv.second);
+  return Status::Ok();
+}
+
+Status Config::apply_environment(const EnvLookup& env) {
+  std::map<std::string, SettingValue> staged;
+  for (const auto& spec : setting_specs()) {
+    for (const auto& var : spec.env) {
+      auto value = env(var);
+      if (!value) continue;
+      auto n = normalise_scalar(spec.type, *value);
+      if (!n) {
+        return Status::Usage("environment " + var + ": '" + *value + "' is not " + type_name(spec.type) +
+                             " (" + spec.key + ")");
+      }
+      staged[spec.key] = SettingValue{*n, {}, var};
+    }
+  }
+  for (auto& kv : staged) values_[kv.first] = std::move(kv.second);
+  return Status::Ok();
+}
+
+Status Config::set_scalar(const std::string& key, const std::string& value, const std::string& flag) {
+  const SettingSpec* spec = find_setting(key);
+  if (spec == nullptr || spec->type == SettingType::List) {
+    return Status::Usage(flag + ": internal error: no scalar setting " + key);
+  }
+  auto n = normalise_scalar(spec->type, value);
+  if (!n) return Status::Usage(flag + ": '" + value + "' is not " + type_name(spec->type));
+  values_[key] = SettingValue{*n, {}, flag};
+  return Status::Ok();
+}
+
+Status Config::set_list(const std::string& key, const std::vector<std::string>& values,
+                        const std::string& flag) {
+  const SettingSpec* spec = find_setting(key);
+  if (spec == nullptr || spec->type != SettingType::List) {
+    return Status::Usage(flag + ": internal error: no list setting " + key);
+  }
+  values_[key] = SettingValue{{}, values, flag};
+  return Status::Ok();
+}
+
+bool Config::has(const std::string& key) const { return values_.count(key) != 0; }
+const std::string& Config::str(const std::string& key) const { return values_.at(key).scalar; }
+long long Config::integer(const std::string& key) const { return std::stoll(values_.at(key).scalar); }
+double Config::real(const std::string& key) const { return std::strtod(values_.at(key).scalar.c_str(), nullptr); }
+bool Config::boolean(const std::string& key) const { return values_.at(key).scalar == "true"; }
+const std::vector<std::string>& Config::list(const std::string& key) const { return values_.at(key).list; }
+const std::string& Config::origin(const std::string& key) const { return values_.at(key).origin; }
+
+std::map<std::string, std::string> Config::non_default_parameters() const {
+  std::map<std::string, std::string> out;
+  const std::string prefix = "non_default_parameters.";
+  for (const auto& kv : values_) {
+    if (kv.first.rfind(prefix, 0) == 0) out[kv.first.substr(prefix.size())] = kv.second.scalar;
+  }
+  return out;
+}
+
+std::string Config::describe() const {
+  std::ostringstream out;
+  std::string current;
+  auto emit = [&](const std::string& key, const std::string& text, const std::string& from) {
+    const std::string section = key.substr(0, key.find('.'));
+    if (section != current) {
+      out << section << ":\n";
+      current = section;
+    }
+    out << "  " << key.substr(section.size() + 1) << ": " << text << "  # " << from << "\n";
+  };
+  for (const auto& spec : setting_specs()) {
+    const SettingValue& v = values_.at(spec.key);
+    std::string text;
+    if (spec.type == SettingType::Secret) {
+      text = v.scalar.empty() ? "\"\"" : "\"***\"";
+    } else if (spec.type == SettingType::List) {
+      text = "[";
+      for (size_t i = 0; i < v.list.size(); ++i) text += (i ? ", " : "") + quote(v.list[i]);
+      text += "]";
+    } else if (spec.type == SettingType::String) {
+      text = quote(v.scalar);
+    } else {
+      text = v.scalar;
+    }
+    emit(spec.key, text, v.origin);
+  }
+  auto nd = non_default_parameters();
+  if (nd.empty()) {
+    out << "non_default_parameters: {}\n";
+  } else {
+    for (const auto& kv : nd) {
+      const auto& v = values_.at("non_default_parameters." + kv.first);
+      emit("non_default_parameters." + kv.first, kv.second, v.origin);
+    }
+  }
+  return out.str();
+}
+
+}  // namespace pdr

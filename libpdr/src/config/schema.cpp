@@ -1,0 +1,78 @@
+#include "config/schema.h"
+
+#include <map>
+
+namespace pdr {
+
+const std::vector<SettingSpec>& setting_specs() {
+  using T = SettingType;
+  static const std::vector<SettingSpec> specs = {
+      {"database.type", T::String, {"PDR_DB_TYPE"}},
+      {"database.path", T::String, {"PDR_DB_FILE"}},
+      {"database.host", T::String, {"PDR_DB_HOST"}},
+      {"database.port", T::Integer, {"PDR_DB_PORT"}},
+      {"database.database", T::String, {"PDR_DB_DATABASE"}},
+      {"database.username", T::String, {"PDR_DB_USERNAME"}},
+      {"database.password", T::Secret, {"PDR_DB_PASSWORD"}},
+      {"database.pool_size", T::Integer, {}},
+      {"database.pool_timeout", T::Integer, {}},
+      {"database.pool_recycle", T::Integer, {}},
+      {"database.pool_pre_ping", T::Bool, {}},
+      {"database.busy_timeout", T::Integer, {}},
+      {"storage.type", T::String, {"PDR_STORAGE_TYPE"}},
+      {"storage.base_dir", T::String, {"PDR_STORAGE_DIR"}},
+      {"pdr.model_name", T::String, {}},
+      {"pdr.base_dir", T::String, {"PDR_BASE_DIR", "PDR_EXEC_PATH"}},
+      {"pdr.pdr_file_name", T::String, {}},
+      {"pdr.onion_file_name", T::String, {}},
+      {"pdr.getctrlind_file_name", T::String, {}},
+      {"pdr.mrt_file_name", T::String, {}},
+      {"pdr.pdrinp_template_file", T::String, {}},
+      {"pdr.json_template_file", T::String, {}},
+      {"pdr.chem_database", T::String, {}},
+      {"pdr.chem_origin", T::String, {}},
+      {"user.username", T::String, {}},
+      {"user.email", T::String, {}},
+      {"model_parameters.metal", T::List, {}},
+      {"model_parameters.dens", T::List, {}},
+      {"model_parameters.mass", T::List, {}},
+      {"model_parameters.chi", T::List, {}},
+      {"model_parameters.species", T::List, {}},
+      {"model_parameters.alpha", T::Real, {}},
+      {"model_parameters.rcore", T::Real, {}},
+      {"model_parameters.chemistry", T::String, {}},
+      {"directories.pdr_out_dirs", T::List, {}},
+      {"directories.pdr_inp_dirs", T::List, {}},
+      {"run.parallel", T::Bool, {}},
+      {"run.workers", T::Integer, {}},
+      {"run.reserved_cpus", T::Integer, {}},
+      {"run.keep_tmp", T::Bool, {}},
+      {"run.scratch_dir", T::String, {}},
+      {"run.step_timeout", T::Real, {}},
+  };
+  return specs;
+}
+
+const SettingSpec* find_setting(const std::string& key) {
+  for (const auto& spec : setting_specs()) {
+    if (spec.key == key) return &spec;
+  }
+  return nullptr;
+}
+
+const std::vector<std::string>& section_names() {
+  static const std::vector<std::string> names = {
+      "database",       "storage",          "pdr",
+      "user",           "model_parameters", "model_params",
+      "non_default_parameters", "non_default_params", "directories",
+      "run"};
+  return names;
+}
+
+std::string canonical_section(const std::string& name) {
+  if (name == "model_params") return "model_parameters";
+  if (name == "non_default_params") return "non_default_parameters";
+  return name;
+}
+
+}  // namespace pdr

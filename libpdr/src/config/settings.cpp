@@ -1,0 +1,169 @@
+#include "pdr/settings.h"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+
+#include "pdr/parameters.h"
+
+namespace fs = std::filesystem;
+
+namespace pdr {
+namespace {
+
+std::string absolute_from(const std::string& cwd, const std::string& p) {
+  if (p.empty()) return p;
+  fs::path path(p);
+  if (path.is_relative()) path = fs::path(cwd) / path;
+  return path.lexically_normal().string();
+}
+
+std::string login_name() {
+  if (const passwd* pw = getpwuid(getuid())) return pw->pw_name;
+  if (const char* u = std::getenv("USER")) return u;
+  return "unknown";
+}
+
+Status require(const Config& c, const std::string& key, const std::string& hint) {
+  if (c.str(key).empty()) {
+    return Status::Usage("missing required value " + key + " (" + hint + ")");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigned cores) {
+  Settings s;
+  auto where = [&](const std::string& key) { return key + " (from " + c.origin(key) + ")"; };
+
+  DatabaseSettings& db = s.database;
+  db.type = c.str("database.type");
+  if (db.type != "sqlite" && db.type != "mysql") {
+    return Status::Usage(where("database.type") + ": '" + db.type + "' is not a database type (sqlite or mysql)");
+  }
+  if (db.type == "mysql") {
+    return Status::Usage(where("database.type") + ": mysql is not available in this build yet; use sqlite");
+  }
+  if (auto st = require(c, "database.path", "the SQLite file; set PDR_DB_FILE or database.path"); !st.ok()) return st;
+  db.path = c.str("database.path") == ":memory:" ? ":memory:" : absolute_from(cwd, c.str("database.path"));
+  if (db.path == ":memory:") {
+    return Status::Usage(where("database.path") + ": ':memory:' would lose every job record; give a file");
+  }
+  db.host = c.str("database.host");
+  db.port = static_cast<int>(c.integer("database.port"));
+  db.database = c.str("database.database");
+  db.username = c.str("database.username");
+  db.password = c.str("database.password");
+  db.pool_size = static_cast<int>(c.integer("database.pool_size"));
+  db.pool_timeout = static_cast<int>(c.integer("database.pool_timeout"));
+  db.pool_recycle = static_cast<int>(c.integer("database.pool_recycle"));
+  db.pool_pre_ping = c.boolean("database.pool_pre_ping");
+  db.busy_timeout = static_cast<int>(c.integer("database.busy_timeout"));
+  for (const char* key : {"database.pool_size", "database.pool_timeout", "database.pool_recycle",
+                          "database.busy_timeout"}) {
+    if (c.integer(key) < 1) return Status::Usage(where(key) + ": must be at least 1");
+  }
+  if (db.port < 1 || db.port > 65535) return Status::Usage(where("database.port") + ": not a TCP port");
+
+  s.storage.type = c.str("storage.type");
+  if (s.storage.type != "local") {
+    return Status::Usage(where("storage.type") + ": '" + s.storage.type +
+                         "' is not available in this build yet; use local");
+  }
+  if (auto st = require(c, "storage.base_dir", "where outputs go; set PDR_STORAGE_DIR or storage.base_dir"); !st.ok()) return st;
+  s.storage.base_dir = absolute_from(cwd, c.str("storage.base_dir"));
+
+  PdrSettings& p = s.pdr;
+  if (auto st = require(c, "pdr.model_name", "name the grid with --model-name NAME"); !st.ok()) return st;
+  p.model_name = c.str("pdr.model_name");
+  if (p.model_name == "." || p.model_name == ".." || p.model_name.size() > 200 ||
+      std::any_of(p.model_name.begin(), p.model_name.end(),
+                  [](unsigned char ch) { return ch == '/' || ch < 0x20 || ch == 0x7f; })) {
+    return Status::Usage(where("pdr.model_name") + ": '" + p.model_name +
+                         "' cannot be a directory name (no '/', control characters, '.' or '..')");
+  }
+  if (auto st = require(c, "pdr.base_dir", "the PDR base directory; set PDR_BASE_DIR or pdr.base_dir"); !st.ok()) return st;
+  p.base_dir = absolute_from(cwd, c.str("pdr.base_dir"));
+  p.pdr_file_name = c.str("pdr.pdr_file_name");
+  p.onion_file_name = c.str("pdr.onion_file_name");
+  p.getctrlind_file_name = c.str("pdr.getctrlind_file_name");
+  p.mrt_file_name = c.str("pdr.mrt_file_name");
+  p.pdrinp_template_file = c.str("pdr.pdrinp_template_file");
+  p.json_template_file = c.str("pdr.json_template_file");
+  p.chem_database = c.str("pdr.chem_database");
+  p.chem_origin = c.str("pdr.chem_origin");
+  for (const char* key : {"pdr.pdr_file_name", "pdr.onion_file_name", "pdr.getctrlind_file_name",
+                          "pdr.mrt_file_name", "pdr.pdrinp_template_file", "pdr.json_template_file",
+                          "pdr.chem_database"}) {
+    const std::string& v = c.str(key);
+    if (v.empty() || v.find('/') != std::string::npos || v == "." || v == "..") {
+      return Status::Usage(where(key) + ": '" + v + "' must be a file name inside pdr.base_dir");
+    }
+  }
+
+  ModelSettings& m = s.model;
+  m.metal = c.list("model_parameters.metal");
+  m.dens = c.list("model_parameters.dens");
+  m.mass = c.list("model_parameters.mass");
+  m.chi = c.list("model_parameters.chi");
+  m.species = c.list("model_parameters.species");
+  m.alpha = c.str("model_parameters.alpha");
+  m.rcore = c.str("model_parameters.rcore");
+  m.chemistry = c.str("model_parameters.chemistry");
+  for (const auto& sp : m.species) {
+    if (sp.find('/') != std::string::npos || sp == "." || sp == "..") {
+      return Status::Usage(where("model_parameters.species") + ": '" + sp + "' is not a species name");
+    }
+  }
+
+  RunSettings& r = s.run;
+  r.parallel = c.boolean("run.parallel");
+  const long long workers = c.integer("run.workers");
+  const long long reserved = c.integer("run.reserved_cpus");
+  if (workers < 0 || workers > 1024) return Status::Usage(where("run.workers") + ": must be between 0 and 1024");
+  if (reserved < 0) return Status::Usage(where("run.reserved_cpus") + ": must not be negative");
+  if (r.parallel) {
+    r.workers = workers > 0 ? static_cast<int>(workers)
+                            : std::max(1, static_cast<int>(cores) - static_cast<int>(reserved));
+  } else {
+    if (workers > 1) {
+      return Status::Usage(where("run.workers") + ": " + std::to_string(workers) +
+                           " workers need --parallel (run.parallel: true)");
+    }
+    r.workers = 1;
+  }
+  r.keep_tmp = c.boolean("run.keep_tmp");
+  r.step_timeout = c.real("run.step_timeout");
+  if (r.step_timeout < 0) return Status::Usage(where("run.step_timeout") + ": must not be negative");
+  std::string scratch = c.str("run.scratch_dir");
+  if (scratch.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    scratch = (tmp != nullptr && *tmp != '\0') ? tmp : "/tmp";
+  }
+  r.scratch_dir = absolute_from(cwd, scratch);
+  r.pdr_out_dirs = c.list("directories.pdr_out_dirs");
+  r.pdr_inp_dirs = c.list("directories.pdr_inp_dirs");
+  for (const char* key : {"directories.pdr_out_dirs", "directories.pdr_inp_dirs"}) {
+    for (const auto& d : c.list(key)) {
+      if (d.empty() || d[0] == '/' || d.find("..") != std::string::npos) {
+        return Status::Usage(where(key) + ": '" + d + "' must be a relative directory name");
+      }
+    }
+  }
+
+  s.user.username = c.str("user.username").empty() ? login_name() : c.str("user.username");
+  s.user.email = c.str("user.email");
+
+  for (const auto& kv : c.non_default_parameters()) {
+    const ParamSpec* spec = find_parameter(kv.first);
+    s.non_default[kv.first] =
+        spec->type == ParamType::Text ? kv.second : canonical_number(spec->type, kv.second);
+  }
+  return s;
+}
+
+}  // namespace pdr

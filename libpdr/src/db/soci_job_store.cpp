@@ -1,0 +1,655 @@
+// The SOCI implementation of JobStore (SQLite now; the statements keep to SQL both backends
+// understand). Every public method is one or more short transactions on a borrowed session;
+// SOCI exceptions are caught here and come out as Status values.
+#include <soci/soci.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <deque>
+#include <random>
+#include <sys/stat.h>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "db/db_error.h"
+#include "db/schema.h"
+#include "pdr/db_manager.h"
+#include "pdr/job_store.h"
+
+namespace pdr {
+namespace {
+
+using Session = soci::session;
+
+constexpr size_t kBatch = 5000;  // rows per bulk statement
+
+std::string this_host() {
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+bool process_alive(long long pid) {
+  if (pid <= 0) return false;
+  return kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
+
+// Job columns an output file kind may fill.
+bool is_job_output_column(const std::string& kind) {
+  static const std::unordered_set<std::string> columns = {
+      "output_hdf4_file",      "output_textout_file",   "output_chemchk_file",
+      "output_mcdrt_zip_file", "output_ctrl_ind_file",  "output_hdf5_file",
+      "input_pdrnew_inp_file", "input_json_file",       "log_file"};
+  return columns.count(kind) != 0;
+}
+
+class SociJobStore : public JobStore {
+ public:
+  explicit SociJobStore(DbManager* manager) : db_(manager) {}
+
+  Status open_schema() {
+    return transaction("create the schema", [&](Session& sql) {
+      for (const auto& stmt : schema_statements()) sql << stmt;
+      int count = 0;
+      sql << "SELECT COUNT(*) FROM schema_version", soci::into(count);
+      if (count == 0) {
+        sql << "INSERT INTO schema_version (version) VALUES (" << kSchemaVersion << ")";
+        return Status::Ok();
+      }
+      int version = 0;
+      sql << "SELECT MAX(version) FROM schema_version", soci::into(version);
+      if (version > kSchemaVersion) {
+        return Status::Error(ErrorKind::kPermanent,
+                             "the database has schema version " + std::to_string(version) +
+                                 ", newer than this pdr_run understands (" + std::to_string(kSchemaVersion) +
+                                 "); use a newer pdr_run");
+      }
+      return Status::Ok();
+    });
+  }
+
+  Status register_grid(const Provenance& prov, const std::vector<GridPoint>& points,
+                       RegisterReport* report) override {
+    *report = RegisterReport{};
+    report->points = points.size();
+    long long model_id = 0, user_id = 0, exe_id = 0, chem_id = 0;
+    Status st = transaction("register the model", [&](Session& sql) {
+      model_id = get_or_create(sql, "model_names", {"model_name"}, {prov.model_name},
+                               {{"model_path", prov.model_path}});
+      std::string stored_path;
+      sql << "SELECT model_path FROM model_names WHERE id = :id", soci::use(model_id), soci::into(stored_path);
+      if (stored_path != prov.model_path) {
+        return Status::Usage("model '" + prov.model_name + "' already stores its outputs in " + stored_path +
+                             ", not " + prov.model_path + "; use that storage.base_dir or another --model-name");
+      }
+      user_id = get_or_create(sql, "users", {"username", "email"}, {prov.username, prov.email}, {});
+      exe_id = get_or_create(sql, "kosmatau_executables",
+                             {"executable_file_name", "executable_full_path", "sha256_sum"},
+                             {prov.exe_file_name, prov.exe_dir, prov.exe_sha256},
+                             {{"code_revision", prov.exe_revision},
+                              {"compilation_date", prov.exe_compilation_date}});
+      chem_id = get_or_create(sql, "chemical_databases",
+                              {"chem_rates_file_name", "chem_rates_full_path", "database_origin"},
+                              {prov.chem_file_name, prov.chem_full_path, prov.chem_origin}, {});
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    report->model_id = model_id;
+
+    // Parameter rows and job rows, in batches, each batch one transaction.
+    std::unordered_map<std::string, long long> param_ids;
+    for (size_t begin = 0; begin < points.size(); begin += kBatch) {
+      const size_t end = std::min(points.size(), begin + kBatch);
+      st = transaction("register parameter rows", [&](Session& sql) {
+        insert_parameters(sql, model_id, points, begin, end);
+        return Status::Ok();
+      });
+      if (!st.ok()) return st;
+    }
+    st = transaction("read parameter ids", [&](Session& sql) {
+      param_ids.clear();
+      std::vector<long long> ids(kBatch);
+      std::vector<std::string> hashes(kBatch);
+      soci::statement q = (sql.prepare << "SELECT id, parameter_hash FROM kosmatau_parameters WHERE model_name_id = :m",
+                           soci::use(model_id), soci::into(ids), soci::into(hashes));
+      q.execute();
+      while (q.fetch()) {
+        for (size_t i = 0; i < ids.size(); ++i) param_ids[hashes[i]] = ids[i];
+        ids.resize(kBatch);
+        hashes.resize(kBatch);
+      }
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+
+    size_t before = 0;
+    st = count_jobs(model_id, &before);
+    if (!st.ok()) return st;
+    for (size_t begin = 0; begin < points.size(); begin += kBatch) {
+      const size_t end = std::min(points.size(), begin + kBatch);
+      st = transaction("register jobs", [&](Session& sql) {
+        std::vector<std::string> names;
+        std::vector<long long> pids, mids, uids, eids, cids;
+        std::vector<std::string> species, outdirs;
+        for (size_t i = begin; i < end; ++i) {
+          names.push_back(points[i].job_name);
+          pids.push_back(param_ids.at(points[i].param_hash));
+          mids.push_back(model_id);
+          uids.push_back(user_id);
+          eids.push_back(exe_id);
+          cids.push_back(chem_id);
+          species.push_back(prov.onion_species);
+          outdirs.push_back(prov.model_path);
+        }
+        sql << "INSERT OR IGNORE INTO pdr_model_jobs (model_name_id, model_job_name, user_id, "
+               "kosmatau_parameters_id, kosmatau_executable_id, chemical_database_id, onion_species, "
+               "output_directory, pending, active, status, attempts) "
+               "VALUES (:m, :n, :u, :p, :e, :c, :s, :o, 1, 0, 'pending', 0)",
+            soci::use(mids), soci::use(names), soci::use(uids), soci::use(pids), soci::use(eids),
+            soci::use(cids), soci::use(species), soci::use(outdirs);
+        return Status::Ok();
+      });
+      if (!st.ok()) return st;
+    }
+    size_t after = 0;
+    st = count_jobs(model_id, &after);
+    if (!st.ok()) return st;
+    report->created = after - before;
+
+    return reconcile(model_id, points, param_ids, report);
+  }
+
+  Result<std::vector<ClaimedJob>> claim_jobs(long long model_id, int max, const Owner& owner) override {
+    std::vector<ClaimedJob> claimed;
+    Status st = transaction("claim jobs", [&](Session& sql) {
+      claimed.clear();
+      // One spare slot: SOCI's SQLite backend fetches nothing into vectors of size 1.
+      const size_t slots = static_cast<size_t>(max) + 1;
+      std::vector<long long> ids(slots), params(slots);
+      std::vector<std::string> names(slots);
+      std::vector<int> attempts(slots);
+      sql << "SELECT id, model_job_name, kosmatau_parameters_id, attempts FROM pdr_model_jobs "
+             "WHERE model_name_id = :m AND status = 'pending' ORDER BY id LIMIT :n",
+          soci::use(model_id), soci::use(max), soci::into(ids), soci::into(names), soci::into(params),
+          soci::into(attempts);
+      for (size_t i = 0; i < ids.size(); ++i) {
+        soci::statement up = (sql.prepare << "UPDATE pdr_model_jobs SET status = 'running', pending = 0, active = 1, "
+                                             "attempts = attempts + 1, host = :h, pid = :p, token = :t, "
+                                             "time_of_start = CURRENT_TIMESTAMP, time_of_finish = NULL, "
+                                             "time_updated = CURRENT_TIMESTAMP, exit_code = NULL, error = NULL "
+                                             "WHERE id = :id AND status = 'pending'",
+                              soci::use(owner.host), soci::use(owner.pid), soci::use(owner.token), soci::use(ids[i]));
+        up.execute(true);
+        if (up.get_affected_rows() == 1) claimed.push_back(ClaimedJob{ids[i], names[i], params[i], attempts[i] + 1});
+      }
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return claimed;
+  }
+
+  Result<ParameterValues> load_parameters(long long params_id) override {
+    ParameterValues values;
+    Status st = transaction("load parameters", [&](Session& sql) {
+      values.clear();
+      soci::rowset<soci::row> rs = (sql.prepare << "SELECT * FROM kosmatau_parameters WHERE id = :id",
+                                    soci::use(params_id));
+      bool found = false;
+      for (const auto& row : rs) {
+        found = true;
+        for (std::size_t i = 0; i < row.size(); ++i) {
+          const auto& props = row.get_properties(i);
+          const ParamSpec* spec = find_parameter(props.get_name());
+          if (spec == nullptr) continue;
+          if (row.get_indicator(i) == soci::i_null) {
+            values[spec->name] = "";
+            continue;
+          }
+          values[spec->name] = field_text(row, i, spec->type);
+        }
+      }
+      if (!found) return Status::Error(ErrorKind::kPermanent, "parameter row " + std::to_string(params_id) + " is missing");
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return values;
+  }
+
+  Result<bool> update_job_status(const StatusChange& c) override {
+    bool applied = false;
+    Status st = transaction("update job status", [&](Session& sql) {
+      applied = apply_change(sql, c);
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return applied;
+  }
+
+  Result<long long> release_jobs(const Owner& owner) override {
+    long long n = 0;
+    Status st = transaction("release running jobs", [&](Session& sql) {
+      soci::statement up = (sql.prepare << "UPDATE pdr_model_jobs SET status = 'pending', pending = 1, active = 0, "
+                                           "token = NULL, time_updated = CURRENT_TIMESTAMP, "
+                                           "error = 'interrupted; put back to pending' "
+                                           "WHERE status = 'running' AND token = :t",
+                            soci::use(owner.token));
+      up.execute(true);
+      n = up.get_affected_rows();
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return n;
+  }
+
+  Result<StatusReport> status_report(const std::string& model) override {
+    StatusReport report;
+    Status st = transaction("read status", [&](Session& sql) {
+      report = StatusReport{};
+      report.model = model;
+      for (JobState s : {JobState::Pending, JobState::Running, JobState::Finished, JobState::Failed,
+                         JobState::Skipped, JobState::Cancelled}) {
+        report.by_status[to_string(s)] = 0;
+      }
+      long long model_id = 0;
+      soci::indicator ind = soci::i_null;
+      sql << "SELECT id FROM model_names WHERE model_name = :n", soci::use(model), soci::into(model_id, ind);
+      if (!sql.got_data()) return Status::Usage("no model named '" + model + "' in the database");
+      std::vector<std::string> states(16);
+      std::vector<long long> counts(16);
+      sql << "SELECT status, COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m GROUP BY status",
+          soci::use(model_id), soci::into(states), soci::into(counts);
+      for (size_t i = 0; i < states.size(); ++i) {
+        report.by_status[states[i]] = counts[i];
+        report.total += counts[i];
+      }
+      auto summaries = [&](const std::string& state, std::vector<JobSummary>& out) {
+        soci::rowset<soci::row> rs =
+            (sql.prepare << "SELECT model_job_name, COALESCE(host, ''), COALESCE(pid, 0), "
+                            "COALESCE(time_of_start, ''), exit_code, COALESCE(error, '') FROM pdr_model_jobs "
+                            "WHERE model_name_id = :m AND status = :s ORDER BY id LIMIT 100",
+             soci::use(model_id), soci::use(state));
+        for (const auto& row : rs) {
+          JobSummary j;
+          j.name = row.get<std::string>(0);
+          j.host = row.get<std::string>(1);
+          j.pid = as_integer(row, 2);
+          j.time_of_start = row.get<std::string>(3);
+          if (row.get_indicator(4) != soci::i_null) j.exit_code = static_cast<int>(as_integer(row, 4));
+          j.error = row.get<std::string>(5);
+          out.push_back(std::move(j));
+        }
+      };
+      summaries("running", report.running);
+      summaries("failed", report.failed);
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return report;
+  }
+
+  Result<std::vector<std::string>> model_names() override {
+    std::vector<std::string> names;
+    Status st = transaction("list models", [&](Session& sql) {
+      names.clear();
+      soci::rowset<std::string> rs = (sql.prepare << "SELECT model_name FROM model_names ORDER BY model_name");
+      for (const auto& n : rs) names.push_back(n);
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return names;
+  }
+
+ private:
+  // Runs `body` in one write transaction (BEGIN IMMEDIATE on SQLite) and commits. Transient
+  // errors roll back and retry the whole body with capped exponential backoff and jitter.
+  template <class Body>
+  Status transaction(const std::string& what, Body&& body) {
+    std::mt19937 rng(std::random_device{}());
+    auto delay = std::chrono::milliseconds(20);
+    const int kAttempts = 8;
+    Status last;
+    for (int attempt = 1; attempt <= kAttempts; ++attempt) {
+      auto lease = db_->borrow();
+      if (!lease.ok()) {
+        last = lease.status();
+      } else {
+        Session& sql = lease->session();
+        try {
+          sql << "BEGIN IMMEDIATE";
+          Status st = body(sql);
+          if (!st.ok()) {
+            sql << "ROLLBACK";
+            return st;
+          }
+          sql << "COMMIT";
+          return Status::Ok();
+        } catch (const std::exception& e) {
+          last = db_error_status(e, "database error while trying to " + what);
+          try {
+            sql << "ROLLBACK";
+          } catch (...) {
+            lease->mark_broken();
+          }
+        }
+      }
+      if (last.kind() != ErrorKind::kTransient) return last;
+      std::uniform_int_distribution<long long> jitter(0, delay.count());
+      std::this_thread::sleep_for(delay + std::chrono::milliseconds(jitter(rng)));
+      delay = std::min(delay * 2, std::chrono::milliseconds(2000));
+    }
+    return last;
+  }
+
+  // SELECT by the unique key; INSERT OR IGNORE when missing; return the id.
+  long long get_or_create(Session& sql, const std::string& table, const std::vector<std::string>& key_cols,
+                          const std::vector<std::string>& key_vals,
+                          const std::vector<std::pair<std::string, std::string>>& extra) {
+    std::string where;
+    for (size_t i = 0; i < key_cols.size(); ++i) {
+      where += (i ? " AND " : "") + key_cols[i] + " = :k" + std::to_string(i);
+    }
+    auto find = [&]() -> long long {
+      long long id = 0;
+      soci::statement q(sql);
+      q.exchange(soci::into(id));
+      for (const auto& v : key_vals) q.exchange(soci::use(v));
+      q.alloc();
+      q.prepare("SELECT id FROM " + table + " WHERE " + where);
+      q.define_and_bind();
+      q.execute(true);
+      return q.got_data() ? id : 0;
+    };
+    if (long long id = find()) return id;
+    std::string cols, marks;
+    std::vector<std::string> values = key_vals;
+    std::vector<std::string> names = key_cols;
+    for (const auto& e : extra) {
+      names.push_back(e.first);
+      values.push_back(e.second);
+    }
+    for (size_t i = 0; i < names.size(); ++i) {
+      cols += (i ? ", " : "") + names[i];
+      marks += (i ? ", :v" : ":v") + std::to_string(i);
+    }
+    soci::statement ins(sql);
+    for (const auto& v : values) ins.exchange(soci::use(v));
+    ins.alloc();
+    ins.prepare("INSERT OR IGNORE INTO " + table + " (" + cols + ") VALUES (" + marks + ")");
+    ins.define_and_bind();
+    ins.execute(true);
+    return find();
+  }
+
+  void insert_parameters(Session& sql, long long model_id, const std::vector<GridPoint>& points, size_t begin,
+                         size_t end) {
+    const auto& specs = parameter_specs();
+    const size_t n = end - begin;
+    std::vector<long long> mids(n, model_id);
+    std::vector<std::string> hashes;
+    std::deque<std::vector<double>> reals;
+    std::deque<std::vector<long long>> ints;
+    std::deque<std::vector<std::string>> texts;
+    soci::statement ins(sql);
+    std::string cols = "model_name_id, parameter_hash", marks = ":m, :h";
+    ins.exchange(soci::use(mids));
+    for (size_t i = begin; i < end; ++i) hashes.push_back(points[i].param_hash);
+    ins.exchange(soci::use(hashes));
+    for (const auto& spec : specs) {
+      if (spec.role == ParamRole::Comment) continue;
+      cols += ", " + quote_ident(spec.name);
+      marks += ", :" + std::string(spec.name);
+      if (spec.type == ParamType::Real) {
+        reals.emplace_back();
+        for (size_t i = begin; i < end; ++i) reals.back().push_back(std::stod(points[i].params.at(spec.name)));
+        ins.exchange(soci::use(reals.back()));
+      } else if (spec.type == ParamType::Integer) {
+        ints.emplace_back();
+        for (size_t i = begin; i < end; ++i) ints.back().push_back(std::stoll(points[i].params.at(spec.name)));
+        ins.exchange(soci::use(ints.back()));
+      } else {
+        texts.emplace_back();
+        for (size_t i = begin; i < end; ++i) texts.back().push_back(points[i].params.at(spec.name));
+        ins.exchange(soci::use(texts.back()));
+      }
+    }
+    ins.alloc();
+    ins.prepare("INSERT OR IGNORE INTO kosmatau_parameters (" + cols + ") VALUES (" + marks + ")");
+    ins.define_and_bind();
+    ins.execute(true);
+  }
+
+  Status count_jobs(long long model_id, size_t* out) {
+    return transaction("count jobs", [&](Session& sql) {
+      long long n = 0;
+      sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m", soci::use(model_id), soci::into(n);
+      *out = static_cast<size_t>(n);
+      return Status::Ok();
+    });
+  }
+
+  // Puts what cannot be trusted back to pending and counts what is already done.
+  Status reconcile(long long model_id, const std::vector<GridPoint>& points,
+                   const std::unordered_map<std::string, long long>& param_ids, RegisterReport* report) {
+    std::unordered_set<long long> wanted;
+    for (const auto& p : points) wanted.insert(param_ids.at(p.param_hash));
+    struct Row {
+      long long id, params_id, pid;
+      std::string status, host;
+    };
+    std::vector<Row> rows;
+    std::unordered_map<long long, std::vector<std::string>> files;
+    Status st = transaction("read job states", [&](Session& sql) {
+      rows.clear();
+      files.clear();
+      std::vector<long long> ids(kBatch), params(kBatch), pids(kBatch);
+      std::vector<std::string> states(kBatch), hosts(kBatch);
+      soci::statement q = (sql.prepare << "SELECT id, kosmatau_parameters_id, COALESCE(pid, 0), status, "
+                                          "COALESCE(host, '') FROM pdr_model_jobs WHERE model_name_id = :m",
+                           soci::use(model_id), soci::into(ids), soci::into(params), soci::into(pids),
+                           soci::into(states), soci::into(hosts));
+      q.execute();
+      while (q.fetch()) {
+        for (size_t i = 0; i < ids.size(); ++i) rows.push_back(Row{ids[i], params[i], pids[i], states[i], hosts[i]});
+        for (auto* v : {&ids, &params, &pids}) v->resize(kBatch);
+        for (auto* v : {&states, &hosts}) v->resize(kBatch);
+      }
+      std::vector<long long> fids(kBatch);
+      std::vector<std::string> paths(kBatch);
+      soci::statement f = (sql.prepare << "SELECT f.job_id, f.path FROM job_files f JOIN pdr_model_jobs j "
+                                          "ON j.id = f.job_id WHERE j.model_name_id = :m AND j.status = 'finished'",
+                           soci::use(model_id), soci::into(fids), soci::into(paths));
+      f.execute();
+      while (f.fetch()) {
+        for (size_t i = 0; i < fids.size(); ++i) files[fids[i]].push_back(paths[i]);
+        fids.resize(kBatch);
+        paths.resize(kBatch);
+      }
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+
+    const std::string host = this_host();
+    for (const auto& r : rows) {
+      if (wanted.count(r.params_id) == 0) continue;
+      auto state = parse_job_state(r.status).value_or(JobState::Pending);
+      StatusChange c;
+      c.job_id = r.id;
+      c.expect = state;
+      c.next = JobState::Pending;
+      if (state == JobState::Finished) {
+        auto it = files.find(r.id);
+        std::string missing;
+        if (it == files.end()) missing = "no outputs recorded";
+        for (const auto& p : it == files.end() ? std::vector<std::string>{} : it->second) {
+          struct stat sb;
+          if (::stat(p.c_str(), &sb) != 0) {
+            missing = "output missing: " + p;
+            break;
+          }
+        }
+        if (missing.empty()) {
+          ++report->already_finished;
+          continue;
+        }
+        c.error = missing + "; run again";
+        ++report->outputs_missing;
+      } else if (state == JobState::Skipped) {
+        ++report->already_finished;
+        continue;
+      } else if (state == JobState::Failed || state == JobState::Cancelled) {
+        ++report->requeued;
+      } else if (state == JobState::Running) {
+        // Without leases only an owner on this host that is gone can be recognised.
+        if (r.host != host || process_alive(r.pid)) continue;
+        c.error = "owner process " + std::to_string(r.pid) + " is gone; put back to pending";
+        ++report->requeued;
+      } else {
+        continue;
+      }
+      auto applied = update_job_status(c);
+      if (!applied.ok()) return applied.status();
+    }
+    return transaction("count pending", [&](Session& sql) {
+      long long n = 0;
+      sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m AND status = 'pending'",
+          soci::use(model_id), soci::into(n);
+      report->pending = static_cast<size_t>(n);
+      return Status::Ok();
+    });
+  }
+
+  bool apply_change(Session& sql, const StatusChange& c) {
+    const std::string next = to_string(c.next);
+    const std::string expect = to_string(c.expect);
+    const int pending = c.next == JobState::Pending ? 1 : 0;
+    const int active = c.next == JobState::Running ? 1 : 0;
+    const bool terminal = is_terminal(c.next);
+    const int exit_code = c.exit_code.value_or(0);
+    soci::indicator exit_ind = c.exit_code ? soci::i_ok : soci::i_null;
+    soci::indicator error_ind = c.error.empty() ? soci::i_null : soci::i_ok;
+    std::string q = "UPDATE pdr_model_jobs SET status = :next, pending = :pending, active = :active, "
+                    "time_updated = CURRENT_TIMESTAMP, exit_code = :exit_code, error = :error";
+    if (terminal) q += ", time_of_finish = CURRENT_TIMESTAMP";
+    if (c.next != JobState::Running) q += ", token = NULL";
+    q += " WHERE id = :id AND status = :expect";
+    if (!c.token.empty()) q += " AND token = :token";
+    soci::statement up(sql);
+    up.exchange(soci::use(next));
+    up.exchange(soci::use(pending));
+    up.exchange(soci::use(active));
+    up.exchange(soci::use(exit_code, exit_ind));
+    up.exchange(soci::use(c.error, error_ind));
+    up.exchange(soci::use(c.job_id));
+    up.exchange(soci::use(expect));
+    if (!c.token.empty()) up.exchange(soci::use(c.token));
+    up.alloc();
+    up.prepare(q);
+    up.define_and_bind();
+    up.execute(true);
+    if (up.get_affected_rows() != 1) return false;
+
+    if (c.expect == JobState::Finished || c.next == JobState::Finished) {
+      // Outputs recorded for an earlier run are no longer trusted; a new finish records its own.
+      sql << "DELETE FROM job_files WHERE job_id = :id", soci::use(c.job_id);
+      sql << "DELETE FROM hdf_files WHERE job_id = :id", soci::use(c.job_id);
+      sql << "DELETE FROM json_files WHERE job_id = :id", soci::use(c.job_id);
+      sql << "UPDATE pdr_model_jobs SET output_hdf4_file = NULL, output_textout_file = NULL, "
+             "output_chemchk_file = NULL, output_mcdrt_zip_file = NULL, output_ctrl_ind_file = NULL, "
+             "output_hdf5_file = NULL, input_pdrnew_inp_file = NULL, input_json_file = NULL, log_file = NULL "
+             "WHERE id = :id",
+          soci::use(c.job_id);
+    }
+    if (c.next == JobState::Finished) record_files(sql, c);
+    return true;
+  }
+
+  void record_files(Session& sql, const StatusChange& c) {
+    std::map<std::string, const StoredFile*> by_kind;
+    for (const auto& f : c.files) {
+      soci::indicator mt = f.mtime.empty() ? soci::i_null : soci::i_ok;
+      sql << "INSERT INTO job_files (job_id, kind, path, sha256_sum, file_size, modification_time) "
+             "VALUES (:j, :k, :p, :s, :z, :t)",
+          soci::use(c.job_id), soci::use(f.kind), soci::use(f.path), soci::use(f.sha256), soci::use(f.size),
+          soci::use(f.mtime, mt);
+      by_kind[f.kind] = &f;
+      if (is_job_output_column(f.kind)) {
+        sql << "UPDATE pdr_model_jobs SET " + f.kind + " = :p WHERE id = :id", soci::use(f.path), soci::use(c.job_id);
+      }
+    }
+    auto h4 = by_kind.find("output_hdf4_file"), hs = by_kind.find("pdrstruct"), hc = by_kind.find("pdrchem");
+    if (h4 != by_kind.end() && hs != by_kind.end() && hc != by_kind.end()) {
+      // SOCI binds by reference: every bound value must outlive the statement.
+      struct Part {
+        std::string name, path, dir, mtime, sha;
+        long long size;
+      };
+      auto part = [](const StoredFile& f) {
+        const auto slash = f.path.find_last_of('/');
+        return Part{f.path.substr(slash + 1), f.path, f.path.substr(0, slash), f.mtime, f.sha256, f.size};
+      };
+      const Part a = part(*h4->second), b = part(*hs->second), d = part(*hc->second);
+      sql << "INSERT INTO hdf_files (job_id, pdrexe_id, parameter_id, model_name_id, "
+             "file_name, full_path, path, modification_time, sha256_sum, file_size, "
+             "file_name_hdf5_s, full_path_hdf5_s, path_hdf5_s, modification_time_hdf5_s, sha256_sum_hdf5_s, file_size_hdf5_s, "
+             "file_name_hdf5_c, full_path_hdf5_c, path_hdf5_c, modification_time_hdf5_c, sha256_sum_hdf5_c, file_size_hdf5_c) "
+             "SELECT id, kosmatau_executable_id, kosmatau_parameters_id, model_name_id, "
+             ":a1, :a2, :a3, :a4, :a5, :a6, :b1, :b2, :b3, :b4, :b5, :b6, :c1, :c2, :c3, :c4, :c5, :c6 "
+             "FROM pdr_model_jobs WHERE id = :id",
+          soci::use(a.name), soci::use(a.path), soci::use(a.dir), soci::use(a.mtime), soci::use(a.sha),
+          soci::use(a.size), soci::use(b.name), soci::use(b.path), soci::use(b.dir), soci::use(b.mtime),
+          soci::use(b.sha), soci::use(b.size), soci::use(d.name), soci::use(d.path), soci::use(d.dir),
+          soci::use(d.mtime), soci::use(d.sha), soci::use(d.size), soci::use(c.job_id);
+    }
+    auto js = by_kind.find("input_json_file");
+    if (js != by_kind.end()) {
+      const StoredFile& f = *js->second;
+      const std::string name = f.path.substr(f.path.find_last_of('/') + 1);
+      sql << "INSERT INTO json_files (name, path, archived_path, sha256_sum, job_id) VALUES (:n, :p, :a, :s, :j)",
+          soci::use(name), soci::use(f.path), soci::use(f.path), soci::use(f.sha256), soci::use(c.job_id);
+    }
+  }
+
+  static long long as_integer(const soci::row& row, std::size_t i) {
+    switch (row.get_properties(i).get_data_type()) {
+      case soci::dt_integer: return row.get<int>(i);
+      case soci::dt_long_long: return row.get<long long>(i);
+      case soci::dt_unsigned_long_long: return static_cast<long long>(row.get<unsigned long long>(i));
+      case soci::dt_double: return static_cast<long long>(row.get<double>(i));
+      default: return std::stoll(row.get<std::string>(i));
+    }
+  }
+
+  static std::string field_text(const soci::row& row, std::size_t i, ParamType type) {
+    switch (row.get_properties(i).get_data_type()) {
+      case soci::dt_double: return real_text(row.get<double>(i), type);
+      case soci::dt_integer: return std::to_string(row.get<int>(i));
+      case soci::dt_long_long: return std::to_string(row.get<long long>(i));
+      case soci::dt_unsigned_long_long: return std::to_string(row.get<unsigned long long>(i));
+      default: return row.get<std::string>(i);
+    }
+  }
+
+  static std::string real_text(double v, ParamType type) {
+    if (type == ParamType::Integer) return std::to_string(static_cast<long long>(v));
+    char buf[64];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    return std::string(buf, r.ptr);
+  }
+
+  DbManager* db_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<JobStore>> open_job_store(DbManager& manager) {
+  auto store = std::make_unique<SociJobStore>(&manager);
+  Status st = store->open_schema();
+  if (!st.ok()) return st;
+  return std::unique_ptr<JobStore>(std::move(store));
+}
+
+}  // namespace pdr

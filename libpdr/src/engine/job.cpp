@@ -1,0 +1,452 @@
+#include "pdr/job.h"
+
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "pdr/process.h"
+#include "pdr/sha256.h"
+#include "pdr/stop_signal.h"
+#include "pdr/storage.h"
+#include "pdr/template.h"
+
+namespace fs = std::filesystem;
+
+namespace pdr {
+namespace {
+
+std::string local_time_text() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+Result<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::Io(path + ": cannot read: " + std::strerror(errno));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Status write_file(const std::string& path, const std::string& text, bool append = false) {
+  std::ofstream out(path, append ? std::ios::binary | std::ios::app : std::ios::binary | std::ios::trunc);
+  out << text;
+  out.close();
+  if (!out) return Status::Io(path + ": cannot write: " + std::strerror(errno));
+  return Status::Ok();
+}
+
+// The last non-empty line of a file, shortened, for error messages.
+std::string last_line(const std::string& path) {
+  auto text = read_file(path);
+  if (!text.ok()) return {};
+  std::istringstream in(text.value());
+  std::string line, last;
+  while (std::getline(in, line)) {
+    if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
+  }
+  if (last.size() > 160) last = last.substr(0, 160) + "...";
+  return last;
+}
+
+struct VersionInfo {
+  std::string revision = "unknown_revision";
+  std::string compilation_date;  // "YYYY-MM-DD HH:MM:SS" or empty
+};
+
+VersionInfo executable_version(const std::string& exe, const std::vector<std::string>& env) {
+  VersionInfo info;
+  int fd = memfd_create("pdr-version", 0);
+  if (fd < 0) return info;
+  ProcessSpec spec;
+  spec.executable = exe;
+  spec.argv = {exe, "--version"};
+  spec.cwd = fs::path(exe).parent_path().string();
+  spec.env = env;
+  spec.output_fd = fd;
+  spec.timeout_seconds = 10;
+  ProcessResult r = run_process(spec, nullptr);
+  std::string text;
+  lseek(fd, 0, SEEK_SET);
+  char buf[4096];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0 && text.size() < 65536;) text.append(buf, static_cast<size_t>(n));
+  close(fd);
+  if (r.outcome == ProcessResult::Outcome::TimedOut) {
+    info.revision = "command_timeout";
+    return info;
+  }
+  if (!r.success()) {
+    info.revision = "error_getting_revision";
+    return info;
+  }
+  std::istringstream in(text);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    if (line.find_first_not_of(" \t\r") != std::string::npos) lines.push_back(line);
+  }
+  for (const auto& line : lines) {
+    auto p = line.find("revision:");
+    if (p != std::string::npos) {
+      std::string v = line.substr(p + 9);
+      v.erase(0, v.find_first_not_of(" \t"));
+      v.erase(v.find_last_not_of(" \t\r") + 1);
+      if (!v.empty()) info.revision = v.substr(0, 50);
+      break;
+    }
+  }
+  if (!lines.empty()) {
+    const std::string& last = lines.back();
+    auto p = last.find("compiled the ");
+    if (p != std::string::npos) {
+      std::tm tm{};
+      const char* end = strptime(last.c_str() + p + 13, "%b %d %Y at %H:%M:%S", &tm);
+      if (end != nullptr) {
+        char out[32];
+        std::strftime(out, sizeof out, "%Y-%m-%d %H:%M:%S", &tm);
+        info.compilation_date = out;
+      }
+    }
+  }
+  return info;
+}
+
+Result<std::string> find_template(const std::string& base, const std::string& name) {
+  for (const char* dir : {"templates", "pdrinpdata/templates", "."}) {
+    fs::path p = fs::path(base) / dir / name;
+    if (fs::is_regular_file(p)) return p.lexically_normal().string();
+  }
+  return Status::Usage(name + ": template not found in " + base + "/templates, " + base +
+                       "/pdrinpdata/templates or " + base);
+}
+
+Status require_file(const std::string& path, const std::string& what, bool executable) {
+  struct stat sb;
+  if (::stat(path.c_str(), &sb) != 0) return Status::Usage(what + ": " + path + " does not exist");
+  if (!S_ISREG(sb.st_mode)) return Status::Usage(what + ": " + path + " is not a file");
+  if (executable && access(path.c_str(), X_OK) != 0) return Status::Usage(what + ": " + path + " is not executable");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<JobPlan> prepare_job_plan(const Settings& settings) {
+  JobPlan plan;
+  plan.settings = settings;
+  const PdrSettings& p = settings.pdr;
+  plan.model_path = (fs::path(settings.storage.base_dir) / p.model_name).string();
+  if (!fs::is_directory(p.base_dir)) return Status::Usage("pdr.base_dir: " + p.base_dir + " is not a directory");
+  const std::pair<const char*, const std::string*> exes[] = {{"pdr.pdr_file_name", &p.pdr_file_name},
+                                                             {"pdr.onion_file_name", &p.onion_file_name},
+                                                             {"pdr.getctrlind_file_name", &p.getctrlind_file_name},
+                                                             {"pdr.mrt_file_name", &p.mrt_file_name}};
+  for (const auto& e : exes) {
+    if (Status st = require_file(p.base_dir + "/" + *e.second, e.first, true); !st.ok()) return st;
+  }
+  const std::string chem = p.base_dir + "/pdrinpdata/" + p.chem_database;
+  if (Status st = require_file(chem, "pdr.chem_database", false); !st.ok()) return st;
+  for (const auto& s : settings.model.species) {
+    if (Status st = require_file(p.base_dir + "/onioninpdata/ONION3.INP." + s, "onion input for species " + s, false);
+        !st.ok()) {
+      return st;
+    }
+  }
+  auto json = find_template(p.base_dir, p.json_template_file);
+  if (!json.ok()) return Status::Usage("pdr.json_template_file: " + json.status().message());
+  plan.json_template_path = json.value();
+  auto json_text = read_file(plan.json_template_path);
+  if (!json_text.ok()) return Status::Usage(json_text.status().message());
+  plan.json_template = json_text.value();
+  if (Status st = check_template(plan.json_template, TemplateKind::Json, plan.json_template_path); !st.ok()) return st;
+  auto pdrnew = find_template(p.base_dir, p.pdrinp_template_file);
+  if (pdrnew.ok()) {
+    plan.pdrnew_template_path = pdrnew.value();
+    auto text = read_file(plan.pdrnew_template_path);
+    if (!text.ok()) return Status::Usage(text.status().message());
+    plan.pdrnew_template = text.value();
+    if (Status st = check_template(plan.pdrnew_template, TemplateKind::PdrNew, plan.pdrnew_template_path); !st.ok()) {
+      return st;
+    }
+  }
+
+  plan.child_env = child_environment();
+  const std::string pdr_exe = p.base_dir + "/" + p.pdr_file_name;
+  auto digest = sha256_file(pdr_exe);
+  if (!digest.ok()) return Status::Usage(digest.status().message());
+  VersionInfo version = executable_version(pdr_exe, plan.child_env);
+
+  Provenance& prov = plan.provenance;
+  prov.model_name = p.model_name;
+  prov.model_path = plan.model_path;
+  prov.username = settings.user.username;
+  prov.email = settings.user.email;
+  prov.exe_file_name = p.pdr_file_name;
+  prov.exe_dir = p.base_dir;
+  prov.exe_sha256 = digest.value();
+  prov.exe_revision = version.revision;
+  prov.exe_compilation_date = version.compilation_date;
+  prov.chem_file_name = p.chem_database;
+  prov.chem_full_path = chem;
+  prov.chem_origin = p.chem_origin;
+  for (const auto& s : settings.model.species) prov.onion_species += (prov.onion_species.empty() ? "" : " ") + s;
+  return plan;
+}
+
+namespace {
+
+// The work of one job, stage by stage; each stage failure ends the job with "<stage>: ...".
+class JobExecution {
+ public:
+  JobExecution(const JobPlan& plan, Storage& storage, const ClaimedJob& job, const ParameterValues& params,
+               const StopSignal* stop)
+      : plan_(plan), storage_(storage), job_(job), params_(params), stop_(stop) {
+    result_.job = job;
+    env_ = plan.child_env;
+    env_.push_back("PDR_JOB_NAME=" + job.name);
+    env_.push_back("PDR_JOB_ID=" + std::to_string(job.id));
+  }
+
+  JobResult run() {
+    const auto start = std::chrono::steady_clock::now();
+    if (setup() && run_pdr() && run_onions() && store_pdr_outputs()) result_.state = JobState::Finished;
+    cleanup();
+    result_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return result_;
+  }
+
+ private:
+  const PdrSettings& pdr() const { return plan_.settings.pdr; }
+
+  bool fail(const std::string& stage, const std::string& what) {
+    result_.state = JobState::Failed;
+    std::string line = stage + ": " + what;
+    for (char& c : line) {
+      if (c == '\n' || c == '\r') c = ' ';
+    }
+    result_.error = line;
+    return false;
+  }
+
+  bool stopped() {
+    result_.state = JobState::Pending;
+    result_.error = "interrupted";
+    return false;
+  }
+
+  bool setup() {
+    std::error_code ec;
+    fs::create_directories(plan_.settings.run.scratch_dir, ec);
+    std::string pattern = plan_.settings.run.scratch_dir + "/pdr-job" + std::to_string(job_.id) + "-XXXXXX";
+    std::vector<char> buf(pattern.begin(), pattern.end());
+    buf.push_back('\0');
+    if (mkdtemp(buf.data()) == nullptr) {
+      return fail("setup", "cannot create a working directory in " + plan_.settings.run.scratch_dir + ": " +
+                               std::strerror(errno));
+    }
+    dir_ = buf.data();
+    std::vector<std::string> outs = {"pdroutput", "onionoutput", "Out"};
+    for (const auto& d : plan_.settings.run.pdr_out_dirs) outs.push_back(d);
+    for (const auto& d : outs) {
+      fs::create_directories(fs::path(dir_) / d, ec);
+      if (ec) return fail("setup", dir_ + "/" + d + ": " + ec.message());
+    }
+    const std::string base = pdr().base_dir;
+    for (const auto& d : plan_.settings.run.pdr_inp_dirs) {
+      const fs::path src = fs::path(base) / d;
+      if (!fs::is_directory(src)) continue;
+      if (d == "pdrinpdata") {
+        // A real directory of links: chem_rates.dat is added here without touching the base dir.
+        fs::create_directories(fs::path(dir_) / d, ec);
+        for (const auto& entry : fs::directory_iterator(src, ec)) {
+          fs::create_symlink(entry.path(), fs::path(dir_) / d / entry.path().filename(), ec);
+          if (ec) return fail("setup", "cannot link " + entry.path().string() + ": " + ec.message());
+        }
+      } else {
+        fs::create_directory_symlink(src, fs::path(dir_) / d, ec);
+        if (ec) return fail("setup", "cannot link " + src.string() + ": " + ec.message());
+      }
+    }
+    const fs::path chem_link = fs::path(dir_) / "pdrinpdata" / "chem_rates.dat";
+    fs::create_directories(chem_link.parent_path(), ec);
+    fs::remove(chem_link, ec);
+    fs::create_symlink(plan_.provenance.chem_full_path, chem_link, ec);
+    if (ec) return fail("setup", "cannot link the chemistry file: " + ec.message());
+    for (const std::string* exe : {&pdr().pdr_file_name, &pdr().onion_file_name, &pdr().getctrlind_file_name,
+                                   &pdr().mrt_file_name}) {
+      fs::create_symlink(fs::path(base) / *exe, fs::path(dir_) / *exe, ec);
+      if (ec) return fail("setup", "cannot link " + *exe + ": " + ec.message());
+    }
+    if (!plan_.pdrnew_template.empty()) {
+      auto text = render_template(plan_.pdrnew_template, TemplateKind::PdrNew, params_, pdr().chem_database,
+                                  plan_.pdrnew_template_path);
+      if (!text.ok()) return fail("setup", text.status().message());
+      if (Status st = write_file(dir_ + "/PDRNEW.INP", text.value()); !st.ok()) return fail("setup", st.message());
+    }
+    auto json = render_template(plan_.json_template, TemplateKind::Json, params_, pdr().chem_database,
+                                plan_.json_template_path);
+    if (!json.ok()) return fail("setup", json.status().message());
+    if (Status st = write_file(dir_ + "/pdr_config.json", json.value()); !st.ok()) return fail("setup", st.message());
+    return true;
+  }
+
+  ProcessResult run_step(const std::string& exe, std::vector<std::string> args, const std::string& output) {
+    ProcessSpec spec;
+    spec.executable = dir_ + "/" + exe;
+    spec.argv = {"./" + exe};
+    for (auto& a : args) spec.argv.push_back(std::move(a));
+    spec.cwd = dir_;
+    spec.env = env_;
+    spec.output_path = output;
+    spec.timeout_seconds = plan_.settings.run.step_timeout;
+    return run_process(spec, stop_);
+  }
+
+  bool step_failed(const std::string& stage, const ProcessResult& r, const std::string& output) {
+    if (r.outcome == ProcessResult::Outcome::Stopped) return stopped();
+    if (r.outcome == ProcessResult::Outcome::Exited) result_.exit_code = r.exit_code;
+    std::string what = r.describe();
+    const std::string tail = last_line(output);
+    if (!tail.empty()) what += " (last output: " + tail + ")";
+    return fail(stage, what);
+  }
+
+  bool run_pdr() {
+    const std::string textout = dir_ + "/pdroutput/TEXTOUT";
+    write_file(textout, "Begin of PDR Job: " + local_time_text() + "\n", true);
+    ProcessResult r = run_step(pdr().pdr_file_name, {}, textout);
+    write_file(textout, "End of PDR Job: " + local_time_text() + "\n", true);
+    if (!r.success()) {
+      keep_log(textout);
+      return step_failed("pdr", r, textout);
+    }
+    result_.exit_code = 0;
+    if (!fs::is_regular_file(dir_ + "/pdroutput/pdrstruct_s.hdf5")) {
+      keep_log(textout);
+      return fail("pdr", "finished but wrote no pdroutput/pdrstruct_s.hdf5");
+    }
+    return true;
+  }
+
+  bool run_onions() {
+    std::error_code ec;
+    const fs::path out = fs::path(dir_) / "onionoutput";
+    for (const auto& species : plan_.settings.model.species) {
+      for (const auto& entry : fs::directory_iterator(out, ec)) fs::remove_all(entry.path(), ec);
+      fs::copy_file(fs::path(pdr().base_dir) / "onioninpdata" / ("ONION3.INP." + species),
+                    fs::path(dir_) / "ONION3.INP", fs::copy_options::overwrite_existing, ec);
+      if (ec) return fail("onion", "cannot copy ONION3.INP." + species + ": " + ec.message());
+      const fs::path ctrl = fs::path(dir_) / "pdroutput" / "CTRL_IND";
+      if (fs::exists(ctrl)) fs::copy_file(ctrl, fs::path(dir_) / "CTRL_IND", fs::copy_options::overwrite_existing, ec);
+      const std::string textout = (out / "TEXTOUT").string();
+      write_file(textout, "Running onion for " + species + "\n");
+      ProcessResult r = run_step(pdr().onion_file_name, {dir_ + "/pdroutput/pdrstruct_s.hdf5"}, textout);
+      if (!r.success()) {
+        store("oniongrid/TEXTOUT" + job_.name + "_" + species, textout, "onion_log");
+        return step_failed("onion " + species, r, textout);
+      }
+      for (const auto& entry : fs::directory_iterator(out, ec)) {
+        if (!entry.is_regular_file()) continue;
+        const std::string name = entry.path().filename().string();
+        const std::string rel = name == "TEXTOUT" ? "oniongrid/TEXTOUT" + job_.name + "_" + species
+                                                  : "oniongrid/ONION" + job_.name + "." + name;
+        if (!store(rel, entry.path().string(), name == "TEXTOUT" ? "onion_log" : "onion")) return false;
+      }
+    }
+    return true;
+  }
+
+  bool store_pdr_outputs() {
+    const std::string& n = job_.name;
+    struct Output {
+      std::string local, stored, kind;
+    };
+    const std::vector<Output> outputs = {
+        {"pdroutput/TEXTOUT", "TEXTOUT" + n, "output_textout_file"},
+        {"pdroutput/pdrout.hdf", "pdr" + n + ".hdf", "output_hdf4_file"},
+        {"pdroutput/pdrstruct_s.hdf5", "pdrstruct" + n + ".hdf5", "pdrstruct"},
+        {"pdroutput/pdrchem_c.hdf5", "pdrchem" + n + ".hdf5", "pdrchem"},
+        {"pdroutput/chemchk.out", "chemchk" + n + ".out", "output_chemchk_file"},
+        {"PDRNEW.INP", "PDRNEW" + n + ".INP", "input_pdrnew_inp_file"},
+        {"pdr_config.json", "pdr_config" + n + ".json", "input_json_file"},
+        {"pdroutput/CTRL_IND", "CTRL_IND" + n, "output_ctrl_ind_file"},
+    };
+    for (const auto& o : outputs) {
+      const std::string local = dir_ + "/" + o.local;
+      if (!fs::is_regular_file(local)) continue;
+      if (!store("pdrgrid/" + o.stored, local, o.kind)) return false;
+    }
+    // MCDRT<job>.tar.gz of Out/, built inside this job's own directory.
+    const std::string tarball = dir_ + "/MCDRT" + n + ".tar.gz";
+    ProcessSpec tar;
+    tar.executable = "/bin/tar";
+    tar.argv = {"tar", "-czf", tarball, "-C", dir_, "Out"};
+    tar.cwd = dir_;
+    tar.env = env_;
+    tar.output_path = dir_ + "/tar.log";
+    tar.timeout_seconds = 600;
+    ProcessResult r = run_process(tar, stop_);
+    if (r.outcome == ProcessResult::Outcome::Stopped) return stopped();
+    if (!r.success()) return fail("storage", "tar of Out/ " + r.describe() + ": " + last_line(tar.output_path));
+    return store("pdrgrid/MCDRT" + n + ".tar.gz", tarball, "output_mcdrt_zip_file");
+  }
+
+  bool store(const std::string& rel, const std::string& local, const std::string& kind) {
+    auto f = storage_.store(local, rel, kind);
+    if (!f.ok()) return fail("storage", f.status().message());
+    result_.files.push_back(f.value());
+    return true;
+  }
+
+  // A failing job keeps its output log in storage as TEXTOUT<job>, for reading what went wrong.
+  void keep_log(const std::string& textout) {
+    auto f = storage_.store(textout, "pdrgrid/TEXTOUT" + job_.name, "output_textout_file");
+    (void)f;
+  }
+
+  void cleanup() {
+    if (dir_.empty()) return;
+    if (plan_.settings.run.keep_tmp) {
+      result_.kept_dir = dir_;
+      return;
+    }
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  const JobPlan& plan_;
+  Storage& storage_;
+  const ClaimedJob& job_;
+  const ParameterValues& params_;
+  const StopSignal* stop_;
+  std::vector<std::string> env_;
+  std::string dir_;
+  JobResult result_;
+};
+
+}  // namespace
+
+JobResult execute_job(const JobPlan& plan, Storage& storage, const ClaimedJob& job, const ParameterValues& params,
+                      const StopSignal* stop) {
+  try {
+    return JobExecution(plan, storage, job, params, stop).run();
+  } catch (const std::exception& e) {
+    JobResult r;
+    r.job = job;
+    r.state = JobState::Failed;
+    r.error = std::string("setup: unexpected error: ") + e.what();
+    return r;
+  }
+}
+
+}  // namespace pdr

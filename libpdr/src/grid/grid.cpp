@@ -1,0 +1,92 @@
+#include "pdr/grid.h"
+
+#include <charconv>
+
+#include "pdr/settings.h"
+
+namespace pdr {
+namespace {
+
+std::string number_text(double v) {
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+Result<std::vector<GridValue>> parse_axis(Axis axis, const std::vector<std::string>& texts,
+                                          std::vector<std::string>& notes) {
+  std::vector<GridValue> values;
+  if (texts.empty()) return Status::Usage(std::string(axis_name(axis)) + ": the list of values is empty");
+  for (const auto& t : texts) {
+    auto v = parse_grid_value(axis, t);
+    if (!v.ok()) return v.status();
+    bool duplicate = false;
+    for (const auto& seen : values) {
+      if (seen.text == v->text) {
+        notes.push_back(std::string(axis_name(axis)) + ": value '" + t + "' repeats '" + seen.text +
+                        "'; that point is run once");
+        duplicate = true;
+        break;
+      }
+    }
+    if (!duplicate) values.push_back(*v);
+  }
+  return values;
+}
+
+}  // namespace
+
+Result<GridPlan> plan_grid(const Settings& settings) {
+  GridPlan plan;
+  auto metal = parse_axis(Axis::Metal, settings.model.metal, plan.notes);
+  if (!metal.ok()) return metal.status();
+  auto dens = parse_axis(Axis::Dens, settings.model.dens, plan.notes);
+  if (!dens.ok()) return dens.status();
+  auto mass = parse_axis(Axis::Mass, settings.model.mass, plan.notes);
+  if (!mass.ok()) return mass.status();
+  auto chi = parse_axis(Axis::Chi, settings.model.chi, plan.notes);
+  if (!chi.ok()) return chi.status();
+
+  // The parameter row shared by every point: defaults < model_parameters < non_default_parameters.
+  ParameterValues base;
+  for (const auto& spec : parameter_specs()) {
+    if (spec.role == ParamRole::Comment) continue;
+    base[spec.name] = spec.type == ParamType::Text ? std::string(spec.default_value)
+                                                   : canonical_number(spec.type, spec.default_value);
+  }
+  base["alpha"] = settings.model.alpha;
+  base["rcore"] = settings.model.rcore;
+  base["species"] = settings.model.chemistry;
+  for (const auto& kv : settings.non_default) base[kv.first] = kv.second;
+  const double alpha = std::stod(settings.model.alpha);
+  const double rcore = std::stod(settings.model.rcore);
+
+  plan.points.reserve(metal->size() * dens->size() * mass->size() * chi->size());
+  for (const auto& m : *metal) {
+    for (const auto& d : *dens) {
+      for (const auto& ms : *mass) {
+        auto rtot = compute_rtot(ms.physical, d.physical, alpha, rcore);
+        if (!rtot.ok()) return rtot.status();
+        for (const auto& c : *chi) {
+          GridPoint p;
+          p.metal = m;
+          p.dens = d;
+          p.mass = ms;
+          p.chi = c;
+          p.job_name = m.text + "_" + d.text + "_" + ms.text + "_" + c.text + "_00";
+          p.params = base;
+          p.params["zmetal"] = number_text(m.physical);
+          p.params["xnsur"] = number_text(d.physical);
+          p.params["mass"] = number_text(ms.physical);
+          p.params["sint"] = number_text(c.physical);
+          p.params["rtot"] = number_text(*rtot);
+          p.param_hash = parameter_hash(p.params);
+          plan.points.push_back(std::move(p));
+        }
+      }
+    }
+  }
+  return plan;
+}
+
+}  // namespace pdr

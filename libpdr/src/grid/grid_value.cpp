@@ -1,0 +1,74 @@
+#include "pdr/grid_value.h"
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+
+namespace pdr {
+
+const char* axis_name(Axis axis) {
+  switch (axis) {
+    case Axis::Metal: return "metal";
+    case Axis::Dens: return "dens";
+    case Axis::Mass: return "mass";
+    case Axis::Chi: return "chi";
+  }
+  return "?";
+}
+
+Result<GridValue> parse_grid_value(Axis axis, const std::string& text) {
+  auto bad = [&](const std::string& why) {
+    return Status::Usage(std::string(axis_name(axis)) + " value '" + text + "' " + why +
+                         " (expected a number such as 30, -10, 05 or 3.5)");
+  };
+  size_t i = 0;
+  bool negative = false;
+  if (i < text.size() && (text[i] == '+' || text[i] == '-')) negative = text[i++] == '-';
+  std::string int_part, frac_part;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) int_part += text[i++];
+  bool point = false;
+  if (i < text.size() && text[i] == '.') {
+    point = true;
+    ++i;
+    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) frac_part += text[i++];
+  }
+  if (text.empty()) return bad("is empty");
+  if (i != text.size()) return bad("is not a plain decimal number");
+  if (int_part.empty() && frac_part.empty()) return bad("has no digits");
+  (void)point;
+
+  const size_t nz = int_part.find_first_not_of('0');
+  int_part = nz == std::string::npos ? "0" : int_part.substr(nz);
+  while (!frac_part.empty() && frac_part.back() == '0') frac_part.pop_back();
+  const bool zero = int_part == "0" && frac_part.empty();
+  if (zero) negative = false;
+
+  GridValue v;
+  if (frac_part.empty()) {
+    v.text = (negative ? "-" : "") + (int_part.size() < 2 ? "0" + int_part : int_part);
+  } else {
+    v.text = (negative ? "-" : "") + int_part + "." + frac_part;
+  }
+  const std::string plain = (negative ? "-" : "") + int_part + (frac_part.empty() ? "" : "." + frac_part);
+  auto r = std::from_chars(plain.data(), plain.data() + plain.size(), v.encoded);
+  if (r.ec != std::errc() || !std::isfinite(v.encoded)) return bad("is out of range");
+  v.physical = axis == Axis::Metal ? v.encoded / 100.0 : std::pow(10.0, v.encoded / 10.0);
+  if (!std::isfinite(v.physical) || (axis != Axis::Metal && v.physical == 0.0)) return bad("is out of range");
+  return v;
+}
+
+Result<double> compute_rtot(double mass, double density, double alpha, double rcore) {
+  constexpr double kPi = 3.14159265358979323846;
+  if (alpha == 3.0) return Status::Usage("alpha = 3 makes the clump radius undefined (division by zero)");
+  const double d = 12.0 * kPi * density / (9.0 - 3.0 * alpha) -
+                   4.0 * kPi * density * std::pow(rcore, 3.0 - alpha) * alpha / (9.0 - 3.0 * alpha);
+  if (!(d > 0.0) || !(mass > 0.0)) {
+    return Status::Usage("alpha " + std::to_string(alpha) + " and rcore " + std::to_string(rcore) +
+                         " give no positive clump radius");
+  }
+  const double r = 1.05916e19 * std::pow(mass / d, 1.0 / 3.0);
+  if (!std::isfinite(r)) return Status::Usage("clump radius overflows for this mass and density");
+  return r;
+}
+
+}  // namespace pdr

@@ -1,0 +1,87 @@
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "pdr/settings.h"
+#include "pdr/sha256.h"
+#include "pdr/storage.h"
+
+namespace fs = std::filesystem;
+
+namespace pdr {
+namespace {
+
+std::string utc_time(time_t t) {
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+// Copies into the destination directory under a temporary name and renames it into place, so
+// a reader (or a second run of the same job) never sees a half-written output.
+class LocalStorage : public Storage {
+ public:
+  explicit LocalStorage(std::string root) : root_(std::move(root)) {}
+
+  Result<StoredFile> store(const std::string& local_path, const std::string& relative_path,
+                           const std::string& kind) override {
+    const fs::path dest = fs::path(root_) / relative_path;
+    std::error_code ec;
+    fs::create_directories(dest.parent_path(), ec);
+    if (ec) return Status::Io(dest.parent_path().string() + ": cannot create directory: " + ec.message());
+    auto sum = sha256_file(local_path);
+    if (!sum.ok()) return sum.status();
+    thread_local std::mt19937_64 rng(std::random_device{}());
+    const fs::path tmp = dest.parent_path() / ("." + dest.filename().string() + ".tmp" + std::to_string(rng()));
+    fs::copy_file(local_path, tmp, fs::copy_options::overwrite_existing, ec);
+    if (ec) {
+      fs::remove(tmp, ec);
+      return Status::Io(dest.string() + ": cannot store output: " + ec.message());
+    }
+    fs::rename(tmp, dest, ec);
+    if (ec) {
+      std::error_code ignore;
+      fs::remove(tmp, ignore);
+      return Status::Io(dest.string() + ": cannot store output: " + ec.message());
+    }
+    struct stat sb;
+    if (::stat(dest.c_str(), &sb) != 0) {
+      return Status::Io(dest.string() + ": stored output vanished: " + std::strerror(errno));
+    }
+    StoredFile f;
+    f.kind = kind;
+    f.path = dest.string();
+    f.sha256 = sum.value();
+    f.size = static_cast<long long>(sb.st_size);
+    f.mtime = utc_time(sb.st_mtime);
+    return f;
+  }
+
+ private:
+  std::string root_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Storage>> open_storage(const StorageSettings& settings, const std::string& model_root) {
+  if (settings.type != "local") return Status::Usage("storage.type '" + settings.type + "' is not available");
+  std::error_code ec;
+  for (const char* sub : {"pdrgrid", "oniongrid"}) {
+    fs::create_directories(fs::path(model_root) / sub, ec);
+    if (ec) return Status::Usage(model_root + "/" + sub + ": cannot create the storage directory: " + ec.message());
+  }
+  if (access(model_root.c_str(), W_OK) != 0) {
+    return Status::Usage(model_root + ": storage directory is not writable");
+  }
+  return std::unique_ptr<Storage>(std::make_unique<LocalStorage>(model_root));
+}
+
+}  // namespace pdr
