@@ -5,7 +5,7 @@
 //
 //   PDR_MOCK_PLAN="<glob>:<action>[;<glob>:<action>...]"   matched against PDR_JOB_NAME
 //     actions: sleep=SECONDS  fail[=CODE]  crash  hang  no-output  onion-fail[=CODE]
-//   PDR_MOCK_TRACE=FILE   append "start|end <job> <epoch ms>" lines (for concurrency checks)
+//   PDR_MOCK_TRACE=FILE   append "start|end <job> <epoch ms> <pid>" lines (for tests)
 #include <fnmatch.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -47,7 +47,8 @@ void trace(const std::string& what) {
   if (path.empty()) return;
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::system_clock::now().time_since_epoch()).count();
-  const std::string line = what + " " + env("PDR_JOB_NAME") + " " + std::to_string(ms) + "\n";
+  const std::string line =
+      what + " " + env("PDR_JOB_NAME") + " " + std::to_string(ms) + " " + std::to_string(getpid()) + "\n";
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (fd >= 0) {
     ssize_t n = write(fd, line.data(), line.size());

@@ -1,0 +1,85 @@
+#include "pdr/settings.h"
+
+#include <gtest/gtest.h>
+
+namespace pdr {
+namespace {
+
+Config base_config() {
+  auto c = Config::Defaults();
+  EXPECT_TRUE(c.ok());
+  EXPECT_TRUE(c->set_scalar("pdr.model_name", "m1", "--model-name").ok());
+  EXPECT_TRUE(c->set_scalar("pdr.base_dir", "base", "test").ok());
+  return c.value();
+}
+
+TEST(SettingsTest, RelativePathsResolveAgainstTheInvocationDirectory) {
+  Config c = base_config();
+  auto s = build_settings(c, "/home/user/run", 8);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->database.path, "/home/user/run/pdr_run.db");
+  EXPECT_EQ(s->storage.base_dir, "/home/user/run/pdr_storage");
+  EXPECT_EQ(s->pdr.base_dir, "/home/user/run/base");
+  EXPECT_EQ(s->run.workers, 1);
+}
+
+TEST(SettingsTest, ParallelWorkersDefaultToCoresMinusReserved) {
+  Config c = base_config();
+  ASSERT_TRUE(c.set_scalar("run.parallel", "true", "--parallel").ok());
+  auto s = build_settings(c, "/", 8);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->run.workers, 6);
+  auto one = build_settings(c, "/", 2);
+  EXPECT_EQ(one->run.workers, 1);
+  ASSERT_TRUE(c.set_scalar("run.workers", "4", "--workers").ok());
+  EXPECT_EQ(build_settings(c, "/", 2)->run.workers, 4);  // not capped by cores
+}
+
+TEST(SettingsTest, WorkersWithoutParallelIsAnError) {
+  Config c = base_config();
+  ASSERT_TRUE(c.set_scalar("run.workers", "4", "--workers").ok());
+  auto s = build_settings(c, "/", 8);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message(), "run.workers (from --workers): 4 workers need --parallel (run.parallel: true)");
+}
+
+TEST(SettingsTest, RequiredValuesAreNamed) {
+  auto c = Config::Defaults();
+  auto s = build_settings(c.value(), "/", 2);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("missing required value pdr.model_name"), std::string::npos);
+}
+
+TEST(SettingsTest, RejectsBadValuesWithTheirOrigin) {
+  struct Case {
+    const char* key;
+    const char* value;
+    const char* expected;
+  };
+  for (const Case& k : {Case{"database.type", "postgres", "'postgres' is not a database type"},
+                        Case{"database.path", ":memory:", "would lose every job record"},
+                        Case{"storage.type", "ftp", "'ftp' is not available"},
+                        Case{"pdr.model_name", "a/b", "cannot be a directory name"},
+                        Case{"pdr.pdr_file_name", "../pdr", "must be a file name inside pdr.base_dir"},
+                        Case{"run.step_timeout", "-1", "must not be negative"},
+                        Case{"database.port", "70000", "not a TCP port"}}) {
+    Config c = base_config();
+    ASSERT_TRUE(c.set_scalar(k.key, k.value, "--test").ok()) << k.key;
+    auto s = build_settings(c, "/", 2);
+    ASSERT_FALSE(s.ok()) << k.key;
+    EXPECT_NE(s.status().message().find(k.expected), std::string::npos) << s.status().message();
+    EXPECT_NE(s.status().message().find("--test"), std::string::npos) << s.status().message();
+  }
+}
+
+TEST(SettingsTest, NonDefaultParametersAreCanonical) {
+  Config c = base_config();
+  ASSERT_TRUE(c.apply_yaml("non_default_parameters:\n  cosray: 5.0e-17\n  step1: 100.\n", "x.yaml").ok());
+  auto s = build_settings(c, "/", 2);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->non_default.at("cosray"), "5e-17");
+  EXPECT_EQ(s->non_default.at("step1"), "100");
+}
+
+}  // namespace
+}  // namespace pdr

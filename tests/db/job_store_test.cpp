@@ -1,0 +1,287 @@
+// The SQLite job store against a real database file.
+#include "pdr/job_store.h"
+
+#include <gtest/gtest.h>
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include <cmath>
+#include <set>
+#include <thread>
+#include <unistd.h>
+
+#include "pdr/db_manager.h"
+#include "pdr/grid.h"
+#include "pdr/settings.h"
+#include "support/temp_dir.h"
+
+namespace pdr {
+namespace {
+
+class JobStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_.type = "sqlite";
+    db_.path = dir_ / "jobs.db";
+    manager_ = std::make_unique<DbManager>(db_);
+    auto store = open_job_store(*manager_);
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    store_ = std::move(store.value());
+    prov_.model_name = "m1";
+    prov_.model_path = dir_ / "storage/m1";
+    prov_.username = "u";
+    prov_.email = "u@x";
+    prov_.exe_file_name = "mockpdr";
+    prov_.exe_dir = "/base";
+    prov_.exe_sha256 = "abc";
+    prov_.exe_revision = "r1";
+    prov_.chem_file_name = "chem.dat";
+    prov_.chem_full_path = "/base/pdrinpdata/chem.dat";
+    prov_.chem_origin = "UDfA12";
+    prov_.onion_species = "CO C+";
+  }
+
+  std::vector<GridPoint> points(std::vector<std::string> dens) {
+    Settings s;
+    s.model.metal = {"100"};
+    s.model.dens = std::move(dens);
+    s.model.mass = {"-10"};
+    s.model.chi = {"10", "20"};
+    s.model.alpha = "1.5";
+    s.model.rcore = "0.2";
+    s.model.chemistry = "H H2 CO ";
+    return plan_grid(s)->points;
+  }
+
+  long long count(const std::string& sql) {
+    soci::session s(*soci::factory_sqlite3(), "db=" + db_.path);
+    long long n = -1;
+    s << sql, soci::into(n);
+    return n;
+  }
+
+  RegisterReport register_points(const std::vector<GridPoint>& p) {
+    RegisterReport r;
+    Status st = store_->register_grid(prov_, p, &r);
+    EXPECT_TRUE(st.ok()) << st.message();
+    return r;
+  }
+
+  test::TempDir dir_;
+  DatabaseSettings db_;
+  std::unique_ptr<DbManager> manager_;
+  std::unique_ptr<JobStore> store_;
+  Provenance prov_;
+  const Owner owner_{"h", 1, "tok1"};
+};
+
+TEST_F(JobStoreTest, RegisteringTwiceCreatesRowsOnce) {
+  auto r1 = register_points(points({"30", "40"}));
+  EXPECT_EQ(r1.points, 4u);
+  EXPECT_EQ(r1.created, 4u);
+  EXPECT_EQ(r1.pending, 4u);
+  auto r2 = register_points(points({"30.0", "40", "50"}));
+  EXPECT_EQ(r2.created, 2u);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs"), 6);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM kosmatau_parameters"), 6);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM model_names"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM users"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM kosmatau_executables"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM chemical_databases"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE pending = 1 AND active = 0 AND status = 'pending'"), 6);
+  EXPECT_EQ(count("SELECT MAX(version) FROM schema_version"), 1);
+}
+
+TEST_F(JobStoreTest, FloatingColumnsKeepDoublePrecision) {
+  register_points(points({"31"}));
+  soci::session s(*soci::factory_sqlite3(), "db=" + db_.path);
+  double xnsur = 0;
+  s << "SELECT xnsur FROM kosmatau_parameters LIMIT 1", soci::into(xnsur);
+  EXPECT_DOUBLE_EQ(xnsur, std::pow(10.0, 3.1));
+}
+
+TEST_F(JobStoreTest, ClaimMovesPendingToRunningOnce) {
+  auto r = register_points(points({"30", "40"}));
+  auto a = store_->claim_jobs(r.model_id, 3, owner_);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->size(), 3u);
+  auto b = store_->claim_jobs(r.model_id, 3, Owner{"h", 2, "tok2"});
+  ASSERT_TRUE(b.ok());
+  ASSERT_EQ(b->size(), 1u);
+  EXPECT_EQ(b->front().attempt, 1);
+  auto c = store_->claim_jobs(r.model_id, 3, owner_);
+  EXPECT_TRUE(c->empty());
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running' AND pending = 0 AND active = 1 "
+                  "AND attempts = 1 AND host = 'h' AND time_of_start IS NOT NULL"),
+            4);
+}
+
+TEST_F(JobStoreTest, SingleClaimWorks) {
+  auto r = register_points(points({"30"}));
+  auto a = store_->claim_jobs(r.model_id, 1, owner_);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->size(), 1u);
+}
+
+TEST_F(JobStoreTest, StatusChangesAreConditionalOnStateAndOwner) {
+  auto r = register_points(points({"30"}));
+  auto jobs = store_->claim_jobs(r.model_id, 2, owner_);
+  const long long id = jobs->front().id;
+  StatusChange stale{id, JobState::Running, JobState::Finished, "someone-else", 0, "", {}};
+  EXPECT_FALSE(store_->update_job_status(stale).value());
+  StatusChange fail{id, JobState::Running, JobState::Failed, "tok1", 3, "pdr: exit code 3", {}};
+  EXPECT_TRUE(store_->update_job_status(fail).value());
+  EXPECT_FALSE(store_->update_job_status(fail).value()) << "replaying a change must be harmless";
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'failed' AND exit_code = 3 AND "
+                  "error = 'pdr: exit code 3' AND pending = 0 AND active = 0 AND time_of_finish IS NOT NULL "
+                  "AND token IS NULL"),
+            1);
+}
+
+TEST_F(JobStoreTest, FinishingRecordsFilesAndOutputColumns) {
+  auto r = register_points(points({"30"}));
+  auto jobs = store_->claim_jobs(r.model_id, 1, owner_);
+  const long long id = jobs->front().id;
+  const std::string hdf = dir_ / "pdr.hdf";
+  test::write_text(hdf, "x");
+  StatusChange done{id, JobState::Running, JobState::Finished, "tok1", 0, "", {}};
+  done.files = {StoredFile{"output_hdf4_file", hdf, "aa", 5000000000LL, "2026-01-01 00:00:00"},
+                StoredFile{"pdrstruct", dir_ / "s.hdf5", "bb", 2, ""},
+                StoredFile{"pdrchem", dir_ / "c.hdf5", "cc", 3, ""},
+                StoredFile{"onion", dir_ / "o.smli", "dd", 4, ""}};
+  ASSERT_TRUE(store_->update_job_status(done).value());
+  EXPECT_EQ(count("SELECT COUNT(*) FROM job_files WHERE job_id = " + std::to_string(id)), 4);
+  EXPECT_EQ(count("SELECT file_size FROM hdf_files WHERE job_id = " + std::to_string(id)), 5000000000LL);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE output_hdf4_file IS NOT NULL AND "
+                  "output_chemchk_file IS NULL"),
+            1);
+}
+
+TEST_F(JobStoreTest, ReRegisteringChecksOutputsAndRequeuesFailures) {
+  auto r = register_points(points({"30"}));  // two points
+  auto jobs = store_->claim_jobs(r.model_id, 2, owner_);
+  const std::string present = dir_ / "present.hdf";
+  test::write_text(present, "x");
+  StatusChange ok{jobs.value()[0].id, JobState::Running, JobState::Finished, "tok1", 0, "", {}};
+  ok.files = {StoredFile{"output_hdf4_file", present, "aa", 1, ""}};
+  ASSERT_TRUE(store_->update_job_status(ok).value());
+  StatusChange bad{jobs.value()[1].id, JobState::Running, JobState::Failed, "tok1", 1, "pdr: exit code 1", {}};
+  ASSERT_TRUE(store_->update_job_status(bad).value());
+
+  auto again = register_points(points({"30"}));
+  EXPECT_EQ(again.already_finished, 1u);
+  EXPECT_EQ(again.requeued, 1u);
+  EXPECT_EQ(again.pending, 1u);
+
+  std::filesystem::remove(present);
+  auto third = register_points(points({"30"}));
+  EXPECT_EQ(third.outputs_missing, 1u);
+  EXPECT_EQ(third.pending, 2u);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM job_files"), 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE error LIKE 'output missing:%'"), 1);
+}
+
+TEST_F(JobStoreTest, AbandonedRunningJobsOfThisHostGoBackToPending) {
+  auto r = register_points(points({"30"}));
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  // pid 999999999 cannot exist.
+  auto jobs = store_->claim_jobs(r.model_id, 2, Owner{host, 999999999, "dead"});
+  ASSERT_EQ(jobs->size(), 2u);
+  auto again = register_points(points({"30"}));
+  EXPECT_EQ(again.requeued, 2u);
+  EXPECT_EQ(again.pending, 2u);
+}
+
+TEST_F(JobStoreTest, ReleaseReturnsOnlyTheOwnersJobs) {
+  auto r = register_points(points({"30", "40"}));
+  store_->claim_jobs(r.model_id, 2, owner_);
+  store_->claim_jobs(r.model_id, 1, Owner{"h", 2, "other"});
+  auto n = store_->release_jobs(owner_);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(n.value(), 2);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running'"), 1);
+}
+
+TEST_F(JobStoreTest, StatusReportCountsEveryState) {
+  auto r = register_points(points({"30", "40"}));
+  auto jobs = store_->claim_jobs(r.model_id, 1, owner_);
+  StatusChange bad{jobs->front().id, JobState::Running, JobState::Failed, "tok1", 2, "onion CO: exit code 2", {}};
+  store_->update_job_status(bad);
+  auto rep = store_->status_report("m1");
+  ASSERT_TRUE(rep.ok());
+  EXPECT_EQ(rep->total, 4);
+  EXPECT_EQ(rep->by_status.at("pending"), 3);
+  EXPECT_EQ(rep->by_status.at("failed"), 1);
+  EXPECT_EQ(rep->by_status.at("cancelled"), 0);
+  ASSERT_EQ(rep->failed.size(), 1u);
+  EXPECT_EQ(rep->failed[0].error, "onion CO: exit code 2");
+  EXPECT_EQ(rep->failed[0].exit_code, 2);
+  auto missing = store_->status_report("nope");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().message(), "no model named 'nope' in the database");
+}
+
+TEST_F(JobStoreTest, ParametersRoundTripThroughTheRow) {
+  auto p = points({"30"});
+  auto r = register_points(p);
+  auto jobs = store_->claim_jobs(r.model_id, 1, owner_);
+  auto values = store_->load_parameters(jobs->front().params_id);
+  ASSERT_TRUE(values.ok()) << values.status().message();
+  EXPECT_EQ(values->at("xnsur"), "1000");
+  EXPECT_EQ(values->at("Niter"), "60");
+  EXPECT_EQ(values->at("species"), "H H2 CO ");
+  EXPECT_EQ(values->at("fuvstring"), "Lyalpha.fuv");
+  for (const auto& kv : p[0].params) EXPECT_EQ(values->at(kv.first), kv.second) << kv.first;
+}
+
+TEST_F(JobStoreTest, ModelStorageLocationCannotChangeSilently) {
+  register_points(points({"30"}));
+  prov_.model_path = "/elsewhere/m1";
+  RegisterReport r;
+  Status st = store_->register_grid(prov_, points({"30"}), &r);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.kind(), ErrorKind::kUsage);
+  EXPECT_NE(st.message().find("already stores its outputs in"), std::string::npos);
+}
+
+TEST_F(JobStoreTest, NewerSchemaIsRefused) {
+  {
+    soci::session s(*soci::factory_sqlite3(), "db=" + db_.path);
+    s << "INSERT INTO schema_version (version) VALUES (99)";
+  }
+  DbManager other(db_);
+  auto store = open_job_store(other);
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("schema version 99"), std::string::npos);
+}
+
+TEST_F(JobStoreTest, ConcurrentClaimersNeverShareAJob) {
+  auto r = register_points(points({"30", "31", "32", "33", "34", "35", "36", "37", "38", "39"}));
+  std::vector<std::vector<ClaimedJob>> got(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      DbManager m(db_);
+      auto s = open_job_store(m);
+      for (;;) {
+        auto c = s.value()->claim_jobs(r.model_id, 2, Owner{"h", t, "t" + std::to_string(t)});
+        ASSERT_TRUE(c.ok()) << c.status().message();
+        if (c->empty()) break;
+        for (auto& j : c.value()) got[static_cast<size_t>(t)].push_back(j);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::set<long long> ids;
+  size_t total = 0;
+  for (const auto& g : got) {
+    total += g.size();
+    for (const auto& j : g) ids.insert(j.id);
+  }
+  EXPECT_EQ(total, 20u);
+  EXPECT_EQ(ids.size(), 20u);
+}
+
+}  // namespace
+}  // namespace pdr

@@ -1,0 +1,84 @@
+#include "pdr/grid.h"
+
+#include <gtest/gtest.h>
+
+#include "pdr/settings.h"
+
+namespace pdr {
+namespace {
+
+Settings settings_with(std::vector<std::string> metal, std::vector<std::string> dens, std::vector<std::string> mass,
+                       std::vector<std::string> chi) {
+  Settings s;
+  s.model.metal = std::move(metal);
+  s.model.dens = std::move(dens);
+  s.model.mass = std::move(mass);
+  s.model.chi = std::move(chi);
+  s.model.alpha = "1.5";
+  s.model.rcore = "0.2";
+  s.model.chemistry = "H H2 CO";
+  return s;
+}
+
+TEST(GridTest, CartesianProductInThePredecessorsOrder) {
+  auto plan = plan_grid(settings_with({"100", "50"}, {"30", "40"}, {"-10"}, {"10", "100"}));
+  ASSERT_TRUE(plan.ok());
+  std::vector<std::string> names;
+  for (const auto& p : plan->points) names.push_back(p.job_name);
+  EXPECT_EQ(names, (std::vector<std::string>{"100_30_-10_10_00", "100_30_-10_100_00", "100_40_-10_10_00",
+                                             "100_40_-10_100_00", "50_30_-10_10_00", "50_30_-10_100_00",
+                                             "50_40_-10_10_00", "50_40_-10_100_00"}));
+}
+
+TEST(GridTest, NamesUseCanonicalValues) {
+  auto plan = plan_grid(settings_with({"100"}, {"30.0"}, {"-5"}, {"0"}));
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->points[0].job_name, "100_30_-05_00_00");
+}
+
+TEST(GridTest, DuplicateValuesAreReportedAndRunOnce) {
+  auto plan = plan_grid(settings_with({"100"}, {"30", "30.0", "40", "30"}, {"-10"}, {"10"}));
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->points.size(), 2u);
+  ASSERT_EQ(plan->notes.size(), 2u);
+  EXPECT_EQ(plan->notes[0], "dens: value '30.0' repeats '30'; that point is run once");
+}
+
+TEST(GridTest, ParameterRowCarriesGridValuesAndDefaults) {
+  auto plan = plan_grid(settings_with({"100"}, {"20"}, {"00"}, {"00"}));
+  ASSERT_TRUE(plan.ok());
+  const auto& p = plan->points[0].params;
+  EXPECT_EQ(p.at("xnsur"), "100");
+  EXPECT_EQ(p.at("mass"), "1");
+  EXPECT_EQ(p.at("sint"), "1");
+  EXPECT_EQ(p.at("zmetal"), "1");
+  EXPECT_NEAR(std::stod(p.at("rtot")), 1.14080656968219e+18, 1e5);
+  EXPECT_EQ(p.at("cosray"), "2e-16");
+  EXPECT_EQ(p.at("beta"), "-1");
+  EXPECT_EQ(p.at("fuvstring"), "Lyalpha.fuv");
+  EXPECT_EQ(p.at("species"), "H H2 CO");
+  EXPECT_EQ(p.count("comments"), 0u);
+}
+
+TEST(GridTest, IdentityIgnoresSpellingButNotPhysics) {
+  auto a = plan_grid(settings_with({"100"}, {"30"}, {"-10"}, {"10"}));
+  auto b = plan_grid(settings_with({"100.0"}, {"30.00"}, {"-10"}, {"10.0"}));
+  EXPECT_EQ(a->points[0].param_hash, b->points[0].param_hash);
+  Settings s = settings_with({"100"}, {"30"}, {"-10"}, {"10"});
+  s.non_default["cosray"] = "5e-17";
+  auto c = plan_grid(s);
+  EXPECT_NE(a->points[0].param_hash, c->points[0].param_hash);
+  EXPECT_EQ(a->points[0].job_name, c->points[0].job_name);
+}
+
+TEST(GridTest, BadValuesAndEmptyListsAreErrors) {
+  auto bad = plan_grid(settings_with({"100"}, {"30", "3e1"}, {"-10"}, {"10"}));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("dens value '3e1'"), std::string::npos);
+  auto empty = plan_grid(settings_with({"100"}, {}, {"-10"}, {"10"}));
+  ASSERT_FALSE(empty.ok());
+  EXPECT_EQ(empty.status().message(), "dens: the list of values is empty");
+}
+
+}  // namespace
+}  // namespace pdr

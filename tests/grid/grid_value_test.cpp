@@ -1,0 +1,64 @@
+#include "pdr/grid_value.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace pdr {
+namespace {
+
+TEST(GridValueTest, GrammarAcceptsPlainDecimals) {
+  struct Case {
+    const char* in;
+    const char* text;
+    double encoded;
+  };
+  for (const Case& c : {Case{"30", "30", 30}, Case{"05", "05", 5}, Case{"-05", "-05", -5}, Case{"00", "00", 0},
+                        Case{"0", "00", 0}, Case{"-0", "00", 0}, Case{"+30", "30", 30}, Case{"30.0", "30", 30},
+                        Case{"3.50", "3.5", 3.5}, Case{".5", "0.5", 0.5}, Case{"5.", "05", 5},
+                        Case{"-10", "-10", -10}, Case{"007", "07", 7}, Case{"100", "100", 100}}) {
+    auto v = parse_grid_value(Axis::Dens, c.in);
+    ASSERT_TRUE(v.ok()) << c.in << ": " << v.status().message();
+    EXPECT_EQ(v->text, c.text) << c.in;
+    EXPECT_EQ(v->encoded, c.encoded) << c.in;
+  }
+}
+
+TEST(GridValueTest, GrammarRejectsEverythingElse) {
+  for (const char* bad : {"", "-", ".", "1e1", "2*15", "30 ", " 30", "0x10", "abc", "3.0.1", "--3", "nan", "inf",
+                          "__import__('os')", "1,5"}) {
+    auto v = parse_grid_value(Axis::Chi, bad);
+    ASSERT_FALSE(v.ok()) << "'" << bad << "'";
+    EXPECT_EQ(v.status().kind(), ErrorKind::kUsage);
+    EXPECT_EQ(v.status().message().rfind(std::string("chi value '") + bad + "'", 0), 0u) << v.status().message();
+  }
+}
+
+TEST(GridValueTest, EncodingIsTenLog10ExceptMetalInPercent) {
+  EXPECT_DOUBLE_EQ(parse_grid_value(Axis::Dens, "30")->physical, 1000.0);
+  EXPECT_DOUBLE_EQ(parse_grid_value(Axis::Mass, "-10")->physical, 0.1);
+  EXPECT_DOUBLE_EQ(parse_grid_value(Axis::Chi, "00")->physical, 1.0);
+  EXPECT_NEAR(parse_grid_value(Axis::Dens, "3.0")->physical, 1.99526, 1e-5);
+  EXPECT_DOUBLE_EQ(parse_grid_value(Axis::Metal, "100")->physical, 1.0);
+  EXPECT_DOUBLE_EQ(parse_grid_value(Axis::Metal, "50")->physical, 0.5);
+}
+
+TEST(GridValueTest, RtotMatchesThePredecessor) {
+  // M = 0.1, n = 1e3, alpha 1.5, rcore 0.2 -> 2.4578e17 cm (predecessor, verified).
+  auto r = compute_rtot(0.1, 1e3, 1.5, 0.2);
+  ASSERT_TRUE(r.ok());
+  EXPECT_NEAR(*r / 2.4578e17, 1.0, 1e-4);
+  // The effective parameter row of the predecessor: M = 1, n = 100 -> 1.14080656968219e+18.
+  auto r2 = compute_rtot(1.0, 100.0, 1.5, 0.2);
+  ASSERT_TRUE(r2.ok());
+  EXPECT_NEAR(*r2, 1.14080656968219e+18, 1.14080656968219e+18 * 1e-13);
+}
+
+TEST(GridValueTest, RtotRejectsAlphaThree) {
+  auto r = compute_rtot(1.0, 100.0, 3.0, 0.2);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("alpha = 3"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pdr

@@ -1,0 +1,108 @@
+// Black-box tests of the pdr_run binary: help, flag and config errors, dry run, status.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "support/run_binary.h"
+
+namespace pdr {
+namespace {
+
+namespace fs = std::filesystem;
+
+size_t lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
+
+bool dir_is_empty_but_logs(const std::string& dir) {
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name != ".stdout" && name != ".stderr" && name != "bad.yaml" && name != "cfg.yaml") return false;
+  }
+  return true;
+}
+
+const std::string kBase = std::string("PDR_BASE_DIR=") + PDR_MOCK_BASE;
+
+TEST(CliTest, HelpShowsFlagsAndExamples) {
+  test::TempDir dir;
+  auto r = test::run_pdr_run(dir.path(), {"--help"});
+  EXPECT_EQ(r.code, 0);
+  for (const char* s : {"--model-name", "--single", "--grid", "--parallel", "--workers", "--metal", "--dens", "--mass",
+                        "--chi", "--species", "--keep-tmp", "--dry-run", "--config", "Examples:", "status"}) {
+    EXPECT_NE(r.out.find(s), std::string::npos) << s;
+  }
+  EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
+}
+
+TEST(CliTest, UnknownFlagIsOneLineAndExitTwo) {
+  test::TempDir dir;
+  auto r = test::run_pdr_run(dir.path(), {"--dens", "30", "--frobnicate"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find("--frobnicate"), std::string::npos) << r.err;
+  EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
+}
+
+TEST(CliTest, BadConfigIsOneLineWithFileLineAndSuggestion) {
+  test::TempDir dir;
+  test::write_text(dir / "bad.yaml", "database:\n  type: sqlite\nstorage:\n  base_dri: out\n");
+  auto r = test::run_pdr_run(dir.path(), {"--config", "bad.yaml", "--model-name", "m"}, {kBase});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find("bad.yaml:4: storage.base_dri: unknown key (did you mean 'base_dir'?)"), std::string::npos)
+      << r.err;
+  EXPECT_TRUE(dir_is_empty_but_logs(dir.path())) << "nothing may be written";
+}
+
+TEST(CliTest, MissingConfigFileAndBadValuesAreUsageErrors) {
+  test::TempDir dir;
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"--config", "nope.yaml", "--model-name", "m"},
+           {"--model-name", "m", "--dens", "30", "abc"},
+           {"--model-name", "m", "--workers", "0", "--parallel"},
+           {"--model-name", "m", "--single", "--dens", "30", "40"},
+           {"--dens", "30"}}) {
+    auto r = test::run_pdr_run(dir.path(), args, {kBase});
+    EXPECT_EQ(r.code, 2) << args.back() << ": " << r.err;
+    EXPECT_EQ(lines(r.err), 1u) << r.err;
+  }
+  EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
+}
+
+TEST(CliTest, MissingBaseDirectoryIsNamed) {
+  test::TempDir dir;
+  auto r = test::run_pdr_run(dir.path(), {"--model-name", "m"}, {"PDR_BASE_DIR=/nonexistent/base"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("pdr.base_dir: /nonexistent/base is not a directory"), std::string::npos) << r.err;
+}
+
+TEST(CliTest, DryRunPrintsMergedConfigAndJobsAndWritesNothing) {
+  test::TempDir dir;
+  test::write_text(dir / "cfg.yaml", "database:\n  password: Tr1cky-Secret\nmodel_parameters:\n  dens: [30, 40]\n");
+  auto r = test::run_pdr_run(dir.path(),
+                             {"--config", "cfg.yaml", "--model-name", "m", "--parallel", "--workers=4", "--chi", "10",
+                              "100", "--mass", "-10", "--dry-run"},
+                             {kBase, "PDR_DB_USERNAME=alice"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.find("Tr1cky-Secret"), std::string::npos);
+  EXPECT_EQ(r.err.find("Tr1cky-Secret"), std::string::npos);
+  EXPECT_NE(r.out.find("password: \"***\"  # cfg.yaml:2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("username: \"alice\"  # PDR_DB_USERNAME"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("workers: 4  # --workers"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("# planned jobs: 4"), std::string::npos) << r.out;
+  for (const char* name : {"100_30_-10_10_00", "100_30_-10_100_00", "100_40_-10_10_00", "100_40_-10_100_00"}) {
+    EXPECT_NE(r.out.find(name), std::string::npos) << name;
+  }
+  EXPECT_TRUE(dir_is_empty_but_logs(dir.path())) << "dry run must write nothing";
+}
+
+TEST(CliTest, StatusWithoutDatabaseIsAnErrorAndCreatesNothing) {
+  test::TempDir dir;
+  auto r = test::run_pdr_run(dir.path(), {"status", "--model-name", "m"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("no job database at"), std::string::npos) << r.err;
+  EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
+}
+
+}  // namespace
+}  // namespace pdr

@@ -1,0 +1,220 @@
+// Whole grids run by the real pdr_run binary with the mock model on a real SQLite file.
+#include <gtest/gtest.h>
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include <chrono>
+#include <filesystem>
+#include <algorithm>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "support/run_binary.h"
+
+namespace pdr {
+namespace {
+
+namespace fs = std::filesystem;
+
+class GridRunTest : public ::testing::Test {
+ protected:
+  std::vector<std::string> env(const std::string& plan = "") {
+    std::vector<std::string> e = {std::string("PDR_BASE_DIR=") + PDR_MOCK_BASE, "PDR_MOCK_TRACE=" + (dir_ / "trace")};
+    if (!plan.empty()) e.push_back("PDR_MOCK_PLAN=" + plan);
+    return e;
+  }
+  test::RunResult run(const std::vector<std::string>& args, const std::string& plan = "") {
+    std::vector<std::string> all = {"--config", dir_ / "cfg.yaml"};
+    all.insert(all.end(), args.begin(), args.end());
+    return test::run_pdr_run(dir_.path(), all, env(plan));
+  }
+  void SetUp() override {
+    test::write_text(dir_ / "cfg.yaml",
+                     "database:\n  path: jobs.db\nstorage:\n  base_dir: store\nrun:\n  scratch_dir: scratch\n"
+                     "  step_timeout: 2\nmodel_parameters:\n  species: [CO, C+]\n");
+  }
+  long long sql_count(const std::string& q) {
+    soci::session s(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
+    long long n = -1;
+    s << q, soci::into(n);
+    return n;
+  }
+  std::map<std::string, long long> by_status() {
+    std::map<std::string, long long> m;
+    for (const char* s : {"pending", "running", "finished", "failed", "skipped", "cancelled"}) {
+      m[s] = sql_count(std::string("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = '") + s + "'");
+    }
+    return m;
+  }
+
+  test::TempDir dir_;
+};
+
+const std::vector<std::string> k50 = {"--model-name", "g50", "--parallel", "--workers=4",
+                                      "--dens", "30", "35", "40", "45", "50",
+                                      "--chi", "00", "10", "20", "30", "40",
+                                      "--mass", "-10", "00"};
+
+TEST_F(GridRunTest, FiftyPointsFourWorkersEveryJobExactlyOnceThenNoWork) {
+  auto r = run(k50);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("50 finished, 0 failed"), std::string::npos) << r.out;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs"), 50);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished' AND attempts = 1 AND "
+                      "pending = 0 AND active = 0 AND exit_code = 0 AND time_of_finish IS NOT NULL"),
+            50);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM hdf_files"), 50);
+  // Each point ran its pdr once and its onion once per species: 50 * (1 + 2) starts.
+  const std::string trace = test::read_text(dir_ / "trace");
+  size_t starts = 0;
+  std::istringstream in(trace);
+  for (std::string line; std::getline(in, line);) starts += line.rfind("start ", 0) == 0;
+  EXPECT_EQ(starts, 150u);
+  for (const char* f : {"pdrgrid/TEXTOUT100_40_-10_20_00", "pdrgrid/pdr100_40_-10_20_00.hdf",
+                        "pdrgrid/pdrstruct100_40_-10_20_00.hdf5", "pdrgrid/pdrchem100_40_-10_20_00.hdf5",
+                        "pdrgrid/chemchk100_40_-10_20_00.out", "pdrgrid/MCDRT100_40_-10_20_00.tar.gz",
+                        "pdrgrid/PDRNEW100_40_-10_20_00.INP", "pdrgrid/pdr_config100_40_-10_20_00.json",
+                        "pdrgrid/CTRL_IND100_40_-10_20_00", "oniongrid/TEXTOUT100_40_-10_20_00_CO",
+                        "oniongrid/TEXTOUT100_40_-10_20_00_C+", "oniongrid/ONION100_40_-10_20_00.jerg_CO.smli"}) {
+    EXPECT_TRUE(fs::is_regular_file(dir_ / ("store/g50/" + std::string(f)))) << f;
+  }
+  EXPECT_TRUE(fs::is_empty(dir_ / "scratch")) << "working directories are removed";
+
+  auto again = run(k50);
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("0 finished, 0 failed, 50 already done"), std::string::npos) << again.out;
+  EXPECT_EQ(test::read_text(dir_ / "trace"), trace) << "a re-run must start no executable";
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE attempts = 1"), 50);
+
+  // A deleted output makes exactly that point run again.
+  fs::remove(dir_ / "store/g50/pdrgrid/pdrstruct100_30_00_40_00.hdf5");
+  auto third = run(k50);
+  ASSERT_EQ(third.code, 0) << third.err;
+  EXPECT_NE(third.out.find("1 finished, 0 failed, 49 already done"), std::string::npos) << third.out;
+  EXPECT_EQ(sql_count("SELECT attempts FROM pdr_model_jobs WHERE model_job_name = '100_30_00_40_00'"), 2);
+}
+
+TEST_F(GridRunTest, WorkersRunConcurrently) {
+  auto r = run({"--model-name", "c", "--parallel", "--workers", "4", "--dens", "30", "40", "--chi", "10", "20",
+                "--species", "CO"},
+               "*:sleep=0.5");
+  ASSERT_EQ(r.code, 0) << r.err;
+  // Replay the pdr start/end events of the trace: at some moment four ran at once.
+  std::istringstream in(test::read_text(dir_ / "trace"));
+  std::vector<std::pair<long long, int>> events;
+  std::map<std::string, int> seen;
+  for (std::string what, job; in >> what;) {
+    long long t = 0, pid = 0;
+    in >> job >> t >> pid;
+    const int n = seen[job + what]++;
+    if (n == 0) events.emplace_back(t, what == "start" ? 1 : -1);  // the first start/end is pdr
+  }
+  std::sort(events.begin(), events.end(), [](auto a, auto b) { return a.first < b.first || (a.first == b.first && a.second < b.second); });
+  int running = 0, peak = 0;
+  for (auto e : events) peak = std::max(peak, running += e.second);
+  EXPECT_EQ(peak, 4);
+}
+
+TEST_F(GridRunTest, FailingPointIsFailedWithItsErrorAndExitOne) {
+  auto r = run({"--model-name", "f", "--parallel", "--workers", "2", "--dens", "30", "40", "--chi", "10"},
+               "100_40_-10_10_00:fail=7");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.out.find("1 finished, 1 failed"), std::string::npos) << r.out;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE model_job_name = '100_40_-10_10_00' AND "
+                      "status = 'failed' AND exit_code = 7 AND pending = 0 AND active = 0 AND "
+                      "error LIKE 'pdr: exit code 7 (last output: %'"),
+            1);
+  auto st = test::run_pdr_run(dir_.path(), {"status", "--config", dir_ / "cfg.yaml", "--model-name", "f"});
+  EXPECT_EQ(st.code, 0);
+  EXPECT_NE(st.out.find("100_40_-10_10_00  exit 7  pdr: exit code 7"), std::string::npos) << st.out;
+  auto js = test::run_pdr_run(dir_.path(), {"status", "--config", dir_ / "cfg.yaml", "--model-name", "f", "--json"});
+  EXPECT_EQ(js.code, 0);
+  EXPECT_EQ(js.out.rfind("{\"model\": \"f\", \"total\": 2, \"by_status\": {", 0), 0u) << js.out;
+  EXPECT_NE(js.out.find("\"finished\": 1"), std::string::npos);
+  EXPECT_NE(js.out.find("\"failed\": 1"), std::string::npos);
+
+  // Running again retries only the failed point; it succeeds now.
+  auto again = run({"--model-name", "f", "--parallel", "--workers", "2", "--dens", "30", "40", "--chi", "10"});
+  EXPECT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("1 finished, 0 failed, 1 already done"), std::string::npos) << again.out;
+}
+
+TEST_F(GridRunTest, FailingOnionAndCrashFailTheJobWithTheirStage) {
+  auto r = run({"--model-name", "o", "--dens", "30", "40", "--chi", "10"},
+               "100_30_-10_10_00:onion-fail=4;100_40_-10_10_00:crash");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE error LIKE 'onion CO: exit code 4%'"), 1);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE error LIKE 'pdr: killed by signal 11%'"), 1);
+}
+
+TEST_F(GridRunTest, HangingPointIsKilledAtItsTimeout) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = run({"--model-name", "h", "--parallel", "--workers", "2", "--dens", "30", "40", "--chi", "10"},
+               "100_30_-10_10_00:hang");
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE model_job_name = '100_30_-10_10_00' AND "
+                      "status = 'failed' AND error LIKE 'pdr: timed out after 2 s and was killed%'"),
+            1);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 1);
+  EXPECT_LT(secs, 60.0) << "the hanging executable must not block the run";
+}
+
+TEST_F(GridRunTest, InterruptStopsChildrenAndLeavesNoRunningJob) {
+  const std::vector<std::string> args = {"--config", dir_ / "cfg.yaml", "--model-name", "i", "--parallel",
+                                         "--workers", "2", "--dens", "30", "40", "50", "--chi", "10", "20"};
+  const pid_t pid = test::start_pdr_run(dir_.path(), args, env("*:hang"));
+  // Wait until both workers have started an executable.
+  for (int i = 0; i < 600; ++i) {
+    const std::string trace = test::read_text(dir_ / "trace");
+    if (std::count(trace.begin(), trace.end(), '\n') >= 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::kill(pid, SIGINT);
+  auto r = test::finish_pdr_run(pid, dir_.path());
+  EXPECT_EQ(r.code, 130) << r.err;
+  EXPECT_NE(r.out.find("put back to pending (interrupted)"), std::string::npos) << r.out;
+  auto counts = by_status();
+  EXPECT_EQ(counts["running"], 0);
+  EXPECT_EQ(counts["pending"], 6);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE pending = 1 AND active = 0"), 6);
+  // Every mock that was started has been stopped.
+  std::istringstream in(test::read_text(dir_ / "trace"));
+  int started = 0;
+  for (std::string what, job; in >> what;) {
+    long long t = 0, child = 0;
+    in >> job >> t >> child;
+    ++started;
+    EXPECT_FALSE(test::process_running(child)) << "mock " << child << " survived";
+  }
+  EXPECT_EQ(started, 2);
+}
+
+TEST_F(GridRunTest, KeepTmpKeepsTheWorkingDirectory) {
+  auto r = run({"--model-name", "k", "--dens", "30", "--chi", "10", "--keep-tmp"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("working directory kept"), std::string::npos);
+  size_t kept = 0;
+  for (const auto& e : fs::directory_iterator(dir_ / "scratch")) {
+    ++kept;
+    EXPECT_TRUE(fs::is_regular_file(e.path() / "PDRNEW.INP"));
+    EXPECT_TRUE(fs::is_regular_file(e.path() / "pdr_config.json"));
+    EXPECT_TRUE(fs::is_symlink(e.path() / "pdrinpdata/chem_rates.dat"));
+    EXPECT_EQ(test::read_text((e.path() / "pdrinpdata/chem_rates.dat").string()), "# mock chemical network\n");
+  }
+  EXPECT_EQ(kept, 1u);
+}
+
+TEST_F(GridRunTest, SecretsNeverReachOutputsOrChildren) {
+  auto r = test::run_pdr_run(dir_.path(),
+                             {"--config", dir_ / "cfg.yaml", "--model-name", "s", "--dens", "30", "--chi", "10"},
+                             {std::string("PDR_BASE_DIR=") + PDR_MOCK_BASE, "PDR_DB_PASSWORD=Hunter2-Secret"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.find("Hunter2"), std::string::npos);
+  EXPECT_EQ(r.err.find("Hunter2"), std::string::npos);
+  EXPECT_EQ(std::system(("grep -rq Hunter2 " + dir_.path()).c_str()), 256) << "password written to a file";
+}
+
+}  // namespace
+}  // namespace pdr

@@ -1,0 +1,90 @@
+// The child-process seam against real processes.
+#include "pdr/process.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "pdr/stop_signal.h"
+#include "support/temp_dir.h"
+
+namespace pdr {
+namespace {
+
+ProcessResult sh(const std::string& script, const std::string& out, double timeout = 0, const StopSignal* stop = nullptr) {
+  ProcessSpec spec;
+  spec.executable = "/bin/sh";
+  spec.argv = {"sh", "-c", script};
+  spec.cwd = "/";
+  spec.env = {"PATH=/usr/bin:/bin"};
+  spec.output_path = out;
+  spec.timeout_seconds = timeout;
+  return run_process(spec, stop);
+}
+
+TEST(ProcessTest, ExitCodeAndAppendedOutput) {
+  test::TempDir dir;
+  test::write_text(dir / "log", "before\n");
+  auto r = sh("pwd; echo err >&2; exit 3", dir / "log");
+  EXPECT_EQ(r.outcome, ProcessResult::Outcome::Exited);
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(r.describe(), "exit code 3");
+  EXPECT_EQ(test::read_text(dir / "log"), "before\n/\nerr\n");
+}
+
+TEST(ProcessTest, SignalIsReported) {
+  test::TempDir dir;
+  auto r = sh("kill -SEGV $$", dir / "log");
+  EXPECT_EQ(r.outcome, ProcessResult::Outcome::Signaled);
+  EXPECT_EQ(r.signal, SIGSEGV);
+}
+
+TEST(ProcessTest, TimeoutKillsTheWholeProcessGroup) {
+  test::TempDir dir;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = sh("sleep 300 & echo $! > " + (dir / "child") + "; wait", dir / "log", 0.5);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(r.outcome, ProcessResult::Outcome::TimedOut);
+  EXPECT_LT(secs, 30.0);
+  const int grandchild = std::stoi(test::read_text(dir / "child"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(test::process_running(grandchild)) << "the grandchild must be killed with the group";
+}
+
+TEST(ProcessTest, StopRequestEndsTheChild) {
+  test::TempDir dir;
+  StopSignal stop;
+  std::thread t([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    stop.request();
+  });
+  auto r = sh("sleep 300", dir / "log", 0, &stop);
+  t.join();
+  EXPECT_EQ(r.outcome, ProcessResult::Outcome::Stopped);
+  EXPECT_TRUE(stop.requested());
+}
+
+TEST(ProcessTest, MissingExecutableIsReported) {
+  test::TempDir dir;
+  ProcessSpec spec;
+  spec.executable = dir / "nope";
+  spec.argv = {"nope"};
+  spec.output_path = dir / "log";
+  auto r = run_process(spec, nullptr);
+  EXPECT_FALSE(r.success());
+}
+
+TEST(ProcessTest, ChildEnvironmentDropsSecrets) {
+  setenv("PDR_DB_PASSWORD", "x", 1);
+  setenv("PDR_STORAGE_PASSWORD", "y", 1);
+  for (const auto& e : child_environment()) {
+    EXPECT_NE(e.rfind("PDR_DB_PASSWORD=", 0), 0u);
+    EXPECT_NE(e.rfind("PDR_STORAGE_PASSWORD=", 0), 0u);
+  }
+  unsetenv("PDR_DB_PASSWORD");
+  unsetenv("PDR_STORAGE_PASSWORD");
+}
+
+}  // namespace
+}  // namespace pdr
