@@ -96,6 +96,19 @@ TEST(CliTest, DryRunPrintsMergedConfigAndJobsAndWritesNothing) {
   EXPECT_TRUE(dir_is_empty_but_logs(dir.path())) << "dry run must write nothing";
 }
 
+TEST(CliTest, UnusableDatabaseOrStorageLocationWritesNothing) {
+  test::TempDir dir;
+  auto r = test::run_pdr_run(dir.path(), {"--model-name", "m"}, {kBase, "PDR_DB_FILE=" + (dir / "no/such/dir/x.db")});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("database.path: directory " + (dir / "no/such/dir") + " does not exist"), std::string::npos)
+      << r.err;
+  test::write_text(dir / "cfg.yaml", "");
+  auto s = test::run_pdr_run(dir.path(), {"--model-name", "m"}, {kBase, "PDR_STORAGE_DIR=" + (dir / "cfg.yaml")});
+  EXPECT_EQ(s.code, 2);
+  EXPECT_NE(s.err.find("is not a directory"), std::string::npos) << s.err;
+  EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
+}
+
 TEST(CliTest, StatusWithoutDatabaseIsAnErrorAndCreatesNothing) {
   test::TempDir dir;
   auto r = test::run_pdr_run(dir.path(), {"status", "--model-name", "m"});

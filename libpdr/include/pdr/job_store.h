@@ -67,10 +67,11 @@ struct StatusChange {
   long long job_id = 0;
   JobState expect = JobState::Running;
   JobState next = JobState::Pending;
-  std::string token;
+  std::string token;              // owner that must hold the job (empty: any)
   std::optional<int> exit_code;
   std::string error;              // one line, already free of secrets
   std::vector<StoredFile> files;  // recorded with a transition to finished
+  const Owner* claimant = nullptr;  // the new owner, for a transition to running
 };
 
 struct JobSummary {

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <iomanip>
 #include <ostream>
 #include <random>
@@ -36,6 +37,30 @@ std::string random_token() {
 std::string host_name() {
   char buf[256] = {0};
   return gethostname(buf, sizeof buf - 1) == 0 ? std::string(buf) : std::string("unknown");
+}
+
+// Checks, before anything is written, that `path` can be created: its nearest existing ancestor
+// is a writable directory, and `path` itself, if it exists, has the expected kind.
+Status check_creatable(const std::string& path, bool is_dir, const std::string& what) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path p(path);
+  if (fs::exists(p, ec)) {
+    if (is_dir != fs::is_directory(p, ec)) {
+      return Status::Usage(what + ": " + path + (is_dir ? " is not a directory" : " is a directory, not a file"));
+    }
+    if (access(path.c_str(), W_OK) != 0) return Status::Usage(what + ": " + path + " is not writable");
+    return Status::Ok();
+  }
+  fs::path parent = p.parent_path();
+  while (!parent.empty() && !fs::exists(parent, ec)) {
+    if (!is_dir) return Status::Usage(what + ": directory " + p.parent_path().string() + " does not exist");
+    parent = parent.parent_path();
+  }
+  if (parent.empty()) parent = ".";
+  if (!fs::is_directory(parent, ec)) return Status::Usage(what + ": " + parent.string() + " is not a directory");
+  if (access(parent.c_str(), W_OK) != 0) return Status::Usage(what + ": " + parent.string() + " is not writable");
+  return Status::Ok();
 }
 
 int usage_error(const Status& st) {
@@ -82,6 +107,12 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
   if (job_plan->pdrnew_template.empty()) {
     spdlog::warn("no {} found in {}: writing pdr_config.json only (JSON-only mode)", s.pdr.pdrinp_template_file,
                  s.pdr.base_dir);
+  }
+
+  for (Status st : {check_creatable(s.database.path, false, "database.path"),
+                    check_creatable(job_plan->model_path, true, "storage.base_dir"),
+                    check_creatable(s.run.scratch_dir, true, "run.scratch_dir")}) {
+    if (!st.ok()) return usage_error(st);
   }
 
   StopSignal stop;

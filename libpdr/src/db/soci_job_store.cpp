@@ -177,14 +177,12 @@ class SociJobStore : public JobStore {
           soci::use(model_id), soci::use(max), soci::into(ids), soci::into(names), soci::into(params),
           soci::into(attempts);
       for (size_t i = 0; i < ids.size(); ++i) {
-        soci::statement up = (sql.prepare << "UPDATE pdr_model_jobs SET status = 'running', pending = 0, active = 1, "
-                                             "attempts = attempts + 1, host = :h, pid = :p, token = :t, "
-                                             "time_of_start = CURRENT_TIMESTAMP, time_of_finish = NULL, "
-                                             "time_updated = CURRENT_TIMESTAMP, exit_code = NULL, error = NULL "
-                                             "WHERE id = :id AND status = 'pending'",
-                              soci::use(owner.host), soci::use(owner.pid), soci::use(owner.token), soci::use(ids[i]));
-        up.execute(true);
-        if (up.get_affected_rows() == 1) claimed.push_back(ClaimedJob{ids[i], names[i], params[i], attempts[i] + 1});
+        StatusChange c;
+        c.job_id = ids[i];
+        c.expect = JobState::Pending;
+        c.next = JobState::Running;
+        c.claimant = &owner;
+        if (apply_change(sql, c)) claimed.push_back(ClaimedJob{ids[i], names[i], params[i], attempts[i] + 1});
       }
       return Status::Ok();
     });
@@ -232,13 +230,25 @@ class SociJobStore : public JobStore {
   Result<long long> release_jobs(const Owner& owner) override {
     long long n = 0;
     Status st = transaction("release running jobs", [&](Session& sql) {
-      soci::statement up = (sql.prepare << "UPDATE pdr_model_jobs SET status = 'pending', pending = 1, active = 0, "
-                                           "token = NULL, time_updated = CURRENT_TIMESTAMP, "
-                                           "error = 'interrupted; put back to pending' "
-                                           "WHERE status = 'running' AND token = :t",
-                            soci::use(owner.token));
-      up.execute(true);
-      n = up.get_affected_rows();
+      n = 0;
+      std::vector<long long> ids(kBatch);
+      soci::statement q = (sql.prepare << "SELECT id FROM pdr_model_jobs WHERE status = 'running' AND token = :t",
+                           soci::use(owner.token), soci::into(ids));
+      q.execute();
+      std::vector<long long> all;
+      while (q.fetch()) {
+        all.insert(all.end(), ids.begin(), ids.end());
+        ids.resize(kBatch);
+      }
+      for (long long id : all) {
+        StatusChange c;
+        c.job_id = id;
+        c.expect = JobState::Running;
+        c.next = JobState::Pending;
+        c.token = owner.token;
+        c.error = "interrupted; put back to pending";
+        n += apply_change(sql, c) ? 1 : 0;
+      }
       return Status::Ok();
     });
     if (!st.ok()) return st;
@@ -534,7 +544,12 @@ class SociJobStore : public JobStore {
     std::string q = "UPDATE pdr_model_jobs SET status = :next, pending = :pending, active = :active, "
                     "time_updated = CURRENT_TIMESTAMP, exit_code = :exit_code, error = :error";
     if (terminal) q += ", time_of_finish = CURRENT_TIMESTAMP";
-    if (c.next != JobState::Running) q += ", token = NULL";
+    if (c.next == JobState::Running) {
+      q += ", attempts = attempts + 1, host = :host, pid = :pid, token = :new_token, "
+           "time_of_start = CURRENT_TIMESTAMP, time_of_finish = NULL";
+    } else {
+      q += ", token = NULL";
+    }
     q += " WHERE id = :id AND status = :expect";
     if (!c.token.empty()) q += " AND token = :token";
     soci::statement up(sql);
@@ -543,6 +558,12 @@ class SociJobStore : public JobStore {
     up.exchange(soci::use(active));
     up.exchange(soci::use(exit_code, exit_ind));
     up.exchange(soci::use(c.error, error_ind));
+    if (c.next == JobState::Running) {
+      if (c.claimant == nullptr) return false;  // a claim must say who claims
+      up.exchange(soci::use(c.claimant->host));
+      up.exchange(soci::use(c.claimant->pid));
+      up.exchange(soci::use(c.claimant->token));
+    }
     up.exchange(soci::use(c.job_id));
     up.exchange(soci::use(expect));
     if (!c.token.empty()) up.exchange(soci::use(c.token));
