@@ -47,8 +47,8 @@ void trace(const std::string& what) {
   if (path.empty()) return;
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::system_clock::now().time_since_epoch()).count();
-  const std::string line =
-      what + " " + env("PDR_JOB_NAME") + " " + std::to_string(ms) + " " + std::to_string(getpid()) + "\n";
+  const std::string job = env("PDR_JOB_NAME").empty() ? "-" : env("PDR_JOB_NAME");
+  const std::string line = what + " " + job + " " + std::to_string(ms) + " " + std::to_string(getpid()) + "\n";
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (fd >= 0) {
     ssize_t n = write(fd, line.data(), line.size());
@@ -164,6 +164,7 @@ int main(int argc, char** argv) {
   const std::string self = argv[0];
   const std::string name = self.substr(self.find_last_of('/') + 1);
   if (argc > 1 && std::strcmp(argv[1], "--version") == 0) {
+    trace("version");
     std::cout << "KOSMA-tau mock (" << name << ")\nrevision: mock-1.0\nBinary compiled the Feb 11 2025 at 11:01:00\n";
     return 0;
   }

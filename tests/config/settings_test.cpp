@@ -47,7 +47,13 @@ TEST(SettingsTest, RequiredValuesAreNamed) {
   auto c = Config::Defaults();
   auto s = build_settings(c.value(), "/", 2);
   ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.status().message().find("missing required value pdr.model_name"), std::string::npos);
+  EXPECT_EQ(s.status().message(),
+            "missing required value pdr.base_dir (the PDR base directory; set PDR_BASE_DIR or pdr.base_dir)");
+  ASSERT_TRUE(c->set_scalar("pdr.base_dir", "/b", "test").ok());
+  ASSERT_TRUE(c->set_scalar("pdr.model_name", "", "--model-name").ok());
+  auto m = build_settings(c.value(), "/", 2);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("missing required value pdr.model_name"), std::string::npos);
 }
 
 TEST(SettingsTest, RejectsBadValuesWithTheirOrigin) {

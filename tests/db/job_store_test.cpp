@@ -256,6 +256,40 @@ TEST_F(JobStoreTest, NewerSchemaIsRefused) {
   EXPECT_NE(store.status().message().find("schema version 99"), std::string::npos);
 }
 
+TEST(DbManagerTest, OneManagerPerProcessEvenUnderRacingThreads) {
+  test::TempDir dir;
+  DatabaseSettings db;
+  db.type = "sqlite";
+  db.path = dir / "one.db";
+  std::vector<DbManager*> seen(8, nullptr);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < seen.size(); ++i) {
+    threads.emplace_back([&, i] { seen[i] = process_db_manager(db).value(); });
+  }
+  for (auto& t : threads) t.join();
+  for (DbManager* m : seen) EXPECT_EQ(m, seen[0]);
+  DatabaseSettings other = db;
+  other.path = dir / "two.db";
+  auto second = process_db_manager(other);
+  ASSERT_FALSE(second.ok()) << "a different database must not be silently ignored";
+}
+
+TEST_F(JobStoreTest, PoolLendsAtMostPoolSizeSessions) {
+  DatabaseSettings small = db_;
+  small.pool_size = 2;
+  small.pool_timeout = 1;
+  DbManager m(small);
+  auto a = m.borrow();
+  auto b = m.borrow();
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(m.stats().in_use, 2);
+  auto c = m.borrow();
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().kind(), ErrorKind::kTransient);
+  EXPECT_NE(c.status().message().find("no database session free after 1 s"), std::string::npos);
+}
+
 TEST_F(JobStoreTest, ConcurrentClaimersNeverShareAJob) {
   auto r = register_points(points({"30", "31", "32", "33", "34", "35", "36", "37", "38", "39"}));
   std::vector<std::vector<ClaimedJob>> got(4);

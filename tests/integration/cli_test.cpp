@@ -61,7 +61,7 @@ TEST(CliTest, MissingConfigFileAndBadValuesAreUsageErrors) {
            {"--model-name", "m", "--dens", "30", "abc"},
            {"--model-name", "m", "--workers", "0", "--parallel"},
            {"--model-name", "m", "--single", "--dens", "30", "40"},
-           {"--dens", "30"}}) {
+           {"--model-name", "", "--dens", "30"}}) {
     auto r = test::run_pdr_run(dir.path(), args, {kBase});
     EXPECT_EQ(r.code, 2) << args.back() << ": " << r.err;
     EXPECT_EQ(lines(r.err), 1u) << r.err;
@@ -82,7 +82,7 @@ TEST(CliTest, DryRunPrintsMergedConfigAndJobsAndWritesNothing) {
   auto r = test::run_pdr_run(dir.path(),
                              {"--config", "cfg.yaml", "--model-name", "m", "--parallel", "--workers=4", "--chi", "10",
                               "100", "--mass", "-10", "--dry-run"},
-                             {kBase, "PDR_DB_USERNAME=alice"});
+                             {kBase, "PDR_DB_USERNAME=alice", "PDR_MOCK_TRACE=" + (dir / "trace")});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out.find("Tr1cky-Secret"), std::string::npos);
   EXPECT_EQ(r.err.find("Tr1cky-Secret"), std::string::npos);
@@ -93,7 +93,7 @@ TEST(CliTest, DryRunPrintsMergedConfigAndJobsAndWritesNothing) {
   for (const char* name : {"100_30_-10_10_00", "100_30_-10_100_00", "100_40_-10_10_00", "100_40_-10_100_00"}) {
     EXPECT_NE(r.out.find(name), std::string::npos) << name;
   }
-  EXPECT_TRUE(dir_is_empty_but_logs(dir.path())) << "dry run must write nothing";
+  EXPECT_TRUE(dir_is_empty_but_logs(dir.path())) << "dry run must write nothing nor start the model";
 }
 
 TEST(CliTest, UnusableDatabaseOrStorageLocationWritesNothing) {

@@ -17,6 +17,30 @@ namespace {
 
 namespace fs = std::filesystem;
 
+struct TraceEvent {
+  std::string what, job;
+  long long ms = 0, pid = 0;
+};
+
+// The start/end events the mock wrote (its --version probes left out).
+std::vector<TraceEvent> read_trace(const std::string& path) {
+  std::vector<TraceEvent> events;
+  std::istringstream in(test::read_text(path));
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream fields(line);
+    TraceEvent e;
+    fields >> e.what >> e.job >> e.ms >> e.pid;
+    if (e.what == "start" || e.what == "end") events.push_back(e);
+  }
+  return events;
+}
+
+size_t count_starts(const std::string& path) {
+  size_t n = 0;
+  for (const auto& e : read_trace(path)) n += e.what == "start";
+  return n;
+}
+
 class GridRunTest : public ::testing::Test {
  protected:
   std::vector<std::string> env(const std::string& plan = "") {
@@ -66,11 +90,7 @@ TEST_F(GridRunTest, FiftyPointsFourWorkersEveryJobExactlyOnceThenNoWork) {
             50);
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM hdf_files"), 50);
   // Each point ran its pdr once and its onion once per species: 50 * (1 + 2) starts.
-  const std::string trace = test::read_text(dir_ / "trace");
-  size_t starts = 0;
-  std::istringstream in(trace);
-  for (std::string line; std::getline(in, line);) starts += line.rfind("start ", 0) == 0;
-  EXPECT_EQ(starts, 150u);
+  EXPECT_EQ(count_starts(dir_ / "trace"), 150u);
   for (const char* f : {"pdrgrid/TEXTOUT100_40_-10_20_00", "pdrgrid/pdr100_40_-10_20_00.hdf",
                         "pdrgrid/pdrstruct100_40_-10_20_00.hdf5", "pdrgrid/pdrchem100_40_-10_20_00.hdf5",
                         "pdrgrid/chemchk100_40_-10_20_00.out", "pdrgrid/MCDRT100_40_-10_20_00.tar.gz",
@@ -84,7 +104,7 @@ TEST_F(GridRunTest, FiftyPointsFourWorkersEveryJobExactlyOnceThenNoWork) {
   auto again = run(k50);
   ASSERT_EQ(again.code, 0) << again.err;
   EXPECT_NE(again.out.find("0 finished, 0 failed, 50 already done"), std::string::npos) << again.out;
-  EXPECT_EQ(test::read_text(dir_ / "trace"), trace) << "a re-run must start no executable";
+  EXPECT_EQ(count_starts(dir_ / "trace"), 150u) << "a re-run must start no job executable";
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE attempts = 1"), 50);
 
   // A deleted output makes exactly that point run again.
@@ -95,20 +115,24 @@ TEST_F(GridRunTest, FiftyPointsFourWorkersEveryJobExactlyOnceThenNoWork) {
   EXPECT_EQ(sql_count("SELECT attempts FROM pdr_model_jobs WHERE model_job_name = '100_30_00_40_00'"), 2);
 }
 
+TEST_F(GridRunTest, TheIssueCommandWorksAsTypedAndUsesTheDefaultModel) {
+  auto r = run({"--parallel", "--workers=4", "--dens", "30", "40", "--chi", "10", "100", "--mass", "-10"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("model pdr_model: 4 points; 4 finished"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::is_regular_file(dir_ / "store/pdr_model/pdrgrid/pdr100_40_-10_100_00.hdf"));
+}
+
 TEST_F(GridRunTest, WorkersRunConcurrently) {
   auto r = run({"--model-name", "c", "--parallel", "--workers", "4", "--dens", "30", "40", "--chi", "10", "20",
                 "--species", "CO"},
                "*:sleep=0.5");
   ASSERT_EQ(r.code, 0) << r.err;
   // Replay the pdr start/end events of the trace: at some moment four ran at once.
-  std::istringstream in(test::read_text(dir_ / "trace"));
   std::vector<std::pair<long long, int>> events;
   std::map<std::string, int> seen;
-  for (std::string what, job; in >> what;) {
-    long long t = 0, pid = 0;
-    in >> job >> t >> pid;
-    const int n = seen[job + what]++;
-    if (n == 0) events.emplace_back(t, what == "start" ? 1 : -1);  // the first start/end is pdr
+  for (const auto& e : read_trace(dir_ / "trace")) {
+    const int n = seen[e.job + e.what]++;
+    if (n == 0) events.emplace_back(e.ms, e.what == "start" ? 1 : -1);  // the first start/end is pdr
   }
   std::sort(events.begin(), events.end(), [](auto a, auto b) { return a.first < b.first || (a.first == b.first && a.second < b.second); });
   int running = 0, peak = 0;
@@ -161,17 +185,17 @@ TEST_F(GridRunTest, HangingPointIsKilledAtItsTimeout) {
   EXPECT_LT(secs, 60.0) << "the hanging executable must not block the run";
 }
 
-TEST_F(GridRunTest, InterruptStopsChildrenAndLeavesNoRunningJob) {
+class InterruptTest : public GridRunTest, public ::testing::WithParamInterface<int> {};
+
+TEST_P(InterruptTest, StopsChildrenAndLeavesNoRunningJob) {
   const std::vector<std::string> args = {"--config", dir_ / "cfg.yaml", "--model-name", "i", "--parallel",
                                          "--workers", "2", "--dens", "30", "40", "50", "--chi", "10", "20"};
   const pid_t pid = test::start_pdr_run(dir_.path(), args, env("*:hang"));
   // Wait until both workers have started an executable.
-  for (int i = 0; i < 600; ++i) {
-    const std::string trace = test::read_text(dir_ / "trace");
-    if (std::count(trace.begin(), trace.end(), '\n') >= 2) break;
+  for (int i = 0; i < 600 && count_starts(dir_ / "trace") < 2; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  ::kill(pid, SIGINT);
+  ::kill(pid, GetParam());
   auto r = test::finish_pdr_run(pid, dir_.path());
   EXPECT_EQ(r.code, 130) << r.err;
   EXPECT_NE(r.out.find("put back to pending (interrupted)"), std::string::npos) << r.out;
@@ -180,16 +204,15 @@ TEST_F(GridRunTest, InterruptStopsChildrenAndLeavesNoRunningJob) {
   EXPECT_EQ(counts["pending"], 6);
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE pending = 1 AND active = 0"), 6);
   // Every mock that was started has been stopped.
-  std::istringstream in(test::read_text(dir_ / "trace"));
   int started = 0;
-  for (std::string what, job; in >> what;) {
-    long long t = 0, child = 0;
-    in >> job >> t >> child;
+  for (const auto& e : read_trace(dir_ / "trace")) {
     ++started;
-    EXPECT_FALSE(test::process_running(child)) << "mock " << child << " survived";
+    EXPECT_FALSE(test::process_running(e.pid)) << "mock " << e.pid << " survived";
   }
   EXPECT_EQ(started, 2);
 }
+
+INSTANTIATE_TEST_SUITE_P(Signals, InterruptTest, ::testing::Values(SIGINT, SIGTERM));
 
 TEST_F(GridRunTest, KeepTmpKeepsTheWorkingDirectory) {
   auto r = run({"--model-name", "k", "--dens", "30", "--chi", "10", "--keep-tmp"});

@@ -28,9 +28,10 @@ struct JobPlan {
   std::vector<std::string> child_env;  // environment of every executable, secrets removed
 };
 
-// Validates the PDR base directory (executables, chemistry file, onion inputs, templates) and
-// reads the executable's --version; a problem is a usage error naming the path.
-Result<JobPlan> prepare_job_plan(const Settings& settings);
+// Validates the PDR base directory (executables, chemistry file, onion inputs, templates) and,
+// when `probe_executable`, reads the pdr executable's --version and checksum for provenance;
+// a problem is a usage error naming the path.
+Result<JobPlan> prepare_job_plan(const Settings& settings, bool probe_executable = true);
 
 struct JobResult {
   ClaimedJob job;

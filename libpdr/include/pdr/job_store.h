@@ -43,6 +43,7 @@ struct RegisterReport {
   size_t requeued = 0;           // failed/cancelled/stale jobs put back to pending
   size_t outputs_missing = 0;    // finished but outputs gone: back to pending
   size_t pending = 0;            // pending after registration (this grid)
+  size_t other_pending = 0;      // pending jobs of the model outside this grid (earlier runs)
 };
 
 struct ClaimedJob {

@@ -96,7 +96,7 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
   if (!settings.ok()) return usage_error(settings.status());
   auto plan = plan_grid(settings.value());
   if (!plan.ok()) return usage_error(plan.status());
-  auto job_plan = prepare_job_plan(settings.value());
+  auto job_plan = prepare_job_plan(settings.value(), /*probe_executable=*/!options.dry_run);
   if (!job_plan.ok()) return usage_error(job_plan.status());
   if (options.dry_run) {
     print_plan(out, config.value(), settings.value(), plan.value());
@@ -131,6 +131,10 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
   }
   spdlog::info("model '{}': {} points ({} new), {} already done, {} queued again, {} pending", s.pdr.model_name,
                reg.points, reg.created, reg.already_finished, reg.requeued + reg.outputs_missing, reg.pending);
+  if (reg.other_pending > 0) {
+    spdlog::warn("{} pending jobs of model '{}' from earlier runs with other values will run too", reg.other_pending,
+                 s.pdr.model_name);
+  }
   if (reg.outputs_missing > 0) {
     spdlog::warn("{} finished jobs had missing outputs and will run again", reg.outputs_missing);
   }

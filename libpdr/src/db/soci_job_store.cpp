@@ -484,7 +484,10 @@ class SociJobStore : public JobStore {
 
     const std::string host = this_host();
     for (const auto& r : rows) {
-      if (wanted.count(r.params_id) == 0) continue;
+      if (wanted.count(r.params_id) == 0) {
+        report->other_pending += r.status == "pending" ? 1 : 0;
+        continue;
+      }
       auto state = parse_job_state(r.status).value_or(JobState::Pending);
       StatusChange c;
       c.job_id = r.id;
@@ -527,7 +530,7 @@ class SociJobStore : public JobStore {
       long long n = 0;
       sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m AND status = 'pending'",
           soci::use(model_id), soci::into(n);
-      report->pending = static_cast<size_t>(n);
+      report->pending = static_cast<size_t>(n) - report->other_pending;
       return Status::Ok();
     });
   }

@@ -141,7 +141,7 @@ Status require_file(const std::string& path, const std::string& what, bool execu
 
 }  // namespace
 
-Result<JobPlan> prepare_job_plan(const Settings& settings) {
+Result<JobPlan> prepare_job_plan(const Settings& settings, bool probe_executable) {
   JobPlan plan;
   plan.settings = settings;
   const PdrSettings& p = settings.pdr;
@@ -182,9 +182,14 @@ Result<JobPlan> prepare_job_plan(const Settings& settings) {
 
   plan.child_env = child_environment();
   const std::string pdr_exe = p.base_dir + "/" + p.pdr_file_name;
-  auto digest = sha256_file(pdr_exe);
-  if (!digest.ok()) return Status::Usage(digest.status().message());
-  VersionInfo version = executable_version(pdr_exe, plan.child_env);
+  std::string digest;
+  VersionInfo version;
+  if (probe_executable) {
+    auto sum = sha256_file(pdr_exe);
+    if (!sum.ok()) return Status::Usage(sum.status().message());
+    digest = sum.value();
+    version = executable_version(pdr_exe, plan.child_env);
+  }
 
   Provenance& prov = plan.provenance;
   prov.model_name = p.model_name;
@@ -193,7 +198,7 @@ Result<JobPlan> prepare_job_plan(const Settings& settings) {
   prov.email = settings.user.email;
   prov.exe_file_name = p.pdr_file_name;
   prov.exe_dir = p.base_dir;
-  prov.exe_sha256 = digest.value();
+  prov.exe_sha256 = digest;
   prov.exe_revision = version.revision;
   prov.exe_compilation_date = version.compilation_date;
   prov.chem_file_name = p.chem_database;
