@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cli/cli_util.h"
 #include "pdr/cli.h"
 #include "pdr/db_manager.h"
 #include "pdr/exit_code.h"
@@ -21,11 +22,6 @@
 
 namespace pdr {
 namespace {
-
-std::string current_dir() {
-  char buf[4096];
-  return getcwd(buf, sizeof buf) != nullptr ? std::string(buf) : std::string(".");
-}
 
 std::string random_token() {
   std::random_device rd;
@@ -92,7 +88,7 @@ void print_plan(std::ostream& out, const Config& config, const Settings& s, cons
 int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostream& out) {
   auto config = load_config(options, env);
   if (!config.ok()) return usage_error(config.status());
-  auto settings = build_settings(config.value(), current_dir(), std::thread::hardware_concurrency());
+  auto settings = build_settings(config.value(), invocation_dir(), std::thread::hardware_concurrency());
   if (!settings.ok()) return usage_error(settings.status());
   auto plan = plan_grid(settings.value());
   if (!plan.ok()) return usage_error(plan.status());

@@ -6,6 +6,7 @@
 #include <ostream>
 #include <thread>
 
+#include "cli/cli_util.h"
 #include "pdr/cli.h"
 #include "pdr/db_manager.h"
 #include "pdr/exit_code.h"
@@ -80,11 +81,6 @@ void print_report(std::ostream& out, const StatusReport& r) {
   }
 }
 
-std::string current_dir() {
-  char buf[4096];
-  return getcwd(buf, sizeof buf) != nullptr ? std::string(buf) : std::string(".");
-}
-
 }  // namespace
 
 int status_command(const CliOptions& options, const EnvLookup& env, std::ostream& out) {
@@ -97,7 +93,7 @@ int status_command(const CliOptions& options, const EnvLookup& env, std::ostream
   Config& c = config.value();
   if (c.str("pdr.model_name").empty()) c.set_scalar("pdr.model_name", "-", "status");
   if (c.str("pdr.base_dir").empty()) c.set_scalar("pdr.base_dir", ".", "status");
-  auto settings = build_settings(c, current_dir(), std::thread::hardware_concurrency());
+  auto settings = build_settings(c, invocation_dir(), std::thread::hardware_concurrency());
   if (!settings.ok()) {
     spdlog::error("{}", settings.status().message());
     return kExitUsage;
