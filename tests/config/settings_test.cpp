@@ -64,6 +64,7 @@ TEST(SettingsTest, RejectsBadValuesWithTheirOrigin) {
   };
   for (const Case& k : {Case{"database.type", "postgres", "'postgres' is not a database type"},
                         Case{"database.path", ":memory:", "would lose every job record"},
+                        Case{"database.retry.deadline", "0", "must be greater than 0"},
                         Case{"storage.type", "ftp", "'ftp' is not available"},
                         Case{"pdr.model_name", "a/b", "cannot be a directory name"},
                         Case{"pdr.pdr_file_name", "../pdr", "must be a file name inside pdr.base_dir"},

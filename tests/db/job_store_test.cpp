@@ -1,4 +1,5 @@
-// The SQLite job store against a real database file.
+// The job store against real databases: every test runs on SQLite (a file) and on MariaDB (a
+// throwaway server started by the tests).
 #include "pdr/job_store.h"
 
 #include <gtest/gtest.h>
@@ -6,6 +7,7 @@
 #include <soci/sqlite3/soci-sqlite3.h>
 
 #include <cmath>
+#include <cstdio>
 #include <set>
 #include <thread>
 #include <unistd.h>
@@ -13,16 +15,25 @@
 #include "pdr/db_manager.h"
 #include "pdr/grid.h"
 #include "pdr/settings.h"
+#include "support/mariadb.h"
 #include "support/temp_dir.h"
 
 namespace pdr {
 namespace {
 
-class JobStoreTest : public ::testing::Test {
+class JobStoreTest : public ::testing::TestWithParam<std::string> {
  protected:
+  bool mysql() const { return GetParam() == "mysql"; }
   void SetUp() override {
-    db_.type = "sqlite";
-    db_.path = dir_ / "jobs.db";
+    if (mysql()) {
+      auto& server = test::MariaDb::shared();
+      PDR_REQUIRE_MARIADB(server);
+      database_ = server.create_database();
+      db_ = server.settings(database_);
+    } else {
+      db_.type = "sqlite";
+      db_.path = dir_ / "jobs.db";
+    }
     manager_ = std::make_unique<DbManager>(db_);
     auto store = open_job_store(*manager_);
     ASSERT_TRUE(store.ok()) << store.status().message();
@@ -54,10 +65,19 @@ class JobStoreTest : public ::testing::Test {
   }
 
   long long count(const std::string& sql) {
+    if (mysql()) return test::MariaDb::shared().number("USE " + database_ + "; " + sql);
     soci::session s(*soci::factory_sqlite3(), "db=" + db_.path);
     long long n = -1;
     s << sql, soci::into(n);
     return n;
+  }
+  void exec(const std::string& sql) {
+    if (mysql()) {
+      test::MariaDb::shared().sql("USE " + database_ + "; " + sql);
+      return;
+    }
+    soci::session s(*soci::factory_sqlite3(), "db=" + db_.path);
+    s << sql;
   }
 
   RegisterReport register_points(const std::vector<GridPoint>& p) {
@@ -68,6 +88,7 @@ class JobStoreTest : public ::testing::Test {
   }
 
   test::TempDir dir_;
+  std::string database_;
   DatabaseSettings db_;
   std::unique_ptr<DbManager> manager_;
   std::unique_ptr<JobStore> store_;
@@ -75,7 +96,7 @@ class JobStoreTest : public ::testing::Test {
   const Owner owner_{"h", 1, "tok1"};
 };
 
-TEST_F(JobStoreTest, RegisteringTwiceCreatesRowsOnce) {
+TEST_P(JobStoreTest, RegisteringTwiceCreatesRowsOnce) {
   auto r1 = register_points(points({"30", "40"}));
   EXPECT_EQ(r1.points, 4u);
   EXPECT_EQ(r1.created, 4u);
@@ -92,15 +113,15 @@ TEST_F(JobStoreTest, RegisteringTwiceCreatesRowsOnce) {
   EXPECT_EQ(count("SELECT MAX(version) FROM schema_version"), 1);
 }
 
-TEST_F(JobStoreTest, FloatingColumnsKeepDoublePrecision) {
+TEST_P(JobStoreTest, FloatingColumnsKeepDoublePrecision) {
   register_points(points({"31"}));
-  soci::session s(*soci::factory_sqlite3(), "db=" + db_.path);
-  double xnsur = 0;
-  s << "SELECT xnsur FROM kosmatau_parameters LIMIT 1", soci::into(xnsur);
-  EXPECT_DOUBLE_EQ(xnsur, std::pow(10.0, 3.1));
+  char literal[64];
+  std::snprintf(literal, sizeof literal, "%.17g", std::pow(10.0, 3.1));
+  // Equal to the double: a single-precision FLOAT column would not be.
+  EXPECT_EQ(count(std::string("SELECT COUNT(*) FROM kosmatau_parameters WHERE xnsur = ") + literal), 2);
 }
 
-TEST_F(JobStoreTest, ClaimMovesPendingToRunningOnce) {
+TEST_P(JobStoreTest, ClaimMovesPendingToRunningOnce) {
   auto r = register_points(points({"30", "40"}));
   auto a = store_->claim_jobs(r.model_id, 3, owner_);
   ASSERT_TRUE(a.ok());
@@ -116,14 +137,14 @@ TEST_F(JobStoreTest, ClaimMovesPendingToRunningOnce) {
             4);
 }
 
-TEST_F(JobStoreTest, SingleClaimWorks) {
+TEST_P(JobStoreTest, SingleClaimWorks) {
   auto r = register_points(points({"30"}));
   auto a = store_->claim_jobs(r.model_id, 1, owner_);
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a->size(), 1u);
 }
 
-TEST_F(JobStoreTest, StatusChangesAreConditionalOnStateAndOwner) {
+TEST_P(JobStoreTest, StatusChangesAreConditionalOnStateAndOwner) {
   auto r = register_points(points({"30"}));
   auto jobs = store_->claim_jobs(r.model_id, 2, owner_);
   const long long id = jobs->front().id;
@@ -138,7 +159,7 @@ TEST_F(JobStoreTest, StatusChangesAreConditionalOnStateAndOwner) {
             1);
 }
 
-TEST_F(JobStoreTest, FinishingRecordsFilesAndOutputColumns) {
+TEST_P(JobStoreTest, FinishingRecordsFilesAndOutputColumns) {
   auto r = register_points(points({"30"}));
   auto jobs = store_->claim_jobs(r.model_id, 1, owner_);
   const long long id = jobs->front().id;
@@ -149,7 +170,9 @@ TEST_F(JobStoreTest, FinishingRecordsFilesAndOutputColumns) {
                 StoredFile{"pdrstruct", dir_ / "s.hdf5", "bb", 2, ""},
                 StoredFile{"pdrchem", dir_ / "c.hdf5", "cc", 3, ""},
                 StoredFile{"onion", dir_ / "o.smli", "dd", 4, ""}};
-  ASSERT_TRUE(store_->update_job_status(done).value());
+  auto applied = store_->update_job_status(done);
+  ASSERT_TRUE(applied.ok()) << applied.status().message();
+  ASSERT_TRUE(applied.value());
   EXPECT_EQ(count("SELECT COUNT(*) FROM job_files WHERE job_id = " + std::to_string(id)), 4);
   EXPECT_EQ(count("SELECT file_size FROM hdf_files WHERE job_id = " + std::to_string(id)), 5000000000LL);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE output_hdf4_file IS NOT NULL AND "
@@ -157,7 +180,7 @@ TEST_F(JobStoreTest, FinishingRecordsFilesAndOutputColumns) {
             1);
 }
 
-TEST_F(JobStoreTest, ReRegisteringChecksOutputsAndRequeuesFailures) {
+TEST_P(JobStoreTest, ReRegisteringChecksOutputsAndRequeuesFailures) {
   auto r = register_points(points({"30"}));  // two points
   auto jobs = store_->claim_jobs(r.model_id, 2, owner_);
   const std::string present = dir_ / "present.hdf";
@@ -181,7 +204,7 @@ TEST_F(JobStoreTest, ReRegisteringChecksOutputsAndRequeuesFailures) {
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE error LIKE 'output missing:%'"), 1);
 }
 
-TEST_F(JobStoreTest, AbandonedRunningJobsOfThisHostGoBackToPending) {
+TEST_P(JobStoreTest, AbandonedRunningJobsOfThisHostGoBackToPending) {
   auto r = register_points(points({"30"}));
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
@@ -193,7 +216,7 @@ TEST_F(JobStoreTest, AbandonedRunningJobsOfThisHostGoBackToPending) {
   EXPECT_EQ(again.pending, 2u);
 }
 
-TEST_F(JobStoreTest, ReleaseReturnsOnlyTheOwnersJobs) {
+TEST_P(JobStoreTest, ReleaseReturnsOnlyTheOwnersJobs) {
   auto r = register_points(points({"30", "40"}));
   store_->claim_jobs(r.model_id, 2, owner_);
   store_->claim_jobs(r.model_id, 1, Owner{"h", 2, "other"});
@@ -203,7 +226,7 @@ TEST_F(JobStoreTest, ReleaseReturnsOnlyTheOwnersJobs) {
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running'"), 1);
 }
 
-TEST_F(JobStoreTest, StatusReportCountsEveryState) {
+TEST_P(JobStoreTest, StatusReportCountsEveryState) {
   auto r = register_points(points({"30", "40"}));
   auto jobs = store_->claim_jobs(r.model_id, 1, owner_);
   StatusChange bad{jobs->front().id, JobState::Running, JobState::Failed, "tok1", 2, "onion CO: exit code 2", {}};
@@ -222,7 +245,7 @@ TEST_F(JobStoreTest, StatusReportCountsEveryState) {
   EXPECT_EQ(missing.status().message(), "no model named 'nope' in the database");
 }
 
-TEST_F(JobStoreTest, ParametersRoundTripThroughTheRow) {
+TEST_P(JobStoreTest, ParametersRoundTripThroughTheRow) {
   auto p = points({"30"});
   auto r = register_points(p);
   auto jobs = store_->claim_jobs(r.model_id, 1, owner_);
@@ -235,7 +258,7 @@ TEST_F(JobStoreTest, ParametersRoundTripThroughTheRow) {
   for (const auto& kv : p[0].params) EXPECT_EQ(values->at(kv.first), kv.second) << kv.first;
 }
 
-TEST_F(JobStoreTest, ModelStorageLocationCannotChangeSilently) {
+TEST_P(JobStoreTest, ModelStorageLocationCannotChangeSilently) {
   register_points(points({"30"}));
   prov_.model_path = "/elsewhere/m1";
   RegisterReport r;
@@ -245,16 +268,16 @@ TEST_F(JobStoreTest, ModelStorageLocationCannotChangeSilently) {
   EXPECT_NE(st.message().find("already stores its outputs in"), std::string::npos);
 }
 
-TEST_F(JobStoreTest, NewerSchemaIsRefused) {
-  {
-    soci::session s(*soci::factory_sqlite3(), "db=" + db_.path);
-    s << "INSERT INTO schema_version (version) VALUES (99)";
-  }
+TEST_P(JobStoreTest, NewerSchemaIsRefused) {
+  exec("INSERT INTO schema_version (version) VALUES (99)");
   DbManager other(db_);
   auto store = open_job_store(other);
   ASSERT_FALSE(store.ok());
   EXPECT_NE(store.status().message().find("schema version 99"), std::string::npos);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, JobStoreTest, ::testing::Values("sqlite", "mysql"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 TEST(DbManagerTest, OneManagerPerProcessEvenUnderRacingThreads) {
   test::TempDir dir;
@@ -274,7 +297,7 @@ TEST(DbManagerTest, OneManagerPerProcessEvenUnderRacingThreads) {
   ASSERT_FALSE(second.ok()) << "a different database must not be silently ignored";
 }
 
-TEST_F(JobStoreTest, PoolLendsAtMostPoolSizeSessions) {
+TEST_P(JobStoreTest, PoolLendsAtMostPoolSizeSessions) {
   DatabaseSettings small = db_;
   small.pool_size = 2;
   small.pool_timeout = 1;
@@ -290,7 +313,7 @@ TEST_F(JobStoreTest, PoolLendsAtMostPoolSizeSessions) {
   EXPECT_NE(c.status().message().find("no database session free after 1 s"), std::string::npos);
 }
 
-TEST_F(JobStoreTest, ConcurrentClaimersNeverShareAJob) {
+TEST_P(JobStoreTest, ConcurrentClaimersNeverShareAJob) {
   auto r = register_points(points({"30", "31", "32", "33", "34", "35", "36", "37", "38", "39"}));
   std::vector<std::vector<ClaimedJob>> got(4);
   std::vector<std::thread> threads;

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -43,24 +44,35 @@ class DbManager {
 
    private:
     friend class DbManager;
-    Lease(DbManager* owner, std::unique_ptr<soci::session> s, std::chrono::steady_clock::time_point born);
+    Lease(DbManager* owner, std::unique_ptr<soci::session> s, std::chrono::steady_clock::time_point expires,
+          long long id);
     DbManager* owner_;
     std::unique_ptr<soci::session> session_;
-    std::chrono::steady_clock::time_point born_;
+    std::chrono::steady_clock::time_point expires_;
+    long long id_ = 0;
     bool broken_ = false;
   };
 
   // Waits up to pool_timeout for a session; a connect failure comes back as an error value.
-  Result<Lease> borrow();
+  // `purpose` (e.g. "record job 12") is named if the session is held past leak_threshold.
+  Result<Lease> borrow(const std::string& purpose = "");
   PoolStats stats() const;
   const DatabaseSettings& settings() const { return settings_; }
 
  private:
   struct Idle {
     std::unique_ptr<soci::session> session;
-    std::chrono::steady_clock::time_point born, last_used;
+    std::chrono::steady_clock::time_point expires, last_used;
   };
-  void give_back(std::unique_ptr<soci::session> s, std::chrono::steady_clock::time_point born, bool broken);
+  struct Borrowed {
+    std::chrono::steady_clock::time_point since;
+    std::string purpose;
+    bool reported = false;
+  };
+  void give_back(std::unique_ptr<soci::session> s, std::chrono::steady_clock::time_point expires, long long id,
+                 bool broken);
+  void report_leaks();  // with mu_ held
+  std::chrono::steady_clock::time_point new_expiry();
   Result<std::unique_ptr<soci::session>> connect();
 
   DatabaseSettings settings_;
@@ -68,6 +80,8 @@ class DbManager {
   std::condition_variable freed_;
   std::vector<Idle> idle_;
   int in_use_ = 0;
+  long long next_lease_id_ = 0;
+  std::map<long long, Borrowed> borrowed_;
   PoolStats counters_;
 };
 

@@ -24,6 +24,13 @@ struct DatabaseSettings {
   int pool_recycle = 3600;  // seconds before a session is replaced
   bool pool_pre_ping = true;
   int busy_timeout = 30;    // seconds SQLite waits for a lock
+  std::string unix_socket;  // MySQL: socket path instead of TCP
+  int connect_timeout = 10, read_timeout = 30, write_timeout = 30;  // MySQL, seconds
+  double leak_threshold = 300;  // seconds a session may stay borrowed before it is logged
+  struct Retry {
+    int max_attempts = 12;
+    double initial_delay = 0.1, max_delay = 5, deadline = 120;  // seconds
+  } retry;
 };
 
 struct StorageSettings {

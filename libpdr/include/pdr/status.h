@@ -22,11 +22,12 @@ class Status {
  public:
   Status() = default;
   static Status Ok() { return Status(); }
-  static Status Error(ErrorKind kind, std::string message) {
+  static Status Error(ErrorKind kind, std::string message, int code = 0) {
     Status s;
     s.failed_ = true;
     s.kind_ = kind;
     s.message_ = std::move(message);
+    s.code_ = code;
     return s;
   }
   static Status Usage(std::string message) { return Error(ErrorKind::kUsage, std::move(message)); }
@@ -35,11 +36,13 @@ class Status {
   bool ok() const { return !failed_; }
   ErrorKind kind() const { return kind_; }
   const std::string& message() const { return message_; }
+  int code() const { return code_; }  // the database's error number, when there is one
 
  private:
   bool failed_ = false;
   ErrorKind kind_ = ErrorKind::kPermanent;
   std::string message_;
+  int code_ = 0;
 };
 
 // A value or the Status explaining why there is none.

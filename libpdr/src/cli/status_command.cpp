@@ -100,7 +100,7 @@ int status_command(const CliOptions& options, const EnvLookup& env, std::ostream
   }
   const DatabaseSettings& db = settings->database;
   struct stat sb;
-  if (::stat(db.path.c_str(), &sb) != 0) {
+  if (db.type == "sqlite" && ::stat(db.path.c_str(), &sb) != 0) {
     spdlog::error("no job database at {} (database.path from {}); nothing has run there yet", db.path,
                   c.origin("database.path"));
     return kExitUsage;

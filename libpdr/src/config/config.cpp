@@ -82,6 +82,14 @@ std::vector<std::string> keys_of_section(const std::string& section) {
   return keys;
 }
 
+std::vector<std::string> keys_with_prefix(const std::string& prefix) {
+  std::vector<std::string> keys;
+  for (const auto& spec : setting_specs()) {
+    if (spec.key.rfind(prefix, 0) == 0) keys.push_back(spec.key);
+  }
+  return keys;
+}
+
 std::string suggestion(const std::string& word, const std::vector<std::string>& candidates) {
   std::string best = closest_match(word, candidates);
   return best.empty() ? std::string() : " (did you mean '" + best + "'?)";
@@ -179,10 +187,27 @@ Status Config::apply_yaml(const std::string& text, const std::string& origin) {
       if (!body.IsMap()) {
         return Status::Usage(where(name_node) + ": section '" + name + "' must be a mapping of keys");
       }
+      // Entries of the section, with one level of nesting flattened ("retry: {deadline: 5}"
+      // becomes "retry.deadline").
+      std::vector<std::pair<YAML::Node, YAML::Node>> entries;
+      std::vector<std::string> keys;
       for (const auto& entry : body) {
-        const YAML::Node& key_node = entry.first;
-        const YAML::Node& value = entry.second;
-        const std::string key = key_node.Scalar();
+        const std::string key = entry.first.Scalar();
+        if (entry.second.IsMap() && section != "non_default_parameters" && find_setting(section + "." + key) == nullptr &&
+            !keys_with_prefix(section + "." + key + ".").empty()) {
+          for (const auto& inner : entry.second) {
+            entries.emplace_back(inner.first, inner.second);
+            keys.push_back(key + "." + inner.first.Scalar());
+          }
+        } else {
+          entries.emplace_back(entry.first, entry.second);
+          keys.push_back(key);
+        }
+      }
+      for (size_t e = 0; e < entries.size(); ++e) {
+        const YAML::Node& key_node = entries[e].first;
+        const YAML::Node& value = entries[e].second;
+        const std::string key = keys[e];
         const std::string full = section + "." + key;
         const std::string at = where(key_node) + ": " + name + "." + key;
         SettingType type;
@@ -304,14 +329,24 @@ std::map<std::string, std::string> Config::non_default_parameters() const {
 
 std::string Config::describe() const {
   std::ostringstream out;
-  std::string current;
+  std::string current, current_group;
   auto emit = [&](const std::string& key, const std::string& text, const std::string& from) {
     const std::string section = key.substr(0, key.find('.'));
     if (section != current) {
       out << section << ":\n";
       current = section;
     }
-    out << "  " << key.substr(section.size() + 1) << ": " << text << "  # " << from << "\n";
+    std::string rest = key.substr(section.size() + 1);
+    const auto dot = rest.find('.');
+    if (dot != std::string::npos) {
+      const std::string group = rest.substr(0, dot);
+      if (group != current_group) out << "  " << group << ":\n";
+      current_group = group;
+      out << "    " << rest.substr(dot + 1) << ": " << text << "  # " << from << "\n";
+      return;
+    }
+    current_group.clear();
+    out << "  " << rest << ": " << text << "  # " << from << "\n";
   };
   for (const auto& spec : setting_specs()) {
     const SettingValue& v = values_.at(spec.key);

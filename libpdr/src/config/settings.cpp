@@ -45,13 +45,18 @@ Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigne
   if (db.type != "sqlite" && db.type != "mysql") {
     return Status::Usage(where("database.type") + ": '" + db.type + "' is not a database type (sqlite or mysql)");
   }
-  if (db.type == "mysql") {
-    return Status::Usage(where("database.type") + ": mysql is not available in this build yet; use sqlite");
-  }
-  if (auto st = require(c, "database.path", "the SQLite file; set PDR_DB_FILE or database.path"); !st.ok()) return st;
-  db.path = c.str("database.path") == ":memory:" ? ":memory:" : absolute_from(cwd, c.str("database.path"));
-  if (db.path == ":memory:") {
-    return Status::Usage(where("database.path") + ": ':memory:' would lose every job record; give a file");
+  if (db.type == "sqlite") {
+    if (auto st = require(c, "database.path", "the SQLite file; set PDR_DB_FILE or database.path"); !st.ok()) return st;
+    db.path = c.str("database.path") == ":memory:" ? ":memory:" : absolute_from(cwd, c.str("database.path"));
+    if (db.path == ":memory:") {
+      return Status::Usage(where("database.path") + ": ':memory:' would lose every job record; give a file");
+    }
+  } else {
+    if (c.str("database.host").empty() && c.str("database.unix_socket").empty()) {
+      return Status::Usage("missing required value database.host (or database.unix_socket) for mysql; set PDR_DB_HOST");
+    }
+    if (auto st = require(c, "database.database", "the MySQL database name; set PDR_DB_DATABASE"); !st.ok()) return st;
+    if (auto st = require(c, "database.username", "the MySQL user; set PDR_DB_USERNAME"); !st.ok()) return st;
   }
   db.host = c.str("database.host");
   db.port = static_cast<int>(c.integer("database.port"));
@@ -63,9 +68,23 @@ Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigne
   db.pool_recycle = static_cast<int>(c.integer("database.pool_recycle"));
   db.pool_pre_ping = c.boolean("database.pool_pre_ping");
   db.busy_timeout = static_cast<int>(c.integer("database.busy_timeout"));
+  db.unix_socket = c.str("database.unix_socket").empty() ? "" : absolute_from(cwd, c.str("database.unix_socket"));
+  db.connect_timeout = static_cast<int>(c.integer("database.connect_timeout"));
+  db.read_timeout = static_cast<int>(c.integer("database.read_timeout"));
+  db.write_timeout = static_cast<int>(c.integer("database.write_timeout"));
+  db.leak_threshold = c.real("database.leak_threshold");
+  db.retry.max_attempts = static_cast<int>(c.integer("database.retry.max_attempts"));
+  db.retry.initial_delay = c.real("database.retry.initial_delay");
+  db.retry.max_delay = c.real("database.retry.max_delay");
+  db.retry.deadline = c.real("database.retry.deadline");
   for (const char* key : {"database.pool_size", "database.pool_timeout", "database.pool_recycle",
-                          "database.busy_timeout"}) {
+                          "database.busy_timeout", "database.connect_timeout", "database.read_timeout",
+                          "database.write_timeout", "database.retry.max_attempts"}) {
     if (c.integer(key) < 1) return Status::Usage(where(key) + ": must be at least 1");
+  }
+  for (const char* key : {"database.leak_threshold", "database.retry.initial_delay", "database.retry.max_delay",
+                          "database.retry.deadline"}) {
+    if (!(c.real(key) > 0)) return Status::Usage(where(key) + ": must be greater than 0");
   }
   if (db.port < 1 || db.port > 65535) return Status::Usage(where("database.port") + ": not a TCP port");
 

@@ -1,5 +1,6 @@
 #include "db/db_error.h"
 
+#include <soci/mysql/soci-mysql.h>
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 #include <sqlite3.h>
@@ -7,21 +8,62 @@
 #include <regex>
 
 namespace pdr {
+namespace {
+
+// Server gone, lost or refusing: the connection (if any) is unusable.
+constexpr int kConnectionLost[] = {
+    2002,  // CR_CONNECTION_ERROR (socket), also "server not listening" with Connector/C
+    2003,  // CR_CONN_HOST_ERROR
+    2006,  // CR_SERVER_GONE_ERROR
+    2013,  // CR_SERVER_LOST (also a read timeout)
+    2055,  // CR_SERVER_LOST_EXTENDED
+    2026,  // CR_SSL_CONNECTION_ERROR
+    1927,  // ER_CONNECTION_KILLED
+    1053,  // ER_SERVER_SHUTDOWN
+    4031,  // ER_CLIENT_INTERACTION_TIMEOUT (idle past wait_timeout, MySQL 8)
+};
+
+// Worth retrying on a live connection (after a rollback).
+constexpr int kRetryable[] = {
+    1040,  // ER_CON_COUNT_ERROR: too many connections
+    1205,  // ER_LOCK_WAIT_TIMEOUT (the transaction stays open: roll back)
+    1213,  // ER_LOCK_DEADLOCK
+    1317,  // ER_QUERY_INTERRUPTED
+    1158, 1159, 1160, 1161,  // network read/write errors and timeouts
+};
+
+}  // namespace
+
+bool is_connection_lost(int code) {
+  for (int c : kConnectionLost) {
+    if (c == code) return true;
+  }
+  return false;
+}
 
 Status db_error_status(const std::exception& e, const std::string& context) {
   std::string what = e.what();
   // SOCI messages may echo the connection string; mask any password in it.
-  what = std::regex_replace(what, std::regex(R"((password|pass|pwd)\s*=\s*("[^"]*"|\S+))",
-                                             std::regex::icase), "$1=***");
+  what = std::regex_replace(what, std::regex(R"((password|pass|pwd)\s*=\s*('[^']*'|"[^"]*"|\S+))", std::regex::icase),
+                            "$1=***");
   if (auto nl = what.find('\n'); nl != std::string::npos) what = what.substr(0, nl);
+  while (!what.empty() && (what.back() == ' ' || what.back() == '.')) what.pop_back();
   ErrorKind kind = ErrorKind::kPermanent;
-  if (const auto* s = dynamic_cast<const soci::sqlite3_soci_error*>(&e)) {
-    const int code = s->result() & 0xff;  // primary result code
-    if (code == SQLITE_BUSY || code == SQLITE_LOCKED) kind = ErrorKind::kTransient;
-  } else if (const auto* se = dynamic_cast<const soci::soci_error*>(&e)) {
-    if (se->get_error_category() == soci::soci_error::connection_error) kind = ErrorKind::kTransient;
+  int code = 0;
+  if (const auto* m = dynamic_cast<const soci::mysql_soci_error*>(&e)) {
+    code = static_cast<int>(m->err_num_);
+    if (is_connection_lost(code)) kind = ErrorKind::kTransient;
+    for (int c : kRetryable) {
+      if (c == code) kind = ErrorKind::kTransient;
+    }
+    what += " (MySQL error " + std::to_string(code) + ")";
+  } else if (const auto* s = dynamic_cast<const soci::sqlite3_soci_error*>(&e)) {
+    code = s->result();
+    const int primary = code & 0xff;
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) kind = ErrorKind::kTransient;
+    what += " (SQLite result " + std::to_string(code) + ")";
   }
-  return Status::Error(kind, context + ": " + what);
+  return Status::Error(kind, context + ": " + what, code);
 }
 
 }  // namespace pdr

@@ -1,4 +1,5 @@
-// Turns a database exception into a Status, classified by error code (never by message words).
+// Turns a database exception into a Status, classified by error code (never by message words):
+// MySQL client/server numbers and SQLite result codes.
 #pragma once
 
 #include <exception>
@@ -8,8 +9,12 @@
 
 namespace pdr {
 
-// `context` says what was being done ("cannot open database X"); the message of the exception
-// is appended with anything that looks like a password removed.
+// `context` says what was being done ("cannot open database X"); the exception's message is
+// appended with anything that looks like a password removed. Status::code() carries the
+// MySQL error number or the SQLite result code.
 Status db_error_status(const std::exception& e, const std::string& context);
+
+// True for MySQL errors after which the connection is gone (the session must be discarded).
+bool is_connection_lost(int mysql_code);
 
 }  // namespace pdr

@@ -1,7 +1,15 @@
 #include "pdr/db_manager.h"
 
+#include <mysql.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <soci/mysql/soci-mysql.h>
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <random>
 
 #include "db/db_error.h"
 
@@ -11,56 +19,153 @@ DbManager::DbManager(DatabaseSettings settings) : settings_(std::move(settings))
 DbManager::~DbManager() = default;
 
 DbManager::Lease::Lease(DbManager* owner, std::unique_ptr<soci::session> s,
-                        std::chrono::steady_clock::time_point born)
-    : owner_(owner), session_(std::move(s)), born_(born) {}
+                        std::chrono::steady_clock::time_point expires, long long id)
+    : owner_(owner), session_(std::move(s)), expires_(expires), id_(id) {}
 
 DbManager::Lease::Lease(Lease&& other) noexcept
-    : owner_(other.owner_), session_(std::move(other.session_)), born_(other.born_), broken_(other.broken_) {
+    : owner_(other.owner_),
+      session_(std::move(other.session_)),
+      expires_(other.expires_),
+      id_(other.id_),
+      broken_(other.broken_) {
   other.owner_ = nullptr;
 }
 
 DbManager::Lease::~Lease() {
-  if (owner_ != nullptr && session_) owner_->give_back(std::move(session_), born_, broken_);
+  if (owner_ != nullptr && session_) owner_->give_back(std::move(session_), expires_, id_, broken_);
 }
 
+namespace {
+
+// A value for SOCI's MySQL connection string: quoted, with backslash escapes.
+std::string quoted(const std::string& v) {
+  std::string out = "'";
+  for (char c : v) {
+    if (c == '\\' || c == '\'') out += '\\';
+    out += c;
+  }
+  return out + "'";
+}
+
+std::string mysql_connect_string(const DatabaseSettings& s) {
+  std::string c = "db=" + quoted(s.database) + " user=" + quoted(s.username);
+  if (!s.password.empty()) c += " password=" + quoted(s.password);
+  if (!s.unix_socket.empty()) {
+    c += " unix_socket=" + quoted(s.unix_socket);
+  } else {
+    c += " host=" + quoted(s.host) + " port=" + std::to_string(s.port);
+  }
+  c += " connect_timeout=" + std::to_string(s.connect_timeout) + " read_timeout=" + std::to_string(s.read_timeout) +
+       " write_timeout=" + std::to_string(s.write_timeout) + " charset=utf8mb4";
+  return c;  // no reconnect=: driver auto-reconnect can report success for a lost transaction
+}
+
+// TCP keepalive on the connection's socket so a dead peer is noticed between queries.
+void enable_keepalive(MYSQL* conn) {
+  const int fd = static_cast<int>(mysql_get_socket(conn));
+  if (fd < 0) return;
+  int on = 1, idle = 30, interval = 10, count = 3;
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+}
+
+std::string mask(std::string text, const std::string& secret) {
+  if (secret.empty()) return text;
+  for (size_t p = text.find(secret); p != std::string::npos; p = text.find(secret, p)) text.replace(p, secret.size(), "***");
+  return text;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<soci::session>> DbManager::connect() {
+  const bool mysql = settings_.type == "mysql";
+  const std::string where = mysql ? (settings_.unix_socket.empty()
+                                         ? settings_.username + "@" + settings_.host + ":" + std::to_string(settings_.port) +
+                                               "/" + settings_.database
+                                         : settings_.username + "@" + settings_.unix_socket + "/" + settings_.database)
+                                  : settings_.path;
   try {
     auto s = std::make_unique<soci::session>();
-    // The busy timeout lets concurrent writers queue instead of failing at once.
-    s->open(*soci::factory_sqlite3(),
-            "db=\"" + settings_.path + "\" timeout=" + std::to_string(settings_.busy_timeout));
-    *s << "PRAGMA journal_mode=WAL";
-    *s << "PRAGMA synchronous=NORMAL";
-    *s << "PRAGMA foreign_keys=ON";
+    if (mysql) {
+      s->open(*soci::factory_mysql(), mysql_connect_string(settings_));
+      MYSQL* conn = static_cast<soci::mysql_session_backend*>(s->get_backend())->conn_;
+      my_bool off = 0;
+      mysql_options(conn, MYSQL_OPT_RECONNECT, &off);
+      enable_keepalive(conn);
+      // UTC timestamps; strict mode; READ COMMITTED keeps row locks short (no gap locks).
+      *s << "SET SESSION time_zone = '+00:00', sql_mode = 'TRADITIONAL'";
+      *s << "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
+    } else {
+      // The busy timeout lets concurrent writers queue instead of failing at once.
+      s->open(*soci::factory_sqlite3(),
+              "db=\"" + settings_.path + "\" timeout=" + std::to_string(settings_.busy_timeout));
+      *s << "PRAGMA journal_mode=WAL";
+      *s << "PRAGMA synchronous=NORMAL";
+      *s << "PRAGMA foreign_keys=ON";
+    }
     return s;
   } catch (const std::exception& e) {
-    return db_error_status(e, "cannot open database " + settings_.path);
+    Status st = db_error_status(e, "cannot connect to database " + where);
+    return Status::Error(st.kind(), mask(st.message(), settings_.password), st.code());
   }
 }
 
-Result<DbManager::Lease> DbManager::borrow() {
+std::chrono::steady_clock::time_point DbManager::new_expiry() {
+  // Jitter (up to 10 % earlier) so sessions made together are not all replaced together.
+  thread_local std::mt19937 rng(std::random_device{}());
+  std::uniform_real_distribution<double> factor(0.9, 1.0);
+  const auto life = std::chrono::duration<double>(settings_.pool_recycle * factor(rng));
+  return std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(life);
+}
+
+void DbManager::report_leaks() {
+  const auto now = std::chrono::steady_clock::now();
+  for (auto& kv : borrowed_) {
+    Borrowed& b = kv.second;
+    const double held = std::chrono::duration<double>(now - b.since).count();
+    if (!b.reported && held > settings_.leak_threshold) {
+      b.reported = true;
+      spdlog::warn("database session held for {:.0f} s (leak threshold {:.0f} s){}", held, settings_.leak_threshold,
+                   b.purpose.empty() ? std::string() : " by: " + b.purpose);
+    }
+  }
+}
+
+Result<DbManager::Lease> DbManager::borrow(const std::string& purpose) {
   using clock = std::chrono::steady_clock;
   std::unique_lock<std::mutex> lock(mu_);
+  report_leaks();
   const auto deadline = clock::now() + std::chrono::seconds(settings_.pool_timeout);
-  const auto max_age = std::chrono::seconds(settings_.pool_recycle);
+  auto lend = [&](std::unique_ptr<soci::session> s, clock::time_point expires) {
+    const long long id = ++next_lease_id_;
+    borrowed_[id] = Borrowed{clock::now(), purpose, false};
+    return Lease(this, std::move(s), expires, id);
+  };
   for (;;) {
     while (!idle_.empty()) {
       Idle item = std::move(idle_.back());
       idle_.pop_back();
       const auto now = clock::now();
-      if (now - item.born > max_age) {
+      if (now > item.expires) {
         ++counters_.replaced;
-        continue;  // too old: dropped, a fresh one is made below
+        continue;  // past its lifetime: closed, a fresh one is made below
       }
       if (settings_.pool_pre_ping && now - item.last_used > std::chrono::seconds(1)) {
         ++counters_.validated;
-        if (!item.session->is_connected()) {
+        ++in_use_;  // the ping may take up to read_timeout: do not hold the lock meanwhile
+        lock.unlock();
+        const bool alive = item.session->is_connected();
+        lock.lock();
+        --in_use_;
+        if (!alive) {
           ++counters_.replaced;
           continue;
         }
       }
       ++in_use_;
-      return Lease(this, std::move(item.session), item.born);
+      return lend(std::move(item.session), item.expires);
     }
     if (in_use_ < settings_.pool_size) {
       ++in_use_;
@@ -74,10 +179,11 @@ Result<DbManager::Lease> DbManager::borrow() {
         return s.status();
       }
       ++counters_.created;
-      return Lease(this, std::move(s.value()), clock::now());
+      return lend(std::move(s.value()), new_expiry());
     }
     if (freed_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
         in_use_ >= settings_.pool_size) {
+      report_leaks();
       return Status::Error(ErrorKind::kTransient, "no database session free after " +
                                                       std::to_string(settings_.pool_timeout) +
                                                       " s (database.pool_size " +
@@ -86,14 +192,15 @@ Result<DbManager::Lease> DbManager::borrow() {
   }
 }
 
-void DbManager::give_back(std::unique_ptr<soci::session> s, std::chrono::steady_clock::time_point born,
-                          bool broken) {
+void DbManager::give_back(std::unique_ptr<soci::session> s, std::chrono::steady_clock::time_point expires,
+                          long long id, bool broken) {
   std::lock_guard<std::mutex> lock(mu_);
   --in_use_;
+  borrowed_.erase(id);
   if (broken) {
     ++counters_.replaced;
   } else {
-    idle_.push_back(Idle{std::move(s), born, std::chrono::steady_clock::now()});
+    idle_.push_back(Idle{std::move(s), expires, std::chrono::steady_clock::now()});
   }
   freed_.notify_one();
 }
@@ -110,7 +217,7 @@ PoolStats DbManager::stats() const {
 namespace {
 bool same_database(const DatabaseSettings& a, const DatabaseSettings& b) {
   return a.type == b.type && a.path == b.path && a.host == b.host && a.port == b.port &&
-         a.database == b.database && a.username == b.username;
+         a.database == b.database && a.username == b.username && a.unix_socket == b.unix_socket;
 }
 }  // namespace
 

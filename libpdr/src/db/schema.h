@@ -5,14 +5,14 @@
 #include <string>
 #include <vector>
 
+#include "db/dialect.h"
+
 namespace pdr {
 
 constexpr int kSchemaVersion = 1;
 
-// CREATE TABLE/INDEX IF NOT EXISTS statements, in dependency order.
-std::vector<std::string> schema_statements();
-
-// A column name quoted for SQL (mixed-case names such as Xhtry keep their case).
-std::string quote_ident(const std::string& name);
+// CREATE TABLE/INDEX IF NOT EXISTS statements, in dependency order. Column names are quoted
+// so mixed-case names such as Xhtry keep their case.
+std::vector<std::string> schema_statements(const Dialect& d);
 
 }  // namespace pdr

@@ -3,12 +3,14 @@
 // SOCI exceptions are caught here and come out as Status values.
 #include <soci/soci.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <random>
 #include <sys/stat.h>
 #include <thread>
@@ -16,6 +18,7 @@
 #include <unordered_set>
 
 #include "db/db_error.h"
+#include "db/dialect.h"
 #include "db/schema.h"
 #include "pdr/db_manager.h"
 #include "pdr/job_store.h"
@@ -49,11 +52,15 @@ bool is_job_output_column(const std::string& kind) {
 
 class SociJobStore : public JobStore {
  public:
-  explicit SociJobStore(DbManager* manager) : db_(manager) {}
+  explicit SociJobStore(DbManager* manager) : db_(manager), retry_(manager->settings().retry) {
+    dialect_.mysql = manager->settings().type == "mysql";
+    const auto& s = manager->settings();
+    slow_call_ = s.type == "mysql" ? std::max(s.read_timeout, s.write_timeout) + s.connect_timeout + 1.0 : 0.0;
+  }
 
   Status open_schema() {
     return transaction("create the schema", [&](Session& sql) {
-      for (const auto& stmt : schema_statements()) sql << stmt;
+      for (const auto& stmt : schema_statements(dialect_)) sql << stmt;
       int count = 0;
       sql << "SELECT COUNT(*) FROM schema_version", soci::into(count);
       if (count == 0) {
@@ -145,7 +152,7 @@ class SociJobStore : public JobStore {
           species.push_back(prov.onion_species);
           outdirs.push_back(prov.model_path);
         }
-        sql << "INSERT OR IGNORE INTO pdr_model_jobs (model_name_id, model_job_name, user_id, "
+        sql << std::string(dialect_.insert_ignore()) + " INTO pdr_model_jobs (model_name_id, model_job_name, user_id, "
                "kosmatau_parameters_id, kosmatau_executable_id, chemical_database_id, onion_species, "
                "output_directory, pending, active, status, attempts) "
                "VALUES (:m, :n, :u, :p, :e, :c, :s, :o, 1, 0, 'pending', 0)",
@@ -173,7 +180,7 @@ class SociJobStore : public JobStore {
       std::vector<std::string> names(slots);
       std::vector<int> attempts(slots);
       sql << "SELECT id, model_job_name, kosmatau_parameters_id, attempts FROM pdr_model_jobs "
-             "WHERE model_name_id = :m AND status = 'pending' ORDER BY id LIMIT :n",
+             "WHERE model_name_id = :m AND status = 'pending' ORDER BY id LIMIT :n" + std::string(dialect_.claim_lock()),
           soci::use(model_id), soci::use(max), soci::into(ids), soci::into(names), soci::into(params),
           soci::into(attempts);
       for (size_t i = 0; i < ids.size(); ++i) {
@@ -185,6 +192,10 @@ class SociJobStore : public JobStore {
         if (apply_change(sql, c)) claimed.push_back(ClaimedJob{ids[i], names[i], params[i], attempts[i] + 1});
       }
       return Status::Ok();
+    }, [&](Session& sql) {
+      // A claim lands whole or not at all: look at one of its rows.
+      if (claimed.empty()) return true;
+      return job_is(sql, claimed.front().id, JobState::Running, owner.token);
     });
     if (!st.ok()) return st;
     return claimed;
@@ -222,6 +233,9 @@ class SociJobStore : public JobStore {
     Status st = transaction("update job status", [&](Session& sql) {
       applied = apply_change(sql, c);
       return Status::Ok();
+    }, [&](Session& sql) {
+      applied = job_is(sql, c.job_id, c.next, c.next == JobState::Running && c.claimant ? c.claimant->token : "");
+      return applied;
     });
     if (!st.ok()) return st;
     return applied;
@@ -314,44 +328,118 @@ class SociJobStore : public JobStore {
   }
 
  private:
-  // Runs `body` in one write transaction (BEGIN IMMEDIATE on SQLite) and commits. Transient
-  // errors roll back and retry the whole body with capped exponential backoff and jitter.
+  // Whether a transaction whose COMMIT outcome is unknown did land; read on a fresh session.
+  using LandedCheck = std::function<bool(Session&)>;
+
+  // Runs `body` in one write transaction and commits. Transient errors (classified by code)
+  // roll back and retry the whole body with capped exponential backoff and jitter, bounded by
+  // database.retry.max_attempts and database.retry.deadline; each retry is logged once with its
+  // attempt number and error code. A connection lost during COMMIT leaves the outcome unknown:
+  // `landed` reads the row back (on a new connection) before anything is replayed; without it
+  // the body must be harmless to replay (all bodies here are conditional or INSERT IGNORE).
   template <class Body>
-  Status transaction(const std::string& what, Body&& body) {
-    std::mt19937 rng(std::random_device{}());
-    auto delay = std::chrono::milliseconds(20);
-    const int kAttempts = 8;
+  Status transaction(const std::string& what, Body&& body, const LandedCheck& landed = nullptr) {
+    using clock = std::chrono::steady_clock;
+    thread_local std::mt19937 rng(std::random_device{}());
+    const auto start = clock::now();
+    const auto deadline = start + std::chrono::duration_cast<clock::duration>(
+                                      std::chrono::duration<double>(retry_.deadline));
+    double delay = retry_.initial_delay;
     Status last;
-    for (int attempt = 1; attempt <= kAttempts; ++attempt) {
-      auto lease = db_->borrow();
-      if (!lease.ok()) {
-        last = lease.status();
-      } else {
-        Session& sql = lease->session();
-        try {
-          sql << "BEGIN IMMEDIATE";
-          Status st = body(sql);
-          if (!st.ok()) {
-            sql << "ROLLBACK";
-            return st;
-          }
-          sql << "COMMIT";
-          return Status::Ok();
-        } catch (const std::exception& e) {
-          last = db_error_status(e, "database error while trying to " + what);
+    for (int attempt = 1;; ++attempt) {
+      const auto attempt_start = clock::now();
+      bool committing = false;
+      {
+        auto lease = db_->borrow(what);
+        if (!lease.ok()) {
+          last = lease.status();
+        } else {
+          Session& sql = lease->session();
           try {
-            sql << "ROLLBACK";
-          } catch (...) {
-            lease->mark_broken();
+            sql << dialect_.begin();
+            Status st = body(sql);
+            if (!st.ok()) {
+              sql << "ROLLBACK";
+              return st;
+            }
+            committing = true;
+            sql << "COMMIT";
+            note_duration(what, attempt_start);
+            return Status::Ok();
+          } catch (const std::exception& e) {
+            last = db_error_status(e, "database error while trying to " + what);
+            if (is_connection_lost(last.code())) {
+              lease->mark_broken();
+            } else {
+              try {
+                sql << "ROLLBACK";
+              } catch (...) {
+                lease->mark_broken();
+              }
+            }
           }
         }
       }
+      note_duration(what, attempt_start);
+      if (committing && is_connection_lost(last.code())) {
+        spdlog::warn("database: connection lost during COMMIT of '{}' (error {}): outcome unknown, reading it back",
+                     what, last.code());
+        if (landed) {
+          auto check = read_back(landed, deadline);
+          if (!check.ok()) return check.status();
+          if (check.value()) return Status::Ok();
+        }
+      }
       if (last.kind() != ErrorKind::kTransient) return last;
-      std::uniform_int_distribution<long long> jitter(0, delay.count());
-      std::this_thread::sleep_for(delay + std::chrono::milliseconds(jitter(rng)));
-      delay = std::min(delay * 2, std::chrono::milliseconds(2000));
+      const auto wait = std::chrono::duration<double>(
+          std::min(delay, retry_.max_delay) * std::uniform_real_distribution<double>(0.5, 1.0)(rng));
+      if (attempt >= retry_.max_attempts || clock::now() + wait > deadline) {
+        const double spent = std::chrono::duration<double>(clock::now() - start).count();
+        return Status::Error(ErrorKind::kTransient,
+                             "database unusable: gave up after " + std::to_string(attempt) + " attempts in " +
+                                 std::to_string(static_cast<int>(spent + 0.5)) + " s: " + last.message(),
+                             last.code());
+      }
+      spdlog::warn("database: '{}' failed (attempt {}, error {}); retrying in {} ms", what, attempt, last.code(),
+                   static_cast<long long>(wait.count() * 1000));
+      std::this_thread::sleep_for(wait);
+      delay *= 2;
     }
-    return last;
+  }
+
+  // Runs a read-only check on fresh sessions until it answers or the deadline passes.
+  Result<bool> read_back(const LandedCheck& landed, std::chrono::steady_clock::time_point deadline) {
+    double delay = retry_.initial_delay;
+    for (;;) {
+      Status last;
+      {
+        auto lease = db_->borrow("read back an unknown outcome");
+        if (lease.ok()) {
+          try {
+            return landed(lease->session());
+          } catch (const std::exception& e) {
+            last = db_error_status(e, "database error while reading back an unknown outcome");
+            if (is_connection_lost(last.code())) lease->mark_broken();
+          }
+        } else {
+          last = lease.status();
+        }
+      }
+      if (last.kind() != ErrorKind::kTransient) return last;
+      if (std::chrono::steady_clock::now() + std::chrono::duration<double>(delay) > deadline) {
+        return Status::Error(ErrorKind::kOutcomeUnknown, "database unusable; outcome unknown: " + last.message(),
+                             last.code());
+      }
+      std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+      delay = std::min(delay * 2, retry_.max_delay);
+    }
+  }
+
+  // A single database call that blocks past the network timeouts is a bug worth a log line.
+  void note_duration(const std::string& what, std::chrono::steady_clock::time_point since) {
+    if (slow_call_ <= 0) return;
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+    if (took > slow_call_) spdlog::warn("database: '{}' blocked for {:.1f} s", what, took);
   }
 
   // SELECT by the unique key; INSERT OR IGNORE when missing; return the id.
@@ -388,7 +476,7 @@ class SociJobStore : public JobStore {
     soci::statement ins(sql);
     for (const auto& v : values) ins.exchange(soci::use(v));
     ins.alloc();
-    ins.prepare("INSERT OR IGNORE INTO " + table + " (" + cols + ") VALUES (" + marks + ")");
+    ins.prepare(std::string(dialect_.insert_ignore()) + " INTO " + table + " (" + cols + ") VALUES (" + marks + ")");
     ins.define_and_bind();
     ins.execute(true);
     return find();
@@ -410,7 +498,7 @@ class SociJobStore : public JobStore {
     ins.exchange(soci::use(hashes));
     for (const auto& spec : specs) {
       if (spec.role == ParamRole::Comment) continue;
-      cols += ", " + quote_ident(spec.name);
+      cols += ", " + dialect_.quote(spec.name);
       marks += ", :" + std::string(spec.name);
       if (spec.type == ParamType::Real) {
         reals.emplace_back();
@@ -427,7 +515,7 @@ class SociJobStore : public JobStore {
       }
     }
     ins.alloc();
-    ins.prepare("INSERT OR IGNORE INTO kosmatau_parameters (" + cols + ") VALUES (" + marks + ")");
+    ins.prepare(std::string(dialect_.insert_ignore()) + " INTO kosmatau_parameters (" + cols + ") VALUES (" + marks + ")");
     ins.define_and_bind();
     ins.execute(true);
   }
@@ -535,6 +623,15 @@ class SociJobStore : public JobStore {
     });
   }
 
+  // Whether the job is in `state` (and, when `token` is given, held by that owner).
+  static bool job_is(Session& sql, long long id, JobState state, const std::string& token) {
+    std::string status, owner;
+    soci::indicator ind = soci::i_ok;
+    sql << "SELECT status, COALESCE(token, '') FROM pdr_model_jobs WHERE id = :id", soci::use(id), soci::into(status),
+        soci::into(owner, ind);
+    return sql.got_data() && status == to_string(state) && (token.empty() || owner == token);
+  }
+
   bool apply_change(Session& sql, const StatusChange& c) {
     const std::string next = to_string(c.next);
     const std::string expect = to_string(c.expect);
@@ -610,12 +707,14 @@ class SociJobStore : public JobStore {
       struct Part {
         std::string name, path, dir, mtime, sha;
         long long size;
+        soci::indicator mtime_ind;  // NULL when unknown: '' is no DATETIME in strict mode
       };
       auto part = [](const StoredFile& f) {
         const auto slash = f.path.find_last_of('/');
-        return Part{f.path.substr(slash + 1), f.path, f.path.substr(0, slash), f.mtime, f.sha256, f.size};
+        return Part{f.path.substr(slash + 1), f.path, f.path.substr(0, slash), f.mtime, f.sha256, f.size,
+                    f.mtime.empty() ? soci::i_null : soci::i_ok};
       };
-      const Part a = part(*h4->second), b = part(*hs->second), d = part(*hc->second);
+      Part a = part(*h4->second), b = part(*hs->second), d = part(*hc->second);
       sql << "INSERT INTO hdf_files (job_id, pdrexe_id, parameter_id, model_name_id, "
              "file_name, full_path, path, modification_time, sha256_sum, file_size, "
              "file_name_hdf5_s, full_path_hdf5_s, path_hdf5_s, modification_time_hdf5_s, sha256_sum_hdf5_s, file_size_hdf5_s, "
@@ -623,10 +722,10 @@ class SociJobStore : public JobStore {
              "SELECT id, kosmatau_executable_id, kosmatau_parameters_id, model_name_id, "
              ":a1, :a2, :a3, :a4, :a5, :a6, :b1, :b2, :b3, :b4, :b5, :b6, :c1, :c2, :c3, :c4, :c5, :c6 "
              "FROM pdr_model_jobs WHERE id = :id",
-          soci::use(a.name), soci::use(a.path), soci::use(a.dir), soci::use(a.mtime), soci::use(a.sha),
-          soci::use(a.size), soci::use(b.name), soci::use(b.path), soci::use(b.dir), soci::use(b.mtime),
+          soci::use(a.name), soci::use(a.path), soci::use(a.dir), soci::use(a.mtime, a.mtime_ind), soci::use(a.sha),
+          soci::use(a.size), soci::use(b.name), soci::use(b.path), soci::use(b.dir), soci::use(b.mtime, b.mtime_ind),
           soci::use(b.sha), soci::use(b.size), soci::use(d.name), soci::use(d.path), soci::use(d.dir),
-          soci::use(d.mtime), soci::use(d.sha), soci::use(d.size), soci::use(c.job_id);
+          soci::use(d.mtime, d.mtime_ind), soci::use(d.sha), soci::use(d.size), soci::use(c.job_id);
     }
     auto js = by_kind.find("input_json_file");
     if (js != by_kind.end()) {
@@ -665,6 +764,9 @@ class SociJobStore : public JobStore {
   }
 
   DbManager* db_;
+  DatabaseSettings::Retry retry_;
+  Dialect dialect_;
+  double slow_call_ = 0;
 };
 
 }  // namespace

@@ -1,0 +1,23 @@
+// The SQL differences between the two backends, in one place.
+#pragma once
+
+#include <string>
+
+namespace pdr {
+
+struct Dialect {
+  bool mysql = false;
+
+  std::string quote(const std::string& name) const { return mysql ? "`" + name + "`" : "\"" + name + "\""; }
+  const char* insert_ignore() const { return mysql ? "INSERT IGNORE" : "INSERT OR IGNORE"; }
+  // A write transaction: SQLite takes the write lock at once so BUSY comes at BEGIN, not later.
+  const char* begin() const { return mysql ? "START TRANSACTION" : "BEGIN IMMEDIATE"; }
+  const char* id_column() const {
+    return mysql ? "id INT NOT NULL AUTO_INCREMENT PRIMARY KEY" : "id INTEGER PRIMARY KEY AUTOINCREMENT";
+  }
+  const char* table_options() const { return mysql ? " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4" : ""; }
+  // Row locks for claiming: other claimers skip rows this one holds instead of waiting.
+  const char* claim_lock() const { return mysql ? " FOR UPDATE SKIP LOCKED" : ""; }
+};
+
+}  // namespace pdr
