@@ -29,6 +29,7 @@ std::unique_ptr<JobExecutor> make_tbb_executor(int workers, std::function<JobRes
 
 struct RunSummary {
   long long finished = 0, failed = 0, released = 0;
+  long long unrecorded = 0;  // results that could not be written (database unusable)
   bool interrupted = false;
   Status fatal;  // a database failure that stopped the loop
   double seconds = 0;

@@ -162,6 +162,9 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
     if (!r.kept_dir.empty()) spdlog::warn("[job {} {}] working directory kept: {}", r.job.id, r.job.name, r.kept_dir);
   });
   executor.reset();
+  const PoolStats pool = manager.value()->stats();
+  spdlog::info("database pool: {} sessions created, {} validated, {} replaced, {} failed connects", pool.created,
+               pool.validated, pool.replaced, pool.failed);
 
   out << "model " << s.pdr.model_name << ": " << reg.points << " points; " << summary.finished << " finished, "
       << summary.failed << " failed, " << reg.already_finished << " already done";
@@ -170,7 +173,10 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
   std::snprintf(secs, sizeof secs, "%.1f", summary.seconds);
   out << " (" << secs << " s)\n";
   if (!summary.fatal.ok()) {
-    spdlog::error("stopped: {}", summary.fatal.message());
+    spdlog::error("stopped: {}{}", summary.fatal.message(),
+                  summary.unrecorded > 0 ? "; " + std::to_string(summary.unrecorded) +
+                                               " finished jobs could not be recorded and will run again"
+                                         : std::string());
     return kExitUsage;
   }
   if (summary.interrupted) return kExitInterrupted;

@@ -73,6 +73,13 @@ RunSummary run_jobs(JobStore& store, JobExecutor& executor, long long model_id, 
     if (running == 0) break;
     JobResult r = executor.wait_one();
     --running;
+    if (!summary.fatal.ok()) {
+      // The database is gone past its retry deadline: do not wait that long again per job. The
+      // job stays `running` in the database and is put back to pending by the next run.
+      ++summary.unrecorded;
+      if (observe) observe(r);
+      continue;
+    }
     StatusChange change;
     change.job_id = r.job.id;
     change.expect = JobState::Running;

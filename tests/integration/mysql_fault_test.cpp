@@ -1,0 +1,329 @@
+// The fault matrix: whole grids on a real MariaDB server while its connections are killed, it
+// times idle sessions out, restarts, freezes, loses a COMMIT, runs out of connections, holds
+// locks, goes away for good, or is given bad credentials. Each run must leave every job in
+// exactly one state, none recorded finished twice, no row lost, and no password in any log.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "support/mariadb.h"
+#include "support/run_binary.h"
+#include "support/tcp_proxy.h"
+
+namespace pdr {
+namespace {
+
+using namespace std::chrono_literals;
+
+// 10 densities x 20 FUV fields = 200 jobs.
+std::vector<std::string> grid_200(const std::string& model) {
+  std::vector<std::string> a = {"--model-name", model, "--parallel", "--workers", "4", "--mass", "-10", "--dens"};
+  for (int d = 30; d < 40; ++d) a.push_back(std::to_string(d));
+  a.push_back("--chi");
+  for (int c = 0; c < 20; ++c) a.push_back(c < 10 ? "0" + std::to_string(c) : std::to_string(c));
+  return a;
+}
+
+class MysqlFaultTest : public ::testing::Test {
+ protected:
+  // Starts this test's own server (it is going to be disturbed).
+  bool start_server(const std::string& options = "") {
+    server_ = std::make_unique<test::MariaDb>(options);
+    if (!server_->available()) return false;
+    database_ = server_->create_database();
+    return true;
+  }
+
+  void write_config(const std::string& extra_database = "") {
+    test::write_text(dir_ / "cfg.yaml",
+                     "database:\n  type: mysql\n  connect_timeout: 2\n  read_timeout: 2\n  write_timeout: 2\n"
+                     "  pool_timeout: 10\n" + extra_database +
+                     "storage:\n  base_dir: store\nrun:\n  scratch_dir: scratch\n  step_timeout: 60\n"
+                     "model_parameters:\n  species: [CO]\n");
+  }
+
+  std::vector<std::string> env(const std::string& plan, int port = 0) const {
+    auto e = server_->env(database_);
+    for (auto& kv : e) {
+      if (port != 0 && kv.rfind("PDR_DB_PORT=", 0) == 0) kv = "PDR_DB_PORT=" + std::to_string(port);
+    }
+    e.push_back(std::string("PDR_BASE_DIR=") + PDR_MOCK_BASE);
+    e.push_back("PDR_MOCK_TRACE=" + (dir_ / "trace"));
+    if (!plan.empty()) e.push_back("PDR_MOCK_PLAN=" + plan);
+    return e;
+  }
+
+  std::vector<std::string> args(const std::string& model) const {
+    std::vector<std::string> a = {"--config", dir_ / "cfg.yaml"};
+    auto g = grid_200(model);
+    a.insert(a.end(), g.begin(), g.end());
+    return a;
+  }
+
+  long long q(const std::string& sql) const { return server_->number("USE " + database_ + "; " + sql); }
+
+  long long finished() const { return q("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"); }
+
+  void wait_for_finished(long long n) const {
+    for (int i = 0; i < 1200 && finished() < n; ++i) std::this_thread::sleep_for(50ms);
+  }
+
+  // The invariants every fault must leave intact.
+  void expect_consistent(const test::RunResult& r, long long expect_finished, bool each_ran_once = true) {
+    EXPECT_EQ(r.out.find(server_->password()), std::string::npos) << "password on stdout";
+    EXPECT_EQ(r.err.find(server_->password()), std::string::npos) << "password in the log";
+    EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs"), 200) << "rows lost or duplicated";
+    EXPECT_EQ(q("SELECT COUNT(*) FROM kosmatau_parameters"), 200);
+    EXPECT_EQ(finished(), expect_finished);
+    EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs WHERE status NOT IN "
+                "('pending', 'running', 'finished', 'failed', 'skipped', 'cancelled')"),
+              0);
+    EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs WHERE (status = 'pending') <> (pending = 1) OR "
+                "(status = 'running') <> (active = 1)"),
+              0)
+        << "pending/active flags disagree with status";
+    // Recorded finished once: one hdf_files row and one set of job_files per finished job.
+    EXPECT_EQ(q("SELECT COUNT(*) FROM hdf_files"), expect_finished);
+    EXPECT_EQ(q("SELECT COUNT(*) FROM hdf_files h JOIN pdr_model_jobs j ON j.id = h.job_id "
+                "WHERE j.status <> 'finished'"),
+              0);
+    EXPECT_LE(q("SELECT COUNT(DISTINCT n) FROM (SELECT job_id, COUNT(*) n FROM job_files GROUP BY job_id) t"), 1);
+    if (each_ran_once) {
+      // Every job's executables started exactly once (pdr and one onion): nothing ran twice.
+      std::map<std::string, int> starts;
+      std::istringstream in(test::read_text(dir_ / "trace"));
+      for (std::string line; std::getline(in, line);) {
+        std::istringstream f(line);
+        std::string what, job;
+        f >> what >> job;
+        if (what == "start") ++starts[job];
+      }
+      EXPECT_EQ(starts.size(), 200u);
+      for (const auto& kv : starts) EXPECT_EQ(kv.second, 2) << kv.first << " ran more than once";
+    }
+    // Server connections back to baseline.
+    long long open = -1;
+    for (int i = 0; i < 40; ++i) {
+      open = server_->number("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'pdr'");
+      if (open == 0) break;
+      std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_EQ(open, 0) << "connections left open after the run";
+  }
+
+  test::TempDir dir_;
+  std::unique_ptr<test::MariaDb> server_;
+  std::string database_;
+};
+
+#define START_SERVER(options)                                             \
+  do {                                                                    \
+    if (!start_server(options)) {                                         \
+      PDR_REQUIRE_MARIADB(*server_);                                      \
+    }                                                                     \
+  } while (0)
+
+TEST_F(MysqlFaultTest, F1_EveryConnectionKilledEveryHalfSecond) {
+  START_SERVER("");
+  write_config();
+  const pid_t pid = test::start_pdr_run(dir_.path(), args("f1"), env("*:sleep=0.05"));
+  int kills = 0;
+  std::atomic<bool> done{false};
+  std::thread killer([&] {
+    while (!done) {
+      std::this_thread::sleep_for(500ms);
+      std::istringstream ids(server_->sql("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'pdr'"));
+      for (std::string id; std::getline(ids, id);) {
+        if (id.empty()) continue;
+        server_->sql("KILL CONNECTION " + id);
+        ++kills;
+      }
+    }
+  });
+  auto r = test::finish_pdr_run(pid, dir_.path());
+  done = true;
+  killer.join();
+  EXPECT_EQ(r.code, 0) << r.err.substr(r.err.size() > 3000 ? r.err.size() - 3000 : 0);
+  EXPECT_GT(kills, 3) << "the run must have been disturbed";
+  expect_consistent(r, 200);
+}
+
+TEST_F(MysqlFaultTest, F2_WaitTimeoutShorterThanIdleGaps) {
+  START_SERVER("--wait-timeout=1");
+  write_config();
+  auto r = test::run_pdr_run(dir_.path(), args("f2"), env("*:sleep=1.1"));
+  EXPECT_EQ(r.code, 0) << r.err.substr(r.err.size() > 3000 ? r.err.size() - 3000 : 0);
+  // Sessions idle past wait_timeout were found dead by the ping and replaced, not used.
+  const auto at = r.err.find("database pool: ");
+  ASSERT_NE(at, std::string::npos);
+  std::istringstream pool(r.err.substr(at + 15));
+  long long created = 0, validated = 0, replaced = 0;
+  std::string word;
+  pool >> created >> word >> word >> validated >> word >> replaced;
+  EXPECT_GT(validated, 0);
+  EXPECT_GT(replaced, 0) << r.err.substr(at, 200);
+  expect_consistent(r, 200);
+}
+
+TEST_F(MysqlFaultTest, F3_ServerRestartedMidGrid) {
+  START_SERVER("");
+  write_config();
+  const pid_t pid = test::start_pdr_run(dir_.path(), args("f3"), env("*:sleep=0.05"));
+  wait_for_finished(40);
+  server_->stop();
+  std::this_thread::sleep_for(3s);
+  server_->restart();
+  auto r = test::finish_pdr_run(pid, dir_.path());
+  EXPECT_EQ(r.code, 0) << r.err.substr(r.err.size() > 3000 ? r.err.size() - 3000 : 0);
+  EXPECT_NE(r.err.find("retrying"), std::string::npos) << "the outage must have been seen";
+  expect_consistent(r, 200);
+}
+
+TEST_F(MysqlFaultTest, F4_ServerFrozenForSixSeconds) {
+  START_SERVER("");
+  write_config();
+  const pid_t pid = test::start_pdr_run(dir_.path(), args("f4"), env("*:sleep=0.05"));
+  wait_for_finished(40);
+  server_->freeze();
+  std::this_thread::sleep_for(6s);
+  server_->thaw();
+  auto r = test::finish_pdr_run(pid, dir_.path());
+  EXPECT_EQ(r.code, 0) << r.err.substr(r.err.size() > 3000 ? r.err.size() - 3000 : 0);
+  EXPECT_NE(r.err.find("error 2013"), std::string::npos) << "reads must time out while the server is frozen";
+  EXPECT_EQ(r.err.find("blocked for"), std::string::npos) << "a call blocked past its timeouts";
+  expect_consistent(r, 200);
+}
+
+TEST_F(MysqlFaultTest, F5_ConnectionLostAtCommitLandedOrNot) {
+  START_SERVER("");
+  write_config();
+  test::CommitCuttingProxy proxy(server_->port(), 9);
+  auto r = test::run_pdr_run(dir_.path(), args("f5"), env("*:sleep=0.02", proxy.port()));
+  EXPECT_EQ(r.code, 0) << r.err.substr(r.err.size() > 3000 ? r.err.size() - 3000 : 0);
+  EXPECT_GT(proxy.cut_before(), 5) << "commits lost before the server";
+  EXPECT_GT(proxy.cut_after(), 5) << "commits landed but unanswered";
+  EXPECT_NE(r.err.find("outcome unknown"), std::string::npos);
+  expect_consistent(r, 200);
+}
+
+TEST_F(MysqlFaultTest, F6_MaxConnectionsSmallerThanThePool) {
+  START_SERVER("--max-connections=3");
+  write_config("  pool_size: 6\n");
+  auto r = test::run_pdr_run(dir_.path(), args("f6"), env("*:sleep=0.02"));
+  EXPECT_EQ(r.code, 0) << r.err.substr(r.err.size() > 3000 ? r.err.size() - 3000 : 0);
+  expect_consistent(r, 200);
+}
+
+TEST_F(MysqlFaultTest, F7_LockWaitsAndDeadlocksFromASideSession) {
+  START_SERVER("--innodb-lock-wait-timeout=1");
+  write_config();
+  const long long deadlocks_before = server_->number("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
+                                                     "WHERE VARIABLE_NAME = 'INNODB_DEADLOCKS'");
+  const pid_t pid = test::start_pdr_run(dir_.path(), args("f7"), env("*:sleep=0.3"));
+  wait_for_finished(8);
+  const std::string use = "USE " + database_ + "; ";
+  for (int round = 0; round < 3; ++round) {
+    // Lock waits: hold every running job row past innodb_lock_wait_timeout.
+    server_->sql(use + "START TRANSACTION; SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running' FOR UPDATE; "
+                       "DO SLEEP(1.5); ROLLBACK;");
+    // A deadlock: a large side transaction takes the hdf_files key of a running job, waits until
+    // the runner, finishing that job, holds its row and waits for that key, then asks for the row.
+    server_->sql(use + "SET @x = (SELECT MIN(id) FROM pdr_model_jobs WHERE status = 'running'); "
+                       "START TRANSACTION; UPDATE kosmatau_parameters SET comments = 'probe'; "
+                       "INSERT INTO hdf_files (job_id, file_name, file_name_hdf5_s, file_name_hdf5_c) "
+                       "VALUES (@x, 'probe', 'probe', 'probe'); DO SLEEP(0.8); "
+                       "UPDATE pdr_model_jobs SET time_updated = time_updated WHERE id = @x; ROLLBACK;");
+  }
+  auto r = test::finish_pdr_run(pid, dir_.path());
+  EXPECT_EQ(r.code, 0) << r.err.substr(r.err.size() > 3000 ? r.err.size() - 3000 : 0);
+  EXPECT_NE(r.err.find("error 1205"), std::string::npos) << "no lock wait timeout was provoked";
+  EXPECT_GT(server_->number("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
+                            "WHERE VARIABLE_NAME = 'INNODB_DEADLOCKS'"),
+            deadlocks_before)
+      << "no deadlock was provoked";
+  EXPECT_NE(r.err.find("error 1213"), std::string::npos) << "the runner never had to retry a deadlock";
+  expect_consistent(r, 200);
+}
+
+TEST_F(MysqlFaultTest, F8_ServerDownLongerThanTheDeadline) {
+  START_SERVER("");
+  write_config("  retry:\n    deadline: 4\n");
+  const pid_t pid = test::start_pdr_run(dir_.path(), args("f8"), env("*:sleep=0.05"));
+  wait_for_finished(40);
+  server_->stop();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = test::finish_pdr_run(pid, dir_.path());
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(r.code, 2) << r.err.substr(r.err.size() > 3000 ? r.err.size() - 3000 : 0);
+  EXPECT_LT(secs, 30.0);
+  EXPECT_NE(r.err.find("[error] stopped: database unusable: gave up after"), std::string::npos)
+      << r.err.substr(r.err.size() > 2000 ? r.err.size() - 2000 : 0);
+  server_->restart();
+  // Consistent after the restart: nothing lost, nothing finished twice, and a new run finishes
+  // the rest (jobs left running by the dead run are recognised and put back to pending).
+  const long long done_before = finished();
+  EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs"), 200);
+  auto again = test::run_pdr_run(dir_.path(), args("f8"), env(""));
+  EXPECT_EQ(again.code, 0) << again.err.substr(again.err.size() > 3000 ? again.err.size() - 3000 : 0);
+  EXPECT_NE(again.out.find(std::to_string(done_before) + " already done"), std::string::npos) << again.out;
+  expect_consistent(again, 200, /*each_ran_once=*/false);
+}
+
+TEST_F(MysqlFaultTest, F9_BadCredentialsFailAtOnceWithOneLine) {
+  START_SERVER("");
+  write_config();
+  struct Case {
+    std::string var, value, expected;
+  };
+  for (const Case& c : {Case{"PDR_DB_PASSWORD", "wrong-Secret-9", "Access denied"},
+                        Case{"PDR_DB_HOST", "no-such-host.invalid", "no-such-host.invalid"},
+                        Case{"PDR_DB_DATABASE", "no_such_db", "no_such_db"}}) {
+    auto e = env("");
+    for (auto& kv : e) {
+      if (kv.rfind(c.var + "=", 0) == 0) kv = c.var + "=" + c.value;  // override, not a duplicate
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = test::run_pdr_run(dir_.path(), args("f9"), e);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_EQ(r.code, 2) << c.var << ": " << r.err.substr(0, 2000);
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << c.var << ": " << r.err;
+    EXPECT_NE(r.err.find(c.expected), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("retrying"), std::string::npos) << "no retry storm: " << r.err;
+    EXPECT_EQ(r.err.find("wrong-Secret-9"), std::string::npos) << r.err;
+    EXPECT_LT(secs, 10.0) << c.var;
+  }
+}
+
+TEST_F(MysqlFaultTest, ConnectionsNeverExceedWorkersPlusTwo) {
+  START_SERVER("");
+  write_config();
+  std::vector<std::string> a = {"--config", dir_ / "cfg.yaml", "--model-name", "conn", "--parallel", "--workers", "4",
+                                "--mass", "-10", "--dens"};
+  for (int d = 0; d < 50; ++d) a.push_back(std::to_string(d));
+  a.push_back("--chi");
+  for (int c = 0; c < 20; ++c) a.push_back(std::to_string(c));
+  const pid_t pid = test::start_pdr_run(dir_.path(), a, env(""));
+  std::atomic<bool> done{false};
+  long long peak = 0, samples = 0;
+  std::thread watcher([&] {
+    while (!done) {
+      peak = std::max(peak, server_->number("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'pdr'"));
+      ++samples;
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+  auto r = test::finish_pdr_run(pid, dir_.path());
+  done = true;
+  watcher.join();
+  EXPECT_EQ(r.code, 0) << r.err.substr(r.err.size() > 2000 ? r.err.size() - 2000 : 0);
+  EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 1000);
+  EXPECT_GT(samples, 10);
+  EXPECT_GE(peak, 1) << "the watcher saw no connection at all";
+  EXPECT_LE(peak, 4 + 2);
+}
+
+}  // namespace
+}  // namespace pdr
