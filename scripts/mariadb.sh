@@ -31,14 +31,22 @@ sql() { mariadb --no-defaults --socket="$dir/sock" -uroot -N -B -e "$1"; }
 launch() {
   local port=$1
   shift
+  mkdir -p "$dir/tmp"
   mariadbd --no-defaults --datadir="$dir/data" --socket="$dir/sock" --port="$port" \
-    --bind-address=127.0.0.1 --user=root --skip-log-bin --innodb-log-file-size=16M \
+    --bind-address=127.0.0.1 --tmpdir="$dir/tmp" --user=root --skip-log-bin --innodb-log-file-size=16M \
     --innodb-buffer-pool-size=64M --innodb-flush-log-at-trx-commit=2 --skip-name-resolve \
     --pid-file="$dir/pid" --log-error="$dir/error.log" "$@" >/dev/null 2>&1 &
+  local pid=$!
   for _ in $(seq 1 300); do
     if sql 'SELECT 1' >/dev/null 2>&1; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || break  # it exited (e.g. the port was taken meanwhile)
     sleep 0.05
   done
+  kill -KILL "$pid" 2>/dev/null || true
+  return 1
+}
+
+fail_launch() {
   echo "mariadb.sh: server did not come up; see $dir/error.log" >&2
   tail -5 "$dir/error.log" >&2 || true
   exit 1
@@ -61,13 +69,20 @@ stop() {
 case "$cmd" in
   start)
     if [[ ! -d "$dir/data/mysql" ]]; then
-      mariadb-install-db --no-defaults --datadir="$dir/data" --user=root \
-        --auth-root-authentication-method=normal >"$dir/install.log" 2>&1
+      # Its own tmpdir: two installs at once in one /tmp collide on temporary table names.
+      mkdir -p "$dir/tmp"
+      mariadb-install-db --no-defaults --datadir="$dir/data" --tmpdir="$dir/tmp" --user=root \
+        --auth-root-authentication-method=normal >"$dir/install.log" 2>&1 ||
+        { echo "mariadb.sh: mariadb-install-db failed; see $dir/install.log" >&2; exit 1; }
     fi
-    port=$(free_port)
-    echo "$port" >"$dir/port"
     echo "$*" >"$dir/options"
-    launch "$port" "$@"
+    started=no
+    for _ in 1 2 3; do  # another server may take the free port first: try another
+      port=$(free_port)
+      echo "$port" >"$dir/port"
+      if launch "$port" "$@"; then started=yes; break; fi
+    done
+    [[ $started == yes ]] || fail_launch
     password=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
     echo "$password" >"$dir/password"
     sql "CREATE DATABASE IF NOT EXISTS pdr_test;
@@ -84,7 +99,7 @@ case "$cmd" in
   restart)
     stop
     # shellcheck disable=SC2046
-    launch "$(cat "$dir/port")" $(cat "$dir/options")
+    launch "$(cat "$dir/port")" $(cat "$dir/options") || fail_launch
     printf 'PORT=%s\nSOCKET=%s\nPID=%s\nPASSWORD=%s\n' "$(cat "$dir/port")" "$dir/sock" "$(cat "$dir/pid")" \
       "$(cat "$dir/password")" >"$dir/env"
     ;;

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <deque>
+#include <thread>
 #include <map>
 #include <set>
 
@@ -35,6 +37,12 @@ class FakeStore : public JobStore {
     return out;
   }
   Result<ParameterValues> load_parameters(long long) override { return ParameterValues{}; }
+  Result<long long> pending_count(long long) override {
+    if (fail_claims) return Status::Error(ErrorKind::kTransient, "database gone");
+    long long n = 0;
+    for (const auto& kv : state) n += kv.second == JobState::Pending;
+    return n + hidden_pending;
+  }
   Result<bool> update_job_status(const StatusChange& c) override {
     if (state[c.job_id] != c.expect || token[c.job_id] != c.token) return false;
     state[c.job_id] = c.next;
@@ -59,6 +67,7 @@ class FakeStore : public JobStore {
   int max_claim_seen = 0;
   int changes = 0;
   bool fail_claims = false;
+  long long hidden_pending = 0;  // pending rows another session holds locked
 };
 
 // Completes jobs in start order; jobs named in `failing` fail. Tracks concurrency.
@@ -109,6 +118,20 @@ TEST(RunnerTest, RunsEveryJobOnceWithinCapacity) {
   EXPECT_EQ(store.state[3], JobState::Failed);
   EXPECT_EQ(store.state[4], JobState::Finished);
   EXPECT_FALSE(s.interrupted);
+}
+
+TEST(RunnerTest, EmptyClaimWithLockedPendingRowsWaitsInsteadOfFinishing) {
+  FakeStore store(0);
+  store.hidden_pending = 1;
+  FakeExecutor exec;
+  StopSignal stop;
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    stop.request();  // the locked rows never come free here: only stop ends the wait
+  });
+  RunSummary s = run_jobs(store, exec, 1, 2, kOwner, stop, nullptr);
+  release.join();
+  EXPECT_TRUE(s.interrupted) << "the runner must not call a grid done while rows are pending";
 }
 
 TEST(RunnerTest, StopEndsClaimingAndReturnsRunningJobsToPending) {

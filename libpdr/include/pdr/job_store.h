@@ -102,6 +102,8 @@ class JobStore {
                                RegisterReport* report) = 0;
   // Moves up to `max` pending jobs of the model to running for `owner`.
   virtual Result<std::vector<ClaimedJob>> claim_jobs(long long model_id, int max, const Owner& owner) = 0;
+  // Pending jobs of the model, locked or not (a claim may skip rows another claimer holds).
+  virtual Result<long long> pending_count(long long model_id) = 0;
   virtual Result<ParameterValues> load_parameters(long long params_id) = 0;
   // Applies one conditional state change; returns false when the row was not in the expected
   // state (nothing changed).

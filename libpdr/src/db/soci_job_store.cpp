@@ -201,6 +201,17 @@ class SociJobStore : public JobStore {
     return claimed;
   }
 
+  Result<long long> pending_count(long long model_id) override {
+    long long n = 0;
+    Status st = transaction("count pending jobs", [&](Session& sql) {
+      sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m AND status = 'pending'", soci::use(model_id),
+          soci::into(n);
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return n;
+  }
+
   Result<ParameterValues> load_parameters(long long params_id) override {
     ParameterValues values;
     Status st = transaction("load parameters", [&](Session& sql) {

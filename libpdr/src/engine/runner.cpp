@@ -5,6 +5,7 @@
 #include <tbb/task_arena.h>
 
 #include <chrono>
+#include <thread>
 
 #include "pdr/stop_signal.h"
 
@@ -62,7 +63,17 @@ RunSummary run_jobs(JobStore& store, JobExecutor& executor, long long model_id, 
       if (!claimed.ok()) {
         summary.fatal = claimed.status();
       } else if (claimed->empty()) {
-        exhausted = true;
+        // Nothing claimable: done only when nothing is pending. Rows another session holds
+        // locked are skipped by a claim but still pending: wait for them.
+        auto pending = store.pending_count(model_id);
+        if (!pending.ok()) {
+          summary.fatal = pending.status();
+        } else if (pending.value() == 0) {
+          exhausted = true;
+        } else if (running == 0) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+          continue;
+        }
       } else {
         for (const auto& job : claimed.value()) {
           executor.start(job);
