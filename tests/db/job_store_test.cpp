@@ -279,6 +279,34 @@ TEST_P(JobStoreTest, NewerSchemaIsRefused) {
 INSTANTIATE_TEST_SUITE_P(Backends, JobStoreTest, ::testing::Values("sqlite", "mysql"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
+TEST(MysqlLoginTest, UnixSocketWithoutPassword) {
+  auto& server = test::MariaDb::shared();
+  PDR_REQUIRE_MARIADB(server);
+  DatabaseSettings db;
+  db.type = "mysql";
+  db.unix_socket = server.socket();
+  db.database = "pdr_test";
+  db.username = "nopass";
+  DbManager manager(db);
+  auto store = open_job_store(manager);
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  auto names = store.value()->model_names();
+  EXPECT_TRUE(names.ok()) << names.status().message();
+}
+
+TEST(MysqlLoginTest, AccessDeniedIsPermanentAndHidesThePassword) {
+  auto& server = test::MariaDb::shared();
+  PDR_REQUIRE_MARIADB(server);
+  DatabaseSettings db = server.settings("pdr_test");
+  db.password = "Not-The-Password'\\x";
+  DbManager manager(db);
+  auto store = open_job_store(manager);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().kind(), ErrorKind::kPermanent);
+  EXPECT_EQ(store.status().code(), 1045);
+  EXPECT_EQ(store.status().message().find("Not-The-Password"), std::string::npos) << store.status().message();
+}
+
 TEST(DbManagerTest, OneManagerPerProcessEvenUnderRacingThreads) {
   test::TempDir dir;
   DatabaseSettings db;

@@ -163,8 +163,9 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
   });
   executor.reset();
   const PoolStats pool = manager.value()->stats();
-  spdlog::info("database pool: {} sessions created, {} validated, {} replaced, {} failed connects", pool.created,
-               pool.validated, pool.replaced, pool.failed);
+  spdlog::info("database pool: {} sessions created, {} validated, {} replaced, {} failed connects; "
+               "{} open at the end ({} in use, {} idle)",
+               pool.created, pool.validated, pool.replaced, pool.failed, pool.size, pool.in_use, pool.idle);
 
   out << "model " << s.pdr.model_name << ": " << reg.points << " points; " << summary.finished << " finished, "
       << summary.failed << " failed, " << reg.already_finished << " already done";

@@ -55,7 +55,10 @@ class SociJobStore : public JobStore {
   explicit SociJobStore(DbManager* manager) : db_(manager), retry_(manager->settings().retry) {
     dialect_.mysql = manager->settings().type == "mysql";
     const auto& s = manager->settings();
-    slow_call_ = s.type == "mysql" ? std::max(s.read_timeout, s.write_timeout) + s.connect_timeout + 1.0 : 0.0;
+    // A borrow may connect (connect_timeout) or ping (read_timeout); a statement waits at most
+    // read_timeout or write_timeout. One second more than that is a call that blocked.
+    slow_call_ = s.type == "mysql" ? std::max(s.read_timeout, s.write_timeout) + 1.0 : 0.0;
+    slow_borrow_ = s.type == "mysql" ? std::max(s.connect_timeout, s.read_timeout) + 1.0 : 0.0;
   }
 
   Status open_schema() {
@@ -358,10 +361,12 @@ class SociJobStore : public JobStore {
     double delay = retry_.initial_delay;
     Status last;
     for (int attempt = 1;; ++attempt) {
-      const auto attempt_start = clock::now();
+      auto attempt_start = clock::now();
       bool committing = false;
       {
         auto lease = db_->borrow(what);
+        note_duration("borrow a session to " + what, attempt_start, slow_borrow_);
+        attempt_start = clock::now();
         if (!lease.ok()) {
           last = lease.status();
         } else {
@@ -375,7 +380,7 @@ class SociJobStore : public JobStore {
             }
             committing = true;
             sql << "COMMIT";
-            note_duration(what, attempt_start);
+            note_duration(what, attempt_start, slow_call_);
             return Status::Ok();
           } catch (const std::exception& e) {
             last = db_error_status(e, "database error while trying to " + what);
@@ -391,7 +396,7 @@ class SociJobStore : public JobStore {
           }
         }
       }
-      note_duration(what, attempt_start);
+      note_duration(what, attempt_start, slow_call_);
       if (committing && is_connection_lost(last.code())) {
         spdlog::warn("database: connection lost during COMMIT of '{}' (error {}): outcome unknown, reading it back",
                      what, last.code());
@@ -446,11 +451,12 @@ class SociJobStore : public JobStore {
     }
   }
 
-  // A single database call that blocks past the network timeouts is a bug worth a log line.
-  void note_duration(const std::string& what, std::chrono::steady_clock::time_point since) {
-    if (slow_call_ <= 0) return;
+  // A database call that blocks past its network timeout is a bug worth a log line. A failed
+  // attempt stops at its first failing statement, so one attempt is one bounded wait.
+  static void note_duration(const std::string& what, std::chrono::steady_clock::time_point since, double limit) {
+    if (limit <= 0) return;
     const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
-    if (took > slow_call_) spdlog::warn("database: '{}' blocked for {:.1f} s", what, took);
+    if (took > limit) spdlog::warn("database: '{}' blocked for {:.1f} s", what, took);
   }
 
   // SELECT by the unique key; INSERT OR IGNORE when missing; return the id.
@@ -777,7 +783,7 @@ class SociJobStore : public JobStore {
   DbManager* db_;
   DatabaseSettings::Retry retry_;
   Dialect dialect_;
-  double slow_call_ = 0;
+  double slow_call_ = 0, slow_borrow_ = 0;
 };
 
 }  // namespace
