@@ -85,6 +85,10 @@ class DbManager {
   PoolStats counters_;
 };
 
+// Logs "database: '<what>' blocked for N s" when a network call took longer than `limit`
+// seconds (its timeout plus one): with timeouts set that never happens, so it marks a bug.
+void warn_if_blocked(const std::string& what, std::chrono::steady_clock::time_point since, double limit);
+
 // The one manager of this process. The first call creates it from `settings`; a later call
 // with different settings is an error rather than being silently ignored.
 Result<DbManager*> process_db_manager(const DatabaseSettings& settings);

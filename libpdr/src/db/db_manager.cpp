@@ -79,8 +79,17 @@ std::string mask(std::string text, const std::string& secret) {
 
 }  // namespace
 
+void warn_if_blocked(const std::string& what, std::chrono::steady_clock::time_point since, double limit) {
+  if (limit <= 0) return;
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+  if (took > limit) spdlog::warn("database: '{}' blocked for {:.1f} s", what, took);
+}
+
 Result<std::unique_ptr<soci::session>> DbManager::connect() {
   const bool mysql = settings_.type == "mysql";
+  const auto started = std::chrono::steady_clock::now();
+  // The handshake after the TCP connect is bounded by connect_timeout or read_timeout.
+  const double limit = mysql ? std::max(settings_.connect_timeout, settings_.read_timeout) + 1.0 : 0.0;
   const std::string where = mysql ? (settings_.unix_socket.empty()
                                          ? settings_.username + "@" + settings_.host + ":" + std::to_string(settings_.port) +
                                                "/" + settings_.database
@@ -105,8 +114,10 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
       *s << "PRAGMA synchronous=NORMAL";
       *s << "PRAGMA foreign_keys=ON";
     }
+    warn_if_blocked("connect", started, limit);
     return s;
   } catch (const std::exception& e) {
+    warn_if_blocked("connect", started, limit);
     Status st = db_error_status(e, "cannot connect to database " + where);
     return Status::Error(st.kind(), mask(st.message(), settings_.password), st.code());
   }
@@ -156,7 +167,9 @@ Result<DbManager::Lease> DbManager::borrow(const std::string& purpose) {
         ++counters_.validated;
         ++in_use_;  // the ping may take up to read_timeout: do not hold the lock meanwhile
         lock.unlock();
+        const auto ping_start = clock::now();
         const bool alive = item.session->is_connected();
+        if (settings_.type == "mysql") warn_if_blocked("ping", ping_start, settings_.read_timeout + 1.0);
         lock.lock();
         --in_use_;
         if (!alive) {

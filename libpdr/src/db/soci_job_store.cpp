@@ -55,10 +55,9 @@ class SociJobStore : public JobStore {
   explicit SociJobStore(DbManager* manager) : db_(manager), retry_(manager->settings().retry) {
     dialect_.mysql = manager->settings().type == "mysql";
     const auto& s = manager->settings();
-    // A borrow may connect (connect_timeout) or ping (read_timeout); a statement waits at most
-    // read_timeout or write_timeout. One second more than that is a call that blocked.
+    // A statement waits at most read_timeout or write_timeout; one second more is a call that
+    // blocked (connects and pings are checked by the manager).
     slow_call_ = s.type == "mysql" ? std::max(s.read_timeout, s.write_timeout) + 1.0 : 0.0;
-    slow_borrow_ = s.type == "mysql" ? std::max(s.connect_timeout, s.read_timeout) + 1.0 : 0.0;
   }
 
   Status open_schema() {
@@ -364,8 +363,7 @@ class SociJobStore : public JobStore {
       auto attempt_start = clock::now();
       bool committing = false;
       {
-        auto lease = db_->borrow(what);
-        note_duration("borrow a session to " + what, attempt_start, slow_borrow_);
+        auto lease = db_->borrow(what);  // its connects and pings are bounded and checked there
         attempt_start = clock::now();
         if (!lease.ok()) {
           last = lease.status();
@@ -454,9 +452,7 @@ class SociJobStore : public JobStore {
   // A database call that blocks past its network timeout is a bug worth a log line. A failed
   // attempt stops at its first failing statement, so one attempt is one bounded wait.
   static void note_duration(const std::string& what, std::chrono::steady_clock::time_point since, double limit) {
-    if (limit <= 0) return;
-    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
-    if (took > limit) spdlog::warn("database: '{}' blocked for {:.1f} s", what, took);
+    warn_if_blocked(what, since, limit);
   }
 
   // SELECT by the unique key; INSERT OR IGNORE when missing; return the id.
@@ -783,7 +779,7 @@ class SociJobStore : public JobStore {
   DbManager* db_;
   DatabaseSettings::Retry retry_;
   Dialect dialect_;
-  double slow_call_ = 0, slow_borrow_ = 0;
+  double slow_call_ = 0;
 };
 
 }  // namespace
