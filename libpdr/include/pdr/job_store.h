@@ -91,6 +91,19 @@ struct StatusReport {
   std::vector<JobSummary> running, failed;
 };
 
+// What opening a database created by the predecessor (no schema_version) changed. Nothing is
+// deleted: duplicates are kept and marked, unusable unique keys are reported.
+struct MigrationReport {
+  bool from_predecessor = false;
+  int columns_added = 0;
+  int columns_widened = 0;        // FLOAT -> DOUBLE
+  long long duplicate_parameters = 0;
+  long long duplicate_jobs = 0;   // kept, marked with duplicate_key, cancelled unless finished
+  long long statuses_mapped = 0;  // problem/ERROR/exception... -> failed (old status in error)
+  long long running_released = 0; // 'running' rows no process owns -> pending
+  std::vector<std::string> unique_keys_skipped;  // duplicates prevent them; listed here
+};
+
 class JobStore {
  public:
   virtual ~JobStore() = default;
@@ -112,6 +125,8 @@ class JobStore {
   virtual Result<long long> release_jobs(const Owner& owner) = 0;
   virtual Result<StatusReport> status_report(const std::string& model) = 0;
   virtual Result<std::vector<std::string>> model_names() = 0;
+  // What was migrated when the store was opened (empty for a database of this version).
+  virtual MigrationReport migration() const { return {}; }
 };
 
 // Opens the store on the manager's database, creating or migrating the schema (once per

@@ -1,5 +1,6 @@
-// The job database schema (the predecessor's tables and columns, DOUBLE precision, real unique
-// keys, indexes for status queries) and its version.
+// The job database schema: the predecessor's tables and columns with DOUBLE precision, plus
+// real unique keys, indexes for status queries, job_files and schema_version. Tables are
+// described column by column so a predecessor's database can be migrated additively.
 #pragma once
 
 #include <string>
@@ -11,8 +12,28 @@ namespace pdr {
 
 constexpr int kSchemaVersion = 1;
 
-// CREATE TABLE/INDEX IF NOT EXISTS statements, in dependency order. Column names are quoted
-// so mixed-case names such as Xhtry keep their case.
-std::vector<std::string> schema_statements(const Dialect& d);
+struct ColumnDef {
+  std::string name;
+  std::string type;  // SQL type with NOT NULL/DEFAULT, as created in a new database
+  // The type used when the column is added to an existing table (no NOT NULL without default).
+  std::string added_type() const;
+};
+
+struct TableDef {
+  std::string name;
+  std::vector<ColumnDef> columns;  // after the id column
+};
+
+struct IndexDef {
+  std::string name, table, columns;
+  bool unique = false;
+};
+
+// Tables in dependency order and their indexes (unique keys included).
+std::vector<TableDef> schema_tables();
+std::vector<IndexDef> schema_indexes();
+
+std::string create_table_sql(const TableDef& table, const Dialect& d);
+std::string create_index_sql(const IndexDef& index, const Dialect& d);
 
 }  // namespace pdr

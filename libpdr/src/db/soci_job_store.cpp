@@ -9,7 +9,10 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <cctype>
 #include <deque>
+#include <map>
+#include <sstream>
 #include <functional>
 #include <random>
 #include <sys/stat.h>
@@ -22,6 +25,7 @@
 #include "db/schema.h"
 #include "pdr/db_manager.h"
 #include "pdr/job_store.h"
+#include "pdr/sha256.h"
 
 namespace pdr {
 namespace {
@@ -61,25 +65,58 @@ class SociJobStore : public JobStore {
   }
 
   Status open_schema() {
-    return transaction("create the schema", [&](Session& sql) {
-      for (const auto& stmt : schema_statements(dialect_)) sql << stmt;
-      int count = 0;
-      sql << "SELECT COUNT(*) FROM schema_version", soci::into(count);
-      if (count == 0) {
-        sql << "INSERT INTO schema_version (version) VALUES (" << kSchemaVersion << ")";
-        return Status::Ok();
+    Status st = transaction("create or migrate the schema", [&](Session& sql) {
+      migration_ = MigrationReport{};
+      const bool versioned = table_exists(sql, "schema_version");
+      if (versioned) {
+        int version = 0;
+        soci::indicator ind = soci::i_null;
+        sql << "SELECT MAX(version) FROM schema_version", soci::into(version, ind);
+        if (ind == soci::i_ok && version > kSchemaVersion) {
+          return Status::Error(ErrorKind::kPermanent,
+                               "the database has schema version " + std::to_string(version) +
+                                   ", newer than this pdr_run understands (" + std::to_string(kSchemaVersion) +
+                                   "); use a newer pdr_run");
+        }
       }
-      int version = 0;
-      sql << "SELECT MAX(version) FROM schema_version", soci::into(version);
-      if (version > kSchemaVersion) {
-        return Status::Error(ErrorKind::kPermanent,
-                             "the database has schema version " + std::to_string(version) +
-                                 ", newer than this pdr_run understands (" + std::to_string(kSchemaVersion) +
-                                 "); use a newer pdr_run");
+      migration_.from_predecessor = !versioned && table_exists(sql, "pdr_model_jobs");
+      for (const auto& table : schema_tables()) {
+        if (!table_exists(sql, table.name)) {
+          sql << create_table_sql(table, dialect_);
+          continue;
+        }
+        const auto existing = column_types(sql, table.name);
+        for (const auto& c : table.columns) {
+          auto it = existing.find(lower(c.name));
+          if (it == existing.end()) {
+            add_column(sql, table.name, c);
+          } else if (dialect_.mysql && it->second == "float") {
+            sql << "ALTER TABLE " + table.name + " MODIFY COLUMN " + dialect_.quote(c.name) + " DOUBLE";
+            ++migration_.columns_widened;
+          }
+        }
       }
+      if (migration_.from_predecessor) migrate_predecessor_rows(sql);
+      for (const auto& index : schema_indexes()) create_index(sql, index);
+      long long versions = 0;
+      sql << "SELECT COUNT(*) FROM schema_version", soci::into(versions);
+      if (versions == 0) sql << "INSERT INTO schema_version (version) VALUES (" << kSchemaVersion << ")";
       return Status::Ok();
     });
+    for (const auto& key : migration_.unique_keys_skipped) {
+      spdlog::warn("unique key on {} not created: the table holds duplicate rows from the predecessor", key);
+    }
+    if (st.ok() && migration_.from_predecessor) {
+      spdlog::warn("migrated a predecessor database: {} columns added, {} FLOAT columns widened to DOUBLE, "
+                   "{} duplicate parameter rows and {} duplicate jobs kept and marked, {} old statuses mapped to "
+                   "failed, {} unowned running jobs put back to pending",
+                   migration_.columns_added, migration_.columns_widened, migration_.duplicate_parameters,
+                   migration_.duplicate_jobs, migration_.statuses_mapped, migration_.running_released);
+    }
+    return st;
   }
+
+  MigrationReport migration() const override { return migration_; }
 
   Status register_grid(const Provenance& prov, const std::vector<GridPoint>& points,
                        RegisterReport* report) override {
@@ -455,6 +492,183 @@ class SociJobStore : public JobStore {
     warn_if_blocked(what, since, limit);
   }
 
+  static std::string lower(std::string v) {
+    for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return v;
+  }
+
+  bool table_exists(Session& sql, const std::string& table) {
+    long long n = 0;
+    if (dialect_.mysql) {
+      sql << "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t",
+          soci::use(table), soci::into(n);
+    } else {
+      sql << "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = :t", soci::use(table), soci::into(n);
+    }
+    return n > 0;
+  }
+
+  // Lower-case column name -> lower-case data type.
+  std::map<std::string, std::string> column_types(Session& sql, const std::string& table) {
+    std::map<std::string, std::string> out;
+    if (dialect_.mysql) {
+      soci::rowset<soci::row> rs = (sql.prepare << "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
+                                                   "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t",
+                                    soci::use(table));
+      for (const auto& row : rs) out[lower(row.get<std::string>(0))] = lower(row.get<std::string>(1));
+    } else {
+      soci::rowset<soci::row> rs = (sql.prepare << "PRAGMA table_info(" + table + ")");
+      for (const auto& row : rs) out[lower(row.get<std::string>(1))] = lower(row.get<std::string>(2));
+    }
+    return out;
+  }
+
+  void add_column(Session& sql, const std::string& table, const ColumnDef& c) {
+    try {
+      sql << "ALTER TABLE " + table + " ADD COLUMN " + dialect_.quote(c.name) + " " + c.added_type();
+      ++migration_.columns_added;
+    } catch (const soci::soci_error& e) {
+      // Another process added it first (MySQL DDL is not transactional): that is the goal.
+      if (db_error_status(e, "").code() != 1060) throw;
+    }
+  }
+
+  bool index_exists(Session& sql, const IndexDef& index) {
+    long long n = 0;
+    if (dialect_.mysql) {
+      sql << "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND "
+             "TABLE_NAME = :t AND INDEX_NAME = :i",
+          soci::use(index.table), soci::use(index.name), soci::into(n);
+    } else {
+      sql << "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = :i", soci::use(index.name),
+          soci::into(n);
+    }
+    return n > 0;
+  }
+
+  void create_index(Session& sql, const IndexDef& index) {
+    if (index_exists(sql, index)) return;
+    // Parameter rows and jobs get their keys in any case (duplicates are marked by the
+    // migration); elsewhere duplicates left by the predecessor make a unique key impossible.
+    const bool may_fail = index.unique && index.table != "kosmatau_parameters" && index.table != "pdr_model_jobs";
+    if (!may_fail) {
+      sql << create_index_sql(index, dialect_);
+      return;
+    }
+    long long dups = 0;
+    sql << "SELECT COUNT(*) FROM (SELECT 1 FROM " + index.table + " WHERE " + not_null(index.columns) +
+               " GROUP BY " + index.columns + " HAVING COUNT(*) > 1) d",
+        soci::into(dups);
+    if (dups > 0) {
+      migration_.unique_keys_skipped.push_back(index.table + " (" + index.columns + ")");
+      return;
+    }
+    sql << create_index_sql(index, dialect_);
+  }
+
+  static std::string not_null(const std::string& columns) {
+    std::string out, col;
+    std::istringstream in(columns);
+    while (std::getline(in, col, ',')) {
+      col.erase(0, col.find_first_not_of(' '));
+      out += (out.empty() ? "" : " AND ") + col + " IS NOT NULL";
+    }
+    return out;
+  }
+
+  // Rows written by the predecessor: parameter identities, statuses, duplicates.
+  void migrate_predecessor_rows(Session& sql) {
+    // Identity hashes for parameter rows; a repeated (model, identity) is kept as a duplicate.
+    std::vector<long long> ids;
+    {
+      soci::rowset<soci::row> rs = (sql.prepare << "SELECT id FROM kosmatau_parameters WHERE parameter_hash IS NULL "
+                                                   "ORDER BY id");
+      for (const auto& row : rs) ids.push_back(as_integer(row, 0));
+    }
+    std::map<std::pair<long long, std::string>, long long> first_of;
+    std::map<long long, long long> duplicate_params;  // row -> the row it repeats
+    for (long long id : ids) {
+      ParameterValues values;
+      long long model = 0;
+      soci::rowset<soci::row> rs = (sql.prepare << "SELECT * FROM kosmatau_parameters WHERE id = :id", soci::use(id));
+      for (const auto& row : rs) {
+        for (std::size_t i = 0; i < row.size(); ++i) {
+          const std::string name = row.get_properties(i).get_name();
+          if (lower(name) == "model_name_id" && row.get_indicator(i) != soci::i_null) model = as_integer(row, i);
+          const ParamSpec* spec = find_parameter(name);
+          if (spec == nullptr || spec->role == ParamRole::Comment) continue;
+          values[spec->name] = row.get_indicator(i) == soci::i_null ? "" : field_text(row, i, spec->type);
+        }
+      }
+      std::string hash = parameter_hash(values);
+      auto key = std::make_pair(model, hash);
+      auto it = first_of.find(key);
+      if (it == first_of.end()) {
+        first_of[key] = id;
+      } else {
+        duplicate_params[id] = it->second;
+        hash = sha256_hex(hash + ":duplicate:" + std::to_string(id));
+        ++migration_.duplicate_parameters;
+      }
+      sql << "UPDATE kosmatau_parameters SET parameter_hash = :h WHERE id = :id", soci::use(hash), soci::use(id);
+    }
+
+    // Statuses this version does not know become failed, keeping the old one in the error.
+    struct Job {
+      long long id, model, params;
+      std::string status;
+    };
+    std::vector<Job> jobs;
+    {
+      soci::rowset<soci::row> rs =
+          (sql.prepare << "SELECT id, COALESCE(model_name_id, 0), COALESCE(kosmatau_parameters_id, 0), "
+                          "COALESCE(status, 'pending') FROM pdr_model_jobs ORDER BY id");
+      for (const auto& row : rs) {
+        jobs.push_back(Job{as_integer(row, 0), as_integer(row, 1), as_integer(row, 2), row.get<std::string>(3)});
+      }
+    }
+    for (auto& j : jobs) {
+      if (!parse_job_state(j.status)) {
+        const std::string note = "predecessor status: " + j.status;
+        sql << "UPDATE pdr_model_jobs SET status = 'failed', error = :e WHERE id = :id", soci::use(note),
+            soci::use(j.id);
+        j.status = "failed";
+        ++migration_.statuses_mapped;
+      } else if (j.status == "running") {
+        // The predecessor recorded no owner: nothing will ever finish these.
+        sql << "UPDATE pdr_model_jobs SET status = 'pending', error = 'running in the predecessor database; "
+               "put back to pending' WHERE id = :id",
+            soci::use(j.id);
+        j.status = "pending";
+        ++migration_.running_released;
+      }
+    }
+    // One job per (model, parameter row); repeats are kept with duplicate_key = their id and
+    // cancelled unless they finished. The finished (else the newest) row stays the job.
+    std::map<std::pair<long long, long long>, const Job*> keep;
+    for (const auto& j : jobs) {
+      auto key = std::make_pair(j.model, j.params);
+      auto it = keep.find(key);
+      if (it == keep.end() || (it->second->status != "finished" && (j.status == "finished" || j.id > it->second->id))) {
+        keep[key] = &j;
+      }
+    }
+    for (const auto& j : jobs) {
+      const bool repeated = keep[std::make_pair(j.model, j.params)] != &j;
+      const bool duplicate_parameters = duplicate_params.count(j.params) != 0;
+      if (!repeated && !duplicate_parameters) continue;
+      ++migration_.duplicate_jobs;
+      if (repeated) sql << "UPDATE pdr_model_jobs SET duplicate_key = id WHERE id = :id", soci::use(j.id);
+      if (j.status != "finished") {
+        sql << "UPDATE pdr_model_jobs SET status = 'cancelled', error = 'duplicate kept from the predecessor "
+               "database' WHERE id = :id",
+            soci::use(j.id);
+      }
+    }
+    sql << "UPDATE pdr_model_jobs SET pending = CASE WHEN status = 'pending' THEN 1 ELSE 0 END, "
+           "active = CASE WHEN status = 'running' THEN 1 ELSE 0 END";
+  }
+
   // SELECT by the unique key; INSERT OR IGNORE when missing; return the id.
   long long get_or_create(Session& sql, const std::string& table, const std::vector<std::string>& key_cols,
                           const std::vector<std::string>& key_vals,
@@ -469,7 +683,7 @@ class SociJobStore : public JobStore {
       q.exchange(soci::into(id));
       for (const auto& v : key_vals) q.exchange(soci::use(v));
       q.alloc();
-      q.prepare("SELECT id FROM " + table + " WHERE " + where);
+      q.prepare("SELECT id FROM " + table + " WHERE " + where + " ORDER BY id LIMIT 1");
       q.define_and_bind();
       q.execute(true);
       return q.got_data() ? id : 0;
@@ -777,6 +991,7 @@ class SociJobStore : public JobStore {
   }
 
   DbManager* db_;
+  MigrationReport migration_;
   DatabaseSettings::Retry retry_;
   Dialect dialect_;
   double slow_call_ = 0;

@@ -1,0 +1,168 @@
+// Opening a database the predecessor created (its tables, FLOAT columns, no unique keys,
+// duplicate rows, its status values) on SQLite and on MariaDB.
+#include <gtest/gtest.h>
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include "pdr/db_manager.h"
+#include "pdr/grid.h"
+#include "pdr/job_store.h"
+#include "pdr/parameters.h"
+#include "pdr/settings.h"
+#include "support/mariadb.h"
+#include "support/temp_dir.h"
+
+namespace pdr {
+namespace {
+
+class PredecessorMigrationTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  bool mysql() const { return GetParam() == "mysql"; }
+
+  void SetUp() override {
+    if (mysql()) {
+      auto& server = test::MariaDb::shared();
+      PDR_REQUIRE_MARIADB(server);
+      database_ = server.create_database();
+      db_ = server.settings(database_);
+    } else {
+      db_.type = "sqlite";
+      db_.path = dir_ / "old.db";
+    }
+    create_predecessor_database();
+  }
+
+  void exec(const std::string& sql) {
+    if (mysql()) {
+      const std::string out = test::MariaDb::shared().sql("USE " + database_ + "; " + sql);
+      ASSERT_EQ(out.find("ERROR"), std::string::npos) << out << "\n" << sql;
+      return;
+    }
+    soci::session s(*soci::factory_sqlite3(), "db=" + db_.path);
+    s << sql;
+  }
+  long long count(const std::string& sql) {
+    if (mysql()) return test::MariaDb::shared().number("USE " + database_ + "; " + sql);
+    soci::session s(*soci::factory_sqlite3(), "db=" + db_.path);
+    long long n = -1;
+    s << sql, soci::into(n);
+    return n;
+  }
+
+  // The predecessor's DDL as SQLAlchemy generated it: FLOAT, BOOL, no unique keys.
+  void create_predecessor_database() {
+    const std::string id = mysql() ? "id INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY" : "id INTEGER NOT NULL PRIMARY KEY";
+    exec("CREATE TABLE chemical_databases (" + id + ", chem_rates_file_name VARCHAR(255) NOT NULL, "
+         "chem_rates_full_path VARCHAR(255), database_origin VARCHAR(50))");
+    exec("CREATE TABLE json_templates (" + id + ", name VARCHAR(255) NOT NULL, path VARCHAR(512) NOT NULL, "
+         "description TEXT, hash VARCHAR(64), sha256_sum VARCHAR(64) UNIQUE, created_at DATETIME)");
+    exec("CREATE TABLE kosmatau_executables (" + id + ", code_revision VARCHAR(50), compilation_date DATETIME, "
+         "executable_file_name VARCHAR(255) NOT NULL, executable_full_path VARCHAR(255), sha256_sum VARCHAR(64), "
+         "comment VARCHAR(250))");
+    exec("CREATE TABLE model_names (" + id + ", model_name VARCHAR(255) NOT NULL, model_path VARCHAR(255) NOT NULL, "
+         "model_description VARCHAR(1000))");
+    exec("CREATE TABLE users (" + id + ", username VARCHAR(255) NOT NULL, email VARCHAR(255) NOT NULL)");
+    std::string params = "CREATE TABLE kosmatau_parameters (" + id + ", model_name_id INTEGER, time_created DATETIME";
+    for (const auto& p : parameter_specs()) {
+      const std::string q = mysql() ? "`" + std::string(p.name) + "`" : "\"" + std::string(p.name) + "\"";
+      params += ", " + q + (p.type == pdr::ParamType::Real ? " FLOAT" : p.type == pdr::ParamType::Integer ? " INTEGER" : " TEXT");
+    }
+    exec(params + ")");
+    exec("CREATE TABLE pdr_model_jobs (" + id + ", model_name_id INTEGER, model_job_name VARCHAR(255) NOT NULL, "
+         "user_id INTEGER, kosmatau_parameters_id INTEGER, kosmatau_executable_id INTEGER, chemical_database_id "
+         "INTEGER, onion_species VARCHAR(255), pending BOOL, active BOOL, status VARCHAR(50), time_of_start "
+         "DATETIME, time_of_finish DATETIME, execution_time DATETIME, token VARCHAR(250), output_directory "
+         "VARCHAR(255), output_hdf4_file VARCHAR(255), output_textout_file VARCHAR(255), output_chemchk_file "
+         "VARCHAR(255), output_mcdrt_zip_file VARCHAR(255), output_ctrl_ind_file VARCHAR(255), output_hdf5_file "
+         "VARCHAR(250), input_pdrnew_inp_file VARCHAR(255), input_json_file VARCHAR(512), output_json_file "
+         "VARCHAR(512), log_file VARCHAR(255), time_created DATETIME, time_updated DATETIME)");
+    exec("CREATE TABLE hdf_files (" + id + ", job_id INTEGER, pdrexe_id INTEGER, parameter_id INTEGER, "
+         "model_name_id INTEGER, file_name VARCHAR(255) NOT NULL, full_path VARCHAR(255), path VARCHAR(255), "
+         "modification_time DATETIME, sha256_sum VARCHAR(64), file_size INTEGER, corrupt BOOL, comments TEXT, "
+         "file_name_hdf5_s VARCHAR(255) NOT NULL, full_path_hdf5_s VARCHAR(255), path_hdf5_s VARCHAR(255), "
+         "modification_time_hdf5_s DATETIME, sha256_sum_hdf5_s VARCHAR(64), file_size_hdf5_s INTEGER, "
+         "file_name_hdf5_c VARCHAR(255) NOT NULL, full_path_hdf5_c VARCHAR(255), path_hdf5_c VARCHAR(255), "
+         "modification_time_hdf5_c DATETIME, sha256_sum_hdf5_c VARCHAR(64), file_size_hdf5_c INTEGER)");
+    exec("CREATE TABLE json_files (" + id + ", name VARCHAR(255) NOT NULL, path VARCHAR(512) NOT NULL, "
+         "archived_path VARCHAR(512), sha256_sum VARCHAR(64) UNIQUE, created_at DATETIME, template_id INTEGER, "
+         "job_id INTEGER)");
+    // Rows as the predecessor left them: a model name twice (its get_or_create race), a
+    // parameter row twice, a grid point run twice, a 'problem' job still active, a job stuck running.
+    exec("INSERT INTO model_names (id, model_name, model_path) VALUES (1, 'old', '/s/old'), (2, 'old', '/s/old')");
+    exec("INSERT INTO users (id, username, email) VALUES (1, 'Markus', 'm@x')");
+    exec("INSERT INTO kosmatau_executables (id, executable_file_name) VALUES (1, 'pdrexe')");
+    exec("INSERT INTO chemical_databases (id, chem_rates_file_name) VALUES (1, 'chem.dat')");
+    exec("INSERT INTO kosmatau_parameters (id, model_name_id, xnsur, sint, rtot, species) VALUES "
+         "(1, 1, 1000.0, 10.0, 2.4578e17, 'H H2'), (2, 1, 1000.0, 10.0, 2.4578e17, 'H H2'), "
+         "(3, 1, 10000.0, 10.0, 1.1408e17, 'H H2')");
+    exec("INSERT INTO pdr_model_jobs (id, model_name_id, model_job_name, kosmatau_parameters_id, pending, active, "
+         "status) VALUES (1, 1, '100_30_-10_10_00', 1, 0, 0, 'finished'), (2, 1, '100_30_-10_10_00', 1, 0, 0, "
+         "'skipped'), (3, 1, '100_30_-10_10_00', 2, 1, 0, 'pending'), (4, 1, '100_40_-10_10_00', 3, 0, 1, "
+         "'problem'), (5, 1, '100_40_-10_10_00', 3, 0, 1, 'running')");
+  }
+
+  test::TempDir dir_;
+  std::string database_;
+  DatabaseSettings db_;
+};
+
+TEST_P(PredecessorMigrationTest, IsAdditiveReportsDuplicatesAndKeepsOldQueriesWorking) {
+  DbManager manager(db_);
+  auto store = open_job_store(manager);
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  const MigrationReport m = store.value()->migration();
+  EXPECT_TRUE(m.from_predecessor);
+  EXPECT_GT(m.columns_added, 5);
+  EXPECT_EQ(m.duplicate_parameters, 1);
+  EXPECT_EQ(m.duplicate_jobs, 3);
+  EXPECT_EQ(m.statuses_mapped, 1);
+  EXPECT_EQ(m.running_released, 1);
+  ASSERT_EQ(m.unique_keys_skipped.size(), 1u);
+  EXPECT_EQ(m.unique_keys_skipped[0], "model_names (model_name)");
+  if (mysql()) {
+    EXPECT_GT(m.columns_widened, 50);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND "
+                    "TABLE_NAME = 'kosmatau_parameters' AND DATA_TYPE = 'float'"),
+              0);
+  }
+  // No row lost.
+  EXPECT_EQ(count("SELECT COUNT(*) FROM model_names"), 2);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM kosmatau_parameters"), 3);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs"), 5);
+  // Old monitoring queries still answer, consistently with the states.
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE pending = 1"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE active = 1"), 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE id = 5 AND status = 'pending'"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'cancelled' AND duplicate_key IN (0, id)"), 3);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs j JOIN kosmatau_parameters p ON p.id = "
+                  "j.kosmatau_parameters_id JOIN model_names m ON m.id = j.model_name_id WHERE m.model_name = 'old'"),
+            5);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM schema_version"), 1);
+
+  // The migrated database is used like a new one, and opening it again changes nothing.
+  Settings s;
+  s.model = {{"100"}, {"30"}, {"-10"}, {"10"}, {}, "1.5", "0.2", "H H2"};
+  Provenance prov;
+  prov.model_name = "new";
+  prov.model_path = "/s/new";
+  prov.username = "u";
+  prov.exe_file_name = "mockpdr";
+  prov.chem_file_name = "chem.dat";
+  RegisterReport r;
+  Status st = store.value()->register_grid(prov, plan_grid(s)->points, &r);
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(r.created, 1u);
+  DbManager again(db_);
+  auto reopened = open_job_store(again);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().message();
+  EXPECT_FALSE(reopened.value()->migration().from_predecessor);
+  EXPECT_EQ(reopened.value()->migration().unique_keys_skipped.size(), 1u) << "still reported while duplicates last";
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs"), 6);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, PredecessorMigrationTest, ::testing::Values("sqlite", "mysql"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+
+}  // namespace
+}  // namespace pdr
