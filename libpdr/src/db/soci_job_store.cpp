@@ -219,7 +219,8 @@ class SociJobStore : public JobStore {
       std::vector<std::string> names(slots);
       std::vector<int> attempts(slots);
       sql << "SELECT id, model_job_name, kosmatau_parameters_id, attempts FROM pdr_model_jobs "
-             "WHERE model_name_id = :m AND status = 'pending' ORDER BY id LIMIT :n" + std::string(dialect_.claim_lock()),
+             "WHERE model_name_id = :m AND status = 'pending' AND duplicate_key = 0 ORDER BY id LIMIT :n" +
+                 std::string(dialect_.claim_lock()),
           soci::use(model_id), soci::use(max), soci::into(ids), soci::into(names), soci::into(params),
           soci::into(attempts);
       for (size_t i = 0; i < ids.size(); ++i) {
@@ -773,7 +774,7 @@ class SociJobStore : public JobStore {
       std::vector<long long> ids(kBatch), params(kBatch), pids(kBatch);
       std::vector<std::string> states(kBatch), hosts(kBatch);
       soci::statement q = (sql.prepare << "SELECT id, kosmatau_parameters_id, COALESCE(pid, 0), status, "
-                                          "COALESCE(host, '') FROM pdr_model_jobs WHERE model_name_id = :m",
+                                          "COALESCE(host, '') FROM pdr_model_jobs WHERE model_name_id = :m AND duplicate_key = 0",
                            soci::use(model_id), soci::into(ids), soci::into(params), soci::into(pids),
                            soci::into(states), soci::into(hosts));
       q.execute();
