@@ -15,6 +15,7 @@
 #include "pdr/db_manager.h"
 #include "pdr/grid.h"
 #include "pdr/settings.h"
+#include "support/backend.h"
 #include "support/mariadb.h"
 #include "support/temp_dir.h"
 
@@ -23,17 +24,10 @@ namespace {
 
 class JobStoreTest : public ::testing::TestWithParam<std::string> {
  protected:
-  bool mysql() const { return GetParam() == "mysql"; }
   void SetUp() override {
-    if (mysql()) {
-      auto& server = test::MariaDb::shared();
-      PDR_REQUIRE_MARIADB(server);
-      database_ = server.create_database();
-      db_ = server.settings(database_);
-    } else {
-      db_.type = "sqlite";
-      db_.path = dir_ / "jobs.db";
-    }
+    backend_.open(GetParam());
+    if (HasFatalFailure() || IsSkipped()) return;
+    db_ = backend_.settings();
     manager_ = std::make_unique<DbManager>(db_);
     auto store = open_job_store(*manager_);
     ASSERT_TRUE(store.ok()) << store.status().message();
@@ -64,21 +58,8 @@ class JobStoreTest : public ::testing::TestWithParam<std::string> {
     return plan_grid(s)->points;
   }
 
-  long long count(const std::string& sql) {
-    if (mysql()) return test::MariaDb::shared().number("USE " + database_ + "; " + sql);
-    soci::session s(*soci::factory_sqlite3(), "db=" + db_.path);
-    long long n = -1;
-    s << sql, soci::into(n);
-    return n;
-  }
-  void exec(const std::string& sql) {
-    if (mysql()) {
-      test::MariaDb::shared().sql("USE " + database_ + "; " + sql);
-      return;
-    }
-    soci::session s(*soci::factory_sqlite3(), "db=" + db_.path);
-    s << sql;
-  }
+  long long count(const std::string& sql) { return backend_.count(sql); }
+  void exec(const std::string& sql) { backend_.exec(sql); }
 
   RegisterReport register_points(const std::vector<GridPoint>& p) {
     RegisterReport r;
@@ -87,8 +68,8 @@ class JobStoreTest : public ::testing::TestWithParam<std::string> {
     return r;
   }
 
-  test::TempDir dir_;
-  std::string database_;
+  test::BackendDatabase backend_;
+  const test::TempDir& dir_ = backend_.dir();
   DatabaseSettings db_;
   std::unique_ptr<DbManager> manager_;
   std::unique_ptr<JobStore> store_;

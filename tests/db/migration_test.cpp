@@ -1,16 +1,13 @@
 // Opening a database the predecessor created (its tables, FLOAT columns, no unique keys,
 // duplicate rows, its status values) on SQLite and on MariaDB.
 #include <gtest/gtest.h>
-#include <soci/soci.h>
-#include <soci/sqlite3/soci-sqlite3.h>
 
 #include "pdr/db_manager.h"
 #include "pdr/grid.h"
 #include "pdr/job_store.h"
 #include "pdr/parameters.h"
 #include "pdr/settings.h"
-#include "support/mariadb.h"
-#include "support/temp_dir.h"
+#include "support/backend.h"
 
 namespace pdr {
 namespace {
@@ -20,34 +17,14 @@ class PredecessorMigrationTest : public ::testing::TestWithParam<std::string> {
   bool mysql() const { return GetParam() == "mysql"; }
 
   void SetUp() override {
-    if (mysql()) {
-      auto& server = test::MariaDb::shared();
-      PDR_REQUIRE_MARIADB(server);
-      database_ = server.create_database();
-      db_ = server.settings(database_);
-    } else {
-      db_.type = "sqlite";
-      db_.path = dir_ / "old.db";
-    }
+    backend_.open(GetParam());
+    if (HasFatalFailure() || IsSkipped()) return;
+    db_ = backend_.settings();
     create_predecessor_database();
   }
 
-  void exec(const std::string& sql) {
-    if (mysql()) {
-      const std::string out = test::MariaDb::shared().sql("USE " + database_ + "; " + sql);
-      ASSERT_EQ(out.find("ERROR"), std::string::npos) << out << "\n" << sql;
-      return;
-    }
-    soci::session s(*soci::factory_sqlite3(), "db=" + db_.path);
-    s << sql;
-  }
-  long long count(const std::string& sql) {
-    if (mysql()) return test::MariaDb::shared().number("USE " + database_ + "; " + sql);
-    soci::session s(*soci::factory_sqlite3(), "db=" + db_.path);
-    long long n = -1;
-    s << sql, soci::into(n);
-    return n;
-  }
+  void exec(const std::string& sql) { backend_.exec(sql); }
+  long long count(const std::string& sql) { return backend_.count(sql); }
 
   // The predecessor's DDL as SQLAlchemy generated it: FLOAT, BOOL, no unique keys.
   void create_predecessor_database() {
@@ -101,8 +78,7 @@ class PredecessorMigrationTest : public ::testing::TestWithParam<std::string> {
          "'problem'), (5, 1, '100_40_-10_10_00', 3, 0, 1, 'running')");
   }
 
-  test::TempDir dir_;
-  std::string database_;
+  test::BackendDatabase backend_;
   DatabaseSettings db_;
 };
 

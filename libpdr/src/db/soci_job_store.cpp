@@ -60,7 +60,8 @@ class SociJobStore : public JobStore {
     dialect_.mysql = manager->settings().type == "mysql";
     const auto& s = manager->settings();
     // A statement waits at most read_timeout or write_timeout; one second more is a call that
-    // blocked (connects and pings are checked by the manager).
+    // blocked (connects and pings are checked by the manager). A failed attempt stops at its
+    // first failing statement, so one attempt is one bounded wait.
     slow_call_ = s.type == "mysql" ? std::max(s.read_timeout, s.write_timeout) + 1.0 : 0.0;
   }
 
@@ -416,7 +417,7 @@ class SociJobStore : public JobStore {
             }
             committing = true;
             sql << "COMMIT";
-            note_duration(what, attempt_start, slow_call_);
+            warn_if_blocked(what, attempt_start, slow_call_);
             return Status::Ok();
           } catch (const std::exception& e) {
             last = db_error_status(e, "database error while trying to " + what);
@@ -432,7 +433,7 @@ class SociJobStore : public JobStore {
           }
         }
       }
-      note_duration(what, attempt_start, slow_call_);
+      warn_if_blocked(what, attempt_start, slow_call_);
       if (committing && is_connection_lost(last.code())) {
         spdlog::warn("database: connection lost during COMMIT of '{}' (error {}): outcome unknown, reading it back",
                      what, last.code());
@@ -485,12 +486,6 @@ class SociJobStore : public JobStore {
       std::this_thread::sleep_for(std::chrono::duration<double>(delay));
       delay = std::min(delay * 2, retry_.max_delay);
     }
-  }
-
-  // A database call that blocks past its network timeout is a bug worth a log line. A failed
-  // attempt stops at its first failing statement, so one attempt is one bounded wait.
-  static void note_duration(const std::string& what, std::chrono::steady_clock::time_point since, double limit) {
-    warn_if_blocked(what, since, limit);
   }
 
   static std::string lower(std::string v) {

@@ -1,0 +1,61 @@
+// A fresh empty database for a test on either backend: a SQLite file in a temporary directory,
+// or a new database on the shared throwaway MariaDB. Plain SQL helpers read it from outside.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include <string>
+
+#include "pdr/settings.h"
+#include "support/mariadb.h"
+#include "support/temp_dir.h"
+
+namespace pdr::test {
+
+class BackendDatabase {
+ public:
+  // Call from SetUp; with "mysql" it fails in CI and skips elsewhere when there is no server.
+  void open(const std::string& backend) {
+    mysql_ = backend == "mysql";
+    if (mysql_) {
+      auto& server = MariaDb::shared();
+      PDR_REQUIRE_MARIADB(server);
+      database_ = server.create_database();
+      settings_ = server.settings(database_);
+    } else {
+      settings_.type = "sqlite";
+      settings_.path = dir_ / "jobs.db";
+    }
+  }
+
+  const DatabaseSettings& settings() const { return settings_; }
+  const TempDir& dir() const { return dir_; }
+
+  long long count(const std::string& sql) const {
+    if (mysql_) return MariaDb::shared().number("USE " + database_ + "; " + sql);
+    soci::session s(*soci::factory_sqlite3(), "db=" + settings_.path);
+    long long n = -1;
+    s << sql, soci::into(n);
+    return n;
+  }
+
+  void exec(const std::string& sql) const {
+    if (mysql_) {
+      const std::string out = MariaDb::shared().sql("USE " + database_ + "; " + sql);
+      ASSERT_EQ(out.find("ERROR"), std::string::npos) << out << "\n" << sql;
+      return;
+    }
+    soci::session s(*soci::factory_sqlite3(), "db=" + settings_.path);
+    s << sql;
+  }
+
+ private:
+  TempDir dir_;
+  bool mysql_ = false;
+  std::string database_;
+  DatabaseSettings settings_;
+};
+
+}  // namespace pdr::test
