@@ -157,6 +157,11 @@ TEST_F(GridRunTest, FailingPointIsFailedWithItsErrorAndExitOne) {
   EXPECT_EQ(js.out.rfind("{\"model\": \"f\", \"total\": 2, \"by_status\": {", 0), 0u) << js.out;
   EXPECT_NE(js.out.find("\"finished\": 1"), std::string::npos);
   EXPECT_NE(js.out.find("\"failed\": 1"), std::string::npos);
+  // The run recorded itself with its final state and its database pool counters.
+  EXPECT_NE(js.out.find("\"runs\": [{\"host\": "), std::string::npos) << js.out;
+  EXPECT_NE(js.out.find("\"workers\": 2, \"state\": \"failed\""), std::string::npos) << js.out;
+  EXPECT_NE(js.out.find("\"pool\": {\"open\": "), std::string::npos) << js.out;
+  EXPECT_NE(st.out.find("database pool: "), std::string::npos) << st.out;
 
   // Running again retries only the failed point; it succeeds now.
   auto again = run({"--model-name", "f", "--parallel", "--workers", "2", "--dens", "30", "40", "--chi", "10"});
@@ -203,6 +208,7 @@ TEST_P(InterruptTest, StopsChildrenAndLeavesNoRunningJob) {
   EXPECT_EQ(counts["running"], 0);
   EXPECT_EQ(counts["pending"], 6);
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE pending = 1 AND active = 0"), 6);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_runs WHERE state = 'interrupted'"), 1);
   // Every mock that was started has been stopped.
   int started = 0;
   for (const auto& e : read_trace(dir_ / "trace")) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "pdr/pool_stats.h"
 #include "pdr/settings.h"
 #include "pdr/status.h"
 
@@ -19,11 +20,6 @@ class session;
 }
 
 namespace pdr {
-
-struct PoolStats {
-  int size = 0, in_use = 0, idle = 0;
-  long long created = 0, validated = 0, replaced = 0, failed = 0;
-};
 
 class DbManager {
  public:

@@ -13,6 +13,7 @@
 #include "pdr/grid.h"
 #include "pdr/job_state.h"
 #include "pdr/parameters.h"
+#include "pdr/pool_stats.h"
 #include "pdr/status.h"
 
 namespace pdr {
@@ -84,11 +85,19 @@ struct JobSummary {
   std::string error;
 };
 
+// One pdr_run process working on a model, as it last recorded itself.
+struct RunRecord {
+  std::string host, state, started_at, updated_at;  // state: running, finished, failed, interrupted, error
+  long long pid = 0, workers = 0;
+  PoolStats pool;
+};
+
 struct StatusReport {
   std::string model;
   long long total = 0;
   std::map<std::string, long long> by_status;  // every state, zero included
   std::vector<JobSummary> running, failed;
+  std::vector<RunRecord> runs;  // the latest runs of the model, newest first
 };
 
 // What opening a database created by the predecessor (no schema_version) changed. Nothing is
@@ -125,6 +134,12 @@ class JobStore {
   virtual Result<long long> release_jobs(const Owner& owner) = 0;
   virtual Result<StatusReport> status_report(const std::string& model) = 0;
   virtual Result<std::vector<std::string>> model_names() = 0;
+  // Records (creates or updates) this process's run of a model: its state and pool counters.
+  virtual Status record_run(long long model_id, const Owner& owner, int workers, const std::string& state,
+                            const PoolStats& pool) {
+    (void)model_id, (void)owner, (void)workers, (void)state, (void)pool;
+    return Status::Ok();
+  }
   // What was migrated when the store was opened (empty for a database of this version).
   virtual MigrationReport migration() const { return {}; }
 };

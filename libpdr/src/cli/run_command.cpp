@@ -1,6 +1,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iomanip>
@@ -137,6 +138,14 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
 
   Owner owner{host_name(), static_cast<long long>(getpid()), random_token()};
   JobStore& job_store = *store.value();
+  DbManager& db = *manager.value();
+  // This run and its pool counters, for `pdr_run status`: at the start, every few seconds, at the end.
+  auto record_run = [&](const std::string& state) {
+    Status st = job_store.record_run(reg.model_id, owner, s.run.workers, state, db.stats());
+    if (!st.ok()) spdlog::warn("could not record this run in the database: {}", st.message());
+  };
+  record_run("running");
+  auto last_recorded = std::chrono::steady_clock::now();
   Storage& out_storage = *storage.value();
   const JobPlan& jp = job_plan.value();
   auto executor = make_tbb_executor(s.run.workers, [&](const ClaimedJob& job) {
@@ -151,7 +160,11 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
     }
     return execute_job(jp, out_storage, job, params.value(), &stop);
   });
-  RunSummary summary = run_jobs(job_store, *executor, reg.model_id, s.run.workers, owner, stop, [](const JobResult& r) {
+  RunSummary summary = run_jobs(job_store, *executor, reg.model_id, s.run.workers, owner, stop, [&](const JobResult& r) {
+    if (std::chrono::steady_clock::now() - last_recorded > std::chrono::seconds(5)) {
+      record_run("running");
+      last_recorded = std::chrono::steady_clock::now();
+    }
     if (r.state == JobState::Finished) {
       spdlog::info("[job {} {}] finished in {:.2f} s", r.job.id, r.job.name, r.seconds);
     } else if (r.state == JobState::Failed) {
@@ -162,7 +175,10 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
     if (!r.kept_dir.empty()) spdlog::warn("[job {} {}] working directory kept: {}", r.job.id, r.job.name, r.kept_dir);
   });
   executor.reset();
-  const PoolStats pool = manager.value()->stats();
+  if (summary.fatal.ok()) {
+    record_run(summary.interrupted ? "interrupted" : summary.failed > 0 ? "failed" : "finished");
+  }
+  const PoolStats pool = db.stats();
   spdlog::info("database pool: {} sessions created, {} validated, {} replaced, {} failed connects; "
                "{} open at the end ({} in use, {} idle)",
                pool.created, pool.validated, pool.replaced, pool.failed, pool.size, pool.in_use, pool.idle);

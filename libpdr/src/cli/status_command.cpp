@@ -50,12 +50,29 @@ std::string json_jobs(const std::vector<JobSummary>& jobs) {
   return out + "]";
 }
 
+std::string json_runs(const std::vector<RunRecord>& runs) {
+  std::string out = "[";
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const auto& r = runs[i];
+    const auto& p = r.pool;
+    out += (i ? ", " : "") + std::string("{\"host\": ") + json_string(r.host) + ", \"pid\": " + std::to_string(r.pid) +
+           ", \"workers\": " + std::to_string(r.workers) + ", \"state\": " + json_string(r.state) +
+           ", \"started_at\": " + json_string(r.started_at) + ", \"updated_at\": " + json_string(r.updated_at) +
+           ", \"pool\": {\"open\": " + std::to_string(p.size) + ", \"in_use\": " + std::to_string(p.in_use) +
+           ", \"idle\": " + std::to_string(p.idle) + ", \"created\": " + std::to_string(p.created) +
+           ", \"validated\": " + std::to_string(p.validated) + ", \"replaced\": " + std::to_string(p.replaced) +
+           ", \"failed\": " + std::to_string(p.failed) + "}}";
+  }
+  return out + "]";
+}
+
 std::string json_report(const StatusReport& r) {
   std::string out = "{\"model\": " + json_string(r.model) + ", \"total\": " + std::to_string(r.total) +
                     ", \"by_status\": {";
   size_t i = 0;
   for (const auto& kv : r.by_status) out += (i++ ? ", " : "") + json_string(kv.first) + ": " + std::to_string(kv.second);
-  out += "}, \"running\": " + json_jobs(r.running) + ", \"failed\": " + json_jobs(r.failed) + "}";
+  out += "}, \"running\": " + json_jobs(r.running) + ", \"failed\": " + json_jobs(r.failed) +
+         ", \"runs\": " + json_runs(r.runs) + "}";
   return out;
 }
 
@@ -70,6 +87,16 @@ void print_report(std::ostream& out, const StatusReport& r) {
     out << "running jobs:\n";
     for (const auto& j : r.running) {
       out << "  " << j.name << "  host " << j.host << "  pid " << j.pid << "  since " << j.time_of_start << " UTC\n";
+    }
+  }
+  if (!r.runs.empty()) {
+    out << "runs (newest first; times UTC):\n";
+    for (const auto& run : r.runs) {
+      const auto& p = run.pool;
+      out << "  " << run.host << " pid " << run.pid << "  " << run.state << "  " << run.workers << " workers  since "
+          << run.started_at << ", updated " << run.updated_at << "  database pool: " << p.size << " open ("
+          << p.in_use << " in use, " << p.idle << " idle), " << p.created << " created, " << p.validated
+          << " validated, " << p.replaced << " replaced, " << p.failed << " failed\n";
     }
   }
   if (!r.failed.empty()) {

@@ -255,7 +255,7 @@ class SociJobStore : public JobStore {
 
   Result<ParameterValues> load_parameters(long long params_id) override {
     ParameterValues values;
-    Status st = transaction("load parameters", [&](Session& sql) {
+    Status st = transaction("load parameter row " + std::to_string(params_id), [&](Session& sql) {
       values.clear();
       soci::rowset<soci::row> rs = (sql.prepare << "SELECT * FROM kosmatau_parameters WHERE id = :id",
                                     soci::use(params_id));
@@ -282,7 +282,7 @@ class SociJobStore : public JobStore {
 
   Result<bool> update_job_status(const StatusChange& c) override {
     bool applied = false;
-    Status st = transaction("update job status", [&](Session& sql) {
+    Status st = transaction("set job " + std::to_string(c.job_id) + " to " + to_string(c.next), [&](Session& sql) {
       applied = apply_change(sql, c);
       return Status::Ok();
     }, [&](Session& sql) {
@@ -361,10 +361,49 @@ class SociJobStore : public JobStore {
       };
       summaries("running", report.running);
       summaries("failed", report.failed);
+      soci::rowset<soci::row> runs =
+          (sql.prepare << "SELECT COALESCE(host, ''), COALESCE(pid, 0), COALESCE(workers, 0), state, "
+                          "COALESCE(started_at, ''), COALESCE(updated_at, ''), pool_open, pool_in_use, pool_idle, "
+                          "pool_created, pool_validated, pool_replaced, pool_failed FROM pdr_runs "
+                          "WHERE model_name_id = :m ORDER BY id DESC LIMIT 10",
+           soci::use(model_id));
+      for (const auto& row : runs) {
+        RunRecord r;
+        r.host = row.get<std::string>(0);
+        r.pid = as_integer(row, 1);
+        r.workers = as_integer(row, 2);
+        r.state = row.get<std::string>(3);
+        r.started_at = row.get<std::string>(4);
+        r.updated_at = row.get<std::string>(5);
+        r.pool.size = static_cast<int>(as_integer(row, 6));
+        r.pool.in_use = static_cast<int>(as_integer(row, 7));
+        r.pool.idle = static_cast<int>(as_integer(row, 8));
+        r.pool.created = as_integer(row, 9);
+        r.pool.validated = as_integer(row, 10);
+        r.pool.replaced = as_integer(row, 11);
+        r.pool.failed = as_integer(row, 12);
+        report.runs.push_back(r);
+      }
       return Status::Ok();
     });
     if (!st.ok()) return st;
     return report;
+  }
+
+  Status record_run(long long model_id, const Owner& owner, int workers, const std::string& state,
+                    const PoolStats& pool) override {
+    return transaction("record run " + owner.token, [&](Session& sql) {
+      const long long pid = owner.pid, w = workers, open = pool.size, in_use = pool.in_use, idle = pool.idle;
+      sql << std::string(dialect_.insert_ignore()) +
+                 " INTO pdr_runs (token, model_name_id, host, pid, workers) VALUES (:t, :m, :h, :p, :w)",
+          soci::use(owner.token), soci::use(model_id), soci::use(owner.host), soci::use(pid), soci::use(w);
+      sql << "UPDATE pdr_runs SET state = :s, updated_at = CURRENT_TIMESTAMP, pool_open = :o, pool_in_use = :u, "
+             "pool_idle = :i, pool_created = :c, pool_validated = :v, pool_replaced = :r, pool_failed = :f "
+             "WHERE token = :t",
+          soci::use(state), soci::use(open), soci::use(in_use), soci::use(idle), soci::use(pool.created),
+          soci::use(pool.validated), soci::use(pool.replaced), soci::use(pool.failed), soci::use(owner.token);
+      return Status::Ok();
+    });
   }
 
   Result<std::vector<std::string>> model_names() override {
