@@ -72,6 +72,23 @@ TEST(ConfigTest, AliasesApplyAndUnquotedNumbersAreValues) {
   EXPECT_EQ(nd["fuvstring"], "Draine.fuv");
 }
 
+TEST(ConfigTest, PredecessorDatabaseAndParameterKeysAreApplied) {
+  Config c = defaults();
+  ASSERT_TRUE(c.apply_yaml("database:\n  max_overflow: 2\n  connect_args: {}\n  diagnostics_enabled: false\n"
+                           "model_params:\n  reserved_cpus: 1\n",
+                           "old.yaml")
+                  .ok());
+  EXPECT_EQ(c.integer("database.max_overflow"), 2);
+  EXPECT_FALSE(c.boolean("database.diagnostics_enabled"));
+  EXPECT_EQ(c.integer("run.reserved_cpus"), 1);
+  EXPECT_EQ(c.origin("run.reserved_cpus"), "old.yaml:6");
+  Status st = c.apply_yaml("database:\n  connect_args: {ssl_ca: x}\n", "args.yaml");
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("args.yaml:2: database.connect_args: driver arguments are not passed through"),
+            std::string::npos)
+      << st.message();
+}
+
 TEST(ConfigTest, SpeciesAsOneStringIsSplit) {
   Config c = defaults();
   ASSERT_TRUE(c.apply_yaml("model_parameters:\n  species: CO C+ C O\n", "x.yaml").ok());

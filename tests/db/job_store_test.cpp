@@ -308,7 +308,8 @@ TEST(DbManagerTest, OneManagerPerProcessEvenUnderRacingThreads) {
 
 TEST_P(JobStoreTest, PoolLendsAtMostPoolSizeSessions) {
   DatabaseSettings small = db_;
-  small.pool_size = 2;
+  small.pool_size = 1;
+  small.max_overflow = 1;
   small.pool_timeout = 1;
   DbManager m(small);
   auto a = m.borrow();
@@ -320,6 +321,11 @@ TEST_P(JobStoreTest, PoolLendsAtMostPoolSizeSessions) {
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().kind(), ErrorKind::kTransient);
   EXPECT_NE(c.status().message().find("no database session free after 1 s"), std::string::npos);
+  {
+    auto gone = std::move(b.value());  // returned: beyond pool_size, so closed rather than kept
+  }
+  EXPECT_EQ(m.stats().idle, 0);
+  EXPECT_EQ(m.stats().in_use, 1);
 }
 
 TEST_P(JobStoreTest, ConcurrentClaimersNeverShareAJob) {

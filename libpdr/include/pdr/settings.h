@@ -19,7 +19,9 @@ struct DatabaseSettings {
   std::string database;
   std::string username;
   std::string password;  // never logged
-  int pool_size = 5;
+  int pool_size = 5;         // sessions kept open when idle
+  int max_overflow = 5;      // more sessions while busy, closed when returned
+  bool diagnostics_enabled = true;
   int pool_timeout = 60;    // seconds to wait for a free session
   int pool_recycle = 3600;  // seconds before a session is replaced
   bool pool_pre_ping = true;

@@ -179,7 +179,7 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
     record_run(summary.interrupted ? "interrupted" : summary.failed > 0 ? "failed" : "finished");
   }
   const PoolStats pool = db.stats();
-  spdlog::info("database pool: {} sessions created, {} validated, {} replaced, {} failed connects; "
+  if (s.database.diagnostics_enabled) spdlog::info("database pool: {} sessions created, {} validated, {} replaced, {} failed connects; "
                "{} open at the end ({} in use, {} idle)",
                pool.created, pool.validated, pool.replaced, pool.failed, pool.size, pool.in_use, pool.idle);
 

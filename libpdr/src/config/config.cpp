@@ -208,8 +208,15 @@ Status Config::apply_yaml(const std::string& text, const std::string& origin) {
         const YAML::Node& key_node = entries[e].first;
         const YAML::Node& value = entries[e].second;
         const std::string key = keys[e];
-        const std::string full = section + "." + key;
+        std::string full = section + "." + key;
         const std::string at = where(key_node) + ": " + name + "." + key;
+        if (full == "database.connect_args") {
+          // The predecessor's driver arguments: only the empty default is meaningful here.
+          if (!value || value.IsNull() || (value.IsMap() && value.size() == 0)) continue;
+          return Status::Usage(at + ": driver arguments are not passed through; use database.connect_timeout, "
+                                    "read_timeout, write_timeout or unix_socket");
+        }
+        if (full == "model_parameters.reserved_cpus") full = "run.reserved_cpus";  // where the predecessor read it
         SettingType type;
         if (section == "non_default_parameters") {
           const ParamSpec* p = find_parameter(key);

@@ -15,6 +15,8 @@ const std::vector<SettingSpec>& setting_specs() {
       {"database.username", T::String, {"PDR_DB_USERNAME"}},
       {"database.password", T::Secret, {"PDR_DB_PASSWORD"}},
       {"database.pool_size", T::Integer, {}},
+      {"database.max_overflow", T::Integer, {}},
+      {"database.diagnostics_enabled", T::Bool, {}},
       {"database.pool_timeout", T::Integer, {}},
       {"database.pool_recycle", T::Integer, {}},
       {"database.pool_pre_ping", T::Bool, {}},

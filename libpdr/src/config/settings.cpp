@@ -64,6 +64,9 @@ Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigne
   db.username = c.str("database.username");
   db.password = c.str("database.password");
   db.pool_size = static_cast<int>(c.integer("database.pool_size"));
+  db.max_overflow = static_cast<int>(c.integer("database.max_overflow"));
+  db.diagnostics_enabled = c.boolean("database.diagnostics_enabled");
+  if (db.max_overflow < 0) return Status::Usage(where("database.max_overflow") + ": must not be negative");
   db.pool_timeout = static_cast<int>(c.integer("database.pool_timeout"));
   db.pool_recycle = static_cast<int>(c.integer("database.pool_recycle"));
   db.pool_pre_ping = c.boolean("database.pool_pre_ping");

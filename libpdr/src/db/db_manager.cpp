@@ -180,7 +180,7 @@ Result<DbManager::Lease> DbManager::borrow(const std::string& purpose) {
       ++in_use_;
       return lend(std::move(item.session), item.expires);
     }
-    if (in_use_ < settings_.pool_size) {
+    if (in_use_ < settings_.pool_size + settings_.max_overflow) {
       ++in_use_;
       lock.unlock();
       auto s = connect();
@@ -195,12 +195,13 @@ Result<DbManager::Lease> DbManager::borrow(const std::string& purpose) {
       return lend(std::move(s.value()), new_expiry());
     }
     if (freed_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
-        in_use_ >= settings_.pool_size) {
+        in_use_ >= settings_.pool_size + settings_.max_overflow) {
       report_leaks();
       return Status::Error(ErrorKind::kTransient, "no database session free after " +
                                                       std::to_string(settings_.pool_timeout) +
-                                                      " s (database.pool_size " +
-                                                      std::to_string(settings_.pool_size) + ")");
+                                                      " s (database.pool_size + max_overflow = " +
+                                                      std::to_string(settings_.pool_size + settings_.max_overflow) +
+                                                      ")");
     }
   }
 }
@@ -212,6 +213,9 @@ void DbManager::give_back(std::unique_ptr<soci::session> s, std::chrono::steady_
   borrowed_.erase(id);
   if (broken) {
     ++counters_.replaced;
+  } else if (in_use_ + static_cast<int>(idle_.size()) >= settings_.pool_size) {
+    // Beyond pool_size open sessions: an overflow one, closed (when `s` goes out of scope,
+    // outside the lock).
   } else {
     idle_.push_back(Idle{std::move(s), expires, std::chrono::steady_clock::now()});
   }
