@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   pdr_run --config my.yaml --model-name m1 --parallel --workers=4 --dens 30 40 --chi 10 100 --mass -10
   pdr_run status --model-name m1          counts per state and the failed jobs
   pdr_run status --model-name m1 --json   the same as one JSON object
+  pdr_run verify --model-name m1          re-check stored outputs; redo jobs whose outputs changed
 
 Settings: built-in defaults < --config FILE < PDR_* environment < flags. Grid values use
 10*log10 units for dens, mass and chi ("30" = 1e3) and percent for metal ("100" = solar).
@@ -44,6 +45,11 @@ Exit codes: 0 all jobs done, 1 some job failed, 2 usage/config/database error, 1
   add_common(status);
   status->add_flag("--json", o.json, "print one JSON object (an array without --model-name)");
 
+  CLI::App* verify = app.add_subcommand(
+      "verify", "check the stored outputs of finished jobs (size, sha256); put jobs with missing or "
+                "changed outputs back to pending");
+  add_common(verify);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -56,5 +62,6 @@ Exit codes: 0 all jobs done, 1 some job failed, 2 usage/config/database error, 1
   }
   const auto env = pdr::process_environment();
   if (status->parsed()) return pdr::status_command(o, env, std::cout);
+  if (verify->parsed()) return pdr::verify_command(o, env, std::cout);
   return pdr::run_grid_command(o, env, std::cout);
 }

@@ -122,6 +122,29 @@ TEST_F(GridRunTest, TheIssueCommandWorksAsTypedAndUsesTheDefaultModel) {
   EXPECT_TRUE(fs::is_regular_file(dir_ / "store/pdr_model/pdrgrid/pdr100_40_-10_100_00.hdf"));
 }
 
+TEST_F(GridRunTest, VerifyPutsJobsWithMissingOrChangedOutputsBackToPending) {
+  auto r = run({"--model-name", "v", "--dens", "30", "40", "--chi", "10", "20"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  fs::remove(dir_ / "store/v/pdrgrid/chemchk100_30_-10_10_00.out");
+  test::write_text(dir_ / "store/v/oniongrid/TEXTOUT100_40_-10_20_00_CO", "tampered\n");
+  std::string hdf = test::read_text(dir_ / "store/v/pdrgrid/pdr100_40_-10_10_00.hdf");
+  hdf[0] = hdf[0] == 'X' ? 'Y' : 'X';  // same size, other content
+  test::write_text(dir_ / "store/v/pdrgrid/pdr100_40_-10_10_00.hdf", hdf);
+  auto v = test::run_pdr_run(dir_.path(), {"verify", "--config", dir_ / "cfg.yaml", "--model-name", "v"});
+  EXPECT_EQ(v.code, 0) << v.err;
+  EXPECT_NE(v.out.find("model v: 4 finished jobs"), std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("3 jobs back to pending"), std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("output changed (sha256): "), std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("output missing: "), std::string::npos) << v.out;
+  EXPECT_NE(v.out.find("output changed (size): "), std::string::npos) << v.out;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND error LIKE 'verify: %'"), 3);
+  auto again = run({"--model-name", "v", "--dens", "30", "40", "--chi", "10", "20"});
+  EXPECT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("3 finished, 0 failed, 1 already done"), std::string::npos) << again.out;
+  auto clean = test::run_pdr_run(dir_.path(), {"verify", "--config", dir_ / "cfg.yaml", "--model-name", "v"});
+  EXPECT_NE(clean.out.find("0 jobs back to pending"), std::string::npos) << clean.out;
+}
+
 TEST_F(GridRunTest, WorkersRunConcurrently) {
   auto r = run({"--model-name", "c", "--parallel", "--workers", "4", "--dens", "30", "40", "--chi", "10", "20",
                 "--species", "CO"},

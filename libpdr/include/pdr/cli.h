@@ -31,6 +31,10 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
 // Prints the job counts per state and the failures of one model (or of every model).
 int status_command(const CliOptions& options, const EnvLookup& env, std::ostream& out);
 
+// Checks every stored output of the finished jobs of one model against its recorded size and
+// sha256; a job with a missing or changed output goes back to pending (the next run redoes it).
+int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream& out);
+
 // Builds the merged configuration: defaults < --config < environment < flags.
 Result<Config> load_config(const CliOptions& options, const EnvLookup& env);
 

@@ -134,6 +134,11 @@ class JobStore {
   virtual Result<long long> release_jobs(const Owner& owner) = 0;
   virtual Result<StatusReport> status_report(const std::string& model) = 0;
   virtual Result<std::vector<std::string>> model_names() = 0;
+  // The recorded outputs of every finished job of the model (job id -> files).
+  virtual Result<std::map<long long, std::vector<StoredFile>>> finished_outputs(const std::string& model) {
+    (void)model;
+    return std::map<long long, std::vector<StoredFile>>{};
+  }
   // Records (creates or updates) this process's run of a model: its state and pool counters.
   virtual Status record_run(long long model_id, const Owner& owner, int workers, const std::string& state,
                             const PoolStats& pool) {

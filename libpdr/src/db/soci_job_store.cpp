@@ -390,6 +390,33 @@ class SociJobStore : public JobStore {
     return report;
   }
 
+  Result<std::map<long long, std::vector<StoredFile>>> finished_outputs(const std::string& model) override {
+    std::map<long long, std::vector<StoredFile>> out;
+    Status st = transaction("read the outputs of model " + model, [&](Session& sql) {
+      out.clear();
+      long long model_id = 0;
+      sql << "SELECT id FROM model_names WHERE model_name = :n ORDER BY id LIMIT 1", soci::use(model),
+          soci::into(model_id);
+      if (!sql.got_data()) return Status::Usage("no model named '" + model + "' in the database");
+      std::vector<long long> ids(kBatch), sizes(kBatch);
+      std::vector<std::string> kinds(kBatch), paths(kBatch), sums(kBatch);
+      soci::statement q = (sql.prepare << "SELECT f.job_id, f.kind, f.path, f.sha256_sum, f.file_size FROM job_files f "
+                                          "JOIN pdr_model_jobs j ON j.id = f.job_id WHERE j.model_name_id = :m AND "
+                                          "j.status = 'finished' ORDER BY f.job_id, f.id",
+                           soci::use(model_id), soci::into(ids), soci::into(kinds), soci::into(paths), soci::into(sums),
+                           soci::into(sizes));
+      q.execute();
+      while (q.fetch()) {
+        for (size_t i = 0; i < ids.size(); ++i) out[ids[i]].push_back(StoredFile{kinds[i], paths[i], sums[i], sizes[i], ""});
+        for (auto* v : {&ids, &sizes}) v->resize(kBatch);
+        for (auto* v : {&kinds, &paths, &sums}) v->resize(kBatch);
+      }
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return out;
+  }
+
   Status record_run(long long model_id, const Owner& owner, int workers, const std::string& state,
                     const PoolStats& pool) override {
     return transaction("record run " + owner.token, [&](Session& sql) {
