@@ -145,6 +145,24 @@ TEST_F(GridRunTest, VerifyPutsJobsWithMissingOrChangedOutputsBackToPending) {
   EXPECT_NE(clean.out.find("0 jobs back to pending"), std::string::npos) << clean.out;
 }
 
+TEST_F(GridRunTest, JsonTemplateIsUsedForThisRunOnly) {
+  const std::string shared = std::string(PDR_MOCK_BASE) + "/templates/pdr_config.json.template";
+  const std::string before = test::read_text(shared);
+  test::write_text(dir_ / "my.json.template", "{\"xnsur\": KT_VARxnsur_, \"note\": \"mine\"}\n");
+  auto r = run({"--model-name", "j", "--dens", "30", "--chi", "10", "--json-template", "my.json.template"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(test::read_text(dir_ / "store/j/pdrgrid/pdr_config100_30_-10_10_00.json"),
+            "{\"xnsur\": 1.000e+03, \"note\": \"mine\"}\n");
+  EXPECT_EQ(test::read_text(shared), before) << "the shared template must stay untouched";
+  test::write_text(dir_ / "bad.json.template", "{\"x\": KT_VARnosuch_}\n");
+  auto bad = run({"--model-name", "j2", "--dens", "30", "--json-template", "bad.json.template"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("bad.json.template:1: unknown placeholder KT_VARnosuch_"), std::string::npos) << bad.err;
+  auto missing = run({"--model-name", "j3", "--dens", "30", "--json-template", "nope.json"});
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_NE(missing.err.find("--json-template: "), std::string::npos) << missing.err;
+}
+
 TEST_F(GridRunTest, WorkersRunConcurrently) {
   auto r = run({"--model-name", "c", "--parallel", "--workers", "4", "--dens", "30", "40", "--chi", "10", "20",
                 "--species", "CO"},

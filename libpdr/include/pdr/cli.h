@@ -21,6 +21,7 @@ struct CliOptions {
   std::optional<int> workers;
   std::optional<std::vector<std::string>> metal, dens, mass, chi, species;
   bool keep_tmp = false;
+  std::string json_template;  // --json-template FILE
   bool json = false;  // status --json
 };
 

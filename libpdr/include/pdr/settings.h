@@ -61,6 +61,7 @@ struct RunSettings {
   bool keep_tmp = false;
   std::string scratch_dir;  // absolute
   double step_timeout = 0;  // seconds per executable; 0 = no limit
+  std::string json_template;  // absolute; replaces the discovered JSON template for this run
   std::vector<std::string> pdr_out_dirs, pdr_inp_dirs;
 };
 

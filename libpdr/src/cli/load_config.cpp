@@ -21,6 +21,9 @@ Result<Config> load_config(const CliOptions& o, const EnvLookup& env) {
     if (*o.workers < 1) return Status::Usage("--workers: must be at least 1 (got " + std::to_string(*o.workers) + ")");
     if (Status st = set("run.workers", std::to_string(*o.workers), "--workers"); !st.ok()) return st;
   }
+  if (!o.json_template.empty()) {
+    if (Status st = set("run.json_template", o.json_template, "--json-template"); !st.ok()) return st;
+  }
   if (o.keep_tmp) {
     if (Status st = set("run.keep_tmp", "true", "--keep-tmp"); !st.ok()) return st;
   }

@@ -60,6 +60,7 @@ const std::vector<SettingSpec>& setting_specs() {
       {"run.keep_tmp", T::Bool, {}},
       {"run.scratch_dir", T::String, {}},
       {"run.step_timeout", T::Real, {}},
+      {"run.json_template", T::String, {}},
   };
   return specs;
 }

@@ -162,9 +162,17 @@ Result<JobPlan> prepare_job_plan(const Settings& settings, bool probe_executable
       return st;
     }
   }
-  auto json = find_template(p.base_dir, p.json_template_file);
-  if (!json.ok()) return Status::Usage("pdr.json_template_file: " + json.status().message());
-  plan.json_template_path = json.value();
+  if (!settings.run.json_template.empty()) {
+    // --json-template: read for this run only; nothing is written over a shared template.
+    if (!fs::is_regular_file(settings.run.json_template)) {
+      return Status::Usage("--json-template: " + settings.run.json_template + " does not exist");
+    }
+    plan.json_template_path = settings.run.json_template;
+  } else {
+    auto json = find_template(p.base_dir, p.json_template_file);
+    if (!json.ok()) return Status::Usage("pdr.json_template_file: " + json.status().message());
+    plan.json_template_path = json.value();
+  }
   auto json_text = read_file(plan.json_template_path);
   if (!json_text.ok()) return Status::Usage(json_text.status().message());
   plan.json_template = json_text.value();
