@@ -118,7 +118,13 @@ TEST_P(PredecessorMigrationTest, IsAdditiveReportsDuplicatesAndKeepsOldQueriesWo
 
   // The migrated database is used like a new one, and opening it again changes nothing.
   Settings s;
-  s.model = {{"100"}, {"30"}, {"-10"}, {"10"}, {}, "1.5", "0.2", "H H2"};
+  s.model.metal = {"100"};
+  s.model.dens = {"30"};
+  s.model.mass = {"-10"};
+  s.model.chi = {"10"};
+  s.model.alpha = "1.5";
+  s.model.rcore = "0.2";
+  s.model.chemistry = "H H2";
   Provenance prov;
   prov.model_name = "new";
   prov.model_path = "/s/new";

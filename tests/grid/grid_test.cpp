@@ -4,6 +4,9 @@
 
 #include "pdr/settings.h"
 
+#include <cmath>
+#include <set>
+
 namespace pdr {
 namespace {
 
@@ -69,6 +72,50 @@ TEST(GridTest, IdentityIgnoresSpellingButNotPhysics) {
   auto c = plan_grid(s);
   EXPECT_NE(a->points[0].param_hash, c->points[0].param_hash);
   EXPECT_EQ(a->points[0].job_name, c->points[0].job_name);
+}
+
+TEST(GridTest, RandomGridIsReproducibleFromItsSeed) {
+  Settings s = settings_with({"100"}, {"20", "40"}, {"-10", "00"}, {"00", "30"});
+  s.model.random = true;
+  s.model.random_count = 40;
+  s.model.random_seed = 1234;
+  auto a = plan_grid(s);
+  auto b = plan_grid(s);
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_EQ(a->seed, 1234u);
+  ASSERT_EQ(a->points.size(), b->points.size());
+  for (size_t i = 0; i < a->points.size(); ++i) EXPECT_EQ(a->points[i].job_name, b->points[i].job_name);
+  std::set<std::string> names;
+  for (const auto& p : a->points) {
+    EXPECT_TRUE(names.insert(p.job_name).second) << "a point is run once";
+    EXPECT_EQ(p.metal.text, "100");  // one value: kept
+    EXPECT_GE(p.dens.encoded, 20);
+    EXPECT_LE(p.dens.encoded, 40);
+    EXPECT_GE(p.mass.encoded, -10);
+    EXPECT_LE(p.mass.encoded, 0);
+    EXPECT_EQ(p.dens.encoded, std::floor(p.dens.encoded));
+  }
+  EXPECT_GT(a->points.size(), 30u);
+  // Zero-padded draws have canonical names ("05", "-05") and parse back.
+  s.model.random_seed = 99;
+  s.model.random_count = 200;
+  s.model.dens = {"-9", "9"};
+  auto c = plan_grid(s);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  bool padded = false;
+  for (const auto& p : c->points) padded = padded || p.dens.text == "05" || p.dens.text == "-05";
+  EXPECT_TRUE(padded);
+  s.model.random_seed = 100;
+  auto d = plan_grid(s);
+  EXPECT_NE(d->points[0].job_name + d->points[1].job_name, c->points[0].job_name + c->points[1].job_name);
+}
+
+TEST(GridTest, RandomGridNeedsIntegerBounds) {
+  Settings s = settings_with({"100"}, {"20", "30.5"}, {"-10"}, {"10"});
+  s.model.random = true;
+  auto r = plan_grid(s);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "random grids draw integers, but dens has '30.5'");
 }
 
 TEST(GridTest, BadValuesAndEmptyListsAreErrors) {

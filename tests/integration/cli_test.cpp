@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <sstream>
 
 #include "support/run_binary.h"
 
@@ -106,6 +107,26 @@ TEST(CliTest, UnusableDatabaseOrStorageLocationWritesNothing) {
   auto s = test::run_pdr_run(dir.path(), {"--model-name", "m"}, {kBase, "PDR_STORAGE_DIR=" + (dir / "cfg.yaml")});
   EXPECT_EQ(s.code, 2);
   EXPECT_NE(s.err.find("is not a directory"), std::string::npos) << s.err;
+  EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
+}
+
+TEST(CliTest, RandomDryRunShowsItsSeedAndRepeatsWithIt) {
+  test::TempDir dir;
+  const std::vector<std::string> args = {"--model-name", "r", "--random", "--random-count", "5", "--dens", "20", "40",
+                                         "--chi", "00", "30", "--dry-run"};
+  auto a = test::run_pdr_run(dir.path(), args, {kBase});
+  ASSERT_EQ(a.code, 0) << a.err;
+  const auto at = a.out.find("# random grid drawn with seed ");
+  ASSERT_NE(at, std::string::npos) << a.out;
+  std::istringstream in(a.out.substr(at + 30));
+  std::string seed;
+  in >> seed;
+  auto with = args;
+  with.insert(with.end(), {"--seed", seed});
+  auto b = test::run_pdr_run(dir.path(), with, {kBase});
+  auto c = test::run_pdr_run(dir.path(), with, {kBase});
+  EXPECT_EQ(b.out, c.out);
+  EXPECT_EQ(b.out.substr(b.out.find("# planned jobs")), a.out.substr(a.out.find("# planned jobs")));
   EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
 }
 

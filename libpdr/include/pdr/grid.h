@@ -2,6 +2,7 @@
 // chi fastest), each with its job name, full parameter row and canonical identity hash.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,7 @@ struct GridPoint {
 struct GridPlan {
   std::vector<GridPoint> points;
   std::vector<std::string> notes;  // e.g. duplicate values that are run once
+  std::optional<unsigned long long> seed;  // the seed of a random grid
 };
 
 Result<GridPlan> plan_grid(const Settings& settings);

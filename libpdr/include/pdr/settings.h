@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,9 @@ struct ModelSettings {
   std::vector<std::string> species;                 // onion species
   std::string alpha, rcore;                         // canonical numbers
   std::string chemistry;                            // network string, verbatim
+  bool random = false;        // draw random_count points instead of the cartesian product
+  int random_count = 50;
+  std::optional<unsigned long long> random_seed;  // none: a new seed, reported
 };
 
 struct RunSettings {

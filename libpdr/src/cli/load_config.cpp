@@ -21,6 +21,18 @@ Result<Config> load_config(const CliOptions& o, const EnvLookup& env) {
     if (*o.workers < 1) return Status::Usage("--workers: must be at least 1 (got " + std::to_string(*o.workers) + ")");
     if (Status st = set("run.workers", std::to_string(*o.workers), "--workers"); !st.ok()) return st;
   }
+  if (o.random) {
+    if (Status st = set("model_parameters.create_random_models", "true", "--random"); !st.ok()) return st;
+  }
+  if (o.random_count) {
+    if (Status st = set("model_parameters.random_model_num", std::to_string(*o.random_count), "--random-count");
+        !st.ok()) {
+      return st;
+    }
+  }
+  if (o.seed) {
+    if (Status st = set("model_parameters.random_seed", *o.seed, "--seed"); !st.ok()) return st;
+  }
   if (!o.json_template.empty()) {
     if (Status st = set("run.json_template", o.json_template, "--json-template"); !st.ok()) return st;
   }

@@ -136,6 +136,19 @@ Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigne
   m.alpha = c.str("model_parameters.alpha");
   m.rcore = c.str("model_parameters.rcore");
   m.chemistry = c.str("model_parameters.chemistry");
+  m.random = c.boolean("model_parameters.create_random_models");
+  const long long count = c.integer("model_parameters.random_model_num");
+  if (count < 1 || count > 10000000) {
+    return Status::Usage(where("model_parameters.random_model_num") + ": must be between 1 and 10000000");
+  }
+  m.random_count = static_cast<int>(count);
+  if (const std::string& seed = c.str("model_parameters.random_seed"); !seed.empty()) {
+    const std::string n = canonical_number(ParamType::Integer, seed);
+    if (n.empty() || n[0] == '-') {
+      return Status::Usage(where("model_parameters.random_seed") + ": '" + seed + "' is not a non-negative integer");
+    }
+    m.random_seed = std::stoull(n);
+  }
   for (const auto& sp : m.species) {
     if (sp.find('/') != std::string::npos || sp == "." || sp == "..") {
       return Status::Usage(where("model_parameters.species") + ": '" + sp + "' is not a species name");

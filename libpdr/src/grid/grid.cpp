@@ -1,6 +1,9 @@
 #include "pdr/grid.h"
 
 #include <charconv>
+#include <cmath>
+#include <random>
+#include <set>
 
 #include "pdr/settings.h"
 
@@ -61,27 +64,84 @@ Result<GridPlan> plan_grid(const Settings& settings) {
   const double alpha = std::stod(settings.model.alpha);
   const double rcore = std::stod(settings.model.rcore);
 
+  auto add_point = [&](const GridValue& m, const GridValue& d, const GridValue& ms, const GridValue& c) -> Status {
+    auto rtot = compute_rtot(ms.physical, d.physical, alpha, rcore);
+    if (!rtot.ok()) return rtot.status();
+    GridPoint p;
+    p.metal = m;
+    p.dens = d;
+    p.mass = ms;
+    p.chi = c;
+    p.job_name = m.text + "_" + d.text + "_" + ms.text + "_" + c.text + "_00";
+    p.params = base;
+    p.params["zmetal"] = number_text(m.physical);
+    p.params["xnsur"] = number_text(d.physical);
+    p.params["mass"] = number_text(ms.physical);
+    p.params["sint"] = number_text(c.physical);
+    p.params["rtot"] = number_text(*rtot);
+    p.param_hash = parameter_hash(p.params);
+    plan.points.push_back(std::move(p));
+    return Status::Ok();
+  };
+
+  if (settings.model.random) {
+    // As the predecessor: an axis with one value keeps it; otherwise integers are drawn uniformly
+    // between its smallest and largest value; the axes are drawn in order and zipped.
+    const unsigned long long seed = settings.model.random_seed ? *settings.model.random_seed
+                                                               : (static_cast<unsigned long long>(std::random_device{}()) << 32) ^
+                                                                     std::random_device{}();
+    plan.seed = seed;
+    std::mt19937_64 rng(seed);
+    const size_t n = static_cast<size_t>(settings.model.random_count);
+    std::vector<std::vector<GridValue>> drawn;
+    for (auto [axis, values] : {std::pair{Axis::Metal, &metal.value()}, std::pair{Axis::Dens, &dens.value()},
+                                std::pair{Axis::Mass, &mass.value()}, std::pair{Axis::Chi, &chi.value()}}) {
+      std::vector<GridValue> column;
+      if (values->size() == 1) {
+        column.assign(n, values->front());
+      } else {
+        double lo = values->front().encoded, hi = lo;
+        for (const auto& v : *values) {
+          if (v.encoded != std::floor(v.encoded)) {
+            return Status::Usage(std::string("random grids draw integers, but ") + axis_name(axis) + " has '" +
+                                 v.text + "'");
+          }
+          lo = std::min(lo, v.encoded);
+          hi = std::max(hi, v.encoded);
+        }
+        std::uniform_int_distribution<long long> pick(static_cast<long long>(lo), static_cast<long long>(hi));
+        for (size_t i = 0; i < n; ++i) {
+          auto v = parse_grid_value(axis, std::to_string(pick(rng)));
+          if (!v.ok()) return v.status();
+          column.push_back(*v);
+        }
+      }
+      drawn.push_back(std::move(column));
+    }
+    std::set<std::string> seen;
+    size_t repeats = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const std::string name =
+          drawn[0][i].text + "_" + drawn[1][i].text + "_" + drawn[2][i].text + "_" + drawn[3][i].text;
+      if (!seen.insert(name).second) {
+        ++repeats;
+        continue;
+      }
+      if (Status st = add_point(drawn[0][i], drawn[1][i], drawn[2][i], drawn[3][i]); !st.ok()) return st;
+    }
+    if (repeats > 0) {
+      plan.notes.push_back("random grid: " + std::to_string(repeats) + " of " + std::to_string(n) +
+                           " draws repeated an earlier point; each point is run once");
+    }
+    return plan;
+  }
+
   plan.points.reserve(metal->size() * dens->size() * mass->size() * chi->size());
   for (const auto& m : *metal) {
     for (const auto& d : *dens) {
       for (const auto& ms : *mass) {
-        auto rtot = compute_rtot(ms.physical, d.physical, alpha, rcore);
-        if (!rtot.ok()) return rtot.status();
         for (const auto& c : *chi) {
-          GridPoint p;
-          p.metal = m;
-          p.dens = d;
-          p.mass = ms;
-          p.chi = c;
-          p.job_name = m.text + "_" + d.text + "_" + ms.text + "_" + c.text + "_00";
-          p.params = base;
-          p.params["zmetal"] = number_text(m.physical);
-          p.params["xnsur"] = number_text(d.physical);
-          p.params["mass"] = number_text(ms.physical);
-          p.params["sint"] = number_text(c.physical);
-          p.params["rtot"] = number_text(*rtot);
-          p.param_hash = parameter_hash(p.params);
-          plan.points.push_back(std::move(p));
+          if (Status st = add_point(m, d, ms, c); !st.ok()) return st;
         }
       }
     }
