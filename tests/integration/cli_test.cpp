@@ -125,6 +125,13 @@ TEST(CliTest, RandomDryRunShowsItsSeedAndRepeatsWithIt) {
   with.insert(with.end(), {"--seed", seed});
   auto b = test::run_pdr_run(dir.path(), with, {kBase});
   auto c = test::run_pdr_run(dir.path(), with, {kBase});
+  ASSERT_EQ(b.code, 0) << b.err;
+  // Seeds use all 64 bits.
+  auto big = args;
+  big.insert(big.end(), {"--seed", "18446744073709551615"});
+  EXPECT_EQ(test::run_pdr_run(dir.path(), big, {kBase}).code, 0);
+  big.back() = "18446744073709551616";
+  EXPECT_EQ(test::run_pdr_run(dir.path(), big, {kBase}).code, 2);
   EXPECT_EQ(b.out, c.out);
   EXPECT_EQ(b.out.substr(b.out.find("# planned jobs")), a.out.substr(a.out.find("# planned jobs")));
   EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));

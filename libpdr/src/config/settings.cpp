@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <filesystem>
 
@@ -143,11 +144,13 @@ Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigne
   }
   m.random_count = static_cast<int>(count);
   if (const std::string& seed = c.str("model_parameters.random_seed"); !seed.empty()) {
-    const std::string n = canonical_number(ParamType::Integer, seed);
-    if (n.empty() || n[0] == '-') {
-      return Status::Usage(where("model_parameters.random_seed") + ": '" + seed + "' is not a non-negative integer");
+    unsigned long long value = 0;
+    auto r = std::from_chars(seed.data(), seed.data() + seed.size(), value);
+    if (r.ec != std::errc() || r.ptr != seed.data() + seed.size()) {
+      return Status::Usage(where("model_parameters.random_seed") + ": '" + seed +
+                           "' is not a seed (an integer from 0 to 18446744073709551615)");
     }
-    m.random_seed = std::stoull(n);
+    m.random_seed = value;
   }
   for (const auto& sp : m.species) {
     if (sp.find('/') != std::string::npos || sp == "." || sp == "..") {
