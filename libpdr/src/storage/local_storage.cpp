@@ -46,6 +46,14 @@ class LocalStorage : public Storage {
       fs::remove(tmp, ec);
       return Status::Io(dest.string() + ": cannot store output: " + ec.message());
     }
+    // Verify the copy before it takes the output's name: a job is finished only with outputs
+    // that are stored and verified.
+    auto copied = sha256_file(tmp.string());
+    if (!copied.ok() || copied.value() != sum.value()) {
+      std::error_code ignore;
+      fs::remove(tmp, ignore);
+      return Status::Io(dest.string() + ": the stored copy does not match the output (sha256)");
+    }
     fs::rename(tmp, dest, ec);
     if (ec) {
       std::error_code ignore;
