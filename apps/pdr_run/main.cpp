@@ -40,6 +40,7 @@ Exit codes: 0 all jobs done, 1 some job failed, 2 usage/config/database error, 1
   app.add_option("--chi", o.chi, "FUV field values, 10*log10(chi), e.g. 10 100");
   app.add_option("--species", o.species, "onion species, e.g. CO C+ C O");
   app.add_flag("--keep-tmp", o.keep_tmp, "keep each job's working directory");
+  app.add_flag("--force-onion", o.force_onion, "run onion again for finished points, on their stored pdr outputs");
   app.add_flag("--random", o.random, "draw random points instead of the full grid (see --random-count, --seed)");
   app.add_option("--random-count", o.random_count, "number of random points (default 50)");
   app.add_option("--seed", o.seed, "seed of the random draw, to repeat it exactly");

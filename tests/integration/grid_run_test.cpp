@@ -163,6 +163,31 @@ TEST_F(GridRunTest, JsonTemplateIsUsedForThisRunOnly) {
   EXPECT_NE(missing.err.find("--json-template: "), std::string::npos) << missing.err;
 }
 
+TEST_F(GridRunTest, ForceOnionRerunsOnionOnStoredOutputsOnly) {
+  const std::vector<std::string> grid = {"--model-name", "fo", "--parallel", "--workers", "2", "--dens", "30", "40"};
+  auto r = run(grid);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const size_t starts_before = count_starts(dir_ / "trace");  // 2 points x (pdr + onion CO + onion C+)
+  EXPECT_EQ(starts_before, 6u);
+  const std::string hdf = test::read_text(dir_ / "store/fo/pdrgrid/pdr100_30_-10_10_00.hdf");
+  const long long files = sql_count("SELECT COUNT(*) FROM job_files");
+  // The scratch keeps no pdr outputs: onion must work from the stored ones.
+  auto again = run({"--model-name", "fo", "--parallel", "--workers", "2", "--dens", "30", "40", "--force-onion"});
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("2 finished, 0 failed, 0 already done"), std::string::npos) << again.out;
+  // Two points x two species: a pdr run again would add two more starts.
+  EXPECT_EQ(count_starts(dir_ / "trace"), starts_before + 4) << "only the onion steps ran again";
+  EXPECT_EQ(test::read_text(dir_ / "store/fo/pdrgrid/pdr100_30_-10_10_00.hdf"), hdf);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM job_files"), files) << "pdr outputs kept, onion outputs replaced";
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM hdf_files"), 2);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished' AND run_stage = 'all' AND "
+                      "attempts = 2"),
+            2);
+  // A normal re-run afterwards has nothing to do.
+  auto third = run(grid);
+  EXPECT_NE(third.out.find("0 finished, 0 failed, 2 already done"), std::string::npos) << third.out;
+}
+
 TEST_F(GridRunTest, WorkersRunConcurrently) {
   auto r = run({"--model-name", "c", "--parallel", "--workers", "4", "--dens", "30", "40", "--chi", "10", "20",
                 "--species", "CO"},

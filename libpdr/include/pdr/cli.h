@@ -22,6 +22,7 @@ struct CliOptions {
   std::optional<std::vector<std::string>> metal, dens, mass, chi, species;
   bool keep_tmp = false;
   std::string json_template;  // --json-template FILE
+  bool force_onion = false;   // --force-onion
   bool random = false;        // --random
   std::optional<int> random_count;
   std::optional<std::string> seed;

@@ -43,6 +43,7 @@ struct RegisterReport {
   size_t already_finished = 0;   // finished with outputs present: no work
   size_t requeued = 0;           // failed/cancelled/stale jobs put back to pending
   size_t outputs_missing = 0;    // finished but outputs gone: back to pending
+  size_t onion_requeued = 0;     // finished points queued for onion again (--force-onion)
   size_t pending = 0;            // pending after registration (this grid)
   size_t other_pending = 0;      // pending jobs of the model outside this grid (earlier runs)
 };
@@ -52,6 +53,7 @@ struct ClaimedJob {
   std::string name;
   long long params_id = 0;
   int attempt = 0;
+  bool onion_only = false;  // --force-onion: rerun onion on the stored pdr outputs
 };
 
 // One stored output file of a job.
@@ -73,6 +75,7 @@ struct StatusChange {
   std::optional<int> exit_code;
   std::string error;              // one line, already free of secrets
   std::vector<StoredFile> files;  // recorded with a transition to finished
+  bool onion_only = false;        // finished -> pending for the onion step only
   const Owner* claimant = nullptr;  // the new owner, for a transition to running
 };
 
@@ -119,9 +122,10 @@ class JobStore {
 
   // Creates or finds the model, user, executable, chemistry and one parameter row and one job
   // per point; finished points whose outputs are gone, failed, cancelled and abandoned running
-  // jobs go back to pending.
+  // jobs go back to pending. With `force_onion`, finished points go back to pending for their
+  // onion step only (their pdr outputs stay recorded).
   virtual Status register_grid(const Provenance& prov, const std::vector<GridPoint>& points,
-                               RegisterReport* report) = 0;
+                               RegisterReport* report, bool force_onion = false) = 0;
   // Moves up to `max` pending jobs of the model to running for `owner`.
   virtual Result<std::vector<ClaimedJob>> claim_jobs(long long model_id, int max, const Owner& owner) = 0;
   // Pending jobs of the model, locked or not (a claim may skip rows another claimer holds).

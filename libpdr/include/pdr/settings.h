@@ -66,6 +66,7 @@ struct RunSettings {
   std::string scratch_dir;  // absolute
   double step_timeout = 0;  // seconds per executable; 0 = no limit
   std::string json_template;  // absolute; replaces the discovered JSON template for this run
+  bool force_onion = false;   // finished points run their onion step again
   std::vector<std::string> pdr_out_dirs, pdr_inp_dirs;
 };
 

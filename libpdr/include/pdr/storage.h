@@ -18,6 +18,8 @@ class Storage {
   // Stores `local_path` as <root>/<model>/<relative_path>; `kind` is recorded with the file.
   virtual Result<StoredFile> store(const std::string& local_path, const std::string& relative_path,
                                    const std::string& kind) = 0;
+  // Copies <root>/<model>/<relative_path> back to `local_path`.
+  virtual Status retrieve(const std::string& relative_path, const std::string& local_path) = 0;
 };
 
 // `model_root` is <base_dir>/<model>; it is created when missing.

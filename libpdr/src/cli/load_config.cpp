@@ -21,6 +21,9 @@ Result<Config> load_config(const CliOptions& o, const EnvLookup& env) {
     if (*o.workers < 1) return Status::Usage("--workers: must be at least 1 (got " + std::to_string(*o.workers) + ")");
     if (Status st = set("run.workers", std::to_string(*o.workers), "--workers"); !st.ok()) return st;
   }
+  if (o.force_onion) {
+    if (Status st = set("run.force_onion", "true", "--force-onion"); !st.ok()) return st;
+  }
   if (o.random) {
     if (Status st = set("model_parameters.create_random_models", "true", "--random"); !st.ok()) return st;
   }

@@ -128,11 +128,13 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
   if (!store.ok()) return usage_error(store.status());
 
   RegisterReport reg;
-  if (Status st = store.value()->register_grid(job_plan->provenance, plan->points, &reg); !st.ok()) {
+  if (Status st = store.value()->register_grid(job_plan->provenance, plan->points, &reg, s.run.force_onion);
+      !st.ok()) {
     return usage_error(st);
   }
   spdlog::info("model '{}': {} points ({} new), {} already done, {} queued again, {} pending", s.pdr.model_name,
                reg.points, reg.created, reg.already_finished, reg.requeued + reg.outputs_missing, reg.pending);
+  if (reg.onion_requeued > 0) spdlog::info("--force-onion: {} finished points run their onion step again", reg.onion_requeued);
   if (reg.other_pending > 0) {
     spdlog::warn("{} pending jobs of model '{}' from earlier runs with other values will run too", reg.other_pending,
                  s.pdr.model_name);

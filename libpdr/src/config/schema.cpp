@@ -64,6 +64,7 @@ const std::vector<SettingSpec>& setting_specs() {
       {"run.scratch_dir", T::String, {}},
       {"run.step_timeout", T::Real, {}},
       {"run.json_template", T::String, {}},
+      {"run.force_onion", T::Bool, {}},
   };
   return specs;
 }

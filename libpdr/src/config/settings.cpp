@@ -184,6 +184,7 @@ Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigne
   }
   r.scratch_dir = absolute_from(cwd, scratch);
   r.json_template = absolute_from(cwd, c.str("run.json_template"));
+  r.force_onion = c.boolean("run.force_onion");
   r.pdr_out_dirs = c.list("directories.pdr_out_dirs");
   r.pdr_inp_dirs = c.list("directories.pdr_inp_dirs");
   for (const char* key : {"directories.pdr_out_dirs", "directories.pdr_inp_dirs"}) {

@@ -83,7 +83,9 @@ std::vector<TableDef> schema_tables() {
         {"error", "TEXT"},
         // 0 for the job of a (model, parameters) pair; a duplicate row kept from the predecessor
         // carries its own id here, so the unique key holds without losing it.
-        {"duplicate_key", "INTEGER NOT NULL DEFAULT 0"}}},
+        {"duplicate_key", "INTEGER NOT NULL DEFAULT 0"},
+        // 'all', or 'onion' when only the onion step is to run again (--force-onion).
+        {"run_stage", "VARCHAR(20) NOT NULL DEFAULT 'all'"}}},
       {"hdf_files",
        {{"job_id", "INTEGER"},
         {"pdrexe_id", "INTEGER"},

@@ -119,8 +119,8 @@ class SociJobStore : public JobStore {
 
   MigrationReport migration() const override { return migration_; }
 
-  Status register_grid(const Provenance& prov, const std::vector<GridPoint>& points,
-                       RegisterReport* report) override {
+  Status register_grid(const Provenance& prov, const std::vector<GridPoint>& points, RegisterReport* report,
+                       bool force_onion) override {
     *report = RegisterReport{};
     report->points = points.size();
     long long model_id = 0, user_id = 0, exe_id = 0, chem_id = 0;
@@ -207,7 +207,7 @@ class SociJobStore : public JobStore {
     if (!st.ok()) return st;
     report->created = after - before;
 
-    return reconcile(model_id, points, param_ids, report);
+    return reconcile(model_id, points, param_ids, report, force_onion);
   }
 
   Result<std::vector<ClaimedJob>> claim_jobs(long long model_id, int max, const Owner& owner) override {
@@ -219,18 +219,21 @@ class SociJobStore : public JobStore {
       std::vector<long long> ids(slots), params(slots);
       std::vector<std::string> names(slots);
       std::vector<int> attempts(slots);
-      sql << "SELECT id, model_job_name, kosmatau_parameters_id, attempts FROM pdr_model_jobs "
+      std::vector<std::string> stages(slots);
+      sql << "SELECT id, model_job_name, kosmatau_parameters_id, attempts, run_stage FROM pdr_model_jobs "
              "WHERE model_name_id = :m AND status = 'pending' AND duplicate_key = 0 ORDER BY id LIMIT :n" +
                  std::string(dialect_.claim_lock()),
           soci::use(model_id), soci::use(max), soci::into(ids), soci::into(names), soci::into(params),
-          soci::into(attempts);
+          soci::into(attempts), soci::into(stages);
       for (size_t i = 0; i < ids.size(); ++i) {
         StatusChange c;
         c.job_id = ids[i];
         c.expect = JobState::Pending;
         c.next = JobState::Running;
         c.claimant = &owner;
-        if (apply_change(sql, c)) claimed.push_back(ClaimedJob{ids[i], names[i], params[i], attempts[i] + 1});
+        if (apply_change(sql, c)) {
+          claimed.push_back(ClaimedJob{ids[i], names[i], params[i], attempts[i] + 1, stages[i] == "onion"});
+        }
       }
       return Status::Ok();
     }, [&](Session& sql) {
@@ -820,7 +823,8 @@ class SociJobStore : public JobStore {
 
   // Puts what cannot be trusted back to pending and counts what is already done.
   Status reconcile(long long model_id, const std::vector<GridPoint>& points,
-                   const std::unordered_map<std::string, long long>& param_ids, RegisterReport* report) {
+                   const std::unordered_map<std::string, long long>& param_ids, RegisterReport* report,
+                   bool force_onion) {
     std::unordered_set<long long> wanted;
     for (const auto& p : points) wanted.insert(param_ids.at(p.param_hash));
     struct Row {
@@ -881,12 +885,17 @@ class SociJobStore : public JobStore {
             break;
           }
         }
-        if (missing.empty()) {
+        if (missing.empty() && force_onion) {
+          c.onion_only = true;
+          c.error = "force-onion: the onion step runs again";
+          ++report->onion_requeued;
+        } else if (missing.empty()) {
           ++report->already_finished;
           continue;
+        } else {
+          c.error = missing + "; run again";
+          ++report->outputs_missing;
         }
-        c.error = missing + "; run again";
-        ++report->outputs_missing;
       } else if (state == JobState::Skipped) {
         ++report->already_finished;
         continue;
@@ -962,8 +971,20 @@ class SociJobStore : public JobStore {
     up.execute(true);
     if (up.get_affected_rows() != 1) return false;
 
-    if (c.expect == JobState::Finished || c.next == JobState::Finished) {
+    std::string stage = "all";
+    if (c.next == JobState::Finished) {
+      sql << "SELECT run_stage FROM pdr_model_jobs WHERE id = :id", soci::use(c.job_id), soci::into(stage);
+    }
+    if (c.onion_only) {
+      // Queued for onion only: the pdr outputs stay recorded.
+      sql << "UPDATE pdr_model_jobs SET run_stage = 'onion' WHERE id = :id", soci::use(c.job_id);
+    } else if (c.next == JobState::Finished && stage == "onion") {
+      // An onion-only run replaces the onion outputs and keeps the pdr ones.
+      sql << "DELETE FROM job_files WHERE job_id = :id AND kind IN ('onion', 'onion_log')", soci::use(c.job_id);
+      sql << "UPDATE pdr_model_jobs SET run_stage = 'all' WHERE id = :id", soci::use(c.job_id);
+    } else if (c.expect == JobState::Finished || c.next == JobState::Finished) {
       // Outputs recorded for an earlier run are no longer trusted; a new finish records its own.
+      sql << "UPDATE pdr_model_jobs SET run_stage = 'all' WHERE id = :id", soci::use(c.job_id);
       sql << "DELETE FROM job_files WHERE job_id = :id", soci::use(c.job_id);
       sql << "DELETE FROM hdf_files WHERE job_id = :id", soci::use(c.job_id);
       sql << "DELETE FROM json_files WHERE job_id = :id", soci::use(c.job_id);

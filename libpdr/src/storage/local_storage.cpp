@@ -73,6 +73,14 @@ class LocalStorage : public Storage {
     return f;
   }
 
+  Status retrieve(const std::string& relative_path, const std::string& local_path) override {
+    const fs::path src = fs::path(root_) / relative_path;
+    std::error_code ec;
+    fs::copy_file(src, local_path, fs::copy_options::overwrite_existing, ec);
+    if (ec) return Status::Io(src.string() + ": cannot retrieve stored output: " + ec.message());
+    return Status::Ok();
+  }
+
  private:
   std::string root_;
 };
