@@ -19,7 +19,8 @@ class FakeStore : public JobStore {
   explicit FakeStore(int jobs) {
     for (int i = 1; i <= jobs; ++i) state[i] = JobState::Pending;
   }
-  Status register_grid(const Provenance&, const std::vector<GridPoint>&, RegisterReport*, bool) override {
+  Status register_grid(const Provenance&, const std::vector<GridPoint>&, RegisterReport*,
+                       const RegisterOptions&) override {
     return Status::Ok();
   }
   Result<std::vector<ClaimedJob>> claim_jobs(long long, int max, const Owner& owner) override {

@@ -188,6 +188,45 @@ TEST_F(GridRunTest, ForceOnionRerunsOnionOnStoredOutputsOnly) {
   EXPECT_NE(third.out.find("0 finished, 0 failed, 2 already done"), std::string::npos) << third.out;
 }
 
+TEST_F(GridRunTest, RcloneStorageStoresVerifiesAndFailsLoudly) {
+  // A local-type rclone remote in a config of this test only.
+  test::write_text(dir_ / "rclone.conf", "[rtest]\ntype = local\n");
+  test::write_text(dir_ / "rclone.yaml",
+                   "database:\n  path: jobs.db\nstorage:\n  type: rclone\n  rclone_remote: rtest\n"
+                   "  base_dir: /strip/me/out\n  remote_path_prefix: /strip/me\nrun:\n  scratch_dir: scratch\n"
+                   "model_parameters:\n  species: [CO]\n");
+  auto e = env();
+  e.push_back("RCLONE_CONFIG=" + (dir_ / "rclone.conf"));
+  const std::vector<std::string> grid = {"--config", dir_ / "rclone.yaml", "--model-name", "rc", "--parallel",
+                                         "--workers", "2", "--dens", "30", "40"};
+  auto r = test::run_pdr_run(dir_.path(), grid, e);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("2 finished, 0 failed"), std::string::npos) << r.out;
+  // The prefix is cut: rtest:out/rc/... is ./out/rc/... for a local-type remote.
+  EXPECT_TRUE(fs::is_regular_file(dir_ / "out/rc/pdrgrid/pdr100_30_-10_10_00.hdf"));
+  EXPECT_TRUE(fs::is_regular_file(dir_ / "out/rc/oniongrid/TEXTOUT100_40_-10_10_00_CO"));
+  EXPECT_FALSE(fs::exists(dir_ / "store"));
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM job_files WHERE path LIKE 'rtest:out/rc/%'"),
+            sql_count("SELECT COUNT(*) FROM job_files"));
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE output_hdf4_file = "
+                      "'rtest:out/rc/pdrgrid/pdr100_30_-10_10_00.hdf'"),
+            1);
+  auto again = test::run_pdr_run(dir_.path(), grid, e);
+  EXPECT_NE(again.out.find("0 finished, 0 failed, 2 already done"), std::string::npos) << again.out;
+  test::write_text(dir_ / "out/rc/pdrgrid/chemchk100_40_-10_10_00.out", "tampered\n");
+  auto v = test::run_pdr_run(dir_.path(), {"verify", "--config", dir_ / "rclone.yaml", "--model-name", "rc"}, e);
+  EXPECT_NE(v.out.find("1 jobs back to pending"), std::string::npos) << v.out << v.err;
+  // A failed upload fails the job; it is never recorded as stored.
+  auto bad = e;
+  bad.push_back("PDR_STORAGE_RCLONE_REMOTE=nosuch:");
+  auto f = test::run_pdr_run(dir_.path(), {"--config", dir_ / "rclone.yaml", "--model-name", "rc2", "--dens", "30"},
+                             bad);
+  EXPECT_EQ(f.code, 1) << f.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs j JOIN model_names m ON m.id = j.model_name_id WHERE "
+                      "m.model_name = 'rc2' AND j.status = 'failed' AND j.error LIKE 'storage: rclone copyto %'"),
+            1);
+}
+
 TEST_F(GridRunTest, WorkersRunConcurrently) {
   auto r = run({"--model-name", "c", "--parallel", "--workers", "4", "--dens", "30", "40", "--chi", "10", "20",
                 "--species", "CO"},

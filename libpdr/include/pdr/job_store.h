@@ -4,6 +4,7 @@
 // overwrite a newer attempt. No SOCI type or exception crosses this boundary.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -116,6 +117,12 @@ struct MigrationReport {
   std::vector<std::string> unique_keys_skipped;  // duplicates prevent them; listed here
 };
 
+struct RegisterOptions {
+  bool force_onion = false;
+  // Whether a recorded output still exists in storage; a local stat() when not given.
+  std::function<bool(const std::string& stored_path)> output_exists;
+};
+
 class JobStore {
  public:
   virtual ~JobStore() = default;
@@ -125,7 +132,7 @@ class JobStore {
   // jobs go back to pending. With `force_onion`, finished points go back to pending for their
   // onion step only (their pdr outputs stay recorded).
   virtual Status register_grid(const Provenance& prov, const std::vector<GridPoint>& points,
-                               RegisterReport* report, bool force_onion = false) = 0;
+                               RegisterReport* report, const RegisterOptions& options = {}) = 0;
   // Moves up to `max` pending jobs of the model to running for `owner`.
   virtual Result<std::vector<ClaimedJob>> claim_jobs(long long model_id, int max, const Owner& owner) = 0;
   // Pending jobs of the model, locked or not (a claim may skip rows another claimer holds).

@@ -37,8 +37,11 @@ struct DatabaseSettings {
 };
 
 struct StorageSettings {
-  std::string type;      // "local"
-  std::string base_dir;  // absolute
+  std::string type;      // "local" or "rclone"
+  std::string base_dir;  // local: absolute; rclone: the path on the remote
+  std::string rclone_remote;  // "name:" or "name:/base"
+  std::string remote_path_prefix;
+  double transfer_timeout = 3600;
 };
 
 struct PdrSettings {

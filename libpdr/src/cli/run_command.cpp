@@ -111,8 +111,9 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
                  s.pdr.base_dir);
   }
 
-  for (Status st : {check_creatable(s.database.path, false, "database.path"),
-                    check_creatable(job_plan->model_path, true, "storage.base_dir"),
+  for (Status st : {s.database.type == "sqlite" ? check_creatable(s.database.path, false, "database.path") : Status::Ok(),
+                    s.storage.type == "local" ? check_creatable(job_plan->model_path, true, "storage.base_dir")
+                                              : Status::Ok(),
                     check_creatable(s.run.scratch_dir, true, "run.scratch_dir")}) {
     if (!st.ok()) return usage_error(st);
   }
@@ -120,7 +121,7 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
   StopSignal stop;
   StopSignal::install_handlers(&stop);
 
-  auto storage = open_storage(s.storage, job_plan->model_path);
+  auto storage = open_storage(s.storage, job_plan->model_path, job_plan->child_env);
   if (!storage.ok()) return usage_error(storage.status());
   auto manager = process_db_manager(s.database);
   if (!manager.ok()) return usage_error(manager.status());
@@ -128,7 +129,10 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
   if (!store.ok()) return usage_error(store.status());
 
   RegisterReport reg;
-  if (Status st = store.value()->register_grid(job_plan->provenance, plan->points, &reg, s.run.force_onion);
+  RegisterOptions register_options;
+  register_options.force_onion = s.run.force_onion;
+  register_options.output_exists = [&](const std::string& path) { return storage.value()->exists(path); };
+  if (Status st = store.value()->register_grid(job_plan->provenance, plan->points, &reg, register_options);
       !st.ok()) {
     return usage_error(st);
   }

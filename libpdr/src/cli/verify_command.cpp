@@ -1,6 +1,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <ostream>
 #include <thread>
 
@@ -10,21 +11,11 @@
 #include "pdr/exit_code.h"
 #include "pdr/job_store.h"
 #include "pdr/settings.h"
-#include "pdr/sha256.h"
+#include "pdr/process.h"
+#include "pdr/storage.h"
 
 namespace pdr {
 namespace {
-
-// Why the file no longer matches what was recorded, or "" when it does.
-std::string check_output(const StoredFile& f) {
-  struct stat sb;
-  if (::stat(f.path.c_str(), &sb) != 0) return "output missing: " + f.path;
-  if (static_cast<long long>(sb.st_size) != f.size) return "output changed (size): " + f.path;
-  auto sum = sha256_file(f.path);
-  if (!sum.ok()) return "output unreadable: " + f.path;
-  if (sum.value() != f.sha256) return "output changed (sha256): " + f.path;
-  return "";
-}
 
 }  // namespace
 
@@ -61,6 +52,13 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
     spdlog::error("{}", store.status().message());
     return kExitUsage;
   }
+  const std::string model_root =
+      (std::filesystem::path(settings->storage.base_dir) / *options.model_name).lexically_normal().string();
+  auto storage = open_storage(settings->storage, model_root, child_environment());
+  if (!storage.ok()) {
+    spdlog::error("{}", storage.status().message());
+    return kExitUsage;
+  }
   auto jobs = store.value()->finished_outputs(*options.model_name);
   if (!jobs.ok()) {
     spdlog::error("{}", jobs.status().message());
@@ -71,7 +69,7 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
     std::string problem;
     for (const auto& f : outputs) {
       ++files;
-      problem = check_output(f);
+      problem = storage.value()->check(f);
       if (!problem.empty()) break;
     }
     if (problem.empty()) continue;

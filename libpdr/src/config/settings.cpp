@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <filesystem>
@@ -93,12 +94,32 @@ Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigne
   if (db.port < 1 || db.port > 65535) return Status::Usage(where("database.port") + ": not a TCP port");
 
   s.storage.type = c.str("storage.type");
-  if (s.storage.type != "local") {
+  if (s.storage.type != "local" && s.storage.type != "rclone") {
     return Status::Usage(where("storage.type") + ": '" + s.storage.type +
-                         "' is not available in this build yet; use local");
+                         "' is not available in this build (local or rclone)");
   }
   if (auto st = require(c, "storage.base_dir", "where outputs go; set PDR_STORAGE_DIR or storage.base_dir"); !st.ok()) return st;
-  s.storage.base_dir = absolute_from(cwd, c.str("storage.base_dir"));
+  s.storage.transfer_timeout = c.real("storage.transfer_timeout");
+  if (!(s.storage.transfer_timeout > 0)) return Status::Usage(where("storage.transfer_timeout") + ": must be greater than 0");
+  if (s.storage.type == "local") {
+    s.storage.base_dir = absolute_from(cwd, c.str("storage.base_dir"));
+  } else {
+    s.storage.base_dir = c.str("storage.base_dir");
+    s.storage.remote_path_prefix = c.str("storage.remote_path_prefix");
+    std::string remote = c.str("storage.rclone_remote");
+    if (remote.empty()) {
+      return Status::Usage("missing required value storage.rclone_remote for rclone storage; set "
+                           "PDR_STORAGE_RCLONE_REMOTE (e.g. kosmatau: or kosmatau:/base/path)");
+    }
+    if (remote.find(':') == std::string::npos) remote += ":";
+    const std::string name = remote.substr(0, remote.find(':'));
+    if (name.empty() || std::any_of(name.begin(), name.end(), [](unsigned char ch) {
+          return !(std::isalnum(ch) || ch == '_' || ch == '-' || ch == '.' || ch == ' ');
+        })) {
+      return Status::Usage(where("storage.rclone_remote") + ": '" + remote + "' is not an rclone remote (name: or name:/path)");
+    }
+    s.storage.rclone_remote = remote;
+  }
 
   PdrSettings& p = s.pdr;
   if (auto st = require(c, "pdr.model_name", "name the grid with --model-name NAME"); !st.ok()) return st;

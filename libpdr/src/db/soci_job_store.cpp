@@ -120,7 +120,7 @@ class SociJobStore : public JobStore {
   MigrationReport migration() const override { return migration_; }
 
   Status register_grid(const Provenance& prov, const std::vector<GridPoint>& points, RegisterReport* report,
-                       bool force_onion) override {
+                       const RegisterOptions& options) override {
     *report = RegisterReport{};
     report->points = points.size();
     long long model_id = 0, user_id = 0, exe_id = 0, chem_id = 0;
@@ -207,7 +207,7 @@ class SociJobStore : public JobStore {
     if (!st.ok()) return st;
     report->created = after - before;
 
-    return reconcile(model_id, points, param_ids, report, force_onion);
+    return reconcile(model_id, points, param_ids, report, options);
   }
 
   Result<std::vector<ClaimedJob>> claim_jobs(long long model_id, int max, const Owner& owner) override {
@@ -824,7 +824,13 @@ class SociJobStore : public JobStore {
   // Puts what cannot be trusted back to pending and counts what is already done.
   Status reconcile(long long model_id, const std::vector<GridPoint>& points,
                    const std::unordered_map<std::string, long long>& param_ids, RegisterReport* report,
-                   bool force_onion) {
+                   const RegisterOptions& options) {
+    const bool force_onion = options.force_onion;
+    auto exists = [&](const std::string& p) {
+      if (options.output_exists) return options.output_exists(p);
+      struct stat sb;
+      return ::stat(p.c_str(), &sb) == 0;
+    };
     std::unordered_set<long long> wanted;
     for (const auto& p : points) wanted.insert(param_ids.at(p.param_hash));
     struct Row {
@@ -879,8 +885,7 @@ class SociJobStore : public JobStore {
         std::string missing;
         if (it == files.end()) missing = "no outputs recorded";
         for (const auto& p : it == files.end() ? std::vector<std::string>{} : it->second) {
-          struct stat sb;
-          if (::stat(p.c_str(), &sb) != 0) {
+          if (!exists(p)) {
             missing = "output missing: " + p;
             break;
           }

@@ -145,7 +145,7 @@ Result<JobPlan> prepare_job_plan(const Settings& settings, bool probe_executable
   JobPlan plan;
   plan.settings = settings;
   const PdrSettings& p = settings.pdr;
-  plan.model_path = (fs::path(settings.storage.base_dir) / p.model_name).string();
+  plan.model_path = (fs::path(settings.storage.base_dir) / p.model_name).lexically_normal().string();
   if (!fs::is_directory(p.base_dir)) return Status::Usage("pdr.base_dir: " + p.base_dir + " is not a directory");
   const std::pair<const char*, const std::string*> exes[] = {{"pdr.pdr_file_name", &p.pdr_file_name},
                                                              {"pdr.onion_file_name", &p.onion_file_name},

@@ -73,6 +73,21 @@ class LocalStorage : public Storage {
     return f;
   }
 
+  bool exists(const std::string& stored_path) override {
+    struct stat sb;
+    return ::stat(stored_path.c_str(), &sb) == 0;
+  }
+
+  std::string check(const StoredFile& f) override {
+    struct stat sb;
+    if (::stat(f.path.c_str(), &sb) != 0) return "output missing: " + f.path;
+    if (static_cast<long long>(sb.st_size) != f.size) return "output changed (size): " + f.path;
+    auto sum = sha256_file(f.path);
+    if (!sum.ok()) return "output unreadable: " + f.path;
+    if (sum.value() != f.sha256) return "output changed (sha256): " + f.path;
+    return "";
+  }
+
   Status retrieve(const std::string& relative_path, const std::string& local_path) override {
     const fs::path src = fs::path(root_) / relative_path;
     std::error_code ec;
@@ -87,7 +102,12 @@ class LocalStorage : public Storage {
 
 }  // namespace
 
-Result<std::unique_ptr<Storage>> open_storage(const StorageSettings& settings, const std::string& model_root) {
+Result<std::unique_ptr<Storage>> open_rclone_storage(const StorageSettings& settings, const std::string& model_root,
+                                                     const std::vector<std::string>& env);
+
+Result<std::unique_ptr<Storage>> open_storage(const StorageSettings& settings, const std::string& model_root,
+                                              const std::vector<std::string>& env) {
+  if (settings.type == "rclone") return open_rclone_storage(settings, model_root, env);
   if (settings.type != "local") return Status::Usage("storage.type '" + settings.type + "' is not available");
   std::error_code ec;
   for (const char* sub : {"pdrgrid", "oniongrid"}) {

@@ -1,0 +1,174 @@
+// Storage on any rclone remote through the rclone command (no shell): copyto per file, which
+// creates remote directories as needed, a sha256 read back from the remote after every upload,
+// and one listing per remote directory to tell which outputs exist.
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+
+#include "pdr/process.h"
+#include "pdr/settings.h"
+#include "pdr/sha256.h"
+#include "pdr/storage.h"
+
+namespace fs = std::filesystem;
+
+namespace pdr {
+namespace {
+
+std::string find_in_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    const std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
+}
+
+std::string utc_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+class RcloneStorage : public Storage {
+ public:
+  RcloneStorage(std::string rclone, std::string root, std::vector<std::string> env, double timeout)
+      : rclone_(std::move(rclone)), root_(std::move(root)), env_(std::move(env)), timeout_(timeout) {}
+
+  Result<StoredFile> store(const std::string& local_path, const std::string& relative_path,
+                           const std::string& kind) override {
+    auto sum = sha256_file(local_path);
+    if (!sum.ok()) return sum.status();
+    const std::string dest = remote_path(relative_path);
+    std::string out;
+    if (!run({"copyto", local_path, dest}, &out)) return Status::Io("rclone copyto " + dest + " failed: " + out);
+    // Read the copy's checksum back from the remote before calling it stored.
+    std::string remote_sum;
+    if (!hash_of(dest, &remote_sum) || remote_sum != sum.value()) {
+      return Status::Io(dest + ": the stored copy does not match the output (sha256)");
+    }
+    std::error_code ec;
+    StoredFile f;
+    f.kind = kind;
+    f.path = dest;
+    f.sha256 = sum.value();
+    f.size = static_cast<long long>(fs::file_size(local_path, ec));
+    f.mtime = utc_now();
+    forget(dest);
+    return f;
+  }
+
+  Status retrieve(const std::string& relative_path, const std::string& local_path) override {
+    std::string out;
+    const std::string src = remote_path(relative_path);
+    if (!run({"copyto", src, local_path}, &out)) return Status::Io("rclone copyto " + src + " failed: " + out);
+    return Status::Ok();
+  }
+
+  bool exists(const std::string& stored_path) override {
+    const auto slash = stored_path.find_last_of('/');
+    const std::string dir = slash == std::string::npos ? stored_path : stored_path.substr(0, slash);
+    const std::string name = slash == std::string::npos ? stored_path : stored_path.substr(slash + 1);
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = listings_.find(dir);
+    if (it == listings_.end()) {
+      std::set<std::string> names;
+      std::string out;
+      if (run({"lsf", "--files-only", dir}, &out)) {
+        std::istringstream lines(out);
+        for (std::string line; std::getline(lines, line);) names.insert(line);
+      }
+      it = listings_.emplace(dir, std::move(names)).first;
+    }
+    return it->second.count(name) != 0;
+  }
+
+  std::string check(const StoredFile& f) override {
+    std::string sum;
+    if (!hash_of(f.path, &sum)) return "output missing: " + f.path;
+    if (sum != f.sha256) return "output changed (sha256): " + f.path;
+    return "";
+  }
+
+ private:
+  std::string remote_path(const std::string& relative) const { return root_ + "/" + relative; }
+
+  void forget(const std::string& path) {
+    std::lock_guard<std::mutex> lock(mu_);
+    listings_.erase(path.substr(0, path.find_last_of('/')));
+  }
+
+  bool hash_of(const std::string& path, std::string* sum) {
+    std::string out;
+    if (!run({"hashsum", "sha256", path}, &out)) return false;
+    std::istringstream in(out);
+    in >> *sum;
+    return sum->size() == 64;
+  }
+
+  // Runs rclone; `out` gets what it printed (stdout and stderr).
+  bool run(std::vector<std::string> args, std::string* out) {
+    int fd = memfd_create("pdr-rclone", 0);
+    if (fd < 0) {
+      *out = "cannot capture rclone's output";
+      return false;
+    }
+    ProcessSpec spec;
+    spec.executable = rclone_;
+    spec.argv = {"rclone"};
+    for (auto& a : args) spec.argv.push_back(std::move(a));
+    spec.env = env_;
+    spec.output_fd = fd;
+    spec.timeout_seconds = timeout_;
+    ProcessResult r = run_process(spec, nullptr);
+    out->clear();
+    lseek(fd, 0, SEEK_SET);
+    char buf[4096];
+    for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0 && out->size() < 65536;) out->append(buf, static_cast<size_t>(n));
+    close(fd);
+    if (!r.success()) {
+      std::string last = *out;
+      while (!last.empty() && last.back() == '\n') last.pop_back();
+      if (last.find('\n') != std::string::npos) last = last.substr(last.rfind('\n') + 1);
+      *out = r.describe() + (last.empty() ? "" : ": " + last);
+    }
+    return r.success();
+  }
+
+  std::string rclone_, root_;
+  std::vector<std::string> env_;
+  double timeout_;
+  std::mutex mu_;
+  std::map<std::string, std::set<std::string>> listings_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Storage>> open_rclone_storage(const StorageSettings& settings, const std::string& model_root,
+                                                     const std::vector<std::string>& env) {
+  const std::string rclone = find_in_path("rclone");
+  if (rclone.empty()) return Status::Usage("storage.type rclone: the rclone command is not installed (apt-get install rclone)");
+  // model_root is <base_dir>/<model>; the predecessor's remote_path_prefix is cut from its front.
+  std::string path = model_root;
+  if (!settings.remote_path_prefix.empty() && path.rfind(settings.remote_path_prefix, 0) == 0) {
+    path = path.substr(settings.remote_path_prefix.size());
+  }
+  while (!path.empty() && path.front() == '/') path.erase(0, 1);
+  const std::string& remote = settings.rclone_remote;
+  const std::string root = remote.back() == ':' ? remote + path : remote + "/" + path;
+  return std::unique_ptr<Storage>(std::make_unique<RcloneStorage>(rclone, root, env, settings.transfer_timeout));
+}
+
+}  // namespace pdr
