@@ -89,6 +89,14 @@ TEST_F(GridRunTest, FiftyPointsFourWorkersEveryJobExactlyOnceThenNoWork) {
                       "pending = 0 AND active = 0 AND exit_code = 0 AND time_of_finish IS NOT NULL"),
             50);
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM hdf_files"), 50);
+  // Provenance: the template used, and every rendered pdr_config.json pointing at it.
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM json_templates WHERE name = 'pdr_config.json.template' AND "
+                      "LENGTH(sha256_sum) = 64"),
+            1);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM json_files f JOIN json_templates t ON t.id = f.template_id"), 50);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM kosmatau_executables WHERE code_revision = 'mock-1.0' AND "
+                      "compilation_date = '2025-02-11 11:01:00' AND LENGTH(sha256_sum) = 64"),
+            1);
   // Each point ran its pdr once and its onion once per species: 50 * (1 + 2) starts.
   EXPECT_EQ(count_starts(dir_ / "trace"), 150u);
   for (const char* f : {"pdrgrid/TEXTOUT100_40_-10_20_00", "pdrgrid/pdr100_40_-10_20_00.hdf",
@@ -225,6 +233,52 @@ TEST_F(GridRunTest, RcloneStorageStoresVerifiesAndFailsLoudly) {
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs j JOIN model_names m ON m.id = j.model_name_id WHERE "
                       "m.model_name = 'rc2' AND j.status = 'failed' AND j.error LIKE 'storage: rclone copyto %'"),
             1);
+}
+
+// A PDR base directory like the mock one but with the templates where `where` says.
+std::string make_base(const std::string& root, const std::string& where, const std::string& pdrnew_name,
+                      bool with_pdrnew) {
+  const std::string mock = PDR_MOCK_BASE;
+  fs::create_directories(root + "/pdrinpdata");
+  fs::create_directories(root + "/onioninpdata");
+  for (const char* exe : {"mockpdr", "mockonion", "mockgetctrlind", "mockmrt"}) {
+    fs::create_symlink(mock + "/" + exe, root + "/" + exe);
+  }
+  fs::copy(mock + "/pdrinpdata", root + "/pdrinpdata", fs::copy_options::recursive);
+  fs::copy(mock + "/onioninpdata", root + "/onioninpdata", fs::copy_options::recursive);
+  const std::string dir = where.empty() ? root : root + "/" + where;
+  fs::create_directories(dir);
+  fs::copy_file(mock + "/templates/pdr_config.json.template", dir + "/pdr_config.json.template");
+  if (with_pdrnew) fs::copy_file(mock + "/templates/PDRNEW.INP.template", dir + "/" + pdrnew_name);
+  return root;
+}
+
+TEST_F(GridRunTest, TemplatesAreFoundWhereThePredecessorLookedAndNamesAreHonoured) {
+  struct Case {
+    std::string where, pdrnew_name;
+    bool with_pdrnew;
+  };
+  int n = 0;
+  for (const Case& c : {Case{"templates", "PDRNEW.INP.template", true}, Case{"pdrinpdata/templates", "PDRNEW.INP.template", true},
+                        Case{"", "MY.INP.template", true}, Case{"templates", "PDRNEW.INP.template", false}}) {
+    const std::string model = "t" + std::to_string(++n);
+    const std::string base = make_base(dir_ / ("base" + std::to_string(n)), c.where, c.pdrnew_name, c.with_pdrnew);
+    auto e = env();
+    for (auto& kv : e) {  // replace the mock base directory (a second entry would not override)
+      if (kv.rfind("PDR_BASE_DIR=", 0) == 0) kv = "PDR_BASE_DIR=" + base;
+    }
+    test::write_text(dir_ / "names.yaml", "database:\n  path: jobs.db\nstorage:\n  base_dir: store\n"
+                                         "pdr:\n  pdrinp_template_file: " + c.pdrnew_name + "\n"
+                                         "run:\n  scratch_dir: scratch\nmodel_parameters:\n  species: [CO]\n");
+    auto r = test::run_pdr_run(dir_.path(), {"--config", dir_ / "names.yaml", "--model-name", model, "--dens", "30"}, e);
+    ASSERT_EQ(r.code, 0) << c.where << ": " << r.err;
+    const bool inp = fs::is_regular_file(dir_ / ("store/" + model + "/pdrgrid/PDRNEW100_30_-10_10_00.INP"));
+    EXPECT_EQ(inp, c.with_pdrnew) << c.where;
+    EXPECT_TRUE(fs::is_regular_file(dir_ / ("store/" + model + "/pdrgrid/pdr_config100_30_-10_10_00.json")));
+    if (!c.with_pdrnew) {
+      EXPECT_NE(r.err.find("JSON-only mode"), std::string::npos) << r.err;
+    }
+  }
 }
 
 TEST_F(GridRunTest, WorkersRunConcurrently) {

@@ -28,6 +28,7 @@ struct Provenance {
   std::string exe_file_name, exe_dir, exe_sha256, exe_revision, exe_compilation_date;
   std::string chem_file_name, chem_full_path, chem_origin;
   std::string onion_species;  // space separated
+  std::string json_template_path, json_template_sha256;  // the pdr_config.json template in use
 };
 
 // Who claims jobs: one token per process run.

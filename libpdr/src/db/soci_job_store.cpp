@@ -139,6 +139,12 @@ class SociJobStore : public JobStore {
                              {prov.exe_file_name, prov.exe_dir, prov.exe_sha256},
                              {{"code_revision", prov.exe_revision},
                               {"compilation_date", prov.exe_compilation_date}});
+      json_template_id_ = 0;
+      if (!prov.json_template_sha256.empty()) {
+        const std::string name = prov.json_template_path.substr(prov.json_template_path.find_last_of('/') + 1);
+        json_template_id_ = get_or_create(sql, "json_templates", {"sha256_sum"}, {prov.json_template_sha256},
+                                          {{"name", name}, {"path", prov.json_template_path}});
+      }
       chem_id = get_or_create(sql, "chemical_databases",
                               {"chem_rates_file_name", "chem_rates_full_path", "database_origin"},
                               {prov.chem_file_name, prov.chem_full_path, prov.chem_origin}, {});
@@ -1046,8 +1052,11 @@ class SociJobStore : public JobStore {
     if (js != by_kind.end()) {
       const StoredFile& f = *js->second;
       const std::string name = f.path.substr(f.path.find_last_of('/') + 1);
-      sql << "INSERT INTO json_files (name, path, archived_path, sha256_sum, job_id) VALUES (:n, :p, :a, :s, :j)",
-          soci::use(name), soci::use(f.path), soci::use(f.path), soci::use(f.sha256), soci::use(c.job_id);
+      soci::indicator tind = json_template_id_ > 0 ? soci::i_ok : soci::i_null;
+      sql << "INSERT INTO json_files (name, path, archived_path, sha256_sum, template_id, job_id) "
+             "VALUES (:n, :p, :a, :s, :t, :j)",
+          soci::use(name), soci::use(f.path), soci::use(f.path), soci::use(f.sha256), soci::use(json_template_id_, tind),
+          soci::use(c.job_id);
     }
   }
 
@@ -1079,6 +1088,7 @@ class SociJobStore : public JobStore {
   }
 
   DbManager* db_;
+  long long json_template_id_ = 0;  // json_templates row of the template registered by this process
   MigrationReport migration_;
   DatabaseSettings::Retry retry_;
   Dialect dialect_;

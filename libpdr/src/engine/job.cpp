@@ -213,6 +213,8 @@ Result<JobPlan> prepare_job_plan(const Settings& settings, bool probe_executable
   prov.chem_full_path = chem;
   prov.chem_origin = p.chem_origin;
   for (const auto& s : settings.model.species) prov.onion_species += (prov.onion_species.empty() ? "" : " ") + s;
+  prov.json_template_path = plan.json_template_path;
+  prov.json_template_sha256 = sha256_hex(plan.json_template);
   return plan;
 }
 
