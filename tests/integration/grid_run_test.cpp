@@ -281,6 +281,55 @@ TEST_F(GridRunTest, TemplatesAreFoundWhereThePredecessorLookedAndNamesAreHonoure
   }
 }
 
+TEST_F(GridRunTest, SftpStorageOnAThrowawaySshd) {
+  const std::string sshd = dir_ / "sshd";
+  const std::string script = std::string(PDR_SOURCE_DIR) + "/scripts/sshd.sh";
+  if (std::system((script + " start " + sshd + " >" + (dir_ / "sshd.out") + " 2>&1").c_str()) != 0) {
+    if (std::getenv("CI") != nullptr) FAIL() << "sshd did not start: " << test::read_text(dir_ / "sshd.out");
+    GTEST_SKIP() << "sshd did not start: " << test::read_text(dir_ / "sshd.out");
+  }
+  struct Stop {
+    std::string cmd;
+    ~Stop() { (void)std::system(cmd.c_str()); }
+  } stop{script + " stop " + sshd};
+  std::string port, user;
+  std::istringstream env_file(test::read_text(sshd + "/env"));
+  for (std::string line; std::getline(env_file, line);) {
+    if (line.rfind("PORT=", 0) == 0) port = line.substr(5);
+    if (line.rfind("USER=", 0) == 0) user = line.substr(5);
+  }
+  const std::string remote = dir_ / "remote";
+  auto config = [&](const std::string& known_hosts) {
+    test::write_text(dir_ / "sftp.yaml", "database:\n  path: jobs.db\nstorage:\n  type: sftp\n  host: 127.0.0.1\n"
+                                        "  port: " + port + "\n  username: " + user + "\n  key_file: " + sshd +
+                                        "/client_key\n  known_hosts: " + known_hosts + "\n  base_dir: " + remote +
+                                        "\nrun:\n  scratch_dir: scratch\nmodel_parameters:\n  species: [CO]\n");
+  };
+  config(sshd + "/known_hosts");
+  const std::vector<std::string> grid = {"--config", dir_ / "sftp.yaml", "--model-name", "sf", "--parallel",
+                                         "--workers", "2", "--dens", "30", "40"};
+  auto r = test::run_pdr_run(dir_.path(), grid, env());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("2 finished, 0 failed"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::is_regular_file(remote + "/sf/pdrgrid/pdr100_30_-10_10_00.hdf"));
+  EXPECT_TRUE(fs::is_regular_file(remote + "/sf/oniongrid/TEXTOUT100_40_-10_10_00_CO"));
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM job_files WHERE path LIKE 'sftp://" + user + "@127.0.0.1:" + port + "/%'"),
+            sql_count("SELECT COUNT(*) FROM job_files"));
+  auto again = test::run_pdr_run(dir_.path(), grid, env());
+  EXPECT_NE(again.out.find("0 finished, 0 failed, 2 already done"), std::string::npos) << again.out << again.err;
+  test::write_text(remote + "/sf/pdrgrid/chemchk100_40_-10_10_00.out", "tampered\n");
+  auto v = test::run_pdr_run(dir_.path(), {"verify", "--config", dir_ / "sftp.yaml", "--model-name", "sf"}, env());
+  EXPECT_NE(v.out.find("1 jobs back to pending"), std::string::npos) << v.out << v.err;
+  // An unknown host key is refused before anything runs.
+  test::write_text(dir_ / "empty_known_hosts", "");
+  config(dir_ / "empty_known_hosts");
+  auto bad = test::run_pdr_run(dir_.path(), {"--config", dir_ / "sftp.yaml", "--model-name", "sf2", "--dens", "30"},
+                               env());
+  EXPECT_EQ(bad.code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("sftp storage: cannot connect to " + user + "@127.0.0.1 port " + port), std::string::npos)
+      << bad.err;
+}
+
 TEST_F(GridRunTest, WorkersRunConcurrently) {
   auto r = run({"--model-name", "c", "--parallel", "--workers", "4", "--dens", "30", "40", "--chi", "10", "20",
                 "--species", "CO"},

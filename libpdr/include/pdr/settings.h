@@ -42,6 +42,9 @@ struct StorageSettings {
   std::string rclone_remote;  // "name:" or "name:/base"
   std::string remote_path_prefix;
   double transfer_timeout = 3600;
+  // sftp
+  std::string host, username, password, key_file, known_hosts;
+  int port = 22;
 };
 
 struct PdrSettings {

@@ -94,15 +94,29 @@ Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigne
   if (db.port < 1 || db.port > 65535) return Status::Usage(where("database.port") + ": not a TCP port");
 
   s.storage.type = c.str("storage.type");
-  if (s.storage.type != "local" && s.storage.type != "rclone") {
+  if (s.storage.type != "local" && s.storage.type != "rclone" && s.storage.type != "sftp") {
     return Status::Usage(where("storage.type") + ": '" + s.storage.type +
-                         "' is not available in this build (local or rclone)");
+                         "' is not available in this build (local, rclone or sftp)");
   }
   if (auto st = require(c, "storage.base_dir", "where outputs go; set PDR_STORAGE_DIR or storage.base_dir"); !st.ok()) return st;
   s.storage.transfer_timeout = c.real("storage.transfer_timeout");
   if (!(s.storage.transfer_timeout > 0)) return Status::Usage(where("storage.transfer_timeout") + ": must be greater than 0");
   if (s.storage.type == "local") {
     s.storage.base_dir = absolute_from(cwd, c.str("storage.base_dir"));
+  } else if (s.storage.type == "sftp") {
+    s.storage.base_dir = c.str("storage.base_dir");
+    if (s.storage.base_dir.empty() || s.storage.base_dir[0] != '/') {
+      return Status::Usage(where("storage.base_dir") + ": sftp storage needs an absolute path on the server");
+    }
+    if (auto st = require(c, "storage.host", "the sftp server; set PDR_STORAGE_HOST"); !st.ok()) return st;
+    s.storage.host = c.str("storage.host");
+    s.storage.port = static_cast<int>(c.integer("storage.port"));
+    if (s.storage.port < 1 || s.storage.port > 65535) return Status::Usage(where("storage.port") + ": not a TCP port");
+    s.storage.username = c.str("storage.username");
+    s.storage.password = c.str("storage.password");
+    s.storage.key_file = c.str("storage.key_file").empty() ? "" : absolute_from(cwd, c.str("storage.key_file"));
+    s.storage.known_hosts =
+        c.str("storage.known_hosts").empty() ? "" : absolute_from(cwd, c.str("storage.known_hosts"));
   } else {
     s.storage.base_dir = c.str("storage.base_dir");
     s.storage.remote_path_prefix = c.str("storage.remote_path_prefix");

@@ -105,9 +105,13 @@ class LocalStorage : public Storage {
 Result<std::unique_ptr<Storage>> open_rclone_storage(const StorageSettings& settings, const std::string& model_root,
                                                      const std::vector<std::string>& env);
 
+Result<std::unique_ptr<Storage>> open_sftp_storage(const StorageSettings& settings, const std::string& model_root,
+                                                   const std::vector<std::string>& env);
+
 Result<std::unique_ptr<Storage>> open_storage(const StorageSettings& settings, const std::string& model_root,
                                               const std::vector<std::string>& env) {
   if (settings.type == "rclone") return open_rclone_storage(settings, model_root, env);
+  if (settings.type == "sftp") return open_sftp_storage(settings, model_root, env);
   if (settings.type != "local") return Status::Usage("storage.type '" + settings.type + "' is not available");
   std::error_code ec;
   for (const char* sub : {"pdrgrid", "oniongrid"}) {
