@@ -330,6 +330,98 @@ TEST_F(GridRunTest, SftpStorageOnAThrowawaySshd) {
       << bad.err;
 }
 
+TEST_F(GridRunTest, APredecessorStyleYamlRunsUnchanged) {
+  // The layout and keys of the predecessor's my_config.yaml (its section aliases, nulls, keys it
+  // never used), pointed at the mock base directory and a SQLite file.
+  test::write_text(dir_ / "my_config.yaml", std::string(R"(database:
+  type: sqlite
+  path: ./old_jobs.db
+  host: localhost
+  port: 3306
+  database: pdr_test
+  username: pdr_user
+  password: null
+  pool_size: 5
+  max_overflow: 5
+  pool_timeout: 60
+  pool_recycle: 280
+  pool_pre_ping: true
+  connect_args: {}
+  diagnostics_enabled: true
+storage:
+  type: local
+  base_dir: ./rundir
+  rclone_remote: kosmatau
+  use_mount: false
+  mount_point: null
+  host: null
+  port: null
+  username: null
+  password: null
+  use_local_copy: true
+  remote_path_prefix: null
+pdr:
+  model_name: old_style
+  base_dir: )") + PDR_MOCK_BASE + R"(
+  pdr_file_name: mockpdr
+  onion_file_name: mockonion
+  getctrlind_file_name: mockgetctrlind
+  mrt_file_name: mockmrt
+  pdrinp_template_file: PDRNEW.INP.template
+  json_template_file: pdr_config.json.template
+  chem_database: chem_rates_2022-10-21-ERS.dat
+  chem_origin: UDfA12
+  exe_revision: dev
+  compilation_date: '2026-02-06'
+user:
+  username: Some One
+  email: some.one@example.org
+model_params:
+  metal: ['100']
+  dens: ['30', '31']
+  mass: ['-10']
+  chi: ['10']
+  species: [CO, C+]
+  alpha: 0.
+  rcore: 0.2
+  default_species: "H+ H2+ H3+ HE+ HE"
+  chemistry: "HE+ HE H+ H2+ H3+  C CH C+ "
+non_default_params:
+  ihtclgas: 0
+  ihtcldust: 0
+  cosray: 5.0e-17
+directories:
+  pdr_out_dirs: [pdroutput, onionoutput, Out]
+  pdr_inp_dirs: [pdrinpdata, onioninpdata, In, templates]
+)");
+  auto r = test::run_pdr_run(dir_.path(), {"--config", "my_config.yaml"}, {"PDR_MOCK_TRACE=" + (dir_ / "trace")});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("model old_style: 2 points; 2 finished"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("model_params.default_species is not used"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("pdr.compilation_date is not used"), std::string::npos) << r.err;
+  const std::string inp = test::read_text(dir_ / "rundir/old_style/pdrgrid/PDRNEW100_30_-10_10_00.INP");
+  EXPECT_NE(inp.find("COSRAY\n5.000e-17\n"), std::string::npos);
+  EXPECT_NE(inp.find("IHTCLGAS\n0\n"), std::string::npos);
+  EXPECT_NE(inp.find("ALPHA\n0.000e+00\n"), std::string::npos);
+  EXPECT_NE(inp.find("SPECIES  CH\nSPECIES  C+"), std::string::npos);
+  soci::session db(*soci::factory_sqlite3(), "db=" + (dir_ / "old_jobs.db"));
+  double cosray = 0;
+  int ihtcldust = -1;
+  std::string user;
+  db << "SELECT cosray, ihtcldust FROM kosmatau_parameters LIMIT 1", soci::into(cosray), soci::into(ihtcldust);
+  db << "SELECT username FROM users", soci::into(user);
+  EXPECT_EQ(cosray, 5.0e-17);
+  EXPECT_EQ(ihtcldust, 0);
+  EXPECT_EQ(user, "Some One");
+  // Asking for something pdr_run does not do is an error, not ignored.
+  std::string text = test::read_text(dir_ / "my_config.yaml");
+  text.replace(text.find("use_mount: false"), 16, "use_mount: true ");
+  test::write_text(dir_ / "mount.yaml", text);
+  auto m = test::run_pdr_run(dir_.path(), {"--config", "mount.yaml"});
+  EXPECT_EQ(m.code, 2);
+  EXPECT_NE(m.err.find("mount.yaml:20: storage.use_mount: mounted remotes are not used"), std::string::npos) << m.err;
+}
+
 TEST_F(GridRunTest, WorkersRunConcurrently) {
   auto r = run({"--model-name", "c", "--parallel", "--workers", "4", "--dens", "30", "40", "--chi", "10", "20",
                 "--species", "CO"},

@@ -54,8 +54,12 @@ class Config {
   // Every effective setting, one "section.key = value   # origin" line, secrets as ***.
   std::string describe() const;
 
+  // Keys accepted for compatibility that change nothing, each with its file:line and why.
+  const std::vector<std::string>& notes() const { return notes_; }
+
  private:
   std::map<std::string, SettingValue> values_;
+  std::vector<std::string> notes_;
 };
 
 // The closest candidate to `word` (edit distance), or "" when nothing is close.

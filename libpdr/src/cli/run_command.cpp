@@ -72,6 +72,7 @@ void print_plan(std::ostream& out, const Config& config, const Settings& s, cons
   out << "# planned jobs: " << plan.points.size() << " (metal x dens x mass x chi), model '" << s.pdr.model_name
       << "', " << s.run.workers << (s.run.workers == 1 ? " worker" : " workers") << "\n";
   for (const auto& note : plan.notes) out << "# note: " << note << "\n";
+  for (const auto& note : config.notes()) out << "# note: " << note << "\n";
   if (plan.seed) out << "# random grid drawn with seed " << *plan.seed << " (repeat it with --seed " << *plan.seed << ")\n";
   char line[512];
   std::snprintf(line, sizeof line, "# %-28s %12s %12s %12s %12s %14s\n", "job", "zmetal", "xnsur", "mass", "sint",
@@ -102,6 +103,7 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
   }
   const Settings& s = settings.value();
   for (const auto& note : plan->notes) spdlog::warn("{}", note);
+  for (const auto& note : config->notes()) spdlog::warn("{}", note);
   if (plan->seed) {
     spdlog::info("random grid: {} points drawn with seed {} (repeat it with --seed {})", plan->points.size(), *plan->seed,
                  *plan->seed);

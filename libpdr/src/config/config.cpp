@@ -90,6 +90,19 @@ std::vector<std::string> keys_with_prefix(const std::string& prefix) {
   return keys;
 }
 
+// The predecessor's keys it never used, with what pdr_run does instead; nullptr for other keys.
+const char* predecessor_only_key(const std::string& key) {
+  if (key == "storage.use_mount" || key == "storage.mount_point") {
+    return "mounted remotes are not used; outputs go through storage.type (local, rclone or sftp)";
+  }
+  if (key == "storage.use_local_copy") return "every output is built locally and then stored";
+  if (key == "model_parameters.default_species") return "the chemical network is model_parameters.chemistry";
+  if (key == "pdr.exe_revision" || key == "pdr.compilation_date") {
+    return "the revision and compilation date come from the executable's --version";
+  }
+  return nullptr;
+}
+
 std::string suggestion(const std::string& word, const std::vector<std::string>& candidates) {
   std::string best = closest_match(word, candidates);
   return best.empty() ? std::string() : " (did you mean '" + best + "'?)";
@@ -172,6 +185,7 @@ Status Config::apply_yaml(const std::string& text, const std::string& origin) {
 
   // Values of this document, applied only when the whole document is valid.
   std::map<std::string, SettingValue> staged;
+  std::vector<std::string> staged_notes;
   try {
     for (const auto& section_entry : root) {
       const YAML::Node& name_node = section_entry.first;
@@ -217,6 +231,20 @@ Status Config::apply_yaml(const std::string& text, const std::string& origin) {
                                     "read_timeout, write_timeout or unix_socket");
         }
         if (full == "model_parameters.reserved_cpus") full = "run.reserved_cpus";  // where the predecessor read it
+        if (const char* why = predecessor_only_key(full)) {
+          // Keys the predecessor listed but never used: accepted where they ask for what pdr_run
+          // does anyway, an error where they ask for something else.
+          const std::string given = value && value.IsScalar() ? value.Scalar() : "";
+          const bool harmless = !value || value.IsNull() || given.empty() ||
+                                (full == "storage.use_mount" && lower(given) == "false") ||
+                                (full == "storage.use_local_copy" && lower(given) == "true") ||
+                                full == "model_parameters.default_species" || full == "pdr.exe_revision" ||
+                                full == "pdr.compilation_date";
+          if (!harmless) return Status::Usage(at + ": " + why);
+          staged_notes.push_back(where(key_node) + ": " + name + "." + key + " is not used: " + why);
+          continue;
+        }
+        if (value && value.IsNull()) continue;  // null: not set here (the lower layer's value stays)
         SettingType type;
         if (section == "non_default_parameters") {
           const ParamSpec* p = find_parameter(key);
@@ -275,6 +303,7 @@ Status Config::apply_yaml(const std::string& text, const std::string& origin) {
     return Status::Usage(origin + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
   }
   for (auto& kv : staged) values_[kv.first] = std::move(kv.second);
+  for (auto& n : staged_notes) notes_.push_back(std::move(n));
   return Status::Ok();
 }
 
