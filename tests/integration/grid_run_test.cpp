@@ -422,6 +422,25 @@ directories:
   EXPECT_NE(m.err.find("mount.yaml:20: storage.use_mount: mounted remotes are not used"), std::string::npos) << m.err;
 }
 
+TEST_F(GridRunTest, AChangedNonGridParameterIsANewPointNotASkip) {
+  auto a = run({"--model-name", "p", "--dens", "30", "30.0"});
+  ASSERT_EQ(a.code, 0) << a.err;
+  EXPECT_NE(a.out.find("1 points; 1 finished"), std::string::npos) << a.out;
+  test::write_text(dir_ / "both.yaml", test::read_text(dir_ / "cfg.yaml") + "non_default_parameters:\n  cosray: 5.0e-17\n");
+  // Under the same model its output names would collide with the first point's: refused, nothing written.
+  auto same = test::run_pdr_run(dir_.path(), {"--config", dir_ / "both.yaml", "--model-name", "p", "--dens", "30"}, env());
+  EXPECT_EQ(same.code, 2);
+  EXPECT_NE(same.err.find("model 'p' already has point 100_30_-10_10_00 with other parameters"), std::string::npos)
+      << same.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM kosmatau_parameters"), 1);
+  // Under another model it is a new point that runs, not a skip.
+  auto other = test::run_pdr_run(dir_.path(), {"--config", dir_ / "both.yaml", "--model-name", "p2", "--dens", "30"},
+                                 env());
+  ASSERT_EQ(other.code, 0) << other.err;
+  EXPECT_NE(other.out.find("1 points; 1 finished, 0 failed, 0 already done"), std::string::npos) << other.out;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM kosmatau_parameters WHERE cosray = 5e-17"), 1);
+}
+
 TEST_F(GridRunTest, WorkersRunConcurrently) {
   auto r = run({"--model-name", "c", "--parallel", "--workers", "4", "--dens", "30", "40", "--chi", "10", "20",
                 "--species", "CO"},

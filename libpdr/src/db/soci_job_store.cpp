@@ -133,6 +133,30 @@ class SociJobStore : public JobStore {
         return Status::Usage("model '" + prov.model_name + "' already stores its outputs in " + stored_path +
                              ", not " + prov.model_path + "; use that storage.base_dir or another --model-name");
       }
+      // A job name is its output file names: a point with other physics under a name the model
+      // already has would overwrite that point's outputs. Refuse before anything is written.
+      {
+        std::unordered_map<std::string, std::string> existing;
+        std::vector<std::string> names(kBatch), hashes(kBatch);
+        soci::statement q = (sql.prepare << "SELECT j.model_job_name, COALESCE(p.parameter_hash, '') FROM "
+                                            "pdr_model_jobs j JOIN kosmatau_parameters p ON p.id = "
+                                            "j.kosmatau_parameters_id WHERE j.model_name_id = :m AND j.duplicate_key = 0",
+                             soci::use(model_id), soci::into(names), soci::into(hashes));
+        q.execute();
+        while (q.fetch()) {
+          for (size_t i = 0; i < names.size(); ++i) existing.emplace(names[i], hashes[i]);
+          names.resize(kBatch);
+          hashes.resize(kBatch);
+        }
+        for (const auto& p : points) {
+          auto it = existing.find(p.job_name);
+          if (it != existing.end() && it->second != p.param_hash) {
+            return Status::Usage("model '" + prov.model_name + "' already has point " + p.job_name +
+                                 " with other parameters; its outputs would be overwritten. Use another "
+                                 "--model-name for changed physics");
+          }
+        }
+      }
       user_id = get_or_create(sql, "users", {"username", "email"}, {prov.username, prov.email}, {});
       exe_id = get_or_create(sql, "kosmatau_executables",
                              {"executable_file_name", "executable_full_path", "sha256_sum"},
