@@ -36,4 +36,17 @@ ProcessResult run_process(const ProcessSpec& spec, const StopSignal* stop);
 // This process's environment minus the variables that carry secrets.
 std::vector<std::string> child_environment();
 
+// The path of `name` in $PATH, or "" when it is not installed.
+std::string find_program(const std::string& name);
+
+// Runs a helper program (rclone, ssh, a --version probe) and captures what it prints (stdout and
+// stderr, at most 64 KiB) in `out`. True when it exited 0; otherwise `out` is one line:
+// "<what happened>: <its last line>".
+bool run_captured(const std::string& executable, const std::vector<std::string>& argv,
+                  const std::vector<std::string>& env, double timeout_seconds, std::string* out,
+                  const std::string& cwd = "");
+
+// "YYYY-MM-DD HH:MM:SS" in UTC.
+std::string utc_time_text(long long epoch_seconds);
+
 }  // namespace pdr

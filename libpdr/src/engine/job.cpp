@@ -1,6 +1,5 @@
 #include "pdr/job.h"
 
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -68,26 +67,13 @@ struct VersionInfo {
 
 VersionInfo executable_version(const std::string& exe, const std::vector<std::string>& env) {
   VersionInfo info;
-  int fd = memfd_create("pdr-version", 0);
-  if (fd < 0) return info;
-  ProcessSpec spec;
-  spec.executable = exe;
-  spec.argv = {exe, "--version"};
-  spec.cwd = fs::path(exe).parent_path().string();
-  spec.env = env;
-  spec.output_fd = fd;
-  spec.timeout_seconds = 10;
-  ProcessResult r = run_process(spec, nullptr);
   std::string text;
-  lseek(fd, 0, SEEK_SET);
-  char buf[4096];
-  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0 && text.size() < 65536;) text.append(buf, static_cast<size_t>(n));
-  close(fd);
-  if (r.outcome == ProcessResult::Outcome::TimedOut) {
+  const bool ok = run_captured(exe, {exe, "--version"}, env, 10, &text, fs::path(exe).parent_path().string());
+  if (!ok && text.rfind("timed out", 0) == 0) {
     info.revision = "command_timeout";
     return info;
   }
-  if (!r.success()) {
+  if (!ok) {
     info.revision = "error_getting_revision";
     return info;
   }

@@ -12,6 +12,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <ctime>
+#include <sstream>
+#include <sys/mman.h>
 #include <thread>
 
 #include "pdr/stop_signal.h"
@@ -100,6 +103,55 @@ std::vector<std::string> child_environment() {
     env.push_back(std::move(kv));
   }
   return env;
+}
+
+std::string find_program(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::istringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    const std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
+}
+
+bool run_captured(const std::string& executable, const std::vector<std::string>& argv,
+                  const std::vector<std::string>& env, double timeout_seconds, std::string* out,
+                  const std::string& cwd) {
+  out->clear();
+  int fd = memfd_create("pdr-capture", 0);
+  if (fd < 0) {
+    *out = "cannot capture the output of " + executable;
+    return false;
+  }
+  ProcessSpec spec;
+  spec.executable = executable;
+  spec.argv = argv;
+  spec.cwd = cwd;
+  spec.env = env;
+  spec.output_fd = fd;
+  spec.timeout_seconds = timeout_seconds;
+  ProcessResult r = run_process(spec, nullptr);
+  lseek(fd, 0, SEEK_SET);
+  char buf[4096];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0 && out->size() < 65536;) out->append(buf, static_cast<size_t>(n));
+  close(fd);
+  if (!r.success()) {
+    std::string last = *out;
+    while (!last.empty() && (last.back() == '\n' || last.back() == '\r')) last.pop_back();
+    if (last.find('\n') != std::string::npos) last = last.substr(last.rfind('\n') + 1);
+    *out = r.describe() + (last.empty() ? "" : ": " + last);
+  }
+  return r.success();
+}
+
+std::string utc_time_text(long long epoch_seconds) {
+  const std::time_t t = static_cast<std::time_t>(epoch_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
 }
 
 ProcessResult run_process(const ProcessSpec& spec, const StopSignal* stop) {

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <random>
 
+#include "pdr/process.h"
 #include "pdr/settings.h"
 #include "pdr/sha256.h"
 #include "pdr/storage.h"
@@ -16,14 +17,6 @@ namespace fs = std::filesystem;
 
 namespace pdr {
 namespace {
-
-std::string utc_time(time_t t) {
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-  return buf;
-}
 
 // Copies into the destination directory under a temporary name and renames it into place, so
 // a reader (or a second run of the same job) never sees a half-written output.
@@ -69,7 +62,7 @@ class LocalStorage : public Storage {
     f.path = dest.string();
     f.sha256 = sum.value();
     f.size = static_cast<long long>(sb.st_size);
-    f.mtime = utc_time(sb.st_mtime);
+    f.mtime = utc_time_text(sb.st_mtime);
     return f;
   }
 

@@ -1,7 +1,6 @@
 // Storage on any rclone remote through the rclone command (no shell): copyto per file, which
 // creates remote directories as needed, a sha256 read back from the remote after every upload,
 // and one listing per remote directory to tell which outputs exist.
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,25 +21,6 @@ namespace fs = std::filesystem;
 
 namespace pdr {
 namespace {
-
-std::string find_in_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::istringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    const std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
-
-std::string utc_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-  return buf;
-}
 
 class RcloneStorage : public Storage {
  public:
@@ -65,7 +45,7 @@ class RcloneStorage : public Storage {
     f.path = dest;
     f.sha256 = sum.value();
     f.size = static_cast<long long>(fs::file_size(local_path, ec));
-    f.mtime = utc_now();
+    f.mtime = utc_time_text(std::time(nullptr));
     forget(dest);
     return f;
   }
@@ -118,33 +98,10 @@ class RcloneStorage : public Storage {
     return sum->size() == 64;
   }
 
-  // Runs rclone; `out` gets what it printed (stdout and stderr).
+  // Runs rclone; `out` gets what it printed, or one line saying what went wrong.
   bool run(std::vector<std::string> args, std::string* out) {
-    int fd = memfd_create("pdr-rclone", 0);
-    if (fd < 0) {
-      *out = "cannot capture rclone's output";
-      return false;
-    }
-    ProcessSpec spec;
-    spec.executable = rclone_;
-    spec.argv = {"rclone"};
-    for (auto& a : args) spec.argv.push_back(std::move(a));
-    spec.env = env_;
-    spec.output_fd = fd;
-    spec.timeout_seconds = timeout_;
-    ProcessResult r = run_process(spec, nullptr);
-    out->clear();
-    lseek(fd, 0, SEEK_SET);
-    char buf[4096];
-    for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0 && out->size() < 65536;) out->append(buf, static_cast<size_t>(n));
-    close(fd);
-    if (!r.success()) {
-      std::string last = *out;
-      while (!last.empty() && last.back() == '\n') last.pop_back();
-      if (last.find('\n') != std::string::npos) last = last.substr(last.rfind('\n') + 1);
-      *out = r.describe() + (last.empty() ? "" : ": " + last);
-    }
-    return r.success();
+    args.insert(args.begin(), "rclone");
+    return run_captured(rclone_, args, env_, timeout_, out);
   }
 
   std::string rclone_, root_;
@@ -158,7 +115,7 @@ class RcloneStorage : public Storage {
 
 Result<std::unique_ptr<Storage>> open_rclone_storage(const StorageSettings& settings, const std::string& model_root,
                                                      const std::vector<std::string>& env) {
-  const std::string rclone = find_in_path("rclone");
+  const std::string rclone = find_program("rclone");
   if (rclone.empty()) return Status::Usage("storage.type rclone: the rclone command is not installed (apt-get install rclone)");
   // model_root is <base_dir>/<model>; the predecessor's remote_path_prefix is cut from its front.
   std::string path = model_root;

@@ -3,7 +3,6 @@
 // key checked against known_hosts, key or password authentication (the password reaches sshpass
 // through its environment, never an argument). Each file is uploaded under a temporary name,
 // checked by the server's sha256sum and renamed into place.
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -26,16 +25,6 @@ namespace fs = std::filesystem;
 namespace pdr {
 namespace {
 
-std::string find_program(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::istringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    const std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "";
-}
-
 // A remote path as one word for the server's shell.
 std::string shell_quote(const std::string& s) {
   std::string out = "'";
@@ -51,15 +40,6 @@ std::string batch_quote(const std::string& s) {
     out += c;
   }
   return out + "\"";
-}
-
-std::string utc_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-  return buf;
 }
 
 class SftpStorage : public Storage {
@@ -128,7 +108,7 @@ class SftpStorage : public Storage {
     f.path = "sftp://" + destination_ + ":" + std::to_string(settings_.port) + dest;
     f.sha256 = sum.value();
     f.size = static_cast<long long>(fs::file_size(local_path, ec));
-    f.mtime = utc_now();
+    f.mtime = utc_time_text(std::time(nullptr));
     return f;
   }
 
@@ -220,28 +200,8 @@ class SftpStorage : public Storage {
 
   bool run(const std::string& program, std::vector<std::string> args, std::string* out,
            const std::vector<std::string>& env = {}) {
-    int fd = memfd_create("pdr-ssh", 0);
-    if (fd < 0) return false;
-    ProcessSpec spec;
-    spec.executable = program;
-    spec.argv = {fs::path(program).filename().string()};
-    for (auto& a : args) spec.argv.push_back(std::move(a));
-    spec.env = env.empty() ? env_ : env;
-    spec.output_fd = fd;
-    spec.timeout_seconds = settings_.transfer_timeout;
-    ProcessResult r = run_process(spec, nullptr);
-    out->clear();
-    lseek(fd, 0, SEEK_SET);
-    char buf[4096];
-    for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0 && out->size() < 65536;) out->append(buf, static_cast<size_t>(n));
-    close(fd);
-    if (!r.success()) {
-      std::string last = *out;
-      while (!last.empty() && (last.back() == '\n' || last.back() == '\r')) last.pop_back();
-      if (last.find('\n') != std::string::npos) last = last.substr(last.rfind('\n') + 1);
-      *out = r.describe() + (last.empty() ? "" : ": " + last);
-    }
-    return r.success();
+    args.insert(args.begin(), fs::path(program).filename().string());
+    return run_captured(program, args, env.empty() ? env_ : env, settings_.transfer_timeout, out);
   }
 
   StorageSettings settings_;
