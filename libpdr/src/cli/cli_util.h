@@ -3,7 +3,12 @@
 
 #include <unistd.h>
 
+#include <memory>
 #include <string>
+
+#include "pdr/cli.h"
+#include "pdr/job_store.h"
+#include "pdr/settings.h"
 
 namespace pdr {
 
@@ -12,5 +17,13 @@ inline std::string invocation_dir() {
   char buf[4096];
   return getcwd(buf, sizeof buf) != nullptr ? std::string(buf) : std::string(".");
 }
+
+// The settings and the existing job database of a reading subcommand (status, verify): the
+// model and base directory are not needed, and a missing SQLite file is an error, not created.
+struct OpenedStore {
+  Settings settings;
+  std::unique_ptr<JobStore> store;
+};
+Result<OpenedStore> open_existing_store(const CliOptions& options, const EnvLookup& env, const char* command);
 
 }  // namespace pdr

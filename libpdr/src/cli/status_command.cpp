@@ -111,42 +111,18 @@ void print_report(std::ostream& out, const StatusReport& r) {
 }  // namespace
 
 int status_command(const CliOptions& options, const EnvLookup& env, std::ostream& out) {
-  auto config = load_config(options, env);
-  if (!config.ok()) {
-    spdlog::error("{}", config.status().message());
+  auto opened = open_existing_store(options, env, "status");
+  if (!opened.ok()) {
+    spdlog::error("{}", opened.status().message());
     return kExitUsage;
   }
-  // Status needs only the database; the model name is optional here.
-  Config& c = config.value();
-  if (c.str("pdr.model_name").empty()) c.set_scalar("pdr.model_name", "-", "status");
-  if (c.str("pdr.base_dir").empty()) c.set_scalar("pdr.base_dir", ".", "status");
-  auto settings = build_settings(c, invocation_dir(), std::thread::hardware_concurrency());
-  if (!settings.ok()) {
-    spdlog::error("{}", settings.status().message());
-    return kExitUsage;
-  }
-  const DatabaseSettings& db = settings->database;
-  struct stat sb;
-  if (db.type == "sqlite" && ::stat(db.path.c_str(), &sb) != 0) {
-    spdlog::error("no job database at {} (database.path from {}); nothing has run there yet", db.path,
-                  c.origin("database.path"));
-    return kExitUsage;
-  }
-  auto manager = process_db_manager(db);
-  if (!manager.ok()) {
-    spdlog::error("{}", manager.status().message());
-    return kExitUsage;
-  }
-  auto store = open_job_store(*manager.value());
-  if (!store.ok()) {
-    spdlog::error("{}", store.status().message());
-    return kExitUsage;
-  }
+  JobStore& store = *opened->store;
+  const DatabaseSettings& db = opened->settings.database;
   std::vector<std::string> models;
   if (options.model_name) {
     models.push_back(*options.model_name);
   } else {
-    auto names = store.value()->model_names();
+    auto names = store.model_names();
     if (!names.ok()) {
       spdlog::error("{}", names.status().message());
       return kExitUsage;
@@ -155,7 +131,7 @@ int status_command(const CliOptions& options, const EnvLookup& env, std::ostream
   }
   std::vector<StatusReport> reports;
   for (const auto& m : models) {
-    auto r = store.value()->status_report(m);
+    auto r = store.status_report(m);
     if (!r.ok()) {
       spdlog::error("{}", r.status().message());
       return kExitUsage;

@@ -24,34 +24,13 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
     spdlog::error("verify needs --model-name NAME");
     return kExitUsage;
   }
-  auto config = load_config(options, env);
-  if (!config.ok()) {
-    spdlog::error("{}", config.status().message());
+  auto opened = open_existing_store(options, env, "verify");
+  if (!opened.ok()) {
+    spdlog::error("{}", opened.status().message());
     return kExitUsage;
   }
-  Config& c = config.value();
-  if (c.str("pdr.base_dir").empty()) c.set_scalar("pdr.base_dir", ".", "verify");  // not needed here
-  auto settings = build_settings(c, invocation_dir(), std::thread::hardware_concurrency());
-  if (!settings.ok()) {
-    spdlog::error("{}", settings.status().message());
-    return kExitUsage;
-  }
-  const DatabaseSettings& db = settings->database;
-  struct stat sb;
-  if (db.type == "sqlite" && ::stat(db.path.c_str(), &sb) != 0) {
-    spdlog::error("no job database at {} (database.path from {})", db.path, c.origin("database.path"));
-    return kExitUsage;
-  }
-  auto manager = process_db_manager(db);
-  if (!manager.ok()) {
-    spdlog::error("{}", manager.status().message());
-    return kExitUsage;
-  }
-  auto store = open_job_store(*manager.value());
-  if (!store.ok()) {
-    spdlog::error("{}", store.status().message());
-    return kExitUsage;
-  }
+  const Settings* settings = &opened->settings;
+  JobStore& store = *opened->store;
   const std::string model_root =
       (std::filesystem::path(settings->storage.base_dir) / *options.model_name).lexically_normal().string();
   auto storage = open_storage(settings->storage, model_root, child_environment());
@@ -59,7 +38,7 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
     spdlog::error("{}", storage.status().message());
     return kExitUsage;
   }
-  auto jobs = store.value()->finished_outputs(*options.model_name);
+  auto jobs = store.finished_outputs(*options.model_name);
   if (!jobs.ok()) {
     spdlog::error("{}", jobs.status().message());
     return kExitUsage;
@@ -78,7 +57,7 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
     change.expect = JobState::Finished;
     change.next = JobState::Pending;
     change.error = "verify: " + problem;
-    auto applied = store.value()->update_job_status(change);
+    auto applied = store.update_job_status(change);
     if (!applied.ok()) {
       spdlog::error("{}", applied.status().message());
       return kExitUsage;

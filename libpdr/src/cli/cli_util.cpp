@@ -1,0 +1,32 @@
+#include "cli/cli_util.h"
+
+#include <sys/stat.h>
+
+#include <thread>
+
+#include "pdr/db_manager.h"
+
+namespace pdr {
+
+Result<OpenedStore> open_existing_store(const CliOptions& options, const EnvLookup& env, const char* command) {
+  auto config = load_config(options, env);
+  if (!config.ok()) return config.status();
+  Config& c = config.value();
+  if (c.str("pdr.model_name").empty()) c.set_scalar("pdr.model_name", "-", command);
+  if (c.str("pdr.base_dir").empty()) c.set_scalar("pdr.base_dir", ".", command);
+  auto settings = build_settings(c, invocation_dir(), std::thread::hardware_concurrency());
+  if (!settings.ok()) return settings.status();
+  const DatabaseSettings& db = settings->database;
+  struct stat sb;
+  if (db.type == "sqlite" && ::stat(db.path.c_str(), &sb) != 0) {
+    return Status::Usage("no job database at " + db.path + " (database.path from " + c.origin("database.path") +
+                         "); nothing has run there yet");
+  }
+  auto manager = process_db_manager(db);
+  if (!manager.ok()) return manager.status();
+  auto store = open_job_store(*manager.value());
+  if (!store.ok()) return store.status();
+  return OpenedStore{std::move(settings.value()), std::move(store.value())};
+}
+
+}  // namespace pdr
