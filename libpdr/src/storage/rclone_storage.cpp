@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <thread>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -66,9 +68,13 @@ class RcloneStorage : public Storage {
     if (it == listings_.end()) {
       std::set<std::string> names;
       std::string out;
-      if (run({"lsf", "--files-only", dir}, &out)) {
-        std::istringstream lines(out);
-        for (std::string line; std::getline(lines, line);) names.insert(line);
+      for (int attempt = 1; attempt <= 3; ++attempt) {  // a missing directory is an error too: retried
+        if (run({"lsf", "--files-only", dir}, &out)) {
+          std::istringstream lines(out);
+          for (std::string line; std::getline(lines, line);) names.insert(line);
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
       }
       it = listings_.emplace(dir, std::move(names)).first;
     }

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -70,11 +72,14 @@ class SftpStorage : public Storage {
       argv.insert(argv.begin(), {"-e", ssh_});
     }
     std::string out;
-    if (!run(program, with_options(argv, !settings_.password.empty()), &out, env)) {
-      return Status::Usage("sftp storage: cannot connect to " + destination_ + " port " + std::to_string(settings_.port) +
-                           ": " + out);
+    for (int attempt = 1; attempt <= 3; ++attempt) {
+      if (run(program, with_options(argv, !settings_.password.empty()), &out, env)) return Status::Ok();
+      // 255 is ssh's own failure (refused, reset, timed out); a wrong key or password answers the
+      // same way every time, so only a few quick tries.
+      std::this_thread::sleep_for(std::chrono::milliseconds(300 * attempt));
     }
-    return Status::Ok();
+    return Status::Usage("sftp storage: cannot connect to " + destination_ + " port " + std::to_string(settings_.port) +
+                         ": " + out);
   }
 
   Result<StoredFile> store(const std::string& local_path, const std::string& relative_path,
@@ -130,9 +135,14 @@ class SftpStorage : public Storage {
     if (it == listings_.end()) {
       std::set<std::string> names;
       std::string out;
-      if (run(ssh_, with_options({destination_, "--", "ls -1a " + shell_quote(dir)}), &out)) {
-        std::istringstream lines(out);
-        for (std::string line; std::getline(lines, line);) names.insert(line);
+      // A missing directory lists nothing; a failed connection is tried again before concluding so.
+      for (int attempt = 1; attempt <= 3; ++attempt) {
+        if (run(ssh_, with_options({destination_, "--", "ls -1a " + shell_quote(dir) + " 2>/dev/null || true"}), &out)) {
+          std::istringstream lines(out);
+          for (std::string line; std::getline(lines, line);) names.insert(line);
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
       }
       it = listings_.emplace(dir, std::move(names)).first;
     }
