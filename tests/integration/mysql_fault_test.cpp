@@ -216,12 +216,12 @@ TEST_F(MysqlFaultTest, F5_ConnectionLostAtCommitLandedOrNot) {
 }
 
 TEST_F(MysqlFaultTest, F6_MaxConnectionsSmallerThanThePool) {
-  // MariaDB's smallest max_connections is 10: seven idle clients of another user leave three
-  // for a pool of six.
+  // MariaDB's smallest max_connections is 10: nine idle clients of another user leave one for a
+  // pool of six and four workers, which then share it.
   START_SERVER("--max-connections=10");
   write_config("  pool_size: 6\n");
   std::vector<pid_t> holders;
-  for (int i = 0; i < 7; ++i) {
+  for (int i = 0; i < 9; ++i) {
     pid_t p = fork();
     if (p == 0) {
       execlp("mariadb", "mariadb", "--no-defaults", ("--socket=" + server_->socket()).c_str(), "-unopass", "-e",
@@ -231,9 +231,10 @@ TEST_F(MysqlFaultTest, F6_MaxConnectionsSmallerThanThePool) {
     holders.push_back(p);
   }
   for (int i = 0; i < 100 && server_->number("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
-                                             "WHERE USER = 'nopass'") < 7; ++i) {
+                                             "WHERE USER = 'nopass'") < 9; ++i) {
     std::this_thread::sleep_for(50ms);
   }
+  ASSERT_EQ(server_->number("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'nopass'"), 9);
   auto r = test::run_pdr_run(dir_.path(), args("f6"), env("*:sleep=0.02"));
   for (pid_t p : holders) {
     ::kill(p, SIGKILL);

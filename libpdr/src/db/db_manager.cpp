@@ -149,6 +149,7 @@ Result<DbManager::Lease> DbManager::borrow(const std::string& purpose) {
   std::unique_lock<std::mutex> lock(mu_);
   report_leaks();
   const auto deadline = clock::now() + std::chrono::seconds(settings_.pool_timeout);
+  int capacity = settings_.pool_size + settings_.max_overflow;
   auto lend = [&](std::unique_ptr<soci::session> s, clock::time_point expires) {
     const long long id = ++next_lease_id_;
     borrowed_[id] = Borrowed{clock::now(), purpose, false};
@@ -180,7 +181,7 @@ Result<DbManager::Lease> DbManager::borrow(const std::string& purpose) {
       ++in_use_;
       return lend(std::move(item.session), item.expires);
     }
-    if (in_use_ < settings_.pool_size + settings_.max_overflow) {
+    if (in_use_ < capacity) {
       ++in_use_;
       lock.unlock();
       auto s = connect();
@@ -189,13 +190,20 @@ Result<DbManager::Lease> DbManager::borrow(const std::string& purpose) {
         --in_use_;
         ++counters_.failed;
         freed_.notify_one();
+        const int code = s.status().code();
+        if ((code == 1040 || code == 1203) && in_use_ > 0) {
+          // The server takes no more connections: share the ones this process has.
+          capacity = in_use_;
+          spdlog::warn("database: the server refused another connection (error {}); sharing the {} open", code,
+                       capacity);
+          continue;
+        }
         return s.status();
       }
       ++counters_.created;
       return lend(std::move(s.value()), new_expiry());
     }
-    if (freed_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
-        in_use_ >= settings_.pool_size + settings_.max_overflow) {
+    if (freed_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() && in_use_ >= capacity) {
       report_leaks();
       return Status::Error(ErrorKind::kTransient, "no database session free after " +
                                                       std::to_string(settings_.pool_timeout) +
