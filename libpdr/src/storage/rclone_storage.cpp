@@ -4,17 +4,13 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
-#include <thread>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
-#include <map>
-#include <mutex>
-#include <set>
 #include <sstream>
 
 #include "pdr/process.h"
+#include "storage/directory_listings.h"
 #include "pdr/settings.h"
 #include "pdr/sha256.h"
 #include "pdr/storage.h"
@@ -27,7 +23,8 @@ namespace {
 class RcloneStorage : public Storage {
  public:
   RcloneStorage(std::string rclone, std::string root, std::vector<std::string> env, double timeout)
-      : rclone_(std::move(rclone)), root_(std::move(root)), env_(std::move(env)), timeout_(timeout) {}
+      : rclone_(std::move(rclone)), root_(std::move(root)), env_(std::move(env)), timeout_(timeout),
+        listings_([this](const std::string& dir, std::string* out) { return run({"lsf", "--files-only", dir}, out); }) {}
 
   Result<StoredFile> store(const std::string& local_path, const std::string& relative_path,
                            const std::string& kind) override {
@@ -48,7 +45,7 @@ class RcloneStorage : public Storage {
     f.sha256 = sum.value();
     f.size = static_cast<long long>(fs::file_size(local_path, ec));
     f.mtime = utc_time_text(std::time(nullptr));
-    forget(dest);
+    listings_.forget(dest);
     return f;
   }
 
@@ -59,27 +56,7 @@ class RcloneStorage : public Storage {
     return Status::Ok();
   }
 
-  bool exists(const std::string& stored_path) override {
-    const auto slash = stored_path.find_last_of('/');
-    const std::string dir = slash == std::string::npos ? stored_path : stored_path.substr(0, slash);
-    const std::string name = slash == std::string::npos ? stored_path : stored_path.substr(slash + 1);
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = listings_.find(dir);
-    if (it == listings_.end()) {
-      std::set<std::string> names;
-      std::string out;
-      for (int attempt = 1; attempt <= 3; ++attempt) {  // a missing directory is an error too: retried
-        if (run({"lsf", "--files-only", dir}, &out)) {
-          std::istringstream lines(out);
-          for (std::string line; std::getline(lines, line);) names.insert(line);
-          break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
-      }
-      it = listings_.emplace(dir, std::move(names)).first;
-    }
-    return it->second.count(name) != 0;
-  }
+  bool exists(const std::string& stored_path) override { return listings_.contains(stored_path); }
 
   std::string check(const StoredFile& f) override {
     std::string sum;
@@ -90,11 +67,6 @@ class RcloneStorage : public Storage {
 
  private:
   std::string remote_path(const std::string& relative) const { return root_ + "/" + relative; }
-
-  void forget(const std::string& path) {
-    std::lock_guard<std::mutex> lock(mu_);
-    listings_.erase(path.substr(0, path.find_last_of('/')));
-  }
 
   bool hash_of(const std::string& path, std::string* sum) {
     std::string out;
@@ -113,8 +85,7 @@ class RcloneStorage : public Storage {
   std::string rclone_, root_;
   std::vector<std::string> env_;
   double timeout_;
-  std::mutex mu_;
-  std::map<std::string, std::set<std::string>> listings_;
+  DirectoryListings listings_;
 };
 
 }  // namespace

@@ -12,12 +12,10 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <map>
-#include <mutex>
-#include <set>
 #include <sstream>
 
 #include "pdr/process.h"
+#include "storage/directory_listings.h"
 #include "pdr/settings.h"
 #include "pdr/sha256.h"
 #include "pdr/storage.h"
@@ -47,7 +45,15 @@ std::string batch_quote(const std::string& s) {
 class SftpStorage : public Storage {
  public:
   SftpStorage(const StorageSettings& s, std::string root, std::vector<std::string> env, std::string control_dir)
-      : settings_(s), root_(std::move(root)), env_(std::move(env)), control_dir_(std::move(control_dir)) {
+      : settings_(s),
+        root_(std::move(root)),
+        env_(std::move(env)),
+        control_dir_(std::move(control_dir)),
+        // A missing directory lists nothing (the remote command cannot fail); ssh failing can.
+        listings_([this](const std::string& dir, std::string* out) {
+          return run(ssh_, with_options({destination_, "--", "ls -1a " + shell_quote(dir) + " 2>/dev/null || true"}),
+                     out);
+        }) {
     ssh_ = find_program("ssh");
     sftp_ = find_program("sftp");
     destination_ = (settings_.username.empty() ? "" : settings_.username + "@") + settings_.host;
@@ -106,7 +112,7 @@ class SftpStorage : public Storage {
     if (!sftp("rename " + batch_quote(tmp) + " " + batch_quote(dest) + "\n", &out)) {
       return Status::Io("sftp rename to " + dest + " failed: " + out);
     }
-    forget(dest);
+    listings_.forget(dest);
     std::error_code ec;
     StoredFile f;
     f.kind = kind;
@@ -126,28 +132,7 @@ class SftpStorage : public Storage {
     return Status::Ok();
   }
 
-  bool exists(const std::string& stored_path) override {
-    const std::string path = remote_of(stored_path);
-    const auto slash = path.find_last_of('/');
-    const std::string dir = path.substr(0, slash), name = path.substr(slash + 1);
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = listings_.find(dir);
-    if (it == listings_.end()) {
-      std::set<std::string> names;
-      std::string out;
-      // A missing directory lists nothing; a failed connection is tried again before concluding so.
-      for (int attempt = 1; attempt <= 3; ++attempt) {
-        if (run(ssh_, with_options({destination_, "--", "ls -1a " + shell_quote(dir) + " 2>/dev/null || true"}), &out)) {
-          std::istringstream lines(out);
-          for (std::string line; std::getline(lines, line);) names.insert(line);
-          break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
-      }
-      it = listings_.emplace(dir, std::move(names)).first;
-    }
-    return it->second.count(name) != 0;
-  }
+  bool exists(const std::string& stored_path) override { return listings_.contains(remote_of(stored_path)); }
 
   std::string check(const StoredFile& f) override {
     std::string sum;
@@ -161,11 +146,6 @@ class SftpStorage : public Storage {
   std::string remote_of(const std::string& stored) const {
     const std::string prefix = "sftp://" + destination_ + ":" + std::to_string(settings_.port);
     return stored.rfind(prefix, 0) == 0 ? stored.substr(prefix.size()) : stored;
-  }
-
-  void forget(const std::string& path) {
-    std::lock_guard<std::mutex> lock(mu_);
-    listings_.erase(path.substr(0, path.find_last_of('/')));
   }
 
   std::vector<std::string> with_options(std::vector<std::string> args, bool password = false,
@@ -219,8 +199,7 @@ class SftpStorage : public Storage {
   std::vector<std::string> env_;
   std::string control_dir_, ssh_, sftp_, destination_;
   std::atomic<long long> counter_{0};
-  std::mutex mu_;
-  std::map<std::string, std::set<std::string>> listings_;
+  DirectoryListings listings_;
 };
 
 }  // namespace
