@@ -355,5 +355,133 @@ TEST_P(JobStoreTest, ConcurrentClaimersNeverShareAJob) {
   EXPECT_EQ(ids.size(), 20u);
 }
 
+
+// --- leases, fencing, retries ---
+
+StatusChange outcome(const ClaimedJob& job, const std::string& token, JobState next, const std::string& error = "") {
+  StatusChange c;
+  c.job_id = job.id;
+  c.expect = JobState::Running;
+  c.next = next;
+  c.token = token;
+  c.epoch = job.epoch;
+  c.error = error;
+  c.retry = next == JobState::Failed;
+  return c;
+}
+
+TEST_P(JobStoreTest, ClaimTakesALeaseByTheDatabaseClock) {
+  auto r = register_points(points({"30"}));
+  auto jobs = store_->claim_jobs(r.model_id, 2, owner_);
+  ASSERT_EQ(jobs->size(), 2u);
+  EXPECT_EQ(jobs->front().epoch, 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE lease_epoch = 1 AND lease_expires_at IS NOT NULL "
+                  "AND heartbeat_at IS NOT NULL AND lease_expires_at > heartbeat_at"),
+            2);
+  auto held = store_->renew_leases(owner_);
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(held->size(), 2u);
+  EXPECT_EQ(held->at(jobs->front().id), 1);
+  EXPECT_EQ(store_->renew_leases(Owner{"h", 2, "other"})->size(), 0u);
+  EXPECT_EQ(store_->reap_expired().value(), 0) << "live leases are not reaped";
+}
+
+TEST_P(JobStoreTest, ExpiredLeaseReturnsTheJobAndFencesTheOldOwner) {
+  auto r = register_points(points({"30"}));
+  auto first = store_->claim_jobs(r.model_id, 1, owner_);
+  ASSERT_EQ(first->size(), 1u);
+  const ClaimedJob old = first->front();
+  exec("UPDATE pdr_model_jobs SET lease_expires_at = '2000-01-01 00:00:00' WHERE id = " + std::to_string(old.id));
+  EXPECT_EQ(store_->pending_count(r.model_id).value(), 2) << "an expired lease counts as pending";
+  EXPECT_EQ(store_->reap_expired().value(), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND token IS NULL AND "
+                  "error LIKE 'lease expired: owner h pid 1 %'"),
+            1);
+  // The same job claimed again by another process, and again by the first one.
+  const Owner other{"h2", 7, "tok2"};
+  auto second = store_->claim_jobs(r.model_id, 2, other);
+  ASSERT_EQ(second->size(), 2u);
+  const ClaimedJob taken = second->front().id == old.id ? second->front() : second->back();
+  EXPECT_EQ(taken.epoch, 2);
+  EXPECT_EQ(taken.attempt, 2);
+  EXPECT_EQ(store_->renew_leases(owner_)->count(old.id), 0u) << "the old owner sees its lease gone";
+  auto late = store_->record_outcome(outcome(old, owner_.token, JobState::Finished));
+  ASSERT_TRUE(late.ok());
+  EXPECT_FALSE(late->applied) << "a late outcome of a taken-over job is rejected";
+  auto now = store_->record_outcome(outcome(taken, other.token, JobState::Finished));
+  EXPECT_TRUE(now->applied);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished' AND lease_epoch = 2"), 1);
+
+  // Same token, older epoch: also rejected.
+  exec("UPDATE pdr_model_jobs SET lease_expires_at = '2000-01-01 00:00:00' WHERE status = 'running'");
+  ASSERT_EQ(store_->reap_expired().value(), 1);
+  auto again = store_->claim_jobs(r.model_id, 1, other);
+  ASSERT_EQ(again->size(), 1u);
+  ClaimedJob stale = again->front();
+  stale.epoch -= 1;
+  EXPECT_FALSE(store_->record_outcome(outcome(stale, other.token, JobState::Finished))->applied);
+  EXPECT_TRUE(store_->record_outcome(outcome(again->front(), other.token, JobState::Finished))->applied);
+}
+
+TEST_P(JobStoreTest, ExpiredLeaseOnTheLastAttemptFails) {
+  store_->set_policy(JobPolicy{30, 1, 0, 10});
+  auto r = register_points(points({"30"}));
+  auto jobs = store_->claim_jobs(r.model_id, 1, owner_);
+  exec("UPDATE pdr_model_jobs SET lease_expires_at = '2000-01-01 00:00:00' WHERE status = 'running'");
+  EXPECT_EQ(store_->reap_expired().value(), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'failed' AND error LIKE 'lease expired%' "
+                  "AND error LIKE '%(attempt 1 of 1)'"),
+            1);
+}
+
+TEST_P(JobStoreTest, FailureIsRetriedAndQuarantinedWhenItRepeats) {
+  store_->set_policy(JobPolicy{30, 5, 0, 10});
+  auto r = register_points(points({"30"}));
+  auto a = store_->claim_jobs(r.model_id, 1, owner_);
+  auto first = store_->record_outcome(outcome(a->front(), owner_.token, JobState::Failed, "pdr: exit code 7 (last output: x)"));
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(first->applied);
+  EXPECT_EQ(first->state, JobState::Pending);
+  EXPECT_EQ(first->error, "attempt 1 of 5 failed: pdr: exit code 7 (last output: x); tried again in 0 s");
+  auto b = store_->claim_jobs(r.model_id, 1, owner_);
+  ASSERT_EQ(b->size(), 1u);
+  EXPECT_EQ(b->front().id, a->front().id) << "retry_delay 0: claimable at once";
+  EXPECT_EQ(b->front().attempt, 2);
+  auto second = store_->record_outcome(outcome(b->front(), owner_.token, JobState::Failed, "pdr: exit code 7 (last output: y)"));
+  EXPECT_EQ(second->state, JobState::Failed);
+  EXPECT_EQ(second->error, "pdr: exit code 7 (last output: y) (failed the same way twice; not tried again)");
+  // pdr_run retry: fresh attempts.
+  EXPECT_EQ(store_->retry_failed("m1").value(), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND attempts = 0 AND "
+                  "last_error IS NULL AND error = 'queued again by pdr_run retry'"),
+            2 - 1);
+  EXPECT_EQ(store_->retry_failed("m1").value(), 0);
+}
+
+TEST_P(JobStoreTest, DifferentFailuresUseUpTheAttempts) {
+  store_->set_policy(JobPolicy{30, 3, 0, 10});
+  auto r = register_points(points({"30"}));
+  const char* errors[] = {"pdr: exit code 1", "onion CO: exit code 2", "pdr: killed by signal 9"};
+  RecordedOutcome last;
+  for (const char* e : errors) {
+    auto c = store_->claim_jobs(r.model_id, 1, owner_);
+    ASSERT_EQ(c->size(), 1u);
+    last = store_->record_outcome(outcome(c->front(), owner_.token, JobState::Failed, e)).value();
+  }
+  EXPECT_EQ(last.state, JobState::Failed);
+  EXPECT_EQ(last.error, "pdr: killed by signal 9 (attempt 3 of 3)");
+}
+
+TEST_P(JobStoreTest, RetryDelayHoldsTheJobBack) {
+  store_->set_policy(JobPolicy{30, 3, 3600, 10});
+  auto r = register_points(points({"30"}));
+  auto a = store_->claim_jobs(r.model_id, 2, owner_);
+  ASSERT_EQ(a->size(), 2u);
+  EXPECT_EQ(store_->record_outcome(outcome(a->front(), owner_.token, JobState::Failed, "pdr: exit code 1"))->state,
+            JobState::Pending);
+  EXPECT_TRUE(store_->claim_jobs(r.model_id, 2, owner_)->empty()) << "not before retry_at";
+  EXPECT_EQ(store_->pending_count(r.model_id).value(), 1) << "a waiting retry keeps the grid open";
+}
+
 }  // namespace
 }  // namespace pdr

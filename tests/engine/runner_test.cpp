@@ -9,7 +9,9 @@
 #include <map>
 #include <set>
 
+#include "pdr/journal.h"
 #include "pdr/stop_signal.h"
+#include "support/temp_dir.h"
 
 namespace pdr {
 namespace {
@@ -32,7 +34,7 @@ class FakeStore : public JobStore {
       if (kv.second == JobState::Pending) {
         kv.second = JobState::Running;
         token[kv.first] = owner.token;
-        out.push_back(ClaimedJob{kv.first, "job" + std::to_string(kv.first), kv.first, 1});
+        out.push_back(ClaimedJob{kv.first, "job" + std::to_string(kv.first), kv.first, 1, false, 1});
       }
     }
     return out;
@@ -45,6 +47,10 @@ class FakeStore : public JobStore {
     return n + hidden_pending;
   }
   Result<bool> update_job_status(const StatusChange& c) override {
+    if (failing_writes > 0) {
+      --failing_writes;
+      return Status::Error(ErrorKind::kTransient, "database unusable: gave up");
+    }
     if (state[c.job_id] != c.expect || token[c.job_id] != c.token) return false;
     state[c.job_id] = c.next;
     ++changes;
@@ -69,6 +75,7 @@ class FakeStore : public JobStore {
   int changes = 0;
   bool fail_claims = false;
   long long hidden_pending = 0;  // pending rows another session holds locked
+  int failing_writes = 0;        // the next N outcome writes fail as in an outage
 };
 
 // Completes jobs in start order; jobs named in `failing` fail. Tracks concurrency.
@@ -160,6 +167,96 @@ TEST(RunnerTest, DatabaseFailureStopsClaimingAndIsReported) {
   EXPECT_FALSE(s.fatal.ok());
   EXPECT_EQ(s.fatal.message(), "database gone");
   EXPECT_TRUE(exec.started.empty());
+}
+
+
+TEST(RunnerTest, OutcomesDuringAnOutageGoToTheJournalAndAreReplayedOnce) {
+  test::TempDir dir;
+  FakeStore store(4);
+  store.failing_writes = 3;  // the first two outcomes and the first replay attempt
+  FakeExecutor exec;
+  StopSignal stop;
+  Journal journal(dir / "journal", kOwner.token);
+  RunOptions options;
+  options.journal = &journal;
+  options.outage_poll_seconds = 0.05;
+  RunSummary s = run_jobs(store, exec, 1, 2, kOwner, stop, nullptr, options);
+  EXPECT_TRUE(s.fatal.ok()) << s.fatal.message();
+  EXPECT_EQ(s.journaled, 2);
+  EXPECT_EQ(s.replayed, 2);
+  EXPECT_EQ(s.finished, 2);  // the two claimed after the database came back
+  EXPECT_EQ(s.unrecorded, 0);
+  EXPECT_EQ(exec.started.size(), 4u) << "no job ran twice";
+  for (const auto& kv : store.state) EXPECT_EQ(kv.second, JobState::Finished) << kv.first;
+  EXPECT_EQ(journal.size(), 0u);
+  // Replaying what was already recorded changes nothing.
+  StatusChange c;
+  c.job_id = 1;
+  c.expect = JobState::Running;
+  c.next = JobState::Finished;
+  c.token = kOwner.token;
+  c.epoch = 1;
+  Journal again(dir / "journal2", "x");
+  ASSERT_TRUE(again.append(c).ok());
+  auto replay = again.replay(store);
+  ASSERT_TRUE(replay.ok());
+  EXPECT_EQ(replay->applied, 0);
+  EXPECT_EQ(replay->rejected, 1);
+}
+
+TEST(RunnerTest, WithoutAJournalAnOutageStopsTheRun) {
+  FakeStore store(4);
+  store.failing_writes = 100;
+  FakeExecutor exec;
+  StopSignal stop;
+  RunSummary s = run_jobs(store, exec, 1, 2, kOwner, stop, nullptr);
+  EXPECT_FALSE(s.fatal.ok());
+  EXPECT_EQ(exec.started.size(), 2u) << "no new claims after the database is gone";
+}
+
+TEST(ActiveJobsTest, FenceStopsOnlyJobsWhoseLeaseIsGone) {
+  ActiveJobs active;
+  ClaimedJob a{1, "a", 1, 1, false, 1}, b{2, "b", 2, 1, false, 1}, c{3, "c", 3, 1, false, 4};
+  auto ca = active.add(a), cb = active.add(b), cc = active.add(c);
+  const auto before = active.snapshot();
+  active.remove(3);  // finished between the snapshot and the renewal
+  const auto lost = active.fence(before, {{1, 1}, {2, 2}});
+  EXPECT_EQ(lost, std::vector<long long>{2}) << "job 2 is held under another epoch";
+  EXPECT_FALSE(ca->requested());
+  EXPECT_TRUE(cb->requested());
+  EXPECT_FALSE(cc->requested());
+}
+
+TEST(JournalTest, EntriesRoundTripWithAwkwardText) {
+  StatusChange c;
+  c.job_id = 42;
+  c.expect = JobState::Running;
+  c.next = JobState::Finished;
+  c.token = "tok%1";
+  c.epoch = 7;
+  c.exit_code = 0;
+  c.retry = true;
+  c.error = "tab\there\nnewline 100% done\r";
+  c.files.push_back(StoredFile{"output_hdf4_file", "/s/m/pdrgrid/pdrstruct_s_x.hdf", "ab12", 1LL << 40, "2026-01-01 00:00:00"});
+  c.files.push_back(StoredFile{"pdrchem", "/s/m/a b\tc", "", 0, ""});
+  const std::string line = encode_journal_entry(c);
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  auto back = decode_journal_entry(line);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->job_id, 42);
+  EXPECT_EQ(back->epoch, 7);
+  EXPECT_EQ(back->token, c.token);
+  EXPECT_EQ(back->next, JobState::Finished);
+  EXPECT_EQ(back->exit_code, std::optional<int>(0));
+  EXPECT_TRUE(back->retry);
+  EXPECT_EQ(back->error, c.error);
+  ASSERT_EQ(back->files.size(), 2u);
+  EXPECT_EQ(back->files[0].size, 1LL << 40);
+  EXPECT_EQ(back->files[1].path, "/s/m/a b\tc");
+  // A torn line (the process died mid-write) and an unfenced entry are not replayed.
+  EXPECT_FALSE(decode_journal_entry(line.substr(0, line.size() / 2)).ok());
+  c.epoch = 0;
+  EXPECT_FALSE(decode_journal_entry(encode_journal_entry(c)).ok());
 }
 
 }  // namespace

@@ -137,6 +137,47 @@ TEST(CliTest, RandomDryRunShowsItsSeedAndRepeatsWithIt) {
   EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
 }
 
+TEST(CliTest, SubmitAndWorkerUsageErrorsAreOneLineAndWriteNothing) {
+  test::TempDir dir;
+  test::write_text(dir / "bad.yaml", "slurm:\n  partition: 'a b'\n");
+  struct Case {
+    std::vector<std::string> args;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {{"submit", "--scheduler", "pbs", "--workers", "2", "--dens", "30"}, "'pbs' is not supported"},
+      {{"submit", "--scheduler", "slurm", "--dens", "30"}, "submit needs --workers W"},
+      {{"submit", "--scheduler", "slurm", "--workers", "2", "--nodes", "0", "--dens", "30"}, "--nodes: must be at least 1"},
+      {{"submit", "--scheduler", "slurm", "--workers", "2", "--config", "bad.yaml", "--dens", "30"},
+       "slurm.partition (from bad.yaml:2): 'a b' is not a Slurm partition name"},
+      {{"submit", "--workers", "2", "--dens", "30"}, "--scheduler is required"},
+      {{"worker"}, "worker needs --model-name"},
+      {{"worker", "--model-name", "m"}, "no job database at"},
+      {{"retry"}, "retry needs --model-name"},
+  };
+  for (const auto& c : cases) {
+    auto r = test::run_pdr_run(dir.path(), c.args, {kBase});
+    EXPECT_EQ(r.code, 2) << c.args[0] << " " << c.expected << ": " << r.err;
+    EXPECT_EQ(lines(r.err), 1u) << r.err;
+    EXPECT_NE(r.err.find(c.expected), std::string::npos) << r.err;
+    EXPECT_TRUE(dir_is_empty_but_logs(dir.path())) << "nothing may be written: " << c.expected;
+  }
+  // --dry-run prints the script and writes nothing.
+  auto dry = test::run_pdr_run(dir.path(), {"submit", "--scheduler", "slurm", "--nodes", "3", "--workers", "2",
+                                            "--model-name", "m", "--dens", "30", "--time", "1:00:00", "--dry-run"},
+                               {kBase, "PDR_DB_PASSWORD=Sekrit-77"});
+  EXPECT_EQ(dry.code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("#SBATCH --array=0-2\n#SBATCH --nodes=1\n#SBATCH --ntasks=1\n#SBATCH --cpus-per-task=2\n"),
+            std::string::npos)
+      << dry.out;
+  EXPECT_NE(dry.out.find("#SBATCH --time=1:00:00\n"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("#SBATCH --signal=B:TERM@120\n"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("' 'worker' '--model-name' 'm' '--parallel' '--workers' '2'\n"), std::string::npos) << dry.out;
+  EXPECT_EQ(dry.out.find("Sekrit-77"), std::string::npos);
+  EXPECT_EQ(dry.err.find("Sekrit-77"), std::string::npos);
+  EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
+}
+
 TEST(CliTest, StatusWithoutDatabaseIsAnErrorAndCreatesNothing) {
   test::TempDir dir;
   auto r = test::run_pdr_run(dir.path(), {"status", "--model-name", "m"});

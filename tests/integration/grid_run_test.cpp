@@ -56,7 +56,7 @@ class GridRunTest : public ::testing::Test {
   void SetUp() override {
     test::write_text(dir_ / "cfg.yaml",
                      "database:\n  path: jobs.db\nstorage:\n  base_dir: store\nrun:\n  scratch_dir: scratch\n"
-                     "  step_timeout: 2\nmodel_parameters:\n  species: [CO, C+]\n");
+                     "  step_timeout: 2\n  retry_delay: 0.2\nmodel_parameters:\n  species: [CO, C+]\n");
   }
   long long sql_count(const std::string& q) {
     soci::session s(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
@@ -457,6 +457,32 @@ TEST_F(GridRunTest, WorkersRunConcurrently) {
   int running = 0, peak = 0;
   for (auto e : events) peak = std::max(peak, running += e.second);
   EXPECT_EQ(peak, 4);
+}
+
+TEST_F(GridRunTest, AFailureIsRetriedQuarantinedAndQueuedAgainByRetry) {
+  auto r = run({"--model-name", "rt", "--parallel", "--workers", "2", "--dens", "30", "40", "--chi", "10"},
+               "100_40_-10_10_00:fail=7");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("[job 2 100_40_-10_10_00] attempt 1 of 3 failed: pdr: exit code 7"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("1 finished, 1 failed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1 failed attempts queued again"), std::string::npos) << r.out;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'failed' AND attempts = 2 AND "
+                      "error LIKE '%(failed the same way twice; not tried again)'"),
+            1);
+  EXPECT_EQ(count_starts(dir_ / "trace"), 3u + 2u) << "the failing pdr ran twice, the good point once (+2 onions)";
+  // Queued again on request, and run by a worker joining the model.
+  auto again = test::run_pdr_run(dir_.path(), {"retry", "--config", dir_ / "cfg.yaml", "--model-name", "rt"});
+  EXPECT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("model rt: 1 failed jobs queued again"), std::string::npos) << again.out;
+  auto w = test::run_pdr_run(dir_.path(), {"worker", "--config", dir_ / "cfg.yaml", "--model-name", "rt"}, env());
+  EXPECT_EQ(w.code, 0) << w.err;
+  EXPECT_NE(w.out.find("worker on model rt: 1 finished, 0 failed"), std::string::npos) << w.out;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished' AND attempts = 1"), 2);
+  // A worker for a model nobody registered, or without a model, is a usage error.
+  auto none = test::run_pdr_run(dir_.path(), {"worker", "--config", dir_ / "cfg.yaml", "--model-name", "nope"}, env());
+  EXPECT_EQ(none.code, 2);
+  EXPECT_NE(none.err.find("model 'nope' is not registered"), std::string::npos) << none.err;
+  EXPECT_EQ(test::run_pdr_run(dir_.path(), {"retry", "--config", dir_ / "cfg.yaml", "--model-name", "nope"}).code, 2);
 }
 
 TEST_F(GridRunTest, FailingPointIsFailedWithItsErrorAndExitOne) {

@@ -7,13 +7,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <signal.h>
+
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <sstream>
 #include <thread>
 
 #include "support/mariadb.h"
 #include "support/run_binary.h"
+#include "support/slurm.h"
 #include "support/tcp_proxy.h"
 
 namespace pdr {
@@ -40,11 +44,11 @@ class MysqlFaultTest : public ::testing::Test {
     return true;
   }
 
-  void write_config(const std::string& extra_database = "") {
+  void write_config(const std::string& extra_database = "", const std::string& extra_run = "") {
     test::write_text(dir_ / "cfg.yaml",
                      "database:\n  type: mysql\n  connect_timeout: 2\n  read_timeout: 2\n  write_timeout: 2\n"
                      "  pool_timeout: 10\n" + extra_database +
-                     "storage:\n  base_dir: store\nrun:\n  scratch_dir: scratch\n  step_timeout: 60\n"
+                     "storage:\n  base_dir: store\nrun:\n  scratch_dir: scratch\n  step_timeout: 60\n" + extra_run +
                      "model_parameters:\n  species: [CO]\n");
   }
 
@@ -278,7 +282,9 @@ TEST_F(MysqlFaultTest, F7_LockWaitsAndDeadlocksFromASideSession) {
 
 TEST_F(MysqlFaultTest, F8_ServerDownLongerThanTheDeadline) {
   START_SERVER("");
-  write_config("  retry:\n    deadline: 4\n");
+  // With nothing left running, a process gives up on the database after run.outage_wait (0
+  // here); what finished meanwhile stays in its journal and the next run records it.
+  write_config("  retry:\n    deadline: 4\n", "  outage_wait: 0\n");
   const pid_t pid = test::start_pdr_run(dir_.path(), args("f8"), env("*:sleep=0.05"));
   wait_for_finished(40);
   server_->stop();
@@ -296,7 +302,15 @@ TEST_F(MysqlFaultTest, F8_ServerDownLongerThanTheDeadline) {
   EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs"), 200);
   auto again = test::run_pdr_run(dir_.path(), args("f8"), env(""));
   EXPECT_EQ(again.code, 0) << again.err.substr(again.err.size() > 3000 ? again.err.size() - 3000 : 0);
-  EXPECT_NE(again.out.find(std::to_string(done_before) + " already done"), std::string::npos) << again.out;
+  // The journal of the stopped run is recorded first, then the grid is registered.
+  long long replayed = 0;
+  const auto at = again.err.find("outcomes recorded");
+  if (at != std::string::npos) {
+    const auto colon = again.err.rfind(": ", at);
+    replayed = std::stoll(again.err.substr(colon + 2, at - colon - 2));
+  }
+  EXPECT_NE(again.out.find(std::to_string(done_before + replayed) + " already done"), std::string::npos)
+      << again.out << "\nreplayed " << replayed;
   expect_consistent(again, 200, /*each_ran_once=*/false);
 }
 
@@ -351,6 +365,224 @@ TEST_F(MysqlFaultTest, ConnectionsNeverExceedWorkersPlusTwo) {
   EXPECT_GT(samples, 10);
   EXPECT_GE(peak, 1) << "the watcher saw no connection at all";
   EXPECT_LE(peak, 4 + 2);
+}
+
+
+// --- Many processes on one database: claims, leases, fencing, the outage journal ---
+
+class MultiProcessTest : public MysqlFaultTest {
+ protected:
+  // Absolute paths: each process runs in its own directory (its own stdout/stderr files).
+  void write_multi_config(const std::string& extra_run = "", const std::string& extra_database = "") {
+    for (const char* d : {"a", "b"}) std::filesystem::create_directories(dir_ / d);
+    test::write_text(dir_ / "cfg.yaml",
+                     "database:\n  type: mysql\n  connect_timeout: 2\n  read_timeout: 2\n  write_timeout: 2\n"
+                     "  pool_timeout: 10\n" + extra_database + "storage:\n  base_dir: " + (dir_ / "store") +
+                         "\nrun:\n  scratch_dir: " + (dir_ / "scratch") + "\n  step_timeout: 60\n  journal_dir: " +
+                         (dir_ / "journal") + "\n" + extra_run + "model_parameters:\n  species: [CO]\n");
+  }
+
+  // A run of the grid (registers it) and a worker joining it once it is registered.
+  std::vector<std::string> grid(const std::string& model, int dens, int chi, int mass, int workers) const {
+    std::vector<std::string> a = {"--config", dir_ / "cfg.yaml", "--model-name", model, "--parallel", "--workers",
+                                  std::to_string(workers), "--dens"};
+    for (int d = 0; d < dens; ++d) a.push_back(std::to_string(30 + d));
+    a.push_back("--chi");
+    for (int c = 0; c < chi; ++c) a.push_back(std::to_string(10 + c));
+    a.push_back("--mass");
+    for (int m = 0; m < mass; ++m) a.push_back(std::to_string(-10 + m));
+    return a;
+  }
+  std::vector<std::string> worker(const std::string& model, int workers) const {
+    return {"worker", "--config", dir_ / "cfg.yaml", "--model-name", model, "--parallel", "--workers",
+            std::to_string(workers)};
+  }
+
+  void wait_for_rows(long long n) const {
+    for (int i = 0; i < 1200 && q("SELECT COUNT(*) FROM pdr_model_jobs") < n; ++i) std::this_thread::sleep_for(50ms);
+    ASSERT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs"), n);
+  }
+
+  // Executable starts per job (pdr and one onion per attempt).
+  std::map<std::string, int> starts() const {
+    std::map<std::string, int> out;
+    std::istringstream in(test::read_text(dir_ / "trace"));
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream f(line);
+      std::string what, job;
+      f >> what >> job;
+      if (what == "start") ++out[job];
+    }
+    return out;
+  }
+
+  // Every job finished once, its outputs recorded once.
+  void expect_each_recorded_once(long long jobs) const {
+    EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs"), jobs) << "rows lost or duplicated";
+    EXPECT_EQ(finished(), jobs);
+    EXPECT_EQ(q("SELECT COUNT(*) FROM hdf_files"), jobs);
+    EXPECT_EQ(q("SELECT COUNT(*) FROM (SELECT job_id, path, COUNT(*) n FROM job_files GROUP BY job_id, path "
+                "HAVING COUNT(*) > 1) t"),
+              0)
+        << "an output recorded twice";
+    EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running' OR token IS NOT NULL"), 0);
+  }
+
+  static std::string tail(const std::string& s) { return s.substr(s.size() > 3000 ? s.size() - 3000 : 0); }
+};
+
+TEST_F(MultiProcessTest, M1_TwoProcessesOfEightWorkersShareA2000JobGrid) {
+  START_SERVER("");
+  write_multi_config();
+  const pid_t a = test::start_pdr_run(dir_ / "a", grid("m1", 10, 20, 10, 8), env(""));
+  wait_for_rows(2000);
+  const pid_t b = test::start_pdr_run(dir_ / "b", worker("m1", 8), env(""));
+  auto ra = test::finish_pdr_run(a, dir_ / "a");
+  auto rb = test::finish_pdr_run(b, dir_ / "b");
+  EXPECT_EQ(ra.code, 0) << tail(ra.err);
+  EXPECT_EQ(rb.code, 0) << tail(rb.err);
+  expect_each_recorded_once(2000);
+  EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs WHERE attempts = 1 AND lease_epoch = 1"), 2000);
+  EXPECT_GT(q("SELECT COUNT(DISTINCT pid) FROM pdr_model_jobs"), 1) << "both processes ran jobs";
+  const auto s = starts();
+  EXPECT_EQ(s.size(), 2000u);
+  for (const auto& kv : s) EXPECT_EQ(kv.second, 2) << kv.first << " ran more than once";
+  EXPECT_NE(rb.out.find("worker on model m1: "), std::string::npos) << rb.out;
+}
+
+TEST_F(MultiProcessTest, M2_AKilledProcessesJobsAreTakenOverWithinTheLease) {
+  START_SERVER("");
+  write_multi_config("  lease_seconds: 4\n  heartbeat_seconds: 1\n");
+  const pid_t a = test::start_pdr_run(dir_ / "a", grid("m2", 10, 20, 1, 4), env("*:sleep=0.2"));
+  wait_for_rows(200);
+  const pid_t b = test::start_pdr_run(dir_ / "b", worker("m2", 4), env("*:sleep=0.2"));
+  for (int i = 0; i < 1200 && q("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running' AND pid = " +
+                                std::to_string(b)) < 4; ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ::kill(b, SIGKILL);
+  const auto killed = std::chrono::steady_clock::now();
+  test::finish_pdr_run(b, dir_ / "b");
+  const std::string of_b = " FROM pdr_model_jobs WHERE status = 'running' AND pid = " + std::to_string(b);
+  ASSERT_GT(q("SELECT COUNT(*)" + of_b), 0) << "the killed process held jobs";
+  while (q("SELECT COUNT(*)" + of_b) > 0 && std::chrono::steady_clock::now() - killed < 60s) {
+    std::this_thread::sleep_for(100ms);
+  }
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
+  EXPECT_LT(secs, 4 + 1 + 3.0) << "back in the queue within the lease (4 s) and a heartbeat";
+  auto ra = test::finish_pdr_run(a, dir_ / "a");
+  EXPECT_EQ(ra.code, 0) << tail(ra.err);
+  expect_each_recorded_once(200);
+  EXPECT_GE(q("SELECT COUNT(*) FROM pdr_model_jobs WHERE attempts = 2 AND last_error LIKE 'lease expired: owner % pid " +
+              std::to_string(b) + " stopped renewing it'"),
+            1);
+  EXPECT_NE(ra.err.find("had expired leases: back to pending"), std::string::npos) << tail(ra.err);
+}
+
+TEST_F(MultiProcessTest, M3_AStoppedProcessesLateOutcomesAreRejected) {
+  START_SERVER("");
+  write_multi_config("  lease_seconds: 3\n  heartbeat_seconds: 1\n");
+  const pid_t a = test::start_pdr_run(dir_ / "a", grid("m3", 10, 10, 1, 4), env("*:sleep=0.5"));
+  wait_for_rows(100);
+  const pid_t b = test::start_pdr_run(dir_ / "b", worker("m3", 4), env("*:sleep=0.5"));
+  for (int i = 0; i < 1200 && q("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running' AND pid = " +
+                                std::to_string(b)) < 4; ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ::kill(b, SIGSTOP);
+  // Past the lease: the other process takes B's jobs over and runs them.
+  std::this_thread::sleep_for(7s);
+  ::kill(b, SIGCONT);
+  auto rb = test::finish_pdr_run(b, dir_ / "b");
+  auto ra = test::finish_pdr_run(a, dir_ / "a");
+  EXPECT_EQ(ra.code, 0) << tail(ra.err);
+  EXPECT_EQ(rb.code, 0) << tail(rb.err);
+  EXPECT_NE(rb.out.find("outcomes dropped (lease taken over)"), std::string::npos) << rb.out << tail(rb.err);
+  expect_each_recorded_once(100);
+  EXPECT_GE(q("SELECT COUNT(*) FROM pdr_model_jobs WHERE lease_epoch = 2"), 1);
+  // The stored outputs are the ones recorded: a late attempt wrote over nothing.
+  auto v = test::run_pdr_run(dir_ / "a", {"verify", "--config", dir_ / "cfg.yaml", "--model-name", "m3"}, env(""));
+  EXPECT_EQ(v.code, 0) << v.err;
+  EXPECT_NE(v.out.find("0 jobs back to pending"), std::string::npos) << v.out;
+}
+
+TEST_F(MultiProcessTest, M4_DatabaseDownFor20SecondsLosesNothing) {
+  START_SERVER("");
+  write_multi_config("", "  retry:\n    deadline: 3\n");
+  const pid_t a = test::start_pdr_run(dir_ / "a", grid("m4", 10, 20, 1, 4), env("*:sleep=0.3"));
+  wait_for_finished(30);
+  server_->stop();
+  std::this_thread::sleep_for(20s);
+  server_->restart();
+  auto ra = test::finish_pdr_run(a, dir_ / "a");
+  EXPECT_EQ(ra.code, 0) << tail(ra.err);
+  EXPECT_NE(ra.err.find("outcomes are kept in"), std::string::npos) << tail(ra.err);
+  EXPECT_NE(ra.out.find("recorded from the outage journal"), std::string::npos) << ra.out;
+  expect_each_recorded_once(200);
+  const auto s = starts();
+  EXPECT_EQ(s.size(), 200u);
+  for (const auto& kv : s) EXPECT_EQ(kv.second, 2) << kv.first << " ran more than once: work was lost";
+}
+
+TEST_F(MultiProcessTest, M5_SubmitOnALocalSlurmRunsEveryJobOnce) {
+  START_SERVER("");
+  test::SlurmCluster slurm;
+  PDR_REQUIRE_SLURM(slurm);
+  write_multi_config();
+  auto e = env("");
+  e.push_back("SLURM_CONF=" + slurm.conf());
+  std::vector<std::string> args = {"submit", "--scheduler", "slurm", "--nodes", "4"};
+  const auto g = grid("m5", 5, 10, 10, 4);
+  args.insert(args.end(), g.begin(), g.end());
+  // --dry-run: the script, nothing registered or submitted.
+  auto dry_args = args;
+  dry_args.push_back("--dry-run");
+  auto dry = test::run_pdr_run(dir_ / "a", dry_args, e);
+  EXPECT_EQ(dry.code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("#SBATCH --array=0-3\n"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("'worker' '--config' '" + (dir_ / "cfg.yaml") + "' '--model-name' 'm5' '--parallel' "
+                         "'--workers' '4'"),
+            std::string::npos)
+      << dry.out;
+  EXPECT_EQ(dry.out.find(server_->password()), std::string::npos) << "no secret in the script";
+  EXPECT_EQ(q("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"), 0);
+
+  auto r = test::run_pdr_run(dir_ / "a", args, e);
+  ASSERT_EQ(r.code, 0) << r.out << tail(r.err);
+  const auto at = r.out.find("submitted Slurm job ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const std::string job_id = r.out.substr(at + 20, r.out.find(':', at) - at - 20);
+  EXPECT_NE(r.out.find("watch: pdr_run status --model-name m5"), std::string::npos) << r.out;
+  for (int i = 0; i < 3000; ++i) {
+    if (finished() == 500 && slurm.run("squeue -h -j " + job_id).find(job_id) == std::string::npos) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(slurm.run("squeue -h -j " + job_id).find(job_id), std::string::npos) << "the array job ended";
+  expect_each_recorded_once(500);
+  EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs WHERE attempts = 1"), 500);
+  EXPECT_GE(q("SELECT COUNT(DISTINCT pid) FROM pdr_model_jobs"), 2) << "several tasks shared the grid";
+  const auto s = starts();
+  EXPECT_EQ(s.size(), 500u);
+  for (const auto& kv : s) EXPECT_EQ(kv.second, 2) << kv.first << " ran more than once";
+  for (int task = 0; task < 4; ++task) {
+    const std::string log = test::read_text(dir_ / ("a/pdr_run-slurm/m5-" + job_id + "_" + std::to_string(task) + ".log"));
+    EXPECT_NE(log.find("worker on model m5: "), std::string::npos) << "task " << task << ":\n" << log;
+  }
+}
+
+TEST_F(MultiProcessTest, M6_TwoUsersRegisterTheSameGridAtTheSameMoment) {
+  START_SERVER("");
+  write_multi_config();
+  const pid_t a = test::start_pdr_run(dir_ / "a", grid("m6", 10, 20, 1, 4), env(""));
+  const pid_t b = test::start_pdr_run(dir_ / "b", grid("m6", 10, 20, 1, 4), env(""));
+  auto ra = test::finish_pdr_run(a, dir_ / "a");
+  auto rb = test::finish_pdr_run(b, dir_ / "b");
+  EXPECT_EQ(ra.code, 0) << tail(ra.err);
+  EXPECT_EQ(rb.code, 0) << tail(rb.err);
+  EXPECT_EQ(q("SELECT COUNT(*) FROM kosmatau_parameters"), 200);
+  EXPECT_EQ(q("SELECT COUNT(*) FROM model_names"), 1);
+  expect_each_recorded_once(200);
+  EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs WHERE attempts = 1"), 200);
 }
 
 }  // namespace

@@ -27,11 +27,27 @@ struct CliOptions {
   std::optional<int> random_count;
   std::optional<std::string> seed;
   bool json = false;  // status --json
+  // submit
+  std::string scheduler;
+  std::optional<int> nodes;
+  std::optional<std::string> partition, time_limit, account;
+  std::vector<std::string> sbatch_lines;
 };
 
 // Runs (or with dry_run only plans) the grid described by defaults, config file, environment and
 // flags. Results go to `out`, log lines to stderr.
 int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostream& out);
+
+// Joins a registered grid: claims and runs its pending jobs until none is left (a node of a
+// multi-node run; `pdr_run submit` starts one per Slurm array task).
+int worker_command(const CliOptions& options, const EnvLookup& env, std::ostream& out);
+
+// Registers the grid once and submits one `pdr_run worker` per node as a Slurm array job (with
+// --dry-run: prints the script, writes and submits nothing).
+int submit_command(const CliOptions& options, const EnvLookup& env, std::ostream& out);
+
+// Queues the failed (and cancelled) jobs of a model again with fresh attempts.
+int retry_command(const CliOptions& options, const EnvLookup& env, std::ostream& out);
 
 // Prints the job counts per state and the failures of one model (or of every model).
 int status_command(const CliOptions& options, const EnvLookup& env, std::ostream& out);

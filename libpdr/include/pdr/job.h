@@ -3,6 +3,7 @@
 // prepare_job_plan checks everything a job needs once, before anything is written.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,8 +44,17 @@ struct JobResult {
   std::string kept_dir;               // working directory left in place (--keep-tmp)
 };
 
-// Runs one claimed job; never throws. Thread-safe: jobs share only the read-only plan.
+// What ties a running job to its lease.
+struct JobControl {
+  const StopSignal* cancel = nullptr;  // raised when the lease was lost: stop the programs
+  // Renews the lease of this job only; false when another process holds it now. Called before
+  // outputs are stored, so a job taken over never writes over the new owner's files.
+  std::function<bool()> confirm_lease;
+};
+
+// Runs one claimed job; never throws. Thread-safe: jobs share only the read-only plan. `stop`
+// ends every job (an interrupt).
 JobResult execute_job(const JobPlan& plan, Storage& storage, const ClaimedJob& job,
-                      const ParameterValues& params, const StopSignal* stop);
+                      const ParameterValues& params, const StopSignal* stop, const JobControl* control = nullptr);
 
 }  // namespace pdr

@@ -56,6 +56,15 @@ struct ClaimedJob {
   long long params_id = 0;
   int attempt = 0;
   bool onion_only = false;  // --force-onion: rerun onion on the stored pdr outputs
+  long long epoch = 0;      // the claim's lease epoch: its outcome is recorded only under it
+};
+
+// How long a claim lasts without renewal, and what happens to failed attempts.
+struct JobPolicy {
+  int lease_seconds = 30;
+  int max_attempts = 3;     // attempts per job, failures and lost owners together
+  double retry_delay = 10;  // seconds before the second attempt, doubling per attempt
+  int heartbeat_seconds = 10;  // a running job not renewed for two heartbeats has a dead owner
 };
 
 // One stored output file of a job.
@@ -79,6 +88,16 @@ struct StatusChange {
   std::vector<StoredFile> files;  // recorded with a transition to finished
   bool onion_only = false;        // finished -> pending for the onion step only
   const Owner* claimant = nullptr;  // the new owner, for a transition to running
+  long long epoch = 0;            // lease epoch the row must still have (0: any)
+  bool retry = false;             // a failure goes back to pending after a delay unless the job
+                                  // used up its attempts or failed the same way twice
+};
+
+// What record_outcome did.
+struct RecordedOutcome {
+  bool applied = false;        // false: the row had moved on (lease lost); nothing was written
+  JobState state = JobState::Failed;  // the state the job is in now
+  std::string error;           // the error recorded with it
 };
 
 struct JobSummary {
@@ -136,7 +155,9 @@ class JobStore {
                                RegisterReport* report, const RegisterOptions& options = {}) = 0;
   // Moves up to `max` pending jobs of the model to running for `owner`.
   virtual Result<std::vector<ClaimedJob>> claim_jobs(long long model_id, int max, const Owner& owner) = 0;
-  // Pending jobs of the model, locked or not (a claim may skip rows another claimer holds).
+  // Pending jobs of the model, locked or not (a claim may skip rows another claimer holds), and
+  // running jobs whose owner stopped renewing their lease (they are pending again once it
+  // expires): a process ends only when nothing is left that it may have to run.
   virtual Result<long long> pending_count(long long model_id) = 0;
   virtual Result<ParameterValues> load_parameters(long long params_id) = 0;
   // Applies one conditional state change; returns false when the row was not in the expected
@@ -144,6 +165,37 @@ class JobStore {
   virtual Result<bool> update_job_status(const StatusChange& change) = 0;
   // Every running job of `owner` back to pending (interrupted run).
   virtual Result<long long> release_jobs(const Owner& owner) = 0;
+  // Records the outcome of an attempt: update_job_status, except that a failure with `retry`
+  // set may become pending again (see JobPolicy).
+  virtual Result<RecordedOutcome> record_outcome(const StatusChange& change) {
+    auto applied = update_job_status(change);
+    if (!applied.ok()) return applied.status();
+    return RecordedOutcome{applied.value(), change.next, change.error};
+  }
+  virtual void set_policy(const JobPolicy& policy) { (void)policy; }
+  // Renews the lease of every running job of `owner` (one statement) and returns the jobs the
+  // owner still holds: job id -> lease epoch.
+  virtual Result<std::map<long long, long long>> renew_leases(const Owner& owner) {
+    (void)owner;
+    return std::map<long long, long long>{};
+  }
+  // Renews one job's lease if `owner` still holds it under `epoch`.
+  virtual Result<bool> renew_lease(long long job_id, long long epoch, const Owner& owner) {
+    (void)job_id, (void)epoch, (void)owner;
+    return true;
+  }
+  // Running jobs whose lease expired go back to pending (or fail after their last attempt).
+  virtual Result<long long> reap_expired() { return 0LL; }
+  // Failed and cancelled jobs of the model back to pending with fresh attempts.
+  virtual Result<long long> retry_failed(const std::string& model) {
+    (void)model;
+    return 0LL;
+  }
+  // The id of a registered model, if any.
+  virtual Result<std::optional<long long>> find_model(const std::string& model) {
+    (void)model;
+    return std::optional<long long>{};
+  }
   virtual Result<StatusReport> status_report(const std::string& model) = 0;
   virtual Result<std::vector<std::string>> model_names() = 0;
   // The recorded outputs of every finished job of the model (job id -> files).

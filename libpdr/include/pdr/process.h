@@ -18,6 +18,7 @@ struct ProcessSpec {
   std::string output_path;         // stdout+stderr appended here...
   int output_fd = -1;              // ...or written to this descriptor when >= 0
   double timeout_seconds = 0;      // 0 = none
+  const StopSignal* cancel = nullptr;  // a second stop, for this child only (a lost lease)
 };
 
 struct ProcessResult {

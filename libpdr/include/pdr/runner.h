@@ -3,8 +3,11 @@
 #pragma once
 
 #include <functional>
+#include <map>
+#include <mutex>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "pdr/job.h"
 #include "pdr/job_store.h"
@@ -27,8 +30,45 @@ class JobExecutor {
 // of cores is fine: the threads mostly wait for child processes).
 std::unique_ptr<JobExecutor> make_tbb_executor(int workers, std::function<JobResult(const ClaimedJob&)> work);
 
+// The jobs this process is running, with their lease epochs and a cancel signal each: a job
+// whose lease was found lost has its signal raised, which stops its programs.
+class ActiveJobs {
+ public:
+  std::shared_ptr<StopSignal> add(const ClaimedJob& job);
+  void remove(long long job_id);
+  std::shared_ptr<StopSignal> cancel_signal(long long job_id) const;  // null when not active
+  std::map<long long, long long> snapshot() const;                    // job id -> epoch
+  // Raises the cancel signal of every job of `before` (a snapshot taken before the lease
+  // renewal) that is still active but not held under its epoch; returns their ids.
+  std::vector<long long> fence(const std::map<long long, long long>& before,
+                               const std::map<long long, long long>& held);
+
+ private:
+  struct Entry {
+    long long epoch;
+    std::shared_ptr<StopSignal> cancel;
+  };
+  mutable std::mutex mutex_;
+  std::map<long long, Entry> jobs_;
+};
+
+class Journal;
+
+struct RunOptions {
+  int heartbeat_seconds = 0;    // 0: no heartbeat thread (tests with fakes)
+  bool retry_failures = false;  // failed attempts may go back to pending (JobPolicy)
+  ActiveJobs* active = nullptr; // where claimed jobs are tracked for fencing
+  Journal* journal = nullptr;   // where outcomes go while the database is unreachable
+  double outage_poll_seconds = 2;  // how often an unreachable database is tried again
+  double outage_wait_seconds = 600;  // with nothing left running, how long to wait for it
+};
+
 struct RunSummary {
   long long finished = 0, failed = 0, released = 0;
+  long long retried = 0;     // failed attempts queued again
+  long long lost = 0;        // outcomes rejected: the lease had been taken over
+  long long journaled = 0;   // outcomes written to the journal during an outage
+  long long replayed = 0;    // journal entries recorded once the database was back
   long long unrecorded = 0;  // results that could not be written (database unusable)
   bool interrupted = false;
   Status fatal;  // a database failure that stopped the loop
@@ -39,6 +79,6 @@ struct RunSummary {
 using ResultObserver = std::function<void(const JobResult&)>;
 
 RunSummary run_jobs(JobStore& store, JobExecutor& executor, long long model_id, int workers, const Owner& owner,
-                    const StopSignal& stop, const ResultObserver& observe);
+                    const StopSignal& stop, const ResultObserver& observe, const RunOptions& options = {});
 
 }  // namespace pdr

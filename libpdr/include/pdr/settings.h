@@ -34,6 +34,11 @@ struct DatabaseSettings {
     int max_attempts = 12;
     double initial_delay = 0.1, max_delay = 5, deadline = 120;  // seconds
   } retry;
+  // "sqlite file PATH" or "mysql HOST:PORT/DATABASE" (never the password).
+  std::string describe() const {
+    if (type == "sqlite") return "sqlite file " + path;
+    return "mysql " + (unix_socket.empty() ? host + ":" + std::to_string(port) : unix_socket) + "/" + database;
+  }
 };
 
 struct StorageSettings {
@@ -73,7 +78,23 @@ struct RunSettings {
   double step_timeout = 0;  // seconds per executable; 0 = no limit
   std::string json_template;  // absolute; replaces the discovered JSON template for this run
   bool force_onion = false;   // finished points run their onion step again
+  int lease_seconds = 30;      // a claim's lease, renewed every heartbeat_seconds
+  int heartbeat_seconds = 10;
+  int max_attempts = 3;        // per job, failures and lost owners together
+  double retry_delay = 10;     // seconds before the second attempt; doubles per attempt
+  std::string journal_dir;     // absolute; outcomes written while the database is unreachable
+  double outage_wait = 600;    // seconds an idle process waits for an unreachable database
   std::vector<std::string> pdr_out_dirs, pdr_inp_dirs;
+};
+
+struct SlurmSettings {
+  int nodes = 1;                // array tasks, one worker process each
+  std::string partition, time, account;
+  std::vector<std::string> extra_lines;
+  int cpus_per_task = 0;        // 0 = the number of workers
+  int signal_seconds = 120;     // SIGTERM this long before the time limit
+  std::string script_dir;       // absolute
+  std::string sbatch = "sbatch";
 };
 
 struct UserSettings {
@@ -86,6 +107,7 @@ struct Settings {
   PdrSettings pdr;
   ModelSettings model;
   RunSettings run;
+  SlurmSettings slurm;
   UserSettings user;
   std::map<std::string, std::string> non_default;  // column -> canonical value
 };

@@ -42,6 +42,24 @@ Result<Config> load_config(const CliOptions& o, const EnvLookup& env) {
   if (o.keep_tmp) {
     if (Status st = set("run.keep_tmp", "true", "--keep-tmp"); !st.ok()) return st;
   }
+  if (o.nodes) {
+    if (*o.nodes < 1) return Status::Usage("--nodes: must be at least 1 (got " + std::to_string(*o.nodes) + ")");
+    if (Status st = set("slurm.nodes", std::to_string(*o.nodes), "--nodes"); !st.ok()) return st;
+  }
+  if (o.partition) {
+    if (Status st = set("slurm.partition", *o.partition, "--partition"); !st.ok()) return st;
+  }
+  if (o.time_limit) {
+    if (Status st = set("slurm.time", *o.time_limit, "--time"); !st.ok()) return st;
+  }
+  if (o.account) {
+    if (Status st = set("slurm.account", *o.account, "--account"); !st.ok()) return st;
+  }
+  if (!o.sbatch_lines.empty()) {
+    std::vector<std::string> lines = c.list("slurm.extra_lines");
+    lines.insert(lines.end(), o.sbatch_lines.begin(), o.sbatch_lines.end());
+    if (Status st = c.set_list("slurm.extra_lines", lines, "--sbatch-line"); !st.ok()) return st;
+  }
   const std::pair<const char*, const std::optional<std::vector<std::string>>*> lists[] = {
       {"metal", &o.metal}, {"dens", &o.dens}, {"mass", &o.mass}, {"chi", &o.chi}, {"species", &o.species}};
   for (const auto& l : lists) {

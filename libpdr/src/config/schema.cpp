@@ -74,6 +74,21 @@ const std::vector<SettingSpec>& setting_specs() {
       {"run.step_timeout", T::Real, {}},
       {"run.json_template", T::String, {}},
       {"run.force_onion", T::Bool, {}},
+      {"run.lease_seconds", T::Integer, {}},
+      {"run.heartbeat_seconds", T::Integer, {}},
+      {"run.max_attempts", T::Integer, {}},
+      {"run.retry_delay", T::Real, {}},
+      {"run.journal_dir", T::String, {}},
+      {"run.outage_wait", T::Real, {}},
+      {"slurm.nodes", T::Integer, {}},
+      {"slurm.partition", T::String, {"PDR_SLURM_PARTITION"}},
+      {"slurm.time", T::String, {}},
+      {"slurm.account", T::String, {"PDR_SLURM_ACCOUNT"}},
+      {"slurm.extra_lines", T::List, {}},
+      {"slurm.cpus_per_task", T::Integer, {}},
+      {"slurm.signal_seconds", T::Integer, {}},
+      {"slurm.script_dir", T::String, {}},
+      {"slurm.sbatch", T::String, {}},
   };
   return specs;
 }
@@ -90,7 +105,7 @@ const std::vector<std::string>& section_names() {
       "database",       "storage",          "pdr",
       "user",           "model_parameters", "model_params",
       "non_default_parameters", "non_default_params", "directories",
-      "run"};
+      "run",            "slurm"};
   return names;
 }
 

@@ -220,6 +220,25 @@ Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigne
   r.scratch_dir = absolute_from(cwd, scratch);
   r.json_template = absolute_from(cwd, c.str("run.json_template"));
   r.force_onion = c.boolean("run.force_onion");
+  const long long lease = c.integer("run.lease_seconds"), beat = c.integer("run.heartbeat_seconds");
+  if (lease < 3 || lease > 86400) return Status::Usage(where("run.lease_seconds") + ": must be between 3 and 86400");
+  if (beat < 1 || beat * 3 > lease) {
+    return Status::Usage(where("run.heartbeat_seconds") + ": must be at least 1 and at most a third of run.lease_seconds (" +
+                         std::to_string(lease) + ")");
+  }
+  r.lease_seconds = static_cast<int>(lease);
+  r.heartbeat_seconds = static_cast<int>(beat);
+  const long long attempts = c.integer("run.max_attempts");
+  if (attempts < 1 || attempts > 100) return Status::Usage(where("run.max_attempts") + ": must be between 1 and 100");
+  r.max_attempts = static_cast<int>(attempts);
+  r.retry_delay = c.real("run.retry_delay");
+  if (r.retry_delay < 0 || r.retry_delay > 86400) {
+    return Status::Usage(where("run.retry_delay") + ": must be between 0 and 86400 seconds");
+  }
+  r.outage_wait = c.real("run.outage_wait");
+  if (r.outage_wait < 0) return Status::Usage(where("run.outage_wait") + ": must not be negative");
+  const std::string journal = c.str("run.journal_dir");
+  r.journal_dir = journal.empty() ? r.scratch_dir + "/pdr_run-journal" : absolute_from(cwd, journal);
   r.pdr_out_dirs = c.list("directories.pdr_out_dirs");
   r.pdr_inp_dirs = c.list("directories.pdr_inp_dirs");
   for (const char* key : {"directories.pdr_out_dirs", "directories.pdr_inp_dirs"}) {
@@ -229,6 +248,35 @@ Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigne
       }
     }
   }
+
+  SlurmSettings& sl = s.slurm;
+  const long long nodes = c.integer("slurm.nodes");
+  if (nodes < 1 || nodes > 100000) return Status::Usage(where("slurm.nodes") + ": must be between 1 and 100000");
+  sl.nodes = static_cast<int>(nodes);
+  const long long cpus = c.integer("slurm.cpus_per_task"), sig = c.integer("slurm.signal_seconds");
+  if (cpus < 0 || cpus > 100000) return Status::Usage(where("slurm.cpus_per_task") + ": must be between 0 and 100000");
+  if (sig < 0 || sig > 86400) return Status::Usage(where("slurm.signal_seconds") + ": must be between 0 and 86400");
+  sl.cpus_per_task = static_cast<int>(cpus);
+  sl.signal_seconds = static_cast<int>(sig);
+  for (const char* key : {"slurm.partition", "slurm.time", "slurm.account"}) {
+    const std::string v = c.str(key);
+    if (v.find_first_of(" \t\r\n'\"\\;$`") != std::string::npos) {
+      return Status::Usage(where(key) + ": '" + v + "' is not a Slurm " + std::string(key + 6) + " name");
+    }
+  }
+  sl.partition = c.str("slurm.partition");
+  sl.time = c.str("slurm.time");
+  sl.account = c.str("slurm.account");
+  sl.extra_lines = c.list("slurm.extra_lines");
+  for (const auto& line : sl.extra_lines) {
+    if (line.find_first_of("\r\n") != std::string::npos) {
+      return Status::Usage(where("slurm.extra_lines") + ": each entry must be one line");
+    }
+  }
+  if (c.str("slurm.script_dir").empty()) return Status::Usage(where("slurm.script_dir") + ": must not be empty");
+  sl.script_dir = absolute_from(cwd, c.str("slurm.script_dir"));
+  sl.sbatch = c.str("slurm.sbatch");
+  if (sl.sbatch.empty()) return Status::Usage(where("slurm.sbatch") + ": must not be empty");
 
   s.user.username = c.str("user.username").empty() ? login_name() : c.str("user.username");
   s.user.email = c.str("user.email");

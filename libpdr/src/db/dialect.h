@@ -18,6 +18,13 @@ struct Dialect {
   const char* table_options() const { return mysql ? " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4" : ""; }
   // Row locks for claiming: other claimers skip rows this one holds instead of waiting.
   const char* claim_lock() const { return mysql ? " FOR UPDATE SKIP LOCKED" : ""; }
+  // The database's clock in UTC, now and `seconds` from now (leases and retries use it, so the
+  // clocks of the nodes do not matter).
+  std::string now() const { return mysql ? "UTC_TIMESTAMP()" : "datetime('now')"; }
+  std::string now_plus(long long seconds) const {
+    return mysql ? "(UTC_TIMESTAMP() + INTERVAL " + std::to_string(seconds) + " SECOND)"
+                 : "datetime('now', '" + std::string(seconds < 0 ? "" : "+") + std::to_string(seconds) + " seconds')";
+  }
 };
 
 }  // namespace pdr

@@ -85,7 +85,15 @@ std::vector<TableDef> schema_tables() {
         // carries its own id here, so the unique key holds without losing it.
         {"duplicate_key", "INTEGER NOT NULL DEFAULT 0"},
         // 'all', or 'onion' when only the onion step is to run again (--force-onion).
-        {"run_stage", "VARCHAR(20) NOT NULL DEFAULT 'all'"}}},
+        {"run_stage", "VARCHAR(20) NOT NULL DEFAULT 'all'"},
+        // Leases: every claim increments the epoch; the owner renews lease_expires_at (database
+        // clock, UTC) every heartbeat; outcome writes are conditional on token and epoch.
+        {"lease_epoch", "BIGINT NOT NULL DEFAULT 0"},
+        {"lease_expires_at", "DATETIME"},
+        {"heartbeat_at", "DATETIME"},
+        // Retries: a failed attempt waits until retry_at; last_error is the previous failure.
+        {"retry_at", "DATETIME"},
+        {"last_error", "TEXT"}}},
       {"hdf_files",
        {{"job_id", "INTEGER"},
         {"pdrexe_id", "INTEGER"},
@@ -156,6 +164,8 @@ std::vector<IndexDef> schema_indexes() {
       {"uq_jobs", "pdr_model_jobs", "model_name_id, kosmatau_parameters_id, duplicate_key", true},
       {"idx_jobs_model_status", "pdr_model_jobs", "model_name_id, status", false},
       {"idx_jobs_name", "pdr_model_jobs", "model_job_name", false},
+      {"idx_jobs_token", "pdr_model_jobs", "token", false},
+      {"idx_jobs_status_lease", "pdr_model_jobs", "status, lease_expires_at", false},
       {"uq_hdf_files_job", "hdf_files", "job_id", true},
       {"uq_json_files_job", "json_files", "job_id", true},
       {"idx_job_files_job", "job_files", "job_id", false},

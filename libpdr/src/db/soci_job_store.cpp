@@ -54,6 +54,23 @@ bool is_job_output_column(const std::string& kind) {
   return columns.count(kind) != 0;
 }
 
+// What identifies a failure for "failed the same way twice": the stage and what happened,
+// without the program's last output.
+std::string failure_signature(const std::string& error) {
+  const auto cut = error.find(" (");
+  return error.substr(0, cut);
+}
+
+long long row_ll(const soci::row& row, std::size_t i) {
+  switch (row.get_properties(i).get_data_type()) {
+    case soci::dt_integer: return row.get<int>(i);
+    case soci::dt_long_long: return row.get<long long>(i);
+    case soci::dt_unsigned_long_long: return static_cast<long long>(row.get<unsigned long long>(i));
+    case soci::dt_double: return static_cast<long long>(row.get<double>(i));
+    default: return std::stoll(row.get<std::string>(i));
+  }
+}
+
 class SociJobStore : public JobStore {
  public:
   explicit SociJobStore(DbManager* manager) : db_(manager), retry_(manager->settings().retry) {
@@ -118,6 +135,12 @@ class SociJobStore : public JobStore {
   }
 
   MigrationReport migration() const override { return migration_; }
+
+  long long retry_delay_seconds(int attempts) const {
+    double d = policy_.retry_delay;
+    for (int i = 1; i < attempts && d < 86400; ++i) d *= 2;
+    return static_cast<long long>(std::min(d, 86400.0) + 0.999);
+  }
 
   Status register_grid(const Provenance& prov, const std::vector<GridPoint>& points, RegisterReport* report,
                        const RegisterOptions& options) override {
@@ -250,11 +273,12 @@ class SociJobStore : public JobStore {
       std::vector<std::string> names(slots);
       std::vector<int> attempts(slots);
       std::vector<std::string> stages(slots);
-      sql << "SELECT id, model_job_name, kosmatau_parameters_id, attempts, run_stage FROM pdr_model_jobs "
-             "WHERE model_name_id = :m AND status = 'pending' AND duplicate_key = 0 ORDER BY id LIMIT :n" +
-                 std::string(dialect_.claim_lock()),
+      std::vector<long long> epochs(slots);
+      sql << "SELECT id, model_job_name, kosmatau_parameters_id, attempts, run_stage, lease_epoch FROM pdr_model_jobs "
+             "WHERE model_name_id = :m AND status = 'pending' AND duplicate_key = 0 AND (retry_at IS NULL OR retry_at <= " +
+                 dialect_.now() + ") ORDER BY id LIMIT :n" + std::string(dialect_.claim_lock()),
           soci::use(model_id), soci::use(max), soci::into(ids), soci::into(names), soci::into(params),
-          soci::into(attempts), soci::into(stages);
+          soci::into(attempts), soci::into(stages), soci::into(epochs);
       for (size_t i = 0; i < ids.size(); ++i) {
         StatusChange c;
         c.job_id = ids[i];
@@ -262,7 +286,8 @@ class SociJobStore : public JobStore {
         c.next = JobState::Running;
         c.claimant = &owner;
         if (apply_change(sql, c)) {
-          claimed.push_back(ClaimedJob{ids[i], names[i], params[i], attempts[i] + 1, stages[i] == "onion"});
+          claimed.push_back(
+              ClaimedJob{ids[i], names[i], params[i], attempts[i] + 1, stages[i] == "onion", epochs[i] + 1});
         }
       }
       return Status::Ok();
@@ -278,8 +303,12 @@ class SociJobStore : public JobStore {
   Result<long long> pending_count(long long model_id) override {
     long long n = 0;
     Status st = transaction("count pending jobs", [&](Session& sql) {
-      sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m AND status = 'pending'", soci::use(model_id),
-          soci::into(n);
+      // Running jobs whose owner missed two heartbeats go back to pending when their lease
+      // expires: count them too.
+      sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m AND (status = 'pending' OR "
+             "(status = 'running' AND (lease_expires_at < " + dialect_.now() + " OR heartbeat_at < " +
+                 dialect_.now_plus(-(2 * policy_.heartbeat_seconds + 1)) + ")))",
+          soci::use(model_id), soci::into(n);
       return Status::Ok();
     });
     if (!st.ok()) return st;
@@ -352,6 +381,190 @@ class SociJobStore : public JobStore {
     });
     if (!st.ok()) return st;
     return n;
+  }
+
+  void set_policy(const JobPolicy& policy) override { policy_ = policy; }
+
+  Result<RecordedOutcome> record_outcome(const StatusChange& change) override {
+    if (change.next != JobState::Failed || !change.retry) {
+      auto applied = update_job_status(change);
+      if (!applied.ok()) return applied.status();
+      return RecordedOutcome{applied.value(), change.next, change.error};
+    }
+    RecordedOutcome out;
+    Status st = transaction("record the failure of job " + std::to_string(change.job_id), [&](Session& sql) {
+      out = RecordedOutcome{};
+      int attempts = 0;
+      std::string last_error;
+      soci::indicator last_ind = soci::i_null;
+      sql << "SELECT attempts, last_error FROM pdr_model_jobs WHERE id = :id", soci::use(change.job_id),
+          soci::into(attempts), soci::into(last_error, last_ind);
+      if (!sql.got_data()) return Status::Ok();
+      if (last_ind != soci::i_ok) last_error.clear();
+      StatusChange c = change;
+      const bool repeated = !last_error.empty() && failure_signature(last_error) == failure_signature(change.error);
+      if (repeated) {
+        c.error = change.error + " (failed the same way twice; not tried again)";
+      } else if (attempts >= policy_.max_attempts) {
+        c.error = change.error + " (attempt " + std::to_string(attempts) + " of " +
+                  std::to_string(policy_.max_attempts) + ")";
+      } else {
+        const long long delay = retry_delay_seconds(attempts);
+        c.next = JobState::Pending;
+        c.error = "attempt " + std::to_string(attempts) + " of " + std::to_string(policy_.max_attempts) +
+                  " failed: " + change.error + "; tried again in " + std::to_string(delay) + " s";
+      }
+      out.applied = apply_change(sql, c);
+      out.state = c.next;
+      out.error = c.error;
+      if (out.applied && c.next == JobState::Pending) {
+        sql << "UPDATE pdr_model_jobs SET last_error = :e, retry_at = " +
+                   dialect_.now_plus(retry_delay_seconds(attempts)) + " WHERE id = :id",
+            soci::use(change.error), soci::use(change.job_id);
+      }
+      return Status::Ok();
+    }, [&](Session& sql) {
+      return out.applied && job_is(sql, change.job_id, out.state, "");
+    });
+    if (!st.ok()) return st;
+    return out;
+  }
+
+  Result<std::map<long long, long long>> renew_leases(const Owner& owner) override {
+    std::map<long long, long long> held;
+    Status st = transaction("renew leases", [&](Session& sql) {
+      held.clear();
+      sql << "UPDATE pdr_model_jobs SET lease_expires_at = " + dialect_.now_plus(policy_.lease_seconds) +
+                 ", heartbeat_at = " + dialect_.now() + " WHERE token = :t AND status = 'running'",
+          soci::use(owner.token);
+      sql << "UPDATE pdr_runs SET updated_at = CURRENT_TIMESTAMP WHERE token = :t", soci::use(owner.token);
+      std::vector<long long> ids(kBatch), epochs(kBatch);
+      soci::statement q = (sql.prepare << "SELECT id, lease_epoch FROM pdr_model_jobs WHERE token = :t AND "
+                                          "status = 'running'",
+                           soci::use(owner.token), soci::into(ids), soci::into(epochs));
+      q.execute();
+      while (q.fetch()) {
+        for (size_t i = 0; i < ids.size(); ++i) held[ids[i]] = epochs[i];
+        ids.resize(kBatch);
+        epochs.resize(kBatch);
+      }
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return held;
+  }
+
+  Result<bool> renew_lease(long long job_id, long long epoch, const Owner& owner) override {
+    bool held = false;
+    Status st = transaction("renew the lease of job " + std::to_string(job_id), [&](Session& sql) {
+      soci::statement up = (sql.prepare << "UPDATE pdr_model_jobs SET lease_expires_at = " +
+                                               dialect_.now_plus(policy_.lease_seconds) + ", heartbeat_at = " +
+                                               dialect_.now() +
+                                               " WHERE id = :id AND status = 'running' AND token = :t AND "
+                                               "lease_epoch = :e",
+                            soci::use(job_id), soci::use(owner.token), soci::use(epoch));
+      up.execute(true);
+      // Not the affected-row count: MySQL counts an UPDATE that changes nothing (renewed
+      // twice within a second) as 0 rows.
+      long long n = 0;
+      sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE id = :id AND status = 'running' AND token = :t AND "
+             "lease_epoch = :e",
+          soci::use(job_id), soci::use(owner.token), soci::use(epoch), soci::into(n);
+      held = n == 1;
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return held;
+  }
+
+  Result<long long> reap_expired() override {
+    long long n = 0;
+    Status st = transaction("return expired leases", [&](Session& sql) {
+      n = 0;
+      struct Expired {
+        long long id, epoch, pid;
+        int attempts;
+        std::string host;
+      };
+      std::vector<Expired> expired;
+      soci::rowset<soci::row> rs =
+          (sql.prepare << "SELECT id, lease_epoch, COALESCE(pid, 0), attempts, COALESCE(host, '') FROM pdr_model_jobs "
+                          "WHERE status = 'running' AND lease_expires_at < " + dialect_.now() + " LIMIT 1000" +
+                              std::string(dialect_.claim_lock()));
+      for (const auto& row : rs) {
+        expired.push_back(Expired{row_ll(row, 0), row_ll(row, 1), row_ll(row, 2), static_cast<int>(row_ll(row, 3)),
+                                  row.get<std::string>(4)});
+      }
+      for (const auto& e : expired) {
+        StatusChange c;
+        c.job_id = e.id;
+        c.expect = JobState::Running;
+        c.epoch = e.epoch;
+        const std::string what = "lease expired: owner " + e.host + " pid " + std::to_string(e.pid) +
+                                 " stopped renewing it";
+        if (e.attempts >= policy_.max_attempts) {
+          c.next = JobState::Failed;
+          c.error = what + " (attempt " + std::to_string(e.attempts) + " of " + std::to_string(policy_.max_attempts) + ")";
+        } else {
+          c.next = JobState::Pending;
+          c.error = what + "; back to pending";
+        }
+        if (apply_change(sql, c)) {
+          ++n;
+          if (c.next == JobState::Pending) {
+            sql << "UPDATE pdr_model_jobs SET last_error = :e WHERE id = :id", soci::use(what), soci::use(e.id);
+          }
+        }
+      }
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return n;
+  }
+
+  Result<long long> retry_failed(const std::string& model) override {
+    long long n = 0;
+    Status st = transaction("queue failed jobs again", [&](Session& sql) {
+      n = 0;
+      std::vector<long long> ids(kBatch);
+      std::vector<std::string> states(kBatch);
+      std::vector<long long> all;
+      std::vector<std::string> all_states;
+      soci::statement q = (sql.prepare << "SELECT j.id, j.status FROM pdr_model_jobs j JOIN model_names m ON "
+                                          "m.id = j.model_name_id WHERE m.model_name = :m AND j.status IN "
+                                          "('failed', 'cancelled') AND j.duplicate_key = 0",
+                           soci::use(model), soci::into(ids), soci::into(states));
+      q.execute();
+      while (q.fetch()) {
+        all.insert(all.end(), ids.begin(), ids.end());
+        all_states.insert(all_states.end(), states.begin(), states.end());
+        ids.resize(kBatch);
+        states.resize(kBatch);
+      }
+      for (size_t i = 0; i < all.size(); ++i) {
+        StatusChange c;
+        c.job_id = all[i];
+        c.expect = parse_job_state(all_states[i]).value_or(JobState::Failed);
+        c.next = JobState::Pending;
+        c.error = "queued again by pdr_run retry";
+        n += apply_change(sql, c) ? 1 : 0;
+      }
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return n;
+  }
+
+  Result<std::optional<long long>> find_model(const std::string& model) override {
+    std::optional<long long> id;
+    Status st = transaction("find model " + model, [&](Session& sql) {
+      long long v = 0;
+      sql << "SELECT id FROM model_names WHERE model_name = :m", soci::use(model), soci::into(v);
+      id = sql.got_data() ? std::optional<long long>(v) : std::nullopt;
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return id;
   }
 
   Result<StatusReport> status_report(const std::string& model) override {
@@ -979,12 +1192,19 @@ class SociJobStore : public JobStore {
     if (terminal) q += ", time_of_finish = CURRENT_TIMESTAMP";
     if (c.next == JobState::Running) {
       q += ", attempts = attempts + 1, host = :host, pid = :pid, token = :new_token, "
-           "time_of_start = CURRENT_TIMESTAMP, time_of_finish = NULL";
+           "time_of_start = CURRENT_TIMESTAMP, time_of_finish = NULL, lease_epoch = lease_epoch + 1, "
+           "lease_expires_at = " + dialect_.now_plus(policy_.lease_seconds) + ", heartbeat_at = " + dialect_.now() +
+           ", retry_at = NULL";
     } else {
-      q += ", token = NULL";
+      q += ", token = NULL, lease_expires_at = NULL";
+    }
+    if ((c.expect == JobState::Failed || c.expect == JobState::Cancelled) && c.next == JobState::Pending) {
+      // Queued again on request: a fresh set of attempts.
+      q += ", attempts = 0, last_error = NULL, retry_at = NULL";
     }
     q += " WHERE id = :id AND status = :expect";
     if (!c.token.empty()) q += " AND token = :token";
+    if (c.epoch > 0) q += " AND lease_epoch = :epoch";
     soci::statement up(sql);
     up.exchange(soci::use(next));
     up.exchange(soci::use(pending));
@@ -1000,6 +1220,7 @@ class SociJobStore : public JobStore {
     up.exchange(soci::use(c.job_id));
     up.exchange(soci::use(expect));
     if (!c.token.empty()) up.exchange(soci::use(c.token));
+    if (c.epoch > 0) up.exchange(soci::use(c.epoch));
     up.alloc();
     up.prepare(q);
     up.define_and_bind();
@@ -1115,6 +1336,7 @@ class SociJobStore : public JobStore {
   long long json_template_id_ = 0;  // json_templates row of the template registered by this process
   MigrationReport migration_;
   DatabaseSettings::Retry retry_;
+  JobPolicy policy_;
   Dialect dialect_;
   double slow_call_ = 0;
 };

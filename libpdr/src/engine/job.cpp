@@ -210,8 +210,9 @@ namespace {
 class JobExecution {
  public:
   JobExecution(const JobPlan& plan, Storage& storage, const ClaimedJob& job, const ParameterValues& params,
-               const StopSignal* stop)
-      : plan_(plan), storage_(storage), job_(job), params_(params), stop_(stop) {
+               const StopSignal* stop, const JobControl* control)
+      : plan_(plan), storage_(storage), job_(job), params_(params), stop_(stop), control_(control),
+        cancel_(control != nullptr ? control->cancel : nullptr) {
     result_.job = job;
     env_ = plan.child_env;
     env_.push_back("PDR_JOB_NAME=" + job.name);
@@ -246,7 +247,7 @@ class JobExecution {
 
   bool stopped() {
     result_.state = JobState::Pending;
-    result_.error = "interrupted";
+    result_.error = cancel_ != nullptr && cancel_->requested() ? "lease lost: stopped" : "interrupted";
     return false;
   }
 
@@ -315,6 +316,7 @@ class JobExecution {
     spec.env = env_;
     spec.output_path = output;
     spec.timeout_seconds = plan_.settings.run.step_timeout;
+    spec.cancel = cancel_;
     return run_process(spec, stop_);
   }
 
@@ -410,6 +412,7 @@ class JobExecution {
     tar.env = env_;
     tar.output_path = dir_ + "/tar.log";
     tar.timeout_seconds = 600;
+    tar.cancel = cancel_;
     ProcessResult r = run_process(tar, stop_);
     if (r.outcome == ProcessResult::Outcome::Stopped) return stopped();
     if (!r.success()) return fail("storage", "tar of Out/ " + r.describe() + ": " + last_line(tar.output_path));
@@ -417,6 +420,15 @@ class JobExecution {
   }
 
   bool store(const std::string& rel, const std::string& local, const std::string& kind) {
+    if (control_ != nullptr && control_->confirm_lease &&
+        std::chrono::steady_clock::now() - confirmed_ > std::chrono::seconds(1)) {
+      if ((cancel_ != nullptr && cancel_->requested()) || !control_->confirm_lease()) {
+        result_.state = JobState::Pending;
+        result_.error = "lease lost: outputs not stored";
+        return false;
+      }
+      confirmed_ = std::chrono::steady_clock::now();
+    }
     auto f = storage_.store(local, rel, kind);
     if (!f.ok()) return fail("storage", f.status().message());
     result_.files.push_back(f.value());
@@ -444,6 +456,9 @@ class JobExecution {
   const ClaimedJob& job_;
   const ParameterValues& params_;
   const StopSignal* stop_;
+  const JobControl* control_;
+  const StopSignal* cancel_;
+  std::chrono::steady_clock::time_point confirmed_{};  // last time the lease was confirmed
   std::vector<std::string> env_;
   std::string dir_;
   JobResult result_;
@@ -452,9 +467,9 @@ class JobExecution {
 }  // namespace
 
 JobResult execute_job(const JobPlan& plan, Storage& storage, const ClaimedJob& job, const ParameterValues& params,
-                      const StopSignal* stop) {
+                      const StopSignal* stop, const JobControl* control) {
   try {
-    return JobExecution(plan, storage, job, params, stop).run();
+    return JobExecution(plan, storage, job, params, stop, control).run();
   } catch (const std::exception& e) {
     JobResult r;
     r.job = job;

@@ -38,7 +38,7 @@ int open_pidfd(pid_t pid) {
 // Waits until the child exits, the deadline passes or stop is requested. Returns 0 when the
 // child was reaped (status set), 1 on timeout, 2 on stop.
 int wait_child(pid_t pid, int pidfd, Clock::time_point deadline, bool has_deadline, const StopSignal* stop,
-               int* status) {
+               const StopSignal* cancel, int* status) {
   for (;;) {
     pid_t r = waitpid(pid, status, WNOHANG);
     if (r == pid) return 0;
@@ -53,10 +53,12 @@ int wait_child(pid_t pid, int pidfd, Clock::time_point deadline, bool has_deadli
       timeout_ms = pidfd >= 0 ? 60000 : 5;
     }
     if (stop != nullptr && stop->requested()) return 2;
-    pollfd fds[2];
+    if (cancel != nullptr && cancel->requested()) return 2;
+    pollfd fds[3];
     int n = 0;
     if (pidfd >= 0) fds[n++] = pollfd{pidfd, POLLIN, 0};
     if (stop != nullptr) fds[n++] = pollfd{stop->fd(), POLLIN, 0};
+    if (cancel != nullptr) fds[n++] = pollfd{cancel->fd(), POLLIN, 0};
     // Without a pidfd the timeout is short, so this degrades to polling waitpid.
     poll(fds, static_cast<nfds_t>(n), timeout_ms);
   }
@@ -157,7 +159,7 @@ std::string utc_time_text(long long epoch_seconds) {
 ProcessResult run_process(const ProcessSpec& spec, const StopSignal* stop) {
   ProcessResult result;
   result.timeout_seconds = spec.timeout_seconds;
-  if (stop != nullptr && stop->requested()) {
+  if ((stop != nullptr && stop->requested()) || (spec.cancel != nullptr && spec.cancel->requested())) {
     result.outcome = ProcessResult::Outcome::Stopped;
     return result;
   }
@@ -204,7 +206,7 @@ ProcessResult run_process(const ProcessSpec& spec, const StopSignal* stop) {
   const auto deadline = Clock::now() + std::chrono::milliseconds(
                                            static_cast<long long>(std::llround(spec.timeout_seconds * 1000.0)));
   int status = 0;
-  const int why = wait_child(pid, pidfd, deadline, has_deadline, stop, &status);
+  const int why = wait_child(pid, pidfd, deadline, has_deadline, stop, spec.cancel, &status);
   if (why != 0) kill_group(pid, &status);
   if (pidfd >= 0) close(pidfd);
 

@@ -1,0 +1,50 @@
+// The outage journal: outcomes of jobs that finished while the database was unreachable, kept
+// in an append-only file on local disk (one per process, fsync'd per entry, locked while its
+// process lives) and replayed when the database answers again. Replay goes through the normal
+// conditional write (owner token and lease epoch), so an entry is recorded at most once and an
+// entry whose lease was taken over meanwhile is dropped.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pdr/job_store.h"
+#include "pdr/status.h"
+
+namespace pdr {
+
+struct ReplayReport {
+  long long applied = 0;   // recorded now
+  long long rejected = 0;  // the job had moved on (another owner, or already recorded)
+};
+
+class Journal {
+ public:
+  // `dir` is created on the first append; the file is <dir>/<token>.journal.
+  Journal(std::string dir, std::string token);
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  Status append(const StatusChange& change);
+  size_t size() const { return entries_; }  // entries not yet replayed
+  const std::string& path() const { return path_; }
+  // Records every entry; stops at the first database error and keeps what is left.
+  Result<ReplayReport> replay(JobStore& store);
+
+ private:
+  std::string dir_, path_;
+  int fd_ = -1;
+  size_t entries_ = 0;
+};
+
+// Replays the journals in `dir` that no live process holds (left by a process that ended
+// during an outage) and removes them once every entry is recorded.
+Result<ReplayReport> replay_left_journals(const std::string& dir, JobStore& store);
+
+// One journal line and back (exposed for tests).
+std::string encode_journal_entry(const StatusChange& change);
+Result<StatusChange> decode_journal_entry(const std::string& line);
+
+}  // namespace pdr

@@ -1,0 +1,231 @@
+#include "pdr/journal.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace pdr {
+namespace {
+
+constexpr const char* kSuffix = ".journal";
+
+// Tabs, newlines, CR and '%' as %XX: one entry is one line of tab-separated fields.
+std::string escape(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '%' || c == '\t' || c == '\n' || c == '\r') {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(c));
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+bool unescape(const std::string& v, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i] != '%') {
+      *out += v[i];
+      continue;
+    }
+    if (i + 2 >= v.size()) return false;
+    const std::string hex = v.substr(i + 1, 2);
+    char* end = nullptr;
+    const long c = std::strtol(hex.c_str(), &end, 16);
+    if (hex.size() != 2 || end != hex.c_str() + 2) return false;
+    *out += static_cast<char>(c);
+    i += 2;
+  }
+  return true;
+}
+
+std::vector<std::string> split_tabs(const std::string& line) {
+  std::vector<std::string> f;
+  size_t start = 0;
+  for (;;) {
+    const auto tab = line.find('\t', start);
+    f.push_back(line.substr(start, tab == std::string::npos ? std::string::npos : tab - start));
+    if (tab == std::string::npos) break;
+    start = tab + 1;
+  }
+  return f;
+}
+
+Status write_all(int fd, const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::Error(ErrorKind::kPermanent, std::string("journal write failed: ") + std::strerror(errno));
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Status::Ok();
+}
+
+// Replays the lines of an open, locked journal; returns how many lines were handled before a
+// database error (all of them on success).
+Result<ReplayReport> replay_lines(const std::string& path, JobStore& store, size_t* handled) {
+  ReplayReport report;
+  std::ifstream in(path);
+  std::string line;
+  *handled = 0;
+  while (std::getline(in, line)) {
+    if (line.empty()) {
+      ++*handled;
+      continue;
+    }
+    auto change = decode_journal_entry(line);
+    if (!change.ok()) {
+      // A torn last line (the process died mid-write) carries nothing that was fsync'd.
+      ++*handled;
+      continue;
+    }
+    auto recorded = store.record_outcome(change.value());
+    if (!recorded.ok()) return recorded.status();
+    ++*handled;
+    if (recorded->applied) {
+      ++report.applied;
+    } else {
+      ++report.rejected;
+    }
+  }
+  return report;
+}
+
+}  // namespace
+
+std::string encode_journal_entry(const StatusChange& c) {
+  std::ostringstream out;
+  out << "v1\t" << c.job_id << '\t' << c.epoch << '\t' << escape(c.token) << '\t' << to_string(c.expect) << '\t'
+      << to_string(c.next) << '\t' << (c.exit_code ? std::to_string(*c.exit_code) : "-") << '\t' << (c.retry ? 1 : 0)
+      << '\t' << (c.onion_only ? 1 : 0) << '\t' << escape(c.error) << '\t' << c.files.size();
+  for (const auto& f : c.files) {
+    out << '\t' << escape(f.kind) << '\t' << escape(f.path) << '\t' << escape(f.sha256) << '\t' << f.size << '\t'
+        << escape(f.mtime);
+  }
+  return out.str();
+}
+
+Result<StatusChange> decode_journal_entry(const std::string& line) {
+  const auto f = split_tabs(line);
+  auto bad = [&] { return Status::Error(ErrorKind::kPermanent, "unreadable journal entry"); };
+  if (f.size() < 11 || f[0] != "v1") return bad();
+  StatusChange c;
+  try {
+    c.job_id = std::stoll(f[1]);
+    c.epoch = std::stoll(f[2]);
+    if (!unescape(f[3], &c.token)) return bad();
+    auto expect = parse_job_state(f[4]), next = parse_job_state(f[5]);
+    if (!expect || !next) return bad();
+    c.expect = *expect;
+    c.next = *next;
+    if (f[6] != "-") c.exit_code = std::stoi(f[6]);
+    c.retry = f[7] == "1";
+    c.onion_only = f[8] == "1";
+    if (!unescape(f[9], &c.error)) return bad();
+    const size_t n = std::stoul(f[10]);
+    if (f.size() != 11 + 5 * n) return bad();
+    for (size_t i = 0; i < n; ++i) {
+      StoredFile file;
+      const size_t b = 11 + 5 * i;
+      if (!unescape(f[b], &file.kind) || !unescape(f[b + 1], &file.path) || !unescape(f[b + 2], &file.sha256) ||
+          !unescape(f[b + 4], &file.mtime)) {
+        return bad();
+      }
+      file.size = std::stoll(f[b + 3]);
+      c.files.push_back(std::move(file));
+    }
+  } catch (const std::exception&) {
+    return bad();
+  }
+  if (c.token.empty() || c.epoch <= 0) return bad();  // never replay an unfenced write
+  return c;
+}
+
+Journal::Journal(std::string dir, std::string token) : dir_(std::move(dir)), path_(dir_ + "/" + token + kSuffix) {}
+
+Journal::~Journal() {
+  if (fd_ < 0) return;
+  if (entries_ == 0) unlink(path_.c_str());  // everything recorded: nothing to keep
+  close(fd_);
+}
+
+Status Journal::append(const StatusChange& change) {
+  if (fd_ < 0) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir_, ec);
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd_ < 0) {
+      return Status::Error(ErrorKind::kPermanent, "cannot open the journal " + path_ + ": " + std::strerror(errno));
+    }
+    // Held until this process ends: replay_left_journals leaves a live process's journal alone.
+    if (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      return Status::Error(ErrorKind::kPermanent, "journal " + path_ + " is locked by another process");
+    }
+  }
+  if (Status st = write_all(fd_, encode_journal_entry(change) + "\n"); !st.ok()) return st;
+  if (fsync(fd_) != 0) {
+    return Status::Error(ErrorKind::kPermanent, "journal fsync failed: " + std::string(std::strerror(errno)));
+  }
+  ++entries_;
+  return Status::Ok();
+}
+
+Result<ReplayReport> Journal::replay(JobStore& store) {
+  if (fd_ < 0 || entries_ == 0) return ReplayReport{};
+  size_t handled = 0;
+  auto report = replay_lines(path_, store, &handled);
+  if (!report.ok()) return report;
+  // Everything is recorded: start the file afresh (the lock stays with the descriptor).
+  if (ftruncate(fd_, 0) != 0) {
+    return Status::Error(ErrorKind::kPermanent, "cannot truncate the journal " + path_ + ": " + std::strerror(errno));
+  }
+  entries_ = 0;
+  return report;
+}
+
+Result<ReplayReport> replay_left_journals(const std::string& dir, JobStore& store) {
+  ReplayReport total;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return total;  // no journal directory: nothing was left
+  std::vector<std::string> files;
+  while (dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.size() > std::strlen(kSuffix) && name.compare(name.size() - std::strlen(kSuffix), std::string::npos, kSuffix) == 0) {
+      files.push_back(dir + "/" + name);
+    }
+  }
+  closedir(d);
+  for (const auto& path : files) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) continue;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {  // its process is alive and replays it itself
+      close(fd);
+      continue;
+    }
+    size_t handled = 0;
+    auto report = replay_lines(path, store, &handled);
+    if (report.ok()) {
+      unlink(path.c_str());
+      total.applied += report->applied;
+      total.rejected += report->rejected;
+    }
+    close(fd);
+    if (!report.ok()) return report.status();
+  }
+  return total;
+}
+
+}  // namespace pdr
