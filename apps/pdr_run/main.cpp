@@ -18,9 +18,12 @@ int main(int argc, char** argv) {
   pdr_run --config my.yaml --model-name m1 --parallel --workers=4 --dens 30 40 --chi 10 100 --mass -10
   pdr_run status --model-name m1          counts per state and the failed jobs
   pdr_run status --model-name m1 --json   the same as one JSON object
+  pdr_run status --model-name m1 --grid dens,chi   states over two axes (a failing region stands out)
+  pdr_run status --watch                  refresh every 2 s
   pdr_run verify --model-name m1          re-check stored outputs; redo jobs whose outputs changed
   pdr_run worker --model-name m1 --parallel --workers 8   join a registered grid (another node)
   pdr_run retry --model-name m1           queue failed jobs again with fresh attempts
+  pdr_run doctor --config my.yaml --nodes 4 --workers 16   check the setup (OK/WARN/FAIL per line)
   pdr_run submit --scheduler slurm --nodes 4 --workers 16 --model-name m1 --dens 30 40 --chi 10 100
                                           one worker per node as a Slurm array job
 
@@ -58,6 +61,11 @@ Exit codes: 0 all jobs done, 1 some job failed, 2 usage/config/database error, 1
   CLI::App* status = app.add_subcommand("status", "show job counts per state and failed jobs");
   add_common(status);
   status->add_flag("--json", o.json, "print one JSON object (an array without --model-name)");
+  status->add_flag("--watch", o.watch, "print it again every --interval seconds until Ctrl-C");
+  status->add_option("--interval", o.interval, "seconds between --watch updates (default 2)")
+      ->check(CLI::Range(0.1, 86400.0));
+  status->add_option("--grid", o.grid_axes,
+                     "a map of job states over two axes, e.g. --grid dens,chi (others aggregated)");
 
   CLI::App* verify = app.add_subcommand(
       "verify", "check the stored outputs of finished jobs (size, sha256); put jobs with missing or "
@@ -76,6 +84,13 @@ Exit codes: 0 all jobs done, 1 some job failed, 2 usage/config/database error, 1
 
   CLI::App* retry = app.add_subcommand("retry", "queue the failed jobs of a model again with fresh attempts");
   add_common(retry);
+
+  CLI::App* doctor = app.add_subcommand(
+      "doctor", "check a setup: config, database, schema, server limits, storage, executables, templates");
+  add_common(doctor);
+  doctor->add_flag("--parallel", o.parallel, "check for a parallel run");
+  doctor->add_option("--workers", o.workers, "workers per process (for the max_connections check)");
+  doctor->add_option("--nodes", o.nodes, "processes/nodes sharing the database (slurm.nodes)");
 
   CLI::App* submit = app.add_subcommand(
       "submit", "register the grid and submit one `pdr_run worker` per node as a Slurm array job");
@@ -109,5 +124,6 @@ Exit codes: 0 all jobs done, 1 some job failed, 2 usage/config/database error, 1
   if (worker->parsed()) return pdr::worker_command(o, env, std::cout);
   if (retry->parsed()) return pdr::retry_command(o, env, std::cout);
   if (submit->parsed()) return pdr::submit_command(o, env, std::cout);
+  if (doctor->parsed()) return pdr::doctor_command(o, env, std::cout);
   return pdr::run_grid_command(o, env, std::cout);
 }

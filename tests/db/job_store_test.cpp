@@ -91,7 +91,7 @@ TEST_P(JobStoreTest, RegisteringTwiceCreatesRowsOnce) {
   EXPECT_EQ(count("SELECT COUNT(*) FROM kosmatau_executables"), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM chemical_databases"), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE pending = 1 AND active = 0 AND status = 'pending'"), 6);
-  EXPECT_EQ(count("SELECT MAX(version) FROM schema_version"), 1);
+  EXPECT_EQ(count("SELECT MAX(version) FROM schema_version"), 2);
 }
 
 TEST_P(JobStoreTest, FloatingColumnsKeepDoublePrecision) {
@@ -481,6 +481,41 @@ TEST_P(JobStoreTest, RetryDelayHoldsTheJobBack) {
             JobState::Pending);
   EXPECT_TRUE(store_->claim_jobs(r.model_id, 2, owner_)->empty()) << "not before retry_at";
   EXPECT_EQ(store_->pending_count(r.model_id).value(), 1) << "a waiting retry keeps the grid open";
+}
+
+
+TEST_P(JobStoreTest, MonitoringViewsShowJobsProgressFailuresAndWorkers) {
+  store_->set_policy(JobPolicy{30, 1, 0, 10});
+  auto r = register_points(points({"30", "40"}));
+  auto jobs = store_->claim_jobs(r.model_id, 2, owner_);
+  ASSERT_EQ(jobs->size(), 2u);
+  ASSERT_TRUE(store_->record_outcome(outcome(jobs->front(), owner_.token, JobState::Failed, "onion CO: exit code 2")).ok());
+  ASSERT_TRUE(store_->record_run(r.model_id, owner_, 2, "running", PoolStats{}).ok());
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_jobs_v WHERE model_name = 'm1' AND xnsur > 0 AND sint > 0"), 4);
+  EXPECT_EQ(count("SELECT total FROM pdr_progress_v WHERE model_name = 'm1'"), 4);
+  EXPECT_EQ(count("SELECT pending FROM pdr_progress_v WHERE model_name = 'm1'"), 2);
+  EXPECT_EQ(count("SELECT running FROM pdr_progress_v WHERE model_name = 'm1'"), 1);
+  EXPECT_EQ(count("SELECT failed FROM pdr_progress_v WHERE model_name = 'm1'"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_failures_v WHERE error = 'onion CO: exit code 2 (attempt 1 of 1)'"), 1);
+  EXPECT_EQ(count("SELECT running_jobs FROM pdr_workers_v WHERE token = 'tok1' AND model_name = 'm1'"), 1);
+  auto info = store_->server_info();
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->schema_version, 2);
+  EXPECT_TRUE(info->skip_locked) << info->version;
+  EXPECT_FALSE(info->version.empty());
+}
+
+TEST_P(JobStoreTest, AVersionOneDatabaseGetsTheViews) {
+  exec("DROP VIEW pdr_jobs_v");
+  exec("DROP VIEW pdr_workers_v");
+  exec("DELETE FROM schema_version");
+  exec("INSERT INTO schema_version (version) VALUES (1)");
+  DbManager other(db_);
+  auto store = open_job_store(other);
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  EXPECT_EQ(count("SELECT MAX(version) FROM schema_version"), 2);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_jobs_v"), 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_workers_v"), 0);
 }
 
 }  // namespace

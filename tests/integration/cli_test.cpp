@@ -178,6 +178,29 @@ TEST(CliTest, SubmitAndWorkerUsageErrorsAreOneLineAndWriteNothing) {
   EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
 }
 
+TEST(CliTest, DoctorChecksEachPartOnOneLineAndWritesNothing) {
+  test::TempDir dir;
+  auto ok = test::run_pdr_run(dir.path(), {"doctor"}, {kBase});
+  EXPECT_EQ(ok.code, 0) << ok.out << ok.err;
+  for (const char* line : {"OK    config: built-in defaults", "WARN  database: no SQLite file at ",
+                           "OK    executables: ", "OK    templates: ", "OK    storage: local ", "OK    run.scratch_dir: ",
+                           "OK    run.log_dir: ", "doctor: "}) {
+    EXPECT_NE(ok.out.find(line), std::string::npos) << line << "\n" << ok.out;
+  }
+  EXPECT_NE(ok.out.find(" 1 warnings, 0 failures\n"), std::string::npos) << ok.out;
+  EXPECT_TRUE(dir_is_empty_but_logs(dir.path())) << "doctor leaves nothing behind";
+
+  auto bad = test::run_pdr_run(dir.path(), {"doctor"}, {"PDR_BASE_DIR=" + (dir / "missing")});
+  EXPECT_EQ(bad.code, 1) << bad.out;
+  EXPECT_NE(bad.out.find("FAIL  executables: pdr.base_dir: " + (dir / "missing") + " is not a directory"),
+            std::string::npos)
+      << bad.out;
+  test::write_text(dir / "bad.yaml", "run:\n  lease_seconds: 5\n");
+  auto cfg = test::run_pdr_run(dir.path(), {"doctor", "--config", "bad.yaml"}, {kBase});
+  EXPECT_EQ(cfg.code, 1) << cfg.out;
+  EXPECT_NE(cfg.out.find("FAIL  config: run.heartbeat_seconds (from default.yaml"), std::string::npos) << cfg.out;
+}
+
 TEST(CliTest, StatusWithoutDatabaseIsAnErrorAndCreatesNothing) {
   test::TempDir dir;
   auto r = test::run_pdr_run(dir.path(), {"status", "--model-name", "m"});

@@ -485,6 +485,54 @@ TEST_F(GridRunTest, AFailureIsRetriedQuarantinedAndQueuedAgainByRetry) {
   EXPECT_EQ(test::run_pdr_run(dir_.path(), {"retry", "--config", dir_ / "cfg.yaml", "--model-name", "nope"}).code, 2);
 }
 
+TEST_F(GridRunTest, WatchingAGridProgressLogFileStatusGridAndWatch) {
+  test::write_text(dir_ / "cfg.yaml",
+                   "database:\n  path: jobs.db\nstorage:\n  base_dir: store\nrun:\n  scratch_dir: scratch\n"
+                   "  step_timeout: 5\n  retry_delay: 0\n  progress_interval: 0.2\nmodel_parameters:\n  species: [CO]\n");
+  auto r = run({"--model-name", "w", "--parallel", "--workers", "2", "--dens", "30", "40", "--chi", "10", "20", "30"},
+               "*:sleep=0.15;100_40_-10_20_00:fail=3");
+  EXPECT_EQ(r.code, 1) << r.err;
+  // Off a terminal: plain progress lines, then a summary with the failures.
+  EXPECT_NE(r.err.find("[info] progress: [w] done "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(" pending | "), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("model w: 6 points; 5 finished, 1 failed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  failed: 100_40_-10_20_00: pdr: exit code 3"), std::string::npos) << r.out;
+  // One log file for the run, with every job's lines.
+  std::vector<std::string> logs;
+  for (const auto& e : std::filesystem::directory_iterator(dir_ / "logs")) logs.push_back(e.path().string());
+  ASSERT_EQ(logs.size(), 1u);
+  EXPECT_NE(logs[0].find("/logs/pdr_run-w-"), std::string::npos) << logs[0];
+  const std::string log = test::read_text(logs[0]);
+  EXPECT_NE(log.find("] [job 1 100_30_-10_10_00] finished in"), std::string::npos) << log;
+  EXPECT_NE(log.find("[job 5 100_40_-10_20_00] failed: pdr: exit code 3"), std::string::npos) << log;
+
+  auto g = test::run_pdr_run(dir_.path(), {"status", "--config", dir_ / "cfg.yaml", "--model-name", "w", "--grid", "dens,chi"});
+  EXPECT_EQ(g.code, 0) << g.err;
+  EXPECT_NE(g.out.find("        10 20 30\ndens 30  #  #  #\ndens 40  #  X  #\n"), std::string::npos) << g.out;
+  auto gj = test::run_pdr_run(dir_.path(),
+                              {"status", "--config", dir_ / "cfg.yaml", "--model-name", "w", "--grid", "chi,dens", "--json"});
+  EXPECT_EQ(gj.code, 0) << gj.err;
+  EXPECT_NE(gj.out.find("\"rows\": {\"axis\": \"chi\", \"values\": [\"10\", \"20\", \"30\"]}"), std::string::npos) << gj.out;
+  EXPECT_NE(gj.out.find("{\"failed\": 1}"), std::string::npos) << gj.out;
+  auto bad = test::run_pdr_run(dir_.path(), {"status", "--config", dir_ / "cfg.yaml", "--model-name", "w", "--grid", "chi,chi"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("--grid: expects two different axes"), std::string::npos) << bad.err;
+  auto js = test::run_pdr_run(dir_.path(), {"status", "--config", dir_ / "cfg.yaml", "--model-name", "w", "--json"});
+  EXPECT_NE(js.out.find("\"stage\": \"pdr\", \"attempts\": 2"), std::string::npos) << js.out;
+
+  const pid_t watch = test::start_pdr_run(
+      dir_.path(), {"status", "--config", dir_ / "cfg.yaml", "--model-name", "w", "--watch", "--interval", "0.2"}, {});
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  ::kill(watch, SIGINT);
+  auto w = test::finish_pdr_run(watch, dir_.path());
+  EXPECT_EQ(w.code, 0) << w.err;
+  size_t frames = 0;
+  for (auto at = w.out.find("model w: 6 jobs"); at != std::string::npos; at = w.out.find("model w: 6 jobs", at + 1)) {
+    ++frames;
+  }
+  EXPECT_GE(frames, 3u) << w.out;
+}
+
 TEST_F(GridRunTest, FailingPointIsFailedWithItsErrorAndExitOne) {
   auto r = run({"--model-name", "f", "--parallel", "--workers", "2", "--dens", "30", "40", "--chi", "10"},
                "100_40_-10_10_00:fail=7");
@@ -496,7 +544,7 @@ TEST_F(GridRunTest, FailingPointIsFailedWithItsErrorAndExitOne) {
             1);
   auto st = test::run_pdr_run(dir_.path(), {"status", "--config", dir_ / "cfg.yaml", "--model-name", "f"});
   EXPECT_EQ(st.code, 0);
-  EXPECT_NE(st.out.find("100_40_-10_10_00  exit 7  pdr: exit code 7"), std::string::npos) << st.out;
+  EXPECT_NE(st.out.find("100_40_-10_10_00  [pdr]  exit 7  pdr: exit code 7"), std::string::npos) << st.out;
   auto js = test::run_pdr_run(dir_.path(), {"status", "--config", dir_ / "cfg.yaml", "--model-name", "f", "--json"});
   EXPECT_EQ(js.code, 0);
   EXPECT_EQ(js.out.rfind("{\"model\": \"f\", \"total\": 2, \"by_status\": {", 0), 0u) << js.out;

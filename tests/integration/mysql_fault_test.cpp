@@ -570,6 +570,24 @@ TEST_F(MultiProcessTest, M5_SubmitOnALocalSlurmRunsEveryJobOnce) {
   }
 }
 
+TEST_F(MultiProcessTest, M7_DoctorComparesTheServerWithTheRun) {
+  START_SERVER("--max-connections=20 --wait-timeout=5");
+  write_multi_config();
+  auto d = test::run_pdr_run(dir_ / "a",
+                             {"doctor", "--config", dir_ / "cfg.yaml", "--parallel", "--workers", "8", "--nodes", "3"},
+                             env(""));
+  EXPECT_EQ(d.code, 1) << d.out << d.err;
+  for (const char* line : {"OK    database: reachable: mysql 127.0.0.1:", "WARN  schema: no pdr_run tables yet",
+                           "OK    claims: SELECT ... FOR UPDATE SKIP LOCKED supported",
+                           "WARN  wait_timeout: 5 s is shorter than two heartbeats (20 s)",
+                           "FAIL  max_connections: 20 is less than the 30 connections at most (3 node(s) x (8 workers + 2))"}) {
+    EXPECT_NE(d.out.find(line), std::string::npos) << line << "\n" << d.out;
+  }
+  EXPECT_EQ(d.out.find(server_->password()), std::string::npos);
+  EXPECT_EQ(q("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"), 0)
+      << "doctor creates nothing";
+}
+
 TEST_F(MultiProcessTest, M6_TwoUsersRegisterTheSameGridAtTheSameMoment) {
   START_SERVER("");
   write_multi_config();

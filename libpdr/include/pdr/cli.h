@@ -27,6 +27,9 @@ struct CliOptions {
   std::optional<int> random_count;
   std::optional<std::string> seed;
   bool json = false;  // status --json
+  bool watch = false;     // status --watch
+  double interval = 2;    // status --interval SECONDS
+  std::string grid_axes;  // status --grid dens,chi
   // submit
   std::string scheduler;
   std::optional<int> nodes;
@@ -45,6 +48,11 @@ int worker_command(const CliOptions& options, const EnvLookup& env, std::ostream
 // Registers the grid once and submits one `pdr_run worker` per node as a Slurm array job (with
 // --dry-run: prints the script, writes and submits nothing).
 int submit_command(const CliOptions& options, const EnvLookup& env, std::ostream& out);
+
+// Checks a setup, one line per check (OK/WARN/FAIL): configuration, database reachability,
+// schema version, server capabilities and limits, storage, executables, templates, scratch and
+// log directories. Exit 0 when nothing failed, 1 otherwise; leaves nothing behind.
+int doctor_command(const CliOptions& options, const EnvLookup& env, std::ostream& out);
 
 // Queues the failed (and cancelled) jobs of a model again with fresh attempts.
 int retry_command(const CliOptions& options, const EnvLookup& env, std::ostream& out);

@@ -107,6 +107,18 @@ struct JobSummary {
   std::string time_of_start;
   std::optional<int> exit_code;
   std::string error;
+  int attempts = 0;
+  long long age_seconds = -1;        // running: since its start (database clock)
+  long long heartbeat_seconds = -1;  // running: since its owner last renewed the lease
+};
+
+// The states of a model's jobs over two grid axes (dens, chi, mass, metal), the other axes
+// aggregated. Values are in the grid's units (10*log10, percent for metal).
+struct GridMap {
+  std::string row_axis, column_axis;
+  std::vector<std::string> rows, columns;  // sorted by value
+  // (row, column) -> state -> count
+  std::map<std::pair<std::string, std::string>, std::map<std::string, long long>> cells;
 };
 
 // One pdr_run process working on a model, as it last recorded itself.
@@ -135,6 +147,14 @@ struct MigrationReport {
   long long statuses_mapped = 0;  // problem/ERROR/exception... -> failed (old status in error)
   long long running_released = 0; // 'running' rows no process owns -> pending
   std::vector<std::string> unique_keys_skipped;  // duplicates prevent them; listed here
+};
+
+// What the database server is and can do (for doctor and the start of a run).
+struct ServerInfo {
+  std::string version;      // "10.11.6-MariaDB-0+deb12u1", "8.0.36", "SQLite 3.40.1"
+  bool skip_locked = true;  // SELECT ... FOR UPDATE SKIP LOCKED (MariaDB >= 10.6, MySQL >= 8.0)
+  long long max_connections = 0, wait_timeout = 0;  // MySQL only (0 on SQLite)
+  int schema_version = 0;
 };
 
 struct RegisterOptions {
@@ -209,12 +229,24 @@ class JobStore {
     (void)model_id, (void)owner, (void)workers, (void)state, (void)pool;
     return Status::Ok();
   }
+  virtual Result<ServerInfo> server_info() { return ServerInfo{}; }
+  // Jobs of the model per state (for the progress line).
+  virtual Result<std::map<std::string, long long>> state_counts(long long model_id) {
+    (void)model_id;
+    return std::map<std::string, long long>{};
+  }
+  virtual Result<GridMap> grid_map(const std::string& model, const std::string& row_axis,
+                                   const std::string& column_axis) {
+    (void)model;
+    return GridMap{row_axis, column_axis, {}, {}, {}};
+  }
   // What was migrated when the store was opened (empty for a database of this version).
   virtual MigrationReport migration() const { return {}; }
 };
 
 // Opens the store on the manager's database, creating or migrating the schema (once per
-// process: workers share the returned store and never run this again).
-Result<std::unique_ptr<JobStore>> open_job_store(DbManager& manager);
+// process: workers share the returned store and never run this again). With `create_schema`
+// false nothing is created or changed (for `pdr_run doctor`): only server_info is meaningful.
+Result<std::unique_ptr<JobStore>> open_job_store(DbManager& manager, bool create_schema = true);
 
 }  // namespace pdr

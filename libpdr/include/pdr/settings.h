@@ -84,6 +84,8 @@ struct RunSettings {
   double retry_delay = 10;     // seconds before the second attempt; doubles per attempt
   std::string journal_dir;     // absolute; outcomes written while the database is unreachable
   double outage_wait = 600;    // seconds an idle process waits for an unreachable database
+  std::string log_dir;         // absolute; one log file per run
+  double progress_interval = 30;  // seconds between progress lines off a terminal; 0 = none
   std::vector<std::string> pdr_out_dirs, pdr_inp_dirs;
 };
 

@@ -8,11 +8,13 @@
 #include <filesystem>
 #include <iomanip>
 #include <ostream>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <thread>
 
 #include "cli/cli_util.h"
+#include "cli/progress.h"
 #include "pdr/cli.h"
 #include "pdr/db_manager.h"
 #include "pdr/exit_code.h"
@@ -107,7 +109,8 @@ void prepare_store(const Settings& s, JobStore& job_store) {
 // Claims and runs jobs of the model until nothing is pending (or a stop): the part of a run that
 // `pdr_run worker` shares. Journals left by an earlier process on this host are replayed first.
 RunSummary work_on_model(const Settings& s, const JobPlan& jp, Storage& out_storage, JobStore& job_store,
-                         DbManager& db, long long model_id, StopSignal& stop) {
+                         DbManager& db, long long model_id, StopSignal& stop,
+                         std::vector<std::pair<std::string, std::string>>& summary_failures) {
   Owner owner{host_name(), static_cast<long long>(getpid()), random_token()};
   // This run and its pool counters, for `pdr_run status`: at the start, every few seconds, at the end.
   auto record_run = [&](const std::string& state) {
@@ -144,7 +147,22 @@ RunSummary work_on_model(const Settings& s, const JobPlan& jp, Storage& out_stor
   options.active = &active;
   options.journal = &journal;
   options.outage_wait_seconds = s.run.outage_wait;
+  std::mutex failures_mutex;
+  std::vector<std::pair<std::string, std::string>> failures;  // job name, error
+  auto progress = std::make_unique<ProgressReporter>(
+      s.pdr.model_name,
+      [&](std::map<std::string, long long>* counts) {
+        auto c = job_store.state_counts(model_id);
+        if (!c.ok()) return false;
+        *counts = c.value();
+        return true;
+      },
+      s.run.progress_interval);
   RunSummary summary = run_jobs(job_store, *executor, model_id, s.run.workers, owner, stop, [&](const JobResult& r) {
+    if (r.state == JobState::Failed) {
+      std::lock_guard<std::mutex> lock(failures_mutex);
+      failures.emplace_back(r.job.name, r.error);
+    }
     if (std::chrono::steady_clock::now() - last_recorded > std::chrono::seconds(5)) {
       record_run("running");
       last_recorded = std::chrono::steady_clock::now();
@@ -161,6 +179,8 @@ RunSummary work_on_model(const Settings& s, const JobPlan& jp, Storage& out_stor
     if (!r.kept_dir.empty()) spdlog::warn("[job {} {}] working directory kept: {}", r.job.id, r.job.name, r.kept_dir);
   }, options);
   executor.reset();
+  progress.reset();
+  summary_failures = std::move(failures);
   if (summary.fatal.ok() && summary.unrecorded == 0) {
     record_run(summary.interrupted ? "interrupted" : summary.failed > 0 ? "failed" : "finished");
   }
@@ -178,8 +198,11 @@ RunSummary work_on_model(const Settings& s, const JobPlan& jp, Storage& out_stor
   return summary;
 }
 
-// The last line of a run or worker, and its exit code.
-int finish_summary(const RunSummary& summary, std::ostream& out) {
+// The end of a run or worker: its counts and wall time (the line before is the caller's), the
+// jobs that failed, and the exit code.
+int finish_summary(const RunSummary& summary, std::ostream& out,
+                   const std::vector<std::pair<std::string, std::string>>& failures = {},
+                   const std::string& model = "") {
   if (summary.retried > 0) out << ", " << summary.retried << " failed attempts queued again";
   if (summary.lost > 0) out << ", " << summary.lost << " outcomes dropped (lease taken over)";
   if (summary.replayed > 0) out << ", " << summary.replayed << " recorded from the outage journal";
@@ -187,6 +210,13 @@ int finish_summary(const RunSummary& summary, std::ostream& out) {
   char secs[32];
   std::snprintf(secs, sizeof secs, "%.1f", summary.seconds);
   out << " (" << secs << " s)\n";
+  constexpr size_t kShown = 20;
+  for (size_t i = 0; i < failures.size() && i < kShown; ++i) {
+    out << "  failed: " << failures[i].first << ": " << failures[i].second << "\n";
+  }
+  if (failures.size() > kShown) {
+    out << "  ... and " << failures.size() - kShown << " more: pdr_run status --model-name " << model << "\n";
+  }
   if (!summary.fatal.ok()) {
     spdlog::error("stopped: {}{}", summary.fatal.message(),
                   summary.unrecorded > 0 ? "; " + std::to_string(summary.unrecorded) +
@@ -231,6 +261,19 @@ Result<std::unique_ptr<GridRun>> prepare_grid(const CliOptions& options, const E
   return g;
 }
 
+// Every local path a run writes can be created (checked before anything is written).
+Status check_locations(const GridRun& g) {
+  const Settings& s = g.settings;
+  for (Status st : {s.database.type == "sqlite" ? check_creatable(s.database.path, false, "database.path") : Status::Ok(),
+                    s.storage.type == "local" ? check_creatable(g.job_plan.model_path, true, "storage.base_dir")
+                                              : Status::Ok(),
+                    check_creatable(s.run.scratch_dir, true, "run.scratch_dir"),
+                    check_creatable(s.run.log_dir, true, "run.log_dir")}) {
+    if (!st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
 // Opens storage and database and registers the grid's points (idempotent).
 Status register_prepared(GridRun& g) {
   const Settings& s = g.settings;
@@ -244,12 +287,7 @@ Status register_prepared(GridRun& g) {
     spdlog::warn("no {} found in {}: writing pdr_config.json only (JSON-only mode)", s.pdr.pdrinp_template_file,
                  s.pdr.base_dir);
   }
-  for (Status st : {s.database.type == "sqlite" ? check_creatable(s.database.path, false, "database.path") : Status::Ok(),
-                    s.storage.type == "local" ? check_creatable(g.job_plan.model_path, true, "storage.base_dir")
-                                              : Status::Ok(),
-                    check_creatable(s.run.scratch_dir, true, "run.scratch_dir")}) {
-    if (!st.ok()) return st;
-  }
+  if (Status st = check_locations(g); !st.ok()) return st;
   auto storage = open_storage(s.storage, g.job_plan.model_path, g.job_plan.child_env);
   if (!storage.ok()) return storage.status();
   g.storage = std::move(storage.value());
@@ -289,12 +327,17 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
   }
   StopSignal stop;
   StopSignal::install_handlers(&stop);
-  if (Status st = register_prepared(g); !st.ok()) return usage_error(st);
   const Settings& s = g.settings;
-  const RunSummary summary = work_on_model(s, g.job_plan, *g.storage, *g.store, *g.db, g.reg.model_id, stop);
+  if (Status st = check_locations(g); !st.ok()) return usage_error(st);
+  const std::string log_file = attach_run_log(s.run.log_dir, s.pdr.model_name);
+  if (!log_file.empty()) spdlog::info("log file of this run: {}", log_file);
+  if (Status st = register_prepared(g); !st.ok()) return usage_error(st);
+  std::vector<std::pair<std::string, std::string>> failures;
+  const RunSummary summary =
+      work_on_model(s, g.job_plan, *g.storage, *g.store, *g.db, g.reg.model_id, stop, failures);
   out << "model " << s.pdr.model_name << ": " << g.reg.points << " points; " << summary.finished << " finished, "
       << summary.failed << " failed, " << g.reg.already_finished << " already done";
-  return finish_summary(summary, out);
+  return finish_summary(summary, out, failures, s.pdr.model_name);
 }
 
 int worker_command(const CliOptions& options, const EnvLookup& env, std::ostream& out) {
@@ -306,7 +349,10 @@ int worker_command(const CliOptions& options, const EnvLookup& env, std::ostream
   auto job_plan = prepare_job_plan(settings.value(), /*probe_executable=*/true);
   if (!job_plan.ok()) return usage_error(job_plan.status());
   const Settings& s = settings.value();
-  if (Status st = check_creatable(s.run.scratch_dir, true, "run.scratch_dir"); !st.ok()) return usage_error(st);
+  for (Status st : {check_creatable(s.run.scratch_dir, true, "run.scratch_dir"),
+                    check_creatable(s.run.log_dir, true, "run.log_dir")}) {
+    if (!st.ok()) return usage_error(st);
+  }
   if (s.database.type == "sqlite" && access(s.database.path.c_str(), F_OK) != 0) {
     return usage_error(Status::Usage("no job database at " + s.database.path + "; register the grid first (pdr_run "
                                      "with grid flags, or pdr_run submit)"));
@@ -326,11 +372,14 @@ int worker_command(const CliOptions& options, const EnvLookup& env, std::ostream
     return usage_error(Status::Usage("model '" + s.pdr.model_name + "' is not registered in " + s.database.describe() +
                                      "; register the grid first (pdr_run with grid flags, or pdr_run submit)"));
   }
-  const RunSummary summary =
-      work_on_model(s, job_plan.value(), *storage.value(), *store.value(), *manager.value(), **model_id, stop);
+  const std::string log_file = attach_run_log(s.run.log_dir, s.pdr.model_name);
+  if (!log_file.empty()) spdlog::info("log file of this worker: {}", log_file);
+  std::vector<std::pair<std::string, std::string>> failures;
+  const RunSummary summary = work_on_model(s, job_plan.value(), *storage.value(), *store.value(), *manager.value(),
+                                           **model_id, stop, failures);
   out << "worker on model " << s.pdr.model_name << ": " << summary.finished << " finished, " << summary.failed
       << " failed";
-  return finish_summary(summary, out);
+  return finish_summary(summary, out, failures, s.pdr.model_name);
 }
 
 namespace {

@@ -2,7 +2,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <poll.h>
+
 #include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <sstream>
 #include <ostream>
 #include <thread>
 
@@ -11,7 +16,9 @@
 #include "pdr/db_manager.h"
 #include "pdr/exit_code.h"
 #include "pdr/job_store.h"
+#include "pdr/process.h"
 #include "pdr/settings.h"
+#include "pdr/stop_signal.h"
 
 namespace pdr {
 namespace {
@@ -38,6 +45,26 @@ std::string json_string(const std::string& s) {
   return out + "\"";
 }
 
+// The failing stage: the error's text before its first ':' ("pdr", "onion CO", "storage", ...).
+std::string stage_of(const std::string& error) {
+  if (error.rfind("lease expired", 0) == 0) return "lease";
+  const auto colon = error.find(':');
+  return colon == std::string::npos ? std::string() : error.substr(0, colon);
+}
+
+std::string duration_text(long long seconds) {
+  if (seconds < 0) return "?";
+  char buf[32];
+  if (seconds < 120) {
+    std::snprintf(buf, sizeof buf, "%llds", seconds);
+  } else if (seconds < 7200) {
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", seconds / 60, seconds % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", seconds / 3600, (seconds % 3600) / 60);
+  }
+  return buf;
+}
+
 std::string json_jobs(const std::vector<JobSummary>& jobs) {
   std::string out = "[";
   for (size_t i = 0; i < jobs.size(); ++i) {
@@ -45,7 +72,9 @@ std::string json_jobs(const std::vector<JobSummary>& jobs) {
     out += (i ? ", " : "") + std::string("{\"name\": ") + json_string(j.name) + ", \"host\": " + json_string(j.host) +
            ", \"pid\": " + std::to_string(j.pid) + ", \"time_of_start\": " + json_string(j.time_of_start) +
            ", \"exit_code\": " + (j.exit_code ? std::to_string(*j.exit_code) : "null") +
-           ", \"error\": " + json_string(j.error) + "}";
+           ", \"error\": " + json_string(j.error) + ", \"stage\": " + json_string(stage_of(j.error)) +
+           ", \"attempts\": " + std::to_string(j.attempts) + ", \"age_seconds\": " + std::to_string(j.age_seconds) +
+           ", \"heartbeat_seconds\": " + std::to_string(j.heartbeat_seconds) + "}";
   }
   return out + "]";
 }
@@ -86,7 +115,9 @@ void print_report(std::ostream& out, const StatusReport& r) {
   if (!r.running.empty()) {
     out << "running jobs:\n";
     for (const auto& j : r.running) {
-      out << "  " << j.name << "  host " << j.host << "  pid " << j.pid << "  since " << j.time_of_start << " UTC\n";
+      out << "  " << j.name << "  host " << j.host << "  pid " << j.pid << "  running " << duration_text(j.age_seconds)
+          << " (since " << j.time_of_start << " UTC)  last heartbeat " << duration_text(j.heartbeat_seconds)
+          << " ago  attempt " << j.attempts << "\n";
     }
   }
   if (!r.runs.empty()) {
@@ -102,22 +133,74 @@ void print_report(std::ostream& out, const StatusReport& r) {
   if (!r.failed.empty()) {
     out << "failed jobs:\n";
     for (const auto& j : r.failed) {
-      out << "  " << j.name << "  " << (j.exit_code ? "exit " + std::to_string(*j.exit_code) + "  " : "") << j.error
-          << "\n";
+      const std::string stage = stage_of(j.error);
+      out << "  " << j.name << "  " << (stage.empty() ? "" : "[" + stage + "]  ")
+          << (j.exit_code ? "exit " + std::to_string(*j.exit_code) + "  " : "") << j.error << "\n";
     }
   }
 }
 
-}  // namespace
+// One character per cell: the most telling state of its jobs.
+char cell_symbol(const std::map<std::string, long long>& c) {
+  auto n = [&](const char* s) { auto it = c.find(s); return it == c.end() ? 0LL : it->second; };
+  long long total = 0;
+  for (const auto& kv : c) total += kv.second;
+  if (total == 0) return ' ';
+  if (n("failed") > 0) return 'X';
+  if (n("running") > 0) return 'R';
+  if (n("finished") + n("skipped") == total) return '#';
+  if (n("finished") + n("skipped") > 0) return '+';
+  if (n("cancelled") == total) return 'c';
+  return '.';
+}
 
-int status_command(const CliOptions& options, const EnvLookup& env, std::ostream& out) {
-  auto opened = open_existing_store(options, env, "status");
-  if (!opened.ok()) {
-    spdlog::error("{}", opened.status().message());
-    return kExitUsage;
+void print_grid(std::ostream& out, const std::string& model, const GridMap& g) {
+  out << "model " << model << ": job states over " << g.row_axis << " (rows) x " << g.column_axis
+      << " (columns); other parameters aggregated\n";
+  size_t label = g.row_axis.size() + 1, width = 1;
+  for (const auto& r : g.rows) label = std::max(label, g.row_axis.size() + 1 + r.size());
+  for (const auto& c : g.columns) width = std::max(width, c.size());
+  out << std::string(label, ' ');
+  for (const auto& c : g.columns) out << " " << std::string(width - c.size(), ' ') << c;
+  out << "\n";
+  for (const auto& r : g.rows) {
+    const std::string head = g.row_axis + " " + r;
+    out << head << std::string(label - head.size(), ' ');
+    for (const auto& c : g.columns) {
+      auto it = g.cells.find({r, c});
+      const char sym = it == g.cells.end() ? '-' : cell_symbol(it->second);
+      out << " " << std::string(width - 1, ' ') << sym;
+    }
+    out << "\n";
   }
-  JobStore& store = *opened->store;
-  const DatabaseSettings& db = opened->settings.database;
+  out << "legend: # finished  + partly finished  R running  X failed  . pending  c cancelled  - no job\n";
+}
+
+std::string json_grid(const std::string& model, const GridMap& g) {
+  std::string out = "{\"model\": " + json_string(model) + ", \"rows\": {\"axis\": " + json_string(g.row_axis) +
+                    ", \"values\": [";
+  for (size_t i = 0; i < g.rows.size(); ++i) out += (i ? ", " : "") + json_string(g.rows[i]);
+  out += "]}, \"columns\": {\"axis\": " + json_string(g.column_axis) + ", \"values\": [";
+  for (size_t i = 0; i < g.columns.size(); ++i) out += (i ? ", " : "") + json_string(g.columns[i]);
+  out += "]}, \"cells\": [";
+  for (size_t i = 0; i < g.rows.size(); ++i) {
+    out += i ? ", [" : "[";
+    for (size_t k = 0; k < g.columns.size(); ++k) {
+      out += k ? ", {" : "{";
+      auto it = g.cells.find({g.rows[i], g.columns[k]});
+      size_t n = 0;
+      if (it != g.cells.end()) {
+        for (const auto& kv : it->second) out += (n++ ? ", " : "") + json_string(kv.first) + ": " + std::to_string(kv.second);
+      }
+      out += "}";
+    }
+    out += "]";
+  }
+  return out + "]}";
+}
+
+// One status answer: the reports (or grid maps) of the requested models.
+int print_status(const CliOptions& options, JobStore& store, const DatabaseSettings& db, std::ostream& out) {
   std::vector<std::string> models;
   if (options.model_name) {
     models.push_back(*options.model_name);
@@ -128,6 +211,34 @@ int status_command(const CliOptions& options, const EnvLookup& env, std::ostream
       return kExitUsage;
     }
     models = names.value();
+  }
+  if (!options.grid_axes.empty()) {
+    const auto comma = options.grid_axes.find(',');
+    const std::string a = options.grid_axes.substr(0, comma);
+    const std::string b = comma == std::string::npos ? "" : options.grid_axes.substr(comma + 1);
+    std::vector<std::string> parts;
+    for (const auto& m : models) {
+      auto g = store.grid_map(m, a, b);
+      if (!g.ok()) {
+        spdlog::error("{}", g.status().message());
+        return kExitUsage;
+      }
+      if (options.json) {
+        parts.push_back(json_grid(m, g.value()));
+      } else {
+        print_grid(out, m, g.value());
+      }
+    }
+    if (options.json) {
+      if (options.model_name) {
+        out << parts.front() << "\n";
+      } else {
+        out << "[";
+        for (size_t i = 0; i < parts.size(); ++i) out << (i ? ", " : "") << parts[i];
+        out << "]\n";
+      }
+    }
+    return kExitAllDone;
   }
   std::vector<StatusReport> reports;
   for (const auto& m : models) {
@@ -147,8 +258,38 @@ int status_command(const CliOptions& options, const EnvLookup& env, std::ostream
       out << "]\n";
     }
   } else {
-    if (reports.empty()) out << "no models in " << db.path << "\n";
+    if (reports.empty()) out << "no models in " << db.describe() << "\n";
     for (const auto& r : reports) print_report(out, r);
+  }
+  return kExitAllDone;
+}
+
+}  // namespace
+
+int status_command(const CliOptions& options, const EnvLookup& env, std::ostream& out) {
+  auto opened = open_existing_store(options, env, "status");
+  if (!opened.ok()) {
+    spdlog::error("{}", opened.status().message());
+    return kExitUsage;
+  }
+  JobStore& store = *opened->store;
+  const DatabaseSettings& db = opened->settings.database;
+  if (!options.watch) return print_status(options, store, db, out);
+  // --watch: the same answer every interval until SIGINT/SIGTERM (exit 0); on a terminal the
+  // screen is redrawn, otherwise the answers follow each other.
+  StopSignal stop;
+  StopSignal::install_handlers(&stop);
+  const bool tty = &out == &std::cout && isatty(STDOUT_FILENO);
+  while (!stop.requested()) {
+    std::ostringstream frame;
+    const int code = print_status(options, store, db, frame);
+    if (code != kExitAllDone) return code;
+    if (tty) out << "\033[H\033[2J";
+    out << "# " << utc_time_text(static_cast<long long>(std::time(nullptr))) << " UTC, every " << options.interval
+        << " s (Ctrl-C ends)\n"
+        << frame.str() << std::flush;
+    pollfd p{stop.fd(), POLLIN, 0};
+    poll(&p, 1, static_cast<int>(options.interval * 1000));
   }
   return kExitAllDone;
 }

@@ -80,6 +80,8 @@ const std::vector<SettingSpec>& setting_specs() {
       {"run.retry_delay", T::Real, {}},
       {"run.journal_dir", T::String, {}},
       {"run.outage_wait", T::Real, {}},
+      {"run.log_dir", T::String, {"PDR_LOG_DIR"}},
+      {"run.progress_interval", T::Real, {}},
       {"slurm.nodes", T::Integer, {}},
       {"slurm.partition", T::String, {"PDR_SLURM_PARTITION"}},
       {"slurm.time", T::String, {}},

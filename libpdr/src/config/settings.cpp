@@ -235,6 +235,10 @@ Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigne
   if (r.retry_delay < 0 || r.retry_delay > 86400) {
     return Status::Usage(where("run.retry_delay") + ": must be between 0 and 86400 seconds");
   }
+  if (c.str("run.log_dir").empty()) return Status::Usage(where("run.log_dir") + ": must not be empty");
+  r.log_dir = absolute_from(cwd, c.str("run.log_dir"));
+  r.progress_interval = c.real("run.progress_interval");
+  if (r.progress_interval < 0) return Status::Usage(where("run.progress_interval") + ": must not be negative");
   r.outage_wait = c.real("run.outage_wait");
   if (r.outage_wait < 0) return Status::Usage(where("run.outage_wait") + ": must not be negative");
   const std::string journal = c.str("run.journal_dir");

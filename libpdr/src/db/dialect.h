@@ -7,6 +7,7 @@ namespace pdr {
 
 struct Dialect {
   bool mysql = false;
+  bool skip_locked = true;  // false on MySQL < 8.0 / MariaDB < 10.6: claimers wait for each other
 
   std::string quote(const std::string& name) const { return mysql ? "`" + name + "`" : "\"" + name + "\""; }
   const char* insert_ignore() const { return mysql ? "INSERT IGNORE" : "INSERT OR IGNORE"; }
@@ -17,10 +18,18 @@ struct Dialect {
   }
   const char* table_options() const { return mysql ? " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4" : ""; }
   // Row locks for claiming: other claimers skip rows this one holds instead of waiting.
-  const char* claim_lock() const { return mysql ? " FOR UPDATE SKIP LOCKED" : ""; }
+  const char* claim_lock() const {
+    if (!mysql) return "";
+    return skip_locked ? " FOR UPDATE SKIP LOCKED" : " FOR UPDATE";
+  }
   // The database's clock in UTC, now and `seconds` from now (leases and retries use it, so the
   // clocks of the nodes do not matter).
   std::string now() const { return mysql ? "UTC_TIMESTAMP()" : "datetime('now')"; }
+  // Whole seconds from a DATETIME column (UTC) to now.
+  std::string seconds_since(const std::string& column) const {
+    return mysql ? "TIMESTAMPDIFF(SECOND, " + column + ", UTC_TIMESTAMP())"
+                 : "CAST((julianday('now') - julianday(" + column + ")) * 86400 AS INTEGER)";
+  }
   std::string now_plus(long long seconds) const {
     return mysql ? "(UTC_TIMESTAMP() + INTERVAL " + std::to_string(seconds) + " SECOND)"
                  : "datetime('now', '" + std::string(seconds < 0 ? "" : "+") + std::to_string(seconds) + " seconds')";

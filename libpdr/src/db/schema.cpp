@@ -174,6 +174,43 @@ std::vector<IndexDef> schema_indexes() {
   };
 }
 
+std::vector<ViewDef> schema_views() {
+  const std::string counts =
+      "COUNT(*) AS total, "
+      "SUM(CASE WHEN j.status = 'pending' THEN 1 ELSE 0 END) AS pending, "
+      "SUM(CASE WHEN j.status = 'running' THEN 1 ELSE 0 END) AS running, "
+      "SUM(CASE WHEN j.status = 'finished' THEN 1 ELSE 0 END) AS finished, "
+      "SUM(CASE WHEN j.status = 'failed' THEN 1 ELSE 0 END) AS failed, "
+      "SUM(CASE WHEN j.status = 'skipped' THEN 1 ELSE 0 END) AS skipped, "
+      "SUM(CASE WHEN j.status = 'cancelled' THEN 1 ELSE 0 END) AS cancelled, "
+      "MIN(j.time_of_start) AS first_start, MAX(j.time_of_finish) AS last_finish";
+  const std::string job_columns =
+      "j.id AS job_id, m.model_name AS model_name, j.model_job_name AS job_name, j.status AS status, "
+      "j.attempts AS attempts, j.host AS host, j.pid AS pid, j.time_of_start AS time_of_start, "
+      "j.time_of_finish AS time_of_finish, j.heartbeat_at AS heartbeat_at, j.lease_expires_at AS lease_expires_at, "
+      "j.exit_code AS exit_code, j.error AS error, p.zmetal AS zmetal, p.xnsur AS xnsur, p.mass AS mass, "
+      "p.sint AS sint, p.rtot AS rtot, j.kosmatau_parameters_id AS parameters_id";
+  const std::string job_from =
+      " FROM pdr_model_jobs j JOIN model_names m ON m.id = j.model_name_id "
+      "JOIN kosmatau_parameters p ON p.id = j.kosmatau_parameters_id WHERE j.duplicate_key = 0";
+  return {
+      // Every job with its grid parameters.
+      {"pdr_jobs_v", "SELECT " + job_columns + job_from},
+      // Counts per state of every model.
+      {"pdr_progress_v", "SELECT m.model_name AS model_name, " + counts +
+                             " FROM pdr_model_jobs j JOIN model_names m ON m.id = j.model_name_id "
+                             "WHERE j.duplicate_key = 0 GROUP BY m.model_name"},
+      // Failed jobs: the stage is the error's first word ("pdr:", "onion CO:", "storage:", ...).
+      {"pdr_failures_v", "SELECT " + job_columns + job_from + " AND j.status = 'failed'"},
+      // pdr_run processes that say they are running, with their running jobs and last heartbeat.
+      {"pdr_workers_v",
+       "SELECT r.token AS token, m.model_name AS model_name, r.host AS host, r.pid AS pid, r.workers AS workers, "
+       "r.started_at AS started_at, r.updated_at AS last_heartbeat, "
+       "(SELECT COUNT(*) FROM pdr_model_jobs j WHERE j.token = r.token AND j.status = 'running') AS running_jobs "
+       "FROM pdr_runs r LEFT JOIN model_names m ON m.id = r.model_name_id WHERE r.state = 'running'"},
+  };
+}
+
 std::string create_table_sql(const TableDef& table, const Dialect& d) {
   std::string sql = "CREATE TABLE IF NOT EXISTS " + table.name + " (" + d.id_column();
   for (const auto& c : table.columns) sql += ", " + d.quote(c.name) + " " + c.type;

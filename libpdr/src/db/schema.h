@@ -10,7 +10,8 @@
 
 namespace pdr {
 
-constexpr int kSchemaVersion = 1;
+// 1: tables and indexes; 2: the monitoring views (schema_views).
+constexpr int kSchemaVersion = 2;
 
 struct ColumnDef {
   std::string name;
@@ -32,6 +33,13 @@ struct IndexDef {
 // Tables in dependency order and their indexes (unique keys included).
 std::vector<TableDef> schema_tables();
 std::vector<IndexDef> schema_indexes();
+
+// The documented views for people who watch the database with SQL clients (README, "Watching").
+// Their names and columns are stable; a new column is only ever added at the end.
+struct ViewDef {
+  std::string name, select;
+};
+std::vector<ViewDef> schema_views();
 
 std::string create_table_sql(const TableDef& table, const Dialect& d);
 std::string create_index_sql(const IndexDef& index, const Dialect& d);

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
+#include <cstdio>
 #include <charconv>
 #include <chrono>
 #include <cctype>
@@ -61,16 +63,6 @@ std::string failure_signature(const std::string& error) {
   return error.substr(0, cut);
 }
 
-long long row_ll(const soci::row& row, std::size_t i) {
-  switch (row.get_properties(i).get_data_type()) {
-    case soci::dt_integer: return row.get<int>(i);
-    case soci::dt_long_long: return row.get<long long>(i);
-    case soci::dt_unsigned_long_long: return static_cast<long long>(row.get<unsigned long long>(i));
-    case soci::dt_double: return static_cast<long long>(row.get<double>(i));
-    default: return std::stoll(row.get<std::string>(i));
-  }
-}
-
 class SociJobStore : public JobStore {
  public:
   explicit SociJobStore(DbManager* manager) : db_(manager), retry_(manager->settings().retry) {
@@ -116,9 +108,23 @@ class SociJobStore : public JobStore {
       }
       if (migration_.from_predecessor) migrate_predecessor_rows(sql);
       for (const auto& index : schema_indexes()) create_index(sql, index);
-      long long versions = 0;
-      sql << "SELECT COUNT(*) FROM schema_version", soci::into(versions);
-      if (versions == 0) sql << "INSERT INTO schema_version (version) VALUES (" << kSchemaVersion << ")";
+      int stored = 0;
+      soci::indicator stored_ind = soci::i_null;
+      sql << "SELECT MAX(version) FROM schema_version", soci::into(stored, stored_ind);
+      if (stored_ind != soci::i_ok) stored = 0;
+      bool views_missing = false;
+      for (const auto& view : schema_views()) views_missing = views_missing || !view_exists(sql, view.name);
+      if (stored < kSchemaVersion || views_missing) {
+        for (const auto& view : schema_views()) {
+          if (dialect_.mysql) {
+            sql << "CREATE OR REPLACE VIEW " + view.name + " AS " + view.select;
+          } else {
+            sql << "DROP VIEW IF EXISTS " + view.name;
+            sql << "CREATE VIEW " + view.name + " AS " + view.select;
+          }
+        }
+      }
+      if (stored < kSchemaVersion) sql << "INSERT INTO schema_version (version) VALUES (" << kSchemaVersion << ")";
       return Status::Ok();
     });
     for (const auto& key : migration_.unique_keys_skipped) {
@@ -135,6 +141,52 @@ class SociJobStore : public JobStore {
   }
 
   MigrationReport migration() const override { return migration_; }
+
+  // Reads the server's version and limits; on a server without SKIP LOCKED, claims fall back to
+  // plain row locks (correct, but claimers of several processes wait for each other).
+  Status check_server() {
+    auto info = server_info();
+    if (!info.ok()) return info.status();
+    dialect_.skip_locked = info->skip_locked;
+    if (!info->skip_locked) {
+      spdlog::warn("database server {} cannot SELECT ... FOR UPDATE SKIP LOCKED (MariaDB >= 10.6 or MySQL >= 8.0 "
+                   "can): claims of several processes wait for each other",
+                   info->version);
+    }
+    return Status::Ok();
+  }
+
+  Result<ServerInfo> server_info() override {
+    ServerInfo info;
+    Status st = transaction("read the server version", [&](Session& sql) {
+      info = ServerInfo{};
+      if (dialect_.mysql) {
+        sql << "SELECT VERSION()", soci::into(info.version);
+        sql << "SELECT CAST(@@max_connections AS SIGNED), CAST(@@wait_timeout AS SIGNED)", soci::into(info.max_connections), soci::into(info.wait_timeout);
+        info.skip_locked = supports_skip_locked(info.version);
+      } else {
+        std::string v;
+        sql << "SELECT sqlite_version()", soci::into(v);
+        info.version = "SQLite " + v;
+      }
+      info.schema_version = 0;
+      if (table_exists(sql, "schema_version")) {
+        soci::indicator ind = soci::i_null;
+        sql << "SELECT MAX(version) FROM schema_version", soci::into(info.schema_version, ind);
+        if (ind != soci::i_ok) info.schema_version = 0;
+      }
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return info;
+  }
+
+  static bool supports_skip_locked(const std::string& version) {
+    int major = 0, minor = 0;
+    if (std::sscanf(version.c_str(), "%d.%d", &major, &minor) != 2) return true;
+    if (version.find("MariaDB") != std::string::npos) return major > 10 || (major == 10 && minor >= 6);
+    return major >= 8;
+  }
 
   long long retry_delay_seconds(int attempts) const {
     double d = policy_.retry_delay;
@@ -492,7 +544,7 @@ class SociJobStore : public JobStore {
                           "WHERE status = 'running' AND lease_expires_at < " + dialect_.now() + " LIMIT 1000" +
                               std::string(dialect_.claim_lock()));
       for (const auto& row : rs) {
-        expired.push_back(Expired{row_ll(row, 0), row_ll(row, 1), row_ll(row, 2), static_cast<int>(row_ll(row, 3)),
+        expired.push_back(Expired{as_integer(row, 0), as_integer(row, 1), as_integer(row, 2), static_cast<int>(as_integer(row, 3)),
                                   row.get<std::string>(4)});
       }
       for (const auto& e : expired) {
@@ -555,6 +607,86 @@ class SociJobStore : public JobStore {
     return n;
   }
 
+  Result<std::map<std::string, long long>> state_counts(long long model_id) override {
+    std::map<std::string, long long> counts;
+    Status st = transaction("count jobs per state", [&](Session& sql) {
+      counts.clear();
+      std::vector<std::string> states(16);
+      std::vector<long long> n(16);
+      sql << "SELECT status, COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m AND duplicate_key = 0 "
+             "GROUP BY status",
+          soci::use(model_id), soci::into(states), soci::into(n);
+      for (size_t i = 0; i < states.size(); ++i) counts[states[i]] = n[i];
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return counts;
+  }
+
+  Result<GridMap> grid_map(const std::string& model, const std::string& row_axis,
+                           const std::string& column_axis) override {
+    // Axis -> the parameter column and how a value is written in the grid's units.
+    auto column_of = [](const std::string& axis) -> std::string {
+      if (axis == "dens") return "xnsur";
+      if (axis == "chi") return "sint";
+      if (axis == "mass") return "mass";
+      if (axis == "metal") return "zmetal";
+      return "";
+    };
+    const std::string rc = column_of(row_axis), cc = column_of(column_axis);
+    if (rc.empty() || cc.empty() || rc == cc) {
+      return Status::Usage("--grid: expects two different axes of dens, chi, mass, metal (got '" + row_axis + "," +
+                           column_axis + "')");
+    }
+    GridMap map{row_axis, column_axis, {}, {}, {}};
+    Status st = transaction("read the grid map", [&](Session& sql) {
+      map.cells.clear();
+      long long model_id = 0;
+      sql << "SELECT id FROM model_names WHERE model_name = :n", soci::use(model), soci::into(model_id);
+      if (!sql.got_data()) return Status::Usage("no model named '" + model + "' in the database");
+      soci::rowset<soci::row> rs =
+          (sql.prepare << "SELECT p." + rc + ", p." + cc + ", j.status, COUNT(*) FROM pdr_model_jobs j JOIN "
+                          "kosmatau_parameters p ON p.id = j.kosmatau_parameters_id WHERE j.model_name_id = :m AND "
+                          "j.duplicate_key = 0 GROUP BY p." + rc + ", p." + cc + ", j.status",
+           soci::use(model_id));
+      std::map<double, std::string> rows, columns;
+      for (const auto& row : rs) {
+        const double a = as_double(row, 0), b = as_double(row, 1);
+        const std::string ra = grid_unit_text(row_axis, a), cb = grid_unit_text(column_axis, b);
+        rows[a] = ra;
+        columns[b] = cb;
+        map.cells[{ra, cb}][row.get<std::string>(2)] += as_integer(row, 3);
+      }
+      map.rows.clear();
+      map.columns.clear();
+      for (const auto& kv : rows) map.rows.push_back(kv.second);
+      for (const auto& kv : columns) map.columns.push_back(kv.second);
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return map;
+  }
+
+  static double as_double(const soci::row& row, std::size_t i) {
+    if (row.get_indicator(i) == soci::i_null) return 0;
+    switch (row.get_properties(i).get_data_type()) {
+      case soci::dt_double: return row.get<double>(i);
+      case soci::dt_string: return std::stod(row.get<std::string>(i));
+      default: return static_cast<double>(as_integer(row, i));
+    }
+  }
+
+  // A physical value in the grid's units: 10*log10 for dens, chi and mass, percent for metal.
+  static std::string grid_unit_text(const std::string& axis, double v) {
+    char buf[32];
+    if (axis == "metal") {
+      std::snprintf(buf, sizeof buf, "%g", v * 100);
+    } else {
+      std::snprintf(buf, sizeof buf, "%g", v > 0 ? std::round(10 * std::log10(v) * 1000) / 1000 : 0.0);
+    }
+    return buf;
+  }
+
   Result<std::optional<long long>> find_model(const std::string& model) override {
     std::optional<long long> id;
     Status st = transaction("find model " + model, [&](Session& sql) {
@@ -591,7 +723,9 @@ class SociJobStore : public JobStore {
       auto summaries = [&](const std::string& state, std::vector<JobSummary>& out) {
         soci::rowset<soci::row> rs =
             (sql.prepare << "SELECT model_job_name, COALESCE(host, ''), COALESCE(pid, 0), "
-                            "COALESCE(time_of_start, ''), exit_code, COALESCE(error, '') FROM pdr_model_jobs "
+                            "COALESCE(time_of_start, ''), exit_code, COALESCE(error, ''), attempts, "
+                            "COALESCE(" + dialect_.seconds_since("time_of_start") + ", -1), COALESCE(" +
+                                dialect_.seconds_since("heartbeat_at") + ", -1) FROM pdr_model_jobs "
                             "WHERE model_name_id = :m AND status = :s ORDER BY id LIMIT 100",
              soci::use(model_id), soci::use(state));
         for (const auto& row : rs) {
@@ -602,6 +736,9 @@ class SociJobStore : public JobStore {
           j.time_of_start = row.get<std::string>(3);
           if (row.get_indicator(4) != soci::i_null) j.exit_code = static_cast<int>(as_integer(row, 4));
           j.error = row.get<std::string>(5);
+          j.attempts = static_cast<int>(as_integer(row, 6));
+          j.age_seconds = as_integer(row, 7);
+          j.heartbeat_seconds = as_integer(row, 8);
           out.push_back(std::move(j));
         }
       };
@@ -812,6 +949,17 @@ class SociJobStore : public JobStore {
           soci::use(table), soci::into(n);
     } else {
       sql << "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = :t", soci::use(table), soci::into(n);
+    }
+    return n > 0;
+  }
+
+  bool view_exists(Session& sql, const std::string& view) {
+    long long n = 0;
+    if (dialect_.mysql) {
+      sql << "SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t",
+          soci::use(view), soci::into(n);
+    } else {
+      sql << "SELECT COUNT(*) FROM sqlite_master WHERE type = 'view' AND name = :t", soci::use(view), soci::into(n);
     }
     return n > 0;
   }
@@ -1343,9 +1491,11 @@ class SociJobStore : public JobStore {
 
 }  // namespace
 
-Result<std::unique_ptr<JobStore>> open_job_store(DbManager& manager) {
+Result<std::unique_ptr<JobStore>> open_job_store(DbManager& manager, bool create_schema) {
   auto store = std::make_unique<SociJobStore>(&manager);
-  Status st = store->open_schema();
+  Status st = create_schema ? store->open_schema() : Status::Ok();
+  if (!st.ok()) return st;
+  st = store->check_server();
   if (!st.ok()) return st;
   return std::unique_ptr<JobStore>(std::move(store));
 }

@@ -1,0 +1,259 @@
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <ostream>
+#include <thread>
+
+#include "cli/cli_util.h"
+#include "db/schema.h"
+#include "pdr/cli.h"
+#include "pdr/db_manager.h"
+#include "pdr/exit_code.h"
+#include "pdr/grid.h"
+#include "pdr/job.h"
+#include "pdr/job_store.h"
+#include "pdr/process.h"
+#include "pdr/settings.h"
+#include "pdr/storage.h"
+#include "pdr/template.h"
+
+namespace pdr {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Report {
+ public:
+  explicit Report(std::ostream& out) : out_(out) {}
+  void ok(const std::string& check, const std::string& detail) { line("OK  ", check, detail); }
+  void warn(const std::string& check, const std::string& detail) {
+    ++warnings_;
+    line("WARN", check, detail);
+  }
+  void fail(const std::string& check, const std::string& detail) {
+    ++failures_;
+    line("FAIL", check, detail);
+  }
+  int finish() {
+    out_ << "doctor: " << oks_ << " OK, " << warnings_ << " warnings, " << failures_ << " failures\n";
+    return failures_ > 0 ? kExitSomeFailed : kExitAllDone;
+  }
+
+ private:
+  void line(const char* level, const std::string& check, const std::string& detail) {
+    if (level[0] == 'O') ++oks_;
+    std::string d = detail;
+    for (char& c : d) {
+      if (c == '\n' || c == '\r') c = ' ';
+    }
+    out_ << level << "  " << check << ": " << d << "\n";
+  }
+  std::ostream& out_;
+  int oks_ = 0, warnings_ = 0, failures_ = 0;
+};
+
+// The filesystem of `path` (or its nearest existing ancestor), when it is a network one.
+std::string network_filesystem(const std::string& path) {
+  fs::path p = fs::absolute(path);
+  std::error_code ec;
+  while (!p.empty() && !fs::exists(p, ec)) p = p.parent_path();
+  struct statfs sf{};
+  if (p.empty() || statfs(p.c_str(), &sf) != 0) return "";
+  switch (static_cast<unsigned long>(sf.f_type)) {
+    case 0x6969UL: return "NFS";
+    case 0x517BUL: return "SMB";
+    case 0xFF534D42UL: return "CIFS";
+    case 0xFE534D42UL: return "SMB2";
+    case 0x65735546UL: return "FUSE";
+    case 0x0BD00BD0UL: return "Lustre";
+    case 0x47504653UL: return "GPFS";
+    case 0x19830326UL: return "BeeGFS";
+    default: return "";
+  }
+}
+
+// Whether a file can be created (and is removed again) in `dir`.
+std::string probe_writable(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    fs::path parent = fs::path(dir);
+    while (!parent.empty() && !fs::exists(parent, ec)) parent = parent.parent_path();
+    if (parent.empty() || access(parent.c_str(), W_OK) != 0) return dir + " does not exist and cannot be created";
+    return "";
+  }
+  const std::string probe = dir + "/.pdr_run-doctor-" + std::to_string(getpid());
+  {
+    std::ofstream f(probe);
+    if (!f) return dir + " is not writable";
+  }
+  fs::remove(probe, ec);
+  return "";
+}
+
+void check_database(const Settings& s, Report& report) {
+  const DatabaseSettings& db = s.database;
+  if (db.type == "sqlite") {
+    const std::string nfs = network_filesystem(db.path);
+    if (!nfs.empty()) {
+      report.warn("database", "SQLite file " + db.path + " is on " + nfs +
+                                  ": locking there is unreliable; use MySQL/MariaDB for several processes or nodes");
+    }
+    struct stat sb;
+    if (::stat(db.path.c_str(), &sb) != 0) {
+      const std::string w = probe_writable(fs::path(db.path).parent_path().string());
+      if (!w.empty()) {
+        report.fail("database", "no SQLite file at " + db.path + " and " + w);
+      } else {
+        report.warn("database", "no SQLite file at " + db.path + " yet; the first run creates it");
+      }
+      return;
+    }
+  }
+  auto manager = process_db_manager(db);
+  if (!manager.ok()) {
+    report.fail("database", manager.status().message());
+    return;
+  }
+  auto store = open_job_store(*manager.value(), /*create_schema=*/false);
+  if (!store.ok()) {
+    report.fail("database", store.status().message());
+    return;
+  }
+  auto info = store.value()->server_info();
+  if (!info.ok()) {
+    report.fail("database", info.status().message());
+    return;
+  }
+  report.ok("database", "reachable: " + db.describe() + (db.type == "mysql" ? " as " + db.username : "") +
+                            " (" + info->version + ")");
+  if (info->schema_version == 0) {
+    report.warn("schema", "no pdr_run tables yet; the first run creates them");
+  } else if (info->schema_version < kSchemaVersion) {
+    report.warn("schema", "version " + std::to_string(info->schema_version) + "; the next run upgrades it to " +
+                              std::to_string(kSchemaVersion) + " (additive)");
+  } else if (info->schema_version > kSchemaVersion) {
+    report.fail("schema", "version " + std::to_string(info->schema_version) + " is newer than this pdr_run (" +
+                              std::to_string(kSchemaVersion) + "); use a newer pdr_run");
+  } else {
+    report.ok("schema", "version " + std::to_string(info->schema_version));
+  }
+  if (db.type != "mysql") return;
+  if (info->skip_locked) {
+    report.ok("claims", "SELECT ... FOR UPDATE SKIP LOCKED supported");
+  } else {
+    report.warn("claims", "the server cannot SKIP LOCKED (MariaDB >= 10.6 or MySQL >= 8.0 can): claims of several "
+                          "processes wait for each other");
+  }
+  const long long beat = s.run.heartbeat_seconds;
+  if (info->wait_timeout > 0 && info->wait_timeout < 2 * beat) {
+    report.warn("wait_timeout", std::to_string(info->wait_timeout) + " s is shorter than two heartbeats (" +
+                                    std::to_string(2 * beat) + " s): idle sessions are dropped by the server and "
+                                    "replaced after a ping (a reconnect each time)");
+  } else {
+    report.ok("wait_timeout", std::to_string(info->wait_timeout) + " s (heartbeat every " + std::to_string(beat) +
+                                  " s, lease " + std::to_string(s.run.lease_seconds) + " s)");
+  }
+  const long long need = static_cast<long long>(s.slurm.nodes) * (s.run.workers + 2);
+  const std::string need_text = std::to_string(need) + " connections at most (" + std::to_string(s.slurm.nodes) +
+                                " node(s) x (" + std::to_string(s.run.workers) + " workers + 2))";
+  if (info->max_connections > 0 && need > info->max_connections) {
+    report.fail("max_connections", std::to_string(info->max_connections) + " is less than the " + need_text +
+                                       "; raise max_connections or use fewer nodes/workers");
+  } else if (info->max_connections > 0 && need * 10 > info->max_connections * 8) {
+    report.warn("max_connections", std::to_string(info->max_connections) + " leaves little room for the " +
+                                       need_text + " and other clients");
+  } else {
+    report.ok("max_connections", std::to_string(info->max_connections) + " for " + need_text);
+  }
+}
+
+}  // namespace
+
+int doctor_command(const CliOptions& options, const EnvLookup& env, std::ostream& out) {
+  Report report(out);
+  auto config = load_config(options, env);
+  if (!config.ok()) {
+    report.fail("config", config.status().message());
+    return report.finish();
+  }
+  auto settings = build_settings(config.value(), invocation_dir(), std::thread::hardware_concurrency());
+  if (!settings.ok()) {
+    report.fail("config", settings.status().message());
+    return report.finish();
+  }
+  const Settings& s = settings.value();
+  report.ok("config", (options.config_file.empty() ? std::string("built-in defaults") : options.config_file) +
+                          " (workers " + std::to_string(s.run.workers) + ", lease " +
+                          std::to_string(s.run.lease_seconds) + " s)");
+  check_database(s, report);
+
+  auto plan = prepare_job_plan(s, /*probe_executable=*/true);
+  if (!plan.ok()) {
+    report.fail("executables", plan.status().message());
+  } else {
+    const Provenance& p = plan->provenance;
+    report.ok("executables", s.pdr.base_dir + ": " + p.exe_file_name + " answers --version (revision " +
+                                 (p.exe_revision.empty() ? "?" : p.exe_revision) + ", compiled " +
+                                 (p.exe_compilation_date.empty() ? "?" : p.exe_compilation_date) + "), " +
+                                 s.pdr.onion_file_name + " present, chemistry " + p.chem_file_name);
+    auto grid = plan_grid(s);
+    if (!grid.ok() || grid->points.empty()) {
+      report.warn("templates", "not rendered: no grid point to render (" +
+                                   (grid.ok() ? std::string("empty grid") : grid.status().message()) + ")");
+    } else {
+      const ParameterValues& values = grid->points.front().params;
+      std::string problem;
+      if (!plan->pdrnew_template.empty()) {
+        auto r = render_template(plan->pdrnew_template, TemplateKind::PdrNew, values, s.pdr.chem_database,
+                                 plan->pdrnew_template_path);
+        if (!r.ok()) problem = r.status().message();
+      }
+      auto j = render_template(plan->json_template, TemplateKind::Json, values, s.pdr.chem_database,
+                               plan->json_template_path);
+      if (problem.empty() && !j.ok()) problem = j.status().message();
+      if (!problem.empty()) {
+        report.fail("templates", problem);
+      } else if (plan->pdrnew_template.empty()) {
+        report.warn("templates", "no " + s.pdr.pdrinp_template_file + ": JSON-only mode; " + plan->json_template_path +
+                                     " renders completely");
+      } else {
+        report.ok("templates", plan->pdrnew_template_path + " and " + plan->json_template_path +
+                                   " render with no placeholder left");
+      }
+    }
+    if (s.storage.type == "local") {
+      const std::string w = probe_writable(s.storage.base_dir);
+      if (w.empty()) {
+        report.ok("storage", "local " + s.storage.base_dir + " writable");
+      } else {
+        report.fail("storage", w);
+      }
+    } else {
+      auto storage = open_storage(s.storage, plan->model_path, plan->child_env);
+      if (storage.ok()) {
+        report.ok("storage", s.storage.type + " reachable (" + plan->model_path + ")");
+      } else {
+        report.fail("storage", storage.status().message());
+      }
+    }
+  }
+  for (const auto& [key, dir] : {std::pair<std::string, std::string>{"run.scratch_dir", s.run.scratch_dir},
+                                 {"run.log_dir", s.run.log_dir}, {"run.journal_dir", s.run.journal_dir}}) {
+    const std::string w = probe_writable(dir);
+    if (w.empty()) {
+      report.ok(key, dir + " writable");
+    } else {
+      report.fail(key, w);
+    }
+  }
+  if (s.run.heartbeat_seconds * 3 > s.run.lease_seconds) {
+    report.warn("leases", "heartbeat " + std::to_string(s.run.heartbeat_seconds) + " s is more than a third of the lease");
+  }
+  return report.finish();
+}
+
+}  // namespace pdr

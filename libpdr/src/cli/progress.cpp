@@ -1,0 +1,162 @@
+#include "cli/progress.h"
+
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+
+namespace pdr {
+namespace {
+
+constexpr const char* kPattern = "%Y-%m-%d %H:%M:%S [%l] %v";
+
+// Log lines on a terminal with a progress line kept below them: each line first clears the
+// progress line, then redraws it.
+class LineSink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  void set_line(const std::string& line) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    line_ = line;
+    std::fprintf(stderr, "\r\033[K%s", line_.c_str());
+    std::fflush(stderr);
+  }
+  void clear() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!line_.empty()) std::fprintf(stderr, "\r\033[K");
+    line_.clear();
+    std::fflush(stderr);
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t buf;
+    formatter_->format(msg, buf);
+    std::fprintf(stderr, "\r\033[K%.*s%s", static_cast<int>(buf.size()), buf.data(), line_.c_str());
+  }
+  void flush_() override { std::fflush(stderr); }
+
+ private:
+  std::string line_;
+};
+
+std::string duration(double seconds) {
+  char buf[32];
+  const long long s = static_cast<long long>(seconds + 0.5);
+  if (s < 120) {
+    std::snprintf(buf, sizeof buf, "%llds", s);
+  } else if (s < 7200) {
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", s / 60, s % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
+  }
+  return buf;
+}
+
+long long count(const ProgressSample& s, const char* state) {
+  auto it = s.counts.find(state);
+  return it == s.counts.end() ? 0 : it->second;
+}
+
+}  // namespace
+
+std::string progress_text(const std::string& model, const ProgressSample& now, const ProgressSample* earlier) {
+  long long total = 0;
+  for (const auto& kv : now.counts) total += kv.second;
+  const long long done = count(now, "finished") + count(now, "skipped") + count(now, "failed") + count(now, "cancelled");
+  const long long left = count(now, "pending") + count(now, "running");
+  char line[256];
+  std::snprintf(line, sizeof line, "[%s] done %lld/%lld (%lld failed) | %lld running | %lld pending", model.c_str(), done,
+                total, count(now, "failed"), count(now, "running"), count(now, "pending"));
+  std::string out = line;
+  if (earlier != nullptr && now.seconds > earlier->seconds) {
+    long long before = count(*earlier, "finished") + count(*earlier, "skipped") + count(*earlier, "failed") +
+                       count(*earlier, "cancelled");
+    const double rate = static_cast<double>(done - before) / (now.seconds - earlier->seconds);
+    std::snprintf(line, sizeof line, " | %.2f jobs/s", rate);
+    out += line;
+    if (rate > 0 && left > 0) out += " | ETA " + duration(static_cast<double>(left) / rate);
+  }
+  return out;
+}
+
+ProgressReporter::ProgressReporter(std::string model, std::function<bool(std::map<std::string, long long>*)> sample,
+                                   double interval_seconds)
+    : model_(std::move(model)), sample_(std::move(sample)), interval_(interval_seconds), tty_(isatty(STDERR_FILENO) != 0) {
+  if (tty_) {
+    auto sink = std::make_shared<LineSink>();
+    sink->set_pattern(kPattern);
+    auto& sinks = spdlog::default_logger()->sinks();
+    saved_sinks_ = sinks;
+    // The terminal's sink is replaced by the line sink; others (the run's log file) stay.
+    std::vector<std::shared_ptr<spdlog::sinks::sink>> next = {sink};
+    for (size_t i = 1; i < sinks.size(); ++i) next.push_back(sinks[i]);
+    sinks = next;
+    line_sink_ = sink;
+    interval_ = 1;
+  }
+  if (interval_ > 0) thread_ = std::thread([this] { loop(); });
+}
+
+ProgressReporter::~ProgressReporter() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    done_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  if (line_sink_) {
+    static_cast<LineSink*>(line_sink_.get())->clear();
+    spdlog::default_logger()->sinks() = saved_sinks_;
+  }
+}
+
+void ProgressReporter::loop() {
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  std::vector<ProgressSample> history;  // the last minute, for the rate
+  std::unique_lock<std::mutex> lock(mutex_);
+  while (!cv_.wait_for(lock, std::chrono::duration<double>(interval_), [this] { return done_; })) {
+    lock.unlock();
+    ProgressSample now;
+    now.seconds = std::chrono::duration<double>(clock::now() - start).count();
+    if (sample_(&now.counts)) {
+      while (!history.empty() && now.seconds - history.front().seconds > 60) history.erase(history.begin());
+      const std::string text = progress_text(model_, now, history.empty() ? nullptr : &history.front());
+      history.push_back(now);
+      if (line_sink_) {
+        static_cast<LineSink*>(line_sink_.get())->set_line(text);
+      } else {
+        spdlog::info("progress: {}", text);
+      }
+    }
+    lock.lock();
+  }
+}
+
+std::string attach_run_log(const std::string& dir, const std::string& model) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  const std::string path = dir + "/pdr_run-" + model + "-" + stamp + "-" + std::to_string(getpid()) + ".log";
+  try {
+    auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path, false);
+    sink->set_pattern(kPattern);
+    spdlog::default_logger()->sinks().push_back(sink);
+    spdlog::default_logger()->flush_on(spdlog::level::info);
+  } catch (const spdlog::spdlog_ex& e) {
+    spdlog::warn("no log file for this run: {}", e.what());
+    return "";
+  }
+  return path;
+}
+
+}  // namespace pdr

@@ -1,0 +1,54 @@
+// What a run shows while it works: a live progress line at the bottom of a terminal (log lines
+// scroll above it), or a plain progress log line every run.progress_interval seconds when stderr
+// is not a terminal; and a log file per run.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <spdlog/sinks/sink.h>
+
+namespace pdr {
+
+// "done 120/1000 (2 failed) | 8 running | 870 pending | 3.1 jobs/s | ETA 4m40s"
+struct ProgressSample {
+  std::map<std::string, long long> counts;  // per state, the whole model
+  double seconds = 0;                        // since the run started
+};
+std::string progress_text(const std::string& model, const ProgressSample& now, const ProgressSample* earlier);
+
+class ProgressReporter {
+ public:
+  // `sample` reads the model's counts; it is called from the reporter's thread.
+  ProgressReporter(std::string model, std::function<bool(std::map<std::string, long long>*)> sample,
+                   double interval_seconds);
+  ~ProgressReporter();  // stops the thread, clears the terminal line, restores the log sinks
+  ProgressReporter(const ProgressReporter&) = delete;
+  ProgressReporter& operator=(const ProgressReporter&) = delete;
+
+ private:
+  void loop();
+  std::string model_;
+  std::function<bool(std::map<std::string, long long>*)> sample_;
+  double interval_;
+  bool tty_;
+  std::shared_ptr<spdlog::sinks::sink> line_sink_;
+  std::vector<std::shared_ptr<spdlog::sinks::sink>> saved_sinks_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+// Adds <dir>/pdr_run-<model>-<UTC time>-<pid>.log (debug level) to the default logger; returns
+// its path, or "" (with a warning) when it cannot be created.
+std::string attach_run_log(const std::string& dir, const std::string& model);
+
+}  // namespace pdr
