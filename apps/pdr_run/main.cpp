@@ -57,6 +57,8 @@ Exit codes: 0 all jobs done, 1 some job failed, 2 usage/config/database error, 1
                   "pdr_config.json template for this run only (the base directory's stays untouched)");
   };
   add_grid_flags(&app);
+  app.add_flag("--register-only", o.register_only,
+               "register the grid's jobs and stop (run them with pdr_run worker, or pdr_run submit)");
 
   CLI::App* status = app.add_subcommand("status", "show job counts per state and failed jobs");
   add_common(status);

@@ -236,7 +236,7 @@ TEST_P(JobStoreTest, ParametersRoundTripThroughTheRow) {
   EXPECT_EQ(values->at("Niter"), "60");
   EXPECT_EQ(values->at("species"), "H H2 CO ");
   EXPECT_EQ(values->at("fuvstring"), "Lyalpha.fuv");
-  for (const auto& kv : p[0].params) EXPECT_EQ(values->at(kv.first), kv.second) << kv.first;
+  for (const auto& kv : p[0].params()) EXPECT_EQ(values->at(kv.first), kv.second) << kv.first;
 }
 
 TEST_P(JobStoreTest, ModelStorageLocationCannotChangeSilently) {

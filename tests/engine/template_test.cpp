@@ -20,7 +20,7 @@ ParameterValues sample_row() {
   s.model.chemistry = "HE+ HE  H+   CO ";
   auto plan = plan_grid(s);
   EXPECT_TRUE(plan.ok());
-  return plan->points[0].params;
+  return plan->points[0].params();
 }
 
 TEST(TemplateTest, NumberFormatsMatchThePredecessor) {

@@ -50,7 +50,11 @@ TEST(GridTest, DuplicateValuesAreReportedAndRunOnce) {
 TEST(GridTest, ParameterRowCarriesGridValuesAndDefaults) {
   auto plan = plan_grid(settings_with({"100"}, {"20"}, {"00"}, {"00"}));
   ASSERT_TRUE(plan.ok());
-  const auto& p = plan->points[0].params;
+  const auto p = plan->points[0].params();
+  // The point's hash is the hash of its whole row, though the row is shared.
+  EXPECT_EQ(plan->points[0].param_hash, parameter_hash(p));
+  EXPECT_EQ(plan->points[0].param("xnsur"), "100");
+  EXPECT_EQ(plan->points[0].param("cosray"), "2e-16");
   EXPECT_EQ(p.at("xnsur"), "100");
   EXPECT_EQ(p.at("mass"), "1");
   EXPECT_EQ(p.at("sint"), "1");

@@ -26,6 +26,7 @@ struct CliOptions {
   bool random = false;        // --random
   std::optional<int> random_count;
   std::optional<std::string> seed;
+  bool register_only = false;  // --register-only: register the grid, run nothing
   bool json = false;  // status --json
   bool watch = false;     // status --watch
   double interval = 2;    // status --interval SECONDS

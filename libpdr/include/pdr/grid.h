@@ -2,6 +2,7 @@
 // chi fastest), each with its job name, full parameter row and canonical identity hash.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,11 +15,18 @@ namespace pdr {
 
 struct Settings;
 
+// One point. Its parameter row is the grid's shared row (every kosmatau_parameters column
+// except comments) with the point's own zmetal, xnsur, mass, sint and rtot: a million points
+// share one row instead of holding a million copies.
 struct GridPoint {
   GridValue metal, dens, mass, chi;
   std::string job_name;     // <metal>_<dens>_<mass>_<chi>_00
-  ParameterValues params;   // every kosmatau_parameters column except comments
+  std::shared_ptr<const ParameterValues> base;  // the values every point of the grid shares
+  std::string zmetal, xnsur, mass_value, sint, rtot;  // this point's own values
   std::string param_hash;   // identity of the point (see parameter_hash)
+
+  const std::string& param(const std::string& name) const;  // throws std::out_of_range
+  ParameterValues params() const;                            // the whole row
 };
 
 struct GridPlan {

@@ -205,7 +205,7 @@ int doctor_command(const CliOptions& options, const EnvLookup& env, std::ostream
       report.warn("templates", "not rendered: no grid point to render (" +
                                    (grid.ok() ? std::string("empty grid") : grid.status().message()) + ")");
     } else {
-      const ParameterValues& values = grid->points.front().params;
+      const ParameterValues values = grid->points.front().params();
       std::string problem;
       if (!plan->pdrnew_template.empty()) {
         auto r = render_template(plan->pdrnew_template, TemplateKind::PdrNew, values, s.pdr.chem_database,

@@ -89,7 +89,7 @@ void print_plan(std::ostream& out, const Config& config, const Settings& s, cons
   for (const auto& p : plan.points) {
     std::snprintf(line, sizeof line, "  %-28s %12.6g %12.6g %12.6g %12.6g %14.6g\n", p.job_name.c_str(),
                   p.metal.physical, p.dens.physical, p.mass.physical, p.chi.physical,
-                  std::stod(p.params.at("rtot")));
+                  std::stod(p.param("rtot")));
     out << line;
   }
 }
@@ -332,6 +332,12 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
   const std::string log_file = attach_run_log(s.run.log_dir, s.pdr.model_name);
   if (!log_file.empty()) spdlog::info("log file of this run: {}", log_file);
   if (Status st = register_prepared(g); !st.ok()) return usage_error(st);
+  if (options.register_only) {
+    out << "model " << s.pdr.model_name << ": " << g.reg.points << " points registered (" << g.reg.created << " new, "
+        << g.reg.already_finished << " already done, " << g.reg.pending << " pending); run them with: pdr_run worker "
+        << "--model-name " << s.pdr.model_name << "\n";
+    return kExitAllDone;
+  }
   std::vector<std::pair<std::string, std::string>> failures;
   const RunSummary summary =
       work_on_model(s, g.job_plan, *g.storage, *g.store, *g.db, g.reg.model_id, stop, failures);

@@ -10,7 +10,9 @@
 
 namespace pdr {
 
-// 1: tables and indexes; 2: the monitoring views (schema_views).
+// 1: tables and indexes; 2: leases, retries and the monitoring views (schema_views).
+// Any change to tables, columns, indexes or views needs a new version: a database at the current
+// version with every table, index and view present is opened without being checked further.
 constexpr int kSchemaVersion = 2;
 
 struct ColumnDef {

@@ -14,6 +14,7 @@
 #include <cctype>
 #include <deque>
 #include <map>
+#include <set>
 #include <sstream>
 #include <functional>
 #include <random>
@@ -88,6 +89,8 @@ class SociJobStore : public JobStore {
                                    ", newer than this pdr_run understands (" + std::to_string(kSchemaVersion) +
                                    "); use a newer pdr_run");
         }
+        // Current: nothing to create or migrate (a start of many workers, or a quick status).
+        if (ind == soci::i_ok && version == kSchemaVersion && schema_complete(sql)) return Status::Ok();
       }
       migration_.from_predecessor = !versioned && table_exists(sql, "pdr_model_jobs");
       for (const auto& table : schema_tables()) {
@@ -284,6 +287,10 @@ class SociJobStore : public JobStore {
     for (size_t begin = 0; begin < points.size(); begin += kBatch) {
       const size_t end = std::min(points.size(), begin + kBatch);
       st = transaction("register jobs", [&](Session& sql) {
+        if (dialect_.mysql && insert_jobs_multirow(sql, points, begin, end, param_ids, model_id, user_id, exe_id,
+                                                   chem_id, prov)) {
+          return Status::Ok();
+        }
         std::vector<std::string> names;
         std::vector<long long> pids, mids, uids, eids, cids;
         std::vector<std::string> species, outdirs;
@@ -1002,6 +1009,31 @@ class SociJobStore : public JobStore {
     return n > 0;
   }
 
+  // Every table, index and view of this version is there (a skipped unique key is not, so its
+  // warning comes again at every start).
+  bool schema_complete(Session& sql) {
+    std::set<std::string> names;
+    if (dialect_.mysql) {
+      soci::rowset<std::string> rs =
+          (sql.prepare << "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+                          "UNION SELECT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE()");
+      for (const auto& n : rs) names.insert(n);
+    } else {
+      soci::rowset<std::string> rs = (sql.prepare << "SELECT name FROM sqlite_master");
+      for (const auto& n : rs) names.insert(n);
+    }
+    for (const auto& t : schema_tables()) {
+      if (names.count(t.name) == 0) return false;
+    }
+    for (const auto& i : schema_indexes()) {
+      if (names.count(i.name) == 0) return false;
+    }
+    for (const auto& v : schema_views()) {
+      if (names.count(v.name) == 0) return false;
+    }
+    return true;
+  }
+
   void create_index(Session& sql, const IndexDef& index) {
     if (index_exists(sql, index)) return;
     // Parameter rows and jobs get their keys in any case (duplicates are marked by the
@@ -1165,8 +1197,146 @@ class SociJobStore : public JobStore {
     return find();
   }
 
+  // MySQL runs a bulk statement once per row (a round trip each); registration sends rows in
+  // multi-row statements instead. Only numbers, hex hashes and job names (checked to hold grid
+  // characters only) are written as literals; anything else is bound.
+  static constexpr size_t kRowsPerStatement = 400;  // under SQLite's 500-term compound limit too
+
+  static std::string number_literal(const std::string& text) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.17g", std::stod(text));
+    return buf;
+  }
+
+  static bool plain_name(const std::string& v) {
+    for (char c : v) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.' && c != '+') return false;
+    }
+    return !v.empty();
+  }
+
+  bool insert_jobs_multirow(Session& sql, const std::vector<GridPoint>& points, size_t begin, size_t end,
+                            const std::unordered_map<std::string, long long>& param_ids, long long model_id,
+                            long long user_id, long long exe_id, long long chem_id, const Provenance& prov) {
+    for (size_t i = begin; i < end; ++i) {
+      if (!plain_name(points[i].job_name)) return false;
+    }
+    std::string species = prov.onion_species, outdir = prov.model_path;
+    for (size_t chunk = begin; chunk < end; chunk += kRowsPerStatement) {
+      const size_t stop = std::min(end, chunk + kRowsPerStatement);
+      std::string rows;
+      for (size_t i = chunk; i < stop; ++i) {
+        const std::string pid = std::to_string(param_ids.at(points[i].param_hash));
+        rows += i == chunk ? "SELECT '" + points[i].job_name + "' AS n, " + pid + " AS p"
+                           : " UNION ALL SELECT '" + points[i].job_name + "', " + pid;
+      }
+      sql << std::string(dialect_.insert_ignore()) +
+                 " INTO pdr_model_jobs (model_name_id, model_job_name, user_id, kosmatau_parameters_id, "
+                 "kosmatau_executable_id, chemical_database_id, onion_species, output_directory, pending, active, "
+                 "status, attempts) SELECT " + std::to_string(model_id) + ", v.n, " + std::to_string(user_id) +
+                 ", v.p, " + std::to_string(exe_id) + ", " + std::to_string(chem_id) +
+                 ", :s, :o, 1, 0, 'pending', 0 FROM (" + rows + ") v",
+          soci::use(species), soci::use(outdir);
+    }
+    return true;
+  }
+
+  // The grid's points share one base row: it is written once into a one-row temporary table and
+  // each point binds only its own values (a million points bind 7 values each instead of ~100).
+  bool insert_parameters_shared(Session& sql, long long model_id, const std::vector<GridPoint>& points,
+                                size_t begin, size_t end) {
+    const ParameterValues* base = points[begin].base.get();
+    if (base == nullptr) return false;
+    for (size_t i = begin; i < end; ++i) {
+      if (points[i].base.get() != base) return false;
+    }
+    static const std::set<std::string> own = {"zmetal", "xnsur", "mass", "sint", "rtot"};
+    sql << "DROP " + std::string(dialect_.mysql ? "TEMPORARY TABLE" : "TABLE") + " IF EXISTS temp_pdr_param_base";
+    sql << std::string(dialect_.mysql ? "CREATE TEMPORARY TABLE" : "CREATE TEMP TABLE") +
+               " temp_pdr_param_base AS SELECT * FROM kosmatau_parameters WHERE 1 = 0";
+    std::string cols, marks;
+    soci::statement row(sql);
+    std::deque<double> reals;
+    std::deque<long long> ints;
+    std::deque<std::string> texts;
+    for (const auto& spec : parameter_specs()) {
+      if (spec.role == ParamRole::Comment || own.count(spec.name) != 0) continue;
+      cols += (cols.empty() ? "" : ", ") + dialect_.quote(spec.name);
+      marks += (marks.empty() ? ":" : ", :") + std::string(spec.name);
+      const std::string& v = base->at(spec.name);
+      if (spec.type == ParamType::Real) {
+        reals.push_back(std::stod(v));
+        row.exchange(soci::use(reals.back()));
+      } else if (spec.type == ParamType::Integer) {
+        ints.push_back(std::stoll(v));
+        row.exchange(soci::use(ints.back()));
+      } else {
+        texts.push_back(v);
+        row.exchange(soci::use(texts.back()));
+      }
+    }
+    // NOT NULL columns copied by CREATE ... AS SELECT need values in the base row too.
+    long long mid = model_id;
+    std::string no_hash;
+    row.exchange(soci::use(mid));
+    row.exchange(soci::use(no_hash));
+    row.alloc();
+    row.prepare("INSERT INTO temp_pdr_param_base (" + cols + ", model_name_id, parameter_hash) VALUES (" + marks +
+                ", :mid, :nohash)");
+    row.define_and_bind();
+    row.execute(true);
+
+    if (dialect_.mysql) {
+      std::string b_cols;
+      for (const auto& spec : parameter_specs()) {
+        if (spec.role == ParamRole::Comment || own.count(spec.name) != 0) continue;
+        b_cols += ", b." + dialect_.quote(spec.name);
+      }
+      for (size_t chunk = begin; chunk < end; chunk += kRowsPerStatement) {
+        const size_t stop = std::min(end, chunk + kRowsPerStatement);
+        std::string rows;
+        for (size_t i = chunk; i < stop; ++i) {
+          const GridPoint& p = points[i];
+          const std::string values = "'" + p.param_hash + "'" + (i == chunk ? " AS h, " : ", ") +
+                                     number_literal(p.zmetal) + (i == chunk ? " AS z, " : ", ") +
+                                     number_literal(p.xnsur) + (i == chunk ? " AS x, " : ", ") +
+                                     number_literal(p.mass_value) + (i == chunk ? " AS ms, " : ", ") +
+                                     number_literal(p.sint) + (i == chunk ? " AS s, " : ", ") +
+                                     number_literal(p.rtot) + (i == chunk ? " AS r" : "");
+          rows += (i == chunk ? "SELECT " : " UNION ALL SELECT ") + values;
+        }
+        sql << std::string(dialect_.insert_ignore()) + " INTO kosmatau_parameters (model_name_id, parameter_hash, " +
+                   dialect_.quote("zmetal") + ", " + dialect_.quote("xnsur") + ", " + dialect_.quote("mass") + ", " +
+                   dialect_.quote("sint") + ", " + dialect_.quote("rtot") + ", " + cols + ") SELECT " +
+                   std::to_string(model_id) + ", v.h, v.z, v.x, v.ms, v.s, v.r" + b_cols + " FROM (" + rows +
+                   ") v CROSS JOIN temp_pdr_param_base b";
+      }
+      return true;
+    }
+    const size_t n = end - begin;
+    std::vector<long long> mids(n, model_id);
+    std::vector<std::string> hashes;
+    std::vector<double> z, x, m, si, r;
+    for (size_t i = begin; i < end; ++i) {
+      const GridPoint& p = points[i];
+      hashes.push_back(p.param_hash);
+      z.push_back(std::stod(p.zmetal));
+      x.push_back(std::stod(p.xnsur));
+      m.push_back(std::stod(p.mass_value));
+      si.push_back(std::stod(p.sint));
+      r.push_back(std::stod(p.rtot));
+    }
+    sql << std::string(dialect_.insert_ignore()) + " INTO kosmatau_parameters (model_name_id, parameter_hash, " +
+               dialect_.quote("zmetal") + ", " + dialect_.quote("xnsur") + ", " + dialect_.quote("mass") + ", " +
+               dialect_.quote("sint") + ", " + dialect_.quote("rtot") + ", " + cols +
+               ") SELECT :m, :h, :z, :x, :ms, :s, :r, " + cols + " FROM temp_pdr_param_base",
+        soci::use(mids), soci::use(hashes), soci::use(z), soci::use(x), soci::use(m), soci::use(si), soci::use(r);
+    return true;
+  }
+
   void insert_parameters(Session& sql, long long model_id, const std::vector<GridPoint>& points, size_t begin,
                          size_t end) {
+    if (insert_parameters_shared(sql, model_id, points, begin, end)) return;
     const auto& specs = parameter_specs();
     const size_t n = end - begin;
     std::vector<long long> mids(n, model_id);
@@ -1185,15 +1355,15 @@ class SociJobStore : public JobStore {
       marks += ", :" + std::string(spec.name);
       if (spec.type == ParamType::Real) {
         reals.emplace_back();
-        for (size_t i = begin; i < end; ++i) reals.back().push_back(std::stod(points[i].params.at(spec.name)));
+        for (size_t i = begin; i < end; ++i) reals.back().push_back(std::stod(points[i].param(spec.name)));
         ins.exchange(soci::use(reals.back()));
       } else if (spec.type == ParamType::Integer) {
         ints.emplace_back();
-        for (size_t i = begin; i < end; ++i) ints.back().push_back(std::stoll(points[i].params.at(spec.name)));
+        for (size_t i = begin; i < end; ++i) ints.back().push_back(std::stoll(points[i].param(spec.name)));
         ins.exchange(soci::use(ints.back()));
       } else {
         texts.emplace_back();
-        for (size_t i = begin; i < end; ++i) texts.back().push_back(points[i].params.at(spec.name));
+        for (size_t i = begin; i < end; ++i) texts.back().push_back(points[i].param(spec.name));
         ins.exchange(soci::use(texts.back()));
       }
     }

@@ -1,5 +1,7 @@
 #include "pdr/grid.h"
 
+#include "pdr/sha256.h"
+
 #include <charconv>
 #include <cmath>
 #include <random>
@@ -64,6 +66,37 @@ Result<GridPlan> plan_grid(const Settings& settings) {
   const double alpha = std::stod(settings.model.alpha);
   const double rcore = std::stod(settings.model.rcore);
 
+  auto shared_base = std::make_shared<const ParameterValues>(base);
+  // The canonical text of parameter_hash, split around the five per-point values: each point
+  // hashes the shared pieces and its own values without building its row.
+  std::vector<std::string> pieces(1);
+  std::vector<int> slots;  // 0..4: zmetal, xnsur, mass, sint, rtot
+  for (const auto& spec : parameter_specs()) {
+    if (spec.role == ParamRole::Comment) continue;
+    pieces.back() += spec.name;
+    pieces.back() += '=';
+    const std::string name = spec.name;
+    const int slot = name == "zmetal" ? 0 : name == "xnsur" ? 1 : name == "mass" ? 2 : name == "sint" ? 3
+                     : name == "rtot" ? 4 : -1;
+    if (slot >= 0) {
+      slots.push_back(slot);
+      pieces.emplace_back("\n");
+    } else {
+      auto it = base.find(name);
+      if (it != base.end()) pieces.back() += it->second;
+      pieces.back() += '\n';
+    }
+  }
+  auto point_hash = [&](const GridPoint& p) {
+    const std::string* own[] = {&p.zmetal, &p.xnsur, &p.mass_value, &p.sint, &p.rtot};
+    std::string canonical = pieces[0];
+    for (size_t i = 0; i < slots.size(); ++i) {
+      canonical += *own[slots[i]];
+      canonical += pieces[i + 1];
+    }
+    return sha256_hex(canonical);
+  };
+
   auto add_point = [&](const GridValue& m, const GridValue& d, const GridValue& ms, const GridValue& c) -> Status {
     auto rtot = compute_rtot(ms.physical, d.physical, alpha, rcore);
     if (!rtot.ok()) return rtot.status();
@@ -73,13 +106,13 @@ Result<GridPlan> plan_grid(const Settings& settings) {
     p.mass = ms;
     p.chi = c;
     p.job_name = m.text + "_" + d.text + "_" + ms.text + "_" + c.text + "_00";
-    p.params = base;
-    p.params["zmetal"] = number_text(m.physical);
-    p.params["xnsur"] = number_text(d.physical);
-    p.params["mass"] = number_text(ms.physical);
-    p.params["sint"] = number_text(c.physical);
-    p.params["rtot"] = number_text(*rtot);
-    p.param_hash = parameter_hash(p.params);
+    p.base = shared_base;
+    p.zmetal = number_text(m.physical);
+    p.xnsur = number_text(d.physical);
+    p.mass_value = number_text(ms.physical);
+    p.sint = number_text(c.physical);
+    p.rtot = number_text(*rtot);
+    p.param_hash = point_hash(p);
     plan.points.push_back(std::move(p));
     return Status::Ok();
   };
@@ -147,6 +180,25 @@ Result<GridPlan> plan_grid(const Settings& settings) {
     }
   }
   return plan;
+}
+
+const std::string& GridPoint::param(const std::string& name) const {
+  if (name == "zmetal") return zmetal;
+  if (name == "xnsur") return xnsur;
+  if (name == "mass") return mass_value;
+  if (name == "sint") return sint;
+  if (name == "rtot") return rtot;
+  return base->at(name);
+}
+
+ParameterValues GridPoint::params() const {
+  ParameterValues row = *base;
+  row["zmetal"] = zmetal;
+  row["xnsur"] = xnsur;
+  row["mass"] = mass_value;
+  row["sint"] = sint;
+  row["rtot"] = rtot;
+  return row;
 }
 
 }  // namespace pdr

@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# Measures pdr_run side by side, in one run, on this machine, and prints a table with the targets:
+#   1. a no-op grid (the bundled mock executables: pdr, one onion, tar) of N jobs with 1, 2 and 4
+#      workers on SQLite and on MariaDB, next to the same executables run by a plain shell loop
+#      and by GNU Parallel (parallel --joblog): jobs/s and the runner's overhead per job;
+#      and 4 processes x 4 workers on one MariaDB grid (completions/s);
+#   2. registering a 1,000,000-point grid (s) and `pdr_run status` on it (ms), on both databases;
+#   3. peak database connections and peak RSS over a 10,000-job run, RSS at 1,000 vs 10,000 jobs.
+#
+#   ./scripts/bench.sh           the full set (about 10 minutes on 2 cores)
+#   ./scripts/bench.sh --quick   smaller sizes (N=500, 100,000-point registration, 2,000-job run)
+#
+# Overhead per job = (pdr_run wall time - reference wall time) x workers / jobs: the worker time
+# pdr_run spends per job beyond running the same executables (rendering inputs, storing and
+# hashing outputs, recording states in the database). The reference for 1 worker is the shell
+# loop, for more workers GNU Parallel with as many jobs at once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+quick=0
+[[ "${1:-}" == "--quick" ]] && quick=1
+if ((quick)); then
+  N=500; REG_DENS=50; RSS_BIG=2000
+else
+  N=2000; REG_DENS=100; RSS_BIG=10000
+fi
+
+./scripts/setup.sh >/dev/null
+missing=()
+for p in parallel bc time; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then echo "bench: missing packages: ${missing[*]} (apt-get install them)" >&2; exit 2; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DPDR_BUILD_TESTS=OFF >/dev/null
+cmake --build build -j"$(nproc)" >/dev/null
+PDR=$root/build/apps/pdr_run
+BASE=$root/build/pdr_base
+export PDR_BASE_DIR=$BASE
+
+tmp=$(mktemp -d /tmp/pdr-bench-XXXXXX)
+cleanup() { "$root/scripts/mariadb.sh" stop "$tmp/db" >/dev/null 2>&1 || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+"$root/scripts/mariadb.sh" start "$tmp/db" --innodb-buffer-pool-size=1G --max-connections=200 >/dev/null
+PORT=$(awk -F= '/^PORT=/{print $2}' "$tmp/db/env")
+PASSWORD=$(cat "$tmp/db/password")
+mysql_env=(PDR_DB_TYPE=mysql PDR_DB_HOST=127.0.0.1 PDR_DB_PORT="$PORT" PDR_DB_DATABASE=pdr_test
+           PDR_DB_USERNAME=pdr PDR_DB_PASSWORD="$PASSWORD")
+sqlq() { "$root/scripts/mariadb.sh" sql "$tmp/db" "$1"; }
+fresh_mysql() { sqlq "DROP DATABASE IF EXISTS pdr_test; CREATE DATABASE pdr_test" >/dev/null; }
+
+cat >"$tmp/cfg.yaml" <<EOF
+database:
+  path: $tmp/jobs.db
+storage:
+  base_dir: $tmp/store
+run:
+  scratch_dir: $tmp/scratch
+  log_dir: $tmp/logs
+  progress_interval: 0
+  step_timeout: 600
+model_parameters:
+  species: [CO]
+EOF
+
+now() { date +%s.%N; }
+# A grid of $1 jobs (a multiple of 20) as flags: dens x 20 chi values x mass.
+grid_flags() {
+  local rest=$(($1 / 20)) dens mass=1
+  dens=$rest
+  if ((rest > 100)); then dens=100; mass=$((rest / 100)); fi
+  echo "--dens $(seq 0 $((dens - 1)) | tr '\n' ' ') --chi $(seq 0 19 | tr '\n' ' ') --mass $(seq -50 $((mass - 51)) | tr '\n' ' ')"
+}
+jobs_of() { echo "$1"; }
+
+# One pdr_run grid; prints "seconds peak_rss_kb".
+run_grid() {  # db model workers jobs [extra env...]
+  local db=$1 model=$2 workers=$3 n=$4
+  shift 4
+  local envs=("$@")
+  [[ $db == mysql ]] && envs+=("${mysql_env[@]}")
+  local t0 t1
+  t0=$(now)
+  env "${envs[@]}" /usr/bin/time -f "%M" -o "$tmp/rss" "$PDR" --config "$tmp/cfg.yaml" --model-name "$model" \
+    --parallel --workers "$workers" $(grid_flags "$n") >"$tmp/out" 2>"$tmp/err" || {
+    echo "bench: pdr_run failed:" >&2; tail -5 "$tmp/err" >&2; exit 1; }
+  t1=$(now)
+  echo "$(echo "$t1 - $t0" | bc -l) $(cat "$tmp/rss")"
+}
+
+# The reference: one prepared working directory (kept by pdr_run), copied per job.
+"$PDR" --config "$tmp/cfg.yaml" --model-name refprep --keep-tmp --dens 30 --chi 10 --mass -10 >/dev/null 2>"$tmp/prep.err"
+template=$(sed -n 's/.*working directory kept: //p' "$tmp/prep.err" | head -1)
+[[ -d "$template" ]] || { echo "bench: no prepared working directory" >&2; exit 1; }
+rm -f "$tmp/jobs.db"*; rm -rf "$tmp/store"
+chem=$(basename "$(readlink -f "$template/pdrinpdata/chem_rates.dat")")
+cat >"$tmp/job.sh" <<EOF
+#!/bin/bash
+# One reference job: what pdr_run does to run a job, without pdr_run: a fresh working directory
+# with the base directory linked in, the rendered inputs copied, pdr, one onion, the tarball.
+set -e
+d=\$(mktemp -d "$tmp/scratch/ref-XXXXXX")
+cd "\$d"
+mkdir pdroutput onionoutput Out pdrinpdata
+for f in "$BASE"/pdrinpdata/*; do ln -s "\$f" pdrinpdata/; done
+ln -s "$BASE/pdrinpdata/$chem" pdrinpdata/chem_rates.dat
+for x in "$BASE"/*; do
+  case \$(basename "\$x") in pdrinpdata) ;; *) ln -s "\$x" . ;; esac
+done
+cp "$template/PDRNEW.INP" "$template/pdr_config.json" .
+PDR_JOB_NAME=ref_\$1 ./mockpdr >> pdroutput/TEXTOUT 2>&1
+cp "$BASE/onioninpdata/ONION3.INP.CO" ONION3.INP
+./mockonion "\$d/pdroutput/pdrstruct_s.hdf5" >> onionoutput/TEXTOUT 2>&1
+tar -czf MCDRT.tar.gz Out
+cd /
+rm -rf "\$d"
+EOF
+chmod +x "$tmp/job.sh"
+
+n=$(jobs_of "$N")
+declare -A ref
+t0=$(now); for i in $(seq 1 "$n"); do "$tmp/job.sh" "$i"; done; t1=$(now)
+ref[loop]=$(echo "$t1 - $t0" | bc -l)
+for w in 1 2 4; do
+  t0=$(now); seq 1 "$n" | parallel -j "$w" --joblog "$tmp/joblog.$w" "$tmp/job.sh" {}; t1=$(now)
+  ref[par$w]=$(echo "$t1 - $t0" | bc -l)
+done
+
+rows=()
+row() { rows+=("$(printf "$@")"); }
+fmt() { printf "%.${2:-2}f" "$1"; }
+max_overhead=0
+for db in sqlite mysql; do
+  for w in 1 2 4; do
+    rm -f "$tmp/jobs.db"*; rm -rf "$tmp/store"; [[ $db == mysql ]] && fresh_mysql
+    read -r secs rss < <(run_grid "$db" "noop$w" "$w" "$N")
+    if ((w == 1)); then r=${ref[loop]}; rname="shell loop"; else r=${ref[par$w]}; rname="parallel -j$w"; fi
+    over=$(echo "($secs - $r) * $w / $n * 1000" | bc -l)
+    row "%-7s %2d workers: %6d jobs in %6.2f s = %7.1f jobs/s | %-13s %6.2f s = %7.1f jobs/s | overhead %6.2f ms/job" \
+      "$db" "$w" "$n" "$secs" "$(echo "$n / $secs" | bc -l)" "$rname" "$r" "$(echo "$n / $r" | bc -l)" "$over"
+    if (($(echo "$over > $max_overhead" | bc -l))); then max_overhead=$over; fi
+  done
+done
+
+# 4 processes x 4 workers on one MariaDB grid.
+fresh_mysql
+env "${mysql_env[@]}" "$PDR" --config "$tmp/cfg.yaml" --model-name multi --register-only $(grid_flags "$N") >/dev/null 2>&1
+t0=$(now)
+pids=()
+for p in 1 2 3 4; do
+  env "${mysql_env[@]}" "$PDR" worker --config "$tmp/cfg.yaml" --model-name multi --parallel --workers 4 \
+    >"$tmp/w$p.out" 2>"$tmp/w$p.err" &
+  pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p"; done
+t1=$(now)
+multi_secs=$(echo "$t1 - $t0" | bc -l)
+multi_rate=$(echo "$n / $multi_secs" | bc -l)
+row "mysql   4 processes x 4 workers: %d jobs in %.2f s = %.1f completions/s" "$n" "$multi_secs" "$multi_rate"
+
+# Registration of a big grid, and status on it.
+reg_points=$((REG_DENS * 100 * 100))
+reg_flags="--dens $(seq 0 $((REG_DENS - 1)) | tr '\n' ' ') --chi $(seq 0 99 | tr '\n' ' ') --mass $(seq -50 49 | tr '\n' ' ')"
+declare -A reg stat
+for db in sqlite mysql; do
+  rm -f "$tmp/jobs.db"*; rm -rf "$tmp/store"; [[ $db == mysql ]] && fresh_mysql
+  envs=(); [[ $db == mysql ]] && envs=("${mysql_env[@]}")
+  t0=$(now)
+  env "${envs[@]+"${envs[@]}"}" "$PDR" --config "$tmp/cfg.yaml" --model-name big --register-only $reg_flags >/dev/null 2>"$tmp/reg.err" ||
+    { echo "bench: registration failed" >&2; tail -3 "$tmp/reg.err" >&2; exit 1; }
+  t1=$(now)
+  reg[$db]=$(echo "$t1 - $t0" | bc -l)
+  best=999999
+  for _ in 1 2 3 4 5; do
+    t0=$(now)
+    env "${envs[@]+"${envs[@]}"}" "$PDR" status --config "$tmp/cfg.yaml" --model-name big >/dev/null 2>&1
+    t1=$(now)
+    ms=$(echo "($t1 - $t0) * 1000" | bc -l)
+    if (($(echo "$ms < $best" | bc -l))); then best=$ms; fi
+  done
+  stat[$db]=$best
+  row "%-7s registering %d points: %.1f s | pdr_run status on them: %.0f ms (best of 5, whole command)" \
+    "$db" "$reg_points" "${reg[$db]}" "$best"
+done
+
+# Connections and memory over a long run (MariaDB, 4 workers).
+fresh_mysql
+peak_conn=0
+( while :; do
+    c=$(sqlq "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'pdr'" 2>/dev/null || echo 0)
+    echo "$c" >>"$tmp/conns"
+    sleep 0.1
+  done ) &
+poller=$!
+read -r secs_big rss_big < <(run_grid mysql rssbig 4 "$RSS_BIG")
+kill "$poller" 2>/dev/null || true
+peak_conn=$(sort -n "$tmp/conns" | tail -1)
+fresh_mysql
+read -r secs_small rss_small < <(run_grid mysql rsssmall 4 1000)
+row "mysql   %d-job run, 4 workers: peak %d database connections (target <= 6); peak RSS %d KiB" \
+  "$(jobs_of "$RSS_BIG")" "$peak_conn" "$rss_big"
+row "mysql   peak RSS at 1000 jobs %d KiB vs %d jobs %d KiB (%+.1f %%)" "$rss_small" "$(jobs_of "$RSS_BIG")" "$rss_big" \
+  "$(echo "($rss_big - $rss_small) * 100 / $rss_small" | bc -l)"
+
+echo
+echo "pdr_run bench ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -r), MariaDB $(sqlq 'SELECT VERSION()'))"
+printf '%s\n' "${rows[@]}"
+echo
+echo "targets:"
+check() { if (($(echo "$2" | bc -l))); then echo "  HOLDS   $1"; else echo "  MISSED  $1"; fi; }
+check "overhead <= 2 ms per job on both databases (worst $(fmt "$max_overhead") ms)" "$max_overhead <= 2"
+check ">= 1000 completions/s on MariaDB from 4 processes x 4 workers ($(fmt "$multi_rate" 1)/s)" "$multi_rate >= 1000"
+check "registration of $reg_points points <= 10 s (SQLite $(fmt "${reg[sqlite]}" 1) s, MariaDB $(fmt "${reg[mysql]}" 1) s)" \
+  "${reg[sqlite]} <= 10 && ${reg[mysql]} <= 10"
+check "status <= 100 ms (SQLite $(fmt "${stat[sqlite]}" 0) ms, MariaDB $(fmt "${stat[mysql]}" 0) ms)" \
+  "${stat[sqlite]} <= 100 && ${stat[mysql]} <= 100"
+check "connections <= workers + 2 per process (peak $peak_conn for 4 workers)" "$peak_conn <= 6"
+check "RSS flat within 10 % (1000 vs $(jobs_of "$RSS_BIG") jobs)" "($rss_big - $rss_small) * 100 / $rss_small <= 10"
