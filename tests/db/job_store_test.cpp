@@ -147,10 +147,10 @@ TEST_P(JobStoreTest, FinishingRecordsFilesAndOutputColumns) {
   const std::string hdf = dir_ / "pdr.hdf";
   test::write_text(hdf, "x");
   StatusChange done{id, JobState::Running, JobState::Finished, "tok1", 0, "", {}};
-  done.files = {StoredFile{"output_hdf4_file", hdf, "aa", 5000000000LL, "2026-01-01 00:00:00"},
-                StoredFile{"pdrstruct", dir_ / "s.hdf5", "bb", 2, ""},
-                StoredFile{"pdrchem", dir_ / "c.hdf5", "cc", 3, ""},
-                StoredFile{"onion", dir_ / "o.smli", "dd", 4, ""}};
+  done.files = {StoredFile{"output_hdf4_file", hdf, "aa", 5000000000LL, "2026-01-01 00:00:00", ""},
+                StoredFile{"pdrstruct", dir_ / "s.hdf5", "bb", 2, "", ""},
+                StoredFile{"pdrchem", dir_ / "c.hdf5", "cc", 3, "", ""},
+                StoredFile{"onion", dir_ / "o.smli", "dd", 4, "", ""}};
   auto applied = store_->update_job_status(done);
   ASSERT_TRUE(applied.ok()) << applied.status().message();
   ASSERT_TRUE(applied.value());
@@ -167,7 +167,7 @@ TEST_P(JobStoreTest, ReRegisteringChecksOutputsAndRequeuesFailures) {
   const std::string present = dir_ / "present.hdf";
   test::write_text(present, "x");
   StatusChange ok{jobs.value()[0].id, JobState::Running, JobState::Finished, "tok1", 0, "", {}};
-  ok.files = {StoredFile{"output_hdf4_file", present, "aa", 1, ""}};
+  ok.files = {StoredFile{"output_hdf4_file", present, "aa", 1, "", ""}};
   ASSERT_TRUE(store_->update_job_status(ok).value());
   StatusChange bad{jobs.value()[1].id, JobState::Running, JobState::Failed, "tok1", 1, "pdr: exit code 1", {}};
   ASSERT_TRUE(store_->update_job_status(bad).value());

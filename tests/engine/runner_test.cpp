@@ -97,6 +97,11 @@ class FakeExecutor : public JobExecutor {
       r.state = failing.count(r.job.id) ? JobState::Failed : JobState::Finished;
     }
     if (r.state == JobState::Failed) r.error = "pdr: exit code 3";
+    StoredFile f;
+    f.kind = "output_textout_file";
+    f.path = "/store/TEXTOUT" + r.job.name;
+    f.staged_path = "/store/.TEXTOUT" + r.job.name + ".staged";
+    r.files.push_back(f);
     return r;
   }
   std::deque<ClaimedJob> queue;
@@ -180,8 +185,15 @@ TEST(RunnerTest, OutcomesDuringAnOutageGoToTheJournalAndAreReplayedOnce) {
   RunOptions options;
   options.journal = &journal;
   options.outage_poll_seconds = 0.05;
+  std::map<long long, std::string> promoted;  // job -> staged path, once its outcome is written
+  options.settle_outputs = [&](const StatusChange& c, bool applied) {
+    if (applied && !c.files.empty()) promoted[c.job_id] = c.files[0].staged_path;
+    return Status::Ok();
+  };
   RunSummary s = run_jobs(store, exec, 1, 2, kOwner, stop, nullptr, options);
   EXPECT_TRUE(s.fatal.ok()) << s.fatal.message();
+  ASSERT_EQ(promoted.size(), 4u) << "journaled outcomes are settled when they are replayed";
+  EXPECT_EQ(promoted[1], "/store/.TEXTOUTjob1.staged") << "the staged path survives the journal";
   EXPECT_EQ(s.journaled, 2);
   EXPECT_EQ(s.replayed, 2);
   EXPECT_EQ(s.finished, 2);  // the two claimed after the database came back
@@ -202,6 +214,34 @@ TEST(RunnerTest, OutcomesDuringAnOutageGoToTheJournalAndAreReplayedOnce) {
   ASSERT_TRUE(replay.ok());
   EXPECT_EQ(replay->applied, 0);
   EXPECT_EQ(replay->rejected, 1);
+}
+
+TEST(RunnerTest, StagedOutputsAreSettledOnlyAfterTheirOutcomeIsWritten) {
+  FakeStore store(4);
+  FakeExecutor exec;
+  exec.failing = {4};
+  // Job 2 is taken over by another process while it runs: its outcome is turned down.
+  exec.on_start = [&](const ClaimedJob& job) {
+    if (job.id == 2) store.token[2] = "other";
+  };
+  std::map<long long, std::pair<bool, size_t>> settled;  // job -> applied, files
+  RunOptions options;
+  options.settle_outputs = [&](const StatusChange& c, bool applied) {
+    EXPECT_EQ(settled.count(c.job_id), 0u) << "settled once";
+    settled[c.job_id] = {applied, c.files.size()};
+    // Job 3's outputs cannot take their names.
+    return c.job_id == 3 ? Status::Io("rename failed") : Status::Ok();
+  };
+  StopSignal stop;
+  RunSummary s = run_jobs(store, exec, 1, 4, kOwner, stop, nullptr, options);
+  ASSERT_EQ(settled.size(), 4u);
+  EXPECT_EQ(settled[1], std::make_pair(true, size_t{1}));
+  EXPECT_EQ(settled[2], std::make_pair(false, size_t{1})) << "a turned-down outcome's outputs are discarded";
+  EXPECT_EQ(settled[4], std::make_pair(true, size_t{1})) << "a failure's log is kept too";
+  EXPECT_EQ(s.lost, 1);
+  EXPECT_EQ(s.finished, 1) << "job 3 was recorded, but is not finished without its outputs";
+  EXPECT_EQ(s.retried, 1);
+  EXPECT_EQ(s.failed, 1);
 }
 
 TEST(RunnerTest, WithoutAJournalAnOutageStopsTheRun) {
@@ -237,8 +277,9 @@ TEST(JournalTest, EntriesRoundTripWithAwkwardText) {
   c.exit_code = 0;
   c.retry = true;
   c.error = "tab\there\nnewline 100% done\r";
-  c.files.push_back(StoredFile{"output_hdf4_file", "/s/m/pdrgrid/pdrstruct_s_x.hdf", "ab12", 1LL << 40, "2026-01-01 00:00:00"});
-  c.files.push_back(StoredFile{"pdrchem", "/s/m/a b\tc", "", 0, ""});
+  c.files.push_back(StoredFile{"output_hdf4_file", "/s/m/pdrgrid/pdrstruct_s_x.hdf", "ab12", 1LL << 40,
+                               "2026-01-01 00:00:00", "/s/m/pdrgrid/.pdrstruct_s_x.hdf.staged-t-7"});
+  c.files.push_back(StoredFile{"pdrchem", "/s/m/a b\tc", "", 0, "", ""});
   const std::string line = encode_journal_entry(c);
   EXPECT_EQ(line.find('\n'), std::string::npos);
   auto back = decode_journal_entry(line);
@@ -253,6 +294,8 @@ TEST(JournalTest, EntriesRoundTripWithAwkwardText) {
   ASSERT_EQ(back->files.size(), 2u);
   EXPECT_EQ(back->files[0].size, 1LL << 40);
   EXPECT_EQ(back->files[1].path, "/s/m/a b\tc");
+  EXPECT_EQ(back->files[0].staged_path, c.files[0].staged_path);
+  EXPECT_EQ(back->files[1].staged_path, "");
   // A torn line (the process died mid-write) and an unfenced entry are not replayed.
   EXPECT_FALSE(decode_journal_entry(line.substr(0, line.size() / 2)).ok());
   c.epoch = 0;

@@ -24,6 +24,7 @@ namespace pdr {
 namespace {
 
 using namespace std::chrono_literals;
+namespace fs = std::filesystem;
 
 // 10 densities x 20 FUV fields = 200 jobs.
 std::vector<std::string> grid_200(const std::string& model) {
@@ -337,6 +338,9 @@ TEST_F(MysqlFaultTest, F9_BadCredentialsFailAtOnceWithOneLine) {
     EXPECT_EQ(r.err.find("wrong-Secret-9"), std::string::npos) << r.err;
     EXPECT_LT(secs, 10.0) << c.var;
   }
+  // Refused before it started: no log file either.
+  std::error_code ec;
+  EXPECT_TRUE(!fs::exists(dir_ / "logs") || fs::is_empty(dir_ / "logs", ec)) << "a refused run wrote a log file";
 }
 
 TEST_F(MysqlFaultTest, ConnectionsNeverExceedWorkersPlusTwo) {
@@ -504,6 +508,10 @@ TEST_F(MultiProcessTest, M3_AStoppedProcessesLateOutcomesAreRejected) {
   auto v = test::run_pdr_run(dir_ / "a", {"verify", "--config", dir_ / "cfg.yaml", "--model-name", "m3"}, env(""));
   EXPECT_EQ(v.code, 0) << v.err;
   EXPECT_NE(v.out.find("0 jobs back to pending"), std::string::npos) << v.out;
+  // The late attempts' staged copies were removed, not left beside the outputs.
+  for (const auto& e : fs::recursive_directory_iterator(dir_ / "store")) {
+    EXPECT_EQ(e.path().filename().string().find(".staged-"), std::string::npos) << e.path();
+  }
 }
 
 TEST_F(MultiProcessTest, M4_DatabaseDownFor20SecondsLosesNothing) {

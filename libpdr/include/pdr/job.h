@@ -39,7 +39,7 @@ struct JobResult {
   JobState state = JobState::Failed;  // Finished, Failed, or Pending when stopped
   std::optional<int> exit_code;
   std::string error;                  // "<stage>: <what happened>"
-  std::vector<StoredFile> files;
+  std::vector<StoredFile> files;     // staged (see JobControl::stage_tag): settled after recording
   double seconds = 0;
   std::string kept_dir;               // working directory left in place (--keep-tmp)
 };
@@ -50,6 +50,8 @@ struct JobControl {
   // Renews the lease of this job only; false when another process holds it now. Called before
   // outputs are stored, so a job taken over never writes over the new owner's files.
   std::function<bool()> confirm_lease;
+  // Names this attempt's staged outputs (see Storage); "" stores them under their final names.
+  std::string stage_tag;
 };
 
 // Runs one claimed job; never throws. Thread-safe: jobs share only the read-only plan. `stop`

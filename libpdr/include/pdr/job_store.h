@@ -74,6 +74,7 @@ struct StoredFile {
   std::string sha256;
   long long size = 0;
   std::string mtime;  // UTC "YYYY-MM-DD HH:MM:SS"
+  std::string staged_path;  // where the copy lies until its outcome is recorded ("" = at path)
 };
 
 // A requested state change. `expect` is the state the row must be in, `token` (when set) the

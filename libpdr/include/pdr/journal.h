@@ -5,6 +5,7 @@
 // entry whose lease was taken over meanwhile is dropped.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +14,11 @@
 #include "pdr/status.h"
 
 namespace pdr {
+
+// What becomes of an outcome's staged outputs (StoredFile::staged_path) once the outcome was
+// written (`applied`) or turned down: promoted to their final names, or discarded. An error
+// means a recorded finish could not keep its outputs (the job is then queued again).
+using SettleOutputs = std::function<Status(const StatusChange& change, bool applied)>;
 
 struct ReplayReport {
   long long applied = 0;   // recorded now
@@ -30,8 +36,9 @@ class Journal {
   Status append(const StatusChange& change);
   size_t size() const { return entries_; }  // entries not yet replayed
   const std::string& path() const { return path_; }
-  // Records every entry; stops at the first database error and keeps what is left.
-  Result<ReplayReport> replay(JobStore& store);
+  // Records every entry (and settles its outputs); stops at the first database error and keeps
+  // what is left.
+  Result<ReplayReport> replay(JobStore& store, const SettleOutputs& settle = {});
 
  private:
   std::string dir_, path_;
@@ -41,7 +48,7 @@ class Journal {
 
 // Replays the journals in `dir` that no live process holds (left by a process that ended
 // during an outage) and removes them once every entry is recorded.
-Result<ReplayReport> replay_left_journals(const std::string& dir, JobStore& store);
+Result<ReplayReport> replay_left_journals(const std::string& dir, JobStore& store, const SettleOutputs& settle = {});
 
 // One journal line and back (exposed for tests).
 std::string encode_journal_entry(const StatusChange& change);

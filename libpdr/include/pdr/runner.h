@@ -11,6 +11,7 @@
 
 #include "pdr/job.h"
 #include "pdr/job_store.h"
+#include "pdr/journal.h"
 
 namespace pdr {
 
@@ -52,8 +53,6 @@ class ActiveJobs {
   std::map<long long, Entry> jobs_;
 };
 
-class Journal;
-
 struct RunOptions {
   int heartbeat_seconds = 0;    // 0: no heartbeat thread (tests with fakes)
   bool retry_failures = false;  // failed attempts may go back to pending (JobPolicy)
@@ -61,6 +60,9 @@ struct RunOptions {
   Journal* journal = nullptr;   // where outcomes go while the database is unreachable
   double outage_poll_seconds = 2;  // how often an unreachable database is tried again
   double outage_wait_seconds = 600;  // with nothing left running, how long to wait for it
+  // Promotes or discards a result's staged outputs once its outcome was written or turned
+  // down (also for journaled outcomes, at replay); unset: outputs are not staged.
+  SettleOutputs settle_outputs;
 };
 
 struct RunSummary {

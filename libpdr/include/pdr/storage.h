@@ -1,5 +1,11 @@
 // Where job outputs go. A store either lands the whole file (and says where, with its checksum)
 // or fails with an error: an output is never reported stored when it is not.
+//
+// A job's outputs are staged: stored and verified under a name of their own for the attempt
+// (beside the final name, so that taking it is one rename), and given their final names only
+// after the attempt's outcome was recorded under its lease. A worker whose lease was taken over
+// (stopped, cut off, presumed dead) therefore never writes over the outputs of the attempt that
+// was recorded: its staged copies are discarded.
 #pragma once
 
 #include <memory>
@@ -17,8 +23,15 @@ class Storage {
  public:
   virtual ~Storage() = default;
   // Stores `local_path` as <root>/<model>/<relative_path>; `kind` is recorded with the file.
+  // With a `stage_tag` (one per attempt) the copy is left under a staged name (the returned
+  // file's staged_path) until promote() or discard(); its path is the final one.
   virtual Result<StoredFile> store(const std::string& local_path, const std::string& relative_path,
-                                   const std::string& kind) = 0;
+                                   const std::string& kind, const std::string& stage_tag = "") = 0;
+  // Gives staged files their final names (replacing what is there). Files not staged are left
+  // alone. Stops at the first failure.
+  virtual Status promote(const std::vector<StoredFile>& files) = 0;
+  // Removes staged copies (an outcome that was not recorded); best effort.
+  virtual void discard(const std::vector<StoredFile>& files) = 0;
   // Copies <root>/<model>/<relative_path> back to `local_path`.
   virtual Status retrieve(const std::string& relative_path, const std::string& local_path) = 0;
   // Whether a stored file (a path store() reported) exists.
@@ -26,6 +39,9 @@ class Storage {
   // Why a stored file no longer matches its record (missing, other size or sha256), or "".
   virtual std::string check(const StoredFile& file) = 0;
 };
+
+// The staged name of `final_name` (a file name, no directory) for one attempt.
+std::string staged_name(const std::string& final_name, const std::string& stage_tag);
 
 // `model_root` is <base_dir>/<model>; for local storage it is created when missing. `env` is the
 // environment of helper programs (rclone).

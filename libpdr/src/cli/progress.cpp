@@ -2,6 +2,7 @@
 
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 
 namespace pdr {
 namespace {
@@ -138,7 +140,26 @@ void ProgressReporter::loop() {
   }
 }
 
+namespace {
+constexpr size_t kHeldLines = 10000;
+}  // namespace
+
+void hold_run_log_lines() {
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(kHeldLines);
+  sink->set_pattern(kPattern);
+  spdlog::default_logger()->sinks().push_back(sink);
+}
+
 std::string attach_run_log(const std::string& dir, const std::string& model) {
+  auto& sinks = spdlog::default_logger()->sinks();
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> held;
+  for (auto it = sinks.begin(); it != sinks.end(); ++it) {
+    if (auto r = std::dynamic_pointer_cast<spdlog::sinks::ringbuffer_sink_mt>(*it)) {
+      held = r;
+      sinks.erase(it);
+      break;
+    }
+  }
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   const std::time_t t = std::time(nullptr);
@@ -147,6 +168,11 @@ std::string attach_run_log(const std::string& dir, const std::string& model) {
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
   const std::string path = dir + "/pdr_run-" + model + "-" + stamp + "-" + std::to_string(getpid()) + ".log";
+  if (held) {
+    // The lines logged before the file existed come first.
+    std::ofstream early(path, std::ios::app);
+    for (const auto& line : held->last_formatted()) early << line;
+  }
   try {
     auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path, false);
     sink->set_pattern(kPattern);

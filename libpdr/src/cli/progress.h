@@ -47,8 +47,13 @@ class ProgressReporter {
   std::thread thread_;
 };
 
-// Adds <dir>/pdr_run-<model>-<UTC time>-<pid>.log (debug level) to the default logger; returns
-// its path, or "" (with a warning) when it cannot be created.
+// Keeps the lines logged from now on in memory until attach_run_log writes them to the run's
+// log file: a run that fails before it starts (bad credentials, say) writes no file.
+void hold_run_log_lines();
+
+// Adds <dir>/pdr_run-<model>-<UTC time>-<pid>.log (debug level) to the default logger, after
+// the lines held since hold_run_log_lines(); returns its path, or "" (with a warning) when it
+// cannot be created.
 std::string attach_run_log(const std::string& dir, const std::string& model);
 
 }  // namespace pdr

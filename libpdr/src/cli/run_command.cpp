@@ -94,11 +94,41 @@ void print_plan(std::ostream& out, const Config& config, const Settings& s, cons
   }
 }
 
+// Staged outputs of a written outcome take their final names; those of an outcome turned down
+// (the lease was taken over) or of a stopped attempt are removed. A recorded finish whose
+// outputs cannot take their names goes back to pending, so it is never finished without them.
+SettleOutputs settle_outputs(Storage& storage, JobStore& job_store) {
+  return [&storage, &job_store](const StatusChange& c, bool applied) -> Status {
+    if (c.files.empty()) return Status::Ok();
+    if (!applied || c.next == JobState::Pending) {
+      storage.discard(c.files);
+      return Status::Ok();
+    }
+    Status st = storage.promote(c.files);
+    if (st.ok()) return st;
+    storage.discard(c.files);
+    if (c.next != JobState::Finished) {
+      spdlog::warn("[job {}] the log of the failed attempt could not be kept: {}", c.job_id, st.message());
+      return Status::Ok();
+    }
+    StatusChange back;
+    back.job_id = c.job_id;
+    back.expect = JobState::Finished;
+    back.next = JobState::Pending;
+    back.error = "storage: " + st.message();
+    auto demoted = job_store.update_job_status(back);
+    spdlog::error("[job {}] finished, but its outputs could not take their names ({}){}", c.job_id, st.message(),
+                  demoted.ok() ? "; back to pending" : "; and it could not be put back to pending: " +
+                                                          demoted.status().message());
+    return st;
+  };
+}
+
 // Sets the job policy and records the outcomes that journals of earlier processes on this host
 // kept through an outage, before anything is registered or claimed.
-void prepare_store(const Settings& s, JobStore& job_store) {
+void prepare_store(const Settings& s, JobStore& job_store, Storage& storage) {
   job_store.set_policy(JobPolicy{s.run.lease_seconds, s.run.max_attempts, s.run.retry_delay, s.run.heartbeat_seconds});
-  if (auto left = replay_left_journals(s.run.journal_dir, job_store); !left.ok()) {
+  if (auto left = replay_left_journals(s.run.journal_dir, job_store, settle_outputs(storage, job_store)); !left.ok()) {
     spdlog::warn("journals left in {} could not be replayed yet: {}", s.run.journal_dir, left.status().message());
   } else if (left->applied + left->rejected > 0) {
     spdlog::info("replayed journals left in {}: {} outcomes recorded, {} no longer current", s.run.journal_dir,
@@ -136,9 +166,10 @@ RunSummary work_on_model(const Settings& s, const JobPlan& jp, Storage& out_stor
     control.cancel = cancel.get();
     control.confirm_lease = [&] {
       auto held = job_store.renew_lease(job.id, job.epoch, owner);
-      // Unreachable database: store anyway; the outcome is journaled and fenced on replay.
+      // Unreachable database: store anyway (staged); the outcome is journaled and fenced on replay.
       return !held.ok() || held.value();
     };
+    control.stage_tag = owner.token.substr(0, 12) + "-" + std::to_string(job.epoch);
     return execute_job(jp, out_storage, job, params.value(), &stop, &control);
   });
   RunOptions options;
@@ -147,6 +178,7 @@ RunSummary work_on_model(const Settings& s, const JobPlan& jp, Storage& out_stor
   options.active = &active;
   options.journal = &journal;
   options.outage_wait_seconds = s.run.outage_wait;
+  options.settle_outputs = settle_outputs(out_storage, job_store);
   std::mutex failures_mutex;
   std::vector<std::pair<std::string, std::string>> failures;  // job name, error
   auto progress = std::make_unique<ProgressReporter>(
@@ -274,8 +306,9 @@ Status check_locations(const GridRun& g) {
   return Status::Ok();
 }
 
-// Opens storage and database and registers the grid's points (idempotent).
-Status register_prepared(GridRun& g) {
+// Opens storage and database and registers the grid's points (idempotent); `opened` runs once
+// both are open, before anything is registered.
+Status register_prepared(GridRun& g, const std::function<void()>& opened = {}) {
   const Settings& s = g.settings;
   for (const auto& note : g.plan.notes) spdlog::warn("{}", note);
   for (const auto& note : g.config.notes()) spdlog::warn("{}", note);
@@ -297,7 +330,8 @@ Status register_prepared(GridRun& g) {
   auto store = open_job_store(*g.db);
   if (!store.ok()) return store.status();
   g.store = std::move(store.value());
-  prepare_store(s, *g.store);
+  if (opened) opened();
+  prepare_store(s, *g.store, *g.storage);
   RegisterOptions register_options;
   register_options.force_onion = s.run.force_onion;
   Storage& st = *g.storage;
@@ -329,9 +363,14 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
   StopSignal::install_handlers(&stop);
   const Settings& s = g.settings;
   if (Status st = check_locations(g); !st.ok()) return usage_error(st);
-  const std::string log_file = attach_run_log(s.run.log_dir, s.pdr.model_name);
-  if (!log_file.empty()) spdlog::info("log file of this run: {}", log_file);
-  if (Status st = register_prepared(g); !st.ok()) return usage_error(st);
+  // The log file is created once the database answered: a run refused before it starts (bad
+  // credentials, an unreachable server) writes nothing, and says so in one line.
+  hold_run_log_lines();
+  auto open_log = [&] {
+    const std::string log_file = attach_run_log(s.run.log_dir, s.pdr.model_name);
+    if (!log_file.empty()) spdlog::info("log file of this run: {}", log_file);
+  };
+  if (Status st = register_prepared(g, open_log); !st.ok()) return usage_error(st);
   if (options.register_only) {
     out << "model " << s.pdr.model_name << ": " << g.reg.points << " points registered (" << g.reg.created << " new, "
         << g.reg.already_finished << " already done, " << g.reg.pending << " pending); run them with: pdr_run worker "
@@ -371,7 +410,7 @@ int worker_command(const CliOptions& options, const EnvLookup& env, std::ostream
   if (!manager.ok()) return usage_error(manager.status());
   auto store = open_job_store(*manager.value());
   if (!store.ok()) return usage_error(store.status());
-  prepare_store(s, *store.value());
+  prepare_store(s, *store.value(), *storage.value());
   auto model_id = store.value()->find_model(s.pdr.model_name);
   if (!model_id.ok()) return usage_error(model_id.status());
   if (!model_id.value()) {

@@ -797,7 +797,7 @@ class SociJobStore : public JobStore {
                            soci::into(sizes));
       q.execute();
       while (q.fetch()) {
-        for (size_t i = 0; i < ids.size(); ++i) out[ids[i]].push_back(StoredFile{kinds[i], paths[i], sums[i], sizes[i], ""});
+        for (size_t i = 0; i < ids.size(); ++i) out[ids[i]].push_back(StoredFile{kinds[i], paths[i], sums[i], sizes[i], "", ""});
         for (auto* v : {&ids, &sizes}) v->resize(kBatch);
         for (auto* v : {&kinds, &paths, &sums}) v->resize(kBatch);
       }

@@ -429,16 +429,19 @@ class JobExecution {
       }
       confirmed_ = std::chrono::steady_clock::now();
     }
-    auto f = storage_.store(local, rel, kind);
+    auto f = storage_.store(local, rel, kind, stage_tag());
     if (!f.ok()) return fail("storage", f.status().message());
     result_.files.push_back(f.value());
     return true;
   }
 
+  // Outputs are staged under this attempt's own names until its outcome is recorded.
+  std::string stage_tag() const { return control_ != nullptr ? control_->stage_tag : std::string(); }
+
   // A failing job keeps its output log in storage as TEXTOUT<job>, for reading what went wrong.
   void keep_log(const std::string& textout) {
-    auto f = storage_.store(textout, "pdrgrid/TEXTOUT" + job_.name, "output_textout_file");
-    (void)f;
+    auto f = storage_.store(textout, "pdrgrid/TEXTOUT" + job_.name, "output_textout_file", stage_tag());
+    if (f.ok()) result_.files.push_back(f.value());
   }
 
   void cleanup() {

@@ -76,7 +76,8 @@ Status write_all(int fd, const std::string& data) {
 
 // Replays the lines of an open, locked journal; returns how many lines were handled before a
 // database error (all of them on success).
-Result<ReplayReport> replay_lines(const std::string& path, JobStore& store, size_t* handled) {
+Result<ReplayReport> replay_lines(const std::string& path, JobStore& store, const SettleOutputs& settle,
+                                  size_t* handled) {
   ReplayReport report;
   std::ifstream in(path);
   std::string line;
@@ -95,6 +96,7 @@ Result<ReplayReport> replay_lines(const std::string& path, JobStore& store, size
     auto recorded = store.record_outcome(change.value());
     if (!recorded.ok()) return recorded.status();
     ++*handled;
+    if (settle) (void)settle(change.value(), recorded->applied);
     if (recorded->applied) {
       ++report.applied;
     } else {
@@ -108,12 +110,12 @@ Result<ReplayReport> replay_lines(const std::string& path, JobStore& store, size
 
 std::string encode_journal_entry(const StatusChange& c) {
   std::ostringstream out;
-  out << "v1\t" << c.job_id << '\t' << c.epoch << '\t' << escape(c.token) << '\t' << to_string(c.expect) << '\t'
+  out << "v2\t" << c.job_id << '\t' << c.epoch << '\t' << escape(c.token) << '\t' << to_string(c.expect) << '\t'
       << to_string(c.next) << '\t' << (c.exit_code ? std::to_string(*c.exit_code) : "-") << '\t' << (c.retry ? 1 : 0)
       << '\t' << (c.onion_only ? 1 : 0) << '\t' << escape(c.error) << '\t' << c.files.size();
   for (const auto& f : c.files) {
     out << '\t' << escape(f.kind) << '\t' << escape(f.path) << '\t' << escape(f.sha256) << '\t' << f.size << '\t'
-        << escape(f.mtime);
+        << escape(f.mtime) << '\t' << escape(f.staged_path);
   }
   return out.str();
 }
@@ -121,7 +123,9 @@ std::string encode_journal_entry(const StatusChange& c) {
 Result<StatusChange> decode_journal_entry(const std::string& line) {
   const auto f = split_tabs(line);
   auto bad = [&] { return Status::Error(ErrorKind::kPermanent, "unreadable journal entry"); };
-  if (f.size() < 11 || f[0] != "v1") return bad();
+  // v1 entries (written before outputs were staged) have five fields per file, v2 six.
+  if (f.size() < 11 || (f[0] != "v1" && f[0] != "v2")) return bad();
+  const size_t per_file = f[0] == "v1" ? 5 : 6;
   StatusChange c;
   try {
     c.job_id = std::stoll(f[1]);
@@ -136,12 +140,12 @@ Result<StatusChange> decode_journal_entry(const std::string& line) {
     c.onion_only = f[8] == "1";
     if (!unescape(f[9], &c.error)) return bad();
     const size_t n = std::stoul(f[10]);
-    if (f.size() != 11 + 5 * n) return bad();
+    if (f.size() != 11 + per_file * n) return bad();
     for (size_t i = 0; i < n; ++i) {
       StoredFile file;
-      const size_t b = 11 + 5 * i;
+      const size_t b = 11 + per_file * i;
       if (!unescape(f[b], &file.kind) || !unescape(f[b + 1], &file.path) || !unescape(f[b + 2], &file.sha256) ||
-          !unescape(f[b + 4], &file.mtime)) {
+          !unescape(f[b + 4], &file.mtime) || (per_file == 6 && !unescape(f[b + 5], &file.staged_path))) {
         return bad();
       }
       file.size = std::stoll(f[b + 3]);
@@ -183,10 +187,10 @@ Status Journal::append(const StatusChange& change) {
   return Status::Ok();
 }
 
-Result<ReplayReport> Journal::replay(JobStore& store) {
+Result<ReplayReport> Journal::replay(JobStore& store, const SettleOutputs& settle) {
   if (fd_ < 0 || entries_ == 0) return ReplayReport{};
   size_t handled = 0;
-  auto report = replay_lines(path_, store, &handled);
+  auto report = replay_lines(path_, store, settle, &handled);
   if (!report.ok()) return report;
   // Everything is recorded: start the file afresh (the lock stays with the descriptor).
   if (ftruncate(fd_, 0) != 0) {
@@ -196,7 +200,7 @@ Result<ReplayReport> Journal::replay(JobStore& store) {
   return report;
 }
 
-Result<ReplayReport> replay_left_journals(const std::string& dir, JobStore& store) {
+Result<ReplayReport> replay_left_journals(const std::string& dir, JobStore& store, const SettleOutputs& settle) {
   ReplayReport total;
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return total;  // no journal directory: nothing was left
@@ -216,7 +220,7 @@ Result<ReplayReport> replay_left_journals(const std::string& dir, JobStore& stor
       continue;
     }
     size_t handled = 0;
-    auto report = replay_lines(path, store, &handled);
+    auto report = replay_lines(path, store, settle, &handled);
     if (report.ok()) {
       unlink(path.c_str());
       total.applied += report->applied;

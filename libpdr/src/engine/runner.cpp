@@ -187,7 +187,7 @@ RunSummary run_jobs(JobStore& store, JobExecutor& executor, long long model_id, 
     if (db_down && running == 0 && !stopping) {
       if (!idle_since) idle_since = clock::now();
       if (clock::now() >= next_try) {
-        auto replay = options.journal->replay(store);
+        auto replay = options.journal->replay(store, options.settle_outputs);
         if (replay.ok()) {
           spdlog::info("database reachable again: {} journaled outcomes recorded, {} no longer current",
                        replay->applied, replay->rejected);
@@ -243,10 +243,16 @@ RunSummary run_jobs(JobStore& store, JobExecutor& executor, long long model_id, 
     JobResult r = executor.wait_one();
     --running;
     if (options.active != nullptr) options.active->remove(r.job.id);
+    auto settle = [&](const StatusChange& c, bool applied) {
+      return options.settle_outputs ? options.settle_outputs(c, applied) : Status::Ok();
+    };
     if (!summary.fatal.ok()) {
       // The database is gone past its retry deadline: do not wait that long again per job. The
       // job stays `running` in the database and is put back to pending by the next run.
       ++summary.unrecorded;
+      StatusChange unrecorded;
+      unrecorded.files = r.files;
+      (void)settle(unrecorded, false);
       if (observe) observe(r);
       continue;
     }
@@ -259,17 +265,24 @@ RunSummary run_jobs(JobStore& store, JobExecutor& executor, long long model_id, 
     change.exit_code = r.exit_code;
     change.error = r.error;
     change.retry = options.retry_failures && r.state == JobState::Failed;
-    if (r.state == JobState::Finished) change.files = r.files;
+    change.files = r.files;  // recorded with a finish only; settled (promoted) with any outcome
     if (!db_down) {
       auto recorded = store.record_outcome(change);
       if (recorded.ok()) {
+        Status kept = settle(change, recorded->applied);
         if (!recorded->applied) {
           ++summary.lost;
           spdlog::warn("[job {} {}] outcome not recorded: the job's lease was taken over by another process",
                        r.job.id, r.job.name);
           continue;
         }
-        if (recorded->state == JobState::Finished) {
+        if (!kept.ok() && recorded->state == JobState::Finished) {
+          // Recorded, but its outputs could not take their names: the job is pending again.
+          ++summary.retried;
+          exhausted = false;
+          r.state = JobState::Pending;
+          r.error = "storage: " + kept.message() + "; back to pending";
+        } else if (recorded->state == JobState::Finished) {
           ++summary.finished;
         } else if (recorded->state == JobState::Failed) {
           ++summary.failed;
@@ -288,6 +301,7 @@ RunSummary run_jobs(JobStore& store, JobExecutor& executor, long long model_id, 
       if (options.journal == nullptr || recorded.status().kind() != ErrorKind::kTransient) {
         summary.fatal = recorded.status();
         ++summary.unrecorded;
+        (void)settle(change, false);
         if (observe) observe(r);
         continue;
       }

@@ -18,15 +18,17 @@ namespace fs = std::filesystem;
 namespace pdr {
 namespace {
 
-// Copies into the destination directory under a temporary name and renames it into place, so
-// a reader (or a second run of the same job) never sees a half-written output.
+// Copies into the destination directory under a temporary name and renames it into place (or
+// to its staged name), so a reader never sees a half-written output.
 class LocalStorage : public Storage {
  public:
   explicit LocalStorage(std::string root) : root_(std::move(root)) {}
 
   Result<StoredFile> store(const std::string& local_path, const std::string& relative_path,
-                           const std::string& kind) override {
+                           const std::string& kind, const std::string& stage_tag) override {
     const fs::path dest = fs::path(root_) / relative_path;
+    const fs::path target =
+        stage_tag.empty() ? dest : dest.parent_path() / staged_name(dest.filename().string(), stage_tag);
     std::error_code ec;
     fs::create_directories(dest.parent_path(), ec);
     if (ec) return Status::Io(dest.parent_path().string() + ": cannot create directory: " + ec.message());
@@ -47,23 +49,40 @@ class LocalStorage : public Storage {
       fs::remove(tmp, ignore);
       return Status::Io(dest.string() + ": the stored copy does not match the output (sha256)");
     }
-    fs::rename(tmp, dest, ec);
+    fs::rename(tmp, target, ec);
     if (ec) {
       std::error_code ignore;
       fs::remove(tmp, ignore);
       return Status::Io(dest.string() + ": cannot store output: " + ec.message());
     }
     struct stat sb;
-    if (::stat(dest.c_str(), &sb) != 0) {
+    if (::stat(target.c_str(), &sb) != 0) {
       return Status::Io(dest.string() + ": stored output vanished: " + std::strerror(errno));
     }
     StoredFile f;
     f.kind = kind;
     f.path = dest.string();
+    if (!stage_tag.empty()) f.staged_path = target.string();
     f.sha256 = sum.value();
     f.size = static_cast<long long>(sb.st_size);
     f.mtime = utc_time_text(sb.st_mtime);
     return f;
+  }
+
+  Status promote(const std::vector<StoredFile>& files) override {
+    for (const auto& f : files) {
+      if (f.staged_path.empty()) continue;
+      if (::rename(f.staged_path.c_str(), f.path.c_str()) != 0) {
+        return Status::Io(f.path + ": cannot give the stored output its name: " + std::strerror(errno));
+      }
+    }
+    return Status::Ok();
+  }
+
+  void discard(const std::vector<StoredFile>& files) override {
+    for (const auto& f : files) {
+      if (!f.staged_path.empty()) ::unlink(f.staged_path.c_str());
+    }
   }
 
   bool exists(const std::string& stored_path) override {
@@ -94,6 +113,10 @@ class LocalStorage : public Storage {
 };
 
 }  // namespace
+
+std::string staged_name(const std::string& final_name, const std::string& stage_tag) {
+  return "." + final_name + ".staged-" + stage_tag;
+}
 
 Result<std::unique_ptr<Storage>> open_rclone_storage(const StorageSettings& settings, const std::string& model_root,
                                                      const std::vector<std::string>& env);

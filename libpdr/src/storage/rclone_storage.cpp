@@ -27,26 +27,49 @@ class RcloneStorage : public Storage {
         listings_([this](const std::string& dir, std::string* out) { return run({"lsf", "--files-only", dir}, out); }) {}
 
   Result<StoredFile> store(const std::string& local_path, const std::string& relative_path,
-                           const std::string& kind) override {
+                           const std::string& kind, const std::string& stage_tag) override {
     auto sum = sha256_file(local_path);
     if (!sum.ok()) return sum.status();
     const std::string dest = remote_path(relative_path);
+    const std::string target = stage_tag.empty() ? dest : staged_path_of(dest, stage_tag);
     std::string out;
-    if (!run({"copyto", local_path, dest}, &out)) return Status::Io("rclone copyto " + dest + " failed: " + out);
+    if (!run({"copyto", local_path, target}, &out)) return Status::Io("rclone copyto " + dest + " failed: " + out);
     // Read the copy's checksum back from the remote before calling it stored.
     std::string remote_sum;
-    if (!hash_of(dest, &remote_sum) || remote_sum != sum.value()) {
+    if (!hash_of(target, &remote_sum) || remote_sum != sum.value()) {
       return Status::Io(dest + ": the stored copy does not match the output (sha256)");
     }
     std::error_code ec;
     StoredFile f;
     f.kind = kind;
     f.path = dest;
+    if (!stage_tag.empty()) f.staged_path = target;
     f.sha256 = sum.value();
     f.size = static_cast<long long>(fs::file_size(local_path, ec));
     f.mtime = utc_time_text(std::time(nullptr));
     listings_.forget(dest);
     return f;
+  }
+
+  // One server-side move per file (--ignore-times: replace the destination even when its size
+  // and time look the same).
+  Status promote(const std::vector<StoredFile>& files) override {
+    for (const auto& f : files) {
+      if (f.staged_path.empty()) continue;
+      std::string out;
+      if (!run({"moveto", "--ignore-times", f.staged_path, f.path}, &out)) {
+        return Status::Io("rclone moveto " + f.path + " failed: " + out);
+      }
+      listings_.forget(f.path);
+    }
+    return Status::Ok();
+  }
+
+  void discard(const std::vector<StoredFile>& files) override {
+    for (const auto& f : files) {
+      std::string out;
+      if (!f.staged_path.empty()) run({"deletefile", f.staged_path}, &out);
+    }
   }
 
   Status retrieve(const std::string& relative_path, const std::string& local_path) override {
@@ -67,6 +90,11 @@ class RcloneStorage : public Storage {
 
  private:
   std::string remote_path(const std::string& relative) const { return root_ + "/" + relative; }
+
+  static std::string staged_path_of(const std::string& dest, const std::string& tag) {
+    const auto slash = dest.find_last_of("/:");
+    return dest.substr(0, slash + 1) + staged_name(dest.substr(slash + 1), tag);
+  }
 
   bool hash_of(const std::string& path, std::string* sum) {
     std::string out;

@@ -1,7 +1,7 @@
 // Storage on an SSH server with OpenSSH's own clients (no shell on this side): one master
 // connection per process (ControlMaster) that every worker's transfer reuses, the server's host
-// key checked against known_hosts, key or password authentication (the password reaches sshpass
-// through its environment, never an argument). Each file is uploaded under a temporary name,
+// key checked against known_hosts, key or password authentication (the password reaches ssh's
+// askpass through its environment, never an argument or a file). Each file is uploaded under a temporary name,
 // checked by the server's sha256sum and renamed into place.
 #include <unistd.h>
 
@@ -66,20 +66,27 @@ class SftpStorage : public Storage {
     fs::remove_all(control_dir_, ec);
   }
 
-  // Opens the master connection (authentication happens here, once).
+  // Opens the master connection (authentication happens here, once). A password is answered by
+  // ssh's askpass mechanism: a script in this process's private control directory prints it
+  // from the master's environment, so it is in no file, no argument and no later process.
   Status connect() {
     std::vector<std::string> argv = {"-M", "-N", "-f", "-o", "ControlPersist=yes", destination_};
     std::vector<std::string> env = env_;
-    std::string program = ssh_;
     if (!settings_.password.empty()) {
-      program = find_program("sshpass");
-      if (program.empty()) return Status::Usage("storage.password for sftp needs sshpass (apt-get install sshpass)");
-      env.push_back("SSHPASS=" + settings_.password);
-      argv.insert(argv.begin(), {"-e", ssh_});
+      const std::string askpass = control_dir_ + "/askpass";
+      {
+        std::ofstream f(askpass);
+        f << "#!/bin/sh\nprintf '%s\\n' \"$PDR_SSH_PASSWORD\"\n";
+        if (!f) return Status::Io("cannot write " + askpass);
+      }
+      fs::permissions(askpass, fs::perms::owner_all);
+      env.push_back("PDR_SSH_PASSWORD=" + settings_.password);
+      env.push_back("SSH_ASKPASS=" + askpass);
+      env.push_back("SSH_ASKPASS_REQUIRE=force");
     }
     std::string out;
     for (int attempt = 1; attempt <= 3; ++attempt) {
-      if (run(program, with_options(argv, !settings_.password.empty()), &out, env)) return Status::Ok();
+      if (run(ssh_, with_options(argv, !settings_.password.empty()), &out, env)) return Status::Ok();
       // 255 is ssh's own failure (refused, reset, timed out); a wrong key or password answers the
       // same way every time, so only a few quick tries.
       std::this_thread::sleep_for(std::chrono::milliseconds(300 * attempt));
@@ -89,11 +96,14 @@ class SftpStorage : public Storage {
   }
 
   Result<StoredFile> store(const std::string& local_path, const std::string& relative_path,
-                           const std::string& kind) override {
+                           const std::string& kind, const std::string& stage_tag) override {
     auto sum = sha256_file(local_path);
     if (!sum.ok()) return sum.status();
-    const std::string dest = root_ + "/" + relative_path;
-    const std::string tmp = dest + ".tmp" + std::to_string(getpid()) + "-" + std::to_string(++counter_);
+    const std::string final_path = root_ + "/" + relative_path;
+    const std::string dest = stage_tag.empty() ? final_path : staged_path_of(final_path, stage_tag);
+    // A staged name is the attempt's own: the upload goes there directly.
+    const std::string tmp =
+        stage_tag.empty() ? dest + ".tmp" + std::to_string(getpid()) + "-" + std::to_string(++counter_) : dest;
     std::string batch;
     std::string dir;
     std::istringstream parts(dest.substr(0, dest.find_last_of('/')));
@@ -103,24 +113,47 @@ class SftpStorage : public Storage {
     }
     batch += "put " + batch_quote(local_path) + " " + batch_quote(tmp) + "\n";
     std::string out;
-    if (!sftp(batch, &out)) return Status::Io("sftp upload of " + dest + " failed: " + out);
+    if (!sftp(batch, &out)) return Status::Io("sftp upload of " + final_path + " failed: " + out);
     std::string remote_sum;
     if (!remote_sha256(tmp, &remote_sum) || remote_sum != sum.value()) {
       sftp("-rm " + batch_quote(tmp) + "\n", &out);
-      return Status::Io(dest + ": the uploaded copy does not match the output (sha256)");
+      return Status::Io(final_path + ": the uploaded copy does not match the output (sha256)");
     }
-    if (!sftp("rename " + batch_quote(tmp) + " " + batch_quote(dest) + "\n", &out)) {
-      return Status::Io("sftp rename to " + dest + " failed: " + out);
+    if (tmp != dest && !sftp("rename " + batch_quote(tmp) + " " + batch_quote(dest) + "\n", &out)) {
+      return Status::Io("sftp rename to " + final_path + " failed: " + out);
     }
     listings_.forget(dest);
     std::error_code ec;
     StoredFile f;
     f.kind = kind;
-    f.path = "sftp://" + destination_ + ":" + std::to_string(settings_.port) + dest;
+    f.path = url_of(final_path);
+    if (!stage_tag.empty()) f.staged_path = url_of(dest);
     f.sha256 = sum.value();
     f.size = static_cast<long long>(fs::file_size(local_path, ec));
     f.mtime = utc_time_text(std::time(nullptr));
     return f;
+  }
+
+  // Every staged file of the outcome renamed in one sftp batch (one round trip).
+  Status promote(const std::vector<StoredFile>& files) override {
+    std::string batch;
+    for (const auto& f : files) {
+      if (!f.staged_path.empty()) batch += "rename " + batch_quote(remote_of(f.staged_path)) + " " + batch_quote(remote_of(f.path)) + "\n";
+    }
+    if (batch.empty()) return Status::Ok();
+    std::string out;
+    if (!sftp(batch, &out)) return Status::Io("sftp rename of staged outputs failed: " + out);
+    for (const auto& f : files) listings_.forget(remote_of(f.path));
+    return Status::Ok();
+  }
+
+  void discard(const std::vector<StoredFile>& files) override {
+    std::string batch;
+    for (const auto& f : files) {
+      if (!f.staged_path.empty()) batch += "-rm " + batch_quote(remote_of(f.staged_path)) + "\n";
+    }
+    std::string out;
+    if (!batch.empty()) sftp(batch, &out);
   }
 
   Status retrieve(const std::string& relative_path, const std::string& local_path) override {
@@ -142,6 +175,15 @@ class SftpStorage : public Storage {
   }
 
  private:
+  std::string url_of(const std::string& remote) const {
+    return "sftp://" + destination_ + ":" + std::to_string(settings_.port) + remote;
+  }
+
+  static std::string staged_path_of(const std::string& dest, const std::string& tag) {
+    const auto slash = dest.find_last_of('/');
+    return dest.substr(0, slash + 1) + staged_name(dest.substr(slash + 1), tag);
+  }
+
   // The remote path of a recorded "sftp://user@host:port/path".
   std::string remote_of(const std::string& stored) const {
     const std::string prefix = "sftp://" + destination_ + ":" + std::to_string(settings_.port);
@@ -161,19 +203,24 @@ class SftpStorage : public Storage {
     } else {
       o.insert(o.end(), {"-o", "BatchMode=yes"});
     }
-    // sshpass's own arguments come first, then ssh's options.
-    size_t at = 0;
-    if (!args.empty() && args[0] == "-e") at = 2;
-    args.insert(args.begin() + static_cast<long>(at), o.begin(), o.end());
+    args.insert(args.begin(), o.begin(), o.end());
     return args;
   }
 
   bool remote_sha256(const std::string& path, std::string* sum) {
     std::string out;
     if (!run(ssh_, with_options({destination_, "--", "sha256sum -- " + shell_quote(path)}), &out)) return false;
+    // The server may say more than the sum ("Could not chdir to home directory ...", a banner):
+    // the answer is the line that starts with 64 hex digits.
     std::istringstream in(out);
-    in >> *sum;
-    return sum->size() == 64;
+    for (std::string line; std::getline(in, line);) {
+      const std::string word = line.substr(0, line.find_first_of(" \t"));
+      if (word.size() == 64 && word.find_first_not_of("0123456789abcdef") == std::string::npos) {
+        *sum = word;
+        return true;
+      }
+    }
+    return false;
   }
 
   bool sftp(const std::string& batch, std::string* out) {
