@@ -3,6 +3,9 @@
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <filesystem>
 #include <algorithm>
@@ -279,6 +282,58 @@ TEST_F(GridRunTest, TemplatesAreFoundWhereThePredecessorLookedAndNamesAreHonoure
       EXPECT_NE(r.err.find("JSON-only mode"), std::string::npos) << r.err;
     }
   }
+}
+
+TEST_F(GridRunTest, SftpPasswordLoginFromTheEnvironment) {
+  if (geteuid() != 0) {
+    if (std::getenv("CI") != nullptr) FAIL() << "the sftp password test needs root (it creates a test account)";
+    GTEST_SKIP() << "needs root: it creates the account pdr-sftp-test";
+  }
+  const std::string sshd = dir_ / "sshd";
+  const std::string script = std::string(PDR_SOURCE_DIR) + "/scripts/sshd.sh";
+  ASSERT_EQ(std::system((script + " start " + sshd + " --password >" + (dir_ / "sshd.out") + " 2>&1").c_str()), 0)
+      << test::read_text(dir_ / "sshd.out");
+  struct Stop {
+    std::string cmd;
+    ~Stop() { (void)std::system(cmd.c_str()); }
+  } stop{script + " stop " + sshd};
+  std::string port;
+  std::istringstream env_file(test::read_text(sshd + "/env"));
+  for (std::string line; std::getline(env_file, line);) {
+    if (line.rfind("PORT=", 0) == 0) port = line.substr(5);
+  }
+  std::string password = test::read_text(sshd + "/password");
+  while (!password.empty() && password.back() == '\n') password.pop_back();
+  ASSERT_GE(password.size(), 16u);
+  // The test account writes into this test's directory.
+  fs::permissions(dir_.path(), fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+  const std::string remote = dir_ / "remote";
+  fs::create_directories(remote);
+  fs::permissions(remote, fs::perms::all);
+  test::write_text(dir_ / "pw.yaml", "database:\n  path: jobs.db\nstorage:\n  type: sftp\n  host: 127.0.0.1\n"
+                                     "  port: " + port + "\n  username: pdr-sftp-test\n  known_hosts: " + sshd +
+                                     "/known_hosts\n  base_dir: " + remote +
+                                     "\nrun:\n  scratch_dir: scratch\nmodel_parameters:\n  species: [CO]\n");
+  auto e = env();
+  e.push_back("PDR_STORAGE_PASSWORD=" + password);
+  const std::vector<std::string> grid = {"--config", dir_ / "pw.yaml", "--model-name", "pw", "--dens", "30"};
+  auto r = test::run_pdr_run(dir_.path(), grid, e);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("1 finished, 0 failed"), std::string::npos) << r.out;
+  struct stat sb{};
+  ASSERT_EQ(::stat((remote + "/pw/pdrgrid/pdr100_30_-10_10_00.hdf").c_str(), &sb), 0);
+  EXPECT_NE(sb.st_uid, 0u) << "written by the password account, not by root's key";
+  EXPECT_EQ(r.err.find(password), std::string::npos);
+  EXPECT_EQ(r.out.find(password), std::string::npos);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM job_files WHERE path LIKE '%" + password + "%'"), 0);
+  // A wrong password: one line, exit 2, nothing run.
+  auto bad_env = env();
+  bad_env.push_back("PDR_STORAGE_PASSWORD=wrong-" + password);
+  auto bad = test::run_pdr_run(dir_.path(), {"--config", dir_ / "pw.yaml", "--model-name", "pw2", "--dens", "40"},
+                               bad_env);
+  EXPECT_EQ(bad.code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("sftp storage: cannot connect to pdr-sftp-test@127.0.0.1"), std::string::npos) << bad.err;
+  EXPECT_EQ(bad.err.find(password), std::string::npos);
 }
 
 TEST_F(GridRunTest, SftpStorageOnAThrowawaySshd) {
@@ -568,6 +623,21 @@ TEST_F(GridRunTest, FailingOnionAndCrashFailTheJobWithTheirStage) {
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE error LIKE 'onion CO: exit code 4%'"), 1);
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE error LIKE 'pdr: killed by signal 11%'"), 1);
+}
+
+TEST_F(GridRunTest, ASetupFailureFailsTheJobAtItsStage) {
+  // An output directory named like an executable: the job's directory cannot take the link to it.
+  test::write_text(dir_ / "cfg.yaml",
+                   "database:\n  path: jobs.db\nstorage:\n  base_dir: store\nrun:\n  scratch_dir: scratch\n"
+                   "  max_attempts: 1\ndirectories:\n  pdr_out_dirs: [mockpdr]\nmodel_parameters:\n  species: [CO]\n");
+  auto r = run({"--model-name", "s", "--dens", "30", "--chi", "10"});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'failed' AND "
+                      "error LIKE 'setup: cannot link mockpdr: %' AND output_hdf4_file IS NULL"),
+            1);
+  EXPECT_EQ(count_starts(dir_ / "trace"), 0u) << "no executable runs after a failed setup";
+  auto st = test::run_pdr_run(dir_.path(), {"status", "--config", dir_ / "cfg.yaml", "--model-name", "s"});
+  EXPECT_NE(st.out.find("[setup]"), std::string::npos) << st.out;
 }
 
 TEST_F(GridRunTest, HangingPointIsKilledAtItsTimeout) {
