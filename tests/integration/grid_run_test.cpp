@@ -111,6 +111,14 @@ TEST_F(GridRunTest, FiftyPointsFourWorkersEveryJobExactlyOnceThenNoWork) {
     EXPECT_TRUE(fs::is_regular_file(dir_ / ("store/g50/" + std::string(f)))) << f;
   }
   EXPECT_TRUE(fs::is_empty(dir_ / "scratch")) << "working directories are removed";
+  // Every staged copy took its final name once its outcome was recorded; none is left beside them.
+  size_t stored = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir_ / "store/g50")) {
+    if (!e.is_regular_file()) continue;
+    ++stored;
+    EXPECT_NE(e.path().filename().string().front(), '.') << e.path();
+  }
+  EXPECT_EQ(static_cast<long long>(stored), sql_count("SELECT COUNT(*) FROM job_files")) << "each file recorded";
 
   auto again = run(k50);
   ASSERT_EQ(again.code, 0) << again.err;
