@@ -22,6 +22,10 @@ struct Dialect {
     if (!mysql) return "";
     return skip_locked ? " FOR UPDATE SKIP LOCKED" : " FOR UPDATE";
   }
+  // The claim reads pending rows in id order through idx_jobs_claim. For ORDER BY id LIMIT n
+  // MariaDB's optimizer prefers walking the primary key, past every finished row: each claim got
+  // slower with each finished job (40 ms at 20,000). SQLite finds the rows in that order itself.
+  const char* claim_index() const { return mysql ? " FORCE INDEX (idx_jobs_claim)" : ""; }
   // The database's clock in UTC, now and `seconds` from now (leases and retries use it, so the
   // clocks of the nodes do not matter).
   std::string now() const { return mysql ? "UTC_TIMESTAMP()" : "datetime('now')"; }

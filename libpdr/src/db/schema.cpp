@@ -163,6 +163,7 @@ std::vector<IndexDef> schema_indexes() {
       {"uq_parameters", "kosmatau_parameters", "model_name_id, parameter_hash", true},
       {"uq_jobs", "pdr_model_jobs", "model_name_id, kosmatau_parameters_id, duplicate_key", true},
       {"idx_jobs_model_status", "pdr_model_jobs", "model_name_id, status", false},
+      {"idx_jobs_claim", "pdr_model_jobs", "model_name_id, status, duplicate_key, id", false},
       {"idx_jobs_name", "pdr_model_jobs", "model_job_name", false},
       {"idx_jobs_token", "pdr_model_jobs", "token", false},
       {"idx_jobs_status_lease", "pdr_model_jobs", "status, lease_expires_at", false},

@@ -333,8 +333,9 @@ class SociJobStore : public JobStore {
       std::vector<int> attempts(slots);
       std::vector<std::string> stages(slots);
       std::vector<long long> epochs(slots);
-      sql << "SELECT id, model_job_name, kosmatau_parameters_id, attempts, run_stage, lease_epoch FROM pdr_model_jobs "
-             "WHERE model_name_id = :m AND status = 'pending' AND duplicate_key = 0 AND (retry_at IS NULL OR retry_at <= " +
+      sql << "SELECT id, model_job_name, kosmatau_parameters_id, attempts, run_stage, lease_epoch FROM pdr_model_jobs" +
+                 std::string(dialect_.claim_index()) +
+                 " WHERE model_name_id = :m AND status = 'pending' AND duplicate_key = 0 AND (retry_at IS NULL OR retry_at <= " +
                  dialect_.now() + ") ORDER BY id LIMIT :n" + std::string(dialect_.claim_lock()),
           soci::use(model_id), soci::use(max), soci::into(ids), soci::into(names), soci::into(params),
           soci::into(attempts), soci::into(stages), soci::into(epochs);
