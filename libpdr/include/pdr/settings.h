@@ -50,6 +50,9 @@ struct StorageSettings {
   // sftp
   std::string host, username, password, key_file, known_hosts;
   int port = 22;
+  // local: an output on the same filesystem is stored as a hard link to the job's file instead
+  // of a copy (off with run.keep_tmp, whose kept directories must not share the stored files).
+  bool link_outputs = true;
 };
 
 struct PdrSettings {

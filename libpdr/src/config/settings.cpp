@@ -210,6 +210,7 @@ Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigne
     r.workers = 1;
   }
   r.keep_tmp = c.boolean("run.keep_tmp");
+  s.storage.link_outputs = !r.keep_tmp;
   r.step_timeout = c.real("run.step_timeout");
   if (r.step_timeout < 0) return Status::Usage(where("run.step_timeout") + ": must not be negative");
   std::string scratch = c.str("run.scratch_dir");

@@ -19,10 +19,12 @@ namespace pdr {
 namespace {
 
 // Copies into the destination directory under a temporary name and renames it into place (or
-// to its staged name), so a reader never sees a half-written output.
+// to its staged name), so a reader never sees a half-written output. A staged output on the same
+// filesystem is a hard link to the job's file when `link` is set: no data is copied and no new
+// file is made (the job's directory is removed afterwards, leaving the stored name).
 class LocalStorage : public Storage {
  public:
-  explicit LocalStorage(std::string root) : root_(std::move(root)) {}
+  LocalStorage(std::string root, bool link) : root_(std::move(root)), link_(link) {}
 
   Result<StoredFile> store(const std::string& local_path, const std::string& relative_path,
                            const std::string& kind, const std::string& stage_tag) override {
@@ -34,26 +36,35 @@ class LocalStorage : public Storage {
     if (ec) return Status::Io(dest.parent_path().string() + ": cannot create directory: " + ec.message());
     auto sum = sha256_file(local_path);
     if (!sum.ok()) return sum.status();
+    // A staged name is the attempt's own: the copy goes there directly.
     thread_local std::mt19937_64 rng(std::random_device{}());
-    const fs::path tmp = dest.parent_path() / ("." + dest.filename().string() + ".tmp" + std::to_string(rng()));
-    fs::copy_file(local_path, tmp, fs::copy_options::overwrite_existing, ec);
-    if (ec) {
-      fs::remove(tmp, ec);
-      return Status::Io(dest.string() + ": cannot store output: " + ec.message());
+    const fs::path tmp = stage_tag.empty()
+                             ? dest.parent_path() / ("." + dest.filename().string() + ".tmp" + std::to_string(rng()))
+                             : target;
+    fs::remove(tmp, ec);  // a staged name left by an attempt that died in this very step
+    const bool linked = link_ && !stage_tag.empty() && ::link(local_path.c_str(), tmp.c_str()) == 0;
+    if (!linked) {
+      fs::copy_file(local_path, tmp, fs::copy_options::overwrite_existing, ec);
+      if (ec) {
+        fs::remove(tmp, ec);
+        return Status::Io(dest.string() + ": cannot store output: " + ec.message());
+      }
+      // Verify the copy before it takes the output's name: a job is finished only with outputs
+      // that are stored and verified.
+      auto copied = sha256_file(tmp.string());
+      if (!copied.ok() || copied.value() != sum.value()) {
+        std::error_code ignore;
+        fs::remove(tmp, ignore);
+        return Status::Io(dest.string() + ": the stored copy does not match the output (sha256)");
+      }
     }
-    // Verify the copy before it takes the output's name: a job is finished only with outputs
-    // that are stored and verified.
-    auto copied = sha256_file(tmp.string());
-    if (!copied.ok() || copied.value() != sum.value()) {
-      std::error_code ignore;
-      fs::remove(tmp, ignore);
-      return Status::Io(dest.string() + ": the stored copy does not match the output (sha256)");
-    }
-    fs::rename(tmp, target, ec);
-    if (ec) {
-      std::error_code ignore;
-      fs::remove(tmp, ignore);
-      return Status::Io(dest.string() + ": cannot store output: " + ec.message());
+    if (tmp != target) {
+      fs::rename(tmp, target, ec);
+      if (ec) {
+        std::error_code ignore;
+        fs::remove(tmp, ignore);
+        return Status::Io(dest.string() + ": cannot store output: " + ec.message());
+      }
     }
     struct stat sb;
     if (::stat(target.c_str(), &sb) != 0) {
@@ -110,6 +121,7 @@ class LocalStorage : public Storage {
 
  private:
   std::string root_;
+  bool link_;
 };
 
 }  // namespace
@@ -137,7 +149,7 @@ Result<std::unique_ptr<Storage>> open_storage(const StorageSettings& settings, c
   if (access(model_root.c_str(), W_OK) != 0) {
     return Status::Usage(model_root + ": storage directory is not writable");
   }
-  return std::unique_ptr<Storage>(std::make_unique<LocalStorage>(model_root));
+  return std::unique_ptr<Storage>(std::make_unique<LocalStorage>(model_root, settings.link_outputs));
 }
 
 }  // namespace pdr
