@@ -47,8 +47,10 @@ struct JobResult {
 // What ties a running job to its lease.
 struct JobControl {
   const StopSignal* cancel = nullptr;  // raised when the lease was lost: stop the programs
-  // Renews the lease of this job only; false when another process holds it now. Called before
-  // outputs are stored, so a job taken over never writes over the new owner's files.
+  // Optional: renews the lease of this job only; false when another process holds it now.
+  // Called (at most once a second) before outputs are stored, to skip storing a job that was
+  // taken over; correctness does not depend on it (outputs are staged, see stage_tag). Without
+  // it only `cancel` (raised by the heartbeat) is looked at.
   std::function<bool()> confirm_lease;
   // Names this attempt's staged outputs (see Storage); "" stores them under their final names.
   std::string stage_tag;

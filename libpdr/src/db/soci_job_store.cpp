@@ -1575,15 +1575,42 @@ class SociJobStore : public JobStore {
 
   void record_files(Session& sql, const StatusChange& c) {
     std::map<std::string, const StoredFile*> by_kind;
-    for (const auto& f : c.files) {
-      soci::indicator mt = f.mtime.empty() ? soci::i_null : soci::i_ok;
-      sql << "INSERT INTO job_files (job_id, kind, path, sha256_sum, file_size, modification_time) "
-             "VALUES (:j, :k, :p, :s, :z, :t)",
-          soci::use(c.job_id), soci::use(f.kind), soci::use(f.path), soci::use(f.sha256), soci::use(f.size),
-          soci::use(f.mtime, mt);
-      by_kind[f.kind] = &f;
-      if (is_job_output_column(f.kind)) {
-        sql << "UPDATE pdr_model_jobs SET " + f.kind + " = :p WHERE id = :id", soci::use(f.path), soci::use(c.job_id);
+    for (const auto& f : c.files) by_kind[f.kind] = &f;
+    if (!c.files.empty()) {
+      // One statement for every file, one for the job's output columns: each statement is a
+      // round trip to a MySQL server, and a job stores a dozen files.
+      std::vector<soci::indicator> mtime_ind;
+      for (const auto& f : c.files) mtime_ind.push_back(f.mtime.empty() ? soci::i_null : soci::i_ok);
+      std::string q = "INSERT INTO job_files (job_id, kind, path, sha256_sum, file_size, modification_time) VALUES ";
+      soci::statement ins(sql);
+      for (size_t i = 0; i < c.files.size(); ++i) {
+        const std::string n = std::to_string(i);
+        q += (i ? ", " : "") + std::string("(:j") + n + ", :k" + n + ", :p" + n + ", :s" + n + ", :z" + n + ", :t" + n + ")";
+        const StoredFile& f = c.files[i];
+        ins.exchange(soci::use(c.job_id));
+        ins.exchange(soci::use(f.kind));
+        ins.exchange(soci::use(f.path));
+        ins.exchange(soci::use(f.sha256));
+        ins.exchange(soci::use(f.size));
+        ins.exchange(soci::use(f.mtime, mtime_ind[i]));
+      }
+      ins.alloc();
+      ins.prepare(q);
+      ins.define_and_bind();
+      ins.execute(true);
+      std::string set;
+      soci::statement up(sql);
+      for (const auto& [kind, f] : by_kind) {
+        if (!is_job_output_column(kind)) continue;
+        set += (set.empty() ? "" : ", ") + kind + " = :" + kind;
+        up.exchange(soci::use(f->path));
+      }
+      if (!set.empty()) {
+        up.exchange(soci::use(c.job_id));
+        up.alloc();
+        up.prepare("UPDATE pdr_model_jobs SET " + set + " WHERE id = :id");
+        up.define_and_bind();
+        up.execute(true);
       }
     }
     auto h4 = by_kind.find("output_hdf4_file"), hs = by_kind.find("pdrstruct"), hc = by_kind.find("pdrchem");

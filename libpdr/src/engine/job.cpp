@@ -420,15 +420,17 @@ class JobExecution {
   }
 
   bool store(const std::string& rel, const std::string& local, const std::string& kind) {
-    if (control_ != nullptr && control_->confirm_lease &&
-        std::chrono::steady_clock::now() - confirmed_ > std::chrono::seconds(1)) {
-      if ((cancel_ != nullptr && cancel_->requested()) || !control_->confirm_lease()) {
-        result_.state = JobState::Pending;
-        result_.error = "lease lost: outputs not stored";
-        return false;
-      }
-      confirmed_ = std::chrono::steady_clock::now();
+    // Outputs are staged, so storing after a lost lease is harmless; this only saves the work.
+    const bool lost = (cancel_ != nullptr && cancel_->requested()) ||
+                      (control_ != nullptr && control_->confirm_lease &&
+                       std::chrono::steady_clock::now() - confirmed_ > std::chrono::seconds(1) &&
+                       !control_->confirm_lease());
+    if (lost) {
+      result_.state = JobState::Pending;
+      result_.error = "lease lost: outputs not stored";
+      return false;
     }
+    confirmed_ = std::chrono::steady_clock::now();
     auto f = storage_.store(local, rel, kind, stage_tag());
     if (!f.ok()) return fail("storage", f.status().message());
     result_.files.push_back(f.value());
