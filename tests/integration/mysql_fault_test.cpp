@@ -311,7 +311,8 @@ TEST_F(MysqlFaultTest, F8_ServerDownLongerThanTheDeadline) {
     replayed = std::stoll(again.err.substr(colon + 2, at - colon - 2));
   }
   EXPECT_NE(again.out.find(std::to_string(done_before + replayed) + " already done"), std::string::npos)
-      << again.out << "\nreplayed " << replayed;
+      << again.out << "\nreplayed " << replayed << ", finished before the re-run " << done_before << "\n"
+      << again.err.substr(0, 3000);
   expect_consistent(again, 200, /*each_ran_once=*/false);
 }
 
