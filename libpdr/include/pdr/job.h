@@ -3,7 +3,6 @@
 // prepare_job_plan checks everything a job needs once, before anything is written.
 #pragma once
 
-#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,12 +45,9 @@ struct JobResult {
 
 // What ties a running job to its lease.
 struct JobControl {
-  const StopSignal* cancel = nullptr;  // raised when the lease was lost: stop the programs
-  // Optional: renews the lease of this job only; false when another process holds it now.
-  // Called (at most once a second) before outputs are stored, to skip storing a job that was
-  // taken over; correctness does not depend on it (outputs are staged, see stage_tag). Without
-  // it only `cancel` (raised by the heartbeat) is looked at.
-  std::function<bool()> confirm_lease;
+  // Raised (by the heartbeat) when the lease was lost: stop the programs, store nothing more.
+  // Outputs stored before are staged (see stage_tag), so a late store is harmless anyway.
+  const StopSignal* cancel = nullptr;
   // Names this attempt's staged outputs (see Storage); "" stores them under their final names.
   std::string stage_tag;
 };

@@ -40,8 +40,9 @@ class Storage {
   virtual std::string check(const StoredFile& file) = 0;
 };
 
-// The staged name of `final_name` (a file name, no directory) for one attempt.
-std::string staged_name(const std::string& final_name, const std::string& stage_tag);
+// The staged path of `final_path` for one attempt: the same directory (after the last '/' or,
+// for an rclone remote's root, ':'), the name hidden and tagged.
+std::string staged_path(const std::string& final_path, const std::string& stage_tag);
 
 // `model_root` is <base_dir>/<model>; for local storage it is created when missing. `env` is the
 // environment of helper programs (rclone).

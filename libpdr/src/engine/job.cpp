@@ -421,16 +421,11 @@ class JobExecution {
 
   bool store(const std::string& rel, const std::string& local, const std::string& kind) {
     // Outputs are staged, so storing after a lost lease is harmless; this only saves the work.
-    const bool lost = (cancel_ != nullptr && cancel_->requested()) ||
-                      (control_ != nullptr && control_->confirm_lease &&
-                       std::chrono::steady_clock::now() - confirmed_ > std::chrono::seconds(1) &&
-                       !control_->confirm_lease());
-    if (lost) {
+    if (cancel_ != nullptr && cancel_->requested()) {
       result_.state = JobState::Pending;
       result_.error = "lease lost: outputs not stored";
       return false;
     }
-    confirmed_ = std::chrono::steady_clock::now();
     auto f = storage_.store(local, rel, kind, stage_tag());
     if (!f.ok()) return fail("storage", f.status().message());
     result_.files.push_back(f.value());
@@ -463,7 +458,6 @@ class JobExecution {
   const StopSignal* stop_;
   const JobControl* control_;
   const StopSignal* cancel_;
-  std::chrono::steady_clock::time_point confirmed_{};  // last time the lease was confirmed
   std::vector<std::string> env_;
   std::string dir_;
   JobResult result_;

@@ -29,8 +29,7 @@ class LocalStorage : public Storage {
   Result<StoredFile> store(const std::string& local_path, const std::string& relative_path,
                            const std::string& kind, const std::string& stage_tag) override {
     const fs::path dest = fs::path(root_) / relative_path;
-    const fs::path target =
-        stage_tag.empty() ? dest : dest.parent_path() / staged_name(dest.filename().string(), stage_tag);
+    const fs::path target = stage_tag.empty() ? dest : fs::path(staged_path(dest.string(), stage_tag));
     std::error_code ec;
     fs::create_directories(dest.parent_path(), ec);
     if (ec) return Status::Io(dest.parent_path().string() + ": cannot create directory: " + ec.message());
@@ -41,7 +40,7 @@ class LocalStorage : public Storage {
     const fs::path tmp = stage_tag.empty()
                              ? dest.parent_path() / ("." + dest.filename().string() + ".tmp" + std::to_string(rng()))
                              : target;
-    fs::remove(tmp, ec);  // a staged name left by an attempt that died in this very step
+    if (!stage_tag.empty()) fs::remove(tmp, ec);  // left by an attempt that died in this very step
     const bool linked = link_ && !stage_tag.empty() && ::link(local_path.c_str(), tmp.c_str()) == 0;
     if (!linked) {
       fs::copy_file(local_path, tmp, fs::copy_options::overwrite_existing, ec);
@@ -126,8 +125,9 @@ class LocalStorage : public Storage {
 
 }  // namespace
 
-std::string staged_name(const std::string& final_name, const std::string& stage_tag) {
-  return "." + final_name + ".staged-" + stage_tag;
+std::string staged_path(const std::string& final_path, const std::string& stage_tag) {
+  const auto cut = final_path.find_last_of("/:") + 1;  // 0 without a directory
+  return final_path.substr(0, cut) + "." + final_path.substr(cut) + ".staged-" + stage_tag;
 }
 
 Result<std::unique_ptr<Storage>> open_rclone_storage(const StorageSettings& settings, const std::string& model_root,

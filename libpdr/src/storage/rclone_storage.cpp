@@ -31,7 +31,7 @@ class RcloneStorage : public Storage {
     auto sum = sha256_file(local_path);
     if (!sum.ok()) return sum.status();
     const std::string dest = remote_path(relative_path);
-    const std::string target = stage_tag.empty() ? dest : staged_path_of(dest, stage_tag);
+    const std::string target = stage_tag.empty() ? dest : staged_path(dest, stage_tag);
     std::string out;
     if (!run({"copyto", local_path, target}, &out)) return Status::Io("rclone copyto " + dest + " failed: " + out);
     // Read the copy's checksum back from the remote before calling it stored.
@@ -91,10 +91,6 @@ class RcloneStorage : public Storage {
  private:
   std::string remote_path(const std::string& relative) const { return root_ + "/" + relative; }
 
-  static std::string staged_path_of(const std::string& dest, const std::string& tag) {
-    const auto slash = dest.find_last_of("/:");
-    return dest.substr(0, slash + 1) + staged_name(dest.substr(slash + 1), tag);
-  }
 
   bool hash_of(const std::string& path, std::string* sum) {
     std::string out;

@@ -1,8 +1,8 @@
 // Storage on an SSH server with OpenSSH's own clients (no shell on this side): one master
 // connection per process (ControlMaster) that every worker's transfer reuses, the server's host
 // key checked against known_hosts, key or password authentication (the password reaches ssh's
-// askpass through its environment, never an argument or a file). Each file is uploaded under a temporary name,
-// checked by the server's sha256sum and renamed into place.
+// askpass through its environment, never an argument or a file). Each file is uploaded (under
+// its staged name, or a temporary one), checked by the server's sha256sum and renamed.
 #include <unistd.h>
 
 #include <atomic>
@@ -100,7 +100,7 @@ class SftpStorage : public Storage {
     auto sum = sha256_file(local_path);
     if (!sum.ok()) return sum.status();
     const std::string final_path = root_ + "/" + relative_path;
-    const std::string dest = stage_tag.empty() ? final_path : staged_path_of(final_path, stage_tag);
+    const std::string dest = stage_tag.empty() ? final_path : staged_path(final_path, stage_tag);
     // A staged name is the attempt's own: the upload goes there directly.
     const std::string tmp =
         stage_tag.empty() ? dest + ".tmp" + std::to_string(getpid()) + "-" + std::to_string(++counter_) : dest;
@@ -179,10 +179,6 @@ class SftpStorage : public Storage {
     return "sftp://" + destination_ + ":" + std::to_string(settings_.port) + remote;
   }
 
-  static std::string staged_path_of(const std::string& dest, const std::string& tag) {
-    const auto slash = dest.find_last_of('/');
-    return dest.substr(0, slash + 1) + staged_name(dest.substr(slash + 1), tag);
-  }
 
   // The remote path of a recorded "sftp://user@host:port/path".
   std::string remote_of(const std::string& stored) const {
