@@ -68,6 +68,8 @@ Exit codes: 0 all jobs done, 1 some job failed, 2 usage/config/database error, 1
       ->check(CLI::Range(0.1, 86400.0));
   status->add_option("--grid", o.grid_axes,
                      "a map of job states over two axes, e.g. --grid dens,chi (others aggregated)");
+  status->add_flag("--recount", o.recount,
+                   "count the jobs from their rows and rewrite the kept counters first (doctor says when needed)");
 
   CLI::App* verify = app.add_subcommand(
       "verify", "check the stored outputs of finished jobs (size, sha256); put jobs with missing or "

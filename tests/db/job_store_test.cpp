@@ -46,6 +46,20 @@ class JobStoreTest : public ::testing::TestWithParam<std::string> {
     prov_.onion_species = "CO C+";
   }
 
+  // Every test also checks that the counters the triggers keep equal the rows, whatever the
+  // test did to the jobs.
+  void TearDown() override {
+    if (!store_ || HasFatalFailure() || IsSkipped()) return;
+    auto models = store_->model_names();
+    ASSERT_TRUE(models.ok()) << models.status().message();
+    for (const auto& m : models.value()) {
+      auto c = store_->check_counts(m);
+      ASSERT_TRUE(c.ok()) << c.status().message();
+      EXPECT_TRUE(c->kept_by_triggers) << c->note;
+      EXPECT_EQ(c->counters, c->rows) << "model " << m;
+    }
+  }
+
   std::vector<GridPoint> points(std::vector<std::string> dens) {
     Settings s;
     s.model.metal = {"100"};
@@ -91,7 +105,7 @@ TEST_P(JobStoreTest, RegisteringTwiceCreatesRowsOnce) {
   EXPECT_EQ(count("SELECT COUNT(*) FROM kosmatau_executables"), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM chemical_databases"), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE pending = 1 AND active = 0 AND status = 'pending'"), 6);
-  EXPECT_EQ(count("SELECT MAX(version) FROM schema_version"), 2);
+  EXPECT_EQ(count("SELECT MAX(version) FROM schema_version"), 3);
 }
 
 TEST_P(JobStoreTest, FloatingColumnsKeepDoublePrecision) {
@@ -226,6 +240,48 @@ TEST_P(JobStoreTest, StatusReportCountsEveryState) {
   EXPECT_EQ(missing.status().message(), "no model named 'nope' in the database");
 }
 
+TEST_P(JobStoreTest, StatusReadsCountersThatFollowEveryChangeAndCanBeRewritten) {
+  auto r = register_points(points({"30", "40", "50"}));
+  auto jobs = store_->claim_jobs(r.model_id, 2, owner_);
+  ASSERT_TRUE(jobs.ok());
+  ASSERT_EQ(jobs->size(), 2u);
+  StatusChange done{jobs->at(0).id, JobState::Running, JobState::Finished, "tok1", 0, "", {}};
+  ASSERT_TRUE(store_->update_job_status(done).ok());
+  // Changes made by hand with SQL are counted too: the triggers see every writer.
+  exec("UPDATE pdr_model_jobs SET status = 'skipped' WHERE status = 'pending' AND id = (SELECT m FROM (SELECT "
+       "MAX(id) AS m FROM pdr_model_jobs) t)");
+  exec("DELETE FROM pdr_model_jobs WHERE id = (SELECT m FROM (SELECT MIN(id) AS m FROM pdr_model_jobs WHERE "
+       "status = 'pending') t)");
+  // A row kept as a duplicate (duplicate_key != 0) is not a job of the grid.
+  exec("UPDATE pdr_model_jobs SET duplicate_key = id WHERE id = " + std::to_string(jobs->at(1).id));
+  auto rep = store_->status_report("m1");
+  ASSERT_TRUE(rep.ok());
+  EXPECT_EQ(rep->total, 4);
+  EXPECT_EQ(rep->by_status.at("finished"), 1);
+  EXPECT_EQ(rep->by_status.at("running"), 0);
+  EXPECT_EQ(rep->by_status.at("skipped"), 1);
+  EXPECT_EQ(rep->by_status.at("pending"), 2);
+  auto counts = store_->state_counts(r.model_id);
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->at("pending"), 2);
+  EXPECT_EQ(counts->count("running"), 0u);
+  // status reads the counters, not the rows: a counter set wrong shows, doctor sees it, and a
+  // recount puts it right.
+  exec("UPDATE pdr_job_counts SET n = n + 5 WHERE status = 'pending' AND model_name_id = " +
+       std::to_string(r.model_id) + " AND id = (SELECT m FROM (SELECT MIN(id) AS m FROM pdr_job_counts WHERE "
+       "status = 'pending') t)");
+  EXPECT_EQ(store_->status_report("m1")->by_status.at("pending"), 7);
+  auto check = store_->check_counts("m1");
+  ASSERT_TRUE(check.ok());
+  EXPECT_TRUE(check->kept_by_triggers);
+  EXPECT_EQ(check->counters.at("pending"), 7);
+  EXPECT_EQ(check->rows.at("pending"), 2);
+  auto rewritten = store_->recount_jobs();
+  ASSERT_TRUE(rewritten.ok()) << rewritten.status().message();
+  EXPECT_TRUE(rewritten.value());
+  EXPECT_EQ(store_->status_report("m1")->by_status.at("pending"), 2);
+}
+
 TEST_P(JobStoreTest, ParametersRoundTripThroughTheRow) {
   auto p = points({"30"});
   auto r = register_points(p);
@@ -256,6 +312,52 @@ TEST_P(JobStoreTest, NewerSchemaIsRefused) {
   ASSERT_FALSE(store.ok());
   EXPECT_NE(store.status().message().find("schema version 99"), std::string::npos);
 }
+
+// A MariaDB account that may not CREATE TRIGGER (a shared production server often grants no
+// TRIGGER privilege, or logs binary without log_bin_trust_function_creators).
+class MysqlJobStoreTest : public JobStoreTest {};
+
+TEST_P(MysqlJobStoreTest, WithoutTheTriggerPrivilegeStatusCountsTheRows) {
+  auto r = register_points(points({"30", "40"}));
+  ASSERT_EQ(store_->claim_jobs(r.model_id, 1, owner_)->size(), 1u);
+  for (const char* t : {"trg_pdr_jobs_count_insert", "trg_pdr_jobs_count_update", "trg_pdr_jobs_count_delete"}) {
+    exec(std::string("DROP TRIGGER ") + t);
+  }
+  const std::string grant = " TRIGGER ON " + backend_.database() + ".* ";
+  test::MariaDb::shared().sql("REVOKE" + grant + "FROM 'pdr'@'127.0.0.1'");
+  {
+    DbManager other(db_);
+    auto store = open_job_store(other);
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    EXPECT_FALSE(store.value()->server_info()->job_counters);
+    auto check = store.value()->check_counts("m1");
+    ASSERT_TRUE(check.ok());
+    EXPECT_FALSE(check->kept_by_triggers);
+    EXPECT_NE(check->note.find("CREATE TRIGGER refused"), std::string::npos) << check->note;
+    EXPECT_NE(check->note.find("(MySQL error 1142)"), std::string::npos) << check->note;
+    // Changes the counters cannot see: status counts the rows.
+    exec("UPDATE pdr_model_jobs SET status = 'skipped' WHERE status = 'pending'");
+    auto rep = store.value()->status_report("m1");
+    ASSERT_TRUE(rep.ok());
+    EXPECT_EQ(rep->by_status.at("skipped"), 3);
+    EXPECT_EQ(rep->by_status.at("pending"), 0);
+    EXPECT_EQ(rep->by_status.at("running"), 1);
+    EXPECT_FALSE(store.value()->recount_jobs().value());
+    EXPECT_EQ(count("SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()"), 0)
+        << "no partial set of triggers";
+  }
+  // Granted again: the next open creates the triggers and counts the rows once.
+  test::MariaDb::shared().sql("GRANT" + grant + "TO 'pdr'@'127.0.0.1'");
+  DbManager again(db_);
+  auto store = open_job_store(again);
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  EXPECT_TRUE(store.value()->server_info()->job_counters);
+  EXPECT_EQ(store.value()->status_report("m1")->by_status.at("skipped"), 3);
+  EXPECT_EQ(count("SELECT SUM(n) FROM pdr_job_counts WHERE status = 'skipped'"), 3);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, MysqlJobStoreTest, ::testing::Values("mysql"),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
 INSTANTIATE_TEST_SUITE_P(Backends, JobStoreTest, ::testing::Values("sqlite", "mysql"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
@@ -500,7 +602,8 @@ TEST_P(JobStoreTest, MonitoringViewsShowJobsProgressFailuresAndWorkers) {
   EXPECT_EQ(count("SELECT running_jobs FROM pdr_workers_v WHERE token = 'tok1' AND model_name = 'm1'"), 1);
   auto info = store_->server_info();
   ASSERT_TRUE(info.ok());
-  EXPECT_EQ(info->schema_version, 2);
+  EXPECT_EQ(info->schema_version, 3);
+  EXPECT_TRUE(info->job_counters);
   EXPECT_TRUE(info->skip_locked) << info->version;
   EXPECT_FALSE(info->version.empty());
 }
@@ -530,6 +633,26 @@ TEST_P(JobStoreTest, AClaimReadsPendingRowsNotTheFinishedOnesBeforeThem) {
   }
 }
 
+TEST_P(JobStoreTest, AVersionTwoDatabaseGetsCountersFromItsRows) {
+  auto r = register_points(points({"30", "40"}));
+  ASSERT_EQ(store_->claim_jobs(r.model_id, 3, owner_)->size(), 3u);
+  for (const char* t : {"trg_pdr_jobs_count_insert", "trg_pdr_jobs_count_update", "trg_pdr_jobs_count_delete"}) {
+    exec(std::string("DROP TRIGGER ") + t);
+  }
+  exec("DROP TABLE pdr_job_counts");
+  exec("DELETE FROM schema_version");
+  exec("INSERT INTO schema_version (version) VALUES (2)");
+  DbManager other(db_);
+  auto store = open_job_store(other);
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  EXPECT_EQ(count("SELECT MAX(version) FROM schema_version"), 3);
+  auto rep = store.value()->status_report("m1");
+  ASSERT_TRUE(rep.ok());
+  EXPECT_EQ(rep->by_status.at("running"), 3);
+  EXPECT_EQ(rep->by_status.at("pending"), 1);
+  EXPECT_EQ(count("SELECT SUM(n) FROM pdr_job_counts WHERE status = 'running'"), 3);
+}
+
 TEST_P(JobStoreTest, AVersionOneDatabaseGetsTheViews) {
   exec("DROP VIEW pdr_jobs_v");
   exec("DROP VIEW pdr_workers_v");
@@ -538,7 +661,7 @@ TEST_P(JobStoreTest, AVersionOneDatabaseGetsTheViews) {
   DbManager other(db_);
   auto store = open_job_store(other);
   ASSERT_TRUE(store.ok()) << store.status().message();
-  EXPECT_EQ(count("SELECT MAX(version) FROM schema_version"), 2);
+  EXPECT_EQ(count("SELECT MAX(version) FROM schema_version"), 3);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_jobs_v"), 0);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_workers_v"), 0);
 }

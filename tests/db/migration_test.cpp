@@ -154,6 +154,15 @@ TEST_P(PredecessorMigrationTest, IsAdditiveReportsDuplicatesAndKeepsOldQueriesWo
   EXPECT_FALSE(reopened.value()->migration().from_predecessor);
   EXPECT_EQ(reopened.value()->migration().unique_keys_skipped.size(), 1u) << "still reported while duplicates last";
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs"), 6);
+  // The job counters start from the migrated rows (statuses mapped, duplicates not counted).
+  for (const char* model : {"old", "new"}) {
+    auto c = reopened.value()->check_counts(model);
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    EXPECT_TRUE(c->kept_by_triggers) << c->note;
+    EXPECT_EQ(c->counters, c->rows) << model;
+  }
+  EXPECT_EQ(count("SELECT SUM(n) FROM pdr_job_counts"),
+            count("SELECT COUNT(*) FROM pdr_model_jobs WHERE duplicate_key = 0"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, PredecessorMigrationTest, ::testing::Values("sqlite", "mysql"),

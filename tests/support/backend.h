@@ -32,6 +32,7 @@ class BackendDatabase {
 
   const DatabaseSettings& settings() const { return settings_; }
   const TempDir& dir() const { return dir_; }
+  const std::string& database() const { return database_; }  // MariaDB only
 
   long long count(const std::string& sql) const {
     if (mysql_) return MariaDb::shared().number("USE " + database_ + "; " + sql);

@@ -31,6 +31,7 @@ struct CliOptions {
   bool watch = false;     // status --watch
   double interval = 2;    // status --interval SECONDS
   std::string grid_axes;  // status --grid dens,chi
+  bool recount = false;   // status --recount: rewrite the job counters from the rows first
   // submit
   std::string scheduler;
   std::optional<int> nodes;

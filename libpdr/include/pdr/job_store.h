@@ -156,6 +156,14 @@ struct ServerInfo {
   bool skip_locked = true;  // SELECT ... FOR UPDATE SKIP LOCKED (MariaDB >= 10.6, MySQL >= 8.0)
   long long max_connections = 0, wait_timeout = 0;  // MySQL only (0 on SQLite)
   int schema_version = 0;
+  bool job_counters = false;  // the triggers that keep pdr_job_counts exist
+};
+
+// The jobs per state of a model as the counters say and as the rows say (doctor).
+struct CountCheck {
+  bool kept_by_triggers = false;
+  std::string note;  // why the triggers could not be created, if this process tried
+  std::map<std::string, long long> counters, rows;
 };
 
 struct RegisterOptions {
@@ -243,6 +251,13 @@ class JobStore {
   }
   // What was migrated when the store was opened (empty for a database of this version).
   virtual MigrationReport migration() const { return {}; }
+  // Compares the kept job counters with the rows; rewrites them from the rows (status --recount).
+  virtual Result<CountCheck> check_counts(const std::string& model) {
+    (void)model;
+    return CountCheck{};
+  }
+  // False when no triggers keep counters (status counts the rows then).
+  virtual Result<bool> recount_jobs() { return false; }
 };
 
 // Opens the store on the manager's database, creating or migrating the schema (once per

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <ostream>
+#include <set>
 #include <thread>
 
 #include "cli/cli_util.h"
@@ -76,6 +77,46 @@ std::string network_filesystem(const std::string& path) {
   }
 }
 
+// The job counters `status` reads: kept by the triggers, and equal to the rows.
+void check_counters(JobStore& store, const ServerInfo& info, const DatabaseSettings& db, Report& report) {
+  if (!info.job_counters) {
+    report.warn("job counts", std::string("no count triggers on pdr_model_jobs: status and the progress line count "
+                                          "the rows (slow on big grids); a run as a user allowed to CREATE "
+                                          "TRIGGER creates them") +
+                                  (db.type == "mysql" ? " (with binary logging the server also needs "
+                                                        "log_bin_trust_function_creators=1)"
+                                                      : ""));
+    return;
+  }
+  auto models = store.model_names();
+  if (!models.ok()) {
+    report.fail("job counts", models.status().message());
+    return;
+  }
+  for (const auto& m : models.value()) {
+    auto c = store.check_counts(m);
+    if (!c.ok()) {
+      report.fail("job counts", c.status().message());
+      return;
+    }
+    if (c->counters != c->rows) {
+      std::string diff;
+      std::set<std::string> states;
+      for (const auto& kv : c->counters) states.insert(kv.first);
+      for (const auto& kv : c->rows) states.insert(kv.first);
+      for (const auto& st : states) {
+        const long long a = c->counters.count(st) ? c->counters.at(st) : 0;
+        const long long b = c->rows.count(st) ? c->rows.at(st) : 0;
+        if (a != b) diff += (diff.empty() ? "" : ", ") + st + " " + std::to_string(a) + " counted, " +
+                            std::to_string(b) + " rows";
+      }
+      report.fail("job counts", "model " + m + ": " + diff + "; `pdr_run status --recount` rewrites the counters");
+      return;
+    }
+  }
+  report.ok("job counts", "kept by triggers, equal to the rows of " + std::to_string(models->size()) + " model(s)");
+}
+
 // Whether a file can be created (and is removed again) in `dir`.
 std::string probe_writable(const std::string& dir) {
   std::error_code ec;
@@ -141,6 +182,7 @@ void check_database(const Settings& s, Report& report) {
   } else {
     report.ok("schema", "version " + std::to_string(info->schema_version));
   }
+  if (info->schema_version == kSchemaVersion) check_counters(*store.value(), info.value(), db, report);
   if (db.type != "mysql") return;
   if (info->skip_locked) {
     report.ok("claims", "SELECT ... FOR UPDATE SKIP LOCKED supported");

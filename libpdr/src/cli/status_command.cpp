@@ -274,6 +274,19 @@ int status_command(const CliOptions& options, const EnvLookup& env, std::ostream
   }
   JobStore& store = *opened->store;
   const DatabaseSettings& db = opened->settings.database;
+  if (options.recount) {
+    auto done = store.recount_jobs();
+    if (!done.ok()) {
+      spdlog::error("{}", done.status().message());
+      return kExitUsage;
+    }
+    if (done.value()) {
+      spdlog::info("job counters rewritten from the rows of {}", db.describe());
+    } else {
+      spdlog::warn("no count triggers in {}: status counts the rows, there are no counters to rewrite",
+                   db.describe());
+    }
+  }
   if (!options.watch) return print_status(options, store, db, out);
   // --watch: the same answer every interval until SIGINT/SIGTERM (exit 0); on a terminal the
   // screen is redrawn, otherwise the answers follow each other.

@@ -143,6 +143,13 @@ std::vector<TableDef> schema_tables() {
         {"pool_validated", "BIGINT NOT NULL DEFAULT 0"},
         {"pool_replaced", "BIGINT NOT NULL DEFAULT 0"},
         {"pool_failed", "BIGINT NOT NULL DEFAULT 0"}}},
+      // Jobs per model and state (rows with duplicate_key = 0), kept by schema_triggers: the sum of
+      // n over the shards of a (model, state) is the number of its jobs in that state.
+      {"pdr_job_counts",
+       {{"model_name_id", "INTEGER NOT NULL"},
+        {"shard", "INTEGER NOT NULL"},
+        {"status", "VARCHAR(50) NOT NULL"},
+        {"n", "BIGINT NOT NULL DEFAULT 0"}}},
       {"job_files",
        {{"job_id", "INTEGER NOT NULL"},
         {"kind", "VARCHAR(64) NOT NULL"},
@@ -172,6 +179,7 @@ std::vector<IndexDef> schema_indexes() {
       {"idx_job_files_job", "job_files", "job_id", false},
       {"uq_runs_token", "pdr_runs", "token", true},
       {"idx_runs_model", "pdr_runs", "model_name_id, started_at", false},
+      {"uq_job_counts", "pdr_job_counts", "model_name_id, shard, status", true},
   };
 }
 
@@ -210,6 +218,60 @@ std::vector<ViewDef> schema_views() {
        "(SELECT COUNT(*) FROM pdr_model_jobs j WHERE j.token = r.token AND j.status = 'running') AS running_jobs "
        "FROM pdr_runs r LEFT JOIN model_names m ON m.id = r.model_name_id WHERE r.state = 'running'"},
   };
+}
+
+std::vector<TriggerDef> schema_triggers(const Dialect& d) {
+  if (d.mysql) {
+    const std::string shard = "CONNECTION_ID() % " + std::to_string(kCountShards);
+    // Both rows of a change in one statement, in (model, state) order: two transactions that
+    // move jobs between the same states lock the counter rows in the same order. A session that
+    // sets @pdr_bulk_insert (registration's batches) counts its inserted rows itself.
+    return {
+        {"trg_pdr_jobs_count_insert",
+         "CREATE TRIGGER IF NOT EXISTS trg_pdr_jobs_count_insert AFTER INSERT ON pdr_model_jobs FOR EACH ROW "
+         "INSERT INTO pdr_job_counts (model_name_id, shard, status, n) SELECT NEW.model_name_id, " + shard +
+             ", NEW.status, 1 FROM DUAL WHERE NEW.duplicate_key = 0 AND @pdr_bulk_insert IS NULL "
+             "ON DUPLICATE KEY UPDATE n = n + 1"},
+        {"trg_pdr_jobs_count_update",
+         "CREATE TRIGGER IF NOT EXISTS trg_pdr_jobs_count_update AFTER UPDATE ON pdr_model_jobs FOR EACH ROW "
+         "INSERT INTO pdr_job_counts (model_name_id, shard, status, n) SELECT c.m, " + shard +
+             ", c.s, c.d FROM (SELECT OLD.model_name_id AS m, OLD.status AS s, -1 AS d FROM DUAL WHERE "
+             "OLD.duplicate_key = 0 UNION ALL SELECT NEW.model_name_id, NEW.status, 1 FROM DUAL WHERE "
+             "NEW.duplicate_key = 0) c WHERE NOT (OLD.status <=> NEW.status AND OLD.model_name_id <=> "
+             "NEW.model_name_id AND OLD.duplicate_key <=> NEW.duplicate_key) ORDER BY c.m, c.s "
+             "ON DUPLICATE KEY UPDATE n = n + VALUES(n)"},
+        {"trg_pdr_jobs_count_delete",
+         "CREATE TRIGGER IF NOT EXISTS trg_pdr_jobs_count_delete AFTER DELETE ON pdr_model_jobs FOR EACH ROW "
+         "INSERT INTO pdr_job_counts (model_name_id, shard, status, n) SELECT OLD.model_name_id, " + shard +
+             ", OLD.status, -1 FROM DUAL WHERE OLD.duplicate_key = 0 ON DUPLICATE KEY UPDATE n = n - 1"},
+    };
+  }
+  // SQLite has one writer at a time: one shard (0).
+  auto add = [](const std::string& who, const std::string& delta) {
+    return "INSERT INTO pdr_job_counts (model_name_id, shard, status, n) SELECT " + who + ".model_name_id, 0, " +
+           who + ".status, " + delta + " WHERE " + who +
+           ".duplicate_key = 0 ON CONFLICT (model_name_id, shard, status) DO UPDATE SET n = n + excluded.n;";
+  };
+  return {
+      {"trg_pdr_jobs_count_insert",
+       "CREATE TRIGGER IF NOT EXISTS trg_pdr_jobs_count_insert AFTER INSERT ON pdr_model_jobs BEGIN " +
+           add("NEW", "1") + " END"},
+      {"trg_pdr_jobs_count_update",
+       "CREATE TRIGGER IF NOT EXISTS trg_pdr_jobs_count_update AFTER UPDATE OF status, model_name_id, "
+       "duplicate_key ON pdr_model_jobs WHEN OLD.status IS NOT NEW.status OR OLD.model_name_id IS NOT "
+       "NEW.model_name_id OR OLD.duplicate_key IS NOT NEW.duplicate_key BEGIN " +
+           add("OLD", "-1") + " " + add("NEW", "1") + " END"},
+      {"trg_pdr_jobs_count_delete",
+       "CREATE TRIGGER IF NOT EXISTS trg_pdr_jobs_count_delete AFTER DELETE ON pdr_model_jobs BEGIN " +
+           add("OLD", "-1") + " END"},
+  };
+}
+
+std::vector<std::string> recount_sql(const Dialect& d) {
+  (void)d;
+  return {"DELETE FROM pdr_job_counts",
+          "INSERT INTO pdr_job_counts (model_name_id, shard, status, n) SELECT model_name_id, 0, status, COUNT(*) "
+          "FROM pdr_model_jobs WHERE duplicate_key = 0 GROUP BY model_name_id, status"};
 }
 
 std::string create_table_sql(const TableDef& table, const Dialect& d) {

@@ -10,10 +10,11 @@
 
 namespace pdr {
 
-// 1: tables and indexes; 2: leases, retries and the monitoring views (schema_views).
+// 1: tables and indexes; 2: leases, retries and the monitoring views (schema_views);
+// 3: pdr_job_counts, the jobs per model and state kept by triggers (schema_triggers).
 // Any change to tables, columns, indexes or views needs a new version: a database at the current
 // version with every table, index and view present is opened without being checked further.
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 struct ColumnDef {
   std::string name;
@@ -42,6 +43,19 @@ struct ViewDef {
   std::string name, select;
 };
 std::vector<ViewDef> schema_views();
+
+// Triggers on pdr_model_jobs that keep pdr_job_counts equal to the rows (duplicate_key = 0) per
+// model and state, in the transaction of every change, whoever makes it (pdr_run, a script, an
+// SQL client), so `status` reads a handful of rows instead of counting a million. On MySQL each
+// connection adds to its own shard of rows (CONNECTION_ID() % kCountShards), so transactions
+// on many nodes do not queue on one row per state; a reader sums the shards.
+constexpr int kCountShards = 16;
+struct TriggerDef {
+  std::string name, sql;
+};
+std::vector<TriggerDef> schema_triggers(const Dialect& d);
+// Rewrites the counters of every model from the rows (inside a transaction).
+std::vector<std::string> recount_sql(const Dialect& d);
 
 std::string create_table_sql(const TableDef& table, const Dialect& d);
 std::string create_index_sql(const IndexDef& index, const Dialect& d);
