@@ -1,4 +1,5 @@
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -218,6 +219,19 @@ RunSummary work_on_model(const Settings& s, const JobPlan& jp, Storage& out_stor
     spdlog::info("database pool: {} sessions created, {} validated, {} replaced, {} failed connects; "
                  "{} open at the end ({} in use, {} idle)",
                  pool.created, pool.validated, pool.replaced, pool.failed, pool.size, pool.in_use, pool.idle);
+  }
+  {
+    // The runner's own cost, apart from the model's: CPU of this process (all its threads) and
+    // of the processes it ran and waited for.
+    auto seconds = [](const rusage& u) {
+      return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+             static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+    };
+    rusage self{}, children{};
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);
+    spdlog::info("cpu: pdr_run {:.2f} s (user + system, all threads), the jobs' processes {:.2f} s",
+                 seconds(self), seconds(children));
   }
   if (summary.unrecorded > 0 && journal.size() > 0) {
     spdlog::error("{} outcomes are kept in {}; the next pdr_run or pdr_run worker on this host with the same "
