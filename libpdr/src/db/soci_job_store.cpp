@@ -238,15 +238,27 @@ class SociJobStore : public JobStore {
     return counts;
   }
 
+  // A model's id by name (the first, should the predecessor have left two rows of one name).
+  static std::optional<long long> model_id_of(Session& sql, const std::string& model) {
+    long long id = 0;
+    sql << "SELECT id FROM model_names WHERE model_name = :n ORDER BY id LIMIT 1", soci::use(model),
+        soci::into(id);
+    if (!sql.got_data()) return std::nullopt;
+    return id;
+  }
+  static Status no_model(const std::string& model) {
+    return Status::Usage("no model named '" + model + "' in the database");
+  }
+
   Result<CountCheck> check_counts(const std::string& model) override {
     CountCheck check;
     Status st = transaction("compare the job counters with the rows", [&](Session& sql) {
       check = CountCheck{};
       check.kept_by_triggers = counters_live_;
       check.note = counters_note_;
-      long long model_id = 0;
-      sql << "SELECT id FROM model_names WHERE model_name = :n", soci::use(model), soci::into(model_id);
-      if (!sql.got_data()) return Status::Usage("no model named '" + model + "' in the database");
+      const auto found = model_id_of(sql, model);
+      if (!found) return no_model(model);
+      const long long model_id = *found;
       check.rows = read_counts(sql, model_id, true);
       check.counters = counters_live_ ? read_counts(sql, model_id, false) : check.rows;
       return Status::Ok();
@@ -755,9 +767,9 @@ class SociJobStore : public JobStore {
     GridMap map{row_axis, column_axis, {}, {}, {}};
     Status st = transaction("read the grid map", [&](Session& sql) {
       map.cells.clear();
-      long long model_id = 0;
-      sql << "SELECT id FROM model_names WHERE model_name = :n", soci::use(model), soci::into(model_id);
-      if (!sql.got_data()) return Status::Usage("no model named '" + model + "' in the database");
+      const auto found = model_id_of(sql, model);
+      if (!found) return no_model(model);
+      const long long model_id = *found;
       soci::rowset<soci::row> rs =
           (sql.prepare << "SELECT p." + rc + ", p." + cc + ", j.status, COUNT(*) FROM pdr_model_jobs j JOIN "
                           "kosmatau_parameters p ON p.id = j.kosmatau_parameters_id WHERE j.model_name_id = :m AND "
@@ -804,9 +816,7 @@ class SociJobStore : public JobStore {
   Result<std::optional<long long>> find_model(const std::string& model) override {
     std::optional<long long> id;
     Status st = transaction("find model " + model, [&](Session& sql) {
-      long long v = 0;
-      sql << "SELECT id FROM model_names WHERE model_name = :m", soci::use(model), soci::into(v);
-      id = sql.got_data() ? std::optional<long long>(v) : std::nullopt;
+      id = model_id_of(sql, model);
       return Status::Ok();
     });
     if (!st.ok()) return st;
@@ -822,10 +832,9 @@ class SociJobStore : public JobStore {
                          JobState::Skipped, JobState::Cancelled}) {
         report.by_status[to_string(s)] = 0;
       }
-      long long model_id = 0;
-      soci::indicator ind = soci::i_null;
-      sql << "SELECT id FROM model_names WHERE model_name = :n", soci::use(model), soci::into(model_id, ind);
-      if (!sql.got_data()) return Status::Usage("no model named '" + model + "' in the database");
+      const auto found = model_id_of(sql, model);
+      if (!found) return no_model(model);
+      const long long model_id = *found;
       for (const auto& kv : read_counts(sql, model_id, false)) {
         report.by_status[kv.first] = kv.second;
         report.total += kv.second;
@@ -887,10 +896,9 @@ class SociJobStore : public JobStore {
     std::map<long long, std::vector<StoredFile>> out;
     Status st = transaction("read the outputs of model " + model, [&](Session& sql) {
       out.clear();
-      long long model_id = 0;
-      sql << "SELECT id FROM model_names WHERE model_name = :n ORDER BY id LIMIT 1", soci::use(model),
-          soci::into(model_id);
-      if (!sql.got_data()) return Status::Usage("no model named '" + model + "' in the database");
+      const auto found = model_id_of(sql, model);
+      if (!found) return no_model(model);
+      const long long model_id = *found;
       std::vector<long long> ids(kBatch), sizes(kBatch);
       std::vector<std::string> kinds(kBatch), paths(kBatch), sums(kBatch);
       soci::statement q = (sql.prepare << "SELECT f.job_id, f.kind, f.path, f.sha256_sum, f.file_size FROM job_files f "
