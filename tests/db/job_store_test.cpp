@@ -72,6 +72,26 @@ class JobStoreTest : public ::testing::TestWithParam<std::string> {
     return plan_grid(s)->points;
   }
 
+  void drop_count_triggers() {
+    for (const char* t : {"trg_pdr_jobs_count_insert", "trg_pdr_jobs_count_update", "trg_pdr_jobs_count_delete"}) {
+      exec(std::string("DROP TRIGGER ") + t);
+    }
+  }
+
+  // Marks the database as left by an older pdr_run at `version` and opens it again (a new
+  // manager, as a new process would); the open must upgrade it to the current version.
+  JobStore* reopen_at_version(int version) {
+    exec("DELETE FROM schema_version");
+    exec("INSERT INTO schema_version (version) VALUES (" + std::to_string(version) + ")");
+    other_manager_ = std::make_unique<DbManager>(db_);
+    auto store = open_job_store(*other_manager_);
+    EXPECT_TRUE(store.ok()) << store.status().message();
+    if (!store.ok()) return nullptr;
+    other_store_ = std::move(store.value());
+    EXPECT_EQ(count("SELECT MAX(version) FROM schema_version"), 3);
+    return other_store_.get();
+  }
+
   long long count(const std::string& sql) { return backend_.count(sql); }
   void exec(const std::string& sql) { backend_.exec(sql); }
 
@@ -87,6 +107,8 @@ class JobStoreTest : public ::testing::TestWithParam<std::string> {
   DatabaseSettings db_;
   std::unique_ptr<DbManager> manager_;
   std::unique_ptr<JobStore> store_;
+  std::unique_ptr<DbManager> other_manager_;  // reopen_at_version
+  std::unique_ptr<JobStore> other_store_;
   Provenance prov_;
   const Owner owner_{"h", 1, "tok1"};
 };
@@ -320,9 +342,7 @@ class MysqlJobStoreTest : public JobStoreTest {};
 TEST_P(MysqlJobStoreTest, WithoutTheTriggerPrivilegeStatusCountsTheRows) {
   auto r = register_points(points({"30", "40"}));
   ASSERT_EQ(store_->claim_jobs(r.model_id, 1, owner_)->size(), 1u);
-  for (const char* t : {"trg_pdr_jobs_count_insert", "trg_pdr_jobs_count_update", "trg_pdr_jobs_count_delete"}) {
-    exec(std::string("DROP TRIGGER ") + t);
-  }
+  drop_count_triggers();
   const std::string grant = " TRIGGER ON " + backend_.database() + ".* ";
   test::MariaDb::shared().sql("REVOKE" + grant + "FROM 'pdr'@'127.0.0.1'");
   {
@@ -636,17 +656,11 @@ TEST_P(JobStoreTest, AClaimReadsPendingRowsNotTheFinishedOnesBeforeThem) {
 TEST_P(JobStoreTest, AVersionTwoDatabaseGetsCountersFromItsRows) {
   auto r = register_points(points({"30", "40"}));
   ASSERT_EQ(store_->claim_jobs(r.model_id, 3, owner_)->size(), 3u);
-  for (const char* t : {"trg_pdr_jobs_count_insert", "trg_pdr_jobs_count_update", "trg_pdr_jobs_count_delete"}) {
-    exec(std::string("DROP TRIGGER ") + t);
-  }
+  drop_count_triggers();
   exec("DROP TABLE pdr_job_counts");
-  exec("DELETE FROM schema_version");
-  exec("INSERT INTO schema_version (version) VALUES (2)");
-  DbManager other(db_);
-  auto store = open_job_store(other);
-  ASSERT_TRUE(store.ok()) << store.status().message();
-  EXPECT_EQ(count("SELECT MAX(version) FROM schema_version"), 3);
-  auto rep = store.value()->status_report("m1");
+  JobStore* store = reopen_at_version(2);
+  ASSERT_NE(store, nullptr);
+  auto rep = store->status_report("m1");
   ASSERT_TRUE(rep.ok());
   EXPECT_EQ(rep->by_status.at("running"), 3);
   EXPECT_EQ(rep->by_status.at("pending"), 1);
@@ -656,12 +670,7 @@ TEST_P(JobStoreTest, AVersionTwoDatabaseGetsCountersFromItsRows) {
 TEST_P(JobStoreTest, AVersionOneDatabaseGetsTheViews) {
   exec("DROP VIEW pdr_jobs_v");
   exec("DROP VIEW pdr_workers_v");
-  exec("DELETE FROM schema_version");
-  exec("INSERT INTO schema_version (version) VALUES (1)");
-  DbManager other(db_);
-  auto store = open_job_store(other);
-  ASSERT_TRUE(store.ok()) << store.status().message();
-  EXPECT_EQ(count("SELECT MAX(version) FROM schema_version"), 3);
+  ASSERT_NE(reopen_at_version(1), nullptr);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_jobs_v"), 0);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_workers_v"), 0);
 }

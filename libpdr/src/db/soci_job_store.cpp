@@ -130,7 +130,6 @@ class SociJobStore : public JobStore {
       if (stored < kSchemaVersion) sql << "INSERT INTO schema_version (version) VALUES (" << kSchemaVersion << ")";
       return Status::Ok();
     });
-    if (st.ok()) st = ensure_counters();
     for (const auto& key : migration_.unique_keys_skipped) {
       spdlog::warn("unique key on {} not created: the table holds duplicate rows from the predecessor", key);
     }
@@ -169,16 +168,21 @@ class SociJobStore : public JobStore {
     return true;
   }
 
-  // Creates the job count triggers when they are missing and then counts the rows once. A
-  // server that refuses CREATE TRIGGER (no TRIGGER privilege, or binary logging without
-  // log_bin_trust_function_creators) leaves pdr_run counting rows for `status` and the progress
-  // line: correct, only slower on big grids (doctor says so).
+  bool counters_live() const { return counters_live_; }
+
+  // Creates the job count triggers when check_server found them missing and then counts the
+  // rows once. A server that refuses CREATE TRIGGER (no TRIGGER privilege, or binary logging
+  // without log_bin_trust_function_creators) leaves pdr_run counting rows for `status` and the
+  // progress line: correct, only slower on big grids (doctor says so).
   Status ensure_counters() {
     bool created = false;
     Status st = transaction("create the job count triggers", [&](Session& sql) {
       counters_note_.clear();
       const auto present = present_triggers(sql);
-      if (all_triggers(present)) return Status::Ok();
+      if (all_triggers(present)) {  // another process created them (and counted) meanwhile
+        counters_live_ = true;
+        return Status::Ok();
+      }
       try {
         for (const auto& t : schema_triggers(dialect_)) {
           if (present.count(t.name) == 0) sql << t.sql;
@@ -200,7 +204,10 @@ class SociJobStore : public JobStore {
       spdlog::warn("job counters not kept by triggers ({}): status counts the rows instead", counters_note_);
       return Status::Ok();
     }
-    return created ? recount() : Status::Ok();
+    if (!created) return Status::Ok();
+    Status counted = recount();
+    counters_live_ = counted.ok();
+    return counted;
   }
 
   // Rewrites the counters from the rows (after the triggers were created, or to repair them).
@@ -1832,6 +1839,9 @@ Result<std::unique_ptr<JobStore>> open_job_store(DbManager& manager, bool create
   Status st = create_schema ? store->open_schema() : Status::Ok();
   if (!st.ok()) return st;
   st = store->check_server();
+  if (!st.ok()) return st;
+  // The job counters of a database opened to be used (not doctor's look): their triggers.
+  if (create_schema && !store->counters_live()) st = store->ensure_counters();
   if (!st.ok()) return st;
   return std::unique_ptr<JobStore>(std::move(store));
 }
