@@ -1,6 +1,7 @@
 // The one place that starts child processes. No shell: explicit argv, working directory and
 // environment; stdout and stderr appended to a file; a timeout; the whole process group is
-// stopped on timeout or when stop is requested. Thread-safe: each call owns its child.
+// stopped on timeout or when stop is requested, and killed if this process dies (a parent-death
+// signal). Thread-safe: each call owns its child.
 #pragma once
 
 #include <string>

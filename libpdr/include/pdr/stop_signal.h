@@ -1,4 +1,4 @@
-// A process-wide "stop now" flag that child-process waits can poll on. SIGINT/SIGTERM set it
+// A process-wide "stop now" flag that child-process waits can poll on. SIGINT/SIGTERM/SIGHUP set it
 // (async-signal-safe); once set it stays set.
 #pragma once
 
@@ -15,7 +15,7 @@ class StopSignal {
   bool requested() const;
   int fd() const { return fd_; }  // readable once stop was requested
 
-  // Routes SIGINT and SIGTERM of this process to `stop` (and ignores SIGPIPE).
+  // Routes SIGINT, SIGTERM and SIGHUP of this process to `stop` (and ignores SIGPIPE).
   static void install_handlers(StopSignal* stop);
 
  private:

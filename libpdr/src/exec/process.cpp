@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -77,6 +77,75 @@ void kill_group(pid_t pid, int* status) {
   kill(-pid, SIGKILL);
   while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
   }
+}
+
+// Starts the child in its own process group with default signal handling and a parent-death
+// signal: a model program never outlives this process, however it ends (SIGKILL and the OOM
+// killer included). The death signal is tied to the spawning thread, which is the thread that
+// waits for the child, so it cannot fire early. vfork, as posix_spawn does it: no copy of this
+// process's page tables per job. Until exec the child shares this memory, so it calls only
+// async-signal-safe system calls and writes nothing but its own locals; an exec failure comes
+// back through a close-on-exec pipe.
+// Returns "" or why the child could not be started.
+std::string spawn_child(const ProcessSpec& spec, char* const* argv, char* const* envp, pid_t* out_pid) {
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) return std::strerror(errno);
+  const int out_fd = spec.output_fd >= 0
+                         ? spec.output_fd
+                         : open(spec.output_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (out_fd < 0) {
+    const int e = errno;
+    close(report[0]);
+    close(report[1]);
+    return spec.output_path + ": " + std::strerror(e);
+  }
+  const pid_t parent = getpid();
+  const pid_t pid = vfork();
+  if (pid == 0) {
+    auto die = [&](int stage_errno) {
+      ssize_t n = write(report[1], &stage_errno, sizeof stage_errno);
+      (void)n;
+      _exit(127);
+    };
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) die(errno);
+    if (getppid() != parent) _exit(128 + SIGKILL);  // the parent died before the line above
+    setpgid(0, 0);
+    struct sigaction dfl = {};
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT}) sigaction(sig, &dfl, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    const int in = open("/dev/null", O_RDONLY);
+    if (in < 0 || dup2(in, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(1, 2) < 0) die(errno);
+    if (in > 2) close(in);
+    if (!spec.cwd.empty() && chdir(spec.cwd.c_str()) != 0) die(errno);
+    execve(spec.executable.c_str(), argv, envp);
+    die(errno);
+  }
+  const int fork_errno = errno;
+  if (spec.output_fd < 0) close(out_fd);
+  close(report[1]);
+  if (pid < 0) {
+    close(report[0]);
+    return std::strerror(fork_errno);
+  }
+  int child_errno = 0;
+  ssize_t n;
+  while ((n = read(report[0], &child_errno, sizeof child_errno)) < 0 && errno == EINTR) {
+  }
+  close(report[0]);
+  if (n == static_cast<ssize_t>(sizeof child_errno)) {
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return std::strerror(child_errno);
+  }
+  // Also set from the parent, so a kill of the group cannot race the child's own setpgid.
+  setpgid(pid, pid);
+  *out_pid = pid;
+  return "";
 }
 
 }  // namespace
@@ -163,29 +232,6 @@ ProcessResult run_process(const ProcessSpec& spec, const StopSignal* stop) {
     result.outcome = ProcessResult::Outcome::Stopped;
     return result;
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawnattr_init(&attr);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  if (spec.output_fd >= 0) {
-    posix_spawn_file_actions_adddup2(&actions, spec.output_fd, 1);
-  } else {
-    posix_spawn_file_actions_addopen(&actions, 1, spec.output_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  }
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.cwd.c_str());
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGINT);
-  sigaddset(&defaults, SIGTERM);
-  sigaddset(&defaults, SIGPIPE);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
   std::vector<char*> argv, envp;
   for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -193,11 +239,8 @@ ProcessResult run_process(const ProcessSpec& spec, const StopSignal* stop) {
   envp.push_back(nullptr);
 
   pid_t pid = 0;
-  const int rc = posix_spawn(&pid, spec.executable.c_str(), &actions, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    result.error = spec.executable + ": " + std::strerror(rc);
+  if (std::string err = spawn_child(spec, argv.data(), envp.data(), &pid); !err.empty()) {
+    result.error = spec.executable + ": " + err;
     return result;
   }
 
@@ -218,7 +261,7 @@ ProcessResult run_process(const ProcessSpec& spec, const StopSignal* stop) {
     result.outcome = ProcessResult::Outcome::Exited;
     result.exit_code = WEXITSTATUS(status);
     if (result.exit_code == 127) {
-      // posix_spawn reports exec failures of the child as exit 127.
+      // A program that exits 127 on its own (a shell script whose command is missing).
       result.error = "exit code 127 (not executable or not found?)";
     }
   } else if (WIFSIGNALED(status)) {

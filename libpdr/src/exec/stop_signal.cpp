@@ -40,6 +40,8 @@ void StopSignal::install_handlers(StopSignal* stop) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  // A closed terminal or a dropped ssh session: stop like SIGTERM, never die with jobs running.
+  sigaction(SIGHUP, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 }
 
