@@ -509,6 +509,7 @@ TEST_P(JobStoreTest, ClaimTakesALeaseByTheDatabaseClock) {
 }
 
 TEST_P(JobStoreTest, ExpiredLeaseReturnsTheJobAndFencesTheOldOwner) {
+  store_->set_policy(JobPolicy{30, 3, 0, 10});  // no retry delay: the reaped job is claimable at once
   auto r = register_points(points({"30"}));
   auto first = store_->claim_jobs(r.model_id, 1, owner_);
   ASSERT_EQ(first->size(), 1u);
@@ -543,6 +544,58 @@ TEST_P(JobStoreTest, ExpiredLeaseReturnsTheJobAndFencesTheOldOwner) {
   stale.epoch -= 1;
   EXPECT_FALSE(store_->record_outcome(outcome(stale, other.token, JobState::Finished))->applied);
   EXPECT_TRUE(store_->record_outcome(outcome(again->front(), other.token, JobState::Finished))->applied);
+}
+
+// A finish replayed after its first write landed (the COMMIT's answer was lost) is recognised
+// as already recorded, by its lease epoch: only that attempt can have finished the job under it.
+// A finish of an older epoch is never taken for it.
+TEST_P(JobStoreTest, AReplayedFinishIsRecognisedByItsOwnEpochOnly) {
+  store_->set_policy(JobPolicy{30, 3, 0, 10});
+  auto r = register_points(points({"30"}));
+  auto jobs = store_->claim_jobs(r.model_id, 2, owner_);
+  ASSERT_EQ(jobs->size(), 2u);
+  StatusChange done = outcome(jobs->front(), owner_.token, JobState::Finished);
+  StoredFile f;
+  f.kind = "output_textout_file";
+  f.path = "/store/TEXTOUT";
+  f.sha256 = "abc";
+  done.files.push_back(f);
+  ASSERT_TRUE(store_->record_outcome(done)->applied);
+  auto replayed = store_->record_outcome(done);
+  ASSERT_TRUE(replayed.ok());
+  EXPECT_TRUE(replayed->applied) << "the same attempt's finish, written once already";
+  EXPECT_EQ(count("SELECT COUNT(*) FROM job_files WHERE job_id = " + std::to_string(done.job_id)), 1);
+
+  // The other job: its first owner's lease expires, a second owner finishes it under epoch 2.
+  const ClaimedJob old = jobs->back();
+  exec("UPDATE pdr_model_jobs SET lease_expires_at = '2000-01-01 00:00:00' WHERE id = " + std::to_string(old.id));
+  ASSERT_EQ(store_->reap_expired().value(), 1);
+  const Owner other{"h2", 7, "tok2"};
+  auto taken = store_->claim_jobs(r.model_id, 1, other);
+  ASSERT_EQ(taken->size(), 1u);
+  ASSERT_TRUE(store_->record_outcome(outcome(taken->front(), other.token, JobState::Finished))->applied);
+  EXPECT_FALSE(store_->record_outcome(outcome(old, owner_.token, JobState::Finished))->applied)
+      << "a finish of epoch 1 taken for the finish of epoch 2";
+}
+
+TEST_P(JobStoreTest, HandingAJobBackDoesNotUseAnAttempt) {
+  auto r = register_points(points({"30"}));
+  for (int i = 0; i < 3; ++i) {
+    auto jobs = store_->claim_jobs(r.model_id, 2, owner_);
+    ASSERT_EQ(jobs->size(), 2u);
+    // One interrupted attempt handed back by its owner, one released with the others.
+    ASSERT_TRUE(store_->record_outcome(outcome(jobs->front(), owner_.token, JobState::Pending, "interrupted"))->applied);
+    ASSERT_EQ(store_->release_jobs(owner_).value(), 1);
+  }
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND attempts = 0"), 2);
+  // An expired lease does use one, and waits the retry delay like a failure.
+  store_->set_policy(JobPolicy{30, 3, 60, 10});
+  auto jobs = store_->claim_jobs(r.model_id, 1, owner_);
+  exec("UPDATE pdr_model_jobs SET lease_expires_at = '2000-01-01 00:00:00' WHERE status = 'running'");
+  ASSERT_EQ(store_->reap_expired().value(), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND attempts = 1 AND retry_at IS NOT "
+                  "NULL"),
+            1);
 }
 
 TEST_P(JobStoreTest, ExpiredLeaseOnTheLastAttemptFails) {

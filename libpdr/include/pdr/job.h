@@ -41,6 +41,10 @@ struct JobResult {
   std::vector<StoredFile> files;     // staged (see JobControl::stage_tag): settled after recording
   double seconds = 0;
   std::string kept_dir;               // working directory left in place (--keep-tmp)
+  // A failure of this host rather than of the job (no space or no permission for the working
+  // directory or the stored outputs): every job would hit it, so the run stops claiming.
+  bool host_failure = false;
+  bool journaled = false;             // set by the runner: kept in the outage journal, not yet recorded
 };
 
 // What ties a running job to its lease.
@@ -50,6 +54,9 @@ struct JobControl {
   const StopSignal* cancel = nullptr;
   // Names this attempt's staged outputs (see Storage); "" stores them under their final names.
   std::string stage_tag;
+  // The process's work area (see WorkArea): job directories go there unless kept (--keep-tmp);
+  // "" = directly in run.scratch_dir.
+  std::string work_root;
 };
 
 // Runs one claimed job; never throws. Thread-safe: jobs share only the read-only plan. `stop`

@@ -166,6 +166,15 @@ struct CountCheck {
   std::map<std::string, long long> counters, rows;
 };
 
+// What is left of a model when a claim came back empty: a process ends only when nothing is
+// pending and no running job may still come back to pending.
+struct Backlog {
+  long long pending = 0;   // pending rows: locked by another claimer, waiting for a retry, or free
+  long long unproven = 0;  // running jobs whose owner did not renew within a heartbeat (it may be
+                           // dead: they go back to pending when the lease expires)
+  long long running = 0;   // running jobs of every owner, this process's included
+};
+
 struct RegisterOptions {
   bool force_onion = false;
   // Whether a recorded output still exists in storage; a local stat() when not given.
@@ -188,6 +197,12 @@ class JobStore {
   // running jobs whose owner stopped renewing their lease (they are pending again once it
   // expires): a process ends only when nothing is left that it may have to run.
   virtual Result<long long> pending_count(long long model_id) = 0;
+  // pending_count split up (see Backlog).
+  virtual Result<Backlog> backlog(long long model_id) {
+    auto pending = pending_count(model_id);
+    if (!pending.ok()) return pending.status();
+    return Backlog{pending.value(), 0, 0};
+  }
   virtual Result<ParameterValues> load_parameters(long long params_id) = 0;
   // Applies one conditional state change; returns false when the row was not in the expected
   // state (nothing changed).
@@ -202,6 +217,12 @@ class JobStore {
     return RecordedOutcome{applied.value(), change.next, change.error};
   }
   virtual void set_policy(const JobPolicy& policy) { (void)policy; }
+  // Records the pdr_config.json template this process renders with, so the jobs it finishes
+  // point at it (json_files.template_id) whichever process registered the grid.
+  virtual Status use_json_template(const Provenance& prov) {
+    (void)prov;
+    return Status::Ok();
+  }
   // Renews the lease of every running job of `owner` (one statement) and returns the jobs the
   // owner still holds: job id -> lease epoch.
   virtual Result<std::map<long long, long long>> renew_leases(const Owner& owner) {

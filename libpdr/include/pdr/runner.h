@@ -25,6 +25,13 @@ class JobExecutor {
   virtual void start(const ClaimedJob& job) = 0;
   // Blocks until some started job has a result.
   virtual JobResult wait_one() = 0;
+  // Waits at most `seconds` for a result; false when none came (the loop has other work: an
+  // outage to replay, a retry that fell due). Executors that cannot wait with a limit block.
+  virtual bool wait_for(double seconds, JobResult* result) {
+    (void)seconds;
+    *result = wait_one();
+    return true;
+  }
 };
 
 // Runs `work` for each started job on a TBB arena of `workers` threads (more than the number
@@ -43,6 +50,8 @@ class ActiveJobs {
   // renewal) that is still active but not held under its epoch; returns their ids.
   std::vector<long long> fence(const std::map<long long, long long>& before,
                                const std::map<long long, long long>& held);
+  // Raises every active job's cancel signal (the run ends: its programs are stopped).
+  void cancel_all();
 
  private:
   struct Entry {
@@ -73,8 +82,12 @@ struct RunSummary {
   long long replayed = 0;    // journal entries recorded once the database was back
   long long unrecorded = 0;  // results that could not be written (database unusable)
   bool interrupted = false;
-  Status fatal;  // a database failure that stopped the loop
+  Status fatal;  // a database failure, or a setup/storage failure every job would hit, that stopped the loop
   double seconds = 0;
+  // The model's jobs per state as the database has them once the loop ended (empty when it
+  // could not be read): the exit code and the closing line come from these, not from the
+  // tally above, which misses what the journal, the reaper and other processes did.
+  std::map<std::string, long long> model_states;
 };
 
 // Called after each recorded result (for logging and progress).

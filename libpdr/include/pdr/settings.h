@@ -85,6 +85,7 @@ struct RunSettings {
   int heartbeat_seconds = 10;
   int max_attempts = 3;        // per job, failures and lost owners together
   double retry_delay = 10;     // seconds before the second attempt; doubles per attempt
+  long long max_points = 2000000;  // larger grids are refused before they are planned
   std::string journal_dir;     // absolute; outcomes written while the database is unreachable
   double outage_wait = 600;    // seconds an idle process waits for an unreachable database
   std::string log_dir;         // absolute; one log file per run
@@ -115,6 +116,7 @@ struct Settings {
   SlurmSettings slurm;
   UserSettings user;
   std::map<std::string, std::string> non_default;  // column -> canonical value
+  std::vector<std::string> notes;  // what was adjusted (a repeated species), for warnings and --dry-run
 };
 
 // Validates the merged config and builds the typed settings; `cwd` resolves relative paths.

@@ -27,6 +27,7 @@
 #include "pdr/stop_signal.h"
 #include "pdr/process.h"
 #include "pdr/storage.h"
+#include "pdr/work_area.h"
 
 extern char** environ;
 
@@ -82,6 +83,7 @@ void print_plan(std::ostream& out, const Config& config, const Settings& s, cons
       << "', " << s.run.workers << (s.run.workers == 1 ? " worker" : " workers") << "\n";
   for (const auto& note : plan.notes) out << "# note: " << note << "\n";
   for (const auto& note : config.notes()) out << "# note: " << note << "\n";
+  for (const auto& note : s.notes) out << "# note: " << note << "\n";
   if (plan.seed) out << "# random grid drawn with seed " << *plan.seed << " (repeat it with --seed " << *plan.seed << ")\n";
   char line[512];
   std::snprintf(line, sizeof line, "# %-28s %12s %12s %12s %12s %14s\n", "job", "zmetal", "xnsur", "mass", "sint",
@@ -95,9 +97,11 @@ void print_plan(std::ostream& out, const Config& config, const Settings& s, cons
   }
 }
 
-// Staged outputs of a written outcome take their final names; those of an outcome turned down
-// (the lease was taken over) or of a stopped attempt are removed. A recorded finish whose
-// outputs cannot take their names goes back to pending, so it is never finished without them.
+// Staged outputs of a written finish take their final names; those of an outcome turned down
+// (the lease was taken over) or of a stopped attempt are removed, and a failed attempt keeps
+// only its logs: no output takes a final name unless its job is recorded finished. A recorded
+// finish whose outputs cannot take their names is recorded as a failed attempt instead, so it
+// counts against run.max_attempts and waits run.retry_delay like any failure (never a loop).
 SettleOutputs settle_outputs(Storage& storage, JobStore& job_store) {
   return [&storage, &job_store](const StatusChange& c, bool applied) -> Status {
     if (c.files.empty()) return Status::Ok();
@@ -105,22 +109,36 @@ SettleOutputs settle_outputs(Storage& storage, JobStore& job_store) {
       storage.discard(c.files);
       return Status::Ok();
     }
+    if (c.next != JobState::Finished) {
+      std::vector<StoredFile> logs, outputs;
+      for (const auto& f : c.files) {
+        (f.kind == "output_textout_file" || f.kind == "onion_log" ? logs : outputs).push_back(f);
+      }
+      storage.discard(outputs);
+      if (Status st = storage.promote(logs); !st.ok()) {
+        storage.discard(logs);
+        spdlog::warn("[job {}] the log of the failed attempt could not be kept: {}", c.job_id, st.message());
+      }
+      return Status::Ok();
+    }
     Status st = storage.promote(c.files);
     if (st.ok()) return st;
     storage.discard(c.files);
-    if (c.next != JobState::Finished) {
-      spdlog::warn("[job {}] the log of the failed attempt could not be kept: {}", c.job_id, st.message());
-      return Status::Ok();
-    }
     StatusChange back;
     back.job_id = c.job_id;
     back.expect = JobState::Finished;
-    back.next = JobState::Pending;
+    back.next = JobState::Failed;
+    back.epoch = c.epoch;
+    back.retry = true;
     back.error = "storage: " + st.message();
-    auto demoted = job_store.update_job_status(back);
-    spdlog::error("[job {}] finished, but its outputs could not take their names ({}){}", c.job_id, st.message(),
-                  demoted.ok() ? "; back to pending" : "; and it could not be put back to pending: " +
-                                                          demoted.status().message());
+    auto demoted = job_store.record_outcome(back);
+    if (!demoted.ok()) {
+      spdlog::error("[job {}] finished, but its outputs could not take their names ({}); and it could not be "
+                    "recorded as failed: {}",
+                    c.job_id, st.message(), demoted.status().message());
+    } else if (demoted->applied) {
+      spdlog::error("[job {}] finished, but its outputs could not take their names: {}", c.job_id, demoted->error);
+    }
     return st;
   };
 }
@@ -143,6 +161,19 @@ RunSummary work_on_model(const Settings& s, const JobPlan& jp, Storage& out_stor
                          DbManager& db, long long model_id, StopSignal& stop,
                          std::vector<std::pair<std::string, std::string>>& summary_failures) {
   Owner owner{host_name(), static_cast<long long>(getpid()), random_token()};
+  // Job directories live in this process's locked work area; those of ended processes on this
+  // host (killed, out of memory) are removed first.
+  int removed = 0;
+  auto area = WorkArea::open(s.run.scratch_dir, owner.host, owner.pid, owner.token.substr(0, 12), &removed);
+  if (!area.ok()) {
+    RunSummary failed;
+    failed.fatal = area.status();
+    return failed;
+  }
+  if (removed > 0) {
+    spdlog::info("removed the working directories of {} ended pdr_run process{} on this host in {}", removed,
+                 removed == 1 ? "" : "es", s.run.scratch_dir);
+  }
   // This run and its pool counters, for `pdr_run status`: at the start, every few seconds, at the end.
   auto record_run = [&](const std::string& state) {
     Status st = job_store.record_run(model_id, owner, s.run.workers, state, db.stats());
@@ -168,6 +199,7 @@ RunSummary work_on_model(const Settings& s, const JobPlan& jp, Storage& out_stor
     // No lease round trip before storing: the heartbeat raises `cancel` within one beat of a
     // lost lease, and staged outputs of a late attempt are never given their final names.
     control.stage_tag = owner.token.substr(0, 12) + "-" + std::to_string(job.epoch);
+    control.work_root = area.value()->path();
     return execute_job(jp, out_storage, job, params.value(), &stop, &control);
   });
   RunOptions options;
@@ -189,7 +221,7 @@ RunSummary work_on_model(const Settings& s, const JobPlan& jp, Storage& out_stor
       },
       s.run.progress_interval);
   RunSummary summary = run_jobs(job_store, *executor, model_id, s.run.workers, owner, stop, [&](const JobResult& r) {
-    if (r.state == JobState::Failed) {
+    if (r.state == JobState::Failed && !r.journaled) {
       std::lock_guard<std::mutex> lock(failures_mutex);
       failures.emplace_back(r.job.name, r.error);
     }
@@ -197,7 +229,11 @@ RunSummary work_on_model(const Settings& s, const JobPlan& jp, Storage& out_stor
       record_run("running");
       last_recorded = std::chrono::steady_clock::now();
     }
-    if (r.state == JobState::Finished) {
+    if (r.journaled) {
+      spdlog::warn("[job {} {}] {} after {:.2f} s; kept in the outage journal until the database answers", r.job.id,
+                   r.job.name, r.state == JobState::Finished ? "finished" : r.error.empty() ? to_string(r.state) : r.error,
+                   r.seconds);
+    } else if (r.state == JobState::Finished) {
       spdlog::info("[job {} {}] finished in {:.2f} s", r.job.id, r.job.name, r.seconds);
     } else if (r.state == JobState::Failed) {
       spdlog::error("[job {} {}] failed: {}", r.job.id, r.job.name, r.error);
@@ -260,6 +296,19 @@ int finish_summary(const RunSummary& summary, std::ostream& out,
   if (failures.size() > kShown) {
     out << "  ... and " << failures.size() - kShown << " more: pdr_run status --model-name " << model << "\n";
   }
+  const auto& states = summary.model_states;
+  auto state = [&states](const char* name) {
+    auto it = states.find(name);
+    return it == states.end() ? 0LL : it->second;
+  };
+  if (!states.empty()) {
+    // What the database holds at the end: other processes, the reaper and the journal's
+    // replays included. The exit code follows it.
+    out << "model " << model << " in the database: " << state("finished") << " finished, " << state("failed")
+        << " failed, " << state("pending") << " pending, " << state("running") << " running";
+    if (state("cancelled") > 0) out << ", " << state("cancelled") << " cancelled";
+    out << "\n";
+  }
   if (!summary.fatal.ok()) {
     spdlog::error("stopped: {}{}", summary.fatal.message(),
                   summary.unrecorded > 0 ? "; " + std::to_string(summary.unrecorded) +
@@ -268,7 +317,7 @@ int finish_summary(const RunSummary& summary, std::ostream& out,
     return kExitUsage;
   }
   if (summary.interrupted) return kExitInterrupted;
-  return summary.failed > 0 ? kExitSomeFailed : kExitAllDone;
+  return summary.failed > 0 || state("failed") > 0 ? kExitSomeFailed : kExitAllDone;
 }
 
 }  // namespace
@@ -323,6 +372,7 @@ Status register_prepared(GridRun& g, const std::function<void()>& opened = {}) {
   const Settings& s = g.settings;
   for (const auto& note : g.plan.notes) spdlog::warn("{}", note);
   for (const auto& note : g.config.notes()) spdlog::warn("{}", note);
+  for (const auto& note : s.notes) spdlog::warn("{}", note);
   if (g.plan.seed) {
     spdlog::info("random grid: {} points drawn with seed {} (repeat it with --seed {})", g.plan.points.size(),
                  *g.plan.seed, *g.plan.seed);
@@ -405,6 +455,7 @@ int worker_command(const CliOptions& options, const EnvLookup& env, std::ostream
   auto job_plan = prepare_job_plan(settings.value(), /*probe_executable=*/true);
   if (!job_plan.ok()) return usage_error(job_plan.status());
   const Settings& s = settings.value();
+  for (const auto& note : s.notes) spdlog::warn("{}", note);
   for (Status st : {check_creatable(s.run.scratch_dir, true, "run.scratch_dir"),
                     check_creatable(s.run.log_dir, true, "run.log_dir")}) {
     if (!st.ok()) return usage_error(st);
@@ -422,6 +473,7 @@ int worker_command(const CliOptions& options, const EnvLookup& env, std::ostream
   auto store = open_job_store(*manager.value());
   if (!store.ok()) return usage_error(store.status());
   prepare_store(s, *store.value(), *storage.value());
+  if (Status st = store.value()->use_json_template(job_plan->provenance); !st.ok()) return usage_error(st);
   auto model_id = store.value()->find_model(s.pdr.model_name);
   if (!model_id.ok()) return usage_error(model_id.status());
   if (!model_id.value()) {

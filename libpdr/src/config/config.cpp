@@ -1,5 +1,7 @@
 #include "pdr/config.h"
 
+#include <sys/stat.h>
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -164,6 +166,15 @@ Result<Config> Config::Defaults() {
 }
 
 Status Config::apply_yaml_file(const std::string& path) {
+  // Only a regular file of a sane size: a FIFO would block and /dev/zero never ends.
+  constexpr long long kMaxConfigBytes = 16 << 20;
+  struct stat sb;
+  if (::stat(path.c_str(), &sb) != 0) return Status::Usage(path + ": cannot read the config file (--config)");
+  if (!S_ISREG(sb.st_mode)) return Status::Usage(path + ": the config file (--config) is not a regular file");
+  if (sb.st_size > kMaxConfigBytes) {
+    return Status::Usage(path + ": the config file (--config) has " + std::to_string(sb.st_size) +
+                         " bytes; a config is at most 16 MiB");
+  }
   std::ifstream in;
   in.open(path, std::ios::binary);
   if (!in) return Status::Usage(path + ": cannot read the config file (--config)");

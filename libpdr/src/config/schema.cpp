@@ -78,6 +78,7 @@ const std::vector<SettingSpec>& setting_specs() {
       {"run.heartbeat_seconds", T::Integer, {}},
       {"run.max_attempts", T::Integer, {}},
       {"run.retry_delay", T::Real, {}},
+      {"run.max_points", T::Integer, {}},
       {"run.journal_dir", T::String, {}},
       {"run.outage_wait", T::Real, {}},
       {"run.log_dir", T::String, {"PDR_LOG_DIR"}},

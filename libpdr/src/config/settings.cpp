@@ -187,11 +187,19 @@ Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigne
     }
     m.random_seed = value;
   }
+  std::vector<std::string> species;
   for (const auto& sp : m.species) {
     if (sp.find('/') != std::string::npos || sp == "." || sp == "..") {
       return Status::Usage(where("model_parameters.species") + ": '" + sp + "' is not a species name");
     }
+    if (std::find(species.begin(), species.end(), sp) != species.end()) {
+      // Its outputs would take the same names twice: run it once, like a repeated grid value.
+      s.notes.push_back(where("model_parameters.species") + ": species '" + sp + "' is given twice; its onion runs once");
+      continue;
+    }
+    species.push_back(sp);
   }
+  m.species = std::move(species);
 
   RunSettings& r = s.run;
   r.parallel = c.boolean("run.parallel");
@@ -232,6 +240,8 @@ Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigne
   const long long attempts = c.integer("run.max_attempts");
   if (attempts < 1 || attempts > 100) return Status::Usage(where("run.max_attempts") + ": must be between 1 and 100");
   r.max_attempts = static_cast<int>(attempts);
+  r.max_points = c.integer("run.max_points");
+  if (r.max_points < 1) return Status::Usage(where("run.max_points") + ": must be at least 1");
   r.retry_delay = c.real("run.retry_delay");
   if (r.retry_delay < 0 || r.retry_delay > 86400) {
     return Status::Usage(where("run.retry_delay") + ": must be between 0 and 86400 seconds");

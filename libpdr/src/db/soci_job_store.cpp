@@ -372,12 +372,7 @@ class SociJobStore : public JobStore {
                              {prov.exe_file_name, prov.exe_dir, prov.exe_sha256},
                              {{"code_revision", prov.exe_revision},
                               {"compilation_date", prov.exe_compilation_date}});
-      json_template_id_ = 0;
-      if (!prov.json_template_sha256.empty()) {
-        const std::string name = prov.json_template_path.substr(prov.json_template_path.find_last_of('/') + 1);
-        json_template_id_ = get_or_create(sql, "json_templates", {"sha256_sum"}, {prov.json_template_sha256},
-                                          {{"name", name}, {"path", prov.json_template_path}});
-      }
+      json_template_id_ = json_template_row(sql, prov);
       chem_id = get_or_create(sql, "chemical_databases",
                               {"chem_rates_file_name", "chem_rates_full_path", "database_origin"},
                               {prov.chem_file_name, prov.chem_full_path, prov.chem_origin}, {});
@@ -453,6 +448,24 @@ class SociJobStore : public JobStore {
     return reconcile(model_id, points, param_ids, report, options);
   }
 
+  // The json_templates row of the template this process renders (0 when there is none).
+  long long json_template_row(Session& sql, const Provenance& prov) {
+    if (prov.json_template_sha256.empty()) return 0;
+    const std::string name = prov.json_template_path.substr(prov.json_template_path.find_last_of('/') + 1);
+    return get_or_create(sql, "json_templates", {"sha256_sum"}, {prov.json_template_sha256},
+                         {{"name", name}, {"path", prov.json_template_path}});
+  }
+
+  Status use_json_template(const Provenance& prov) override {
+    long long id = 0;
+    Status st = transaction("record the JSON template", [&](Session& sql) {
+      id = json_template_row(sql, prov);
+      return Status::Ok();
+    });
+    if (st.ok()) json_template_id_ = id;
+    return st;
+  }
+
   Result<std::vector<ClaimedJob>> claim_jobs(long long model_id, int max, const Owner& owner) override {
     std::vector<ClaimedJob> claimed;
     Status st = transaction("claim jobs", [&](Session& sql) {
@@ -506,6 +519,24 @@ class SociJobStore : public JobStore {
     return n;
   }
 
+  Result<Backlog> backlog(long long model_id) override {
+    Backlog left;
+    Status st = transaction("count what is left to run", [&](Session& sql) {
+      // A live owner renews every heartbeat: a running job not renewed for a heartbeat and two
+      // seconds may have lost its owner, and goes back to pending once its lease expires.
+      sql << "SELECT COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0), "
+             "COALESCE(SUM(CASE WHEN status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < " +
+                 dialect_.now() + " OR heartbeat_at IS NULL OR heartbeat_at < " +
+                 dialect_.now_plus(-(policy_.heartbeat_seconds + 2)) + ") THEN 1 ELSE 0 END), 0), "
+             "COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0) "
+             "FROM pdr_model_jobs WHERE model_name_id = :m AND duplicate_key = 0 AND status IN ('pending', 'running')",
+          soci::use(model_id), soci::into(left.pending), soci::into(left.unproven), soci::into(left.running);
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    return left;
+  }
+
   Result<ParameterValues> load_parameters(long long params_id) override {
     ParameterValues values;
     Status st = transaction("load parameter row " + std::to_string(params_id), [&](Session& sql) {
@@ -537,9 +568,16 @@ class SociJobStore : public JobStore {
     bool applied = false;
     Status st = transaction("set job " + std::to_string(c.job_id) + " to " + to_string(c.next), [&](Session& sql) {
       applied = apply_change(sql, c);
+      if (!applied && c.next == JobState::Finished && c.expect == JobState::Running && c.epoch > 0) {
+        // A replayed finish whose first write landed (its COMMIT answer was lost): only the
+        // attempt that held this lease epoch can have finished the job under it.
+        applied = job_is(sql, c.job_id, JobState::Finished, "", c.epoch);
+      }
       return Status::Ok();
     }, [&](Session& sql) {
-      applied = job_is(sql, c.job_id, c.next, c.next == JobState::Running && c.claimant ? c.claimant->token : "");
+      // The same owner and lease epoch as the write: another attempt's outcome is not ours.
+      applied = job_is(sql, c.job_id, c.next, c.next == JobState::Running && c.claimant ? c.claimant->token : "",
+                       c.next == JobState::Running ? 0 : c.epoch);
       return applied;
     });
     if (!st.ok()) return st;
@@ -615,7 +653,7 @@ class SociJobStore : public JobStore {
       }
       return Status::Ok();
     }, [&](Session& sql) {
-      return out.applied && job_is(sql, change.job_id, out.state, "");
+      return out.applied && job_is(sql, change.job_id, out.state, "", change.epoch);
     });
     if (!st.ok()) return st;
     return out;
@@ -703,7 +741,11 @@ class SociJobStore : public JobStore {
         if (apply_change(sql, c)) {
           ++n;
           if (c.next == JobState::Pending) {
-            sql << "UPDATE pdr_model_jobs SET last_error = :e WHERE id = :id", soci::use(what), soci::use(e.id);
+            // Like a failure, it waits run.retry_delay: a job that takes its host down with it
+            // does not go round the nodes at full speed.
+            sql << "UPDATE pdr_model_jobs SET last_error = :e, retry_at = " +
+                       dialect_.now_plus(retry_delay_seconds(e.attempts)) + " WHERE id = :id",
+                soci::use(what), soci::use(e.id);
           }
         }
       }
@@ -1631,13 +1673,16 @@ class SociJobStore : public JobStore {
     });
   }
 
-  // Whether the job is in `state` (and, when `token` is given, held by that owner).
-  static bool job_is(Session& sql, long long id, JobState state, const std::string& token) {
+  // Whether the job is in `state` (and, when `token` is given, held by that owner; when `epoch`
+  // is given, under that lease epoch: the attempt that wrote it).
+  static bool job_is(Session& sql, long long id, JobState state, const std::string& token, long long epoch = 0) {
     std::string status, owner;
+    long long row_epoch = 0;
     soci::indicator ind = soci::i_ok;
-    sql << "SELECT status, COALESCE(token, '') FROM pdr_model_jobs WHERE id = :id", soci::use(id), soci::into(status),
-        soci::into(owner, ind);
-    return sql.got_data() && status == to_string(state) && (token.empty() || owner == token);
+    sql << "SELECT status, COALESCE(token, ''), COALESCE(lease_epoch, 0) FROM pdr_model_jobs WHERE id = :id",
+        soci::use(id), soci::into(status), soci::into(owner, ind), soci::into(row_epoch);
+    return sql.got_data() && status == to_string(state) && (token.empty() || owner == token) &&
+           (epoch <= 0 || row_epoch == epoch);
   }
 
   bool apply_change(Session& sql, const StatusChange& c) {
@@ -1663,6 +1708,11 @@ class SociJobStore : public JobStore {
     if ((c.expect == JobState::Failed || c.expect == JobState::Cancelled) && c.next == JobState::Pending) {
       // Queued again on request: a fresh set of attempts.
       q += ", attempts = 0, last_error = NULL, retry_at = NULL";
+    }
+    if (c.expect == JobState::Running && c.next == JobState::Pending && !c.token.empty() && !c.retry) {
+      // Handed back by its owner (an interrupt, a stop, a host failure): the attempt does not
+      // count. A failure queued again (retry) and a lease that expired (no token) do.
+      q += ", attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END";
     }
     q += " WHERE id = :id AND status = :expect";
     if (!c.token.empty()) q += " AND token = :token";

@@ -1,5 +1,6 @@
 #include "pdr/job.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,11 +41,26 @@ Result<std::string> read_file(const std::string& path) {
 }
 
 Status write_file(const std::string& path, const std::string& text, bool append = false) {
-  std::ofstream out(path, append ? std::ios::binary | std::ios::app : std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) return Status::Io(path + ": cannot write: " + std::strerror(errno));
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0644);
+  if (fd < 0) return Status::Error(ErrorKind::kIo, path + ": cannot write: " + std::strerror(errno), errno);
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int e = n < 0 ? errno : ENOSPC;
+      ::close(fd);
+      return Status::Error(ErrorKind::kIo, path + ": cannot write: " + std::strerror(e), e);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0) return Status::Error(ErrorKind::kIo, path + ": cannot write: " + std::strerror(errno), errno);
   return Status::Ok();
+}
+
+// Errors of the host, not of a job: no space, no quota, a read-only or vanished file system.
+bool is_host_failure(int error_number) {
+  return error_number == ENOSPC || error_number == EDQUOT || error_number == EROFS || error_number == EIO;
 }
 
 // The last non-empty line of a file, shortened, for error messages.
@@ -253,20 +269,25 @@ class JobExecution {
 
   bool setup() {
     std::error_code ec;
-    fs::create_directories(plan_.settings.run.scratch_dir, ec);
-    std::string pattern = plan_.settings.run.scratch_dir + "/pdr-job" + std::to_string(job_.id) + "-XXXXXX";
+    const bool in_area = control_ != nullptr && !control_->work_root.empty() && !plan_.settings.run.keep_tmp;
+    const std::string root = in_area ? control_->work_root : plan_.settings.run.scratch_dir;
+    fs::create_directories(root, ec);
+    std::string pattern = root + "/pdr-job" + std::to_string(job_.id) + "-XXXXXX";
     std::vector<char> buf(pattern.begin(), pattern.end());
     buf.push_back('\0');
     if (mkdtemp(buf.data()) == nullptr) {
-      return fail("setup", "cannot create a working directory in " + plan_.settings.run.scratch_dir + ": " +
-                               std::strerror(errno));
+      result_.host_failure = true;  // no job can run here until it is fixed
+      return fail("setup", "cannot create a working directory in " + root + ": " + std::strerror(errno));
     }
     dir_ = buf.data();
     std::vector<std::string> outs = {"pdroutput", "onionoutput", "Out"};
     for (const auto& d : plan_.settings.run.pdr_out_dirs) outs.push_back(d);
     for (const auto& d : outs) {
       fs::create_directories(fs::path(dir_) / d, ec);
-      if (ec) return fail("setup", dir_ + "/" + d + ": " + ec.message());
+      if (ec) {
+        result_.host_failure = is_host_failure(ec.value());
+        return fail("setup", dir_ + "/" + d + ": " + ec.message());
+      }
     }
     const std::string base = pdr().base_dir;
     for (const auto& d : plan_.settings.run.pdr_inp_dirs) {
@@ -298,13 +319,18 @@ class JobExecution {
       auto text = render_template(plan_.pdrnew_template, TemplateKind::PdrNew, params_, pdr().chem_database,
                                   plan_.pdrnew_template_path);
       if (!text.ok()) return fail("setup", text.status().message());
-      if (Status st = write_file(dir_ + "/PDRNEW.INP", text.value()); !st.ok()) return fail("setup", st.message());
+      if (Status st = write_file(dir_ + "/PDRNEW.INP", text.value()); !st.ok()) return setup_write_failed(st);
     }
     auto json = render_template(plan_.json_template, TemplateKind::Json, params_, pdr().chem_database,
                                 plan_.json_template_path);
     if (!json.ok()) return fail("setup", json.status().message());
-    if (Status st = write_file(dir_ + "/pdr_config.json", json.value()); !st.ok()) return fail("setup", st.message());
+    if (Status st = write_file(dir_ + "/pdr_config.json", json.value()); !st.ok()) return setup_write_failed(st);
     return true;
+  }
+
+  bool setup_write_failed(const Status& st) {
+    result_.host_failure = is_host_failure(st.code());
+    return fail("setup", st.message());
   }
 
   ProcessResult run_step(const std::string& exe, std::vector<std::string> args, const std::string& output) {
@@ -427,7 +453,10 @@ class JobExecution {
       return false;
     }
     auto f = storage_.store(local, rel, kind, stage_tag());
-    if (!f.ok()) return fail("storage", f.status().message());
+    if (!f.ok()) {
+      result_.host_failure = is_host_failure(f.status().code());
+      return fail("storage", f.status().message());
+    }
     result_.files.push_back(f.value());
     return true;
   }

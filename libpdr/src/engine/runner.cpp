@@ -1,6 +1,5 @@
 #include "pdr/runner.h"
 
-#include <tbb/concurrent_queue.h>
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
 
@@ -8,6 +7,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <optional>
 #include <thread>
 
@@ -31,22 +31,44 @@ class TbbExecutor : public JobExecutor {
 
   void start(const ClaimedJob& job) override {
     ++outstanding_;
-    arena_.enqueue([this, job] { results_.push(work_(job)); });
+    arena_.enqueue([this, job] {
+      JobResult r = work_(job);
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        results_.push_back(std::move(r));
+      }
+      ready_.notify_one();
+    });
   }
 
   JobResult wait_one() override {
     JobResult r;
-    results_.pop(r);
-    --outstanding_;
+    wait_for(-1, &r);
     return r;
+  }
+
+  bool wait_for(double seconds, JobResult* result) override {
+    std::unique_lock<std::mutex> lock(mutex_);
+    auto has_result = [this] { return !results_.empty(); };
+    if (seconds < 0) {
+      ready_.wait(lock, has_result);
+    } else if (!ready_.wait_for(lock, std::chrono::duration<double>(seconds), has_result)) {
+      return false;
+    }
+    *result = std::move(results_.front());
+    results_.pop_front();
+    --outstanding_;
+    return true;
   }
 
  private:
   tbb::global_control control_;
   tbb::task_arena arena_;
   std::function<JobResult(const ClaimedJob&)> work_;
-  tbb::concurrent_bounded_queue<JobResult> results_;
-  int outstanding_ = 0;  // touched by the loop thread only
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<JobResult> results_;  // GUARDED_BY(mutex_)
+  int outstanding_ = 0;            // touched by the loop thread only
 };
 
 }  // namespace
@@ -93,6 +115,11 @@ std::vector<long long> ActiveJobs::fence(const std::map<long long, long long>& b
     lost.push_back(id);
   }
   return lost;
+}
+
+void ActiveJobs::cancel_all() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& [id, e] : jobs_) e.cancel->request();
 }
 
 namespace {
@@ -162,76 +189,118 @@ class Heartbeat {
 RunSummary run_jobs(JobStore& store, JobExecutor& executor, long long model_id, int workers, const Owner& owner,
                     const StopSignal& stop, const ResultObserver& observe, const RunOptions& options) {
   using clock = std::chrono::steady_clock;
+  auto span = [](double seconds) {
+    return std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(seconds));
+  };
   const auto start = clock::now();
   RunSummary summary;
   int running = 0;
-  bool exhausted = false;
-  bool db_down = false;  // outcomes go to the journal until a replay succeeds
+  bool exhausted = false;    // nothing left that this process may have to run
+  bool db_down = false;      // outcomes go to the journal until a replay succeeds
+  bool db_unusable = false;  // the stop came from the database: nothing more is written to it
+  bool cancelled = false;    // after a stop that records nothing more, the jobs' programs were stopped
+  Status outage;             // why the database is unreachable
   auto next_try = clock::now();
   auto last_reap = clock::now();
-  const auto poll = std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(options.outage_poll_seconds));
-  const auto outage_wait =
-      std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(options.outage_wait_seconds));
-  std::optional<clock::time_point> idle_since;  // nothing running while the database is unreachable
+  const auto poll = span(options.outage_poll_seconds);
+  const auto outage_wait = span(options.outage_wait_seconds);
+  // A peer that died a moment ago has not missed a heartbeat yet: its jobs still look owned.
+  // Before it ends beside other processes' running jobs, a process looks again one heartbeat
+  // later, so every owner that is dead now shows as such (see Backlog::unproven).
+  const auto proof_window = span(options.heartbeat_seconds > 0 ? options.heartbeat_seconds + 2.0 : 0.0);
+  std::optional<clock::time_point> idle_since;   // nothing running while the database is unreachable
+  std::optional<clock::time_point> quiet_since;  // nothing claimable, only other processes' jobs running
   auto go_down = [&](const Status& why) {
     if (!db_down) {
       spdlog::warn("database unreachable ({}); running jobs go on and their outcomes are kept in {} until it is back",
                    why.message(), options.journal->path());
     }
     db_down = true;
+    outage = why;
     next_try = clock::now() + poll;
+  };
+  // A database error: an outage to ride out in the journal while jobs run, or the end of the run.
+  // Errors the journal can ride out: the database may answer later. An outcome whose write
+  // may or may not have landed is among them: its replay is conditional and idempotent.
+  auto recoverable = [](const Status& st) {
+    return st.kind() == ErrorKind::kTransient || st.kind() == ErrorKind::kOutcomeUnknown;
+  };
+  auto database_error = [&](const Status& st) {
+    if (options.journal != nullptr && running > 0 && recoverable(st)) {
+      go_down(st);
+    } else if (summary.fatal.ok()) {
+      summary.fatal = st;
+      db_unusable = true;
+    }
   };
   Heartbeat heartbeat(store, owner, options);
   for (;;) {
+    if (!summary.fatal.ok() && !cancelled) {
+      // Nothing more will be claimed: stop the programs of the running jobs now rather than
+      // leave them to finish for nobody; they come back here as stopped and are handed back.
+      cancelled = true;
+      if (options.active != nullptr) options.active->cancel_all();
+    }
     const bool stopping = stop.requested() || !summary.fatal.ok();
-    if (db_down && running == 0 && !stopping) {
-      if (!idle_since) idle_since = clock::now();
-      if (clock::now() >= next_try) {
-        auto replay = options.journal->replay(store, options.settle_outputs);
-        if (replay.ok()) {
-          spdlog::info("database reachable again: {} journaled outcomes recorded, {} no longer current",
-                       replay->applied, replay->rejected);
-          summary.replayed += replay->applied;
-          summary.lost += replay->rejected;
-          db_down = false;
-          idle_since.reset();
-        } else if (clock::now() - *idle_since >= outage_wait) {
-          summary.fatal = replay.status();  // ends the run; the journal stays for the next one
-          continue;
-        } else {
-          next_try = clock::now() + poll;
-        }
-      }
-      if (db_down) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        continue;
+    if (db_down && !stopping && clock::now() >= next_try) {
+      // Try the database again every poll, also while jobs still run: outcomes are recorded
+      // and claiming resumes as soon as it answers.
+      auto replay = options.journal->replay(store, options.settle_outputs);
+      if (replay.ok()) {
+        spdlog::info("database reachable again: {} journaled outcomes recorded, {} no longer current",
+                     replay->applied, replay->rejected);
+        summary.replayed += replay->applied;
+        summary.lost += replay->rejected;
+        db_down = false;
+        exhausted = false;  // a replayed failure may be pending again
+        idle_since.reset();
+      } else {
+        outage = replay.status();
+        next_try = clock::now() + poll;
       }
     }
+    if (db_down && running == 0 && !stopping) {
+      if (!idle_since) idle_since = clock::now();
+      if (clock::now() - *idle_since >= outage_wait) {
+        summary.fatal = outage;  // ends the run; the journal stays for the next one
+        db_unusable = true;
+        continue;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    bool waiting = false;  // something may become claimable without a job of ours ending
     if (!stopping && !db_down && !exhausted && running < workers) {
       auto claimed = store.claim_jobs(model_id, workers - running, owner);
       if (!claimed.ok()) {
-        if (options.journal != nullptr && running > 0 && claimed.status().kind() == ErrorKind::kTransient) {
-          go_down(claimed.status());
-        } else {
-          summary.fatal = claimed.status();
-        }
+        database_error(claimed.status());
       } else if (claimed->empty()) {
-        // Nothing claimable: done only when nothing is pending. Rows another session holds
-        // locked, jobs waiting for a retry and expired leases still count: wait for them.
-        auto pending = store.pending_count(model_id);
-        if (!pending.ok()) {
-          summary.fatal = pending.status();
-        } else if (pending.value() == 0) {
+        // Nothing claimable: done only when nothing is pending and no running job may come
+        // back. Rows another session holds locked, jobs waiting for a retry and jobs of owners
+        // that stopped renewing still count: wait for them (and reap them when they expire).
+        auto left = store.backlog(model_id);
+        if (!left.ok()) {
+          database_error(left.status());
+        } else if (left->pending + left->unproven > 0) {
+          quiet_since.reset();
+          waiting = true;
+        } else if (left->running > running && proof_window.count() > 0) {
+          if (!quiet_since) quiet_since = clock::now();
+          exhausted = clock::now() - *quiet_since >= proof_window;
+          waiting = !exhausted;
+        } else {
           exhausted = true;
-        } else if (running == 0) {
+        }
+        if (waiting && running == 0) {
           if (clock::now() - last_reap > std::chrono::seconds(1)) {
             (void)store.reap_expired();
             last_reap = clock::now();
           }
-          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+          std::this_thread::sleep_for(std::chrono::milliseconds(250));
           continue;
         }
       } else {
+        quiet_since.reset();
         for (const auto& job : claimed.value()) {
           if (options.active != nullptr) options.active->add(job);
           executor.start(job);
@@ -239,22 +308,32 @@ RunSummary run_jobs(JobStore& store, JobExecutor& executor, long long model_id, 
         }
       }
     }
-    if (running == 0) break;
-    JobResult r = executor.wait_one();
+    if (running == 0) {
+      if (stopping || exhausted || db_unusable) break;
+      continue;
+    }
+    double wait_seconds = -1;  // until a job ends
+    if (db_down) {
+      wait_seconds = std::max(0.05, std::chrono::duration<double>(next_try - clock::now()).count());
+    } else if (waiting) {
+      wait_seconds = 1;
+    }
+    JobResult r;
+    if (!executor.wait_for(wait_seconds, &r)) continue;
     --running;
     if (options.active != nullptr) options.active->remove(r.job.id);
     auto settle = [&](const StatusChange& c, bool applied) {
       return options.settle_outputs ? options.settle_outputs(c, applied) : Status::Ok();
     };
-    if (!summary.fatal.ok()) {
-      // The database is gone past its retry deadline: do not wait that long again per job. The
-      // job stays `running` in the database and is put back to pending by the next run.
-      ++summary.unrecorded;
-      StatusChange unrecorded;
-      unrecorded.files = r.files;
-      (void)settle(unrecorded, false);
-      if (observe) observe(r);
-      continue;
+    if (cancelled && r.state == JobState::Pending) r.error = "stopped: the run ends (" + summary.fatal.message() + ")";
+    if (r.host_failure && !stop.requested()) {
+      // Not this job's fault: it goes back without using an attempt, and the run stops before
+      // every other job fails the same way.
+      if (summary.fatal.ok()) {
+        summary.fatal = Status::Io(r.error + " — every job on this host would fail the same way; stopping");
+      }
+      r.state = JobState::Pending;
+      r.error += "; handed back";
     }
     StatusChange change;
     change.job_id = r.job.id;
@@ -266,7 +345,7 @@ RunSummary run_jobs(JobStore& store, JobExecutor& executor, long long model_id, 
     change.error = r.error;
     change.retry = options.retry_failures && r.state == JobState::Failed;
     change.files = r.files;  // recorded with a finish only; settled (promoted) with any outcome
-    if (!db_down) {
+    if (!db_down && !db_unusable) {
       auto recorded = store.record_outcome(change);
       if (recorded.ok()) {
         Status kept = settle(change, recorded->applied);
@@ -277,11 +356,12 @@ RunSummary run_jobs(JobStore& store, JobExecutor& executor, long long model_id, 
           continue;
         }
         if (!kept.ok() && recorded->state == JobState::Finished) {
-          // Recorded, but its outputs could not take their names: the job is pending again.
+          // Its outputs could not take their names: recorded as a failed attempt instead (it
+          // counts against max_attempts like any failure; see settle_outputs).
           ++summary.retried;
           exhausted = false;
           r.state = JobState::Pending;
-          r.error = "storage: " + kept.message() + "; back to pending";
+          r.error = "storage: " + kept.message();
         } else if (recorded->state == JobState::Finished) {
           ++summary.finished;
         } else if (recorded->state == JobState::Failed) {
@@ -298,30 +378,41 @@ RunSummary run_jobs(JobStore& store, JobExecutor& executor, long long model_id, 
         if (observe) observe(r);
         continue;
       }
-      if (options.journal == nullptr || recorded.status().kind() != ErrorKind::kTransient) {
-        summary.fatal = recorded.status();
-        ++summary.unrecorded;
-        (void)settle(change, false);
-        if (observe) observe(r);
-        continue;
+      if (options.journal == nullptr || !recoverable(recorded.status())) {
+        if (summary.fatal.ok()) summary.fatal = recorded.status();
+        db_unusable = true;
+      } else {
+        go_down(recorded.status());
       }
-      go_down(recorded.status());
     }
-    if (Status st = options.journal->append(change); !st.ok()) {
-      summary.fatal = st;
+    // The database cannot take it now: keep it in the journal (the next replay, or the next
+    // run on this host, records it), or count it as unrecorded when there is no journal.
+    r.journaled = true;
+    if (options.journal == nullptr) {
       ++summary.unrecorded;
+      (void)settle(change, false);
+    } else if (Status st = options.journal->append(change); !st.ok()) {
+      if (summary.fatal.ok()) summary.fatal = st;
+      ++summary.unrecorded;
+      (void)settle(change, false);
     } else {
       ++summary.journaled;
     }
     if (observe) observe(r);
   }
-  if (stop.requested()) {
-    summary.interrupted = true;
+  summary.interrupted = stop.requested();
+  if ((stop.requested() || !summary.fatal.ok()) && !db_down && !db_unusable) {
     // Anything of ours still marked running (a write that failed above) goes back to pending.
     auto n = store.release_jobs(owner);
     if (n.ok()) summary.released += n.value();
   }
-  if (db_down && options.journal != nullptr) summary.unrecorded += static_cast<long long>(options.journal->size());
+  if (!db_down && !db_unusable) {
+    auto states = store.state_counts(model_id);
+    if (states.ok()) summary.model_states = states.value();
+  }
+  if ((db_down || db_unusable) && options.journal != nullptr) {
+    summary.unrecorded += static_cast<long long>(options.journal->size());
+  }
   summary.seconds = std::chrono::duration<double>(clock::now() - start).count();
   return summary;
 }

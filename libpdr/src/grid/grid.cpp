@@ -1,5 +1,7 @@
 #include "pdr/grid.h"
 
+#include <cstdio>
+
 #include "pdr/sha256.h"
 
 #include <charconv>
@@ -51,6 +53,22 @@ Result<GridPlan> plan_grid(const Settings& settings) {
   if (!mass.ok()) return mass.status();
   auto chi = parse_axis(Axis::Chi, settings.model.chi, plan.notes);
   if (!chi.ok()) return chi.status();
+  {
+    // Refused before anything is expanded: a grid that cannot fit ends in one line, not in an
+    // allocation failure.
+    const long double count = settings.model.random
+                                  ? static_cast<long double>(settings.model.random_count)
+                                  : static_cast<long double>(metal->size()) * static_cast<long double>(dens->size()) *
+                                        static_cast<long double>(mass->size()) * static_cast<long double>(chi->size());
+    if (count > static_cast<long double>(settings.run.max_points)) {
+      char text[64];
+      std::snprintf(text, sizeof text, "%.0Lf", count);
+      return Status::Usage(std::string("the grid has ") + text + " points (metal " + std::to_string(metal->size()) +
+                           " x dens " + std::to_string(dens->size()) + " x mass " + std::to_string(mass->size()) +
+                           " x chi " + std::to_string(chi->size()) + "), more than run.max_points = " +
+                           std::to_string(settings.run.max_points) + "; split it or raise run.max_points");
+    }
+  }
 
   // The parameter row shared by every point: defaults < model_parameters < non_default_parameters.
   ParameterValues base;

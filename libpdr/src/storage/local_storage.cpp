@@ -18,6 +18,14 @@ namespace fs = std::filesystem;
 namespace pdr {
 namespace {
 
+// An I/O failure with its errno as the code (a full disk stops the run; see JobResult).
+Status io_error(const std::string& message, const std::error_code& ec) {
+  return Status::Error(ErrorKind::kIo, message, ec.category() == std::generic_category() ||
+                                                        ec.category() == std::system_category()
+                                                    ? ec.value()
+                                                    : 0);
+}
+
 // Copies into the destination directory under a temporary name and renames it into place (or
 // to its staged name), so a reader never sees a half-written output. A staged output on the same
 // filesystem is a hard link to the job's file when `link` is set: no data is copied and no new
@@ -32,7 +40,7 @@ class LocalStorage : public Storage {
     const fs::path target = stage_tag.empty() ? dest : fs::path(staged_path(dest.string(), stage_tag));
     std::error_code ec;
     fs::create_directories(dest.parent_path(), ec);
-    if (ec) return Status::Io(dest.parent_path().string() + ": cannot create directory: " + ec.message());
+    if (ec) return io_error(dest.parent_path().string() + ": cannot create directory: " + ec.message(), ec);
     auto sum = sha256_file(local_path);
     if (!sum.ok()) return sum.status();
     // A staged name is the attempt's own: the copy goes there directly.
@@ -45,8 +53,9 @@ class LocalStorage : public Storage {
     if (!linked) {
       fs::copy_file(local_path, tmp, fs::copy_options::overwrite_existing, ec);
       if (ec) {
-        fs::remove(tmp, ec);
-        return Status::Io(dest.string() + ": cannot store output: " + ec.message());
+        std::error_code ignore;
+        fs::remove(tmp, ignore);
+        return io_error(tmp.string() + ": cannot store output: " + ec.message(), ec);
       }
       // Verify the copy before it takes the output's name: a job is finished only with outputs
       // that are stored and verified.
@@ -62,7 +71,7 @@ class LocalStorage : public Storage {
       if (ec) {
         std::error_code ignore;
         fs::remove(tmp, ignore);
-        return Status::Io(dest.string() + ": cannot store output: " + ec.message());
+        return io_error(target.string() + ": cannot store output: " + ec.message(), ec);
       }
     }
     struct stat sb;
@@ -79,11 +88,19 @@ class LocalStorage : public Storage {
     return f;
   }
 
+  // All or nothing: when one output cannot take its name, those renamed before it are removed
+  // again (their job is not recorded finished, so no final name may hold them).
   Status promote(const std::vector<StoredFile>& files) override {
-    for (const auto& f : files) {
+    for (size_t i = 0; i < files.size(); ++i) {
+      const StoredFile& f = files[i];
       if (f.staged_path.empty()) continue;
       if (::rename(f.staged_path.c_str(), f.path.c_str()) != 0) {
-        return Status::Io(f.path + ": cannot give the stored output its name: " + std::strerror(errno));
+        const int e = errno;
+        for (size_t j = 0; j < i; ++j) {
+          if (!files[j].staged_path.empty()) ::unlink(files[j].path.c_str());
+        }
+        return Status::Error(ErrorKind::kIo, f.path + ": cannot give the stored output its name: " + std::strerror(e),
+                             e);
       }
     }
     return Status::Ok();

@@ -53,11 +53,19 @@ class RcloneStorage : public Storage {
 
   // One server-side move per file (--ignore-times: replace the destination even when its size
   // and time look the same).
+  // All or nothing: when one output cannot take its name, those moved before it are deleted
+  // again (their job is not recorded finished, so no final name may hold them).
   Status promote(const std::vector<StoredFile>& files) override {
-    for (const auto& f : files) {
+    for (size_t i = 0; i < files.size(); ++i) {
+      const StoredFile& f = files[i];
       if (f.staged_path.empty()) continue;
       std::string out;
       if (!run({"moveto", "--ignore-times", f.staged_path, f.path}, &out)) {
+        for (size_t j = 0; j < i; ++j) {
+          std::string ignored;
+          if (!files[j].staged_path.empty()) run({"deletefile", files[j].path}, &ignored);
+          listings_.forget(files[j].path);
+        }
         return Status::Io("rclone moveto " + f.path + " failed: " + out);
       }
       listings_.forget(f.path);

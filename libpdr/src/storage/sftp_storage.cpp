@@ -142,7 +142,17 @@ class SftpStorage : public Storage {
     }
     if (batch.empty()) return Status::Ok();
     std::string out;
-    if (!sftp(batch, &out)) return Status::Io("sftp rename of staged outputs failed: " + out);
+    if (!sftp(batch, &out)) {
+      // The batch stops at the first failed rename: remove what took its name before it (no
+      // final name may hold an output of a job that is not recorded finished).
+      std::string undo, ignored;
+      for (const auto& f : files) {
+        if (!f.staged_path.empty()) undo += "-rm " + batch_quote(remote_of(f.path)) + "\n";
+        listings_.forget(remote_of(f.path));
+      }
+      sftp(undo, &ignored);
+      return Status::Io("sftp rename of staged outputs failed: " + out);
+    }
     for (const auto& f : files) listings_.forget(remote_of(f.path));
     return Status::Ok();
   }
