@@ -1,0 +1,385 @@
+// Every job ends in exactly one recorded state, the exit code tells the truth, and nothing keeps
+// running that nobody owns: runs broken on purpose (killed peers, SIGKILL, full disks, outputs
+// that cannot take their names, interrupts, outages, reaped jobs), with the real pdr_run binary,
+// the mock model and a real SQLite file.
+#include <gtest/gtest.h>
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "support/grid_run.h"
+#include "support/run_binary.h"
+
+namespace pdr {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+class NoJobLostTest : public GridRunTest {
+ protected:
+  // The fixture's config with absolute paths (processes may run in other directories) and
+  // `run_extra` lines added to its run: section.
+  void write_config(const std::string& run_extra, const std::string& top_extra = "", int step_timeout = 5) {
+    test::write_text(dir_ / "cfg.yaml", "database:\n  path: " + (dir_ / "jobs.db") + "\n" + top_extra +
+                                            "storage:\n  base_dir: " + (dir_ / "store") + "\nrun:\n  scratch_dir: " +
+                                            (dir_ / "scratch") + "\n  step_timeout: " + std::to_string(step_timeout) +
+                                            "\n  retry_delay: 0.2\n" +
+                                            run_extra + "model_parameters:\n  species: [CO]\n");
+  }
+  std::vector<std::string> with_config(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--config", dir_ / "cfg.yaml"});
+    return args;
+  }
+  // Runs pdr_run in `cwd`, killed after `seconds` (a loop must fail the test, not hang it).
+  test::RunResult run_within(double seconds, const std::vector<std::string>& args, const std::string& plan = "",
+                             const std::string& cwd = "") {
+    const std::string where = cwd.empty() ? dir_.path() : cwd;
+    const pid_t pid = test::start_pdr_run(where, with_config(args), env(plan));
+    const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
+    int status = 0;
+    bool ended = false;
+    while (!ended && Clock::now() < deadline) {
+      ended = waitpid(pid, &status, WNOHANG) == pid;
+      if (!ended) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    test::RunResult r;
+    if (!ended) {
+      ::kill(pid, SIGKILL);
+      while (waitpid(pid, &status, 0) < 0) {
+      }
+    }
+    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = test::read_text(where + "/.stdout");
+    r.err = test::read_text(where + "/.stderr");
+    if (!ended) ADD_FAILURE() << "pdr_run did not end within " << seconds << " s:\n" << r.err.substr(0, 4000);
+    return r;
+  }
+  void wait_for_starts(size_t n, double seconds = 60) {
+    const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
+    while (count_starts(dir_ / "trace") < n && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_GE(count_starts(dir_ / "trace"), n) << "the mock programs did not start";
+  }
+  // Starts of the mock (pdr and onion) for one job.
+  size_t starts_of(const std::string& job) {
+    size_t n = 0;
+    for (const auto& e : read_trace(dir_ / "trace")) n += e.what == "start" && e.job == job;
+    return n;
+  }
+  bool all_stopped(const std::set<long long>& pids, double seconds) {
+    const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
+    for (;;) {
+      bool any = false;
+      for (long long p : pids) any = any || test::process_running(p);
+      if (!any) return true;
+      if (Clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  // A tmpfs of `kib` KiB at `path` (a full disk on demand); unmounted at the end.
+  void mount_small_disk(const std::string& path, int kib) {
+    fs::create_directories(path);
+    if (::mount("tmpfs", path.c_str(), "tmpfs", 0, ("size=" + std::to_string(kib) + "k").c_str()) != 0) {
+      // CI runs as root and must run this test; elsewhere say why it cannot.
+      if (std::getenv("CI") != nullptr) FAIL() << "cannot mount a tmpfs at " << path << " (root needed)";
+      GTEST_SKIP() << "mounting a tmpfs needs root";
+    }
+    mounts_.push_back(path);
+  }
+  void fill(const std::string& dir) {
+    std::system(("dd if=/dev/zero of=" + dir + "/filler bs=4k >/dev/null 2>&1").c_str());
+  }
+  void TearDown() override {
+    for (const auto& m : mounts_) ::umount2(m.c_str(), MNT_DETACH);
+  }
+
+ private:
+  std::vector<std::string> mounts_;
+};
+
+const std::vector<std::string> kEight = {"--model-name", "dp",  "--parallel", "--workers", "2",  "--dens", "30",
+                                         "40",           "--chi", "10",         "20",        "--mass", "-10", "00"};
+
+// Case 1: a worker does not end while a dead peer's jobs are still leased; it waits for their
+// leases to expire, takes them over and runs them. (Case 4 too: the dead peer's programs die
+// with it.)
+TEST_F(NoJobLostTest, AWorkerWaitsForADeadPeersLeasedJobsAndRunsThem) {
+  write_config("  lease_seconds: 6\n  heartbeat_seconds: 2\n");
+  fs::create_directories(dir_ / "a");
+  fs::create_directories(dir_ / "b");
+  const pid_t a = test::start_pdr_run(dir_ / "a", with_config(kEight), env("*:sleep=1"));
+  wait_for_starts(2);
+  const pid_t b = test::start_pdr_run(
+      dir_ / "b", with_config({"worker", "--model-name", "dp", "--parallel", "--workers", "2"}), env("*:sleep=1"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  ::kill(a, SIGKILL);
+  test::finish_pdr_run(a, dir_ / "a");
+  std::set<std::string> held_by_a;
+  {
+    soci::session s(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
+    std::vector<std::string> names(16);
+    const long long a_pid = a;
+    s << "SELECT model_job_name FROM pdr_model_jobs WHERE status = 'running' AND pid = :p", soci::use(a_pid),
+        soci::into(names);
+    held_by_a.insert(names.begin(), names.end());
+  }
+  ASSERT_FALSE(held_by_a.empty()) << "the killed process held no job";
+  std::set<long long> a_programs;
+  for (const auto& e : read_trace(dir_ / "trace")) {
+    if (e.what == "start" && held_by_a.count(e.job)) a_programs.insert(e.pid);
+  }
+  EXPECT_TRUE(all_stopped(a_programs, 3)) << "a model program outlived its killed pdr_run";
+  auto rb = test::finish_pdr_run(b, dir_ / "b");
+  EXPECT_EQ(rb.code, 0) << rb.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 8) << rb.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running'"), 0);
+  EXPECT_NE(rb.out.find("in the database: 8 finished, 0 failed, 0 pending, 0 running"), std::string::npos) << rb.out;
+  for (const auto& job : held_by_a) {
+    EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE model_job_name = '" + job +
+                        "' AND status = 'finished' AND pid <> " + std::to_string(a)),
+              1)
+        << job << " was not run again by the worker";
+  }
+}
+
+// Case 4: SIGKILL of pdr_run kills its model programs with it, and the next run on the host
+// removes the dead run's working directories.
+TEST_F(NoJobLostTest, AKilledRunLeavesNoProgramAndTheNextRunRemovesItsWorkingDirectories) {
+  write_config("  lease_seconds: 3\n  heartbeat_seconds: 1\n");
+  const std::vector<std::string> grid = {"--model-name", "k9", "--parallel", "--workers", "2",
+                                         "--dens",       "30", "40",         "--chi",     "10"};
+  const pid_t pid = test::start_pdr_run(dir_.path(), with_config(grid), env("*:hang"));
+  wait_for_starts(2);
+  ::kill(pid, SIGKILL);
+  test::finish_pdr_run(pid, dir_.path());
+  std::set<long long> programs;
+  for (const auto& e : read_trace(dir_ / "trace")) programs.insert(e.pid);
+  EXPECT_TRUE(all_stopped(programs, 3)) << "a model program outlived its killed pdr_run";
+  size_t left = 0;
+  for (const auto& e : fs::directory_iterator(dir_ / "scratch")) {
+    left += e.path().filename().string().rfind("pdr_run-work-", 0) == 0;
+  }
+  EXPECT_EQ(left, 1u) << "the killed run's work area";
+  auto again = run_within(120, grid);
+  EXPECT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.err.find("removed the working directories of 1 ended pdr_run process on this host"),
+            std::string::npos)
+      << again.err;
+  for (const auto& e : fs::directory_iterator(dir_ / "scratch")) {
+    EXPECT_NE(e.path().filename().string().rfind("pdr_run-work-", 0), 0u) << "left behind: " << e.path();
+  }
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 2);
+}
+
+// Case 5: an output that cannot take its final name (a directory in the way) is a failed
+// attempt: it counts against max_attempts, waits retry_delay and ends failed; a repeated
+// species is run once. Case 12: nothing of that job is left under a final name.
+TEST_F(NoJobLostTest, AnOutputThatCannotTakeItsNameEndsFailedInsteadOfLooping) {
+  write_config("");
+  fs::create_directories(dir_ / "store/lp/pdrgrid/pdr100_30_-10_10_00.hdf");
+  auto r = run_within(90, {"--model-name", "lp", "--dens", "30", "40", "--chi", "10", "--species", "CO", "CO"});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("species 'CO' is given twice; its onion runs once"), std::string::npos) << r.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE model_job_name = '100_30_-10_10_00' AND status = "
+                      "'failed' AND attempts = 2 AND error LIKE 'storage: %Is a directory%'"),
+            1)
+      << r.err;
+  EXPECT_EQ(starts_of("100_30_-10_10_00"), 4u) << "two attempts of pdr + one onion (CO once)";
+  EXPECT_EQ(starts_of("100_40_-10_10_00"), 2u);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 1);
+  for (const char* f : {"pdrgrid/TEXTOUT100_30_-10_10_00", "pdrgrid/pdrstruct100_30_-10_10_00.hdf5",
+                        "pdrgrid/MCDRT100_30_-10_10_00.tar.gz", "oniongrid/TEXTOUT100_30_-10_10_00_CO",
+                        "oniongrid/ONION100_30_-10_10_00.jerg_CO.smli"}) {
+    EXPECT_FALSE(fs::exists(dir_ / ("store/lp/" + std::string(f)))) << f << " took its name for an unfinished job";
+  }
+  for (const auto& e : fs::recursive_directory_iterator(dir_ / "store/lp")) {
+    EXPECT_EQ(e.path().filename().string().find(".staged-"), std::string::npos) << e.path();
+  }
+  EXPECT_NE(r.out.find("in the database: 1 finished, 1 failed, 0 pending, 0 running"), std::string::npos) << r.out;
+}
+
+// Case 6: interrupts (Slurm's time limit is a SIGTERM) do not use up attempts.
+TEST_F(NoJobLostTest, InterruptionsDoNotUseUpAttempts) {
+  write_config("");
+  const std::vector<std::string> grid = {"--model-name", "ir", "--dens", "30", "--chi", "10"};
+  for (int i = 1; i <= 3; ++i) {
+    const pid_t pid = test::start_pdr_run(dir_.path(), with_config(grid), env("*:hang"));
+    wait_for_starts(static_cast<size_t>(i));
+    ::kill(pid, i == 2 ? SIGHUP : SIGTERM);
+    EXPECT_EQ(test::finish_pdr_run(pid, dir_.path()).code, 130);
+  }
+  EXPECT_EQ(sql_count("SELECT attempts FROM pdr_model_jobs WHERE status = 'pending'"), 0);
+  auto r = run_within(60, grid, "*:fail=3");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'failed' AND attempts = 2 AND error LIKE "
+                      "'pdr: exit code 3%failed the same way twice%'"),
+            1)
+      << r.err;
+  EXPECT_EQ(r.err.find("attempt 4 of 3"), std::string::npos) << r.err;
+}
+
+// Case 8: jobs the run's own reaper fails (an expired lease on the last attempt) count in the
+// closing line and the exit code, which come from the model's recorded states.
+TEST_F(NoJobLostTest, JobsTheReaperFailsCountInTheExitCode) {
+  write_config("");
+  const std::vector<std::string> grid = {"--model-name", "rp", "--dens", "30", "40", "50", "--chi", "10"};
+  auto reg = run_within(60, [&] {
+    auto g = grid;
+    g.push_back("--register-only");
+    return g;
+  }());
+  ASSERT_EQ(reg.code, 0) << reg.err;
+  {
+    soci::session s(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
+    s << "UPDATE pdr_model_jobs SET status = 'running', pending = 0, active = 1, attempts = 3, token = 'dead', "
+         "host = 'elsewhere', pid = 1, lease_epoch = 1, lease_expires_at = datetime('now', '-60 seconds'), "
+         "heartbeat_at = datetime('now', '-60 seconds') WHERE model_job_name = '100_40_-10_10_00'";
+  }
+  auto r = run_within(60, {"worker", "--model-name", "rp"});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.out.find("in the database: 2 finished, 1 failed, 0 pending, 0 running"), std::string::npos) << r.out;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'failed' AND error LIKE 'lease expired%'"), 1);
+}
+
+// Case 11: jobs run by `pdr_run worker` point at the template that rendered their inputs.
+TEST_F(NoJobLostTest, AWorkerRecordsTheTemplateOfTheJobsItRuns) {
+  write_config("");
+  auto reg = run_within(60, {"--model-name", "tw", "--dens", "30", "40", "--chi", "10", "--register-only"});
+  ASSERT_EQ(reg.code, 0) << reg.err;
+  auto r = run_within(60, {"worker", "--model-name", "tw"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM json_files"), 2);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM json_files f JOIN json_templates t ON t.id = f.template_id"), 2);
+}
+
+// Cases 2, 12 and 13: a full disk under the stored outputs stops the run with one line naming
+// the real cause; the job that hit it and the jobs still running go back to pending without
+// using an attempt, their programs are stopped, and no output takes a final name.
+TEST_F(NoJobLostTest, AFullStorageDiskStopsTheRunAndHandsEveryJobBack) {
+  write_config("");
+  mount_small_disk(dir_ / "store", 64);
+  if (HasFatalFailure() || IsSkipped()) return;
+  fill(dir_ / "store");
+  const auto t0 = Clock::now();
+  auto r = run_within(60, {"--model-name", "fd", "--parallel", "--workers", "2", "--dens", "30", "40", "--chi", "10"},
+                      "100_40_*:hang");
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("every job on this host would fail the same way; stopping"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(": Success"), std::string::npos) << r.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND attempts = 0"), 2) << r.err;
+  EXPECT_LT(secs, 30) << "the hanging job was left to its step timeout";
+  std::set<long long> programs;
+  for (const auto& e : read_trace(dir_ / "trace")) programs.insert(e.pid);
+  EXPECT_TRUE(all_stopped(programs, 3));
+  for (const auto& e : fs::recursive_directory_iterator(dir_ / "store")) {
+    if (e.is_regular_file()) {
+      EXPECT_EQ(e.path().filename(), "filler") << "left behind: " << e.path();
+    }
+  }
+}
+
+// Case 13: a full scratch disk stops the run at once instead of failing every job in turn.
+TEST_F(NoJobLostTest, AFullScratchDiskStopsTheRunWithOneLine) {
+  write_config("");
+  mount_small_disk(dir_ / "scratch", 64);
+  if (HasFatalFailure() || IsSkipped()) return;
+  fill(dir_ / "scratch");
+  auto r = run_within(60, {"--model-name", "fs", "--dens", "30", "40", "50", "--chi", "10"});
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND attempts = 0"), 3) << r.err;
+  EXPECT_EQ(count_starts(dir_ / "trace"), 0u);
+}
+
+// Cases 7 and 9: while the database is unreachable, outcomes go to the journal; as soon as it
+// answers they are recorded and claiming resumes, while long jobs still run; a failure kept in
+// the journal counts like any other.
+TEST_F(NoJobLostTest, AnOutageIsRiddenOutWhileJobsRunAndItsFailuresCount) {
+  write_config("", "  busy_timeout: 1\n  retry:\n    deadline: 2\n    max_attempts: 100\n", 60);
+  // The first three jobs start together: a long one, one that fails during the outage, a short one.
+  const std::string long_job = "100_30_-10_10_00", failing = "100_30_-10_20_00";
+  const std::string plan = long_job + ":sleep=14;" + failing + ":sleep=1;" + failing + ":fail=3;*:sleep=0.3";
+  const pid_t pid = test::start_pdr_run(
+      dir_.path(),
+      with_config({"--model-name", "og", "--parallel", "--workers", "3", "--dens", "30", "40", "50", "60", "--chi", "10",
+                   "20", "30"}),
+      env(plan));
+  wait_for_starts(3);
+  // An exclusive lock held by another session: every write of pdr_run fails for 5 s.
+  long long released_ms = 0;
+  {
+    soci::session side(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db") + " timeout=5");
+    side << "BEGIN EXCLUSIVE";
+    std::this_thread::sleep_for(std::chrono::seconds(5));
+    side << "COMMIT";
+    released_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  }
+  auto r = test::finish_pdr_run(pid, dir_.path());
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("kept in the outage journal"), std::string::npos) << r.err;
+  long long long_end = 0;
+  size_t started_while_long_ran = 0;
+  for (const auto& e : read_trace(dir_ / "trace")) {
+    if (e.what == "end" && e.job == long_job && long_end == 0) long_end = e.ms;
+  }
+  for (const auto& e : read_trace(dir_ / "trace")) {
+    started_while_long_ran += e.what == "start" && e.ms > released_ms && e.ms < long_end;
+  }
+  EXPECT_GT(long_end, released_ms) << "the long job must outlast the outage";
+  EXPECT_GT(started_while_long_ran, 0u) << "no job was claimed between the end of the outage and the end of the "
+                                           "long job";
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'failed' AND model_job_name = '" + failing +
+                      "'"),
+            1);
+  EXPECT_NE(r.out.find("in the database: 11 finished, 1 failed, 0 pending, 0 running"), std::string::npos) << r.out;
+}
+
+// Case 14: a grid that cannot fit, and configs that are no regular files, are refused in one line.
+TEST_F(NoJobLostTest, GridsAndConfigsThatCannotFitAreRefusedInOneLine) {
+  write_config("");
+  std::vector<std::string> args = {"--model-name", "big", "--dry-run", "--dens"};
+  auto value = [](int i) {
+    char text[16];
+    std::snprintf(text, sizeof text, "%d.%02d", i / 100, i % 100);  // 10,000 distinct values
+    return std::string(text);
+  };
+  for (int i = 0; i < 10000; ++i) args.push_back(value(i));
+  args.push_back("--chi");
+  for (int i = 0; i < 10000; ++i) args.push_back(value(i));
+  auto r = run_within(60, args);
+  EXPECT_EQ(r.code, 2) << r.err.substr(0, 2000);
+  EXPECT_NE(r.err.find("the grid has 100000000 points (metal 1 x dens 10000 x mass 1 x chi 10000), more than "
+                       "run.max_points = 2000000"),
+            std::string::npos)
+      << r.err.substr(0, 2000);
+  for (const std::string bad : {"/dev/zero", "fifo"}) {
+    if (bad == "fifo") {
+      ASSERT_EQ(::mkfifo((dir_ / "fifo").c_str(), 0600), 0);
+    }
+    const std::string path = bad == "fifo" ? dir_ / "fifo" : bad;
+    auto c = test::run_pdr_run(dir_.path(), {"--config", path, "--model-name", "x", "--dens", "30", "--chi", "10"},
+                               env());
+    EXPECT_EQ(c.code, 2) << c.err;
+    EXPECT_NE(c.err.find(path + ": the config file (--config) is not a regular file"), std::string::npos) << c.err;
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "jobs.db"));
+}
+
+}  // namespace
+}  // namespace pdr
