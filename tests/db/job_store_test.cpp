@@ -598,6 +598,21 @@ TEST_P(JobStoreTest, HandingAJobBackDoesNotUseAnAttempt) {
             1);
 }
 
+// Error text quotes program output, cut to a length: a character cut in half is no reason for
+// MySQL (utf8mb4, strict) to refuse the outcome.
+TEST_P(JobStoreTest, AnErrorCutInTheMiddleOfACharacterIsStillRecorded) {
+  store_->set_policy(JobPolicy{30, 1, 0, 10});
+  auto r = register_points(points({"30"}));
+  auto jobs = store_->claim_jobs(r.model_id, 1, owner_);
+  ASSERT_EQ(jobs->size(), 1u);
+  auto recorded = store_->record_outcome(outcome(jobs->front(), owner_.token, JobState::Failed,
+                                                 "pdr: exit code 2 (last output: T = 5 \xE2\x84\x83 \xE2\x84)"));
+  ASSERT_TRUE(recorded.ok()) << recorded.status().message();
+  EXPECT_TRUE(recorded->applied);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'failed' AND error LIKE '%T = 5 \xE2\x84\x83 ?" "?)%'"),
+            1);
+}
+
 TEST_P(JobStoreTest, ExpiredLeaseOnTheLastAttemptFails) {
   store_->set_policy(JobPolicy{30, 1, 0, 10});
   auto r = register_points(points({"30"}));

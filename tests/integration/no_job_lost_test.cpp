@@ -264,32 +264,68 @@ TEST_F(NoJobLostTest, AWorkerRecordsTheTemplateOfTheJobsItRuns) {
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM json_files f JOIN json_templates t ON t.id = f.template_id"), 2);
 }
 
-// Cases 2, 12 and 13: a full disk under the stored outputs stops the run with one line naming
-// the real cause; the job that hit it and the jobs still running go back to pending without
-// using an attempt, their programs are stopped, and no output takes a final name.
-TEST_F(NoJobLostTest, AFullStorageDiskStopsTheRunAndHandsEveryJobBack) {
+// Cases 12 and 13: a full disk under the stored outputs stops claiming with one line naming the
+// real cause; the jobs that hit it are failed attempts (to be tried again), and no output takes a
+// final name.
+TEST_F(NoJobLostTest, AFullStorageDiskStopsClaimingAndLeavesNoOutputUnderAFinalName) {
   write_config("");
   mount_small_disk(dir_ / "store", 64);
   if (HasFatalFailure() || IsSkipped()) return;
   fill(dir_ / "store");
-  const auto t0 = Clock::now();
-  auto r = run_within(60, {"--model-name", "fd", "--parallel", "--workers", "2", "--dens", "30", "40", "--chi", "10"},
-                      "100_40_*:hang");
-  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  auto r = run_within(60, {"--model-name", "fd", "--parallel", "--workers", "2", "--dens", "30", "40", "50", "60",
+                           "--chi", "10"});
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("every job on this host would fail the same way; stopping"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find(": Success"), std::string::npos) << r.err;
-  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND attempts = 0"), 2) << r.err;
-  EXPECT_LT(secs, 30) << "the hanging job was left to its step timeout";
-  std::set<long long> programs;
-  for (const auto& e : read_trace(dir_ / "trace")) programs.insert(e.pid);
-  EXPECT_TRUE(all_stopped(programs, 3));
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND attempts = 1 AND error LIKE "
+                      "'attempt 1 of 3 failed: storage: %No space left on device%'"),
+            2)
+      << r.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND attempts = 0"), 2)
+      << "claiming stopped";
   for (const auto& e : fs::recursive_directory_iterator(dir_ / "store")) {
     if (e.is_regular_file()) {
       EXPECT_EQ(e.path().filename(), "filler") << "left behind: " << e.path();
     }
   }
+}
+
+// Case 2: a stop that cannot record as usual (here a write the database refuses) stops the
+// running programs at once and hands their jobs back, the refused one included: the next run
+// runs all three.
+TEST_F(NoJobLostTest, ARefusedWriteStopsTheProgramsAndHandsTheRunningJobsBack) {
+  write_config("");
+  const std::vector<std::string> grid = {"--model-name", "rw", "--parallel", "--workers", "3",
+                                         "--dens",       "30", "40",         "50",        "--chi", "10"};
+  const pid_t pid = test::start_pdr_run(dir_.path(), with_config(grid),
+                                        env("100_30_*:sleep=1;100_40_*:hang;100_50_*:hang"));
+  wait_for_starts(3);
+  {
+    soci::session side(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db") + " timeout=5");
+    side << "CREATE TRIGGER refuse_finish BEFORE UPDATE OF status ON pdr_model_jobs WHEN NEW.status = 'finished' "
+            "BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END";
+  }
+  const auto t0 = Clock::now();
+  auto r = test::finish_pdr_run(pid, dir_.path());
+  const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("refused by a test trigger"), std::string::npos) << r.err;
+  EXPECT_LT(secs, 4.5) << "the hanging programs were left to their 5 s step timeout";
+  std::set<long long> programs;
+  for (const auto& e : read_trace(dir_ / "trace")) programs.insert(e.pid);
+  EXPECT_TRUE(all_stopped(programs, 3));
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running'"), 0);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND attempts = 0"), 3);
+  {
+    soci::session side(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
+    side << "DROP TRIGGER refuse_finish";
+  }
+  auto again = run_within(60, grid);
+  EXPECT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished' AND attempts = 1"), 3)
+      << again.err;
+  EXPECT_TRUE(fs::is_regular_file(dir_ / "store/rw/pdrgrid/pdr100_30_-10_10_00.hdf"));
 }
 
 // Case 13: a full scratch disk stops the run at once instead of failing every job in turn.
@@ -301,7 +337,12 @@ TEST_F(NoJobLostTest, AFullScratchDiskStopsTheRunWithOneLine) {
   auto r = run_within(60, {"--model-name", "fs", "--dens", "30", "40", "50", "--chi", "10"});
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
-  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND attempts = 0"), 3) << r.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND attempts = 1 AND error LIKE "
+                      "'%No space left on device%'"),
+            1)
+      << r.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND attempts = 0"), 2)
+      << "claiming stopped";
   EXPECT_EQ(count_starts(dir_ / "trace"), 0u);
 }
 

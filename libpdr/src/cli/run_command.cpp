@@ -123,7 +123,6 @@ SettleOutputs settle_outputs(Storage& storage, JobStore& job_store) {
     }
     Status st = storage.promote(c.files);
     if (st.ok()) return st;
-    storage.discard(c.files);
     StatusChange back;
     back.job_id = c.job_id;
     back.expect = JobState::Finished;
@@ -132,6 +131,9 @@ SettleOutputs settle_outputs(Storage& storage, JobStore& job_store) {
     back.retry = true;
     back.error = "storage: " + st.message();
     auto demoted = job_store.record_outcome(back);
+    // The staged copies go only once the finish is no longer recorded: a finish that stays
+    // recorded keeps them (verify and the next registration find its outputs missing).
+    if (demoted.ok() && demoted->applied) storage.discard(c.files);
     if (!demoted.ok()) {
       spdlog::error("[job {}] finished, but its outputs could not take their names ({}); and it could not be "
                     "recorded as failed: {}",

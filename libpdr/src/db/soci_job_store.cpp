@@ -48,6 +48,35 @@ bool process_alive(long long pid) {
   return kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
 }
 
+// `text` with every byte that is not part of a well-formed UTF-8 sequence replaced by '?'.
+std::string valid_utf8(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  const auto* b = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  for (size_t i = 0; i < n;) {
+    const unsigned char c = b[i];
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = len > 0 && i + len <= n;
+    for (size_t k = 1; ok && k < len; ++k) ok = (b[i + k] & 0xC0) == 0x80;
+    if (ok && len > 1) {
+      const unsigned cp = len == 2 ? ((c & 0x1Fu) << 6 | (b[i + 1] & 0x3Fu))
+                          : len == 3 ? ((c & 0x0Fu) << 12 | (b[i + 1] & 0x3Fu) << 6 | (b[i + 2] & 0x3Fu))
+                                     : ((c & 0x07u) << 18 | (b[i + 1] & 0x3Fu) << 12 | (b[i + 2] & 0x3Fu) << 6 |
+                                        (b[i + 3] & 0x3Fu));
+      ok = cp >= (len == 2 ? 0x80u : len == 3 ? 0x800u : 0x10000u) && cp <= 0x10FFFFu && (cp < 0xD800u || cp > 0xDFFFu);
+    }
+    if (ok) {
+      out.append(text, i, len);
+      i += len;
+    } else {
+      out += '?';
+      ++i;
+    }
+  }
+  return out;
+}
+
 // Job columns an output file kind may fill.
 bool is_job_output_column(const std::string& kind) {
   static const std::unordered_set<std::string> columns = {
@@ -1617,6 +1646,7 @@ class SociJobStore : public JobStore {
     if (!st.ok()) return st;
 
     const std::string host = this_host();
+    bool reap_now = false;
     for (const auto& r : rows) {
       if (wanted.count(r.params_id) == 0) {
         report->other_pending += r.status == "pending" ? 1 : 0;
@@ -1654,15 +1684,29 @@ class SociJobStore : public JobStore {
       } else if (state == JobState::Failed || state == JobState::Cancelled) {
         ++report->requeued;
       } else if (state == JobState::Running) {
-        // Without leases only an owner on this host that is gone can be recognised.
+        // An owner on this host that is gone holds no lease any more: its lease ends now and
+        // the reaper below returns the job like any expired one (an attempt used, the retry
+        // delay waited, failed after the last attempt).
         if (r.host != host || process_alive(r.pid)) continue;
-        c.error = "owner process " + std::to_string(r.pid) + " is gone; put back to pending";
+        Status ended = transaction("end the lease of job " + std::to_string(r.id), [&](Session& sql) {
+          sql << "UPDATE pdr_model_jobs SET lease_expires_at = " + dialect_.now_plus(-1) +
+                     " WHERE id = :id AND status = 'running'",
+              soci::use(r.id);
+          return Status::Ok();
+        });
+        if (!ended.ok()) return ended;
+        reap_now = true;
         ++report->requeued;
+        continue;
       } else {
         continue;
       }
       auto applied = update_job_status(c);
       if (!applied.ok()) return applied.status();
+    }
+    if (reap_now) {
+      auto reaped = reap_expired();
+      if (!reaped.ok()) return reaped.status();
     }
     return transaction("count pending", [&](Session& sql) {
       long long n = 0;
@@ -1685,7 +1729,11 @@ class SociJobStore : public JobStore {
            (epoch <= 0 || row_epoch == epoch);
   }
 
-  bool apply_change(Session& sql, const StatusChange& c) {
+  bool apply_change(Session& sql, const StatusChange& change) {
+    // Error text quotes program output: keep it valid UTF-8 (MySQL's utf8mb4 refuses a byte
+    // sequence cut in the middle of a character, error 1366).
+    StatusChange c = change;
+    c.error = valid_utf8(c.error);
     const std::string next = to_string(c.next);
     const std::string expect = to_string(c.expect);
     const int pending = c.next == JobState::Pending ? 1 : 0;

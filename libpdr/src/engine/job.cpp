@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -271,7 +272,7 @@ class JobExecution {
     std::error_code ec;
     const bool in_area = control_ != nullptr && !control_->work_root.empty() && !plan_.settings.run.keep_tmp;
     const std::string root = in_area ? control_->work_root : plan_.settings.run.scratch_dir;
-    fs::create_directories(root, ec);
+    if (!in_area) fs::create_directories(root, ec);  // a work area that vanished is not made again unlocked
     std::string pattern = root + "/pdr-job" + std::to_string(job_.id) + "-XXXXXX";
     std::vector<char> buf(pattern.begin(), pattern.end());
     buf.push_back('\0');
@@ -348,6 +349,11 @@ class JobExecution {
 
   bool step_failed(const std::string& stage, const ProcessResult& r, const std::string& output) {
     if (r.outcome == ProcessResult::Outcome::Stopped) return stopped();
+    // A program that failed on a full working disk failed because of the host, not the job.
+    struct statvfs fsinfo;
+    if (statvfs(dir_.c_str(), &fsinfo) == 0 && (fsinfo.f_bavail == 0 || (fsinfo.f_files > 0 && fsinfo.f_favail == 0))) {
+      result_.host_failure = true;
+    }
     if (r.outcome == ProcessResult::Outcome::Exited) result_.exit_code = r.exit_code;
     std::string what = r.describe();
     const std::string tail = last_line(output);

@@ -11,6 +11,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <spdlog/spdlog.h>
+
 namespace pdr {
 namespace {
 
@@ -94,7 +96,18 @@ Result<ReplayReport> replay_lines(const std::string& path, JobStore& store, cons
       continue;
     }
     auto recorded = store.record_outcome(change.value());
-    if (!recorded.ok()) return recorded.status();
+    if (!recorded.ok()) {
+      const ErrorKind kind = recorded.status().kind();
+      if (kind == ErrorKind::kTransient || kind == ErrorKind::kOutcomeUnknown) return recorded.status();
+      // A write the database refuses for good must not block the entries after it (nor every
+      // later replay): it is dropped, like an outcome that is no longer current.
+      spdlog::warn("journal {}: job {}'s outcome was refused and is dropped: {}", path, change->job_id,
+                   recorded.status().message());
+      ++*handled;
+      ++report.rejected;
+      if (settle) (void)settle(change.value(), false);
+      continue;
+    }
     ++*handled;
     if (settle) (void)settle(change.value(), recorded->applied);
     if (recorded->applied) {
@@ -104,6 +117,30 @@ Result<ReplayReport> replay_lines(const std::string& path, JobStore& store, cons
     }
   }
   return report;
+}
+
+// After a replay that stopped at a database error: the file keeps only the lines it did not
+// handle, so the next replay does not record (and settle) the same outcomes twice. Returns how
+// many entries are left.
+Result<size_t> keep_unhandled(int fd, const std::string& path, size_t handled) {
+  std::vector<std::string> left;
+  {
+    std::ifstream in(path);
+    size_t i = 0;
+    for (std::string line; std::getline(in, line); ++i) {
+      if (i >= handled && !line.empty()) left.push_back(line);
+    }
+  }
+  std::string text;
+  for (const auto& line : left) text += line + "\n";
+  if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0) {
+    return Status::Error(ErrorKind::kPermanent, "cannot rewrite the journal " + path + ": " + std::strerror(errno));
+  }
+  if (Status st = write_all(fd, text); !st.ok()) return st;
+  if (fsync(fd) != 0) {
+    return Status::Error(ErrorKind::kPermanent, "journal fsync failed: " + std::string(std::strerror(errno)));
+  }
+  return left.size();
 }
 
 }  // namespace
@@ -191,7 +228,10 @@ Result<ReplayReport> Journal::replay(JobStore& store, const SettleOutputs& settl
   if (fd_ < 0 || entries_ == 0) return ReplayReport{};
   size_t handled = 0;
   auto report = replay_lines(path_, store, settle, &handled);
-  if (!report.ok()) return report;
+  if (!report.ok()) {
+    if (auto left = keep_unhandled(fd_, path_, handled); left.ok()) entries_ = left.value();
+    return report;
+  }
   // Everything is recorded: start the file afresh (the lock stays with the descriptor).
   if (ftruncate(fd_, 0) != 0) {
     return Status::Error(ErrorKind::kPermanent, "cannot truncate the journal " + path_ + ": " + std::strerror(errno));
@@ -225,6 +265,8 @@ Result<ReplayReport> replay_left_journals(const std::string& dir, JobStore& stor
       unlink(path.c_str());
       total.applied += report->applied;
       total.rejected += report->rejected;
+    } else {
+      (void)keep_unhandled(fd, path, handled);
     }
     close(fd);
     if (!report.ok()) return report.status();

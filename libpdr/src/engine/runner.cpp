@@ -33,10 +33,8 @@ class TbbExecutor : public JobExecutor {
     ++outstanding_;
     arena_.enqueue([this, job] {
       JobResult r = work_(job);
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        results_.push_back(std::move(r));
-      }
+      std::lock_guard<std::mutex> lock(mutex_);  // notified under the lock: the loop may destroy us next
+      results_.push_back(std::move(r));
       ready_.notify_one();
     });
   }
@@ -197,8 +195,9 @@ RunSummary run_jobs(JobStore& store, JobExecutor& executor, long long model_id, 
   int running = 0;
   bool exhausted = false;    // nothing left that this process may have to run
   bool db_down = false;      // outcomes go to the journal until a replay succeeds
-  bool db_unusable = false;  // the stop came from the database: nothing more is written to it
-  bool cancelled = false;    // after a stop that records nothing more, the jobs' programs were stopped
+  bool db_gone = false;
+  bool database_failed = false;  // the stop came from the database      // the database stayed unreachable past its deadline: nothing more is written
+  bool cancelled = false;    // after a database failure, the jobs' programs were stopped
   Status outage;             // why the database is unreachable
   auto next_try = clock::now();
   auto last_reap = clock::now();
@@ -230,14 +229,15 @@ RunSummary run_jobs(JobStore& store, JobExecutor& executor, long long model_id, 
       go_down(st);
     } else if (summary.fatal.ok()) {
       summary.fatal = st;
-      db_unusable = true;
+      database_failed = true;
+      db_gone = recoverable(st);
     }
   };
   Heartbeat heartbeat(store, owner, options);
   for (;;) {
-    if (!summary.fatal.ok() && !cancelled) {
-      // Nothing more will be claimed: stop the programs of the running jobs now rather than
-      // leave them to finish for nobody; they come back here as stopped and are handed back.
+    if (database_failed && !cancelled) {
+      // Nothing more will be recorded as usual: stop the programs of the running jobs now rather
+      // than leave them to finish for nobody; they come back here as stopped and are handed back.
       cancelled = true;
       if (options.active != nullptr) options.active->cancel_all();
     }
@@ -263,7 +263,7 @@ RunSummary run_jobs(JobStore& store, JobExecutor& executor, long long model_id, 
       if (!idle_since) idle_since = clock::now();
       if (clock::now() - *idle_since >= outage_wait) {
         summary.fatal = outage;  // ends the run; the journal stays for the next one
-        db_unusable = true;
+        database_failed = db_gone = true;
         continue;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -291,6 +291,7 @@ RunSummary run_jobs(JobStore& store, JobExecutor& executor, long long model_id, 
         } else {
           exhausted = true;
         }
+        if (exhausted) quiet_since.reset();  // a later look proves its own window
         if (waiting && running == 0) {
           if (clock::now() - last_reap > std::chrono::seconds(1)) {
             (void)store.reap_expired();
@@ -309,7 +310,7 @@ RunSummary run_jobs(JobStore& store, JobExecutor& executor, long long model_id, 
       }
     }
     if (running == 0) {
-      if (stopping || exhausted || db_unusable) break;
+      if (stopping || exhausted || db_gone) break;
       continue;
     }
     double wait_seconds = -1;  // until a job ends
@@ -321,19 +322,19 @@ RunSummary run_jobs(JobStore& store, JobExecutor& executor, long long model_id, 
     JobResult r;
     if (!executor.wait_for(wait_seconds, &r)) continue;
     --running;
+    // Look again before ending: while this job ran, a peer may have died and its jobs been
+    // reaped back to pending (by this process's own heartbeat, too).
+    exhausted = false;
     if (options.active != nullptr) options.active->remove(r.job.id);
     auto settle = [&](const StatusChange& c, bool applied) {
       return options.settle_outputs ? options.settle_outputs(c, applied) : Status::Ok();
     };
     if (cancelled && r.state == JobState::Pending) r.error = "stopped: the run ends (" + summary.fatal.message() + ")";
-    if (r.host_failure && !stop.requested()) {
-      // Not this job's fault: it goes back without using an attempt, and the run stops before
-      // every other job fails the same way.
-      if (summary.fatal.ok()) {
-        summary.fatal = Status::Io(r.error + " — every job on this host would fail the same way; stopping");
-      }
-      r.state = JobState::Pending;
-      r.error += "; handed back";
+    if (r.host_failure && !stop.requested() && summary.fatal.ok()) {
+      // Every job here would fail the same way: claim nothing more (the running jobs finish and
+      // are recorded). The job itself is recorded as a failed attempt like any other: should
+      // it be the cause (outputs larger than the disk), it cannot stop the nodes one by one.
+      summary.fatal = Status::Io(r.error + " — every job on this host would fail the same way; stopping");
     }
     StatusChange change;
     change.job_id = r.job.id;
@@ -345,7 +346,7 @@ RunSummary run_jobs(JobStore& store, JobExecutor& executor, long long model_id, 
     change.error = r.error;
     change.retry = options.retry_failures && r.state == JobState::Failed;
     change.files = r.files;  // recorded with a finish only; settled (promoted) with any outcome
-    if (!db_down && !db_unusable) {
+    if (!db_down && !db_gone) {
       auto recorded = store.record_outcome(change);
       if (recorded.ok()) {
         Status kept = settle(change, recorded->applied);
@@ -379,8 +380,10 @@ RunSummary run_jobs(JobStore& store, JobExecutor& executor, long long model_id, 
         continue;
       }
       if (options.journal == nullptr || !recoverable(recorded.status())) {
+        // A write the database refuses (a constraint, a missing table): keep the outcome in the
+        // journal and end the run; the other results are still recorded where they can be.
         if (summary.fatal.ok()) summary.fatal = recorded.status();
-        db_unusable = true;
+        database_failed = true;
       } else {
         go_down(recorded.status());
       }
@@ -401,16 +404,17 @@ RunSummary run_jobs(JobStore& store, JobExecutor& executor, long long model_id, 
     if (observe) observe(r);
   }
   summary.interrupted = stop.requested();
-  if ((stop.requested() || !summary.fatal.ok()) && !db_down && !db_unusable) {
-    // Anything of ours still marked running (a write that failed above) goes back to pending.
+  if (!db_down && !db_gone) {
+    // Anything of ours still marked running goes back to pending: a write that failed above,
+    // or a claim whose answer was lost although it landed (those jobs never started here).
     auto n = store.release_jobs(owner);
     if (n.ok()) summary.released += n.value();
   }
-  if (!db_down && !db_unusable) {
+  if (!db_down && !db_gone) {
     auto states = store.state_counts(model_id);
     if (states.ok()) summary.model_states = states.value();
   }
-  if ((db_down || db_unusable) && options.journal != nullptr) {
+  if ((db_down || db_gone) && options.journal != nullptr) {
     summary.unrecorded += static_cast<long long>(options.journal->size());
   }
   summary.seconds = std::chrono::duration<double>(clock::now() - start).count();

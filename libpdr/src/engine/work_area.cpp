@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -25,6 +26,24 @@ bool owner_ended(const fs::path& dir) {
   return free;
 }
 
+// Whether `name` is exactly <prefix of this host><pid>-<token>: a host name that is a prefix
+// of another ("c1" and "c1-1") does not match the other's areas.
+bool is_area_of(const std::string& name, const std::string& host_prefix) {
+  if (name.rfind(host_prefix, 0) != 0) return false;
+  const std::string rest = name.substr(host_prefix.size());
+  const auto dash = rest.find('-');
+  if (dash == 0 || dash == std::string::npos) return false;
+  for (size_t i = 0; i < dash; ++i) {
+    if (rest[i] < '0' || rest[i] > '9') return false;
+  }
+  const std::string token = rest.substr(dash + 1);
+  if (token.empty()) return false;
+  for (char c : token) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<WorkArea>> WorkArea::open(const std::string& scratch_dir, const std::string& host,
@@ -36,21 +55,32 @@ Result<std::unique_ptr<WorkArea>> WorkArea::open(const std::string& scratch_dir,
   const std::string mine = std::string(kPrefix) + host + "-";
   for (const auto& entry : fs::directory_iterator(scratch_dir, ec)) {
     const std::string name = entry.path().filename().string();
-    if (name.rfind(mine, 0) != 0 || !entry.is_directory(ec)) continue;
+    if (!is_area_of(name, mine) || !entry.is_directory(ec)) continue;
     if (!owner_ended(entry.path())) continue;
     std::error_code rm;
     fs::remove_all(entry.path(), rm);
     if (!rm) ++*removed;
   }
+  // Made and locked under a temporary name, then renamed into place: no other process ever
+  // sees this area without its lock held.
+  std::string pattern = (fs::path(scratch_dir) / ".pdr_run-work-new-XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return Status::Io("run.scratch_dir: cannot create a directory in " + scratch_dir + ": " + std::strerror(errno));
+  }
+  const fs::path fresh = pattern;
+  const int fd = ::open((fresh / kLockName).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int e = errno;
+    if (fd >= 0) close(fd);
+    fs::remove_all(fresh, ec);
+    return Status::Io("run.scratch_dir: cannot lock " + (fresh / kLockName).string() + ": " + std::strerror(e));
+  }
   const fs::path dir = fs::path(scratch_dir) / (mine + std::to_string(pid) + "-" + token);
-  fs::create_directory(dir, ec);
-  if (ec) return Status::Io("run.scratch_dir: " + dir.string() + ": cannot create: " + ec.message());
-  const int fd = ::open((dir / kLockName).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::Io("run.scratch_dir: " + (dir / kLockName).string() + ": " + std::strerror(errno));
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  if (::rename(fresh.c_str(), dir.c_str()) != 0) {
     const int e = errno;
     close(fd);
-    return Status::Io("run.scratch_dir: cannot lock " + (dir / kLockName).string() + ": " + std::strerror(e));
+    fs::remove_all(fresh, ec);
+    return Status::Io("run.scratch_dir: cannot create " + dir.string() + ": " + std::strerror(e));
   }
   return std::unique_ptr<WorkArea>(new WorkArea(dir.string(), fd));
 }

@@ -90,6 +90,16 @@ void kill_group(pid_t pid, int* status) {
 std::string spawn_child(const ProcessSpec& spec, char* const* argv, char* const* envp, pid_t* out_pid) {
   int report[2];
   if (pipe2(report, O_CLOEXEC) != 0) return std::strerror(errno);
+  for (int& fd : report) {
+    if (fd > 2) continue;
+    // With this process's standard descriptors closed the pipe could sit on 0-2, which the
+    // child overwrites below: move it up.
+    const int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (moved >= 0) {
+      close(fd);
+      fd = moved;
+    }
+  }
   const int out_fd = spec.output_fd >= 0
                          ? spec.output_fd
                          : open(spec.output_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -100,6 +110,12 @@ std::string spawn_child(const ProcessSpec& spec, char* const* argv, char* const*
     return spec.output_path + ": " + std::strerror(e);
   }
   const pid_t parent = getpid();
+  // No signal handler of this process may run in the child while it shares this memory: all
+  // signals stay blocked until the child has reset their dispositions (and until vfork returns
+  // here).
+  sigset_t all, before;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &before);
   const pid_t pid = vfork();
   if (pid == 0) {
     auto die = [&](int stage_errno) {
@@ -125,6 +141,7 @@ std::string spawn_child(const ProcessSpec& spec, char* const* argv, char* const*
     die(errno);
   }
   const int fork_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
   if (spec.output_fd < 0) close(out_fd);
   close(report[1]);
   if (pid < 0) {

@@ -41,7 +41,9 @@ void StopSignal::install_handlers(StopSignal* stop) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   // A closed terminal or a dropped ssh session: stop like SIGTERM, never die with jobs running.
-  sigaction(SIGHUP, &sa, nullptr);
+  // Under nohup (SIGHUP ignored) a closed terminal is meant to change nothing: keep ignoring it.
+  struct sigaction hup = {};
+  if (sigaction(SIGHUP, nullptr, &hup) != 0 || hup.sa_handler != SIG_IGN) sigaction(SIGHUP, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 }
 

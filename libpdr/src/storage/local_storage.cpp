@@ -96,6 +96,10 @@ class LocalStorage : public Storage {
       if (f.staged_path.empty()) continue;
       if (::rename(f.staged_path.c_str(), f.path.c_str()) != 0) {
         const int e = errno;
+        struct stat sb;
+        if (e == ENOENT && ::stat(f.path.c_str(), &sb) == 0 && static_cast<long long>(sb.st_size) == f.size) {
+          continue;  // promoted before (an outcome replayed after a replay that was cut short)
+        }
         for (size_t j = 0; j < i; ++j) {
           if (!files[j].staged_path.empty()) ::unlink(files[j].path.c_str());
         }
