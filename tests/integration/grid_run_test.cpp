@@ -41,7 +41,7 @@ TEST_F(GridRunTest, FiftyPointsFourWorkersEveryJobExactlyOnceThenNoWork) {
             1);
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM json_files f JOIN json_templates t ON t.id = f.template_id"), 50);
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM kosmatau_executables WHERE code_revision = 'mock-1.0' AND "
-                      "compilation_date = '2025-02-11 11:01:00' AND LENGTH(sha256_sum) = 64"),
+                      "compilation_date = '2025-02-11 11:01:00.000000' AND LENGTH(sha256_sum) = 64"),
             1);
   // Each point ran its pdr once and its onion once per species: 50 * (1 + 2) starts.
   EXPECT_EQ(count_starts(dir_ / "trace"), 150u);
@@ -426,6 +426,27 @@ directories:
   auto m = test::run_pdr_run(dir_.path(), {"--config", "mount.yaml"});
   EXPECT_EQ(m.code, 2);
   EXPECT_NE(m.err.find("mount.yaml:20: storage.use_mount: mounted remotes are not used"), std::string::npos) << m.err;
+}
+
+// The predecessor records storage.base_dir as it was given, often relative: the same place
+// given as an absolute path (as pdr_run records it) is the same model, not a conflict.
+TEST_F(GridRunTest, ARelativeRecordedModelPathIsTheSamePlace) {
+  auto r = run({"--model-name", "rel", "--dens", "30", "--chi", "10"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  {
+    soci::session s(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
+    s << "UPDATE model_names SET model_path = './store//rel/' WHERE model_name = 'rel'";
+  }
+  auto again = run({"--model-name", "rel", "--dens", "30", "40", "--chi", "10"});
+  EXPECT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("1 finished, 0 failed, 1 already done"), std::string::npos) << again.out;
+  {
+    soci::session s(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
+    s << "UPDATE model_names SET model_path = 'elsewhere/rel' WHERE model_name = 'rel'";
+  }
+  auto other = run({"--model-name", "rel", "--dens", "30", "--chi", "10"});
+  EXPECT_EQ(other.code, 2) << other.err;
+  EXPECT_NE(other.err.find("already stores its outputs in elsewhere/rel"), std::string::npos) << other.err;
 }
 
 TEST_F(GridRunTest, AChangedNonGridParameterIsANewPointNotASkip) {

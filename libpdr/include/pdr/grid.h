@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,11 +31,16 @@ struct GridPoint {
 };
 
 struct GridPlan {
-  std::vector<GridPoint> points;
+  std::vector<GridPoint> points;   // empty when the points went to a PointSink instead
+  size_t count = 0;                // points planned
   std::vector<std::string> notes;  // e.g. duplicate values that are run once
   std::optional<unsigned long long> seed;  // the seed of a random grid
 };
 
-Result<GridPlan> plan_grid(const Settings& settings);
+// Receives the points one at a time, in order, instead of GridPlan::points (bounded memory:
+// --dry-run of a million points keeps none of them).
+using PointSink = std::function<void(const GridPoint&)>;
+
+Result<GridPlan> plan_grid(const Settings& settings, const PointSink& each = {});
 
 }  // namespace pdr

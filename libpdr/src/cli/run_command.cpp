@@ -75,11 +75,13 @@ int usage_error(const Status& st) {
   return kExitUsage;
 }
 
+// The dry run: the configuration, then the points as they are planned (a second pass, so none
+// is kept in memory; the first pass in prepare_grid checked and counted them).
 void print_plan(std::ostream& out, const Config& config, const Settings& s, const GridPlan& plan) {
   out << "# pdr_run --dry-run: nothing was written, no database was opened\n";
   out << "# effective configuration (default.yaml < --config < PDR_* environment < flags)\n";
   out << config.describe();
-  out << "# planned jobs: " << plan.points.size() << " (metal x dens x mass x chi), model '" << s.pdr.model_name
+  out << "# planned jobs: " << plan.count << " (metal x dens x mass x chi), model '" << s.pdr.model_name
       << "', " << s.run.workers << (s.run.workers == 1 ? " worker" : " workers") << "\n";
   for (const auto& note : plan.notes) out << "# note: " << note << "\n";
   for (const auto& note : config.notes()) out << "# note: " << note << "\n";
@@ -89,12 +91,19 @@ void print_plan(std::ostream& out, const Config& config, const Settings& s, cons
   std::snprintf(line, sizeof line, "# %-28s %12s %12s %12s %12s %14s\n", "job", "zmetal", "xnsur", "mass", "sint",
                 "rtot");
   out << line;
-  for (const auto& p : plan.points) {
+  auto print_point = [&](const GridPoint& p) {
     std::snprintf(line, sizeof line, "  %-28s %12.6g %12.6g %12.6g %12.6g %14.6g\n", p.job_name.c_str(),
                   p.metal.physical, p.dens.physical, p.mass.physical, p.chi.physical,
                   std::stod(p.param("rtot")));
     out << line;
+  };
+  if (!plan.points.empty()) {
+    for (const auto& p : plan.points) print_point(p);
+    return;
   }
+  Settings again = s;
+  if (plan.seed) again.model.random_seed = plan.seed;  // the same draw
+  (void)plan_grid(again, print_point);
 }
 
 // Staged outputs of a written finish take their final names; those of an outcome turned down
@@ -338,7 +347,8 @@ struct GridRun {
 };
 
 // Loads and checks everything the grid needs; nothing is written. A problem is a usage error.
-Result<std::unique_ptr<GridRun>> prepare_grid(const CliOptions& options, const EnvLookup& env) {
+Result<std::unique_ptr<GridRun>> prepare_grid(const CliOptions& options, const EnvLookup& env,
+                                              bool keep_points = true) {
   auto g = std::make_unique<GridRun>();
   auto config = load_config(options, env);
   if (!config.ok()) return config.status();
@@ -346,7 +356,7 @@ Result<std::unique_ptr<GridRun>> prepare_grid(const CliOptions& options, const E
   auto settings = build_settings(g->config, invocation_dir(), std::thread::hardware_concurrency());
   if (!settings.ok()) return settings.status();
   g->settings = std::move(settings.value());
-  auto plan = plan_grid(g->settings);
+  auto plan = keep_points ? plan_grid(g->settings) : plan_grid(g->settings, [](const GridPoint&) {});
   if (!plan.ok()) return plan.status();
   g->plan = std::move(plan.value());
   auto job_plan = prepare_job_plan(g->settings, /*probe_executable=*/!options.dry_run);
@@ -376,7 +386,7 @@ Status register_prepared(GridRun& g, const std::function<void()>& opened = {}) {
   for (const auto& note : g.config.notes()) spdlog::warn("{}", note);
   for (const auto& note : s.notes) spdlog::warn("{}", note);
   if (g.plan.seed) {
-    spdlog::info("random grid: {} points drawn with seed {} (repeat it with --seed {})", g.plan.points.size(),
+    spdlog::info("random grid: {} points drawn with seed {} (repeat it with --seed {})", g.plan.count,
                  *g.plan.seed, *g.plan.seed);
   }
   if (g.job_plan.pdrnew_template.empty()) {
@@ -415,7 +425,7 @@ Status register_prepared(GridRun& g, const std::function<void()>& opened = {}) {
 }
 
 int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostream& out) {
-  auto grid = prepare_grid(options, env);
+  auto grid = prepare_grid(options, env, /*keep_points=*/!options.dry_run);
   if (!grid.ok()) return usage_error(grid.status());
   GridRun& g = *grid.value();
   if (options.dry_run) {
@@ -595,7 +605,7 @@ int submit_command(const CliOptions& options, const EnvLookup& env, std::ostream
   const std::string script = slurm_script(o, s, log_pattern);
   if (options.dry_run) {
     out << "# pdr_run submit --dry-run: nothing was registered, written or submitted\n";
-    out << "# " << g.plan.points.size() << " planned jobs of model '" << s.pdr.model_name << "'; " << s.slurm.nodes
+    out << "# " << g.plan.count << " planned jobs of model '" << s.pdr.model_name << "'; " << s.slurm.nodes
         << " array tasks x " << s.run.workers << " workers; the script would be " << script_path << "\n";
     out << script;
     return kExitAllDone;

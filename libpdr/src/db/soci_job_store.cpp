@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <charconv>
 #include <chrono>
+#include <filesystem>
 #include <cctype>
 #include <deque>
 #include <map>
@@ -46,6 +47,21 @@ std::string this_host() {
 bool process_alive(long long pid) {
   if (pid <= 0) return false;
   return kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+}
+
+// Whether two recorded model paths name the same place: a relative path (the predecessor
+// records storage.base_dir as it was given) is taken from the current directory, and "a/./b/"
+// is "a/b". Remote paths ("remote:dir") are compared as text.
+bool same_location(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  auto norm = [](const std::string& p) {
+    if (p.find(':') != std::string::npos) return p;
+    std::error_code ec;
+    std::string n = std::filesystem::absolute(p, ec).lexically_normal().string();
+    while (n.size() > 1 && n.back() == '/') n.pop_back();
+    return n;
+  };
+  return norm(a) == norm(b);
 }
 
 // `text` with every byte that is not part of a well-formed UTF-8 sequence replaced by '?'.
@@ -367,7 +383,7 @@ class SociJobStore : public JobStore {
                                {{"model_path", prov.model_path}});
       std::string stored_path;
       sql << "SELECT model_path FROM model_names WHERE id = :id", soci::use(model_id), soci::into(stored_path);
-      if (stored_path != prov.model_path) {
+      if (!same_location(stored_path, prov.model_path)) {
         return Status::Usage("model '" + prov.model_name + "' already stores its outputs in " + stored_path +
                              ", not " + prov.model_path + "; use that storage.base_dir or another --model-name");
       }
@@ -400,7 +416,11 @@ class SociJobStore : public JobStore {
                              {"executable_file_name", "executable_full_path", "sha256_sum"},
                              {prov.exe_file_name, prov.exe_dir, prov.exe_sha256},
                              {{"code_revision", prov.exe_revision},
-                              {"compilation_date", prov.exe_compilation_date}});
+                              {"compilation_date", dialect_.mysql || prov.exe_compilation_date.size() != 19
+                                                       ? prov.exe_compilation_date
+                                                       // SQLAlchemy's text for a DATETIME in SQLite: the
+                                                       // predecessor finds the row it looks for by it
+                                                       : prov.exe_compilation_date + ".000000"}});
       json_template_id_ = json_template_row(sql, prov);
       chem_id = get_or_create(sql, "chemical_databases",
                               {"chem_rates_file_name", "chem_rates_full_path", "database_origin"},

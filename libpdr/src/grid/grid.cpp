@@ -43,7 +43,7 @@ Result<std::vector<GridValue>> parse_axis(Axis axis, const std::vector<std::stri
 
 }  // namespace
 
-Result<GridPlan> plan_grid(const Settings& settings) {
+Result<GridPlan> plan_grid(const Settings& settings, const PointSink& each) {
   GridPlan plan;
   auto metal = parse_axis(Axis::Metal, settings.model.metal, plan.notes);
   if (!metal.ok()) return metal.status();
@@ -131,7 +131,12 @@ Result<GridPlan> plan_grid(const Settings& settings) {
     p.sint = number_text(c.physical);
     p.rtot = number_text(*rtot);
     p.param_hash = point_hash(p);
-    plan.points.push_back(std::move(p));
+    ++plan.count;
+    if (each) {
+      each(p);
+    } else {
+      plan.points.push_back(std::move(p));
+    }
     return Status::Ok();
   };
 
@@ -187,7 +192,7 @@ Result<GridPlan> plan_grid(const Settings& settings) {
     return plan;
   }
 
-  plan.points.reserve(metal->size() * dens->size() * mass->size() * chi->size());
+  if (!each) plan.points.reserve(metal->size() * dens->size() * mass->size() * chi->size());
   for (const auto& m : *metal) {
     for (const auto& d : *dens) {
       for (const auto& ms : *mass) {
