@@ -46,7 +46,9 @@ class NoJobLostTest : public GridRunTest {
   test::RunResult run_within(double seconds, const std::vector<std::string>& args, const std::string& plan = "",
                              const std::string& cwd = "") {
     const std::string where = cwd.empty() ? dir_.path() : cwd;
-    const pid_t pid = test::start_pdr_run(where, with_config(args), env(plan));
+    return finish_within(seconds, test::start_pdr_run(where, with_config(args), env(plan)), where);
+  }
+  test::RunResult finish_within(double seconds, pid_t pid, const std::string& where) {
     const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
     int status = 0;
     bool ended = false;
@@ -415,8 +417,9 @@ TEST_F(NoJobLostTest, GridsAndConfigsThatCannotFitAreRefusedInOneLine) {
       ASSERT_EQ(::mkfifo((dir_ / "fifo").c_str(), 0600), 0);
     }
     const std::string path = bad == "fifo" ? dir_ / "fifo" : bad;
-    auto c = test::run_pdr_run(dir_.path(), {"--config", path, "--model-name", "x", "--dens", "30", "--chi", "10"},
-                               env());
+    auto c = finish_within(
+        30, test::start_pdr_run(dir_.path(), {"--config", path, "--model-name", "x", "--dens", "30", "--chi", "10"}, env()),
+        dir_.path());
     EXPECT_EQ(c.code, 2) << c.err;
     EXPECT_NE(c.err.find(path + ": the config file (--config) is not a regular file"), std::string::npos) << c.err;
   }
