@@ -88,7 +88,7 @@ class JobStoreTest : public ::testing::TestWithParam<std::string> {
     EXPECT_TRUE(store.ok()) << store.status().message();
     if (!store.ok()) return nullptr;
     other_store_ = std::move(store.value());
-    EXPECT_EQ(count("SELECT MAX(version) FROM schema_version"), 3);
+    EXPECT_EQ(count("SELECT MAX(version) FROM schema_version"), 4);
     return other_store_.get();
   }
 
@@ -127,7 +127,7 @@ TEST_P(JobStoreTest, RegisteringTwiceCreatesRowsOnce) {
   EXPECT_EQ(count("SELECT COUNT(*) FROM kosmatau_executables"), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM chemical_databases"), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE pending = 1 AND active = 0 AND status = 'pending'"), 6);
-  EXPECT_EQ(count("SELECT MAX(version) FROM schema_version"), 3);
+  EXPECT_EQ(count("SELECT MAX(version) FROM schema_version"), 4);
 }
 
 TEST_P(JobStoreTest, FloatingColumnsKeepDoublePrecision) {
@@ -170,7 +170,7 @@ TEST_P(JobStoreTest, StatusChangesAreConditionalOnStateAndOwner) {
   StatusChange fail{id, JobState::Running, JobState::Failed, "tok1", 3, "pdr: exit code 3", {}};
   EXPECT_TRUE(store_->update_job_status(fail).value());
   EXPECT_FALSE(store_->update_job_status(fail).value()) << "replaying a change must be harmless";
-  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'failed' AND exit_code = 3 AND "
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'exception_runtime' AND exit_code = 3 AND "
                   "error = 'pdr: exit code 3' AND pending = 0 AND active = 0 AND time_of_finish IS NOT NULL "
                   "AND token IS NULL"),
             1);
@@ -609,7 +609,7 @@ TEST_P(JobStoreTest, AnErrorCutInTheMiddleOfACharacterIsStillRecorded) {
                                                  "pdr: exit code 2 (last output: T = 5 \xE2\x84\x83 \xE2\x84)"));
   ASSERT_TRUE(recorded.ok()) << recorded.status().message();
   EXPECT_TRUE(recorded->applied);
-  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'failed' AND error LIKE '%T = 5 \xE2\x84\x83 ?" "?)%'"),
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'exception_runtime' AND error LIKE '%T = 5 \xE2\x84\x83 ?" "?)%'"),
             1);
 }
 
@@ -619,7 +619,7 @@ TEST_P(JobStoreTest, ExpiredLeaseOnTheLastAttemptFails) {
   auto jobs = store_->claim_jobs(r.model_id, 1, owner_);
   exec("UPDATE pdr_model_jobs SET lease_expires_at = '2000-01-01 00:00:00' WHERE status = 'running'");
   EXPECT_EQ(store_->reap_expired().value(), 1);
-  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'failed' AND error LIKE 'lease expired%' "
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'exception_runtime' AND error LIKE 'lease expired%' "
                   "AND error LIKE '%(attempt 1 of 1)'"),
             1);
 }
@@ -690,7 +690,7 @@ TEST_P(JobStoreTest, MonitoringViewsShowJobsProgressFailuresAndWorkers) {
   EXPECT_EQ(count("SELECT running_jobs FROM pdr_workers_v WHERE token = 'tok1' AND model_name = 'm1'"), 1);
   auto info = store_->server_info();
   ASSERT_TRUE(info.ok());
-  EXPECT_EQ(info->schema_version, 3);
+  EXPECT_EQ(info->schema_version, 4);
   EXPECT_TRUE(info->job_counters);
   EXPECT_TRUE(info->skip_locked) << info->version;
   EXPECT_FALSE(info->version.empty());

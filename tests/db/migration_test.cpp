@@ -90,11 +90,11 @@ TEST_P(PredecessorMigrationTest, IsAdditiveReportsDuplicatesAndKeepsOldQueriesWo
   EXPECT_TRUE(m.from_predecessor);
   EXPECT_GT(m.columns_added, 5);
   EXPECT_EQ(m.duplicate_parameters, 1);
+  // One job per (model, job name): 100_30_-10_10_00 keeps its finished row, 100_40_-10_10_00
+  // its newest.
   EXPECT_EQ(m.duplicate_jobs, 3);
-  EXPECT_EQ(m.statuses_mapped, 1);
-  EXPECT_EQ(m.running_released, 1);
   ASSERT_EQ(m.unique_keys_skipped.size(), 1u);
-  EXPECT_EQ(m.unique_keys_skipped[0], "model_names (model_name)");
+  EXPECT_EQ(m.unique_keys_skipped[0], "model_names (model_name, model_path)");
   if (mysql()) {
     EXPECT_GT(m.columns_widened, 50);
     EXPECT_EQ(count("SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND "
@@ -105,12 +105,16 @@ TEST_P(PredecessorMigrationTest, IsAdditiveReportsDuplicatesAndKeepsOldQueriesWo
   EXPECT_EQ(count("SELECT COUNT(*) FROM model_names"), 2);
   EXPECT_EQ(count("SELECT COUNT(*) FROM kosmatau_parameters"), 3);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs"), 5);
-  // Old monitoring queries still answer, consistently with the states.
+  // The predecessor's rows keep their words and flags: its monitoring queries answer as before.
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE pending = 1"), 1);
-  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE active = 1"), 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE active = 1"), 2);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 1);
-  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE id = 5 AND status = 'pending'"), 1);
-  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'cancelled' AND duplicate_key IN (0, id)"), 3);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'problem'"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE id = 5 AND status = 'running'"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'cancelled'"), 0);
+  // The job of each name: the finished row, and the newest row of the other name.
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE duplicate_key = 0 AND id IN (1, 5)"), 2);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE duplicate_key = id AND id IN (2, 3, 4)"), 3);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs j JOIN kosmatau_parameters p ON p.id = "
                   "j.kosmatau_parameters_id JOIN model_names m ON m.id = j.model_name_id WHERE m.model_name = 'old'"),
             5);
@@ -146,15 +150,17 @@ TEST_P(PredecessorMigrationTest, IsAdditiveReportsDuplicatesAndKeepsOldQueriesWo
   EXPECT_NE(refused.message().find("model 'old' already has point 100_30_-10_10_00 with other parameters"),
             std::string::npos)
       << refused.message();
-  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE duplicate_key <> 0 AND status = 'pending'"), 0);
-  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE id IN (2, 3, 4) AND status = 'cancelled'"), 3);
+  EXPECT_NE(refused.message().find(" in the database, "), std::string::npos) << refused.message();
+  // Nothing of the old model changed; its duplicates are never claimed.
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE id = 3 AND status = 'pending' AND duplicate_key = 3"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE id = 4 AND status = 'problem'"), 1);
   DbManager again(db_);
   auto reopened = open_job_store(again);
   ASSERT_TRUE(reopened.ok()) << reopened.status().message();
   EXPECT_FALSE(reopened.value()->migration().from_predecessor);
   EXPECT_EQ(reopened.value()->migration().unique_keys_skipped.size(), 1u) << "still reported while duplicates last";
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs"), 6);
-  // The job counters start from the migrated rows (statuses mapped, duplicates not counted).
+  // The job counters start from the migrated rows (duplicates not counted).
   for (const char* model : {"old", "new"}) {
     auto c = reopened.value()->check_counts(model);
     ASSERT_TRUE(c.ok()) << c.status().message();

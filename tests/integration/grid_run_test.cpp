@@ -185,7 +185,7 @@ TEST_F(GridRunTest, RcloneStorageStoresVerifiesAndFailsLoudly) {
                              bad);
   EXPECT_EQ(f.code, 1) << f.err;
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs j JOIN model_names m ON m.id = j.model_name_id WHERE "
-                      "m.model_name = 'rc2' AND j.status = 'failed' AND j.error LIKE 'storage: rclone copyto %'"),
+                      "m.model_name = 'rc2' AND j.status = 'exception_runtime' AND j.error LIKE 'storage: rclone copyto %'"),
             1);
 }
 
@@ -493,7 +493,7 @@ TEST_F(GridRunTest, AFailureIsRetriedQuarantinedAndQueuedAgainByRetry) {
   EXPECT_NE(r.err.find("[job 2 100_40_-10_10_00] attempt 1 of 3 failed: pdr: exit code 7"), std::string::npos) << r.err;
   EXPECT_NE(r.out.find("1 finished, 1 failed"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("1 failed attempts queued again"), std::string::npos) << r.out;
-  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'failed' AND attempts = 2 AND "
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'exception_runtime' AND attempts = 2 AND "
                       "error LIKE '%(failed the same way twice; not tried again)'"),
             1);
   EXPECT_EQ(count_starts(dir_ / "trace"), 3u + 2u) << "the failing pdr ran twice, the good point once (+2 onions)";
@@ -566,7 +566,7 @@ TEST_F(GridRunTest, FailingPointIsFailedWithItsErrorAndExitOne) {
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.out.find("1 finished, 1 failed"), std::string::npos) << r.out;
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE model_job_name = '100_40_-10_10_00' AND "
-                      "status = 'failed' AND exit_code = 7 AND pending = 0 AND active = 0 AND "
+                      "status = 'exception_runtime' AND exit_code = 7 AND pending = 0 AND active = 0 AND "
                       "error LIKE 'pdr: exit code 7 (last output: %'"),
             1);
   auto st = test::run_pdr_run(dir_.path(), {"status", "--config", dir_ / "cfg.yaml", "--model-name", "f"});
@@ -604,7 +604,7 @@ TEST_F(GridRunTest, ASetupFailureFailsTheJobAtItsStage) {
                    "  max_attempts: 1\ndirectories:\n  pdr_out_dirs: [mockpdr]\nmodel_parameters:\n  species: [CO]\n");
   auto r = run({"--model-name", "s", "--dens", "30", "--chi", "10"});
   EXPECT_EQ(r.code, 1) << r.err;
-  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'failed' AND "
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'exception_runtime' AND "
                       "error LIKE 'setup: cannot link mockpdr: %' AND output_hdf4_file IS NULL"),
             1);
   EXPECT_EQ(count_starts(dir_ / "trace"), 0u) << "no executable runs after a failed setup";
@@ -619,7 +619,7 @@ TEST_F(GridRunTest, HangingPointIsKilledAtItsTimeout) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE model_job_name = '100_30_-10_10_00' AND "
-                      "status = 'failed' AND error LIKE 'pdr: timed out after 2 s and was killed%'"),
+                      "status = 'exception_runtime' AND error LIKE 'pdr: timed out after 2 s and was killed%'"),
             1);
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 1);
   EXPECT_LT(secs, 60.0) << "the hanging executable must not block the run";

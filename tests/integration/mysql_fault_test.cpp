@@ -87,7 +87,7 @@ class MysqlFaultTest : public ::testing::Test {
     EXPECT_EQ(q("SELECT COUNT(*) FROM kosmatau_parameters"), 200);
     EXPECT_EQ(finished(), expect_finished);
     EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs WHERE status NOT IN "
-                "('pending', 'running', 'finished', 'failed', 'skipped', 'cancelled')"),
+                "('pending', 'running', 'finished', 'exception_runtime', 'skipped', 'cancelled')"),
               0);
     EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs WHERE (status = 'pending') <> (pending = 1) OR "
                 "(status = 'running') <> (active = 1)"),

@@ -226,7 +226,7 @@ TEST_F(NoJobLostTest, InterruptionsDoNotUseUpAttempts) {
   EXPECT_EQ(sql_count("SELECT attempts FROM pdr_model_jobs WHERE status = 'pending'"), 0);
   auto r = run_within(60, grid, "*:fail=3");
   EXPECT_EQ(r.code, 1) << r.err;
-  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'failed' AND attempts = 2 AND error LIKE "
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'exception_runtime' AND attempts = 2 AND error LIKE "
                       "'pdr: exit code 3%failed the same way twice%'"),
             1)
       << r.err;
@@ -253,7 +253,7 @@ TEST_F(NoJobLostTest, JobsTheReaperFailsCountInTheExitCode) {
   auto r = run_within(60, {"worker", "--model-name", "rp"});
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.out.find("in the database: 2 finished, 1 failed, 0 pending, 0 running"), std::string::npos) << r.out;
-  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'failed' AND error LIKE 'lease expired%'"), 1);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'exception_runtime' AND error LIKE 'lease expired%'"), 1);
 }
 
 // Case 11: jobs run by `pdr_run worker` point at the template that rendered their inputs.
@@ -388,7 +388,7 @@ TEST_F(NoJobLostTest, AnOutageIsRiddenOutWhileJobsRunAndItsFailuresCount) {
   EXPECT_GT(long_end, released_ms) << "the long job must outlast the outage";
   EXPECT_GT(started_while_long_ran, 0u) << "no job was claimed between the end of the outage and the end of the "
                                            "long job";
-  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'failed' AND model_job_name = '" + failing +
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'exception_runtime' AND model_job_name = '" + failing +
                       "'"),
             1);
   EXPECT_NE(r.out.find("in the database: 11 finished, 1 failed, 0 pending, 0 running"), std::string::npos) << r.out;

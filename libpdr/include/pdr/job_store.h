@@ -48,6 +48,7 @@ struct RegisterReport {
   size_t onion_requeued = 0;     // finished points queued for onion again (--force-onion)
   size_t pending = 0;            // pending after registration (this grid)
   size_t other_pending = 0;      // pending jobs of the model outside this grid (earlier runs)
+  size_t ownerless_running = 0;  // 'running' with no owner recorded (the predecessor's): left alone
 };
 
 struct ClaimedJob {
@@ -144,9 +145,7 @@ struct MigrationReport {
   int columns_added = 0;
   int columns_widened = 0;        // FLOAT -> DOUBLE
   long long duplicate_parameters = 0;
-  long long duplicate_jobs = 0;   // kept, marked with duplicate_key, cancelled unless finished
-  long long statuses_mapped = 0;  // problem/ERROR/exception... -> failed (old status in error)
-  long long running_released = 0; // 'running' rows no process owns -> pending
+  long long duplicate_jobs = 0;   // kept as they are, marked with duplicate_key (never claimed or counted)
   std::vector<std::string> unique_keys_skipped;  // duplicates prevent them; listed here
 };
 

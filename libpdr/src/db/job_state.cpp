@@ -14,13 +14,45 @@ const char* to_string(JobState state) {
   return "unknown";
 }
 
+const std::vector<std::string>& status_words(JobState state) {
+  static const std::vector<std::string> pending{"pending"}, running{"running"}, finished{"finished"},
+      skipped{"skipped"}, cancelled{"cancelled"};
+  // The predecessor's failure words (its final one for a failed job is exception_runtime), and
+  // `failed`, which databases of earlier pdr_run versions hold.
+  static const std::vector<std::string> failed{"exception_runtime", "failed",    "problem",        "ERROR",
+                                               "error",             "exception", "exception_setup_outer",
+                                               "failed_storage"};
+  switch (state) {
+    case JobState::Pending: return pending;
+    case JobState::Running: return running;
+    case JobState::Finished: return finished;
+    case JobState::Failed: return failed;
+    case JobState::Skipped: return skipped;
+    case JobState::Cancelled: return cancelled;
+  }
+  return failed;
+}
+
+const char* status_word(JobState state) { return status_words(state).front().c_str(); }
+
+std::string status_word_list(JobState state) {
+  std::string out = "(";
+  for (const auto& w : status_words(state)) out += (out.size() > 1 ? ", '" : "'") + w + "'";
+  return out + ")";
+}
+
 std::optional<JobState> parse_job_state(const std::string& text) {
   for (JobState s : {JobState::Pending, JobState::Running, JobState::Finished, JobState::Failed,
                      JobState::Skipped, JobState::Cancelled}) {
     if (text == to_string(s)) return s;
+    for (const auto& w : status_words(s)) {
+      if (text == w) return s;
+    }
   }
   return std::nullopt;
 }
+
+JobState state_of_word(const std::string& word) { return parse_job_state(word).value_or(JobState::Failed); }
 
 bool is_terminal(JobState state) {
   return state == JobState::Finished || state == JobState::Failed || state == JobState::Skipped ||

@@ -1,5 +1,6 @@
 #include "db/schema.h"
 
+#include "pdr/job_state.h"
 #include "pdr/parameters.h"
 
 namespace pdr {
@@ -20,7 +21,8 @@ std::vector<TableDef> schema_tables() {
                                                                  : "TEXT";
     params.columns.push_back({spec.name, type});
   }
-  params.columns.push_back({"parameter_hash", "CHAR(64) NOT NULL"});
+  // NULL on a row the predecessor inserted: pdr_run fills it when it registers the model.
+  params.columns.push_back({"parameter_hash", "CHAR(64)"});
 
   return {
       {"schema_version", {{"version", "INTEGER NOT NULL"}}},
@@ -81,9 +83,11 @@ std::vector<TableDef> schema_tables() {
         {"pid", "INTEGER"},
         {"exit_code", "INTEGER"},
         {"error", "TEXT"},
-        // 0 for the job of a (model, parameters) pair; a duplicate row kept from the predecessor
-        // carries its own id here, so the unique key holds without losing it.
-        {"duplicate_key", "INTEGER NOT NULL DEFAULT 0"},
+        // 0 for the job of a (model, job name); a duplicate row kept from the predecessor carries
+        // its own id here, so the unique key holds without losing it. NULL (the default) on a row
+        // the predecessor inserted: not claimed or counted until pdr_run registers the model and
+        // classifies it, so no key of pdr_run ever refuses one of the predecessor's inserts.
+        {"duplicate_key", "INTEGER"},
         // 'all', or 'onion' when only the onion step is to run again (--force-onion).
         {"run_stage", "VARCHAR(20) NOT NULL DEFAULT 'all'"},
         // Leases: every claim increments the epoch; the owner renews lease_expires_at (database
@@ -161,25 +165,39 @@ std::vector<TableDef> schema_tables() {
 }
 
 std::vector<IndexDef> schema_indexes() {
+  // On the predecessor's tables the unique keys are the ones its own get-or-create looks up by
+  // (model name and path; all five executable fields), so none of them refuses its inserts.
   return {
       {"uq_chemical_databases", "chemical_databases", "chem_rates_file_name, chem_rates_full_path, database_origin", true},
       {"uq_json_templates_sha", "json_templates", "sha256_sum", true},
-      {"uq_kosmatau_executables", "kosmatau_executables", "executable_file_name, executable_full_path, sha256_sum", true},
-      {"uq_model_names", "model_names", "model_name", true},
+      {"uq_kosmatau_executables_build", "kosmatau_executables",
+       "executable_file_name, executable_full_path, sha256_sum, code_revision, compilation_date", true},
+      {"uq_model_names_path", "model_names", "model_name, model_path", true},
       {"uq_users", "users", "username, email", true},
       {"uq_parameters", "kosmatau_parameters", "model_name_id, parameter_hash", true},
-      {"uq_jobs", "pdr_model_jobs", "model_name_id, kosmatau_parameters_id, duplicate_key", true},
+      {"uq_jobs_name", "pdr_model_jobs", "model_name_id, model_job_name, duplicate_key", true},
       {"idx_jobs_model_status", "pdr_model_jobs", "model_name_id, status", false},
       {"idx_jobs_claim", "pdr_model_jobs", "model_name_id, status, duplicate_key, id", false},
       {"idx_jobs_name", "pdr_model_jobs", "model_job_name", false},
       {"idx_jobs_token", "pdr_model_jobs", "token", false},
       {"idx_jobs_status_lease", "pdr_model_jobs", "status, lease_expires_at", false},
-      {"uq_hdf_files_job", "hdf_files", "job_id", true},
-      {"uq_json_files_job", "json_files", "job_id", true},
+      {"idx_hdf_files_job", "hdf_files", "job_id", false},
+      {"idx_json_files_job", "json_files", "job_id", false},
       {"idx_job_files_job", "job_files", "job_id", false},
       {"uq_runs_token", "pdr_runs", "token", true},
       {"idx_runs_model", "pdr_runs", "model_name_id, started_at", false},
       {"uq_job_counts", "pdr_job_counts", "model_name_id, shard, status", true},
+  };
+}
+
+std::vector<IndexDef> obsolete_indexes() {
+  return {
+      // Keys of schema 3 that refused rows the predecessor writes.
+      {"uq_jobs", "pdr_model_jobs", "", true},
+      {"uq_hdf_files_job", "hdf_files", "", true},
+      {"uq_json_files_job", "json_files", "", true},
+      {"uq_kosmatau_executables", "kosmatau_executables", "", true},
+      {"uq_model_names", "model_names", "", true},
   };
 }
 
@@ -189,7 +207,7 @@ std::vector<ViewDef> schema_views() {
       "SUM(CASE WHEN j.status = 'pending' THEN 1 ELSE 0 END) AS pending, "
       "SUM(CASE WHEN j.status = 'running' THEN 1 ELSE 0 END) AS running, "
       "SUM(CASE WHEN j.status = 'finished' THEN 1 ELSE 0 END) AS finished, "
-      "SUM(CASE WHEN j.status = 'failed' THEN 1 ELSE 0 END) AS failed, "
+      "SUM(CASE WHEN j.status IN " + status_word_list(JobState::Failed) + " THEN 1 ELSE 0 END) AS failed, "
       "SUM(CASE WHEN j.status = 'skipped' THEN 1 ELSE 0 END) AS skipped, "
       "SUM(CASE WHEN j.status = 'cancelled' THEN 1 ELSE 0 END) AS cancelled, "
       "MIN(j.time_of_start) AS first_start, MAX(j.time_of_finish) AS last_finish";
@@ -210,7 +228,7 @@ std::vector<ViewDef> schema_views() {
                              " FROM pdr_model_jobs j JOIN model_names m ON m.id = j.model_name_id "
                              "WHERE j.duplicate_key = 0 GROUP BY m.model_name"},
       // Failed jobs: the stage is the error's first word ("pdr:", "onion CO:", "storage:", ...).
-      {"pdr_failures_v", "SELECT " + job_columns + job_from + " AND j.status = 'failed'"},
+      {"pdr_failures_v", "SELECT " + job_columns + job_from + " AND j.status IN " + status_word_list(JobState::Failed)},
       // pdr_run processes that say they are running, with their running jobs and last heartbeat.
       {"pdr_workers_v",
        "SELECT r.token AS token, m.model_name AS model_name, r.host AS host, r.pid AS pid, r.workers AS workers, "

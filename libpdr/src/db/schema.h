@@ -11,10 +11,12 @@
 namespace pdr {
 
 // 1: tables and indexes; 2: leases, retries and the monitoring views (schema_views);
-// 3: pdr_job_counts, the jobs per model and state kept by triggers (schema_triggers).
+// 3: pdr_job_counts, the jobs per model and state kept by triggers (schema_triggers);
+// 4: the predecessor keeps working beside pdr_run: parameter_hash and duplicate_key nullable
+//    (filled by pdr_run), jobs unique by (model, job name), no unique key it could trip over.
 // Any change to tables, columns, indexes or views needs a new version: a database at the current
 // version with every table, index and view present is opened without being checked further.
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 struct ColumnDef {
   std::string name;
@@ -36,6 +38,8 @@ struct IndexDef {
 // Tables in dependency order and their indexes (unique keys included).
 std::vector<TableDef> schema_tables();
 std::vector<IndexDef> schema_indexes();
+// Indexes of earlier versions to drop (only name and table are meaningful).
+std::vector<IndexDef> obsolete_indexes();
 
 // The documented views for people who watch the database with SQL clients (README, "Watching").
 // Their names and columns are stable; a new column is only ever added at the end.

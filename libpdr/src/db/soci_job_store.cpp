@@ -138,28 +138,47 @@ class SociJobStore : public JobStore {
         if (ind == soci::i_ok && version == kSchemaVersion && schema_complete(sql)) return Status::Ok();
       }
       migration_.from_predecessor = !versioned && table_exists(sql, "pdr_model_jobs");
+      int stored = 0;
+      if (versioned) {
+        soci::indicator stored_ind = soci::i_null;
+        sql << "SELECT MAX(version) FROM schema_version", soci::into(stored, stored_ind);
+        if (stored_ind != soci::i_ok) stored = 0;
+      }
+      if (!dialect_.mysql) {
+        // A table rebuilt below must not be named by a view (SQLite checks them at the rename);
+        // the views are made again at the end.
+        for (const auto& view : schema_views()) sql << "DROP VIEW IF EXISTS " + view.name;
+      }
       for (const auto& table : schema_tables()) {
         if (!table_exists(sql, table.name)) {
           sql << create_table_sql(table, dialect_);
           continue;
         }
-        const auto existing = column_types(sql, table.name);
+        const auto existing = column_info(sql, table.name);
+        std::vector<ColumnDef> relax;
         for (const auto& c : table.columns) {
           auto it = existing.find(lower(c.name));
           if (it == existing.end()) {
             add_column(sql, table.name, c);
-          } else if (dialect_.mysql && it->second == "float") {
+            continue;
+          }
+          if (dialect_.mysql && it->second.type == "float") {
             sql << "ALTER TABLE " + table.name + " MODIFY COLUMN " + dialect_.quote(c.name) + " DOUBLE";
             ++migration_.columns_widened;
           }
+          // NOT NULL of an earlier version on a column the predecessor's inserts leave out.
+          if (it->second.not_null && c.type.find("NOT NULL") == std::string::npos) relax.push_back(c);
         }
+        if (!relax.empty()) relax_columns(sql, table.name, relax);
       }
-      if (migration_.from_predecessor) migrate_predecessor_rows(sql);
+      for (const auto& index : obsolete_indexes()) drop_index(sql, index);
+      if (stored < 4) {
+        // Up to version 3 a job was unique by its parameter row; now by its name. Groups of one
+        // name with more than one job (FLOAT rows of the predecessor) are classified again.
+        unmark_name_clashes(sql);
+        adopt_rows(sql, 0);
+      }
       for (const auto& index : schema_indexes()) create_index(sql, index);
-      int stored = 0;
-      soci::indicator stored_ind = soci::i_null;
-      sql << "SELECT MAX(version) FROM schema_version", soci::into(stored, stored_ind);
-      if (stored_ind != soci::i_ok) stored = 0;
       bool views_missing = false;
       for (const auto& view : schema_views()) views_missing = views_missing || !view_exists(sql, view.name);
       if (stored < kSchemaVersion || views_missing) {
@@ -179,11 +198,11 @@ class SociJobStore : public JobStore {
       spdlog::warn("unique key on {} not created: the table holds duplicate rows from the predecessor", key);
     }
     if (st.ok() && migration_.from_predecessor) {
-      spdlog::warn("migrated a predecessor database: {} columns added, {} FLOAT columns widened to DOUBLE, "
-                   "{} duplicate parameter rows and {} duplicate jobs kept and marked, {} old statuses mapped to "
-                   "failed, {} unowned running jobs put back to pending",
+      spdlog::warn("opened a database of the Python pdr_run: {} columns added, {} FLOAT columns widened to DOUBLE, "
+                   "{} duplicate parameter rows and {} duplicate jobs kept and marked; its rows and statuses are "
+                   "otherwise unchanged",
                    migration_.columns_added, migration_.columns_widened, migration_.duplicate_parameters,
-                   migration_.duplicate_jobs, migration_.statuses_mapped, migration_.running_released);
+                   migration_.duplicate_jobs);
     }
     return st;
   }
@@ -284,9 +303,11 @@ class SociJobStore : public JobStore {
       sql << "SELECT status, CAST(SUM(n) AS SIGNED) FROM pdr_job_counts WHERE model_name_id = :m GROUP BY status",
           soci::use(model_id), soci::into(states), soci::into(n);
     }
+    // Every word of a state counts as that state (the predecessor's failure words as failed).
     for (size_t i = 0; i < states.size(); ++i) {
-      if (n[i] != 0) counts[states[i]] = n[i];
+      if (n[i] != 0) counts[to_string(state_of_word(states[i]))] += n[i];
     }
+    for (auto it = counts.begin(); it != counts.end();) it = it->second == 0 ? counts.erase(it) : std::next(it);
     return counts;
   }
 
@@ -378,7 +399,11 @@ class SociJobStore : public JobStore {
     *report = RegisterReport{};
     report->points = points.size();
     long long model_id = 0, user_id = 0, exe_id = 0, chem_id = 0;
+    // Points whose job exists with a parameter row of the same values under another hash (the
+    // predecessor's FLOAT columns): they use that row.
+    std::unordered_map<std::string, long long> aliases;
     Status st = transaction("register the model", [&](Session& sql) {
+      aliases.clear();
       model_id = get_or_create(sql, "model_names", {"model_name"}, {prov.model_name},
                                {{"model_path", prov.model_path}});
       std::string stored_path;
@@ -387,28 +412,37 @@ class SociJobStore : public JobStore {
         return Status::Usage("model '" + prov.model_name + "' already stores its outputs in " + stored_path +
                              ", not " + prov.model_path + "; use that storage.base_dir or another --model-name");
       }
-      // A job name is its output file names: a point with other physics under a name the model
-      // already has would overwrite that point's outputs. Refuse before anything is written.
+      // Rows the predecessor added since pdr_run last registered this model.
+      adopt_rows(sql, model_id);
+      // A point is its job name (its output file names): a point with other physics under a name
+      // the model already has would overwrite that point's outputs. Refuse before anything is
+      // written. The values are compared when the hashes differ: the predecessor's FLOAT columns
+      // keep 10^3.5 to seven digits.
       {
-        std::unordered_map<std::string, std::string> existing;
+        std::unordered_map<std::string, std::pair<std::string, long long>> existing;
         std::vector<std::string> names(kBatch), hashes(kBatch);
-        soci::statement q = (sql.prepare << "SELECT j.model_job_name, COALESCE(p.parameter_hash, '') FROM "
+        std::vector<long long> param_rows(kBatch);
+        soci::statement q = (sql.prepare << "SELECT j.model_job_name, COALESCE(p.parameter_hash, ''), p.id FROM "
                                             "pdr_model_jobs j JOIN kosmatau_parameters p ON p.id = "
                                             "j.kosmatau_parameters_id WHERE j.model_name_id = :m AND j.duplicate_key = 0",
-                             soci::use(model_id), soci::into(names), soci::into(hashes));
+                             soci::use(model_id), soci::into(names), soci::into(hashes), soci::into(param_rows));
         q.execute();
         while (q.fetch()) {
-          for (size_t i = 0; i < names.size(); ++i) existing.emplace(names[i], hashes[i]);
+          for (size_t i = 0; i < names.size(); ++i) existing.emplace(names[i], std::make_pair(hashes[i], param_rows[i]));
           names.resize(kBatch);
           hashes.resize(kBatch);
+          param_rows.resize(kBatch);
         }
         for (const auto& p : points) {
           auto it = existing.find(p.job_name);
-          if (it != existing.end() && it->second != p.param_hash) {
+          if (it == existing.end() || it->second.first == p.param_hash) continue;
+          const std::string differs = first_difference(parameter_row(sql, it->second.second), p);
+          if (!differs.empty()) {
             return Status::Usage("model '" + prov.model_name + "' already has point " + p.job_name +
-                                 " with other parameters; its outputs would be overwritten. Use another "
-                                 "--model-name for changed physics");
+                                 " with other parameters (" + differs + "); its outputs would be overwritten. "
+                                 "Use another --model-name for changed physics");
           }
+          aliases[p.param_hash] = it->second.second;
         }
       }
       user_id = get_or_create(sql, "users", {"username", "email"}, {prov.username, prov.email}, {});
@@ -432,10 +466,17 @@ class SociJobStore : public JobStore {
 
     // Parameter rows and job rows, in batches, each batch one transaction.
     std::unordered_map<std::string, long long> param_ids;
-    for (size_t begin = 0; begin < points.size(); begin += kBatch) {
-      const size_t end = std::min(points.size(), begin + kBatch);
+    std::vector<GridPoint> unaliased;
+    if (!aliases.empty()) {
+      for (const auto& p : points) {
+        if (aliases.count(p.param_hash) == 0) unaliased.push_back(p);
+      }
+    }
+    const std::vector<GridPoint>& new_rows = aliases.empty() ? points : unaliased;
+    for (size_t begin = 0; begin < new_rows.size(); begin += kBatch) {
+      const size_t end = std::min(new_rows.size(), begin + kBatch);
       st = transaction("register parameter rows", [&](Session& sql) {
-        insert_parameters(sql, model_id, points, begin, end);
+        insert_parameters(sql, model_id, new_rows, begin, end);
         return Status::Ok();
       });
       if (!st.ok()) return st;
@@ -452,6 +493,7 @@ class SociJobStore : public JobStore {
         ids.resize(kBatch);
         hashes.resize(kBatch);
       }
+      for (const auto& [hash, id] : aliases) param_ids[hash] = id;
       return Status::Ok();
     });
     if (!st.ok()) return st;
@@ -481,8 +523,8 @@ class SociJobStore : public JobStore {
         }
         sql << std::string(dialect_.insert_ignore()) + " INTO pdr_model_jobs (model_name_id, model_job_name, user_id, "
                "kosmatau_parameters_id, kosmatau_executable_id, chemical_database_id, onion_species, "
-               "output_directory, pending, active, status, attempts) "
-               "VALUES (:m, :n, :u, :p, :e, :c, :s, :o, 1, 0, 'pending', 0)",
+               "output_directory, pending, active, status, attempts, duplicate_key) "
+               "VALUES (:m, :n, :u, :p, :e, :c, :s, :o, 1, 0, 'pending', 0, 0)",
             soci::use(mids), soci::use(names), soci::use(uids), soci::use(pids), soci::use(eids),
             soci::use(cids), soci::use(species), soci::use(outdirs);
         return Status::Ok();
@@ -559,7 +601,7 @@ class SociJobStore : public JobStore {
       // Running jobs whose owner missed two heartbeats go back to pending when their lease
       // expires: count them too.
       sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m AND (status = 'pending' OR "
-             "(status = 'running' AND (lease_expires_at < " + dialect_.now() + " OR heartbeat_at < " +
+             "(status = 'running' AND token IS NOT NULL AND (lease_expires_at < " + dialect_.now() + " OR heartbeat_at < " +
                  dialect_.now_plus(-(2 * policy_.heartbeat_seconds + 1)) + ")))",
           soci::use(model_id), soci::into(n);
       return Status::Ok();
@@ -574,10 +616,11 @@ class SociJobStore : public JobStore {
       // A live owner renews every heartbeat: a running job not renewed for a heartbeat and two
       // seconds may have lost its owner, and goes back to pending once its lease expires.
       sql << "SELECT COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0), "
-             "COALESCE(SUM(CASE WHEN status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < " +
+             "COALESCE(SUM(CASE WHEN status = 'running' AND token IS NOT NULL AND (lease_expires_at IS NULL OR "
+             "lease_expires_at < " +
                  dialect_.now() + " OR heartbeat_at IS NULL OR heartbeat_at < " +
                  dialect_.now_plus(-(policy_.heartbeat_seconds + 2)) + ") THEN 1 ELSE 0 END), 0), "
-             "COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0) "
+             "COALESCE(SUM(CASE WHEN status = 'running' AND token IS NOT NULL THEN 1 ELSE 0 END), 0) "
              "FROM pdr_model_jobs WHERE model_name_id = :m AND duplicate_key = 0 AND status IN ('pending', 'running')",
           soci::use(model_id), soci::into(left.pending), soci::into(left.unproven), soci::into(left.running);
       return Status::Ok();
@@ -812,9 +855,11 @@ class SociJobStore : public JobStore {
       std::vector<std::string> states(kBatch);
       std::vector<long long> all;
       std::vector<std::string> all_states;
+      // Failed and cancelled jobs, and jobs the predecessor left running (it records no owner).
       soci::statement q = (sql.prepare << "SELECT j.id, j.status FROM pdr_model_jobs j JOIN model_names m ON "
-                                          "m.id = j.model_name_id WHERE m.model_name = :m AND j.status IN "
-                                          "('failed', 'cancelled') AND j.duplicate_key = 0",
+                                          "m.id = j.model_name_id WHERE m.model_name = :m AND (j.status IN " +
+                                              status_word_list(JobState::Failed) + " OR j.status = 'cancelled' OR "
+                                          "(j.status = 'running' AND j.token IS NULL)) AND j.duplicate_key = 0",
                            soci::use(model), soci::into(ids), soci::into(states));
       q.execute();
       while (q.fetch()) {
@@ -824,9 +869,20 @@ class SociJobStore : public JobStore {
         states.resize(kBatch);
       }
       for (size_t i = 0; i < all.size(); ++i) {
+        const JobState state = state_of_word(all_states[i]);
+        if (state == JobState::Running) {
+          soci::statement up = (sql.prepare << "UPDATE pdr_model_jobs SET status = 'pending', pending = 1, active = 0, "
+                                               "time_updated = CURRENT_TIMESTAMP, error = 'left running without an "
+                                               "owner; queued again by pdr_run retry' WHERE id = :id AND status = "
+                                               "'running' AND token IS NULL",
+                                soci::use(all[i]));
+          up.execute(true);
+          n += up.get_affected_rows() == 1 ? 1 : 0;
+          continue;
+        }
         StatusChange c;
         c.job_id = all[i];
-        c.expect = parse_job_state(all_states[i]).value_or(JobState::Failed);
+        c.expect = state;
         c.next = JobState::Pending;
         c.error = "queued again by pdr_run retry";
         n += apply_change(sql, c) ? 1 : 0;
@@ -879,7 +935,7 @@ class SociJobStore : public JobStore {
         const std::string ra = grid_unit_text(row_axis, a), cb = grid_unit_text(column_axis, b);
         rows[a] = ra;
         columns[b] = cb;
-        map.cells[{ra, cb}][row.get<std::string>(2)] += as_integer(row, 3);
+        map.cells[{ra, cb}][to_string(state_of_word(row.get<std::string>(2)))] += as_integer(row, 3);
       }
       map.rows.clear();
       map.columns.clear();
@@ -937,14 +993,15 @@ class SociJobStore : public JobStore {
         report.by_status[kv.first] = kv.second;
         report.total += kv.second;
       }
-      auto summaries = [&](const std::string& state, std::vector<JobSummary>& out) {
+      auto summaries = [&](JobState state, std::vector<JobSummary>& out) {
         soci::rowset<soci::row> rs =
             (sql.prepare << "SELECT model_job_name, COALESCE(host, ''), COALESCE(pid, 0), "
                             "COALESCE(time_of_start, ''), exit_code, COALESCE(error, ''), attempts, "
                             "COALESCE(" + dialect_.seconds_since("time_of_start") + ", -1), COALESCE(" +
                                 dialect_.seconds_since("heartbeat_at") + ", -1) FROM pdr_model_jobs "
-                            "WHERE model_name_id = :m AND status = :s ORDER BY id LIMIT 100",
-             soci::use(model_id), soci::use(state));
+                            "WHERE model_name_id = :m AND duplicate_key = 0 AND status IN " + status_word_list(state) +
+                                " ORDER BY id LIMIT 100",
+             soci::use(model_id));
         for (const auto& row : rs) {
           JobSummary j;
           j.name = row.get<std::string>(0);
@@ -959,8 +1016,8 @@ class SociJobStore : public JobStore {
           out.push_back(std::move(j));
         }
       };
-      summaries("running", report.running);
-      summaries("failed", report.failed);
+      summaries(JobState::Running, report.running);
+      summaries(JobState::Failed, report.failed);
       soci::rowset<soci::row> runs =
           (sql.prepare << "SELECT COALESCE(host, ''), COALESCE(pid, 0), COALESCE(workers, 0), state, "
                           "COALESCE(started_at, ''), COALESCE(updated_at, ''), pool_open, pool_in_use, pool_idle, "
@@ -1180,19 +1237,71 @@ class SociJobStore : public JobStore {
     return n > 0;
   }
 
-  // Lower-case column name -> lower-case data type.
-  std::map<std::string, std::string> column_types(Session& sql, const std::string& table) {
-    std::map<std::string, std::string> out;
+  struct ColumnInfo {
+    std::string type;  // lower case
+    bool not_null = false;
+  };
+  // Lower-case column name -> its data type and nullability.
+  std::map<std::string, ColumnInfo> column_info(Session& sql, const std::string& table) {
+    std::map<std::string, ColumnInfo> out;
     if (dialect_.mysql) {
-      soci::rowset<soci::row> rs = (sql.prepare << "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS "
-                                                   "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t",
-                                    soci::use(table));
-      for (const auto& row : rs) out[lower(row.get<std::string>(0))] = lower(row.get<std::string>(1));
+      soci::rowset<soci::row> rs =
+          (sql.prepare << "SELECT COLUMN_NAME, DATA_TYPE, IS_NULLABLE FROM information_schema.COLUMNS "
+                          "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t",
+           soci::use(table));
+      for (const auto& row : rs) {
+        out[lower(row.get<std::string>(0))] = ColumnInfo{lower(row.get<std::string>(1)), row.get<std::string>(2) == "NO"};
+      }
     } else {
       soci::rowset<soci::row> rs = (sql.prepare << "PRAGMA table_info(" + table + ")");
-      for (const auto& row : rs) out[lower(row.get<std::string>(1))] = lower(row.get<std::string>(2));
+      for (const auto& row : rs) {
+        out[lower(row.get<std::string>(1))] = ColumnInfo{lower(row.get<std::string>(2)), as_integer(row, 3) != 0};
+      }
     }
     return out;
+  }
+
+  // Gives columns their current definition where an earlier one had NOT NULL. MySQL changes
+  // the column in place; SQLite cannot, so the table is made again under its own definition text
+  // (the predecessor's foreign keys included) with those columns' definitions replaced, and the
+  // rows copied: its indexes and triggers are made again after this.
+  void relax_columns(Session& sql, const std::string& table, const std::vector<ColumnDef>& columns) {
+    if (dialect_.mysql) {
+      for (const auto& c : columns) {
+        sql << "ALTER TABLE " + table + " MODIFY COLUMN " + dialect_.quote(c.name) + " " + c.type;
+      }
+      return;
+    }
+    std::string ddl;
+    sql << "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :t", soci::use(table), soci::into(ddl);
+    for (const auto& c : columns) {
+      const std::string quoted = dialect_.quote(c.name);
+      const size_t at = ddl.find(quoted);
+      if (at == std::string::npos) throw std::runtime_error("cannot find column " + c.name + " in the definition of " + table);
+      size_t end = at + quoted.size();
+      for (int depth = 0; end < ddl.size(); ++end) {
+        const char ch = ddl[end];
+        if (ch == '(') ++depth;
+        if (ch == ')' && depth-- == 0) break;
+        if (ch == ',' && depth == 0) break;
+      }
+      ddl.replace(at, end - at, quoted + " " + c.type);
+    }
+    const size_t name_at = ddl.find(table);
+    const std::string rebuilt = "pdr_rebuild_" + table;
+    ddl.replace(name_at, table.size(), rebuilt);
+    std::string names;
+    for (const auto& kv : column_info(sql, table)) names += (names.empty() ? "" : ", ") + dialect_.quote(kv.first);
+    sql << "DROP TABLE IF EXISTS " + rebuilt;
+    sql << ddl;
+    sql << "INSERT INTO " + rebuilt + " (" + names + ") SELECT " + names + " FROM " + table;
+    sql << "DROP TABLE " + table;
+    sql << "ALTER TABLE " + rebuilt + " RENAME TO " + table;
+  }
+
+  void drop_index(Session& sql, const IndexDef& index) {
+    if (!index_exists(sql, index)) return;
+    sql << (dialect_.mysql ? "DROP INDEX " + index.name + " ON " + index.table : "DROP INDEX IF EXISTS " + index.name);
   }
 
   void add_column(Session& sql, const std::string& table, const ColumnDef& c) {
@@ -1273,97 +1382,138 @@ class SociJobStore : public JobStore {
     return out;
   }
 
-  // Rows written by the predecessor: parameter identities, statuses, duplicates.
-  void migrate_predecessor_rows(Session& sql) {
-    // Identity hashes for parameter rows; a repeated (model, identity) is kept as a duplicate.
-    std::vector<long long> ids;
-    {
-      soci::rowset<soci::row> rs = (sql.prepare << "SELECT id FROM kosmatau_parameters WHERE parameter_hash IS NULL "
-                                                   "ORDER BY id");
-      for (const auto& row : rs) ids.push_back(as_integer(row, 0));
+  // The values of a parameter row (NULL as "").
+  static ParameterValues parameter_row(Session& sql, long long id, long long* model = nullptr) {
+    ParameterValues values;
+    soci::rowset<soci::row> rs = (sql.prepare << "SELECT * FROM kosmatau_parameters WHERE id = :id", soci::use(id));
+    for (const auto& row : rs) {
+      for (std::size_t i = 0; i < row.size(); ++i) {
+        const std::string name = row.get_properties(i).get_name();
+        if (model != nullptr && lower(name) == "model_name_id" && row.get_indicator(i) != soci::i_null) {
+          *model = as_integer(row, i);
+        }
+        const ParamSpec* spec = find_parameter(name);
+        if (spec == nullptr) continue;
+        values[spec->name] = row.get_indicator(i) == soci::i_null ? "" : field_text(row, i, spec->type);
+      }
     }
-    std::map<std::pair<long long, std::string>, long long> first_of;
-    std::map<long long, long long> duplicate_params;  // row -> the row it repeats
-    for (long long id : ids) {
-      ParameterValues values;
-      long long model = 0;
-      soci::rowset<soci::row> rs = (sql.prepare << "SELECT * FROM kosmatau_parameters WHERE id = :id", soci::use(id));
-      for (const auto& row : rs) {
-        for (std::size_t i = 0; i < row.size(); ++i) {
-          const std::string name = row.get_properties(i).get_name();
-          if (lower(name) == "model_name_id" && row.get_indicator(i) != soci::i_null) model = as_integer(row, i);
-          const ParamSpec* spec = find_parameter(name);
-          if (spec == nullptr || spec->role == ParamRole::Comment) continue;
-          values[spec->name] = row.get_indicator(i) == soci::i_null ? "" : field_text(row, i, spec->type);
+    return values;
+  }
+
+  // The first parameter whose stored value is not the point's ("alpha: 0.5 in the database, 0.6
+  // now"), or "". Real values agree to 1e-5 relative: a FLOAT column of the predecessor keeps
+  // about seven digits, and its rtot (derived from rounded values) differs by 1.3e-6.
+  static std::string first_difference(const ParameterValues& stored, const GridPoint& point) {
+    for (const auto& spec : parameter_specs()) {
+      if (spec.role == ParamRole::Comment) continue;
+      auto it = stored.find(spec.name);
+      const std::string have = it == stored.end() ? "" : it->second;
+      std::string want;
+      try {
+        want = point.param(spec.name);
+      } catch (const std::out_of_range&) {
+        continue;
+      }
+      if (have == want) continue;
+      if (spec.type != ParamType::Text && !have.empty() && !want.empty()) {
+        char* end_a = nullptr;
+        char* end_b = nullptr;
+        const double a = std::strtod(have.c_str(), &end_a), b = std::strtod(want.c_str(), &end_b);
+        if (*end_a == '\0' && *end_b == '\0' && std::fabs(a - b) <= 1e-5 * std::max(std::fabs(a), std::fabs(b))) {
+          continue;
         }
       }
+      auto shown = [](const std::string& v) {
+        return v.empty() ? std::string("none") : v.size() > 40 ? v.substr(0, 37) + "..." : v;
+      };
+      return std::string(spec.name) + ": " + shown(have) + " in the database, " + shown(want) + " now";
+    }
+    return "";
+  }
+
+  // Takes in rows the predecessor wrote (of one model, or of all with `model` 0): a parameter
+  // row without an identity hash gets one (a repeat of a row the model has is kept and marked),
+  // and a job without duplicate_key is classified: the job of its (model, name), when the model
+  // has none yet (finished before skipped before others, then the newest), else a kept duplicate.
+  // Nothing else of those rows changes.
+  void adopt_rows(Session& sql, long long model) {
+    const std::string of_model = model > 0 ? " AND model_name_id = " + std::to_string(model) : "";
+    std::vector<long long> ids;
+    {
+      soci::rowset<soci::row> rs = (sql.prepare << "SELECT id FROM kosmatau_parameters WHERE parameter_hash IS NULL" +
+                                                       of_model + " ORDER BY id");
+      for (const auto& row : rs) ids.push_back(as_integer(row, 0));
+    }
+    for (long long id : ids) {
+      long long row_model = 0;
+      ParameterValues values = parameter_row(sql, id, &row_model);
+      for (const auto& spec : parameter_specs()) {
+        if (spec.role == ParamRole::Comment) values.erase(spec.name);
+      }
       std::string hash = parameter_hash(values);
-      auto key = std::make_pair(model, hash);
-      auto it = first_of.find(key);
-      if (it == first_of.end()) {
-        first_of[key] = id;
-      } else {
-        duplicate_params[id] = it->second;
+      long long taken = 0;
+      sql << "SELECT COUNT(*) FROM kosmatau_parameters WHERE COALESCE(model_name_id, 0) = :m AND parameter_hash = :h",
+          soci::use(row_model), soci::use(hash), soci::into(taken);
+      if (taken > 0) {
         hash = sha256_hex(hash + ":duplicate:" + std::to_string(id));
         ++migration_.duplicate_parameters;
       }
       sql << "UPDATE kosmatau_parameters SET parameter_hash = :h WHERE id = :id", soci::use(hash), soci::use(id);
     }
 
-    // Statuses this version does not know become failed, keeping the old one in the error.
     struct Job {
-      long long id, model, params;
+      long long id;
       std::string status;
     };
-    std::vector<Job> jobs;
+    std::map<std::pair<long long, std::string>, std::vector<Job>> groups;
     {
       soci::rowset<soci::row> rs =
-          (sql.prepare << "SELECT id, COALESCE(model_name_id, 0), COALESCE(kosmatau_parameters_id, 0), "
-                          "COALESCE(status, 'pending') FROM pdr_model_jobs ORDER BY id");
+          (sql.prepare << "SELECT id, COALESCE(model_name_id, 0), model_job_name, COALESCE(status, '') FROM "
+                          "pdr_model_jobs WHERE duplicate_key IS NULL" + of_model + " ORDER BY id");
       for (const auto& row : rs) {
-        jobs.push_back(Job{as_integer(row, 0), as_integer(row, 1), as_integer(row, 2), row.get<std::string>(3)});
+        groups[{as_integer(row, 1), row.get<std::string>(2)}].push_back(Job{as_integer(row, 0), row.get<std::string>(3)});
       }
     }
-    for (auto& j : jobs) {
-      if (!parse_job_state(j.status)) {
-        const std::string note = "predecessor status: " + j.status;
-        sql << "UPDATE pdr_model_jobs SET status = 'failed', error = :e WHERE id = :id", soci::use(note),
-            soci::use(j.id);
-        j.status = "failed";
-        ++migration_.statuses_mapped;
-      } else if (j.status == "running") {
-        // The predecessor recorded no owner: nothing will ever finish these.
-        sql << "UPDATE pdr_model_jobs SET status = 'pending', error = 'running in the predecessor database; "
-               "put back to pending' WHERE id = :id",
-            soci::use(j.id);
-        j.status = "pending";
-        ++migration_.running_released;
+    auto rank = [](const Job& j) {
+      const JobState s = state_of_word(j.status);
+      return s == JobState::Finished ? 2 : s == JobState::Skipped ? 1 : 0;
+    };
+    for (const auto& [key, jobs] : groups) {
+      long long has_job = 0;
+      sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE COALESCE(model_name_id, 0) = :m AND model_job_name = :n AND "
+             "duplicate_key = 0",
+          soci::use(key.first), soci::use(key.second), soci::into(has_job);
+      const Job* keep = nullptr;
+      if (has_job == 0) {
+        for (const auto& j : jobs) {
+          if (keep == nullptr || rank(j) > rank(*keep) || (rank(j) == rank(*keep) && j.id > keep->id)) keep = &j;
+        }
+      }
+      for (const auto& j : jobs) {
+        if (&j == keep) {
+          sql << "UPDATE pdr_model_jobs SET duplicate_key = 0 WHERE id = :id", soci::use(j.id);
+        } else {
+          sql << "UPDATE pdr_model_jobs SET duplicate_key = id WHERE id = :id", soci::use(j.id);
+          ++migration_.duplicate_jobs;
+        }
       }
     }
-    // One job per (model, parameter row); repeats are kept with duplicate_key = their id and
-    // cancelled unless they finished. The finished (else the newest) row stays the job.
-    std::map<std::pair<long long, long long>, const Job*> keep;
-    for (const auto& j : jobs) {
-      auto key = std::make_pair(j.model, j.params);
-      auto it = keep.find(key);
-      if (it == keep.end() || (it->second->status != "finished" && (j.status == "finished" || j.id > it->second->id))) {
-        keep[key] = &j;
-      }
+  }
+
+  // Groups of one (model, job name) with more than one job: their jobs are classified again.
+  void unmark_name_clashes(Session& sql) {
+    std::vector<std::pair<long long, std::string>> clashes;
+    {
+      soci::rowset<soci::row> rs =
+          (sql.prepare << "SELECT COALESCE(model_name_id, 0), model_job_name FROM pdr_model_jobs WHERE "
+                          "duplicate_key = 0 GROUP BY COALESCE(model_name_id, 0), model_job_name HAVING COUNT(*) > 1");
+      for (const auto& row : rs) clashes.emplace_back(as_integer(row, 0), row.get<std::string>(1));
     }
-    for (const auto& j : jobs) {
-      const bool repeated = keep[std::make_pair(j.model, j.params)] != &j;
-      const bool duplicate_parameters = duplicate_params.count(j.params) != 0;
-      if (!repeated && !duplicate_parameters) continue;
-      ++migration_.duplicate_jobs;
-      if (repeated) sql << "UPDATE pdr_model_jobs SET duplicate_key = id WHERE id = :id", soci::use(j.id);
-      if (j.status != "finished") {
-        sql << "UPDATE pdr_model_jobs SET status = 'cancelled', error = 'duplicate kept from the predecessor "
-               "database' WHERE id = :id",
-            soci::use(j.id);
-      }
+    for (const auto& [model, name] : clashes) {
+      sql << "UPDATE pdr_model_jobs SET duplicate_key = NULL WHERE COALESCE(model_name_id, 0) = :m AND "
+             "model_job_name = :n AND duplicate_key = 0",
+          soci::use(model), soci::use(name);
     }
-    sql << "UPDATE pdr_model_jobs SET pending = CASE WHEN status = 'pending' THEN 1 ELSE 0 END, "
-           "active = CASE WHEN status = 'running' THEN 1 ELSE 0 END";
   }
 
   // SELECT by the unique key; INSERT OR IGNORE when missing; return the id.
@@ -1461,9 +1611,9 @@ class SociJobStore : public JobStore {
       sql << std::string(dialect_.insert_ignore()) +
                  " INTO pdr_model_jobs (model_name_id, model_job_name, user_id, kosmatau_parameters_id, "
                  "kosmatau_executable_id, chemical_database_id, onion_species, output_directory, pending, active, "
-                 "status, attempts) SELECT " + std::to_string(model_id) + ", v.n, " + std::to_string(user_id) +
+                 "status, attempts, duplicate_key) SELECT " + std::to_string(model_id) + ", v.n, " + std::to_string(user_id) +
                  ", v.p, " + std::to_string(exe_id) + ", " + std::to_string(chem_id) +
-                 ", :s, :o, 1, 0, 'pending', 0 FROM (" + rows + ") v",
+                 ", :s, :o, 1, 0, 'pending', 0, 0 FROM (" + rows + ") v",
           soci::use(species), soci::use(outdir);
       long long n = 0;
       sql << "SELECT ROW_COUNT()", soci::into(n);
@@ -1617,38 +1767,102 @@ class SociJobStore : public JobStore {
     });
   }
 
+  // The outputs a job the predecessor finished must still have, from what it recorded: the
+  // hdf_files paths (else pdrstruct<job>.hdf5, its own test of "done"), the output columns it
+  // sets only for a file it stored, and by its naming each onion species' TEXTOUT<job>_<species>.
+  Status predecessor_outputs(long long model_id, std::unordered_map<long long, std::vector<std::string>>* files) {
+    return transaction("read the outputs the predecessor recorded", [&](Session& sql) {
+      files->clear();
+      std::string model_path;
+      sql << "SELECT model_path FROM model_names WHERE id = :m", soci::use(model_id), soci::into(model_path);
+      std::unordered_map<long long, std::vector<std::string>> hdf;
+      {
+        soci::rowset<soci::row> rs =
+            (sql.prepare << "SELECT h.job_id, COALESCE(h.full_path, ''), COALESCE(h.full_path_hdf5_s, ''), "
+                            "COALESCE(h.full_path_hdf5_c, '') FROM hdf_files h JOIN pdr_model_jobs j ON j.id = h.job_id "
+                            "WHERE j.model_name_id = :m AND j.duplicate_key = 0 AND j.status = 'finished'",
+             soci::use(model_id));
+        for (const auto& row : rs) {
+          auto& v = hdf[as_integer(row, 0)];
+          for (std::size_t i = 1; i <= 3; ++i) {
+            if (!row.get<std::string>(i).empty()) v.push_back(row.get<std::string>(i));
+          }
+        }
+      }
+      soci::rowset<soci::row> rs =
+          (sql.prepare << "SELECT j.id, j.model_job_name, COALESCE(j.output_directory, ''), "
+                          "COALESCE(j.output_hdf4_file, ''), COALESCE(j.input_pdrnew_inp_file, ''), "
+                          "COALESCE(j.input_json_file, ''), COALESCE(j.output_textout_file, ''), "
+                          "COALESCE(j.onion_species, '') FROM pdr_model_jobs j WHERE j.model_name_id = :m AND "
+                          "j.duplicate_key = 0 AND j.status = 'finished' AND NOT EXISTS (SELECT 1 FROM job_files f "
+                          "WHERE f.job_id = j.id)",
+           soci::use(model_id));
+      for (const auto& row : rs) {
+        const long long id = as_integer(row, 0);
+        const std::string name = row.get<std::string>(1);
+        std::string dir = row.get<std::string>(2);
+        if (dir.empty()) dir = model_path;
+        auto in_dir = [&](const std::string& sub, const std::string& p) {
+          return p.empty() || p.front() == '/' || p.find(':') != std::string::npos ? p : dir + "/" + sub + "/" + p;
+        };
+        std::vector<std::string> paths;
+        auto it = hdf.find(id);
+        if (it != hdf.end() && !it->second.empty()) {
+          paths = it->second;
+        } else {
+          paths.push_back(in_dir("pdrgrid", "pdrstruct" + name + ".hdf5"));
+        }
+        for (std::size_t i = 3; i <= 6; ++i) {
+          const std::string p = in_dir("pdrgrid", row.get<std::string>(i));
+          if (!p.empty()) paths.push_back(p);
+        }
+        std::istringstream species(row.get<std::string>(7));
+        for (std::string sp; species >> sp;) paths.push_back(in_dir("oniongrid", "TEXTOUT" + name + "_" + sp));
+        (*files)[id] = std::move(paths);
+      }
+      return Status::Ok();
+    });
+  }
+
   // Puts what cannot be trusted back to pending and counts what is already done.
   Status reconcile(long long model_id, const std::vector<GridPoint>& points,
                    const std::unordered_map<std::string, long long>& param_ids, RegisterReport* report,
                    const RegisterOptions& options) {
+    (void)param_ids;
     const bool force_onion = options.force_onion;
     auto exists = [&](const std::string& p) {
       if (options.output_exists) return options.output_exists(p);
       struct stat sb;
       return ::stat(p.c_str(), &sb) == 0;
     };
-    std::unordered_set<long long> wanted;
-    for (const auto& p : points) wanted.insert(param_ids.at(p.param_hash));
+    // A point is its job name.
+    std::unordered_set<std::string_view> wanted;
+    wanted.reserve(points.size());
+    for (const auto& p : points) wanted.insert(p.job_name);
     struct Row {
-      long long id, params_id, pid;
-      std::string status, host;
+      long long id, pid;
+      std::string name, status, host;
+      bool owned;
     };
     std::vector<Row> rows;
     std::unordered_map<long long, std::vector<std::string>> files;
     Status st = transaction("read job states", [&](Session& sql) {
       rows.clear();
       files.clear();
-      std::vector<long long> ids(kBatch), params(kBatch), pids(kBatch);
-      std::vector<std::string> states(kBatch), hosts(kBatch);
-      soci::statement q = (sql.prepare << "SELECT id, kosmatau_parameters_id, COALESCE(pid, 0), status, "
-                                          "COALESCE(host, '') FROM pdr_model_jobs WHERE model_name_id = :m AND duplicate_key = 0",
-                           soci::use(model_id), soci::into(ids), soci::into(params), soci::into(pids),
-                           soci::into(states), soci::into(hosts));
+      std::vector<long long> ids(kBatch), pids(kBatch), owned(kBatch);
+      std::vector<std::string> names(kBatch), states(kBatch), hosts(kBatch);
+      soci::statement q = (sql.prepare << "SELECT id, model_job_name, COALESCE(pid, 0), COALESCE(status, 'pending'), "
+                                          "COALESCE(host, ''), CASE WHEN token IS NULL THEN 0 ELSE 1 END FROM "
+                                          "pdr_model_jobs WHERE model_name_id = :m AND duplicate_key = 0",
+                           soci::use(model_id), soci::into(ids), soci::into(names), soci::into(pids),
+                           soci::into(states), soci::into(hosts), soci::into(owned));
       q.execute();
       while (q.fetch()) {
-        for (size_t i = 0; i < ids.size(); ++i) rows.push_back(Row{ids[i], params[i], pids[i], states[i], hosts[i]});
-        for (auto* v : {&ids, &params, &pids}) v->resize(kBatch);
-        for (auto* v : {&states, &hosts}) v->resize(kBatch);
+        for (size_t i = 0; i < ids.size(); ++i) {
+          rows.push_back(Row{ids[i], pids[i], names[i], states[i], hosts[i], owned[i] != 0});
+        }
+        for (auto* v : {&ids, &pids, &owned}) v->resize(kBatch);
+        for (auto* v : {&names, &states, &hosts}) v->resize(kBatch);
       }
       std::vector<long long> fids(kBatch);
       std::vector<std::string> paths(kBatch);
@@ -1664,15 +1878,26 @@ class SociJobStore : public JobStore {
       return Status::Ok();
     });
     if (!st.ok()) return st;
+    // Jobs the predecessor finished record their outputs its own way.
+    bool unrecorded = false;
+    for (const auto& r : rows) {
+      unrecorded = unrecorded || (r.status == "finished" && files.count(r.id) == 0 && wanted.count(r.name) != 0);
+    }
+    if (unrecorded) {
+      std::unordered_map<long long, std::vector<std::string>> theirs;
+      st = predecessor_outputs(model_id, &theirs);
+      if (!st.ok()) return st;
+      for (auto& kv : theirs) files.emplace(kv.first, std::move(kv.second));
+    }
 
     const std::string host = this_host();
     bool reap_now = false;
     for (const auto& r : rows) {
-      if (wanted.count(r.params_id) == 0) {
+      if (wanted.count(r.name) == 0) {
         report->other_pending += r.status == "pending" ? 1 : 0;
         continue;
       }
-      auto state = parse_job_state(r.status).value_or(JobState::Pending);
+      const JobState state = state_of_word(r.status);
       StatusChange c;
       c.job_id = r.id;
       c.expect = state;
@@ -1704,6 +1929,12 @@ class SociJobStore : public JobStore {
       } else if (state == JobState::Failed || state == JobState::Cancelled) {
         ++report->requeued;
       } else if (state == JobState::Running) {
+        // Running under the predecessor, which records no owner: nothing tells whether it is
+        // still at work, so the job is left to it (pdr_run retry queues it again).
+        if (!r.owned) {
+          ++report->ownerless_running;
+          continue;
+        }
         // An owner on this host that is gone holds no lease any more: its lease ends now and
         // the reaper below returns the job like any expired one (an attempt used, the retry
         // delay waited, failed after the last attempt).
@@ -1730,7 +1961,7 @@ class SociJobStore : public JobStore {
     }
     return transaction("count pending", [&](Session& sql) {
       long long n = 0;
-      sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m AND status = 'pending'",
+      sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m AND status = 'pending' AND duplicate_key = 0",
           soci::use(model_id), soci::into(n);
       report->pending = static_cast<size_t>(n) - report->other_pending;
       return Status::Ok();
@@ -1745,7 +1976,7 @@ class SociJobStore : public JobStore {
     soci::indicator ind = soci::i_ok;
     sql << "SELECT status, COALESCE(token, ''), COALESCE(lease_epoch, 0) FROM pdr_model_jobs WHERE id = :id",
         soci::use(id), soci::into(status), soci::into(owner, ind), soci::into(row_epoch);
-    return sql.got_data() && status == to_string(state) && (token.empty() || owner == token) &&
+    return sql.got_data() && state_of_word(status) == state && (token.empty() || owner == token) &&
            (epoch <= 0 || row_epoch == epoch);
   }
 
@@ -1754,8 +1985,7 @@ class SociJobStore : public JobStore {
     // sequence cut in the middle of a character, error 1366).
     StatusChange c = change;
     c.error = valid_utf8(c.error);
-    const std::string next = to_string(c.next);
-    const std::string expect = to_string(c.expect);
+    const std::string next = status_word(c.next);
     const int pending = c.next == JobState::Pending ? 1 : 0;
     const int active = c.next == JobState::Running ? 1 : 0;
     const bool terminal = is_terminal(c.next);
@@ -1782,7 +2012,7 @@ class SociJobStore : public JobStore {
       // count. A failure queued again (retry) and a lease that expired (no token) do.
       q += ", attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END";
     }
-    q += " WHERE id = :id AND status = :expect";
+    q += " WHERE id = :id AND status IN " + status_word_list(c.expect);
     if (!c.token.empty()) q += " AND token = :token";
     if (c.epoch > 0) q += " AND lease_epoch = :epoch";
     soci::statement up(sql);
@@ -1798,7 +2028,6 @@ class SociJobStore : public JobStore {
       up.exchange(soci::use(c.claimant->token));
     }
     up.exchange(soci::use(c.job_id));
-    up.exchange(soci::use(expect));
     if (!c.token.empty()) up.exchange(soci::use(c.token));
     if (c.epoch > 0) up.exchange(soci::use(c.epoch));
     up.alloc();
@@ -1830,8 +2059,40 @@ class SociJobStore : public JobStore {
              "WHERE id = :id",
           soci::use(c.job_id);
     }
-    if (c.next == JobState::Finished) record_files(sql, c);
+    if (c.next == JobState::Finished) {
+      record_files(sql, c);
+    } else if (c.next == JobState::Failed || c.retry) {
+      record_log(sql, c);
+    }
     return true;
+  }
+
+  // A failed attempt's TEXTOUT, kept in storage, is where the predecessor's columns point.
+  void record_log(Session& sql, const StatusChange& c) {
+    for (const auto& f : c.files) {
+      if (f.kind != "output_textout_file") continue;
+      sql << "UPDATE pdr_model_jobs SET output_textout_file = :p, log_file = :l WHERE id = :id", soci::use(f.path),
+          soci::use(f.path), soci::use(c.job_id);
+    }
+  }
+
+  // Runs `write` inside a savepoint: an error other than a lost connection or a lock (which
+  // retry the whole transaction) undoes only what `write` did and is logged. For the
+  // predecessor's provenance rows: a key or constraint of its tables must not cost the job's
+  // result.
+  template <class Write>
+  void best_effort(Session& sql, const std::string& what, Write&& write) {
+    sql << "SAVEPOINT pdr_provenance";
+    try {
+      write();
+      sql << "RELEASE SAVEPOINT pdr_provenance";
+    } catch (const soci::soci_error& e) {
+      Status st = db_error_status(e, "");
+      if (st.kind() == ErrorKind::kTransient || is_connection_lost(st.code())) throw;
+      sql << "ROLLBACK TO SAVEPOINT pdr_provenance";
+      sql << "RELEASE SAVEPOINT pdr_provenance";
+      spdlog::warn("{} not recorded: {}", what, st.message());
+    }
   }
 
   void record_files(Session& sql, const StatusChange& c) {
@@ -1865,6 +2126,11 @@ class SociJobStore : public JobStore {
         if (!is_job_output_column(kind)) continue;
         set += (set.empty() ? "" : ", ") + kind + " = :" + kind;
         up.exchange(soci::use(f->path));
+        if (kind == "output_textout_file") {
+          // The predecessor's log_file is the TEXTOUT too.
+          set += ", log_file = :log_file";
+          up.exchange(soci::use(f->path));
+        }
       }
       if (!set.empty()) {
         up.exchange(soci::use(c.job_id));
@@ -1888,6 +2154,7 @@ class SociJobStore : public JobStore {
                     f.mtime.empty() ? soci::i_null : soci::i_ok};
       };
       Part a = part(*h4->second), b = part(*hs->second), d = part(*hc->second);
+      best_effort(sql, "hdf_files row of job " + std::to_string(c.job_id), [&] {
       sql << "INSERT INTO hdf_files (job_id, pdrexe_id, parameter_id, model_name_id, "
              "file_name, full_path, path, modification_time, sha256_sum, file_size, "
              "file_name_hdf5_s, full_path_hdf5_s, path_hdf5_s, modification_time_hdf5_s, sha256_sum_hdf5_s, file_size_hdf5_s, "
@@ -1899,16 +2166,22 @@ class SociJobStore : public JobStore {
           soci::use(a.size), soci::use(b.name), soci::use(b.path), soci::use(b.dir), soci::use(b.mtime, b.mtime_ind),
           soci::use(b.sha), soci::use(b.size), soci::use(d.name), soci::use(d.path), soci::use(d.dir),
           soci::use(d.mtime, d.mtime_ind), soci::use(d.sha), soci::use(d.size), soci::use(c.job_id);
+      });
     }
     auto js = by_kind.find("input_json_file");
     if (js != by_kind.end()) {
       const StoredFile& f = *js->second;
       const std::string name = f.path.substr(f.path.find_last_of('/') + 1);
       soci::indicator tind = json_template_id_ > 0 ? soci::i_ok : soci::i_null;
-      sql << "INSERT INTO json_files (name, path, archived_path, sha256_sum, template_id, job_id) "
-             "VALUES (:n, :p, :a, :s, :t, :j)",
-          soci::use(name), soci::use(f.path), soci::use(f.path), soci::use(f.sha256), soci::use(json_template_id_, tind),
-          soci::use(c.job_id);
+      // The predecessor's json_files has UNIQUE(sha256_sum): a byte-identical config (the same
+      // point of another model) is already recorded, and that row stays as it is.
+      best_effort(sql, "json_files row of job " + std::to_string(c.job_id), [&] {
+        sql << std::string(dialect_.insert_ignore()) +
+                   " INTO json_files (name, path, archived_path, sha256_sum, template_id, job_id) "
+                   "VALUES (:n, :p, :a, :s, :t, :j)",
+            soci::use(name), soci::use(f.path), soci::use(f.path), soci::use(f.sha256),
+            soci::use(json_template_id_, tind), soci::use(c.job_id);
+      });
     }
   }
 
