@@ -68,6 +68,14 @@ class MariaDb {
     while (!text.empty() && text.back() == '\n') text.pop_back();
     return text;
   }
+  // Loads an SQL file (a dump) into `database` as root; returns what the client printed.
+  std::string source(const std::string& database, const std::string& file) const {
+    const std::string out = dir_ / ("source-" + std::to_string(++counter_) + ".out");
+    run("mariadb --no-defaults --socket=" + socket_ + " -uroot " + database + " <" + file + " >" + out + " 2>&1");
+    std::string text = read_text(out);
+    std::remove(out.c_str());
+    return text;
+  }
   long long number(const std::string& query) const {
     const std::string t = sql(query);
     return t.empty() ? -1 : std::atoll(t.c_str());
