@@ -88,6 +88,9 @@ Exit codes: 0 all jobs done, 1 some job failed, 2 usage/config/database error, 1
 
   CLI::App* retry = app.add_subcommand("retry", "queue the failed jobs of a model again with fresh attempts");
   add_common(retry);
+  retry->add_flag("--ownerless", o.ownerless,
+                  "also queue jobs the Python pdr_run left running (it records no owner): only when no such run "
+                  "is alive");
 
   CLI::App* doctor = app.add_subcommand(
       "doctor", "check a setup: config, database, schema, server limits, storage, executables, templates");

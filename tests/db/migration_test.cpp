@@ -2,6 +2,7 @@
 // duplicate rows, its status values) on SQLite and on MariaDB.
 #include <gtest/gtest.h>
 
+#include "db/schema.h"
 #include "pdr/db_manager.h"
 #include "pdr/grid.h"
 #include "pdr/job_store.h"
@@ -170,6 +171,75 @@ TEST_P(PredecessorMigrationTest, IsAdditiveReportsDuplicatesAndKeepsOldQueriesWo
   EXPECT_EQ(count("SELECT SUM(n) FROM pdr_job_counts"),
             count("SELECT COUNT(*) FROM pdr_model_jobs WHERE duplicate_key = 0"));
 }
+
+// A database of schema version 3 (NOT NULL parameter_hash and duplicate_key, jobs unique by
+// parameter row, unique keys on hdf_files/json_files job_id) is upgraded so that the
+// predecessor's inserts succeed, and two jobs of one name that version allowed are told apart.
+class SchemaThreeUpgradeTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  bool mysql() const { return GetParam() == "mysql"; }
+  void SetUp() override {
+    backend_.open(GetParam());
+    if (HasFatalFailure() || IsSkipped()) return;
+    Dialect d;
+    d.mysql = mysql();
+    for (auto table : schema_tables()) {
+      for (auto& c : table.columns) {
+        if (c.name == "parameter_hash") c.type = "CHAR(64) NOT NULL";
+        if (c.name == "duplicate_key") c.type = "INTEGER NOT NULL DEFAULT 0";
+      }
+      exec(create_table_sql(table, d));
+    }
+    exec("CREATE UNIQUE INDEX uq_jobs ON pdr_model_jobs (model_name_id, kosmatau_parameters_id, duplicate_key)");
+    exec("CREATE UNIQUE INDEX uq_hdf_files_job ON hdf_files (job_id)");
+    exec("CREATE UNIQUE INDEX uq_model_names ON model_names (model_name)");
+    exec("INSERT INTO schema_version (version) VALUES (3)");
+    exec("INSERT INTO model_names (id, model_name, model_path) VALUES (1, 'm1', '/s/m1')");
+    exec("INSERT INTO kosmatau_parameters (id, model_name_id, parameter_hash, xnsur) VALUES (1, 1, 'h1', 1000), "
+         "(2, 1, 'h2', 1000.00001), (3, 1, 'h3', 10000)");
+    exec("INSERT INTO pdr_model_jobs (id, model_name_id, model_job_name, kosmatau_parameters_id, status) VALUES "
+         "(1, 1, '100_30_-10_10_00', 1, 'finished'), (2, 1, '100_30_-10_10_00', 2, 'pending'), "
+         "(3, 1, '100_40_-10_10_00', 3, 'pending')");
+  }
+  void exec(const std::string& sql) { backend_.exec(sql); }
+  long long count(const std::string& sql) { return backend_.count(sql); }
+  test::BackendDatabase backend_;
+};
+
+TEST_P(SchemaThreeUpgradeTest, LetsThePredecessorInsertAndTellsTwoJobsOfOneNameApart) {
+  {
+    DbManager manager(backend_.settings());
+    auto store = open_job_store(manager);
+    ASSERT_TRUE(store.ok()) << store.status().message();
+    auto c = store.value()->check_counts("m1");
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ(c->counters, c->rows);
+    EXPECT_EQ(c->rows.at("finished"), 1);
+    EXPECT_EQ(c->rows.at("pending"), 1);
+  }
+  EXPECT_EQ(count("SELECT MAX(version) FROM schema_version"), 4);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs"), 3);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE id = 1 AND duplicate_key = 0"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE id = 2 AND duplicate_key = 2"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE id = 3 AND duplicate_key = 0"), 1);
+  // The predecessor's inserts name none of pdr_run's columns.
+  exec("INSERT INTO kosmatau_parameters (model_name_id, xnsur) VALUES (1, 10000)");
+  exec("INSERT INTO pdr_model_jobs (model_name_id, model_job_name, kosmatau_parameters_id, pending, active, status) "
+       "VALUES (1, '100_30_-10_10_00', 1, 1, 0, 'pending')");
+  exec("INSERT INTO hdf_files (job_id, file_name, file_name_hdf5_s, file_name_hdf5_c) VALUES (1, 'a', 'b', 'c')");
+  exec("INSERT INTO hdf_files (job_id, file_name, file_name_hdf5_s, file_name_hdf5_c) VALUES (1, 'a', 'b', 'c')");
+  exec("INSERT INTO model_names (model_name, model_path) VALUES ('m1', '/elsewhere/m1')");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE duplicate_key IS NULL"), 1);
+  if (!mysql()) {
+    EXPECT_EQ(count("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('uq_jobs', 'uq_hdf_files_job', "
+                    "'uq_model_names')"),
+              0);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'"), 3);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, SchemaThreeUpgradeTest, ::testing::Values("sqlite", "mysql"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 INSTANTIATE_TEST_SUITE_P(Backends, PredecessorMigrationTest, ::testing::Values("sqlite", "mysql"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });

@@ -196,7 +196,7 @@ TEST_F(NoJobLostTest, AnOutputThatCannotTakeItsNameEndsFailedInsteadOfLooping) {
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.err.find("species 'CO' is given twice; its onion runs once"), std::string::npos) << r.err;
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE model_job_name = '100_30_-10_10_00' AND status = "
-                      "'failed' AND attempts = 2 AND error LIKE 'storage: %Is a directory%'"),
+                      "'exception_runtime' AND attempts = 2 AND error LIKE 'storage: %Is a directory%'"),
             1)
       << r.err;
   EXPECT_EQ(starts_of("100_30_-10_10_00"), 4u) << "two attempts of pdr + one onion (CO once)";

@@ -230,14 +230,19 @@ class PredecessorTest : public ::testing::Test {
     set("hdf_files", {"full_path", "path", "full_path_hdf5_s", "path_hdf5_s", "full_path_hdf5_c", "path_hdf5_c"});
   }
 
-  test::RunResult run(const std::vector<std::string>& grid, const std::string& model = "m1") {
+  // The predecessor's own YAML file, with this test's paths.
+  std::string write_config() {
     const std::string config = mysql_ ? "mysql.yaml" : "sqlite.yaml";
     std::string yaml = test::read_text(fixture("configs/" + config));
     yaml = replace_all(yaml, "/tmp/pdr_fixture/sqlite/pdr.db", dir_ / "pdr.db");
     yaml = replace_all(yaml, fixture_store(), dir_ / "store");
     yaml = replace_all(yaml, "/tmp/mockbase", PDR_MOCK_BASE);
     test::write_text(dir_ / "config.yaml", yaml);
-    std::vector<std::string> args = {"--config", dir_ / "config.yaml", "--model-name", model};
+    return dir_ / "config.yaml";
+  }
+
+  test::RunResult run(const std::vector<std::string>& grid, const std::string& model = "m1") {
+    std::vector<std::string> args = {"--config", write_config(), "--model-name", model};
     args.insert(args.end(), grid.begin(), grid.end());
     std::vector<std::string> env;
     if (mysql_) env = test::MariaDb::shared().env(database_);
@@ -317,6 +322,70 @@ TEST_F(PredecessorTest, ItsSqliteGridContinuesWithNothingRecomputedAndNothingOfI
   EXPECT_GT(selects, 50);
 }
 
+TEST_F(PredecessorTest, OnlyWhatIsMissingOfItsOutputsRunsAgainAndVerifyChecksItsChecksums) {
+  load_sqlite("pdr_after_extend.db");
+  map_paths();
+  const std::string store = dir_ / "store";
+  auto r = test::run_pdr_run(dir_.path(), {"verify", "--config", write_config(), "--model-name", "m1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("model m1: 16 finished jobs, 48 outputs checked, 0 jobs back to pending"), std::string::npos)
+      << r.out;
+
+  // One HDF file changed, one onion log gone: those two jobs, and only they, run again.
+  test::write_text(store + "/m1/pdrgrid/pdrchem100_35_-10_10_00.hdf5", "damaged");
+  fs::remove(store + "/m1/oniongrid/TEXTOUT100_40_00_20_00_C+");
+  auto before = tree(store);
+  r = test::run_pdr_run(dir_.path(), {"verify", "--config", write_config(), "--model-name", "m1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("output changed (size): " + store + "/m1/pdrgrid/pdrchem100_35_-10_10_00.hdf5; back to pending"),
+            std::string::npos)
+      << r.out;
+  r = run(grid16_);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("2 finished, 0 failed, 14 already done"), std::string::npos) << r.out;
+  const auto after = tree(store);
+  for (const auto& [path, content] : before) {
+    if (path.find("100_35_-10_10_00") != std::string::npos || path.find("100_40_00_20_00") != std::string::npos) continue;
+    EXPECT_EQ(after.at(path), content) << "rewritten: " << path;
+  }
+  EXPECT_EQ(after.count(store + "/m1/oniongrid/TEXTOUT100_40_00_20_00_C+"), 1u);
+  auto s = session();
+  EXPECT_EQ(jobs(*s, "duplicate_key = 0 AND status = 'finished'"), 16);
+}
+
+// Its database as pdr_run's schema 3 left it (NOT NULL DEFAULT 0 duplicate_key added to its
+// table, which has foreign keys from hdf_files and json_files): upgraded in place.
+TEST_F(PredecessorTest, ItsDatabaseMigratedBySchemaThreeIsUpgradedInPlace) {
+  load_sqlite("pdr_after_extend.db");
+  map_paths();
+  {
+    auto s = session();
+    *s << "ALTER TABLE pdr_model_jobs ADD COLUMN \"duplicate_key\" INTEGER NOT NULL DEFAULT 0";
+    *s << "ALTER TABLE kosmatau_parameters ADD COLUMN \"parameter_hash\" CHAR(64)";
+    *s << "UPDATE pdr_model_jobs SET duplicate_key = id WHERE status = 'skipped'";
+    *s << "CREATE TABLE schema_version (id INTEGER PRIMARY KEY AUTOINCREMENT, \"version\" INTEGER NOT NULL)";
+    *s << "INSERT INTO schema_version (version) VALUES (3)";
+    *s << "CREATE VIEW people_watch AS SELECT model_job_name, status FROM pdr_model_jobs";
+  }
+  const auto r = run(grid16_);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("16 points (0 new), 16 already done"), std::string::npos) << r.err;
+  auto s = session();
+  std::string ddl;
+  *s << "SELECT sql FROM sqlite_master WHERE name = 'pdr_model_jobs'", soci::into(ddl);
+  EXPECT_NE(ddl.find("\"duplicate_key\" INTEGER,"), std::string::npos) << ddl;
+  EXPECT_NE(ddl.find("FOREIGN KEY(kosmatau_parameters_id) REFERENCES kosmatau_parameters (id)"), std::string::npos)
+      << ddl;
+  long long n = -1;
+  *s << "SELECT COUNT(*) FROM people_watch", soci::into(n);
+  EXPECT_EQ(n, 28);
+  *s << "SELECT MAX(version) FROM schema_version", soci::into(n);
+  EXPECT_EQ(n, 4);
+  std::string check;
+  *s << "PRAGMA integrity_check", soci::into(check);
+  EXPECT_EQ(check, "ok");
+}
+
 TEST_F(PredecessorTest, ItsFailureWordsStayAndItsFailedPointRunsAgainWithItsLogRecorded) {
   load_sqlite("pdr.db");
   map_paths();
@@ -361,6 +430,18 @@ TEST_F(PredecessorTest, ItsMariaDbGridContinuesDespiteItsFloatColumnsAndItsUniqu
     const auto after = predecessor_rows(*s, true);
     for (const auto& row : rows) EXPECT_NE(std::find(after.begin(), after.end(), row), after.end()) << "changed: " << row;
     EXPECT_EQ(jobs(*s, "1 = 1"), 28);
+  }
+  // A point whose output is gone runs again, with its exact values (not the FLOAT ones).
+  fs::remove(dir_ / "store/m1/pdrgrid/pdrstruct100_35_-10_10_00.hdf5");
+  r = run(grid16_);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("1 finished, 0 failed, 15 already done"), std::string::npos) << r.out;
+  {
+    auto s = session();
+    EXPECT_EQ(jobs(*s, "model_job_name = '100_35_-10_10_00' AND duplicate_key = 0 AND status = 'finished' AND "
+                       "kosmatau_parameters_id IN (SELECT id FROM kosmatau_parameters WHERE "
+                       "ABS(xnsur - 3162.2776601683795) < 1e-9)"),
+              1);
   }
   // The same grid as another model: byte-identical configs meet the predecessor's UNIQUE
   // json_files.sha256_sum; the jobs finish regardless.

@@ -32,6 +32,7 @@ struct CliOptions {
   double interval = 2;    // status --interval SECONDS
   std::string grid_axes;  // status --grid dens,chi
   bool recount = false;   // status --recount: rewrite the job counters from the rows first
+  bool ownerless = false; // retry --ownerless: also jobs the Python pdr_run left running
   // submit
   std::string scheduler;
   std::optional<int> nodes;

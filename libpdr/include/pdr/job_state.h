@@ -22,8 +22,10 @@ const char* to_string(JobState state);
 const char* status_word(JobState state);
 // Every status word that reads as the state (the written one first).
 const std::vector<std::string>& status_words(JobState state);
-// "('exception_runtime', 'failed', ...)": the words of the state as an SQL list.
-std::string status_word_list(JobState state);
+// An SQL condition on `column` that holds for the words reading as the state: "column IN
+// ('finished')"; for failed, every word no other state has ("column NOT IN ('pending', ...)"), so
+// SQL and state_of_word agree on words neither tool is known to write.
+std::string status_sql(JobState state, const std::string& column = "status");
 // A state name or status word; nullopt for a word neither tool writes.
 std::optional<JobState> parse_job_state(const std::string& text);
 // The state a status word reads as; a word neither tool writes reads as failed.

@@ -235,9 +235,12 @@ class JobStore {
   }
   // Running jobs whose lease expired go back to pending (or fail after their last attempt).
   virtual Result<long long> reap_expired() { return 0LL; }
-  // Failed and cancelled jobs of the model back to pending with fresh attempts.
-  virtual Result<long long> retry_failed(const std::string& model) {
+  // Failed and cancelled jobs of the model back to pending with fresh attempts; with
+  // `ownerless` also jobs left running with no owner recorded (by the Python pdr_run, which
+  // records none: only the user knows that no such run is alive).
+  virtual Result<long long> retry_failed(const std::string& model, bool ownerless = false) {
     (void)model;
+    (void)ownerless;
     return 0LL;
   }
   // The id of a registered model, if any.

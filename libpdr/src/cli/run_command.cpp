@@ -423,8 +423,8 @@ Status register_prepared(GridRun& g, const std::function<void()>& opened = {}) {
   if (reg.outputs_missing > 0) spdlog::warn("{} finished jobs had missing outputs and will run again", reg.outputs_missing);
   if (reg.ownerless_running > 0) {
     spdlog::warn("{} jobs of model '{}' are marked running with no owner recorded (by the Python pdr_run); they are "
-                 "left to it. If no such run is alive, queue them again with: pdr_run retry --model-name {} (and this "
-                 "run's --config)",
+                 "left to it. If no such run is alive, queue them again with: pdr_run retry --ownerless --model-name {} "
+                 "(and this run's --config)",
                  reg.ownerless_running, s.pdr.model_name, s.pdr.model_name);
   }
   return Status::Ok();

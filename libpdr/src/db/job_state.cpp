@@ -35,10 +35,14 @@ const std::vector<std::string>& status_words(JobState state) {
 
 const char* status_word(JobState state) { return status_words(state).front().c_str(); }
 
-std::string status_word_list(JobState state) {
-  std::string out = "(";
-  for (const auto& w : status_words(state)) out += (out.size() > 1 ? ", '" : "'") + w + "'";
-  return out + ")";
+std::string status_sql(JobState state, const std::string& column) {
+  std::string list;
+  for (JobState s : {JobState::Pending, JobState::Running, JobState::Finished, JobState::Failed, JobState::Skipped,
+                     JobState::Cancelled}) {
+    if ((state == JobState::Failed) == (s == state)) continue;
+    for (const auto& w : status_words(s)) list += (list.empty() ? "'" : ", '") + w + "'";
+  }
+  return column + (state == JobState::Failed ? " NOT IN (" : " IN (") + list + ")";
 }
 
 std::optional<JobState> parse_job_state(const std::string& text) {

@@ -207,7 +207,7 @@ std::vector<ViewDef> schema_views() {
       "SUM(CASE WHEN j.status = 'pending' THEN 1 ELSE 0 END) AS pending, "
       "SUM(CASE WHEN j.status = 'running' THEN 1 ELSE 0 END) AS running, "
       "SUM(CASE WHEN j.status = 'finished' THEN 1 ELSE 0 END) AS finished, "
-      "SUM(CASE WHEN j.status IN " + status_word_list(JobState::Failed) + " THEN 1 ELSE 0 END) AS failed, "
+      "SUM(CASE WHEN " + status_sql(JobState::Failed, "j.status") + " THEN 1 ELSE 0 END) AS failed, "
       "SUM(CASE WHEN j.status = 'skipped' THEN 1 ELSE 0 END) AS skipped, "
       "SUM(CASE WHEN j.status = 'cancelled' THEN 1 ELSE 0 END) AS cancelled, "
       "MIN(j.time_of_start) AS first_start, MAX(j.time_of_finish) AS last_finish";
@@ -228,7 +228,7 @@ std::vector<ViewDef> schema_views() {
                              " FROM pdr_model_jobs j JOIN model_names m ON m.id = j.model_name_id "
                              "WHERE j.duplicate_key = 0 GROUP BY m.model_name"},
       // Failed jobs: the stage is the error's first word ("pdr:", "onion CO:", "storage:", ...).
-      {"pdr_failures_v", "SELECT " + job_columns + job_from + " AND j.status IN " + status_word_list(JobState::Failed)},
+      {"pdr_failures_v", "SELECT " + job_columns + job_from + " AND " + status_sql(JobState::Failed, "j.status")},
       // pdr_run processes that say they are running, with their running jobs and last heartbeat.
       {"pdr_workers_v",
        "SELECT r.token AS token, m.model_name AS model_name, r.host AS host, r.pid AS pid, r.workers AS workers, "

@@ -144,11 +144,6 @@ class SociJobStore : public JobStore {
         sql << "SELECT MAX(version) FROM schema_version", soci::into(stored, stored_ind);
         if (stored_ind != soci::i_ok) stored = 0;
       }
-      if (!dialect_.mysql) {
-        // A table rebuilt below must not be named by a view (SQLite checks them at the rename);
-        // the views are made again at the end.
-        for (const auto& view : schema_views()) sql << "DROP VIEW IF EXISTS " + view.name;
-      }
       for (const auto& table : schema_tables()) {
         if (!table_exists(sql, table.name)) {
           sql << create_table_sql(table, dialect_);
@@ -399,11 +394,7 @@ class SociJobStore : public JobStore {
     *report = RegisterReport{};
     report->points = points.size();
     long long model_id = 0, user_id = 0, exe_id = 0, chem_id = 0;
-    // Points whose job exists with a parameter row of the same values under another hash (the
-    // predecessor's FLOAT columns): they use that row.
-    std::unordered_map<std::string, long long> aliases;
     Status st = transaction("register the model", [&](Session& sql) {
-      aliases.clear();
       model_id = get_or_create(sql, "model_names", {"model_name"}, {prov.model_name},
                                {{"model_path", prov.model_path}});
       std::string stored_path;
@@ -433,16 +424,27 @@ class SociJobStore : public JobStore {
           hashes.resize(kBatch);
           param_rows.resize(kBatch);
         }
+        // The rows to compare, read a few hundred at a time.
+        std::vector<std::pair<const GridPoint*, long long>> compare;
         for (const auto& p : points) {
           auto it = existing.find(p.job_name);
-          if (it == existing.end() || it->second.first == p.param_hash) continue;
-          const std::string differs = first_difference(parameter_row(sql, it->second.second), p);
-          if (!differs.empty()) {
-            return Status::Usage("model '" + prov.model_name + "' already has point " + p.job_name +
-                                 " with other parameters (" + differs + "); its outputs would be overwritten. "
-                                 "Use another --model-name for changed physics");
+          if (it != existing.end() && it->second.first != p.param_hash) compare.emplace_back(&p, it->second.second);
+        }
+        for (size_t begin = 0; begin < compare.size(); begin += 200) {
+          const size_t end = std::min(compare.size(), begin + 200);
+          std::vector<long long> ids;
+          for (size_t i = begin; i < end; ++i) ids.push_back(compare[i].second);
+          const auto rows = parameter_rows(sql, ids);
+          for (size_t i = begin; i < end; ++i) {
+            auto row = rows.find(compare[i].second);
+            const std::string differs =
+                first_difference(row == rows.end() ? ParameterValues{} : row->second, *compare[i].first);
+            if (!differs.empty()) {
+              return Status::Usage("model '" + prov.model_name + "' already has point " + compare[i].first->job_name +
+                                   " with other parameters (" + differs + "); its outputs would be overwritten. "
+                                   "Use another --model-name for changed physics");
+            }
           }
-          aliases[p.param_hash] = it->second.second;
         }
       }
       user_id = get_or_create(sql, "users", {"username", "email"}, {prov.username, prov.email}, {});
@@ -464,19 +466,14 @@ class SociJobStore : public JobStore {
     if (!st.ok()) return st;
     report->model_id = model_id;
 
-    // Parameter rows and job rows, in batches, each batch one transaction.
+    // Parameter rows and job rows, in batches, each batch one transaction. A point whose job
+    // the predecessor wrote with FLOAT values gets its exact row too: the job uses it if it
+    // ever runs again.
     std::unordered_map<std::string, long long> param_ids;
-    std::vector<GridPoint> unaliased;
-    if (!aliases.empty()) {
-      for (const auto& p : points) {
-        if (aliases.count(p.param_hash) == 0) unaliased.push_back(p);
-      }
-    }
-    const std::vector<GridPoint>& new_rows = aliases.empty() ? points : unaliased;
-    for (size_t begin = 0; begin < new_rows.size(); begin += kBatch) {
-      const size_t end = std::min(new_rows.size(), begin + kBatch);
+    for (size_t begin = 0; begin < points.size(); begin += kBatch) {
+      const size_t end = std::min(points.size(), begin + kBatch);
       st = transaction("register parameter rows", [&](Session& sql) {
-        insert_parameters(sql, model_id, new_rows, begin, end);
+        insert_parameters(sql, model_id, points, begin, end);
         return Status::Ok();
       });
       if (!st.ok()) return st;
@@ -485,7 +482,8 @@ class SociJobStore : public JobStore {
       param_ids.clear();
       std::vector<long long> ids(kBatch);
       std::vector<std::string> hashes(kBatch);
-      soci::statement q = (sql.prepare << "SELECT id, parameter_hash FROM kosmatau_parameters WHERE model_name_id = :m",
+      soci::statement q = (sql.prepare << "SELECT id, parameter_hash FROM kosmatau_parameters WHERE model_name_id = :m "
+                                          "AND parameter_hash IS NOT NULL",
                            soci::use(model_id), soci::into(ids), soci::into(hashes));
       q.execute();
       while (q.fetch()) {
@@ -493,7 +491,6 @@ class SociJobStore : public JobStore {
         ids.resize(kBatch);
         hashes.resize(kBatch);
       }
-      for (const auto& [hash, id] : aliases) param_ids[hash] = id;
       return Status::Ok();
     });
     if (!st.ok()) return st;
@@ -600,7 +597,7 @@ class SociJobStore : public JobStore {
     Status st = transaction("count pending jobs", [&](Session& sql) {
       // Running jobs whose owner missed two heartbeats go back to pending when their lease
       // expires: count them too.
-      sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m AND (status = 'pending' OR "
+      sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m AND duplicate_key = 0 AND (status = 'pending' OR "
              "(status = 'running' AND token IS NOT NULL AND (lease_expires_at < " + dialect_.now() + " OR heartbeat_at < " +
                  dialect_.now_plus(-(2 * policy_.heartbeat_seconds + 1)) + ")))",
           soci::use(model_id), soci::into(n);
@@ -847,7 +844,7 @@ class SociJobStore : public JobStore {
     return n;
   }
 
-  Result<long long> retry_failed(const std::string& model) override {
+  Result<long long> retry_failed(const std::string& model, bool ownerless) override {
     long long n = 0;
     Status st = transaction("queue failed jobs again", [&](Session& sql) {
       n = 0;
@@ -855,11 +852,13 @@ class SociJobStore : public JobStore {
       std::vector<std::string> states(kBatch);
       std::vector<long long> all;
       std::vector<std::string> all_states;
-      // Failed and cancelled jobs, and jobs the predecessor left running (it records no owner).
+      // Failed and cancelled jobs, and on request jobs the predecessor left running (it records
+      // no owner).
       soci::statement q = (sql.prepare << "SELECT j.id, j.status FROM pdr_model_jobs j JOIN model_names m ON "
-                                          "m.id = j.model_name_id WHERE m.model_name = :m AND (j.status IN " +
-                                              status_word_list(JobState::Failed) + " OR j.status = 'cancelled' OR "
-                                          "(j.status = 'running' AND j.token IS NULL)) AND j.duplicate_key = 0",
+                                          "m.id = j.model_name_id WHERE m.model_name = :m AND (" +
+                                              status_sql(JobState::Failed, "j.status") + " OR j.status = 'cancelled'" +
+                                              std::string(ownerless ? " OR (j.status = 'running' AND j.token IS NULL)" : "") +
+                                              ") AND j.duplicate_key = 0",
                            soci::use(model), soci::into(ids), soci::into(states));
       q.execute();
       while (q.fetch()) {
@@ -999,7 +998,7 @@ class SociJobStore : public JobStore {
                             "COALESCE(time_of_start, ''), exit_code, COALESCE(error, ''), attempts, "
                             "COALESCE(" + dialect_.seconds_since("time_of_start") + ", -1), COALESCE(" +
                                 dialect_.seconds_since("heartbeat_at") + ", -1) FROM pdr_model_jobs "
-                            "WHERE model_name_id = :m AND duplicate_key = 0 AND status IN " + status_word_list(state) +
+                            "WHERE model_name_id = :m AND duplicate_key = 0 AND " + status_sql(state) +
                                 " ORDER BY id LIMIT 100",
              soci::use(model_id));
         for (const auto& row : rs) {
@@ -1058,7 +1057,7 @@ class SociJobStore : public JobStore {
       std::vector<std::string> kinds(kBatch), paths(kBatch), sums(kBatch);
       soci::statement q = (sql.prepare << "SELECT f.job_id, f.kind, f.path, f.sha256_sum, f.file_size FROM job_files f "
                                           "JOIN pdr_model_jobs j ON j.id = f.job_id WHERE j.model_name_id = :m AND "
-                                          "j.status = 'finished' ORDER BY f.job_id, f.id",
+                                          "j.duplicate_key = 0 AND j.status = 'finished' ORDER BY f.job_id, f.id",
                            soci::use(model_id), soci::into(ids), soci::into(kinds), soci::into(paths), soci::into(sums),
                            soci::into(sizes));
       q.execute();
@@ -1066,6 +1065,30 @@ class SociJobStore : public JobStore {
         for (size_t i = 0; i < ids.size(); ++i) out[ids[i]].push_back(StoredFile{kinds[i], paths[i], sums[i], sizes[i], "", ""});
         for (auto* v : {&ids, &sizes}) v->resize(kBatch);
         for (auto* v : {&kinds, &paths, &sums}) v->resize(kBatch);
+      }
+      // Jobs the predecessor finished: the HDF files of their hdf_files row, whose size and sha256
+      // it recorded (not its "remote_file_no_local_hash" rows).
+      soci::rowset<soci::row> hdf =
+          (sql.prepare << "SELECT h.job_id, h.full_path, h.sha256_sum, h.file_size, h.full_path_hdf5_s, "
+                          "h.sha256_sum_hdf5_s, h.file_size_hdf5_s, h.full_path_hdf5_c, h.sha256_sum_hdf5_c, "
+                          "h.file_size_hdf5_c FROM hdf_files h JOIN pdr_model_jobs j ON j.id = h.job_id WHERE "
+                          "j.model_name_id = :m AND j.duplicate_key = 0 AND j.status = 'finished' AND NOT EXISTS "
+                          "(SELECT 1 FROM job_files f WHERE f.job_id = j.id) ORDER BY h.id",
+           soci::use(model_id));
+      for (const auto& row : hdf) {
+        const long long job = as_integer(row, 0);
+        if (out.count(job) != 0) continue;  // one hdf_files row a job
+        std::vector<StoredFile> files;
+        for (std::size_t i = 1; i + 2 < row.size(); i += 3) {
+          if (row.get_indicator(i) == soci::i_null || row.get_indicator(i + 1) == soci::i_null ||
+              row.get_indicator(i + 2) == soci::i_null) {
+            continue;
+          }
+          const std::string sum = row.get<std::string>(i + 1);
+          if (sum.size() != 64 || sum.find_first_not_of("0123456789abcdef") != std::string::npos) continue;
+          files.push_back(StoredFile{"predecessor_hdf", row.get<std::string>(i), sum, as_integer(row, i + 2), "", ""});
+        }
+        if (!files.empty()) out[job] = std::move(files);
       }
       return Status::Ok();
     });
@@ -1262,9 +1285,10 @@ class SociJobStore : public JobStore {
   }
 
   // Gives columns their current definition where an earlier one had NOT NULL. MySQL changes
-  // the column in place; SQLite cannot, so the table is made again under its own definition text
-  // (the predecessor's foreign keys included) with those columns' definitions replaced, and the
-  // rows copied: its indexes and triggers are made again after this.
+  // the column in place. SQLite cannot; dropping NOT NULL and changing a default do not touch
+  // the stored rows, and SQLite documents editing the table's definition text for exactly that
+  // (PRAGMA writable_schema, then a new schema_version): no row is copied, and the table keeps
+  // its foreign keys, indexes, triggers and the views that name it.
   void relax_columns(Session& sql, const std::string& table, const std::vector<ColumnDef>& columns) {
     if (dialect_.mysql) {
       for (const auto& c : columns) {
@@ -1274,10 +1298,14 @@ class SociJobStore : public JobStore {
     }
     std::string ddl;
     sql << "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :t", soci::use(table), soci::into(ddl);
+    const std::string before = ddl;
     for (const auto& c : columns) {
+      // pdr_run wrote these columns itself (CREATE TABLE or ADD COLUMN), always double-quoted.
       const std::string quoted = dialect_.quote(c.name);
       const size_t at = ddl.find(quoted);
-      if (at == std::string::npos) throw std::runtime_error("cannot find column " + c.name + " in the definition of " + table);
+      if (at == std::string::npos) {
+        throw std::runtime_error("cannot find column " + quoted + " in the definition of table " + table);
+      }
       size_t end = at + quoted.size();
       for (int depth = 0; end < ddl.size(); ++end) {
         const char ch = ddl[end];
@@ -1287,16 +1315,18 @@ class SociJobStore : public JobStore {
       }
       ddl.replace(at, end - at, quoted + " " + c.type);
     }
-    const size_t name_at = ddl.find(table);
-    const std::string rebuilt = "pdr_rebuild_" + table;
-    ddl.replace(name_at, table.size(), rebuilt);
-    std::string names;
-    for (const auto& kv : column_info(sql, table)) names += (names.empty() ? "" : ", ") + dialect_.quote(kv.first);
-    sql << "DROP TABLE IF EXISTS " + rebuilt;
-    sql << ddl;
-    sql << "INSERT INTO " + rebuilt + " (" + names + ") SELECT " + names + " FROM " + table;
-    sql << "DROP TABLE " + table;
-    sql << "ALTER TABLE " + rebuilt + " RENAME TO " + table;
+    if (ddl == before) return;
+    int version = 0;
+    sql << "PRAGMA schema_version", soci::into(version);
+    sql << "PRAGMA writable_schema = ON";
+    try {
+      sql << "UPDATE sqlite_master SET sql = :d WHERE type = 'table' AND name = :t", soci::use(ddl), soci::use(table);
+      sql << "PRAGMA schema_version = " + std::to_string(version + 1);
+    } catch (...) {
+      sql << "PRAGMA writable_schema = OFF";
+      throw;
+    }
+    sql << "PRAGMA writable_schema = OFF";
   }
 
   void drop_index(Session& sql, const IndexDef& index) {
@@ -1382,22 +1412,26 @@ class SociJobStore : public JobStore {
     return out;
   }
 
-  // The values of a parameter row (NULL as "").
-  static ParameterValues parameter_row(Session& sql, long long id, long long* model = nullptr) {
-    ParameterValues values;
-    soci::rowset<soci::row> rs = (sql.prepare << "SELECT * FROM kosmatau_parameters WHERE id = :id", soci::use(id));
+  // The values of parameter rows by id.
+  static std::map<long long, ParameterValues> parameter_rows(Session& sql, const std::vector<long long>& ids) {
+    std::map<long long, ParameterValues> out;
+    if (ids.empty()) return out;
+    std::string list;
+    for (long long id : ids) list += (list.empty() ? "" : ", ") + std::to_string(id);
+    soci::rowset<soci::row> rs = (sql.prepare << "SELECT * FROM kosmatau_parameters WHERE id IN (" + list + ")");
     for (const auto& row : rs) {
+      long long id = 0;
+      ParameterValues values;
       for (std::size_t i = 0; i < row.size(); ++i) {
         const std::string name = row.get_properties(i).get_name();
-        if (model != nullptr && lower(name) == "model_name_id" && row.get_indicator(i) != soci::i_null) {
-          *model = as_integer(row, i);
-        }
+        if (lower(name) == "id") id = as_integer(row, i);
         const ParamSpec* spec = find_parameter(name);
         if (spec == nullptr) continue;
         values[spec->name] = row.get_indicator(i) == soci::i_null ? "" : field_text(row, i, spec->type);
       }
+      out[id] = std::move(values);
     }
-    return values;
+    return out;
   }
 
   // The first parameter whose stored value is not the point's ("alpha: 0.5 in the database, 0.6
@@ -1433,67 +1467,104 @@ class SociJobStore : public JobStore {
 
   // Takes in rows the predecessor wrote (of one model, or of all with `model` 0): a parameter
   // row without an identity hash gets one (a repeat of a row the model has is kept and marked),
-  // and a job without duplicate_key is classified: the job of its (model, name), when the model
-  // has none yet (finished before skipped before others, then the newest), else a kept duplicate.
-  // Nothing else of those rows changes.
+  // and a job without duplicate_key is classified: of the rows of one (model, job name) the
+  // finished one (then skipped, then any; the newest first) is the job, the others are kept
+  // duplicates. A job of pdr_run that is not finished and not running gives way to a finished
+  // row of the predecessor (it finished the point meanwhile). Nothing else of those rows changes.
   void adopt_rows(Session& sql, long long model) {
     const std::string of_model = model > 0 ? " AND model_name_id = " + std::to_string(model) : "";
-    std::vector<long long> ids;
+    struct Row {
+      long long id, model;
+    };
+    std::vector<Row> params;
     {
-      soci::rowset<soci::row> rs = (sql.prepare << "SELECT id FROM kosmatau_parameters WHERE parameter_hash IS NULL" +
-                                                       of_model + " ORDER BY id");
-      for (const auto& row : rs) ids.push_back(as_integer(row, 0));
+      soci::rowset<soci::row> rs = (sql.prepare << "SELECT id, COALESCE(model_name_id, 0) FROM kosmatau_parameters "
+                                                   "WHERE parameter_hash IS NULL" + of_model + " ORDER BY id");
+      for (const auto& row : rs) params.push_back(Row{as_integer(row, 0), as_integer(row, 1)});
     }
-    for (long long id : ids) {
-      long long row_model = 0;
-      ParameterValues values = parameter_row(sql, id, &row_model);
+    std::map<long long, std::unordered_set<std::string>> hashes;  // per model, loaded once
+    for (const auto& p : params) {
+      auto known = hashes.find(p.model);
+      if (known == hashes.end()) {
+        known = hashes.emplace(p.model, std::unordered_set<std::string>{}).first;
+        soci::rowset<std::string> rs =
+            (sql.prepare << "SELECT parameter_hash FROM kosmatau_parameters WHERE parameter_hash IS NOT NULL AND " +
+                                std::string(p.model > 0 ? "model_name_id = " + std::to_string(p.model)
+                                                        : "model_name_id IS NULL"));
+        for (const auto& h : rs) known->second.insert(h);
+      }
+      ParameterValues values = parameter_rows(sql, {p.id})[p.id];
       for (const auto& spec : parameter_specs()) {
         if (spec.role == ParamRole::Comment) values.erase(spec.name);
       }
       std::string hash = parameter_hash(values);
-      long long taken = 0;
-      sql << "SELECT COUNT(*) FROM kosmatau_parameters WHERE COALESCE(model_name_id, 0) = :m AND parameter_hash = :h",
-          soci::use(row_model), soci::use(hash), soci::into(taken);
-      if (taken > 0) {
-        hash = sha256_hex(hash + ":duplicate:" + std::to_string(id));
+      if (!known->second.insert(hash).second) {
+        hash = sha256_hex(hash + ":duplicate:" + std::to_string(p.id));
         ++migration_.duplicate_parameters;
       }
-      sql << "UPDATE kosmatau_parameters SET parameter_hash = :h WHERE id = :id", soci::use(hash), soci::use(id);
+      sql << "UPDATE kosmatau_parameters SET parameter_hash = :h WHERE id = :id AND parameter_hash IS NULL",
+          soci::use(hash), soci::use(p.id);
     }
 
     struct Job {
       long long id;
       std::string status;
+      bool owned;
     };
     std::map<std::pair<long long, std::string>, std::vector<Job>> groups;
     {
       soci::rowset<soci::row> rs =
-          (sql.prepare << "SELECT id, COALESCE(model_name_id, 0), model_job_name, COALESCE(status, '') FROM "
-                          "pdr_model_jobs WHERE duplicate_key IS NULL" + of_model + " ORDER BY id");
+          (sql.prepare << "SELECT id, COALESCE(model_name_id, 0), model_job_name, COALESCE(status, ''), "
+                          "CASE WHEN token IS NULL THEN 0 ELSE 1 END FROM pdr_model_jobs WHERE duplicate_key IS NULL" +
+                              of_model + " ORDER BY id");
       for (const auto& row : rs) {
-        groups[{as_integer(row, 1), row.get<std::string>(2)}].push_back(Job{as_integer(row, 0), row.get<std::string>(3)});
+        groups[{as_integer(row, 1), row.get<std::string>(2)}].push_back(
+            Job{as_integer(row, 0), row.get<std::string>(3), as_integer(row, 4) != 0});
       }
     }
     auto rank = [](const Job& j) {
       const JobState s = state_of_word(j.status);
       return s == JobState::Finished ? 2 : s == JobState::Skipped ? 1 : 0;
     };
+    // A row without a status (none of the predecessor's inserts leaves one) is never the job.
+    auto better = [&](const Job& a, const Job& b) {
+      if (a.status.empty() != b.status.empty()) return b.status.empty();
+      return rank(a) > rank(b) || (rank(a) == rank(b) && a.id > b.id);
+    };
     for (const auto& [key, jobs] : groups) {
-      long long has_job = 0;
-      sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE COALESCE(model_name_id, 0) = :m AND model_job_name = :n AND "
-             "duplicate_key = 0",
-          soci::use(key.first), soci::use(key.second), soci::into(has_job);
-      const Job* keep = nullptr;
-      if (has_job == 0) {
-        for (const auto& j : jobs) {
-          if (keep == nullptr || rank(j) > rank(*keep) || (rank(j) == rank(*keep) && j.id > keep->id)) keep = &j;
+      const Job* best = nullptr;
+      for (const auto& j : jobs) {
+        if (best == nullptr || better(j, *best)) best = &j;
+      }
+      std::optional<Job> current;
+      if (key.first > 0) {
+        soci::rowset<soci::row> rs =
+            (sql.prepare << "SELECT id, COALESCE(status, ''), CASE WHEN token IS NULL THEN 0 ELSE 1 END FROM "
+                            "pdr_model_jobs WHERE model_name_id = :m AND model_job_name = :n AND duplicate_key = 0",
+             soci::use(key.first), soci::use(key.second));
+        for (const auto& row : rs) current = Job{as_integer(row, 0), row.get<std::string>(1), as_integer(row, 2) != 0};
+      }
+      const Job* keep = best;
+      if (current) {
+        const JobState now = state_of_word(current->status);
+        const bool gives_way = rank(*best) == 2 && now != JobState::Finished && now != JobState::Skipped &&
+                               now != JobState::Running;
+        if (gives_way) {
+          sql << "UPDATE pdr_model_jobs SET duplicate_key = id WHERE id = :id AND duplicate_key = 0",
+              soci::use(current->id);
+          ++migration_.duplicate_jobs;
+        } else {
+          keep = nullptr;
         }
+      } else if (key.first == 0 || best->status.empty()) {
+        keep = nullptr;  // a job of no model, or of no state, is never run
       }
       for (const auto& j : jobs) {
         if (&j == keep) {
-          sql << "UPDATE pdr_model_jobs SET duplicate_key = 0 WHERE id = :id", soci::use(j.id);
+          sql << "UPDATE pdr_model_jobs SET duplicate_key = 0 WHERE id = :id AND duplicate_key IS NULL", soci::use(j.id);
         } else {
-          sql << "UPDATE pdr_model_jobs SET duplicate_key = id WHERE id = :id", soci::use(j.id);
+          sql << "UPDATE pdr_model_jobs SET duplicate_key = id WHERE id = :id AND duplicate_key IS NULL",
+              soci::use(j.id);
           ++migration_.duplicate_jobs;
         }
       }
@@ -1828,19 +1899,18 @@ class SociJobStore : public JobStore {
   Status reconcile(long long model_id, const std::vector<GridPoint>& points,
                    const std::unordered_map<std::string, long long>& param_ids, RegisterReport* report,
                    const RegisterOptions& options) {
-    (void)param_ids;
     const bool force_onion = options.force_onion;
     auto exists = [&](const std::string& p) {
       if (options.output_exists) return options.output_exists(p);
       struct stat sb;
       return ::stat(p.c_str(), &sb) == 0;
     };
-    // A point is its job name.
-    std::unordered_set<std::string_view> wanted;
+    // A point is its job name; the parameter row of its exact values.
+    std::unordered_map<std::string_view, long long> wanted;
     wanted.reserve(points.size());
-    for (const auto& p : points) wanted.insert(p.job_name);
+    for (const auto& p : points) wanted.emplace(p.job_name, param_ids.at(p.param_hash));
     struct Row {
-      long long id, pid;
+      long long id, pid, params;
       std::string name, status, host;
       bool owned;
     };
@@ -1849,19 +1919,20 @@ class SociJobStore : public JobStore {
     Status st = transaction("read job states", [&](Session& sql) {
       rows.clear();
       files.clear();
-      std::vector<long long> ids(kBatch), pids(kBatch), owned(kBatch);
+      std::vector<long long> ids(kBatch), pids(kBatch), owned(kBatch), params(kBatch);
       std::vector<std::string> names(kBatch), states(kBatch), hosts(kBatch);
       soci::statement q = (sql.prepare << "SELECT id, model_job_name, COALESCE(pid, 0), COALESCE(status, 'pending'), "
-                                          "COALESCE(host, ''), CASE WHEN token IS NULL THEN 0 ELSE 1 END FROM "
-                                          "pdr_model_jobs WHERE model_name_id = :m AND duplicate_key = 0",
+                                          "COALESCE(host, ''), CASE WHEN token IS NULL THEN 0 ELSE 1 END, "
+                                          "COALESCE(kosmatau_parameters_id, 0) FROM pdr_model_jobs WHERE "
+                                          "model_name_id = :m AND duplicate_key = 0",
                            soci::use(model_id), soci::into(ids), soci::into(names), soci::into(pids),
-                           soci::into(states), soci::into(hosts), soci::into(owned));
+                           soci::into(states), soci::into(hosts), soci::into(owned), soci::into(params));
       q.execute();
       while (q.fetch()) {
         for (size_t i = 0; i < ids.size(); ++i) {
-          rows.push_back(Row{ids[i], pids[i], names[i], states[i], hosts[i], owned[i] != 0});
+          rows.push_back(Row{ids[i], pids[i], params[i], names[i], states[i], hosts[i], owned[i] != 0});
         }
-        for (auto* v : {&ids, &pids, &owned}) v->resize(kBatch);
+        for (auto* v : {&ids, &pids, &owned, &params}) v->resize(kBatch);
         for (auto* v : {&names, &states, &hosts}) v->resize(kBatch);
       }
       std::vector<long long> fids(kBatch);
@@ -1881,7 +1952,8 @@ class SociJobStore : public JobStore {
     // Jobs the predecessor finished record their outputs its own way.
     bool unrecorded = false;
     for (const auto& r : rows) {
-      unrecorded = unrecorded || (r.status == "finished" && files.count(r.id) == 0 && wanted.count(r.name) != 0);
+      unrecorded = unrecorded || (state_of_word(r.status) == JobState::Finished && files.count(r.id) == 0 &&
+                                  wanted.count(r.name) != 0);
     }
     if (unrecorded) {
       std::unordered_map<long long, std::vector<std::string>> theirs;
@@ -1893,7 +1965,8 @@ class SociJobStore : public JobStore {
     const std::string host = this_host();
     bool reap_now = false;
     for (const auto& r : rows) {
-      if (wanted.count(r.name) == 0) {
+      auto point = wanted.find(r.name);
+      if (point == wanted.end()) {
         report->other_pending += r.status == "pending" ? 1 : 0;
         continue;
       }
@@ -1954,6 +2027,16 @@ class SociJobStore : public JobStore {
       }
       auto applied = update_job_status(c);
       if (!applied.ok()) return applied.status();
+      if (applied.value() && !c.onion_only && r.params != point->second) {
+        // It runs again: with the point's exact values (the row it had is the predecessor's,
+        // through FLOAT columns), and it will record outputs of those.
+        Status moved = transaction("give job " + std::to_string(r.id) + " its exact parameters", [&](Session& sql) {
+          sql << "UPDATE pdr_model_jobs SET kosmatau_parameters_id = :p WHERE id = :id AND status = 'pending'",
+              soci::use(point->second), soci::use(r.id);
+          return Status::Ok();
+        });
+        if (!moved.ok()) return moved;
+      }
     }
     if (reap_now) {
       auto reaped = reap_expired();
@@ -2012,7 +2095,7 @@ class SociJobStore : public JobStore {
       // count. A failure queued again (retry) and a lease that expired (no token) do.
       q += ", attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END";
     }
-    q += " WHERE id = :id AND status IN " + status_word_list(c.expect);
+    q += " WHERE id = :id AND " + status_sql(c.expect);
     if (!c.token.empty()) q += " AND token = :token";
     if (c.epoch > 0) q += " AND lease_epoch = :epoch";
     soci::statement up(sql);
