@@ -1,0 +1,185 @@
+// What the database has: tables, views, indexes, the job count triggers, the server.
+#include "db/soci_job_store.h"
+
+namespace pdr {
+
+// The names of the job count triggers present in the database.
+std::set<std::string> SociJobStore::present_triggers(Session& sql) {
+  std::set<std::string> names;
+  if (dialect_.mysql) {
+    soci::rowset<std::string> rs = (sql.prepare << "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE "
+                                                   "TRIGGER_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = "
+                                                   "'pdr_model_jobs'");
+    for (const auto& n : rs) names.insert(n);
+  } else {
+    soci::rowset<std::string> rs =
+        (sql.prepare << "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'pdr_model_jobs'");
+    for (const auto& n : rs) names.insert(n);
+  }
+  return names;
+}
+
+bool SociJobStore::all_triggers(const std::set<std::string>& present) const {
+  for (const auto& t : schema_triggers(dialect_)) {
+    if (present.count(t.name) == 0) return false;
+  }
+  return true;
+}
+
+// Creates the job count triggers when check_server found them missing and then counts the
+// rows once. A server that refuses CREATE TRIGGER (no TRIGGER privilege, or binary logging
+// without log_bin_trust_function_creators) leaves pdr_run counting rows for `status` and the
+// progress line: correct, only slower on big grids (doctor says so).
+Status SociJobStore::ensure_counters() {
+  bool created = false;
+  Status st = transaction("create the job count triggers", [&](Session& sql) {
+    counters_note_.clear();
+    const auto present = present_triggers(sql);
+    if (all_triggers(present)) {  // another process created them (and counted) meanwhile
+      counters_live_ = true;
+      return Status::Ok();
+    }
+    try {
+      for (const auto& t : schema_triggers(dialect_)) {
+        if (present.count(t.name) == 0) sql << t.sql;
+      }
+      created = true;
+    } catch (const soci::soci_error& e) {
+      Status refused = db_error_status(e, "CREATE TRIGGER refused");
+      if (refused.kind() == ErrorKind::kTransient) throw;
+      counters_note_ = refused.message();
+      // All or none: a partial set would count some changes and miss others.
+      for (const auto& t : schema_triggers(dialect_)) {
+        if (present.count(t.name) == 0) sql << "DROP TRIGGER IF EXISTS " + t.name;
+      }
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  if (!counters_note_.empty()) {
+    spdlog::warn("job counters not kept by triggers ({}): status counts the rows instead", counters_note_);
+    return Status::Ok();
+  }
+  if (!created) return Status::Ok();
+  Status counted = recount();
+  counters_live_ = counted.ok();
+  return counted;
+}
+
+// Rewrites the counters from the rows (after the triggers were created, or to repair them).
+Status SociJobStore::recount() {
+  return transaction("count the jobs of every model", [&](Session& sql) {
+    for (const auto& q : recount_sql(dialect_)) sql << q;
+    return Status::Ok();
+  });
+}
+
+// Reads the server's version and limits; on a server without SKIP LOCKED, claims fall back to
+// plain row locks (correct, but claimers of several processes wait for each other).
+Status SociJobStore::check_server() {
+  auto info = server_info();
+  if (!info.ok()) return info.status();
+  dialect_.skip_locked = info->skip_locked;
+  counters_live_ = info->job_counters;
+  if (!info->skip_locked) {
+    spdlog::warn("database server {} cannot SELECT ... FOR UPDATE SKIP LOCKED (MariaDB >= 10.6 or MySQL >= 8.0 "
+                 "can): claims of several processes wait for each other",
+                 info->version);
+  }
+  return Status::Ok();
+}
+
+Result<ServerInfo> SociJobStore::server_info() {
+  ServerInfo info;
+  Status st = transaction("read the server version", [&](Session& sql) {
+    info = ServerInfo{};
+    if (dialect_.mysql) {
+      sql << "SELECT VERSION()", soci::into(info.version);
+      sql << "SELECT CAST(@@max_connections AS SIGNED), CAST(@@wait_timeout AS SIGNED)", soci::into(info.max_connections), soci::into(info.wait_timeout);
+      info.skip_locked = supports_skip_locked(info.version);
+    } else {
+      std::string v;
+      sql << "SELECT sqlite_version()", soci::into(v);
+      info.version = "SQLite " + v;
+    }
+    info.job_counters = all_triggers(present_triggers(sql));
+    info.schema_version = 0;
+    if (table_exists(sql, "schema_version")) {
+      soci::indicator ind = soci::i_null;
+      sql << "SELECT MAX(version) FROM schema_version", soci::into(info.schema_version, ind);
+      if (ind != soci::i_ok) info.schema_version = 0;
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return info;
+}
+
+bool SociJobStore::supports_skip_locked(const std::string& version) {
+  int major = 0, minor = 0;
+  if (std::sscanf(version.c_str(), "%d.%d", &major, &minor) != 2) return true;
+  if (version.find("MariaDB") != std::string::npos) return major > 10 || (major == 10 && minor >= 6);
+  return major >= 8;
+}
+
+bool SociJobStore::table_exists(Session& sql, const std::string& table) {
+  long long n = 0;
+  if (dialect_.mysql) {
+    sql << "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t",
+        soci::use(table), soci::into(n);
+  } else {
+    sql << "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = :t", soci::use(table), soci::into(n);
+  }
+  return n > 0;
+}
+
+bool SociJobStore::view_exists(Session& sql, const std::string& view) {
+  long long n = 0;
+  if (dialect_.mysql) {
+    sql << "SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t",
+        soci::use(view), soci::into(n);
+  } else {
+    sql << "SELECT COUNT(*) FROM sqlite_master WHERE type = 'view' AND name = :t", soci::use(view), soci::into(n);
+  }
+  return n > 0;
+}
+
+bool SociJobStore::index_exists(Session& sql, const IndexDef& index) {
+  long long n = 0;
+  if (dialect_.mysql) {
+    sql << "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND "
+           "TABLE_NAME = :t AND INDEX_NAME = :i",
+        soci::use(index.table), soci::use(index.name), soci::into(n);
+  } else {
+    sql << "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = :i", soci::use(index.name),
+        soci::into(n);
+  }
+  return n > 0;
+}
+
+// Every table, index and view of this version is there (a skipped unique key is not, so its
+// warning comes again at every start).
+bool SociJobStore::schema_complete(Session& sql) {
+  std::set<std::string> names;
+  if (dialect_.mysql) {
+    soci::rowset<std::string> rs =
+        (sql.prepare << "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+                        "UNION SELECT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE()");
+    for (const auto& n : rs) names.insert(n);
+  } else {
+    soci::rowset<std::string> rs = (sql.prepare << "SELECT name FROM sqlite_master");
+    for (const auto& n : rs) names.insert(n);
+  }
+  for (const auto& t : schema_tables()) {
+    if (names.count(t.name) == 0) return false;
+  }
+  for (const auto& i : schema_indexes()) {
+    if (names.count(i.name) == 0) return false;
+  }
+  for (const auto& v : schema_views()) {
+    if (names.count(v.name) == 0) return false;
+  }
+  return true;
+}
+
+}  // namespace pdr

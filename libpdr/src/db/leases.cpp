@@ -1,0 +1,136 @@
+// Leases and heartbeats, the reaper, and what is left to run.
+#include "db/soci_job_store.h"
+
+namespace pdr {
+
+Result<long long> SociJobStore::pending_count(long long model_id) {
+  long long n = 0;
+  Status st = transaction("count pending jobs", [&](Session& sql) {
+    // Running jobs whose owner missed two heartbeats go back to pending when their lease
+    // expires: count them too.
+    sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m AND duplicate_key = 0 AND (status = 'pending' OR "
+           "(status = 'running' AND token IS NOT NULL AND (lease_expires_at < " + dialect_.now() + " OR heartbeat_at < " +
+               dialect_.now_plus(-(2 * policy_.heartbeat_seconds + 1)) + ")))",
+        soci::use(model_id), soci::into(n);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return n;
+}
+
+Result<Backlog> SociJobStore::backlog(long long model_id) {
+  Backlog left;
+  Status st = transaction("count what is left to run", [&](Session& sql) {
+    // A live owner renews every heartbeat: a running job not renewed for a heartbeat and two
+    // seconds may have lost its owner, and goes back to pending once its lease expires.
+    sql << "SELECT COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0), "
+           "COALESCE(SUM(CASE WHEN status = 'running' AND token IS NOT NULL AND (lease_expires_at IS NULL OR "
+           "lease_expires_at < " +
+               dialect_.now() + " OR heartbeat_at IS NULL OR heartbeat_at < " +
+               dialect_.now_plus(-(policy_.heartbeat_seconds + 2)) + ") THEN 1 ELSE 0 END), 0), "
+           "COALESCE(SUM(CASE WHEN status = 'running' AND token IS NOT NULL THEN 1 ELSE 0 END), 0) "
+           "FROM pdr_model_jobs WHERE model_name_id = :m AND duplicate_key = 0 AND status IN ('pending', 'running')",
+        soci::use(model_id), soci::into(left.pending), soci::into(left.unproven), soci::into(left.running);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return left;
+}
+
+Result<std::map<long long, long long>> SociJobStore::renew_leases(const Owner& owner) {
+  std::map<long long, long long> held;
+  Status st = transaction("renew leases", [&](Session& sql) {
+    held.clear();
+    sql << "UPDATE pdr_model_jobs SET lease_expires_at = " + dialect_.now_plus(policy_.lease_seconds) +
+               ", heartbeat_at = " + dialect_.now() + " WHERE token = :t AND status = 'running'",
+        soci::use(owner.token);
+    sql << "UPDATE pdr_runs SET updated_at = CURRENT_TIMESTAMP WHERE token = :t", soci::use(owner.token);
+    std::vector<long long> ids(kBatch), epochs(kBatch);
+    soci::statement q = (sql.prepare << "SELECT id, lease_epoch FROM pdr_model_jobs WHERE token = :t AND "
+                                        "status = 'running'",
+                         soci::use(owner.token), soci::into(ids), soci::into(epochs));
+    q.execute();
+    while (q.fetch()) {
+      for (size_t i = 0; i < ids.size(); ++i) held[ids[i]] = epochs[i];
+      ids.resize(kBatch);
+      epochs.resize(kBatch);
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return held;
+}
+
+Result<bool> SociJobStore::renew_lease(long long job_id, long long epoch, const Owner& owner) {
+  bool held = false;
+  Status st = transaction("renew the lease of job " + std::to_string(job_id), [&](Session& sql) {
+    soci::statement up = (sql.prepare << "UPDATE pdr_model_jobs SET lease_expires_at = " +
+                                             dialect_.now_plus(policy_.lease_seconds) + ", heartbeat_at = " +
+                                             dialect_.now() +
+                                             " WHERE id = :id AND status = 'running' AND token = :t AND "
+                                             "lease_epoch = :e",
+                          soci::use(job_id), soci::use(owner.token), soci::use(epoch));
+    up.execute(true);
+    // Not the affected-row count: MySQL counts an UPDATE that changes nothing (renewed
+    // twice within a second) as 0 rows.
+    long long n = 0;
+    sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE id = :id AND status = 'running' AND token = :t AND "
+           "lease_epoch = :e",
+        soci::use(job_id), soci::use(owner.token), soci::use(epoch), soci::into(n);
+    held = n == 1;
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return held;
+}
+
+Result<long long> SociJobStore::reap_expired() {
+  long long n = 0;
+  Status st = transaction("return expired leases", [&](Session& sql) {
+    n = 0;
+    struct Expired {
+      long long id, epoch, pid;
+      int attempts;
+      std::string host;
+    };
+    std::vector<Expired> expired;
+    soci::rowset<soci::row> rs =
+        (sql.prepare << "SELECT id, lease_epoch, COALESCE(pid, 0), attempts, COALESCE(host, '') FROM pdr_model_jobs "
+                        "WHERE status = 'running' AND lease_expires_at < " + dialect_.now() + " LIMIT 1000" +
+                            std::string(dialect_.claim_lock()));
+    for (const auto& row : rs) {
+      expired.push_back(Expired{as_integer(row, 0), as_integer(row, 1), as_integer(row, 2), static_cast<int>(as_integer(row, 3)),
+                                row.get<std::string>(4)});
+    }
+    for (const auto& e : expired) {
+      StatusChange c;
+      c.job_id = e.id;
+      c.expect = JobState::Running;
+      c.epoch = e.epoch;
+      const std::string what = "lease expired: owner " + e.host + " pid " + std::to_string(e.pid) +
+                               " stopped renewing it";
+      if (e.attempts >= policy_.max_attempts) {
+        c.next = JobState::Failed;
+        c.error = what + " (attempt " + std::to_string(e.attempts) + " of " + std::to_string(policy_.max_attempts) + ")";
+      } else {
+        c.next = JobState::Pending;
+        c.error = what + "; back to pending";
+      }
+      if (apply_change(sql, c)) {
+        ++n;
+        if (c.next == JobState::Pending) {
+          // Like a failure, it waits run.retry_delay: a job that takes its host down with it
+          // does not go round the nodes at full speed.
+          sql << "UPDATE pdr_model_jobs SET last_error = :e, retry_at = " +
+                     dialect_.now_plus(retry_delay_seconds(e.attempts)) + " WHERE id = :id",
+              soci::use(what), soci::use(e.id);
+        }
+      }
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return n;
+}
+
+}  // namespace pdr

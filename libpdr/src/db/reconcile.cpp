@@ -1,0 +1,219 @@
+// What a registration finds of its points: done, to run again, or left alone.
+#include "db/soci_job_store.h"
+
+namespace pdr {
+
+// The outputs a job the predecessor finished must still have, from what it recorded: the
+// hdf_files paths (else pdrstruct<job>.hdf5, its own test of "done"), the output columns it
+// sets only for a file it stored, and by its naming each onion species' TEXTOUT<job>_<species>.
+Status SociJobStore::predecessor_outputs(long long model_id, std::unordered_map<long long, std::vector<std::string>>* files) {
+  return transaction("read the outputs the predecessor recorded", [&](Session& sql) {
+    files->clear();
+    std::string model_path;
+    sql << "SELECT model_path FROM model_names WHERE id = :m", soci::use(model_id), soci::into(model_path);
+    std::unordered_map<long long, std::vector<std::string>> hdf;
+    {
+      soci::rowset<soci::row> rs =
+          (sql.prepare << "SELECT h.job_id, COALESCE(h.full_path, ''), COALESCE(h.full_path_hdf5_s, ''), "
+                          "COALESCE(h.full_path_hdf5_c, '') FROM hdf_files h JOIN pdr_model_jobs j ON j.id = h.job_id "
+                          "WHERE j.model_name_id = :m AND j.duplicate_key = 0 AND j.status = 'finished'",
+           soci::use(model_id));
+      for (const auto& row : rs) {
+        auto& v = hdf[as_integer(row, 0)];
+        for (std::size_t i = 1; i <= 3; ++i) {
+          if (!row.get<std::string>(i).empty()) v.push_back(row.get<std::string>(i));
+        }
+      }
+    }
+    soci::rowset<soci::row> rs =
+        (sql.prepare << "SELECT j.id, j.model_job_name, COALESCE(j.output_directory, ''), "
+                        "COALESCE(j.output_hdf4_file, ''), COALESCE(j.input_pdrnew_inp_file, ''), "
+                        "COALESCE(j.input_json_file, ''), COALESCE(j.output_textout_file, ''), "
+                        "COALESCE(j.onion_species, '') FROM pdr_model_jobs j WHERE j.model_name_id = :m AND "
+                        "j.duplicate_key = 0 AND j.status = 'finished' AND NOT EXISTS (SELECT 1 FROM job_files f "
+                        "WHERE f.job_id = j.id)",
+         soci::use(model_id));
+    for (const auto& row : rs) {
+      const long long id = as_integer(row, 0);
+      const std::string name = row.get<std::string>(1);
+      std::string dir = row.get<std::string>(2);
+      if (dir.empty()) dir = model_path;
+      auto in_dir = [&](const std::string& sub, const std::string& p) {
+        return p.empty() || p.front() == '/' || p.find(':') != std::string::npos ? p : dir + "/" + sub + "/" + p;
+      };
+      std::vector<std::string> paths;
+      auto it = hdf.find(id);
+      if (it != hdf.end() && !it->second.empty()) {
+        paths = it->second;
+      } else {
+        paths.push_back(in_dir("pdrgrid", "pdrstruct" + name + ".hdf5"));
+      }
+      for (std::size_t i = 3; i <= 6; ++i) {
+        const std::string p = in_dir("pdrgrid", row.get<std::string>(i));
+        if (!p.empty()) paths.push_back(p);
+      }
+      std::istringstream species(row.get<std::string>(7));
+      for (std::string sp; species >> sp;) paths.push_back(in_dir("oniongrid", "TEXTOUT" + name + "_" + sp));
+      (*files)[id] = std::move(paths);
+    }
+    return Status::Ok();
+  });
+}
+
+// Puts what cannot be trusted back to pending and counts what is already done.
+Status SociJobStore::reconcile(long long model_id, const std::vector<GridPoint>& points,
+                 const std::unordered_map<std::string, long long>& param_ids, RegisterReport* report,
+                 const RegisterOptions& options) {
+  const bool force_onion = options.force_onion;
+  auto exists = [&](const std::string& p) {
+    if (options.output_exists) return options.output_exists(p);
+    struct stat sb;
+    return ::stat(p.c_str(), &sb) == 0;
+  };
+  // A point is its job name; the parameter row of its exact values.
+  std::unordered_map<std::string_view, long long> wanted;
+  wanted.reserve(points.size());
+  for (const auto& p : points) wanted.emplace(p.job_name, param_ids.at(p.param_hash));
+  struct Row {
+    long long id, pid, params;
+    std::string name, status, host;
+    bool owned;
+  };
+  std::vector<Row> rows;
+  std::unordered_map<long long, std::vector<std::string>> files;
+  Status st = transaction("read job states", [&](Session& sql) {
+    rows.clear();
+    files.clear();
+    std::vector<long long> ids(kBatch), pids(kBatch), owned(kBatch), params(kBatch);
+    std::vector<std::string> names(kBatch), states(kBatch), hosts(kBatch);
+    soci::statement q = (sql.prepare << "SELECT id, model_job_name, COALESCE(pid, 0), COALESCE(status, 'pending'), "
+                                        "COALESCE(host, ''), CASE WHEN token IS NULL THEN 0 ELSE 1 END, "
+                                        "COALESCE(kosmatau_parameters_id, 0) FROM pdr_model_jobs WHERE "
+                                        "model_name_id = :m AND duplicate_key = 0",
+                         soci::use(model_id), soci::into(ids), soci::into(names), soci::into(pids),
+                         soci::into(states), soci::into(hosts), soci::into(owned), soci::into(params));
+    q.execute();
+    while (q.fetch()) {
+      for (size_t i = 0; i < ids.size(); ++i) {
+        rows.push_back(Row{ids[i], pids[i], params[i], names[i], states[i], hosts[i], owned[i] != 0});
+      }
+      for (auto* v : {&ids, &pids, &owned, &params}) v->resize(kBatch);
+      for (auto* v : {&names, &states, &hosts}) v->resize(kBatch);
+    }
+    std::vector<long long> fids(kBatch);
+    std::vector<std::string> paths(kBatch);
+    soci::statement f = (sql.prepare << "SELECT f.job_id, f.path FROM job_files f JOIN pdr_model_jobs j "
+                                        "ON j.id = f.job_id WHERE j.model_name_id = :m AND j.status = 'finished'",
+                         soci::use(model_id), soci::into(fids), soci::into(paths));
+    f.execute();
+    while (f.fetch()) {
+      for (size_t i = 0; i < fids.size(); ++i) files[fids[i]].push_back(paths[i]);
+      fids.resize(kBatch);
+      paths.resize(kBatch);
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  // Jobs the predecessor finished record their outputs its own way.
+  bool unrecorded = false;
+  for (const auto& r : rows) {
+    unrecorded = unrecorded || (state_of_word(r.status) == JobState::Finished && files.count(r.id) == 0 &&
+                                wanted.count(r.name) != 0);
+  }
+  if (unrecorded) {
+    std::unordered_map<long long, std::vector<std::string>> theirs;
+    st = predecessor_outputs(model_id, &theirs);
+    if (!st.ok()) return st;
+    for (auto& kv : theirs) files.emplace(kv.first, std::move(kv.second));
+  }
+
+  const std::string host = this_host();
+  bool reap_now = false;
+  for (const auto& r : rows) {
+    auto point = wanted.find(r.name);
+    if (point == wanted.end()) {
+      report->other_pending += r.status == "pending" ? 1 : 0;
+      continue;
+    }
+    const JobState state = state_of_word(r.status);
+    StatusChange c;
+    c.job_id = r.id;
+    c.expect = state;
+    c.next = JobState::Pending;
+    if (state == JobState::Finished) {
+      auto it = files.find(r.id);
+      std::string missing;
+      if (it == files.end()) missing = "no outputs recorded";
+      for (const auto& p : it == files.end() ? std::vector<std::string>{} : it->second) {
+        if (!exists(p)) {
+          missing = "output missing: " + p;
+          break;
+        }
+      }
+      if (missing.empty() && force_onion) {
+        c.onion_only = true;
+        c.error = "force-onion: the onion step runs again";
+        ++report->onion_requeued;
+      } else if (missing.empty()) {
+        ++report->already_finished;
+        continue;
+      } else {
+        c.error = missing + "; run again";
+        ++report->outputs_missing;
+      }
+    } else if (state == JobState::Skipped) {
+      ++report->already_finished;
+      continue;
+    } else if (state == JobState::Failed || state == JobState::Cancelled) {
+      ++report->requeued;
+    } else if (state == JobState::Running) {
+      // Running under the predecessor, which records no owner: nothing tells whether it is
+      // still at work, so the job is left to it (pdr_run retry queues it again).
+      if (!r.owned) {
+        ++report->ownerless_running;
+        continue;
+      }
+      // An owner on this host that is gone holds no lease any more: its lease ends now and
+      // the reaper below returns the job like any expired one (an attempt used, the retry
+      // delay waited, failed after the last attempt).
+      if (r.host != host || process_alive(r.pid)) continue;
+      Status ended = transaction("end the lease of job " + std::to_string(r.id), [&](Session& sql) {
+        sql << "UPDATE pdr_model_jobs SET lease_expires_at = " + dialect_.now_plus(-1) +
+                   " WHERE id = :id AND status = 'running'",
+            soci::use(r.id);
+        return Status::Ok();
+      });
+      if (!ended.ok()) return ended;
+      reap_now = true;
+      ++report->requeued;
+      continue;
+    } else {
+      continue;
+    }
+    auto applied = update_job_status(c);
+    if (!applied.ok()) return applied.status();
+    if (applied.value() && !c.onion_only && r.params != point->second) {
+      // It runs again: with the point's exact values (the row it had is the predecessor's,
+      // through FLOAT columns), and it will record outputs of those.
+      Status moved = transaction("give job " + std::to_string(r.id) + " its exact parameters", [&](Session& sql) {
+        sql << "UPDATE pdr_model_jobs SET kosmatau_parameters_id = :p WHERE id = :id AND status = 'pending'",
+            soci::use(point->second), soci::use(r.id);
+        return Status::Ok();
+      });
+      if (!moved.ok()) return moved;
+    }
+  }
+  if (reap_now) {
+    auto reaped = reap_expired();
+    if (!reaped.ok()) return reaped.status();
+  }
+  return transaction("count pending", [&](Session& sql) {
+    long long n = 0;
+    sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m AND status = 'pending' AND duplicate_key = 0",
+        soci::use(model_id), soci::into(n);
+    report->pending = static_cast<size_t>(n) - report->other_pending;
+    return Status::Ok();
+  });
+}
+
+}  // namespace pdr

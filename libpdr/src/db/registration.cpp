@@ -1,0 +1,274 @@
+// Registering a grid: the model and its provenance rows, and the check that a point's
+// existing job has the same physics.
+#include "db/soci_job_store.h"
+
+namespace pdr {
+
+Status SociJobStore::register_grid(const Provenance& prov, const std::vector<GridPoint>& points, RegisterReport* report,
+                     const RegisterOptions& options) {
+  *report = RegisterReport{};
+  report->points = points.size();
+  long long model_id = 0, user_id = 0, exe_id = 0, chem_id = 0;
+  Status st = transaction("register the model", [&](Session& sql) {
+    model_id = get_or_create(sql, "model_names", {"model_name"}, {prov.model_name},
+                             {{"model_path", prov.model_path}});
+    std::string stored_path;
+    sql << "SELECT model_path FROM model_names WHERE id = :id", soci::use(model_id), soci::into(stored_path);
+    if (!same_location(stored_path, prov.model_path)) {
+      return Status::Usage("model '" + prov.model_name + "' already stores its outputs in " + stored_path +
+                           ", not " + prov.model_path + "; use that storage.base_dir or another --model-name");
+    }
+    // Rows the predecessor added since pdr_run last registered this model.
+    adopt_rows(sql, model_id);
+    // A point is its job name (its output file names): a point with other physics under a name
+    // the model already has would overwrite that point's outputs. Refuse before anything is
+    // written. The values are compared when the hashes differ: the predecessor's FLOAT columns
+    // keep 10^3.5 to seven digits.
+    {
+      std::unordered_map<std::string, std::pair<std::string, long long>> existing;
+      std::vector<std::string> names(kBatch), hashes(kBatch);
+      std::vector<long long> param_rows(kBatch);
+      soci::statement q = (sql.prepare << "SELECT j.model_job_name, COALESCE(p.parameter_hash, ''), p.id FROM "
+                                          "pdr_model_jobs j JOIN kosmatau_parameters p ON p.id = "
+                                          "j.kosmatau_parameters_id WHERE j.model_name_id = :m AND j.duplicate_key = 0",
+                           soci::use(model_id), soci::into(names), soci::into(hashes), soci::into(param_rows));
+      q.execute();
+      while (q.fetch()) {
+        for (size_t i = 0; i < names.size(); ++i) existing.emplace(names[i], std::make_pair(hashes[i], param_rows[i]));
+        names.resize(kBatch);
+        hashes.resize(kBatch);
+        param_rows.resize(kBatch);
+      }
+      // The rows to compare, read a few hundred at a time.
+      std::vector<std::pair<const GridPoint*, long long>> compare;
+      for (const auto& p : points) {
+        auto it = existing.find(p.job_name);
+        if (it != existing.end() && it->second.first != p.param_hash) compare.emplace_back(&p, it->second.second);
+      }
+      for (size_t begin = 0; begin < compare.size(); begin += 200) {
+        const size_t end = std::min(compare.size(), begin + 200);
+        std::vector<long long> ids;
+        for (size_t i = begin; i < end; ++i) ids.push_back(compare[i].second);
+        const auto rows = parameter_rows(sql, ids);
+        for (size_t i = begin; i < end; ++i) {
+          auto row = rows.find(compare[i].second);
+          const std::string differs =
+              first_difference(row == rows.end() ? ParameterValues{} : row->second, *compare[i].first);
+          if (!differs.empty()) {
+            return Status::Usage("model '" + prov.model_name + "' already has point " + compare[i].first->job_name +
+                                 " with other parameters (" + differs + "); its outputs would be overwritten. "
+                                 "Use another --model-name for changed physics");
+          }
+        }
+      }
+    }
+    user_id = get_or_create(sql, "users", {"username", "email"}, {prov.username, prov.email}, {});
+    exe_id = get_or_create(sql, "kosmatau_executables",
+                           {"executable_file_name", "executable_full_path", "sha256_sum"},
+                           {prov.exe_file_name, prov.exe_dir, prov.exe_sha256},
+                           {{"code_revision", prov.exe_revision},
+                            {"compilation_date", dialect_.mysql || prov.exe_compilation_date.size() != 19
+                                                     ? prov.exe_compilation_date
+                                                     // SQLAlchemy's text for a DATETIME in SQLite: the
+                                                     // predecessor finds the row it looks for by it
+                                                     : prov.exe_compilation_date + ".000000"}});
+    json_template_id_ = json_template_row(sql, prov);
+    chem_id = get_or_create(sql, "chemical_databases",
+                            {"chem_rates_file_name", "chem_rates_full_path", "database_origin"},
+                            {prov.chem_file_name, prov.chem_full_path, prov.chem_origin}, {});
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  report->model_id = model_id;
+
+  // Parameter rows and job rows, in batches, each batch one transaction. A point whose job
+  // the predecessor wrote with FLOAT values gets its exact row too: the job uses it if it
+  // ever runs again.
+  std::unordered_map<std::string, long long> param_ids;
+  for (size_t begin = 0; begin < points.size(); begin += kBatch) {
+    const size_t end = std::min(points.size(), begin + kBatch);
+    st = transaction("register parameter rows", [&](Session& sql) {
+      insert_parameters(sql, model_id, points, begin, end);
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+  }
+  st = transaction("read parameter ids", [&](Session& sql) {
+    param_ids.clear();
+    std::vector<long long> ids(kBatch);
+    std::vector<std::string> hashes(kBatch);
+    soci::statement q = (sql.prepare << "SELECT id, parameter_hash FROM kosmatau_parameters WHERE model_name_id = :m "
+                                        "AND parameter_hash IS NOT NULL",
+                         soci::use(model_id), soci::into(ids), soci::into(hashes));
+    q.execute();
+    while (q.fetch()) {
+      for (size_t i = 0; i < ids.size(); ++i) param_ids[hashes[i]] = ids[i];
+      ids.resize(kBatch);
+      hashes.resize(kBatch);
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+
+  size_t before = 0;
+  st = count_jobs(model_id, &before);
+  if (!st.ok()) return st;
+  for (size_t begin = 0; begin < points.size(); begin += kBatch) {
+    const size_t end = std::min(points.size(), begin + kBatch);
+    st = transaction("register jobs", [&](Session& sql) {
+      if (dialect_.mysql && plain_names(points, begin, end)) {
+        insert_jobs_multirow(sql, points, begin, end, param_ids, model_id, user_id, exe_id, chem_id, prov);
+        return Status::Ok();
+      }
+      std::vector<std::string> names;
+      std::vector<long long> pids, mids, uids, eids, cids;
+      std::vector<std::string> species, outdirs;
+      for (size_t i = begin; i < end; ++i) {
+        names.push_back(points[i].job_name);
+        pids.push_back(param_ids.at(points[i].param_hash));
+        mids.push_back(model_id);
+        uids.push_back(user_id);
+        eids.push_back(exe_id);
+        cids.push_back(chem_id);
+        species.push_back(prov.onion_species);
+        outdirs.push_back(prov.model_path);
+      }
+      sql << std::string(dialect_.insert_ignore()) + " INTO pdr_model_jobs (model_name_id, model_job_name, user_id, "
+             "kosmatau_parameters_id, kosmatau_executable_id, chemical_database_id, onion_species, "
+             "output_directory, pending, active, status, attempts, duplicate_key) "
+             "VALUES (:m, :n, :u, :p, :e, :c, :s, :o, 1, 0, 'pending', 0, 0)",
+          soci::use(mids), soci::use(names), soci::use(uids), soci::use(pids), soci::use(eids),
+          soci::use(cids), soci::use(species), soci::use(outdirs);
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+  }
+  size_t after = 0;
+  st = count_jobs(model_id, &after);
+  if (!st.ok()) return st;
+  report->created = after - before;
+
+  return reconcile(model_id, points, param_ids, report, options);
+}
+
+// The json_templates row of the template this process renders (0 when there is none).
+long long SociJobStore::json_template_row(Session& sql, const Provenance& prov) {
+  if (prov.json_template_sha256.empty()) return 0;
+  const std::string name = prov.json_template_path.substr(prov.json_template_path.find_last_of('/') + 1);
+  return get_or_create(sql, "json_templates", {"sha256_sum"}, {prov.json_template_sha256},
+                       {{"name", name}, {"path", prov.json_template_path}});
+}
+
+Status SociJobStore::use_json_template(const Provenance& prov) {
+  long long id = 0;
+  Status st = transaction("record the JSON template", [&](Session& sql) {
+    id = json_template_row(sql, prov);
+    return Status::Ok();
+  });
+  if (st.ok()) json_template_id_ = id;
+  return st;
+}
+
+// The values of parameter rows by id.
+std::map<long long, ParameterValues> SociJobStore::parameter_rows(Session& sql, const std::vector<long long>& ids) {
+  std::map<long long, ParameterValues> out;
+  if (ids.empty()) return out;
+  std::string list;
+  for (long long id : ids) list += (list.empty() ? "" : ", ") + std::to_string(id);
+  soci::rowset<soci::row> rs = (sql.prepare << "SELECT * FROM kosmatau_parameters WHERE id IN (" + list + ")");
+  for (const auto& row : rs) {
+    long long id = 0;
+    ParameterValues values;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      const std::string name = row.get_properties(i).get_name();
+      if (lower(name) == "id") id = as_integer(row, i);
+      const ParamSpec* spec = find_parameter(name);
+      if (spec == nullptr) continue;
+      values[spec->name] = row.get_indicator(i) == soci::i_null ? "" : field_text(row, i, spec->type);
+    }
+    out[id] = std::move(values);
+  }
+  return out;
+}
+
+// The first parameter whose stored value is not the point's ("alpha: 0.5 in the database, 0.6
+// now"), or "". Real values agree to 1e-5 relative: a FLOAT column of the predecessor keeps
+// about seven digits, and its rtot (derived from rounded values) differs by 1.3e-6.
+std::string SociJobStore::first_difference(const ParameterValues& stored, const GridPoint& point) {
+  for (const auto& spec : parameter_specs()) {
+    if (spec.role == ParamRole::Comment) continue;
+    auto it = stored.find(spec.name);
+    const std::string have = it == stored.end() ? "" : it->second;
+    std::string want;
+    try {
+      want = point.param(spec.name);
+    } catch (const std::out_of_range&) {
+      continue;
+    }
+    if (have == want) continue;
+    if (spec.type != ParamType::Text && !have.empty() && !want.empty()) {
+      char* end_a = nullptr;
+      char* end_b = nullptr;
+      const double a = std::strtod(have.c_str(), &end_a), b = std::strtod(want.c_str(), &end_b);
+      if (*end_a == '\0' && *end_b == '\0' && std::fabs(a - b) <= 1e-5 * std::max(std::fabs(a), std::fabs(b))) {
+        continue;
+      }
+    }
+    auto shown = [](const std::string& v) {
+      return v.empty() ? std::string("none") : v.size() > 40 ? v.substr(0, 37) + "..." : v;
+    };
+    return std::string(spec.name) + ": " + shown(have) + " in the database, " + shown(want) + " now";
+  }
+  return "";
+}
+
+// SELECT by the unique key; INSERT OR IGNORE when missing; return the id.
+long long SociJobStore::get_or_create(Session& sql, const std::string& table, const std::vector<std::string>& key_cols,
+                        const std::vector<std::string>& key_vals,
+                        const std::vector<std::pair<std::string, std::string>>& extra) {
+  std::string where;
+  for (size_t i = 0; i < key_cols.size(); ++i) {
+    where += (i ? " AND " : "") + key_cols[i] + " = :k" + std::to_string(i);
+  }
+  auto find = [&]() -> long long {
+    long long id = 0;
+    soci::statement q(sql);
+    q.exchange(soci::into(id));
+    for (const auto& v : key_vals) q.exchange(soci::use(v));
+    q.alloc();
+    q.prepare("SELECT id FROM " + table + " WHERE " + where + " ORDER BY id LIMIT 1");
+    q.define_and_bind();
+    q.execute(true);
+    return q.got_data() ? id : 0;
+  };
+  if (long long id = find()) return id;
+  std::string cols, marks;
+  std::vector<std::string> values = key_vals;
+  std::vector<std::string> names = key_cols;
+  for (const auto& e : extra) {
+    names.push_back(e.first);
+    values.push_back(e.second);
+  }
+  for (size_t i = 0; i < names.size(); ++i) {
+    cols += (i ? ", " : "") + names[i];
+    marks += (i ? ", :v" : ":v") + std::to_string(i);
+  }
+  soci::statement ins(sql);
+  for (const auto& v : values) ins.exchange(soci::use(v));
+  ins.alloc();
+  ins.prepare(std::string(dialect_.insert_ignore()) + " INTO " + table + " (" + cols + ") VALUES (" + marks + ")");
+  ins.define_and_bind();
+  ins.execute(true);
+  return find();
+}
+
+Status SociJobStore::count_jobs(long long model_id, size_t* out) {
+  return transaction("count jobs", [&](Session& sql) {
+    long long n = 0;
+    sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m", soci::use(model_id), soci::into(n);
+    *out = static_cast<size_t>(n);
+    return Status::Ok();
+  });
+}
+
+}  // namespace pdr

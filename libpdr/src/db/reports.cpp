@@ -1,0 +1,324 @@
+// Counts, status, grid maps, outputs and run records.
+#include "db/soci_job_store.h"
+
+namespace pdr {
+
+Result<bool> SociJobStore::recount_jobs() {
+  if (!counters_live_) return false;
+  Status st = recount();
+  if (!st.ok()) return st;
+  return true;
+}
+
+// Jobs per state of a model (duplicate_key = 0): from the counters when the triggers keep them,
+// else by counting the rows.
+std::map<std::string, long long> SociJobStore::read_counts(Session& sql, long long model_id, bool exact) {
+  std::map<std::string, long long> counts;
+  std::vector<std::string> states(64);
+  std::vector<long long> n(64);
+  if (exact || !counters_live_) {
+    sql << "SELECT status, COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m AND duplicate_key = 0 "
+           "GROUP BY status",
+        soci::use(model_id), soci::into(states), soci::into(n);
+  } else {
+    sql << "SELECT status, CAST(SUM(n) AS SIGNED) FROM pdr_job_counts WHERE model_name_id = :m GROUP BY status",
+        soci::use(model_id), soci::into(states), soci::into(n);
+  }
+  // Every word of a state counts as that state (the predecessor's failure words as failed).
+  for (size_t i = 0; i < states.size(); ++i) {
+    if (n[i] != 0) counts[to_string(state_of_word(states[i]))] += n[i];
+  }
+  for (auto it = counts.begin(); it != counts.end();) it = it->second == 0 ? counts.erase(it) : std::next(it);
+  return counts;
+}
+
+// A model's id by name (the first, should the predecessor have left two rows of one name).
+std::optional<long long> SociJobStore::model_id_of(Session& sql, const std::string& model) {
+  long long id = 0;
+  sql << "SELECT id FROM model_names WHERE model_name = :n ORDER BY id LIMIT 1", soci::use(model),
+      soci::into(id);
+  if (!sql.got_data()) return std::nullopt;
+  return id;
+}
+
+Status SociJobStore::no_model(const std::string& model) {
+  return Status::Usage("no model named '" + model + "' in the database");
+}
+
+Result<CountCheck> SociJobStore::check_counts(const std::string& model) {
+  CountCheck check;
+  Status st = transaction("compare the job counters with the rows", [&](Session& sql) {
+    check = CountCheck{};
+    check.kept_by_triggers = counters_live_;
+    check.note = counters_note_;
+    const auto found = model_id_of(sql, model);
+    if (!found) return no_model(model);
+    const long long model_id = *found;
+    check.rows = read_counts(sql, model_id, true);
+    check.counters = counters_live_ ? read_counts(sql, model_id, false) : check.rows;
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return check;
+}
+
+Result<ParameterValues> SociJobStore::load_parameters(long long params_id) {
+  ParameterValues values;
+  Status st = transaction("load parameter row " + std::to_string(params_id), [&](Session& sql) {
+    values.clear();
+    soci::rowset<soci::row> rs = (sql.prepare << "SELECT * FROM kosmatau_parameters WHERE id = :id",
+                                  soci::use(params_id));
+    bool found = false;
+    for (const auto& row : rs) {
+      found = true;
+      for (std::size_t i = 0; i < row.size(); ++i) {
+        const auto& props = row.get_properties(i);
+        const ParamSpec* spec = find_parameter(props.get_name());
+        if (spec == nullptr) continue;
+        if (row.get_indicator(i) == soci::i_null) {
+          values[spec->name] = "";
+          continue;
+        }
+        values[spec->name] = field_text(row, i, spec->type);
+      }
+    }
+    if (!found) return Status::Error(ErrorKind::kPermanent, "parameter row " + std::to_string(params_id) + " is missing");
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return values;
+}
+
+Result<std::map<std::string, long long>> SociJobStore::state_counts(long long model_id) {
+  std::map<std::string, long long> counts;
+  Status st = transaction("count jobs per state", [&](Session& sql) {
+    counts = read_counts(sql, model_id, false);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return counts;
+}
+
+Result<GridMap> SociJobStore::grid_map(const std::string& model, const std::string& row_axis,
+                         const std::string& column_axis) {
+  // Axis -> the parameter column and how a value is written in the grid's units.
+  auto column_of = [](const std::string& axis) -> std::string {
+    if (axis == "dens") return "xnsur";
+    if (axis == "chi") return "sint";
+    if (axis == "mass") return "mass";
+    if (axis == "metal") return "zmetal";
+    return "";
+  };
+  const std::string rc = column_of(row_axis), cc = column_of(column_axis);
+  if (rc.empty() || cc.empty() || rc == cc) {
+    return Status::Usage("--grid: expects two different axes of dens, chi, mass, metal (got '" + row_axis + "," +
+                         column_axis + "')");
+  }
+  GridMap map{row_axis, column_axis, {}, {}, {}};
+  Status st = transaction("read the grid map", [&](Session& sql) {
+    map.cells.clear();
+    const auto found = model_id_of(sql, model);
+    if (!found) return no_model(model);
+    const long long model_id = *found;
+    soci::rowset<soci::row> rs =
+        (sql.prepare << "SELECT p." + rc + ", p." + cc + ", j.status, COUNT(*) FROM pdr_model_jobs j JOIN "
+                        "kosmatau_parameters p ON p.id = j.kosmatau_parameters_id WHERE j.model_name_id = :m AND "
+                        "j.duplicate_key = 0 GROUP BY p." + rc + ", p." + cc + ", j.status",
+         soci::use(model_id));
+    std::map<double, std::string> rows, columns;
+    for (const auto& row : rs) {
+      const double a = as_double(row, 0), b = as_double(row, 1);
+      const std::string ra = grid_unit_text(row_axis, a), cb = grid_unit_text(column_axis, b);
+      rows[a] = ra;
+      columns[b] = cb;
+      map.cells[{ra, cb}][to_string(state_of_word(row.get<std::string>(2)))] += as_integer(row, 3);
+    }
+    map.rows.clear();
+    map.columns.clear();
+    for (const auto& kv : rows) map.rows.push_back(kv.second);
+    for (const auto& kv : columns) map.columns.push_back(kv.second);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return map;
+}
+
+double SociJobStore::as_double(const soci::row& row, std::size_t i) {
+  if (row.get_indicator(i) == soci::i_null) return 0;
+  switch (row.get_properties(i).get_data_type()) {
+    case soci::dt_double: return row.get<double>(i);
+    case soci::dt_string: return std::stod(row.get<std::string>(i));
+    default: return static_cast<double>(as_integer(row, i));
+  }
+}
+
+// A physical value in the grid's units: 10*log10 for dens, chi and mass, percent for metal.
+std::string SociJobStore::grid_unit_text(const std::string& axis, double v) {
+  char buf[32];
+  if (axis == "metal") {
+    std::snprintf(buf, sizeof buf, "%g", v * 100);
+  } else {
+    std::snprintf(buf, sizeof buf, "%g", v > 0 ? std::round(10 * std::log10(v) * 1000) / 1000 : 0.0);
+  }
+  return buf;
+}
+
+Result<std::optional<long long>> SociJobStore::find_model(const std::string& model) {
+  std::optional<long long> id;
+  Status st = transaction("find model " + model, [&](Session& sql) {
+    id = model_id_of(sql, model);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return id;
+}
+
+Result<StatusReport> SociJobStore::status_report(const std::string& model) {
+  StatusReport report;
+  Status st = transaction("read status", [&](Session& sql) {
+    report = StatusReport{};
+    report.model = model;
+    for (JobState s : {JobState::Pending, JobState::Running, JobState::Finished, JobState::Failed,
+                       JobState::Skipped, JobState::Cancelled}) {
+      report.by_status[to_string(s)] = 0;
+    }
+    const auto found = model_id_of(sql, model);
+    if (!found) return no_model(model);
+    const long long model_id = *found;
+    for (const auto& kv : read_counts(sql, model_id, false)) {
+      report.by_status[kv.first] = kv.second;
+      report.total += kv.second;
+    }
+    auto summaries = [&](JobState state, std::vector<JobSummary>& out) {
+      soci::rowset<soci::row> rs =
+          (sql.prepare << "SELECT model_job_name, COALESCE(host, ''), COALESCE(pid, 0), "
+                          "COALESCE(time_of_start, ''), exit_code, COALESCE(error, ''), attempts, "
+                          "COALESCE(" + dialect_.seconds_since("time_of_start") + ", -1), COALESCE(" +
+                              dialect_.seconds_since("heartbeat_at") + ", -1) FROM pdr_model_jobs "
+                          "WHERE model_name_id = :m AND duplicate_key = 0 AND " + status_sql(state) +
+                              " ORDER BY id LIMIT 100",
+           soci::use(model_id));
+      for (const auto& row : rs) {
+        JobSummary j;
+        j.name = row.get<std::string>(0);
+        j.host = row.get<std::string>(1);
+        j.pid = as_integer(row, 2);
+        j.time_of_start = row.get<std::string>(3);
+        if (row.get_indicator(4) != soci::i_null) j.exit_code = static_cast<int>(as_integer(row, 4));
+        j.error = row.get<std::string>(5);
+        j.attempts = static_cast<int>(as_integer(row, 6));
+        j.age_seconds = as_integer(row, 7);
+        j.heartbeat_seconds = as_integer(row, 8);
+        out.push_back(std::move(j));
+      }
+    };
+    summaries(JobState::Running, report.running);
+    summaries(JobState::Failed, report.failed);
+    soci::rowset<soci::row> runs =
+        (sql.prepare << "SELECT COALESCE(host, ''), COALESCE(pid, 0), COALESCE(workers, 0), state, "
+                        "COALESCE(started_at, ''), COALESCE(updated_at, ''), pool_open, pool_in_use, pool_idle, "
+                        "pool_created, pool_validated, pool_replaced, pool_failed FROM pdr_runs "
+                        "WHERE model_name_id = :m ORDER BY id DESC LIMIT 10",
+         soci::use(model_id));
+    for (const auto& row : runs) {
+      RunRecord r;
+      r.host = row.get<std::string>(0);
+      r.pid = as_integer(row, 1);
+      r.workers = as_integer(row, 2);
+      r.state = row.get<std::string>(3);
+      r.started_at = row.get<std::string>(4);
+      r.updated_at = row.get<std::string>(5);
+      r.pool.size = static_cast<int>(as_integer(row, 6));
+      r.pool.in_use = static_cast<int>(as_integer(row, 7));
+      r.pool.idle = static_cast<int>(as_integer(row, 8));
+      r.pool.created = as_integer(row, 9);
+      r.pool.validated = as_integer(row, 10);
+      r.pool.replaced = as_integer(row, 11);
+      r.pool.failed = as_integer(row, 12);
+      report.runs.push_back(r);
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return report;
+}
+
+Result<std::map<long long, std::vector<StoredFile>>> SociJobStore::finished_outputs(const std::string& model) {
+  std::map<long long, std::vector<StoredFile>> out;
+  Status st = transaction("read the outputs of model " + model, [&](Session& sql) {
+    out.clear();
+    const auto found = model_id_of(sql, model);
+    if (!found) return no_model(model);
+    const long long model_id = *found;
+    std::vector<long long> ids(kBatch), sizes(kBatch);
+    std::vector<std::string> kinds(kBatch), paths(kBatch), sums(kBatch);
+    soci::statement q = (sql.prepare << "SELECT f.job_id, f.kind, f.path, f.sha256_sum, f.file_size FROM job_files f "
+                                        "JOIN pdr_model_jobs j ON j.id = f.job_id WHERE j.model_name_id = :m AND "
+                                        "j.duplicate_key = 0 AND j.status = 'finished' ORDER BY f.job_id, f.id",
+                         soci::use(model_id), soci::into(ids), soci::into(kinds), soci::into(paths), soci::into(sums),
+                         soci::into(sizes));
+    q.execute();
+    while (q.fetch()) {
+      for (size_t i = 0; i < ids.size(); ++i) out[ids[i]].push_back(StoredFile{kinds[i], paths[i], sums[i], sizes[i], "", ""});
+      for (auto* v : {&ids, &sizes}) v->resize(kBatch);
+      for (auto* v : {&kinds, &paths, &sums}) v->resize(kBatch);
+    }
+    // Jobs the predecessor finished: the HDF files of their hdf_files row, whose size and sha256
+    // it recorded (not its "remote_file_no_local_hash" rows).
+    soci::rowset<soci::row> hdf =
+        (sql.prepare << "SELECT h.job_id, h.full_path, h.sha256_sum, h.file_size, h.full_path_hdf5_s, "
+                        "h.sha256_sum_hdf5_s, h.file_size_hdf5_s, h.full_path_hdf5_c, h.sha256_sum_hdf5_c, "
+                        "h.file_size_hdf5_c FROM hdf_files h JOIN pdr_model_jobs j ON j.id = h.job_id WHERE "
+                        "j.model_name_id = :m AND j.duplicate_key = 0 AND j.status = 'finished' AND NOT EXISTS "
+                        "(SELECT 1 FROM job_files f WHERE f.job_id = j.id) ORDER BY h.id",
+         soci::use(model_id));
+    for (const auto& row : hdf) {
+      const long long job = as_integer(row, 0);
+      if (out.count(job) != 0) continue;  // one hdf_files row a job
+      std::vector<StoredFile> files;
+      for (std::size_t i = 1; i + 2 < row.size(); i += 3) {
+        if (row.get_indicator(i) == soci::i_null || row.get_indicator(i + 1) == soci::i_null ||
+            row.get_indicator(i + 2) == soci::i_null) {
+          continue;
+        }
+        const std::string sum = row.get<std::string>(i + 1);
+        if (sum.size() != 64 || sum.find_first_not_of("0123456789abcdef") != std::string::npos) continue;
+        files.push_back(StoredFile{"predecessor_hdf", row.get<std::string>(i), sum, as_integer(row, i + 2), "", ""});
+      }
+      if (!files.empty()) out[job] = std::move(files);
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Status SociJobStore::record_run(long long model_id, const Owner& owner, int workers, const std::string& state,
+                  const PoolStats& pool) {
+  return transaction("record run " + owner.token, [&](Session& sql) {
+    const long long pid = owner.pid, w = workers, open = pool.size, in_use = pool.in_use, idle = pool.idle;
+    sql << std::string(dialect_.insert_ignore()) +
+               " INTO pdr_runs (token, model_name_id, host, pid, workers) VALUES (:t, :m, :h, :p, :w)",
+        soci::use(owner.token), soci::use(model_id), soci::use(owner.host), soci::use(pid), soci::use(w);
+    sql << "UPDATE pdr_runs SET state = :s, updated_at = CURRENT_TIMESTAMP, pool_open = :o, pool_in_use = :u, "
+           "pool_idle = :i, pool_created = :c, pool_validated = :v, pool_replaced = :r, pool_failed = :f "
+           "WHERE token = :t",
+        soci::use(state), soci::use(open), soci::use(in_use), soci::use(idle), soci::use(pool.created),
+        soci::use(pool.validated), soci::use(pool.replaced), soci::use(pool.failed), soci::use(owner.token);
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<std::string>> SociJobStore::model_names() {
+  std::vector<std::string> names;
+  Status st = transaction("list models", [&](Session& sql) {
+    names.clear();
+    soci::rowset<std::string> rs = (sql.prepare << "SELECT model_name FROM model_names ORDER BY model_name");
+    for (const auto& n : rs) names.push_back(n);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return names;
+}
+
+}  // namespace pdr

@@ -1,0 +1,320 @@
+// Creating and upgrading the schema, and taking in rows the predecessor wrote.
+#include "db/soci_job_store.h"
+
+namespace pdr {
+
+Status SociJobStore::open_schema() {
+  Status st = transaction("create or migrate the schema", [&](Session& sql) {
+    migration_ = MigrationReport{};
+    const bool versioned = table_exists(sql, "schema_version");
+    if (versioned) {
+      int version = 0;
+      soci::indicator ind = soci::i_null;
+      sql << "SELECT MAX(version) FROM schema_version", soci::into(version, ind);
+      if (ind == soci::i_ok && version > kSchemaVersion) {
+        return Status::Error(ErrorKind::kPermanent,
+                             "the database has schema version " + std::to_string(version) +
+                                 ", newer than this pdr_run understands (" + std::to_string(kSchemaVersion) +
+                                 "); use a newer pdr_run");
+      }
+      // Current: nothing to create or migrate (a start of many workers, or a quick status).
+      if (ind == soci::i_ok && version == kSchemaVersion && schema_complete(sql)) return Status::Ok();
+    }
+    migration_.from_predecessor = !versioned && table_exists(sql, "pdr_model_jobs");
+    int stored = 0;
+    if (versioned) {
+      soci::indicator stored_ind = soci::i_null;
+      sql << "SELECT MAX(version) FROM schema_version", soci::into(stored, stored_ind);
+      if (stored_ind != soci::i_ok) stored = 0;
+    }
+    for (const auto& table : schema_tables()) {
+      if (!table_exists(sql, table.name)) {
+        sql << create_table_sql(table, dialect_);
+        continue;
+      }
+      const auto existing = column_info(sql, table.name);
+      std::vector<ColumnDef> relax;
+      for (const auto& c : table.columns) {
+        auto it = existing.find(lower(c.name));
+        if (it == existing.end()) {
+          add_column(sql, table.name, c);
+          continue;
+        }
+        if (dialect_.mysql && it->second.type == "float") {
+          sql << "ALTER TABLE " + table.name + " MODIFY COLUMN " + dialect_.quote(c.name) + " DOUBLE";
+          ++migration_.columns_widened;
+        }
+        // NOT NULL of an earlier version on a column the predecessor's inserts leave out.
+        if (it->second.not_null && c.type.find("NOT NULL") == std::string::npos) relax.push_back(c);
+      }
+      if (!relax.empty()) relax_columns(sql, table.name, relax);
+    }
+    for (const auto& index : obsolete_indexes()) drop_index(sql, index);
+    if (stored < 4) {
+      // Up to version 3 a job was unique by its parameter row; now by its name. Groups of one
+      // name with more than one job (FLOAT rows of the predecessor) are classified again.
+      unmark_name_clashes(sql);
+      adopt_rows(sql, 0);
+    }
+    for (const auto& index : schema_indexes()) create_index(sql, index);
+    bool views_missing = false;
+    for (const auto& view : schema_views()) views_missing = views_missing || !view_exists(sql, view.name);
+    if (stored < kSchemaVersion || views_missing) {
+      for (const auto& view : schema_views()) {
+        if (dialect_.mysql) {
+          sql << "CREATE OR REPLACE VIEW " + view.name + " AS " + view.select;
+        } else {
+          sql << "DROP VIEW IF EXISTS " + view.name;
+          sql << "CREATE VIEW " + view.name + " AS " + view.select;
+        }
+      }
+    }
+    if (stored < kSchemaVersion) sql << "INSERT INTO schema_version (version) VALUES (" << kSchemaVersion << ")";
+    return Status::Ok();
+  });
+  for (const auto& key : migration_.unique_keys_skipped) {
+    spdlog::warn("unique key on {} not created: the table holds duplicate rows from the predecessor", key);
+  }
+  if (st.ok() && migration_.from_predecessor) {
+    spdlog::warn("opened a database of the Python pdr_run: {} columns added, {} FLOAT columns widened to DOUBLE, "
+                 "{} duplicate parameter rows and {} duplicate jobs kept and marked; its rows and statuses are "
+                 "otherwise unchanged",
+                 migration_.columns_added, migration_.columns_widened, migration_.duplicate_parameters,
+                 migration_.duplicate_jobs);
+  }
+  return st;
+}
+
+// Lower-case column name -> its data type and nullability.
+std::map<std::string, SociJobStore::ColumnInfo> SociJobStore::column_info(Session& sql, const std::string& table) {
+  std::map<std::string, ColumnInfo> out;
+  if (dialect_.mysql) {
+    soci::rowset<soci::row> rs =
+        (sql.prepare << "SELECT COLUMN_NAME, DATA_TYPE, IS_NULLABLE FROM information_schema.COLUMNS "
+                        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t",
+         soci::use(table));
+    for (const auto& row : rs) {
+      out[lower(row.get<std::string>(0))] = ColumnInfo{lower(row.get<std::string>(1)), row.get<std::string>(2) == "NO"};
+    }
+  } else {
+    soci::rowset<soci::row> rs = (sql.prepare << "PRAGMA table_info(" + table + ")");
+    for (const auto& row : rs) {
+      out[lower(row.get<std::string>(1))] = ColumnInfo{lower(row.get<std::string>(2)), as_integer(row, 3) != 0};
+    }
+  }
+  return out;
+}
+
+// Gives columns their current definition where an earlier one had NOT NULL. MySQL changes
+// the column in place. SQLite cannot; dropping NOT NULL and changing a default do not touch
+// the stored rows, and SQLite documents editing the table's definition text for exactly that
+// (PRAGMA writable_schema, then a new schema_version): no row is copied, and the table keeps
+// its foreign keys, indexes, triggers and the views that name it.
+void SociJobStore::relax_columns(Session& sql, const std::string& table, const std::vector<ColumnDef>& columns) {
+  if (dialect_.mysql) {
+    for (const auto& c : columns) {
+      sql << "ALTER TABLE " + table + " MODIFY COLUMN " + dialect_.quote(c.name) + " " + c.type;
+    }
+    return;
+  }
+  std::string ddl;
+  sql << "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :t", soci::use(table), soci::into(ddl);
+  const std::string before = ddl;
+  for (const auto& c : columns) {
+    // pdr_run wrote these columns itself (CREATE TABLE or ADD COLUMN), always double-quoted.
+    const std::string quoted = dialect_.quote(c.name);
+    const size_t at = ddl.find(quoted);
+    if (at == std::string::npos) {
+      throw std::runtime_error("cannot find column " + quoted + " in the definition of table " + table);
+    }
+    size_t end = at + quoted.size();
+    for (int depth = 0; end < ddl.size(); ++end) {
+      const char ch = ddl[end];
+      if (ch == '(') ++depth;
+      if (ch == ')' && depth-- == 0) break;
+      if (ch == ',' && depth == 0) break;
+    }
+    ddl.replace(at, end - at, quoted + " " + c.type);
+  }
+  if (ddl == before) return;
+  int version = 0;
+  sql << "PRAGMA schema_version", soci::into(version);
+  sql << "PRAGMA writable_schema = ON";
+  try {
+    sql << "UPDATE sqlite_master SET sql = :d WHERE type = 'table' AND name = :t", soci::use(ddl), soci::use(table);
+    sql << "PRAGMA schema_version = " + std::to_string(version + 1);
+  } catch (...) {
+    sql << "PRAGMA writable_schema = OFF";
+    throw;
+  }
+  sql << "PRAGMA writable_schema = OFF";
+}
+
+void SociJobStore::drop_index(Session& sql, const IndexDef& index) {
+  if (!index_exists(sql, index)) return;
+  sql << (dialect_.mysql ? "DROP INDEX " + index.name + " ON " + index.table : "DROP INDEX IF EXISTS " + index.name);
+}
+
+void SociJobStore::add_column(Session& sql, const std::string& table, const ColumnDef& c) {
+  try {
+    sql << "ALTER TABLE " + table + " ADD COLUMN " + dialect_.quote(c.name) + " " + c.added_type();
+    ++migration_.columns_added;
+  } catch (const soci::soci_error& e) {
+    // Another process added it first (MySQL DDL is not transactional): that is the goal.
+    if (db_error_status(e, "").code() != 1060) throw;
+  }
+}
+
+void SociJobStore::create_index(Session& sql, const IndexDef& index) {
+  if (index_exists(sql, index)) return;
+  // Parameter rows and jobs get their keys in any case (duplicates are marked by the
+  // migration); elsewhere duplicates left by the predecessor make a unique key impossible.
+  const bool may_fail = index.unique && index.table != "kosmatau_parameters" && index.table != "pdr_model_jobs";
+  if (!may_fail) {
+    sql << create_index_sql(index, dialect_);
+    return;
+  }
+  long long dups = 0;
+  sql << "SELECT COUNT(*) FROM (SELECT 1 FROM " + index.table + " WHERE " + not_null(index.columns) +
+             " GROUP BY " + index.columns + " HAVING COUNT(*) > 1) d",
+      soci::into(dups);
+  if (dups > 0) {
+    migration_.unique_keys_skipped.push_back(index.table + " (" + index.columns + ")");
+    return;
+  }
+  sql << create_index_sql(index, dialect_);
+}
+
+std::string SociJobStore::not_null(const std::string& columns) {
+  std::string out, col;
+  std::istringstream in(columns);
+  while (std::getline(in, col, ',')) {
+    col.erase(0, col.find_first_not_of(' '));
+    out += (out.empty() ? "" : " AND ") + col + " IS NOT NULL";
+  }
+  return out;
+}
+
+// Takes in rows the predecessor wrote (of one model, or of all with `model` 0): a parameter
+// row without an identity hash gets one (a repeat of a row the model has is kept and marked),
+// and a job without duplicate_key is classified: of the rows of one (model, job name) the
+// finished one (then skipped, then any; the newest first) is the job, the others are kept
+// duplicates. A job of pdr_run that is not finished and not running gives way to a finished
+// row of the predecessor (it finished the point meanwhile). Nothing else of those rows changes.
+void SociJobStore::adopt_rows(Session& sql, long long model) {
+  const std::string of_model = model > 0 ? " AND model_name_id = " + std::to_string(model) : "";
+  struct Row {
+    long long id, model;
+  };
+  std::vector<Row> params;
+  {
+    soci::rowset<soci::row> rs = (sql.prepare << "SELECT id, COALESCE(model_name_id, 0) FROM kosmatau_parameters "
+                                                 "WHERE parameter_hash IS NULL" + of_model + " ORDER BY id");
+    for (const auto& row : rs) params.push_back(Row{as_integer(row, 0), as_integer(row, 1)});
+  }
+  std::map<long long, std::unordered_set<std::string>> hashes;  // per model, loaded once
+  for (const auto& p : params) {
+    auto known = hashes.find(p.model);
+    if (known == hashes.end()) {
+      known = hashes.emplace(p.model, std::unordered_set<std::string>{}).first;
+      soci::rowset<std::string> rs =
+          (sql.prepare << "SELECT parameter_hash FROM kosmatau_parameters WHERE parameter_hash IS NOT NULL AND " +
+                              std::string(p.model > 0 ? "model_name_id = " + std::to_string(p.model)
+                                                      : "model_name_id IS NULL"));
+      for (const auto& h : rs) known->second.insert(h);
+    }
+    ParameterValues values = parameter_rows(sql, {p.id})[p.id];
+    for (const auto& spec : parameter_specs()) {
+      if (spec.role == ParamRole::Comment) values.erase(spec.name);
+    }
+    std::string hash = parameter_hash(values);
+    if (!known->second.insert(hash).second) {
+      hash = sha256_hex(hash + ":duplicate:" + std::to_string(p.id));
+      ++migration_.duplicate_parameters;
+    }
+    sql << "UPDATE kosmatau_parameters SET parameter_hash = :h WHERE id = :id AND parameter_hash IS NULL",
+        soci::use(hash), soci::use(p.id);
+  }
+
+  struct Job {
+    long long id;
+    std::string status;
+    bool owned;
+  };
+  std::map<std::pair<long long, std::string>, std::vector<Job>> groups;
+  {
+    soci::rowset<soci::row> rs =
+        (sql.prepare << "SELECT id, COALESCE(model_name_id, 0), model_job_name, COALESCE(status, ''), "
+                        "CASE WHEN token IS NULL THEN 0 ELSE 1 END FROM pdr_model_jobs WHERE duplicate_key IS NULL" +
+                            of_model + " ORDER BY id");
+    for (const auto& row : rs) {
+      groups[{as_integer(row, 1), row.get<std::string>(2)}].push_back(
+          Job{as_integer(row, 0), row.get<std::string>(3), as_integer(row, 4) != 0});
+    }
+  }
+  auto rank = [](const Job& j) {
+    const JobState s = state_of_word(j.status);
+    return s == JobState::Finished ? 2 : s == JobState::Skipped ? 1 : 0;
+  };
+  // A row without a status (none of the predecessor's inserts leaves one) is never the job.
+  auto better = [&](const Job& a, const Job& b) {
+    if (a.status.empty() != b.status.empty()) return b.status.empty();
+    return rank(a) > rank(b) || (rank(a) == rank(b) && a.id > b.id);
+  };
+  for (const auto& [key, jobs] : groups) {
+    const Job* best = nullptr;
+    for (const auto& j : jobs) {
+      if (best == nullptr || better(j, *best)) best = &j;
+    }
+    std::optional<Job> current;
+    if (key.first > 0) {
+      soci::rowset<soci::row> rs =
+          (sql.prepare << "SELECT id, COALESCE(status, ''), CASE WHEN token IS NULL THEN 0 ELSE 1 END FROM "
+                          "pdr_model_jobs WHERE model_name_id = :m AND model_job_name = :n AND duplicate_key = 0",
+           soci::use(key.first), soci::use(key.second));
+      for (const auto& row : rs) current = Job{as_integer(row, 0), row.get<std::string>(1), as_integer(row, 2) != 0};
+    }
+    const Job* keep = best;
+    if (current) {
+      const JobState now = state_of_word(current->status);
+      const bool gives_way = rank(*best) == 2 && now != JobState::Finished && now != JobState::Skipped &&
+                             now != JobState::Running;
+      if (gives_way) {
+        sql << "UPDATE pdr_model_jobs SET duplicate_key = id WHERE id = :id AND duplicate_key = 0",
+            soci::use(current->id);
+        ++migration_.duplicate_jobs;
+      } else {
+        keep = nullptr;
+      }
+    } else if (key.first == 0 || best->status.empty()) {
+      keep = nullptr;  // a job of no model, or of no state, is never run
+    }
+    for (const auto& j : jobs) {
+      if (&j == keep) {
+        sql << "UPDATE pdr_model_jobs SET duplicate_key = 0 WHERE id = :id AND duplicate_key IS NULL", soci::use(j.id);
+      } else {
+        sql << "UPDATE pdr_model_jobs SET duplicate_key = id WHERE id = :id AND duplicate_key IS NULL",
+            soci::use(j.id);
+        ++migration_.duplicate_jobs;
+      }
+    }
+  }
+}
+
+// Groups of one (model, job name) with more than one job: their jobs are classified again.
+void SociJobStore::unmark_name_clashes(Session& sql) {
+  std::vector<std::pair<long long, std::string>> clashes;
+  {
+    soci::rowset<soci::row> rs =
+        (sql.prepare << "SELECT COALESCE(model_name_id, 0), model_job_name FROM pdr_model_jobs WHERE "
+                        "duplicate_key = 0 GROUP BY COALESCE(model_name_id, 0), model_job_name HAVING COUNT(*) > 1");
+    for (const auto& row : rs) clashes.emplace_back(as_integer(row, 0), row.get<std::string>(1));
+  }
+  for (const auto& [model, name] : clashes) {
+    sql << "UPDATE pdr_model_jobs SET duplicate_key = NULL WHERE COALESCE(model_name_id, 0) = :m AND "
+           "model_job_name = :n AND duplicate_key = 0",
+        soci::use(model), soci::use(name);
+  }
+}
+
+}  // namespace pdr

@@ -1,0 +1,399 @@
+// The SOCI implementation of JobStore, one class whose methods live in one file per concern:
+//   soci_job_store.cpp  shared helpers, the transaction wrapper's read-back, row conversions,
+//                       open_job_store
+//   catalog.cpp         what the database has: tables, indexes, triggers, server version
+//   schema_upgrade.cpp  creating and upgrading the schema; taking in the predecessor's rows
+//   registration.cpp    a grid's model, provenance and the check of its points' physics
+//   bulk_insert.cpp     parameter and job rows in batches (multi-row statements on MySQL)
+//   reconcile.cpp       what a registration finds: done, to run again, left alone
+//   transitions.cpp     job state changes (claims, outcomes, hand-backs, retries)
+//   provenance.cpp      the files a finished job recorded (job_files, hdf_files, json_files)
+//   leases.cpp          leases, heartbeats, the reaper and what is left to run
+//   reports.cpp         counts, status, grid maps, outputs, runs
+// Every public method is one or more short transactions on a borrowed session; SOCI
+// exceptions are caught in `transaction` and come out as Status values. Internal to db/.
+#pragma once
+
+#include <soci/soci.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <charconv>
+#include <chrono>
+#include <filesystem>
+#include <cctype>
+#include <deque>
+#include <map>
+#include <set>
+#include <sstream>
+#include <functional>
+#include <random>
+#include <sys/stat.h>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "db/db_error.h"
+#include "db/dialect.h"
+#include "db/schema.h"
+#include "pdr/db_manager.h"
+#include "pdr/job_store.h"
+#include "pdr/sha256.h"
+
+namespace pdr {
+
+using Session = soci::session;
+
+constexpr size_t kBatch = 5000;  // rows per bulk statement
+
+// This host's name.
+std::string this_host();
+// Whether a process of this host is alive.
+bool process_alive(long long pid);
+// Whether two recorded model paths name the same place.
+bool same_location(const std::string& a, const std::string& b);
+// `text` with every byte that is not part of a well-formed UTF-8 sequence replaced by '?'.
+std::string valid_utf8(const std::string& text);
+// Job columns an output file kind may fill.
+bool is_job_output_column(const std::string& kind);
+// What identifies a failure for "failed the same way twice".
+std::string failure_signature(const std::string& error);
+
+class SociJobStore : public JobStore {
+ public:
+  explicit SociJobStore(DbManager* manager) : db_(manager), retry_(manager->settings().retry) {
+    dialect_.mysql = manager->settings().type == "mysql";
+    const auto& s = manager->settings();
+    // A statement waits at most read_timeout or write_timeout; one second more is a call that
+    // blocked (connects and pings are checked by the manager). A failed attempt stops at its
+    // first failing statement, so one attempt is one bounded wait.
+    slow_call_ = s.type == "mysql" ? std::max(s.read_timeout, s.write_timeout) + 1.0 : 0.0;
+  }
+
+  Status open_schema();
+
+  MigrationReport migration() const override { return migration_; }
+
+  // The names of the job count triggers present in the database.
+  std::set<std::string> present_triggers(Session& sql);
+
+  bool all_triggers(const std::set<std::string>& present) const;
+
+  bool counters_live() const { return counters_live_; }
+
+  // Creates the job count triggers when check_server found them missing and then counts the
+  // rows once. A server that refuses CREATE TRIGGER (no TRIGGER privilege, or binary logging
+  // without log_bin_trust_function_creators) leaves pdr_run counting rows for `status` and the
+  // progress line: correct, only slower on big grids (doctor says so).
+  Status ensure_counters();
+
+  // Rewrites the counters from the rows (after the triggers were created, or to repair them).
+  Status recount();
+
+  Result<bool> recount_jobs() override;
+
+  // Jobs per state of a model (duplicate_key = 0): from the counters when the triggers keep them,
+  // else by counting the rows.
+  std::map<std::string, long long> read_counts(Session& sql, long long model_id, bool exact);
+
+  // A model's id by name (the first, should the predecessor have left two rows of one name).
+  static std::optional<long long> model_id_of(Session& sql, const std::string& model);
+  static Status no_model(const std::string& model);
+
+  Result<CountCheck> check_counts(const std::string& model) override;
+
+  // Reads the server's version and limits; on a server without SKIP LOCKED, claims fall back to
+  // plain row locks (correct, but claimers of several processes wait for each other).
+  Status check_server();
+
+  Result<ServerInfo> server_info() override;
+
+  static bool supports_skip_locked(const std::string& version);
+
+  long long retry_delay_seconds(int attempts) const;
+
+  Status register_grid(const Provenance& prov, const std::vector<GridPoint>& points, RegisterReport* report,
+                       const RegisterOptions& options) override;
+
+  // The json_templates row of the template this process renders (0 when there is none).
+  long long json_template_row(Session& sql, const Provenance& prov);
+
+  Status use_json_template(const Provenance& prov) override;
+
+  Result<std::vector<ClaimedJob>> claim_jobs(long long model_id, int max, const Owner& owner) override;
+
+  Result<long long> pending_count(long long model_id) override;
+
+  Result<Backlog> backlog(long long model_id) override;
+
+  Result<ParameterValues> load_parameters(long long params_id) override;
+
+  Result<bool> update_job_status(const StatusChange& c) override;
+
+  Result<long long> release_jobs(const Owner& owner) override;
+
+  void set_policy(const JobPolicy& policy) override { policy_ = policy; }
+
+  Result<RecordedOutcome> record_outcome(const StatusChange& change) override;
+
+  Result<std::map<long long, long long>> renew_leases(const Owner& owner) override;
+
+  Result<bool> renew_lease(long long job_id, long long epoch, const Owner& owner) override;
+
+  Result<long long> reap_expired() override;
+
+  Result<long long> retry_failed(const std::string& model, bool ownerless) override;
+
+  Result<std::map<std::string, long long>> state_counts(long long model_id) override;
+
+  Result<GridMap> grid_map(const std::string& model, const std::string& row_axis,
+                           const std::string& column_axis) override;
+
+  static double as_double(const soci::row& row, std::size_t i);
+
+  // A physical value in the grid's units: 10*log10 for dens, chi and mass, percent for metal.
+  static std::string grid_unit_text(const std::string& axis, double v);
+
+  Result<std::optional<long long>> find_model(const std::string& model) override;
+
+  Result<StatusReport> status_report(const std::string& model) override;
+
+  Result<std::map<long long, std::vector<StoredFile>>> finished_outputs(const std::string& model) override;
+
+  Status record_run(long long model_id, const Owner& owner, int workers, const std::string& state,
+                    const PoolStats& pool) override;
+
+  Result<std::vector<std::string>> model_names() override;
+
+ private:
+  // Whether a transaction whose COMMIT outcome is unknown did land; read on a fresh session.
+  using LandedCheck = std::function<bool(Session&)>;
+
+  // Runs `body` in one write transaction and commits. Transient errors (classified by code)
+  // roll back and retry the whole body with capped exponential backoff and jitter, bounded by
+  // database.retry.max_attempts and database.retry.deadline; each retry is logged once with its
+  // attempt number and error code. A connection lost during COMMIT leaves the outcome unknown:
+  // `landed` reads the row back (on a new connection) before anything is replayed; without it
+  // the body must be harmless to replay (all bodies here are conditional or INSERT IGNORE).
+  template <class Body>
+  Status transaction(const std::string& what, Body&& body, const LandedCheck& landed = nullptr) {
+    using clock = std::chrono::steady_clock;
+    thread_local std::mt19937 rng(std::random_device{}());
+    const auto start = clock::now();
+    const auto deadline = start + std::chrono::duration_cast<clock::duration>(
+                                      std::chrono::duration<double>(retry_.deadline));
+    double delay = retry_.initial_delay;
+    Status last;
+    for (int attempt = 1;; ++attempt) {
+      auto attempt_start = clock::now();
+      bool committing = false;
+      {
+        auto lease = db_->borrow(what);  // its connects and pings are bounded and checked there
+        attempt_start = clock::now();
+        if (!lease.ok()) {
+          last = lease.status();
+        } else {
+          Session& sql = lease->session();
+          try {
+            sql << dialect_.begin();
+            Status st = body(sql);
+            if (!st.ok()) {
+              sql << "ROLLBACK";
+              return st;
+            }
+            committing = true;
+            sql << "COMMIT";
+            warn_if_blocked(what, attempt_start, slow_call_);
+            return Status::Ok();
+          } catch (const std::exception& e) {
+            last = db_error_status(e, "database error while trying to " + what);
+            if (is_connection_lost(last.code())) {
+              lease->mark_broken();
+            } else {
+              try {
+                sql << "ROLLBACK";
+              } catch (...) {
+                lease->mark_broken();
+              }
+            }
+          }
+        }
+      }
+      warn_if_blocked(what, attempt_start, slow_call_);
+      if (committing && is_connection_lost(last.code())) {
+        spdlog::warn("database: connection lost during COMMIT of '{}' (error {}): outcome unknown, reading it back",
+                     what, last.code());
+        if (landed) {
+          auto check = read_back(landed, deadline);
+          if (!check.ok()) return check.status();
+          if (check.value()) return Status::Ok();
+        }
+      }
+      if (last.kind() != ErrorKind::kTransient) return last;
+      const auto wait = std::chrono::duration<double>(
+          std::min(delay, retry_.max_delay) * std::uniform_real_distribution<double>(0.5, 1.0)(rng));
+      if (attempt >= retry_.max_attempts || clock::now() + wait > deadline) {
+        const double spent = std::chrono::duration<double>(clock::now() - start).count();
+        return Status::Error(ErrorKind::kTransient,
+                             "database unusable: gave up after " + std::to_string(attempt) + " attempts in " +
+                                 std::to_string(static_cast<int>(spent + 0.5)) + " s: " + last.message(),
+                             last.code());
+      }
+      spdlog::warn("database: '{}' failed (attempt {}, error {}); retrying in {} ms", what, attempt, last.code(),
+                   static_cast<long long>(wait.count() * 1000));
+      std::this_thread::sleep_for(wait);
+      delay *= 2;
+    }
+  }
+
+  // Runs a read-only check on fresh sessions until it answers or the deadline passes.
+  Result<bool> read_back(const LandedCheck& landed, std::chrono::steady_clock::time_point deadline);
+
+  static std::string lower(std::string v);
+
+  bool table_exists(Session& sql, const std::string& table);
+
+  bool view_exists(Session& sql, const std::string& view);
+
+  struct ColumnInfo {
+    std::string type;  // lower case
+    bool not_null = false;
+  };
+  // Lower-case column name -> its data type and nullability.
+  std::map<std::string, ColumnInfo> column_info(Session& sql, const std::string& table);
+
+  // Gives columns their current definition where an earlier one had NOT NULL. MySQL changes
+  // the column in place. SQLite cannot; dropping NOT NULL and changing a default do not touch
+  // the stored rows, and SQLite documents editing the table's definition text for exactly that
+  // (PRAGMA writable_schema, then a new schema_version): no row is copied, and the table keeps
+  // its foreign keys, indexes, triggers and the views that name it.
+  void relax_columns(Session& sql, const std::string& table, const std::vector<ColumnDef>& columns);
+
+  void drop_index(Session& sql, const IndexDef& index);
+
+  void add_column(Session& sql, const std::string& table, const ColumnDef& c);
+
+  bool index_exists(Session& sql, const IndexDef& index);
+
+  // Every table, index and view of this version is there (a skipped unique key is not, so its
+  // warning comes again at every start).
+  bool schema_complete(Session& sql);
+
+  void create_index(Session& sql, const IndexDef& index);
+
+  static std::string not_null(const std::string& columns);
+
+  // The values of parameter rows by id.
+  static std::map<long long, ParameterValues> parameter_rows(Session& sql, const std::vector<long long>& ids);
+
+  // The first parameter whose stored value is not the point's ("alpha: 0.5 in the database, 0.6
+  // now"), or "". Real values agree to 1e-5 relative: a FLOAT column of the predecessor keeps
+  // about seven digits, and its rtot (derived from rounded values) differs by 1.3e-6.
+  static std::string first_difference(const ParameterValues& stored, const GridPoint& point);
+
+  // Takes in rows the predecessor wrote (of one model, or of all with `model` 0): a parameter
+  // row without an identity hash gets one (a repeat of a row the model has is kept and marked),
+  // and a job without duplicate_key is classified: of the rows of one (model, job name) the
+  // finished one (then skipped, then any; the newest first) is the job, the others are kept
+  // duplicates. A job of pdr_run that is not finished and not running gives way to a finished
+  // row of the predecessor (it finished the point meanwhile). Nothing else of those rows changes.
+  void adopt_rows(Session& sql, long long model);
+
+  // Groups of one (model, job name) with more than one job: their jobs are classified again.
+  void unmark_name_clashes(Session& sql);
+
+  // SELECT by the unique key; INSERT OR IGNORE when missing; return the id.
+  long long get_or_create(Session& sql, const std::string& table, const std::vector<std::string>& key_cols,
+                          const std::vector<std::string>& key_vals,
+                          const std::vector<std::pair<std::string, std::string>>& extra);
+
+  // MySQL runs a bulk statement once per row (a round trip each); registration sends rows in
+  // multi-row statements instead. Only numbers, hex hashes and job names (checked to hold grid
+  // characters only) are written as literals; anything else is bound.
+  static constexpr size_t kRowsPerStatement = 400;  // under SQLite's 500-term compound limit too
+
+  static std::string number_literal(const std::string& text);
+
+  static bool plain_name(const std::string& v);
+
+  static bool plain_names(const std::vector<GridPoint>& points, size_t begin, size_t end);
+
+  // On MySQL the insert trigger costs ~18 us a row (a million points: 18 s more): the batch
+  // turns it off for its own session (@pdr_bulk_insert) and adds the rows it inserted to the
+  // counters itself, in the same transaction.
+  void insert_jobs_multirow(Session& sql, const std::vector<GridPoint>& points, size_t begin, size_t end,
+                            const std::unordered_map<std::string, long long>& param_ids, long long model_id,
+                            long long user_id, long long exe_id, long long chem_id, const Provenance& prov);
+
+  // The grid's points share one base row: it is written once into a one-row temporary table and
+  // each point binds only its own values (a million points bind 7 values each instead of ~100).
+  bool insert_parameters_shared(Session& sql, long long model_id, const std::vector<GridPoint>& points,
+                                size_t begin, size_t end);
+
+  void insert_parameters(Session& sql, long long model_id, const std::vector<GridPoint>& points, size_t begin,
+                         size_t end);
+
+  Status count_jobs(long long model_id, size_t* out);
+
+  // The outputs a job the predecessor finished must still have, from what it recorded: the
+  // hdf_files paths (else pdrstruct<job>.hdf5, its own test of "done"), the output columns it
+  // sets only for a file it stored, and by its naming each onion species' TEXTOUT<job>_<species>.
+  Status predecessor_outputs(long long model_id, std::unordered_map<long long, std::vector<std::string>>* files);
+
+  // Puts what cannot be trusted back to pending and counts what is already done.
+  Status reconcile(long long model_id, const std::vector<GridPoint>& points,
+                   const std::unordered_map<std::string, long long>& param_ids, RegisterReport* report,
+                   const RegisterOptions& options);
+
+  // Whether the job is in `state` (and, when `token` is given, held by that owner; when `epoch`
+  // is given, under that lease epoch: the attempt that wrote it).
+  static bool job_is(Session& sql, long long id, JobState state, const std::string& token, long long epoch = 0);
+
+  bool apply_change(Session& sql, const StatusChange& change);
+
+  // A failed attempt's TEXTOUT, kept in storage, is where the predecessor's columns point.
+  void record_log(Session& sql, const StatusChange& c);
+
+  // Runs `write` inside a savepoint: an error other than a lost connection or a lock (which
+  // retry the whole transaction) undoes only what `write` did and is logged. For the
+  // predecessor's provenance rows: a key or constraint of its tables must not cost the job's
+  // result.
+  template <class Write>
+  void best_effort(Session& sql, const std::string& what, Write&& write) {
+    sql << "SAVEPOINT pdr_provenance";
+    try {
+      write();
+      sql << "RELEASE SAVEPOINT pdr_provenance";
+    } catch (const soci::soci_error& e) {
+      Status st = db_error_status(e, "");
+      if (st.kind() == ErrorKind::kTransient || is_connection_lost(st.code())) throw;
+      sql << "ROLLBACK TO SAVEPOINT pdr_provenance";
+      sql << "RELEASE SAVEPOINT pdr_provenance";
+      spdlog::warn("{} not recorded: {}", what, st.message());
+    }
+  }
+
+  void record_files(Session& sql, const StatusChange& c);
+
+  static long long as_integer(const soci::row& row, std::size_t i);
+
+  static std::string field_text(const soci::row& row, std::size_t i, ParamType type);
+
+  static std::string real_text(double v, ParamType type);
+
+  DbManager* db_;
+  long long json_template_id_ = 0;  // json_templates row of the template registered by this process
+  MigrationReport migration_;
+  bool counters_live_ = false;  // the triggers keep pdr_job_counts (read at open)
+  std::string counters_note_;   // why they could not be created, if so
+  DatabaseSettings::Retry retry_;
+  JobPolicy policy_;
+  Dialect dialect_;
+  double slow_call_ = 0;
+};
+
+}  // namespace pdr

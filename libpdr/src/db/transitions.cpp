@@ -1,0 +1,290 @@
+// Job state changes: claims, outcomes, hand-backs and retries.
+#include "db/soci_job_store.h"
+
+namespace pdr {
+
+long long SociJobStore::retry_delay_seconds(int attempts) const {
+  double d = policy_.retry_delay;
+  for (int i = 1; i < attempts && d < 86400; ++i) d *= 2;
+  return static_cast<long long>(std::min(d, 86400.0) + 0.999);
+}
+
+Result<std::vector<ClaimedJob>> SociJobStore::claim_jobs(long long model_id, int max, const Owner& owner) {
+  std::vector<ClaimedJob> claimed;
+  Status st = transaction("claim jobs", [&](Session& sql) {
+    claimed.clear();
+    // One spare slot: SOCI's SQLite backend fetches nothing into vectors of size 1.
+    const size_t slots = static_cast<size_t>(max) + 1;
+    std::vector<long long> ids(slots), params(slots);
+    std::vector<std::string> names(slots);
+    std::vector<int> attempts(slots);
+    std::vector<std::string> stages(slots);
+    std::vector<long long> epochs(slots);
+    sql << "SELECT id, model_job_name, kosmatau_parameters_id, attempts, run_stage, lease_epoch FROM pdr_model_jobs" +
+               std::string(dialect_.claim_index()) +
+               " WHERE model_name_id = :m AND status = 'pending' AND duplicate_key = 0 AND (retry_at IS NULL OR retry_at <= " +
+               dialect_.now() + ") ORDER BY id LIMIT :n" + std::string(dialect_.claim_lock()),
+        soci::use(model_id), soci::use(max), soci::into(ids), soci::into(names), soci::into(params),
+        soci::into(attempts), soci::into(stages), soci::into(epochs);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      StatusChange c;
+      c.job_id = ids[i];
+      c.expect = JobState::Pending;
+      c.next = JobState::Running;
+      c.claimant = &owner;
+      if (apply_change(sql, c)) {
+        claimed.push_back(
+            ClaimedJob{ids[i], names[i], params[i], attempts[i] + 1, stages[i] == "onion", epochs[i] + 1});
+      }
+    }
+    return Status::Ok();
+  }, [&](Session& sql) {
+    // A claim lands whole or not at all: look at one of its rows.
+    if (claimed.empty()) return true;
+    return job_is(sql, claimed.front().id, JobState::Running, owner.token);
+  });
+  if (!st.ok()) return st;
+  return claimed;
+}
+
+Result<bool> SociJobStore::update_job_status(const StatusChange& c) {
+  bool applied = false;
+  Status st = transaction("set job " + std::to_string(c.job_id) + " to " + to_string(c.next), [&](Session& sql) {
+    applied = apply_change(sql, c);
+    if (!applied && c.next == JobState::Finished && c.expect == JobState::Running && c.epoch > 0) {
+      // A replayed finish whose first write landed (its COMMIT answer was lost): only the
+      // attempt that held this lease epoch can have finished the job under it.
+      applied = job_is(sql, c.job_id, JobState::Finished, "", c.epoch);
+    }
+    return Status::Ok();
+  }, [&](Session& sql) {
+    // The same owner and lease epoch as the write: another attempt's outcome is not ours.
+    applied = job_is(sql, c.job_id, c.next, c.next == JobState::Running && c.claimant ? c.claimant->token : "",
+                     c.next == JobState::Running ? 0 : c.epoch);
+    return applied;
+  });
+  if (!st.ok()) return st;
+  return applied;
+}
+
+Result<long long> SociJobStore::release_jobs(const Owner& owner) {
+  long long n = 0;
+  Status st = transaction("release running jobs", [&](Session& sql) {
+    n = 0;
+    std::vector<long long> ids(kBatch);
+    soci::statement q = (sql.prepare << "SELECT id FROM pdr_model_jobs WHERE status = 'running' AND token = :t",
+                         soci::use(owner.token), soci::into(ids));
+    q.execute();
+    std::vector<long long> all;
+    while (q.fetch()) {
+      all.insert(all.end(), ids.begin(), ids.end());
+      ids.resize(kBatch);
+    }
+    for (long long id : all) {
+      StatusChange c;
+      c.job_id = id;
+      c.expect = JobState::Running;
+      c.next = JobState::Pending;
+      c.token = owner.token;
+      c.error = "interrupted; put back to pending";
+      n += apply_change(sql, c) ? 1 : 0;
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return n;
+}
+
+Result<RecordedOutcome> SociJobStore::record_outcome(const StatusChange& change) {
+  if (change.next != JobState::Failed || !change.retry) {
+    auto applied = update_job_status(change);
+    if (!applied.ok()) return applied.status();
+    return RecordedOutcome{applied.value(), change.next, change.error};
+  }
+  RecordedOutcome out;
+  Status st = transaction("record the failure of job " + std::to_string(change.job_id), [&](Session& sql) {
+    out = RecordedOutcome{};
+    int attempts = 0;
+    std::string last_error;
+    soci::indicator last_ind = soci::i_null;
+    sql << "SELECT attempts, last_error FROM pdr_model_jobs WHERE id = :id", soci::use(change.job_id),
+        soci::into(attempts), soci::into(last_error, last_ind);
+    if (!sql.got_data()) return Status::Ok();
+    if (last_ind != soci::i_ok) last_error.clear();
+    StatusChange c = change;
+    const bool repeated = !last_error.empty() && failure_signature(last_error) == failure_signature(change.error);
+    if (repeated) {
+      c.error = change.error + " (failed the same way twice; not tried again)";
+    } else if (attempts >= policy_.max_attempts) {
+      c.error = change.error + " (attempt " + std::to_string(attempts) + " of " +
+                std::to_string(policy_.max_attempts) + ")";
+    } else {
+      const long long delay = retry_delay_seconds(attempts);
+      c.next = JobState::Pending;
+      c.error = "attempt " + std::to_string(attempts) + " of " + std::to_string(policy_.max_attempts) +
+                " failed: " + change.error + "; tried again in " + std::to_string(delay) + " s";
+    }
+    out.applied = apply_change(sql, c);
+    out.state = c.next;
+    out.error = c.error;
+    if (out.applied && c.next == JobState::Pending) {
+      sql << "UPDATE pdr_model_jobs SET last_error = :e, retry_at = " +
+                 dialect_.now_plus(retry_delay_seconds(attempts)) + " WHERE id = :id",
+          soci::use(change.error), soci::use(change.job_id);
+    }
+    return Status::Ok();
+  }, [&](Session& sql) {
+    return out.applied && job_is(sql, change.job_id, out.state, "", change.epoch);
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<long long> SociJobStore::retry_failed(const std::string& model, bool ownerless) {
+  long long n = 0;
+  Status st = transaction("queue failed jobs again", [&](Session& sql) {
+    n = 0;
+    std::vector<long long> ids(kBatch);
+    std::vector<std::string> states(kBatch);
+    std::vector<long long> all;
+    std::vector<std::string> all_states;
+    // Failed and cancelled jobs, and on request jobs the predecessor left running (it records
+    // no owner).
+    soci::statement q = (sql.prepare << "SELECT j.id, j.status FROM pdr_model_jobs j JOIN model_names m ON "
+                                        "m.id = j.model_name_id WHERE m.model_name = :m AND (" +
+                                            status_sql(JobState::Failed, "j.status") + " OR j.status = 'cancelled'" +
+                                            std::string(ownerless ? " OR (j.status = 'running' AND j.token IS NULL)" : "") +
+                                            ") AND j.duplicate_key = 0",
+                         soci::use(model), soci::into(ids), soci::into(states));
+    q.execute();
+    while (q.fetch()) {
+      all.insert(all.end(), ids.begin(), ids.end());
+      all_states.insert(all_states.end(), states.begin(), states.end());
+      ids.resize(kBatch);
+      states.resize(kBatch);
+    }
+    for (size_t i = 0; i < all.size(); ++i) {
+      const JobState state = state_of_word(all_states[i]);
+      if (state == JobState::Running) {
+        soci::statement up = (sql.prepare << "UPDATE pdr_model_jobs SET status = 'pending', pending = 1, active = 0, "
+                                             "time_updated = CURRENT_TIMESTAMP, error = 'left running without an "
+                                             "owner; queued again by pdr_run retry' WHERE id = :id AND status = "
+                                             "'running' AND token IS NULL",
+                              soci::use(all[i]));
+        up.execute(true);
+        n += up.get_affected_rows() == 1 ? 1 : 0;
+        continue;
+      }
+      StatusChange c;
+      c.job_id = all[i];
+      c.expect = state;
+      c.next = JobState::Pending;
+      c.error = "queued again by pdr_run retry";
+      n += apply_change(sql, c) ? 1 : 0;
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return n;
+}
+
+// Whether the job is in `state` (and, when `token` is given, held by that owner; when `epoch`
+// is given, under that lease epoch: the attempt that wrote it).
+bool SociJobStore::job_is(Session& sql, long long id, JobState state, const std::string& token, long long epoch) {
+  std::string status, owner;
+  long long row_epoch = 0;
+  soci::indicator ind = soci::i_ok;
+  sql << "SELECT status, COALESCE(token, ''), COALESCE(lease_epoch, 0) FROM pdr_model_jobs WHERE id = :id",
+      soci::use(id), soci::into(status), soci::into(owner, ind), soci::into(row_epoch);
+  return sql.got_data() && state_of_word(status) == state && (token.empty() || owner == token) &&
+         (epoch <= 0 || row_epoch == epoch);
+}
+
+bool SociJobStore::apply_change(Session& sql, const StatusChange& change) {
+  // Error text quotes program output: keep it valid UTF-8 (MySQL's utf8mb4 refuses a byte
+  // sequence cut in the middle of a character, error 1366).
+  StatusChange c = change;
+  c.error = valid_utf8(c.error);
+  const std::string next = status_word(c.next);
+  const int pending = c.next == JobState::Pending ? 1 : 0;
+  const int active = c.next == JobState::Running ? 1 : 0;
+  const bool terminal = is_terminal(c.next);
+  const int exit_code = c.exit_code.value_or(0);
+  soci::indicator exit_ind = c.exit_code ? soci::i_ok : soci::i_null;
+  soci::indicator error_ind = c.error.empty() ? soci::i_null : soci::i_ok;
+  std::string q = "UPDATE pdr_model_jobs SET status = :next, pending = :pending, active = :active, "
+                  "time_updated = CURRENT_TIMESTAMP, exit_code = :exit_code, error = :error";
+  if (terminal) q += ", time_of_finish = CURRENT_TIMESTAMP";
+  if (c.next == JobState::Running) {
+    q += ", attempts = attempts + 1, host = :host, pid = :pid, token = :new_token, "
+         "time_of_start = CURRENT_TIMESTAMP, time_of_finish = NULL, lease_epoch = lease_epoch + 1, "
+         "lease_expires_at = " + dialect_.now_plus(policy_.lease_seconds) + ", heartbeat_at = " + dialect_.now() +
+         ", retry_at = NULL";
+  } else {
+    q += ", token = NULL, lease_expires_at = NULL";
+  }
+  if ((c.expect == JobState::Failed || c.expect == JobState::Cancelled) && c.next == JobState::Pending) {
+    // Queued again on request: a fresh set of attempts.
+    q += ", attempts = 0, last_error = NULL, retry_at = NULL";
+  }
+  if (c.expect == JobState::Running && c.next == JobState::Pending && !c.token.empty() && !c.retry) {
+    // Handed back by its owner (an interrupt, a stop, a host failure): the attempt does not
+    // count. A failure queued again (retry) and a lease that expired (no token) do.
+    q += ", attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END";
+  }
+  q += " WHERE id = :id AND " + status_sql(c.expect);
+  if (!c.token.empty()) q += " AND token = :token";
+  if (c.epoch > 0) q += " AND lease_epoch = :epoch";
+  soci::statement up(sql);
+  up.exchange(soci::use(next));
+  up.exchange(soci::use(pending));
+  up.exchange(soci::use(active));
+  up.exchange(soci::use(exit_code, exit_ind));
+  up.exchange(soci::use(c.error, error_ind));
+  if (c.next == JobState::Running) {
+    if (c.claimant == nullptr) return false;  // a claim must say who claims
+    up.exchange(soci::use(c.claimant->host));
+    up.exchange(soci::use(c.claimant->pid));
+    up.exchange(soci::use(c.claimant->token));
+  }
+  up.exchange(soci::use(c.job_id));
+  if (!c.token.empty()) up.exchange(soci::use(c.token));
+  if (c.epoch > 0) up.exchange(soci::use(c.epoch));
+  up.alloc();
+  up.prepare(q);
+  up.define_and_bind();
+  up.execute(true);
+  if (up.get_affected_rows() != 1) return false;
+
+  std::string stage = "all";
+  if (c.next == JobState::Finished) {
+    sql << "SELECT run_stage FROM pdr_model_jobs WHERE id = :id", soci::use(c.job_id), soci::into(stage);
+  }
+  if (c.onion_only) {
+    // Queued for onion only: the pdr outputs stay recorded.
+    sql << "UPDATE pdr_model_jobs SET run_stage = 'onion' WHERE id = :id", soci::use(c.job_id);
+  } else if (c.next == JobState::Finished && stage == "onion") {
+    // An onion-only run replaces the onion outputs and keeps the pdr ones.
+    sql << "DELETE FROM job_files WHERE job_id = :id AND kind IN ('onion', 'onion_log')", soci::use(c.job_id);
+    sql << "UPDATE pdr_model_jobs SET run_stage = 'all' WHERE id = :id", soci::use(c.job_id);
+  } else if (c.expect == JobState::Finished || c.next == JobState::Finished) {
+    // Outputs recorded for an earlier run are no longer trusted; a new finish records its own.
+    sql << "UPDATE pdr_model_jobs SET run_stage = 'all' WHERE id = :id", soci::use(c.job_id);
+    sql << "DELETE FROM job_files WHERE job_id = :id", soci::use(c.job_id);
+    sql << "DELETE FROM hdf_files WHERE job_id = :id", soci::use(c.job_id);
+    sql << "DELETE FROM json_files WHERE job_id = :id", soci::use(c.job_id);
+    sql << "UPDATE pdr_model_jobs SET output_hdf4_file = NULL, output_textout_file = NULL, "
+           "output_chemchk_file = NULL, output_mcdrt_zip_file = NULL, output_ctrl_ind_file = NULL, "
+           "output_hdf5_file = NULL, input_pdrnew_inp_file = NULL, input_json_file = NULL, log_file = NULL "
+           "WHERE id = :id",
+        soci::use(c.job_id);
+  }
+  if (c.next == JobState::Finished) {
+    record_files(sql, c);
+  } else if (c.next == JobState::Failed || c.retry) {
+    record_log(sql, c);
+  }
+  return true;
+}
+
+}  // namespace pdr
