@@ -91,7 +91,7 @@ Status SociJobStore::check_server() {
 
 Result<ServerInfo> SociJobStore::server_info() {
   ServerInfo info;
-  Status st = transaction("read the server version", [&](Session& sql) {
+  Status st = read("read the server version", [&](Session& sql) {
     info = ServerInfo{};
     if (dialect_.mysql) {
       sql << "SELECT VERSION()", soci::into(info.version);

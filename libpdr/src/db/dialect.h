@@ -11,8 +11,6 @@ struct Dialect {
 
   std::string quote(const std::string& name) const { return mysql ? "`" + name + "`" : "\"" + name + "\""; }
   const char* insert_ignore() const { return mysql ? "INSERT IGNORE" : "INSERT OR IGNORE"; }
-  // A write transaction: SQLite takes the write lock at once so BUSY comes at BEGIN, not later.
-  const char* begin() const { return mysql ? "START TRANSACTION" : "BEGIN IMMEDIATE"; }
   const char* id_column() const {
     return mysql ? "id INT NOT NULL AUTO_INCREMENT PRIMARY KEY" : "id INTEGER PRIMARY KEY AUTOINCREMENT";
   }

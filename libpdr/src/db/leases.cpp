@@ -5,7 +5,7 @@ namespace pdr {
 
 Result<long long> SociJobStore::pending_count(long long model_id) {
   long long n = 0;
-  Status st = transaction("count pending jobs", [&](Session& sql) {
+  Status st = read("count pending jobs", [&](Session& sql) {
     // Running jobs whose owner missed two heartbeats go back to pending when their lease
     // expires: count them too.
     sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m AND duplicate_key = 0 AND (status = 'pending' OR "
@@ -20,7 +20,7 @@ Result<long long> SociJobStore::pending_count(long long model_id) {
 
 Result<Backlog> SociJobStore::backlog(long long model_id) {
   Backlog left;
-  Status st = transaction("count what is left to run", [&](Session& sql) {
+  Status st = read("count what is left to run", [&](Session& sql) {
     // A live owner renews every heartbeat: a running job not renewed for a heartbeat and two
     // seconds may have lost its owner, and goes back to pending once its lease expires.
     sql << "SELECT COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0), "

@@ -7,7 +7,7 @@ namespace pdr {
 // hdf_files paths (else pdrstruct<job>.hdf5, its own test of "done"), the output columns it
 // sets only for a file it stored, and by its naming each onion species' TEXTOUT<job>_<species>.
 Status SociJobStore::predecessor_outputs(long long model_id, std::unordered_map<long long, std::vector<std::string>>* files) {
-  return transaction("read the outputs the predecessor recorded", [&](Session& sql) {
+  return read("read the outputs the predecessor recorded", [&](Session& sql) {
     files->clear();
     std::string model_path;
     sql << "SELECT model_path FROM model_names WHERE id = :m", soci::use(model_id), soci::into(model_path);
@@ -29,9 +29,8 @@ Status SociJobStore::predecessor_outputs(long long model_id, std::unordered_map<
         (sql.prepare << "SELECT j.id, j.model_job_name, COALESCE(j.output_directory, ''), "
                         "COALESCE(j.output_hdf4_file, ''), COALESCE(j.input_pdrnew_inp_file, ''), "
                         "COALESCE(j.input_json_file, ''), COALESCE(j.output_textout_file, ''), "
-                        "COALESCE(j.onion_species, '') FROM pdr_model_jobs j WHERE j.model_name_id = :m AND "
-                        "j.duplicate_key = 0 AND j.status = 'finished' AND NOT EXISTS (SELECT 1 FROM job_files f "
-                        "WHERE f.job_id = j.id)",
+                        "COALESCE(j.onion_species, '') FROM pdr_model_jobs j WHERE " +
+                            std::string(kFinishedByPredecessor),
          soci::use(model_id));
     for (const auto& row : rs) {
       const long long id = as_integer(row, 0);
@@ -81,7 +80,7 @@ Status SociJobStore::reconcile(long long model_id, const std::vector<GridPoint>&
   };
   std::vector<Row> rows;
   std::unordered_map<long long, std::vector<std::string>> files;
-  Status st = transaction("read job states", [&](Session& sql) {
+  Status st = read("read job states", [&](Session& sql) {
     rows.clear();
     files.clear();
     std::vector<long long> ids(kBatch), pids(kBatch), owned(kBatch), params(kBatch);
@@ -207,7 +206,7 @@ Status SociJobStore::reconcile(long long model_id, const std::vector<GridPoint>&
     auto reaped = reap_expired();
     if (!reaped.ok()) return reaped.status();
   }
-  return transaction("count pending", [&](Session& sql) {
+  return read("count pending", [&](Session& sql) {
     long long n = 0;
     sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m AND status = 'pending' AND duplicate_key = 0",
         soci::use(model_id), soci::into(n);

@@ -93,7 +93,7 @@ Status SociJobStore::register_grid(const Provenance& prov, const std::vector<Gri
     });
     if (!st.ok()) return st;
   }
-  st = transaction("read parameter ids", [&](Session& sql) {
+  st = read("read parameter ids", [&](Session& sql) {
     param_ids.clear();
     std::vector<long long> ids(kBatch);
     std::vector<std::string> hashes(kBatch);
@@ -263,7 +263,7 @@ long long SociJobStore::get_or_create(Session& sql, const std::string& table, co
 }
 
 Status SociJobStore::count_jobs(long long model_id, size_t* out) {
-  return transaction("count jobs", [&](Session& sql) {
+  return read("count jobs", [&](Session& sql) {
     long long n = 0;
     sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m", soci::use(model_id), soci::into(n);
     *out = static_cast<size_t>(n);

@@ -47,7 +47,7 @@ Status SociJobStore::no_model(const std::string& model) {
 
 Result<CountCheck> SociJobStore::check_counts(const std::string& model) {
   CountCheck check;
-  Status st = transaction("compare the job counters with the rows", [&](Session& sql) {
+  Status st = read("compare the job counters with the rows", [&](Session& sql) {
     check = CountCheck{};
     check.kept_by_triggers = counters_live_;
     check.note = counters_note_;
@@ -64,7 +64,7 @@ Result<CountCheck> SociJobStore::check_counts(const std::string& model) {
 
 Result<ParameterValues> SociJobStore::load_parameters(long long params_id) {
   ParameterValues values;
-  Status st = transaction("load parameter row " + std::to_string(params_id), [&](Session& sql) {
+  Status st = read("load parameter row " + std::to_string(params_id), [&](Session& sql) {
     values.clear();
     soci::rowset<soci::row> rs = (sql.prepare << "SELECT * FROM kosmatau_parameters WHERE id = :id",
                                   soci::use(params_id));
@@ -91,7 +91,7 @@ Result<ParameterValues> SociJobStore::load_parameters(long long params_id) {
 
 Result<std::map<std::string, long long>> SociJobStore::state_counts(long long model_id) {
   std::map<std::string, long long> counts;
-  Status st = transaction("count jobs per state", [&](Session& sql) {
+  Status st = read("count jobs per state", [&](Session& sql) {
     counts = read_counts(sql, model_id, false);
     return Status::Ok();
   });
@@ -115,7 +115,7 @@ Result<GridMap> SociJobStore::grid_map(const std::string& model, const std::stri
                          column_axis + "')");
   }
   GridMap map{row_axis, column_axis, {}, {}, {}};
-  Status st = transaction("read the grid map", [&](Session& sql) {
+  Status st = read("read the grid map", [&](Session& sql) {
     map.cells.clear();
     const auto found = model_id_of(sql, model);
     if (!found) return no_model(model);
@@ -165,7 +165,7 @@ std::string SociJobStore::grid_unit_text(const std::string& axis, double v) {
 
 Result<std::optional<long long>> SociJobStore::find_model(const std::string& model) {
   std::optional<long long> id;
-  Status st = transaction("find model " + model, [&](Session& sql) {
+  Status st = read("find model " + model, [&](Session& sql) {
     id = model_id_of(sql, model);
     return Status::Ok();
   });
@@ -175,7 +175,7 @@ Result<std::optional<long long>> SociJobStore::find_model(const std::string& mod
 
 Result<StatusReport> SociJobStore::status_report(const std::string& model) {
   StatusReport report;
-  Status st = transaction("read status", [&](Session& sql) {
+  Status st = read("read status", [&](Session& sql) {
     report = StatusReport{};
     report.model = model;
     for (JobState s : {JobState::Pending, JobState::Running, JobState::Finished, JobState::Failed,
@@ -245,7 +245,7 @@ Result<StatusReport> SociJobStore::status_report(const std::string& model) {
 
 Result<std::map<long long, std::vector<StoredFile>>> SociJobStore::finished_outputs(const std::string& model) {
   std::map<long long, std::vector<StoredFile>> out;
-  Status st = transaction("read the outputs of model " + model, [&](Session& sql) {
+  Status st = read("read the outputs of model " + model, [&](Session& sql) {
     out.clear();
     const auto found = model_id_of(sql, model);
     if (!found) return no_model(model);
@@ -268,9 +268,8 @@ Result<std::map<long long, std::vector<StoredFile>>> SociJobStore::finished_outp
     soci::rowset<soci::row> hdf =
         (sql.prepare << "SELECT h.job_id, h.full_path, h.sha256_sum, h.file_size, h.full_path_hdf5_s, "
                         "h.sha256_sum_hdf5_s, h.file_size_hdf5_s, h.full_path_hdf5_c, h.sha256_sum_hdf5_c, "
-                        "h.file_size_hdf5_c FROM hdf_files h JOIN pdr_model_jobs j ON j.id = h.job_id WHERE "
-                        "j.model_name_id = :m AND j.duplicate_key = 0 AND j.status = 'finished' AND NOT EXISTS "
-                        "(SELECT 1 FROM job_files f WHERE f.job_id = j.id) ORDER BY h.id",
+                        "h.file_size_hdf5_c FROM hdf_files h JOIN pdr_model_jobs j ON j.id = h.job_id WHERE " +
+                            std::string(kFinishedByPredecessor) + " ORDER BY h.id",
          soci::use(model_id));
     for (const auto& row : hdf) {
       const long long job = as_integer(row, 0);
@@ -311,7 +310,7 @@ Status SociJobStore::record_run(long long model_id, const Owner& owner, int work
 
 Result<std::vector<std::string>> SociJobStore::model_names() {
   std::vector<std::string> names;
-  Status st = transaction("list models", [&](Session& sql) {
+  Status st = read("list models", [&](Session& sql) {
     names.clear();
     soci::rowset<std::string> rs = (sql.prepare << "SELECT model_name FROM model_names ORDER BY model_name");
     for (const auto& n : rs) names.push_back(n);

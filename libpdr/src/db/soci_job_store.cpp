@@ -75,34 +75,6 @@ std::string failure_signature(const std::string& error) {
   return error.substr(0, cut);
 }
 
-// Runs a read-only check on fresh sessions until it answers or the deadline passes.
-Result<bool> SociJobStore::read_back(const LandedCheck& landed, std::chrono::steady_clock::time_point deadline) {
-  double delay = retry_.initial_delay;
-  for (;;) {
-    Status last;
-    {
-      auto lease = db_->borrow("read back an unknown outcome");
-      if (lease.ok()) {
-        try {
-          return landed(lease->session());
-        } catch (const std::exception& e) {
-          last = db_error_status(e, "database error while reading back an unknown outcome");
-          if (is_connection_lost(last.code())) lease->mark_broken();
-        }
-      } else {
-        last = lease.status();
-      }
-    }
-    if (last.kind() != ErrorKind::kTransient) return last;
-    if (std::chrono::steady_clock::now() + std::chrono::duration<double>(delay) > deadline) {
-      return Status::Error(ErrorKind::kOutcomeUnknown, "database unusable; outcome unknown: " + last.message(),
-                           last.code());
-    }
-    std::this_thread::sleep_for(std::chrono::duration<double>(delay));
-    delay = std::min(delay * 2, retry_.max_delay);
-  }
-}
-
 std::string SociJobStore::lower(std::string v) {
   for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return v;

@@ -1,6 +1,5 @@
 // The SOCI implementation of JobStore, one class whose methods live in one file per concern:
-//   soci_job_store.cpp  shared helpers, the transaction wrapper's read-back, row conversions,
-//                       open_job_store
+//   soci_job_store.cpp  helpers, the read-back of `transaction`, row conversions, open_job_store
 //   catalog.cpp         what the database has: tables, indexes, triggers, server version
 //   schema_upgrade.cpp  creating and upgrading the schema; taking in the predecessor's rows
 //   registration.cpp    a grid's model, provenance and the check of its points' physics
@@ -10,8 +9,7 @@
 //   provenance.cpp      the files a finished job recorded (job_files, hdf_files, json_files)
 //   leases.cpp          leases, heartbeats, the reaper and what is left to run
 //   reports.cpp         counts, status, grid maps, outputs, runs
-// Every public method is one or more short transactions on a borrowed session; SOCI
-// exceptions are caught in `transaction` and come out as Status values. Internal to db/.
+// Each public method is short transactions on a borrowed session; SOCI exceptions become Status.
 #pragma once
 
 #include <soci/soci.h>
@@ -40,6 +38,7 @@
 #include "db/db_error.h"
 #include "db/dialect.h"
 #include "db/schema.h"
+#include "db/transactor.h"
 #include "pdr/db_manager.h"
 #include "pdr/job_store.h"
 #include "pdr/sha256.h"
@@ -49,6 +48,11 @@ namespace pdr {
 using Session = soci::session;
 
 constexpr size_t kBatch = 5000;  // rows per bulk statement
+
+// The jobs of model :m that the predecessor finished (jobs of pdr_run record job_files rows).
+constexpr const char* kFinishedByPredecessor =
+    "j.model_name_id = :m AND j.duplicate_key = 0 AND j.status = 'finished' AND NOT EXISTS (SELECT 1 FROM "
+    "job_files f WHERE f.job_id = j.id)";
 
 // This host's name.
 std::string this_host();
@@ -65,13 +69,8 @@ std::string failure_signature(const std::string& error);
 
 class SociJobStore : public JobStore {
  public:
-  explicit SociJobStore(DbManager* manager) : db_(manager), retry_(manager->settings().retry) {
+  explicit SociJobStore(DbManager* manager) : db_(manager), tx_(manager) {
     dialect_.mysql = manager->settings().type == "mysql";
-    const auto& s = manager->settings();
-    // A statement waits at most read_timeout or write_timeout; one second more is a call that
-    // blocked (connects and pings are checked by the manager). A failed attempt stops at its
-    // first failing statement, so one attempt is one bounded wait.
-    slow_call_ = s.type == "mysql" ? std::max(s.read_timeout, s.write_timeout) + 1.0 : 0.0;
   }
 
   Status open_schema();
@@ -170,88 +169,18 @@ class SociJobStore : public JobStore {
   Result<std::vector<std::string>> model_names() override;
 
  private:
-  // Whether a transaction whose COMMIT outcome is unknown did land; read on a fresh session.
-  using LandedCheck = std::function<bool(Session&)>;
+  using LandedCheck = Transactor::LandedCheck;
 
-  // Runs `body` in one write transaction and commits. Transient errors (classified by code)
-  // roll back and retry the whole body with capped exponential backoff and jitter, bounded by
-  // database.retry.max_attempts and database.retry.deadline; each retry is logged once with its
-  // attempt number and error code. A connection lost during COMMIT leaves the outcome unknown:
-  // `landed` reads the row back (on a new connection) before anything is replayed; without it
-  // the body must be harmless to replay (all bodies here are conditional or INSERT IGNORE).
+  // One write transaction (see Transactor::run).
   template <class Body>
   Status transaction(const std::string& what, Body&& body, const LandedCheck& landed = nullptr) {
-    using clock = std::chrono::steady_clock;
-    thread_local std::mt19937 rng(std::random_device{}());
-    const auto start = clock::now();
-    const auto deadline = start + std::chrono::duration_cast<clock::duration>(
-                                      std::chrono::duration<double>(retry_.deadline));
-    double delay = retry_.initial_delay;
-    Status last;
-    for (int attempt = 1;; ++attempt) {
-      auto attempt_start = clock::now();
-      bool committing = false;
-      {
-        auto lease = db_->borrow(what);  // its connects and pings are bounded and checked there
-        attempt_start = clock::now();
-        if (!lease.ok()) {
-          last = lease.status();
-        } else {
-          Session& sql = lease->session();
-          try {
-            sql << dialect_.begin();
-            Status st = body(sql);
-            if (!st.ok()) {
-              sql << "ROLLBACK";
-              return st;
-            }
-            committing = true;
-            sql << "COMMIT";
-            warn_if_blocked(what, attempt_start, slow_call_);
-            return Status::Ok();
-          } catch (const std::exception& e) {
-            last = db_error_status(e, "database error while trying to " + what);
-            if (is_connection_lost(last.code())) {
-              lease->mark_broken();
-            } else {
-              try {
-                sql << "ROLLBACK";
-              } catch (...) {
-                lease->mark_broken();
-              }
-            }
-          }
-        }
-      }
-      warn_if_blocked(what, attempt_start, slow_call_);
-      if (committing && is_connection_lost(last.code())) {
-        spdlog::warn("database: connection lost during COMMIT of '{}' (error {}): outcome unknown, reading it back",
-                     what, last.code());
-        if (landed) {
-          auto check = read_back(landed, deadline);
-          if (!check.ok()) return check.status();
-          if (check.value()) return Status::Ok();
-        }
-      }
-      if (last.kind() != ErrorKind::kTransient) return last;
-      const auto wait = std::chrono::duration<double>(
-          std::min(delay, retry_.max_delay) * std::uniform_real_distribution<double>(0.5, 1.0)(rng));
-      if (attempt >= retry_.max_attempts || clock::now() + wait > deadline) {
-        const double spent = std::chrono::duration<double>(clock::now() - start).count();
-        return Status::Error(ErrorKind::kTransient,
-                             "database unusable: gave up after " + std::to_string(attempt) + " attempts in " +
-                                 std::to_string(static_cast<int>(spent + 0.5)) + " s: " + last.message(),
-                             last.code());
-      }
-      spdlog::warn("database: '{}' failed (attempt {}, error {}); retrying in {} ms", what, attempt, last.code(),
-                   static_cast<long long>(wait.count() * 1000));
-      std::this_thread::sleep_for(wait);
-      delay *= 2;
-    }
+    return tx_.run(what, std::forward<Body>(body), landed);
   }
-
-  // Runs a read-only check on fresh sessions until it answers or the deadline passes.
-  Result<bool> read_back(const LandedCheck& landed, std::chrono::steady_clock::time_point deadline);
+  // One read-only transaction: on SQLite it takes no write lock.
+  template <class Body>
+  Status read(const std::string& what, Body&& body) {
+    return tx_.run(what, std::forward<Body>(body), nullptr, Transactor::Access::kRead);
+  }
 
   static std::string lower(std::string v);
 
@@ -390,10 +319,9 @@ class SociJobStore : public JobStore {
   MigrationReport migration_;
   bool counters_live_ = false;  // the triggers keep pdr_job_counts (read at open)
   std::string counters_note_;   // why they could not be created, if so
-  DatabaseSettings::Retry retry_;
+  Transactor tx_;
   JobPolicy policy_;
   Dialect dialect_;
-  double slow_call_ = 0;
 };
 
 }  // namespace pdr

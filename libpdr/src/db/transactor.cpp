@@ -1,0 +1,46 @@
+#include "db/transactor.h"
+
+namespace pdr {
+
+Transactor::Transactor(DbManager* db) : db_(db), retry_(db->settings().retry) {
+  const auto& s = db->settings();
+  const bool mysql = s.type == "mysql";
+  // SQLite takes the write lock at BEGIN IMMEDIATE, so a busy database answers at once, not in
+  // the middle of a body; a read needs no write lock.
+  begin_write_ = mysql ? "START TRANSACTION" : "BEGIN IMMEDIATE";
+  begin_read_ = mysql ? "START TRANSACTION" : "BEGIN";
+  // A statement waits at most read_timeout or write_timeout; one second more is a call that
+  // blocked (connects and pings are checked by the manager). A failed attempt stops at its
+  // first failing statement, so one attempt is one bounded wait.
+  slow_call_ = mysql ? std::max(s.read_timeout, s.write_timeout) + 1.0 : 0.0;
+}
+
+// Runs a read-only check on fresh sessions until it answers or the deadline passes.
+Result<bool> Transactor::read_back(const LandedCheck& landed, std::chrono::steady_clock::time_point deadline) {
+  double delay = retry_.initial_delay;
+  for (;;) {
+    Status last;
+    {
+      auto lease = db_->borrow("read back an unknown outcome");
+      if (lease.ok()) {
+        try {
+          return landed(lease->session());
+        } catch (const std::exception& e) {
+          last = db_error_status(e, "database error while reading back an unknown outcome");
+          if (is_connection_lost(last.code())) lease->mark_broken();
+        }
+      } else {
+        last = lease.status();
+      }
+    }
+    if (last.kind() != ErrorKind::kTransient) return last;
+    if (std::chrono::steady_clock::now() + std::chrono::duration<double>(delay) > deadline) {
+      return Status::Error(ErrorKind::kOutcomeUnknown, "database unusable; outcome unknown: " + last.message(),
+                           last.code());
+    }
+    std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+    delay = std::min(delay * 2, retry_.max_delay);
+  }
+}
+
+}  // namespace pdr

@@ -1,0 +1,121 @@
+// The one way pdr_run talks to its database: `run` does a body in one transaction on a session
+// borrowed from the process's pool and commits.
+//
+// Transient errors (classified by code) roll back and retry the whole body with capped
+// exponential backoff and jitter, bounded by database.retry.max_attempts and
+// database.retry.deadline; each retry is logged once with its attempt number and error code. A
+// connection lost during COMMIT leaves the outcome unknown: `landed` reads the row back (on a new
+// connection) before anything is replayed; without it the body must be harmless to replay (every
+// body of the job store is conditional or INSERT IGNORE). A read-only body runs in a deferred
+// transaction, so on SQLite it takes no write lock.
+#pragma once
+
+#include <soci/soci.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "db/db_error.h"
+#include "pdr/db_manager.h"
+#include "pdr/status.h"
+
+namespace pdr {
+
+class Transactor {
+ public:
+  // Whether a transaction whose COMMIT outcome is unknown did land; read on a fresh session.
+  using LandedCheck = std::function<bool(soci::session&)>;
+  enum class Access { kWrite, kRead };
+
+  explicit Transactor(DbManager* db);
+
+  template <class Body>
+  Status run(const std::string& what, Body&& body, const LandedCheck& landed = nullptr,
+             Access access = Access::kWrite) {
+    using clock = std::chrono::steady_clock;
+    thread_local std::mt19937 rng(std::random_device{}());
+    const auto start = clock::now();
+    const auto deadline = start + std::chrono::duration_cast<clock::duration>(
+                                      std::chrono::duration<double>(retry_.deadline));
+    double delay = retry_.initial_delay;
+    Status last;
+    for (int attempt = 1;; ++attempt) {
+      auto attempt_start = clock::now();
+      bool committing = false;
+      {
+        auto lease = db_->borrow(what);  // its connects and pings are bounded and checked there
+        attempt_start = clock::now();
+        if (!lease.ok()) {
+          last = lease.status();
+        } else {
+          soci::session& sql = lease->session();
+          try {
+            sql << (access == Access::kWrite ? begin_write_ : begin_read_);
+            Status st = body(sql);
+            if (!st.ok()) {
+              sql << "ROLLBACK";
+              return st;
+            }
+            committing = true;
+            sql << "COMMIT";
+            warn_if_blocked(what, attempt_start, slow_call_);
+            return Status::Ok();
+          } catch (const std::exception& e) {
+            last = db_error_status(e, "database error while trying to " + what);
+            if (is_connection_lost(last.code())) {
+              lease->mark_broken();
+            } else {
+              try {
+                sql << "ROLLBACK";
+              } catch (...) {
+                lease->mark_broken();
+              }
+            }
+          }
+        }
+      }
+      warn_if_blocked(what, attempt_start, slow_call_);
+      if (committing && is_connection_lost(last.code())) {
+        spdlog::warn("database: connection lost during COMMIT of '{}' (error {}): outcome unknown, reading it back",
+                     what, last.code());
+        if (landed) {
+          auto check = read_back(landed, deadline);
+          if (!check.ok()) return check.status();
+          if (check.value()) return Status::Ok();
+        }
+      }
+      if (last.kind() != ErrorKind::kTransient) return last;
+      const auto wait = std::chrono::duration<double>(
+          std::min(delay, retry_.max_delay) * std::uniform_real_distribution<double>(0.5, 1.0)(rng));
+      if (attempt >= retry_.max_attempts || clock::now() + wait > deadline) {
+        const double spent = std::chrono::duration<double>(clock::now() - start).count();
+        return Status::Error(ErrorKind::kTransient,
+                             "database unusable: gave up after " + std::to_string(attempt) + " attempts in " +
+                                 std::to_string(static_cast<int>(spent + 0.5)) + " s: " + last.message(),
+                             last.code());
+      }
+      spdlog::warn("database: '{}' failed (attempt {}, error {}); retrying in {} ms", what, attempt, last.code(),
+                   static_cast<long long>(wait.count() * 1000));
+      std::this_thread::sleep_for(wait);
+      delay *= 2;
+    }
+  }
+
+
+ private:
+  // Runs a read-only check on fresh sessions until it answers or the deadline passes.
+  Result<bool> read_back(const LandedCheck& landed, std::chrono::steady_clock::time_point deadline);
+
+  DbManager* db_;
+  DatabaseSettings::Retry retry_;
+  const char* begin_write_;
+  const char* begin_read_;
+  double slow_call_;  // seconds after which a statement blocked (its timeout plus one)
+};
+
+}  // namespace pdr
