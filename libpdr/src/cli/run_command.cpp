@@ -25,6 +25,7 @@
 #include "pdr/runner.h"
 #include "pdr/settings.h"
 #include "pdr/stop_signal.h"
+#include "util/text.h"
 #include "pdr/process.h"
 #include "pdr/storage.h"
 #include "pdr/work_area.h"
@@ -39,11 +40,6 @@ std::string random_token() {
   std::ostringstream out;
   out << std::hex << std::setfill('0') << std::setw(8) << rd() << std::setw(8) << rd();
   return out.str();
-}
-
-std::string host_name() {
-  char buf[256] = {0};
-  return gethostname(buf, sizeof buf - 1) == 0 ? std::string(buf) : std::string("unknown");
 }
 
 // Checks, before anything is written, that `path` can be created: its nearest existing ancestor
@@ -509,19 +505,6 @@ int worker_command(const CliOptions& options, const EnvLookup& env, std::ostream
 }
 
 namespace {
-
-// Single-quoted for the script's shell: the one place a shell reads what pdr_run wrote.
-std::string shell_quote(const std::string& v) {
-  std::string out = "'";
-  for (char c : v) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
 
 std::string self_executable() {
   std::error_code ec;

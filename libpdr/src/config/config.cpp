@@ -1,4 +1,5 @@
 #include "pdr/config.h"
+#include "util/text.h"
 
 #include <sys/stat.h>
 
@@ -18,12 +19,6 @@ namespace pdr {
 extern const char* const kDefaultYaml;  // generated from default.yaml at build time
 
 namespace {
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 std::vector<std::string> split_words(const std::string& text) {
   std::istringstream in(text);

@@ -126,7 +126,7 @@ Status SociJobStore::reconcile(long long model_id, const std::vector<GridPoint>&
     for (auto& kv : theirs) files.emplace(kv.first, std::move(kv.second));
   }
 
-  const std::string host = this_host();
+  const std::string host = host_name();
   bool reap_now = false;
   for (const auto& r : rows) {
     auto point = wanted.find(r.name);

@@ -4,12 +4,6 @@
 
 namespace pdr {
 
-std::string this_host() {
-  char buf[256] = {0};
-  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return buf;
-}
-
 bool process_alive(long long pid) {
   if (pid <= 0) return false;
   return kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
@@ -30,35 +24,6 @@ bool same_location(const std::string& a, const std::string& b) {
   return norm(a) == norm(b);
 }
 
-// `text` with every byte that is not part of a well-formed UTF-8 sequence replaced by '?'.
-std::string valid_utf8(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  const auto* b = reinterpret_cast<const unsigned char*>(text.data());
-  const size_t n = text.size();
-  for (size_t i = 0; i < n;) {
-    const unsigned char c = b[i];
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool ok = len > 0 && i + len <= n;
-    for (size_t k = 1; ok && k < len; ++k) ok = (b[i + k] & 0xC0) == 0x80;
-    if (ok && len > 1) {
-      const unsigned cp = len == 2 ? ((c & 0x1Fu) << 6 | (b[i + 1] & 0x3Fu))
-                          : len == 3 ? ((c & 0x0Fu) << 12 | (b[i + 1] & 0x3Fu) << 6 | (b[i + 2] & 0x3Fu))
-                                     : ((c & 0x07u) << 18 | (b[i + 1] & 0x3Fu) << 12 | (b[i + 2] & 0x3Fu) << 6 |
-                                        (b[i + 3] & 0x3Fu));
-      ok = cp >= (len == 2 ? 0x80u : len == 3 ? 0x800u : 0x10000u) && cp <= 0x10FFFFu && (cp < 0xD800u || cp > 0xDFFFu);
-    }
-    if (ok) {
-      out.append(text, i, len);
-      i += len;
-    } else {
-      out += '?';
-      ++i;
-    }
-  }
-  return out;
-}
-
 // Job columns an output file kind may fill.
 bool is_job_output_column(const std::string& kind) {
   static const std::unordered_set<std::string> columns = {
@@ -73,11 +38,6 @@ bool is_job_output_column(const std::string& kind) {
 std::string failure_signature(const std::string& error) {
   const auto cut = error.find(" (");
   return error.substr(0, cut);
-}
-
-std::string SociJobStore::lower(std::string v) {
-  for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return v;
 }
 
 long long SociJobStore::as_integer(const soci::row& row, std::size_t i) {

@@ -42,6 +42,7 @@
 #include "pdr/db_manager.h"
 #include "pdr/job_store.h"
 #include "pdr/sha256.h"
+#include "util/text.h"
 
 namespace pdr {
 
@@ -54,14 +55,10 @@ constexpr const char* kFinishedByPredecessor =
     "j.model_name_id = :m AND j.duplicate_key = 0 AND j.status = 'finished' AND NOT EXISTS (SELECT 1 FROM "
     "job_files f WHERE f.job_id = j.id)";
 
-// This host's name.
-std::string this_host();
 // Whether a process of this host is alive.
 bool process_alive(long long pid);
 // Whether two recorded model paths name the same place.
 bool same_location(const std::string& a, const std::string& b);
-// `text` with every byte that is not part of a well-formed UTF-8 sequence replaced by '?'.
-std::string valid_utf8(const std::string& text);
 // Job columns an output file kind may fill.
 bool is_job_output_column(const std::string& kind);
 // What identifies a failure for "failed the same way twice".
@@ -181,8 +178,6 @@ class SociJobStore : public JobStore {
   Status read(const std::string& what, Body&& body) {
     return tx_.run(what, std::forward<Body>(body), nullptr, Transactor::Access::kRead);
   }
-
-  static std::string lower(std::string v);
 
   bool table_exists(Session& sql, const std::string& table);
 

@@ -19,18 +19,12 @@
 #include "pdr/settings.h"
 #include "pdr/sha256.h"
 #include "pdr/storage.h"
+#include "util/text.h"
 
 namespace fs = std::filesystem;
 
 namespace pdr {
 namespace {
-
-// A remote path as one word for the server's shell.
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
 
 // A path as one word in an sftp batch file.
 std::string batch_quote(const std::string& s) {
