@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "pdr/grid.h"
+#include "pdr/job_policy.h"
 #include "pdr/job_state.h"
 #include "pdr/parameters.h"
 #include "pdr/pool_stats.h"
@@ -58,14 +59,6 @@ struct ClaimedJob {
   int attempt = 0;
   bool onion_only = false;  // --force-onion: rerun onion on the stored pdr outputs
   long long epoch = 0;      // the claim's lease epoch: its outcome is recorded only under it
-};
-
-// How long a claim lasts without renewal, and what happens to failed attempts.
-struct JobPolicy {
-  int lease_seconds = 30;
-  int max_attempts = 3;     // attempts per job, failures and lost owners together
-  double retry_delay = 10;  // seconds before the second attempt, doubling per attempt
-  int heartbeat_seconds = 10;  // a running job not renewed for two heartbeats has a dead owner
 };
 
 // One stored output file of a job.

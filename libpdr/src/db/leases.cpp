@@ -109,20 +109,14 @@ Result<long long> SociJobStore::reap_expired() {
       c.epoch = e.epoch;
       const std::string what = "lease expired: owner " + e.host + " pid " + std::to_string(e.pid) +
                                " stopped renewing it";
-      if (e.attempts >= policy_.max_attempts) {
-        c.next = JobState::Failed;
-        c.error = what + " (attempt " + std::to_string(e.attempts) + " of " + std::to_string(policy_.max_attempts) + ")";
-      } else {
-        c.next = JobState::Pending;
-        c.error = what + "; back to pending";
-      }
+      const Decision d = decide_lost_owner(policy_, e.attempts, what);
+      c.next = d.next;
+      c.error = d.error;
       if (apply_change(sql, c)) {
         ++n;
         if (c.next == JobState::Pending) {
-          // Like a failure, it waits run.retry_delay: a job that takes its host down with it
-          // does not go round the nodes at full speed.
-          sql << "UPDATE pdr_model_jobs SET last_error = :e, retry_at = " +
-                     dialect_.now_plus(retry_delay_seconds(e.attempts)) + " WHERE id = :id",
+          sql << "UPDATE pdr_model_jobs SET last_error = :e, retry_at = " + dialect_.now_plus(d.retry_in_seconds) +
+                     " WHERE id = :id",
               soci::use(what), soci::use(e.id);
         }
       }

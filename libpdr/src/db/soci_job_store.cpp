@@ -33,12 +33,6 @@ bool is_job_output_column(const std::string& kind) {
   return columns.count(kind) != 0;
 }
 
-// What identifies a failure for "failed the same way twice": the stage and what happened,
-// without the program's last output.
-std::string failure_signature(const std::string& error) {
-  const auto cut = error.find(" (");
-  return error.substr(0, cut);
-}
 
 long long SociJobStore::as_integer(const soci::row& row, std::size_t i) {
   switch (row.get_properties(i).get_data_type()) {

@@ -61,8 +61,6 @@ bool process_alive(long long pid);
 bool same_location(const std::string& a, const std::string& b);
 // Job columns an output file kind may fill.
 bool is_job_output_column(const std::string& kind);
-// What identifies a failure for "failed the same way twice".
-std::string failure_signature(const std::string& error);
 
 class SociJobStore : public JobStore {
  public:
@@ -109,8 +107,6 @@ class SociJobStore : public JobStore {
   Result<ServerInfo> server_info() override;
 
   static bool supports_skip_locked(const std::string& version);
-
-  long long retry_delay_seconds(int attempts) const;
 
   Status register_grid(const Provenance& prov, const std::vector<GridPoint>& points, RegisterReport* report,
                        const RegisterOptions& options) override;

@@ -3,12 +3,6 @@
 
 namespace pdr {
 
-long long SociJobStore::retry_delay_seconds(int attempts) const {
-  double d = policy_.retry_delay;
-  for (int i = 1; i < attempts && d < 86400; ++i) d *= 2;
-  return static_cast<long long>(std::min(d, 86400.0) + 0.999);
-}
-
 Result<std::vector<ClaimedJob>> SociJobStore::claim_jobs(long long model_id, int max, const Owner& owner) {
   std::vector<ClaimedJob> claimed;
   Status st = transaction("claim jobs", [&](Session& sql) {
@@ -111,25 +105,16 @@ Result<RecordedOutcome> SociJobStore::record_outcome(const StatusChange& change)
         soci::into(attempts), soci::into(last_error, last_ind);
     if (!sql.got_data()) return Status::Ok();
     if (last_ind != soci::i_ok) last_error.clear();
+    const Decision d = decide_failure(policy_, attempts, last_error, change.error);
     StatusChange c = change;
-    const bool repeated = !last_error.empty() && failure_signature(last_error) == failure_signature(change.error);
-    if (repeated) {
-      c.error = change.error + " (failed the same way twice; not tried again)";
-    } else if (attempts >= policy_.max_attempts) {
-      c.error = change.error + " (attempt " + std::to_string(attempts) + " of " +
-                std::to_string(policy_.max_attempts) + ")";
-    } else {
-      const long long delay = retry_delay_seconds(attempts);
-      c.next = JobState::Pending;
-      c.error = "attempt " + std::to_string(attempts) + " of " + std::to_string(policy_.max_attempts) +
-                " failed: " + change.error + "; tried again in " + std::to_string(delay) + " s";
-    }
+    c.next = d.next;
+    c.error = d.error;
     out.applied = apply_change(sql, c);
     out.state = c.next;
     out.error = c.error;
     if (out.applied && c.next == JobState::Pending) {
-      sql << "UPDATE pdr_model_jobs SET last_error = :e, retry_at = " +
-                 dialect_.now_plus(retry_delay_seconds(attempts)) + " WHERE id = :id",
+      sql << "UPDATE pdr_model_jobs SET last_error = :e, retry_at = " + dialect_.now_plus(d.retry_in_seconds) +
+                 " WHERE id = :id",
           soci::use(change.error), soci::use(change.job_id);
     }
     return Status::Ok();

@@ -1,0 +1,45 @@
+// What happens to a job after a failed attempt or a lost owner: pure decisions, no database.
+// The job store applies them inside its transactions; tests exercise them directly.
+#pragma once
+
+#include <string>
+
+#include "pdr/job_state.h"
+
+namespace pdr {
+
+// How long a claim lasts without renewal, and what happens to failed attempts.
+struct JobPolicy {
+  int lease_seconds = 30;
+  int max_attempts = 3;     // attempts per job, failures and lost owners together
+  double retry_delay = 10;  // seconds before the second attempt, doubling per attempt
+  int heartbeat_seconds = 10;  // a running job not renewed for two heartbeats has a dead owner
+};
+
+// The state a job goes to, the error recorded with it, and (when it goes back to pending) how
+// long it waits before it may be claimed again.
+struct Decision {
+  JobState next = JobState::Failed;
+  std::string error;
+  long long retry_in_seconds = 0;
+};
+
+// Seconds a job waits after its `attempts`-th attempt: retry_delay, doubling per attempt, at
+// most a day.
+long long retry_delay_seconds(const JobPolicy& policy, int attempts);
+
+// What identifies a failure for "failed the same way twice": the stage and what happened,
+// without the program's last output (what follows " (").
+std::string failure_signature(const std::string& error);
+
+// After the `attempts`-th attempt failed with `error` (`last_error`: the previous attempt's):
+// failed for good when it failed the same way twice or used its attempts, else pending again
+// after the retry delay.
+Decision decide_failure(const JobPolicy& policy, int attempts, const std::string& last_error,
+                        const std::string& error);
+
+// After the `attempts`-th attempt's owner stopped renewing its lease (`what` says who): failed
+// after the last attempt, else pending again after the retry delay.
+Decision decide_lost_owner(const JobPolicy& policy, int attempts, const std::string& what);
+
+}  // namespace pdr

@@ -1,0 +1,54 @@
+#include "pdr/job_policy.h"
+
+#include <gtest/gtest.h>
+
+namespace pdr {
+namespace {
+
+JobPolicy policy(int max_attempts, double delay) {
+  JobPolicy p;
+  p.max_attempts = max_attempts;
+  p.retry_delay = delay;
+  return p;
+}
+
+TEST(JobPolicyTest, TheRetryDelayDoublesPerAttemptUpToADay) {
+  const JobPolicy p = policy(3, 10);
+  EXPECT_EQ(retry_delay_seconds(p, 1), 10);
+  EXPECT_EQ(retry_delay_seconds(p, 2), 20);
+  EXPECT_EQ(retry_delay_seconds(p, 3), 40);
+  EXPECT_EQ(retry_delay_seconds(p, 40), 86400);
+  EXPECT_EQ(retry_delay_seconds(policy(3, 0.2), 1), 1) << "rounded up to whole seconds";
+}
+
+TEST(JobPolicyTest, AFailureGoesBackToPendingUntilItsAttemptsAreUsed) {
+  const JobPolicy p = policy(3, 10);
+  Decision d = decide_failure(p, 1, "", "pdr: exit code 3 (last line: boom)");
+  EXPECT_EQ(d.next, JobState::Pending);
+  EXPECT_EQ(d.retry_in_seconds, 10);
+  EXPECT_EQ(d.error, "attempt 1 of 3 failed: pdr: exit code 3 (last line: boom); tried again in 10 s");
+  d = decide_failure(p, 3, "onion CO: exit code 1", "pdr: exit code 3");
+  EXPECT_EQ(d.next, JobState::Failed);
+  EXPECT_EQ(d.error, "pdr: exit code 3 (attempt 3 of 3)");
+}
+
+TEST(JobPolicyTest, FailingTheSameWayTwiceEndsTheJobWhateverTheLastOutput) {
+  const Decision d = decide_failure(policy(5, 10), 2, "pdr: exit code 3 (last line: a)", "pdr: exit code 3 (last line: b)");
+  EXPECT_EQ(d.next, JobState::Failed);
+  EXPECT_EQ(d.error, "pdr: exit code 3 (last line: b) (failed the same way twice; not tried again)");
+  EXPECT_EQ(failure_signature("storage: disk full (errno 28)"), "storage: disk full");
+}
+
+TEST(JobPolicyTest, ALostOwnerCostsAnAttemptAndWaitsLikeAFailure) {
+  const JobPolicy p = policy(2, 10);
+  Decision d = decide_lost_owner(p, 1, "lease expired: owner h pid 7 stopped renewing it");
+  EXPECT_EQ(d.next, JobState::Pending);
+  EXPECT_EQ(d.retry_in_seconds, 10);
+  EXPECT_EQ(d.error, "lease expired: owner h pid 7 stopped renewing it; back to pending");
+  d = decide_lost_owner(p, 2, "lease expired: owner h pid 7 stopped renewing it");
+  EXPECT_EQ(d.next, JobState::Failed);
+  EXPECT_EQ(d.error, "lease expired: owner h pid 7 stopped renewing it (attempt 2 of 2)");
+}
+
+}  // namespace
+}  // namespace pdr
