@@ -235,8 +235,8 @@ TEST_P(JobStoreTest, AbandonedRunningJobsOfThisHostGoBackToPending) {
 
 TEST_P(JobStoreTest, ReleaseReturnsOnlyTheOwnersJobs) {
   auto r = register_points(points({"30", "40"}));
-  store_->claim_jobs(r.model_id, 2, owner_);
-  store_->claim_jobs(r.model_id, 1, Owner{"h", 2, "other"});
+  ASSERT_EQ(store_->claim_jobs(r.model_id, 2, owner_)->size(), 2u);
+  ASSERT_EQ(store_->claim_jobs(r.model_id, 1, Owner{"h", 2, "other"})->size(), 1u);
   auto n = store_->release_jobs(owner_);
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(n.value(), 2);
@@ -247,7 +247,7 @@ TEST_P(JobStoreTest, StatusReportCountsEveryState) {
   auto r = register_points(points({"30", "40"}));
   auto jobs = store_->claim_jobs(r.model_id, 1, owner_);
   StatusChange bad{jobs->front().id, JobState::Running, JobState::Failed, "tok1", 2, "onion CO: exit code 2", {}};
-  store_->update_job_status(bad);
+  ASSERT_TRUE(store_->update_job_status(bad).value());
   auto rep = store_->status_report("m1");
   ASSERT_TRUE(rep.ok());
   EXPECT_EQ(rep->total, 4);

@@ -18,7 +18,7 @@ enum class ErrorKind {
   kInterrupted,     // SIGINT/SIGTERM arrived
 };
 
-class Status {
+class [[nodiscard]] Status {
  public:
   Status() = default;
   static Status Ok() { return Status(); }
@@ -47,7 +47,7 @@ class Status {
 
 // A value or the Status explaining why there is none.
 template <class T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {}  // NOLINT

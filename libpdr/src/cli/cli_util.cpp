@@ -12,8 +12,12 @@ Result<OpenedStore> open_existing_store(const CliOptions& options, const EnvLook
   auto config = load_config(options, env);
   if (!config.ok()) return config.status();
   Config& c = config.value();
-  if (c.str("pdr.model_name").empty()) c.set_scalar("pdr.model_name", "-", command);
-  if (c.str("pdr.base_dir").empty()) c.set_scalar("pdr.base_dir", ".", command);
+  // Commands that only read the database need no model or PDR directory: placeholders.
+  for (const auto& [key, placeholder] : {std::pair<const char*, const char*>{"pdr.model_name", "-"},
+                                         std::pair<const char*, const char*>{"pdr.base_dir", "."}}) {
+    if (!c.str(key).empty()) continue;
+    if (Status st = c.set_scalar(key, placeholder, command); !st.ok()) return st;
+  }
   auto settings = build_settings(c, invocation_dir(), std::thread::hardware_concurrency());
   if (!settings.ok()) return settings.status();
   const DatabaseSettings& db = settings->database;

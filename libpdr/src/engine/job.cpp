@@ -329,9 +329,9 @@ class JobExecution {
     return true;
   }
 
-  bool setup_write_failed(const Status& st) {
+  bool setup_write_failed(const Status& st, const std::string& stage = "setup") {
     result_.host_failure = is_host_failure(st.code());
-    return fail("setup", st.message());
+    return fail(stage, st.message());
   }
 
   ProcessResult run_step(const std::string& exe, std::vector<std::string> args, const std::string& output) {
@@ -363,9 +363,13 @@ class JobExecution {
 
   bool run_pdr() {
     const std::string textout = dir_ + "/pdroutput/TEXTOUT";
-    write_file(textout, "Begin of PDR Job: " + local_time_text() + "\n", true);
+    if (Status st = write_file(textout, "Begin of PDR Job: " + local_time_text() + "\n", true); !st.ok()) {
+      return setup_write_failed(st, "pdr");
+    }
     ProcessResult r = run_step(pdr().pdr_file_name, {}, textout);
-    write_file(textout, "End of PDR Job: " + local_time_text() + "\n", true);
+    // The closing line is for people reading the log; the run's outcome does not depend on it
+    // (a disk that filled meanwhile is found when the outputs are stored).
+    (void)write_file(textout, "End of PDR Job: " + local_time_text() + "\n", true);
     if (!r.success()) {
       keep_log(textout);
       return step_failed("pdr", r, textout);
@@ -398,7 +402,9 @@ class JobExecution {
       const fs::path ctrl = fs::path(dir_) / "pdroutput" / "CTRL_IND";
       if (fs::exists(ctrl)) fs::copy_file(ctrl, fs::path(dir_) / "CTRL_IND", fs::copy_options::overwrite_existing, ec);
       const std::string textout = (out / "TEXTOUT").string();
-      write_file(textout, "Running onion for " + species + "\n");
+      if (Status st = write_file(textout, "Running onion for " + species + "\n"); !st.ok()) {
+        return setup_write_failed(st, "onion " + species);
+      }
       ProcessResult r = run_step(pdr().onion_file_name, {dir_ + "/pdroutput/pdrstruct_s.hdf5"}, textout);
       if (!r.success()) {
         store("oniongrid/TEXTOUT" + job_.name + "_" + species, textout, "onion_log");
