@@ -40,11 +40,11 @@ class FakeStore : public JobStore {
     return out;
   }
   Result<ParameterValues> load_parameters(long long) override { return ParameterValues{}; }
-  Result<long long> pending_count(long long) override {
+  Result<Backlog> backlog(long long) override {
     if (fail_claims) return Status::Error(ErrorKind::kTransient, "database gone");
     long long n = 0;
     for (const auto& kv : state) n += kv.second == JobState::Pending;
-    return n + hidden_pending;
+    return Backlog{n + hidden_pending, 0, 0};
   }
   Result<bool> update_job_status(const StatusChange& c) override {
     if (failing_writes > 0) {

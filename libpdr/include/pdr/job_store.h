@@ -185,16 +185,10 @@ class JobStore {
                                RegisterReport* report, const RegisterOptions& options = {}) = 0;
   // Moves up to `max` pending jobs of the model to running for `owner`.
   virtual Result<std::vector<ClaimedJob>> claim_jobs(long long model_id, int max, const Owner& owner) = 0;
-  // Pending jobs of the model, locked or not (a claim may skip rows another claimer holds), and
-  // running jobs whose owner stopped renewing their lease (they are pending again once it
-  // expires): a process ends only when nothing is left that it may have to run.
-  virtual Result<long long> pending_count(long long model_id) = 0;
-  // pending_count split up (see Backlog).
-  virtual Result<Backlog> backlog(long long model_id) {
-    auto pending = pending_count(model_id);
-    if (!pending.ok()) return pending.status();
-    return Backlog{pending.value(), 0, 0};
-  }
+  // What is left of the model that a process may have to run: pending jobs, locked or not (a
+  // claim may skip rows another claimer holds), and running jobs whose owner may be gone (see
+  // Backlog). A process ends only when nothing of it is left.
+  virtual Result<Backlog> backlog(long long model_id) = 0;
   virtual Result<ParameterValues> load_parameters(long long params_id) = 0;
   // Applies one conditional state change; returns false when the row was not in the expected
   // state (nothing changed).

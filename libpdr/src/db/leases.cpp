@@ -3,21 +3,6 @@
 
 namespace pdr {
 
-Result<long long> SociJobStore::pending_count(long long model_id) {
-  long long n = 0;
-  Status st = read("count pending jobs", [&](Session& sql) {
-    // Running jobs whose owner missed two heartbeats go back to pending when their lease
-    // expires: count them too.
-    sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m AND duplicate_key = 0 AND (status = 'pending' OR "
-           "(status = 'running' AND token IS NOT NULL AND (lease_expires_at < " + dialect_.now() + " OR heartbeat_at < " +
-               dialect_.now_plus(-(2 * policy_.heartbeat_seconds + 1)) + ")))",
-        soci::use(model_id), soci::into(n);
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
-  return n;
-}
-
 Result<Backlog> SociJobStore::backlog(long long model_id) {
   Backlog left;
   Status st = read("count what is left to run", [&](Session& sql) {

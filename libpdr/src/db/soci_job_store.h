@@ -118,8 +118,6 @@ class SociJobStore : public JobStore {
 
   Result<std::vector<ClaimedJob>> claim_jobs(long long model_id, int max, const Owner& owner) override;
 
-  Result<long long> pending_count(long long model_id) override;
-
   Result<Backlog> backlog(long long model_id) override;
 
   Result<ParameterValues> load_parameters(long long params_id) override;
