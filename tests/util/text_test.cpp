@@ -20,6 +20,13 @@ TEST(TextTest, ValidUtf8ReplacesOnlyBrokenBytes) {
   EXPECT_EQ(valid_utf8("surrogate \xED\xA0\x80"), "surrogate ???");
 }
 
+TEST(TextTest, DurationsReadAsSecondsMinutesOrHours) {
+  EXPECT_EQ(duration_text(42), "42s");
+  EXPECT_EQ(duration_text(185), "3m05s");
+  EXPECT_EQ(duration_text(7620), "2h07m");
+  EXPECT_EQ(duration_text(-1), "?");
+}
+
 TEST(TextTest, HostNameIsThisHost) { EXPECT_FALSE(host_name().empty()); }
 
 }  // namespace

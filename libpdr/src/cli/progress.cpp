@@ -1,4 +1,5 @@
 #include "cli/progress.h"
+#include "util/text.h"
 
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/basic_file_sink.h>
@@ -46,19 +47,6 @@ class LineSink : public spdlog::sinks::base_sink<std::mutex> {
   std::string line_;
 };
 
-std::string duration(double seconds) {
-  char buf[32];
-  const long long s = static_cast<long long>(seconds + 0.5);
-  if (s < 120) {
-    std::snprintf(buf, sizeof buf, "%llds", s);
-  } else if (s < 7200) {
-    std::snprintf(buf, sizeof buf, "%lldm%02llds", s / 60, s % 60);
-  } else {
-    std::snprintf(buf, sizeof buf, "%lldh%02lldm", s / 3600, (s % 3600) / 60);
-  }
-  return buf;
-}
-
 long long count(const ProgressSample& s, const char* state) {
   auto it = s.counts.find(state);
   return it == s.counts.end() ? 0 : it->second;
@@ -81,7 +69,7 @@ std::string progress_text(const std::string& model, const ProgressSample& now, c
     const double rate = static_cast<double>(done - before) / (now.seconds - earlier->seconds);
     std::snprintf(line, sizeof line, " | %.2f jobs/s", rate);
     out += line;
-    if (rate > 0 && left > 0) out += " | ETA " + duration(static_cast<double>(left) / rate);
+    if (rate > 0 && left > 0) out += " | ETA " + duration_text(static_cast<long long>(static_cast<double>(left) / rate + 0.5));
   }
   return out;
 }

@@ -14,6 +14,7 @@
 #include "cli/cli_util.h"
 #include "pdr/cli.h"
 #include "pdr/db_manager.h"
+#include "util/text.h"
 #include "pdr/exit_code.h"
 #include "pdr/job_store.h"
 #include "pdr/process.h"
@@ -50,19 +51,6 @@ std::string stage_of(const std::string& error) {
   if (error.rfind("lease expired", 0) == 0) return "lease";
   const auto colon = error.find(':');
   return colon == std::string::npos ? std::string() : error.substr(0, colon);
-}
-
-std::string duration_text(long long seconds) {
-  if (seconds < 0) return "?";
-  char buf[32];
-  if (seconds < 120) {
-    std::snprintf(buf, sizeof buf, "%llds", seconds);
-  } else if (seconds < 7200) {
-    std::snprintf(buf, sizeof buf, "%lldm%02llds", seconds / 60, seconds % 60);
-  } else {
-    std::snprintf(buf, sizeof buf, "%lldh%02lldm", seconds / 3600, (seconds % 3600) / 60);
-  }
-  return buf;
 }
 
 std::string json_jobs(const std::vector<JobSummary>& jobs) {

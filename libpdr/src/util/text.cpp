@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cstdio>
 
 namespace pdr {
 
@@ -15,6 +16,19 @@ std::string shell_quote(const std::string& word) {
   std::string out = "'";
   for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
+}
+
+std::string duration_text(long long seconds) {
+  if (seconds < 0) return "?";
+  char buf[32];
+  if (seconds < 120) {
+    std::snprintf(buf, sizeof buf, "%llds", seconds);
+  } else if (seconds < 7200) {
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", seconds / 60, seconds % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%lldh%02lldm", seconds / 3600, (seconds % 3600) / 60);
+  }
+  return buf;
 }
 
 std::string host_name() {
