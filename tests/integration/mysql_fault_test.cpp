@@ -262,13 +262,13 @@ TEST_F(MysqlFaultTest, F7_LockWaitsAndDeadlocksFromASideSession) {
     // Lock waits: hold every running job row past innodb_lock_wait_timeout.
     server_->sql(use + "START TRANSACTION; SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running' FOR UPDATE; "
                        "DO SLEEP(1.5); ROLLBACK;");
-    // A deadlock: a large side transaction takes the hdf_files key of a running job, waits until
-    // the runner, finishing that job, holds its row and waits for that key, then asks for the row.
-    server_->sql(use + "SET @x = (SELECT MIN(id) FROM pdr_model_jobs WHERE status = 'running'); "
+    // A deadlock: a large side transaction takes every counter row of the model, so the runner's
+    // next claim or finish holds its job row and waits for a counter; the side then asks for every
+    // job row of the model. InnoDB rolls back the smaller transaction: the runner's.
+    server_->sql(use + "SET @m = (SELECT MIN(id) FROM model_names WHERE model_name = 'f7'); "
                        "START TRANSACTION; UPDATE kosmatau_parameters SET comments = 'probe'; "
-                       "INSERT INTO hdf_files (job_id, file_name, file_name_hdf5_s, file_name_hdf5_c) "
-                       "VALUES (@x, 'probe', 'probe', 'probe'); DO SLEEP(0.8); "
-                       "UPDATE pdr_model_jobs SET time_updated = time_updated WHERE id = @x; ROLLBACK;");
+                       "SELECT COUNT(*) FROM pdr_job_counts WHERE model_name_id = @m FOR UPDATE; DO SLEEP(0.8); "
+                       "UPDATE pdr_model_jobs SET time_updated = time_updated WHERE model_name_id = @m; ROLLBACK;");
   }
   auto r = test::finish_pdr_run(pid, dir_.path());
   EXPECT_EQ(r.code, 0) << r.err.substr(r.err.size() > 3000 ? r.err.size() - 3000 : 0);
