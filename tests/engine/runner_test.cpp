@@ -267,40 +267,5 @@ TEST(ActiveJobsTest, FenceStopsOnlyJobsWhoseLeaseIsGone) {
   EXPECT_FALSE(cc->requested());
 }
 
-TEST(JournalTest, EntriesRoundTripWithAwkwardText) {
-  StatusChange c;
-  c.job_id = 42;
-  c.expect = JobState::Running;
-  c.next = JobState::Finished;
-  c.token = "tok%1";
-  c.epoch = 7;
-  c.exit_code = 0;
-  c.retry = true;
-  c.error = "tab\there\nnewline 100% done\r";
-  c.files.push_back(StoredFile{"output_hdf4_file", "/s/m/pdrgrid/pdrstruct_s_x.hdf", "ab12", 1LL << 40,
-                               "2026-01-01 00:00:00", "/s/m/pdrgrid/.pdrstruct_s_x.hdf.staged-t-7"});
-  c.files.push_back(StoredFile{"pdrchem", "/s/m/a b\tc", "", 0, "", ""});
-  const std::string line = encode_journal_entry(c);
-  EXPECT_EQ(line.find('\n'), std::string::npos);
-  auto back = decode_journal_entry(line);
-  ASSERT_TRUE(back.ok()) << back.status().message();
-  EXPECT_EQ(back->job_id, 42);
-  EXPECT_EQ(back->epoch, 7);
-  EXPECT_EQ(back->token, c.token);
-  EXPECT_EQ(back->next, JobState::Finished);
-  EXPECT_EQ(back->exit_code, std::optional<int>(0));
-  EXPECT_TRUE(back->retry);
-  EXPECT_EQ(back->error, c.error);
-  ASSERT_EQ(back->files.size(), 2u);
-  EXPECT_EQ(back->files[0].size, 1LL << 40);
-  EXPECT_EQ(back->files[1].path, "/s/m/a b\tc");
-  EXPECT_EQ(back->files[0].staged_path, c.files[0].staged_path);
-  EXPECT_EQ(back->files[1].staged_path, "");
-  // A torn line (the process died mid-write) and an unfenced entry are not replayed.
-  EXPECT_FALSE(decode_journal_entry(line.substr(0, line.size() / 2)).ok());
-  c.epoch = 0;
-  EXPECT_FALSE(decode_journal_entry(encode_journal_entry(c)).ok());
-}
-
 }  // namespace
 }  // namespace pdr

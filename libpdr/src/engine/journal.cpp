@@ -85,13 +85,16 @@ Result<ReplayReport> replay_lines(const std::string& path, JobStore& store, cons
   std::string line;
   *handled = 0;
   while (std::getline(in, line)) {
-    if (line.empty()) {
+    // An entry is whole only with its newline, written last: a line cut anywhere before it (the
+    // process died mid-write) may still split into the right number of fields, with a shorter
+    // last one. It carries nothing that was fsync'd.
+    const bool torn = in.eof();
+    if (line.empty() || torn) {
       ++*handled;
       continue;
     }
     auto change = decode_journal_entry(line);
     if (!change.ok()) {
-      // A torn last line (the process died mid-write) carries nothing that was fsync'd.
       ++*handled;
       continue;
     }
@@ -128,7 +131,7 @@ Result<size_t> keep_unhandled(int fd, const std::string& path, size_t handled) {
     std::ifstream in(path);
     size_t i = 0;
     for (std::string line; std::getline(in, line); ++i) {
-      if (i >= handled && !line.empty()) left.push_back(line);
+      if (i >= handled && !line.empty() && !in.eof()) left.push_back(line);  // a torn last line goes
     }
   }
   std::string text;
@@ -216,7 +219,12 @@ Status Journal::append(const StatusChange& change) {
       return Status::Error(ErrorKind::kPermanent, "journal " + path_ + " is locked by another process");
     }
   }
-  if (Status st = write_all(fd_, encode_journal_entry(change) + "\n"); !st.ok()) return st;
+  // A write that fails part-way (a full disk) is cut off again, so the next entry starts a line.
+  const off_t end = lseek(fd_, 0, SEEK_END);
+  if (Status st = write_all(fd_, encode_journal_entry(change) + "\n"); !st.ok()) {
+    if (end >= 0) (void)!ftruncate(fd_, end);
+    return st;
+  }
   if (fsync(fd_) != 0) {
     return Status::Error(ErrorKind::kPermanent, "journal fsync failed: " + std::string(std::strerror(errno)));
   }

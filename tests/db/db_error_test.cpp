@@ -1,0 +1,80 @@
+// Database errors are classified by their code, never by their words, and never carry a password.
+#include "db/db_error.h"
+
+#include <gtest/gtest.h>
+#include <soci/mysql/soci-mysql.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+#include <sqlite3.h>
+
+#include <stdexcept>
+
+namespace pdr {
+namespace {
+
+Status mysql(int code, const std::string& text = "some text") {
+  return db_error_status(soci::mysql_soci_error(text, code), "claiming jobs");
+}
+
+Status sqlite(int code, const std::string& text = "some text") {
+  return db_error_status(soci::sqlite3_soci_error(text, code), "claiming jobs");
+}
+
+TEST(DbErrorTest, ALostOrRefusedMysqlConnectionIsTransientAndDropsTheSession) {
+  for (int code : {2002, 2003, 2006, 2013, 2055, 2026, 1927, 1053, 4031}) {
+    const Status st = mysql(code);
+    EXPECT_EQ(st.kind(), ErrorKind::kTransient) << code;
+    EXPECT_EQ(st.code(), code);
+    EXPECT_TRUE(is_connection_lost(code)) << code;
+  }
+}
+
+TEST(DbErrorTest, LockWaitsDeadlocksAndFullServersAreRetriedOnALiveConnection) {
+  for (int code : {1040, 1203, 1205, 1213, 1317, 1158, 1159, 1160, 1161}) {
+    EXPECT_EQ(mysql(code).kind(), ErrorKind::kTransient) << code;
+    EXPECT_FALSE(is_connection_lost(code)) << code;
+  }
+}
+
+TEST(DbErrorTest, CredentialsSchemaAndConstraintErrorsFailAtOnce) {
+  // Access denied, unknown database, duplicate key, syntax error, unknown column.
+  for (int code : {1045, 1049, 1062, 1064, 1054}) {
+    EXPECT_EQ(mysql(code).kind(), ErrorKind::kPermanent) << code;
+  }
+  // The words do not decide: a permanent code stays permanent whatever its text says.
+  EXPECT_EQ(mysql(1064, "Lost connection to server; deadlock found").kind(), ErrorKind::kPermanent);
+  EXPECT_EQ(mysql(2013, "syntax error").kind(), ErrorKind::kTransient);
+}
+
+TEST(DbErrorTest, SqliteBusyAndLockedAreTransientWithTheirExtendedCodes) {
+  EXPECT_EQ(sqlite(SQLITE_BUSY).kind(), ErrorKind::kTransient);
+  EXPECT_EQ(sqlite(SQLITE_LOCKED).kind(), ErrorKind::kTransient);
+  EXPECT_EQ(sqlite(SQLITE_BUSY_SNAPSHOT).kind(), ErrorKind::kTransient);
+  EXPECT_EQ(sqlite(SQLITE_BUSY_SNAPSHOT).code(), SQLITE_BUSY_SNAPSHOT);
+  for (int code : {SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_READONLY, SQLITE_CONSTRAINT, SQLITE_FULL}) {
+    EXPECT_EQ(sqlite(code).kind(), ErrorKind::kPermanent) << code;
+  }
+}
+
+TEST(DbErrorTest, TheMessageIsOneLineWithContextCodeAndNoPassword) {
+  const Status st = mysql(1045, "Access denied; connect string: db=pdr user=u password=s3cr'et host=h\nmore.");
+  EXPECT_EQ(st.message().find("s3cr"), std::string::npos) << st.message();
+  EXPECT_EQ(st.message().find('\n'), std::string::npos);
+  EXPECT_EQ(st.message().rfind("claiming jobs: ", 0), 0u) << st.message();
+  EXPECT_NE(st.message().find("password=***"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("(MySQL error 1045)"), std::string::npos) << st.message();
+  for (const char* form : {"pass = 'a b c'", "PWD=\"x y\"", "password=abc"}) {
+    const Status masked = sqlite(SQLITE_CANTOPEN, std::string("cannot open ") + form);
+    EXPECT_EQ(masked.message().find(" b c"), std::string::npos) << masked.message();
+    EXPECT_EQ(masked.message().find("x y"), std::string::npos) << masked.message();
+    EXPECT_EQ(masked.message().find("abc"), std::string::npos) << masked.message();
+  }
+}
+
+TEST(DbErrorTest, AnExceptionFromElsewhereIsPermanentWithItsText) {
+  const Status st = db_error_status(std::runtime_error("bad_alloc somewhere"), "reading the grid");
+  EXPECT_EQ(st.kind(), ErrorKind::kPermanent);
+  EXPECT_EQ(st.message(), "reading the grid: bad_alloc somewhere");
+}
+
+}  // namespace
+}  // namespace pdr

@@ -1,0 +1,189 @@
+// The outage journal on its own: entries round-trip, a write cut at any byte never replays a
+// damaged entry, a replay stopped by the database keeps exactly what it did not record, and a
+// live process's journal is left alone.
+#include "pdr/journal.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "support/temp_dir.h"
+
+namespace pdr {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Records what the journal replays; can refuse (transiently) from the n-th write on.
+class RecordingStore : public JobStore {
+ public:
+  Status register_grid(const Provenance&, const std::vector<GridPoint>&, RegisterReport*,
+                       const RegisterOptions&) override {
+    return Status::Ok();
+  }
+  Result<std::vector<ClaimedJob>> claim_jobs(long long, int, const Owner&) override {
+    return std::vector<ClaimedJob>{};
+  }
+  Result<Backlog> backlog(long long) override { return Backlog{}; }
+  Result<ParameterValues> load_parameters(long long) override { return ParameterValues{}; }
+  Result<bool> update_job_status(const StatusChange&) override { return true; }
+  Result<RecordedOutcome> record_outcome(const StatusChange& c) override {
+    if (fail_from >= 0 && static_cast<int>(recorded.size()) >= fail_from) {
+      return Status::Error(ErrorKind::kTransient, "database gone");
+    }
+    recorded.push_back(encode_journal_entry(c));
+    return RecordedOutcome{true, c.next, c.error};
+  }
+  Result<long long> release_jobs(const Owner&) override { return 0LL; }
+  Result<StatusReport> status_report(const std::string&) override { return StatusReport{}; }
+  Result<std::vector<std::string>> model_names() override { return std::vector<std::string>{}; }
+
+  std::vector<std::string> recorded;
+  int fail_from = -1;
+};
+
+StatusChange outcome(long long job, JobState next, int files) {
+  StatusChange c;
+  c.job_id = job;
+  c.expect = JobState::Running;
+  c.next = next;
+  c.token = "tok" + std::to_string(job);
+  c.epoch = job + 1;
+  c.exit_code = next == JobState::Finished ? 0 : 3;
+  c.retry = next != JobState::Finished;
+  c.error = next == JobState::Finished ? "" : "pdr: exit 3\tFATAL: bad input line 12";
+  for (int i = 0; i < files; ++i) {
+    c.files.push_back(StoredFile{"output_hdf4_file", "/s/m/pdrgrid/pdrstruct" + std::to_string(job) + ".hdf",
+                                 "ab12cd", 1000 + i, "2026-01-01 00:00:00",
+                                 "/s/m/pdrgrid/.pdrstruct" + std::to_string(job) + ".hdf.staged-t-7"});
+  }
+  return c;
+}
+
+std::string read_all(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void write_all(const fs::path& p, const std::string& text) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+TEST(JournalTest, EntriesRoundTripWithAwkwardText) {
+  StatusChange c;
+  c.job_id = 42;
+  c.expect = JobState::Running;
+  c.next = JobState::Finished;
+  c.token = "tok%1";
+  c.epoch = 7;
+  c.exit_code = 0;
+  c.retry = true;
+  c.error = "tab\there\nnewline 100% done\r";
+  c.files.push_back(StoredFile{"output_hdf4_file", "/s/m/pdrgrid/pdrstruct_s_x.hdf", "ab12", 1LL << 40,
+                               "2026-01-01 00:00:00", "/s/m/pdrgrid/.pdrstruct_s_x.hdf.staged-t-7"});
+  c.files.push_back(StoredFile{"pdrchem", "/s/m/a b\tc", "", 0, "", ""});
+  const std::string line = encode_journal_entry(c);
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  auto back = decode_journal_entry(line);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->job_id, 42);
+  EXPECT_EQ(back->epoch, 7);
+  EXPECT_EQ(back->token, c.token);
+  EXPECT_EQ(back->next, JobState::Finished);
+  EXPECT_EQ(back->exit_code, std::optional<int>(0));
+  EXPECT_TRUE(back->retry);
+  EXPECT_EQ(back->error, c.error);
+  ASSERT_EQ(back->files.size(), 2u);
+  EXPECT_EQ(back->files[0].size, 1LL << 40);
+  EXPECT_EQ(back->files[1].path, "/s/m/a b\tc");
+  EXPECT_EQ(back->files[0].staged_path, c.files[0].staged_path);
+  EXPECT_EQ(back->files[1].staged_path, "");
+  // A torn line (the process died mid-write) and an unfenced entry are not replayed.
+  EXPECT_FALSE(decode_journal_entry(line.substr(0, line.size() / 2)).ok());
+  c.epoch = 0;
+  EXPECT_FALSE(decode_journal_entry(encode_journal_entry(c)).ok());
+}
+
+
+// The file a process leaves when it dies while appending its last entry: cut at every byte.
+// Only the entries whose whole line (newline included) is in the file are recorded, each
+// exactly as written, and the file is gone afterwards.
+TEST(JournalTest, AWriteCutAtAnyByteNeverReplaysADamagedEntry) {
+  test::TempDir dir;
+  std::vector<StatusChange> changes = {outcome(1, JobState::Finished, 2), outcome(2, JobState::Failed, 0),
+                                       outcome(3, JobState::Finished, 1)};
+  std::string whole;
+  {
+    Journal journal((fs::path(dir.path()) / "full").string(), "t");
+    for (const auto& c : changes) ASSERT_TRUE(journal.append(c).ok());
+    whole = read_all(fs::path(dir.path()) / "full" / "t.journal");
+  }
+  ASSERT_FALSE(whole.empty());
+  const fs::path left = fs::path(dir.path()) / "left";
+  fs::create_directories(left);
+  for (size_t cut = 0; cut <= whole.size(); ++cut) {
+    const std::string prefix = whole.substr(0, cut);
+    write_all(left / "dead.journal", prefix);
+    RecordingStore store;
+    auto report = replay_left_journals(left.string(), store);
+    ASSERT_TRUE(report.ok()) << "cut at " << cut;
+    const size_t complete = static_cast<size_t>(std::count(prefix.begin(), prefix.end(), '\n'));
+    ASSERT_EQ(store.recorded.size(), complete) << "cut at " << cut;
+    for (size_t i = 0; i < complete; ++i) EXPECT_EQ(store.recorded[i], encode_journal_entry(changes[i])) << cut;
+    EXPECT_EQ(report->applied, static_cast<long long>(complete));
+    EXPECT_FALSE(fs::exists(left / "dead.journal")) << "cut at " << cut;
+  }
+}
+
+// A replay the database stops keeps exactly the entries it did not record, also when the last
+// one is torn: the next replay records each once and never turns the torn one into an entry.
+TEST(JournalTest, AReplayStoppedByTheDatabaseKeepsOnlyWhatItDidNotRecord) {
+  test::TempDir dir;
+  std::vector<StatusChange> changes = {outcome(1, JobState::Finished, 1), outcome(2, JobState::Finished, 1),
+                                       outcome(3, JobState::Failed, 0)};
+  std::string text;
+  for (const auto& c : changes) text += encode_journal_entry(c) + "\n";
+  const std::string torn = encode_journal_entry(outcome(4, JobState::Finished, 1));
+  text += torn.substr(0, torn.size() - 3);  // cut inside its staged path
+  const fs::path left = fs::path(dir.path()) / "left";
+  fs::create_directories(left);
+  write_all(left / "dead.journal", text);
+  RecordingStore store;
+  store.fail_from = 1;
+  EXPECT_FALSE(replay_left_journals(left.string(), store).ok());
+  ASSERT_EQ(store.recorded.size(), 1u);
+  ASSERT_TRUE(fs::exists(left / "dead.journal"));
+  store.fail_from = -1;
+  auto again = replay_left_journals(left.string(), store);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  ASSERT_EQ(store.recorded.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(store.recorded[i], encode_journal_entry(changes[i]));
+  EXPECT_FALSE(fs::exists(left / "dead.journal"));
+}
+
+// The journal of a process that is still alive (it holds the lock) is its own to replay.
+TEST(JournalTest, ALiveProcesssJournalIsLeftAlone) {
+  test::TempDir dir;
+  const std::string journals = (fs::path(dir.path()) / "j").string();
+  Journal live(journals, "live");
+  ASSERT_TRUE(live.append(outcome(1, JobState::Finished, 1)).ok());
+  RecordingStore store;
+  auto report = replay_left_journals(journals, store);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(store.recorded.empty());
+  EXPECT_EQ(live.size(), 1u);
+  auto own = live.replay(store);
+  ASSERT_TRUE(own.ok());
+  EXPECT_EQ(store.recorded.size(), 1u);
+  EXPECT_EQ(live.size(), 0u);
+}
+
+}  // namespace
+}  // namespace pdr
