@@ -89,4 +89,7 @@ void warn_if_blocked(const std::string& what, std::chrono::steady_clock::time_po
 // with different settings is an error rather than being silently ignored.
 Result<DbManager*> process_db_manager(const DatabaseSettings& settings);
 
+// The database backends compiled in, with the library versions this process uses (--version).
+std::string database_backends();
+
 }  // namespace pdr

@@ -2,11 +2,30 @@
 
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <thread>
 
 #include "pdr/db_manager.h"
+#include "util/text.h"
 
 namespace pdr {
+namespace {
+
+std::string shell_word(const std::string& word) {
+  const bool plain = !word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                             "0123456789_-+./,:=@%") == std::string::npos;
+  return plain ? word : shell_quote(word);
+}
+
+}  // namespace
+
+std::string next_command(const CliOptions& options, const std::string& subcommand, const std::string& model) {
+  std::string line = "pdr_run " + subcommand;
+  if (!options.config_file.empty()) {
+    line += " --config " + shell_word(std::filesystem::absolute(options.config_file).lexically_normal().string());
+  }
+  return line + " --model-name " + shell_word(model);
+}
 
 Result<OpenedStore> open_existing_store(const CliOptions& options, const EnvLookup& env, const char* command) {
   auto config = load_config(options, env);

@@ -20,6 +20,10 @@ inline std::string invocation_dir() {
 
 // The settings and the existing job database of a reading subcommand (status, verify): the
 // model and base directory are not needed, and a missing SQLite file is an error, not created.
+// A command to paste, as printed in hints: `pdr_run <subcommand> [--config FILE] --model-name M`,
+// with this invocation's configuration file (absolute) and words quoted only where the shell needs it.
+std::string next_command(const CliOptions& options, const std::string& subcommand, const std::string& model);
+
 struct OpenedStore {
   Settings settings;
   std::unique_ptr<JobStore> store;

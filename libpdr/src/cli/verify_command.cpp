@@ -1,3 +1,4 @@
+// `pdr_run verify`: check the stored outputs of finished jobs; redo those whose outputs changed.
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
@@ -15,9 +16,6 @@
 #include "pdr/storage.h"
 
 namespace pdr {
-namespace {
-
-}  // namespace
 
 int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream& out) {
   if (!options.model_name) {
@@ -68,34 +66,11 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
     }
   }
   out << "model " << *options.model_name << ": " << jobs->size() << " finished jobs, " << files
-      << " outputs checked, " << demoted << " jobs back to pending\n";
-  return kExitAllDone;
-}
-
-int retry_command(const CliOptions& options, const EnvLookup& env, std::ostream& out) {
-  if (!options.model_name) {
-    spdlog::error("retry needs --model-name NAME");
-    return kExitUsage;
-  }
-  auto opened = open_existing_store(options, env, "retry");
-  if (!opened.ok()) {
-    spdlog::error("{}", opened.status().message());
-    return kExitUsage;
-  }
-  auto model = opened->store->find_model(*options.model_name);
-  if (model.ok() && !model.value()) {
-    spdlog::error("model '{}' is not in {}", *options.model_name, opened->settings.database.describe());
-    return kExitUsage;
-  }
-  auto n = model.ok() ? opened->store->retry_failed(*options.model_name, options.ownerless) : Result<long long>(model.status());
-  if (!n.ok()) {
-    spdlog::error("{}", n.status().message());
-    return kExitUsage;
-  }
-  out << "model " << *options.model_name << ": " << n.value() << " failed jobs queued again with fresh attempts";
-  if (n.value() > 0) out << "; run them with: pdr_run worker --model-name " << *options.model_name;
+      << " outputs checked, " << demoted << " jobs back to pending";
+  if (demoted > 0) out << "; run them with: " << next_command(options, "worker", *options.model_name);
   out << "\n";
-  return kExitAllDone;
+  // Like a run with failures: outputs were missing or changed.
+  return demoted > 0 ? kExitSomeFailed : kExitAllDone;
 }
 
 }  // namespace pdr

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "pdr/parameters.h"
+#include "util/text.h"
 
 namespace fs = std::filesystem;
 
@@ -38,10 +39,11 @@ Status require(const Config& c, const std::string& key, const std::string& hint)
 
 }  // namespace
 
-Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigned cores) {
-  Settings s;
-  auto where = [&](const std::string& key) { return key + " (from " + c.origin(key) + ")"; };
+namespace {
 
+// database.*: the job database and its connection pool.
+Status read_database(const Config& c, const std::string& cwd, Settings& s) {
+  auto where = [&c](const std::string& key) { return key + " (from " + c.origin(key) + ")"; };
   DatabaseSettings& db = s.database;
   db.type = c.str("database.type");
   if (db.type != "sqlite" && db.type != "mysql") {
@@ -91,8 +93,15 @@ Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigne
                           "database.retry.deadline"}) {
     if (!(c.real(key) > 0)) return Status::Usage(where(key) + ": must be greater than 0");
   }
-  if (db.port < 1 || db.port > 65535) return Status::Usage(where("database.port") + ": not a TCP port");
+  if (db.port < 1 || db.port > 65535) {
+    return Status::Usage(where("database.port") + ": " + std::to_string(c.integer("database.port")) + " is not a TCP port (1 to 65535)");
+  }
+  return Status::Ok();
+}
 
+// storage.*: where outputs go.
+Status read_storage(const Config& c, const std::string& cwd, Settings& s) {
+  auto where = [&c](const std::string& key) { return key + " (from " + c.origin(key) + ")"; };
   s.storage.type = c.str("storage.type");
   if (s.storage.type != "local" && s.storage.type != "rclone" && s.storage.type != "sftp") {
     return Status::Usage(where("storage.type") + ": '" + s.storage.type +
@@ -111,7 +120,10 @@ Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigne
     if (auto st = require(c, "storage.host", "the sftp server; set PDR_STORAGE_HOST"); !st.ok()) return st;
     s.storage.host = c.str("storage.host");
     s.storage.port = static_cast<int>(c.integer("storage.port"));
-    if (s.storage.port < 1 || s.storage.port > 65535) return Status::Usage(where("storage.port") + ": not a TCP port");
+    if (s.storage.port < 1 || s.storage.port > 65535) {
+      return Status::Usage(where("storage.port") + ": " + std::to_string(c.integer("storage.port")) +
+                           " is not a TCP port (1 to 65535)");
+    }
     s.storage.username = c.str("storage.username");
     s.storage.password = c.str("storage.password");
     s.storage.key_file = c.str("storage.key_file").empty() ? "" : absolute_from(cwd, c.str("storage.key_file"));
@@ -134,14 +146,23 @@ Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigne
     }
     s.storage.rclone_remote = remote;
   }
+  return Status::Ok();
+}
 
+// pdr.*: the model name and the PDR base directory with its programs and templates.
+Status read_pdr(const Config& c, const std::string& cwd, Settings& s) {
+  auto where = [&c](const std::string& key) { return key + " (from " + c.origin(key) + ")"; };
   PdrSettings& p = s.pdr;
   if (auto st = require(c, "pdr.model_name", "name the grid with --model-name NAME"); !st.ok()) return st;
   p.model_name = c.str("pdr.model_name");
-  if (p.model_name == "." || p.model_name == ".." || p.model_name.size() > 200 ||
+  if (p.model_name.size() > 200) {
+    return Status::Usage(where("pdr.model_name") + ": " + std::to_string(p.model_name.size()) +
+                         " bytes is too long for a directory name (at most 200)");
+  }
+  if (p.model_name == "." || p.model_name == ".." ||
       std::any_of(p.model_name.begin(), p.model_name.end(),
                   [](unsigned char ch) { return ch == '/' || ch < 0x20 || ch == 0x7f; })) {
-    return Status::Usage(where("pdr.model_name") + ": '" + p.model_name +
+    return Status::Usage(where("pdr.model_name") + ": '" + printable(p.model_name) +
                          "' cannot be a directory name (no '/', control characters, '.' or '..')");
   }
   if (auto st = require(c, "pdr.base_dir", "the PDR base directory; set PDR_BASE_DIR or pdr.base_dir"); !st.ok()) return st;
@@ -162,7 +183,12 @@ Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigne
       return Status::Usage(where(key) + ": '" + v + "' must be a file name inside pdr.base_dir");
     }
   }
+  return Status::Ok();
+}
 
+// model_parameters.*: the grid axes, species and the random draw.
+Status read_model(const Config& c, Settings& s) {
+  auto where = [&c](const std::string& key) { return key + " (from " + c.origin(key) + ")"; };
   ModelSettings& m = s.model;
   m.metal = c.list("model_parameters.metal");
   m.dens = c.list("model_parameters.dens");
@@ -200,7 +226,12 @@ Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigne
     species.push_back(sp);
   }
   m.species = std::move(species);
+  return Status::Ok();
+}
 
+// run.*: workers, leases, attempts, timeouts and the local directories of a run.
+Status read_run(const Config& c, Settings& s, unsigned cores) {
+  auto where = [&c](const std::string& key) { return key + " (from " + c.origin(key) + ")"; };
   RunSettings& r = s.run;
   r.parallel = c.boolean("run.parallel");
   const long long workers = c.integer("run.workers");
@@ -221,13 +252,6 @@ Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigne
   s.storage.link_outputs = !r.keep_tmp;
   r.step_timeout = c.real("run.step_timeout");
   if (r.step_timeout < 0) return Status::Usage(where("run.step_timeout") + ": must not be negative");
-  std::string scratch = c.str("run.scratch_dir");
-  if (scratch.empty()) {
-    const char* tmp = std::getenv("TMPDIR");
-    scratch = (tmp != nullptr && *tmp != '\0') ? tmp : "/tmp";
-  }
-  r.scratch_dir = absolute_from(cwd, scratch);
-  r.json_template = absolute_from(cwd, c.str("run.json_template"));
   r.force_onion = c.boolean("run.force_onion");
   const long long lease = c.integer("run.lease_seconds"), beat = c.integer("run.heartbeat_seconds");
   if (lease < 3 || lease > 86400) return Status::Usage(where("run.lease_seconds") + ": must be between 3 and 86400");
@@ -246,12 +270,26 @@ Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigne
   if (r.retry_delay < 0 || r.retry_delay > 86400) {
     return Status::Usage(where("run.retry_delay") + ": must be between 0 and 86400 seconds");
   }
-  if (c.str("run.log_dir").empty()) return Status::Usage(where("run.log_dir") + ": must not be empty");
-  r.log_dir = absolute_from(cwd, c.str("run.log_dir"));
   r.progress_interval = c.real("run.progress_interval");
   if (r.progress_interval < 0) return Status::Usage(where("run.progress_interval") + ": must not be negative");
   r.outage_wait = c.real("run.outage_wait");
   if (r.outage_wait < 0) return Status::Usage(where("run.outage_wait") + ": must not be negative");
+  return Status::Ok();
+}
+
+// run.*: the local directories of a run (scratch, logs, journal) and the job directory layout.
+Status read_run_directories(const Config& c, const std::string& cwd, Settings& s) {
+  auto where = [&c](const std::string& key) { return key + " (from " + c.origin(key) + ")"; };
+  RunSettings& r = s.run;
+  std::string scratch = c.str("run.scratch_dir");
+  if (scratch.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    scratch = (tmp != nullptr && *tmp != '\0') ? tmp : "/tmp";
+  }
+  r.scratch_dir = absolute_from(cwd, scratch);
+  r.json_template = absolute_from(cwd, c.str("run.json_template"));
+  if (c.str("run.log_dir").empty()) return Status::Usage(where("run.log_dir") + ": must not be empty");
+  r.log_dir = absolute_from(cwd, c.str("run.log_dir"));
   const std::string journal = c.str("run.journal_dir");
   r.journal_dir = journal.empty() ? r.scratch_dir + "/pdr_run-journal" : absolute_from(cwd, journal);
   r.pdr_out_dirs = c.list("directories.pdr_out_dirs");
@@ -263,7 +301,12 @@ Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigne
       }
     }
   }
+  return Status::Ok();
+}
 
+// slurm.*: the batch script of `pdr_run submit`.
+Status read_slurm(const Config& c, const std::string& cwd, Settings& s) {
+  auto where = [&c](const std::string& key) { return key + " (from " + c.origin(key) + ")"; };
   SlurmSettings& sl = s.slurm;
   const long long nodes = c.integer("slurm.nodes");
   if (nodes < 1 || nodes > 100000) return Status::Usage(where("slurm.nodes") + ": must be between 1 and 100000");
@@ -292,7 +335,21 @@ Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigne
   sl.script_dir = absolute_from(cwd, c.str("slurm.script_dir"));
   sl.sbatch = c.str("slurm.sbatch");
   if (sl.sbatch.empty()) return Status::Usage(where("slurm.sbatch") + ": must not be empty");
+  return Status::Ok();
+}
 
+}  // namespace
+
+Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigned cores) {
+  Settings s;
+  Status st = read_database(c, cwd, s);
+  if (st.ok()) st = read_storage(c, cwd, s);
+  if (st.ok()) st = read_pdr(c, cwd, s);
+  if (st.ok()) st = read_model(c, s);
+  if (st.ok()) st = read_run(c, s, cores);
+  if (st.ok()) st = read_run_directories(c, cwd, s);
+  if (st.ok()) st = read_slurm(c, cwd, s);
+  if (!st.ok()) return st;
   s.user.username = c.str("user.username").empty() ? login_name() : c.str("user.username");
   s.user.email = c.str("user.email");
 

@@ -6,6 +6,8 @@
 #include <soci/mysql/soci-mysql.h>
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
+#include <soci/version.h>
+#include <sqlite3.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
@@ -255,6 +257,12 @@ Result<DbManager*> process_db_manager(const DatabaseSettings& settings) {
                          "this process already uses another database; one process has one manager");
   }
   return manager.get();
+}
+
+std::string database_backends() {
+  return std::string("sqlite3 (SQLite ") + sqlite_api::sqlite3_libversion() + "), mysql (MariaDB Connector/C " +
+         mysql_get_client_info() + "); SOCI " + std::to_string(SOCI_VERSION / 100000) + "." +
+         std::to_string(SOCI_VERSION / 100 % 1000) + "." + std::to_string(SOCI_VERSION % 100);
 }
 
 }  // namespace pdr

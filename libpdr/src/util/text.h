@@ -16,4 +16,12 @@ std::string duration_text(long long seconds);
 // `text` with every byte that is not part of a well-formed UTF-8 sequence replaced by '?'.
 std::string valid_utf8(const std::string& text);
 
+// The number of single-character insertions, deletions and substitutions between a and b.
+size_t edit_distance(const std::string& a, const std::string& b);
+
+// `text` safe to print on one line: control characters as \n, \r, \t or \xNN, a backslash doubled.
+std::string printable(const std::string& text);
+// "1 point", "2 points": a count with its noun, plural with an s.
+std::string count_text(long long n, const std::string& noun);
+
 }  // namespace pdr

@@ -1,4 +1,4 @@
-#include "cli/progress.h"
+#include "engine/progress.h"
 #include "util/text.h"
 
 #include <spdlog/sinks/base_sink.h>

@@ -1,0 +1,98 @@
+// One process's part of a grid, from open to the end of its claim loop. `pdr_run` (register,
+// then work) and `pdr_run worker` (join, then work) both go through it; cli/ only parses, calls
+// and prints.
+//
+//   GridRun run(settings, job_plan);
+//   run.check_locations(true);       // nothing written yet
+//   run.open();                      // storage, database, job store; journals of this host replayed
+//   run.register_points(points);     // or run.join() for a registered model
+//   RunSummary s = run.work(stop);   // claim, run, settle outputs, record the run
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pdr/grid.h"
+#include "pdr/job.h"
+#include "pdr/job_store.h"
+#include "pdr/journal.h"
+#include "pdr/runner.h"
+#include "pdr/settings.h"
+#include "pdr/status.h"
+#include "pdr/stop_signal.h"
+
+namespace pdr {
+
+class DbManager;
+class Storage;
+class WorkArea;
+
+// A job that failed in this process: its name and the error it was recorded with.
+struct FailedJob {
+  std::string name;
+  std::string error;
+};
+
+class GridRun {
+ public:
+  GridRun(Settings settings, JobPlan job_plan);
+  ~GridRun();
+  GridRun(const GridRun&) = delete;
+  GridRun& operator=(const GridRun&) = delete;
+
+  const Settings& settings() const { return settings_; }
+  const JobPlan& job_plan() const { return job_plan_; }
+
+  // Every local path the run writes can be created; `registering` adds the SQLite file and the
+  // local storage directory (a worker only writes scratch and log files). Nothing is written.
+  [[nodiscard]] Status check_locations(bool registering) const;
+
+  // Opens storage, the database and the job store, sets the job policy and records what
+  // journals of ended processes on this host kept. `opened` runs once the database answered,
+  // before any journal is replayed.
+  [[nodiscard]] Status open(const std::function<void()>& opened = {});
+
+  // Registers the points (idempotent) and logs what the registration found.
+  [[nodiscard]] Status register_points(const std::vector<GridPoint>& points);
+  const RegisterReport& registered() const { return report_; }
+
+  // Joins the registered model of settings().pdr.model_name (a worker); a model that is not
+  // registered is a usage error.
+  [[nodiscard]] Status join();
+
+  // Claims and runs the model's jobs until none is pending or `stop` is raised: each in its own
+  // working directory of this process's work area, outputs settled, the run and its pool
+  // counters recorded for `status`.
+  RunSummary work(StopSignal& stop);
+  const std::vector<FailedJob>& failures() const { return failures_; }
+
+ private:
+  Result<std::unique_ptr<WorkArea>> open_work_area(const Owner& owner) const;
+  void record_run(const Owner& owner, const std::string& state);
+  std::unique_ptr<JobExecutor> executor(const Owner& owner, const WorkArea& area, ActiveJobs& active,
+                                        StopSignal& stop);
+  void log_end(const RunSummary& summary, const Journal& journal) const;
+
+  Settings settings_;
+  JobPlan job_plan_;
+  std::unique_ptr<Storage> storage_;
+  DbManager* db_ = nullptr;
+  std::unique_ptr<JobStore> store_;
+  RegisterReport report_;
+  long long model_id_ = 0;
+  std::vector<FailedJob> failures_;
+};
+
+// Checks, before anything is written, that `path` can be created: its nearest existing ancestor
+// is a writable directory, and `path` itself, if it exists, has the expected kind. `what` names
+// the setting in the message.
+[[nodiscard]] Status check_creatable(const std::string& path, bool is_dir, const std::string& what);
+
+// How a grid's job ends once its outcome is (or is not) recorded: staged outputs of a recorded
+// finish take their final names, the rest are removed (a failure keeps its logs).
+SettleOutputs settle_outputs(Storage& storage, JobStore& job_store);
+
+}  // namespace pdr

@@ -1,0 +1,40 @@
+// What `run`, `worker` and `submit` share: a grid prepared from the flags, and the closing
+// lines of a run.
+#pragma once
+
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "pdr/cli.h"
+#include "pdr/config.h"
+#include "pdr/grid.h"
+#include "pdr/grid_run.h"
+
+namespace pdr {
+
+// A grid ready to run: its configuration (for the dry run's listing and origins), its planned
+// points and the run that will register and work on them.
+struct PreparedGrid {
+  Config config;
+  GridPlan plan;
+  std::unique_ptr<GridRun> run;
+};
+
+// Loads and checks everything the grid needs; nothing is written. A problem is a usage error.
+// Without `keep_points` the points are only counted (a dry run lists them again).
+Result<PreparedGrid> prepare_grid(const CliOptions& options, const EnvLookup& env, bool keep_points = true);
+
+// Logs the notes of the configuration, the settings and the plan.
+void log_notes(const PreparedGrid& g);
+
+// Logs `st` as one error line; returns the usage exit code.
+int usage_error(const Status& st);
+
+// The end of a run or worker: its counts and wall time (the line before is the caller's), the
+// jobs that failed, the model's states in the database, and the exit code.
+int finish_summary(const RunSummary& summary, std::ostream& out, const std::vector<FailedJob>& failures,
+                   const std::string& model);
+
+}  // namespace pdr

@@ -1,0 +1,337 @@
+#include "pdr/grid_run.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iomanip>
+#include <random>
+#include <sstream>
+
+#include "engine/progress.h"
+#include "pdr/db_manager.h"
+#include "pdr/storage.h"
+#include "pdr/work_area.h"
+#include "util/text.h"
+
+namespace pdr {
+namespace {
+
+std::string random_token() {
+  std::random_device rd;
+  std::ostringstream out;
+  out << std::hex << std::setfill('0') << std::setw(8) << rd() << std::setw(8) << rd();
+  return out.str();
+}
+
+// A failed attempt keeps its logs; its other staged outputs go.
+void keep_only_logs(Storage& storage, const StatusChange& c) {
+  std::vector<StoredFile> logs, outputs;
+  for (const auto& f : c.files) {
+    (f.kind == "output_textout_file" || f.kind == "onion_log" ? logs : outputs).push_back(f);
+  }
+  storage.discard(outputs);
+  if (Status st = storage.promote(logs); !st.ok()) {
+    storage.discard(logs);
+    spdlog::warn("[job {}] the log of the failed attempt could not be kept: {}", c.job_id, st.message());
+  }
+}
+
+// A recorded finish whose outputs cannot take their names becomes a failed attempt.
+void demote_finish(Storage& storage, JobStore& job_store, const StatusChange& c, const Status& why) {
+  StatusChange back;
+  back.job_id = c.job_id;
+  back.expect = JobState::Finished;
+  back.next = JobState::Failed;
+  back.epoch = c.epoch;
+  back.retry = true;
+  back.error = "storage: " + why.message();
+  auto demoted = job_store.record_outcome(back);
+  // The staged copies go only once the finish is no longer recorded: a finish that stays
+  // recorded keeps them (verify and the next registration find its outputs missing).
+  if (demoted.ok() && demoted->applied) storage.discard(c.files);
+  if (!demoted.ok()) {
+    spdlog::error("[job {}] finished, but its outputs could not take their names ({}); and it could not be "
+                  "recorded as failed: {}",
+                  c.job_id, why.message(), demoted.status().message());
+  } else if (demoted->applied) {
+    spdlog::error("[job {}] finished, but its outputs could not take their names: {}", c.job_id, demoted->error);
+  }
+}
+
+// One line per recorded result.
+void log_result(const JobResult& r) {
+  if (r.journaled) {
+    spdlog::warn("[job {} {}] {} after {:.2f} s; kept in the outage journal until the database answers", r.job.id,
+                 r.job.name, r.state == JobState::Finished ? "finished" : r.error.empty() ? to_string(r.state) : r.error,
+                 r.seconds);
+  } else if (r.state == JobState::Finished) {
+    spdlog::info("[job {} {}] finished in {:.2f} s", r.job.id, r.job.name, r.seconds);
+  } else if (r.state == JobState::Failed) {
+    spdlog::error("[job {} {}] failed: {}", r.job.id, r.job.name, r.error);
+  } else if (!r.error.empty() && r.error != "interrupted") {
+    spdlog::warn("[job {} {}] {}", r.job.id, r.job.name, r.error);
+  } else {
+    spdlog::warn("[job {} {}] stopped; back to pending", r.job.id, r.job.name);
+  }
+  if (!r.kept_dir.empty()) spdlog::warn("[job {} {}] working directory kept: {}", r.job.id, r.job.name, r.kept_dir);
+}
+
+// The runner's own cost, apart from the model's: CPU of this process (all its threads) and of
+// the processes it ran and waited for.
+void log_cpu_time() {
+  auto seconds = [](const rusage& u) {
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+  };
+  rusage self{}, children{};
+  getrusage(RUSAGE_SELF, &self);
+  getrusage(RUSAGE_CHILDREN, &children);
+  spdlog::info("cpu: pdr_run {:.2f} s (user + system, all threads), the jobs' processes {:.2f} s", seconds(self),
+               seconds(children));
+}
+
+void log_registration(const std::string& model, const RegisterReport& reg) {
+  spdlog::info("model '{}': {} ({} new), {} already done, {} queued again, {} pending", model,
+               count_text(reg.points, "point"), reg.created, reg.already_finished, reg.requeued + reg.outputs_missing, reg.pending);
+  if (reg.onion_requeued > 0) spdlog::info("--force-onion: {} finished points run their onion step again", reg.onion_requeued);
+  if (reg.other_pending > 0) {
+    spdlog::warn("{} pending jobs of model '{}' from earlier runs with other values will run too", reg.other_pending,
+                 model);
+  }
+  if (reg.outputs_missing > 0) spdlog::warn("{} finished jobs had missing outputs and will run again", reg.outputs_missing);
+  if (reg.ownerless_running > 0) {
+    spdlog::warn("{} jobs of model '{}' are marked running with no owner recorded (by the Python pdr_run); they are "
+                 "left to it. If no such run is alive, queue them again with: pdr_run retry --ownerless --model-name {} "
+                 "(and this run's --config)",
+                 reg.ownerless_running, model, model);
+  }
+}
+
+}  // namespace
+
+Status check_creatable(const std::string& path, bool is_dir, const std::string& what) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path p(path);
+  if (fs::exists(p, ec)) {
+    if (is_dir != fs::is_directory(p, ec)) {
+      return Status::Usage(what + ": " + path + (is_dir ? " is not a directory" : " is a directory, not a file"));
+    }
+    if (access(path.c_str(), W_OK) != 0) return Status::Usage(what + ": " + path + " is not writable");
+    return Status::Ok();
+  }
+  fs::path parent = p.parent_path();
+  while (!parent.empty() && !fs::exists(parent, ec)) {
+    if (!is_dir) return Status::Usage(what + ": directory " + p.parent_path().string() + " does not exist");
+    parent = parent.parent_path();
+  }
+  if (parent.empty()) parent = ".";
+  if (!fs::is_directory(parent, ec)) return Status::Usage(what + ": " + parent.string() + " is not a directory");
+  if (access(parent.c_str(), W_OK) != 0) return Status::Usage(what + ": " + parent.string() + " is not writable");
+  return Status::Ok();
+}
+
+// Staged outputs of a written finish take their final names; those of an outcome turned down
+// (the lease was taken over) or of a stopped attempt are removed, and a failed attempt keeps
+// only its logs: no output takes a final name unless its job is recorded finished. A recorded
+// finish whose outputs cannot take their names is recorded as a failed attempt instead, so it
+// counts against run.max_attempts and waits run.retry_delay like any failure (never a loop).
+SettleOutputs settle_outputs(Storage& storage, JobStore& job_store) {
+  return [&storage, &job_store](const StatusChange& c, bool applied) -> Status {
+    if (c.files.empty()) return Status::Ok();
+    if (!applied || c.next == JobState::Pending) {
+      storage.discard(c.files);
+      return Status::Ok();
+    }
+    if (c.next != JobState::Finished) {
+      keep_only_logs(storage, c);
+      return Status::Ok();
+    }
+    Status st = storage.promote(c.files);
+    if (!st.ok()) demote_finish(storage, job_store, c, st);
+    return st;
+  };
+}
+
+GridRun::GridRun(Settings settings, JobPlan job_plan)
+    : settings_(std::move(settings)), job_plan_(std::move(job_plan)) {}
+
+GridRun::~GridRun() = default;
+
+Status GridRun::check_locations(bool registering) const {
+  const Settings& s = settings_;
+  std::vector<Status> checks;
+  if (registering) {
+    checks.push_back(s.database.type == "sqlite" ? check_creatable(s.database.path, false, "database.path")
+                                                 : Status::Ok());
+    checks.push_back(s.storage.type == "local" ? check_creatable(job_plan_.model_path, true, "storage.base_dir")
+                                               : Status::Ok());
+  }
+  checks.push_back(check_creatable(s.run.scratch_dir, true, "run.scratch_dir"));
+  checks.push_back(check_creatable(s.run.log_dir, true, "run.log_dir"));
+  for (const Status& st : checks) {
+    if (!st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+Status GridRun::open(const std::function<void()>& opened) {
+  const Settings& s = settings_;
+  // The database first: a run it refuses (a wrong password, a damaged file) creates no
+  // output directory.
+  auto manager = process_db_manager(s.database);
+  if (!manager.ok()) return manager.status();
+  db_ = manager.value();
+  auto store = open_job_store(*db_);
+  if (!store.ok()) return store.status();
+  store_ = std::move(store.value());
+  auto storage = open_storage(s.storage, job_plan_.model_path, job_plan_.child_env);
+  if (!storage.ok()) return storage.status();
+  storage_ = std::move(storage.value());
+  if (opened) opened();
+  store_->set_policy(JobPolicy{s.run.lease_seconds, s.run.max_attempts, s.run.retry_delay, s.run.heartbeat_seconds});
+  // Outcomes that journals of earlier processes on this host kept through an outage are
+  // recorded before anything is registered or claimed.
+  auto left = replay_left_journals(s.run.journal_dir, *store_, settle_outputs(*storage_, *store_));
+  if (!left.ok()) {
+    spdlog::warn("journals left in {} could not be replayed yet: {}", s.run.journal_dir, left.status().message());
+  } else if (left->applied + left->rejected > 0) {
+    spdlog::info("replayed journals left in {}: {} outcomes recorded, {} no longer current", s.run.journal_dir,
+                 left->applied, left->rejected);
+  }
+  return Status::Ok();
+}
+
+Status GridRun::register_points(const std::vector<GridPoint>& points) {
+  RegisterOptions options;
+  options.force_onion = settings_.run.force_onion;
+  Storage& storage = *storage_;
+  options.output_exists = [&storage](const std::string& path) { return storage.exists(path); };
+  if (Status st = store_->register_grid(job_plan_.provenance, points, &report_, options); !st.ok()) return st;
+  model_id_ = report_.model_id;
+  log_registration(settings_.pdr.model_name, report_);
+  return Status::Ok();
+}
+
+Status GridRun::join() {
+  if (Status st = store_->use_json_template(job_plan_.provenance); !st.ok()) return st;
+  auto model_id = store_->find_model(settings_.pdr.model_name);
+  if (!model_id.ok()) return model_id.status();
+  if (!model_id.value()) {
+    return Status::Usage("model '" + settings_.pdr.model_name + "' is not registered in " +
+                         settings_.database.describe() +
+                         "; register the grid first (pdr_run with grid flags, or pdr_run submit)");
+  }
+  model_id_ = **model_id;
+  return Status::Ok();
+}
+
+// Job directories live in this process's locked work area; those of ended processes on this
+// host (killed, out of memory) are removed first.
+Result<std::unique_ptr<WorkArea>> GridRun::open_work_area(const Owner& owner) const {
+  int removed = 0;
+  auto area = WorkArea::open(settings_.run.scratch_dir, owner.host, owner.pid, owner.token.substr(0, 12), &removed);
+  if (area.ok() && removed > 0) {
+    spdlog::info("removed the working directories of {} ended pdr_run process{} on this host in {}", removed,
+                 removed == 1 ? "" : "es", settings_.run.scratch_dir);
+  }
+  return area;
+}
+
+// This run and its pool counters, for `pdr_run status`: at the start, every few seconds, at the end.
+void GridRun::record_run(const Owner& owner, const std::string& state) {
+  Status st = store_->record_run(model_id_, owner, settings_.run.workers, state, db_->stats());
+  if (!st.ok()) spdlog::warn("could not record this run in the database: {}", st.message());
+}
+
+std::unique_ptr<JobExecutor> GridRun::executor(const Owner& owner, const WorkArea& area, ActiveJobs& active,
+                                               StopSignal& stop) {
+  return make_tbb_executor(settings_.run.workers, [this, &owner, &area, &active, &stop](const ClaimedJob& job) {
+    spdlog::info("[job {} {}] started (attempt {})", job.id, job.name, job.attempt);
+    auto params = store_->load_parameters(job.params_id);
+    if (!params.ok()) {
+      JobResult r;
+      r.job = job;
+      r.state = JobState::Failed;
+      r.error = "setup: " + params.status().message();
+      return r;
+    }
+    const auto cancel = active.cancel_signal(job.id);
+    JobControl control;
+    control.cancel = cancel.get();
+    // No lease round trip before storing: the heartbeat raises `cancel` within one beat of a
+    // lost lease, and staged outputs of a late attempt are never given their final names.
+    control.stage_tag = owner.token.substr(0, 12) + "-" + std::to_string(job.epoch);
+    control.work_root = area.path();
+    return execute_job(job_plan_, *storage_, job, params.value(), &stop, &control);
+  });
+}
+
+RunSummary GridRun::work(StopSignal& stop) {
+  const Settings& s = settings_;
+  const Owner owner{host_name(), static_cast<long long>(getpid()), random_token()};
+  auto area = open_work_area(owner);
+  if (!area.ok()) {
+    RunSummary failed;
+    failed.fatal = area.status();
+    return failed;
+  }
+  spdlog::info("model '{}': running jobs with {} on {} (pid {})", s.pdr.model_name, count_text(s.run.workers, "worker"),
+               owner.host, owner.pid);
+  record_run(owner, "running");
+  auto last_recorded = std::chrono::steady_clock::now();
+  ActiveJobs active;
+  Journal journal(s.run.journal_dir, owner.token);
+  auto jobs = executor(owner, *area.value(), active, stop);
+  RunOptions options;
+  options.heartbeat_seconds = s.run.heartbeat_seconds;
+  options.retry_failures = s.run.max_attempts > 1;
+  options.active = &active;
+  options.journal = &journal;
+  options.outage_wait_seconds = s.run.outage_wait;
+  options.settle_outputs = settle_outputs(*storage_, *store_);
+  auto progress = std::make_unique<ProgressReporter>(
+      s.pdr.model_name,
+      [this](std::map<std::string, long long>* counts) {
+        auto c = store_->state_counts(model_id_);
+        if (c.ok()) *counts = c.value();
+        return c.ok();
+      },
+      s.run.progress_interval);
+  RunSummary summary = run_jobs(*store_, *jobs, model_id_, s.run.workers, owner, stop, [&](const JobResult& r) {
+    // The observer runs on the loop's thread, one result at a time.
+    if (r.state == JobState::Failed && !r.journaled) failures_.push_back({r.job.name, r.error});
+    if (std::chrono::steady_clock::now() - last_recorded > std::chrono::seconds(5)) {
+      record_run(owner, "running");
+      last_recorded = std::chrono::steady_clock::now();
+    }
+    log_result(r);
+  }, options);
+  jobs.reset();
+  progress.reset();
+  if (summary.fatal.ok() && summary.unrecorded == 0) {
+    record_run(owner, summary.interrupted ? "interrupted" : summary.failed > 0 ? "failed" : "finished");
+  }
+  log_end(summary, journal);
+  return summary;
+}
+
+void GridRun::log_end(const RunSummary& summary, const Journal& journal) const {
+  const PoolStats pool = db_->stats();
+  if (settings_.database.diagnostics_enabled) {
+    spdlog::info("database pool: {} sessions created, {} validated, {} replaced, {} failed connects; "
+                 "{} open at the end ({} in use, {} idle)",
+                 pool.created, pool.validated, pool.replaced, pool.failed, pool.size, pool.in_use, pool.idle);
+  }
+  log_cpu_time();
+  if (summary.unrecorded > 0 && journal.size() > 0) {
+    spdlog::error("{} outcomes are kept in {}; the next pdr_run or pdr_run worker on this host with the same "
+                  "run.journal_dir records them",
+                  journal.size(), journal.path());
+  }
+}
+
+}  // namespace pdr
