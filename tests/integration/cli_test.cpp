@@ -209,5 +209,140 @@ TEST(CliTest, StatusWithoutDatabaseIsAnErrorAndCreatesNothing) {
   EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
 }
 
+TEST(CliTest, VersionNamesTheRevisionTheBuildAndTheBackends) {
+  test::TempDir dir;
+  auto r = test::run_pdr_run(dir.path(), {"--version"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  for (const char* part : {"pdr_run 0.1.0 (git ", " build)\n", "database backends: sqlite3 (SQLite 3.",
+                           "mysql (MariaDB Connector/C ", "; SOCI 4.", "storage: local, rclone, sftp"}) {
+    EXPECT_NE(r.out.find(part), std::string::npos) << part << "\n" << r.out;
+  }
+  EXPECT_EQ(r.out.find("(git unknown"), std::string::npos) << "built from a git checkout: " << r.out;
+  EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
+}
+
+// `help` and `help SUBCOMMAND` print the same as --help; a mistyped subcommand gets the nearest.
+TEST(CliTest, HelpSubcommandAndTheNearestCommandForATypo) {
+  test::TempDir dir;
+  auto help = test::run_pdr_run(dir.path(), {"help"});
+  EXPECT_EQ(help.code, 0);
+  EXPECT_EQ(help.out, test::run_pdr_run(dir.path(), {"--help"}).out);
+  auto status = test::run_pdr_run(dir.path(), {"help", "status"});
+  EXPECT_EQ(status.code, 0);
+  EXPECT_EQ(status.out, test::run_pdr_run(dir.path(), {"status", "--help"}).out);
+  EXPECT_NE(status.out.find("--recount"), std::string::npos) << status.out;
+  struct Case {
+    std::vector<std::string> args;
+    std::string line;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{"stat"}, "pdr_run: unknown command 'stat'; did you mean 'status'? (see pdr_run --help)\n"},
+           {{"stauts", "--model-name", "m"}, "unknown command 'stauts'; did you mean 'status'?"},
+           {{"wroker"}, "did you mean 'worker'?"},
+           {{"help", "docter"}, "unknown command 'docter'; did you mean 'doctor'?"},
+           {{"frobnicate"}, "pdr_run: unknown command 'frobnicate' (see pdr_run --help)\n"}}) {
+    auto r = test::run_pdr_run(dir.path(), c.args);
+    EXPECT_EQ(r.code, 2) << c.args[0];
+    EXPECT_EQ(lines(r.err), 1u) << r.err;
+    EXPECT_NE(r.err.find(c.line), std::string::npos) << r.err;
+  }
+  EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
+}
+
+TEST(CliTest, EachSubcommandsHelpShowsItsOwnExamples) {
+  test::TempDir dir;
+  for (const std::string sub : {"status", "verify", "worker", "retry", "doctor", "submit"}) {
+    auto r = test::run_pdr_run(dir.path(), {sub, "--help"});
+    EXPECT_EQ(r.code, 0) << sub;
+    EXPECT_NE(r.out.find("Example"), std::string::npos) << sub << "\n" << r.out;
+    EXPECT_NE(r.out.find("  pdr_run " + sub + " "), std::string::npos) << sub << "\n" << r.out;
+    EXPECT_EQ(r.out.find("Settings: built-in defaults"), std::string::npos) << "not the program's block: " << sub;
+  }
+}
+
+// A flag that means nothing without another is refused, not ignored; so is nothing else.
+TEST(CliTest, FlagsThatNeedAnotherAreRefusedAndAnEmptyVariableIsNotAValue) {
+  test::TempDir dir;
+  auto seed = test::run_pdr_run(dir.path(), {"--model-name", "m", "--dens", "30", "--seed", "5", "--dry-run"}, {kBase});
+  EXPECT_EQ(seed.code, 2);
+  EXPECT_EQ(lines(seed.err), 1u) << seed.err;
+  EXPECT_NE(seed.err.find("--seed 5 draws random points: it needs --random"), std::string::npos) << seed.err;
+  auto interval = test::run_pdr_run(dir.path(), {"status", "--interval", "5"});
+  EXPECT_EQ(interval.code, 2);
+  EXPECT_EQ(lines(interval.err), 1u) << interval.err;
+  EXPECT_NE(interval.err.find("--interval sets the time between --watch updates: it needs --watch"), std::string::npos)
+      << interval.err;
+  // `PDR_BASE_DIR=` in a job script does not replace the configured directory.
+  test::write_text(dir / "cfg.yaml", std::string("pdr:\n  base_dir: ") + PDR_MOCK_BASE + "\n");
+  auto empty = test::run_pdr_run(dir.path(), {"--config", "cfg.yaml", "--model-name", "m", "--dens", "30", "--dry-run"},
+                                 {"PDR_BASE_DIR="});
+  EXPECT_EQ(empty.code, 0) << empty.err;
+  EXPECT_NE(empty.out.find("# note: environment PDR_BASE_DIR is set but empty: ignored, pdr.base_dir keeps its value"),
+            std::string::npos)
+      << empty.out;
+  EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
+}
+
+// More than one worker is a parallel run for every subcommand; the help's examples run so.
+TEST(CliTest, MoreThanOneWorkerMeansParallelEverywhere) {
+  test::TempDir dir;
+  auto dry = test::run_pdr_run(dir.path(), {"--model-name", "m", "--dens", "30", "--workers", "3", "--dry-run"}, {kBase});
+  EXPECT_EQ(dry.code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("model 'm', 3 workers"), std::string::npos) << dry.out;
+  auto worker = test::run_pdr_run(dir.path(), {"worker", "--model-name", "m", "--workers", "4"}, {kBase});
+  EXPECT_EQ(worker.code, 2);
+  EXPECT_NE(worker.err.find("no job database at"), std::string::npos) << worker.err;
+  auto doctor = test::run_pdr_run(dir.path(), {"doctor", "--nodes", "4", "--workers", "16"}, {kBase});
+  EXPECT_EQ(doctor.code, 0) << doctor.out << doctor.err;
+  EXPECT_EQ(doctor.out.find("need --parallel"), std::string::npos) << doctor.out;
+  EXPECT_NE(doctor.out.find("OK    executables: "), std::string::npos) << "every check runs\n" << doctor.out;
+  EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
+}
+
+// The commands pdr_run prints to paste work as printed: with the configuration they need.
+TEST(CliTest, PrintedNextCommandsWorkAsPrinted) {
+  test::TempDir dir;
+  fs::create_directories(dir / "elsewhere");
+  test::write_text(dir / "cfg.yaml", std::string("pdr:\n  base_dir: ") + PDR_MOCK_BASE + "\ndatabase:\n  path: " +
+                                         (dir / "jobs.db") + "\nstorage:\n  base_dir: " + (dir / "store") + "\n");
+  auto reg = test::run_pdr_run(dir.path(), {"--config", "cfg.yaml", "--model-name", "h", "--dens", "30", "40",
+                                            "--register-only"});
+  ASSERT_EQ(reg.code, 0) << reg.err;
+  EXPECT_NE(reg.out.find("model h: 2 points registered"), std::string::npos) << reg.out;
+  const std::string mark = "run them with: pdr_run ";
+  const auto at = reg.out.find(mark);
+  ASSERT_NE(at, std::string::npos) << reg.out;
+  std::istringstream words(reg.out.substr(at + mark.size(), reg.out.find('\n', at) - at - mark.size()));
+  std::vector<std::string> hint;
+  for (std::string w; words >> w;) hint.push_back(w);
+  ASSERT_GE(hint.size(), 4u);
+  EXPECT_EQ(hint[1], "--config");
+  // Pasted in another directory, as people do.
+  auto run = test::run_pdr_run(dir / "elsewhere", hint);
+  EXPECT_EQ(run.code, 0) << run.err;
+  EXPECT_NE(run.out.find("worker on model h: 2 finished, 0 failed"), std::string::npos) << run.out;
+}
+
+// A database that cannot be used is found before anything else is created: no output
+// directories, no log file, no scratch directory.
+TEST(CliTest, ADatabaseThatCannotBeUsedLeavesNothingBehind) {
+  test::TempDir dir;
+  const std::string real = test::read_text(std::string(PDR_SOURCE_DIR) + "/tests/data/predecessor/sqlite/pdr.db");
+  ASSERT_GT(real.size(), 4096u);
+  for (const std::string& content : {std::string("not a database, only text\n"), real.substr(0, 3000),
+                                     std::string(8192, '\x5a')}) {
+    test::write_text(dir / "jobs.db", content);
+    auto r = test::run_pdr_run(dir.path(), {"--model-name", "m", "--dens", "30"},
+                               {kBase, "PDR_DB_FILE=" + (dir / "jobs.db"), "PDR_STORAGE_DIR=" + (dir / "store")});
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_EQ(lines(r.err), 1u) << r.err;
+    for (const auto& e : fs::directory_iterator(dir.path())) {
+      const std::string name = e.path().filename().string();
+      EXPECT_TRUE(name == ".stdout" || name == ".stderr" || name == "jobs.db") << name << " was created";
+    }
+    EXPECT_EQ(test::read_text(dir / "jobs.db"), content) << "the file is left as it was";
+  }
+}
+
 }  // namespace
 }  // namespace pdr

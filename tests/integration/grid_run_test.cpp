@@ -93,7 +93,10 @@ TEST_F(GridRunTest, VerifyPutsJobsWithMissingOrChangedOutputsBackToPending) {
   hdf[0] = hdf[0] == 'X' ? 'Y' : 'X';  // same size, other content
   test::write_text(dir_ / "store/v/pdrgrid/pdr100_40_-10_10_00.hdf", hdf);
   auto v = test::run_pdr_run(dir_.path(), {"verify", "--config", dir_ / "cfg.yaml", "--model-name", "v"});
-  EXPECT_EQ(v.code, 0) << v.err;
+  EXPECT_EQ(v.code, 1) << "outputs were missing or changed: like a run with failures\n" << v.err;
+  EXPECT_NE(v.out.find("; run them with: pdr_run worker --config " + (dir_ / "cfg.yaml") + " --model-name v\n"),
+            std::string::npos)
+      << v.out;
   EXPECT_NE(v.out.find("model v: 4 finished jobs"), std::string::npos) << v.out;
   EXPECT_NE(v.out.find("3 jobs back to pending"), std::string::npos) << v.out;
   EXPECT_NE(v.out.find("output changed (sha256): "), std::string::npos) << v.out;
@@ -105,6 +108,7 @@ TEST_F(GridRunTest, VerifyPutsJobsWithMissingOrChangedOutputsBackToPending) {
   EXPECT_NE(again.out.find("3 finished, 0 failed, 1 already done"), std::string::npos) << again.out;
   auto clean = test::run_pdr_run(dir_.path(), {"verify", "--config", dir_ / "cfg.yaml", "--model-name", "v"});
   EXPECT_NE(clean.out.find("0 jobs back to pending"), std::string::npos) << clean.out;
+  EXPECT_EQ(clean.code, 0) << clean.err;
 }
 
 TEST_F(GridRunTest, JsonTemplateIsUsedForThisRunOnly) {
@@ -452,7 +456,7 @@ TEST_F(GridRunTest, ARelativeRecordedModelPathIsTheSamePlace) {
 TEST_F(GridRunTest, AChangedNonGridParameterIsANewPointNotASkip) {
   auto a = run({"--model-name", "p", "--dens", "30", "30.0"});
   ASSERT_EQ(a.code, 0) << a.err;
-  EXPECT_NE(a.out.find("1 points; 1 finished"), std::string::npos) << a.out;
+  EXPECT_NE(a.out.find("1 point; 1 finished"), std::string::npos) << a.out;
   test::write_text(dir_ / "both.yaml", test::read_text(dir_ / "cfg.yaml") + "non_default_parameters:\n  cosray: 5.0e-17\n");
   // Under the same model its output names would collide with the first point's: refused, nothing written.
   auto same = test::run_pdr_run(dir_.path(), {"--config", dir_ / "both.yaml", "--model-name", "p", "--dens", "30"}, env());
@@ -464,7 +468,7 @@ TEST_F(GridRunTest, AChangedNonGridParameterIsANewPointNotASkip) {
   auto other = test::run_pdr_run(dir_.path(), {"--config", dir_ / "both.yaml", "--model-name", "p2", "--dens", "30"},
                                  env());
   ASSERT_EQ(other.code, 0) << other.err;
-  EXPECT_NE(other.out.find("1 points; 1 finished, 0 failed, 0 already done"), std::string::npos) << other.out;
+  EXPECT_NE(other.out.find("1 point; 1 finished, 0 failed, 0 already done"), std::string::npos) << other.out;
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM kosmatau_parameters WHERE cosray = 5e-17"), 1);
 }
 
@@ -492,7 +496,7 @@ TEST_F(GridRunTest, AFailureIsRetriedQuarantinedAndQueuedAgainByRetry) {
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.err.find("[job 2 100_40_-10_10_00] attempt 1 of 3 failed: pdr: exit code 7"), std::string::npos) << r.err;
   EXPECT_NE(r.out.find("1 finished, 1 failed"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("1 failed attempts queued again"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1 failed attempt queued again"), std::string::npos) << r.out;
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'exception_runtime' AND attempts = 2 AND "
                       "error LIKE '%(failed the same way twice; not tried again)'"),
             1);
@@ -568,6 +572,11 @@ TEST_F(GridRunTest, FailingPointIsFailedWithItsErrorAndExitOne) {
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE model_job_name = '100_40_-10_10_00' AND "
                       "status = 'exception_runtime' AND exit_code = 7 AND pending = 0 AND active = 0 AND "
                       "error LIKE 'pdr: exit code 7 (last output: %'"),
+            1);
+  // The program's own last line and where its whole output is, not pdr_run's closing marker.
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE model_job_name = '100_40_-10_10_00' AND error LIKE "
+                      "'pdr: exit code 7 (last output: mock pdr: read % | mock: failure requested for 100_40_-10_10_00; "
+                      "full output: %/f/pdrgrid/TEXTOUT100_40_-10_10_00)%' AND error NOT LIKE '%End of PDR Job%'"),
             1);
   auto st = test::run_pdr_run(dir_.path(), {"status", "--config", dir_ / "cfg.yaml", "--model-name", "f"});
   EXPECT_EQ(st.code, 0);

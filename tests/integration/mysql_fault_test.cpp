@@ -584,7 +584,9 @@ TEST_F(MultiProcessTest, M5_SubmitOnALocalSlurmRunsEveryJobOnce) {
   const auto at = r.out.find("submitted Slurm job ");
   ASSERT_NE(at, std::string::npos) << r.out;
   const std::string job_id = r.out.substr(at + 20, r.out.find(':', at) - at - 20);
-  EXPECT_NE(r.out.find("watch: pdr_run status --model-name m5"), std::string::npos) << r.out;
+  // A hint to paste: with the configuration that holds the database.
+  EXPECT_NE(r.out.find("watch: pdr_run status --config " + (dir_ / "cfg.yaml") + " --model-name m5"), std::string::npos)
+      << r.out;
   for (int i = 0; i < 3000; ++i) {
     if (finished() == 500 && slurm.run("squeue -h -j " + job_id).find(job_id) == std::string::npos) break;
     std::this_thread::sleep_for(100ms);

@@ -336,7 +336,7 @@ TEST_F(PredecessorTest, OnlyWhatIsMissingOfItsOutputsRunsAgainAndVerifyChecksIts
   fs::remove(store + "/m1/oniongrid/TEXTOUT100_40_00_20_00_C+");
   auto before = tree(store);
   r = test::run_pdr_run(dir_.path(), {"verify", "--config", write_config(), "--model-name", "m1"});
-  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.out.find("output changed (size): " + store + "/m1/pdrgrid/pdrchem100_35_-10_10_00.hdf5; back to pending"),
             std::string::npos)
       << r.out;

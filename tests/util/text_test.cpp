@@ -29,5 +29,25 @@ TEST(TextTest, DurationsReadAsSecondsMinutesOrHours) {
 
 TEST(TextTest, HostNameIsThisHost) { EXPECT_FALSE(host_name().empty()); }
 
+TEST(TextTest, PrintableEscapesControlCharactersOnOneLine) {
+  EXPECT_EQ(printable("plain text, ü"), "plain text, ü");
+  EXPECT_EQ(printable("a\nb\rc\td"), "a\\nb\\rc\\td");
+  EXPECT_EQ(printable("bell\x07 esc\x1b[31m del\x7f"), "bell\\x07 esc\\x1b[31m del\\x7f");
+  EXPECT_EQ(printable("back\\slash"), "back\\\\slash");
+}
+
+TEST(TextTest, CountsReadAsWords) {
+  EXPECT_EQ(count_text(1, "point"), "1 point");
+  EXPECT_EQ(count_text(0, "point"), "0 points");
+  EXPECT_EQ(count_text(2, "failed attempt"), "2 failed attempts");
+}
+
+TEST(TextTest, EditDistanceCountsSingleCharacterEdits) {
+  EXPECT_EQ(edit_distance("stat", "status"), 2u);
+  EXPECT_EQ(edit_distance("wroker", "worker"), 2u);
+  EXPECT_EQ(edit_distance("", "abc"), 3u);
+  EXPECT_EQ(edit_distance("doctor", "doctor"), 0u);
+}
+
 }  // namespace
 }  // namespace pdr

@@ -20,6 +20,10 @@ Result<Config> load_config(const CliOptions& o, const EnvLookup& env) {
   if (o.workers) {
     if (*o.workers < 1) return Status::Usage("--workers: must be at least 1 (got " + std::to_string(*o.workers) + ")");
     if (Status st = set("run.workers", std::to_string(*o.workers), "--workers"); !st.ok()) return st;
+    // More than one worker is a parallel run, whatever the subcommand (--parallel stays accepted).
+    if (*o.workers > 1) {
+      if (Status st = set("run.parallel", "true", "--workers"); !st.ok()) return st;
+    }
   }
   if (o.force_onion) {
     if (Status st = set("run.force_onion", "true", "--force-onion"); !st.ok()) return st;
@@ -67,6 +71,10 @@ Result<Config> load_config(const CliOptions& o, const EnvLookup& env) {
       const std::string flag = std::string("--") + l.first;
       if (Status st = c.set_list(std::string("model_parameters.") + l.first, **l.second, flag); !st.ok()) return st;
     }
+  }
+  if (o.seed && !c.boolean("model_parameters.create_random_models")) {
+    return Status::Usage("--seed " + *o.seed + " draws random points: it needs --random "
+                         "(or model_parameters.create_random_models: true)");
   }
   if (o.single) {
     for (const char* axis : {"metal", "dens", "mass", "chi"}) {

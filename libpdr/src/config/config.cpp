@@ -319,6 +319,12 @@ Status Config::apply_environment(const EnvLookup& env) {
     for (const auto& var : spec.env) {
       auto value = env(var);
       if (!value) continue;
+      // `VAR=` in a shell or a job script usually means "not set": it does not replace the
+      // configured value (a password may be empty, though).
+      if (value->empty() && spec.key.find("password") == std::string::npos) {
+        notes_.push_back("environment " + var + " is set but empty: ignored, " + spec.key + " keeps its value");
+        continue;
+      }
       auto n = normalise_scalar(spec.type, *value);
       if (!n) {
         return Status::Usage("environment " + var + ": '" + *value + "' is not " + type_name(spec.type) +

@@ -18,6 +18,7 @@
 #include "pdr/stop_signal.h"
 #include "pdr/storage.h"
 #include "pdr/template.h"
+#include "util/text.h"
 
 namespace fs = std::filesystem;
 
@@ -74,7 +75,31 @@ std::string last_line(const std::string& path) {
     if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
   }
   if (last.size() > 160) last = last.substr(0, 160) + "...";
-  return last;
+  return printable(last);
+}
+
+// What a failed program said last: its own last non-empty lines (not the Begin/End/Running
+// lines pdr_run writes around it), trimmed, shortened and joined with " | ".
+std::string program_tail(const std::string& path, size_t count = 3) {
+  auto text = read_file(path);
+  if (!text.ok()) return {};
+  std::istringstream in(text.value());
+  std::vector<std::string> kept;
+  for (std::string line; std::getline(in, line);) {
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos) continue;
+    line = line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
+    if (line.rfind("Begin of PDR Job: ", 0) == 0 || line.rfind("End of PDR Job: ", 0) == 0 ||
+        line.rfind("Running onion for ", 0) == 0) {
+      continue;
+    }
+    if (line.size() > 160) line = line.substr(0, 160) + "...";
+    kept.push_back(printable(line));
+    if (kept.size() > count) kept.erase(kept.begin());
+  }
+  std::string out;
+  for (const auto& l : kept) out += (out.empty() ? "" : " | ") + l;
+  return out;
 }
 
 struct VersionInfo {
@@ -347,7 +372,9 @@ class JobExecution {
     return run_process(spec, stop_);
   }
 
-  bool step_failed(const std::string& stage, const ProcessResult& r, const std::string& output) {
+  // `kept_as`: where the program's whole output was stored ("" when it could not be).
+  bool step_failed(const std::string& stage, const ProcessResult& r, const std::string& output,
+                   const std::string& kept_as) {
     if (r.outcome == ProcessResult::Outcome::Stopped) return stopped();
     // A program that failed on a full working disk failed because of the host, not the job.
     struct statvfs fsinfo;
@@ -356,8 +383,11 @@ class JobExecution {
     }
     if (r.outcome == ProcessResult::Outcome::Exited) result_.exit_code = r.exit_code;
     std::string what = r.describe();
-    const std::string tail = last_line(output);
-    if (!tail.empty()) what += " (last output: " + tail + ")";
+    const std::string tail = program_tail(output);
+    if (!tail.empty() || !kept_as.empty()) {
+      what += " (last output: " + (tail.empty() ? std::string("none") : tail) +
+              (kept_as.empty() ? std::string() : "; full output: " + kept_as) + ")";
+    }
     return fail(stage, what);
   }
 
@@ -371,8 +401,7 @@ class JobExecution {
     // (a disk that filled meanwhile is found when the outputs are stored).
     (void)write_file(textout, "End of PDR Job: " + local_time_text() + "\n", true);
     if (!r.success()) {
-      keep_log(textout);
-      return step_failed("pdr", r, textout);
+      return step_failed("pdr", r, textout, keep_log(textout));
     }
     result_.exit_code = 0;
     if (!fs::is_regular_file(dir_ + "/pdroutput/pdrstruct_s.hdf5")) {
@@ -407,8 +436,10 @@ class JobExecution {
       }
       ProcessResult r = run_step(pdr().onion_file_name, {dir_ + "/pdroutput/pdrstruct_s.hdf5"}, textout);
       if (!r.success()) {
-        store("oniongrid/TEXTOUT" + job_.name + "_" + species, textout, "onion_log");
-        return step_failed("onion " + species, r, textout);
+        const std::string kept = store("oniongrid/TEXTOUT" + job_.name + "_" + species, textout, "onion_log")
+                                     ? result_.files.back().path
+                                     : std::string();
+        return step_failed("onion " + species, r, textout, kept);
       }
       for (const auto& entry : fs::directory_iterator(out, ec)) {
         if (!entry.is_regular_file()) continue;
@@ -477,9 +508,12 @@ class JobExecution {
   std::string stage_tag() const { return control_ != nullptr ? control_->stage_tag : std::string(); }
 
   // A failing job keeps its output log in storage as TEXTOUT<job>, for reading what went wrong.
-  void keep_log(const std::string& textout) {
+  // Stores the pdr log of a failed attempt; returns where it will be ("" when it could not be).
+  std::string keep_log(const std::string& textout) {
     auto f = storage_.store(textout, "pdrgrid/TEXTOUT" + job_.name, "output_textout_file", stage_tag());
-    if (f.ok()) result_.files.push_back(f.value());
+    if (!f.ok()) return {};
+    result_.files.push_back(f.value());
+    return f->path;
   }
 
   void cleanup() {
