@@ -178,6 +178,140 @@ Status Config::apply_yaml_file(const std::string& path) {
   return apply_yaml(buffer.str(), path);
 }
 
+namespace {
+
+std::string line_of(const std::string& origin, const YAML::Node& n) {
+  return origin + ":" + std::to_string(n.Mark().line + 1);
+}
+
+// The entries of a section, with one level of nesting flattened ("retry: {deadline: 5}" becomes
+// "retry.deadline"): key nodes, value nodes and their dotted keys.
+struct Entries {
+  std::vector<std::pair<YAML::Node, YAML::Node>> nodes;
+  std::vector<std::string> keys;
+};
+
+Entries flatten(const std::string& section, const YAML::Node& body) {
+  Entries out;
+  for (const auto& entry : body) {
+    const std::string key = entry.first.Scalar();
+    if (entry.second.IsMap() && section != "non_default_parameters" && find_setting(section + "." + key) == nullptr &&
+        !keys_with_prefix(section + "." + key + ".").empty()) {
+      for (const auto& inner : entry.second) {
+        out.nodes.emplace_back(inner.first, inner.second);
+        out.keys.push_back(key + "." + inner.first.Scalar());
+      }
+    } else {
+      out.nodes.emplace_back(entry.first, entry.second);
+      out.keys.push_back(key);
+    }
+  }
+  return out;
+}
+
+// Keys the predecessor listed but never used: accepted (with a note) where they ask for what
+// pdr_run does anyway, an error where they ask for something else. False: not such a key.
+Result<bool> predecessor_key(const std::string& full, const YAML::Node& value, const std::string& at,
+                             std::vector<std::string>& notes) {
+  const char* why = predecessor_only_key(full);
+  if (why == nullptr) return false;
+  const std::string given = value && value.IsScalar() ? value.Scalar() : "";
+  const bool harmless = !value || value.IsNull() || given.empty() ||
+                        (full == "storage.use_mount" && lower(given) == "false") ||
+                        (full == "storage.use_local_copy" && lower(given) == "true") ||
+                        full == "model_parameters.default_species" || full == "pdr.exe_revision" ||
+                        full == "pdr.compilation_date";
+  if (!harmless) return Status::Usage(at + ": " + why);
+  notes.push_back(at + " is not used: " + why);
+  return true;
+}
+
+// The type of a key: a setting's, or a physics parameter's under non_default_parameters.
+Result<SettingType> type_of(const std::string& section, const std::string& key, const std::string& full,
+                            const std::string& at) {
+  if (section != "non_default_parameters") {
+    const SettingSpec* spec = find_setting(full);
+    if (spec == nullptr) return Status::Usage(at + ": unknown key" + suggestion(key, keys_of_section(section)));
+    return spec->type;
+  }
+  const ParamSpec* p = find_parameter(key);
+  if (p == nullptr || p->role != ParamRole::Physics) {
+    if (p != nullptr && p->role == ParamRole::GridDerived) {
+      return Status::Usage(at + ": is computed from the grid and cannot be set here");
+    }
+    if (p != nullptr && p->role == ParamRole::ModelParameter) return Status::Usage(at + ": belongs in model_parameters");
+    return Status::Usage(at + ": unknown parameter" + suggestion(key, keys_of_section(section)));
+  }
+  return p->type == ParamType::Real      ? SettingType::Real
+         : p->type == ParamType::Integer ? SettingType::Integer
+                                         : SettingType::String;
+}
+
+// A YAML value as a setting of `type`.
+// `label` is the key as written ("run.workers"), `at` the same with its file and line.
+Status read_value(SettingType type, const YAML::Node& value, const std::string& origin, const std::string& label,
+                  const std::string& at, SettingValue* v) {
+  if (type == SettingType::List) {
+    if (value.IsSequence()) {
+      for (const auto& item : value) {
+        if (!item.IsScalar()) {
+          return Status::Usage(line_of(origin, item) + ": " + label + ": list items must be plain values");
+        }
+        v->list.push_back(item.Scalar());
+      }
+      return Status::Ok();
+    }
+    if (value.IsScalar()) {
+      v->list = split_words(value.Scalar());
+      return Status::Ok();
+    }
+    return Status::Usage(at + ": expects a list");
+  }
+  if (value.IsNull() && (type == SettingType::String || type == SettingType::Secret)) {
+    v->scalar.clear();
+    return Status::Ok();
+  }
+  if (!value.IsScalar()) return Status::Usage(at + ": expects " + type_name(type));
+  auto n = normalise_scalar(type, value.Scalar());
+  if (!n) return Status::Usage(at + ": '" + value.Scalar() + "' is not " + type_name(type));
+  v->scalar = *n;
+  return Status::Ok();
+}
+
+// Stages the keys of one section of a document.
+Status stage_section(const std::string& name, const YAML::Node& body, const std::string& origin,
+                     std::map<std::string, SettingValue>& staged, std::vector<std::string>& notes) {
+  const std::string section = canonical_section(name);
+  const Entries entries = flatten(section, body);
+  for (size_t e = 0; e < entries.nodes.size(); ++e) {
+    const auto& [key_node, value] = entries.nodes[e];
+    const std::string& key = entries.keys[e];
+    std::string full = section + "." + key;
+    const std::string at = line_of(origin, key_node) + ": " + name + "." + key;
+    if (full == "database.connect_args") {
+      // The predecessor's driver arguments: only the empty default is meaningful here.
+      if (!value || value.IsNull() || (value.IsMap() && value.size() == 0)) continue;
+      return Status::Usage(at + ": driver arguments are not passed through; use database.connect_timeout, "
+                                "read_timeout, write_timeout or unix_socket");
+    }
+    if (full == "model_parameters.reserved_cpus") full = "run.reserved_cpus";  // where the predecessor read it
+    auto unused = predecessor_key(full, value, at, notes);
+    if (!unused.ok()) return unused.status();
+    if (unused.value()) continue;
+    if (value && value.IsNull()) continue;  // null: not set here (the lower layer's value stays)
+    auto type = type_of(section, key, full, at);
+    if (!type.ok()) return type.status();
+    if (staged.count(full) != 0) return Status::Usage(at + ": set twice (also at " + staged[full].origin + ")");
+    SettingValue v;
+    v.origin = line_of(origin, key_node);
+    if (Status st = read_value(type.value(), value, origin, name + "." + key, at, &v); !st.ok()) return st;
+    staged[full] = std::move(v);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status Config::apply_yaml(const std::string& text, const std::string& origin) {
   YAML::Node root;
   try {
@@ -186,9 +320,7 @@ Status Config::apply_yaml(const std::string& text, const std::string& origin) {
     return Status::Usage(origin + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
   }
   if (!root || root.IsNull()) return Status::Ok();
-  auto where = [&](const YAML::Node& n) { return origin + ":" + std::to_string(n.Mark().line + 1); };
-  if (!root.IsMap()) return Status::Usage(where(root) + ": the top level must be a mapping of sections");
-
+  if (!root.IsMap()) return Status::Usage(line_of(origin, root) + ": the top level must be a mapping of sections");
   // Values of this document, applied only when the whole document is valid.
   std::map<std::string, SettingValue> staged;
   std::vector<std::string> staged_notes;
@@ -196,114 +328,16 @@ Status Config::apply_yaml(const std::string& text, const std::string& origin) {
     for (const auto& section_entry : root) {
       const YAML::Node& name_node = section_entry.first;
       const std::string name = name_node.Scalar();
-      const std::string section = canonical_section(name);
       const auto& names = section_names();
       if (!name_node.IsScalar() || std::find(names.begin(), names.end(), name) == names.end()) {
-        return Status::Usage(where(name_node) + ": unknown section '" + name + "'" +
-                             suggestion(name, names));
+        return Status::Usage(line_of(origin, name_node) + ": unknown section '" + name + "'" + suggestion(name, names));
       }
       const YAML::Node& body = section_entry.second;
       if (!body || body.IsNull()) continue;
       if (!body.IsMap()) {
-        return Status::Usage(where(name_node) + ": section '" + name + "' must be a mapping of keys");
+        return Status::Usage(line_of(origin, name_node) + ": section '" + name + "' must be a mapping of keys");
       }
-      // Entries of the section, with one level of nesting flattened ("retry: {deadline: 5}"
-      // becomes "retry.deadline").
-      std::vector<std::pair<YAML::Node, YAML::Node>> entries;
-      std::vector<std::string> keys;
-      for (const auto& entry : body) {
-        const std::string key = entry.first.Scalar();
-        if (entry.second.IsMap() && section != "non_default_parameters" && find_setting(section + "." + key) == nullptr &&
-            !keys_with_prefix(section + "." + key + ".").empty()) {
-          for (const auto& inner : entry.second) {
-            entries.emplace_back(inner.first, inner.second);
-            keys.push_back(key + "." + inner.first.Scalar());
-          }
-        } else {
-          entries.emplace_back(entry.first, entry.second);
-          keys.push_back(key);
-        }
-      }
-      for (size_t e = 0; e < entries.size(); ++e) {
-        const YAML::Node& key_node = entries[e].first;
-        const YAML::Node& value = entries[e].second;
-        const std::string key = keys[e];
-        std::string full = section + "." + key;
-        const std::string at = where(key_node) + ": " + name + "." + key;
-        if (full == "database.connect_args") {
-          // The predecessor's driver arguments: only the empty default is meaningful here.
-          if (!value || value.IsNull() || (value.IsMap() && value.size() == 0)) continue;
-          return Status::Usage(at + ": driver arguments are not passed through; use database.connect_timeout, "
-                                    "read_timeout, write_timeout or unix_socket");
-        }
-        if (full == "model_parameters.reserved_cpus") full = "run.reserved_cpus";  // where the predecessor read it
-        if (const char* why = predecessor_only_key(full)) {
-          // Keys the predecessor listed but never used: accepted where they ask for what pdr_run
-          // does anyway, an error where they ask for something else.
-          const std::string given = value && value.IsScalar() ? value.Scalar() : "";
-          const bool harmless = !value || value.IsNull() || given.empty() ||
-                                (full == "storage.use_mount" && lower(given) == "false") ||
-                                (full == "storage.use_local_copy" && lower(given) == "true") ||
-                                full == "model_parameters.default_species" || full == "pdr.exe_revision" ||
-                                full == "pdr.compilation_date";
-          if (!harmless) return Status::Usage(at + ": " + why);
-          staged_notes.push_back(where(key_node) + ": " + name + "." + key + " is not used: " + why);
-          continue;
-        }
-        if (value && value.IsNull()) continue;  // null: not set here (the lower layer's value stays)
-        SettingType type;
-        if (section == "non_default_parameters") {
-          const ParamSpec* p = find_parameter(key);
-          if (p == nullptr || p->role != ParamRole::Physics) {
-            if (p != nullptr && p->role == ParamRole::GridDerived) {
-              return Status::Usage(at + ": is computed from the grid and cannot be set here");
-            }
-            if (p != nullptr && p->role == ParamRole::ModelParameter) {
-              return Status::Usage(at + ": belongs in model_parameters");
-            }
-            return Status::Usage(at + ": unknown parameter" + suggestion(key, keys_of_section(section)));
-          }
-          type = p->type == ParamType::Real      ? SettingType::Real
-                 : p->type == ParamType::Integer ? SettingType::Integer
-                                                 : SettingType::String;
-        } else {
-          const SettingSpec* spec = find_setting(full);
-          if (spec == nullptr) {
-            return Status::Usage(at + ": unknown key" + suggestion(key, keys_of_section(section)));
-          }
-          type = spec->type;
-        }
-        if (staged.count(full) != 0) {
-          return Status::Usage(at + ": set twice (also at " + staged[full].origin + ")");
-        }
-        SettingValue v;
-        v.origin = where(key_node);
-        if (type == SettingType::List) {
-          if (value.IsSequence()) {
-            for (const auto& item : value) {
-              if (!item.IsScalar()) {
-                return Status::Usage(where(item) + ": " + name + "." + key + ": list items must be plain values");
-              }
-              v.list.push_back(item.Scalar());
-            }
-          } else if (value.IsScalar()) {
-            v.list = split_words(value.Scalar());
-          } else {
-            return Status::Usage(at + ": expects a list");
-          }
-        } else if (value.IsNull() && (type == SettingType::String || type == SettingType::Secret)) {
-          v.scalar.clear();
-        } else if (!value.IsScalar()) {
-          return Status::Usage(at + ": expects " + type_name(type));
-        } else {
-          auto n = normalise_scalar(type, value.Scalar());
-          if (!n) {
-            return Status::Usage(at + ": '" + value.Scalar() + "' is not " + type_name(type));
-          }
-          v.scalar = *n;
-        }
-        staged[full] = std::move(v);
-      }
+      if (Status st = stage_section(name, body, origin, staged, staged_notes); !st.ok()) return st;
     }
   } catch (const YAML::Exception& e) {
     return Status::Usage(origin + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
