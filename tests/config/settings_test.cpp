@@ -35,12 +35,17 @@ TEST(SettingsTest, ParallelWorkersDefaultToCoresMinusReserved) {
   EXPECT_EQ(build_settings(c, "/", 2)->run.workers, 4);  // not capped by cores
 }
 
-TEST(SettingsTest, WorkersWithoutParallelIsAnError) {
+// A configuration file's run.workers: 4 is a parallel run, as --workers 4 is: the commands
+// pdr_run prints to paste (status, worker) read the same file without --parallel.
+TEST(SettingsTest, MoreThanOneWorkerIsAParallelRun) {
   Config c = base_config();
-  ASSERT_TRUE(c.set_scalar("run.workers", "4", "--workers").ok());
+  ASSERT_TRUE(c.set_scalar("run.workers", "4", "cfg.yaml:3").ok());
   auto s = build_settings(c, "/", 8);
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.status().message(), "run.workers (from --workers): 4 workers need --parallel (run.parallel: true)");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_TRUE(s->run.parallel);
+  EXPECT_EQ(s->run.workers, 4);
+  ASSERT_TRUE(c.set_scalar("run.workers", "1", "cfg.yaml:3").ok());
+  EXPECT_FALSE(build_settings(c, "/", 8)->run.parallel);
 }
 
 TEST(SettingsTest, RequiredValuesAreNamed) {

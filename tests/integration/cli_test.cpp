@@ -240,7 +240,8 @@ TEST(CliTest, HelpSubcommandAndTheNearestCommandForATypo) {
            {{"stauts", "--model-name", "m"}, "unknown command 'stauts'; did you mean 'status'?"},
            {{"wroker"}, "did you mean 'worker'?"},
            {{"help", "docter"}, "unknown command 'docter'; did you mean 'doctor'?"},
-           {{"frobnicate"}, "pdr_run: unknown command 'frobnicate' (see pdr_run --help)\n"}}) {
+           {{"frobnicate"}, "pdr_run: unknown command 'frobnicate' (see pdr_run --help)\n"},
+           {{"--model-name", "m", "stauts"}, "unknown command 'stauts'; did you mean 'status'?"}}) {
     auto r = test::run_pdr_run(dir.path(), c.args);
     EXPECT_EQ(r.code, 2) << c.args[0];
     EXPECT_EQ(lines(r.err), 1u) << r.err;
@@ -280,6 +281,13 @@ TEST(CliTest, FlagsThatNeedAnotherAreRefusedAndAnEmptyVariableIsNotAValue) {
   EXPECT_NE(empty.out.find("# note: environment PDR_BASE_DIR is set but empty: ignored, pdr.base_dir keeps its value"),
             std::string::npos)
       << empty.out;
+  // When the ignored value was the only one, the error says why it is missing.
+  auto missing = test::run_pdr_run(dir.path(), {"--model-name", "m", "--dens", "30", "--dry-run"}, {"PDR_BASE_DIR="});
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_EQ(lines(missing.err), 1u) << missing.err;
+  EXPECT_NE(missing.err.find("missing required value pdr.base_dir"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("(note: environment PDR_BASE_DIR is set but empty: ignored"), std::string::npos)
+      << missing.err;
   EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
 }
 
@@ -303,10 +311,12 @@ TEST(CliTest, MoreThanOneWorkerMeansParallelEverywhere) {
 TEST(CliTest, PrintedNextCommandsWorkAsPrinted) {
   test::TempDir dir;
   fs::create_directories(dir / "elsewhere");
+  // run.workers: 2 in the file: the pasted commands read it too (more than one worker is parallel).
   test::write_text(dir / "cfg.yaml", std::string("pdr:\n  base_dir: ") + PDR_MOCK_BASE + "\ndatabase:\n  path: " +
-                                         (dir / "jobs.db") + "\nstorage:\n  base_dir: " + (dir / "store") + "\n");
+                                         (dir / "jobs.db") + "\nstorage:\n  base_dir: " + (dir / "store") +
+                                         "\nrun:\n  workers: 2\n");
   auto reg = test::run_pdr_run(dir.path(), {"--config", "cfg.yaml", "--model-name", "h", "--dens", "30", "40",
-                                            "--register-only"});
+                                            "--species", "CO", "--register-only"});
   ASSERT_EQ(reg.code, 0) << reg.err;
   EXPECT_NE(reg.out.find("model h: 2 points registered"), std::string::npos) << reg.out;
   const std::string mark = "run them with: pdr_run ";
@@ -317,6 +327,7 @@ TEST(CliTest, PrintedNextCommandsWorkAsPrinted) {
   for (std::string w; words >> w;) hint.push_back(w);
   ASSERT_GE(hint.size(), 4u);
   EXPECT_EQ(hint[1], "--config");
+  EXPECT_NE(std::find(hint.begin(), hint.end(), "--species"), hint.end()) << "the flags that change a job";
   // Pasted in another directory, as people do.
   auto run = test::run_pdr_run(dir / "elsewhere", hint);
   EXPECT_EQ(run.code, 0) << run.err;

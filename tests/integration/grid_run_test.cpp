@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <set>
 #include <algorithm>
 #include <map>
 #include <sstream>
@@ -562,6 +563,36 @@ TEST_F(GridRunTest, WatchingAGridProgressLogFileStatusGridAndWatch) {
     ++frames;
   }
   EXPECT_GE(frames, 3u) << w.out;
+}
+
+// A run that starts jobs writes a log file and keeps the model's newest run.log_keep; a run
+// with nothing to do writes none; other models' logs and other files stay.
+TEST_F(GridRunTest, OnlyRunsThatStartJobsWriteALogAndTheNewestAreKept) {
+  test::write_text(dir_ / "cfg.yaml", "database:\n  path: jobs.db\nstorage:\n  base_dir: store\nrun:\n"
+                                      "  scratch_dir: scratch\n  log_keep: 2\n");
+  std::filesystem::create_directories(dir_ / "logs");
+  for (const char* old : {"pdr_run-k-20200101T000000Z-1.log", "pdr_run-k-20200102T000000Z-1.log",
+                          "pdr_run-kk-20200101T000000Z-1.log", "notes.txt"}) {
+    test::write_text(dir_ / (std::string("logs/") + old), "old\n");
+  }
+  auto list = [&] {
+    std::set<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir_ / "logs")) names.insert(e.path().filename().string());
+    return names;
+  };
+  auto r = run({"--model-name", "k", "--dens", "30"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto after_run = list();
+  EXPECT_EQ(after_run.size(), 4u);
+  EXPECT_EQ(after_run.count("pdr_run-k-20200101T000000Z-1.log"), 0u) << "the oldest of model k goes";
+  for (const char* kept : {"pdr_run-k-20200102T000000Z-1.log", "pdr_run-kk-20200101T000000Z-1.log", "notes.txt"}) {
+    EXPECT_EQ(after_run.count(kept), 1u) << kept;
+  }
+  auto again = run({"--model-name", "k", "--dens", "30"});
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("1 already done"), std::string::npos) << again.out;
+  EXPECT_EQ(list(), after_run) << "a run with nothing to do writes no log file";
+  EXPECT_EQ(again.err.find("log file of this run"), std::string::npos) << again.err;
 }
 
 TEST_F(GridRunTest, FailingPointIsFailedWithItsErrorAndExitOne) {

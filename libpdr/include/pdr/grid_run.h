@@ -4,7 +4,7 @@
 //
 //   GridRun run(settings, job_plan);
 //   run.check_locations(true);       // nothing written yet
-//   run.open();                      // storage, database, job store; journals of this host replayed
+//   run.open();                      // database, job store, storage; journals of this host replayed
 //   run.register_points(points);     // or run.join() for a registered model
 //   RunSummary s = run.work(stop);   // claim, run, settle outputs, record the run
 #pragma once
@@ -50,10 +50,10 @@ class GridRun {
   // local storage directory (a worker only writes scratch and log files). Nothing is written.
   [[nodiscard]] Status check_locations(bool registering) const;
 
-  // Opens storage, the database and the job store, sets the job policy and records what
-  // journals of ended processes on this host kept. `opened` runs once the database answered,
-  // before any journal is replayed.
-  [[nodiscard]] Status open(const std::function<void()>& opened = {});
+  // Opens the database and the job store, then storage (nothing is created before the
+  // database answered), sets the job policy and records what journals of ended processes on
+  // this host kept.
+  [[nodiscard]] Status open();
 
   // Registers the points (idempotent) and logs what the registration found.
   [[nodiscard]] Status register_points(const std::vector<GridPoint>& points);
@@ -65,8 +65,10 @@ class GridRun {
 
   // Claims and runs the model's jobs until none is pending or `stop` is raised: each in its own
   // working directory of this process's work area, outputs settled, the run and its pool
-  // counters recorded for `status`.
-  RunSummary work(StopSignal& stop);
+  // counters recorded for `status`. `starting` runs first, before any other thread, and only
+  // when the model has jobs this process may run (pending, or running and maybe taken over):
+  // a run with nothing to do leaves no log file.
+  RunSummary work(StopSignal& stop, const std::function<void()>& starting = {});
   const std::vector<FailedJob>& failures() const { return failures_; }
 
  private:

@@ -88,7 +88,8 @@ struct RunSettings {
   long long max_points = 2000000;  // larger grids are refused before they are planned
   std::string journal_dir;     // absolute; outcomes written while the database is unreachable
   double outage_wait = 600;    // seconds an idle process waits for an unreachable database
-  std::string log_dir;         // absolute; one log file per run
+  std::string log_dir;         // absolute; one log file per run that starts jobs
+  int log_keep = 50;           // log files kept per model (the newest); 0 = all
   double progress_interval = 30;  // seconds between progress lines off a terminal; 0 = none
   std::vector<std::string> pdr_out_dirs, pdr_inp_dirs;
 };

@@ -1,5 +1,6 @@
 #include "cli/cli_util.h"
 
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -24,7 +25,31 @@ std::string next_command(const CliOptions& options, const std::string& subcomman
   if (!options.config_file.empty()) {
     line += " --config " + shell_word(std::filesystem::absolute(options.config_file).lexically_normal().string());
   }
-  return line + " --model-name " + shell_word(model);
+  line += " --model-name " + shell_word(model);
+  if (subcommand == "worker") {
+    // The flags that change how a job runs, as the run that printed it had them.
+    if (options.species) {
+      line += " --species";
+      for (const auto& sp : *options.species) line += " " + shell_word(sp);
+    }
+    if (!options.json_template.empty()) {
+      line += " --json-template " +
+              shell_word(std::filesystem::absolute(options.json_template).lexically_normal().string());
+    }
+    if (options.keep_tmp) line += " --keep-tmp";
+  }
+  return line;
+}
+
+Status with_notes(const Status& st, const Config& config) {
+  if (st.ok() || config.notes().empty()) return st;
+  std::string notes;
+  for (const auto& n : config.notes()) notes += (notes.empty() ? "" : "; ") + n;
+  return Status::Error(st.kind(), st.message() + " (note: " + notes + ")", st.code());
+}
+
+void log_config_notes(const Config& config) {
+  for (const auto& n : config.notes()) spdlog::warn("{}", n);
 }
 
 Result<OpenedStore> open_existing_store(const CliOptions& options, const EnvLookup& env, const char* command) {
@@ -38,7 +63,8 @@ Result<OpenedStore> open_existing_store(const CliOptions& options, const EnvLook
     if (Status st = c.set_scalar(key, placeholder, command); !st.ok()) return st;
   }
   auto settings = build_settings(c, invocation_dir(), std::thread::hardware_concurrency());
-  if (!settings.ok()) return settings.status();
+  if (!settings.ok()) return with_notes(settings.status(), c);
+  log_config_notes(c);
   const DatabaseSettings& db = settings->database;
   struct stat sb;
   if (db.type == "sqlite" && ::stat(db.path.c_str(), &sb) != 0) {

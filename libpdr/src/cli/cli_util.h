@@ -24,6 +24,11 @@ inline std::string invocation_dir() {
 // with this invocation's configuration file (absolute) and words quoted only where the shell needs it.
 std::string next_command(const CliOptions& options, const std::string& subcommand, const std::string& model);
 
+// `st` with the configuration's notes appended (an ignored empty PDR_* variable explains a
+// missing value); the notes logged as warnings.
+Status with_notes(const Status& st, const Config& config);
+void log_config_notes(const Config& config);
+
 struct OpenedStore {
   Settings settings;
   std::unique_ptr<JobStore> store;

@@ -31,6 +31,8 @@ constexpr const char* kMainFooter = R"(Examples:
   pdr_run doctor --config my.yaml --nodes 4 --workers 16   check the setup (OK/WARN/FAIL per line)
   pdr_run submit --scheduler slurm --nodes 4 --workers 16 --model-name m1 --dens 30 40 --chi 10 100
                                           one worker per node as a Slurm array job
+  pdr_run help status                     a subcommand's flags and examples (also: pdr_run status --help)
+  pdr_run --version                       version, git revision, build type and database backends
 
 Settings: built-in defaults < --config FILE < PDR_* environment < flags. Grid values use
 10*log10 units for dens, mass and chi ("30" = 1e3) and percent for metal ("100" = solar).
@@ -239,8 +241,10 @@ std::optional<int> CommandLine::parse(int argc, const char* const* argv, std::os
     return app.exit(e, out, err);
   } catch (const CLI::ExtrasError& e) {
     // A word where a subcommand would be ("pdr_run stat"): name the command it may have meant.
+    // Also after flags ("pdr_run --model-name m stauts"), when it is close to a subcommand.
     const std::vector<std::string> extras = app.remaining();
-    if (!extras.empty() && argc >= 2 && extras.front() == argv[1] && extras.front().rfind("-", 0) != 0) {
+    if (!extras.empty() && extras.front().rfind("-", 0) != 0 &&
+        ((argc >= 2 && extras.front() == argv[1]) || !nearest_subcommand(extras.front()).empty())) {
       return unknown_subcommand(extras.front(), err);
     }
     err << "pdr_run: " << e.what() << " (see pdr_run --help)\n";

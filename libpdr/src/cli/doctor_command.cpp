@@ -224,9 +224,10 @@ int doctor_command(const CliOptions& options, const EnvLookup& env, std::ostream
   }
   auto settings = build_settings(config.value(), invocation_dir(), std::thread::hardware_concurrency());
   if (!settings.ok()) {
-    report.fail("config", settings.status().message());
+    report.fail("config", with_notes(settings.status(), config.value()).message());
     return report.finish();
   }
+  for (const auto& note : config->notes()) report.warn("config", note);
   const Settings& s = settings.value();
   report.ok("config", (options.config_file.empty() ? std::string("built-in defaults") : options.config_file) +
                           " (workers " + std::to_string(s.run.workers) + ", lease " +

@@ -20,10 +20,6 @@ Result<Config> load_config(const CliOptions& o, const EnvLookup& env) {
   if (o.workers) {
     if (*o.workers < 1) return Status::Usage("--workers: must be at least 1 (got " + std::to_string(*o.workers) + ")");
     if (Status st = set("run.workers", std::to_string(*o.workers), "--workers"); !st.ok()) return st;
-    // More than one worker is a parallel run, whatever the subcommand (--parallel stays accepted).
-    if (*o.workers > 1) {
-      if (Status st = set("run.parallel", "true", "--workers"); !st.ok()) return st;
-    }
   }
   if (o.force_onion) {
     if (Status st = set("run.force_onion", "true", "--force-onion"); !st.ok()) return st;

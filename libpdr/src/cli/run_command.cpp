@@ -66,10 +66,10 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
   hold_run_log_lines();
   log_notes(g);
   auto open_log = [&] {
-    const std::string log_file = attach_run_log(s.run.log_dir, s.pdr.model_name);
+    const std::string log_file = attach_run_log(s.run.log_dir, s.pdr.model_name, s.run.log_keep);
     if (!log_file.empty()) spdlog::info("log file of this run: {}", log_file);
   };
-  if (Status st = run.open(open_log); !st.ok()) return usage_error(st);
+  if (Status st = run.open(); !st.ok()) return usage_error(st);
   if (Status st = run.register_points(g.plan.points); !st.ok()) return usage_error(st);
   const RegisterReport& reg = run.registered();
   if (options.register_only) {
@@ -78,10 +78,10 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
         << next_command(options, "worker", s.pdr.model_name) << "\n";
     return kExitAllDone;
   }
-  const RunSummary summary = run.work(stop);
+  const RunSummary summary = run.work(stop, open_log);
   out << "model " << s.pdr.model_name << ": " << count_text(reg.points, "point") << "; " << summary.finished << " finished, "
       << summary.failed << " failed, " << reg.already_finished << " already done";
-  return finish_summary(summary, out, run.failures(), s.pdr.model_name);
+  return finish_summary(summary, out, run.failures(), s.pdr.model_name, options);
 }
 
 }  // namespace pdr

@@ -18,7 +18,7 @@ Result<PreparedGrid> prepare_grid(const CliOptions& options, const EnvLookup& en
   if (!config.ok()) return config.status();
   g.config = std::move(config.value());
   auto settings = build_settings(g.config, invocation_dir(), std::thread::hardware_concurrency());
-  if (!settings.ok()) return settings.status();
+  if (!settings.ok()) return with_notes(settings.status(), g.config);
   auto plan = keep_points ? plan_grid(settings.value()) : plan_grid(settings.value(), [](const GridPoint&) {});
   if (!plan.ok()) return plan.status();
   g.plan = std::move(plan.value());
@@ -50,20 +50,21 @@ int usage_error(const Status& st) {
 
 namespace {
 
-void print_failures(std::ostream& out, const std::vector<FailedJob>& failures, const std::string& model) {
+void print_failures(std::ostream& out, const std::vector<FailedJob>& failures, const std::string& model,
+                    const CliOptions& options) {
   constexpr size_t kShown = 20;
   for (size_t i = 0; i < failures.size() && i < kShown; ++i) {
     out << "  failed: " << failures[i].name << ": " << failures[i].error << "\n";
   }
   if (failures.size() > kShown) {
-    out << "  ... and " << failures.size() - kShown << " more: pdr_run status --model-name " << model << "\n";
+    out << "  ... and " << failures.size() - kShown << " more: " << next_command(options, "status", model) << "\n";
   }
 }
 
 }  // namespace
 
 int finish_summary(const RunSummary& summary, std::ostream& out, const std::vector<FailedJob>& failures,
-                   const std::string& model) {
+                   const std::string& model, const CliOptions& options) {
   if (summary.retried > 0) out << ", " << count_text(summary.retried, "failed attempt") << " queued again";
   if (summary.lost > 0) out << ", " << summary.lost << " outcomes dropped (lease taken over)";
   if (summary.replayed > 0) out << ", " << summary.replayed << " recorded from the outage journal";
@@ -71,7 +72,7 @@ int finish_summary(const RunSummary& summary, std::ostream& out, const std::vect
   char secs[32];
   std::snprintf(secs, sizeof secs, "%.1f", summary.seconds);
   out << " (" << secs << " s)\n";
-  print_failures(out, failures, model);
+  print_failures(out, failures, model, options);
   const auto& states = summary.model_states;
   auto state = [&states](const char* name) {
     auto it = states.find(name);

@@ -19,11 +19,12 @@ int worker_command(const CliOptions& options, const EnvLookup& env, std::ostream
   auto config = load_config(options, env);
   if (!config.ok()) return usage_error(config.status());
   auto settings = build_settings(config.value(), invocation_dir(), std::thread::hardware_concurrency());
-  if (!settings.ok()) return usage_error(settings.status());
+  if (!settings.ok()) return usage_error(with_notes(settings.status(), config.value()));
   auto job_plan = prepare_job_plan(settings.value(), /*probe_executable=*/true);
   if (!job_plan.ok()) return usage_error(job_plan.status());
   GridRun run(std::move(settings.value()), std::move(job_plan.value()));
   const Settings& s = run.settings();
+  log_config_notes(config.value());
   for (const auto& note : s.notes) spdlog::warn("{}", note);
   if (Status st = run.check_locations(/*registering=*/false); !st.ok()) return usage_error(st);
   if (s.database.type == "sqlite" && access(s.database.path.c_str(), F_OK) != 0) {
@@ -34,12 +35,14 @@ int worker_command(const CliOptions& options, const EnvLookup& env, std::ostream
   StopSignal::install_handlers(&stop);
   if (Status st = run.open(); !st.ok()) return usage_error(st);
   if (Status st = run.join(); !st.ok()) return usage_error(st);
-  const std::string log_file = attach_run_log(s.run.log_dir, s.pdr.model_name);
-  if (!log_file.empty()) spdlog::info("log file of this worker: {}", log_file);
-  const RunSummary summary = run.work(stop);
+  hold_run_log_lines();
+  const RunSummary summary = run.work(stop, [&] {
+    const std::string log_file = attach_run_log(s.run.log_dir, s.pdr.model_name, s.run.log_keep);
+    if (!log_file.empty()) spdlog::info("log file of this worker: {}", log_file);
+  });
   out << "worker on model " << s.pdr.model_name << ": " << summary.finished << " finished, " << summary.failed
       << " failed";
-  return finish_summary(summary, out, run.failures(), s.pdr.model_name);
+  return finish_summary(summary, out, run.failures(), s.pdr.model_name, options);
 }
 
 }  // namespace pdr

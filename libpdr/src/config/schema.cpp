@@ -82,6 +82,7 @@ const std::vector<SettingSpec>& setting_specs() {
       {"run.journal_dir", T::String, {}},
       {"run.outage_wait", T::Real, {}},
       {"run.log_dir", T::String, {"PDR_LOG_DIR"}},
+      {"run.log_keep", T::Integer, {}},
       {"run.progress_interval", T::Real, {}},
       {"slurm.nodes", T::Integer, {}},
       {"slurm.partition", T::String, {"PDR_SLURM_PARTITION"}},

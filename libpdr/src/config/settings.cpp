@@ -233,8 +233,9 @@ Status read_model(const Config& c, Settings& s) {
 Status read_run(const Config& c, Settings& s, unsigned cores) {
   auto where = [&c](const std::string& key) { return key + " (from " + c.origin(key) + ")"; };
   RunSettings& r = s.run;
-  r.parallel = c.boolean("run.parallel");
   const long long workers = c.integer("run.workers");
+  // More than one worker is a parallel run, from a flag or a configuration file alike.
+  r.parallel = c.boolean("run.parallel") || workers > 1;
   const long long reserved = c.integer("run.reserved_cpus");
   if (workers < 0 || workers > 1024) return Status::Usage(where("run.workers") + ": must be between 0 and 1024");
   if (reserved < 0) return Status::Usage(where("run.reserved_cpus") + ": must not be negative");
@@ -242,10 +243,6 @@ Status read_run(const Config& c, Settings& s, unsigned cores) {
     r.workers = workers > 0 ? static_cast<int>(workers)
                             : std::max(1, static_cast<int>(cores) - static_cast<int>(reserved));
   } else {
-    if (workers > 1) {
-      return Status::Usage(where("run.workers") + ": " + std::to_string(workers) +
-                           " workers need --parallel (run.parallel: true)");
-    }
     r.workers = 1;
   }
   r.keep_tmp = c.boolean("run.keep_tmp");
@@ -290,6 +287,9 @@ Status read_run_directories(const Config& c, const std::string& cwd, Settings& s
   r.json_template = absolute_from(cwd, c.str("run.json_template"));
   if (c.str("run.log_dir").empty()) return Status::Usage(where("run.log_dir") + ": must not be empty");
   r.log_dir = absolute_from(cwd, c.str("run.log_dir"));
+  const long long keep = c.integer("run.log_keep");
+  if (keep < 0 || keep > 1000000) return Status::Usage(where("run.log_keep") + ": must be between 0 and 1000000");
+  r.log_keep = static_cast<int>(keep);
   const std::string journal = c.str("run.journal_dir");
   r.journal_dir = journal.empty() ? r.scratch_dir + "/pdr_run-journal" : absolute_from(cwd, journal);
   r.pdr_out_dirs = c.list("directories.pdr_out_dirs");

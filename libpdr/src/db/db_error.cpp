@@ -5,6 +5,8 @@
 #include <soci/sqlite3/soci-sqlite3.h>
 #include <sqlite3.h>
 
+#include <spdlog/spdlog.h>
+
 #include <regex>
 
 namespace pdr {
@@ -47,6 +49,12 @@ Status db_error_status(const std::exception& e, const std::string& context) {
   // SOCI messages may echo the connection string; mask any password in it.
   what = std::regex_replace(what, std::regex(R"((password|pass|pwd)\s*=\s*('[^']*'|"[^"]*"|\S+))", std::regex::icase),
                             "$1=***");
+  // SOCI appends the whole statement (and its bound values): it goes to the log file at debug
+  // level, and the user's line keeps what failed and the error.
+  if (auto at = what.find(" while executing \""); at != std::string::npos) {
+    spdlog::debug("{}: {}", context, what);
+    what = what.substr(0, at);
+  }
   if (auto nl = what.find('\n'); nl != std::string::npos) what = what.substr(0, nl);
   while (!what.empty() && (what.back() == ' ' || what.back() == '.')) what.pop_back();
   ErrorKind kind = ErrorKind::kPermanent;

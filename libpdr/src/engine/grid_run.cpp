@@ -178,7 +178,7 @@ Status GridRun::check_locations(bool registering) const {
   return Status::Ok();
 }
 
-Status GridRun::open(const std::function<void()>& opened) {
+Status GridRun::open() {
   const Settings& s = settings_;
   // The database first: a run it refuses (a wrong password, a damaged file) creates no
   // output directory.
@@ -191,7 +191,6 @@ Status GridRun::open(const std::function<void()>& opened) {
   auto storage = open_storage(s.storage, job_plan_.model_path, job_plan_.child_env);
   if (!storage.ok()) return storage.status();
   storage_ = std::move(storage.value());
-  if (opened) opened();
   store_->set_policy(JobPolicy{s.run.lease_seconds, s.run.max_attempts, s.run.retry_delay, s.run.heartbeat_seconds});
   // Outcomes that journals of earlier processes on this host kept through an outage are
   // recorded before anything is registered or claimed.
@@ -270,8 +269,12 @@ std::unique_ptr<JobExecutor> GridRun::executor(const Owner& owner, const WorkAre
   });
 }
 
-RunSummary GridRun::work(StopSignal& stop) {
+RunSummary GridRun::work(StopSignal& stop, const std::function<void()>& starting) {
   const Settings& s = settings_;
+  if (starting) {
+    auto backlog = store_->backlog(model_id_);
+    if (!backlog.ok() || backlog->pending + backlog->running > 0) starting();
+  }
   const Owner owner{host_name(), static_cast<long long>(getpid()), random_token()};
   auto area = open_work_area(owner);
   if (!area.ok()) {

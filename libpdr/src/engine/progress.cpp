@@ -1,4 +1,7 @@
 #include "engine/progress.h"
+
+#include <algorithm>
+#include <cctype>
 #include "util/text.h"
 
 #include <spdlog/sinks/base_sink.h>
@@ -138,7 +141,34 @@ void hold_run_log_lines() {
   spdlog::default_logger()->sinks().push_back(sink);
 }
 
-std::string attach_run_log(const std::string& dir, const std::string& model) {
+namespace {
+
+// Removes the oldest of the model's log files in `dir` beyond the newest `keep`. Their names
+// sort by time (UTC stamp first, then pid).
+void prune_run_logs(const std::string& dir, const std::string& model, int keep) {
+  if (keep <= 0) return;
+  const std::string prefix = "pdr_run-" + model + "-";
+  std::vector<std::string> logs;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    // The model's own: the stamp follows the prefix (another model's name may start with this one's).
+    if (name.size() > prefix.size() + 17 && name.compare(0, prefix.size(), prefix) == 0 &&
+        std::isdigit(static_cast<unsigned char>(name[prefix.size()])) && name[prefix.size() + 8] == 'T' &&
+        name.compare(name.size() - 4, 4, ".log") == 0) {
+      logs.push_back(name);
+    }
+  }
+  if (logs.size() <= static_cast<size_t>(keep)) return;
+  std::sort(logs.begin(), logs.end());
+  for (size_t i = 0; i + static_cast<size_t>(keep) < logs.size(); ++i) {
+    std::filesystem::remove(std::filesystem::path(dir) / logs[i], ec);
+  }
+}
+
+}  // namespace
+
+std::string attach_run_log(const std::string& dir, const std::string& model, int keep) {
   auto& sinks = spdlog::default_logger()->sinks();
   std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> held;
   for (auto it = sinks.begin(); it != sinks.end(); ++it) {
@@ -170,6 +200,7 @@ std::string attach_run_log(const std::string& dir, const std::string& model) {
     spdlog::warn("no log file for this run: {}", e.what());
     return "";
   }
+  prune_run_logs(dir, model, keep);
   return path;
 }
 

@@ -52,8 +52,9 @@ class ProgressReporter {
 void hold_run_log_lines();
 
 // Adds <dir>/pdr_run-<model>-<UTC time>-<pid>.log (debug level) to the default logger, after
-// the lines held since hold_run_log_lines(); returns its path, or "" (with a warning) when it
-// cannot be created.
-std::string attach_run_log(const std::string& dir, const std::string& model);
+// the lines held since hold_run_log_lines(), and removes the oldest log files of the model
+// beyond the newest `keep` (0: none removed); returns its path, or "" (with a warning) when it
+// cannot be created. Call it before any other thread logs.
+std::string attach_run_log(const std::string& dir, const std::string& model, int keep);
 
 }  // namespace pdr
