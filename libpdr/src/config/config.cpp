@@ -20,91 +20,6 @@ extern const char* const kDefaultYaml;  // generated from default.yaml at build 
 
 namespace {
 
-std::vector<std::string> split_words(const std::string& text) {
-  std::istringstream in(text);
-  std::vector<std::string> words;
-  for (std::string w; in >> w;) words.push_back(w);
-  return words;
-}
-
-const char* type_name(SettingType type) {
-  switch (type) {
-    case SettingType::String:
-    case SettingType::Secret: return "a string";
-    case SettingType::Integer: return "an integer";
-    case SettingType::Real: return "a number";
-    case SettingType::Bool: return "true or false";
-    case SettingType::List: return "a list";
-  }
-  return "a value";
-}
-
-// Checks a scalar against its type and returns its normal form, or an empty optional.
-std::optional<std::string> normalise_scalar(SettingType type, const std::string& text) {
-  switch (type) {
-    case SettingType::String:
-    case SettingType::Secret:
-    case SettingType::List: return text;
-    case SettingType::Integer: {
-      std::string n = canonical_number(ParamType::Integer, text);
-      if (n.empty()) return std::nullopt;
-      return n;
-    }
-    case SettingType::Real: {
-      std::string n = canonical_number(ParamType::Real, text);
-      if (n.empty()) return std::nullopt;
-      return n;
-    }
-    case SettingType::Bool: {
-      const std::string l = lower(text);
-      if (l == "true" || l == "yes" || l == "on") return std::string("true");
-      if (l == "false" || l == "no" || l == "off") return std::string("false");
-      return std::nullopt;
-    }
-  }
-  return std::nullopt;
-}
-
-std::vector<std::string> keys_of_section(const std::string& section) {
-  std::vector<std::string> keys;
-  if (section == "non_default_parameters") {
-    for (const auto& p : parameter_specs()) {
-      if (p.role == ParamRole::Physics) keys.push_back(p.name);
-    }
-    return keys;
-  }
-  for (const auto& spec : setting_specs()) {
-    if (spec.key.rfind(section + ".", 0) == 0) keys.push_back(spec.key.substr(section.size() + 1));
-  }
-  return keys;
-}
-
-std::vector<std::string> keys_with_prefix(const std::string& prefix) {
-  std::vector<std::string> keys;
-  for (const auto& spec : setting_specs()) {
-    if (spec.key.rfind(prefix, 0) == 0) keys.push_back(spec.key);
-  }
-  return keys;
-}
-
-// The predecessor's keys it never used, with what pdr_run does instead; nullptr for other keys.
-const char* predecessor_only_key(const std::string& key) {
-  if (key == "storage.use_mount" || key == "storage.mount_point") {
-    return "mounted remotes are not used; outputs go through storage.type (local, rclone or sftp)";
-  }
-  if (key == "storage.use_local_copy") return "every output is built locally and then stored";
-  if (key == "model_parameters.default_species") return "the chemical network is model_parameters.chemistry";
-  if (key == "pdr.exe_revision" || key == "pdr.compilation_date") {
-    return "the revision and compilation date come from the executable's --version";
-  }
-  return nullptr;
-}
-
-std::string suggestion(const std::string& word, const std::vector<std::string>& candidates) {
-  std::string best = closest_match(word, candidates);
-  return best.empty() ? std::string() : " (did you mean '" + best + "'?)";
-}
-
 std::string quote(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
@@ -116,29 +31,6 @@ std::string quote(const std::string& s) {
 
 }  // namespace
 
-std::string closest_match(const std::string& word, const std::vector<std::string>& candidates) {
-  const std::string w = lower(word);
-  std::string best;
-  size_t best_distance = std::string::npos;
-  for (const auto& c : candidates) {
-    const std::string l = lower(c);
-    std::vector<size_t> prev(l.size() + 1), cur(l.size() + 1);
-    for (size_t j = 0; j <= l.size(); ++j) prev[j] = j;
-    for (size_t i = 1; i <= w.size(); ++i) {
-      cur[0] = i;
-      for (size_t j = 1; j <= l.size(); ++j) {
-        cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (w[i - 1] == l[j - 1] ? 0 : 1)});
-      }
-      prev.swap(cur);
-    }
-    if (prev[l.size()] < best_distance) {
-      best_distance = prev[l.size()];
-      best = c;
-    }
-  }
-  const size_t limit = std::max<size_t>(2, w.size() / 3);
-  return best_distance <= limit ? best : std::string();
-}
 
 EnvLookup process_environment() {
   return [](const std::string& name) -> std::optional<std::string> {

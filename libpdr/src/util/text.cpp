@@ -7,6 +7,7 @@
 
 #include <cctype>
 #include <cstdio>
+#include <ctime>
 
 namespace pdr {
 
@@ -108,6 +109,15 @@ std::string printable(const std::string& text) {
     }
   }
   return out;
+}
+
+std::string local_time_text() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
 }
 
 }  // namespace pdr

@@ -11,6 +11,8 @@ std::string lower(std::string text);
 std::string shell_quote(const std::string& word);
 // This host's name ("unknown" when it cannot be read).
 std::string host_name();
+// This host's local time as "YYYY-MM-DD HH:MM:SS" (the predecessor's TEXTOUT markers).
+std::string local_time_text();
 // A duration for people: "42s", "3m05s", "2h07m"; "?" when negative (unknown).
 std::string duration_text(long long seconds);
 // `text` with every byte that is not part of a well-formed UTF-8 sequence replaced by '?'.
