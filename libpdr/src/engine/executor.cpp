@@ -1,0 +1,119 @@
+// The executor seam (a TBB arena running claimed jobs) and the set of jobs a process runs.
+#include "pdr/runner.h"
+
+#include <tbb/global_control.h>
+#include <tbb/task_arena.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+
+#include "pdr/stop_signal.h"
+
+namespace pdr {
+namespace {
+
+class TbbExecutor : public JobExecutor {
+ public:
+  TbbExecutor(int workers, std::function<JobResult(const ClaimedJob&)> work)
+      : control_(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(workers) + 1),
+        arena_(workers, 0),
+        work_(std::move(work)) {}
+
+  ~TbbExecutor() override {
+    // Every started job must have been waited for; wait for stragglers defensively.
+    while (outstanding_ > 0) wait_one();
+  }
+
+  void start(const ClaimedJob& job) override {
+    ++outstanding_;
+    arena_.enqueue([this, job] {
+      JobResult r = work_(job);
+      std::lock_guard<std::mutex> lock(mutex_);  // notified under the lock: the loop may destroy us next
+      results_.push_back(std::move(r));
+      ready_.notify_one();
+    });
+  }
+
+  JobResult wait_one() override {
+    JobResult r;
+    wait_for(-1, &r);
+    return r;
+  }
+
+  bool wait_for(double seconds, JobResult* result) override {
+    std::unique_lock<std::mutex> lock(mutex_);
+    auto has_result = [this] { return !results_.empty(); };
+    if (seconds < 0) {
+      ready_.wait(lock, has_result);
+    } else if (!ready_.wait_for(lock, std::chrono::duration<double>(seconds), has_result)) {
+      return false;
+    }
+    *result = std::move(results_.front());
+    results_.pop_front();
+    --outstanding_;
+    return true;
+  }
+
+ private:
+  tbb::global_control control_;
+  tbb::task_arena arena_;
+  std::function<JobResult(const ClaimedJob&)> work_;
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<JobResult> results_;  // GUARDED_BY(mutex_)
+  int outstanding_ = 0;            // touched by the loop thread only
+};
+
+}  // namespace
+
+std::unique_ptr<JobExecutor> make_tbb_executor(int workers, std::function<JobResult(const ClaimedJob&)> work) {
+  return std::make_unique<TbbExecutor>(workers, std::move(work));
+}
+
+std::shared_ptr<StopSignal> ActiveJobs::add(const ClaimedJob& job) {
+  auto cancel = std::make_shared<StopSignal>();
+  std::lock_guard<std::mutex> lock(mutex_);
+  jobs_[job.id] = Entry{job.epoch, cancel};
+  return cancel;
+}
+
+void ActiveJobs::remove(long long job_id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  jobs_.erase(job_id);
+}
+
+std::shared_ptr<StopSignal> ActiveJobs::cancel_signal(long long job_id) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = jobs_.find(job_id);
+  return it == jobs_.end() ? nullptr : it->second.cancel;
+}
+
+std::map<long long, long long> ActiveJobs::snapshot() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::map<long long, long long> out;
+  for (const auto& [id, e] : jobs_) out[id] = e.epoch;
+  return out;
+}
+
+std::vector<long long> ActiveJobs::fence(const std::map<long long, long long>& before,
+                                         const std::map<long long, long long>& held) {
+  std::vector<long long> lost;
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& [id, epoch] : before) {
+    auto it = jobs_.find(id);
+    if (it == jobs_.end() || it->second.epoch != epoch) continue;  // finished meanwhile
+    auto h = held.find(id);
+    if (h != held.end() && h->second == epoch) continue;
+    it->second.cancel->request();
+    lost.push_back(id);
+  }
+  return lost;
+}
+
+void ActiveJobs::cancel_all() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& [id, e] : jobs_) e.cancel->request();
+}
+
+}  // namespace pdr
