@@ -1,7 +1,13 @@
 // Black-box tests of the pdr_run binary: help, flag and config errors, dry run, status.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <sstream>
 
@@ -352,6 +358,42 @@ TEST(CliTest, ADatabaseThatCannotBeUsedLeavesNothingBehind) {
       EXPECT_TRUE(name == ".stdout" || name == ".stderr" || name == "jobs.db") << name << " was created";
     }
     EXPECT_EQ(test::read_text(dir / "jobs.db"), content) << "the file is left as it was";
+  }
+}
+
+// A closed port at the start of a command: the first line names host and port, and it ends
+// within database.start_deadline, not after the retry deadline of an outage mid-grid.
+TEST(CliTest, AServerThatRefusesAtTheStartFailsWithinTheStartDeadline) {
+  test::TempDir dir;
+  const int probe = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(probe, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(probe, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string port = std::to_string(ntohs(addr.sin_port));
+  ::close(probe);  // nothing listens there now
+  test::write_text(dir / "cfg.yaml", "database:\n  type: mysql\n  host: 127.0.0.1\n  port: " + port +
+                                         "\n  database: grid\n  username: u\n  password: Sekrit-9\n"
+                                         "  start_deadline: 2\n");
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"--config", "cfg.yaml", "--model-name", "m",
+                                                                         "--dens", "30"},
+                                               std::vector<std::string>{"status", "--config", "cfg.yaml"}}) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = test::run_pdr_run(dir.path(), args, {kBase});
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_LT(secs, 8.0) << r.err;
+    EXPECT_LE(lines(r.err), 2u) << r.err;
+    EXPECT_NE(r.err.substr(0, r.err.find('\n')).find("127.0.0.1:" + port), std::string::npos)
+        << "the first line names the server\n" << r.err;
+    EXPECT_NE(r.err.find("not reachable within database.start_deadline = 2 s"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("Sekrit-9"), std::string::npos);
+  }
+  for (const auto& e : fs::directory_iterator(dir.path())) {
+    const std::string name = e.path().filename().string();
+    EXPECT_TRUE(name == ".stdout" || name == ".stderr" || name == "cfg.yaml") << name << " was created";
   }
 }
 

@@ -52,6 +52,10 @@ class DbManager {
   // Waits up to pool_timeout for a session; a connect failure comes back as an error value.
   // `purpose` (e.g. "record job 12") is named if the session is held past leak_threshold.
   Result<Lease> borrow(const std::string& purpose = "");
+  // The first connection of a command: a server that refuses or cannot be found is tried again
+  // for up to database.start_deadline seconds, the first failure logged with its host and port,
+  // then it is one error naming them. Errors that no retry can mend (credentials) come at once.
+  Status reach();
   PoolStats stats() const;
   const DatabaseSettings& settings() const { return settings_; }
 

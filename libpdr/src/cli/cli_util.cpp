@@ -73,6 +73,7 @@ Result<OpenedStore> open_existing_store(const CliOptions& options, const EnvLook
   }
   auto manager = process_db_manager(db);
   if (!manager.ok()) return manager.status();
+  if (Status st = manager.value()->reach(); !st.ok()) return st;
   auto store = open_job_store(*manager.value());
   if (!store.ok()) return store.status();
   return OpenedStore{std::move(settings.value()), std::move(store.value())};

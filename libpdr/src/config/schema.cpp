@@ -22,6 +22,7 @@ const std::vector<SettingSpec>& setting_specs() {
       {"database.database", T::String, {"PDR_DB_DATABASE"}},
       {"database.username", T::String, {"PDR_DB_USERNAME"}},
       {"database.password", T::Secret, {"PDR_DB_PASSWORD"}},
+      {"database.start_deadline", T::Real, {}},
       {"database.pool_size", T::Integer, {}},
       {"database.max_overflow", T::Integer, {}},
       {"database.diagnostics_enabled", T::Bool, {}},

@@ -80,6 +80,7 @@ Status read_database(const Config& c, const std::string& cwd, Settings& s) {
   db.read_timeout = static_cast<int>(c.integer("database.read_timeout"));
   db.write_timeout = static_cast<int>(c.integer("database.write_timeout"));
   db.leak_threshold = c.real("database.leak_threshold");
+  db.start_deadline = c.real("database.start_deadline");
   db.retry.max_attempts = static_cast<int>(c.integer("database.retry.max_attempts"));
   db.retry.initial_delay = c.real("database.retry.initial_delay");
   db.retry.max_delay = c.real("database.retry.max_delay");
@@ -89,7 +90,8 @@ Status read_database(const Config& c, const std::string& cwd, Settings& s) {
                           "database.write_timeout", "database.retry.max_attempts"}) {
     if (c.integer(key) < 1) return Status::Usage(where(key) + ": must be at least 1");
   }
-  for (const char* key : {"database.leak_threshold", "database.retry.initial_delay", "database.retry.max_delay",
+  for (const char* key : {"database.leak_threshold", "database.start_deadline", "database.retry.initial_delay",
+                          "database.retry.max_delay",
                           "database.retry.deadline"}) {
     if (!(c.real(key) > 0)) return Status::Usage(where(key) + ": must be greater than 0");
   }

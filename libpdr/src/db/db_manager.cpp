@@ -11,7 +11,9 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <cstdio>
 #include <random>
+#include <thread>
 
 #include "db/db_error.h"
 
@@ -122,6 +124,29 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
     warn_if_blocked("connect", started, limit);
     Status st = db_error_status(e, "cannot connect to database " + where);
     return Status::Error(st.kind(), mask(st.message(), settings_.password), st.code());
+  }
+}
+
+Status DbManager::reach() {
+  using clock = std::chrono::steady_clock;
+  const auto deadline = clock::now() + std::chrono::duration_cast<clock::duration>(
+                                           std::chrono::duration<double>(settings_.start_deadline));
+  double delay = 0.25;
+  for (bool first = true;; first = false) {
+    auto lease = borrow("connect");
+    if (lease.ok()) return Status::Ok();
+    const Status& st = lease.status();
+    if (st.kind() != ErrorKind::kTransient) return st;
+    if (clock::now() + std::chrono::duration<double>(delay) > deadline) {
+      char waited[32];
+      std::snprintf(waited, sizeof waited, "%g", settings_.start_deadline);
+      return Status::Error(ErrorKind::kPermanent,
+                           st.message() + " (not reachable within database.start_deadline = " + waited + " s)",
+                           st.code());
+    }
+    if (first) spdlog::warn("{}; trying again for up to {:g} s", st.message(), settings_.start_deadline);
+    std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+    delay = std::min(delay * 2, 2.0);
   }
 }
 

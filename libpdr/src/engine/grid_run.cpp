@@ -185,6 +185,7 @@ Status GridRun::open() {
   auto manager = process_db_manager(s.database);
   if (!manager.ok()) return manager.status();
   db_ = manager.value();
+  if (Status st = db_->reach(); !st.ok()) return st;
   auto store = open_job_store(*db_);
   if (!store.ok()) return store.status();
   store_ = std::move(store.value());
