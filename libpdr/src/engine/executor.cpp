@@ -27,8 +27,19 @@ class TbbExecutor : public JobExecutor {
 
   void start(const ClaimedJob& job) override {
     ++outstanding_;
-    arena_.enqueue([this, job] {
-      JobResult r = work_(job);
+    {
+      // The job is handed over through the mutex, not the task: each task takes one queued job.
+      std::lock_guard<std::mutex> lock(mutex_);
+      queued_.push_back(job);
+    }
+    arena_.enqueue([this] {
+      ClaimedJob next;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        next = std::move(queued_.front());
+        queued_.pop_front();
+      }
+      JobResult r = work_(next);
       std::lock_guard<std::mutex> lock(mutex_);  // notified under the lock: the loop may destroy us next
       results_.push_back(std::move(r));
       ready_.notify_one();
@@ -61,6 +72,7 @@ class TbbExecutor : public JobExecutor {
   std::function<JobResult(const ClaimedJob&)> work_;
   std::mutex mutex_;
   std::condition_variable ready_;
+  std::deque<ClaimedJob> queued_;  // GUARDED_BY(mutex_): started, not yet taken by a task
   std::deque<JobResult> results_;  // GUARDED_BY(mutex_)
   int outstanding_ = 0;            // touched by the loop thread only
 };
