@@ -61,57 +61,15 @@ Status SociJobStore::predecessor_outputs(long long model_id, std::unordered_map<
 
 // Puts what cannot be trusted back to pending and counts what is already done.
 Status SociJobStore::reconcile(long long model_id, const std::vector<GridPoint>& points,
-                 const std::unordered_map<std::string, long long>& param_ids, RegisterReport* report,
-                 const RegisterOptions& options) {
-  const bool force_onion = options.force_onion;
-  auto exists = [&](const std::string& p) {
-    if (options.output_exists) return options.output_exists(p);
-    struct stat sb;
-    return ::stat(p.c_str(), &sb) == 0;
-  };
+                               const std::unordered_map<std::string, long long>& param_ids, RegisterReport* report,
+                               const RegisterOptions& options) {
   // A point is its job name; the parameter row of its exact values.
   std::unordered_map<std::string_view, long long> wanted;
   wanted.reserve(points.size());
   for (const auto& p : points) wanted.emplace(p.job_name, param_ids.at(p.param_hash));
-  struct Row {
-    long long id, pid, params;
-    std::string name, status, host;
-    bool owned;
-  };
-  std::vector<Row> rows;
-  std::unordered_map<long long, std::vector<std::string>> files;
-  Status st = read("read job states", [&](Session& sql) {
-    rows.clear();
-    files.clear();
-    std::vector<long long> ids(kBatch), pids(kBatch), owned(kBatch), params(kBatch);
-    std::vector<std::string> names(kBatch), states(kBatch), hosts(kBatch);
-    soci::statement q = (sql.prepare << "SELECT id, model_job_name, COALESCE(pid, 0), COALESCE(status, 'pending'), "
-                                        "COALESCE(host, ''), CASE WHEN token IS NULL THEN 0 ELSE 1 END, "
-                                        "COALESCE(kosmatau_parameters_id, 0) FROM pdr_model_jobs WHERE "
-                                        "model_name_id = :m AND duplicate_key = 0",
-                         soci::use(model_id), soci::into(ids), soci::into(names), soci::into(pids),
-                         soci::into(states), soci::into(hosts), soci::into(owned), soci::into(params));
-    q.execute();
-    while (q.fetch()) {
-      for (size_t i = 0; i < ids.size(); ++i) {
-        rows.push_back(Row{ids[i], pids[i], params[i], names[i], states[i], hosts[i], owned[i] != 0});
-      }
-      for (auto* v : {&ids, &pids, &owned, &params}) v->resize(kBatch);
-      for (auto* v : {&names, &states, &hosts}) v->resize(kBatch);
-    }
-    std::vector<long long> fids(kBatch);
-    std::vector<std::string> paths(kBatch);
-    soci::statement f = (sql.prepare << "SELECT f.job_id, f.path FROM job_files f JOIN pdr_model_jobs j "
-                                        "ON j.id = f.job_id WHERE j.model_name_id = :m AND j.status = 'finished'",
-                         soci::use(model_id), soci::into(fids), soci::into(paths));
-    f.execute();
-    while (f.fetch()) {
-      for (size_t i = 0; i < fids.size(); ++i) files[fids[i]].push_back(paths[i]);
-      fids.resize(kBatch);
-      paths.resize(kBatch);
-    }
-    return Status::Ok();
-  });
+  std::vector<JobRow> rows;
+  JobOutputs files;
+  Status st = read("read job states", [&](Session& sql) { return read_jobs(sql, model_id, &rows, &files); });
   if (!st.ok()) return st;
   // Jobs the predecessor finished record their outputs its own way.
   bool unrecorded = false;
@@ -120,12 +78,11 @@ Status SociJobStore::reconcile(long long model_id, const std::vector<GridPoint>&
                                 wanted.count(r.name) != 0);
   }
   if (unrecorded) {
-    std::unordered_map<long long, std::vector<std::string>> theirs;
+    JobOutputs theirs;
     st = predecessor_outputs(model_id, &theirs);
     if (!st.ok()) return st;
     for (auto& kv : theirs) files.emplace(kv.first, std::move(kv.second));
   }
-
   const std::string host = host_name();
   bool reap_now = false;
   for (const auto& r : rows) {
@@ -134,73 +91,8 @@ Status SociJobStore::reconcile(long long model_id, const std::vector<GridPoint>&
       report->other_pending += r.status == "pending" ? 1 : 0;
       continue;
     }
-    const JobState state = state_of_word(r.status);
-    StatusChange c;
-    c.job_id = r.id;
-    c.expect = state;
-    c.next = JobState::Pending;
-    if (state == JobState::Finished) {
-      auto it = files.find(r.id);
-      std::string missing;
-      if (it == files.end()) missing = "no outputs recorded";
-      for (const auto& p : it == files.end() ? std::vector<std::string>{} : it->second) {
-        if (!exists(p)) {
-          missing = "output missing: " + p;
-          break;
-        }
-      }
-      if (missing.empty() && force_onion) {
-        c.onion_only = true;
-        c.error = "force-onion: the onion step runs again";
-        ++report->onion_requeued;
-      } else if (missing.empty()) {
-        ++report->already_finished;
-        continue;
-      } else {
-        c.error = missing + "; run again";
-        ++report->outputs_missing;
-      }
-    } else if (state == JobState::Skipped) {
-      ++report->already_finished;
-      continue;
-    } else if (state == JobState::Failed || state == JobState::Cancelled) {
-      ++report->requeued;
-    } else if (state == JobState::Running) {
-      // Running under the predecessor, which records no owner: nothing tells whether it is
-      // still at work, so the job is left to it (pdr_run retry queues it again).
-      if (!r.owned) {
-        ++report->ownerless_running;
-        continue;
-      }
-      // An owner on this host that is gone holds no lease any more: its lease ends now and
-      // the reaper below returns the job like any expired one (an attempt used, the retry
-      // delay waited, failed after the last attempt).
-      if (r.host != host || process_alive(r.pid)) continue;
-      Status ended = transaction("end the lease of job " + std::to_string(r.id), [&](Session& sql) {
-        sql << "UPDATE pdr_model_jobs SET lease_expires_at = " + dialect_.now_plus(-1) +
-                   " WHERE id = :id AND status = 'running'",
-            soci::use(r.id);
-        return Status::Ok();
-      });
-      if (!ended.ok()) return ended;
-      reap_now = true;
-      ++report->requeued;
-      continue;
-    } else {
-      continue;
-    }
-    auto applied = update_job_status(c);
-    if (!applied.ok()) return applied.status();
-    if (applied.value() && !c.onion_only && r.params != point->second) {
-      // It runs again: with the point's exact values (the row it had is the predecessor's,
-      // through FLOAT columns), and it will record outputs of those.
-      Status moved = transaction("give job " + std::to_string(r.id) + " its exact parameters", [&](Session& sql) {
-        sql << "UPDATE pdr_model_jobs SET kosmatau_parameters_id = :p WHERE id = :id AND status = 'pending'",
-            soci::use(point->second), soci::use(r.id);
-        return Status::Ok();
-      });
-      if (!moved.ok()) return moved;
-    }
+    st = reconcile_job(r, point->second, files, options, host, report, &reap_now);
+    if (!st.ok()) return st;
   }
   if (reap_now) {
     auto reaped = reap_expired();
@@ -213,6 +105,122 @@ Status SociJobStore::reconcile(long long model_id, const std::vector<GridPoint>&
     report->pending = static_cast<size_t>(n) - report->other_pending;
     return Status::Ok();
   });
+}
+
+// The model's jobs (duplicates apart) and the recorded outputs of its finished ones.
+Status SociJobStore::read_jobs(Session& sql, long long model_id, std::vector<JobRow>* rows, JobOutputs* files) {
+  rows->clear();
+  files->clear();
+  std::vector<long long> ids(kBatch), pids(kBatch), owned(kBatch), params(kBatch);
+  std::vector<std::string> names(kBatch), states(kBatch), hosts(kBatch);
+  soci::statement q = (sql.prepare << "SELECT id, model_job_name, COALESCE(pid, 0), COALESCE(status, 'pending'), "
+                                      "COALESCE(host, ''), CASE WHEN token IS NULL THEN 0 ELSE 1 END, "
+                                      "COALESCE(kosmatau_parameters_id, 0) FROM pdr_model_jobs WHERE "
+                                      "model_name_id = :m AND duplicate_key = 0",
+                       soci::use(model_id), soci::into(ids), soci::into(names), soci::into(pids), soci::into(states),
+                       soci::into(hosts), soci::into(owned), soci::into(params));
+  q.execute();
+  while (q.fetch()) {
+    for (size_t i = 0; i < ids.size(); ++i) {
+      rows->push_back(JobRow{ids[i], pids[i], params[i], names[i], states[i], hosts[i], owned[i] != 0});
+    }
+    for (auto* v : {&ids, &pids, &owned, &params}) v->resize(kBatch);
+    for (auto* v : {&names, &states, &hosts}) v->resize(kBatch);
+  }
+  std::vector<long long> fids(kBatch);
+  std::vector<std::string> paths(kBatch);
+  soci::statement f = (sql.prepare << "SELECT f.job_id, f.path FROM job_files f JOIN pdr_model_jobs j "
+                                      "ON j.id = f.job_id WHERE j.model_name_id = :m AND j.status = 'finished'",
+                       soci::use(model_id), soci::into(fids), soci::into(paths));
+  f.execute();
+  while (f.fetch()) {
+    for (size_t i = 0; i < fids.size(); ++i) (*files)[fids[i]].push_back(paths[i]);
+    fids.resize(kBatch);
+    paths.resize(kBatch);
+  }
+  return Status::Ok();
+}
+
+// One job of the grid: done when finished with every output in place (or skipped); queued
+// again when failed, cancelled or missing outputs; a running one of a dead owner on this host
+// has its lease ended (the reaper returns it); the predecessor's running jobs are left to it.
+Status SociJobStore::reconcile_job(const JobRow& r, long long exact_params, const JobOutputs& files,
+                                   const RegisterOptions& options, const std::string& host, RegisterReport* report,
+                                   bool* reap_now) {
+  const JobState state = state_of_word(r.status);
+  StatusChange c;
+  c.job_id = r.id;
+  c.expect = state;
+  c.next = JobState::Pending;
+  if (state == JobState::Finished) {
+    const std::string missing = missing_output(files, r.id, options);
+    if (missing.empty() && !options.force_onion) {
+      ++report->already_finished;
+      return Status::Ok();
+    }
+    if (missing.empty()) {
+      c.onion_only = true;
+      c.error = "force-onion: the onion step runs again";
+      ++report->onion_requeued;
+    } else {
+      c.error = missing + "; run again";
+      ++report->outputs_missing;
+    }
+  } else if (state == JobState::Skipped) {
+    ++report->already_finished;
+    return Status::Ok();
+  } else if (state == JobState::Failed || state == JobState::Cancelled) {
+    ++report->requeued;
+  } else if (state == JobState::Running) {
+    return end_dead_lease(r, host, report, reap_now);
+  } else {
+    return Status::Ok();
+  }
+  auto applied = update_job_status(c);
+  if (!applied.ok()) return applied.status();
+  if (!applied.value() || c.onion_only || r.params == exact_params) return Status::Ok();
+  // It runs again: with the point's exact values (the row it had is the predecessor's, through
+  // FLOAT columns), and it will record outputs of those.
+  return transaction("give job " + std::to_string(r.id) + " its exact parameters", [&](Session& sql) {
+    sql << "UPDATE pdr_model_jobs SET kosmatau_parameters_id = :p WHERE id = :id AND status = 'pending'",
+        soci::use(exact_params), soci::use(r.id);
+    return Status::Ok();
+  });
+}
+
+// "" when every recorded output of a finished job exists, else what is missing.
+std::string SociJobStore::missing_output(const JobOutputs& files, long long job_id, const RegisterOptions& options) {
+  auto it = files.find(job_id);
+  if (it == files.end()) return "no outputs recorded";
+  for (const auto& p : it->second) {
+    struct stat sb;
+    const bool there = options.output_exists ? options.output_exists(p) : ::stat(p.c_str(), &sb) == 0;
+    if (!there) return "output missing: " + p;
+  }
+  return "";
+}
+
+// A running job: the predecessor records no owner, so nothing tells whether it is still at work
+// and it is left to it (pdr_run retry queues it again). An owner on this host that is gone holds
+// no lease any more: its lease ends now and the reaper returns the job like any expired one (an
+// attempt used, the retry delay waited, failed after the last attempt).
+Status SociJobStore::end_dead_lease(const JobRow& r, const std::string& host, RegisterReport* report,
+                                    bool* reap_now) {
+  if (!r.owned) {
+    ++report->ownerless_running;
+    return Status::Ok();
+  }
+  if (r.host != host || process_alive(r.pid)) return Status::Ok();
+  Status ended = transaction("end the lease of job " + std::to_string(r.id), [&](Session& sql) {
+    sql << "UPDATE pdr_model_jobs SET lease_expires_at = " + dialect_.now_plus(-1) +
+               " WHERE id = :id AND status = 'running'",
+        soci::use(r.id);
+    return Status::Ok();
+  });
+  if (!ended.ok()) return ended;
+  *reap_now = true;
+  ++report->requeued;
+  return Status::Ok();
 }
 
 }  // namespace pdr

@@ -4,67 +4,64 @@
 
 namespace pdr {
 
+// Registers a grid: the model and its provenance rows, a parameter row per point, a job per
+// point (INSERT IGNORE: registering again is harmless), then reconcile() decides what is done.
 Status SociJobStore::register_grid(const Provenance& prov, const std::vector<GridPoint>& points, RegisterReport* report,
-                     const RegisterOptions& options) {
+                                   const RegisterOptions& options) {
   *report = RegisterReport{};
   report->points = points.size();
-  long long model_id = 0, user_id = 0, exe_id = 0, chem_id = 0;
-  Status st = transaction("register the model", [&](Session& sql) {
-    model_id = get_or_create(sql, "model_names", {"model_name"}, {prov.model_name},
-                             {{"model_path", prov.model_path}});
-    std::string stored_path;
-    sql << "SELECT model_path FROM model_names WHERE id = :id", soci::use(model_id), soci::into(stored_path);
-    if (!same_location(stored_path, prov.model_path)) {
-      return Status::Usage("model '" + prov.model_name + "' already stores its outputs in " + stored_path +
-                           ", not " + prov.model_path + "; use that storage.base_dir or another --model-name");
-    }
-    // Rows the predecessor added since pdr_run last registered this model.
-    adopt_rows(sql, model_id);
-    // A point is its job name (its output file names): a point with other physics under a name
-    // the model already has would overwrite that point's outputs. Refuse before anything is
-    // written. The values are compared when the hashes differ: the predecessor's FLOAT columns
-    // keep 10^3.5 to seven digits.
-    {
-      std::unordered_map<std::string, std::pair<std::string, long long>> existing;
-      std::vector<std::string> names(kBatch), hashes(kBatch);
-      std::vector<long long> param_rows(kBatch);
-      soci::statement q = (sql.prepare << "SELECT j.model_job_name, COALESCE(p.parameter_hash, ''), p.id FROM "
-                                          "pdr_model_jobs j JOIN kosmatau_parameters p ON p.id = "
-                                          "j.kosmatau_parameters_id WHERE j.model_name_id = :m AND j.duplicate_key = 0",
-                           soci::use(model_id), soci::into(names), soci::into(hashes), soci::into(param_rows));
-      q.execute();
-      while (q.fetch()) {
-        for (size_t i = 0; i < names.size(); ++i) existing.emplace(names[i], std::make_pair(hashes[i], param_rows[i]));
-        names.resize(kBatch);
-        hashes.resize(kBatch);
-        param_rows.resize(kBatch);
-      }
-      // The rows to compare, read a few hundred at a time.
-      std::vector<std::pair<const GridPoint*, long long>> compare;
-      for (const auto& p : points) {
-        auto it = existing.find(p.job_name);
-        if (it != existing.end() && it->second.first != p.param_hash) compare.emplace_back(&p, it->second.second);
-      }
-      for (size_t begin = 0; begin < compare.size(); begin += 200) {
-        const size_t end = std::min(compare.size(), begin + 200);
-        std::vector<long long> ids;
-        for (size_t i = begin; i < end; ++i) ids.push_back(compare[i].second);
-        const auto rows = parameter_rows(sql, ids);
-        for (size_t i = begin; i < end; ++i) {
-          auto row = rows.find(compare[i].second);
-          const std::string differs =
-              first_difference(row == rows.end() ? ParameterValues{} : row->second, *compare[i].first);
-          if (!differs.empty()) {
-            return Status::Usage("model '" + prov.model_name + "' already has point " + compare[i].first->job_name +
-                                 " with other parameters (" + differs + "); its outputs would be overwritten. "
-                                 "Use another --model-name for changed physics");
-          }
-        }
-      }
-    }
-    user_id = get_or_create(sql, "users", {"username", "email"}, {prov.username, prov.email}, {});
-    exe_id = get_or_create(sql, "kosmatau_executables",
-                           {"executable_file_name", "executable_full_path", "sha256_sum"},
+  RegistrationIds ids;
+  Status st = transaction("register the model", [&](Session& sql) { return register_model(sql, prov, points, &ids); });
+  if (!st.ok()) return st;
+  report->model_id = ids.model;
+  // Parameter rows and job rows, in batches, each batch one transaction. A point whose job
+  // the predecessor wrote with FLOAT values gets its exact row too: the job uses it if it
+  // ever runs again.
+  for (size_t begin = 0; begin < points.size(); begin += kBatch) {
+    const size_t end = std::min(points.size(), begin + kBatch);
+    st = transaction("register parameter rows", [&](Session& sql) {
+      insert_parameters(sql, ids.model, points, begin, end);
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+  }
+  std::unordered_map<std::string, long long> param_ids;
+  st = read("read parameter ids", [&](Session& sql) {
+    param_ids = parameter_ids(sql, ids.model);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  size_t before = 0, after = 0;
+  st = count_jobs(ids.model, &before);
+  for (size_t begin = 0; st.ok() && begin < points.size(); begin += kBatch) {
+    const size_t end = std::min(points.size(), begin + kBatch);
+    st = transaction("register jobs", [&](Session& sql) {
+      insert_jobs(sql, points, begin, end, param_ids, ids, prov);
+      return Status::Ok();
+    });
+  }
+  if (st.ok()) st = count_jobs(ids.model, &after);
+  if (!st.ok()) return st;
+  report->created = after - before;
+  return reconcile(ids.model, points, param_ids, report, options);
+}
+
+// The model row (its recorded location checked), the predecessor's new rows taken in, the points
+// checked against the model's, and the provenance rows.
+Status SociJobStore::register_model(Session& sql, const Provenance& prov, const std::vector<GridPoint>& points,
+                                    RegistrationIds* ids) {
+  ids->model = get_or_create(sql, "model_names", {"model_name"}, {prov.model_name}, {{"model_path", prov.model_path}});
+  std::string stored_path;
+  sql << "SELECT model_path FROM model_names WHERE id = :id", soci::use(ids->model), soci::into(stored_path);
+  if (!same_location(stored_path, prov.model_path)) {
+    return Status::Usage("model '" + prov.model_name + "' already stores its outputs in " + stored_path + ", not " +
+                         prov.model_path + "; use that storage.base_dir or another --model-name");
+  }
+  // Rows the predecessor added since pdr_run last registered this model.
+  adopt_rows(sql, ids->model);
+  if (Status st = check_points(sql, ids->model, prov.model_name, points); !st.ok()) return st;
+  ids->user = get_or_create(sql, "users", {"username", "email"}, {prov.username, prov.email}, {});
+  ids->exe = get_or_create(sql, "kosmatau_executables", {"executable_file_name", "executable_full_path", "sha256_sum"},
                            {prov.exe_file_name, prov.exe_dir, prov.exe_sha256},
                            {{"code_revision", prov.exe_revision},
                             {"compilation_date", dialect_.mysql || prov.exe_compilation_date.size() != 19
@@ -72,83 +69,100 @@ Status SociJobStore::register_grid(const Provenance& prov, const std::vector<Gri
                                                      // SQLAlchemy's text for a DATETIME in SQLite: the
                                                      // predecessor finds the row it looks for by it
                                                      : prov.exe_compilation_date + ".000000"}});
-    json_template_id_ = json_template_row(sql, prov);
-    chem_id = get_or_create(sql, "chemical_databases",
-                            {"chem_rates_file_name", "chem_rates_full_path", "database_origin"},
+  json_template_id_ = json_template_row(sql, prov);
+  ids->chem = get_or_create(sql, "chemical_databases", {"chem_rates_file_name", "chem_rates_full_path", "database_origin"},
                             {prov.chem_file_name, prov.chem_full_path, prov.chem_origin}, {});
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
-  report->model_id = model_id;
+  return Status::Ok();
+}
 
-  // Parameter rows and job rows, in batches, each batch one transaction. A point whose job
-  // the predecessor wrote with FLOAT values gets its exact row too: the job uses it if it
-  // ever runs again.
-  std::unordered_map<std::string, long long> param_ids;
-  for (size_t begin = 0; begin < points.size(); begin += kBatch) {
-    const size_t end = std::min(points.size(), begin + kBatch);
-    st = transaction("register parameter rows", [&](Session& sql) {
-      insert_parameters(sql, model_id, points, begin, end);
-      return Status::Ok();
-    });
-    if (!st.ok()) return st;
+// A point is its job name (its output file names): a point with other physics under a name the
+// model already has would overwrite that point's outputs. Refused before anything is written.
+// The values are compared when the hashes differ: the predecessor's FLOAT columns keep 10^3.5 to
+// seven digits. The rows to compare are read a few hundred at a time.
+Status SociJobStore::check_points(Session& sql, long long model_id, const std::string& model_name,
+                                  const std::vector<GridPoint>& points) {
+  std::unordered_map<std::string, std::pair<std::string, long long>> existing;  // name -> hash, parameter row
+  std::vector<std::string> names(kBatch), hashes(kBatch);
+  std::vector<long long> param_rows(kBatch);
+  soci::statement q = (sql.prepare << "SELECT j.model_job_name, COALESCE(p.parameter_hash, ''), p.id FROM "
+                                      "pdr_model_jobs j JOIN kosmatau_parameters p ON p.id = "
+                                      "j.kosmatau_parameters_id WHERE j.model_name_id = :m AND j.duplicate_key = 0",
+                       soci::use(model_id), soci::into(names), soci::into(hashes), soci::into(param_rows));
+  q.execute();
+  while (q.fetch()) {
+    for (size_t i = 0; i < names.size(); ++i) existing.emplace(names[i], std::make_pair(hashes[i], param_rows[i]));
+    names.resize(kBatch);
+    hashes.resize(kBatch);
+    param_rows.resize(kBatch);
   }
-  st = read("read parameter ids", [&](Session& sql) {
-    param_ids.clear();
-    std::vector<long long> ids(kBatch);
-    std::vector<std::string> hashes(kBatch);
-    soci::statement q = (sql.prepare << "SELECT id, parameter_hash FROM kosmatau_parameters WHERE model_name_id = :m "
-                                        "AND parameter_hash IS NOT NULL",
-                         soci::use(model_id), soci::into(ids), soci::into(hashes));
-    q.execute();
-    while (q.fetch()) {
-      for (size_t i = 0; i < ids.size(); ++i) param_ids[hashes[i]] = ids[i];
-      ids.resize(kBatch);
-      hashes.resize(kBatch);
+  std::vector<std::pair<const GridPoint*, long long>> compare;
+  for (const auto& p : points) {
+    auto it = existing.find(p.job_name);
+    if (it != existing.end() && it->second.first != p.param_hash) compare.emplace_back(&p, it->second.second);
+  }
+  for (size_t begin = 0; begin < compare.size(); begin += 200) {
+    const size_t end = std::min(compare.size(), begin + 200);
+    std::vector<long long> ids;
+    for (size_t i = begin; i < end; ++i) ids.push_back(compare[i].second);
+    const auto rows = parameter_rows(sql, ids);
+    for (size_t i = begin; i < end; ++i) {
+      auto row = rows.find(compare[i].second);
+      const std::string differs =
+          first_difference(row == rows.end() ? ParameterValues{} : row->second, *compare[i].first);
+      if (!differs.empty()) {
+        return Status::Usage("model '" + model_name + "' already has point " + compare[i].first->job_name +
+                             " with other parameters (" + differs + "); its outputs would be overwritten. "
+                             "Use another --model-name for changed physics");
+      }
     }
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
-
-  size_t before = 0;
-  st = count_jobs(model_id, &before);
-  if (!st.ok()) return st;
-  for (size_t begin = 0; begin < points.size(); begin += kBatch) {
-    const size_t end = std::min(points.size(), begin + kBatch);
-    st = transaction("register jobs", [&](Session& sql) {
-      if (dialect_.mysql && plain_names(points, begin, end)) {
-        insert_jobs_multirow(sql, points, begin, end, param_ids, model_id, user_id, exe_id, chem_id, prov);
-        return Status::Ok();
-      }
-      std::vector<std::string> names;
-      std::vector<long long> pids, mids, uids, eids, cids;
-      std::vector<std::string> species, outdirs;
-      for (size_t i = begin; i < end; ++i) {
-        names.push_back(points[i].job_name);
-        pids.push_back(param_ids.at(points[i].param_hash));
-        mids.push_back(model_id);
-        uids.push_back(user_id);
-        eids.push_back(exe_id);
-        cids.push_back(chem_id);
-        species.push_back(prov.onion_species);
-        outdirs.push_back(prov.model_path);
-      }
-      sql << std::string(dialect_.insert_ignore()) + " INTO pdr_model_jobs (model_name_id, model_job_name, user_id, "
-             "kosmatau_parameters_id, kosmatau_executable_id, chemical_database_id, onion_species, "
-             "output_directory, pending, active, status, attempts, duplicate_key) "
-             "VALUES (:m, :n, :u, :p, :e, :c, :s, :o, 1, 0, 'pending', 0, 0)",
-          soci::use(mids), soci::use(names), soci::use(uids), soci::use(pids), soci::use(eids),
-          soci::use(cids), soci::use(species), soci::use(outdirs);
-      return Status::Ok();
-    });
-    if (!st.ok()) return st;
   }
-  size_t after = 0;
-  st = count_jobs(model_id, &after);
-  if (!st.ok()) return st;
-  report->created = after - before;
+  return Status::Ok();
+}
 
-  return reconcile(model_id, points, param_ids, report, options);
+// The model's parameter rows pdr_run classified, by parameter hash.
+std::unordered_map<std::string, long long> SociJobStore::parameter_ids(Session& sql, long long model_id) {
+  std::unordered_map<std::string, long long> out;
+  std::vector<long long> ids(kBatch);
+  std::vector<std::string> hashes(kBatch);
+  soci::statement q = (sql.prepare << "SELECT id, parameter_hash FROM kosmatau_parameters WHERE model_name_id = :m "
+                                      "AND parameter_hash IS NOT NULL",
+                       soci::use(model_id), soci::into(ids), soci::into(hashes));
+  q.execute();
+  while (q.fetch()) {
+    for (size_t i = 0; i < ids.size(); ++i) out[hashes[i]] = ids[i];
+    ids.resize(kBatch);
+    hashes.resize(kBatch);
+  }
+  return out;
+}
+
+// One batch of job rows (INSERT IGNORE: a job the model has keeps its row).
+void SociJobStore::insert_jobs(Session& sql, const std::vector<GridPoint>& points, size_t begin, size_t end,
+                               const std::unordered_map<std::string, long long>& param_ids,
+                               const RegistrationIds& ids, const Provenance& prov) {
+  if (dialect_.mysql && plain_names(points, begin, end)) {
+    insert_jobs_multirow(sql, points, begin, end, param_ids, ids.model, ids.user, ids.exe, ids.chem, prov);
+    return;
+  }
+  std::vector<std::string> names;
+  std::vector<long long> pids, mids, uids, eids, cids;
+  std::vector<std::string> species, outdirs;
+  for (size_t i = begin; i < end; ++i) {
+    names.push_back(points[i].job_name);
+    pids.push_back(param_ids.at(points[i].param_hash));
+    mids.push_back(ids.model);
+    uids.push_back(ids.user);
+    eids.push_back(ids.exe);
+    cids.push_back(ids.chem);
+    species.push_back(prov.onion_species);
+    outdirs.push_back(prov.model_path);
+  }
+  sql << std::string(dialect_.insert_ignore()) + " INTO pdr_model_jobs (model_name_id, model_job_name, user_id, "
+         "kosmatau_parameters_id, kosmatau_executable_id, chemical_database_id, onion_species, "
+         "output_directory, pending, active, status, attempts, duplicate_key) "
+         "VALUES (:m, :n, :u, :p, :e, :c, :s, :o, 1, 0, 'pending', 0, 0)",
+      soci::use(mids), soci::use(names), soci::use(uids), soci::use(pids), soci::use(eids), soci::use(cids),
+      soci::use(species), soci::use(outdirs);
 }
 
 // The json_templates row of the template this process renders (0 when there is none).

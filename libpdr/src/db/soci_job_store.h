@@ -113,6 +113,18 @@ class SociJobStore : public JobStore {
 
   // The json_templates row of the template this process renders (0 when there is none).
   long long json_template_row(Session& sql, const Provenance& prov);
+  // The rows a registration refers to.
+  struct RegistrationIds {
+    long long model = 0, user = 0, exe = 0, chem = 0;
+  };
+  Status register_model(Session& sql, const Provenance& prov, const std::vector<GridPoint>& points,
+                        RegistrationIds* ids);
+  Status check_points(Session& sql, long long model_id, const std::string& model_name,
+                      const std::vector<GridPoint>& points);
+  std::unordered_map<std::string, long long> parameter_ids(Session& sql, long long model_id);
+  void insert_jobs(Session& sql, const std::vector<GridPoint>& points, size_t begin, size_t end,
+                   const std::unordered_map<std::string, long long>& param_ids, const RegistrationIds& ids,
+                   const Provenance& prov);
 
   Status use_json_template(const Provenance& prov) override;
 
@@ -263,6 +275,18 @@ class SociJobStore : public JobStore {
   Status predecessor_outputs(long long model_id, std::unordered_map<long long, std::vector<std::string>>* files);
 
   // Puts what cannot be trusted back to pending and counts what is already done.
+  // A job row as reconcile() reads it, and the recorded outputs of finished jobs.
+  struct JobRow {
+    long long id, pid, params;
+    std::string name, status, host;
+    bool owned;
+  };
+  using JobOutputs = std::unordered_map<long long, std::vector<std::string>>;
+  Status read_jobs(Session& sql, long long model_id, std::vector<JobRow>* rows, JobOutputs* files);
+  Status reconcile_job(const JobRow& r, long long exact_params, const JobOutputs& files, const RegisterOptions& options,
+                       const std::string& host, RegisterReport* report, bool* reap_now);
+  static std::string missing_output(const JobOutputs& files, long long job_id, const RegisterOptions& options);
+  Status end_dead_lease(const JobRow& r, const std::string& host, RegisterReport* report, bool* reap_now);
   Status reconcile(long long model_id, const std::vector<GridPoint>& points,
                    const std::unordered_map<std::string, long long>& param_ids, RegisterReport* report,
                    const RegisterOptions& options);
