@@ -34,6 +34,21 @@ TEST(GridValueTest, GrammarRejectsEverythingElse) {
   }
 }
 
+TEST(GridValueTest, OutOfRangeNamesTheRangeAndControlCharactersAreEscaped) {
+  auto big = parse_grid_value(Axis::Dens, "4000");
+  ASSERT_FALSE(big.ok());
+  EXPECT_NE(big.status().message().find("dens value '4000' is out of range (from -3230 to 3080)"), std::string::npos)
+      << big.status().message();
+  auto tiny = parse_grid_value(Axis::Chi, "-4000");
+  ASSERT_FALSE(tiny.ok());
+  EXPECT_NE(tiny.status().message().find("is out of range (from -3230 to 3080)"), std::string::npos);
+  EXPECT_TRUE(parse_grid_value(Axis::Dens, "3080").ok());
+  auto ctrl = parse_grid_value(Axis::Mass, "3\n0");
+  ASSERT_FALSE(ctrl.ok());
+  EXPECT_NE(ctrl.status().message().find("mass value '3\\n0'"), std::string::npos) << ctrl.status().message();
+  EXPECT_EQ(ctrl.status().message().find('\n'), std::string::npos);
+}
+
 TEST(GridValueTest, EncodingIsTenLog10ExceptMetalInPercent) {
   EXPECT_DOUBLE_EQ(parse_grid_value(Axis::Dens, "30")->physical, 1000.0);
   EXPECT_DOUBLE_EQ(parse_grid_value(Axis::Mass, "-10")->physical, 0.1);

@@ -11,6 +11,9 @@
 #include <filesystem>
 #include <sstream>
 
+#include <soci/soci.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
 #include "support/run_binary.h"
 
 namespace pdr {
@@ -279,6 +282,12 @@ TEST(CliTest, FlagsThatNeedAnotherAreRefusedAndAnEmptyVariableIsNotAValue) {
   EXPECT_EQ(lines(interval.err), 1u) << interval.err;
   EXPECT_NE(interval.err.find("--interval sets the time between --watch updates: it needs --watch"), std::string::npos)
       << interval.err;
+  auto dir_template = test::run_pdr_run(dir.path(), {"--model-name", "m", "--dens", "30", "--json-template", "/tmp",
+                                                      "--dry-run"},
+                                        {kBase});
+  EXPECT_EQ(dir_template.code, 2);
+  EXPECT_NE(dir_template.err.find("--json-template: /tmp is a directory, not a template file"), std::string::npos)
+      << dir_template.err;
   // `PDR_BASE_DIR=` in a job script does not replace the configured directory.
   test::write_text(dir / "cfg.yaml", std::string("pdr:\n  base_dir: ") + PDR_MOCK_BASE + "\n");
   auto empty = test::run_pdr_run(dir.path(), {"--config", "cfg.yaml", "--model-name", "m", "--dens", "30", "--dry-run"},
@@ -395,6 +404,40 @@ TEST(CliTest, AServerThatRefusesAtTheStartFailsWithinTheStartDeadline) {
     const std::string name = e.path().filename().string();
     EXPECT_TRUE(name == ".stdout" || name == ".stderr" || name == "cfg.yaml") << name << " was created";
   }
+}
+
+// doctor reads every page of a SQLite file: a damaged one fails the check with what
+// quick_check found, a sound one passes it.
+TEST(CliTest, DoctorFindsADamagedSqlitePage) {
+  test::TempDir dir;
+  test::write_text(dir / "cfg.yaml", std::string("pdr:\n  base_dir: ") + PDR_MOCK_BASE + "\ndatabase:\n  path: " +
+                                         (dir / "jobs.db") + "\n");
+  auto run = test::run_pdr_run(dir.path(), {"--config", "cfg.yaml", "--model-name", "d", "--dens", "30", "40"});
+  ASSERT_EQ(run.code, 0) << run.err;
+  EXPECT_NE(run.err.find("created a new job database at " + (dir / "jobs.db")), std::string::npos) << run.err;
+  auto again = test::run_pdr_run(dir.path(), {"--config", "cfg.yaml", "--model-name", "d", "--dens", "30", "40"});
+  EXPECT_EQ(again.err.find("created a new job database"), std::string::npos) << again.err;
+  auto sound = test::run_pdr_run(dir.path(), {"doctor", "--config", "cfg.yaml"});
+  EXPECT_NE(sound.out.find("OK    integrity: PRAGMA quick_check of " + (dir / "jobs.db") + ": ok"), std::string::npos)
+      << sound.out;
+  long long page = 0, page_size = 0;
+  {
+    soci::session s(*soci::factory_sqlite3(), "db=" + (dir / "jobs.db"));
+    s << "SELECT rootpage FROM sqlite_master WHERE name = 'pdr_model_jobs'", soci::into(page);
+    s << "PRAGMA page_size", soci::into(page_size);
+    s << "PRAGMA wal_checkpoint(TRUNCATE)";
+  }
+  ASSERT_GT(page, 1);
+  std::string bytes = test::read_text(dir / "jobs.db");
+  ASSERT_GE(bytes.size(), static_cast<size_t>(page * page_size));
+  bytes.replace(static_cast<size_t>((page - 1) * page_size), static_cast<size_t>(page_size),
+                static_cast<size_t>(page_size), '\x5a');
+  test::write_text(dir / "jobs.db", bytes);
+  auto damaged = test::run_pdr_run(dir.path(), {"doctor", "--config", "cfg.yaml"});
+  EXPECT_EQ(damaged.code, 1) << damaged.out << damaged.err;
+  EXPECT_NE(damaged.out.find("FAIL  integrity: " + (dir / "jobs.db") + " is damaged (PRAGMA quick_check: "),
+            std::string::npos)
+      << damaged.out;
 }
 
 }  // namespace

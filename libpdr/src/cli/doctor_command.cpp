@@ -1,7 +1,11 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <soci/soci.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <filesystem>
 #include <fstream>
@@ -21,6 +25,7 @@
 #include "pdr/settings.h"
 #include "pdr/storage.h"
 #include "pdr/template.h"
+#include "util/text.h"
 
 namespace pdr {
 namespace {
@@ -135,6 +140,39 @@ std::string probe_writable(const std::string& dir) {
   return "";
 }
 
+// A SQLite file the user can read but not write, or whose directory cannot take its -wal and
+// -shm files, opens and answers; the run then fails at its first write. A damaged page only
+// shows when it is read: PRAGMA quick_check reads them all.
+void check_sqlite_file(const DatabaseSettings& db, DbManager& manager, Report& report) {
+  if (access(db.path.c_str(), W_OK) != 0) {
+    report.fail("database", db.path + " is not writable by this user (" + std::strerror(errno) +
+                                "): a run would fail at its first write; status can still read it");
+  } else if (const std::string w = probe_writable(fs::path(db.path).parent_path().string()); !w.empty()) {
+    report.fail("database", w + ": SQLite writes the -wal and -shm files of " + db.path + " there");
+  }
+  auto lease = manager.borrow("doctor: quick_check");
+  if (!lease.ok()) {
+    report.fail("integrity", lease.status().message());
+    return;
+  }
+  std::vector<std::string> problems;
+  try {
+    soci::rowset<std::string> rows = (lease->session().prepare << "PRAGMA quick_check");
+    for (const auto& row : rows) {
+      if (row != "ok") problems.push_back(row);
+    }
+  } catch (const std::exception& e) {
+    problems.push_back(e.what());
+  }
+  if (problems.empty()) {
+    report.ok("integrity", "PRAGMA quick_check of " + db.path + ": ok");
+  } else {
+    report.fail("integrity", db.path + " is damaged (PRAGMA quick_check: " + printable(problems.front()) +
+                                 (problems.size() > 1 ? "; and " + std::to_string(problems.size() - 1) + " more" : "") +
+                                 "); restore it from a copy, or recover it with sqlite3's .recover");
+  }
+}
+
 void check_database(const Settings& s, Report& report) {
   const DatabaseSettings& db = s.database;
   if (db.type == "sqlite") {
@@ -171,6 +209,7 @@ void check_database(const Settings& s, Report& report) {
   }
   report.ok("database", "reachable: " + db.describe() + (db.type == "mysql" ? " as " + db.username : "") +
                             " (" + info->version + ")");
+  if (db.type == "sqlite") check_sqlite_file(db, *manager.value(), report);
   if (info->schema_version == 0) {
     report.warn("schema", "no pdr_run tables yet; the first run creates them");
   } else if (info->schema_version < kSchemaVersion) {

@@ -182,6 +182,8 @@ Status GridRun::open() {
   const Settings& s = settings_;
   // The database first: a run it refuses (a wrong password, a damaged file) creates no
   // output directory.
+  std::error_code ec;
+  const bool new_file = s.database.type == "sqlite" && !std::filesystem::exists(s.database.path, ec);
   auto manager = process_db_manager(s.database);
   if (!manager.ok()) return manager.status();
   db_ = manager.value();
@@ -189,6 +191,9 @@ Status GridRun::open() {
   auto store = open_job_store(*db_);
   if (!store.ok()) return store.status();
   store_ = std::move(store.value());
+  // Relative paths resolve against the directory pdr_run was started in: a run started from
+  // the wrong one is noticed here, before it computes a grid again.
+  if (new_file) spdlog::info("created a new job database at {}", s.database.path);
   auto storage = open_storage(s.storage, job_plan_.model_path, job_plan_.child_env);
   if (!storage.ok()) return storage.status();
   storage_ = std::move(storage.value());

@@ -108,7 +108,9 @@ Result<JobPlan> prepare_job_plan(const Settings& settings, bool probe_executable
   if (!settings.run.json_template.empty()) {
     // --json-template: read for this run only; nothing is written over a shared template.
     if (!fs::is_regular_file(settings.run.json_template)) {
-      return Status::Usage("--json-template: " + settings.run.json_template + " does not exist");
+      return Status::Usage("--json-template: " + settings.run.json_template +
+                           (fs::is_directory(settings.run.json_template) ? " is a directory, not a template file"
+                                                                         : " does not exist"));
     }
     plan.json_template_path = settings.run.json_template;
   } else {

@@ -1,5 +1,7 @@
 #include "pdr/grid_value.h"
 
+#include "util/text.h"
+
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -18,9 +20,11 @@ const char* axis_name(Axis axis) {
 
 Result<GridValue> parse_grid_value(Axis axis, const std::string& text) {
   auto bad = [&](const std::string& why) {
-    return Status::Usage(std::string(axis_name(axis)) + " value '" + text + "' " + why +
+    return Status::Usage(std::string(axis_name(axis)) + " value '" + printable(text) + "' " + why +
                          " (expected a number such as 30, -10, 05 or 3.5)");
   };
+  // 10*log10 axes: 10^(v/10) must be a finite, nonzero double.
+  const std::string range = axis == Axis::Metal ? "is out of range" : "is out of range (from -3230 to 3080)";
   size_t i = 0;
   bool negative = false;
   if (i < text.size() && (text[i] == '+' || text[i] == '-')) negative = text[i++] == '-';
@@ -51,9 +55,9 @@ Result<GridValue> parse_grid_value(Axis axis, const std::string& text) {
   }
   const std::string plain = (negative ? "-" : "") + int_part + (frac_part.empty() ? "" : "." + frac_part);
   auto r = std::from_chars(plain.data(), plain.data() + plain.size(), v.encoded);
-  if (r.ec != std::errc() || !std::isfinite(v.encoded)) return bad("is out of range");
+  if (r.ec != std::errc() || !std::isfinite(v.encoded)) return bad(range);
   v.physical = axis == Axis::Metal ? v.encoded / 100.0 : std::pow(10.0, v.encoded / 10.0);
-  if (!std::isfinite(v.physical) || (axis != Axis::Metal && v.physical == 0.0)) return bad("is out of range");
+  if (!std::isfinite(v.physical) || (axis != Axis::Metal && v.physical == 0.0)) return bad(range);
   return v;
 }
 
