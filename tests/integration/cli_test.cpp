@@ -440,5 +440,35 @@ TEST(CliTest, DoctorFindsADamagedSqlitePage) {
       << damaged.out;
 }
 
+// status only reads: a SQLite file is opened read-only (no -wal/-shm left, not a byte changed),
+// and a database without pdr_run's tables is named, not given them.
+TEST(CliTest, StatusOnlyReads) {
+  test::TempDir dir;
+  test::write_text(dir / "cfg.yaml", std::string("pdr:\n  base_dir: ") + PDR_MOCK_BASE + "\ndatabase:\n  path: " +
+                                         (dir / "jobs.db") + "\n");
+  ASSERT_EQ(test::run_pdr_run(dir.path(), {"--config", "cfg.yaml", "--model-name", "r", "--dens", "30"}).code, 0);
+  const std::string before = test::read_text(dir / "jobs.db");
+  ASSERT_FALSE(fs::exists(dir / "jobs.db-wal"));
+  auto st = test::run_pdr_run(dir.path(), {"status", "--config", "cfg.yaml", "--model-name", "r"});
+  EXPECT_EQ(st.code, 0) << st.err;
+  EXPECT_NE(st.out.find("model r: 1 jobs"), std::string::npos) << st.out;
+  EXPECT_FALSE(fs::exists(dir / "jobs.db-wal"));
+  EXPECT_FALSE(fs::exists(dir / "jobs.db-shm"));
+  EXPECT_EQ(test::read_text(dir / "jobs.db"), before) << "status changed the file";
+  // An empty SQLite file (some other tool's) gets no tables.
+  test::write_text(dir / "empty.db", "");
+  auto empty = test::run_pdr_run(dir.path(), {"status", "--config", "cfg.yaml"}, {"PDR_DB_FILE=" + (dir / "empty.db")});
+  EXPECT_EQ(empty.code, 2);
+  EXPECT_NE(empty.err.find("no pdr_run tables in sqlite file " + (dir / "empty.db")), std::string::npos) << empty.err;
+  EXPECT_EQ(test::read_text(dir / "empty.db"), "");
+  // The Python pdr_run's database is named as such and left as it is.
+  fs::copy_file(std::string(PDR_SOURCE_DIR) + "/tests/data/predecessor/sqlite/pdr.db", dir / "theirs.db");
+  const std::string theirs = test::read_text(dir / "theirs.db");
+  auto old = test::run_pdr_run(dir.path(), {"status", "--config", "cfg.yaml"}, {"PDR_DB_FILE=" + (dir / "theirs.db")});
+  EXPECT_EQ(old.code, 2);
+  EXPECT_NE(old.err.find("was written by the Python pdr_run; status only reads"), std::string::npos) << old.err;
+  EXPECT_EQ(test::read_text(dir / "theirs.db"), theirs);
+}
+
 }  // namespace
 }  // namespace pdr

@@ -30,6 +30,7 @@ struct DatabaseSettings {
   std::string unix_socket;  // MySQL: socket path instead of TCP
   int connect_timeout = 10, read_timeout = 30, write_timeout = 30;  // MySQL, seconds
   double start_deadline = 10;  // seconds a command waits at its start for an unreachable server
+  bool read_only = false;      // SQLite only read (status): journal mode left as it is, nothing written
   double leak_threshold = 300;  // seconds a session may stay borrowed before it is logged
   struct Retry {
     int max_attempts = 12;

@@ -2,10 +2,12 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <thread>
 
+#include "db/schema.h"
 #include "pdr/db_manager.h"
 #include "util/text.h"
 
@@ -52,7 +54,8 @@ void log_config_notes(const Config& config) {
   for (const auto& n : config.notes()) spdlog::warn("{}", n);
 }
 
-Result<OpenedStore> open_existing_store(const CliOptions& options, const EnvLookup& env, const char* command) {
+Result<OpenedStore> open_existing_store(const CliOptions& options, const EnvLookup& env, const char* command,
+                                        bool read_only) {
   auto config = load_config(options, env);
   if (!config.ok()) return config.status();
   Config& c = config.value();
@@ -65,6 +68,7 @@ Result<OpenedStore> open_existing_store(const CliOptions& options, const EnvLook
   auto settings = build_settings(c, invocation_dir(), std::thread::hardware_concurrency());
   if (!settings.ok()) return with_notes(settings.status(), c);
   log_config_notes(c);
+  settings->database.read_only = read_only && settings->database.type == "sqlite";
   const DatabaseSettings& db = settings->database;
   struct stat sb;
   if (db.type == "sqlite" && ::stat(db.path.c_str(), &sb) != 0) {
@@ -74,8 +78,27 @@ Result<OpenedStore> open_existing_store(const CliOptions& options, const EnvLook
   auto manager = process_db_manager(db);
   if (!manager.ok()) return manager.status();
   if (Status st = manager.value()->reach(); !st.ok()) return st;
-  auto store = open_job_store(*manager.value());
+  auto store = open_job_store(*manager.value(), /*create_schema=*/!read_only);
   if (!store.ok()) return store.status();
+  if (read_only) {
+    auto info = store.value()->server_info();
+    if (!info.ok()) return info.status();
+    if (info->schema_version == 0) {
+      // The Python pdr_run's tables have no schema_version: the first pdr_run run takes them in.
+      if (store.value()->model_names().ok()) {
+        return Status::Usage(db.describe() + " was written by the Python pdr_run; " + std::string(command) +
+                             " only reads: run pdr_run on it once (it keeps every row) and " + command + " reads it");
+      }
+      return Status::Usage("no pdr_run tables in " + db.describe() + "; nothing has run there yet");
+    }
+    if (info->schema_version != kSchemaVersion) {
+      return Status::Usage(db.describe() + " has schema version " + std::to_string(info->schema_version) +
+                           (info->schema_version < kSchemaVersion
+                                ? "; " + std::string(command) + " only reads: the next pdr_run run upgrades it to " +
+                                      std::to_string(kSchemaVersion)
+                                : ", newer than this pdr_run (" + std::to_string(kSchemaVersion) + "); use a newer one"));
+    }
+  }
   return OpenedStore{std::move(settings.value()), std::move(store.value())};
 }
 

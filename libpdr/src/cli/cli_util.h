@@ -33,6 +33,9 @@ struct OpenedStore {
   Settings settings;
   std::unique_ptr<JobStore> store;
 };
-Result<OpenedStore> open_existing_store(const CliOptions& options, const EnvLookup& env, const char* command);
+// `read_only`: the database is only read (status): nothing is created, upgraded or written, and a
+// SQLite file is opened read-only; a database without pdr_run's current tables is an error.
+Result<OpenedStore> open_existing_store(const CliOptions& options, const EnvLookup& env, const char* command,
+                                        bool read_only = false);
 
 }  // namespace pdr

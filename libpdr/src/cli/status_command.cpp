@@ -255,7 +255,8 @@ int print_status(const CliOptions& options, JobStore& store, const DatabaseSetti
 }  // namespace
 
 int status_command(const CliOptions& options, const EnvLookup& env, std::ostream& out) {
-  auto opened = open_existing_store(options, env, "status");
+  // Only --recount writes (the counters); otherwise status never creates, upgrades or writes.
+  auto opened = open_existing_store(options, env, "status", /*read_only=*/!options.recount);
   if (!opened.ok()) {
     spdlog::error("{}", opened.status().message());
     return kExitUsage;

@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <random>
@@ -112,9 +113,14 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
       *s << "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
     } else {
       // The busy timeout lets concurrent writers queue instead of failing at once.
-      s->open(*soci::factory_sqlite3(),
-              "db=\"" + settings_.path + "\" timeout=" + std::to_string(settings_.busy_timeout));
-      *s << "PRAGMA journal_mode=WAL";
+      // A reader opens a file it may not write (a colleague's grid) read-only; one it may write
+      // as usual, so that its last connection removes the -wal and -shm files when it closes.
+      const bool open_read_only = settings_.read_only && access(settings_.path.c_str(), W_OK) != 0;
+      s->open(*soci::factory_sqlite3(), "db=\"" + settings_.path + "\" timeout=" +
+                                            std::to_string(settings_.busy_timeout) +
+                                            (open_read_only ? " readonly=true" : ""));
+      // A reader leaves the journal mode as it is (changing it is a write).
+      if (!settings_.read_only) *s << "PRAGMA journal_mode=WAL";
       *s << "PRAGMA synchronous=NORMAL";
       *s << "PRAGMA foreign_keys=ON";
     }
