@@ -43,7 +43,7 @@ inline EchoValue parse_value(const std::string& s, size_t& i) {
   if (s.compare(i, 4, "True") == 0 || s.compare(i, 5, "False") == 0) {
     v.kind = EchoValue::Kind::Integer;
     v.integer = s[i] == 'T' ? 1 : 0;
-    i += s[i] == 'T' ? 4 : 5;
+    i += s[i] == 'T' ? 4u : 5u;
     return v;
   }
   if (s.compare(i, 18, "datetime.datetime(") == 0) {

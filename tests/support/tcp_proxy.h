@@ -110,8 +110,8 @@ class CommitCuttingProxy {
         }
         pending.append(buf, static_cast<size_t>(n));
         while (pending.size() >= 4) {
-          const size_t len = static_cast<unsigned char>(pending[0]) | (static_cast<unsigned char>(pending[1]) << 8) |
-                             (static_cast<unsigned char>(pending[2]) << 16);
+          const auto byte = [&](size_t i) { return static_cast<size_t>(static_cast<unsigned char>(pending[i])); };
+          const size_t len = byte(0) | (byte(1) << 8) | (byte(2) << 16);
           if (pending.size() < 4 + len) break;
           const std::string packet = pending.substr(0, 4 + len);
           pending.erase(0, 4 + len);

@@ -73,13 +73,13 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
   if (Status st = run.register_points(g.plan.points); !st.ok()) return usage_error(st);
   const RegisterReport& reg = run.registered();
   if (options.register_only) {
-    out << "model " << s.pdr.model_name << ": " << count_text(reg.points, "point") << " registered (" << reg.created << " new, "
+    out << "model " << s.pdr.model_name << ": " << count_size(reg.points, "point") << " registered (" << reg.created << " new, "
         << reg.already_finished << " already done, " << reg.pending << " pending); run them with: "
         << next_command(options, "worker", s.pdr.model_name) << "\n";
     return kExitAllDone;
   }
   const RunSummary summary = run.work(stop, open_log);
-  out << "model " << s.pdr.model_name << ": " << count_text(reg.points, "point") << "; " << summary.finished << " finished, "
+  out << "model " << s.pdr.model_name << ": " << count_size(reg.points, "point") << "; " << summary.finished << " finished, "
       << summary.failed << " failed, " << reg.already_finished << " already done";
   return finish_summary(summary, out, run.failures(), s.pdr.model_name, options);
 }

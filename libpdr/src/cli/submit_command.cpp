@@ -152,7 +152,7 @@ int submit_command(const CliOptions& options, const EnvLookup& env, std::ostream
   const RegisterReport& reg = run.registered();
   const long long pending = static_cast<long long>(reg.pending + reg.other_pending);
   if (pending == 0) {
-    out << "model " << s.pdr.model_name << ": " << count_text(reg.points, "point") << ", all already done; nothing submitted\n";
+    out << "model " << s.pdr.model_name << ": " << count_size(reg.points, "point") << ", all already done; nothing submitted\n";
     return kExitAllDone;
   }
   auto answer = write_and_submit(sbatch, s.slurm.script_dir, script_path, script);
@@ -161,7 +161,7 @@ int submit_command(const CliOptions& options, const EnvLookup& env, std::ostream
     return kExitUsage;
   }
   const std::string job_id = answer->substr(0, answer->find_first_of(";\n"));
-  out << "model " << s.pdr.model_name << ": " << count_text(reg.points, "point") << " (" << reg.created << " new, "
+  out << "model " << s.pdr.model_name << ": " << count_size(reg.points, "point") << " (" << reg.created << " new, "
       << reg.already_finished << " already done, " << pending << " pending)\n";
   out << "submitted Slurm job " << job_id << ": " << s.slurm.nodes << " array tasks x " << s.run.workers
       << " workers; script " << script_path << "\n";

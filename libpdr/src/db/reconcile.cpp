@@ -88,7 +88,7 @@ Status SociJobStore::reconcile(long long model_id, const std::vector<GridPoint>&
   for (const auto& r : rows) {
     auto point = wanted.find(r.name);
     if (point == wanted.end()) {
-      report->other_pending += r.status == "pending" ? 1 : 0;
+      if (r.status == "pending") ++report->other_pending;
       continue;
     }
     st = reconcile_job(r, point->second, files, options, host, report, &reap_now);

@@ -95,7 +95,7 @@ void log_cpu_time() {
 
 void log_registration(const std::string& model, const RegisterReport& reg) {
   spdlog::info("model '{}': {} ({} new), {} already done, {} queued again, {} pending", model,
-               count_text(reg.points, "point"), reg.created, reg.already_finished, reg.requeued + reg.outputs_missing, reg.pending);
+               count_size(reg.points, "point"), reg.created, reg.already_finished, reg.requeued + reg.outputs_missing, reg.pending);
   if (reg.onion_requeued > 0) spdlog::info("--force-onion: {} finished points run their onion step again", reg.onion_requeued);
   if (reg.other_pending > 0) {
     spdlog::warn("{} pending jobs of model '{}' from earlier runs with other values will run too", reg.other_pending,

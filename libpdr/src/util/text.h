@@ -25,5 +25,7 @@ size_t edit_distance(const std::string& a, const std::string& b);
 std::string printable(const std::string& text);
 // "1 point", "2 points": a count with its noun, plural with an s.
 std::string count_text(long long n, const std::string& noun);
+// For sizes: a count never exceeds what long long holds.
+inline std::string count_size(size_t n, const std::string& noun) { return count_text(static_cast<long long>(n), noun); }
 
 }  // namespace pdr
