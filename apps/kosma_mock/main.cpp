@@ -6,8 +6,8 @@
 //   PDR_MOCK_PLAN="<glob>:<action>[;<glob>:<action>...]"   matched against PDR_JOB_NAME
 //     actions: sleep=SECONDS  fail[=CODE]  crash  hang  no-output  onion-fail[=CODE]
 //   PDR_MOCK_TRACE=FILE   append "start|end <job> <epoch ms> <pid>" lines (for tests)
-#include <fnmatch.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -45,8 +45,9 @@ bool write_file(const std::string& path, const std::string& text) {
 void trace(const std::string& what) {
   const std::string path = env("PDR_MOCK_TRACE");
   if (path.empty()) return;
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   const std::string job = env("PDR_JOB_NAME").empty() ? "-" : env("PDR_JOB_NAME");
   const std::string line = what + " " + job + " " + std::to_string(ms) + " " + std::to_string(getpid()) + "\n";
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -153,7 +154,8 @@ int run_onion(const std::vector<Rule>& rules, int argc, char** argv) {
   std::cout << "mock onion: species " << species << std::endl;
   const int code = apply_rules(rules, true);
   if (code >= 0) return code;
-  for (const char* f : {"jerg_", "jtemp_"}) write_file("onionoutput/" + std::string(f) + species + ".smli", species + "\n");
+  for (const char* f : {"jerg_", "jtemp_"})
+    write_file("onionoutput/" + std::string(f) + species + ".smli", species + "\n");
   write_file("onionoutput/linebt_" + species + ".out", species + "\n");
   return 0;
 }

@@ -116,24 +116,25 @@ TEST_P(ConfigErrorTest, IsOneLineNamingFileLineAndKey) {
 
 INSTANTIATE_TEST_SUITE_P(
     Validation, ConfigErrorTest,
-    ::testing::Values(
-        BadYaml{"databse:\n  type: sqlite\n", "bad.yaml:1: unknown section 'databse' (did you mean 'database'?)"},
-        BadYaml{"database:\n  type: sqlite\n  hots: x\n", "bad.yaml:3: database.hots: unknown key (did you mean 'host'?)"},
-        BadYaml{"database:\n  port: abc\n", "bad.yaml:2: database.port: 'abc' is not an integer"},
-        BadYaml{"database:\n  pool_pre_ping: maybe\n", "is not true or false"},
-        BadYaml{"model_parameters:\n  alpha: fast\n", "model_parameters.alpha: 'fast' is not a number"},
-        BadYaml{"model_parameters:\n  dens: {a: 1}\n", "model_parameters.dens: expects a list"},
-        BadYaml{"model_parameters:\n  dens: [[30]]\n", "list items must be plain values"},
-        BadYaml{"database:\n  host: [a, b]\n", "database.host: expects a string"},
-        BadYaml{"non_default_parameters:\n  cosrey: 1\n", "unknown parameter (did you mean 'cosray'?)"},
-        BadYaml{"non_default_parameters:\n  xnsur: 1\n", "is computed from the grid"},
-        BadYaml{"non_default_parameters:\n  alpha: 1\n", "belongs in model_parameters"},
-        BadYaml{"non_default_parameters:\n  ihtclgas: 1.5\n", "'1.5' is not an integer"},
-        BadYaml{"model_params:\n  dens: [30]\nmodel_parameters:\n  dens: [40]\n", "set twice"},
-        BadYaml{"- a\n- b\n", "the top level must be a mapping"},
-        BadYaml{"database: sqlite\n", "section 'database' must be a mapping"},
-        BadYaml{"database:\n  type: [unclosed\n", "invalid YAML"},
-        BadYaml{"parameters:\n  dens: [30]\n", "unknown section 'parameters'"}));
+    ::testing::Values(BadYaml{"databse:\n  type: sqlite\n",
+                              "bad.yaml:1: unknown section 'databse' (did you mean 'database'?)"},
+                      BadYaml{"database:\n  type: sqlite\n  hots: x\n",
+                              "bad.yaml:3: database.hots: unknown key (did you mean 'host'?)"},
+                      BadYaml{"database:\n  port: abc\n", "bad.yaml:2: database.port: 'abc' is not an integer"},
+                      BadYaml{"database:\n  pool_pre_ping: maybe\n", "is not true or false"},
+                      BadYaml{"model_parameters:\n  alpha: fast\n", "model_parameters.alpha: 'fast' is not a number"},
+                      BadYaml{"model_parameters:\n  dens: {a: 1}\n", "model_parameters.dens: expects a list"},
+                      BadYaml{"model_parameters:\n  dens: [[30]]\n", "list items must be plain values"},
+                      BadYaml{"database:\n  host: [a, b]\n", "database.host: expects a string"},
+                      BadYaml{"non_default_parameters:\n  cosrey: 1\n", "unknown parameter (did you mean 'cosray'?)"},
+                      BadYaml{"non_default_parameters:\n  xnsur: 1\n", "is computed from the grid"},
+                      BadYaml{"non_default_parameters:\n  alpha: 1\n", "belongs in model_parameters"},
+                      BadYaml{"non_default_parameters:\n  ihtclgas: 1.5\n", "'1.5' is not an integer"},
+                      BadYaml{"model_params:\n  dens: [30]\nmodel_parameters:\n  dens: [40]\n", "set twice"},
+                      BadYaml{"- a\n- b\n", "the top level must be a mapping"},
+                      BadYaml{"database: sqlite\n", "section 'database' must be a mapping"},
+                      BadYaml{"database:\n  type: [unclosed\n", "invalid YAML"},
+                      BadYaml{"parameters:\n  dens: [30]\n", "unknown section 'parameters'"}));
 
 TEST(ConfigTest, EnvironmentErrorsNameTheVariable) {
   Config c = defaults();

@@ -68,17 +68,17 @@ TEST(SettingsTest, RejectsBadValuesWithTheirOrigin) {
     const char* expected;
   };
   const std::string long_name(201, 'm');
-  for (const Case& k : {Case{"database.type", "postgres", "'postgres' is not a database type"},
-                        Case{"database.path", ":memory:", "would lose every job record"},
-                        Case{"database.retry.deadline", "0", "must be greater than 0"},
-                        Case{"storage.type", "ftp", "'ftp' is not available"},
-                        Case{"pdr.model_name", "a/b", "cannot be a directory name"},
-                        Case{"pdr.pdr_file_name", "../pdr", "must be a file name inside pdr.base_dir"},
-                        Case{"run.step_timeout", "-1", "must not be negative"},
-                        Case{"database.port", "70000", ": 70000 is not a TCP port (1 to 65535)"},
-                        Case{"pdr.model_name", "a\nb", "'a\\nb' cannot be a directory name"},
-                        Case{"pdr.model_name", long_name.c_str(),
-                             ": 201 bytes is too long for a directory name (at most 200)"}}) {
+  for (const Case& k :
+       {Case{"database.type", "postgres", "'postgres' is not a database type"},
+        Case{"database.path", ":memory:", "would lose every job record"},
+        Case{"database.retry.deadline", "0", "must be greater than 0"},
+        Case{"storage.type", "ftp", "'ftp' is not available"},
+        Case{"pdr.model_name", "a/b", "cannot be a directory name"},
+        Case{"pdr.pdr_file_name", "../pdr", "must be a file name inside pdr.base_dir"},
+        Case{"run.step_timeout", "-1", "must not be negative"},
+        Case{"database.port", "70000", ": 70000 is not a TCP port (1 to 65535)"},
+        Case{"pdr.model_name", "a\nb", "'a\\nb' cannot be a directory name"},
+        Case{"pdr.model_name", long_name.c_str(), ": 201 bytes is too long for a directory name (at most 200)"}}) {
     Config c = base_config();
     ASSERT_TRUE(c.set_scalar(k.key, k.value, "--test").ok()) << k.key;
     auto s = build_settings(c, "/", 2);

@@ -79,8 +79,8 @@ TEST(DbErrorTest, AnExceptionFromElsewhereIsPermanentWithItsText) {
 TEST(DbErrorTest, TheStatementStaysOutOfTheUsersLine) {
   std::string statement = "INSERT INTO pdr_model_jobs (a, b) VALUES ";
   for (int i = 0; i < 200; ++i) statement += "(:a" + std::to_string(i) + ", :b" + std::to_string(i) + "), ";
-  const Status st = mysql(1062, "Duplicate entry 'x' for key 'uq_jobs_name' while executing \"" + statement +
-                                    "\" with :a0=1, :b0=2.");
+  const Status st = mysql(
+      1062, "Duplicate entry 'x' for key 'uq_jobs_name' while executing \"" + statement + "\" with :a0=1, :b0=2.");
   EXPECT_EQ(st.message(), "claiming jobs: Duplicate entry 'x' for key 'uq_jobs_name' (MySQL error 1062)");
   EXPECT_LT(st.message().size(), 200u);
 }

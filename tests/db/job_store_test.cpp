@@ -6,11 +6,11 @@
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include <unistd.h>
 #include <cmath>
 #include <cstdio>
 #include <set>
 #include <thread>
-#include <unistd.h>
 
 #include "pdr/db_manager.h"
 #include "pdr/grid.h"
@@ -270,10 +270,12 @@ TEST_P(JobStoreTest, StatusReadsCountersThatFollowEveryChangeAndCanBeRewritten) 
   StatusChange done{jobs->at(0).id, JobState::Running, JobState::Finished, "tok1", 0, "", {}};
   ASSERT_TRUE(store_->update_job_status(done).ok());
   // Changes made by hand with SQL are counted too: the triggers see every writer.
-  exec("UPDATE pdr_model_jobs SET status = 'skipped' WHERE status = 'pending' AND id = (SELECT m FROM (SELECT "
-       "MAX(id) AS m FROM pdr_model_jobs) t)");
-  exec("DELETE FROM pdr_model_jobs WHERE id = (SELECT m FROM (SELECT MIN(id) AS m FROM pdr_model_jobs WHERE "
-       "status = 'pending') t)");
+  exec(
+      "UPDATE pdr_model_jobs SET status = 'skipped' WHERE status = 'pending' AND id = (SELECT m FROM (SELECT "
+      "MAX(id) AS m FROM pdr_model_jobs) t)");
+  exec(
+      "DELETE FROM pdr_model_jobs WHERE id = (SELECT m FROM (SELECT MIN(id) AS m FROM pdr_model_jobs WHERE "
+      "status = 'pending') t)");
   // A row kept as a duplicate (duplicate_key != 0) is not a job of the grid.
   exec("UPDATE pdr_model_jobs SET duplicate_key = id WHERE id = " + std::to_string(jobs->at(1).id));
   auto rep = store_->status_report("m1");
@@ -289,9 +291,10 @@ TEST_P(JobStoreTest, StatusReadsCountersThatFollowEveryChangeAndCanBeRewritten) 
   EXPECT_EQ(counts->count("running"), 0u);
   // status reads the counters, not the rows: a counter set wrong shows, doctor sees it, and a
   // recount puts it right.
-  exec("UPDATE pdr_job_counts SET n = n + 5 WHERE status = 'pending' AND model_name_id = " +
-       std::to_string(r.model_id) + " AND id = (SELECT m FROM (SELECT MIN(id) AS m FROM pdr_job_counts WHERE "
-       "status = 'pending') t)");
+  exec(
+      "UPDATE pdr_job_counts SET n = n + 5 WHERE status = 'pending' AND model_name_id = " + std::to_string(r.model_id) +
+      " AND id = (SELECT m FROM (SELECT MIN(id) AS m FROM pdr_job_counts WHERE "
+      "status = 'pending') t)");
   EXPECT_EQ(store_->status_report("m1")->by_status.at("pending"), 7);
   auto check = store_->check_counts("m1");
   ASSERT_TRUE(check.ok());
@@ -477,7 +480,6 @@ TEST_P(JobStoreTest, ConcurrentClaimersNeverShareAJob) {
   EXPECT_EQ(ids.size(), 20u);
 }
 
-
 // --- leases, fencing, retries ---
 
 StatusChange outcome(const ClaimedJob& job, const std::string& token, JobState next, const std::string& error = "") {
@@ -588,7 +590,8 @@ TEST_P(JobStoreTest, HandingAJobBackDoesNotUseAnAttempt) {
     auto jobs = store_->claim_jobs(r.model_id, 2, owner_);
     ASSERT_EQ(jobs->size(), 2u);
     // One interrupted attempt handed back by its owner, one released with the others.
-    ASSERT_TRUE(store_->record_outcome(outcome(jobs->front(), owner_.token, JobState::Pending, "interrupted"))->applied);
+    ASSERT_TRUE(
+        store_->record_outcome(outcome(jobs->front(), owner_.token, JobState::Pending, "interrupted"))->applied);
     ASSERT_EQ(store_->release_jobs(owner_).value(), 1);
   }
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND attempts = 0"), 2);
@@ -613,8 +616,11 @@ TEST_P(JobStoreTest, AnErrorCutInTheMiddleOfACharacterIsStillRecorded) {
                                                  "pdr: exit code 2 (last output: T = 5 \xE2\x84\x83 \xE2\x84)"));
   ASSERT_TRUE(recorded.ok()) << recorded.status().message();
   EXPECT_TRUE(recorded->applied);
-  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'exception_runtime' AND error LIKE '%T = 5 \xE2\x84\x83 ?" "?)%'"),
-            1);
+  EXPECT_EQ(
+      count(
+          "SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'exception_runtime' AND error LIKE '%T = 5 \xE2\x84\x83 ?"
+          "?)%'"),
+      1);
 }
 
 TEST_P(JobStoreTest, ExpiredLeaseOnTheLastAttemptFails) {
@@ -623,16 +629,18 @@ TEST_P(JobStoreTest, ExpiredLeaseOnTheLastAttemptFails) {
   auto jobs = store_->claim_jobs(r.model_id, 1, owner_);
   exec("UPDATE pdr_model_jobs SET lease_expires_at = '2000-01-01 00:00:00' WHERE status = 'running'");
   EXPECT_EQ(store_->reap_expired().value(), 1);
-  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'exception_runtime' AND error LIKE 'lease expired%' "
-                  "AND error LIKE '%(attempt 1 of 1)'"),
-            1);
+  EXPECT_EQ(
+      count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'exception_runtime' AND error LIKE 'lease expired%' "
+            "AND error LIKE '%(attempt 1 of 1)'"),
+      1);
 }
 
 TEST_P(JobStoreTest, FailureIsRetriedAndQuarantinedWhenItRepeats) {
   store_->set_policy(JobPolicy{30, 5, 0, 10});
   auto r = register_points(points({"30"}));
   auto a = store_->claim_jobs(r.model_id, 1, owner_);
-  auto first = store_->record_outcome(outcome(a->front(), owner_.token, JobState::Failed, "pdr: exit code 7 (last output: x)"));
+  auto first =
+      store_->record_outcome(outcome(a->front(), owner_.token, JobState::Failed, "pdr: exit code 7 (last output: x)"));
   ASSERT_TRUE(first.ok());
   EXPECT_TRUE(first->applied);
   EXPECT_EQ(first->state, JobState::Pending);
@@ -641,7 +649,8 @@ TEST_P(JobStoreTest, FailureIsRetriedAndQuarantinedWhenItRepeats) {
   ASSERT_EQ(b->size(), 1u);
   EXPECT_EQ(b->front().id, a->front().id) << "retry_delay 0: claimable at once";
   EXPECT_EQ(b->front().attempt, 2);
-  auto second = store_->record_outcome(outcome(b->front(), owner_.token, JobState::Failed, "pdr: exit code 7 (last output: y)"));
+  auto second =
+      store_->record_outcome(outcome(b->front(), owner_.token, JobState::Failed, "pdr: exit code 7 (last output: y)"));
   EXPECT_EQ(second->state, JobState::Failed);
   EXPECT_EQ(second->error, "pdr: exit code 7 (last output: y) (failed the same way twice; not tried again)");
   // pdr_run retry: fresh attempts.
@@ -677,13 +686,13 @@ TEST_P(JobStoreTest, RetryDelayHoldsTheJobBack) {
   EXPECT_EQ(store_->backlog(r.model_id)->pending, 1) << "a waiting retry keeps the grid open";
 }
 
-
 TEST_P(JobStoreTest, MonitoringViewsShowJobsProgressFailuresAndWorkers) {
   store_->set_policy(JobPolicy{30, 1, 0, 10});
   auto r = register_points(points({"30", "40"}));
   auto jobs = store_->claim_jobs(r.model_id, 2, owner_);
   ASSERT_EQ(jobs->size(), 2u);
-  ASSERT_TRUE(store_->record_outcome(outcome(jobs->front(), owner_.token, JobState::Failed, "onion CO: exit code 2")).ok());
+  ASSERT_TRUE(
+      store_->record_outcome(outcome(jobs->front(), owner_.token, JobState::Failed, "onion CO: exit code 2")).ok());
   ASSERT_TRUE(store_->record_run(r.model_id, owner_, 2, "running", PoolStats{}).ok());
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_jobs_v WHERE model_name = 'm1' AND xnsur > 0 AND sint > 0"), 4);
   EXPECT_EQ(count("SELECT total FROM pdr_progress_v WHERE model_name = 'm1'"), 4);
@@ -706,8 +715,9 @@ TEST_P(JobStoreTest, AClaimReadsPendingRowsNotTheFinishedOnesBeforeThem) {
   auto r = register_points(points(dens));
   ASSERT_EQ(r.created, 3000);
   // Most of a grid done: every row but the last ten is finished.
-  exec("UPDATE pdr_model_jobs SET status = 'finished', pending = 0 WHERE id <= (SELECT MAX(id) - 10 FROM "
-       "(SELECT id FROM pdr_model_jobs) t)");
+  exec(
+      "UPDATE pdr_model_jobs SET status = 'finished', pending = 0 WHERE id <= (SELECT MAX(id) - 10 FROM "
+      "(SELECT id FROM pdr_model_jobs) t)");
   const long long first_pending = count("SELECT MIN(id) FROM pdr_model_jobs WHERE status = 'pending'");
   const bool mysql = GetParam() == "mysql";
   // The server's count of index rows read (the test's own server: nothing else reads it).

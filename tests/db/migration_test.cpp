@@ -29,24 +29,33 @@ class PredecessorMigrationTest : public ::testing::TestWithParam<std::string> {
 
   // The predecessor's DDL as SQLAlchemy generated it: FLOAT, BOOL, no unique keys.
   void create_predecessor_database() {
-    const std::string id = mysql() ? "id INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY" : "id INTEGER NOT NULL PRIMARY KEY";
-    exec("CREATE TABLE chemical_databases (" + id + ", chem_rates_file_name VARCHAR(255) NOT NULL, "
+    const std::string id =
+        mysql() ? "id INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY" : "id INTEGER NOT NULL PRIMARY KEY";
+    exec("CREATE TABLE chemical_databases (" + id +
+         ", chem_rates_file_name VARCHAR(255) NOT NULL, "
          "chem_rates_full_path VARCHAR(255), database_origin VARCHAR(50))");
-    exec("CREATE TABLE json_templates (" + id + ", name VARCHAR(255) NOT NULL, path VARCHAR(512) NOT NULL, "
+    exec("CREATE TABLE json_templates (" + id +
+         ", name VARCHAR(255) NOT NULL, path VARCHAR(512) NOT NULL, "
          "description TEXT, hash VARCHAR(64), sha256_sum VARCHAR(64) UNIQUE, created_at DATETIME)");
-    exec("CREATE TABLE kosmatau_executables (" + id + ", code_revision VARCHAR(50), compilation_date DATETIME, "
+    exec("CREATE TABLE kosmatau_executables (" + id +
+         ", code_revision VARCHAR(50), compilation_date DATETIME, "
          "executable_file_name VARCHAR(255) NOT NULL, executable_full_path VARCHAR(255), sha256_sum VARCHAR(64), "
          "comment VARCHAR(250))");
-    exec("CREATE TABLE model_names (" + id + ", model_name VARCHAR(255) NOT NULL, model_path VARCHAR(255) NOT NULL, "
+    exec("CREATE TABLE model_names (" + id +
+         ", model_name VARCHAR(255) NOT NULL, model_path VARCHAR(255) NOT NULL, "
          "model_description VARCHAR(1000))");
     exec("CREATE TABLE users (" + id + ", username VARCHAR(255) NOT NULL, email VARCHAR(255) NOT NULL)");
     std::string params = "CREATE TABLE kosmatau_parameters (" + id + ", model_name_id INTEGER, time_created DATETIME";
     for (const auto& p : parameter_specs()) {
       const std::string q = mysql() ? "`" + std::string(p.name) + "`" : "\"" + std::string(p.name) + "\"";
-      params += ", " + q + (p.type == pdr::ParamType::Real ? " FLOAT" : p.type == pdr::ParamType::Integer ? " INTEGER" : " TEXT");
+      params += ", " + q +
+                (p.type == pdr::ParamType::Real      ? " FLOAT"
+                 : p.type == pdr::ParamType::Integer ? " INTEGER"
+                                                     : " TEXT");
     }
     exec(params + ")");
-    exec("CREATE TABLE pdr_model_jobs (" + id + ", model_name_id INTEGER, model_job_name VARCHAR(255) NOT NULL, "
+    exec("CREATE TABLE pdr_model_jobs (" + id +
+         ", model_name_id INTEGER, model_job_name VARCHAR(255) NOT NULL, "
          "user_id INTEGER, kosmatau_parameters_id INTEGER, kosmatau_executable_id INTEGER, chemical_database_id "
          "INTEGER, onion_species VARCHAR(255), pending BOOL, active BOOL, status VARCHAR(50), time_of_start "
          "DATETIME, time_of_finish DATETIME, execution_time DATETIME, token VARCHAR(250), output_directory "
@@ -54,14 +63,16 @@ class PredecessorMigrationTest : public ::testing::TestWithParam<std::string> {
          "VARCHAR(255), output_mcdrt_zip_file VARCHAR(255), output_ctrl_ind_file VARCHAR(255), output_hdf5_file "
          "VARCHAR(250), input_pdrnew_inp_file VARCHAR(255), input_json_file VARCHAR(512), output_json_file "
          "VARCHAR(512), log_file VARCHAR(255), time_created DATETIME, time_updated DATETIME)");
-    exec("CREATE TABLE hdf_files (" + id + ", job_id INTEGER, pdrexe_id INTEGER, parameter_id INTEGER, "
+    exec("CREATE TABLE hdf_files (" + id +
+         ", job_id INTEGER, pdrexe_id INTEGER, parameter_id INTEGER, "
          "model_name_id INTEGER, file_name VARCHAR(255) NOT NULL, full_path VARCHAR(255), path VARCHAR(255), "
          "modification_time DATETIME, sha256_sum VARCHAR(64), file_size INTEGER, corrupt BOOL, comments TEXT, "
          "file_name_hdf5_s VARCHAR(255) NOT NULL, full_path_hdf5_s VARCHAR(255), path_hdf5_s VARCHAR(255), "
          "modification_time_hdf5_s DATETIME, sha256_sum_hdf5_s VARCHAR(64), file_size_hdf5_s INTEGER, "
          "file_name_hdf5_c VARCHAR(255) NOT NULL, full_path_hdf5_c VARCHAR(255), path_hdf5_c VARCHAR(255), "
          "modification_time_hdf5_c DATETIME, sha256_sum_hdf5_c VARCHAR(64), file_size_hdf5_c INTEGER)");
-    exec("CREATE TABLE json_files (" + id + ", name VARCHAR(255) NOT NULL, path VARCHAR(512) NOT NULL, "
+    exec("CREATE TABLE json_files (" + id +
+         ", name VARCHAR(255) NOT NULL, path VARCHAR(512) NOT NULL, "
          "archived_path VARCHAR(512), sha256_sum VARCHAR(64) UNIQUE, created_at DATETIME, template_id INTEGER, "
          "job_id INTEGER)");
     // Rows as the predecessor left them: a model name twice (its get_or_create race), a
@@ -70,13 +81,15 @@ class PredecessorMigrationTest : public ::testing::TestWithParam<std::string> {
     exec("INSERT INTO users (id, username, email) VALUES (1, 'Markus', 'm@x')");
     exec("INSERT INTO kosmatau_executables (id, executable_file_name) VALUES (1, 'pdrexe')");
     exec("INSERT INTO chemical_databases (id, chem_rates_file_name) VALUES (1, 'chem.dat')");
-    exec("INSERT INTO kosmatau_parameters (id, model_name_id, xnsur, sint, rtot, species) VALUES "
-         "(1, 1, 1000.0, 10.0, 2.4578e17, 'H H2'), (2, 1, 1000.0, 10.0, 2.4578e17, 'H H2'), "
-         "(3, 1, 10000.0, 10.0, 1.1408e17, 'H H2')");
-    exec("INSERT INTO pdr_model_jobs (id, model_name_id, model_job_name, kosmatau_parameters_id, pending, active, "
-         "status) VALUES (1, 1, '100_30_-10_10_00', 1, 0, 0, 'finished'), (2, 1, '100_30_-10_10_00', 1, 0, 0, "
-         "'skipped'), (3, 1, '100_30_-10_10_00', 2, 1, 0, 'pending'), (4, 1, '100_40_-10_10_00', 3, 0, 1, "
-         "'problem'), (5, 1, '100_40_-10_10_00', 3, 0, 1, 'running')");
+    exec(
+        "INSERT INTO kosmatau_parameters (id, model_name_id, xnsur, sint, rtot, species) VALUES "
+        "(1, 1, 1000.0, 10.0, 2.4578e17, 'H H2'), (2, 1, 1000.0, 10.0, 2.4578e17, 'H H2'), "
+        "(3, 1, 10000.0, 10.0, 1.1408e17, 'H H2')");
+    exec(
+        "INSERT INTO pdr_model_jobs (id, model_name_id, model_job_name, kosmatau_parameters_id, pending, active, "
+        "status) VALUES (1, 1, '100_30_-10_10_00', 1, 0, 0, 'finished'), (2, 1, '100_30_-10_10_00', 1, 0, 0, "
+        "'skipped'), (3, 1, '100_30_-10_10_00', 2, 1, 0, 'pending'), (4, 1, '100_40_-10_10_00', 3, 0, 1, "
+        "'problem'), (5, 1, '100_40_-10_10_00', 3, 0, 1, 'running')");
   }
 
   test::BackendDatabase backend_;
@@ -195,11 +208,13 @@ class SchemaThreeUpgradeTest : public ::testing::TestWithParam<std::string> {
     exec("CREATE UNIQUE INDEX uq_model_names ON model_names (model_name)");
     exec("INSERT INTO schema_version (version) VALUES (3)");
     exec("INSERT INTO model_names (id, model_name, model_path) VALUES (1, 'm1', '/s/m1')");
-    exec("INSERT INTO kosmatau_parameters (id, model_name_id, parameter_hash, xnsur) VALUES (1, 1, 'h1', 1000), "
-         "(2, 1, 'h2', 1000.00001), (3, 1, 'h3', 10000)");
-    exec("INSERT INTO pdr_model_jobs (id, model_name_id, model_job_name, kosmatau_parameters_id, status) VALUES "
-         "(1, 1, '100_30_-10_10_00', 1, 'finished'), (2, 1, '100_30_-10_10_00', 2, 'pending'), "
-         "(3, 1, '100_40_-10_10_00', 3, 'pending')");
+    exec(
+        "INSERT INTO kosmatau_parameters (id, model_name_id, parameter_hash, xnsur) VALUES (1, 1, 'h1', 1000), "
+        "(2, 1, 'h2', 1000.00001), (3, 1, 'h3', 10000)");
+    exec(
+        "INSERT INTO pdr_model_jobs (id, model_name_id, model_job_name, kosmatau_parameters_id, status) VALUES "
+        "(1, 1, '100_30_-10_10_00', 1, 'finished'), (2, 1, '100_30_-10_10_00', 2, 'pending'), "
+        "(3, 1, '100_40_-10_10_00', 3, 'pending')");
   }
   void exec(const std::string& sql) { backend_.exec(sql); }
   long long count(const std::string& sql) { return backend_.count(sql); }
@@ -224,8 +239,9 @@ TEST_P(SchemaThreeUpgradeTest, LetsThePredecessorInsertAndTellsTwoJobsOfOneNameA
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE id = 3 AND duplicate_key = 0"), 1);
   // The predecessor's inserts name none of pdr_run's columns.
   exec("INSERT INTO kosmatau_parameters (model_name_id, xnsur) VALUES (1, 10000)");
-  exec("INSERT INTO pdr_model_jobs (model_name_id, model_job_name, kosmatau_parameters_id, pending, active, status) "
-       "VALUES (1, '100_30_-10_10_00', 1, 1, 0, 'pending')");
+  exec(
+      "INSERT INTO pdr_model_jobs (model_name_id, model_job_name, kosmatau_parameters_id, pending, active, status) "
+      "VALUES (1, '100_30_-10_10_00', 1, 1, 0, 'pending')");
   exec("INSERT INTO hdf_files (job_id, file_name, file_name_hdf5_s, file_name_hdf5_c) VALUES (1, 'a', 'b', 'c')");
   exec("INSERT INTO hdf_files (job_id, file_name, file_name_hdf5_s, file_name_hdf5_c) VALUES (1, 'a', 'b', 'c')");
   exec("INSERT INTO model_names (model_name, model_path) VALUES ('m1', '/elsewhere/m1')");

@@ -57,8 +57,8 @@ StatusChange outcome(long long job, JobState next, int files) {
   c.retry = next != JobState::Finished;
   c.error = next == JobState::Finished ? "" : "pdr: exit 3\tFATAL: bad input line 12";
   for (int i = 0; i < files; ++i) {
-    c.files.push_back(StoredFile{"output_hdf4_file", "/s/m/pdrgrid/pdrstruct" + std::to_string(job) + ".hdf",
-                                 "ab12cd", 1000 + i, "2026-01-01 00:00:00",
+    c.files.push_back(StoredFile{"output_hdf4_file", "/s/m/pdrgrid/pdrstruct" + std::to_string(job) + ".hdf", "ab12cd",
+                                 1000 + i, "2026-01-01 00:00:00",
                                  "/s/m/pdrgrid/.pdrstruct" + std::to_string(job) + ".hdf.staged-t-7"});
   }
   return c;
@@ -110,7 +110,6 @@ TEST(JournalTest, EntriesRoundTripWithAwkwardText) {
   c.epoch = 0;
   EXPECT_FALSE(decode_journal_entry(encode_journal_entry(c)).ok());
 }
-
 
 // The file a process leaves when it dies while appending its last entry: cut at every byte.
 // Only the entries whose whole line (newline included) is in the file are recorded, each

@@ -5,9 +5,9 @@
 
 #include <chrono>
 #include <deque>
-#include <thread>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "pdr/journal.h"
 #include "pdr/stop_signal.h"
@@ -173,7 +173,6 @@ TEST(RunnerTest, DatabaseFailureStopsClaimingAndIsReported) {
   EXPECT_EQ(s.fatal.message(), "database gone");
   EXPECT_TRUE(exec.started.empty());
 }
-
 
 TEST(RunnerTest, OutcomesDuringAnOutageGoToTheJournalAndAreReplayedOnce) {
   test::TempDir dir;

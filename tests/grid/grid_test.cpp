@@ -28,9 +28,9 @@ TEST(GridTest, CartesianProductInThePredecessorsOrder) {
   ASSERT_TRUE(plan.ok());
   std::vector<std::string> names;
   for (const auto& p : plan->points) names.push_back(p.job_name);
-  EXPECT_EQ(names, (std::vector<std::string>{"100_30_-10_10_00", "100_30_-10_100_00", "100_40_-10_10_00",
-                                             "100_40_-10_100_00", "50_30_-10_10_00", "50_30_-10_100_00",
-                                             "50_40_-10_10_00", "50_40_-10_100_00"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"100_30_-10_10_00", "100_30_-10_100_00", "100_40_-10_10_00", "100_40_-10_100_00",
+                                      "50_30_-10_10_00", "50_30_-10_100_00", "50_40_-10_10_00", "50_40_-10_100_00"}));
 }
 
 TEST(GridTest, NamesUseCanonicalValues) {

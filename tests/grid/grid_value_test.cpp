@@ -15,8 +15,8 @@ TEST(GridValueTest, GrammarAcceptsPlainDecimals) {
   };
   for (const Case& c : {Case{"30", "30", 30}, Case{"05", "05", 5}, Case{"-05", "-05", -5}, Case{"00", "00", 0},
                         Case{"0", "00", 0}, Case{"-0", "00", 0}, Case{"+30", "30", 30}, Case{"30.0", "30", 30},
-                        Case{"3.50", "3.5", 3.5}, Case{".5", "0.5", 0.5}, Case{"5.", "05", 5},
-                        Case{"-10", "-10", -10}, Case{"007", "07", 7}, Case{"100", "100", 100}}) {
+                        Case{"3.50", "3.5", 3.5}, Case{".5", "0.5", 0.5}, Case{"5.", "05", 5}, Case{"-10", "-10", -10},
+                        Case{"007", "07", 7}, Case{"100", "100", 100}}) {
     auto v = parse_grid_value(Axis::Dens, c.in);
     ASSERT_TRUE(v.ok()) << c.in << ": " << v.status().message();
     EXPECT_EQ(v->text, c.text) << c.in;

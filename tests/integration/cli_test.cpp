@@ -66,12 +66,11 @@ TEST(CliTest, BadConfigIsOneLineWithFileLineAndSuggestion) {
 
 TEST(CliTest, MissingConfigFileAndBadValuesAreUsageErrors) {
   test::TempDir dir;
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"--config", "nope.yaml", "--model-name", "m"},
-           {"--model-name", "m", "--dens", "30", "abc"},
-           {"--model-name", "m", "--workers", "0", "--parallel"},
-           {"--model-name", "m", "--single", "--dens", "30", "40"},
-           {"--model-name", "", "--dens", "30"}}) {
+  for (const auto& args : std::vector<std::vector<std::string>>{{"--config", "nope.yaml", "--model-name", "m"},
+                                                                {"--model-name", "m", "--dens", "30", "abc"},
+                                                                {"--model-name", "m", "--workers", "0", "--parallel"},
+                                                                {"--model-name", "m", "--single", "--dens", "30", "40"},
+                                                                {"--model-name", "", "--dens", "30"}}) {
     auto r = test::run_pdr_run(dir.path(), args, {kBase});
     EXPECT_EQ(r.code, 2) << args.back() << ": " << r.err;
     EXPECT_EQ(lines(r.err), 1u) << r.err;
@@ -121,8 +120,8 @@ TEST(CliTest, UnusableDatabaseOrStorageLocationWritesNothing) {
 
 TEST(CliTest, RandomDryRunShowsItsSeedAndRepeatsWithIt) {
   test::TempDir dir;
-  const std::vector<std::string> args = {"--model-name", "r", "--random", "--random-count", "5", "--dens", "20", "40",
-                                         "--chi", "00", "30", "--dry-run"};
+  const std::vector<std::string> args = {"--model-name", "r",  "--random", "--random-count", "5", "--dens", "20", "40",
+                                         "--chi",        "00", "30",       "--dry-run"};
   auto a = test::run_pdr_run(dir.path(), args, {kBase});
   ASSERT_EQ(a.code, 0) << a.err;
   const auto at = a.out.find("# random grid drawn with seed ");
@@ -156,7 +155,8 @@ TEST(CliTest, SubmitAndWorkerUsageErrorsAreOneLineAndWriteNothing) {
   const std::vector<Case> cases = {
       {{"submit", "--scheduler", "pbs", "--workers", "2", "--dens", "30"}, "'pbs' is not supported"},
       {{"submit", "--scheduler", "slurm", "--dens", "30"}, "submit needs --workers W"},
-      {{"submit", "--scheduler", "slurm", "--workers", "2", "--nodes", "0", "--dens", "30"}, "--nodes: must be at least 1"},
+      {{"submit", "--scheduler", "slurm", "--workers", "2", "--nodes", "0", "--dens", "30"},
+       "--nodes: must be at least 1"},
       {{"submit", "--scheduler", "slurm", "--workers", "2", "--config", "bad.yaml", "--dens", "30"},
        "slurm.partition (from bad.yaml:2): 'a b' is not a Slurm partition name"},
       {{"submit", "--workers", "2", "--dens", "30"}, "--scheduler is required"},
@@ -172,8 +172,9 @@ TEST(CliTest, SubmitAndWorkerUsageErrorsAreOneLineAndWriteNothing) {
     EXPECT_TRUE(dir_is_empty_but_logs(dir.path())) << "nothing may be written: " << c.expected;
   }
   // --dry-run prints the script and writes nothing.
-  auto dry = test::run_pdr_run(dir.path(), {"submit", "--scheduler", "slurm", "--nodes", "3", "--workers", "2",
-                                            "--model-name", "m", "--dens", "30", "--time", "1:00:00", "--dry-run"},
+  auto dry = test::run_pdr_run(dir.path(),
+                               {"submit", "--scheduler", "slurm", "--nodes", "3", "--workers", "2", "--model-name", "m",
+                                "--dens", "30", "--time", "1:00:00", "--dry-run"},
                                {kBase, "PDR_DB_PASSWORD=Sekrit-77"});
   EXPECT_EQ(dry.code, 0) << dry.err;
   EXPECT_NE(dry.out.find("#SBATCH --array=0-2\n#SBATCH --nodes=1\n#SBATCH --ntasks=1\n#SBATCH --cpus-per-task=2\n"),
@@ -192,8 +193,8 @@ TEST(CliTest, DoctorChecksEachPartOnOneLineAndWritesNothing) {
   auto ok = test::run_pdr_run(dir.path(), {"doctor"}, {kBase});
   EXPECT_EQ(ok.code, 0) << ok.out << ok.err;
   for (const char* line : {"OK    config: built-in defaults", "WARN  database: no SQLite file at ",
-                           "OK    executables: ", "OK    templates: ", "OK    storage: local ", "OK    run.scratch_dir: ",
-                           "OK    run.log_dir: ", "doctor: "}) {
+                           "OK    executables: ", "OK    templates: ", "OK    storage: local ",
+                           "OK    run.scratch_dir: ", "OK    run.log_dir: ", "doctor: "}) {
     EXPECT_NE(ok.out.find(line), std::string::npos) << line << "\n" << ok.out;
   }
   EXPECT_NE(ok.out.find(" 1 warnings, 0 failures\n"), std::string::npos) << ok.out;
@@ -244,13 +245,13 @@ TEST(CliTest, HelpSubcommandAndTheNearestCommandForATypo) {
     std::vector<std::string> args;
     std::string line;
   };
-  for (const Case& c : std::vector<Case>{
-           {{"stat"}, "pdr_run: unknown command 'stat'; did you mean 'status'? (see pdr_run --help)\n"},
-           {{"stauts", "--model-name", "m"}, "unknown command 'stauts'; did you mean 'status'?"},
-           {{"wroker"}, "did you mean 'worker'?"},
-           {{"help", "docter"}, "unknown command 'docter'; did you mean 'doctor'?"},
-           {{"frobnicate"}, "pdr_run: unknown command 'frobnicate' (see pdr_run --help)\n"},
-           {{"--model-name", "m", "stauts"}, "unknown command 'stauts'; did you mean 'status'?"}}) {
+  for (const Case& c :
+       std::vector<Case>{{{"stat"}, "pdr_run: unknown command 'stat'; did you mean 'status'? (see pdr_run --help)\n"},
+                         {{"stauts", "--model-name", "m"}, "unknown command 'stauts'; did you mean 'status'?"},
+                         {{"wroker"}, "did you mean 'worker'?"},
+                         {{"help", "docter"}, "unknown command 'docter'; did you mean 'doctor'?"},
+                         {{"frobnicate"}, "pdr_run: unknown command 'frobnicate' (see pdr_run --help)\n"},
+                         {{"--model-name", "m", "stauts"}, "unknown command 'stauts'; did you mean 'status'?"}}) {
     auto r = test::run_pdr_run(dir.path(), c.args);
     EXPECT_EQ(r.code, 2) << c.args[0];
     EXPECT_EQ(lines(r.err), 1u) << r.err;
@@ -282,9 +283,8 @@ TEST(CliTest, FlagsThatNeedAnotherAreRefusedAndAnEmptyVariableIsNotAValue) {
   EXPECT_EQ(lines(interval.err), 1u) << interval.err;
   EXPECT_NE(interval.err.find("--interval sets the time between --watch updates: it needs --watch"), std::string::npos)
       << interval.err;
-  auto dir_template = test::run_pdr_run(dir.path(), {"--model-name", "m", "--dens", "30", "--json-template", "/tmp",
-                                                      "--dry-run"},
-                                        {kBase});
+  auto dir_template = test::run_pdr_run(
+      dir.path(), {"--model-name", "m", "--dens", "30", "--json-template", "/tmp", "--dry-run"}, {kBase});
   EXPECT_EQ(dir_template.code, 2);
   EXPECT_NE(dir_template.err.find("--json-template: /tmp is a directory, not a template file"), std::string::npos)
       << dir_template.err;
@@ -309,7 +309,8 @@ TEST(CliTest, FlagsThatNeedAnotherAreRefusedAndAnEmptyVariableIsNotAValue) {
 // More than one worker is a parallel run for every subcommand; the help's examples run so.
 TEST(CliTest, MoreThanOneWorkerMeansParallelEverywhere) {
   test::TempDir dir;
-  auto dry = test::run_pdr_run(dir.path(), {"--model-name", "m", "--dens", "30", "--workers", "3", "--dry-run"}, {kBase});
+  auto dry =
+      test::run_pdr_run(dir.path(), {"--model-name", "m", "--dens", "30", "--workers", "3", "--dry-run"}, {kBase});
   EXPECT_EQ(dry.code, 0) << dry.err;
   EXPECT_NE(dry.out.find("model 'm', 3 workers"), std::string::npos) << dry.out;
   auto worker = test::run_pdr_run(dir.path(), {"worker", "--model-name", "m", "--workers", "4"}, {kBase});
@@ -327,9 +328,9 @@ TEST(CliTest, PrintedNextCommandsWorkAsPrinted) {
   test::TempDir dir;
   fs::create_directories(dir / "elsewhere");
   // run.workers: 2 in the file: the pasted commands read it too (more than one worker is parallel).
-  test::write_text(dir / "cfg.yaml", std::string("pdr:\n  base_dir: ") + PDR_MOCK_BASE + "\ndatabase:\n  path: " +
-                                         (dir / "jobs.db") + "\nstorage:\n  base_dir: " + (dir / "store") +
-                                         "\nrun:\n  workers: 2\n");
+  test::write_text(dir / "cfg.yaml", std::string("pdr:\n  base_dir: ") + PDR_MOCK_BASE +
+                                         "\ndatabase:\n  path: " + (dir / "jobs.db") +
+                                         "\nstorage:\n  base_dir: " + (dir / "store") + "\nrun:\n  workers: 2\n");
   auto reg = test::run_pdr_run(dir.path(), {"--config", "cfg.yaml", "--model-name", "h", "--dens", "30", "40",
                                             "--species", "CO", "--register-only"});
   ASSERT_EQ(reg.code, 0) << reg.err;
@@ -355,8 +356,8 @@ TEST(CliTest, ADatabaseThatCannotBeUsedLeavesNothingBehind) {
   test::TempDir dir;
   const std::string real = test::read_text(std::string(PDR_SOURCE_DIR) + "/tests/data/predecessor/sqlite/pdr.db");
   ASSERT_GT(real.size(), 4096u);
-  for (const std::string& content : {std::string("not a database, only text\n"), real.substr(0, 3000),
-                                     std::string(8192, '\x5a')}) {
+  for (const std::string& content :
+       {std::string("not a database, only text\n"), real.substr(0, 3000), std::string(8192, '\x5a')}) {
     test::write_text(dir / "jobs.db", content);
     auto r = test::run_pdr_run(dir.path(), {"--model-name", "m", "--dens", "30"},
                                {kBase, "PDR_DB_FILE=" + (dir / "jobs.db"), "PDR_STORAGE_DIR=" + (dir / "store")});
@@ -386,9 +387,9 @@ TEST(CliTest, AServerThatRefusesAtTheStartFailsWithinTheStartDeadline) {
   test::write_text(dir / "cfg.yaml", "database:\n  type: mysql\n  host: 127.0.0.1\n  port: " + port +
                                          "\n  database: grid\n  username: u\n  password: Sekrit-9\n"
                                          "  start_deadline: 2\n");
-  for (const std::vector<std::string>& args : {std::vector<std::string>{"--config", "cfg.yaml", "--model-name", "m",
-                                                                         "--dens", "30"},
-                                               std::vector<std::string>{"status", "--config", "cfg.yaml"}}) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--config", "cfg.yaml", "--model-name", "m", "--dens", "30"},
+        std::vector<std::string>{"status", "--config", "cfg.yaml"}}) {
     const auto t0 = std::chrono::steady_clock::now();
     auto r = test::run_pdr_run(dir.path(), args, {kBase});
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -396,7 +397,8 @@ TEST(CliTest, AServerThatRefusesAtTheStartFailsWithinTheStartDeadline) {
     EXPECT_LT(secs, 8.0) << r.err;
     EXPECT_LE(lines(r.err), 2u) << r.err;
     EXPECT_NE(r.err.substr(0, r.err.find('\n')).find("127.0.0.1:" + port), std::string::npos)
-        << "the first line names the server\n" << r.err;
+        << "the first line names the server\n"
+        << r.err;
     EXPECT_NE(r.err.find("not reachable within database.start_deadline = 2 s"), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find("Sekrit-9"), std::string::npos);
   }
@@ -410,8 +412,8 @@ TEST(CliTest, AServerThatRefusesAtTheStartFailsWithinTheStartDeadline) {
 // quick_check found, a sound one passes it.
 TEST(CliTest, DoctorFindsADamagedSqlitePage) {
   test::TempDir dir;
-  test::write_text(dir / "cfg.yaml", std::string("pdr:\n  base_dir: ") + PDR_MOCK_BASE + "\ndatabase:\n  path: " +
-                                         (dir / "jobs.db") + "\n");
+  test::write_text(dir / "cfg.yaml", std::string("pdr:\n  base_dir: ") + PDR_MOCK_BASE +
+                                         "\ndatabase:\n  path: " + (dir / "jobs.db") + "\n");
   auto run = test::run_pdr_run(dir.path(), {"--config", "cfg.yaml", "--model-name", "d", "--dens", "30", "40"});
   ASSERT_EQ(run.code, 0) << run.err;
   EXPECT_NE(run.err.find("created a new job database at " + (dir / "jobs.db")), std::string::npos) << run.err;
@@ -444,8 +446,8 @@ TEST(CliTest, DoctorFindsADamagedSqlitePage) {
 // and a database without pdr_run's tables is named, not given them.
 TEST(CliTest, StatusOnlyReads) {
   test::TempDir dir;
-  test::write_text(dir / "cfg.yaml", std::string("pdr:\n  base_dir: ") + PDR_MOCK_BASE + "\ndatabase:\n  path: " +
-                                         (dir / "jobs.db") + "\n");
+  test::write_text(dir / "cfg.yaml", std::string("pdr:\n  base_dir: ") + PDR_MOCK_BASE +
+                                         "\ndatabase:\n  path: " + (dir / "jobs.db") + "\n");
   ASSERT_EQ(test::run_pdr_run(dir.path(), {"--config", "cfg.yaml", "--model-name", "r", "--dens", "30"}).code, 0);
   const std::string before = test::read_text(dir / "jobs.db");
   ASSERT_FALSE(fs::exists(dir / "jobs.db-wal"));

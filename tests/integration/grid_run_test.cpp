@@ -6,11 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
-#include <set>
-#include <algorithm>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -22,10 +22,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::vector<std::string> k50 = {"--model-name", "g50", "--parallel", "--workers=4",
-                                      "--dens", "30", "35", "40", "45", "50",
-                                      "--chi", "00", "10", "20", "30", "40",
-                                      "--mass", "-10", "00"};
+const std::vector<std::string> k50 = {"--model-name", "g50", "--parallel", "--workers=4", "--dens", "30", "35",
+                                      "40",           "45",  "50",         "--chi",       "00",     "10", "20",
+                                      "30",           "40",  "--mass",     "-10",         "00"};
 
 TEST_F(GridRunTest, FiftyPointsFourWorkersEveryJobExactlyOnceThenNoWork) {
   auto r = run(k50);
@@ -164,8 +163,8 @@ TEST_F(GridRunTest, RcloneStorageStoresVerifiesAndFailsLoudly) {
                    "model_parameters:\n  species: [CO]\n");
   auto e = env();
   e.push_back("RCLONE_CONFIG=" + (dir_ / "rclone.conf"));
-  const std::vector<std::string> grid = {"--config", dir_ / "rclone.yaml", "--model-name", "rc", "--parallel",
-                                         "--workers", "2", "--dens", "30", "40"};
+  const std::vector<std::string> grid = {
+      "--config", dir_ / "rclone.yaml", "--model-name", "rc", "--parallel", "--workers", "2", "--dens", "30", "40"};
   auto r = test::run_pdr_run(dir_.path(), grid, e);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("2 finished, 0 failed"), std::string::npos) << r.out;
@@ -186,12 +185,13 @@ TEST_F(GridRunTest, RcloneStorageStoresVerifiesAndFailsLoudly) {
   // A failed upload fails the job; it is never recorded as stored.
   auto bad = e;
   bad.push_back("PDR_STORAGE_RCLONE_REMOTE=nosuch:");
-  auto f = test::run_pdr_run(dir_.path(), {"--config", dir_ / "rclone.yaml", "--model-name", "rc2", "--dens", "30"},
-                             bad);
+  auto f =
+      test::run_pdr_run(dir_.path(), {"--config", dir_ / "rclone.yaml", "--model-name", "rc2", "--dens", "30"}, bad);
   EXPECT_EQ(f.code, 1) << f.err;
-  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs j JOIN model_names m ON m.id = j.model_name_id WHERE "
-                      "m.model_name = 'rc2' AND j.status = 'exception_runtime' AND j.error LIKE 'storage: rclone copyto %'"),
-            1);
+  EXPECT_EQ(
+      sql_count("SELECT COUNT(*) FROM pdr_model_jobs j JOIN model_names m ON m.id = j.model_name_id WHERE "
+                "m.model_name = 'rc2' AND j.status = 'exception_runtime' AND j.error LIKE 'storage: rclone copyto %'"),
+      1);
 }
 
 // A PDR base directory like the mock one but with the templates where `where` says.
@@ -218,18 +218,23 @@ TEST_F(GridRunTest, TemplatesAreFoundWhereThePredecessorLookedAndNamesAreHonoure
     bool with_pdrnew;
   };
   int n = 0;
-  for (const Case& c : {Case{"templates", "PDRNEW.INP.template", true}, Case{"pdrinpdata/templates", "PDRNEW.INP.template", true},
-                        Case{"", "MY.INP.template", true}, Case{"templates", "PDRNEW.INP.template", false}}) {
+  for (const Case& c :
+       {Case{"templates", "PDRNEW.INP.template", true}, Case{"pdrinpdata/templates", "PDRNEW.INP.template", true},
+        Case{"", "MY.INP.template", true}, Case{"templates", "PDRNEW.INP.template", false}}) {
     const std::string model = "t" + std::to_string(++n);
     const std::string base = make_base(dir_ / ("base" + std::to_string(n)), c.where, c.pdrnew_name, c.with_pdrnew);
     auto e = env();
     for (auto& kv : e) {  // replace the mock base directory (a second entry would not override)
       if (kv.rfind("PDR_BASE_DIR=", 0) == 0) kv = "PDR_BASE_DIR=" + base;
     }
-    test::write_text(dir_ / "names.yaml", "database:\n  path: jobs.db\nstorage:\n  base_dir: store\n"
-                                         "pdr:\n  pdrinp_template_file: " + c.pdrnew_name + "\n"
-                                         "run:\n  scratch_dir: scratch\nmodel_parameters:\n  species: [CO]\n");
-    auto r = test::run_pdr_run(dir_.path(), {"--config", dir_ / "names.yaml", "--model-name", model, "--dens", "30"}, e);
+    test::write_text(dir_ / "names.yaml",
+                     "database:\n  path: jobs.db\nstorage:\n  base_dir: store\n"
+                     "pdr:\n  pdrinp_template_file: " +
+                         c.pdrnew_name +
+                         "\n"
+                         "run:\n  scratch_dir: scratch\nmodel_parameters:\n  species: [CO]\n");
+    auto r =
+        test::run_pdr_run(dir_.path(), {"--config", dir_ / "names.yaml", "--model-name", model, "--dens", "30"}, e);
     ASSERT_EQ(r.code, 0) << c.where << ": " << r.err;
     const bool inp = fs::is_regular_file(dir_ / ("store/" + model + "/pdrgrid/PDRNEW100_30_-10_10_00.INP"));
     EXPECT_EQ(inp, c.with_pdrnew) << c.where;
@@ -266,17 +271,18 @@ TEST_F(GridRunTest, SftpPasswordLoginFromTheEnvironment) {
   const std::string remote = dir_ / "remote";
   fs::create_directories(remote);
   fs::permissions(remote, fs::perms::all);
-  test::write_text(dir_ / "pw.yaml", "database:\n  path: jobs.db\nstorage:\n  type: sftp\n  host: 127.0.0.1\n"
-                                     "  port: " + port + "\n  username: pdr-sftp-test\n  known_hosts: " + sshd +
-                                     "/known_hosts\n  base_dir: " + remote +
-                                     "\nrun:\n  scratch_dir: scratch\nmodel_parameters:\n  species: [CO]\n");
+  test::write_text(dir_ / "pw.yaml",
+                   "database:\n  path: jobs.db\nstorage:\n  type: sftp\n  host: 127.0.0.1\n"
+                   "  port: " +
+                       port + "\n  username: pdr-sftp-test\n  known_hosts: " + sshd + "/known_hosts\n  base_dir: " +
+                       remote + "\nrun:\n  scratch_dir: scratch\nmodel_parameters:\n  species: [CO]\n");
   auto e = env();
   e.push_back("PDR_STORAGE_PASSWORD=" + password);
   const std::vector<std::string> grid = {"--config", dir_ / "pw.yaml", "--model-name", "pw", "--dens", "30"};
   auto r = test::run_pdr_run(dir_.path(), grid, e);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("1 finished, 0 failed"), std::string::npos) << r.out;
-  struct stat sb{};
+  struct stat sb {};
   ASSERT_EQ(::stat((remote + "/pw/pdrgrid/pdr100_30_-10_10_00.hdf").c_str(), &sb), 0);
   EXPECT_NE(sb.st_uid, 0u) << "written by the password account, not by root's key";
   EXPECT_EQ(r.err.find(password), std::string::npos);
@@ -285,8 +291,8 @@ TEST_F(GridRunTest, SftpPasswordLoginFromTheEnvironment) {
   // A wrong password: one line, exit 2, nothing run.
   auto bad_env = env();
   bad_env.push_back("PDR_STORAGE_PASSWORD=wrong-" + password);
-  auto bad = test::run_pdr_run(dir_.path(), {"--config", dir_ / "pw.yaml", "--model-name", "pw2", "--dens", "40"},
-                               bad_env);
+  auto bad =
+      test::run_pdr_run(dir_.path(), {"--config", dir_ / "pw.yaml", "--model-name", "pw2", "--dens", "40"}, bad_env);
   EXPECT_EQ(bad.code, 2) << bad.err;
   EXPECT_NE(bad.err.find("sftp storage: cannot connect to pdr-sftp-test@127.0.0.1"), std::string::npos) << bad.err;
   EXPECT_EQ(bad.err.find(password), std::string::npos);
@@ -311,14 +317,16 @@ TEST_F(GridRunTest, SftpStorageOnAThrowawaySshd) {
   }
   const std::string remote = dir_ / "remote";
   auto config = [&](const std::string& known_hosts) {
-    test::write_text(dir_ / "sftp.yaml", "database:\n  path: jobs.db\nstorage:\n  type: sftp\n  host: 127.0.0.1\n"
-                                        "  port: " + port + "\n  username: " + user + "\n  key_file: " + sshd +
-                                        "/client_key\n  known_hosts: " + known_hosts + "\n  base_dir: " + remote +
-                                        "\nrun:\n  scratch_dir: scratch\nmodel_parameters:\n  species: [CO]\n");
+    test::write_text(dir_ / "sftp.yaml",
+                     "database:\n  path: jobs.db\nstorage:\n  type: sftp\n  host: 127.0.0.1\n"
+                     "  port: " +
+                         port + "\n  username: " + user + "\n  key_file: " + sshd +
+                         "/client_key\n  known_hosts: " + known_hosts + "\n  base_dir: " + remote +
+                         "\nrun:\n  scratch_dir: scratch\nmodel_parameters:\n  species: [CO]\n");
   };
   config(sshd + "/known_hosts");
-  const std::vector<std::string> grid = {"--config", dir_ / "sftp.yaml", "--model-name", "sf", "--parallel",
-                                         "--workers", "2", "--dens", "30", "40"};
+  const std::vector<std::string> grid = {
+      "--config", dir_ / "sftp.yaml", "--model-name", "sf", "--parallel", "--workers", "2", "--dens", "30", "40"};
   auto r = test::run_pdr_run(dir_.path(), grid, env());
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("2 finished, 0 failed"), std::string::npos) << r.out;
@@ -334,8 +342,8 @@ TEST_F(GridRunTest, SftpStorageOnAThrowawaySshd) {
   // An unknown host key is refused before anything runs.
   test::write_text(dir_ / "empty_known_hosts", "");
   config(dir_ / "empty_known_hosts");
-  auto bad = test::run_pdr_run(dir_.path(), {"--config", dir_ / "sftp.yaml", "--model-name", "sf2", "--dens", "30"},
-                               env());
+  auto bad =
+      test::run_pdr_run(dir_.path(), {"--config", dir_ / "sftp.yaml", "--model-name", "sf2", "--dens", "30"}, env());
   EXPECT_EQ(bad.code, 2) << bad.err;
   EXPECT_NE(bad.err.find("sftp storage: cannot connect to " + user + "@127.0.0.1 port " + port), std::string::npos)
       << bad.err;
@@ -458,16 +466,18 @@ TEST_F(GridRunTest, AChangedNonGridParameterIsANewPointNotASkip) {
   auto a = run({"--model-name", "p", "--dens", "30", "30.0"});
   ASSERT_EQ(a.code, 0) << a.err;
   EXPECT_NE(a.out.find("1 point; 1 finished"), std::string::npos) << a.out;
-  test::write_text(dir_ / "both.yaml", test::read_text(dir_ / "cfg.yaml") + "non_default_parameters:\n  cosray: 5.0e-17\n");
+  test::write_text(dir_ / "both.yaml",
+                   test::read_text(dir_ / "cfg.yaml") + "non_default_parameters:\n  cosray: 5.0e-17\n");
   // Under the same model its output names would collide with the first point's: refused, nothing written.
-  auto same = test::run_pdr_run(dir_.path(), {"--config", dir_ / "both.yaml", "--model-name", "p", "--dens", "30"}, env());
+  auto same =
+      test::run_pdr_run(dir_.path(), {"--config", dir_ / "both.yaml", "--model-name", "p", "--dens", "30"}, env());
   EXPECT_EQ(same.code, 2);
   EXPECT_NE(same.err.find("model 'p' already has point 100_30_-10_10_00 with other parameters"), std::string::npos)
       << same.err;
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM kosmatau_parameters"), 1);
   // Under another model it is a new point that runs, not a skip.
-  auto other = test::run_pdr_run(dir_.path(), {"--config", dir_ / "both.yaml", "--model-name", "p2", "--dens", "30"},
-                                 env());
+  auto other =
+      test::run_pdr_run(dir_.path(), {"--config", dir_ / "both.yaml", "--model-name", "p2", "--dens", "30"}, env());
   ASSERT_EQ(other.code, 0) << other.err;
   EXPECT_NE(other.out.find("1 point; 1 finished, 0 failed, 0 already done"), std::string::npos) << other.out;
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM kosmatau_parameters WHERE cosray = 5e-17"), 1);
@@ -485,7 +495,8 @@ TEST_F(GridRunTest, WorkersRunConcurrently) {
     const int n = seen[e.job + e.what]++;
     if (n == 0) events.emplace_back(e.ms, e.what == "start" ? 1 : -1);  // the first start/end is pdr
   }
-  std::sort(events.begin(), events.end(), [](auto a, auto b) { return a.first < b.first || (a.first == b.first && a.second < b.second); });
+  std::sort(events.begin(), events.end(),
+            [](auto a, auto b) { return a.first < b.first || (a.first == b.first && a.second < b.second); });
   int running = 0, peak = 0;
   for (auto e : events) peak = std::max(peak, running += e.second);
   EXPECT_EQ(peak, 4);
@@ -518,9 +529,10 @@ TEST_F(GridRunTest, AFailureIsRetriedQuarantinedAndQueuedAgainByRetry) {
 }
 
 TEST_F(GridRunTest, WatchingAGridProgressLogFileStatusGridAndWatch) {
-  test::write_text(dir_ / "cfg.yaml",
-                   "database:\n  path: jobs.db\nstorage:\n  base_dir: store\nrun:\n  scratch_dir: scratch\n"
-                   "  step_timeout: 5\n  retry_delay: 0\n  progress_interval: 0.2\nmodel_parameters:\n  species: [CO]\n");
+  test::write_text(
+      dir_ / "cfg.yaml",
+      "database:\n  path: jobs.db\nstorage:\n  base_dir: store\nrun:\n  scratch_dir: scratch\n"
+      "  step_timeout: 5\n  retry_delay: 0\n  progress_interval: 0.2\nmodel_parameters:\n  species: [CO]\n");
   auto r = run({"--model-name", "w", "--parallel", "--workers", "2", "--dens", "30", "40", "--chi", "10", "20", "30"},
                "*:sleep=0.15;100_40_-10_20_00:fail=3");
   EXPECT_EQ(r.code, 1) << r.err;
@@ -538,15 +550,18 @@ TEST_F(GridRunTest, WatchingAGridProgressLogFileStatusGridAndWatch) {
   EXPECT_NE(log.find("] [job 1 100_30_-10_10_00] finished in"), std::string::npos) << log;
   EXPECT_NE(log.find("[job 5 100_40_-10_20_00] failed: pdr: exit code 3"), std::string::npos) << log;
 
-  auto g = test::run_pdr_run(dir_.path(), {"status", "--config", dir_ / "cfg.yaml", "--model-name", "w", "--grid", "dens,chi"});
+  auto g = test::run_pdr_run(dir_.path(),
+                             {"status", "--config", dir_ / "cfg.yaml", "--model-name", "w", "--grid", "dens,chi"});
   EXPECT_EQ(g.code, 0) << g.err;
   EXPECT_NE(g.out.find("        10 20 30\ndens 30  #  #  #\ndens 40  #  X  #\n"), std::string::npos) << g.out;
-  auto gj = test::run_pdr_run(dir_.path(),
-                              {"status", "--config", dir_ / "cfg.yaml", "--model-name", "w", "--grid", "chi,dens", "--json"});
+  auto gj = test::run_pdr_run(
+      dir_.path(), {"status", "--config", dir_ / "cfg.yaml", "--model-name", "w", "--grid", "chi,dens", "--json"});
   EXPECT_EQ(gj.code, 0) << gj.err;
-  EXPECT_NE(gj.out.find("\"rows\": {\"axis\": \"chi\", \"values\": [\"10\", \"20\", \"30\"]}"), std::string::npos) << gj.out;
+  EXPECT_NE(gj.out.find("\"rows\": {\"axis\": \"chi\", \"values\": [\"10\", \"20\", \"30\"]}"), std::string::npos)
+      << gj.out;
   EXPECT_NE(gj.out.find("{\"failed\": 1}"), std::string::npos) << gj.out;
-  auto bad = test::run_pdr_run(dir_.path(), {"status", "--config", dir_ / "cfg.yaml", "--model-name", "w", "--grid", "chi,chi"});
+  auto bad = test::run_pdr_run(dir_.path(),
+                               {"status", "--config", dir_ / "cfg.yaml", "--model-name", "w", "--grid", "chi,chi"});
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.err.find("--grid: expects two different axes"), std::string::npos) << bad.err;
   auto js = test::run_pdr_run(dir_.path(), {"status", "--config", dir_ / "cfg.yaml", "--model-name", "w", "--json"});
@@ -568,8 +583,9 @@ TEST_F(GridRunTest, WatchingAGridProgressLogFileStatusGridAndWatch) {
 // A run that starts jobs writes a log file and keeps the model's newest run.log_keep; a run
 // with nothing to do writes none; other models' logs and other files stay.
 TEST_F(GridRunTest, OnlyRunsThatStartJobsWriteALogAndTheNewestAreKept) {
-  test::write_text(dir_ / "cfg.yaml", "database:\n  path: jobs.db\nstorage:\n  base_dir: store\nrun:\n"
-                                      "  scratch_dir: scratch\n  log_keep: 2\n");
+  test::write_text(dir_ / "cfg.yaml",
+                   "database:\n  path: jobs.db\nstorage:\n  base_dir: store\nrun:\n"
+                   "  scratch_dir: scratch\n  log_keep: 2\n");
   std::filesystem::create_directories(dir_ / "logs");
   for (const char* old : {"pdr_run-k-20200101T000000Z-1.log", "pdr_run-k-20200102T000000Z-1.log",
                           "pdr_run-kk-20200101T000000Z-1.log", "notes.txt"}) {
@@ -605,10 +621,11 @@ TEST_F(GridRunTest, FailingPointIsFailedWithItsErrorAndExitOne) {
                       "error LIKE 'pdr: exit code 7 (last output: %'"),
             1);
   // The program's own last line and where its whole output is, not pdr_run's closing marker.
-  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE model_job_name = '100_40_-10_10_00' AND error LIKE "
-                      "'pdr: exit code 7 (last output: mock pdr: read % | mock: failure requested for 100_40_-10_10_00; "
-                      "full output: %/f/pdrgrid/TEXTOUT100_40_-10_10_00)%' AND error NOT LIKE '%End of PDR Job%'"),
-            1);
+  EXPECT_EQ(
+      sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE model_job_name = '100_40_-10_10_00' AND error LIKE "
+                "'pdr: exit code 7 (last output: mock pdr: read % | mock: failure requested for 100_40_-10_10_00; "
+                "full output: %/f/pdrgrid/TEXTOUT100_40_-10_10_00)%' AND error NOT LIKE '%End of PDR Job%'"),
+      1);
   auto st = test::run_pdr_run(dir_.path(), {"status", "--config", dir_ / "cfg.yaml", "--model-name", "f"});
   EXPECT_EQ(st.code, 0);
   EXPECT_NE(st.out.find("100_40_-10_10_00  [pdr]  exit 7  pdr: exit code 7"), std::string::npos) << st.out;
@@ -668,8 +685,9 @@ TEST_F(GridRunTest, HangingPointIsKilledAtItsTimeout) {
 class InterruptTest : public GridRunTest, public ::testing::WithParamInterface<int> {};
 
 TEST_P(InterruptTest, StopsChildrenAndLeavesNoRunningJob) {
-  const std::vector<std::string> args = {"--config", dir_ / "cfg.yaml", "--model-name", "i", "--parallel",
-                                         "--workers", "2", "--dens", "30", "40", "50", "--chi", "10", "20"};
+  const std::vector<std::string> args = {
+      "--config", dir_ / "cfg.yaml", "--model-name", "i", "--parallel", "--workers", "2", "--dens", "30", "40",
+      "50",       "--chi",           "10",           "20"};
   const pid_t pid = test::start_pdr_run(dir_.path(), args, env("*:hang"));
   // Wait until both workers have started an executable.
   for (int i = 0; i < 600 && count_starts(dir_ / "trace") < 2; ++i) {

@@ -48,9 +48,10 @@ class MysqlFaultTest : public ::testing::Test {
   void write_config(const std::string& extra_database = "", const std::string& extra_run = "") {
     test::write_text(dir_ / "cfg.yaml",
                      "database:\n  type: mysql\n  connect_timeout: 2\n  read_timeout: 2\n  write_timeout: 2\n"
-                     "  pool_timeout: 10\n" + extra_database +
-                     "storage:\n  base_dir: store\nrun:\n  scratch_dir: scratch\n  step_timeout: 60\n" + extra_run +
-                     "model_parameters:\n  species: [CO]\n");
+                     "  pool_timeout: 10\n" +
+                         extra_database +
+                         "storage:\n  base_dir: store\nrun:\n  scratch_dir: scratch\n  step_timeout: 60\n" + extra_run +
+                         "model_parameters:\n  species: [CO]\n");
   }
 
   std::vector<std::string> env(const std::string& plan, int port = 0) const {
@@ -127,11 +128,11 @@ class MysqlFaultTest : public ::testing::Test {
   std::string database_;
 };
 
-#define START_SERVER(options)                                             \
-  do {                                                                    \
-    if (!start_server(options)) {                                         \
-      PDR_REQUIRE_MARIADB(*server_);                                      \
-    }                                                                     \
+#define START_SERVER(options)        \
+  do {                               \
+    if (!start_server(options)) {    \
+      PDR_REQUIRE_MARIADB(*server_); \
+    }                                \
   } while (0)
 
 TEST_F(MysqlFaultTest, F1_EveryConnectionKilledEveryHalfSecond) {
@@ -202,9 +203,10 @@ TEST_F(MysqlFaultTest, F4_ServerFrozenForSixSeconds) {
   EXPECT_EQ(r.code, 0) << r.err.substr(r.err.size() > 3000 ? r.err.size() - 3000 : 0);
   EXPECT_NE(r.err.find("error 2013"), std::string::npos) << "reads must time out while the server is frozen";
   const auto blocked = r.err.find("blocked for");
-  EXPECT_EQ(blocked, std::string::npos)
-      << "a call blocked past its timeouts: "
-      << (blocked == std::string::npos ? "" : r.err.substr(r.err.rfind('\n', blocked) + 1, 200));
+  EXPECT_EQ(blocked, std::string::npos) << "a call blocked past its timeouts: "
+                                        << (blocked == std::string::npos
+                                                ? ""
+                                                : r.err.substr(r.err.rfind('\n', blocked) + 1, 200));
   expect_consistent(r, 200);
 }
 
@@ -236,7 +238,8 @@ TEST_F(MysqlFaultTest, F6_MaxConnectionsSmallerThanThePool) {
     holders.push_back(p);
   }
   for (int i = 0; i < 100 && server_->number("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
-                                             "WHERE USER = 'nopass'") < 9; ++i) {
+                                             "WHERE USER = 'nopass'") < 9;
+       ++i) {
     std::this_thread::sleep_for(50ms);
   }
   ASSERT_EQ(server_->number("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'nopass'"), 9);
@@ -253,22 +256,25 @@ TEST_F(MysqlFaultTest, F6_MaxConnectionsSmallerThanThePool) {
 TEST_F(MysqlFaultTest, F7_LockWaitsAndDeadlocksFromASideSession) {
   START_SERVER("--innodb-lock-wait-timeout=1");
   write_config();
-  const long long deadlocks_before = server_->number("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
-                                                     "WHERE VARIABLE_NAME = 'INNODB_DEADLOCKS'");
+  const long long deadlocks_before = server_->number(
+      "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
+      "WHERE VARIABLE_NAME = 'INNODB_DEADLOCKS'");
   const pid_t pid = test::start_pdr_run(dir_.path(), args("f7"), env("*:sleep=0.3"));
   wait_for_finished(8);
   const std::string use = "USE " + database_ + "; ";
   for (int round = 0; round < 3; ++round) {
     // Lock waits: hold every running job row past innodb_lock_wait_timeout.
-    server_->sql(use + "START TRANSACTION; SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running' FOR UPDATE; "
-                       "DO SLEEP(1.5); ROLLBACK;");
+    server_->sql(use +
+                 "START TRANSACTION; SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running' FOR UPDATE; "
+                 "DO SLEEP(1.5); ROLLBACK;");
     // A deadlock: a large side transaction takes every counter row of the model, so the runner's
     // next claim or finish holds its job row and waits for a counter; the side then asks for every
     // job row of the model. InnoDB rolls back the smaller transaction: the runner's.
-    server_->sql(use + "SET @m = (SELECT MIN(id) FROM model_names WHERE model_name = 'f7'); "
-                       "START TRANSACTION; UPDATE kosmatau_parameters SET comments = 'probe'; "
-                       "SELECT COUNT(*) FROM pdr_job_counts WHERE model_name_id = @m FOR UPDATE; DO SLEEP(0.8); "
-                       "UPDATE pdr_model_jobs SET time_updated = time_updated WHERE model_name_id = @m; ROLLBACK;");
+    server_->sql(use +
+                 "SET @m = (SELECT MIN(id) FROM model_names WHERE model_name = 'f7'); "
+                 "START TRANSACTION; UPDATE kosmatau_parameters SET comments = 'probe'; "
+                 "SELECT COUNT(*) FROM pdr_job_counts WHERE model_name_id = @m FOR UPDATE; DO SLEEP(0.8); "
+                 "UPDATE pdr_model_jobs SET time_updated = time_updated WHERE model_name_id = @m; ROLLBACK;");
   }
   auto r = test::finish_pdr_run(pid, dir_.path());
   EXPECT_EQ(r.code, 0) << r.err.substr(r.err.size() > 3000 ? r.err.size() - 3000 : 0);
@@ -324,8 +330,8 @@ TEST_F(MysqlFaultTest, F8_ServerDownLongerThanTheDeadline) {
         << again.err.substr(0, 3000);
   }
   EXPECT_NE(again.out.find(std::to_string(done_before + journaled_finishes) + " already done"), std::string::npos)
-      << again.out << "\nfinished before the re-run " << done_before << ", journal:\n" << journal
-      << again.err.substr(0, 3000);
+      << again.out << "\nfinished before the re-run " << done_before << ", journal:\n"
+      << journal << again.err.substr(0, 3000);
   expect_consistent(again, 200, /*each_ran_once=*/false);
 }
 
@@ -360,8 +366,8 @@ TEST_F(MysqlFaultTest, F9_BadCredentialsFailAtOnceWithOneLine) {
 TEST_F(MysqlFaultTest, ConnectionsNeverExceedWorkersPlusTwo) {
   START_SERVER("");
   write_config();
-  std::vector<std::string> a = {"--config", dir_ / "cfg.yaml", "--model-name", "conn", "--parallel", "--workers", "4",
-                                "--mass", "-10", "--dens"};
+  std::vector<std::string> a = {"--config", dir_ / "cfg.yaml", "--model-name", "conn",  "--parallel", "--workers",
+                                "4",        "--mass",          "-10",          "--dens"};
   for (int d = 0; d < 20; ++d) a.push_back(std::to_string(d));
   a.push_back("--chi");
   for (int c = 0; c < 20; ++c) a.push_back(std::to_string(c));
@@ -385,7 +391,6 @@ TEST_F(MysqlFaultTest, ConnectionsNeverExceedWorkersPlusTwo) {
   EXPECT_LE(peak, 4 + 2);
 }
 
-
 // --- Many processes on one database: claims, leases, fencing, the outage journal ---
 
 class MultiProcessTest : public MysqlFaultTest {
@@ -395,15 +400,16 @@ class MultiProcessTest : public MysqlFaultTest {
     for (const char* d : {"a", "b"}) std::filesystem::create_directories(dir_ / d);
     test::write_text(dir_ / "cfg.yaml",
                      "database:\n  type: mysql\n  connect_timeout: 2\n  read_timeout: 2\n  write_timeout: 2\n"
-                     "  pool_timeout: 10\n" + extra_database + "storage:\n  base_dir: " + (dir_ / "store") +
-                         "\nrun:\n  scratch_dir: " + (dir_ / "scratch") + "\n  step_timeout: 60\n  journal_dir: " +
-                         (dir_ / "journal") + "\n" + extra_run + "model_parameters:\n  species: [CO]\n");
+                     "  pool_timeout: 10\n" +
+                         extra_database + "storage:\n  base_dir: " + (dir_ / "store") + "\nrun:\n  scratch_dir: " +
+                         (dir_ / "scratch") + "\n  step_timeout: 60\n  journal_dir: " + (dir_ / "journal") + "\n" +
+                         extra_run + "model_parameters:\n  species: [CO]\n");
   }
 
   // A run of the grid (registers it) and a worker joining it once it is registered.
   std::vector<std::string> grid(const std::string& model, int dens, int chi, int mass, int workers) const {
-    std::vector<std::string> a = {"--config", dir_ / "cfg.yaml", "--model-name", model, "--parallel", "--workers",
-                                  std::to_string(workers), "--dens"};
+    std::vector<std::string> a = {"--config",   dir_ / "cfg.yaml", "--model-name",          model,
+                                  "--parallel", "--workers",       std::to_string(workers), "--dens"};
     for (int d = 0; d < dens; ++d) a.push_back(std::to_string(30 + d));
     a.push_back("--chi");
     for (int c = 0; c < chi; ++c) a.push_back(std::to_string(10 + c));
@@ -412,8 +418,8 @@ class MultiProcessTest : public MysqlFaultTest {
     return a;
   }
   std::vector<std::string> worker(const std::string& model, int workers) const {
-    return {"worker", "--config", dir_ / "cfg.yaml", "--model-name", model, "--parallel", "--workers",
-            std::to_string(workers)};
+    return {"worker", "--config",   dir_ / "cfg.yaml", "--model-name",
+            model,    "--parallel", "--workers",       std::to_string(workers)};
   }
 
   void wait_for_rows(long long n) const {
@@ -484,8 +490,9 @@ TEST_F(MultiProcessTest, M2_AKilledProcessesJobsAreTakenOverWithinTheLease) {
   const pid_t a = test::start_pdr_run(dir_ / "a", grid("m2", 10, 20, 1, 4), env("*:sleep=0.2"));
   wait_for_rows(200);
   const pid_t b = test::start_pdr_run(dir_ / "b", worker("m2", 4), env("*:sleep=0.2"));
-  for (int i = 0; i < 1200 && q("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running' AND pid = " +
-                                std::to_string(b)) < 4; ++i) {
+  for (int i = 0;
+       i < 1200 && q("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running' AND pid = " + std::to_string(b)) < 4;
+       ++i) {
     std::this_thread::sleep_for(20ms);
   }
   ::kill(b, SIGKILL);
@@ -501,9 +508,10 @@ TEST_F(MultiProcessTest, M2_AKilledProcessesJobsAreTakenOverWithinTheLease) {
   auto ra = test::finish_pdr_run(a, dir_ / "a");
   EXPECT_EQ(ra.code, 0) << tail(ra.err);
   expect_each_recorded_once(200);
-  EXPECT_GE(q("SELECT COUNT(*) FROM pdr_model_jobs WHERE attempts = 2 AND last_error LIKE 'lease expired: owner % pid " +
-              std::to_string(b) + " stopped renewing it'"),
-            1);
+  EXPECT_GE(
+      q("SELECT COUNT(*) FROM pdr_model_jobs WHERE attempts = 2 AND last_error LIKE 'lease expired: owner % pid " +
+        std::to_string(b) + " stopped renewing it'"),
+      1);
   EXPECT_NE(ra.err.find("had expired leases: back to pending"), std::string::npos) << tail(ra.err);
 }
 
@@ -513,8 +521,9 @@ TEST_F(MultiProcessTest, M3_AStoppedProcessesLateOutcomesAreRejected) {
   const pid_t a = test::start_pdr_run(dir_ / "a", grid("m3", 10, 10, 1, 4), env("*:sleep=0.5"));
   wait_for_rows(100);
   const pid_t b = test::start_pdr_run(dir_ / "b", worker("m3", 4), env("*:sleep=0.5"));
-  for (int i = 0; i < 1200 && q("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running' AND pid = " +
-                                std::to_string(b)) < 4; ++i) {
+  for (int i = 0;
+       i < 1200 && q("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running' AND pid = " + std::to_string(b)) < 4;
+       ++i) {
     std::this_thread::sleep_for(20ms);
   }
   ::kill(b, SIGSTOP);
@@ -572,7 +581,8 @@ TEST_F(MultiProcessTest, M5_SubmitOnALocalSlurmRunsEveryJobOnce) {
   auto dry = test::run_pdr_run(dir_ / "a", dry_args, e);
   EXPECT_EQ(dry.code, 0) << dry.err;
   EXPECT_NE(dry.out.find("#SBATCH --array=0-3\n"), std::string::npos) << dry.out;
-  EXPECT_NE(dry.out.find("'worker' '--config' '" + (dir_ / "cfg.yaml") + "' '--model-name' 'm5' '--parallel' "
+  EXPECT_NE(dry.out.find("'worker' '--config' '" + (dir_ / "cfg.yaml") +
+                         "' '--model-name' 'm5' '--parallel' "
                          "'--workers' '4'"),
             std::string::npos)
       << dry.out;
@@ -599,7 +609,8 @@ TEST_F(MultiProcessTest, M5_SubmitOnALocalSlurmRunsEveryJobOnce) {
   EXPECT_EQ(s.size(), 500u);
   for (const auto& kv : s) EXPECT_EQ(kv.second, 2) << kv.first << " ran more than once";
   for (int task = 0; task < 4; ++task) {
-    const std::string log = test::read_text(dir_ / ("a/pdr_run-slurm/m5-" + job_id + "_" + std::to_string(task) + ".log"));
+    const std::string log =
+        test::read_text(dir_ / ("a/pdr_run-slurm/m5-" + job_id + "_" + std::to_string(task) + ".log"));
     EXPECT_NE(log.find("worker on model m5: "), std::string::npos) << "task " << task << ":\n" << log;
   }
 }
@@ -607,14 +618,14 @@ TEST_F(MultiProcessTest, M5_SubmitOnALocalSlurmRunsEveryJobOnce) {
 TEST_F(MultiProcessTest, M7_DoctorComparesTheServerWithTheRun) {
   START_SERVER("--max-connections=20 --wait-timeout=5");
   write_multi_config();
-  auto d = test::run_pdr_run(dir_ / "a",
-                             {"doctor", "--config", dir_ / "cfg.yaml", "--parallel", "--workers", "8", "--nodes", "3"},
-                             env(""));
+  auto d = test::run_pdr_run(
+      dir_ / "a", {"doctor", "--config", dir_ / "cfg.yaml", "--parallel", "--workers", "8", "--nodes", "3"}, env(""));
   EXPECT_EQ(d.code, 1) << d.out << d.err;
-  for (const char* line : {"OK    database: reachable: mysql 127.0.0.1:", "WARN  schema: no pdr_run tables yet",
-                           "OK    claims: SELECT ... FOR UPDATE SKIP LOCKED supported",
-                           "WARN  wait_timeout: 5 s is shorter than two heartbeats (20 s)",
-                           "FAIL  max_connections: 20 is less than the 30 connections at most (3 node(s) x (8 workers + 2))"}) {
+  for (const char* line :
+       {"OK    database: reachable: mysql 127.0.0.1:", "WARN  schema: no pdr_run tables yet",
+        "OK    claims: SELECT ... FOR UPDATE SKIP LOCKED supported",
+        "WARN  wait_timeout: 5 s is shorter than two heartbeats (20 s)",
+        "FAIL  max_connections: 20 is less than the 30 connections at most (3 node(s) x (8 workers + 2))"}) {
     EXPECT_NE(d.out.find(line), std::string::npos) << line << "\n" << d.out;
   }
   EXPECT_EQ(d.out.find(server_->password()), std::string::npos);
@@ -628,7 +639,8 @@ TEST_F(MultiProcessTest, M7_DoctorComparesTheServerWithTheRun) {
   const char* check = "OK    job counts: kept by triggers, equal to the rows of 1 model(s)";
   auto again = test::run_pdr_run(dir_ / "a", {"doctor", "--config", dir_ / "cfg.yaml"}, env(""));
   EXPECT_NE(again.out.find(check), std::string::npos) << again.out;
-  server_->sql("USE " + database_ + "; UPDATE pdr_job_counts SET n = n + 1 WHERE status = 'pending' ORDER BY id LIMIT 1");
+  server_->sql("USE " + database_ +
+               "; UPDATE pdr_job_counts SET n = n + 1 WHERE status = 'pending' ORDER BY id LIMIT 1");
   auto off = test::run_pdr_run(dir_ / "a", {"doctor", "--config", dir_ / "cfg.yaml"}, env(""));
   EXPECT_EQ(off.code, 1);
   EXPECT_NE(off.out.find("FAIL  job counts: model m7: pending 5 counted, 4 rows; `pdr_run status --recount` rewrites "

@@ -32,11 +32,11 @@ class NoJobLostTest : public GridRunTest {
   // The fixture's config with absolute paths (processes may run in other directories) and
   // `run_extra` lines added to its run: section.
   void write_config(const std::string& run_extra, const std::string& top_extra = "", int step_timeout = 5) {
-    test::write_text(dir_ / "cfg.yaml", "database:\n  path: " + (dir_ / "jobs.db") + "\n" + top_extra +
-                                            "storage:\n  base_dir: " + (dir_ / "store") + "\nrun:\n  scratch_dir: " +
-                                            (dir_ / "scratch") + "\n  step_timeout: " + std::to_string(step_timeout) +
-                                            "\n  retry_delay: 0.2\n" +
-                                            run_extra + "model_parameters:\n  species: [CO]\n");
+    test::write_text(dir_ / "cfg.yaml",
+                     "database:\n  path: " + (dir_ / "jobs.db") + "\n" + top_extra +
+                         "storage:\n  base_dir: " + (dir_ / "store") + "\nrun:\n  scratch_dir: " + (dir_ / "scratch") +
+                         "\n  step_timeout: " + std::to_string(step_timeout) + "\n  retry_delay: 0.2\n" + run_extra +
+                         "model_parameters:\n  species: [CO]\n");
   }
   std::vector<std::string> with_config(std::vector<std::string> args) {
     args.insert(args.begin(), {"--config", dir_ / "cfg.yaml"});
@@ -59,8 +59,7 @@ class NoJobLostTest : public GridRunTest {
     test::RunResult r;
     if (!ended) {
       ::kill(pid, SIGKILL);
-      while (waitpid(pid, &status, 0) < 0) {
-      }
+      while (waitpid(pid, &status, 0) < 0) {}
     }
     r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     r.out = test::read_text(where + "/.stdout");
@@ -112,8 +111,8 @@ class NoJobLostTest : public GridRunTest {
   std::vector<std::string> mounts_;
 };
 
-const std::vector<std::string> kEight = {"--model-name", "dp",  "--parallel", "--workers", "2",  "--dens", "30",
-                                         "40",           "--chi", "10",         "20",        "--mass", "-10", "00"};
+const std::vector<std::string> kEight = {"--model-name", "dp",    "--parallel", "--workers", "2",      "--dens", "30",
+                                         "40",           "--chi", "10",         "20",        "--mass", "-10",    "00"};
 
 // Case 1: a worker does not end while a dead peer's jobs are still leased; it waits for their
 // leases to expire, takes them over and runs them. (Case 4 too: the dead peer's programs die
@@ -226,9 +225,11 @@ TEST_F(NoJobLostTest, InterruptionsDoNotUseUpAttempts) {
   EXPECT_EQ(sql_count("SELECT attempts FROM pdr_model_jobs WHERE status = 'pending'"), 0);
   auto r = run_within(60, grid, "*:fail=3");
   EXPECT_EQ(r.code, 1) << r.err;
-  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'exception_runtime' AND attempts = 2 AND error LIKE "
-                      "'pdr: exit code 3%failed the same way twice%'"),
-            1)
+  EXPECT_EQ(
+      sql_count(
+          "SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'exception_runtime' AND attempts = 2 AND error LIKE "
+          "'pdr: exit code 3%failed the same way twice%'"),
+      1)
       << r.err;
   EXPECT_EQ(r.err.find("attempt 4 of 3"), std::string::npos) << r.err;
 }
@@ -253,7 +254,10 @@ TEST_F(NoJobLostTest, JobsTheReaperFailsCountInTheExitCode) {
   auto r = run_within(60, {"worker", "--model-name", "rp"});
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.out.find("in the database: 2 finished, 1 failed, 0 pending, 0 running"), std::string::npos) << r.out;
-  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'exception_runtime' AND error LIKE 'lease expired%'"), 1);
+  EXPECT_EQ(
+      sql_count(
+          "SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'exception_runtime' AND error LIKE 'lease expired%'"),
+      1);
 }
 
 // Case 11: jobs run by `pdr_run worker` point at the template that rendered their inputs.
@@ -275,8 +279,8 @@ TEST_F(NoJobLostTest, AFullStorageDiskStopsClaimingAndLeavesNoOutputUnderAFinalN
   mount_small_disk(dir_ / "store", 64);
   if (HasFatalFailure() || IsSkipped()) return;
   fill(dir_ / "store");
-  auto r = run_within(60, {"--model-name", "fd", "--parallel", "--workers", "2", "--dens", "30", "40", "50", "60",
-                           "--chi", "10"});
+  auto r = run_within(
+      60, {"--model-name", "fd", "--parallel", "--workers", "2", "--dens", "30", "40", "50", "60", "--chi", "10"});
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("every job on this host would fail the same way; stopping"), std::string::npos) << r.err;
@@ -299,10 +303,10 @@ TEST_F(NoJobLostTest, AFullStorageDiskStopsClaimingAndLeavesNoOutputUnderAFinalN
 // runs all three.
 TEST_F(NoJobLostTest, ARefusedWriteStopsTheProgramsAndHandsTheRunningJobsBack) {
   write_config("");
-  const std::vector<std::string> grid = {"--model-name", "rw", "--parallel", "--workers", "3",
-                                         "--dens",       "30", "40",         "50",        "--chi", "10"};
-  const pid_t pid = test::start_pdr_run(dir_.path(), with_config(grid),
-                                        env("100_30_*:sleep=1;100_40_*:hang;100_50_*:hang"));
+  const std::vector<std::string> grid = {"--model-name", "rw", "--parallel", "--workers", "3", "--dens",
+                                         "30",           "40", "50",         "--chi",     "10"};
+  const pid_t pid =
+      test::start_pdr_run(dir_.path(), with_config(grid), env("100_30_*:sleep=1;100_40_*:hang;100_50_*:hang"));
   wait_for_starts(3);
   {
     soci::session side(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db") + " timeout=5");
@@ -357,11 +361,10 @@ TEST_F(NoJobLostTest, AnOutageIsRiddenOutWhileJobsRunAndItsFailuresCount) {
   // The first three jobs start together: a long one, one that fails during the outage, a short one.
   const std::string long_job = "100_30_-10_10_00", failing = "100_30_-10_20_00";
   const std::string plan = long_job + ":sleep=14;" + failing + ":sleep=1;" + failing + ":fail=3;*:sleep=0.3";
-  const pid_t pid = test::start_pdr_run(
-      dir_.path(),
-      with_config({"--model-name", "og", "--parallel", "--workers", "3", "--dens", "30", "40", "50", "60", "--chi", "10",
-                   "20", "30"}),
-      env(plan));
+  const pid_t pid = test::start_pdr_run(dir_.path(),
+                                        with_config({"--model-name", "og", "--parallel", "--workers", "3", "--dens",
+                                                     "30", "40", "50", "60", "--chi", "10", "20", "30"}),
+                                        env(plan));
   wait_for_starts(3);
   // An exclusive lock held by another session: every write of pdr_run fails for 5 s.
   long long released_ms = 0;
@@ -370,9 +373,9 @@ TEST_F(NoJobLostTest, AnOutageIsRiddenOutWhileJobsRunAndItsFailuresCount) {
     side << "BEGIN EXCLUSIVE";
     std::this_thread::sleep_for(std::chrono::seconds(5));
     side << "COMMIT";
-    released_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
+    released_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
   }
   auto r = test::finish_pdr_run(pid, dir_.path());
   EXPECT_EQ(r.code, 1) << r.err;
@@ -388,8 +391,8 @@ TEST_F(NoJobLostTest, AnOutageIsRiddenOutWhileJobsRunAndItsFailuresCount) {
   EXPECT_GT(long_end, released_ms) << "the long job must outlast the outage";
   EXPECT_GT(started_while_long_ran, 0u) << "no job was claimed between the end of the outage and the end of the "
                                            "long job";
-  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'exception_runtime' AND model_job_name = '" + failing +
-                      "'"),
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'exception_runtime' AND model_job_name = '" +
+                      failing + "'"),
             1);
   EXPECT_NE(r.out.find("in the database: 11 finished, 1 failed, 0 pending, 0 running"), std::string::npos) << r.out;
 }
@@ -418,7 +421,8 @@ TEST_F(NoJobLostTest, GridsAndConfigsThatCannotFitAreRefusedInOneLine) {
     }
     const std::string path = bad == "fifo" ? dir_ / "fifo" : bad;
     auto c = finish_within(
-        30, test::start_pdr_run(dir_.path(), {"--config", path, "--model-name", "x", "--dens", "30", "--chi", "10"}, env()),
+        30,
+        test::start_pdr_run(dir_.path(), {"--config", path, "--model-name", "x", "--dens", "30", "--chi", "10"}, env()),
         dir_.path());
     EXPECT_EQ(c.code, 2) << c.err;
     EXPECT_NE(c.err.find(path + ": the config file (--config) is not a regular file"), std::string::npos) << c.err;

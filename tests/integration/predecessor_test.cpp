@@ -31,7 +31,8 @@ namespace fs = std::filesystem;
 std::string fixture(const std::string& rel) { return std::string(PDR_SOURCE_DIR) + "/tests/data/predecessor/" + rel; }
 
 std::string replace_all(std::string s, const std::string& from, const std::string& to) {
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) s.replace(at, from.size(), to);
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
+    s.replace(at, from.size(), to);
   return s;
 }
 
@@ -63,16 +64,20 @@ std::string field(const soci::row& row, std::size_t i, bool float_digits = false
       auto r = std::to_chars(buf, buf + sizeof buf, row.get<double>(i));
       return std::string(buf, r.ptr);
     }
-    case soci::dt_integer: return std::to_string(row.get<int>(i));
-    case soci::dt_long_long: return std::to_string(row.get<long long>(i));
-    case soci::dt_unsigned_long_long: return std::to_string(row.get<unsigned long long>(i));
+    case soci::dt_integer:
+      return std::to_string(row.get<int>(i));
+    case soci::dt_long_long:
+      return std::to_string(row.get<long long>(i));
+    case soci::dt_unsigned_long_long:
+      return std::to_string(row.get<unsigned long long>(i));
     case soci::dt_date: {
       std::tm t = row.get<std::tm>(i);
       char buf[32];
       std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &t);
       return buf;
     }
-    default: return row.get<std::string>(i);
+    default:
+      return row.get<std::string>(i);
   }
 }
 
@@ -97,8 +102,8 @@ std::map<std::string, std::string> tree(const std::string& dir) {
   std::map<std::string, std::string> out;
   for (const auto& e : fs::recursive_directory_iterator(dir)) {
     if (!e.is_regular_file()) continue;
-    out[e.path().string()] = test::read_text(e.path().string()) + "@" +
-                             std::to_string(e.last_write_time().time_since_epoch().count());
+    out[e.path().string()] =
+        test::read_text(e.path().string()) + "@" + std::to_string(e.last_write_time().time_since_epoch().count());
   }
   return out;
 }
@@ -197,10 +202,9 @@ class PredecessorTest : public ::testing::Test {
   std::unique_ptr<soci::session> session() {
     if (!mysql_) return std::make_unique<soci::session>(*soci::factory_sqlite3(), "db=" + (dir_ / "pdr.db"));
     auto& server = test::MariaDb::shared();
-    return std::make_unique<soci::session>(*soci::factory_mysql(), "host=127.0.0.1 port=" +
-                                                                       std::to_string(server.port()) + " db=" +
-                                                                       database_ + " user=pdr password='" +
-                                                                       server.password() + "'");
+    return std::make_unique<soci::session>(*soci::factory_mysql(),
+                                           "host=127.0.0.1 port=" + std::to_string(server.port()) + " db=" + database_ +
+                                               " user=pdr password='" + server.password() + "'");
   }
 
   // Where the fixture's run kept its outputs, mapped to this test's copy of them.
@@ -220,13 +224,14 @@ class PredecessorTest : public ::testing::Test {
     const std::string from = fixture_store(), to = dir_ / "store";
     auto set = [&](const std::string& table, const std::vector<std::string>& cols) {
       std::string assign;
-      for (const auto& c : cols) assign += (assign.empty() ? "" : ", ") + c + " = REPLACE(" + c + ", '" + from + "', '" + to + "')";
+      for (const auto& c : cols)
+        assign += (assign.empty() ? "" : ", ") + c + " = REPLACE(" + c + ", '" + from + "', '" + to + "')";
       *s << "UPDATE " + table + " SET " + assign;
     };
     set("model_names", {"model_path"});
-    set("pdr_model_jobs", {"output_directory", "output_hdf4_file", "output_textout_file", "output_chemchk_file",
-                           "output_mcdrt_zip_file", "output_ctrl_ind_file", "input_pdrnew_inp_file", "input_json_file",
-                           "log_file"});
+    set("pdr_model_jobs",
+        {"output_directory", "output_hdf4_file", "output_textout_file", "output_chemchk_file", "output_mcdrt_zip_file",
+         "output_ctrl_ind_file", "input_pdrnew_inp_file", "input_json_file", "log_file"});
     set("hdf_files", {"full_path", "path", "full_path_hdf5_s", "path_hdf5_s", "full_path_hdf5_c", "path_hdf5_c"});
   }
 
@@ -250,7 +255,8 @@ class PredecessorTest : public ::testing::Test {
   }
 
   const std::vector<std::string> grid12_ = {"--dens", "30", "35", "40", "--chi", "10", "20", "--mass", "-10", "00"};
-  const std::vector<std::string> grid16_ = {"--dens", "30", "35", "40", "45", "--chi", "10", "20", "--mass", "-10", "00"};
+  const std::vector<std::string> grid16_ = {"--dens", "30", "35",     "40",  "45", "--chi",
+                                            "10",     "20", "--mass", "-10", "00"};
   test::TempDir dir_;
   bool mysql_ = false;
   std::string database_;
@@ -345,7 +351,8 @@ TEST_F(PredecessorTest, OnlyWhatIsMissingOfItsOutputsRunsAgainAndVerifyChecksIts
   EXPECT_NE(r.out.find("2 finished, 0 failed, 14 already done"), std::string::npos) << r.out;
   const auto after = tree(store);
   for (const auto& [path, content] : before) {
-    if (path.find("100_35_-10_10_00") != std::string::npos || path.find("100_40_00_20_00") != std::string::npos) continue;
+    if (path.find("100_35_-10_10_00") != std::string::npos || path.find("100_40_00_20_00") != std::string::npos)
+      continue;
     EXPECT_EQ(after.at(path), content) << "rewritten: " << path;
   }
   EXPECT_EQ(after.count(store + "/m1/oniongrid/TEXTOUT100_40_00_20_00_C+"), 1u);
@@ -403,8 +410,9 @@ TEST_F(PredecessorTest, ItsFailureWordsStayAndItsFailedPointRunsAgainWithItsLogR
   r = run({"--dens", "50", "--chi", "10", "--mass", "-10"});
   ASSERT_EQ(r.code, 0) << r.err;
   auto s = session();
-  EXPECT_EQ(jobs(*s, "id = 29 AND status = 'finished' AND log_file = output_textout_file AND log_file LIKE "
-                     "'%/m1/pdrgrid/TEXTOUT100_50_-10_10_00'"),
+  EXPECT_EQ(jobs(*s,
+                 "id = 29 AND status = 'finished' AND log_file = output_textout_file AND log_file LIKE "
+                 "'%/m1/pdrgrid/TEXTOUT100_50_-10_10_00'"),
             1);
   long long json = -1;
   *s << "SELECT COUNT(*) FROM json_files WHERE job_id = 29", soci::into(json);
@@ -428,7 +436,8 @@ TEST_F(PredecessorTest, ItsMariaDbGridContinuesDespiteItsFloatColumnsAndItsUniqu
   {
     auto s = session();
     const auto after = predecessor_rows(*s, true);
-    for (const auto& row : rows) EXPECT_NE(std::find(after.begin(), after.end(), row), after.end()) << "changed: " << row;
+    for (const auto& row : rows)
+      EXPECT_NE(std::find(after.begin(), after.end(), row), after.end()) << "changed: " << row;
     EXPECT_EQ(jobs(*s, "1 = 1"), 28);
   }
   // A point whose output is gone runs again, with its exact values (not the FLOAT ones).
@@ -438,9 +447,10 @@ TEST_F(PredecessorTest, ItsMariaDbGridContinuesDespiteItsFloatColumnsAndItsUniqu
   EXPECT_NE(r.out.find("1 finished, 0 failed, 15 already done"), std::string::npos) << r.out;
   {
     auto s = session();
-    EXPECT_EQ(jobs(*s, "model_job_name = '100_35_-10_10_00' AND duplicate_key = 0 AND status = 'finished' AND "
-                       "kosmatau_parameters_id IN (SELECT id FROM kosmatau_parameters WHERE "
-                       "ABS(xnsur - 3162.2776601683795) < 1e-9)"),
+    EXPECT_EQ(jobs(*s,
+                   "model_job_name = '100_35_-10_10_00' AND duplicate_key = 0 AND status = 'finished' AND "
+                   "kosmatau_parameters_id IN (SELECT id FROM kosmatau_parameters WHERE "
+                   "ABS(xnsur - 3162.2776601683795) < 1e-9)"),
               1);
   }
   // The same grid as another model: byte-identical configs meet the predecessor's UNIQUE

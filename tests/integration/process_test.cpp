@@ -12,7 +12,8 @@
 namespace pdr {
 namespace {
 
-ProcessResult sh(const std::string& script, const std::string& out, double timeout = 0, const StopSignal* stop = nullptr) {
+ProcessResult sh(const std::string& script, const std::string& out, double timeout = 0,
+                 const StopSignal* stop = nullptr) {
   ProcessSpec spec;
   spec.executable = "/bin/sh";
   spec.argv = {"sh", "-c", script};

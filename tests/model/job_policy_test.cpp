@@ -33,7 +33,8 @@ TEST(JobPolicyTest, AFailureGoesBackToPendingUntilItsAttemptsAreUsed) {
 }
 
 TEST(JobPolicyTest, FailingTheSameWayTwiceEndsTheJobWhateverTheLastOutput) {
-  const Decision d = decide_failure(policy(5, 10), 2, "pdr: exit code 3 (last line: a)", "pdr: exit code 3 (last line: b)");
+  const Decision d =
+      decide_failure(policy(5, 10), 2, "pdr: exit code 3 (last line: a)", "pdr: exit code 3 (last line: b)");
   EXPECT_EQ(d.next, JobState::Failed);
   EXPECT_EQ(d.error, "pdr: exit code 3 (last line: b) (failed the same way twice; not tried again)");
   EXPECT_EQ(failure_signature("storage: disk full (errno 28)"), "storage: disk full");

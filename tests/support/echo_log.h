@@ -22,8 +22,8 @@ struct EchoValue {
 };
 
 struct EchoStatement {
-  std::string sql;                  // with :p0, :p1, ... in place of the marks
-  std::vector<EchoValue> params;    // in the order of the marks
+  std::string sql;                // with :p0, :p1, ... in place of the marks
+  std::vector<EchoValue> params;  // in the order of the marks
 };
 
 namespace echo_detail {

@@ -106,8 +106,8 @@ class MariaDb {
   }
   // The PDR_DB_* environment for the pdr_run binary.
   std::vector<std::string> env(const std::string& database) const {
-    return {"PDR_DB_TYPE=mysql", "PDR_DB_HOST=127.0.0.1", "PDR_DB_PORT=" + std::to_string(port_),
-            "PDR_DB_DATABASE=" + database, "PDR_DB_USERNAME=pdr", "PDR_DB_PASSWORD=" + password_};
+    return {"PDR_DB_TYPE=mysql",           "PDR_DB_HOST=127.0.0.1", "PDR_DB_PORT=" + std::to_string(port_),
+            "PDR_DB_DATABASE=" + database, "PDR_DB_USERNAME=pdr",   "PDR_DB_PASSWORD=" + password_};
   }
 
   void stop() { run(script() + " stop " + dir_.path()); }
@@ -146,10 +146,10 @@ class MariaDb {
 }  // namespace pdr::test
 
 // Fails in CI (a missing server is a failure there) and skips elsewhere.
-#define PDR_REQUIRE_MARIADB(server)                                             \
-  do {                                                                          \
-    if (!(server).available()) {                                                \
-      if (std::getenv("CI") != nullptr) FAIL() << (server).error();            \
-      GTEST_SKIP() << (server).error();                                         \
-    }                                                                           \
+#define PDR_REQUIRE_MARIADB(server)                                 \
+  do {                                                              \
+    if (!(server).available()) {                                    \
+      if (std::getenv("CI") != nullptr) FAIL() << (server).error(); \
+      GTEST_SKIP() << (server).error();                             \
+    }                                                               \
   } while (0)

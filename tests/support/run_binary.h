@@ -49,8 +49,7 @@ inline pid_t start_pdr_run(const std::string& cwd, const std::vector<std::string
 
 inline RunResult finish_pdr_run(pid_t pid, const std::string& cwd) {
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-  }
+  while (waitpid(pid, &status, 0) < 0) {}
   RunResult r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   r.out = read_text(cwd + "/.stdout");

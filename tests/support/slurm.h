@@ -14,8 +14,8 @@ namespace pdr::test {
 class SlurmCluster {
  public:
   SlurmCluster() {
-    const std::string cmd = std::string(PDR_SOURCE_DIR) + "/scripts/slurm.sh start " + dir_.path() + " > " +
-                            (dir_ / "start.log") + " 2>&1";
+    const std::string cmd =
+        std::string(PDR_SOURCE_DIR) + "/scripts/slurm.sh start " + dir_.path() + " > " + (dir_ / "start.log") + " 2>&1";
     ok_ = std::system(cmd.c_str()) == 0;
     if (!ok_) error_ = "no Slurm cluster: " + read_text(dir_ / "start.log");
   }
@@ -46,10 +46,10 @@ class SlurmCluster {
 }  // namespace pdr::test
 
 // Fails in CI (a missing cluster is a failure there) and skips elsewhere.
-#define PDR_REQUIRE_SLURM(cluster)                                              \
-  do {                                                                          \
-    if (!(cluster).available()) {                                               \
-      if (std::getenv("CI") != nullptr) FAIL() << (cluster).error();           \
-      GTEST_SKIP() << (cluster).error();                                        \
-    }                                                                           \
+#define PDR_REQUIRE_SLURM(cluster)                                   \
+  do {                                                               \
+    if (!(cluster).available()) {                                    \
+      if (std::getenv("CI") != nullptr) FAIL() << (cluster).error(); \
+      GTEST_SKIP() << (cluster).error();                             \
+    }                                                                \
   } while (0)

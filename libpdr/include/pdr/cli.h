@@ -27,12 +27,12 @@ struct CliOptions {
   std::optional<int> random_count;
   std::optional<std::string> seed;
   bool register_only = false;  // --register-only: register the grid, run nothing
-  bool json = false;  // status --json
-  bool watch = false;     // status --watch
-  double interval = 2;    // status --interval SECONDS
-  std::string grid_axes;  // status --grid dens,chi
-  bool recount = false;   // status --recount: rewrite the job counters from the rows first
-  bool ownerless = false; // retry --ownerless: also jobs the Python pdr_run left running
+  bool json = false;           // status --json
+  bool watch = false;          // status --watch
+  double interval = 2;         // status --interval SECONDS
+  std::string grid_axes;       // status --grid dens,chi
+  bool recount = false;        // status --recount: rewrite the job counters from the rows first
+  bool ownerless = false;      // retry --ownerless: also jobs the Python pdr_run left running
   // submit
   std::string scheduler;
   std::optional<int> nodes;

@@ -37,8 +37,7 @@ class Config {
   Status apply_environment(const EnvLookup& env);
   // Layers one command-line value; `flag` names it in errors.
   Status set_scalar(const std::string& key, const std::string& value, const std::string& flag);
-  Status set_list(const std::string& key, const std::vector<std::string>& values,
-                  const std::string& flag);
+  Status set_list(const std::string& key, const std::vector<std::string>& values, const std::string& flag);
 
   const std::string& str(const std::string& key) const;
   long long integer(const std::string& key) const;

@@ -2,8 +2,8 @@
 // chi fastest), each with its job name, full parameter row and canonical identity hash.
 #pragma once
 
-#include <memory>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,19 +21,19 @@ struct Settings;
 // share one row instead of holding a million copies.
 struct GridPoint {
   GridValue metal, dens, mass, chi;
-  std::string job_name;     // <metal>_<dens>_<mass>_<chi>_00
-  std::shared_ptr<const ParameterValues> base;  // the values every point of the grid shares
+  std::string job_name;                               // <metal>_<dens>_<mass>_<chi>_00
+  std::shared_ptr<const ParameterValues> base;        // the values every point of the grid shares
   std::string zmetal, xnsur, mass_value, sint, rtot;  // this point's own values
-  std::string param_hash;   // identity of the point (see parameter_hash)
+  std::string param_hash;                             // identity of the point (see parameter_hash)
 
   const std::string& param(const std::string& name) const;  // throws std::out_of_range
-  ParameterValues params() const;                            // the whole row
+  ParameterValues params() const;                           // the whole row
 };
 
 struct GridPlan {
-  std::vector<GridPoint> points;   // empty when the points went to a PointSink instead
-  size_t count = 0;                // points planned
-  std::vector<std::string> notes;  // e.g. duplicate values that are run once
+  std::vector<GridPoint> points;           // empty when the points went to a PointSink instead
+  size_t count = 0;                        // points planned
+  std::vector<std::string> notes;          // e.g. duplicate values that are run once
   std::optional<unsigned long long> seed;  // the seed of a random grid
 };
 

@@ -19,8 +19,8 @@ class Storage;
 
 struct JobPlan {
   Settings settings;
-  std::string model_path;                // <storage>/<model>
-  std::string pdrnew_template;           // empty: no PDRNEW.INP template (JSON-only)
+  std::string model_path;       // <storage>/<model>
+  std::string pdrnew_template;  // empty: no PDRNEW.INP template (JSON-only)
   std::string pdrnew_template_path;
   std::string json_template;
   std::string json_template_path;
@@ -37,14 +37,14 @@ struct JobResult {
   ClaimedJob job;
   JobState state = JobState::Failed;  // Finished, Failed, or Pending when stopped
   std::optional<int> exit_code;
-  std::string error;                  // "<stage>: <what happened>"
-  std::vector<StoredFile> files;     // staged (see JobControl::stage_tag): settled after recording
+  std::string error;              // "<stage>: <what happened>"
+  std::vector<StoredFile> files;  // staged (see JobControl::stage_tag): settled after recording
   double seconds = 0;
-  std::string kept_dir;               // working directory left in place (--keep-tmp)
+  std::string kept_dir;  // working directory left in place (--keep-tmp)
   // A failure of this host rather than of the job (no space or no permission for the working
   // directory or the stored outputs): every job would hit it, so the run stops claiming.
   bool host_failure = false;
-  bool journaled = false;             // set by the runner: kept in the outage journal, not yet recorded
+  bool journaled = false;  // set by the runner: kept in the outage journal, not yet recorded
 };
 
 // What ties a running job to its lease.
@@ -61,7 +61,7 @@ struct JobControl {
 
 // Runs one claimed job; never throws. Thread-safe: jobs share only the read-only plan. `stop`
 // ends every job (an interrupt).
-JobResult execute_job(const JobPlan& plan, Storage& storage, const ClaimedJob& job,
-                      const ParameterValues& params, const StopSignal* stop, const JobControl* control = nullptr);
+JobResult execute_job(const JobPlan& plan, Storage& storage, const ClaimedJob& job, const ParameterValues& params,
+                      const StopSignal* stop, const JobControl* control = nullptr);
 
 }  // namespace pdr

@@ -11,8 +11,8 @@ namespace pdr {
 // How long a claim lasts without renewal, and what happens to failed attempts.
 struct JobPolicy {
   int lease_seconds = 30;
-  int max_attempts = 3;     // attempts per job, failures and lost owners together
-  double retry_delay = 10;  // seconds before the second attempt, doubling per attempt
+  int max_attempts = 3;        // attempts per job, failures and lost owners together
+  double retry_delay = 10;     // seconds before the second attempt, doubling per attempt
   int heartbeat_seconds = 10;  // a running job not renewed for two heartbeats has a dead owner
 };
 
@@ -35,8 +35,7 @@ std::string failure_signature(const std::string& error);
 // After the `attempts`-th attempt failed with `error` (`last_error`: the previous attempt's):
 // failed for good when it failed the same way twice or used its attempts, else pending again
 // after the retry delay.
-Decision decide_failure(const JobPolicy& policy, int attempts, const std::string& last_error,
-                        const std::string& error);
+Decision decide_failure(const JobPolicy& policy, int attempts, const std::string& last_error, const std::string& error);
 
 // After the `attempts`-th attempt's owner stopped renewing its lease (`what` says who): failed
 // after the last attempt, else pending again after the retry delay.

@@ -28,7 +28,7 @@ struct Provenance {
   std::string username, email;
   std::string exe_file_name, exe_dir, exe_sha256, exe_revision, exe_compilation_date;
   std::string chem_file_name, chem_full_path, chem_origin;
-  std::string onion_species;  // space separated
+  std::string onion_species;                             // space separated
   std::string json_template_path, json_template_sha256;  // the pdr_config.json template in use
 };
 
@@ -63,11 +63,11 @@ struct ClaimedJob {
 
 // One stored output file of a job.
 struct StoredFile {
-  std::string kind;   // "TEXTOUT", "pdr.hdf", ... (the job column it fills, if any)
-  std::string path;   // absolute storage path
+  std::string kind;  // "TEXTOUT", "pdr.hdf", ... (the job column it fills, if any)
+  std::string path;  // absolute storage path
   std::string sha256;
   long long size = 0;
-  std::string mtime;  // UTC "YYYY-MM-DD HH:MM:SS"
+  std::string mtime;        // UTC "YYYY-MM-DD HH:MM:SS"
   std::string staged_path;  // where the copy lies until its outcome is recorded ("" = at path)
 };
 
@@ -77,22 +77,22 @@ struct StatusChange {
   long long job_id = 0;
   JobState expect = JobState::Running;
   JobState next = JobState::Pending;
-  std::string token;              // owner that must hold the job (empty: any)
+  std::string token;  // owner that must hold the job (empty: any)
   std::optional<int> exit_code;
-  std::string error;              // one line, already free of secrets
-  std::vector<StoredFile> files;  // recorded with a transition to finished
-  bool onion_only = false;        // finished -> pending for the onion step only
+  std::string error;                // one line, already free of secrets
+  std::vector<StoredFile> files;    // recorded with a transition to finished
+  bool onion_only = false;          // finished -> pending for the onion step only
   const Owner* claimant = nullptr;  // the new owner, for a transition to running
-  long long epoch = 0;            // lease epoch the row must still have (0: any)
-  bool retry = false;             // a failure goes back to pending after a delay unless the job
-                                  // used up its attempts or failed the same way twice
+  long long epoch = 0;              // lease epoch the row must still have (0: any)
+  bool retry = false;               // a failure goes back to pending after a delay unless the job
+                                    // used up its attempts or failed the same way twice
 };
 
 // What record_outcome did.
 struct RecordedOutcome {
-  bool applied = false;        // false: the row had moved on (lease lost); nothing was written
+  bool applied = false;               // false: the row had moved on (lease lost); nothing was written
   JobState state = JobState::Failed;  // the state the job is in now
-  std::string error;           // the error recorded with it
+  std::string error;                  // the error recorded with it
 };
 
 struct JobSummary {
@@ -136,16 +136,16 @@ struct StatusReport {
 struct MigrationReport {
   bool from_predecessor = false;
   int columns_added = 0;
-  int columns_widened = 0;        // FLOAT -> DOUBLE
+  int columns_widened = 0;  // FLOAT -> DOUBLE
   long long duplicate_parameters = 0;
-  long long duplicate_jobs = 0;   // kept as they are, marked with duplicate_key (never claimed or counted)
+  long long duplicate_jobs = 0;  // kept as they are, marked with duplicate_key (never claimed or counted)
   std::vector<std::string> unique_keys_skipped;  // duplicates prevent them; listed here
 };
 
 // What the database server is and can do (for doctor and the start of a run).
 struct ServerInfo {
-  std::string version;      // "10.11.6-MariaDB-0+deb12u1", "8.0.36", "SQLite 3.40.1"
-  bool skip_locked = true;  // SELECT ... FOR UPDATE SKIP LOCKED (MariaDB >= 10.6, MySQL >= 8.0)
+  std::string version;                              // "10.11.6-MariaDB-0+deb12u1", "8.0.36", "SQLite 3.40.1"
+  bool skip_locked = true;                          // SELECT ... FOR UPDATE SKIP LOCKED (MariaDB >= 10.6, MySQL >= 8.0)
   long long max_connections = 0, wait_timeout = 0;  // MySQL only (0 on SQLite)
   int schema_version = 0;
   bool job_counters = false;  // the triggers that keep pdr_job_counts exist
@@ -181,8 +181,8 @@ class JobStore {
   // per point; finished points whose outputs are gone, failed, cancelled and abandoned running
   // jobs go back to pending. With `force_onion`, finished points go back to pending for their
   // onion step only (their pdr outputs stay recorded).
-  virtual Status register_grid(const Provenance& prov, const std::vector<GridPoint>& points,
-                               RegisterReport* report, const RegisterOptions& options = {}) = 0;
+  virtual Status register_grid(const Provenance& prov, const std::vector<GridPoint>& points, RegisterReport* report,
+                               const RegisterOptions& options = {}) = 0;
   // Moves up to `max` pending jobs of the model to running for `owner`.
   virtual Result<std::vector<ClaimedJob>> claim_jobs(long long model_id, int max, const Owner& owner) = 0;
   // What is left of the model that a process may have to run: pending jobs, locked or not (a

@@ -12,13 +12,13 @@ namespace pdr {
 class StopSignal;
 
 struct ProcessSpec {
-  std::string executable;          // path to exec (absolute, or relative to cwd)
-  std::vector<std::string> argv;   // argv[0] included
+  std::string executable;         // path to exec (absolute, or relative to cwd)
+  std::vector<std::string> argv;  // argv[0] included
   std::string cwd;
-  std::vector<std::string> env;    // NAME=value
-  std::string output_path;         // stdout+stderr appended here...
-  int output_fd = -1;              // ...or written to this descriptor when >= 0
-  double timeout_seconds = 0;      // 0 = none
+  std::vector<std::string> env;        // NAME=value
+  std::string output_path;             // stdout+stderr appended here...
+  int output_fd = -1;                  // ...or written to this descriptor when >= 0
+  double timeout_seconds = 0;          // 0 = none
   const StopSignal* cancel = nullptr;  // a second stop, for this child only (a lost lease)
 };
 

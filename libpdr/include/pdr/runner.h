@@ -4,8 +4,8 @@
 
 #include <functional>
 #include <map>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -63,11 +63,11 @@ class ActiveJobs {
 };
 
 struct RunOptions {
-  int heartbeat_seconds = 0;    // 0: no heartbeat thread (tests with fakes)
-  bool retry_failures = false;  // failed attempts may go back to pending (JobPolicy)
-  ActiveJobs* active = nullptr; // where claimed jobs are tracked for fencing
-  Journal* journal = nullptr;   // where outcomes go while the database is unreachable
-  double outage_poll_seconds = 2;  // how often an unreachable database is tried again
+  int heartbeat_seconds = 0;         // 0: no heartbeat thread (tests with fakes)
+  bool retry_failures = false;       // failed attempts may go back to pending (JobPolicy)
+  ActiveJobs* active = nullptr;      // where claimed jobs are tracked for fencing
+  Journal* journal = nullptr;        // where outcomes go while the database is unreachable
+  double outage_poll_seconds = 2;    // how often an unreachable database is tried again
   double outage_wait_seconds = 600;  // with nothing left running, how long to wait for it
   // Promotes or discards a result's staged outputs once its outcome was written or turned
   // down (also for journaled outcomes, at replay); unset: outputs are not staged.

@@ -20,17 +20,17 @@ struct DatabaseSettings {
   std::string database;
   std::string username;
   std::string password;  // never logged
-  int pool_size = 5;         // sessions kept open when idle
-  int max_overflow = 5;      // more sessions while busy, closed when returned
+  int pool_size = 5;     // sessions kept open when idle
+  int max_overflow = 5;  // more sessions while busy, closed when returned
   bool diagnostics_enabled = true;
   int pool_timeout = 60;    // seconds to wait for a free session
   int pool_recycle = 3600;  // seconds before a session is replaced
   bool pool_pre_ping = true;
-  int busy_timeout = 30;    // seconds SQLite waits for a lock
-  std::string unix_socket;  // MySQL: socket path instead of TCP
+  int busy_timeout = 30;                                            // seconds SQLite waits for a lock
+  std::string unix_socket;                                          // MySQL: socket path instead of TCP
   int connect_timeout = 10, read_timeout = 30, write_timeout = 30;  // MySQL, seconds
-  double start_deadline = 10;  // seconds a command waits at its start for an unreachable server
-  bool read_only = false;      // SQLite only read (status): journal mode left as it is, nothing written
+  double start_deadline = 10;   // seconds a command waits at its start for an unreachable server
+  bool read_only = false;       // SQLite only read (status): journal mode left as it is, nothing written
   double leak_threshold = 300;  // seconds a session may stay borrowed before it is logged
   struct Retry {
     int max_attempts = 12;
@@ -44,8 +44,8 @@ struct DatabaseSettings {
 };
 
 struct StorageSettings {
-  std::string type;      // "local" or "rclone"
-  std::string base_dir;  // local: absolute; rclone: the path on the remote
+  std::string type;           // "local" or "rclone"
+  std::string base_dir;       // local: absolute; rclone: the path on the remote
   std::string rclone_remote;  // "name:" or "name:/base"
   std::string remote_path_prefix;
   double transfer_timeout = 3600;
@@ -70,39 +70,39 @@ struct ModelSettings {
   std::vector<std::string> species;                 // onion species
   std::string alpha, rcore;                         // canonical numbers
   std::string chemistry;                            // network string, verbatim
-  bool random = false;        // draw random_count points instead of the cartesian product
+  bool random = false;                              // draw random_count points instead of the cartesian product
   int random_count = 50;
   std::optional<unsigned long long> random_seed;  // none: a new seed, reported
 };
 
 struct RunSettings {
   bool parallel = false;
-  int workers = 1;        // effective: 1 unless parallel
+  int workers = 1;  // effective: 1 unless parallel
   bool keep_tmp = false;
-  std::string scratch_dir;  // absolute
-  double step_timeout = 0;  // seconds per executable; 0 = no limit
+  std::string scratch_dir;    // absolute
+  double step_timeout = 0;    // seconds per executable; 0 = no limit
   std::string json_template;  // absolute; replaces the discovered JSON template for this run
   bool force_onion = false;   // finished points run their onion step again
-  int lease_seconds = 30;      // a claim's lease, renewed every heartbeat_seconds
+  int lease_seconds = 30;     // a claim's lease, renewed every heartbeat_seconds
   int heartbeat_seconds = 10;
-  int max_attempts = 3;        // per job, failures and lost owners together
-  double retry_delay = 10;     // seconds before the second attempt; doubles per attempt
+  int max_attempts = 3;            // per job, failures and lost owners together
+  double retry_delay = 10;         // seconds before the second attempt; doubles per attempt
   long long max_points = 2000000;  // larger grids are refused before they are planned
-  std::string journal_dir;     // absolute; outcomes written while the database is unreachable
-  double outage_wait = 600;    // seconds an idle process waits for an unreachable database
-  std::string log_dir;         // absolute; one log file per run that starts jobs
-  int log_keep = 50;           // log files kept per model (the newest); 0 = all
-  double progress_interval = 30;  // seconds between progress lines off a terminal; 0 = none
+  std::string journal_dir;         // absolute; outcomes written while the database is unreachable
+  double outage_wait = 600;        // seconds an idle process waits for an unreachable database
+  std::string log_dir;             // absolute; one log file per run that starts jobs
+  int log_keep = 50;               // log files kept per model (the newest); 0 = all
+  double progress_interval = 30;   // seconds between progress lines off a terminal; 0 = none
   std::vector<std::string> pdr_out_dirs, pdr_inp_dirs;
 };
 
 struct SlurmSettings {
-  int nodes = 1;                // array tasks, one worker process each
+  int nodes = 1;  // array tasks, one worker process each
   std::string partition, time, account;
   std::vector<std::string> extra_lines;
-  int cpus_per_task = 0;        // 0 = the number of workers
-  int signal_seconds = 120;     // SIGTERM this long before the time limit
-  std::string script_dir;       // absolute
+  int cpus_per_task = 0;     // 0 = the number of workers
+  int signal_seconds = 120;  // SIGTERM this long before the time limit
+  std::string script_dir;    // absolute
   std::string sbatch = "sbatch";
 };
 
@@ -119,7 +119,7 @@ struct Settings {
   SlurmSettings slurm;
   UserSettings user;
   std::map<std::string, std::string> non_default;  // column -> canonical value
-  std::vector<std::string> notes;  // what was adjusted (a repeated species), for warnings and --dry-run
+  std::vector<std::string> notes;                  // what was adjusted (a repeated species), for warnings and --dry-run
 };
 
 // Validates the merged config and builds the typed settings; `cwd` resolves relative paths.

@@ -11,7 +11,7 @@ class StopSignal {
   StopSignal(const StopSignal&) = delete;
   StopSignal& operator=(const StopSignal&) = delete;
 
-  void request();          // async-signal-safe
+  void request();  // async-signal-safe
   bool requested() const;
   int fd() const { return fd_; }  // readable once stop was requested
 

@@ -15,8 +15,8 @@ class WorkArea {
  public:
   // Removes the work areas of ended processes of this host under `scratch_dir` (their count in
   // `*removed`), then creates and locks this process's own.
-  static Result<std::unique_ptr<WorkArea>> open(const std::string& scratch_dir, const std::string& host,
-                                                long long pid, const std::string& token, int* removed);
+  static Result<std::unique_ptr<WorkArea>> open(const std::string& scratch_dir, const std::string& host, long long pid,
+                                                const std::string& token, int* removed);
   ~WorkArea();  // removes the directory and what is left in it
   WorkArea(const WorkArea&) = delete;
   WorkArea& operator=(const WorkArea&) = delete;

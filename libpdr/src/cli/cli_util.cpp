@@ -15,8 +15,9 @@ namespace pdr {
 namespace {
 
 std::string shell_word(const std::string& word) {
-  const bool plain = !word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                             "0123456789_-+./,:=@%") == std::string::npos;
+  const bool plain = !word.empty() && word.find_first_not_of(
+                                          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                          "0123456789_-+./,:=@%") == std::string::npos;
   return plain ? word : shell_quote(word);
 }
 
@@ -92,11 +93,12 @@ Result<OpenedStore> open_existing_store(const CliOptions& options, const EnvLook
       return Status::Usage("no pdr_run tables in " + db.describe() + "; nothing has run there yet");
     }
     if (info->schema_version != kSchemaVersion) {
-      return Status::Usage(db.describe() + " has schema version " + std::to_string(info->schema_version) +
-                           (info->schema_version < kSchemaVersion
-                                ? "; " + std::string(command) + " only reads: the next pdr_run run upgrades it to " +
-                                      std::to_string(kSchemaVersion)
-                                : ", newer than this pdr_run (" + std::to_string(kSchemaVersion) + "); use a newer one"));
+      return Status::Usage(
+          db.describe() + " has schema version " + std::to_string(info->schema_version) +
+          (info->schema_version < kSchemaVersion
+               ? "; " + std::string(command) + " only reads: the next pdr_run run upgrades it to " +
+                     std::to_string(kSchemaVersion)
+               : ", newer than this pdr_run (" + std::to_string(kSchemaVersion) + "); use a newer one"));
     }
   }
   return OpenedStore{std::move(settings.value()), std::move(store.value())};

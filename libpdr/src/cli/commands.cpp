@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "pdr/cli.h"
-#include "pdr/db_manager.h"
 #include "pdr/command_line.h"
+#include "pdr/db_manager.h"
 #include "pdr/exit_code.h"
 #include "util/text.h"
 
@@ -72,7 +72,8 @@ void add_grid_flags(CLI::App& a, CliOptions& o) {
 void status_flags(CLI::App& a, CliOptions& o) {
   a.add_flag("--json", o.json, "print one JSON object (an array without --model-name)");
   a.add_flag("--watch", o.watch, "print it again every --interval seconds until Ctrl-C");
-  a.add_option("--interval", o.interval, "seconds between --watch updates (default 2)")->check(CLI::Range(0.1, 86400.0));
+  a.add_option("--interval", o.interval, "seconds between --watch updates (default 2)")
+      ->check(CLI::Range(0.1, 86400.0));
   a.add_option("--grid", o.grid_axes, "a map of job states over two axes, e.g. --grid dens,chi (others aggregated)");
   a.add_flag("--recount", o.recount,
              "count the jobs from their rows and rewrite the kept counters first (doctor says when needed)");

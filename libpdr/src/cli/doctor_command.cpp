@@ -1,7 +1,7 @@
+#include <soci/soci.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <soci/soci.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -67,18 +67,27 @@ std::string network_filesystem(const std::string& path) {
   fs::path p = fs::absolute(path);
   std::error_code ec;
   while (!p.empty() && !fs::exists(p, ec)) p = p.parent_path();
-  struct statfs sf{};
+  struct statfs sf {};
   if (p.empty() || statfs(p.c_str(), &sf) != 0) return "";
   switch (static_cast<unsigned long>(sf.f_type)) {
-    case 0x6969UL: return "NFS";
-    case 0x517BUL: return "SMB";
-    case 0xFF534D42UL: return "CIFS";
-    case 0xFE534D42UL: return "SMB2";
-    case 0x65735546UL: return "FUSE";
-    case 0x0BD00BD0UL: return "Lustre";
-    case 0x47504653UL: return "GPFS";
-    case 0x19830326UL: return "BeeGFS";
-    default: return "";
+    case 0x6969UL:
+      return "NFS";
+    case 0x517BUL:
+      return "SMB";
+    case 0xFF534D42UL:
+      return "CIFS";
+    case 0xFE534D42UL:
+      return "SMB2";
+    case 0x65735546UL:
+      return "FUSE";
+    case 0x0BD00BD0UL:
+      return "Lustre";
+    case 0x47504653UL:
+      return "GPFS";
+    case 0x19830326UL:
+      return "BeeGFS";
+    default:
+      return "";
   }
 }
 
@@ -112,8 +121,9 @@ void check_counters(JobStore& store, const ServerInfo& info, const DatabaseSetti
       for (const auto& st : states) {
         const long long a = c->counters.count(st) ? c->counters.at(st) : 0;
         const long long b = c->rows.count(st) ? c->rows.at(st) : 0;
-        if (a != b) diff += (diff.empty() ? "" : ", ") + st + " " + std::to_string(a) + " counted, " +
-                            std::to_string(b) + " rows";
+        if (a != b)
+          diff +=
+              (diff.empty() ? "" : ", ") + st + " " + std::to_string(a) + " counted, " + std::to_string(b) + " rows";
       }
       report.fail("job counts", "model " + m + ": " + diff + "; `pdr_run status --recount` rewrites the counters");
       return;
@@ -207,8 +217,8 @@ void check_database(const Settings& s, Report& report) {
     report.fail("database", info.status().message());
     return;
   }
-  report.ok("database", "reachable: " + db.describe() + (db.type == "mysql" ? " as " + db.username : "") +
-                            " (" + info->version + ")");
+  report.ok("database", "reachable: " + db.describe() + (db.type == "mysql" ? " as " + db.username : "") + " (" +
+                            info->version + ")");
   if (db.type == "sqlite") check_sqlite_file(db, *manager.value(), report);
   if (info->schema_version == 0) {
     report.warn("schema", "no pdr_run tables yet; the first run creates them");
@@ -226,13 +236,15 @@ void check_database(const Settings& s, Report& report) {
   if (info->skip_locked) {
     report.ok("claims", "SELECT ... FOR UPDATE SKIP LOCKED supported");
   } else {
-    report.warn("claims", "the server cannot SKIP LOCKED (MariaDB >= 10.6 or MySQL >= 8.0 can): claims of several "
-                          "processes wait for each other");
+    report.warn("claims",
+                "the server cannot SKIP LOCKED (MariaDB >= 10.6 or MySQL >= 8.0 can): claims of several "
+                "processes wait for each other");
   }
   const long long beat = s.run.heartbeat_seconds;
   if (info->wait_timeout > 0 && info->wait_timeout < 2 * beat) {
     report.warn("wait_timeout", std::to_string(info->wait_timeout) + " s is shorter than two heartbeats (" +
-                                    std::to_string(2 * beat) + " s): idle sessions are dropped by the server and "
+                                    std::to_string(2 * beat) +
+                                    " s): idle sessions are dropped by the server and "
                                     "replaced after a ping (a reconnect each time)");
   } else {
     report.ok("wait_timeout", std::to_string(info->wait_timeout) + " s (heartbeat every " + std::to_string(beat) +
@@ -245,8 +257,8 @@ void check_database(const Settings& s, Report& report) {
     report.fail("max_connections", std::to_string(info->max_connections) + " is less than the " + need_text +
                                        "; raise max_connections or use fewer nodes/workers");
   } else if (info->max_connections > 0 && need * 10 > info->max_connections * 8) {
-    report.warn("max_connections", std::to_string(info->max_connections) + " leaves little room for the " +
-                                       need_text + " and other clients");
+    report.warn("max_connections", std::to_string(info->max_connections) + " leaves little room for the " + need_text +
+                                       " and other clients");
   } else {
     report.ok("max_connections", std::to_string(info->max_connections) + " for " + need_text);
   }
@@ -303,8 +315,8 @@ int doctor_command(const CliOptions& options, const EnvLookup& env, std::ostream
         report.warn("templates", "no " + s.pdr.pdrinp_template_file + ": JSON-only mode; " + plan->json_template_path +
                                      " renders completely");
       } else {
-        report.ok("templates", plan->pdrnew_template_path + " and " + plan->json_template_path +
-                                   " render with no placeholder left");
+        report.ok("templates",
+                  plan->pdrnew_template_path + " and " + plan->json_template_path + " render with no placeholder left");
       }
     }
     if (s.storage.type == "local") {
@@ -324,7 +336,8 @@ int doctor_command(const CliOptions& options, const EnvLookup& env, std::ostream
     }
   }
   for (const auto& [key, dir] : {std::pair<std::string, std::string>{"run.scratch_dir", s.run.scratch_dir},
-                                 {"run.log_dir", s.run.log_dir}, {"run.journal_dir", s.run.journal_dir}}) {
+                                 {"run.log_dir", s.run.log_dir},
+                                 {"run.journal_dir", s.run.journal_dir}}) {
     const std::string w = probe_writable(dir);
     if (w.empty()) {
       report.ok(key, dir + " writable");
@@ -333,7 +346,8 @@ int doctor_command(const CliOptions& options, const EnvLookup& env, std::ostream
     }
   }
   if (s.run.heartbeat_seconds * 3 > s.run.lease_seconds) {
-    report.warn("leases", "heartbeat " + std::to_string(s.run.heartbeat_seconds) + " s is more than a third of the lease");
+    report.warn("leases",
+                "heartbeat " + std::to_string(s.run.heartbeat_seconds) + " s is more than a third of the lease");
   }
   return report.finish();
 }

@@ -10,7 +10,9 @@ Result<Config> load_config(const CliOptions& o, const EnvLookup& env) {
     if (Status st = c.apply_yaml_file(o.config_file); !st.ok()) return st;
   }
   if (Status st = c.apply_environment(env); !st.ok()) return st;
-  auto set = [&](const char* key, const std::string& value, const char* flag) { return c.set_scalar(key, value, flag); };
+  auto set = [&](const char* key, const std::string& value, const char* flag) {
+    return c.set_scalar(key, value, flag);
+  };
   if (o.model_name) {
     if (Status st = set("pdr.model_name", *o.model_name, "--model-name"); !st.ok()) return st;
   }
@@ -69,7 +71,8 @@ Result<Config> load_config(const CliOptions& o, const EnvLookup& env) {
     }
   }
   if (o.seed && !c.boolean("model_parameters.create_random_models")) {
-    return Status::Usage("--seed " + *o.seed + " draws random points: it needs --random "
+    return Status::Usage("--seed " + *o.seed +
+                         " draws random points: it needs --random "
                          "(or model_parameters.create_random_models: true)");
   }
   if (o.single) {

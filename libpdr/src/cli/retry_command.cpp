@@ -25,7 +25,8 @@ int retry_command(const CliOptions& options, const EnvLookup& env, std::ostream&
     spdlog::error("model '{}' is not in {}", *options.model_name, opened->settings.database.describe());
     return kExitUsage;
   }
-  auto n = model.ok() ? opened->store->retry_failed(*options.model_name, options.ownerless) : Result<long long>(model.status());
+  auto n = model.ok() ? opened->store->retry_failed(*options.model_name, options.ownerless)
+                      : Result<long long>(model.status());
   if (!n.ok()) {
     spdlog::error("{}", n.status().message());
     return kExitUsage;

@@ -21,20 +21,20 @@ void print_plan(std::ostream& out, const Config& config, const Settings& s, cons
   out << "# pdr_run --dry-run: nothing was written, no database was opened\n";
   out << "# effective configuration (default.yaml < --config < PDR_* environment < flags)\n";
   out << config.describe();
-  out << "# planned jobs: " << plan.count << " (metal x dens x mass x chi), model '" << s.pdr.model_name
-      << "', " << s.run.workers << (s.run.workers == 1 ? " worker" : " workers") << "\n";
+  out << "# planned jobs: " << plan.count << " (metal x dens x mass x chi), model '" << s.pdr.model_name << "', "
+      << s.run.workers << (s.run.workers == 1 ? " worker" : " workers") << "\n";
   for (const auto& note : plan.notes) out << "# note: " << note << "\n";
   for (const auto& note : config.notes()) out << "# note: " << note << "\n";
   for (const auto& note : s.notes) out << "# note: " << note << "\n";
-  if (plan.seed) out << "# random grid drawn with seed " << *plan.seed << " (repeat it with --seed " << *plan.seed << ")\n";
+  if (plan.seed)
+    out << "# random grid drawn with seed " << *plan.seed << " (repeat it with --seed " << *plan.seed << ")\n";
   char line[512];
   std::snprintf(line, sizeof line, "# %-28s %12s %12s %12s %12s %14s\n", "job", "zmetal", "xnsur", "mass", "sint",
                 "rtot");
   out << line;
   auto print_point = [&](const GridPoint& p) {
     std::snprintf(line, sizeof line, "  %-28s %12.6g %12.6g %12.6g %12.6g %14.6g\n", p.job_name.c_str(),
-                  p.metal.physical, p.dens.physical, p.mass.physical, p.chi.physical,
-                  std::stod(p.param("rtot")));
+                  p.metal.physical, p.dens.physical, p.mass.physical, p.chi.physical, std::stod(p.param("rtot")));
     out << line;
   };
   if (!plan.points.empty()) {
@@ -73,14 +73,14 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
   if (Status st = run.register_points(g.plan.points); !st.ok()) return usage_error(st);
   const RegisterReport& reg = run.registered();
   if (options.register_only) {
-    out << "model " << s.pdr.model_name << ": " << count_size(reg.points, "point") << " registered (" << reg.created << " new, "
-        << reg.already_finished << " already done, " << reg.pending << " pending); run them with: "
-        << next_command(options, "worker", s.pdr.model_name) << "\n";
+    out << "model " << s.pdr.model_name << ": " << count_size(reg.points, "point") << " registered (" << reg.created
+        << " new, " << reg.already_finished << " already done, " << reg.pending
+        << " pending); run them with: " << next_command(options, "worker", s.pdr.model_name) << "\n";
     return kExitAllDone;
   }
   const RunSummary summary = run.work(stop, open_log);
-  out << "model " << s.pdr.model_name << ": " << count_size(reg.points, "point") << "; " << summary.finished << " finished, "
-      << summary.failed << " failed, " << reg.already_finished << " already done";
+  out << "model " << s.pdr.model_name << ": " << count_size(reg.points, "point") << "; " << summary.finished
+      << " finished, " << summary.failed << " failed, " << reg.already_finished << " already done";
   return finish_summary(summary, out, run.failures(), s.pdr.model_name, options);
 }
 

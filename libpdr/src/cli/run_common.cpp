@@ -34,8 +34,8 @@ void log_notes(const PreparedGrid& g) {
   for (const auto& note : g.config.notes()) spdlog::warn("{}", note);
   for (const auto& note : s.notes) spdlog::warn("{}", note);
   if (g.plan.seed) {
-    spdlog::info("random grid: {} points drawn with seed {} (repeat it with --seed {})", g.plan.count,
-                 *g.plan.seed, *g.plan.seed);
+    spdlog::info("random grid: {} points drawn with seed {} (repeat it with --seed {})", g.plan.count, *g.plan.seed,
+                 *g.plan.seed);
   }
   if (g.run->job_plan().pdrnew_template.empty()) {
     spdlog::warn("no {} found in {}: writing pdr_config.json only (JSON-only mode)", s.pdr.pdrinp_template_file,
@@ -88,9 +88,9 @@ int finish_summary(const RunSummary& summary, std::ostream& out, const std::vect
   }
   if (!summary.fatal.ok()) {
     spdlog::error("stopped: {}{}", summary.fatal.message(),
-                  summary.unrecorded > 0 ? "; " + std::to_string(summary.unrecorded) +
-                                               " finished jobs could not be recorded"
-                                         : std::string());
+                  summary.unrecorded > 0
+                      ? "; " + std::to_string(summary.unrecorded) + " finished jobs could not be recorded"
+                      : std::string());
     return kExitUsage;
   }
   if (summary.interrupted) return kExitInterrupted;

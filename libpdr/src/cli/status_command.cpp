@@ -7,19 +7,19 @@
 #include <cstdio>
 #include <ctime>
 #include <iostream>
-#include <sstream>
 #include <ostream>
+#include <sstream>
 #include <thread>
 
 #include "cli/cli_util.h"
 #include "pdr/cli.h"
 #include "pdr/db_manager.h"
-#include "util/text.h"
 #include "pdr/exit_code.h"
 #include "pdr/job_store.h"
 #include "pdr/process.h"
 #include "pdr/settings.h"
 #include "pdr/stop_signal.h"
+#include "util/text.h"
 
 namespace pdr {
 namespace {
@@ -29,11 +29,21 @@ std::string json_string(const std::string& s) {
   for (const char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -85,10 +95,11 @@ std::string json_runs(const std::vector<RunRecord>& runs) {
 }
 
 std::string json_report(const StatusReport& r) {
-  std::string out = "{\"model\": " + json_string(r.model) + ", \"total\": " + std::to_string(r.total) +
-                    ", \"by_status\": {";
+  std::string out =
+      "{\"model\": " + json_string(r.model) + ", \"total\": " + std::to_string(r.total) + ", \"by_status\": {";
   size_t i = 0;
-  for (const auto& kv : r.by_status) out += (i++ ? ", " : "") + json_string(kv.first) + ": " + std::to_string(kv.second);
+  for (const auto& kv : r.by_status)
+    out += (i++ ? ", " : "") + json_string(kv.first) + ": " + std::to_string(kv.second);
   out += "}, \"running\": " + json_jobs(r.running) + ", \"failed\": " + json_jobs(r.failed) +
          ", \"runs\": " + json_runs(r.runs) + "}";
   return out;
@@ -114,9 +125,9 @@ void print_report(std::ostream& out, const StatusReport& r) {
     for (const auto& run : r.runs) {
       const auto& p = run.pool;
       out << "  " << run.host << " pid " << run.pid << "  " << run.state << "  " << run.workers << " workers  since "
-          << run.started_at << ", updated " << run.updated_at << "  database pool: " << p.size << " open ("
-          << p.in_use << " in use, " << p.idle << " idle), " << p.created << " created, " << p.validated
-          << " validated, " << p.replaced << " replaced, " << p.failed << " failed\n";
+          << run.started_at << ", updated " << run.updated_at << "  database pool: " << p.size << " open (" << p.in_use
+          << " in use, " << p.idle << " idle), " << p.created << " created, " << p.validated << " validated, "
+          << p.replaced << " replaced, " << p.failed << " failed\n";
     }
   }
   if (!r.failed.empty()) {
@@ -131,7 +142,10 @@ void print_report(std::ostream& out, const StatusReport& r) {
 
 // One character per cell: the most telling state of its jobs.
 char cell_symbol(const std::map<std::string, long long>& c) {
-  auto n = [&](const char* s) { auto it = c.find(s); return it == c.end() ? 0LL : it->second; };
+  auto n = [&](const char* s) {
+    auto it = c.find(s);
+    return it == c.end() ? 0LL : it->second;
+  };
   long long total = 0;
   for (const auto& kv : c) total += kv.second;
   if (total == 0) return ' ';
@@ -166,8 +180,8 @@ void print_grid(std::ostream& out, const std::string& model, const GridMap& g) {
 }
 
 std::string json_grid(const std::string& model, const GridMap& g) {
-  std::string out = "{\"model\": " + json_string(model) + ", \"rows\": {\"axis\": " + json_string(g.row_axis) +
-                    ", \"values\": [";
+  std::string out =
+      "{\"model\": " + json_string(model) + ", \"rows\": {\"axis\": " + json_string(g.row_axis) + ", \"values\": [";
   for (size_t i = 0; i < g.rows.size(); ++i) out += (i ? ", " : "") + json_string(g.rows[i]);
   out += "]}, \"columns\": {\"axis\": " + json_string(g.column_axis) + ", \"values\": [";
   for (size_t i = 0; i < g.columns.size(); ++i) out += (i ? ", " : "") + json_string(g.columns[i]);
@@ -179,7 +193,8 @@ std::string json_grid(const std::string& model, const GridMap& g) {
       auto it = g.cells.find({g.rows[i], g.columns[k]});
       size_t n = 0;
       if (it != g.cells.end()) {
-        for (const auto& kv : it->second) out += (n++ ? ", " : "") + json_string(kv.first) + ": " + std::to_string(kv.second);
+        for (const auto& kv : it->second)
+          out += (n++ ? ", " : "") + json_string(kv.first) + ": " + std::to_string(kv.second);
       }
       out += "}";
     }
@@ -273,8 +288,7 @@ int status_command(const CliOptions& options, const EnvLookup& env, std::ostream
     if (done.value()) {
       spdlog::info("job counters rewritten from the rows of {}", db.describe());
     } else {
-      spdlog::warn("no count triggers in {}: status counts the rows, there are no counters to rewrite",
-                   db.describe());
+      spdlog::warn("no count triggers in {}: status counts the rows, there are no counters to rewrite", db.describe());
     }
   }
   if (!options.watch) return print_status(options, store, db, out);

@@ -55,8 +55,8 @@ std::string slurm_script(const CliOptions& o, const Settings& s, const std::stri
     argv.push_back("--config");
     argv.push_back(std::filesystem::absolute(o.config_file).lexically_normal().string());
   }
-  for (const auto& a : std::vector<std::string>{"--model-name", s.pdr.model_name, "--parallel", "--workers",
-                                               std::to_string(workers)}) {
+  for (const auto& a :
+       std::vector<std::string>{"--model-name", s.pdr.model_name, "--parallel", "--workers", std::to_string(workers)}) {
     argv.push_back(a);
   }
   if (o.species) {
@@ -108,7 +108,8 @@ Result<std::string> write_and_submit(const std::string& sbatch, const std::strin
 
 int submit_command(const CliOptions& options, const EnvLookup& env, std::ostream& out) {
   if (options.scheduler != "slurm") {
-    return usage_error(Status::Usage("--scheduler: '" + options.scheduler + "' is not supported (use --scheduler slurm)"));
+    return usage_error(
+        Status::Usage("--scheduler: '" + options.scheduler + "' is not supported (use --scheduler slurm)"));
   }
   CliOptions o = options;
   o.parallel = true;  // each task runs its workers in parallel
@@ -122,9 +123,10 @@ int submit_command(const CliOptions& options, const EnvLookup& env, std::ostream
     return usage_error(Status::Usage("submit needs --workers W (jobs per node), or run.workers in the config"));
   }
   if (s.database.type == "sqlite") {
-    spdlog::warn("database.type is sqlite: every node must see {} on a shared filesystem that supports locking; "
-                 "MySQL/MariaDB is the safe choice for several nodes",
-                 s.database.path);
+    spdlog::warn(
+        "database.type is sqlite: every node must see {} on a shared filesystem that supports locking; "
+        "MySQL/MariaDB is the safe choice for several nodes",
+        s.database.path);
   }
   const std::string stem = s.pdr.model_name + "-" + timestamp();
   const std::string script_path = s.slurm.script_dir + "/" + stem + ".sbatch";
@@ -137,7 +139,8 @@ int submit_command(const CliOptions& options, const EnvLookup& env, std::ostream
     out << script;
     return kExitAllDone;
   }
-  const std::string sbatch = s.slurm.sbatch.find('/') != std::string::npos ? s.slurm.sbatch : find_program(s.slurm.sbatch);
+  const std::string sbatch =
+      s.slurm.sbatch.find('/') != std::string::npos ? s.slurm.sbatch : find_program(s.slurm.sbatch);
   if (sbatch.empty() || access(sbatch.c_str(), X_OK) != 0) {
     return usage_error(Status::Usage("slurm.sbatch: '" + s.slurm.sbatch + "' not found (from " +
                                      g.config.origin("slurm.sbatch") + "); is Slurm installed here?"));
@@ -152,7 +155,8 @@ int submit_command(const CliOptions& options, const EnvLookup& env, std::ostream
   const RegisterReport& reg = run.registered();
   const long long pending = static_cast<long long>(reg.pending + reg.other_pending);
   if (pending == 0) {
-    out << "model " << s.pdr.model_name << ": " << count_size(reg.points, "point") << ", all already done; nothing submitted\n";
+    out << "model " << s.pdr.model_name << ": " << count_size(reg.points, "point")
+        << ", all already done; nothing submitted\n";
     return kExitAllDone;
   }
   auto answer = write_and_submit(sbatch, s.slurm.script_dir, script_path, script);

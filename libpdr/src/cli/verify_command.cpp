@@ -11,8 +11,8 @@
 #include "pdr/db_manager.h"
 #include "pdr/exit_code.h"
 #include "pdr/job_store.h"
-#include "pdr/settings.h"
 #include "pdr/process.h"
+#include "pdr/settings.h"
 #include "pdr/storage.h"
 
 namespace pdr {
@@ -65,8 +65,8 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
       out << "job " << job_id << ": " << problem << "; back to pending\n";
     }
   }
-  out << "model " << *options.model_name << ": " << jobs->size() << " finished jobs, " << files
-      << " outputs checked, " << demoted << " jobs back to pending";
+  out << "model " << *options.model_name << ": " << jobs->size() << " finished jobs, " << files << " outputs checked, "
+      << demoted << " jobs back to pending";
   if (demoted > 0) out << "; run them with: " << next_command(options, "worker", *options.model_name);
   out << "\n";
   // Like a run with failures: outputs were missing or changed.

@@ -28,7 +28,8 @@ int worker_command(const CliOptions& options, const EnvLookup& env, std::ostream
   for (const auto& note : s.notes) spdlog::warn("{}", note);
   if (Status st = run.check_locations(/*registering=*/false); !st.ok()) return usage_error(st);
   if (s.database.type == "sqlite" && access(s.database.path.c_str(), F_OK) != 0) {
-    return usage_error(Status::Usage("no job database at " + s.database.path + "; register the grid first (pdr_run "
+    return usage_error(Status::Usage("no job database at " + s.database.path +
+                                     "; register the grid first (pdr_run "
                                      "with grid flags, or pdr_run submit)"));
   }
   StopSignal stop;

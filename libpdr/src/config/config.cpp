@@ -31,7 +31,6 @@ std::string quote(const std::string& s) {
 
 }  // namespace
 
-
 EnvLookup process_environment() {
   return [](const std::string& name) -> std::optional<std::string> {
     const char* v = std::getenv(name.c_str());
@@ -108,11 +107,10 @@ Result<bool> predecessor_key(const std::string& full, const YAML::Node& value, c
   const char* why = predecessor_only_key(full);
   if (why == nullptr) return false;
   const std::string given = value && value.IsScalar() ? value.Scalar() : "";
-  const bool harmless = !value || value.IsNull() || given.empty() ||
-                        (full == "storage.use_mount" && lower(given) == "false") ||
-                        (full == "storage.use_local_copy" && lower(given) == "true") ||
-                        full == "model_parameters.default_species" || full == "pdr.exe_revision" ||
-                        full == "pdr.compilation_date";
+  const bool harmless =
+      !value || value.IsNull() || given.empty() || (full == "storage.use_mount" && lower(given) == "false") ||
+      (full == "storage.use_local_copy" && lower(given) == "true") || full == "model_parameters.default_species" ||
+      full == "pdr.exe_revision" || full == "pdr.compilation_date";
   if (!harmless) return Status::Usage(at + ": " + why);
   notes.push_back(at + " is not used: " + why);
   return true;
@@ -131,7 +129,8 @@ Result<SettingType> type_of(const std::string& section, const std::string& key, 
     if (p != nullptr && p->role == ParamRole::GridDerived) {
       return Status::Usage(at + ": is computed from the grid and cannot be set here");
     }
-    if (p != nullptr && p->role == ParamRole::ModelParameter) return Status::Usage(at + ": belongs in model_parameters");
+    if (p != nullptr && p->role == ParamRole::ModelParameter)
+      return Status::Usage(at + ": belongs in model_parameters");
     return Status::Usage(at + ": unknown parameter" + suggestion(key, keys_of_section(section)));
   }
   return p->type == ParamType::Real      ? SettingType::Real
@@ -183,8 +182,9 @@ Status stage_section(const std::string& name, const YAML::Node& body, const std:
     if (full == "database.connect_args") {
       // The predecessor's driver arguments: only the empty default is meaningful here.
       if (!value || value.IsNull() || (value.IsMap() && value.size() == 0)) continue;
-      return Status::Usage(at + ": driver arguments are not passed through; use database.connect_timeout, "
-                                "read_timeout, write_timeout or unix_socket");
+      return Status::Usage(at +
+                           ": driver arguments are not passed through; use database.connect_timeout, "
+                           "read_timeout, write_timeout or unix_socket");
     }
     if (full == "model_parameters.reserved_cpus") full = "run.reserved_cpus";  // where the predecessor read it
     auto unused = predecessor_key(full, value, at, notes);
@@ -253,8 +253,8 @@ Status Config::apply_environment(const EnvLookup& env) {
       }
       auto n = normalise_scalar(spec.type, *value);
       if (!n) {
-        return Status::Usage("environment " + var + ": '" + *value + "' is not " + type_name(spec.type) +
-                             " (" + spec.key + ")");
+        return Status::Usage("environment " + var + ": '" + *value + "' is not " + type_name(spec.type) + " (" +
+                             spec.key + ")");
       }
       staged[spec.key] = SettingValue{*n, {}, var};
     }
@@ -274,8 +274,7 @@ Status Config::set_scalar(const std::string& key, const std::string& value, cons
   return Status::Ok();
 }
 
-Status Config::set_list(const std::string& key, const std::vector<std::string>& values,
-                        const std::string& flag) {
+Status Config::set_list(const std::string& key, const std::vector<std::string>& values, const std::string& flag) {
   const SettingSpec* spec = find_setting(key);
   if (spec == nullptr || spec->type != SettingType::List) {
     return Status::Usage(flag + ": internal error: no list setting " + key);

@@ -115,10 +115,8 @@ const SettingSpec* find_setting(const std::string& key) {
 
 const std::vector<std::string>& section_names() {
   static const std::vector<std::string> names = {
-      "database",       "storage",          "pdr",
-      "user",           "model_parameters", "model_params",
-      "non_default_parameters", "non_default_params", "directories",
-      "run",            "slurm"};
+      "database",           "storage",     "pdr", "user", "model_parameters", "model_params", "non_default_parameters",
+      "non_default_params", "directories", "run", "slurm"};
   return names;
 }
 
@@ -139,11 +137,16 @@ std::vector<std::string> split_words(const std::string& text) {
 const char* type_name(SettingType type) {
   switch (type) {
     case SettingType::String:
-    case SettingType::Secret: return "a string";
-    case SettingType::Integer: return "an integer";
-    case SettingType::Real: return "a number";
-    case SettingType::Bool: return "true or false";
-    case SettingType::List: return "a list";
+    case SettingType::Secret:
+      return "a string";
+    case SettingType::Integer:
+      return "an integer";
+    case SettingType::Real:
+      return "a number";
+    case SettingType::Bool:
+      return "true or false";
+    case SettingType::List:
+      return "a list";
   }
   return "a value";
 }
@@ -153,7 +156,8 @@ std::optional<std::string> normalise_scalar(SettingType type, const std::string&
   switch (type) {
     case SettingType::String:
     case SettingType::Secret:
-    case SettingType::List: return text;
+    case SettingType::List:
+      return text;
     case SettingType::Integer: {
       std::string n = canonical_number(ParamType::Integer, text);
       if (n.empty()) return std::nullopt;

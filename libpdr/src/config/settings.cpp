@@ -85,18 +85,18 @@ Status read_database(const Config& c, const std::string& cwd, Settings& s) {
   db.retry.initial_delay = c.real("database.retry.initial_delay");
   db.retry.max_delay = c.real("database.retry.max_delay");
   db.retry.deadline = c.real("database.retry.deadline");
-  for (const char* key : {"database.pool_size", "database.pool_timeout", "database.pool_recycle",
-                          "database.busy_timeout", "database.connect_timeout", "database.read_timeout",
-                          "database.write_timeout", "database.retry.max_attempts"}) {
+  for (const char* key :
+       {"database.pool_size", "database.pool_timeout", "database.pool_recycle", "database.busy_timeout",
+        "database.connect_timeout", "database.read_timeout", "database.write_timeout", "database.retry.max_attempts"}) {
     if (c.integer(key) < 1) return Status::Usage(where(key) + ": must be at least 1");
   }
   for (const char* key : {"database.leak_threshold", "database.start_deadline", "database.retry.initial_delay",
-                          "database.retry.max_delay",
-                          "database.retry.deadline"}) {
+                          "database.retry.max_delay", "database.retry.deadline"}) {
     if (!(c.real(key) > 0)) return Status::Usage(where(key) + ": must be greater than 0");
   }
   if (db.port < 1 || db.port > 65535) {
-    return Status::Usage(where("database.port") + ": " + std::to_string(c.integer("database.port")) + " is not a TCP port (1 to 65535)");
+    return Status::Usage(where("database.port") + ": " + std::to_string(c.integer("database.port")) +
+                         " is not a TCP port (1 to 65535)");
   }
   return Status::Ok();
 }
@@ -109,9 +109,11 @@ Status read_storage(const Config& c, const std::string& cwd, Settings& s) {
     return Status::Usage(where("storage.type") + ": '" + s.storage.type +
                          "' is not available in this build (local, rclone or sftp)");
   }
-  if (auto st = require(c, "storage.base_dir", "where outputs go; set PDR_STORAGE_DIR or storage.base_dir"); !st.ok()) return st;
+  if (auto st = require(c, "storage.base_dir", "where outputs go; set PDR_STORAGE_DIR or storage.base_dir"); !st.ok())
+    return st;
   s.storage.transfer_timeout = c.real("storage.transfer_timeout");
-  if (!(s.storage.transfer_timeout > 0)) return Status::Usage(where("storage.transfer_timeout") + ": must be greater than 0");
+  if (!(s.storage.transfer_timeout > 0))
+    return Status::Usage(where("storage.transfer_timeout") + ": must be greater than 0");
   if (s.storage.type == "local") {
     s.storage.base_dir = absolute_from(cwd, c.str("storage.base_dir"));
   } else if (s.storage.type == "sftp") {
@@ -136,15 +138,17 @@ Status read_storage(const Config& c, const std::string& cwd, Settings& s) {
     s.storage.remote_path_prefix = c.str("storage.remote_path_prefix");
     std::string remote = c.str("storage.rclone_remote");
     if (remote.empty()) {
-      return Status::Usage("missing required value storage.rclone_remote for rclone storage; set "
-                           "PDR_STORAGE_RCLONE_REMOTE (e.g. kosmatau: or kosmatau:/base/path)");
+      return Status::Usage(
+          "missing required value storage.rclone_remote for rclone storage; set "
+          "PDR_STORAGE_RCLONE_REMOTE (e.g. kosmatau: or kosmatau:/base/path)");
     }
     if (remote.find(':') == std::string::npos) remote += ":";
     const std::string name = remote.substr(0, remote.find(':'));
     if (name.empty() || std::any_of(name.begin(), name.end(), [](unsigned char ch) {
           return !(std::isalnum(ch) || ch == '_' || ch == '-' || ch == '.' || ch == ' ');
         })) {
-      return Status::Usage(where("storage.rclone_remote") + ": '" + remote + "' is not an rclone remote (name: or name:/path)");
+      return Status::Usage(where("storage.rclone_remote") + ": '" + remote +
+                           "' is not an rclone remote (name: or name:/path)");
     }
     s.storage.rclone_remote = remote;
   }
@@ -167,7 +171,8 @@ Status read_pdr(const Config& c, const std::string& cwd, Settings& s) {
     return Status::Usage(where("pdr.model_name") + ": '" + printable(p.model_name) +
                          "' cannot be a directory name (no '/', control characters, '.' or '..')");
   }
-  if (auto st = require(c, "pdr.base_dir", "the PDR base directory; set PDR_BASE_DIR or pdr.base_dir"); !st.ok()) return st;
+  if (auto st = require(c, "pdr.base_dir", "the PDR base directory; set PDR_BASE_DIR or pdr.base_dir"); !st.ok())
+    return st;
   p.base_dir = absolute_from(cwd, c.str("pdr.base_dir"));
   p.pdr_file_name = c.str("pdr.pdr_file_name");
   p.onion_file_name = c.str("pdr.onion_file_name");
@@ -177,9 +182,8 @@ Status read_pdr(const Config& c, const std::string& cwd, Settings& s) {
   p.json_template_file = c.str("pdr.json_template_file");
   p.chem_database = c.str("pdr.chem_database");
   p.chem_origin = c.str("pdr.chem_origin");
-  for (const char* key : {"pdr.pdr_file_name", "pdr.onion_file_name", "pdr.getctrlind_file_name",
-                          "pdr.mrt_file_name", "pdr.pdrinp_template_file", "pdr.json_template_file",
-                          "pdr.chem_database"}) {
+  for (const char* key : {"pdr.pdr_file_name", "pdr.onion_file_name", "pdr.getctrlind_file_name", "pdr.mrt_file_name",
+                          "pdr.pdrinp_template_file", "pdr.json_template_file", "pdr.chem_database"}) {
     const std::string& v = c.str(key);
     if (v.empty() || v.find('/') != std::string::npos || v == "." || v == "..") {
       return Status::Usage(where(key) + ": '" + v + "' must be a file name inside pdr.base_dir");
@@ -222,7 +226,8 @@ Status read_model(const Config& c, Settings& s) {
     }
     if (std::find(species.begin(), species.end(), sp) != species.end()) {
       // Its outputs would take the same names twice: run it once, like a repeated grid value.
-      s.notes.push_back(where("model_parameters.species") + ": species '" + sp + "' is given twice; its onion runs once");
+      s.notes.push_back(where("model_parameters.species") + ": species '" + sp +
+                        "' is given twice; its onion runs once");
       continue;
     }
     species.push_back(sp);
@@ -242,8 +247,8 @@ Status read_run(const Config& c, Settings& s, unsigned cores) {
   if (workers < 0 || workers > 1024) return Status::Usage(where("run.workers") + ": must be between 0 and 1024");
   if (reserved < 0) return Status::Usage(where("run.reserved_cpus") + ": must not be negative");
   if (r.parallel) {
-    r.workers = workers > 0 ? static_cast<int>(workers)
-                            : std::max(1, static_cast<int>(cores) - static_cast<int>(reserved));
+    r.workers =
+        workers > 0 ? static_cast<int>(workers) : std::max(1, static_cast<int>(cores) - static_cast<int>(reserved));
   } else {
     r.workers = 1;
   }
@@ -255,8 +260,9 @@ Status read_run(const Config& c, Settings& s, unsigned cores) {
   const long long lease = c.integer("run.lease_seconds"), beat = c.integer("run.heartbeat_seconds");
   if (lease < 3 || lease > 86400) return Status::Usage(where("run.lease_seconds") + ": must be between 3 and 86400");
   if (beat < 1 || beat * 3 > lease) {
-    return Status::Usage(where("run.heartbeat_seconds") + ": must be at least 1 and at most a third of run.lease_seconds (" +
-                         std::to_string(lease) + ")");
+    return Status::Usage(where("run.heartbeat_seconds") +
+                         ": must be at least 1 and at most a third of run.lease_seconds (" + std::to_string(lease) +
+                         ")");
   }
   r.lease_seconds = static_cast<int>(lease);
   r.heartbeat_seconds = static_cast<int>(beat);
@@ -357,8 +363,7 @@ Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigne
 
   for (const auto& kv : c.non_default_parameters()) {
     const ParamSpec* spec = find_parameter(kv.first);
-    s.non_default[kv.first] =
-        spec->type == ParamType::Text ? kv.second : canonical_number(spec->type, kv.second);
+    s.non_default[kv.first] = spec->type == ParamType::Text ? kv.second : canonical_number(spec->type, kv.second);
   }
   return s;
 }

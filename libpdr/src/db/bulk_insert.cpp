@@ -27,8 +27,9 @@ bool SociJobStore::plain_names(const std::vector<GridPoint>& points, size_t begi
 // turns it off for its own session (@pdr_bulk_insert) and adds the rows it inserted to the
 // counters itself, in the same transaction.
 void SociJobStore::insert_jobs_multirow(Session& sql, const std::vector<GridPoint>& points, size_t begin, size_t end,
-                          const std::unordered_map<std::string, long long>& param_ids, long long model_id,
-                          long long user_id, long long exe_id, long long chem_id, const Provenance& prov) {
+                                        const std::unordered_map<std::string, long long>& param_ids, long long model_id,
+                                        long long user_id, long long exe_id, long long chem_id,
+                                        const Provenance& prov) {
   struct BulkGuard {
     Session& sql;
     explicit BulkGuard(Session& s) : sql(s) { sql << "SET @pdr_bulk_insert = 1"; }
@@ -53,9 +54,9 @@ void SociJobStore::insert_jobs_multirow(Session& sql, const std::vector<GridPoin
     sql << std::string(dialect_.insert_ignore()) +
                " INTO pdr_model_jobs (model_name_id, model_job_name, user_id, kosmatau_parameters_id, "
                "kosmatau_executable_id, chemical_database_id, onion_species, output_directory, pending, active, "
-               "status, attempts, duplicate_key) SELECT " + std::to_string(model_id) + ", v.n, " + std::to_string(user_id) +
-               ", v.p, " + std::to_string(exe_id) + ", " + std::to_string(chem_id) +
-               ", :s, :o, 1, 0, 'pending', 0, 0 FROM (" + rows + ") v",
+               "status, attempts, duplicate_key) SELECT " +
+               std::to_string(model_id) + ", v.n, " + std::to_string(user_id) + ", v.p, " + std::to_string(exe_id) +
+               ", " + std::to_string(chem_id) + ", :s, :o, 1, 0, 'pending', 0, 0 FROM (" + rows + ") v",
         soci::use(species), soci::use(outdir);
     long long n = 0;
     sql << "SELECT ROW_COUNT()", soci::into(n);
@@ -71,7 +72,7 @@ void SociJobStore::insert_jobs_multirow(Session& sql, const std::vector<GridPoin
 // The grid's points share one base row: it is written once into a one-row temporary table and
 // each point binds only its own values (a million points bind 7 values each instead of ~100).
 bool SociJobStore::insert_parameters_shared(Session& sql, long long model_id, const std::vector<GridPoint>& points,
-                              size_t begin, size_t end) {
+                                            size_t begin, size_t end) {
   const ParameterValues* base = points[begin].base.get();
   if (base == nullptr) return false;
   for (size_t i = begin; i < end; ++i) {
@@ -124,12 +125,11 @@ bool SociJobStore::insert_parameters_shared(Session& sql, long long model_id, co
       std::string rows;
       for (size_t i = chunk; i < stop; ++i) {
         const GridPoint& p = points[i];
-        const std::string values = "'" + p.param_hash + "'" + (i == chunk ? " AS h, " : ", ") +
-                                   number_literal(p.zmetal) + (i == chunk ? " AS z, " : ", ") +
-                                   number_literal(p.xnsur) + (i == chunk ? " AS x, " : ", ") +
-                                   number_literal(p.mass_value) + (i == chunk ? " AS ms, " : ", ") +
-                                   number_literal(p.sint) + (i == chunk ? " AS s, " : ", ") +
-                                   number_literal(p.rtot) + (i == chunk ? " AS r" : "");
+        const std::string values =
+            "'" + p.param_hash + "'" + (i == chunk ? " AS h, " : ", ") + number_literal(p.zmetal) +
+            (i == chunk ? " AS z, " : ", ") + number_literal(p.xnsur) + (i == chunk ? " AS x, " : ", ") +
+            number_literal(p.mass_value) + (i == chunk ? " AS ms, " : ", ") + number_literal(p.sint) +
+            (i == chunk ? " AS s, " : ", ") + number_literal(p.rtot) + (i == chunk ? " AS r" : "");
         rows += (i == chunk ? "SELECT " : " UNION ALL SELECT ") + values;
       }
       sql << std::string(dialect_.insert_ignore()) + " INTO kosmatau_parameters (model_name_id, parameter_hash, " +
@@ -161,8 +161,8 @@ bool SociJobStore::insert_parameters_shared(Session& sql, long long model_id, co
   return true;
 }
 
-void SociJobStore::insert_parameters(Session& sql, long long model_id, const std::vector<GridPoint>& points, size_t begin,
-                       size_t end) {
+void SociJobStore::insert_parameters(Session& sql, long long model_id, const std::vector<GridPoint>& points,
+                                     size_t begin, size_t end) {
   if (insert_parameters_shared(sql, model_id, points, begin, end)) return;
   const auto& specs = parameter_specs();
   const size_t n = end - begin;
@@ -195,7 +195,8 @@ void SociJobStore::insert_parameters(Session& sql, long long model_id, const std
     }
   }
   ins.alloc();
-  ins.prepare(std::string(dialect_.insert_ignore()) + " INTO kosmatau_parameters (" + cols + ") VALUES (" + marks + ")");
+  ins.prepare(std::string(dialect_.insert_ignore()) + " INTO kosmatau_parameters (" + cols + ") VALUES (" + marks +
+              ")");
   ins.define_and_bind();
   ins.execute(true);
 }

@@ -82,9 +82,10 @@ Status SociJobStore::check_server() {
   dialect_.skip_locked = info->skip_locked;
   counters_live_ = info->job_counters;
   if (!info->skip_locked) {
-    spdlog::warn("database server {} cannot SELECT ... FOR UPDATE SKIP LOCKED (MariaDB >= 10.6 or MySQL >= 8.0 "
-                 "can): claims of several processes wait for each other",
-                 info->version);
+    spdlog::warn(
+        "database server {} cannot SELECT ... FOR UPDATE SKIP LOCKED (MariaDB >= 10.6 or MySQL >= 8.0 "
+        "can): claims of several processes wait for each other",
+        info->version);
   }
   return Status::Ok();
 }
@@ -95,7 +96,8 @@ Result<ServerInfo> SociJobStore::server_info() {
     info = ServerInfo{};
     if (dialect_.mysql) {
       sql << "SELECT VERSION()", soci::into(info.version);
-      sql << "SELECT CAST(@@max_connections AS SIGNED), CAST(@@wait_timeout AS SIGNED)", soci::into(info.max_connections), soci::into(info.wait_timeout);
+      sql << "SELECT CAST(@@max_connections AS SIGNED), CAST(@@wait_timeout AS SIGNED)",
+          soci::into(info.max_connections), soci::into(info.wait_timeout);
       info.skip_locked = supports_skip_locked(info.version);
     } else {
       std::string v;

@@ -27,11 +27,11 @@ constexpr int kConnectionLost[] = {
 
 // Worth retrying on a live connection (after a rollback).
 constexpr int kRetryable[] = {
-    1040,  // ER_CON_COUNT_ERROR: too many connections
-    1203,  // ER_TOO_MANY_USER_CONNECTIONS: max_user_connections reached
-    1205,  // ER_LOCK_WAIT_TIMEOUT (the transaction stays open: roll back)
-    1213,  // ER_LOCK_DEADLOCK
-    1317,  // ER_QUERY_INTERRUPTED
+    1040,                    // ER_CON_COUNT_ERROR: too many connections
+    1203,                    // ER_TOO_MANY_USER_CONNECTIONS: max_user_connections reached
+    1205,                    // ER_LOCK_WAIT_TIMEOUT (the transaction stays open: roll back)
+    1213,                    // ER_LOCK_DEADLOCK
+    1317,                    // ER_QUERY_INTERRUPTED
     1158, 1159, 1160, 1161,  // network read/write errors and timeouts
 };
 

@@ -7,8 +7,8 @@
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 #include <soci/version.h>
-#include <sqlite3.h>
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -78,7 +78,8 @@ void enable_keepalive(MYSQL* conn) {
 
 std::string mask(std::string text, const std::string& secret) {
   if (secret.empty()) return text;
-  for (size_t p = text.find(secret); p != std::string::npos; p = text.find(secret, p)) text.replace(p, secret.size(), "***");
+  for (size_t p = text.find(secret); p != std::string::npos; p = text.find(secret, p))
+    text.replace(p, secret.size(), "***");
   return text;
 }
 
@@ -96,8 +97,8 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
   // The handshake after the TCP connect is bounded by connect_timeout or read_timeout.
   const double limit = mysql ? std::max(settings_.connect_timeout, settings_.read_timeout) + 1.0 : 0.0;
   const std::string where = mysql ? (settings_.unix_socket.empty()
-                                         ? settings_.username + "@" + settings_.host + ":" + std::to_string(settings_.port) +
-                                               "/" + settings_.database
+                                         ? settings_.username + "@" + settings_.host + ":" +
+                                               std::to_string(settings_.port) + "/" + settings_.database
                                          : settings_.username + "@" + settings_.unix_socket + "/" + settings_.database)
                                   : settings_.path;
   try {
@@ -116,8 +117,8 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
       // A reader opens a file it may not write (a colleague's grid) read-only; one it may write
       // as usual, so that its last connection removes the -wal and -shm files when it closes.
       const bool open_read_only = settings_.read_only && access(settings_.path.c_str(), W_OK) != 0;
-      s->open(*soci::factory_sqlite3(), "db=\"" + settings_.path + "\" timeout=" +
-                                            std::to_string(settings_.busy_timeout) +
+      s->open(*soci::factory_sqlite3(), "db=\"" + settings_.path +
+                                            "\" timeout=" + std::to_string(settings_.busy_timeout) +
                                             (open_read_only ? " readonly=true" : ""));
       // A reader leaves the journal mode as it is (changing it is a write).
       if (!settings_.read_only) *s << "PRAGMA journal_mode=WAL";
@@ -238,17 +239,16 @@ Result<DbManager::Lease> DbManager::borrow(const std::string& purpose) {
     }
     if (freed_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() && in_use_ >= capacity) {
       report_leaks();
-      return Status::Error(ErrorKind::kTransient, "no database session free after " +
-                                                      std::to_string(settings_.pool_timeout) +
-                                                      " s (database.pool_size + max_overflow = " +
-                                                      std::to_string(settings_.pool_size + settings_.max_overflow) +
-                                                      ")");
+      return Status::Error(ErrorKind::kTransient,
+                           "no database session free after " + std::to_string(settings_.pool_timeout) +
+                               " s (database.pool_size + max_overflow = " +
+                               std::to_string(settings_.pool_size + settings_.max_overflow) + ")");
     }
   }
 }
 
-void DbManager::give_back(std::unique_ptr<soci::session> s, std::chrono::steady_clock::time_point expires,
-                          long long id, bool broken) {
+void DbManager::give_back(std::unique_ptr<soci::session> s, std::chrono::steady_clock::time_point expires, long long id,
+                          bool broken) {
   std::lock_guard<std::mutex> lock(mu_);
   --in_use_;
   borrowed_.erase(id);
@@ -274,8 +274,8 @@ PoolStats DbManager::stats() const {
 
 namespace {
 bool same_database(const DatabaseSettings& a, const DatabaseSettings& b) {
-  return a.type == b.type && a.path == b.path && a.host == b.host && a.port == b.port &&
-         a.database == b.database && a.username == b.username && a.unix_socket == b.unix_socket;
+  return a.type == b.type && a.path == b.path && a.host == b.host && a.port == b.port && a.database == b.database &&
+         a.username == b.username && a.unix_socket == b.unix_socket;
 }
 }  // namespace
 

@@ -4,12 +4,18 @@ namespace pdr {
 
 const char* to_string(JobState state) {
   switch (state) {
-    case JobState::Pending: return "pending";
-    case JobState::Running: return "running";
-    case JobState::Finished: return "finished";
-    case JobState::Failed: return "failed";
-    case JobState::Skipped: return "skipped";
-    case JobState::Cancelled: return "cancelled";
+    case JobState::Pending:
+      return "pending";
+    case JobState::Running:
+      return "running";
+    case JobState::Finished:
+      return "finished";
+    case JobState::Failed:
+      return "failed";
+    case JobState::Skipped:
+      return "skipped";
+    case JobState::Cancelled:
+      return "cancelled";
   }
   return "unknown";
 }
@@ -19,16 +25,22 @@ const std::vector<std::string>& status_words(JobState state) {
       skipped{"skipped"}, cancelled{"cancelled"};
   // The predecessor's failure words (its final one for a failed job is exception_runtime), and
   // `failed`, which databases of earlier pdr_run versions hold.
-  static const std::vector<std::string> failed{"exception_runtime", "failed",    "problem",        "ERROR",
-                                               "error",             "exception", "exception_setup_outer",
-                                               "failed_storage"};
+  static const std::vector<std::string> failed{
+      "exception_runtime",     "failed",        "problem", "ERROR", "error", "exception",
+      "exception_setup_outer", "failed_storage"};
   switch (state) {
-    case JobState::Pending: return pending;
-    case JobState::Running: return running;
-    case JobState::Finished: return finished;
-    case JobState::Failed: return failed;
-    case JobState::Skipped: return skipped;
-    case JobState::Cancelled: return cancelled;
+    case JobState::Pending:
+      return pending;
+    case JobState::Running:
+      return running;
+    case JobState::Finished:
+      return finished;
+    case JobState::Failed:
+      return failed;
+    case JobState::Skipped:
+      return skipped;
+    case JobState::Cancelled:
+      return cancelled;
   }
   return failed;
 }
@@ -46,8 +58,8 @@ std::string status_sql(JobState state, const std::string& column) {
 }
 
 std::optional<JobState> parse_job_state(const std::string& text) {
-  for (JobState s : {JobState::Pending, JobState::Running, JobState::Finished, JobState::Failed,
-                     JobState::Skipped, JobState::Cancelled}) {
+  for (JobState s : {JobState::Pending, JobState::Running, JobState::Finished, JobState::Failed, JobState::Skipped,
+                     JobState::Cancelled}) {
     if (text == to_string(s)) return s;
     for (const auto& w : status_words(s)) {
       if (text == w) return s;

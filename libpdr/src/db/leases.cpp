@@ -12,9 +12,10 @@ Result<Backlog> SociJobStore::backlog(long long model_id) {
            "COALESCE(SUM(CASE WHEN status = 'running' AND token IS NOT NULL AND (lease_expires_at IS NULL OR "
            "lease_expires_at < " +
                dialect_.now() + " OR heartbeat_at IS NULL OR heartbeat_at < " +
-               dialect_.now_plus(-(policy_.heartbeat_seconds + 2)) + ") THEN 1 ELSE 0 END), 0), "
-           "COALESCE(SUM(CASE WHEN status = 'running' AND token IS NOT NULL THEN 1 ELSE 0 END), 0) "
-           "FROM pdr_model_jobs WHERE model_name_id = :m AND duplicate_key = 0 AND status IN ('pending', 'running')",
+               dialect_.now_plus(-(policy_.heartbeat_seconds + 2)) +
+               ") THEN 1 ELSE 0 END), 0), "
+               "COALESCE(SUM(CASE WHEN status = 'running' AND token IS NOT NULL THEN 1 ELSE 0 END), 0) "
+               "FROM pdr_model_jobs WHERE model_name_id = :m AND duplicate_key = 0 AND status IN ('pending', 'running')",
         soci::use(model_id), soci::into(left.pending), soci::into(left.unproven), soci::into(left.running);
     return Status::Ok();
   });
@@ -49,12 +50,12 @@ Result<std::map<long long, long long>> SociJobStore::renew_leases(const Owner& o
 Result<bool> SociJobStore::renew_lease(long long job_id, long long epoch, const Owner& owner) {
   bool held = false;
   Status st = transaction("renew the lease of job " + std::to_string(job_id), [&](Session& sql) {
-    soci::statement up = (sql.prepare << "UPDATE pdr_model_jobs SET lease_expires_at = " +
-                                             dialect_.now_plus(policy_.lease_seconds) + ", heartbeat_at = " +
-                                             dialect_.now() +
-                                             " WHERE id = :id AND status = 'running' AND token = :t AND "
-                                             "lease_epoch = :e",
-                          soci::use(job_id), soci::use(owner.token), soci::use(epoch));
+    soci::statement up =
+        (sql.prepare << "UPDATE pdr_model_jobs SET lease_expires_at = " + dialect_.now_plus(policy_.lease_seconds) +
+                            ", heartbeat_at = " + dialect_.now() +
+                            " WHERE id = :id AND status = 'running' AND token = :t AND "
+                            "lease_epoch = :e",
+         soci::use(job_id), soci::use(owner.token), soci::use(epoch));
     up.execute(true);
     // Not the affected-row count: MySQL counts an UPDATE that changes nothing (renewed
     // twice within a second) as 0 rows.
@@ -81,19 +82,19 @@ Result<long long> SociJobStore::reap_expired() {
     std::vector<Expired> expired;
     soci::rowset<soci::row> rs =
         (sql.prepare << "SELECT id, lease_epoch, COALESCE(pid, 0), attempts, COALESCE(host, '') FROM pdr_model_jobs "
-                        "WHERE status = 'running' AND lease_expires_at < " + dialect_.now() + " LIMIT 1000" +
-                            std::string(dialect_.claim_lock()));
+                        "WHERE status = 'running' AND lease_expires_at < " +
+                            dialect_.now() + " LIMIT 1000" + std::string(dialect_.claim_lock()));
     for (const auto& row : rs) {
-      expired.push_back(Expired{as_integer(row, 0), as_integer(row, 1), as_integer(row, 2), static_cast<int>(as_integer(row, 3)),
-                                row.get<std::string>(4)});
+      expired.push_back(Expired{as_integer(row, 0), as_integer(row, 1), as_integer(row, 2),
+                                static_cast<int>(as_integer(row, 3)), row.get<std::string>(4)});
     }
     for (const auto& e : expired) {
       StatusChange c;
       c.job_id = e.id;
       c.expect = JobState::Running;
       c.epoch = e.epoch;
-      const std::string what = "lease expired: owner " + e.host + " pid " + std::to_string(e.pid) +
-                               " stopped renewing it";
+      const std::string what =
+          "lease expired: owner " + e.host + " pid " + std::to_string(e.pid) + " stopped renewing it";
       const Decision d = decide_lost_owner(policy_, e.attempts, what);
       c.next = d.next;
       c.error = d.error;

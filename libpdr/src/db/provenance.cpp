@@ -24,7 +24,8 @@ void SociJobStore::record_files(Session& sql, const StatusChange& c) {
     soci::statement ins(sql);
     for (size_t i = 0; i < c.files.size(); ++i) {
       const std::string n = std::to_string(i);
-      q += (i ? ", " : "") + std::string("(:j") + n + ", :k" + n + ", :p" + n + ", :s" + n + ", :z" + n + ", :t" + n + ")";
+      q += (i ? ", " : "") + std::string("(:j") + n + ", :k" + n + ", :p" + n + ", :s" + n + ", :z" + n + ", :t" + n +
+           ")";
       const StoredFile& f = c.files[i];
       ins.exchange(soci::use(c.job_id));
       ins.exchange(soci::use(f.kind));
@@ -67,22 +68,27 @@ void SociJobStore::record_files(Session& sql, const StatusChange& c) {
     };
     auto part = [](const StoredFile& f) {
       const auto slash = f.path.find_last_of('/');
-      return Part{f.path.substr(slash + 1), f.path, f.path.substr(0, slash), f.mtime, f.sha256, f.size,
+      return Part{f.path.substr(slash + 1),
+                  f.path,
+                  f.path.substr(0, slash),
+                  f.mtime,
+                  f.sha256,
+                  f.size,
                   f.mtime.empty() ? soci::i_null : soci::i_ok};
     };
     Part a = part(*h4->second), b = part(*hs->second), d = part(*hc->second);
     best_effort(sql, "hdf_files row of job " + std::to_string(c.job_id), [&] {
-    sql << "INSERT INTO hdf_files (job_id, pdrexe_id, parameter_id, model_name_id, "
-           "file_name, full_path, path, modification_time, sha256_sum, file_size, "
-           "file_name_hdf5_s, full_path_hdf5_s, path_hdf5_s, modification_time_hdf5_s, sha256_sum_hdf5_s, file_size_hdf5_s, "
-           "file_name_hdf5_c, full_path_hdf5_c, path_hdf5_c, modification_time_hdf5_c, sha256_sum_hdf5_c, file_size_hdf5_c) "
-           "SELECT id, kosmatau_executable_id, kosmatau_parameters_id, model_name_id, "
-           ":a1, :a2, :a3, :a4, :a5, :a6, :b1, :b2, :b3, :b4, :b5, :b6, :c1, :c2, :c3, :c4, :c5, :c6 "
-           "FROM pdr_model_jobs WHERE id = :id",
-        soci::use(a.name), soci::use(a.path), soci::use(a.dir), soci::use(a.mtime, a.mtime_ind), soci::use(a.sha),
-        soci::use(a.size), soci::use(b.name), soci::use(b.path), soci::use(b.dir), soci::use(b.mtime, b.mtime_ind),
-        soci::use(b.sha), soci::use(b.size), soci::use(d.name), soci::use(d.path), soci::use(d.dir),
-        soci::use(d.mtime, d.mtime_ind), soci::use(d.sha), soci::use(d.size), soci::use(c.job_id);
+      sql << "INSERT INTO hdf_files (job_id, pdrexe_id, parameter_id, model_name_id, "
+             "file_name, full_path, path, modification_time, sha256_sum, file_size, "
+             "file_name_hdf5_s, full_path_hdf5_s, path_hdf5_s, modification_time_hdf5_s, sha256_sum_hdf5_s, file_size_hdf5_s, "
+             "file_name_hdf5_c, full_path_hdf5_c, path_hdf5_c, modification_time_hdf5_c, sha256_sum_hdf5_c, file_size_hdf5_c) "
+             "SELECT id, kosmatau_executable_id, kosmatau_parameters_id, model_name_id, "
+             ":a1, :a2, :a3, :a4, :a5, :a6, :b1, :b2, :b3, :b4, :b5, :b6, :c1, :c2, :c3, :c4, :c5, :c6 "
+             "FROM pdr_model_jobs WHERE id = :id",
+          soci::use(a.name), soci::use(a.path), soci::use(a.dir), soci::use(a.mtime, a.mtime_ind), soci::use(a.sha),
+          soci::use(a.size), soci::use(b.name), soci::use(b.path), soci::use(b.dir), soci::use(b.mtime, b.mtime_ind),
+          soci::use(b.sha), soci::use(b.size), soci::use(d.name), soci::use(d.path), soci::use(d.dir),
+          soci::use(d.mtime, d.mtime_ind), soci::use(d.sha), soci::use(d.size), soci::use(c.job_id);
     });
   }
   auto js = by_kind.find("input_json_file");

@@ -6,7 +6,8 @@ namespace pdr {
 // The outputs a job the predecessor finished must still have, from what it recorded: the
 // hdf_files paths (else pdrstruct<job>.hdf5, its own test of "done"), the output columns it
 // sets only for a file it stored, and by its naming each onion species' TEXTOUT<job>_<species>.
-Status SociJobStore::predecessor_outputs(long long model_id, std::unordered_map<long long, std::vector<std::string>>* files) {
+Status SociJobStore::predecessor_outputs(long long model_id,
+                                         std::unordered_map<long long, std::vector<std::string>>* files) {
   return read("read the outputs the predecessor recorded", [&](Session& sql) {
     files->clear();
     std::string model_path;
@@ -74,8 +75,8 @@ Status SociJobStore::reconcile(long long model_id, const std::vector<GridPoint>&
   // Jobs the predecessor finished record their outputs its own way.
   bool unrecorded = false;
   for (const auto& r : rows) {
-    unrecorded = unrecorded || (state_of_word(r.status) == JobState::Finished && files.count(r.id) == 0 &&
-                                wanted.count(r.name) != 0);
+    unrecorded = unrecorded ||
+                 (state_of_word(r.status) == JobState::Finished && files.count(r.id) == 0 && wanted.count(r.name) != 0);
   }
   if (unrecorded) {
     JobOutputs theirs;
@@ -204,8 +205,7 @@ std::string SociJobStore::missing_output(const JobOutputs& files, long long job_
 // and it is left to it (pdr_run retry queues it again). An owner on this host that is gone holds
 // no lease any more: its lease ends now and the reaper returns the job like any expired one (an
 // attempt used, the retry delay waited, failed after the last attempt).
-Status SociJobStore::end_dead_lease(const JobRow& r, const std::string& host, RegisterReport* report,
-                                    bool* reap_now) {
+Status SociJobStore::end_dead_lease(const JobRow& r, const std::string& host, RegisterReport* report, bool* reap_now) {
   if (!r.owned) {
     ++report->ownerless_running;
     return Status::Ok();

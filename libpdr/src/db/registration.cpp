@@ -70,8 +70,9 @@ Status SociJobStore::register_model(Session& sql, const Provenance& prov, const 
                                                      // predecessor finds the row it looks for by it
                                                      : prov.exe_compilation_date + ".000000"}});
   json_template_id_ = json_template_row(sql, prov);
-  ids->chem = get_or_create(sql, "chemical_databases", {"chem_rates_file_name", "chem_rates_full_path", "database_origin"},
-                            {prov.chem_file_name, prov.chem_full_path, prov.chem_origin}, {});
+  ids->chem =
+      get_or_create(sql, "chemical_databases", {"chem_rates_file_name", "chem_rates_full_path", "database_origin"},
+                    {prov.chem_file_name, prov.chem_full_path, prov.chem_origin}, {});
   return Status::Ok();
 }
 
@@ -111,7 +112,8 @@ Status SociJobStore::check_points(Session& sql, long long model_id, const std::s
           first_difference(row == rows.end() ? ParameterValues{} : row->second, *compare[i].first);
       if (!differs.empty()) {
         return Status::Usage("model '" + model_name + "' already has point " + compare[i].first->job_name +
-                             " with other parameters (" + differs + "); its outputs would be overwritten. "
+                             " with other parameters (" + differs +
+                             "); its outputs would be overwritten. "
                              "Use another --model-name for changed physics");
       }
     }
@@ -138,8 +140,8 @@ std::unordered_map<std::string, long long> SociJobStore::parameter_ids(Session& 
 
 // One batch of job rows (INSERT IGNORE: a job the model has keeps its row).
 void SociJobStore::insert_jobs(Session& sql, const std::vector<GridPoint>& points, size_t begin, size_t end,
-                               const std::unordered_map<std::string, long long>& param_ids,
-                               const RegistrationIds& ids, const Provenance& prov) {
+                               const std::unordered_map<std::string, long long>& param_ids, const RegistrationIds& ids,
+                               const Provenance& prov) {
   if (dialect_.mysql && plain_names(points, begin, end)) {
     insert_jobs_multirow(sql, points, begin, end, param_ids, ids.model, ids.user, ids.exe, ids.chem, prov);
     return;
@@ -157,10 +159,11 @@ void SociJobStore::insert_jobs(Session& sql, const std::vector<GridPoint>& point
     species.push_back(prov.onion_species);
     outdirs.push_back(prov.model_path);
   }
-  sql << std::string(dialect_.insert_ignore()) + " INTO pdr_model_jobs (model_name_id, model_job_name, user_id, "
-         "kosmatau_parameters_id, kosmatau_executable_id, chemical_database_id, onion_species, "
-         "output_directory, pending, active, status, attempts, duplicate_key) "
-         "VALUES (:m, :n, :u, :p, :e, :c, :s, :o, 1, 0, 'pending', 0, 0)",
+  sql << std::string(dialect_.insert_ignore()) +
+             " INTO pdr_model_jobs (model_name_id, model_job_name, user_id, "
+             "kosmatau_parameters_id, kosmatau_executable_id, chemical_database_id, onion_species, "
+             "output_directory, pending, active, status, attempts, duplicate_key) "
+             "VALUES (:m, :n, :u, :p, :e, :c, :s, :o, 1, 0, 'pending', 0, 0)",
       soci::use(mids), soci::use(names), soci::use(uids), soci::use(pids), soci::use(eids), soci::use(cids),
       soci::use(species), soci::use(outdirs);
 }
@@ -238,8 +241,8 @@ std::string SociJobStore::first_difference(const ParameterValues& stored, const 
 
 // SELECT by the unique key; INSERT OR IGNORE when missing; return the id.
 long long SociJobStore::get_or_create(Session& sql, const std::string& table, const std::vector<std::string>& key_cols,
-                        const std::vector<std::string>& key_vals,
-                        const std::vector<std::pair<std::string, std::string>>& extra) {
+                                      const std::vector<std::string>& key_vals,
+                                      const std::vector<std::pair<std::string, std::string>>& extra) {
   std::string where;
   for (size_t i = 0; i < key_cols.size(); ++i) {
     where += (i ? " AND " : "") + key_cols[i] + " = :k" + std::to_string(i);

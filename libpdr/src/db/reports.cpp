@@ -35,8 +35,7 @@ std::map<std::string, long long> SociJobStore::read_counts(Session& sql, long lo
 // A model's id by name (the first, should the predecessor have left two rows of one name).
 std::optional<long long> SociJobStore::model_id_of(Session& sql, const std::string& model) {
   long long id = 0;
-  sql << "SELECT id FROM model_names WHERE model_name = :n ORDER BY id LIMIT 1", soci::use(model),
-      soci::into(id);
+  sql << "SELECT id FROM model_names WHERE model_name = :n ORDER BY id LIMIT 1", soci::use(model), soci::into(id);
   if (!sql.got_data()) return std::nullopt;
   return id;
 }
@@ -66,8 +65,8 @@ Result<ParameterValues> SociJobStore::load_parameters(long long params_id) {
   ParameterValues values;
   Status st = read("load parameter row " + std::to_string(params_id), [&](Session& sql) {
     values.clear();
-    soci::rowset<soci::row> rs = (sql.prepare << "SELECT * FROM kosmatau_parameters WHERE id = :id",
-                                  soci::use(params_id));
+    soci::rowset<soci::row> rs =
+        (sql.prepare << "SELECT * FROM kosmatau_parameters WHERE id = :id", soci::use(params_id));
     bool found = false;
     for (const auto& row : rs) {
       found = true;
@@ -82,7 +81,8 @@ Result<ParameterValues> SociJobStore::load_parameters(long long params_id) {
         values[spec->name] = field_text(row, i, spec->type);
       }
     }
-    if (!found) return Status::Error(ErrorKind::kPermanent, "parameter row " + std::to_string(params_id) + " is missing");
+    if (!found)
+      return Status::Error(ErrorKind::kPermanent, "parameter row " + std::to_string(params_id) + " is missing");
     return Status::Ok();
   });
   if (!st.ok()) return st;
@@ -100,7 +100,7 @@ Result<std::map<std::string, long long>> SociJobStore::state_counts(long long mo
 }
 
 Result<GridMap> SociJobStore::grid_map(const std::string& model, const std::string& row_axis,
-                         const std::string& column_axis) {
+                                       const std::string& column_axis) {
   // Axis -> the parameter column and how a value is written in the grid's units.
   auto column_of = [](const std::string& axis) -> std::string {
     if (axis == "dens") return "xnsur";
@@ -121,9 +121,11 @@ Result<GridMap> SociJobStore::grid_map(const std::string& model, const std::stri
     if (!found) return no_model(model);
     const long long model_id = *found;
     soci::rowset<soci::row> rs =
-        (sql.prepare << "SELECT p." + rc + ", p." + cc + ", j.status, COUNT(*) FROM pdr_model_jobs j JOIN "
-                        "kosmatau_parameters p ON p.id = j.kosmatau_parameters_id WHERE j.model_name_id = :m AND "
-                        "j.duplicate_key = 0 GROUP BY p." + rc + ", p." + cc + ", j.status",
+        (sql.prepare << "SELECT p." + rc + ", p." + cc +
+                            ", j.status, COUNT(*) FROM pdr_model_jobs j JOIN "
+                            "kosmatau_parameters p ON p.id = j.kosmatau_parameters_id WHERE j.model_name_id = :m AND "
+                            "j.duplicate_key = 0 GROUP BY p." +
+                            rc + ", p." + cc + ", j.status",
          soci::use(model_id));
     std::map<double, std::string> rows, columns;
     for (const auto& row : rs) {
@@ -146,9 +148,12 @@ Result<GridMap> SociJobStore::grid_map(const std::string& model, const std::stri
 double SociJobStore::as_double(const soci::row& row, std::size_t i) {
   if (row.get_indicator(i) == soci::i_null) return 0;
   switch (row.get_properties(i).get_data_type()) {
-    case soci::dt_double: return row.get<double>(i);
-    case soci::dt_string: return std::stod(row.get<std::string>(i));
-    default: return static_cast<double>(as_integer(row, i));
+    case soci::dt_double:
+      return row.get<double>(i);
+    case soci::dt_string:
+      return std::stod(row.get<std::string>(i));
+    default:
+      return static_cast<double>(as_integer(row, i));
   }
 }
 
@@ -178,8 +183,8 @@ Result<StatusReport> SociJobStore::status_report(const std::string& model) {
   Status st = read("read status", [&](Session& sql) {
     report = StatusReport{};
     report.model = model;
-    for (JobState s : {JobState::Pending, JobState::Running, JobState::Finished, JobState::Failed,
-                       JobState::Skipped, JobState::Cancelled}) {
+    for (JobState s : {JobState::Pending, JobState::Running, JobState::Finished, JobState::Failed, JobState::Skipped,
+                       JobState::Cancelled}) {
       report.by_status[to_string(s)] = 0;
     }
     const auto found = model_id_of(sql, model);
@@ -193,10 +198,12 @@ Result<StatusReport> SociJobStore::status_report(const std::string& model) {
       soci::rowset<soci::row> rs =
           (sql.prepare << "SELECT model_job_name, COALESCE(host, ''), COALESCE(pid, 0), "
                           "COALESCE(time_of_start, ''), exit_code, COALESCE(error, ''), attempts, "
-                          "COALESCE(" + dialect_.seconds_since("time_of_start") + ", -1), COALESCE(" +
-                              dialect_.seconds_since("heartbeat_at") + ", -1) FROM pdr_model_jobs "
-                          "WHERE model_name_id = :m AND duplicate_key = 0 AND " + status_sql(state) +
-                              " ORDER BY id LIMIT 100",
+                          "COALESCE(" +
+                              dialect_.seconds_since("time_of_start") + ", -1), COALESCE(" +
+                              dialect_.seconds_since("heartbeat_at") +
+                              ", -1) FROM pdr_model_jobs "
+                              "WHERE model_name_id = :m AND duplicate_key = 0 AND " +
+                              status_sql(state) + " ORDER BY id LIMIT 100",
            soci::use(model_id));
       for (const auto& row : rs) {
         JobSummary j;
@@ -259,7 +266,8 @@ Result<std::map<long long, std::vector<StoredFile>>> SociJobStore::finished_outp
                          soci::into(sizes));
     q.execute();
     while (q.fetch()) {
-      for (size_t i = 0; i < ids.size(); ++i) out[ids[i]].push_back(StoredFile{kinds[i], paths[i], sums[i], sizes[i], "", ""});
+      for (size_t i = 0; i < ids.size(); ++i)
+        out[ids[i]].push_back(StoredFile{kinds[i], paths[i], sums[i], sizes[i], "", ""});
       for (auto* v : {&ids, &sizes}) v->resize(kBatch);
       for (auto* v : {&kinds, &paths, &sums}) v->resize(kBatch);
     }
@@ -293,7 +301,7 @@ Result<std::map<long long, std::vector<StoredFile>>> SociJobStore::finished_outp
 }
 
 Status SociJobStore::record_run(long long model_id, const Owner& owner, int workers, const std::string& state,
-                  const PoolStats& pool) {
+                                const PoolStats& pool) {
   return transaction("record run " + owner.token, [&](Session& sql) {
     const long long pid = owner.pid, w = workers, open = pool.size, in_use = pool.in_use, idle = pool.idle;
     sql << std::string(dialect_.insert_ignore()) +

@@ -15,8 +15,8 @@ std::vector<TableDef> schema_tables() {
   TableDef params{"kosmatau_parameters",
                   {{"model_name_id", "INTEGER NOT NULL"}, {"time_created", "DATETIME DEFAULT CURRENT_TIMESTAMP"}}};
   for (const auto& spec : parameter_specs()) {
-    const char* type = spec.type == ParamType::Real      ? "DOUBLE"
-                       : spec.type == ParamType::Integer ? "INTEGER"
+    const char* type = spec.type == ParamType::Real              ? "DOUBLE"
+                       : spec.type == ParamType::Integer         ? "INTEGER"
                        : (std::string(spec.name) == "fuvstring") ? "VARCHAR(50)"
                                                                  : "TEXT";
     params.columns.push_back({spec.name, type});
@@ -168,7 +168,8 @@ std::vector<IndexDef> schema_indexes() {
   // On the predecessor's tables the unique keys are the ones its own get-or-create looks up by
   // (model name and path; all five executable fields), so none of them refuses its inserts.
   return {
-      {"uq_chemical_databases", "chemical_databases", "chem_rates_file_name, chem_rates_full_path, database_origin", true},
+      {"uq_chemical_databases", "chemical_databases", "chem_rates_file_name, chem_rates_full_path, database_origin",
+       true},
       {"uq_json_templates_sha", "json_templates", "sha256_sum", true},
       {"uq_kosmatau_executables_build", "kosmatau_executables",
        "executable_file_name, executable_full_path, sha256_sum, code_revision, compilation_date", true},
@@ -193,10 +194,8 @@ std::vector<IndexDef> schema_indexes() {
 std::vector<IndexDef> obsolete_indexes() {
   return {
       // Keys of schema 3 that refused rows the predecessor writes.
-      {"uq_jobs", "pdr_model_jobs", "", true},
-      {"uq_hdf_files_job", "hdf_files", "", true},
-      {"uq_json_files_job", "json_files", "", true},
-      {"uq_kosmatau_executables", "kosmatau_executables", "", true},
+      {"uq_jobs", "pdr_model_jobs", "", true},       {"uq_hdf_files_job", "hdf_files", "", true},
+      {"uq_json_files_job", "json_files", "", true}, {"uq_kosmatau_executables", "kosmatau_executables", "", true},
       {"uq_model_names", "model_names", "", true},
   };
 }
@@ -207,7 +206,9 @@ std::vector<ViewDef> schema_views() {
       "SUM(CASE WHEN j.status = 'pending' THEN 1 ELSE 0 END) AS pending, "
       "SUM(CASE WHEN j.status = 'running' THEN 1 ELSE 0 END) AS running, "
       "SUM(CASE WHEN j.status = 'finished' THEN 1 ELSE 0 END) AS finished, "
-      "SUM(CASE WHEN " + status_sql(JobState::Failed, "j.status") + " THEN 1 ELSE 0 END) AS failed, "
+      "SUM(CASE WHEN " +
+      status_sql(JobState::Failed, "j.status") +
+      " THEN 1 ELSE 0 END) AS failed, "
       "SUM(CASE WHEN j.status = 'skipped' THEN 1 ELSE 0 END) AS skipped, "
       "SUM(CASE WHEN j.status = 'cancelled' THEN 1 ELSE 0 END) AS cancelled, "
       "MIN(j.time_of_start) AS first_start, MAX(j.time_of_finish) AS last_finish";
@@ -247,12 +248,14 @@ std::vector<TriggerDef> schema_triggers(const Dialect& d) {
     return {
         {"trg_pdr_jobs_count_insert",
          "CREATE TRIGGER IF NOT EXISTS trg_pdr_jobs_count_insert AFTER INSERT ON pdr_model_jobs FOR EACH ROW "
-         "INSERT INTO pdr_job_counts (model_name_id, shard, status, n) SELECT NEW.model_name_id, " + shard +
+         "INSERT INTO pdr_job_counts (model_name_id, shard, status, n) SELECT NEW.model_name_id, " +
+             shard +
              ", NEW.status, 1 FROM DUAL WHERE NEW.duplicate_key = 0 AND @pdr_bulk_insert IS NULL "
              "ON DUPLICATE KEY UPDATE n = n + 1"},
         {"trg_pdr_jobs_count_update",
          "CREATE TRIGGER IF NOT EXISTS trg_pdr_jobs_count_update AFTER UPDATE ON pdr_model_jobs FOR EACH ROW "
-         "INSERT INTO pdr_job_counts (model_name_id, shard, status, n) SELECT c.m, " + shard +
+         "INSERT INTO pdr_job_counts (model_name_id, shard, status, n) SELECT c.m, " +
+             shard +
              ", c.s, c.d FROM (SELECT OLD.model_name_id AS m, OLD.status AS s, -1 AS d FROM DUAL WHERE "
              "OLD.duplicate_key = 0 UNION ALL SELECT NEW.model_name_id, NEW.status, 1 FROM DUAL WHERE "
              "NEW.duplicate_key = 0) c WHERE NOT (OLD.status <=> NEW.status AND OLD.model_name_id <=> "
@@ -260,14 +263,14 @@ std::vector<TriggerDef> schema_triggers(const Dialect& d) {
              "ON DUPLICATE KEY UPDATE n = n + VALUES(n)"},
         {"trg_pdr_jobs_count_delete",
          "CREATE TRIGGER IF NOT EXISTS trg_pdr_jobs_count_delete AFTER DELETE ON pdr_model_jobs FOR EACH ROW "
-         "INSERT INTO pdr_job_counts (model_name_id, shard, status, n) SELECT OLD.model_name_id, " + shard +
-             ", OLD.status, -1 FROM DUAL WHERE OLD.duplicate_key = 0 ON DUPLICATE KEY UPDATE n = n - 1"},
+         "INSERT INTO pdr_job_counts (model_name_id, shard, status, n) SELECT OLD.model_name_id, " +
+             shard + ", OLD.status, -1 FROM DUAL WHERE OLD.duplicate_key = 0 ON DUPLICATE KEY UPDATE n = n - 1"},
     };
   }
   // SQLite has one writer at a time: one shard (0).
   auto add = [](const std::string& who, const std::string& delta) {
-    return "INSERT INTO pdr_job_counts (model_name_id, shard, status, n) SELECT " + who + ".model_name_id, 0, " +
-           who + ".status, " + delta + " WHERE " + who +
+    return "INSERT INTO pdr_job_counts (model_name_id, shard, status, n) SELECT " + who + ".model_name_id, 0, " + who +
+           ".status, " + delta + " WHERE " + who +
            ".duplicate_key = 0 ON CONFLICT (model_name_id, shard, status) DO UPDATE SET n = n + excluded.n;";
   };
   return {

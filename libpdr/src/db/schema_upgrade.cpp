@@ -12,10 +12,9 @@ Status SociJobStore::open_schema() {
       soci::indicator ind = soci::i_null;
       sql << "SELECT MAX(version) FROM schema_version", soci::into(version, ind);
       if (ind == soci::i_ok && version > kSchemaVersion) {
-        return Status::Error(ErrorKind::kPermanent,
-                             "the database has schema version " + std::to_string(version) +
-                                 ", newer than this pdr_run understands (" + std::to_string(kSchemaVersion) +
-                                 "); use a newer pdr_run");
+        return Status::Error(ErrorKind::kPermanent, "the database has schema version " + std::to_string(version) +
+                                                        ", newer than this pdr_run understands (" +
+                                                        std::to_string(kSchemaVersion) + "); use a newer pdr_run");
       }
       // Current: nothing to create or migrate (a start of many workers, or a quick status).
       if (ind == soci::i_ok && version == kSchemaVersion && schema_complete(sql)) return Status::Ok();
@@ -76,11 +75,12 @@ Status SociJobStore::open_schema() {
     spdlog::warn("unique key on {} not created: the table holds duplicate rows from the predecessor", key);
   }
   if (st.ok() && migration_.from_predecessor) {
-    spdlog::warn("opened a database of the Python pdr_run: {} columns added, {} FLOAT columns widened to DOUBLE, "
-                 "{} duplicate parameter rows and {} duplicate jobs kept and marked; its rows and statuses are "
-                 "otherwise unchanged",
-                 migration_.columns_added, migration_.columns_widened, migration_.duplicate_parameters,
-                 migration_.duplicate_jobs);
+    spdlog::warn(
+        "opened a database of the Python pdr_run: {} columns added, {} FLOAT columns widened to DOUBLE, "
+        "{} duplicate parameter rows and {} duplicate jobs kept and marked; its rows and statuses are "
+        "otherwise unchanged",
+        migration_.columns_added, migration_.columns_widened, migration_.duplicate_parameters,
+        migration_.duplicate_jobs);
   }
   return st;
 }
@@ -175,8 +175,8 @@ void SociJobStore::create_index(Session& sql, const IndexDef& index) {
     return;
   }
   long long dups = 0;
-  sql << "SELECT COUNT(*) FROM (SELECT 1 FROM " + index.table + " WHERE " + not_null(index.columns) +
-             " GROUP BY " + index.columns + " HAVING COUNT(*) > 1) d",
+  sql << "SELECT COUNT(*) FROM (SELECT 1 FROM " + index.table + " WHERE " + not_null(index.columns) + " GROUP BY " +
+             index.columns + " HAVING COUNT(*) > 1) d",
       soci::into(dups);
   if (dups > 0) {
     migration_.unique_keys_skipped.push_back(index.table + " (" + index.columns + ")");
@@ -209,7 +209,8 @@ void SociJobStore::adopt_rows(Session& sql, long long model) {
   std::vector<Row> params;
   {
     soci::rowset<soci::row> rs = (sql.prepare << "SELECT id, COALESCE(model_name_id, 0) FROM kosmatau_parameters "
-                                                 "WHERE parameter_hash IS NULL" + of_model + " ORDER BY id");
+                                                 "WHERE parameter_hash IS NULL" +
+                                                     of_model + " ORDER BY id");
     for (const auto& row : rs) params.push_back(Row{as_integer(row, 0), as_integer(row, 1)});
   }
   std::map<long long, std::unordered_set<std::string>> hashes;  // per model, loaded once
@@ -277,8 +278,8 @@ void SociJobStore::adopt_rows(Session& sql, long long model) {
     const Job* keep = best;
     if (current) {
       const JobState now = state_of_word(current->status);
-      const bool gives_way = rank(*best) == 2 && now != JobState::Finished && now != JobState::Skipped &&
-                             now != JobState::Running;
+      const bool gives_way =
+          rank(*best) == 2 && now != JobState::Finished && now != JobState::Skipped && now != JobState::Running;
       if (gives_way) {
         sql << "UPDATE pdr_model_jobs SET duplicate_key = id WHERE id = :id AND duplicate_key = 0",
             soci::use(current->id);
@@ -293,8 +294,7 @@ void SociJobStore::adopt_rows(Session& sql, long long model) {
       if (&j == keep) {
         sql << "UPDATE pdr_model_jobs SET duplicate_key = 0 WHERE id = :id AND duplicate_key IS NULL", soci::use(j.id);
       } else {
-        sql << "UPDATE pdr_model_jobs SET duplicate_key = id WHERE id = :id AND duplicate_key IS NULL",
-            soci::use(j.id);
+        sql << "UPDATE pdr_model_jobs SET duplicate_key = id WHERE id = :id AND duplicate_key IS NULL", soci::use(j.id);
         ++migration_.duplicate_jobs;
       }
     }

@@ -27,30 +27,39 @@ bool same_location(const std::string& a, const std::string& b) {
 // Job columns an output file kind may fill.
 bool is_job_output_column(const std::string& kind) {
   static const std::unordered_set<std::string> columns = {
-      "output_hdf4_file",      "output_textout_file",   "output_chemchk_file",
-      "output_mcdrt_zip_file", "output_ctrl_ind_file",  "output_hdf5_file",
-      "input_pdrnew_inp_file", "input_json_file",       "log_file"};
+      "output_hdf4_file",      "output_textout_file",  "output_chemchk_file",
+      "output_mcdrt_zip_file", "output_ctrl_ind_file", "output_hdf5_file",
+      "input_pdrnew_inp_file", "input_json_file",      "log_file"};
   return columns.count(kind) != 0;
 }
 
-
 long long SociJobStore::as_integer(const soci::row& row, std::size_t i) {
   switch (row.get_properties(i).get_data_type()) {
-    case soci::dt_integer: return row.get<int>(i);
-    case soci::dt_long_long: return row.get<long long>(i);
-    case soci::dt_unsigned_long_long: return static_cast<long long>(row.get<unsigned long long>(i));
-    case soci::dt_double: return static_cast<long long>(row.get<double>(i));
-    default: return std::stoll(row.get<std::string>(i));
+    case soci::dt_integer:
+      return row.get<int>(i);
+    case soci::dt_long_long:
+      return row.get<long long>(i);
+    case soci::dt_unsigned_long_long:
+      return static_cast<long long>(row.get<unsigned long long>(i));
+    case soci::dt_double:
+      return static_cast<long long>(row.get<double>(i));
+    default:
+      return std::stoll(row.get<std::string>(i));
   }
 }
 
 std::string SociJobStore::field_text(const soci::row& row, std::size_t i, ParamType type) {
   switch (row.get_properties(i).get_data_type()) {
-    case soci::dt_double: return real_text(row.get<double>(i), type);
-    case soci::dt_integer: return std::to_string(row.get<int>(i));
-    case soci::dt_long_long: return std::to_string(row.get<long long>(i));
-    case soci::dt_unsigned_long_long: return std::to_string(row.get<unsigned long long>(i));
-    default: return row.get<std::string>(i);
+    case soci::dt_double:
+      return real_text(row.get<double>(i), type);
+    case soci::dt_integer:
+      return std::to_string(row.get<int>(i));
+    case soci::dt_long_long:
+      return std::to_string(row.get<long long>(i));
+    case soci::dt_unsigned_long_long:
+      return std::to_string(row.get<unsigned long long>(i));
+    default:
+      return row.get<std::string>(i);
   }
 }
 

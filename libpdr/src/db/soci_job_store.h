@@ -12,25 +12,25 @@
 // Each public method is short transactions on a borrowed session; SOCI exceptions become Status.
 #pragma once
 
-#include <soci/soci.h>
 #include <signal.h>
+#include <soci/soci.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+#include <cctype>
 #include <cerrno>
-#include <cmath>
-#include <cstdio>
 #include <charconv>
 #include <chrono>
-#include <filesystem>
-#include <cctype>
+#include <cmath>
+#include <cstdio>
 #include <deque>
+#include <filesystem>
+#include <functional>
 #include <map>
+#include <random>
 #include <set>
 #include <sstream>
-#include <functional>
-#include <random>
-#include <sys/stat.h>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -261,8 +261,8 @@ class SociJobStore : public JobStore {
 
   // The grid's points share one base row: it is written once into a one-row temporary table and
   // each point binds only its own values (a million points bind 7 values each instead of ~100).
-  bool insert_parameters_shared(Session& sql, long long model_id, const std::vector<GridPoint>& points,
-                                size_t begin, size_t end);
+  bool insert_parameters_shared(Session& sql, long long model_id, const std::vector<GridPoint>& points, size_t begin,
+                                size_t end);
 
   void insert_parameters(Session& sql, long long model_id, const std::vector<GridPoint>& points, size_t begin,
                          size_t end);

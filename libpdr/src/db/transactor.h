@@ -40,8 +40,8 @@ class Transactor {
     using clock = std::chrono::steady_clock;
     thread_local std::mt19937 rng(std::random_device{}());
     const auto start = clock::now();
-    const auto deadline = start + std::chrono::duration_cast<clock::duration>(
-                                      std::chrono::duration<double>(retry_.deadline));
+    const auto deadline =
+        start + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(retry_.deadline));
     double delay = retry_.initial_delay;
     Status last;
     for (int attempt = 1;; ++attempt) {
@@ -90,8 +90,8 @@ class Transactor {
         }
       }
       if (last.kind() != ErrorKind::kTransient) return last;
-      const auto wait = std::chrono::duration<double>(
-          std::min(delay, retry_.max_delay) * std::uniform_real_distribution<double>(0.5, 1.0)(rng));
+      const auto wait = std::chrono::duration<double>(std::min(delay, retry_.max_delay) *
+                                                      std::uniform_real_distribution<double>(0.5, 1.0)(rng));
       if (attempt >= retry_.max_attempts || clock::now() + wait > deadline) {
         const double spent = std::chrono::duration<double>(clock::now() - start).count();
         return Status::Error(ErrorKind::kTransient,
@@ -105,7 +105,6 @@ class Transactor {
       delay *= 2;
     }
   }
-
 
  private:
   // Runs a read-only check on fresh sessions until it answers or the deadline passes.

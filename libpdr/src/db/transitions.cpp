@@ -5,58 +5,64 @@ namespace pdr {
 
 Result<std::vector<ClaimedJob>> SociJobStore::claim_jobs(long long model_id, int max, const Owner& owner) {
   std::vector<ClaimedJob> claimed;
-  Status st = transaction("claim jobs", [&](Session& sql) {
-    claimed.clear();
-    // One spare slot: SOCI's SQLite backend fetches nothing into vectors of size 1.
-    const size_t slots = static_cast<size_t>(max) + 1;
-    std::vector<long long> ids(slots), params(slots);
-    std::vector<std::string> names(slots);
-    std::vector<int> attempts(slots);
-    std::vector<std::string> stages(slots);
-    std::vector<long long> epochs(slots);
-    sql << "SELECT id, model_job_name, kosmatau_parameters_id, attempts, run_stage, lease_epoch FROM pdr_model_jobs" +
-               std::string(dialect_.claim_index()) +
-               " WHERE model_name_id = :m AND status = 'pending' AND duplicate_key = 0 AND (retry_at IS NULL OR retry_at <= " +
-               dialect_.now() + ") ORDER BY id LIMIT :n" + std::string(dialect_.claim_lock()),
-        soci::use(model_id), soci::use(max), soci::into(ids), soci::into(names), soci::into(params),
-        soci::into(attempts), soci::into(stages), soci::into(epochs);
-    for (size_t i = 0; i < ids.size(); ++i) {
-      StatusChange c;
-      c.job_id = ids[i];
-      c.expect = JobState::Pending;
-      c.next = JobState::Running;
-      c.claimant = &owner;
-      if (apply_change(sql, c)) {
-        claimed.push_back(
-            ClaimedJob{ids[i], names[i], params[i], attempts[i] + 1, stages[i] == "onion", epochs[i] + 1});
-      }
-    }
-    return Status::Ok();
-  }, [&](Session& sql) {
-    // A claim lands whole or not at all: look at one of its rows.
-    if (claimed.empty()) return true;
-    return job_is(sql, claimed.front().id, JobState::Running, owner.token);
-  });
+  Status st = transaction(
+      "claim jobs",
+      [&](Session& sql) {
+        claimed.clear();
+        // One spare slot: SOCI's SQLite backend fetches nothing into vectors of size 1.
+        const size_t slots = static_cast<size_t>(max) + 1;
+        std::vector<long long> ids(slots), params(slots);
+        std::vector<std::string> names(slots);
+        std::vector<int> attempts(slots);
+        std::vector<std::string> stages(slots);
+        std::vector<long long> epochs(slots);
+        sql << "SELECT id, model_job_name, kosmatau_parameters_id, attempts, run_stage, lease_epoch FROM pdr_model_jobs" +
+                   std::string(dialect_.claim_index()) +
+                   " WHERE model_name_id = :m AND status = 'pending' AND duplicate_key = 0 AND (retry_at IS NULL OR retry_at <= " +
+                   dialect_.now() + ") ORDER BY id LIMIT :n" + std::string(dialect_.claim_lock()),
+            soci::use(model_id), soci::use(max), soci::into(ids), soci::into(names), soci::into(params),
+            soci::into(attempts), soci::into(stages), soci::into(epochs);
+        for (size_t i = 0; i < ids.size(); ++i) {
+          StatusChange c;
+          c.job_id = ids[i];
+          c.expect = JobState::Pending;
+          c.next = JobState::Running;
+          c.claimant = &owner;
+          if (apply_change(sql, c)) {
+            claimed.push_back(
+                ClaimedJob{ids[i], names[i], params[i], attempts[i] + 1, stages[i] == "onion", epochs[i] + 1});
+          }
+        }
+        return Status::Ok();
+      },
+      [&](Session& sql) {
+        // A claim lands whole or not at all: look at one of its rows.
+        if (claimed.empty()) return true;
+        return job_is(sql, claimed.front().id, JobState::Running, owner.token);
+      });
   if (!st.ok()) return st;
   return claimed;
 }
 
 Result<bool> SociJobStore::update_job_status(const StatusChange& c) {
   bool applied = false;
-  Status st = transaction("set job " + std::to_string(c.job_id) + " to " + to_string(c.next), [&](Session& sql) {
-    applied = apply_change(sql, c);
-    if (!applied && c.next == JobState::Finished && c.expect == JobState::Running && c.epoch > 0) {
-      // A replayed finish whose first write landed (its COMMIT answer was lost): only the
-      // attempt that held this lease epoch can have finished the job under it.
-      applied = job_is(sql, c.job_id, JobState::Finished, "", c.epoch);
-    }
-    return Status::Ok();
-  }, [&](Session& sql) {
-    // The same owner and lease epoch as the write: another attempt's outcome is not ours.
-    applied = job_is(sql, c.job_id, c.next, c.next == JobState::Running && c.claimant ? c.claimant->token : "",
-                     c.next == JobState::Running ? 0 : c.epoch);
-    return applied;
-  });
+  Status st = transaction(
+      "set job " + std::to_string(c.job_id) + " to " + to_string(c.next),
+      [&](Session& sql) {
+        applied = apply_change(sql, c);
+        if (!applied && c.next == JobState::Finished && c.expect == JobState::Running && c.epoch > 0) {
+          // A replayed finish whose first write landed (its COMMIT answer was lost): only the
+          // attempt that held this lease epoch can have finished the job under it.
+          applied = job_is(sql, c.job_id, JobState::Finished, "", c.epoch);
+        }
+        return Status::Ok();
+      },
+      [&](Session& sql) {
+        // The same owner and lease epoch as the write: another attempt's outcome is not ours.
+        applied = job_is(sql, c.job_id, c.next, c.next == JobState::Running && c.claimant ? c.claimant->token : "",
+                         c.next == JobState::Running ? 0 : c.epoch);
+        return applied;
+      });
   if (!st.ok()) return st;
   return applied;
 }
@@ -96,31 +102,32 @@ Result<RecordedOutcome> SociJobStore::record_outcome(const StatusChange& change)
     return RecordedOutcome{applied.value(), change.next, change.error};
   }
   RecordedOutcome out;
-  Status st = transaction("record the failure of job " + std::to_string(change.job_id), [&](Session& sql) {
-    out = RecordedOutcome{};
-    int attempts = 0;
-    std::string last_error;
-    soci::indicator last_ind = soci::i_null;
-    sql << "SELECT attempts, last_error FROM pdr_model_jobs WHERE id = :id", soci::use(change.job_id),
-        soci::into(attempts), soci::into(last_error, last_ind);
-    if (!sql.got_data()) return Status::Ok();
-    if (last_ind != soci::i_ok) last_error.clear();
-    const Decision d = decide_failure(policy_, attempts, last_error, change.error);
-    StatusChange c = change;
-    c.next = d.next;
-    c.error = d.error;
-    out.applied = apply_change(sql, c);
-    out.state = c.next;
-    out.error = c.error;
-    if (out.applied && c.next == JobState::Pending) {
-      sql << "UPDATE pdr_model_jobs SET last_error = :e, retry_at = " + dialect_.now_plus(d.retry_in_seconds) +
-                 " WHERE id = :id",
-          soci::use(change.error), soci::use(change.job_id);
-    }
-    return Status::Ok();
-  }, [&](Session& sql) {
-    return out.applied && job_is(sql, change.job_id, out.state, "", change.epoch);
-  });
+  Status st = transaction(
+      "record the failure of job " + std::to_string(change.job_id),
+      [&](Session& sql) {
+        out = RecordedOutcome{};
+        int attempts = 0;
+        std::string last_error;
+        soci::indicator last_ind = soci::i_null;
+        sql << "SELECT attempts, last_error FROM pdr_model_jobs WHERE id = :id", soci::use(change.job_id),
+            soci::into(attempts), soci::into(last_error, last_ind);
+        if (!sql.got_data()) return Status::Ok();
+        if (last_ind != soci::i_ok) last_error.clear();
+        const Decision d = decide_failure(policy_, attempts, last_error, change.error);
+        StatusChange c = change;
+        c.next = d.next;
+        c.error = d.error;
+        out.applied = apply_change(sql, c);
+        out.state = c.next;
+        out.error = c.error;
+        if (out.applied && c.next == JobState::Pending) {
+          sql << "UPDATE pdr_model_jobs SET last_error = :e, retry_at = " + dialect_.now_plus(d.retry_in_seconds) +
+                     " WHERE id = :id",
+              soci::use(change.error), soci::use(change.job_id);
+        }
+        return Status::Ok();
+      },
+      [&](Session& sql) { return out.applied && job_is(sql, change.job_id, out.state, "", change.epoch); });
   if (!st.ok()) return st;
   return out;
 }
@@ -135,12 +142,13 @@ Result<long long> SociJobStore::retry_failed(const std::string& model, bool owne
     std::vector<std::string> all_states;
     // Failed and cancelled jobs, and on request jobs the predecessor left running (it records
     // no owner).
-    soci::statement q = (sql.prepare << "SELECT j.id, j.status FROM pdr_model_jobs j JOIN model_names m ON "
-                                        "m.id = j.model_name_id WHERE m.model_name = :m AND (" +
-                                            status_sql(JobState::Failed, "j.status") + " OR j.status = 'cancelled'" +
-                                            std::string(ownerless ? " OR (j.status = 'running' AND j.token IS NULL)" : "") +
-                                            ") AND j.duplicate_key = 0",
-                         soci::use(model), soci::into(ids), soci::into(states));
+    soci::statement q =
+        (sql.prepare << "SELECT j.id, j.status FROM pdr_model_jobs j JOIN model_names m ON "
+                        "m.id = j.model_name_id WHERE m.model_name = :m AND (" +
+                            status_sql(JobState::Failed, "j.status") + " OR j.status = 'cancelled'" +
+                            std::string(ownerless ? " OR (j.status = 'running' AND j.token IS NULL)" : "") +
+                            ") AND j.duplicate_key = 0",
+         soci::use(model), soci::into(ids), soci::into(states));
     q.execute();
     while (q.fetch()) {
       all.insert(all.end(), ids.begin(), ids.end());
@@ -197,14 +205,15 @@ bool SociJobStore::apply_change(Session& sql, const StatusChange& change) {
   const int exit_code = c.exit_code.value_or(0);
   soci::indicator exit_ind = c.exit_code ? soci::i_ok : soci::i_null;
   soci::indicator error_ind = c.error.empty() ? soci::i_null : soci::i_ok;
-  std::string q = "UPDATE pdr_model_jobs SET status = :next, pending = :pending, active = :active, "
-                  "time_updated = CURRENT_TIMESTAMP, exit_code = :exit_code, error = :error";
+  std::string q =
+      "UPDATE pdr_model_jobs SET status = :next, pending = :pending, active = :active, "
+      "time_updated = CURRENT_TIMESTAMP, exit_code = :exit_code, error = :error";
   if (terminal) q += ", time_of_finish = CURRENT_TIMESTAMP";
   if (c.next == JobState::Running) {
     q += ", attempts = attempts + 1, host = :host, pid = :pid, token = :new_token, "
          "time_of_start = CURRENT_TIMESTAMP, time_of_finish = NULL, lease_epoch = lease_epoch + 1, "
-         "lease_expires_at = " + dialect_.now_plus(policy_.lease_seconds) + ", heartbeat_at = " + dialect_.now() +
-         ", retry_at = NULL";
+         "lease_expires_at = " +
+         dialect_.now_plus(policy_.lease_seconds) + ", heartbeat_at = " + dialect_.now() + ", retry_at = NULL";
   } else {
     q += ", token = NULL, lease_expires_at = NULL";
   }

@@ -53,9 +53,10 @@ void demote_finish(Storage& storage, JobStore& job_store, const StatusChange& c,
   // recorded keeps them (verify and the next registration find its outputs missing).
   if (demoted.ok() && demoted->applied) storage.discard(c.files);
   if (!demoted.ok()) {
-    spdlog::error("[job {}] finished, but its outputs could not take their names ({}); and it could not be "
-                  "recorded as failed: {}",
-                  c.job_id, why.message(), demoted.status().message());
+    spdlog::error(
+        "[job {}] finished, but its outputs could not take their names ({}); and it could not be "
+        "recorded as failed: {}",
+        c.job_id, why.message(), demoted.status().message());
   } else if (demoted->applied) {
     spdlog::error("[job {}] finished, but its outputs could not take their names: {}", c.job_id, demoted->error);
   }
@@ -65,7 +66,10 @@ void demote_finish(Storage& storage, JobStore& job_store, const StatusChange& c,
 void log_result(const JobResult& r) {
   if (r.journaled) {
     spdlog::warn("[job {} {}] {} after {:.2f} s; kept in the outage journal until the database answers", r.job.id,
-                 r.job.name, r.state == JobState::Finished ? "finished" : r.error.empty() ? to_string(r.state) : r.error,
+                 r.job.name,
+                 r.state == JobState::Finished ? "finished"
+                 : r.error.empty()             ? to_string(r.state)
+                                               : r.error,
                  r.seconds);
   } else if (r.state == JobState::Finished) {
     spdlog::info("[job {} {}] finished in {:.2f} s", r.job.id, r.job.name, r.seconds);
@@ -95,18 +99,22 @@ void log_cpu_time() {
 
 void log_registration(const std::string& model, const RegisterReport& reg) {
   spdlog::info("model '{}': {} ({} new), {} already done, {} queued again, {} pending", model,
-               count_size(reg.points, "point"), reg.created, reg.already_finished, reg.requeued + reg.outputs_missing, reg.pending);
-  if (reg.onion_requeued > 0) spdlog::info("--force-onion: {} finished points run their onion step again", reg.onion_requeued);
+               count_size(reg.points, "point"), reg.created, reg.already_finished, reg.requeued + reg.outputs_missing,
+               reg.pending);
+  if (reg.onion_requeued > 0)
+    spdlog::info("--force-onion: {} finished points run their onion step again", reg.onion_requeued);
   if (reg.other_pending > 0) {
     spdlog::warn("{} pending jobs of model '{}' from earlier runs with other values will run too", reg.other_pending,
                  model);
   }
-  if (reg.outputs_missing > 0) spdlog::warn("{} finished jobs had missing outputs and will run again", reg.outputs_missing);
+  if (reg.outputs_missing > 0)
+    spdlog::warn("{} finished jobs had missing outputs and will run again", reg.outputs_missing);
   if (reg.ownerless_running > 0) {
-    spdlog::warn("{} jobs of model '{}' are marked running with no owner recorded (by the Python pdr_run); they are "
-                 "left to it. If no such run is alive, queue them again with: pdr_run retry --ownerless --model-name {} "
-                 "(and this run's --config)",
-                 reg.ownerless_running, model, model);
+    spdlog::warn(
+        "{} jobs of model '{}' are marked running with no owner recorded (by the Python pdr_run); they are "
+        "left to it. If no such run is alive, queue them again with: pdr_run retry --ownerless --model-name {} "
+        "(and this run's --config)",
+        reg.ownerless_running, model, model);
   }
 }
 
@@ -310,15 +318,18 @@ RunSummary GridRun::work(StopSignal& stop, const std::function<void()>& starting
         return c.ok();
       },
       s.run.progress_interval);
-  RunSummary summary = run_jobs(*store_, *jobs, model_id_, s.run.workers, owner, stop, [&](const JobResult& r) {
-    // The observer runs on the loop's thread, one result at a time.
-    if (r.state == JobState::Failed && !r.journaled) failures_.push_back({r.job.name, r.error});
-    if (std::chrono::steady_clock::now() - last_recorded > std::chrono::seconds(5)) {
-      record_run(owner, "running");
-      last_recorded = std::chrono::steady_clock::now();
-    }
-    log_result(r);
-  }, options);
+  RunSummary summary = run_jobs(
+      *store_, *jobs, model_id_, s.run.workers, owner, stop,
+      [&](const JobResult& r) {
+        // The observer runs on the loop's thread, one result at a time.
+        if (r.state == JobState::Failed && !r.journaled) failures_.push_back({r.job.name, r.error});
+        if (std::chrono::steady_clock::now() - last_recorded > std::chrono::seconds(5)) {
+          record_run(owner, "running");
+          last_recorded = std::chrono::steady_clock::now();
+        }
+        log_result(r);
+      },
+      options);
   jobs.reset();
   progress.reset();
   if (summary.fatal.ok() && summary.unrecorded == 0) {
@@ -331,15 +342,17 @@ RunSummary GridRun::work(StopSignal& stop, const std::function<void()>& starting
 void GridRun::log_end(const RunSummary& summary, const Journal& journal) const {
   const PoolStats pool = db_->stats();
   if (settings_.database.diagnostics_enabled) {
-    spdlog::info("database pool: {} sessions created, {} validated, {} replaced, {} failed connects; "
-                 "{} open at the end ({} in use, {} idle)",
-                 pool.created, pool.validated, pool.replaced, pool.failed, pool.size, pool.in_use, pool.idle);
+    spdlog::info(
+        "database pool: {} sessions created, {} validated, {} replaced, {} failed connects; "
+        "{} open at the end ({} in use, {} idle)",
+        pool.created, pool.validated, pool.replaced, pool.failed, pool.size, pool.in_use, pool.idle);
   }
   log_cpu_time();
   if (summary.unrecorded > 0 && journal.size() > 0) {
-    spdlog::error("{} outcomes are kept in {}; the next pdr_run or pdr_run worker on this host with the same "
-                  "run.journal_dir records them",
-                  journal.size(), journal.path());
+    spdlog::error(
+        "{} outcomes are kept in {}; the next pdr_run or pdr_run worker on this host with the same "
+        "run.journal_dir records them",
+        journal.size(), journal.path());
   }
 }
 

@@ -44,8 +44,10 @@ void Heartbeat::beat(bool* failing) {
   *failing = false;
   if (options_.active != nullptr) {
     for (long long id : options_.active->fence(before, held.value())) {
-      spdlog::warn("[job {}] lease lost (another process took the job over): stopping its programs; "
-                   "its outcome will not be recorded", id);
+      spdlog::warn(
+          "[job {}] lease lost (another process took the job over): stopping its programs; "
+          "its outcome will not be recorded",
+          id);
     }
   }
   auto reaped = store_.reap_expired();

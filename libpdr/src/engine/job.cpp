@@ -86,13 +86,17 @@ std::string program_tail(const std::string& path, size_t count = 3) {
   return out;
 }
 
-
 // The work of one job, stage by stage; each stage failure ends the job with "<stage>: ...".
 class JobExecution {
  public:
   JobExecution(const JobPlan& plan, Storage& storage, const ClaimedJob& job, const ParameterValues& params,
                const StopSignal* stop, const JobControl* control)
-      : plan_(plan), storage_(storage), job_(job), params_(params), stop_(stop), control_(control),
+      : plan_(plan),
+        storage_(storage),
+        job_(job),
+        params_(params),
+        stop_(stop),
+        control_(control),
         cancel_(control != nullptr ? control->cancel : nullptr) {
     result_.job = job;
     env_ = plan.child_env;
@@ -175,8 +179,8 @@ class JobExecution {
     fs::remove(chem_link, ec);
     fs::create_symlink(plan_.provenance.chem_full_path, chem_link, ec);
     if (ec) return fail("setup", "cannot link the chemistry file: " + ec.message());
-    for (const std::string* exe : {&pdr().pdr_file_name, &pdr().onion_file_name, &pdr().getctrlind_file_name,
-                                   &pdr().mrt_file_name}) {
+    for (const std::string* exe :
+         {&pdr().pdr_file_name, &pdr().onion_file_name, &pdr().getctrlind_file_name, &pdr().mrt_file_name}) {
       fs::create_symlink(fs::path(base) / *exe, fs::path(dir_) / *exe, ec);
       if (ec) return fail("setup", "cannot link " + *exe + ": " + ec.message());
     }

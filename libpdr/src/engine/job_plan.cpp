@@ -70,8 +70,8 @@ Result<std::string> find_template(const std::string& base, const std::string& na
     fs::path p = fs::path(base) / dir / name;
     if (fs::is_regular_file(p)) return p.lexically_normal().string();
   }
-  return Status::Usage(name + ": template not found in " + base + "/templates, " + base +
-                       "/pdrinpdata/templates or " + base);
+  return Status::Usage(name + ": template not found in " + base + "/templates, " + base + "/pdrinpdata/templates or " +
+                       base);
 }
 
 Status require_file(const std::string& path, const std::string& what, bool executable) {
@@ -108,9 +108,9 @@ Result<JobPlan> prepare_job_plan(const Settings& settings, bool probe_executable
   if (!settings.run.json_template.empty()) {
     // --json-template: read for this run only; nothing is written over a shared template.
     if (!fs::is_regular_file(settings.run.json_template)) {
-      return Status::Usage("--json-template: " + settings.run.json_template +
-                           (fs::is_directory(settings.run.json_template) ? " is a directory, not a template file"
-                                                                         : " does not exist"));
+      return Status::Usage(
+          "--json-template: " + settings.run.json_template +
+          (fs::is_directory(settings.run.json_template) ? " is a directory, not a template file" : " does not exist"));
     }
     plan.json_template_path = settings.run.json_template;
   } else {

@@ -255,7 +255,8 @@ Result<ReplayReport> replay_left_journals(const std::string& dir, JobStore& stor
   std::vector<std::string> files;
   while (dirent* e = readdir(d)) {
     const std::string name = e->d_name;
-    if (name.size() > std::strlen(kSuffix) && name.compare(name.size() - std::strlen(kSuffix), std::string::npos, kSuffix) == 0) {
+    if (name.size() > std::strlen(kSuffix) &&
+        name.compare(name.size() - std::strlen(kSuffix), std::string::npos, kSuffix) == 0) {
       files.push_back(dir + "/" + name);
     }
   }

@@ -60,11 +60,12 @@ long long count(const ProgressSample& s, const char* state) {
 std::string progress_text(const std::string& model, const ProgressSample& now, const ProgressSample* earlier) {
   long long total = 0;
   for (const auto& kv : now.counts) total += kv.second;
-  const long long done = count(now, "finished") + count(now, "skipped") + count(now, "failed") + count(now, "cancelled");
+  const long long done =
+      count(now, "finished") + count(now, "skipped") + count(now, "failed") + count(now, "cancelled");
   const long long left = count(now, "pending") + count(now, "running");
   char line[256];
-  std::snprintf(line, sizeof line, "[%s] done %lld/%lld (%lld failed) | %lld running | %lld pending", model.c_str(), done,
-                total, count(now, "failed"), count(now, "running"), count(now, "pending"));
+  std::snprintf(line, sizeof line, "[%s] done %lld/%lld (%lld failed) | %lld running | %lld pending", model.c_str(),
+                done, total, count(now, "failed"), count(now, "running"), count(now, "pending"));
   std::string out = line;
   if (earlier != nullptr && now.seconds > earlier->seconds) {
     long long before = count(*earlier, "finished") + count(*earlier, "skipped") + count(*earlier, "failed") +
@@ -72,14 +73,18 @@ std::string progress_text(const std::string& model, const ProgressSample& now, c
     const double rate = static_cast<double>(done - before) / (now.seconds - earlier->seconds);
     std::snprintf(line, sizeof line, " | %.2f jobs/s", rate);
     out += line;
-    if (rate > 0 && left > 0) out += " | ETA " + duration_text(static_cast<long long>(static_cast<double>(left) / rate + 0.5));
+    if (rate > 0 && left > 0)
+      out += " | ETA " + duration_text(static_cast<long long>(static_cast<double>(left) / rate + 0.5));
   }
   return out;
 }
 
 ProgressReporter::ProgressReporter(std::string model, std::function<bool(std::map<std::string, long long>*)> sample,
                                    double interval_seconds)
-    : model_(std::move(model)), sample_(std::move(sample)), interval_(interval_seconds), tty_(isatty(STDERR_FILENO) != 0) {
+    : model_(std::move(model)),
+      sample_(std::move(sample)),
+      interval_(interval_seconds),
+      tty_(isatty(STDERR_FILENO) != 0) {
   if (tty_) {
     auto sink = std::make_shared<LineSink>();
     sink->set_pattern(kPattern);

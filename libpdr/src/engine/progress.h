@@ -20,7 +20,7 @@ namespace pdr {
 // "done 120/1000 (2 failed) | 8 running | 870 pending | 3.1 jobs/s | ETA 4m40s"
 struct ProgressSample {
   std::map<std::string, long long> counts;  // per state, the whole model
-  double seconds = 0;                        // since the run started
+  double seconds = 0;                       // since the run started
 };
 std::string progress_text(const std::string& model, const ProgressSample& now, const ProgressSample* earlier);
 

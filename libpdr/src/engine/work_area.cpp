@@ -46,8 +46,8 @@ bool is_area_of(const std::string& name, const std::string& host_prefix) {
 
 }  // namespace
 
-Result<std::unique_ptr<WorkArea>> WorkArea::open(const std::string& scratch_dir, const std::string& host,
-                                                 long long pid, const std::string& token, int* removed) {
+Result<std::unique_ptr<WorkArea>> WorkArea::open(const std::string& scratch_dir, const std::string& host, long long pid,
+                                                 const std::string& token, int* removed) {
   *removed = 0;
   std::error_code ec;
   fs::create_directories(scratch_dir, ec);

@@ -8,13 +8,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sys/mman.h>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <ctime>
 #include <sstream>
-#include <sys/mman.h>
 #include <thread>
 
 #include "pdr/stop_signal.h"
@@ -47,8 +47,10 @@ int wait_child(pid_t pid, int pidfd, Clock::time_point deadline, bool has_deadli
     if (has_deadline) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
       if (left <= 0) return 1;
-      if (pidfd >= 0) timeout_ms = static_cast<int>(std::min<long long>(left, 60000));
-      else timeout_ms = static_cast<int>(std::min<long long>(left, 5));
+      if (pidfd >= 0)
+        timeout_ms = static_cast<int>(std::min<long long>(left, 60000));
+      else
+        timeout_ms = static_cast<int>(std::min<long long>(left, 5));
     } else {
       timeout_ms = pidfd >= 0 ? 60000 : 5;
     }
@@ -75,8 +77,7 @@ void kill_group(pid_t pid, int* status) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   kill(-pid, SIGKILL);
-  while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
-  }
+  while (waitpid(pid, status, 0) < 0 && errno == EINTR) {}
 }
 
 // Starts the child in its own process group with default signal handling and a parent-death
@@ -150,13 +151,11 @@ std::string spawn_child(const ProcessSpec& spec, char* const* argv, char* const*
   }
   int child_errno = 0;
   ssize_t n;
-  while ((n = read(report[0], &child_errno, sizeof child_errno)) < 0 && errno == EINTR) {
-  }
+  while ((n = read(report[0], &child_errno, sizeof child_errno)) < 0 && errno == EINTR) {}
   close(report[0]);
   if (n == static_cast<ssize_t>(sizeof child_errno)) {
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     return std::strerror(child_errno);
   }
   // Also set from the parent, so a kill of the group cannot race the child's own setpgid.
@@ -169,15 +168,19 @@ std::string spawn_child(const ProcessSpec& spec, char* const* argv, char* const*
 
 std::string ProcessResult::describe() const {
   switch (outcome) {
-    case Outcome::Exited: return "exit code " + std::to_string(exit_code);
-    case Outcome::Signaled: return std::string("killed by signal ") + std::to_string(signal) + " (" + strsignal(signal) + ")";
+    case Outcome::Exited:
+      return "exit code " + std::to_string(exit_code);
+    case Outcome::Signaled:
+      return std::string("killed by signal ") + std::to_string(signal) + " (" + strsignal(signal) + ")";
     case Outcome::TimedOut: {
       char buf[64];
       std::snprintf(buf, sizeof buf, "timed out after %g s and was killed", timeout_seconds);
       return buf;
     }
-    case Outcome::Stopped: return "stopped by an interrupt";
-    case Outcome::SpawnFailed: return "could not be started: " + error;
+    case Outcome::Stopped:
+      return "stopped by an interrupt";
+    case Outcome::SpawnFailed:
+      return "could not be started: " + error;
   }
   return "?";
 }
@@ -263,8 +266,8 @@ ProcessResult run_process(const ProcessSpec& spec, const StopSignal* stop) {
 
   const int pidfd = open_pidfd(pid);
   const bool has_deadline = spec.timeout_seconds > 0;
-  const auto deadline = Clock::now() + std::chrono::milliseconds(
-                                           static_cast<long long>(std::llround(spec.timeout_seconds * 1000.0)));
+  const auto deadline =
+      Clock::now() + std::chrono::milliseconds(static_cast<long long>(std::llround(spec.timeout_seconds * 1000.0)));
   int status = 0;
   const int why = wait_child(pid, pidfd, deadline, has_deadline, stop, spec.cancel, &status);
   if (why != 0) kill_group(pid, &status);

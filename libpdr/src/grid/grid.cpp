@@ -53,10 +53,9 @@ struct Axes {
 
 Result<Axes> parse_axes(const ModelSettings& model, std::vector<std::string>& notes) {
   Axes a;
-  for (auto [axis, texts, out] : {std::tuple{Axis::Metal, &model.metal, &a.metal},
-                                  std::tuple{Axis::Dens, &model.dens, &a.dens},
-                                  std::tuple{Axis::Mass, &model.mass, &a.mass},
-                                  std::tuple{Axis::Chi, &model.chi, &a.chi}}) {
+  for (auto [axis, texts, out] :
+       {std::tuple{Axis::Metal, &model.metal, &a.metal}, std::tuple{Axis::Dens, &model.dens, &a.dens},
+        std::tuple{Axis::Mass, &model.mass, &a.mass}, std::tuple{Axis::Chi, &model.chi, &a.chi}}) {
     auto values = parse_axis(axis, *texts, notes);
     if (!values.ok()) return values.status();
     *out = std::move(values.value());
@@ -67,8 +66,7 @@ Result<Axes> parse_axes(const ModelSettings& model, std::vector<std::string>& no
 // Refused before anything is expanded: a grid that cannot fit ends in one line, not in an
 // allocation failure.
 Status check_size(const Settings& settings, const Axes& a) {
-  const long double count =
-      settings.model.random ? static_cast<long double>(settings.model.random_count) : a.product();
+  const long double count = settings.model.random ? static_cast<long double>(settings.model.random_count) : a.product();
   if (count <= static_cast<long double>(settings.run.max_points)) return Status::Ok();
   char text[64];
   std::snprintf(text, sizeof text, "%.0Lf", count);
@@ -110,8 +108,12 @@ class PointMaker {
       pieces_.back() += spec.name;
       pieces_.back() += '=';
       const std::string name = spec.name;
-      const int slot = name == "zmetal" ? 0 : name == "xnsur" ? 1 : name == "mass" ? 2 : name == "sint" ? 3
-                       : name == "rtot" ? 4 : -1;
+      const int slot = name == "zmetal"  ? 0
+                       : name == "xnsur" ? 1
+                       : name == "mass"  ? 2
+                       : name == "sint"  ? 3
+                       : name == "rtot"  ? 4
+                                         : -1;
       if (slot >= 0) {
         slots_.push_back(slot);
         pieces_.emplace_back("\n");
@@ -175,8 +177,7 @@ Result<std::vector<GridValue>> draw_axis(Axis axis, const std::vector<GridValue>
   double lo = values.front().encoded, hi = lo;
   for (const auto& v : values) {
     if (v.encoded != std::floor(v.encoded)) {
-      return Status::Usage(std::string("random grids draw integers, but ") + axis_name(axis) + " has '" + v.text +
-                           "'");
+      return Status::Usage(std::string("random grids draw integers, but ") + axis_name(axis) + " has '" + v.text + "'");
     }
     lo = std::min(lo, v.encoded);
     hi = std::max(hi, v.encoded);
@@ -210,7 +211,8 @@ Status draw_points(const Settings& settings, const Axes& a, GridPlan& plan, Poin
   std::set<std::string> seen;
   size_t repeats = 0;
   for (size_t i = 0; i < n; ++i) {
-    const std::string name = drawn[0][i].text + "_" + drawn[1][i].text + "_" + drawn[2][i].text + "_" + drawn[3][i].text;
+    const std::string name =
+        drawn[0][i].text + "_" + drawn[1][i].text + "_" + drawn[2][i].text + "_" + drawn[3][i].text;
     if (!seen.insert(name).second) {
       ++repeats;
       continue;

@@ -10,10 +10,14 @@ namespace pdr {
 
 const char* axis_name(Axis axis) {
   switch (axis) {
-    case Axis::Metal: return "metal";
-    case Axis::Dens: return "dens";
-    case Axis::Mass: return "mass";
-    case Axis::Chi: return "chi";
+    case Axis::Metal:
+      return "metal";
+    case Axis::Dens:
+      return "dens";
+    case Axis::Mass:
+      return "mass";
+    case Axis::Chi:
+      return "chi";
   }
   return "?";
 }

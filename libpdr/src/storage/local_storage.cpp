@@ -20,10 +20,9 @@ namespace {
 
 // An I/O failure with its errno as the code (a full disk stops the run; see JobResult).
 Status io_error(const std::string& message, const std::error_code& ec) {
-  return Status::Error(ErrorKind::kIo, message, ec.category() == std::generic_category() ||
-                                                        ec.category() == std::system_category()
-                                                    ? ec.value()
-                                                    : 0);
+  return Status::Error(
+      ErrorKind::kIo, message,
+      ec.category() == std::generic_category() || ec.category() == std::system_category() ? ec.value() : 0);
 }
 
 // Copies into the destination directory under a temporary name and renames it into place (or
@@ -34,8 +33,8 @@ class LocalStorage : public Storage {
  public:
   LocalStorage(std::string root, bool link) : root_(std::move(root)), link_(link) {}
 
-  Result<StoredFile> store(const std::string& local_path, const std::string& relative_path,
-                           const std::string& kind, const std::string& stage_tag) override {
+  Result<StoredFile> store(const std::string& local_path, const std::string& relative_path, const std::string& kind,
+                           const std::string& stage_tag) override {
     const fs::path dest = fs::path(root_) / relative_path;
     const fs::path target = stage_tag.empty() ? dest : fs::path(staged_path(dest.string(), stage_tag));
     std::error_code ec;

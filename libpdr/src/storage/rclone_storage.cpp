@@ -10,10 +10,10 @@
 #include <sstream>
 
 #include "pdr/process.h"
-#include "storage/directory_listings.h"
 #include "pdr/settings.h"
 #include "pdr/sha256.h"
 #include "pdr/storage.h"
+#include "storage/directory_listings.h"
 
 namespace fs = std::filesystem;
 
@@ -23,11 +23,16 @@ namespace {
 class RcloneStorage : public Storage {
  public:
   RcloneStorage(std::string rclone, std::string root, std::vector<std::string> env, double timeout)
-      : rclone_(std::move(rclone)), root_(std::move(root)), env_(std::move(env)), timeout_(timeout),
-        listings_([this](const std::string& dir, std::string* out) { return run({"lsf", "--files-only", dir}, out); }) {}
+      : rclone_(std::move(rclone)),
+        root_(std::move(root)),
+        env_(std::move(env)),
+        timeout_(timeout),
+        listings_([this](const std::string& dir, std::string* out) {
+          return run({"lsf", "--files-only", dir}, out);
+        }) {}
 
-  Result<StoredFile> store(const std::string& local_path, const std::string& relative_path,
-                           const std::string& kind, const std::string& stage_tag) override {
+  Result<StoredFile> store(const std::string& local_path, const std::string& relative_path, const std::string& kind,
+                           const std::string& stage_tag) override {
     auto sum = sha256_file(local_path);
     if (!sum.ok()) return sum.status();
     const std::string dest = remote_path(relative_path);
@@ -99,7 +104,6 @@ class RcloneStorage : public Storage {
  private:
   std::string remote_path(const std::string& relative) const { return root_ + "/" + relative; }
 
-
   bool hash_of(const std::string& path, std::string* sum) {
     std::string out;
     if (!run({"hashsum", "sha256", path}, &out)) return false;
@@ -125,7 +129,8 @@ class RcloneStorage : public Storage {
 Result<std::unique_ptr<Storage>> open_rclone_storage(const StorageSettings& settings, const std::string& model_root,
                                                      const std::vector<std::string>& env) {
   const std::string rclone = find_program("rclone");
-  if (rclone.empty()) return Status::Usage("storage.type rclone: the rclone command is not installed (apt-get install rclone)");
+  if (rclone.empty())
+    return Status::Usage("storage.type rclone: the rclone command is not installed (apt-get install rclone)");
   // model_root is <base_dir>/<model>; the predecessor's remote_path_prefix is cut from its front.
   std::string path = model_root;
   if (!settings.remote_path_prefix.empty() && path.rfind(settings.remote_path_prefix, 0) == 0) {

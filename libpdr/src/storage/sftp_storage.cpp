@@ -7,18 +7,18 @@
 
 #include <atomic>
 #include <chrono>
-#include <thread>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "pdr/process.h"
-#include "storage/directory_listings.h"
 #include "pdr/settings.h"
 #include "pdr/sha256.h"
 #include "pdr/storage.h"
+#include "storage/directory_listings.h"
 #include "util/text.h"
 
 namespace fs = std::filesystem;
@@ -89,8 +89,8 @@ class SftpStorage : public Storage {
                          ": " + out);
   }
 
-  Result<StoredFile> store(const std::string& local_path, const std::string& relative_path,
-                           const std::string& kind, const std::string& stage_tag) override {
+  Result<StoredFile> store(const std::string& local_path, const std::string& relative_path, const std::string& kind,
+                           const std::string& stage_tag) override {
     auto sum = sha256_file(local_path);
     if (!sum.ok()) return sum.status();
     const std::string final_path = root_ + "/" + relative_path;
@@ -132,7 +132,8 @@ class SftpStorage : public Storage {
   Status promote(const std::vector<StoredFile>& files) override {
     std::string batch;
     for (const auto& f : files) {
-      if (!f.staged_path.empty()) batch += "rename " + batch_quote(remote_of(f.staged_path)) + " " + batch_quote(remote_of(f.path)) + "\n";
+      if (!f.staged_path.empty())
+        batch += "rename " + batch_quote(remote_of(f.staged_path)) + " " + batch_quote(remote_of(f.path)) + "\n";
     }
     if (batch.empty()) return Status::Ok();
     std::string out;
@@ -183,7 +184,6 @@ class SftpStorage : public Storage {
     return "sftp://" + destination_ + ":" + std::to_string(settings_.port) + remote;
   }
 
-
   // The remote path of a recorded "sftp://user@host:port/path".
   std::string remote_of(const std::string& stored) const {
     const std::string prefix = "sftp://" + destination_ + ":" + std::to_string(settings_.port);
@@ -192,9 +192,16 @@ class SftpStorage : public Storage {
 
   std::vector<std::string> with_options(std::vector<std::string> args, bool password = false,
                                         bool sftp_port = false) const {
-    std::vector<std::string> o = {sftp_port ? "-P" : "-p", std::to_string(settings_.port), "-o",
-                                  "ControlPath=" + control_dir_ + "/cm", "-o", "StrictHostKeyChecking=yes",
-                                  "-o", "ConnectTimeout=20", "-o", "ServerAliveInterval=15"};
+    std::vector<std::string> o = {sftp_port ? "-P" : "-p",
+                                  std::to_string(settings_.port),
+                                  "-o",
+                                  "ControlPath=" + control_dir_ + "/cm",
+                                  "-o",
+                                  "StrictHostKeyChecking=yes",
+                                  "-o",
+                                  "ConnectTimeout=20",
+                                  "-o",
+                                  "ServerAliveInterval=15"};
     if (!settings_.known_hosts.empty()) o.insert(o.end(), {"-o", "UserKnownHostsFile=" + settings_.known_hosts});
     if (!settings_.key_file.empty()) o.insert(o.end(), {"-i", settings_.key_file});
     if (password) {
@@ -255,7 +262,8 @@ Result<std::unique_ptr<Storage>> open_sftp_storage(const StorageSettings& settin
                                                    const std::vector<std::string>& env) {
   for (const char* program : {"ssh", "sftp"}) {
     if (find_program(program).empty()) {
-      return Status::Usage(std::string("storage.type sftp: ") + program + " is not installed (apt-get install openssh-client)");
+      return Status::Usage(std::string("storage.type sftp: ") + program +
+                           " is not installed (apt-get install openssh-client)");
     }
   }
   const char* tmp = std::getenv("TMPDIR");

@@ -51,10 +51,10 @@ std::string valid_utf8(const std::string& text) {
     bool ok = len > 0 && i + len <= n;
     for (size_t k = 1; ok && k < len; ++k) ok = (b[i + k] & 0xC0) == 0x80;
     if (ok && len > 1) {
-      const unsigned cp = len == 2 ? ((c & 0x1Fu) << 6 | (b[i + 1] & 0x3Fu))
-                          : len == 3 ? ((c & 0x0Fu) << 12 | (b[i + 1] & 0x3Fu) << 6 | (b[i + 2] & 0x3Fu))
-                                     : ((c & 0x07u) << 18 | (b[i + 1] & 0x3Fu) << 12 | (b[i + 2] & 0x3Fu) << 6 |
-                                        (b[i + 3] & 0x3Fu));
+      const unsigned cp =
+          len == 2   ? ((c & 0x1Fu) << 6 | (b[i + 1] & 0x3Fu))
+          : len == 3 ? ((c & 0x0Fu) << 12 | (b[i + 1] & 0x3Fu) << 6 | (b[i + 2] & 0x3Fu))
+                     : ((c & 0x07u) << 18 | (b[i + 1] & 0x3Fu) << 12 | (b[i + 2] & 0x3Fu) << 6 | (b[i + 3] & 0x3Fu));
       ok = cp >= (len == 2 ? 0x80u : len == 3 ? 0x800u : 0x10000u) && cp <= 0x10FFFFu && (cp < 0xD800u || cp > 0xDFFFu);
     }
     if (ok) {
