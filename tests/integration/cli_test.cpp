@@ -10,10 +10,12 @@
 #include <chrono>
 #include <filesystem>
 #include <sstream>
+#include <thread>
 
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include "support/mariadb.h"
 #include "support/run_binary.h"
 
 namespace pdr {
@@ -271,6 +273,121 @@ TEST(CliTest, EachSubcommandsHelpShowsItsOwnExamples) {
   }
 }
 
+// The example commands of a help text or of the README's ```sh blocks, as printed: continuation
+// lines joined, the description (after two spaces in help, after '#' in the README) cut off.
+std::vector<std::string> examples_in(const std::string& text, bool readme) {
+  std::vector<std::string> found;
+  std::istringstream in(text);
+  bool in_block = !readme;
+  for (std::string line; std::getline(in, line);) {
+    if (readme && line.rfind("```", 0) == 0) {
+      in_block = !in_block && line == "```sh";
+      continue;
+    }
+    const size_t start = line.find_first_not_of(' ');
+    if (!in_block || start == std::string::npos || line.compare(start, 8, "pdr_run ") != 0) continue;
+    std::string command = line.substr(start);
+    while (!command.empty() && command.back() == '\\' && std::getline(in, line)) {
+      command.pop_back();
+      command += line.substr(line.find_first_not_of(' '));
+    }
+    const size_t end = readme ? command.find(" #") : command.find("  ");
+    command = command.substr(0, end);
+    while (!command.empty() && command.back() == ' ') command.pop_back();
+    found.push_back(command);
+  }
+  return found;
+}
+
+std::vector<std::string> words(const std::string& command) {
+  std::vector<std::string> out;
+  std::string word;
+  bool quoted = false, any = false;
+  for (char c : command) {
+    if (c == '\'') {
+      quoted = !quoted;
+      any = true;
+    } else if (c == ' ' && !quoted) {
+      if (any) out.push_back(word);
+      word.clear();
+      any = false;
+    } else {
+      word += c;
+      any = true;
+    }
+  }
+  if (any) out.push_back(word);
+  return out;
+}
+
+// Every example of --help, of each subcommand's help and of the README runs as printed (in a
+// directory with the my.yaml the examples name, the grid m1 registered, and an sbatch that
+// answers a job id): no usage error, no crash.
+TEST(CliTest, EveryExampleInTheHelpAndTheReadmeRunsAsPrinted) {
+  test::TempDir dir;
+  test::write_text(dir / "my.yaml", std::string("pdr:\n  base_dir: ") + PDR_MOCK_BASE +
+                                        "\ndatabase:\n  type: sqlite\n  path: pdr_run.db\n");
+  fs::create_directories(dir / "bin");
+  test::write_text(dir / "bin/sbatch", "#!/bin/sh\necho 4242\n");
+  fs::permissions(dir / "bin/sbatch", fs::perms::owner_all);
+  setenv("PATH", ((dir / "bin") + ":" + std::getenv("PATH")).c_str(), 1);
+  const std::vector<std::string> env = {kBase};
+  auto setup = test::run_pdr_run(
+      dir.path(),
+      {"--config", "my.yaml", "--model-name", "m1", "--dens", "30", "40", "--chi", "10", "100", "--mass", "-10"}, env);
+  ASSERT_EQ(setup.code, 0) << setup.err;
+
+  std::vector<std::string> examples = examples_in(test::run_pdr_run(dir.path(), {"--help"}).out, false);
+  for (const char* sub : {"status", "verify", "worker", "retry", "doctor", "submit"}) {
+    for (auto& e : examples_in(test::run_pdr_run(dir.path(), {"help", sub}).out, false)) examples.push_back(e);
+  }
+  const size_t from_help = examples.size();
+  for (auto& e : examples_in(test::read_text(std::string(PDR_SOURCE_DIR) + "/README.md"), true)) {
+    examples.push_back(e);
+  }
+  EXPECT_GE(from_help, 20u);
+  EXPECT_GE(examples.size() - from_help, 10u);
+  for (const std::string& example : examples) {
+    std::vector<std::string> args = words(example);
+    args.erase(args.begin());  // "pdr_run"
+    const bool watch = std::find(args.begin(), args.end(), "--watch") != args.end();
+    test::RunResult r;
+    if (watch) {
+      const pid_t pid = test::start_pdr_run(dir.path(), args, env);
+      std::this_thread::sleep_for(std::chrono::seconds(2));
+      kill(pid, SIGINT);
+      r = test::finish_pdr_run(pid, dir.path());
+      EXPECT_TRUE(r.code == 0 || r.code == 130) << example << ": exit " << r.code << ": " << r.err;
+      EXPECT_NE(r.out.find("model m1"), std::string::npos) << example << ": " << r.out;
+      continue;
+    }
+    r = test::run_pdr_run(dir.path(), args, env);
+    EXPECT_TRUE(r.code == 0 || r.code == 1) << example << ": exit " << r.code << ": " << r.err;
+    EXPECT_EQ(r.err.find("see pdr_run --help"), std::string::npos) << example << ": " << r.err;
+  }
+}
+
+// A grid run's flag before a subcommand would be parsed as the run's and ignored: refused.
+// --config and --model-name mean the same on either side.
+TEST(CliTest, AGridFlagBeforeASubcommandIsRefusedNotIgnored) {
+  test::TempDir dir;
+  for (const auto& args : std::vector<std::vector<std::string>>{{"--dens", "30", "status", "--model-name", "m"},
+                                                                {"--workers", "4", "worker", "--model-name", "m"},
+                                                                {"--dry-run", "retry", "--model-name", "m"}}) {
+    auto r = test::run_pdr_run(dir.path(), args, {kBase});
+    EXPECT_EQ(r.code, 2) << args[0];
+    EXPECT_EQ(lines(r.err), 1u) << r.err;
+    EXPECT_NE(r.err.find(args[0] + " before '" + args[args.size() - 3] + "' is a flag of a grid run"),
+              std::string::npos)
+        << r.err;
+  }
+  EXPECT_TRUE(dir_is_empty_but_logs(dir.path())) << "nothing may be written";
+  // --config and --model-name before it are the subcommand's: status looks for that database.
+  test::write_text(dir / "cfg.yaml", "database:\n  type: sqlite\n  path: jobs.db\n");
+  auto before = test::run_pdr_run(dir.path(), {"--config", "cfg.yaml", "--model-name", "m", "status"}, {kBase});
+  EXPECT_NE(before.err.find("no job database at " + (dir / "jobs.db")), std::string::npos) << before.err;
+}
+
 // A flag that means nothing without another is refused, not ignored; so is nothing else.
 TEST(CliTest, FlagsThatNeedAnotherAreRefusedAndAnEmptyVariableIsNotAValue) {
   test::TempDir dir;
@@ -278,6 +395,13 @@ TEST(CliTest, FlagsThatNeedAnotherAreRefusedAndAnEmptyVariableIsNotAValue) {
   EXPECT_EQ(seed.code, 2);
   EXPECT_EQ(lines(seed.err), 1u) << seed.err;
   EXPECT_NE(seed.err.find("--seed 5 draws random points: it needs --random"), std::string::npos) << seed.err;
+  auto count =
+      test::run_pdr_run(dir.path(), {"--model-name", "m", "--dens", "30", "--random-count", "7", "--dry-run"}, {kBase});
+  EXPECT_EQ(count.code, 2);
+  EXPECT_EQ(lines(count.err), 1u) << count.err;
+  EXPECT_NE(count.err.find("--random-count 7 sets how many random points are drawn: it needs --random"),
+            std::string::npos)
+      << count.err;
   auto interval = test::run_pdr_run(dir.path(), {"status", "--interval", "5"});
   EXPECT_EQ(interval.code, 2);
   EXPECT_EQ(lines(interval.err), 1u) << interval.err;
@@ -470,6 +594,24 @@ TEST(CliTest, StatusOnlyReads) {
   EXPECT_EQ(old.code, 2);
   EXPECT_NE(old.err.find("was written by the Python pdr_run; status only reads"), std::string::npos) << old.err;
   EXPECT_EQ(test::read_text(dir / "theirs.db"), theirs);
+}
+
+// On an empty MySQL database status creates no table, view or trigger: it names what it found.
+TEST(CliTest, StatusOnAnEmptyMySqlDatabaseCreatesNothing) {
+  auto& server = test::MariaDb::shared();
+  PDR_REQUIRE_MARIADB(server);
+  test::TempDir dir;
+  const std::string db = server.create_database();
+  auto r = test::run_pdr_run(dir.path(), {"status", "--model-name", "m"}, server.env(db));
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_EQ(lines(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find("no pdr_run tables in mysql 127.0.0.1:" + std::to_string(server.port()) + "/" + db),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find(server.password()), std::string::npos) << "the password is never shown";
+  EXPECT_EQ(server.number("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '" + db + "'"), 0);
+  EXPECT_EQ(server.number("SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = '" + db + "'"), 0);
+  EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "pdr/config.h"
+#include "pdr/status.h"
 
 namespace pdr {
 
@@ -25,6 +26,8 @@ class CommandLine {
   int run(const EnvLookup& env, std::ostream& out);
 
  private:
+  Status check_flag_places() const;
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -145,7 +145,8 @@ Exit codes: 0 every output as recorded, 1 some jobs went back to pending (run th
        submit_command, R"(Examples:
   pdr_run submit --scheduler slurm --nodes 4 --workers 16 --config my.yaml --model-name m1 \
       --dens 30 40 --chi 10 100 --mass -10 --partition compute --time 1-00:00:00
-  pdr_run submit ... --dry-run     print the sbatch script; register and submit nothing)"},
+  pdr_run submit --scheduler slurm --nodes 4 --workers 16 --config my.yaml --model-name m1 --dens 30 --dry-run
+                                   print the sbatch script; register and submit nothing)"},
   };
   return all;
 }
@@ -254,6 +255,10 @@ std::optional<int> CommandLine::parse(int argc, const char* const* argv, std::os
     err << "pdr_run: " << e.what() << " (see pdr_run --help)\n";
     return kExitUsage;
   }
+  if (Status st = check_flag_places(); !st.ok()) {
+    err << "pdr_run: " << st.message() << "\n";
+    return kExitUsage;
+  }
   // Flags that mean nothing without another are refused rather than ignored.
   for (const auto& [sub, handler] : impl_->commands) {
     const CLI::Option* interval = sub->get_option_no_throw("--interval");
@@ -264,6 +269,24 @@ std::optional<int> CommandLine::parse(int argc, const char* const* argv, std::os
     }
   }
   return std::nullopt;
+}
+
+// A grid run's flag given before a subcommand ("pdr_run --dens 30 status") would be parsed as the
+// run's and then ignored: refuse it. --config and --model-name mean the same before and after.
+Status CommandLine::check_flag_places() const {
+  const CLI::App* chosen = nullptr;
+  for (const auto& [sub, handler] : impl_->commands) {
+    if (sub->parsed()) chosen = sub;
+  }
+  if (chosen == nullptr) return Status::Ok();
+  for (const CLI::Option* opt : impl_->app.get_options()) {
+    const std::string name = opt->get_name();
+    if (opt->count() == 0 || name == "--config" || name == "--model-name") continue;
+    return Status::Usage(name + " before '" + chosen->get_name() + "' is a flag of a grid run, not of '" +
+                         chosen->get_name() + "'; give a subcommand's flags after it (see pdr_run help " +
+                         chosen->get_name() + ")");
+  }
+  return Status::Ok();
 }
 
 int CommandLine::run(const EnvLookup& env, std::ostream& out) {

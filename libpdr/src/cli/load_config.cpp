@@ -75,6 +75,11 @@ Result<Config> load_config(const CliOptions& o, const EnvLookup& env) {
                          " draws random points: it needs --random "
                          "(or model_parameters.create_random_models: true)");
   }
+  if (o.random_count && !c.boolean("model_parameters.create_random_models")) {
+    return Status::Usage("--random-count " + std::to_string(*o.random_count) +
+                         " sets how many random points are drawn: it needs --random "
+                         "(or model_parameters.create_random_models: true)");
+  }
   if (o.single) {
     for (const char* axis : {"metal", "dens", "mass", "chi"}) {
       const std::string key = std::string("model_parameters.") + axis;
