@@ -282,9 +282,13 @@ Status CommandLine::check_flag_places() const {
   for (const CLI::Option* opt : impl_->app.get_options()) {
     const std::string name = opt->get_name();
     if (opt->count() == 0 || name == "--config" || name == "--model-name") continue;
-    return Status::Usage(name + " before '" + chosen->get_name() + "' is a flag of a grid run, not of '" +
-                         chosen->get_name() + "'; give a subcommand's flags after it (see pdr_run help " +
-                         chosen->get_name() + ")");
+    const std::string sub = chosen->get_name();
+    if (chosen->get_option_no_throw(name) != nullptr) {
+      return Status::Usage(name + " before '" + sub + "' would not reach it: give it after the subcommand (pdr_run " +
+                           sub + " " + name + " ...)");
+    }
+    return Status::Usage(name + " before '" + sub + "' is a flag of a grid run, not of '" + sub +
+                         "' (see pdr_run help " + sub + ")");
   }
   return Status::Ok();
 }
