@@ -29,7 +29,7 @@ TEST(DbErrorTest, ALostOrRefusedMysqlConnectionIsTransientAndDropsTheSession) {
 }
 
 TEST(DbErrorTest, LockWaitsDeadlocksAndFullServersAreRetriedOnALiveConnection) {
-  for (int code : {1040, 1203, 1205, 1213, 1317, 1158, 1159, 1160, 1161}) {
+  for (int code : {1040, 1203, 1205, 1213, 1467, 1317, 1158, 1159, 1160, 1161}) {
     EXPECT_EQ(mysql(code).kind(), ErrorKind::kTransient) << code;
     EXPECT_FALSE(is_connection_lost(code)) << code;
   }

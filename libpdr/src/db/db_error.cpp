@@ -27,10 +27,15 @@ constexpr int kConnectionLost[] = {
 
 // Worth retrying on a live connection (after a rollback).
 constexpr int kRetryable[] = {
-    1040,                    // ER_CON_COUNT_ERROR: too many connections
-    1203,                    // ER_TOO_MANY_USER_CONNECTIONS: max_user_connections reached
-    1205,                    // ER_LOCK_WAIT_TIMEOUT (the transaction stays open: roll back)
-    1213,                    // ER_LOCK_DEADLOCK
+    1040,  // ER_CON_COUNT_ERROR: too many connections
+    1203,  // ER_TOO_MANY_USER_CONNECTIONS: max_user_connections reached
+    1205,  // ER_LOCK_WAIT_TIMEOUT (the transaction stays open: roll back)
+    1213,  // ER_LOCK_DEADLOCK
+    // ER_AUTOINC_READ_FAILED: InnoDB's deadlock on the AUTO-INC lock (an INSERT ... SELECT
+    // in the counter triggers), reported under this code (MDEV-33593); rolled back like 1213.
+    // The same code for an exhausted AUTO_INCREMENT would be retried until the deadline and
+    // then reported like an outage (the tables' INT ids end at 2^31 rows).
+    1467,
     1317,                    // ER_QUERY_INTERRUPTED
     1158, 1159, 1160, 1161,  // network read/write errors and timeouts
 };
