@@ -88,16 +88,24 @@ class JobStoreTest : public ::testing::TestWithParam<std::string> {
     EXPECT_TRUE(store.ok()) << store.status().message();
     if (!store.ok()) return nullptr;
     other_store_ = std::move(store.value());
-    EXPECT_EQ(count("SELECT MAX(version) FROM schema_version"), 4);
+    EXPECT_EQ(count("SELECT MAX(version) FROM schema_version"), kSchemaVersion);
     return other_store_.get();
   }
 
   long long count(const std::string& sql) { return backend_.count(sql); }
   void exec(const std::string& sql) { backend_.exec(sql); }
 
+  // Outputs are local files; the only owner known to be gone is pid 999999999 (cannot exist).
+  static RegisterOptions options() {
+    RegisterOptions o;
+    o.output_exists = [](const std::string& path) { return std::filesystem::exists(path); };
+    o.owner_gone = [](const std::string&, long long pid) { return pid == 999999999; };
+    return o;
+  }
+
   RegisterReport register_points(const std::vector<GridPoint>& p) {
     RegisterReport r;
-    Status st = store_->register_grid(prov_, p, &r);
+    Status st = store_->register_grid(prov_, p, &r, options());
     EXPECT_TRUE(st.ok()) << st.message();
     return r;
   }
@@ -127,7 +135,7 @@ TEST_P(JobStoreTest, RegisteringTwiceCreatesRowsOnce) {
   EXPECT_EQ(count("SELECT COUNT(*) FROM kosmatau_executables"), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM chemical_databases"), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE pending = 1 AND active = 0 AND status = 'pending'"), 6);
-  EXPECT_EQ(count("SELECT MAX(version) FROM schema_version"), 4);
+  EXPECT_EQ(count("SELECT MAX(version) FROM schema_version"), kSchemaVersion);
 }
 
 TEST_P(JobStoreTest, FloatingColumnsKeepDoublePrecision) {
@@ -161,18 +169,39 @@ TEST_P(JobStoreTest, SingleClaimWorks) {
   EXPECT_EQ(a->size(), 1u);
 }
 
+// The outcome of `job`'s attempt as its owner `token` records it; a failure is retried.
+Outcome outcome(const ClaimedJob& job, const std::string& token, JobState state, const std::string& error = "",
+                Stage stage = Stage::None, const std::string& cause = "") {
+  Outcome o;
+  o.job_id = job.id;
+  o.epoch = job.epoch;
+  o.token = token;
+  o.state = state;
+  o.error = error;
+  o.stage = stage;
+  o.cause = cause;
+  o.retry = state == JobState::Failed;
+  return o;
+}
+
+// A failure recorded as it is (failed for good), not retried.
+Outcome failure(const ClaimedJob& job, int exit_code, const std::string& error, Stage stage, const std::string& cause) {
+  Outcome o = outcome(job, "tok1", JobState::Failed, error, stage, cause);
+  o.exit_code = exit_code;
+  o.retry = false;
+  return o;
+}
+
 TEST_P(JobStoreTest, StatusChangesAreConditionalOnStateAndOwner) {
   auto r = register_points(points({"30"}));
   auto jobs = store_->claim_jobs(r.model_id, 2, owner_);
-  const long long id = jobs->front().id;
-  StatusChange stale{id, JobState::Running, JobState::Finished, "someone-else", 0, "", {}};
-  EXPECT_FALSE(store_->update_job_status(stale).value());
-  StatusChange fail{id, JobState::Running, JobState::Failed, "tok1", 3, "pdr: exit code 3", {}};
-  EXPECT_TRUE(store_->update_job_status(fail).value());
-  EXPECT_FALSE(store_->update_job_status(fail).value()) << "replaying a change must be harmless";
+  EXPECT_FALSE(store_->record_outcome(outcome(jobs->front(), "someone-else", JobState::Finished))->applied);
+  const Outcome fail = failure(jobs->front(), 3, "pdr: exit code 3", Stage::Pdr, "exit code 3");
+  EXPECT_TRUE(store_->record_outcome(fail)->applied);
+  EXPECT_FALSE(store_->record_outcome(fail)->applied) << "replaying a change must be harmless";
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'exception_runtime' AND exit_code = 3 AND "
                   "error = 'pdr: exit code 3' AND pending = 0 AND active = 0 AND time_of_finish IS NOT NULL "
-                  "AND token IS NULL"),
+                  "AND token IS NULL AND error_stage = 'pdr' AND error_cause = 'exit code 3'"),
             1);
 }
 
@@ -182,14 +211,14 @@ TEST_P(JobStoreTest, FinishingRecordsFilesAndOutputColumns) {
   const long long id = jobs->front().id;
   const std::string hdf = dir_ / "pdr.hdf";
   test::write_text(hdf, "x");
-  StatusChange done{id, JobState::Running, JobState::Finished, "tok1", 0, "", {}};
+  Outcome done = outcome(jobs->front(), "tok1", JobState::Finished);
   done.files = {StoredFile{"output_hdf4_file", hdf, "aa", 5000000000LL, "2026-01-01 00:00:00", ""},
                 StoredFile{"pdrstruct", dir_ / "s.hdf5", "bb", 2, "", ""},
                 StoredFile{"pdrchem", dir_ / "c.hdf5", "cc", 3, "", ""},
                 StoredFile{"onion", dir_ / "o.smli", "dd", 4, "", ""}};
-  auto applied = store_->update_job_status(done);
+  auto applied = store_->record_outcome(done);
   ASSERT_TRUE(applied.ok()) << applied.status().message();
-  ASSERT_TRUE(applied.value());
+  ASSERT_TRUE(applied->applied);
   EXPECT_EQ(count("SELECT COUNT(*) FROM job_files WHERE job_id = " + std::to_string(id)), 4);
   EXPECT_EQ(count("SELECT file_size FROM hdf_files WHERE job_id = " + std::to_string(id)), 5000000000LL);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE output_hdf4_file IS NOT NULL AND "
@@ -202,11 +231,11 @@ TEST_P(JobStoreTest, ReRegisteringChecksOutputsAndRequeuesFailures) {
   auto jobs = store_->claim_jobs(r.model_id, 2, owner_);
   const std::string present = dir_ / "present.hdf";
   test::write_text(present, "x");
-  StatusChange ok{jobs.value()[0].id, JobState::Running, JobState::Finished, "tok1", 0, "", {}};
+  Outcome ok = outcome(jobs.value()[0], "tok1", JobState::Finished);
   ok.files = {StoredFile{"output_hdf4_file", present, "aa", 1, "", ""}};
-  ASSERT_TRUE(store_->update_job_status(ok).value());
-  StatusChange bad{jobs.value()[1].id, JobState::Running, JobState::Failed, "tok1", 1, "pdr: exit code 1", {}};
-  ASSERT_TRUE(store_->update_job_status(bad).value());
+  ASSERT_TRUE(store_->record_outcome(ok)->applied);
+  ASSERT_TRUE(
+      store_->record_outcome(failure(jobs.value()[1], 1, "pdr: exit code 1", Stage::Pdr, "exit code 1"))->applied);
 
   auto again = register_points(points({"30"}));
   EXPECT_EQ(again.already_finished, 1u);
@@ -246,8 +275,9 @@ TEST_P(JobStoreTest, ReleaseReturnsOnlyTheOwnersJobs) {
 TEST_P(JobStoreTest, StatusReportCountsEveryState) {
   auto r = register_points(points({"30", "40"}));
   auto jobs = store_->claim_jobs(r.model_id, 1, owner_);
-  StatusChange bad{jobs->front().id, JobState::Running, JobState::Failed, "tok1", 2, "onion CO: exit code 2", {}};
-  ASSERT_TRUE(store_->update_job_status(bad).value());
+  ASSERT_TRUE(
+      store_->record_outcome(failure(jobs->front(), 2, "onion CO: exit code 2", Stage::Onion, "CO: exit code 2"))
+          ->applied);
   auto rep = store_->status_report("m1");
   ASSERT_TRUE(rep.ok());
   EXPECT_EQ(rep->total, 4);
@@ -256,6 +286,7 @@ TEST_P(JobStoreTest, StatusReportCountsEveryState) {
   EXPECT_EQ(rep->by_status.at("cancelled"), 0);
   ASSERT_EQ(rep->failed.size(), 1u);
   EXPECT_EQ(rep->failed[0].error, "onion CO: exit code 2");
+  EXPECT_EQ(rep->failed[0].stage, "onion") << "read from the row, not from the error text";
   EXPECT_EQ(rep->failed[0].exit_code, 2);
   auto missing = store_->status_report("nope");
   ASSERT_FALSE(missing.ok());
@@ -267,8 +298,7 @@ TEST_P(JobStoreTest, StatusReadsCountersThatFollowEveryChangeAndCanBeRewritten) 
   auto jobs = store_->claim_jobs(r.model_id, 2, owner_);
   ASSERT_TRUE(jobs.ok());
   ASSERT_EQ(jobs->size(), 2u);
-  StatusChange done{jobs->at(0).id, JobState::Running, JobState::Finished, "tok1", 0, "", {}};
-  ASSERT_TRUE(store_->update_job_status(done).ok());
+  ASSERT_TRUE(store_->record_outcome(outcome(jobs->at(0), "tok1", JobState::Finished)).ok());
   // Changes made by hand with SQL are counted too: the triggers see every writer.
   exec(
       "UPDATE pdr_model_jobs SET status = 'skipped' WHERE status = 'pending' AND id = (SELECT m FROM (SELECT "
@@ -324,7 +354,7 @@ TEST_P(JobStoreTest, ModelStorageLocationCannotChangeSilently) {
   register_points(points({"30"}));
   prov_.model_path = "/elsewhere/m1";
   RegisterReport r;
-  Status st = store_->register_grid(prov_, points({"30"}), &r);
+  Status st = store_->register_grid(prov_, points({"30"}), &r, options());
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.kind(), ErrorKind::kUsage);
   EXPECT_NE(st.message().find("already stores its outputs in"), std::string::npos);
@@ -482,18 +512,6 @@ TEST_P(JobStoreTest, ConcurrentClaimersNeverShareAJob) {
 
 // --- leases, fencing, retries ---
 
-StatusChange outcome(const ClaimedJob& job, const std::string& token, JobState next, const std::string& error = "") {
-  StatusChange c;
-  c.job_id = job.id;
-  c.expect = JobState::Running;
-  c.next = next;
-  c.token = token;
-  c.epoch = job.epoch;
-  c.error = error;
-  c.retry = next == JobState::Failed;
-  return c;
-}
-
 TEST_P(JobStoreTest, ClaimTakesALeaseByTheDatabaseClock) {
   auto r = register_points(points({"30"}));
   auto jobs = store_->claim_jobs(r.model_id, 2, owner_);
@@ -560,7 +578,7 @@ TEST_P(JobStoreTest, AReplayedFinishIsRecognisedByItsOwnEpochOnly) {
   auto r = register_points(points({"30"}));
   auto jobs = store_->claim_jobs(r.model_id, 2, owner_);
   ASSERT_EQ(jobs->size(), 2u);
-  StatusChange done = outcome(jobs->front(), owner_.token, JobState::Finished);
+  Outcome done = outcome(jobs->front(), owner_.token, JobState::Finished);
   StoredFile f;
   f.kind = "output_textout_file";
   f.path = "/store/TEXTOUT";
@@ -639,8 +657,8 @@ TEST_P(JobStoreTest, FailureIsRetriedAndQuarantinedWhenItRepeats) {
   store_->set_policy(JobPolicy{30, 5, 0, 10});
   auto r = register_points(points({"30"}));
   auto a = store_->claim_jobs(r.model_id, 1, owner_);
-  auto first =
-      store_->record_outcome(outcome(a->front(), owner_.token, JobState::Failed, "pdr: exit code 7 (last output: x)"));
+  auto first = store_->record_outcome(outcome(a->front(), owner_.token, JobState::Failed,
+                                              "pdr: exit code 7 (last output: x)", Stage::Pdr, "exit code 7"));
   ASSERT_TRUE(first.ok());
   EXPECT_TRUE(first->applied);
   EXPECT_EQ(first->state, JobState::Pending);
@@ -649,14 +667,14 @@ TEST_P(JobStoreTest, FailureIsRetriedAndQuarantinedWhenItRepeats) {
   ASSERT_EQ(b->size(), 1u);
   EXPECT_EQ(b->front().id, a->front().id) << "retry_delay 0: claimable at once";
   EXPECT_EQ(b->front().attempt, 2);
-  auto second =
-      store_->record_outcome(outcome(b->front(), owner_.token, JobState::Failed, "pdr: exit code 7 (last output: y)"));
+  auto second = store_->record_outcome(outcome(b->front(), owner_.token, JobState::Failed,
+                                               "pdr: exit code 7 (last output: y)", Stage::Pdr, "exit code 7"));
   EXPECT_EQ(second->state, JobState::Failed);
   EXPECT_EQ(second->error, "pdr: exit code 7 (last output: y) (failed the same way twice; not tried again)");
   // pdr_run retry: fresh attempts.
   EXPECT_EQ(store_->retry_failed("m1").value(), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND attempts = 0 AND "
-                  "last_error IS NULL AND error = 'queued again by pdr_run retry'"),
+                  "last_error IS NULL AND error = 'queued again by pdr_run retry' AND error_stage IS NULL"),
             2 - 1);
   EXPECT_EQ(store_->retry_failed("m1").value(), 0);
 }
@@ -664,15 +682,95 @@ TEST_P(JobStoreTest, FailureIsRetriedAndQuarantinedWhenItRepeats) {
 TEST_P(JobStoreTest, DifferentFailuresUseUpTheAttempts) {
   store_->set_policy(JobPolicy{30, 3, 0, 10});
   auto r = register_points(points({"30"}));
-  const char* errors[] = {"pdr: exit code 1", "onion CO: exit code 2", "pdr: killed by signal 9"};
+  struct Attempt {
+    const char* error;
+    Stage stage;
+    const char* cause;
+  };
+  // The same cause in another stage is another failure.
+  const Attempt attempts[] = {{"pdr: exit code 2", Stage::Pdr, "exit code 2"},
+                              {"onion: exit code 2", Stage::Onion, "exit code 2"},
+                              {"pdr: killed by signal 9", Stage::Pdr, "killed by signal 9"}};
   RecordedOutcome last;
-  for (const char* e : errors) {
+  for (const auto& a : attempts) {
     auto c = store_->claim_jobs(r.model_id, 1, owner_);
     ASSERT_EQ(c->size(), 1u);
-    last = store_->record_outcome(outcome(c->front(), owner_.token, JobState::Failed, e)).value();
+    last =
+        store_->record_outcome(outcome(c->front(), owner_.token, JobState::Failed, a.error, a.stage, a.cause)).value();
   }
   EXPECT_EQ(last.state, JobState::Failed);
   EXPECT_EQ(last.error, "pdr: killed by signal 9 (attempt 3 of 3)");
+}
+
+TEST_P(JobStoreTest, ALostLeaseBetweenTwoFailuresDoesNotHideTheFirst) {
+  // A lost owner is a failure of its own (stage lease): the job fails for good only when two
+  // failures in a row are the same.
+  store_->set_policy(JobPolicy{30, 5, 0, 10});
+  auto r = register_points(points({"30"}));
+  auto a = store_->claim_jobs(r.model_id, 1, owner_);
+  ASSERT_EQ(store_
+                ->record_outcome(
+                    outcome(a->front(), owner_.token, JobState::Failed, "pdr: exit code 7", Stage::Pdr, "exit code 7"))
+                ->state,
+            JobState::Pending);
+  ASSERT_EQ(store_->claim_jobs(r.model_id, 1, owner_)->size(), 1u);
+  exec("UPDATE pdr_model_jobs SET lease_expires_at = '2000-01-01 00:00:00' WHERE status = 'running'");
+  ASSERT_EQ(store_->reap_expired().value(), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND error_stage = 'lease'"), 1);
+  auto c = store_->claim_jobs(r.model_id, 1, owner_);
+  ASSERT_EQ(c->size(), 1u);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running' AND error_stage = 'lease'"), 1)
+      << "the last failure stays recorded while the job runs again";
+  auto third = store_->record_outcome(
+      outcome(c->front(), owner_.token, JobState::Failed, "pdr: exit code 7", Stage::Pdr, "exit code 7"));
+  EXPECT_EQ(third->state, JobState::Pending) << third->error;
+}
+
+TEST_P(JobStoreTest, AFinishWhoseOutputsCannotTakeTheirNamesIsRevokedAsAStorageFailure) {
+  store_->set_policy(JobPolicy{30, 2, 0, 10});
+  auto r = register_points(points({"30"}));
+  auto a = store_->claim_jobs(r.model_id, 1, owner_);
+  const Outcome done = outcome(a->front(), owner_.token, JobState::Finished);
+  ASSERT_TRUE(store_->record_outcome(done)->applied);
+  Outcome why = done;
+  why.stage = Stage::Storage;
+  why.cause = "rename refused";
+  why.error = "storage: rename refused";
+  auto revoked = store_->revoke_finish(why);
+  ASSERT_TRUE(revoked.ok()) << revoked.status().message();
+  EXPECT_TRUE(revoked->applied);
+  EXPECT_EQ(revoked->state, JobState::Pending) << "attempt 1 of 2";
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND error_stage = 'storage' AND "
+                  "error_cause = 'rename refused'"),
+            1);
+  EXPECT_FALSE(store_->revoke_finish(why)->applied) << "only a finish is revoked";
+  // The next attempt finishes under a new epoch: the old finish's revocation no longer applies.
+  auto b = store_->claim_jobs(r.model_id, 1, owner_);
+  ASSERT_EQ(b->size(), 1u);
+  ASSERT_TRUE(store_->record_outcome(outcome(b->front(), owner_.token, JobState::Finished))->applied);
+  EXPECT_FALSE(store_->revoke_finish(why)->applied);
+  // The failure stays recorded after the finish: revoked the same way again, it is failed for good.
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished' AND error_stage = 'storage'"), 1);
+  Outcome again = why;
+  again.epoch = b->front().epoch;
+  auto second = store_->revoke_finish(again);
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(second->applied);
+  EXPECT_EQ(second->state, JobState::Failed) << second->error;
+  EXPECT_NE(second->error.find("failed the same way twice"), std::string::npos) << second->error;
+}
+
+TEST_P(JobStoreTest, VerifyRequeuesOnlyFinishedJobs) {
+  auto r = register_points(points({"30"}));
+  auto a = store_->claim_jobs(r.model_id, 2, owner_);
+  ASSERT_EQ(a->size(), 2u);
+  EXPECT_FALSE(store_->requeue_finished(a->front().id, "output missing").value()) << "running, not finished";
+  ASSERT_TRUE(store_->record_outcome(outcome(a->front(), owner_.token, JobState::Finished))->applied);
+  EXPECT_TRUE(store_->requeue_finished(a->front().id, "output missing: /x").value());
+  EXPECT_FALSE(store_->requeue_finished(a->front().id, "output missing: /x").value()) << "a replay changes nothing";
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND error = 'verify: output missing: "
+                  "/x' AND error_stage = 'verify'"),
+            1);
 }
 
 TEST_P(JobStoreTest, RetryDelayHoldsTheJobBack) {
@@ -691,19 +789,23 @@ TEST_P(JobStoreTest, MonitoringViewsShowJobsProgressFailuresAndWorkers) {
   auto r = register_points(points({"30", "40"}));
   auto jobs = store_->claim_jobs(r.model_id, 2, owner_);
   ASSERT_EQ(jobs->size(), 2u);
-  ASSERT_TRUE(
-      store_->record_outcome(outcome(jobs->front(), owner_.token, JobState::Failed, "onion CO: exit code 2")).ok());
+  ASSERT_TRUE(store_
+                  ->record_outcome(outcome(jobs->front(), owner_.token, JobState::Failed, "onion CO: exit code 2",
+                                           Stage::Onion, "CO: exit code 2"))
+                  .ok());
   ASSERT_TRUE(store_->record_run(r.model_id, owner_, 2, "running", PoolStats{}).ok());
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_jobs_v WHERE model_name = 'm1' AND xnsur > 0 AND sint > 0"), 4);
   EXPECT_EQ(count("SELECT total FROM pdr_progress_v WHERE model_name = 'm1'"), 4);
   EXPECT_EQ(count("SELECT pending FROM pdr_progress_v WHERE model_name = 'm1'"), 2);
   EXPECT_EQ(count("SELECT running FROM pdr_progress_v WHERE model_name = 'm1'"), 1);
   EXPECT_EQ(count("SELECT failed FROM pdr_progress_v WHERE model_name = 'm1'"), 1);
-  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_failures_v WHERE error = 'onion CO: exit code 2 (attempt 1 of 1)'"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_failures_v WHERE error = 'onion CO: exit code 2 (attempt 1 of 1)' AND "
+                  "error_stage = 'onion'"),
+            1);
   EXPECT_EQ(count("SELECT running_jobs FROM pdr_workers_v WHERE token = 'tok1' AND model_name = 'm1'"), 1);
   auto info = store_->server_info();
   ASSERT_TRUE(info.ok());
-  EXPECT_EQ(info->schema_version, 4);
+  EXPECT_EQ(info->schema_version, kSchemaVersion);
   EXPECT_TRUE(info->job_counters);
   EXPECT_TRUE(info->skip_locked) << info->version;
   EXPECT_FALSE(info->version.empty());

@@ -2,6 +2,8 @@
 // duplicate rows, its status values) on SQLite and on MariaDB.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "db/schema.h"
 #include "pdr/db_manager.h"
 #include "pdr/grid.h"
@@ -12,6 +14,14 @@
 
 namespace pdr {
 namespace {
+
+// Outputs are local files; no owner is known to be gone.
+RegisterOptions local_checks() {
+  RegisterOptions o;
+  o.output_exists = [](const std::string& path) { return std::filesystem::exists(path); };
+  o.owner_gone = [](const std::string&, long long) { return false; };
+  return o;
+}
 
 class PredecessorMigrationTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -150,7 +160,7 @@ TEST_P(PredecessorMigrationTest, IsAdditiveReportsDuplicatesAndKeepsOldQueriesWo
   prov.exe_file_name = "mockpdr";
   prov.chem_file_name = "chem.dat";
   RegisterReport r;
-  Status st = store.value()->register_grid(prov, plan_grid(s)->points, &r);
+  Status st = store.value()->register_grid(prov, plan_grid(s)->points, &r, local_checks());
   ASSERT_TRUE(st.ok()) << st.message();
   EXPECT_EQ(r.created, 1u);
   // The old model's points went through FLOAT: the same names now mean other values, so a grid
@@ -159,7 +169,7 @@ TEST_P(PredecessorMigrationTest, IsAdditiveReportsDuplicatesAndKeepsOldQueriesWo
   prov.model_path = "/s/old";
   Settings olds = s;
   olds.model.dens = {"30", "40"};
-  Status refused = store.value()->register_grid(prov, plan_grid(olds)->points, &r);
+  Status refused = store.value()->register_grid(prov, plan_grid(olds)->points, &r, local_checks());
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.message().find("model 'old' already has point 100_30_-10_10_00 with other parameters"),
             std::string::npos)
@@ -232,7 +242,7 @@ TEST_P(SchemaThreeUpgradeTest, LetsThePredecessorInsertAndTellsTwoJobsOfOneNameA
     EXPECT_EQ(c->rows.at("finished"), 1);
     EXPECT_EQ(c->rows.at("pending"), 1);
   }
-  EXPECT_EQ(count("SELECT MAX(version) FROM schema_version"), 4);
+  EXPECT_EQ(count("SELECT MAX(version) FROM schema_version"), kSchemaVersion);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs"), 3);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE id = 1 AND duplicate_key = 0"), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE id = 2 AND duplicate_key = 2"), 1);

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <vector>
 
+#include "support/null_job_store.h"
 #include "support/temp_dir.h"
 
 namespace pdr {
@@ -19,43 +20,33 @@ namespace {
 namespace fs = std::filesystem;
 
 // Records what the journal replays; can refuse (transiently) from the n-th write on.
-class RecordingStore : public JobStore {
+class RecordingStore : public test::NullJobStore {
  public:
-  Status register_grid(const Provenance&, const std::vector<GridPoint>&, RegisterReport*,
-                       const RegisterOptions&) override {
-    return Status::Ok();
-  }
-  Result<std::vector<ClaimedJob>> claim_jobs(long long, int, const Owner&) override {
-    return std::vector<ClaimedJob>{};
-  }
-  Result<Backlog> backlog(long long) override { return Backlog{}; }
-  Result<ParameterValues> load_parameters(long long) override { return ParameterValues{}; }
-  Result<bool> update_job_status(const StatusChange&) override { return true; }
-  Result<RecordedOutcome> record_outcome(const StatusChange& c) override {
+  Result<RecordedOutcome> record_outcome(const Outcome& o) override {
     if (fail_from >= 0 && static_cast<int>(recorded.size()) >= fail_from) {
       return Status::Error(ErrorKind::kTransient, "database gone");
     }
-    recorded.push_back(encode_journal_entry(c));
-    return RecordedOutcome{true, c.next, c.error};
+    recorded.push_back(encode_journal_entry(o));
+    return RecordedOutcome{true, o.state, o.error};
   }
-  Result<long long> release_jobs(const Owner&) override { return 0LL; }
-  Result<StatusReport> status_report(const std::string&) override { return StatusReport{}; }
-  Result<std::vector<std::string>> model_names() override { return std::vector<std::string>{}; }
 
   std::vector<std::string> recorded;
   int fail_from = -1;
 };
 
-StatusChange outcome(long long job, JobState next, int files) {
-  StatusChange c;
+Outcome outcome(long long job, JobState next, int files) {
+  Outcome c;
   c.job_id = job;
-  c.expect = JobState::Running;
-  c.next = next;
+  c.state = next;
   c.token = "tok" + std::to_string(job);
   c.epoch = job + 1;
   c.exit_code = next == JobState::Finished ? 0 : 3;
   c.retry = next != JobState::Finished;
   c.error = next == JobState::Finished ? "" : "pdr: exit 3\tFATAL: bad input line 12";
+  if (next == JobState::Failed) {
+    c.stage = Stage::Pdr;
+    c.cause = "exit code 3";
+  }
   for (int i = 0; i < files; ++i) {
     c.files.push_back(StoredFile{"output_hdf4_file", "/s/m/pdrgrid/pdrstruct" + std::to_string(job) + ".hdf", "ab12cd",
                                  1000 + i, "2026-01-01 00:00:00",
@@ -77,10 +68,11 @@ void write_all(const fs::path& p, const std::string& text) {
 }
 
 TEST(JournalTest, EntriesRoundTripWithAwkwardText) {
-  StatusChange c;
+  Outcome c;
   c.job_id = 42;
-  c.expect = JobState::Running;
-  c.next = JobState::Finished;
+  c.state = JobState::Failed;
+  c.stage = Stage::Onion;
+  c.cause = "CO: exit code 2\t100%";
   c.token = "tok%1";
   c.epoch = 7;
   c.exit_code = 0;
@@ -96,7 +88,9 @@ TEST(JournalTest, EntriesRoundTripWithAwkwardText) {
   EXPECT_EQ(back->job_id, 42);
   EXPECT_EQ(back->epoch, 7);
   EXPECT_EQ(back->token, c.token);
-  EXPECT_EQ(back->next, JobState::Finished);
+  EXPECT_EQ(back->state, JobState::Failed);
+  EXPECT_EQ(back->stage, Stage::Onion);
+  EXPECT_EQ(back->cause, c.cause);
   EXPECT_EQ(back->exit_code, std::optional<int>(0));
   EXPECT_TRUE(back->retry);
   EXPECT_EQ(back->error, c.error);
@@ -111,13 +105,39 @@ TEST(JournalTest, EntriesRoundTripWithAwkwardText) {
   EXPECT_FALSE(decode_journal_entry(encode_journal_entry(c)).ok());
 }
 
+// Journals written before stages were recorded (v1, v2) still replay after an upgrade: they
+// carry the expected and next state where v3 has the state, the stage and the cause.
+TEST(JournalTest, EntriesOfEarlierVersionsStillDecode) {
+  auto v2 = decode_journal_entry(
+      "v2\t7\t3\ttok\trunning\tfailed\t2\t1\t0\tpdr: exit code 2 (last output: x)\t1\toutput_textout_file\t/s/"
+      "TEXTOUT7\tab\t12\t2026-01-01 00:00:00\t/s/.TEXTOUT7.staged");
+  ASSERT_TRUE(v2.ok()) << v2.status().message();
+  EXPECT_EQ(v2->job_id, 7);
+  EXPECT_EQ(v2->epoch, 3);
+  EXPECT_EQ(v2->state, JobState::Failed);
+  EXPECT_EQ(v2->stage, Stage::None) << "unknown: it never counts as the same failure twice";
+  EXPECT_EQ(v2->exit_code, std::optional<int>(2));
+  EXPECT_TRUE(v2->retry);
+  EXPECT_EQ(v2->error, "pdr: exit code 2 (last output: x)");
+  ASSERT_EQ(v2->files.size(), 1u);
+  EXPECT_EQ(v2->files[0].staged_path, "/s/.TEXTOUT7.staged");
+  auto v1 = decode_journal_entry("v1\t8\t1\ttok\trunning\tfinished\t0\t0\t0\t\t1\tpdrchem\t/s/c8\tcd\t5\t");
+  ASSERT_TRUE(v1.ok()) << v1.status().message();
+  EXPECT_EQ(v1->state, JobState::Finished);
+  EXPECT_EQ(v1->files[0].size, 5);
+  // Only outcomes of running jobs were ever journaled; a stage no pdr_run writes is damage.
+  EXPECT_FALSE(decode_journal_entry("v2\t7\t3\ttok\tfinished\tpending\t-\t0\t0\t\t0").ok());
+  EXPECT_FALSE(decode_journal_entry("v3\t7\t3\ttok\tfailed\tcompile\tx\t-\t1\te\t0").ok());
+  EXPECT_TRUE(decode_journal_entry("v3\t7\t3\ttok\tfailed\tpdr\tx\t-\t1\te\t0").ok());
+}
+
 // The file a process leaves when it dies while appending its last entry: cut at every byte.
 // Only the entries whose whole line (newline included) is in the file are recorded, each
 // exactly as written, and the file is gone afterwards.
 TEST(JournalTest, AWriteCutAtAnyByteNeverReplaysADamagedEntry) {
   test::TempDir dir;
-  std::vector<StatusChange> changes = {outcome(1, JobState::Finished, 2), outcome(2, JobState::Failed, 0),
-                                       outcome(3, JobState::Finished, 1)};
+  std::vector<Outcome> changes = {outcome(1, JobState::Finished, 2), outcome(2, JobState::Failed, 0),
+                                  outcome(3, JobState::Finished, 1)};
   std::string whole;
   {
     Journal journal((fs::path(dir.path()) / "full").string(), "t");
@@ -145,8 +165,8 @@ TEST(JournalTest, AWriteCutAtAnyByteNeverReplaysADamagedEntry) {
 // one is torn: the next replay records each once and never turns the torn one into an entry.
 TEST(JournalTest, AReplayStoppedByTheDatabaseKeepsOnlyWhatItDidNotRecord) {
   test::TempDir dir;
-  std::vector<StatusChange> changes = {outcome(1, JobState::Finished, 1), outcome(2, JobState::Finished, 1),
-                                       outcome(3, JobState::Failed, 0)};
+  std::vector<Outcome> changes = {outcome(1, JobState::Finished, 1), outcome(2, JobState::Finished, 1),
+                                  outcome(3, JobState::Failed, 0)};
   std::string text;
   for (const auto& c : changes) text += encode_journal_entry(c) + "\n";
   const std::string torn = encode_journal_entry(outcome(4, JobState::Finished, 1));

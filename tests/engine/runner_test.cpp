@@ -11,19 +11,16 @@
 
 #include "pdr/journal.h"
 #include "pdr/stop_signal.h"
+#include "support/null_job_store.h"
 #include "support/temp_dir.h"
 
 namespace pdr {
 namespace {
 
-class FakeStore : public JobStore {
+class FakeStore : public test::NullJobStore {
  public:
   explicit FakeStore(int jobs) {
     for (int i = 1; i <= jobs; ++i) state[i] = JobState::Pending;
-  }
-  Status register_grid(const Provenance&, const std::vector<GridPoint>&, RegisterReport*,
-                       const RegisterOptions&) override {
-    return Status::Ok();
   }
   Result<std::vector<ClaimedJob>> claim_jobs(long long, int max, const Owner& owner) override {
     max_claim_seen = std::max(max_claim_seen, max);
@@ -39,22 +36,23 @@ class FakeStore : public JobStore {
     }
     return out;
   }
-  Result<ParameterValues> load_parameters(long long) override { return ParameterValues{}; }
   Result<Backlog> backlog(long long) override {
     if (fail_claims) return Status::Error(ErrorKind::kTransient, "database gone");
     long long n = 0;
     for (const auto& kv : state) n += kv.second == JobState::Pending;
     return Backlog{n + hidden_pending, 0, 0};
   }
-  Result<bool> update_job_status(const StatusChange& c) override {
+  Result<RecordedOutcome> record_outcome(const Outcome& o) override {
     if (failing_writes > 0) {
       --failing_writes;
       return Status::Error(ErrorKind::kTransient, "database unusable: gave up");
     }
-    if (state[c.job_id] != c.expect || token[c.job_id] != c.token) return false;
-    state[c.job_id] = c.next;
+    if (state[o.job_id] != JobState::Running || token[o.job_id] != o.token) {
+      return RecordedOutcome{false, state[o.job_id], o.error};
+    }
+    state[o.job_id] = o.state;
     ++changes;
-    return true;
+    return RecordedOutcome{true, o.state, o.error};
   }
   Result<long long> release_jobs(const Owner&) override {
     long long n = 0;
@@ -66,8 +64,6 @@ class FakeStore : public JobStore {
     }
     return n;
   }
-  Result<StatusReport> status_report(const std::string&) override { return StatusReport{}; }
-  Result<std::vector<std::string>> model_names() override { return std::vector<std::string>{}; }
 
   std::map<long long, JobState> state;
   std::map<long long, std::string> token;
@@ -96,7 +92,11 @@ class FakeExecutor : public JobExecutor {
     } else {
       r.state = failing.count(r.job.id) ? JobState::Failed : JobState::Finished;
     }
-    if (r.state == JobState::Failed) r.error = "pdr: exit code 3";
+    if (r.state == JobState::Failed) {
+      r.stage = Stage::Pdr;
+      r.cause = "exit code 3";
+      r.error = "pdr: exit code 3";
+    }
     StoredFile f;
     f.kind = "output_textout_file";
     f.path = "/store/TEXTOUT" + r.job.name;
@@ -185,7 +185,7 @@ TEST(RunnerTest, OutcomesDuringAnOutageGoToTheJournalAndAreReplayedOnce) {
   options.journal = &journal;
   options.outage_poll_seconds = 0.05;
   std::map<long long, std::string> promoted;  // job -> staged path, once its outcome is written
-  options.settle_outputs = [&](const StatusChange& c, bool applied) {
+  options.settle_outputs = [&](const Outcome& c, bool applied) {
     if (applied && !c.files.empty()) promoted[c.job_id] = c.files[0].staged_path;
     return Status::Ok();
   };
@@ -201,10 +201,9 @@ TEST(RunnerTest, OutcomesDuringAnOutageGoToTheJournalAndAreReplayedOnce) {
   for (const auto& kv : store.state) EXPECT_EQ(kv.second, JobState::Finished) << kv.first;
   EXPECT_EQ(journal.size(), 0u);
   // Replaying what was already recorded changes nothing.
-  StatusChange c;
+  Outcome c;
   c.job_id = 1;
-  c.expect = JobState::Running;
-  c.next = JobState::Finished;
+  c.state = JobState::Finished;
   c.token = kOwner.token;
   c.epoch = 1;
   Journal again(dir / "journal2", "x");
@@ -225,7 +224,7 @@ TEST(RunnerTest, StagedOutputsAreSettledOnlyAfterTheirOutcomeIsWritten) {
   };
   std::map<long long, std::pair<bool, size_t>> settled;  // job -> applied, files
   RunOptions options;
-  options.settle_outputs = [&](const StatusChange& c, bool applied) {
+  options.settle_outputs = [&](const Outcome& c, bool applied) {
     EXPECT_EQ(settled.count(c.job_id), 0u) << "settled once";
     settled[c.job_id] = {applied, c.files.size()};
     // Job 3's outputs cannot take their names.

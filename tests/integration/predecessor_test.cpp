@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "pdr/db_manager.h"
+#include "pdr/job_reports.h"
 #include "pdr/job_store.h"
 #include "support/echo_log.h"
 #include "support/mariadb.h"
@@ -387,7 +388,7 @@ TEST_F(PredecessorTest, ItsDatabaseMigratedBySchemaThreeIsUpgradedInPlace) {
   *s << "SELECT COUNT(*) FROM people_watch", soci::into(n);
   EXPECT_EQ(n, 28);
   *s << "SELECT MAX(version) FROM schema_version", soci::into(n);
-  EXPECT_EQ(n, 4);
+  EXPECT_EQ(n, kSchemaVersion);
   std::string check;
   *s << "PRAGMA integrity_check", soci::into(check);
   EXPECT_EQ(check, "ok");

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <chrono>
 #include <thread>
 
@@ -64,6 +66,16 @@ TEST(ProcessTest, StopRequestEndsTheChild) {
   t.join();
   EXPECT_EQ(r.outcome, ProcessResult::Outcome::Stopped);
   EXPECT_TRUE(stop.requested());
+}
+
+TEST(ProcessTest, OnlyAProcessOfThisHostThatNoLongerExistsIsGone) {
+  char name[256] = {0};
+  ASSERT_EQ(gethostname(name, sizeof name - 1), 0);
+  auto host_name = [&] { return std::string(name); };
+  EXPECT_FALSE(process_gone(host_name(), getpid()));
+  EXPECT_FALSE(process_gone(host_name(), 1)) << "alive, though not ours to signal";
+  EXPECT_TRUE(process_gone(host_name(), 999999999));
+  EXPECT_FALSE(process_gone(host_name() + ".elsewhere", 999999999)) << "another host's process is never known gone";
 }
 
 TEST(ProcessTest, MissingExecutableIsReported) {

@@ -23,21 +23,40 @@ TEST(JobPolicyTest, TheRetryDelayDoublesPerAttemptUpToADay) {
 
 TEST(JobPolicyTest, AFailureGoesBackToPendingUntilItsAttemptsAreUsed) {
   const JobPolicy p = policy(3, 10);
-  Decision d = decide_failure(p, 1, "", "pdr: exit code 3 (last line: boom)");
+  const Failure pdr3{Stage::Pdr, "exit code 3"};
+  Decision d = decide_failure(p, 1, Failure{}, pdr3, "pdr: exit code 3 (last line: boom)");
   EXPECT_EQ(d.next, JobState::Pending);
   EXPECT_EQ(d.retry_in_seconds, 10);
   EXPECT_EQ(d.error, "attempt 1 of 3 failed: pdr: exit code 3 (last line: boom); tried again in 10 s");
-  d = decide_failure(p, 3, "onion CO: exit code 1", "pdr: exit code 3");
+  d = decide_failure(p, 3, Failure{Stage::Onion, "CO: exit code 3"}, pdr3, "pdr: exit code 3");
   EXPECT_EQ(d.next, JobState::Failed);
   EXPECT_EQ(d.error, "pdr: exit code 3 (attempt 3 of 3)");
 }
 
 TEST(JobPolicyTest, FailingTheSameWayTwiceEndsTheJobWhateverTheLastOutput) {
-  const Decision d =
-      decide_failure(policy(5, 10), 2, "pdr: exit code 3 (last line: a)", "pdr: exit code 3 (last line: b)");
+  const Failure pdr3{Stage::Pdr, "exit code 3"};
+  const Decision d = decide_failure(policy(5, 10), 2, pdr3, pdr3, "pdr: exit code 3 (last line: b)");
   EXPECT_EQ(d.next, JobState::Failed);
   EXPECT_EQ(d.error, "pdr: exit code 3 (last line: b) (failed the same way twice; not tried again)");
-  EXPECT_EQ(failure_signature("storage: disk full (errno 28)"), "storage: disk full");
+}
+
+TEST(JobPolicyTest, TheSameCauseInAnotherStageOrAnUnknownFailureIsNotTheSameWay) {
+  const JobPolicy p = policy(5, 10);
+  EXPECT_EQ(decide_failure(p, 2, Failure{Stage::Onion, "exit code 3"}, Failure{Stage::Pdr, "exit code 3"}, "e").next,
+            JobState::Pending);
+  EXPECT_EQ(decide_failure(p, 2, Failure{Stage::Pdr, "exit code 2"}, Failure{Stage::Pdr, "exit code 3"}, "e").next,
+            JobState::Pending);
+  // Recorded before stages were (or by the predecessor): unknown, never "the same way".
+  EXPECT_EQ(decide_failure(p, 2, Failure{}, Failure{}, "e").next, JobState::Pending);
+  EXPECT_EQ(decide_failure(p, 2, Failure{Stage::Pdr, ""}, Failure{Stage::Pdr, ""}, "e").next, JobState::Pending);
+}
+
+TEST(JobPolicyTest, StagesReadBackAsWritten) {
+  for (Stage s : {Stage::Setup, Stage::Pdr, Stage::Onion, Stage::Storage, Stage::Lease, Stage::Verify}) {
+    EXPECT_EQ(parse_stage(to_string(s)), s) << to_string(s);
+  }
+  EXPECT_EQ(parse_stage(""), Stage::None);
+  EXPECT_EQ(parse_stage("onion CO"), Stage::None);
 }
 
 TEST(JobPolicyTest, ALostOwnerCostsAnAttemptAndWaitsLikeAFailure) {

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,11 @@ class session;
 
 namespace pdr {
 
+class Transactor;
+class SociJobStore;
+
+// The connection pool of a process. Only the job store (libpdr/src/db/) works with its sessions:
+// everything else borrows nothing but a lease to count or hold.
 class DbManager {
  public:
   explicit DbManager(DatabaseSettings settings);
@@ -35,11 +41,13 @@ class DbManager {
     Lease(Lease&& other) noexcept;
     Lease& operator=(Lease&&) = delete;
     ~Lease();
-    soci::session& session() { return *session_; }
     void mark_broken() { broken_ = true; }
 
    private:
     friend class DbManager;
+    friend class Transactor;
+    friend class SociJobStore;
+    soci::session& session() { return *session_; }
     Lease(DbManager* owner, std::unique_ptr<soci::session> s, std::chrono::steady_clock::time_point expires,
           long long id);
     DbManager* owner_;
@@ -72,6 +80,7 @@ class DbManager {
   void give_back(std::unique_ptr<soci::session> s, std::chrono::steady_clock::time_point expires, long long id,
                  bool broken);
   void report_leaks();  // with mu_ held
+  std::optional<Idle> take_idle(std::unique_lock<std::mutex>& lock);
   std::chrono::steady_clock::time_point new_expiry();
   Result<std::unique_ptr<soci::session>> connect();
 

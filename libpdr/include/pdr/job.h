@@ -37,7 +37,9 @@ struct JobResult {
   ClaimedJob job;
   JobState state = JobState::Failed;  // Finished, Failed, or Pending when stopped
   std::optional<int> exit_code;
-  std::string error;              // "<stage>: <what happened>"
+  std::string error;              // "<stage>: <what happened>" for people
+  Stage stage = Stage::None;      // where it failed
+  std::string cause;              // what happened there, without the program's output (see Failure)
   std::vector<StoredFile> files;  // staged (see JobControl::stage_tag): settled after recording
   double seconds = 0;
   std::string kept_dir;  // working directory left in place (--keep-tmp)

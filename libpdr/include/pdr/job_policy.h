@@ -28,14 +28,22 @@ struct Decision {
 // most a day.
 long long retry_delay_seconds(const JobPolicy& policy, int attempts);
 
-// What identifies a failure for "failed the same way twice": the stage and what happened,
-// without the program's last output (what follows " (").
-std::string failure_signature(const std::string& error);
+// What identifies a failure for "failed the same way twice": where it failed and what happened
+// there ("exit code 3", "killed by signal 9"), without the program's last output.
+struct Failure {
+  Stage stage = Stage::None;
+  std::string cause;
+  // Unknown failures (recorded before stages were, or by the predecessor) match nothing.
+  bool same_as(const Failure& other) const {
+    return stage != Stage::None && !cause.empty() && stage == other.stage && cause == other.cause;
+  }
+};
 
-// After the `attempts`-th attempt failed with `error` (`last_error`: the previous attempt's):
-// failed for good when it failed the same way twice or used its attempts, else pending again
-// after the retry delay.
-Decision decide_failure(const JobPolicy& policy, int attempts, const std::string& last_error, const std::string& error);
+// After the `attempts`-th attempt failed (`now`, told to people as `error`; `last`: the previous
+// failed attempt, if any): failed for good when it failed the same way twice or used its
+// attempts, else pending again after the retry delay.
+Decision decide_failure(const JobPolicy& policy, int attempts, const Failure& last, const Failure& now,
+                        const std::string& error);
 
 // After the `attempts`-th attempt's owner stopped renewing its lease (`what` says who): failed
 // after the last attempt, else pending again after the retry delay.

@@ -32,4 +32,14 @@ std::optional<JobState> parse_job_state(const std::string& text);
 JobState state_of_word(const std::string& word);
 bool is_terminal(JobState state);
 
+// Where an attempt failed: a step of the job, or what ended it from outside (its lease expired,
+// verify found its outputs gone). Recorded with the failure (pdr_model_jobs.error_stage), so
+// nothing has to read it back out of the error text.
+enum class Stage { None, Setup, Pdr, Onion, Storage, Lease, Verify };
+
+// "setup", "pdr", "onion", "storage", "lease", "verify"; "" for None.
+const char* to_string(Stage stage);
+// A stage's name; None for "" and for a word no pdr_run writes.
+Stage parse_stage(const std::string& text);
+
 }  // namespace pdr

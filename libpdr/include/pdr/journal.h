@@ -18,7 +18,7 @@ namespace pdr {
 // What becomes of an outcome's staged outputs (StoredFile::staged_path) once the outcome was
 // written (`applied`) or turned down: promoted to their final names, or discarded. An error
 // means a recorded finish could not keep its outputs (the job is then queued again).
-using SettleOutputs = std::function<Status(const StatusChange& change, bool applied)>;
+using SettleOutputs = std::function<Status(const Outcome& outcome, bool applied)>;
 
 struct ReplayReport {
   long long applied = 0;   // recorded now
@@ -33,7 +33,7 @@ class Journal {
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
 
-  Status append(const StatusChange& change);
+  Status append(const Outcome& outcome);
   size_t size() const { return entries_; }  // entries not yet replayed
   const std::string& path() const { return path_; }
   // Records every entry (and settles its outputs); stops at the first database error and keeps
@@ -51,7 +51,7 @@ class Journal {
 Result<ReplayReport> replay_left_journals(const std::string& dir, JobStore& store, const SettleOutputs& settle = {});
 
 // One journal line and back (exposed for tests).
-std::string encode_journal_entry(const StatusChange& change);
-Result<StatusChange> decode_journal_entry(const std::string& line);
+std::string encode_journal_entry(const Outcome& outcome);
+Result<Outcome> decode_journal_entry(const std::string& line);
 
 }  // namespace pdr

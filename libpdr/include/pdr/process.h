@@ -38,6 +38,10 @@ ProcessResult run_process(const ProcessSpec& spec, const StopSignal* stop);
 // This process's environment minus the variables that carry secrets.
 std::vector<std::string> child_environment();
 
+// Whether the process `pid` of `host` is known to be gone: `host` is this host and no process
+// `pid` exists here. A process of another host is never known to be gone.
+bool process_gone(const std::string& host, long long pid);
+
 // The path of `name` in $PATH, or "" when it is not installed.
 std::string find_program(const std::string& name);
 
@@ -47,8 +51,5 @@ std::string find_program(const std::string& name);
 bool run_captured(const std::string& executable, const std::vector<std::string>& argv,
                   const std::vector<std::string>& env, double timeout_seconds, std::string* out,
                   const std::string& cwd = "");
-
-// "YYYY-MM-DD HH:MM:SS" in UTC.
-std::string utc_time_text(long long epoch_seconds);
 
 }  // namespace pdr

@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <thread>
 
-#include "db/schema.h"
 #include "pdr/db_manager.h"
+#include "pdr/job_reports.h"
 #include "util/text.h"
 
 namespace pdr {

@@ -1,4 +1,3 @@
-#include <soci/soci.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -14,7 +13,6 @@
 #include <thread>
 
 #include "cli/cli_util.h"
-#include "db/schema.h"
 #include "pdr/cli.h"
 #include "pdr/db_manager.h"
 #include "pdr/exit_code.h"
@@ -153,33 +151,72 @@ std::string probe_writable(const std::string& dir) {
 // A SQLite file the user can read but not write, or whose directory cannot take its -wal and
 // -shm files, opens and answers; the run then fails at its first write. A damaged page only
 // shows when it is read: PRAGMA quick_check reads them all.
-void check_sqlite_file(const DatabaseSettings& db, DbManager& manager, Report& report) {
+void check_sqlite_file(const DatabaseSettings& db, JobStore& store, Report& report) {
   if (access(db.path.c_str(), W_OK) != 0) {
     report.fail("database", db.path + " is not writable by this user (" + std::strerror(errno) +
                                 "): a run would fail at its first write; status can still read it");
   } else if (const std::string w = probe_writable(fs::path(db.path).parent_path().string()); !w.empty()) {
     report.fail("database", w + ": SQLite writes the -wal and -shm files of " + db.path + " there");
   }
-  auto lease = manager.borrow("doctor: quick_check");
-  if (!lease.ok()) {
-    report.fail("integrity", lease.status().message());
+  auto found = store.integrity_problems();
+  if (!found.ok()) {
+    report.fail("integrity", found.status().message());
     return;
   }
-  std::vector<std::string> problems;
-  try {
-    soci::rowset<std::string> rows = (lease->session().prepare << "PRAGMA quick_check");
-    for (const auto& row : rows) {
-      if (row != "ok") problems.push_back(row);
-    }
-  } catch (const std::exception& e) {
-    problems.push_back(e.what());
-  }
+  const std::vector<std::string>& problems = found.value();
   if (problems.empty()) {
     report.ok("integrity", "PRAGMA quick_check of " + db.path + ": ok");
   } else {
     report.fail("integrity", db.path + " is damaged (PRAGMA quick_check: " + printable(problems.front()) +
                                  (problems.size() > 1 ? "; and " + std::to_string(problems.size() - 1) + " more" : "") +
                                  "); restore it from a copy, or recover it with sqlite3's .recover");
+  }
+}
+
+void check_schema(const ServerInfo& info, Report& report) {
+  if (info.schema_version == 0) {
+    report.warn("schema", "no pdr_run tables yet; the first run creates them");
+  } else if (info.schema_version < kSchemaVersion) {
+    report.warn("schema", "version " + std::to_string(info.schema_version) + "; the next run upgrades it to " +
+                              std::to_string(kSchemaVersion) + " (additive)");
+  } else if (info.schema_version > kSchemaVersion) {
+    report.fail("schema", "version " + std::to_string(info.schema_version) + " is newer than this pdr_run (" +
+                              std::to_string(kSchemaVersion) + "); use a newer pdr_run");
+  } else {
+    report.ok("schema", "version " + std::to_string(info.schema_version));
+  }
+}
+
+// What a shared MySQL/MariaDB server must allow for many processes.
+void check_mysql_server(const Settings& s, const ServerInfo& info, Report& report) {
+  if (info.skip_locked) {
+    report.ok("claims", "SELECT ... FOR UPDATE SKIP LOCKED supported");
+  } else {
+    report.warn("claims",
+                "the server cannot SKIP LOCKED (MariaDB >= 10.6 or MySQL >= 8.0 can): claims of several "
+                "processes wait for each other");
+  }
+  const long long beat = s.run.heartbeat_seconds;
+  if (info.wait_timeout > 0 && info.wait_timeout < 2 * beat) {
+    report.warn("wait_timeout", std::to_string(info.wait_timeout) + " s is shorter than two heartbeats (" +
+                                    std::to_string(2 * beat) +
+                                    " s): idle sessions are dropped by the server and "
+                                    "replaced after a ping (a reconnect each time)");
+  } else {
+    report.ok("wait_timeout", std::to_string(info.wait_timeout) + " s (heartbeat every " + std::to_string(beat) +
+                                  " s, lease " + std::to_string(s.run.lease_seconds) + " s)");
+  }
+  const long long need = static_cast<long long>(s.slurm.nodes) * (s.run.workers + 2);
+  const std::string need_text = std::to_string(need) + " connections at most (" + std::to_string(s.slurm.nodes) +
+                                " node(s) x (" + std::to_string(s.run.workers) + " workers + 2))";
+  if (info.max_connections > 0 && need > info.max_connections) {
+    report.fail("max_connections", std::to_string(info.max_connections) + " is less than the " + need_text +
+                                       "; raise max_connections or use fewer nodes/workers");
+  } else if (info.max_connections > 0 && need * 10 > info.max_connections * 8) {
+    report.warn("max_connections", std::to_string(info.max_connections) + " leaves little room for the " + need_text +
+                                       " and other clients");
+  } else {
+    report.ok("max_connections", std::to_string(info.max_connections) + " for " + need_text);
   }
 }
 
@@ -219,48 +256,82 @@ void check_database(const Settings& s, Report& report) {
   }
   report.ok("database", "reachable: " + db.describe() + (db.type == "mysql" ? " as " + db.username : "") + " (" +
                             info->version + ")");
-  if (db.type == "sqlite") check_sqlite_file(db, *manager.value(), report);
-  if (info->schema_version == 0) {
-    report.warn("schema", "no pdr_run tables yet; the first run creates them");
-  } else if (info->schema_version < kSchemaVersion) {
-    report.warn("schema", "version " + std::to_string(info->schema_version) + "; the next run upgrades it to " +
-                              std::to_string(kSchemaVersion) + " (additive)");
-  } else if (info->schema_version > kSchemaVersion) {
-    report.fail("schema", "version " + std::to_string(info->schema_version) + " is newer than this pdr_run (" +
-                              std::to_string(kSchemaVersion) + "); use a newer pdr_run");
-  } else {
-    report.ok("schema", "version " + std::to_string(info->schema_version));
-  }
+  if (db.type == "sqlite") check_sqlite_file(db, *store.value(), report);
+  check_schema(info.value(), report);
   if (info->schema_version == kSchemaVersion) check_counters(*store.value(), info.value(), db, report);
   if (db.type != "mysql") return;
-  if (info->skip_locked) {
-    report.ok("claims", "SELECT ... FOR UPDATE SKIP LOCKED supported");
+  check_mysql_server(s, info.value(), report);
+}
+
+// The templates render completely for the grid's first point.
+void check_templates(const Settings& s, const JobPlan& plan, Report& report) {
+  auto grid = plan_grid(s);
+  if (!grid.ok() || grid->points.empty()) {
+    report.warn("templates", "not rendered: no grid point to render (" +
+                                 (grid.ok() ? std::string("empty grid") : grid.status().message()) + ")");
   } else {
-    report.warn("claims",
-                "the server cannot SKIP LOCKED (MariaDB >= 10.6 or MySQL >= 8.0 can): claims of several "
-                "processes wait for each other");
+    const ParameterValues values = grid->points.front().params();
+    std::string problem;
+    if (!plan.pdrnew_template.empty()) {
+      auto r = render_template(plan.pdrnew_template, TemplateKind::PdrNew, values, s.pdr.chem_database,
+                               plan.pdrnew_template_path);
+      if (!r.ok()) problem = r.status().message();
+    }
+    auto j =
+        render_template(plan.json_template, TemplateKind::Json, values, s.pdr.chem_database, plan.json_template_path);
+    if (problem.empty() && !j.ok()) problem = j.status().message();
+    if (!problem.empty()) {
+      report.fail("templates", problem);
+    } else if (plan.pdrnew_template.empty()) {
+      report.warn("templates", "no " + s.pdr.pdrinp_template_file + ": JSON-only mode; " + plan.json_template_path +
+                                   " renders completely");
+    } else {
+      report.ok("templates",
+                plan.pdrnew_template_path + " and " + plan.json_template_path + " render with no placeholder left");
+    }
   }
-  const long long beat = s.run.heartbeat_seconds;
-  if (info->wait_timeout > 0 && info->wait_timeout < 2 * beat) {
-    report.warn("wait_timeout", std::to_string(info->wait_timeout) + " s is shorter than two heartbeats (" +
-                                    std::to_string(2 * beat) +
-                                    " s): idle sessions are dropped by the server and "
-                                    "replaced after a ping (a reconnect each time)");
+}
+
+// The PDR base directory, the templates and the storage the jobs would use.
+void check_job_plan(const Settings& s, Report& report) {
+  auto plan = prepare_job_plan(s, /*probe_executable=*/true);
+  if (!plan.ok()) {
+    report.fail("executables", plan.status().message());
   } else {
-    report.ok("wait_timeout", std::to_string(info->wait_timeout) + " s (heartbeat every " + std::to_string(beat) +
-                                  " s, lease " + std::to_string(s.run.lease_seconds) + " s)");
+    const Provenance& p = plan->provenance;
+    report.ok("executables", s.pdr.base_dir + ": " + p.exe_file_name + " answers --version (revision " +
+                                 (p.exe_revision.empty() ? "?" : p.exe_revision) + ", compiled " +
+                                 (p.exe_compilation_date.empty() ? "?" : p.exe_compilation_date) + "), " +
+                                 s.pdr.onion_file_name + " present, chemistry " + p.chem_file_name);
+    check_templates(s, plan.value(), report);
+    if (s.storage.type == "local") {
+      const std::string w = probe_writable(s.storage.base_dir);
+      if (w.empty()) {
+        report.ok("storage", "local " + s.storage.base_dir + " writable");
+      } else {
+        report.fail("storage", w);
+      }
+    } else {
+      auto storage = open_storage(s.storage, plan->model_path, plan->child_env);
+      if (storage.ok()) {
+        report.ok("storage", s.storage.type + " reachable (" + plan->model_path + ")");
+      } else {
+        report.fail("storage", storage.status().message());
+      }
+    }
   }
-  const long long need = static_cast<long long>(s.slurm.nodes) * (s.run.workers + 2);
-  const std::string need_text = std::to_string(need) + " connections at most (" + std::to_string(s.slurm.nodes) +
-                                " node(s) x (" + std::to_string(s.run.workers) + " workers + 2))";
-  if (info->max_connections > 0 && need > info->max_connections) {
-    report.fail("max_connections", std::to_string(info->max_connections) + " is less than the " + need_text +
-                                       "; raise max_connections or use fewer nodes/workers");
-  } else if (info->max_connections > 0 && need * 10 > info->max_connections * 8) {
-    report.warn("max_connections", std::to_string(info->max_connections) + " leaves little room for the " + need_text +
-                                       " and other clients");
-  } else {
-    report.ok("max_connections", std::to_string(info->max_connections) + " for " + need_text);
+}
+
+void check_run_dirs(const Settings& s, Report& report) {
+  for (const auto& [key, dir] : {std::pair<std::string, std::string>{"run.scratch_dir", s.run.scratch_dir},
+                                 {"run.log_dir", s.run.log_dir},
+                                 {"run.journal_dir", s.run.journal_dir}}) {
+    const std::string w = probe_writable(dir);
+    if (w.empty()) {
+      report.ok(key, dir + " writable");
+    } else {
+      report.fail(key, w);
+    }
   }
 }
 
@@ -284,67 +355,8 @@ int doctor_command(const CliOptions& options, const EnvLookup& env, std::ostream
                           " (workers " + std::to_string(s.run.workers) + ", lease " +
                           std::to_string(s.run.lease_seconds) + " s)");
   check_database(s, report);
-
-  auto plan = prepare_job_plan(s, /*probe_executable=*/true);
-  if (!plan.ok()) {
-    report.fail("executables", plan.status().message());
-  } else {
-    const Provenance& p = plan->provenance;
-    report.ok("executables", s.pdr.base_dir + ": " + p.exe_file_name + " answers --version (revision " +
-                                 (p.exe_revision.empty() ? "?" : p.exe_revision) + ", compiled " +
-                                 (p.exe_compilation_date.empty() ? "?" : p.exe_compilation_date) + "), " +
-                                 s.pdr.onion_file_name + " present, chemistry " + p.chem_file_name);
-    auto grid = plan_grid(s);
-    if (!grid.ok() || grid->points.empty()) {
-      report.warn("templates", "not rendered: no grid point to render (" +
-                                   (grid.ok() ? std::string("empty grid") : grid.status().message()) + ")");
-    } else {
-      const ParameterValues values = grid->points.front().params();
-      std::string problem;
-      if (!plan->pdrnew_template.empty()) {
-        auto r = render_template(plan->pdrnew_template, TemplateKind::PdrNew, values, s.pdr.chem_database,
-                                 plan->pdrnew_template_path);
-        if (!r.ok()) problem = r.status().message();
-      }
-      auto j = render_template(plan->json_template, TemplateKind::Json, values, s.pdr.chem_database,
-                               plan->json_template_path);
-      if (problem.empty() && !j.ok()) problem = j.status().message();
-      if (!problem.empty()) {
-        report.fail("templates", problem);
-      } else if (plan->pdrnew_template.empty()) {
-        report.warn("templates", "no " + s.pdr.pdrinp_template_file + ": JSON-only mode; " + plan->json_template_path +
-                                     " renders completely");
-      } else {
-        report.ok("templates",
-                  plan->pdrnew_template_path + " and " + plan->json_template_path + " render with no placeholder left");
-      }
-    }
-    if (s.storage.type == "local") {
-      const std::string w = probe_writable(s.storage.base_dir);
-      if (w.empty()) {
-        report.ok("storage", "local " + s.storage.base_dir + " writable");
-      } else {
-        report.fail("storage", w);
-      }
-    } else {
-      auto storage = open_storage(s.storage, plan->model_path, plan->child_env);
-      if (storage.ok()) {
-        report.ok("storage", s.storage.type + " reachable (" + plan->model_path + ")");
-      } else {
-        report.fail("storage", storage.status().message());
-      }
-    }
-  }
-  for (const auto& [key, dir] : {std::pair<std::string, std::string>{"run.scratch_dir", s.run.scratch_dir},
-                                 {"run.log_dir", s.run.log_dir},
-                                 {"run.journal_dir", s.run.journal_dir}}) {
-    const std::string w = probe_writable(dir);
-    if (w.empty()) {
-      report.ok(key, dir + " writable");
-    } else {
-      report.fail(key, w);
-    }
-  }
+  check_job_plan(s, report);
+  check_run_dirs(s, report);
   if (s.run.heartbeat_seconds * 3 > s.run.lease_seconds) {
     report.warn("leases",
                 "heartbeat " + std::to_string(s.run.heartbeat_seconds) + " s is more than a third of the lease");

@@ -57,13 +57,6 @@ std::string json_string(const std::string& s) {
   return out + "\"";
 }
 
-// The failing stage: the error's text before its first ':' ("pdr", "onion CO", "storage", ...).
-std::string stage_of(const std::string& error) {
-  if (error.rfind("lease expired", 0) == 0) return "lease";
-  const auto colon = error.find(':');
-  return colon == std::string::npos ? std::string() : error.substr(0, colon);
-}
-
 std::string json_jobs(const std::vector<JobSummary>& jobs) {
   std::string out = "[";
   for (size_t i = 0; i < jobs.size(); ++i) {
@@ -71,7 +64,7 @@ std::string json_jobs(const std::vector<JobSummary>& jobs) {
     out += (i ? ", " : "") + std::string("{\"name\": ") + json_string(j.name) + ", \"host\": " + json_string(j.host) +
            ", \"pid\": " + std::to_string(j.pid) + ", \"time_of_start\": " + json_string(j.time_of_start) +
            ", \"exit_code\": " + (j.exit_code ? std::to_string(*j.exit_code) : "null") +
-           ", \"error\": " + json_string(j.error) + ", \"stage\": " + json_string(stage_of(j.error)) +
+           ", \"error\": " + json_string(j.error) + ", \"stage\": " + json_string(j.stage) +
            ", \"attempts\": " + std::to_string(j.attempts) + ", \"age_seconds\": " + std::to_string(j.age_seconds) +
            ", \"heartbeat_seconds\": " + std::to_string(j.heartbeat_seconds) + "}";
   }
@@ -133,8 +126,7 @@ void print_report(std::ostream& out, const StatusReport& r) {
   if (!r.failed.empty()) {
     out << "failed jobs:\n";
     for (const auto& j : r.failed) {
-      const std::string stage = stage_of(j.error);
-      out << "  " << j.name << "  " << (stage.empty() ? "" : "[" + stage + "]  ")
+      out << "  " << j.name << "  " << (j.stage.empty() ? "" : "[" + j.stage + "]  ")
           << (j.exit_code ? "exit " + std::to_string(*j.exit_code) + "  " : "") << j.error << "\n";
     }
   }
@@ -203,6 +195,39 @@ std::string json_grid(const std::string& model, const GridMap& g) {
   return out + "]}";
 }
 
+// One JSON document for one model, a JSON array for several.
+void print_json(std::ostream& out, const std::vector<std::string>& parts, bool one_model) {
+  if (one_model) {
+    out << parts.front() << "\n";
+    return;
+  }
+  out << "[";
+  for (size_t i = 0; i < parts.size(); ++i) out << (i ? ", " : "") << parts[i];
+  out << "]\n";
+}
+
+// status --grid A,B: each model's job states over two axes.
+int print_grids(const CliOptions& options, JobStore& store, const std::vector<std::string>& models, std::ostream& out) {
+  const auto comma = options.grid_axes.find(',');
+  const std::string a = options.grid_axes.substr(0, comma);
+  const std::string b = comma == std::string::npos ? "" : options.grid_axes.substr(comma + 1);
+  std::vector<std::string> parts;
+  for (const auto& m : models) {
+    auto g = store.grid_map(m, a, b);
+    if (!g.ok()) {
+      spdlog::error("{}", g.status().message());
+      return kExitUsage;
+    }
+    if (options.json) {
+      parts.push_back(json_grid(m, g.value()));
+    } else {
+      print_grid(out, m, g.value());
+    }
+  }
+  if (options.json) print_json(out, parts, options.model_name.has_value());
+  return kExitAllDone;
+}
+
 // One status answer: the reports (or grid maps) of the requested models.
 int print_status(const CliOptions& options, JobStore& store, const DatabaseSettings& db, std::ostream& out) {
   std::vector<std::string> models;
@@ -216,34 +241,7 @@ int print_status(const CliOptions& options, JobStore& store, const DatabaseSetti
     }
     models = names.value();
   }
-  if (!options.grid_axes.empty()) {
-    const auto comma = options.grid_axes.find(',');
-    const std::string a = options.grid_axes.substr(0, comma);
-    const std::string b = comma == std::string::npos ? "" : options.grid_axes.substr(comma + 1);
-    std::vector<std::string> parts;
-    for (const auto& m : models) {
-      auto g = store.grid_map(m, a, b);
-      if (!g.ok()) {
-        spdlog::error("{}", g.status().message());
-        return kExitUsage;
-      }
-      if (options.json) {
-        parts.push_back(json_grid(m, g.value()));
-      } else {
-        print_grid(out, m, g.value());
-      }
-    }
-    if (options.json) {
-      if (options.model_name) {
-        out << parts.front() << "\n";
-      } else {
-        out << "[";
-        for (size_t i = 0; i < parts.size(); ++i) out << (i ? ", " : "") << parts[i];
-        out << "]\n";
-      }
-    }
-    return kExitAllDone;
-  }
+  if (!options.grid_axes.empty()) return print_grids(options, store, models, out);
   std::vector<StatusReport> reports;
   for (const auto& m : models) {
     auto r = store.status_report(m);
@@ -254,13 +252,9 @@ int print_status(const CliOptions& options, JobStore& store, const DatabaseSetti
     reports.push_back(r.value());
   }
   if (options.json) {
-    if (options.model_name) {
-      out << json_report(reports.front()) << "\n";
-    } else {
-      out << "[";
-      for (size_t i = 0; i < reports.size(); ++i) out << (i ? ", " : "") << json_report(reports[i]);
-      out << "]\n";
-    }
+    std::vector<std::string> parts;
+    for (const auto& r : reports) parts.push_back(json_report(r));
+    print_json(out, parts, options.model_name.has_value());
   } else {
     if (reports.empty()) out << "no models in " << db.describe() << "\n";
     for (const auto& r : reports) print_report(out, r);

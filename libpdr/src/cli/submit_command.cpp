@@ -104,6 +104,45 @@ Result<std::string> write_and_submit(const std::string& sbatch, const std::strin
   return answer;
 }
 
+// What makes a submission pointless or unsafe: refused, or said.
+Status check_submission(const CliOptions& options, const PreparedGrid& g) {
+  if (!options.workers && g.config.integer("run.workers") == 0) {
+    // The cores of this (login) node say nothing about the compute nodes.
+    return Status::Usage("submit needs --workers W (jobs per node), or run.workers in the config");
+  }
+  const Settings& s = g.run->settings();
+  if (s.database.type == "sqlite") {
+    spdlog::warn(
+        "database.type is sqlite: every node must see {} on a shared filesystem that supports locking; "
+        "MySQL/MariaDB is the safe choice for several nodes",
+        s.database.path);
+  }
+  return Status::Ok();
+}
+
+// slurm.sbatch as a path, or found on PATH.
+Result<std::string> find_sbatch(const PreparedGrid& g) {
+  const Settings& s = g.run->settings();
+  const std::string sbatch =
+      s.slurm.sbatch.find('/') != std::string::npos ? s.slurm.sbatch : find_program(s.slurm.sbatch);
+  if (sbatch.empty() || access(sbatch.c_str(), X_OK) != 0) {
+    return Status::Usage("slurm.sbatch: '" + s.slurm.sbatch + "' not found (from " + g.config.origin("slurm.sbatch") +
+                         "); is Slurm installed here?");
+  }
+  return sbatch;
+}
+
+void print_submitted(const CliOptions& options, const Settings& s, const RegisterReport& reg, const std::string& job_id,
+                     const std::string& script_path, std::ostream& out) {
+  const long long pending = static_cast<long long>(reg.pending + reg.other_pending);
+  out << "model " << s.pdr.model_name << ": " << count_size(reg.points, "point") << " (" << reg.created << " new, "
+      << reg.already_finished << " already done, " << pending << " pending)\n";
+  out << "submitted Slurm job " << job_id << ": " << s.slurm.nodes << " array tasks x " << s.run.workers
+      << " workers; script " << script_path << "\n";
+  out << "logs:  " << s.slurm.script_dir << "/" << s.pdr.model_name << "-" << job_id << "_<task>.log\n";
+  out << "watch: " << next_command(options, "status", s.pdr.model_name) << "    squeue -j " << job_id << "\n";
+}
+
 }  // namespace
 
 int submit_command(const CliOptions& options, const EnvLookup& env, std::ostream& out) {
@@ -118,16 +157,7 @@ int submit_command(const CliOptions& options, const EnvLookup& env, std::ostream
   PreparedGrid& g = grid.value();
   GridRun& run = *g.run;
   const Settings& s = run.settings();
-  if (!options.workers && g.config.integer("run.workers") == 0) {
-    // The cores of this (login) node say nothing about the compute nodes.
-    return usage_error(Status::Usage("submit needs --workers W (jobs per node), or run.workers in the config"));
-  }
-  if (s.database.type == "sqlite") {
-    spdlog::warn(
-        "database.type is sqlite: every node must see {} on a shared filesystem that supports locking; "
-        "MySQL/MariaDB is the safe choice for several nodes",
-        s.database.path);
-  }
+  if (Status st = check_submission(options, g); !st.ok()) return usage_error(st);
   const std::string stem = s.pdr.model_name + "-" + timestamp();
   const std::string script_path = s.slurm.script_dir + "/" + stem + ".sbatch";
   const std::string log_pattern = s.slurm.script_dir + "/" + s.pdr.model_name + "-%A_%a.log";
@@ -139,12 +169,8 @@ int submit_command(const CliOptions& options, const EnvLookup& env, std::ostream
     out << script;
     return kExitAllDone;
   }
-  const std::string sbatch =
-      s.slurm.sbatch.find('/') != std::string::npos ? s.slurm.sbatch : find_program(s.slurm.sbatch);
-  if (sbatch.empty() || access(sbatch.c_str(), X_OK) != 0) {
-    return usage_error(Status::Usage("slurm.sbatch: '" + s.slurm.sbatch + "' not found (from " +
-                                     g.config.origin("slurm.sbatch") + "); is Slurm installed here?"));
-  }
+  auto sbatch = find_sbatch(g);
+  if (!sbatch.ok()) return usage_error(sbatch.status());
   if (Status st = check_creatable(s.slurm.script_dir, true, "slurm.script_dir"); !st.ok()) return usage_error(st);
   StopSignal stop;
   StopSignal::install_handlers(&stop);
@@ -159,18 +185,12 @@ int submit_command(const CliOptions& options, const EnvLookup& env, std::ostream
         << ", all already done; nothing submitted\n";
     return kExitAllDone;
   }
-  auto answer = write_and_submit(sbatch, s.slurm.script_dir, script_path, script);
+  auto answer = write_and_submit(sbatch.value(), s.slurm.script_dir, script_path, script);
   if (!answer.ok()) {
     spdlog::error("{}", answer.status().message());
     return kExitUsage;
   }
-  const std::string job_id = answer->substr(0, answer->find_first_of(";\n"));
-  out << "model " << s.pdr.model_name << ": " << count_size(reg.points, "point") << " (" << reg.created << " new, "
-      << reg.already_finished << " already done, " << pending << " pending)\n";
-  out << "submitted Slurm job " << job_id << ": " << s.slurm.nodes << " array tasks x " << s.run.workers
-      << " workers; script " << script_path << "\n";
-  out << "logs:  " << s.slurm.script_dir << "/" << s.pdr.model_name << "-" << job_id << "_<task>.log\n";
-  out << "watch: " << next_command(options, "status", s.pdr.model_name) << "    squeue -j " << job_id << "\n";
+  print_submitted(options, s, reg, answer->substr(0, answer->find_first_of(";\n")), script_path, out);
   return kExitAllDone;
 }
 

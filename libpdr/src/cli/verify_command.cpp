@@ -50,12 +50,7 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
       if (!problem.empty()) break;
     }
     if (problem.empty()) continue;
-    StatusChange change;
-    change.job_id = job_id;
-    change.expect = JobState::Finished;
-    change.next = JobState::Pending;
-    change.error = "verify: " + problem;
-    auto applied = store.update_job_status(change);
+    auto applied = store.requeue_finished(job_id, problem);
     if (!applied.ok()) {
       spdlog::error("{}", applied.status().message());
       return kExitUsage;

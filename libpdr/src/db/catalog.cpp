@@ -117,6 +117,23 @@ Result<ServerInfo> SociJobStore::server_info() {
   return info;
 }
 
+Result<std::vector<std::string>> SociJobStore::integrity_problems() {
+  std::vector<std::string> problems;
+  if (dialect_.mysql) return problems;
+  auto lease = db_->borrow("check the integrity of the database file");
+  if (!lease.ok()) return lease.status();
+  // Not through the transactor: a damaged page is what this looks for, not an error to retry.
+  try {
+    soci::rowset<std::string> rows = (lease->session().prepare << "PRAGMA quick_check");
+    for (const auto& row : rows) {
+      if (row != "ok") problems.push_back(row);
+    }
+  } catch (const std::exception& e) {
+    problems.push_back(e.what());
+  }
+  return problems;
+}
+
 bool SociJobStore::supports_skip_locked(const std::string& version) {
   int major = 0, minor = 0;
   if (std::sscanf(version.c_str(), "%d.%d", &major, &minor) != 2) return true;

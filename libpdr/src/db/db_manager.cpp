@@ -178,6 +178,38 @@ void DbManager::report_leaks() {
   }
 }
 
+// An idle session still within its lifetime that answers a ping (when pool_pre_ping and it sat
+// idle over a second); sessions found dead or too old are closed on the way. `lock` holds mu_
+// (released during a ping).
+std::optional<DbManager::Idle> DbManager::take_idle(std::unique_lock<std::mutex>& lock) {
+  using clock = std::chrono::steady_clock;
+  while (!idle_.empty()) {
+    Idle item = std::move(idle_.back());
+    idle_.pop_back();
+    const auto now = clock::now();
+    if (now > item.expires) {
+      ++counters_.replaced;
+      continue;  // past its lifetime: closed, a fresh one is made by the caller
+    }
+    if (settings_.pool_pre_ping && now - item.last_used > std::chrono::seconds(1)) {
+      ++counters_.validated;
+      ++in_use_;  // the ping may take up to read_timeout: do not hold the lock meanwhile
+      lock.unlock();
+      const auto ping_start = clock::now();
+      const bool alive = item.session->is_connected();
+      if (settings_.type == "mysql") warn_if_blocked("ping", ping_start, settings_.read_timeout + 1.0);
+      lock.lock();
+      --in_use_;
+      if (!alive) {
+        ++counters_.replaced;
+        continue;
+      }
+    }
+    return item;
+  }
+  return std::nullopt;
+}
+
 Result<DbManager::Lease> DbManager::borrow(const std::string& purpose) {
   using clock = std::chrono::steady_clock;
   std::unique_lock<std::mutex> lock(mu_);
@@ -190,30 +222,9 @@ Result<DbManager::Lease> DbManager::borrow(const std::string& purpose) {
     return Lease(this, std::move(s), expires, id);
   };
   for (;;) {
-    while (!idle_.empty()) {
-      Idle item = std::move(idle_.back());
-      idle_.pop_back();
-      const auto now = clock::now();
-      if (now > item.expires) {
-        ++counters_.replaced;
-        continue;  // past its lifetime: closed, a fresh one is made below
-      }
-      if (settings_.pool_pre_ping && now - item.last_used > std::chrono::seconds(1)) {
-        ++counters_.validated;
-        ++in_use_;  // the ping may take up to read_timeout: do not hold the lock meanwhile
-        lock.unlock();
-        const auto ping_start = clock::now();
-        const bool alive = item.session->is_connected();
-        if (settings_.type == "mysql") warn_if_blocked("ping", ping_start, settings_.read_timeout + 1.0);
-        lock.lock();
-        --in_use_;
-        if (!alive) {
-          ++counters_.replaced;
-          continue;
-        }
-      }
+    if (auto item = take_idle(lock)) {
       ++in_use_;
-      return lend(std::move(item.session), item.expires);
+      return lend(std::move(item->session), item->expires);
     }
     if (in_use_ < capacity) {
       ++in_use_;

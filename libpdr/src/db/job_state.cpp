@@ -75,4 +75,31 @@ bool is_terminal(JobState state) {
          state == JobState::Cancelled;
 }
 
+const char* to_string(Stage stage) {
+  switch (stage) {
+    case Stage::None:
+      return "";
+    case Stage::Setup:
+      return "setup";
+    case Stage::Pdr:
+      return "pdr";
+    case Stage::Onion:
+      return "onion";
+    case Stage::Storage:
+      return "storage";
+    case Stage::Lease:
+      return "lease";
+    case Stage::Verify:
+      return "verify";
+  }
+  return "";
+}
+
+Stage parse_stage(const std::string& text) {
+  for (Stage s : {Stage::Setup, Stage::Pdr, Stage::Onion, Stage::Storage, Stage::Lease, Stage::Verify}) {
+    if (text == to_string(s)) return s;
+  }
+  return Stage::None;
+}
+
 }  // namespace pdr

@@ -31,39 +31,9 @@ Result<std::map<long long, long long>> SociJobStore::renew_leases(const Owner& o
                ", heartbeat_at = " + dialect_.now() + " WHERE token = :t AND status = 'running'",
         soci::use(owner.token);
     sql << "UPDATE pdr_runs SET updated_at = CURRENT_TIMESTAMP WHERE token = :t", soci::use(owner.token);
-    std::vector<long long> ids(kBatch), epochs(kBatch);
-    soci::statement q = (sql.prepare << "SELECT id, lease_epoch FROM pdr_model_jobs WHERE token = :t AND "
-                                        "status = 'running'",
-                         soci::use(owner.token), soci::into(ids), soci::into(epochs));
-    q.execute();
-    while (q.fetch()) {
-      for (size_t i = 0; i < ids.size(); ++i) held[ids[i]] = epochs[i];
-      ids.resize(kBatch);
-      epochs.resize(kBatch);
-    }
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
-  return held;
-}
-
-Result<bool> SociJobStore::renew_lease(long long job_id, long long epoch, const Owner& owner) {
-  bool held = false;
-  Status st = transaction("renew the lease of job " + std::to_string(job_id), [&](Session& sql) {
-    soci::statement up =
-        (sql.prepare << "UPDATE pdr_model_jobs SET lease_expires_at = " + dialect_.now_plus(policy_.lease_seconds) +
-                            ", heartbeat_at = " + dialect_.now() +
-                            " WHERE id = :id AND status = 'running' AND token = :t AND "
-                            "lease_epoch = :e",
-         soci::use(job_id), soci::use(owner.token), soci::use(epoch));
-    up.execute(true);
-    // Not the affected-row count: MySQL counts an UPDATE that changes nothing (renewed
-    // twice within a second) as 0 rows.
-    long long n = 0;
-    sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE id = :id AND status = 'running' AND token = :t AND "
-           "lease_epoch = :e",
-        soci::use(job_id), soci::use(owner.token), soci::use(epoch), soci::into(n);
-    held = n == 1;
+    for_each_row<long long, long long>(
+        sql, "SELECT id, lease_epoch FROM pdr_model_jobs WHERE token = :t AND status = 'running'",
+        std::tie(owner.token), [&](long long id, long long epoch) { held[id] = epoch; });
     return Status::Ok();
   });
   if (!st.ok()) return st;
@@ -98,6 +68,8 @@ Result<long long> SociJobStore::reap_expired() {
       const Decision d = decide_lost_owner(policy_, e.attempts, what);
       c.next = d.next;
       c.error = d.error;
+      c.stage = Stage::Lease;
+      c.cause = "its owner stopped renewing it";
       if (apply_change(sql, c)) {
         ++n;
         if (c.next == JobState::Pending) {

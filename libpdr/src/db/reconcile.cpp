@@ -84,7 +84,6 @@ Status SociJobStore::reconcile(long long model_id, const std::vector<GridPoint>&
     if (!st.ok()) return st;
     for (auto& kv : theirs) files.emplace(kv.first, std::move(kv.second));
   }
-  const std::string host = host_name();
   bool reap_now = false;
   for (const auto& r : rows) {
     auto point = wanted.find(r.name);
@@ -92,7 +91,7 @@ Status SociJobStore::reconcile(long long model_id, const std::vector<GridPoint>&
       if (r.status == "pending") ++report->other_pending;
       continue;
     }
-    st = reconcile_job(r, point->second, files, options, host, report, &reap_now);
+    st = reconcile_job(r, point->second, files, options, report, &reap_now);
     if (!st.ok()) return st;
   }
   if (reap_now) {
@@ -112,33 +111,21 @@ Status SociJobStore::reconcile(long long model_id, const std::vector<GridPoint>&
 Status SociJobStore::read_jobs(Session& sql, long long model_id, std::vector<JobRow>* rows, JobOutputs* files) {
   rows->clear();
   files->clear();
-  std::vector<long long> ids(kBatch), pids(kBatch), owned(kBatch), params(kBatch);
-  std::vector<std::string> names(kBatch), states(kBatch), hosts(kBatch);
-  soci::statement q = (sql.prepare << "SELECT id, model_job_name, COALESCE(pid, 0), COALESCE(status, 'pending'), "
-                                      "COALESCE(host, ''), CASE WHEN token IS NULL THEN 0 ELSE 1 END, "
-                                      "COALESCE(kosmatau_parameters_id, 0) FROM pdr_model_jobs WHERE "
-                                      "model_name_id = :m AND duplicate_key = 0",
-                       soci::use(model_id), soci::into(ids), soci::into(names), soci::into(pids), soci::into(states),
-                       soci::into(hosts), soci::into(owned), soci::into(params));
-  q.execute();
-  while (q.fetch()) {
-    for (size_t i = 0; i < ids.size(); ++i) {
-      rows->push_back(JobRow{ids[i], pids[i], params[i], names[i], states[i], hosts[i], owned[i] != 0});
-    }
-    for (auto* v : {&ids, &pids, &owned, &params}) v->resize(kBatch);
-    for (auto* v : {&names, &states, &hosts}) v->resize(kBatch);
-  }
-  std::vector<long long> fids(kBatch);
-  std::vector<std::string> paths(kBatch);
-  soci::statement f = (sql.prepare << "SELECT f.job_id, f.path FROM job_files f JOIN pdr_model_jobs j "
-                                      "ON j.id = f.job_id WHERE j.model_name_id = :m AND j.status = 'finished'",
-                       soci::use(model_id), soci::into(fids), soci::into(paths));
-  f.execute();
-  while (f.fetch()) {
-    for (size_t i = 0; i < fids.size(); ++i) (*files)[fids[i]].push_back(paths[i]);
-    fids.resize(kBatch);
-    paths.resize(kBatch);
-  }
+  for_each_row<long long, std::string, long long, std::string, std::string, long long, long long>(
+      sql,
+      "SELECT id, model_job_name, COALESCE(pid, 0), COALESCE(status, 'pending'), COALESCE(host, ''), CASE WHEN "
+      "token IS NULL THEN 0 ELSE 1 END, COALESCE(kosmatau_parameters_id, 0) FROM pdr_model_jobs WHERE "
+      "model_name_id = :m AND duplicate_key = 0",
+      std::tie(model_id),
+      [&](long long id, const std::string& name, long long pid, const std::string& state, const std::string& host,
+          long long owned, long long params) {
+        rows->push_back(JobRow{id, pid, params, name, state, host, owned != 0});
+      });
+  for_each_row<long long, std::string>(sql,
+                                       "SELECT f.job_id, f.path FROM job_files f JOIN pdr_model_jobs j ON j.id = "
+                                       "f.job_id WHERE j.model_name_id = :m AND j.status = 'finished'",
+                                       std::tie(model_id),
+                                       [&](long long job, const std::string& path) { (*files)[job].push_back(path); });
   return Status::Ok();
 }
 
@@ -146,8 +133,7 @@ Status SociJobStore::read_jobs(Session& sql, long long model_id, std::vector<Job
 // again when failed, cancelled or missing outputs; a running one of a dead owner on this host
 // has its lease ended (the reaper returns it); the predecessor's running jobs are left to it.
 Status SociJobStore::reconcile_job(const JobRow& r, long long exact_params, const JobOutputs& files,
-                                   const RegisterOptions& options, const std::string& host, RegisterReport* report,
-                                   bool* reap_now) {
+                                   const RegisterOptions& options, RegisterReport* report, bool* reap_now) {
   const JobState state = state_of_word(r.status);
   StatusChange c;
   c.job_id = r.id;
@@ -173,11 +159,11 @@ Status SociJobStore::reconcile_job(const JobRow& r, long long exact_params, cons
   } else if (state == JobState::Failed || state == JobState::Cancelled) {
     ++report->requeued;
   } else if (state == JobState::Running) {
-    return end_dead_lease(r, host, report, reap_now);
+    return end_dead_lease(r, options, report, reap_now);
   } else {
     return Status::Ok();
   }
-  auto applied = update_job_status(c);
+  auto applied = apply_alone(c);
   if (!applied.ok()) return applied.status();
   if (!applied.value() || c.onion_only || r.params == exact_params) return Status::Ok();
   // It runs again: with the point's exact values (the row it had is the predecessor's, through
@@ -194,9 +180,7 @@ std::string SociJobStore::missing_output(const JobOutputs& files, long long job_
   auto it = files.find(job_id);
   if (it == files.end()) return "no outputs recorded";
   for (const auto& p : it->second) {
-    struct stat sb;
-    const bool there = options.output_exists ? options.output_exists(p) : ::stat(p.c_str(), &sb) == 0;
-    if (!there) return "output missing: " + p;
+    if (!options.output_exists(p)) return "output missing: " + p;
   }
   return "";
 }
@@ -205,12 +189,13 @@ std::string SociJobStore::missing_output(const JobOutputs& files, long long job_
 // and it is left to it (pdr_run retry queues it again). An owner on this host that is gone holds
 // no lease any more: its lease ends now and the reaper returns the job like any expired one (an
 // attempt used, the retry delay waited, failed after the last attempt).
-Status SociJobStore::end_dead_lease(const JobRow& r, const std::string& host, RegisterReport* report, bool* reap_now) {
+Status SociJobStore::end_dead_lease(const JobRow& r, const RegisterOptions& options, RegisterReport* report,
+                                    bool* reap_now) {
   if (!r.owned) {
     ++report->ownerless_running;
     return Status::Ok();
   }
-  if (r.host != host || process_alive(r.pid)) return Status::Ok();
+  if (!options.owner_gone(r.host, r.pid)) return Status::Ok();
   Status ended = transaction("end the lease of job " + std::to_string(r.id), [&](Session& sql) {
     sql << "UPDATE pdr_model_jobs SET lease_expires_at = " + dialect_.now_plus(-1) +
                " WHERE id = :id AND status = 'running'",

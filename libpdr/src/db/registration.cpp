@@ -8,6 +8,9 @@ namespace pdr {
 // point (INSERT IGNORE: registering again is harmless), then reconcile() decides what is done.
 Status SociJobStore::register_grid(const Provenance& prov, const std::vector<GridPoint>& points, RegisterReport* report,
                                    const RegisterOptions& options) {
+  if (!options.output_exists || !options.owner_gone) {
+    return Status::Error(ErrorKind::kPermanent, "register_grid: output_exists and owner_gone are required");
+  }
   *report = RegisterReport{};
   report->points = points.size();
   RegistrationIds ids;
@@ -83,19 +86,13 @@ Status SociJobStore::register_model(Session& sql, const Provenance& prov, const 
 Status SociJobStore::check_points(Session& sql, long long model_id, const std::string& model_name,
                                   const std::vector<GridPoint>& points) {
   std::unordered_map<std::string, std::pair<std::string, long long>> existing;  // name -> hash, parameter row
-  std::vector<std::string> names(kBatch), hashes(kBatch);
-  std::vector<long long> param_rows(kBatch);
-  soci::statement q = (sql.prepare << "SELECT j.model_job_name, COALESCE(p.parameter_hash, ''), p.id FROM "
-                                      "pdr_model_jobs j JOIN kosmatau_parameters p ON p.id = "
-                                      "j.kosmatau_parameters_id WHERE j.model_name_id = :m AND j.duplicate_key = 0",
-                       soci::use(model_id), soci::into(names), soci::into(hashes), soci::into(param_rows));
-  q.execute();
-  while (q.fetch()) {
-    for (size_t i = 0; i < names.size(); ++i) existing.emplace(names[i], std::make_pair(hashes[i], param_rows[i]));
-    names.resize(kBatch);
-    hashes.resize(kBatch);
-    param_rows.resize(kBatch);
-  }
+  for_each_row<std::string, std::string, long long>(
+      sql,
+      "SELECT j.model_job_name, COALESCE(p.parameter_hash, ''), p.id FROM pdr_model_jobs j JOIN kosmatau_parameters "
+      "p ON p.id = j.kosmatau_parameters_id WHERE j.model_name_id = :m AND j.duplicate_key = 0",
+      std::tie(model_id), [&](const std::string& name, const std::string& hash, long long row) {
+        existing.emplace(name, std::make_pair(hash, row));
+      });
   std::vector<std::pair<const GridPoint*, long long>> compare;
   for (const auto& p : points) {
     auto it = existing.find(p.job_name);
@@ -124,17 +121,9 @@ Status SociJobStore::check_points(Session& sql, long long model_id, const std::s
 // The model's parameter rows pdr_run classified, by parameter hash.
 std::unordered_map<std::string, long long> SociJobStore::parameter_ids(Session& sql, long long model_id) {
   std::unordered_map<std::string, long long> out;
-  std::vector<long long> ids(kBatch);
-  std::vector<std::string> hashes(kBatch);
-  soci::statement q = (sql.prepare << "SELECT id, parameter_hash FROM kosmatau_parameters WHERE model_name_id = :m "
-                                      "AND parameter_hash IS NOT NULL",
-                       soci::use(model_id), soci::into(ids), soci::into(hashes));
-  q.execute();
-  while (q.fetch()) {
-    for (size_t i = 0; i < ids.size(); ++i) out[hashes[i]] = ids[i];
-    ids.resize(kBatch);
-    hashes.resize(kBatch);
-  }
+  for_each_row<long long, std::string>(
+      sql, "SELECT id, parameter_hash FROM kosmatau_parameters WHERE model_name_id = :m AND parameter_hash IS NOT NULL",
+      std::tie(model_id), [&](long long id, const std::string& hash) { out[hash] = id; });
   return out;
 }
 

@@ -178,6 +178,64 @@ Result<std::optional<long long>> SociJobStore::find_model(const std::string& mod
   return id;
 }
 
+// The first 100 jobs of the model in `state`, with where and since when they run (or failed).
+std::vector<JobSummary> SociJobStore::job_summaries(Session& sql, long long model_id, JobState state) {
+  std::vector<JobSummary> out;
+  soci::rowset<soci::row> rs = (sql.prepare << "SELECT model_job_name, COALESCE(host, ''), COALESCE(pid, 0), "
+                                               "COALESCE(time_of_start, ''), exit_code, COALESCE(error, ''), attempts, "
+                                               "COALESCE(" +
+                                                   dialect_.seconds_since("time_of_start") + ", -1), COALESCE(" +
+                                                   dialect_.seconds_since("heartbeat_at") +
+                                                   ", -1), COALESCE(error_stage, '') FROM pdr_model_jobs "
+                                                   "WHERE model_name_id = :m AND duplicate_key = 0 AND " +
+                                                   status_sql(state) + " ORDER BY id LIMIT 100",
+                                soci::use(model_id));
+  for (const auto& row : rs) {
+    JobSummary j;
+    j.name = row.get<std::string>(0);
+    j.host = row.get<std::string>(1);
+    j.pid = as_integer(row, 2);
+    j.time_of_start = row.get<std::string>(3);
+    if (row.get_indicator(4) != soci::i_null) j.exit_code = static_cast<int>(as_integer(row, 4));
+    j.error = row.get<std::string>(5);
+    j.attempts = static_cast<int>(as_integer(row, 6));
+    j.age_seconds = as_integer(row, 7);
+    j.heartbeat_seconds = as_integer(row, 8);
+    if (state == JobState::Failed) j.stage = row.get<std::string>(9);
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+// The latest runs of the model, newest first.
+std::vector<RunRecord> SociJobStore::run_records(Session& sql, long long model_id) {
+  std::vector<RunRecord> out;
+  soci::rowset<soci::row> runs =
+      (sql.prepare << "SELECT COALESCE(host, ''), COALESCE(pid, 0), COALESCE(workers, 0), state, "
+                      "COALESCE(started_at, ''), COALESCE(updated_at, ''), pool_open, pool_in_use, pool_idle, "
+                      "pool_created, pool_validated, pool_replaced, pool_failed FROM pdr_runs "
+                      "WHERE model_name_id = :m ORDER BY id DESC LIMIT 10",
+       soci::use(model_id));
+  for (const auto& row : runs) {
+    RunRecord r;
+    r.host = row.get<std::string>(0);
+    r.pid = as_integer(row, 1);
+    r.workers = as_integer(row, 2);
+    r.state = row.get<std::string>(3);
+    r.started_at = row.get<std::string>(4);
+    r.updated_at = row.get<std::string>(5);
+    r.pool.size = static_cast<int>(as_integer(row, 6));
+    r.pool.in_use = static_cast<int>(as_integer(row, 7));
+    r.pool.idle = static_cast<int>(as_integer(row, 8));
+    r.pool.created = as_integer(row, 9);
+    r.pool.validated = as_integer(row, 10);
+    r.pool.replaced = as_integer(row, 11);
+    r.pool.failed = as_integer(row, 12);
+    out.push_back(r);
+  }
+  return out;
+}
+
 Result<StatusReport> SociJobStore::status_report(const std::string& model) {
   StatusReport report;
   Status st = read("read status", [&](Session& sql) {
@@ -194,56 +252,9 @@ Result<StatusReport> SociJobStore::status_report(const std::string& model) {
       report.by_status[kv.first] = kv.second;
       report.total += kv.second;
     }
-    auto summaries = [&](JobState state, std::vector<JobSummary>& out) {
-      soci::rowset<soci::row> rs =
-          (sql.prepare << "SELECT model_job_name, COALESCE(host, ''), COALESCE(pid, 0), "
-                          "COALESCE(time_of_start, ''), exit_code, COALESCE(error, ''), attempts, "
-                          "COALESCE(" +
-                              dialect_.seconds_since("time_of_start") + ", -1), COALESCE(" +
-                              dialect_.seconds_since("heartbeat_at") +
-                              ", -1) FROM pdr_model_jobs "
-                              "WHERE model_name_id = :m AND duplicate_key = 0 AND " +
-                              status_sql(state) + " ORDER BY id LIMIT 100",
-           soci::use(model_id));
-      for (const auto& row : rs) {
-        JobSummary j;
-        j.name = row.get<std::string>(0);
-        j.host = row.get<std::string>(1);
-        j.pid = as_integer(row, 2);
-        j.time_of_start = row.get<std::string>(3);
-        if (row.get_indicator(4) != soci::i_null) j.exit_code = static_cast<int>(as_integer(row, 4));
-        j.error = row.get<std::string>(5);
-        j.attempts = static_cast<int>(as_integer(row, 6));
-        j.age_seconds = as_integer(row, 7);
-        j.heartbeat_seconds = as_integer(row, 8);
-        out.push_back(std::move(j));
-      }
-    };
-    summaries(JobState::Running, report.running);
-    summaries(JobState::Failed, report.failed);
-    soci::rowset<soci::row> runs =
-        (sql.prepare << "SELECT COALESCE(host, ''), COALESCE(pid, 0), COALESCE(workers, 0), state, "
-                        "COALESCE(started_at, ''), COALESCE(updated_at, ''), pool_open, pool_in_use, pool_idle, "
-                        "pool_created, pool_validated, pool_replaced, pool_failed FROM pdr_runs "
-                        "WHERE model_name_id = :m ORDER BY id DESC LIMIT 10",
-         soci::use(model_id));
-    for (const auto& row : runs) {
-      RunRecord r;
-      r.host = row.get<std::string>(0);
-      r.pid = as_integer(row, 1);
-      r.workers = as_integer(row, 2);
-      r.state = row.get<std::string>(3);
-      r.started_at = row.get<std::string>(4);
-      r.updated_at = row.get<std::string>(5);
-      r.pool.size = static_cast<int>(as_integer(row, 6));
-      r.pool.in_use = static_cast<int>(as_integer(row, 7));
-      r.pool.idle = static_cast<int>(as_integer(row, 8));
-      r.pool.created = as_integer(row, 9);
-      r.pool.validated = as_integer(row, 10);
-      r.pool.replaced = as_integer(row, 11);
-      r.pool.failed = as_integer(row, 12);
-      report.runs.push_back(r);
-    }
+    report.running = job_summaries(sql, model_id, JobState::Running);
+    report.failed = job_summaries(sql, model_id, JobState::Failed);
+    report.runs = run_records(sql, model_id);
     return Status::Ok();
   });
   if (!st.ok()) return st;
@@ -257,20 +268,15 @@ Result<std::map<long long, std::vector<StoredFile>>> SociJobStore::finished_outp
     const auto found = model_id_of(sql, model);
     if (!found) return no_model(model);
     const long long model_id = *found;
-    std::vector<long long> ids(kBatch), sizes(kBatch);
-    std::vector<std::string> kinds(kBatch), paths(kBatch), sums(kBatch);
-    soci::statement q = (sql.prepare << "SELECT f.job_id, f.kind, f.path, f.sha256_sum, f.file_size FROM job_files f "
-                                        "JOIN pdr_model_jobs j ON j.id = f.job_id WHERE j.model_name_id = :m AND "
-                                        "j.duplicate_key = 0 AND j.status = 'finished' ORDER BY f.job_id, f.id",
-                         soci::use(model_id), soci::into(ids), soci::into(kinds), soci::into(paths), soci::into(sums),
-                         soci::into(sizes));
-    q.execute();
-    while (q.fetch()) {
-      for (size_t i = 0; i < ids.size(); ++i)
-        out[ids[i]].push_back(StoredFile{kinds[i], paths[i], sums[i], sizes[i], "", ""});
-      for (auto* v : {&ids, &sizes}) v->resize(kBatch);
-      for (auto* v : {&kinds, &paths, &sums}) v->resize(kBatch);
-    }
+    for_each_row<long long, std::string, std::string, std::string, long long>(
+        sql,
+        "SELECT f.job_id, f.kind, f.path, f.sha256_sum, f.file_size FROM job_files f JOIN pdr_model_jobs j ON j.id "
+        "= f.job_id WHERE j.model_name_id = :m AND j.duplicate_key = 0 AND j.status = 'finished' ORDER BY "
+        "f.job_id, f.id",
+        std::tie(model_id),
+        [&](long long job, const std::string& kind, const std::string& path, const std::string& sum, long long size) {
+          out[job].push_back(StoredFile{kind, path, sum, size, "", ""});
+        });
     // Jobs the predecessor finished: the HDF files of their hdf_files row, whose size and sha256
     // it recorded (not its "remote_file_no_local_hash" rows).
     soci::rowset<soci::row> hdf =

@@ -97,7 +97,13 @@ std::vector<TableDef> schema_tables() {
         {"heartbeat_at", "DATETIME"},
         // Retries: a failed attempt waits until retry_at; last_error is the previous failure.
         {"retry_at", "DATETIME"},
-        {"last_error", "TEXT"}}},
+        {"last_error", "TEXT"},
+        // The latest failed attempt: its stage (setup, pdr, onion, storage, lease, verify) and
+        // what happened there ("exit code 3"), without the program's output. Kept while the
+        // job runs again and after a finish, like last_error (a second failure the same way in
+        // a row ends it); cleared when the job is queued again with fresh attempts.
+        {"error_stage", "VARCHAR(16)"},
+        {"error_cause", "TEXT"}}},
       {"hdf_files",
        {{"job_id", "INTEGER"},
         {"pdrexe_id", "INTEGER"},
@@ -217,7 +223,7 @@ std::vector<ViewDef> schema_views() {
       "j.attempts AS attempts, j.host AS host, j.pid AS pid, j.time_of_start AS time_of_start, "
       "j.time_of_finish AS time_of_finish, j.heartbeat_at AS heartbeat_at, j.lease_expires_at AS lease_expires_at, "
       "j.exit_code AS exit_code, j.error AS error, p.zmetal AS zmetal, p.xnsur AS xnsur, p.mass AS mass, "
-      "p.sint AS sint, p.rtot AS rtot, j.kosmatau_parameters_id AS parameters_id";
+      "p.sint AS sint, p.rtot AS rtot, j.kosmatau_parameters_id AS parameters_id, j.error_stage AS error_stage";
   const std::string job_from =
       " FROM pdr_model_jobs j JOIN model_names m ON m.id = j.model_name_id "
       "JOIN kosmatau_parameters p ON p.id = j.kosmatau_parameters_id WHERE j.duplicate_key = 0";
@@ -228,7 +234,7 @@ std::vector<ViewDef> schema_views() {
       {"pdr_progress_v", "SELECT m.model_name AS model_name, " + counts +
                              " FROM pdr_model_jobs j JOIN model_names m ON m.id = j.model_name_id "
                              "WHERE j.duplicate_key = 0 GROUP BY m.model_name"},
-      // Failed jobs: the stage is the error's first word ("pdr:", "onion CO:", "storage:", ...).
+      // Failed jobs, with the stage they failed in (error_stage: pdr, onion, storage, ...).
       {"pdr_failures_v", "SELECT " + job_columns + job_from + " AND " + status_sql(JobState::Failed, "j.status")},
       // pdr_run processes that say they are running, with their running jobs and last heartbeat.
       {"pdr_workers_v",

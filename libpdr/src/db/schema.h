@@ -7,16 +7,9 @@
 #include <vector>
 
 #include "db/dialect.h"
+#include "pdr/job_reports.h"  // kSchemaVersion
 
 namespace pdr {
-
-// 1: tables and indexes; 2: leases, retries and the monitoring views (schema_views);
-// 3: pdr_job_counts, the jobs per model and state kept by triggers (schema_triggers);
-// 4: the predecessor keeps working beside pdr_run: parameter_hash and duplicate_key nullable
-//    (filled by pdr_run), jobs unique by (model, job name), no unique key it could trip over.
-// Any change to tables, columns, indexes or views needs a new version: a database at the current
-// version with every table, index and view present is opened without being checked further.
-constexpr int kSchemaVersion = 4;
 
 struct ColumnDef {
   std::string name;

@@ -26,28 +26,7 @@ Status SociJobStore::open_schema() {
       sql << "SELECT MAX(version) FROM schema_version", soci::into(stored, stored_ind);
       if (stored_ind != soci::i_ok) stored = 0;
     }
-    for (const auto& table : schema_tables()) {
-      if (!table_exists(sql, table.name)) {
-        sql << create_table_sql(table, dialect_);
-        continue;
-      }
-      const auto existing = column_info(sql, table.name);
-      std::vector<ColumnDef> relax;
-      for (const auto& c : table.columns) {
-        auto it = existing.find(lower(c.name));
-        if (it == existing.end()) {
-          add_column(sql, table.name, c);
-          continue;
-        }
-        if (dialect_.mysql && it->second.type == "float") {
-          sql << "ALTER TABLE " + table.name + " MODIFY COLUMN " + dialect_.quote(c.name) + " DOUBLE";
-          ++migration_.columns_widened;
-        }
-        // NOT NULL of an earlier version on a column the predecessor's inserts leave out.
-        if (it->second.not_null && c.type.find("NOT NULL") == std::string::npos) relax.push_back(c);
-      }
-      if (!relax.empty()) relax_columns(sql, table.name, relax);
-    }
+    upgrade_tables(sql);
     for (const auto& index : obsolete_indexes()) drop_index(sql, index);
     if (stored < 4) {
       // Up to version 3 a job was unique by its parameter row; now by its name. Groups of one
@@ -56,18 +35,7 @@ Status SociJobStore::open_schema() {
       adopt_rows(sql, 0);
     }
     for (const auto& index : schema_indexes()) create_index(sql, index);
-    bool views_missing = false;
-    for (const auto& view : schema_views()) views_missing = views_missing || !view_exists(sql, view.name);
-    if (stored < kSchemaVersion || views_missing) {
-      for (const auto& view : schema_views()) {
-        if (dialect_.mysql) {
-          sql << "CREATE OR REPLACE VIEW " + view.name + " AS " + view.select;
-        } else {
-          sql << "DROP VIEW IF EXISTS " + view.name;
-          sql << "CREATE VIEW " + view.name + " AS " + view.select;
-        }
-      }
-    }
+    create_views(sql, stored < kSchemaVersion);
     if (stored < kSchemaVersion) sql << "INSERT INTO schema_version (version) VALUES (" << kSchemaVersion << ")";
     return Status::Ok();
   });
@@ -83,6 +51,49 @@ Status SociJobStore::open_schema() {
         migration_.duplicate_jobs);
   }
   return st;
+}
+
+// Creates the missing tables; adds missing columns, widens the predecessor's FLOAT columns
+// (MySQL) and relaxes NOT NULL of earlier versions on columns its inserts leave out.
+void SociJobStore::upgrade_tables(Session& sql) {
+  for (const auto& table : schema_tables()) {
+    if (!table_exists(sql, table.name)) {
+      sql << create_table_sql(table, dialect_);
+      continue;
+    }
+    const auto existing = column_info(sql, table.name);
+    std::vector<ColumnDef> relax;
+    for (const auto& c : table.columns) {
+      auto it = existing.find(lower(c.name));
+      if (it == existing.end()) {
+        add_column(sql, table.name, c);
+        continue;
+      }
+      if (dialect_.mysql && it->second.type == "float") {
+        sql << "ALTER TABLE " + table.name + " MODIFY COLUMN " + dialect_.quote(c.name) + " DOUBLE";
+        ++migration_.columns_widened;
+      }
+      // NOT NULL of an earlier version on a column the predecessor's inserts leave out.
+      if (it->second.not_null && c.type.find("NOT NULL") == std::string::npos) relax.push_back(c);
+    }
+    if (!relax.empty()) relax_columns(sql, table.name, relax);
+  }
+}
+
+// (Re)creates the monitoring views when the schema `changed` or one of them is missing.
+void SociJobStore::create_views(Session& sql, bool changed) {
+  bool views_missing = false;
+  for (const auto& view : schema_views()) views_missing = views_missing || !view_exists(sql, view.name);
+  if (changed || views_missing) {
+    for (const auto& view : schema_views()) {
+      if (dialect_.mysql) {
+        sql << "CREATE OR REPLACE VIEW " + view.name + " AS " + view.select;
+      } else {
+        sql << "DROP VIEW IF EXISTS " + view.name;
+        sql << "CREATE VIEW " + view.name + " AS " + view.select;
+      }
+    }
+  }
 }
 
 // Lower-case column name -> its data type and nullability.
@@ -203,6 +214,23 @@ std::string SociJobStore::not_null(const std::string& columns) {
 // row of the predecessor (it finished the point meanwhile). Nothing else of those rows changes.
 void SociJobStore::adopt_rows(Session& sql, long long model) {
   const std::string of_model = model > 0 ? " AND model_name_id = " + std::to_string(model) : "";
+  adopt_parameter_rows(sql, of_model);
+  std::map<std::pair<long long, std::string>, std::vector<AdoptedJob>> groups;  // (model, job name) -> rows
+  {
+    soci::rowset<soci::row> rs =
+        (sql.prepare << "SELECT id, COALESCE(model_name_id, 0), model_job_name, COALESCE(status, ''), "
+                        "CASE WHEN token IS NULL THEN 0 ELSE 1 END FROM pdr_model_jobs WHERE duplicate_key IS NULL" +
+                            of_model + " ORDER BY id");
+    for (const auto& row : rs) {
+      groups[{as_integer(row, 1), row.get<std::string>(2)}].push_back(
+          AdoptedJob{as_integer(row, 0), row.get<std::string>(3), as_integer(row, 4) != 0});
+    }
+  }
+  for (const auto& [key, jobs] : groups) classify_jobs(sql, key.first, key.second, jobs);
+}
+
+// Parameter rows without an identity hash get one; a repeat of a row the model has is marked.
+void SociJobStore::adopt_parameter_rows(Session& sql, const std::string& of_model) {
   struct Row {
     long long id, model;
   };
@@ -236,67 +264,62 @@ void SociJobStore::adopt_rows(Session& sql, long long model) {
     sql << "UPDATE kosmatau_parameters SET parameter_hash = :h WHERE id = :id AND parameter_hash IS NULL",
         soci::use(hash), soci::use(p.id);
   }
+}
 
-  struct Job {
-    long long id;
-    std::string status;
-    bool owned;
-  };
-  std::map<std::pair<long long, std::string>, std::vector<Job>> groups;
-  {
-    soci::rowset<soci::row> rs =
-        (sql.prepare << "SELECT id, COALESCE(model_name_id, 0), model_job_name, COALESCE(status, ''), "
-                        "CASE WHEN token IS NULL THEN 0 ELSE 1 END FROM pdr_model_jobs WHERE duplicate_key IS NULL" +
-                            of_model + " ORDER BY id");
-    for (const auto& row : rs) {
-      groups[{as_integer(row, 1), row.get<std::string>(2)}].push_back(
-          Job{as_integer(row, 0), row.get<std::string>(3), as_integer(row, 4) != 0});
-    }
+namespace {
+
+int rank(const SociJobStore::AdoptedJob& j) {
+  const JobState s = state_of_word(j.status);
+  return s == JobState::Finished ? 2 : s == JobState::Skipped ? 1 : 0;
+}
+
+// Finished, then skipped, then any; the newest first. A row without a status (none of the
+// predecessor's inserts leaves one) is never the job.
+bool better(const SociJobStore::AdoptedJob& a, const SociJobStore::AdoptedJob& b) {
+  if (a.status.empty() != b.status.empty()) return b.status.empty();
+  return rank(a) > rank(b) || (rank(a) == rank(b) && a.id > b.id);
+}
+
+}  // namespace
+
+// The unclassified rows of one (model, job name): the best is the job unless pdr_run already has
+// one that it does not give way to; the others are kept as duplicates.
+void SociJobStore::classify_jobs(Session& sql, long long model, const std::string& name,
+                                 const std::vector<AdoptedJob>& jobs) {
+  const AdoptedJob* best = nullptr;
+  for (const auto& j : jobs) {
+    if (best == nullptr || better(j, *best)) best = &j;
   }
-  auto rank = [](const Job& j) {
-    const JobState s = state_of_word(j.status);
-    return s == JobState::Finished ? 2 : s == JobState::Skipped ? 1 : 0;
-  };
-  // A row without a status (none of the predecessor's inserts leaves one) is never the job.
-  auto better = [&](const Job& a, const Job& b) {
-    if (a.status.empty() != b.status.empty()) return b.status.empty();
-    return rank(a) > rank(b) || (rank(a) == rank(b) && a.id > b.id);
-  };
-  for (const auto& [key, jobs] : groups) {
-    const Job* best = nullptr;
-    for (const auto& j : jobs) {
-      if (best == nullptr || better(j, *best)) best = &j;
+  std::optional<AdoptedJob> current;
+  if (model > 0) {
+    soci::rowset<soci::row> rs =
+        (sql.prepare << "SELECT id, COALESCE(status, ''), CASE WHEN token IS NULL THEN 0 ELSE 1 END FROM "
+                        "pdr_model_jobs WHERE model_name_id = :m AND model_job_name = :n AND duplicate_key = 0",
+         soci::use(model), soci::use(name));
+    for (const auto& row : rs)
+      current = AdoptedJob{as_integer(row, 0), row.get<std::string>(1), as_integer(row, 2) != 0};
+  }
+  const AdoptedJob* keep = best;
+  if (current) {
+    const JobState now = state_of_word(current->status);
+    const bool gives_way =
+        rank(*best) == 2 && now != JobState::Finished && now != JobState::Skipped && now != JobState::Running;
+    if (gives_way) {
+      sql << "UPDATE pdr_model_jobs SET duplicate_key = id WHERE id = :id AND duplicate_key = 0",
+          soci::use(current->id);
+      ++migration_.duplicate_jobs;
+    } else {
+      keep = nullptr;
     }
-    std::optional<Job> current;
-    if (key.first > 0) {
-      soci::rowset<soci::row> rs =
-          (sql.prepare << "SELECT id, COALESCE(status, ''), CASE WHEN token IS NULL THEN 0 ELSE 1 END FROM "
-                          "pdr_model_jobs WHERE model_name_id = :m AND model_job_name = :n AND duplicate_key = 0",
-           soci::use(key.first), soci::use(key.second));
-      for (const auto& row : rs) current = Job{as_integer(row, 0), row.get<std::string>(1), as_integer(row, 2) != 0};
-    }
-    const Job* keep = best;
-    if (current) {
-      const JobState now = state_of_word(current->status);
-      const bool gives_way =
-          rank(*best) == 2 && now != JobState::Finished && now != JobState::Skipped && now != JobState::Running;
-      if (gives_way) {
-        sql << "UPDATE pdr_model_jobs SET duplicate_key = id WHERE id = :id AND duplicate_key = 0",
-            soci::use(current->id);
-        ++migration_.duplicate_jobs;
-      } else {
-        keep = nullptr;
-      }
-    } else if (key.first == 0 || best->status.empty()) {
-      keep = nullptr;  // a job of no model, or of no state, is never run
-    }
-    for (const auto& j : jobs) {
-      if (&j == keep) {
-        sql << "UPDATE pdr_model_jobs SET duplicate_key = 0 WHERE id = :id AND duplicate_key IS NULL", soci::use(j.id);
-      } else {
-        sql << "UPDATE pdr_model_jobs SET duplicate_key = id WHERE id = :id AND duplicate_key IS NULL", soci::use(j.id);
-        ++migration_.duplicate_jobs;
-      }
+  } else if (model == 0 || best->status.empty()) {
+    keep = nullptr;  // a job of no model, or of no state, is never run
+  }
+  for (const auto& j : jobs) {
+    if (&j == keep) {
+      sql << "UPDATE pdr_model_jobs SET duplicate_key = 0 WHERE id = :id AND duplicate_key IS NULL", soci::use(j.id);
+    } else {
+      sql << "UPDATE pdr_model_jobs SET duplicate_key = id WHERE id = :id AND duplicate_key IS NULL", soci::use(j.id);
+      ++migration_.duplicate_jobs;
     }
   }
 }

@@ -4,11 +4,6 @@
 
 namespace pdr {
 
-bool process_alive(long long pid) {
-  if (pid <= 0) return false;
-  return kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
-}
-
 // Whether two recorded model paths name the same place: a relative path (the predecessor
 // records storage.base_dir as it was given) is taken from the current directory, and "a/./b/"
 // is "a/b". Remote paths ("remote:dir") are compared as text.

@@ -5,19 +5,20 @@
 //   registration.cpp    a grid's model, provenance and the check of its points' physics
 //   bulk_insert.cpp     parameter and job rows in batches (multi-row statements on MySQL)
 //   reconcile.cpp       what a registration finds: done, to run again, left alone
-//   transitions.cpp     job state changes (claims, outcomes, hand-backs, retries)
+//   transitions.cpp     the named job state changes (claim, outcome, revoke, requeue, release,
+//                       retry) and apply_change, the one conditional UPDATE beneath them
+//   fetch_rows.h        every row of a query, a batch at a time
 //   provenance.cpp      the files a finished job recorded (job_files, hdf_files, json_files)
 //   leases.cpp          leases, heartbeats, the reaper and what is left to run
 //   reports.cpp         counts, status, grid maps, outputs, runs
 // Each public method is short transactions on a borrowed session; SOCI exceptions become Status.
+// The store looks at nothing but the database: whether outputs exist and owners live is asked
+// of the caller (RegisterOptions).
 #pragma once
 
-#include <signal.h>
 #include <soci/soci.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
-#include <sys/stat.h>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -37,6 +38,7 @@
 
 #include "db/db_error.h"
 #include "db/dialect.h"
+#include "db/fetch_rows.h"
 #include "db/schema.h"
 #include "db/transactor.h"
 #include "pdr/db_manager.h"
@@ -48,15 +50,29 @@ namespace pdr {
 
 using Session = soci::session;
 
-constexpr size_t kBatch = 5000;  // rows per bulk statement
-
 // The jobs of model :m that the predecessor finished (jobs of pdr_run record job_files rows).
 constexpr const char* kFinishedByPredecessor =
     "j.model_name_id = :m AND j.duplicate_key = 0 AND j.status = 'finished' AND NOT EXISTS (SELECT 1 FROM "
     "job_files f WHERE f.job_id = j.id)";
 
-// Whether a process of this host is alive.
-bool process_alive(long long pid);
+// One conditional change of a job row, as the named transitions apply it: nothing changes unless
+// the row is in `expect` (and held by `token`, under `epoch`, when those are set).
+struct StatusChange {
+  long long job_id = 0;
+  JobState expect = JobState::Running;
+  JobState next = JobState::Pending;
+  std::string token;  // owner that must hold the job (empty: any)
+  std::optional<int> exit_code;
+  std::string error;          // one line, already free of secrets
+  Stage stage = Stage::None;  // with a failure: recorded as error_stage, error_cause
+  std::string cause;
+  std::vector<StoredFile> files;    // recorded with a transition to finished
+  bool onion_only = false;          // finished -> pending for the onion step only
+  const Owner* claimant = nullptr;  // the new owner, for a transition to running
+  long long epoch = 0;              // lease epoch the row must still have (0: any)
+  bool retry = false;               // a failed attempt: its logs are recorded, the attempt counts
+};
+
 // Whether two recorded model paths name the same place.
 bool same_location(const std::string& a, const std::string& b);
 // Job columns an output file kind may fill.
@@ -105,6 +121,7 @@ class SociJobStore : public JobStore {
   Status check_server();
 
   Result<ServerInfo> server_info() override;
+  Result<std::vector<std::string>> integrity_problems() override;
 
   static bool supports_skip_locked(const std::string& version);
 
@@ -134,17 +151,17 @@ class SociJobStore : public JobStore {
 
   Result<ParameterValues> load_parameters(long long params_id) override;
 
-  Result<bool> update_job_status(const StatusChange& c) override;
-
   Result<long long> release_jobs(const Owner& owner) override;
 
   void set_policy(const JobPolicy& policy) override { policy_ = policy; }
 
-  Result<RecordedOutcome> record_outcome(const StatusChange& change) override;
+  Result<RecordedOutcome> record_outcome(const Outcome& outcome) override;
+
+  Result<RecordedOutcome> revoke_finish(const Outcome& finish) override;
+
+  Result<bool> requeue_finished(long long job_id, const std::string& reason) override;
 
   Result<std::map<long long, long long>> renew_leases(const Owner& owner) override;
-
-  Result<bool> renew_lease(long long job_id, long long epoch, const Owner& owner) override;
 
   Result<long long> reap_expired() override;
 
@@ -232,6 +249,23 @@ class SociJobStore : public JobStore {
   // duplicates. A job of pdr_run that is not finished and not running gives way to a finished
   // row of the predecessor (it finished the point meanwhile). Nothing else of those rows changes.
   void adopt_rows(Session& sql, long long model);
+  // status_report's parts.
+  std::vector<JobSummary> job_summaries(Session& sql, long long model_id, JobState state);
+  std::vector<RunRecord> run_records(Session& sql, long long model_id);
+  void upgrade_tables(Session& sql);
+  void create_views(Session& sql, bool changed);
+  void adopt_parameter_rows(Session& sql, const std::string& of_model);
+
+ public:
+  // A job row the predecessor wrote, not yet classified (adopt_rows).
+  struct AdoptedJob {
+    long long id;
+    std::string status;
+    bool owned;
+  };
+
+ private:
+  void classify_jobs(Session& sql, long long model, const std::string& name, const std::vector<AdoptedJob>& jobs);
 
   // Groups of one (model, job name) with more than one job: their jobs are classified again.
   void unmark_name_clashes(Session& sql);
@@ -284,9 +318,9 @@ class SociJobStore : public JobStore {
   using JobOutputs = std::unordered_map<long long, std::vector<std::string>>;
   Status read_jobs(Session& sql, long long model_id, std::vector<JobRow>* rows, JobOutputs* files);
   Status reconcile_job(const JobRow& r, long long exact_params, const JobOutputs& files, const RegisterOptions& options,
-                       const std::string& host, RegisterReport* report, bool* reap_now);
+                       RegisterReport* report, bool* reap_now);
   static std::string missing_output(const JobOutputs& files, long long job_id, const RegisterOptions& options);
-  Status end_dead_lease(const JobRow& r, const std::string& host, RegisterReport* report, bool* reap_now);
+  Status end_dead_lease(const JobRow& r, const RegisterOptions& options, RegisterReport* report, bool* reap_now);
   Status reconcile(long long model_id, const std::vector<GridPoint>& points,
                    const std::unordered_map<std::string, long long>& param_ids, RegisterReport* report,
                    const RegisterOptions& options);
@@ -295,7 +329,19 @@ class SociJobStore : public JobStore {
   // is given, under that lease epoch: the attempt that wrote it).
   static bool job_is(Session& sql, long long id, JobState state, const std::string& token, long long epoch = 0);
 
+  // Applies one conditional change: the row's state (write_state, with the UPDATE of
+  // state_update_sql) and, when it applied, what goes with it (write_outputs: recorded outputs
+  // dropped or replaced, a finish's files, a failure's log). False when the row was not as
+  // expected: nothing changed.
   bool apply_change(Session& sql, const StatusChange& change);
+  std::string state_update_sql(const StatusChange& c) const;
+  bool write_state(Session& sql, const StatusChange& c);
+  void write_outputs(Session& sql, const StatusChange& c);
+  // Applies `c` in its own transaction; false when the row was not as expected.
+  Result<bool> apply_alone(const StatusChange& c);
+  // A failed attempt (`c.next` Failed, `c.retry`) recorded as the policy decides: failed for
+  // good, or pending again after the retry delay.
+  Result<RecordedOutcome> record_failure(StatusChange c, const std::string& what);
 
   // A failed attempt's TEXTOUT, kept in storage, is where the predecessor's columns point.
   void record_log(Session& sql, const StatusChange& c);
@@ -320,6 +366,11 @@ class SociJobStore : public JobStore {
   }
 
   void record_files(Session& sql, const StatusChange& c);
+  void record_job_files(Session& sql, long long job_id, const std::vector<StoredFile>& files,
+                        const std::map<std::string, const StoredFile*>& by_kind);
+  void record_hdf_files(Session& sql, long long job_id, const StoredFile& hdf4, const StoredFile& structure,
+                        const StoredFile& chemistry);
+  void record_json_file(Session& sql, long long job_id, const StoredFile& f);
 
   static long long as_integer(const soci::row& row, std::size_t i);
 

@@ -44,7 +44,7 @@ Result<std::vector<ClaimedJob>> SociJobStore::claim_jobs(long long model_id, int
   return claimed;
 }
 
-Result<bool> SociJobStore::update_job_status(const StatusChange& c) {
+Result<bool> SociJobStore::apply_alone(const StatusChange& c) {
   bool applied = false;
   Status st = transaction(
       "set job " + std::to_string(c.job_id) + " to " + to_string(c.next),
@@ -58,9 +58,8 @@ Result<bool> SociJobStore::update_job_status(const StatusChange& c) {
         return Status::Ok();
       },
       [&](Session& sql) {
-        // The same owner and lease epoch as the write: another attempt's outcome is not ours.
-        applied = job_is(sql, c.job_id, c.next, c.next == JobState::Running && c.claimant ? c.claimant->token : "",
-                         c.next == JobState::Running ? 0 : c.epoch);
+        // The same lease epoch as the write: another attempt's outcome is not ours.
+        applied = job_is(sql, c.job_id, c.next, "", c.epoch);
         return applied;
       });
   if (!st.ok()) return st;
@@ -71,15 +70,9 @@ Result<long long> SociJobStore::release_jobs(const Owner& owner) {
   long long n = 0;
   Status st = transaction("release running jobs", [&](Session& sql) {
     n = 0;
-    std::vector<long long> ids(kBatch);
-    soci::statement q = (sql.prepare << "SELECT id FROM pdr_model_jobs WHERE status = 'running' AND token = :t",
-                         soci::use(owner.token), soci::into(ids));
-    q.execute();
     std::vector<long long> all;
-    while (q.fetch()) {
-      all.insert(all.end(), ids.begin(), ids.end());
-      ids.resize(kBatch);
-    }
+    for_each_row<long long>(sql, "SELECT id FROM pdr_model_jobs WHERE status = 'running' AND token = :t",
+                            std::tie(owner.token), [&](long long id) { all.push_back(id); });
     for (long long id : all) {
       StatusChange c;
       c.job_id = id;
@@ -95,39 +88,83 @@ Result<long long> SociJobStore::release_jobs(const Owner& owner) {
   return n;
 }
 
-Result<RecordedOutcome> SociJobStore::record_outcome(const StatusChange& change) {
-  if (change.next != JobState::Failed || !change.retry) {
-    auto applied = update_job_status(change);
-    if (!applied.ok()) return applied.status();
-    return RecordedOutcome{applied.value(), change.next, change.error};
+Result<RecordedOutcome> SociJobStore::record_outcome(const Outcome& o) {
+  StatusChange c;
+  c.job_id = o.job_id;
+  c.expect = JobState::Running;
+  c.token = o.token;
+  c.epoch = o.epoch;
+  c.next = o.state;
+  c.exit_code = o.exit_code;
+  c.error = o.error;
+  c.stage = o.state == JobState::Failed ? o.stage : Stage::None;
+  c.cause = o.cause;
+  c.files = o.files;
+  if (o.state == JobState::Failed && o.retry) {
+    c.retry = true;
+    return record_failure(c, "record the failure of job " + std::to_string(o.job_id));
   }
+  auto applied = apply_alone(c);
+  if (!applied.ok()) return applied.status();
+  return RecordedOutcome{applied.value(), c.next, c.error};
+}
+
+Result<RecordedOutcome> SociJobStore::revoke_finish(const Outcome& finish) {
+  StatusChange c;
+  c.job_id = finish.job_id;
+  c.expect = JobState::Finished;
+  c.next = JobState::Failed;
+  c.epoch = finish.epoch;
+  c.retry = true;
+  c.stage = finish.stage;
+  c.cause = finish.cause;
+  c.error = finish.error;
+  return record_failure(c, "record job " + std::to_string(finish.job_id) + " as failed after its finish");
+}
+
+Result<bool> SociJobStore::requeue_finished(long long job_id, const std::string& reason) {
+  StatusChange c;
+  c.job_id = job_id;
+  c.expect = JobState::Finished;
+  c.next = JobState::Pending;
+  c.stage = Stage::Verify;
+  c.cause = reason;
+  c.error = "verify: " + reason;
+  return apply_alone(c);
+}
+
+Result<RecordedOutcome> SociJobStore::record_failure(StatusChange c, const std::string& what) {
   RecordedOutcome out;
   Status st = transaction(
-      "record the failure of job " + std::to_string(change.job_id),
+      what,
       [&](Session& sql) {
         out = RecordedOutcome{};
         int attempts = 0;
-        std::string last_error;
-        soci::indicator last_ind = soci::i_null;
-        sql << "SELECT attempts, last_error FROM pdr_model_jobs WHERE id = :id", soci::use(change.job_id),
-            soci::into(attempts), soci::into(last_error, last_ind);
+        std::string stage, cause;
+        soci::indicator stage_ind = soci::i_null, cause_ind = soci::i_null;
+        sql << "SELECT attempts, error_stage, error_cause FROM pdr_model_jobs WHERE id = :id", soci::use(c.job_id),
+            soci::into(attempts), soci::into(stage, stage_ind), soci::into(cause, cause_ind);
         if (!sql.got_data()) return Status::Ok();
-        if (last_ind != soci::i_ok) last_error.clear();
-        const Decision d = decide_failure(policy_, attempts, last_error, change.error);
-        StatusChange c = change;
-        c.next = d.next;
-        c.error = d.error;
-        out.applied = apply_change(sql, c);
-        out.state = c.next;
-        out.error = c.error;
-        if (out.applied && c.next == JobState::Pending) {
+        // The previous failed attempt, as recorded with it (unknown when it was recorded before
+        // stages were: it then matches nothing).
+        const Failure last{stage_ind == soci::i_ok ? parse_stage(stage) : Stage::None,
+                           cause_ind == soci::i_ok ? cause : std::string()};
+        // Compared as it will be stored (apply_change repairs cut UTF-8).
+        const Decision d = decide_failure(policy_, attempts, last, Failure{c.stage, valid_utf8(c.cause)}, c.error);
+        StatusChange w = c;
+        w.next = d.next;
+        w.error = d.error;
+        out.applied = apply_change(sql, w);
+        out.state = w.next;
+        out.error = w.error;
+        if (out.applied && w.next == JobState::Pending) {
           sql << "UPDATE pdr_model_jobs SET last_error = :e, retry_at = " + dialect_.now_plus(d.retry_in_seconds) +
                      " WHERE id = :id",
-              soci::use(change.error), soci::use(change.job_id);
+              soci::use(c.error), soci::use(c.job_id);
         }
         return Status::Ok();
       },
-      [&](Session& sql) { return out.applied && job_is(sql, change.job_id, out.state, "", change.epoch); });
+      [&](Session& sql) { return out.applied && job_is(sql, c.job_id, out.state, "", c.epoch); });
   if (!st.ok()) return st;
   return out;
 }
@@ -136,26 +173,21 @@ Result<long long> SociJobStore::retry_failed(const std::string& model, bool owne
   long long n = 0;
   Status st = transaction("queue failed jobs again", [&](Session& sql) {
     n = 0;
-    std::vector<long long> ids(kBatch);
-    std::vector<std::string> states(kBatch);
     std::vector<long long> all;
     std::vector<std::string> all_states;
     // Failed and cancelled jobs, and on request jobs the predecessor left running (it records
     // no owner).
-    soci::statement q =
-        (sql.prepare << "SELECT j.id, j.status FROM pdr_model_jobs j JOIN model_names m ON "
-                        "m.id = j.model_name_id WHERE m.model_name = :m AND (" +
-                            status_sql(JobState::Failed, "j.status") + " OR j.status = 'cancelled'" +
-                            std::string(ownerless ? " OR (j.status = 'running' AND j.token IS NULL)" : "") +
-                            ") AND j.duplicate_key = 0",
-         soci::use(model), soci::into(ids), soci::into(states));
-    q.execute();
-    while (q.fetch()) {
-      all.insert(all.end(), ids.begin(), ids.end());
-      all_states.insert(all_states.end(), states.begin(), states.end());
-      ids.resize(kBatch);
-      states.resize(kBatch);
-    }
+    for_each_row<long long, std::string>(
+        sql,
+        "SELECT j.id, j.status FROM pdr_model_jobs j JOIN model_names m ON m.id = j.model_name_id WHERE m.model_name "
+        "= :m AND (" +
+            status_sql(JobState::Failed, "j.status") + " OR j.status = 'cancelled'" +
+            std::string(ownerless ? " OR (j.status = 'running' AND j.token IS NULL)" : "") +
+            ") AND j.duplicate_key = 0",
+        std::tie(model), [&](long long id, const std::string& state) {
+          all.push_back(id);
+          all_states.push_back(state);
+        });
     for (size_t i = 0; i < all.size(); ++i) {
       const JobState state = state_of_word(all_states[i]);
       if (state == JobState::Running) {
@@ -193,22 +225,42 @@ bool SociJobStore::job_is(Session& sql, long long id, JobState state, const std:
          (epoch <= 0 || row_epoch == epoch);
 }
 
+namespace {
+
+// Failed or cancelled, queued again on request: a fresh set of attempts.
+bool fresh_attempts(const StatusChange& c) {
+  return (c.expect == JobState::Failed || c.expect == JobState::Cancelled) && c.next == JobState::Pending;
+}
+
+}  // namespace
+
 bool SociJobStore::apply_change(Session& sql, const StatusChange& change) {
   // Error text quotes program output: keep it valid UTF-8 (MySQL's utf8mb4 refuses a byte
   // sequence cut in the middle of a character, error 1366).
   StatusChange c = change;
   c.error = valid_utf8(c.error);
-  const std::string next = status_word(c.next);
-  const int pending = c.next == JobState::Pending ? 1 : 0;
-  const int active = c.next == JobState::Running ? 1 : 0;
-  const bool terminal = is_terminal(c.next);
-  const int exit_code = c.exit_code.value_or(0);
-  soci::indicator exit_ind = c.exit_code ? soci::i_ok : soci::i_null;
-  soci::indicator error_ind = c.error.empty() ? soci::i_null : soci::i_ok;
+  c.cause = valid_utf8(c.cause);
+  if (c.next == JobState::Running && c.claimant == nullptr) return false;  // a claim must say who claims
+  if (!write_state(sql, c)) return false;
+  write_outputs(sql, c);
+  return true;
+}
+
+std::string SociJobStore::state_update_sql(const StatusChange& c) const {
   std::string q =
       "UPDATE pdr_model_jobs SET status = :next, pending = :pending, active = :active, "
       "time_updated = CURRENT_TIMESTAMP, exit_code = :exit_code, error = :error";
-  if (terminal) q += ", time_of_finish = CURRENT_TIMESTAMP";
+  // The latest failure's stage and cause, for "failed the same way twice" and for people: kept
+  // while the job runs again and after a finish (a finish revoked for its outputs is compared
+  // with the failure before it), replaced by the next failure (unknown: NULL, as a journal entry
+  // of an earlier version), gone with a fresh set of attempts.
+  const bool failure = c.next == JobState::Failed || c.retry;
+  if (c.stage != Stage::None) {
+    q += ", error_stage = :stage, error_cause = :cause";
+  } else if (failure || fresh_attempts(c)) {
+    q += ", error_stage = NULL, error_cause = NULL";
+  }
+  if (is_terminal(c.next)) q += ", time_of_finish = CURRENT_TIMESTAMP";
   if (c.next == JobState::Running) {
     q += ", attempts = attempts + 1, host = :host, pid = :pid, token = :new_token, "
          "time_of_start = CURRENT_TIMESTAMP, time_of_finish = NULL, lease_epoch = lease_epoch + 1, "
@@ -217,10 +269,7 @@ bool SociJobStore::apply_change(Session& sql, const StatusChange& change) {
   } else {
     q += ", token = NULL, lease_expires_at = NULL";
   }
-  if ((c.expect == JobState::Failed || c.expect == JobState::Cancelled) && c.next == JobState::Pending) {
-    // Queued again on request: a fresh set of attempts.
-    q += ", attempts = 0, last_error = NULL, retry_at = NULL";
-  }
+  if (fresh_attempts(c)) q += ", attempts = 0, last_error = NULL, retry_at = NULL";
   if (c.expect == JobState::Running && c.next == JobState::Pending && !c.token.empty() && !c.retry) {
     // Handed back by its owner (an interrupt, a stop, a host failure): the attempt does not
     // count. A failure queued again (retry) and a lease that expired (no token) do.
@@ -229,14 +278,29 @@ bool SociJobStore::apply_change(Session& sql, const StatusChange& change) {
   q += " WHERE id = :id AND " + status_sql(c.expect);
   if (!c.token.empty()) q += " AND token = :token";
   if (c.epoch > 0) q += " AND lease_epoch = :epoch";
+  return q;
+}
+
+bool SociJobStore::write_state(Session& sql, const StatusChange& c) {
+  const std::string next = status_word(c.next);
+  const std::string stage = to_string(c.stage);
+  const int pending = c.next == JobState::Pending ? 1 : 0;
+  const int active = c.next == JobState::Running ? 1 : 0;
+  const int exit_code = c.exit_code.value_or(0);
+  soci::indicator exit_ind = c.exit_code ? soci::i_ok : soci::i_null;
+  soci::indicator error_ind = c.error.empty() ? soci::i_null : soci::i_ok;
+  // Bound in the order of the placeholders in state_update_sql.
   soci::statement up(sql);
   up.exchange(soci::use(next));
   up.exchange(soci::use(pending));
   up.exchange(soci::use(active));
   up.exchange(soci::use(exit_code, exit_ind));
   up.exchange(soci::use(c.error, error_ind));
+  if (c.stage != Stage::None) {
+    up.exchange(soci::use(stage));
+    up.exchange(soci::use(c.cause));
+  }
   if (c.next == JobState::Running) {
-    if (c.claimant == nullptr) return false;  // a claim must say who claims
     up.exchange(soci::use(c.claimant->host));
     up.exchange(soci::use(c.claimant->pid));
     up.exchange(soci::use(c.claimant->token));
@@ -245,19 +309,21 @@ bool SociJobStore::apply_change(Session& sql, const StatusChange& change) {
   if (!c.token.empty()) up.exchange(soci::use(c.token));
   if (c.epoch > 0) up.exchange(soci::use(c.epoch));
   up.alloc();
-  up.prepare(q);
+  up.prepare(state_update_sql(c));
   up.define_and_bind();
   up.execute(true);
-  if (up.get_affected_rows() != 1) return false;
+  return up.get_affected_rows() == 1;
+}
 
-  std::string stage = "all";
+void SociJobStore::write_outputs(Session& sql, const StatusChange& c) {
+  std::string run_stage = "all";
   if (c.next == JobState::Finished) {
-    sql << "SELECT run_stage FROM pdr_model_jobs WHERE id = :id", soci::use(c.job_id), soci::into(stage);
+    sql << "SELECT run_stage FROM pdr_model_jobs WHERE id = :id", soci::use(c.job_id), soci::into(run_stage);
   }
   if (c.onion_only) {
     // Queued for onion only: the pdr outputs stay recorded.
     sql << "UPDATE pdr_model_jobs SET run_stage = 'onion' WHERE id = :id", soci::use(c.job_id);
-  } else if (c.next == JobState::Finished && stage == "onion") {
+  } else if (c.next == JobState::Finished && run_stage == "onion") {
     // An onion-only run replaces the onion outputs and keeps the pdr ones.
     sql << "DELETE FROM job_files WHERE job_id = :id AND kind IN ('onion', 'onion_log')", soci::use(c.job_id);
     sql << "UPDATE pdr_model_jobs SET run_stage = 'all' WHERE id = :id", soci::use(c.job_id);
@@ -278,7 +344,6 @@ bool SociJobStore::apply_change(Session& sql, const StatusChange& change) {
   } else if (c.next == JobState::Failed || c.retry) {
     record_log(sql, c);
   }
-  return true;
 }
 
 }  // namespace pdr

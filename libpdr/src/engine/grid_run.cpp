@@ -12,6 +12,7 @@
 
 #include "engine/progress.h"
 #include "pdr/db_manager.h"
+#include "pdr/process.h"
 #include "pdr/storage.h"
 #include "pdr/work_area.h"
 #include "util/text.h"
@@ -27,7 +28,7 @@ std::string random_token() {
 }
 
 // A failed attempt keeps its logs; its other staged outputs go.
-void keep_only_logs(Storage& storage, const StatusChange& c) {
+void keep_only_logs(Storage& storage, const Outcome& c) {
   std::vector<StoredFile> logs, outputs;
   for (const auto& f : c.files) {
     (f.kind == "output_textout_file" || f.kind == "onion_log" ? logs : outputs).push_back(f);
@@ -40,25 +41,22 @@ void keep_only_logs(Storage& storage, const StatusChange& c) {
 }
 
 // A recorded finish whose outputs cannot take their names becomes a failed attempt.
-void demote_finish(Storage& storage, JobStore& job_store, const StatusChange& c, const Status& why) {
-  StatusChange back;
-  back.job_id = c.job_id;
-  back.expect = JobState::Finished;
-  back.next = JobState::Failed;
-  back.epoch = c.epoch;
-  back.retry = true;
-  back.error = "storage: " + why.message();
-  auto demoted = job_store.record_outcome(back);
+void revoke_finish(Storage& storage, JobStore& job_store, const Outcome& finish, const Status& why) {
+  Outcome failed = finish;
+  failed.stage = Stage::Storage;
+  failed.cause = why.message();
+  failed.error = "storage: " + why.message();
+  auto revoked = job_store.revoke_finish(failed);
   // The staged copies go only once the finish is no longer recorded: a finish that stays
   // recorded keeps them (verify and the next registration find its outputs missing).
-  if (demoted.ok() && demoted->applied) storage.discard(c.files);
-  if (!demoted.ok()) {
+  if (revoked.ok() && revoked->applied) storage.discard(finish.files);
+  if (!revoked.ok()) {
     spdlog::error(
         "[job {}] finished, but its outputs could not take their names ({}); and it could not be "
         "recorded as failed: {}",
-        c.job_id, why.message(), demoted.status().message());
-  } else if (demoted->applied) {
-    spdlog::error("[job {}] finished, but its outputs could not take their names: {}", c.job_id, demoted->error);
+        finish.job_id, why.message(), revoked.status().message());
+  } else if (revoked->applied) {
+    spdlog::error("[job {}] finished, but its outputs could not take their names: {}", finish.job_id, revoked->error);
   }
 }
 
@@ -148,18 +146,18 @@ Status check_creatable(const std::string& path, bool is_dir, const std::string& 
 // finish whose outputs cannot take their names is recorded as a failed attempt instead, so it
 // counts against run.max_attempts and waits run.retry_delay like any failure (never a loop).
 SettleOutputs settle_outputs(Storage& storage, JobStore& job_store) {
-  return [&storage, &job_store](const StatusChange& c, bool applied) -> Status {
-    if (c.files.empty()) return Status::Ok();
-    if (!applied || c.next == JobState::Pending) {
-      storage.discard(c.files);
+  return [&storage, &job_store](const Outcome& o, bool applied) -> Status {
+    if (o.files.empty()) return Status::Ok();
+    if (!applied || o.state == JobState::Pending) {
+      storage.discard(o.files);
       return Status::Ok();
     }
-    if (c.next != JobState::Finished) {
-      keep_only_logs(storage, c);
+    if (o.state != JobState::Finished) {
+      keep_only_logs(storage, o);
       return Status::Ok();
     }
-    Status st = storage.promote(c.files);
-    if (!st.ok()) demote_finish(storage, job_store, c, st);
+    Status st = storage.promote(o.files);
+    if (!st.ok()) revoke_finish(storage, job_store, o, st);
     return st;
   };
 }
@@ -223,6 +221,7 @@ Status GridRun::register_points(const std::vector<GridPoint>& points) {
   options.force_onion = settings_.run.force_onion;
   Storage& storage = *storage_;
   options.output_exists = [&storage](const std::string& path) { return storage.exists(path); };
+  options.owner_gone = process_gone;
   if (Status st = store_->register_grid(job_plan_.provenance, points, &report_, options); !st.ok()) return st;
   model_id_ = report_.model_id;
   log_registration(settings_.pdr.model_name, report_);
@@ -269,7 +268,9 @@ std::unique_ptr<JobExecutor> GridRun::executor(const Owner& owner, const WorkAre
       JobResult r;
       r.job = job;
       r.state = JobState::Failed;
-      r.error = "setup: " + params.status().message();
+      r.stage = Stage::Setup;
+      r.cause = params.status().message();
+      r.error = "setup: " + r.cause;
       return r;
     }
     const auto cancel = active.cancel_signal(job.id);

@@ -3,11 +3,10 @@
 // the queue. Runs on its own thread from construction to destruction.
 #pragma once
 
-#include <condition_variable>
-#include <mutex>
-#include <thread>
+#include <memory>
 
 #include "pdr/runner.h"
+#include "util/periodic.h"
 
 namespace pdr {
 
@@ -19,16 +18,13 @@ class Heartbeat {
   Heartbeat& operator=(const Heartbeat&) = delete;
 
  private:
-  void loop();
-  void beat(bool* failing);
+  void beat();
 
   JobStore& store_;
   const Owner& owner_;
   const RunOptions& options_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool done_ = false;  // GUARDED_BY(mutex_)
-  std::thread thread_;
+  bool failing_ = false;              // the last beat failed (touched by the beating thread only)
+  std::unique_ptr<Periodic> ticker_;  // last: stopped before the members it uses go
 };
 
 }  // namespace pdr

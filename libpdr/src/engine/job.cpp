@@ -120,14 +120,23 @@ class JobExecution {
  private:
   const PdrSettings& pdr() const { return plan_.settings.pdr; }
 
-  bool fail(const std::string& stage, const std::string& what) {
+  // The attempt failed in `stage`: `what` happened there ("exit code 3"), `detail` adds what
+  // people need but a next attempt may see differently (the program's last output). An onion
+  // step names its species.
+  bool fail(Stage stage, const std::string& what, const std::string& detail = "", const std::string& species = "") {
     result_.state = JobState::Failed;
-    std::string line = stage + ": " + what;
-    for (char& c : line) {
+    result_.stage = stage;
+    result_.cause = one_line((species.empty() ? "" : species + ": ") + what).substr(0, 255);
+    result_.error =
+        one_line(std::string(to_string(stage)) + (species.empty() ? "" : " " + species) + ": " + what + detail);
+    return false;
+  }
+
+  static std::string one_line(std::string text) {
+    for (char& c : text) {
       if (c == '\n' || c == '\r') c = ' ';
     }
-    result_.error = line;
-    return false;
+    return text;
   }
 
   bool stopped() {
@@ -146,7 +155,7 @@ class JobExecution {
     buf.push_back('\0');
     if (mkdtemp(buf.data()) == nullptr) {
       result_.host_failure = true;  // no job can run here until it is fixed
-      return fail("setup", "cannot create a working directory in " + root + ": " + std::strerror(errno));
+      return fail(Stage::Setup, "cannot create a working directory in " + root + ": " + std::strerror(errno));
     }
     dir_ = buf.data();
     std::vector<std::string> outs = {"pdroutput", "onionoutput", "Out"};
@@ -155,7 +164,7 @@ class JobExecution {
       fs::create_directories(fs::path(dir_) / d, ec);
       if (ec) {
         result_.host_failure = is_host_failure(ec.value());
-        return fail("setup", dir_ + "/" + d + ": " + ec.message());
+        return fail(Stage::Setup, dir_ + "/" + d + ": " + ec.message());
       }
     }
     const std::string base = pdr().base_dir;
@@ -167,39 +176,39 @@ class JobExecution {
         fs::create_directories(fs::path(dir_) / d, ec);
         for (const auto& entry : fs::directory_iterator(src, ec)) {
           fs::create_symlink(entry.path(), fs::path(dir_) / d / entry.path().filename(), ec);
-          if (ec) return fail("setup", "cannot link " + entry.path().string() + ": " + ec.message());
+          if (ec) return fail(Stage::Setup, "cannot link " + entry.path().string() + ": " + ec.message());
         }
       } else {
         fs::create_directory_symlink(src, fs::path(dir_) / d, ec);
-        if (ec) return fail("setup", "cannot link " + src.string() + ": " + ec.message());
+        if (ec) return fail(Stage::Setup, "cannot link " + src.string() + ": " + ec.message());
       }
     }
     const fs::path chem_link = fs::path(dir_) / "pdrinpdata" / "chem_rates.dat";
     fs::create_directories(chem_link.parent_path(), ec);
     fs::remove(chem_link, ec);
     fs::create_symlink(plan_.provenance.chem_full_path, chem_link, ec);
-    if (ec) return fail("setup", "cannot link the chemistry file: " + ec.message());
+    if (ec) return fail(Stage::Setup, "cannot link the chemistry file: " + ec.message());
     for (const std::string* exe :
          {&pdr().pdr_file_name, &pdr().onion_file_name, &pdr().getctrlind_file_name, &pdr().mrt_file_name}) {
       fs::create_symlink(fs::path(base) / *exe, fs::path(dir_) / *exe, ec);
-      if (ec) return fail("setup", "cannot link " + *exe + ": " + ec.message());
+      if (ec) return fail(Stage::Setup, "cannot link " + *exe + ": " + ec.message());
     }
     if (!plan_.pdrnew_template.empty()) {
       auto text = render_template(plan_.pdrnew_template, TemplateKind::PdrNew, params_, pdr().chem_database,
                                   plan_.pdrnew_template_path);
-      if (!text.ok()) return fail("setup", text.status().message());
+      if (!text.ok()) return fail(Stage::Setup, text.status().message());
       if (Status st = write_file(dir_ + "/PDRNEW.INP", text.value()); !st.ok()) return setup_write_failed(st);
     }
     auto json = render_template(plan_.json_template, TemplateKind::Json, params_, pdr().chem_database,
                                 plan_.json_template_path);
-    if (!json.ok()) return fail("setup", json.status().message());
+    if (!json.ok()) return fail(Stage::Setup, json.status().message());
     if (Status st = write_file(dir_ + "/pdr_config.json", json.value()); !st.ok()) return setup_write_failed(st);
     return true;
   }
 
-  bool setup_write_failed(const Status& st, const std::string& stage = "setup") {
+  bool setup_write_failed(const Status& st, Stage stage = Stage::Setup, const std::string& species = "") {
     result_.host_failure = is_host_failure(st.code());
-    return fail(stage, st.message());
+    return fail(stage, st.message(), "", species);
   }
 
   ProcessResult run_step(const std::string& exe, std::vector<std::string> args, const std::string& output) {
@@ -216,7 +225,7 @@ class JobExecution {
   }
 
   // `kept_as`: where the program's whole output was stored ("" when it could not be).
-  bool step_failed(const std::string& stage, const ProcessResult& r, const std::string& output,
+  bool step_failed(Stage stage, const std::string& species, const ProcessResult& r, const std::string& output,
                    const std::string& kept_as) {
     if (r.outcome == ProcessResult::Outcome::Stopped) return stopped();
     // A program that failed on a full working disk failed because of the host, not the job.
@@ -225,38 +234,38 @@ class JobExecution {
       result_.host_failure = true;
     }
     if (r.outcome == ProcessResult::Outcome::Exited) result_.exit_code = r.exit_code;
-    std::string what = r.describe();
+    std::string detail;
     const std::string tail = program_tail(output);
     if (!tail.empty() || !kept_as.empty()) {
-      what += " (last output: " + (tail.empty() ? std::string("none") : tail) +
-              (kept_as.empty() ? std::string() : "; full output: " + kept_as) + ")";
+      detail = " (last output: " + (tail.empty() ? std::string("none") : tail) +
+               (kept_as.empty() ? std::string() : "; full output: " + kept_as) + ")";
     }
-    return fail(stage, what);
+    return fail(stage, r.describe(), detail, species);
   }
 
   bool run_pdr() {
     const std::string textout = dir_ + "/pdroutput/TEXTOUT";
     if (Status st = write_file(textout, "Begin of PDR Job: " + local_time_text() + "\n", true); !st.ok()) {
-      return setup_write_failed(st, "pdr");
+      return setup_write_failed(st, Stage::Pdr);
     }
     ProcessResult r = run_step(pdr().pdr_file_name, {}, textout);
     // The closing line is for people reading the log; the run's outcome does not depend on it
     // (a disk that filled meanwhile is found when the outputs are stored).
     (void)write_file(textout, "End of PDR Job: " + local_time_text() + "\n", true);
     if (!r.success()) {
-      return step_failed("pdr", r, textout, keep_log(textout));
+      return step_failed(Stage::Pdr, "", r, textout, keep_log(textout));
     }
     result_.exit_code = 0;
     if (!fs::is_regular_file(dir_ + "/pdroutput/pdrstruct_s.hdf5")) {
       keep_log(textout);
-      return fail("pdr", "finished but wrote no pdroutput/pdrstruct_s.hdf5");
+      return fail(Stage::Pdr, "finished but wrote no pdroutput/pdrstruct_s.hdf5");
     }
     return true;
   }
 
   bool fetch_pdr_outputs() {
     Status st = storage_.retrieve("pdrgrid/pdrstruct" + job_.name + ".hdf5", dir_ + "/pdroutput/pdrstruct_s.hdf5");
-    if (!st.ok()) return fail("onion", st.message());
+    if (!st.ok()) return fail(Stage::Onion, st.message());
     // CTRL_IND is optional for the predecessor's layout; use it when it was stored.
     Status ctrl = storage_.retrieve("pdrgrid/CTRL_IND" + job_.name, dir_ + "/pdroutput/CTRL_IND");
     (void)ctrl;
@@ -270,19 +279,19 @@ class JobExecution {
       for (const auto& entry : fs::directory_iterator(out, ec)) fs::remove_all(entry.path(), ec);
       fs::copy_file(fs::path(pdr().base_dir) / "onioninpdata" / ("ONION3.INP." + species),
                     fs::path(dir_) / "ONION3.INP", fs::copy_options::overwrite_existing, ec);
-      if (ec) return fail("onion", "cannot copy ONION3.INP." + species + ": " + ec.message());
+      if (ec) return fail(Stage::Onion, "cannot copy ONION3.INP." + species + ": " + ec.message());
       const fs::path ctrl = fs::path(dir_) / "pdroutput" / "CTRL_IND";
       if (fs::exists(ctrl)) fs::copy_file(ctrl, fs::path(dir_) / "CTRL_IND", fs::copy_options::overwrite_existing, ec);
       const std::string textout = (out / "TEXTOUT").string();
       if (Status st = write_file(textout, "Running onion for " + species + "\n"); !st.ok()) {
-        return setup_write_failed(st, "onion " + species);
+        return setup_write_failed(st, Stage::Onion, species);
       }
       ProcessResult r = run_step(pdr().onion_file_name, {dir_ + "/pdroutput/pdrstruct_s.hdf5"}, textout);
       if (!r.success()) {
         const std::string kept = store("oniongrid/TEXTOUT" + job_.name + "_" + species, textout, "onion_log")
                                      ? result_.files.back().path
                                      : std::string();
-        return step_failed("onion " + species, r, textout, kept);
+        return step_failed(Stage::Onion, species, r, textout, kept);
       }
       for (const auto& entry : fs::directory_iterator(out, ec)) {
         if (!entry.is_regular_file()) continue;
@@ -327,7 +336,7 @@ class JobExecution {
     tar.cancel = cancel_;
     ProcessResult r = run_process(tar, stop_);
     if (r.outcome == ProcessResult::Outcome::Stopped) return stopped();
-    if (!r.success()) return fail("storage", "tar of Out/ " + r.describe() + ": " + last_line(tar.output_path));
+    if (!r.success()) return fail(Stage::Storage, "tar of Out/ " + r.describe(), ": " + last_line(tar.output_path));
     return store("pdrgrid/MCDRT" + n + ".tar.gz", tarball, "output_mcdrt_zip_file");
   }
 
@@ -341,7 +350,7 @@ class JobExecution {
     auto f = storage_.store(local, rel, kind, stage_tag());
     if (!f.ok()) {
       result_.host_failure = is_host_failure(f.status().code());
-      return fail("storage", f.status().message());
+      return fail(Stage::Storage, f.status().message());
     }
     result_.files.push_back(f.value());
     return true;
@@ -391,7 +400,9 @@ JobResult execute_job(const JobPlan& plan, Storage& storage, const ClaimedJob& j
     JobResult r;
     r.job = job;
     r.state = JobState::Failed;
-    r.error = std::string("setup: unexpected error: ") + e.what();
+    r.stage = Stage::Setup;
+    r.cause = std::string("unexpected error: ") + e.what();
+    r.error = "setup: " + r.cause;
     return r;
   }
 }

@@ -82,13 +82,9 @@ Status require_file(const std::string& path, const std::string& what, bool execu
   return Status::Ok();
 }
 
-}  // namespace
-
-Result<JobPlan> prepare_job_plan(const Settings& settings, bool probe_executable) {
-  JobPlan plan;
-  plan.settings = settings;
+// The executables, the chemistry file and the onion input of every species.
+Status check_base_dir(const Settings& settings) {
   const PdrSettings& p = settings.pdr;
-  plan.model_path = (fs::path(settings.storage.base_dir) / p.model_name).lexically_normal().string();
   if (!fs::is_directory(p.base_dir)) return Status::Usage("pdr.base_dir: " + p.base_dir + " is not a directory");
   const std::pair<const char*, const std::string*> exes[] = {{"pdr.pdr_file_name", &p.pdr_file_name},
                                                              {"pdr.onion_file_name", &p.onion_file_name},
@@ -105,6 +101,13 @@ Result<JobPlan> prepare_job_plan(const Settings& settings, bool probe_executable
       return st;
     }
   }
+  return Status::Ok();
+}
+
+// The pdr_config.json template (--json-template or the base directory's) and PDRNEW.INP's, if
+// any, read and checked for unknown placeholders.
+Status load_templates(const Settings& settings, JobPlan* plan) {
+  const PdrSettings& p = settings.pdr;
   if (!settings.run.json_template.empty()) {
     // --json-template: read for this run only; nothing is written over a shared template.
     if (!fs::is_regular_file(settings.run.json_template)) {
@@ -112,26 +115,36 @@ Result<JobPlan> prepare_job_plan(const Settings& settings, bool probe_executable
           "--json-template: " + settings.run.json_template +
           (fs::is_directory(settings.run.json_template) ? " is a directory, not a template file" : " does not exist"));
     }
-    plan.json_template_path = settings.run.json_template;
+    plan->json_template_path = settings.run.json_template;
   } else {
     auto json = find_template(p.base_dir, p.json_template_file);
     if (!json.ok()) return Status::Usage("pdr.json_template_file: " + json.status().message());
-    plan.json_template_path = json.value();
+    plan->json_template_path = json.value();
   }
-  auto json_text = read_file(plan.json_template_path);
+  auto json_text = read_file(plan->json_template_path);
   if (!json_text.ok()) return Status::Usage(json_text.status().message());
-  plan.json_template = json_text.value();
-  if (Status st = check_template(plan.json_template, TemplateKind::Json, plan.json_template_path); !st.ok()) return st;
-  auto pdrnew = find_template(p.base_dir, p.pdrinp_template_file);
-  if (pdrnew.ok()) {
-    plan.pdrnew_template_path = pdrnew.value();
-    auto text = read_file(plan.pdrnew_template_path);
-    if (!text.ok()) return Status::Usage(text.status().message());
-    plan.pdrnew_template = text.value();
-    if (Status st = check_template(plan.pdrnew_template, TemplateKind::PdrNew, plan.pdrnew_template_path); !st.ok()) {
-      return st;
-    }
+  plan->json_template = json_text.value();
+  if (Status st = check_template(plan->json_template, TemplateKind::Json, plan->json_template_path); !st.ok()) {
+    return st;
   }
+  auto pdrnew = find_template(p.base_dir, p.pdrinp_template_file);
+  if (!pdrnew.ok()) return Status::Ok();  // JSON-only
+  plan->pdrnew_template_path = pdrnew.value();
+  auto text = read_file(plan->pdrnew_template_path);
+  if (!text.ok()) return Status::Usage(text.status().message());
+  plan->pdrnew_template = text.value();
+  return check_template(plan->pdrnew_template, TemplateKind::PdrNew, plan->pdrnew_template_path);
+}
+
+}  // namespace
+
+Result<JobPlan> prepare_job_plan(const Settings& settings, bool probe_executable) {
+  JobPlan plan;
+  plan.settings = settings;
+  const PdrSettings& p = settings.pdr;
+  plan.model_path = (fs::path(settings.storage.base_dir) / p.model_name).lexically_normal().string();
+  if (Status st = check_base_dir(settings); !st.ok()) return st;
+  if (Status st = load_templates(settings, &plan); !st.ok()) return st;
 
   plan.child_env = child_environment();
   const std::string pdr_exe = p.base_dir + "/" + p.pdr_file_name;
@@ -155,7 +168,7 @@ Result<JobPlan> prepare_job_plan(const Settings& settings, bool probe_executable
   prov.exe_revision = version.revision;
   prov.exe_compilation_date = version.compilation_date;
   prov.chem_file_name = p.chem_database;
-  prov.chem_full_path = chem;
+  prov.chem_full_path = p.base_dir + "/pdrinpdata/" + p.chem_database;
   prov.chem_origin = p.chem_origin;
   for (const auto& s : settings.model.species) prov.onion_species += (prov.onion_species.empty() ? "" : " ") + s;
   prov.json_template_path = plan.json_template_path;

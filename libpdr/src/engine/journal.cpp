@@ -93,26 +93,26 @@ Result<ReplayReport> replay_lines(const std::string& path, JobStore& store, cons
       ++*handled;
       continue;
     }
-    auto change = decode_journal_entry(line);
-    if (!change.ok()) {
+    auto outcome = decode_journal_entry(line);
+    if (!outcome.ok()) {
       ++*handled;
       continue;
     }
-    auto recorded = store.record_outcome(change.value());
+    auto recorded = store.record_outcome(outcome.value());
     if (!recorded.ok()) {
       const ErrorKind kind = recorded.status().kind();
       if (kind == ErrorKind::kTransient || kind == ErrorKind::kOutcomeUnknown) return recorded.status();
       // A write the database refuses for good must not block the entries after it (nor every
       // later replay): it is dropped, like an outcome that is no longer current.
-      spdlog::warn("journal {}: job {}'s outcome was refused and is dropped: {}", path, change->job_id,
+      spdlog::warn("journal {}: job {}'s outcome was refused and is dropped: {}", path, outcome->job_id,
                    recorded.status().message());
       ++*handled;
       ++report.rejected;
-      if (settle) (void)settle(change.value(), false);
+      if (settle) (void)settle(outcome.value(), false);
       continue;
     }
     ++*handled;
-    if (settle) (void)settle(change.value(), recorded->applied);
+    if (settle) (void)settle(outcome.value(), recorded->applied);
     if (recorded->applied) {
       ++report.applied;
     } else {
@@ -148,39 +148,52 @@ Result<size_t> keep_unhandled(int fd, const std::string& path, size_t handled) {
 
 }  // namespace
 
-std::string encode_journal_entry(const StatusChange& c) {
+// v3: v3, job, epoch, token, state, stage, cause, exit code, retry, error, files, then six fields
+// per file. v1 and v2 (written before stages were recorded) hold the expected state, the next
+// one and an unused flag where v3 has state, stage and cause; they still replay, with no stage.
+std::string encode_journal_entry(const Outcome& o) {
   std::ostringstream out;
-  out << "v2\t" << c.job_id << '\t' << c.epoch << '\t' << escape(c.token) << '\t' << to_string(c.expect) << '\t'
-      << to_string(c.next) << '\t' << (c.exit_code ? std::to_string(*c.exit_code) : "-") << '\t' << (c.retry ? 1 : 0)
-      << '\t' << (c.onion_only ? 1 : 0) << '\t' << escape(c.error) << '\t' << c.files.size();
-  for (const auto& f : c.files) {
+  out << "v3\t" << o.job_id << '\t' << o.epoch << '\t' << escape(o.token) << '\t' << to_string(o.state) << '\t'
+      << to_string(o.stage) << '\t' << escape(o.cause) << '\t' << (o.exit_code ? std::to_string(*o.exit_code) : "-")
+      << '\t' << (o.retry ? 1 : 0) << '\t' << escape(o.error) << '\t' << o.files.size();
+  for (const auto& f : o.files) {
     out << '\t' << escape(f.kind) << '\t' << escape(f.path) << '\t' << escape(f.sha256) << '\t' << f.size << '\t'
         << escape(f.mtime) << '\t' << escape(f.staged_path);
   }
   return out.str();
 }
 
-Result<StatusChange> decode_journal_entry(const std::string& line) {
+Result<Outcome> decode_journal_entry(const std::string& line) {
   const auto f = split_tabs(line);
   auto bad = [&] { return Status::Error(ErrorKind::kPermanent, "unreadable journal entry"); };
-  // v1 entries (written before outputs were staged) have five fields per file, v2 six.
-  if (f.size() < 11 || (f[0] != "v1" && f[0] != "v2")) return bad();
+  // v1 entries (written before outputs were staged) have five fields per file, v2 and v3 six.
+  if (f.size() < 11 || (f[0] != "v1" && f[0] != "v2" && f[0] != "v3")) return bad();
+  const bool v3 = f[0] == "v3";
   const size_t per_file = f[0] == "v1" ? 5 : 6;
-  StatusChange c;
+  Outcome o;
   try {
-    c.job_id = std::stoll(f[1]);
-    c.epoch = std::stoll(f[2]);
-    if (!unescape(f[3], &c.token)) return bad();
-    auto expect = parse_job_state(f[4]), next = parse_job_state(f[5]);
-    if (!expect || !next) return bad();
-    c.expect = *expect;
-    c.next = *next;
-    if (f[6] != "-") c.exit_code = std::stoi(f[6]);
-    c.retry = f[7] == "1";
-    c.onion_only = f[8] == "1";
-    if (!unescape(f[9], &c.error)) return bad();
+    o.job_id = std::stoll(f[1]);
+    o.epoch = std::stoll(f[2]);
+    if (!unescape(f[3], &o.token)) return bad();
+    if (v3) {
+      auto state = parse_job_state(f[4]);
+      if (!state) return bad();
+      o.state = *state;
+      o.stage = parse_stage(f[5]);
+      if (o.stage == Stage::None && !f[5].empty()) return bad();
+      if (!unescape(f[6], &o.cause)) return bad();
+    } else {
+      // Only outcomes of running jobs were ever journaled.
+      auto expect = parse_job_state(f[4]), next = parse_job_state(f[5]);
+      if (!expect || !next || *expect != JobState::Running) return bad();
+      o.state = *next;
+    }
+    const size_t exit_at = v3 ? 7 : 6;  // then retry; the error is field 9 in every version
+    if (f[exit_at] != "-") o.exit_code = std::stoi(f[exit_at]);
+    o.retry = f[exit_at + 1] == "1";
+    if (!unescape(f[9], &o.error)) return bad();
     const size_t n = std::stoul(f[10]);
-    if (f.size() != 11 + per_file * n) return bad();
+    if (n > f.size() || f.size() != 11 + per_file * n) return bad();
     for (size_t i = 0; i < n; ++i) {
       StoredFile file;
       const size_t b = 11 + per_file * i;
@@ -189,13 +202,13 @@ Result<StatusChange> decode_journal_entry(const std::string& line) {
         return bad();
       }
       file.size = std::stoll(f[b + 3]);
-      c.files.push_back(std::move(file));
+      o.files.push_back(std::move(file));
     }
   } catch (const std::exception&) {
     return bad();
   }
-  if (c.token.empty() || c.epoch <= 0) return bad();  // never replay an unfenced write
-  return c;
+  if (o.token.empty() || o.epoch <= 0) return bad();  // never replay an unfenced write
+  return o;
 }
 
 Journal::Journal(std::string dir, std::string token) : dir_(std::move(dir)), path_(dir_ + "/" + token + kSuffix) {}
@@ -206,7 +219,7 @@ Journal::~Journal() {
   close(fd_);
 }
 
-Status Journal::append(const StatusChange& change) {
+Status Journal::append(const Outcome& outcome) {
   if (fd_ < 0) {
     std::error_code ec;
     std::filesystem::create_directories(dir_, ec);
@@ -221,7 +234,7 @@ Status Journal::append(const StatusChange& change) {
   }
   // A write that fails part-way (a full disk) is cut off again, so the next entry starts a line.
   const off_t end = lseek(fd_, 0, SEEK_END);
-  if (Status st = write_all(fd_, encode_journal_entry(change) + "\n"); !st.ok()) {
+  if (Status st = write_all(fd_, encode_journal_entry(outcome) + "\n"); !st.ok()) {
     if (end >= 0) (void)!ftruncate(fd_, end);
     return st;
   }

@@ -97,42 +97,29 @@ ProgressReporter::ProgressReporter(std::string model, std::function<bool(std::ma
     line_sink_ = sink;
     interval_ = 1;
   }
-  if (interval_ > 0) thread_ = std::thread([this] { loop(); });
+  start_ = std::chrono::steady_clock::now();
+  if (interval_ > 0) ticker_ = std::make_unique<Periodic>(std::chrono::duration<double>(interval_), [this] { tick(); });
 }
 
 ProgressReporter::~ProgressReporter() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    done_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  ticker_.reset();  // no tick runs while the sinks are put back
   if (line_sink_) {
     static_cast<LineSink*>(line_sink_.get())->clear();
     spdlog::default_logger()->sinks() = saved_sinks_;
   }
 }
 
-void ProgressReporter::loop() {
-  using clock = std::chrono::steady_clock;
-  const auto start = clock::now();
-  std::vector<ProgressSample> history;  // the last minute, for the rate
-  std::unique_lock<std::mutex> lock(mutex_);
-  while (!cv_.wait_for(lock, std::chrono::duration<double>(interval_), [this] { return done_; })) {
-    lock.unlock();
-    ProgressSample now;
-    now.seconds = std::chrono::duration<double>(clock::now() - start).count();
-    if (sample_(&now.counts)) {
-      while (!history.empty() && now.seconds - history.front().seconds > 60) history.erase(history.begin());
-      const std::string text = progress_text(model_, now, history.empty() ? nullptr : &history.front());
-      history.push_back(now);
-      if (line_sink_) {
-        static_cast<LineSink*>(line_sink_.get())->set_line(text);
-      } else {
-        spdlog::info("progress: {}", text);
-      }
-    }
-    lock.lock();
+void ProgressReporter::tick() {
+  ProgressSample now;
+  now.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  if (!sample_(&now.counts)) return;
+  while (!history_.empty() && now.seconds - history_.front().seconds > 60) history_.erase(history_.begin());
+  const std::string text = progress_text(model_, now, history_.empty() ? nullptr : &history_.front());
+  history_.push_back(now);
+  if (line_sink_) {
+    static_cast<LineSink*>(line_sink_.get())->set_line(text);
+  } else {
+    spdlog::info("progress: {}", text);
   }
 }
 

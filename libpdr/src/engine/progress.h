@@ -4,7 +4,7 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -14,6 +14,8 @@
 #include <vector>
 
 #include <spdlog/sinks/sink.h>
+
+#include "util/periodic.h"
 
 namespace pdr {
 
@@ -34,17 +36,16 @@ class ProgressReporter {
   ProgressReporter& operator=(const ProgressReporter&) = delete;
 
  private:
-  void loop();
+  void tick();
   std::string model_;
   std::function<bool(std::map<std::string, long long>*)> sample_;
   double interval_;
   bool tty_;
   std::shared_ptr<spdlog::sinks::sink> line_sink_;
   std::vector<std::shared_ptr<spdlog::sinks::sink>> saved_sinks_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;
+  std::chrono::steady_clock::time_point start_;
+  std::vector<ProgressSample> history_;  // the last minute, for the rate (the ticking thread's)
+  std::unique_ptr<Periodic> ticker_;     // last: stopped before the members it uses go
 };
 
 // Keeps the lines logged from now on in memory until attach_run_log writes them to the run's

@@ -59,10 +59,10 @@ class ClaimLoop {
   void wait_for_backlog();
   void start(const std::vector<ClaimedJob>& jobs);
   void record(JobResult r);
-  bool write_outcome(JobResult& r, const StatusChange& change);
-  void keep_in_journal(JobResult& r, const StatusChange& change);
-  Status settle(const StatusChange& c, bool applied) const {
-    return options_.settle_outputs ? options_.settle_outputs(c, applied) : Status::Ok();
+  bool write_outcome(JobResult& r, const Outcome& outcome);
+  void keep_in_journal(JobResult& r, const Outcome& outcome);
+  Status settle(const Outcome& o, bool applied) const {
+    return options_.settle_outputs ? options_.settle_outputs(o, applied) : Status::Ok();
   }
   void go_down(const Status& why);
   void database_error(const Status& st);
@@ -227,23 +227,24 @@ void ClaimLoop::record(JobResult r) {
     // be the cause (outputs larger than the disk), it cannot stop the nodes one by one.
     summary_.fatal = Status::Io(r.error + " — every job on this host would fail the same way; stopping");
   }
-  StatusChange change;
-  change.job_id = r.job.id;
-  change.expect = JobState::Running;
-  change.token = owner_.token;
-  change.epoch = r.job.epoch;
-  change.next = r.state;
-  change.exit_code = r.exit_code;
-  change.error = r.error;
-  change.retry = options_.retry_failures && r.state == JobState::Failed;
-  change.files = r.files;  // recorded with a finish only; settled (promoted) with any outcome
-  if (!db_down_ && !db_gone_ && write_outcome(r, change)) return;
-  keep_in_journal(r, change);
+  Outcome outcome;
+  outcome.job_id = r.job.id;
+  outcome.token = owner_.token;
+  outcome.epoch = r.job.epoch;
+  outcome.state = r.state;
+  outcome.stage = r.stage;
+  outcome.cause = r.cause;
+  outcome.exit_code = r.exit_code;
+  outcome.error = r.error;
+  outcome.retry = options_.retry_failures && r.state == JobState::Failed;
+  outcome.files = r.files;  // recorded with a finish only; settled (promoted) with any outcome
+  if (!db_down_ && !db_gone_ && write_outcome(r, outcome)) return;
+  keep_in_journal(r, outcome);
 }
 
 // Writes the outcome; false when the database cannot take it now (the journal keeps it).
-bool ClaimLoop::write_outcome(JobResult& r, const StatusChange& change) {
-  auto recorded = store_.record_outcome(change);
+bool ClaimLoop::write_outcome(JobResult& r, const Outcome& outcome) {
+  auto recorded = store_.record_outcome(outcome);
   if (!recorded.ok()) {
     if (options_.journal == nullptr || !recoverable(recorded.status())) {
       // A write the database refuses (a constraint, a missing table): keep the outcome in the
@@ -255,7 +256,7 @@ bool ClaimLoop::write_outcome(JobResult& r, const StatusChange& change) {
     }
     return false;
   }
-  Status kept = settle(change, recorded->applied);
+  Status kept = settle(outcome, recorded->applied);
   if (!recorded->applied) {
     ++summary_.lost;
     spdlog::warn("[job {} {}] outcome not recorded: the job's lease was taken over by another process", r.job.id,
@@ -288,15 +289,15 @@ bool ClaimLoop::write_outcome(JobResult& r, const StatusChange& change) {
 
 // The database cannot take it now: keep it in the journal (the next replay, or the next run on
 // this host, records it), or count it as unrecorded when there is no journal.
-void ClaimLoop::keep_in_journal(JobResult& r, const StatusChange& change) {
+void ClaimLoop::keep_in_journal(JobResult& r, const Outcome& outcome) {
   r.journaled = true;
   if (options_.journal == nullptr) {
     ++summary_.unrecorded;
-    (void)settle(change, false);
-  } else if (Status st = options_.journal->append(change); !st.ok()) {
+    (void)settle(outcome, false);
+  } else if (Status st = options_.journal->append(outcome); !st.ok()) {
     if (summary_.fatal.ok()) summary_.fatal = st;
     ++summary_.unrecorded;
-    (void)settle(change, false);
+    (void)settle(outcome, false);
   } else {
     ++summary_.journaled;
   }

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "pdr/stop_signal.h"
+#include "util/text.h"
 
 extern char** environ;
 
@@ -80,6 +81,34 @@ void kill_group(pid_t pid, int* status) {
   while (waitpid(pid, status, 0) < 0 && errno == EINTR) {}
 }
 
+// The close-on-exec pipe through which a child reports a failed exec. With this process's
+// standard descriptors closed it could sit on 0-2, which the child overwrites: moved up.
+bool open_report_pipe(int report[2]) {
+  if (pipe2(report, O_CLOEXEC) != 0) return false;
+  for (int i = 0; i < 2; ++i) {
+    if (report[i] > 2) continue;
+    const int moved = fcntl(report[i], F_DUPFD_CLOEXEC, 3);
+    if (moved >= 0) {
+      close(report[i]);
+      report[i] = moved;
+    }
+  }
+  return true;
+}
+
+// Reads the child's report (and closes it): "" when the exec succeeded (the pipe closed with
+// nothing in it), else why it failed, once the child is reaped.
+std::string exec_failure(int report, pid_t pid) {
+  int child_errno = 0;
+  ssize_t n;
+  while ((n = read(report, &child_errno, sizeof child_errno)) < 0 && errno == EINTR) {}
+  close(report);
+  if (n != static_cast<ssize_t>(sizeof child_errno)) return "";
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  return std::strerror(child_errno);
+}
+
 // Starts the child in its own process group with default signal handling and a parent-death
 // signal: a model program never outlives this process, however it ends (SIGKILL and the OOM
 // killer included). The death signal is tied to the spawning thread, which is the thread that
@@ -90,17 +119,7 @@ void kill_group(pid_t pid, int* status) {
 // Returns "" or why the child could not be started.
 std::string spawn_child(const ProcessSpec& spec, char* const* argv, char* const* envp, pid_t* out_pid) {
   int report[2];
-  if (pipe2(report, O_CLOEXEC) != 0) return std::strerror(errno);
-  for (int& fd : report) {
-    if (fd > 2) continue;
-    // With this process's standard descriptors closed the pipe could sit on 0-2, which the
-    // child overwrites below: move it up.
-    const int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-    if (moved >= 0) {
-      close(fd);
-      fd = moved;
-    }
-  }
+  if (!open_report_pipe(report)) return std::strerror(errno);
   const int out_fd = spec.output_fd >= 0
                          ? spec.output_fd
                          : open(spec.output_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -149,15 +168,7 @@ std::string spawn_child(const ProcessSpec& spec, char* const* argv, char* const*
     close(report[0]);
     return std::strerror(fork_errno);
   }
-  int child_errno = 0;
-  ssize_t n;
-  while ((n = read(report[0], &child_errno, sizeof child_errno)) < 0 && errno == EINTR) {}
-  close(report[0]);
-  if (n == static_cast<ssize_t>(sizeof child_errno)) {
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-    return std::strerror(child_errno);
-  }
+  if (const std::string failed = exec_failure(report[0], pid); !failed.empty()) return failed;
   // Also set from the parent, so a kill of the group cannot race the child's own setpgid.
   setpgid(pid, pid);
   *out_pid = pid;
@@ -183,6 +194,12 @@ std::string ProcessResult::describe() const {
       return "could not be started: " + error;
   }
   return "?";
+}
+
+bool process_gone(const std::string& host, long long pid) {
+  if (host != host_name()) return false;
+  if (pid <= 0) return true;
+  return kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM;
 }
 
 std::vector<std::string> child_environment() {
@@ -234,15 +251,6 @@ bool run_captured(const std::string& executable, const std::vector<std::string>&
     *out = r.describe() + (last.empty() ? "" : ": " + last);
   }
   return r.success();
-}
-
-std::string utc_time_text(long long epoch_seconds) {
-  const std::time_t t = static_cast<std::time_t>(epoch_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-  return buf;
 }
 
 ProcessResult run_process(const ProcessSpec& spec, const StopSignal* stop) {

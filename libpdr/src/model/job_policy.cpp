@@ -10,12 +10,10 @@ long long retry_delay_seconds(const JobPolicy& policy, int attempts) {
   return static_cast<long long>(std::min(d, 86400.0) + 0.999);
 }
 
-std::string failure_signature(const std::string& error) { return error.substr(0, error.find(" (")); }
-
-Decision decide_failure(const JobPolicy& policy, int attempts, const std::string& last_error,
+Decision decide_failure(const JobPolicy& policy, int attempts, const Failure& last, const Failure& now,
                         const std::string& error) {
   const std::string of = std::to_string(attempts) + " of " + std::to_string(policy.max_attempts);
-  if (!last_error.empty() && failure_signature(last_error) == failure_signature(error)) {
+  if (last.same_as(now)) {
     return Decision{JobState::Failed, error + " (failed the same way twice; not tried again)", 0};
   }
   if (attempts >= policy.max_attempts) return Decision{JobState::Failed, error + " (attempt " + of + ")", 0};

@@ -12,6 +12,7 @@
 #include "pdr/settings.h"
 #include "pdr/sha256.h"
 #include "pdr/storage.h"
+#include "util/text.h"
 
 namespace fs = std::filesystem;
 

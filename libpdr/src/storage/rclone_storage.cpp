@@ -14,6 +14,7 @@
 #include "pdr/sha256.h"
 #include "pdr/storage.h"
 #include "storage/directory_listings.h"
+#include "util/text.h"
 
 namespace fs = std::filesystem;
 

@@ -111,13 +111,28 @@ std::string printable(const std::string& text) {
   return out;
 }
 
+namespace {
+
+std::string time_text(const std::tm& tm) {
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+}  // namespace
+
 std::string local_time_text() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
   localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-  return buf;
+  return time_text(tm);
+}
+
+std::string utc_time_text(long long epoch_seconds) {
+  const std::time_t t = static_cast<std::time_t>(epoch_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return time_text(tm);
 }
 
 }  // namespace pdr

@@ -1,0 +1,89 @@
+// What the job store reports for people: status, grid maps, runs, the server, what a migration
+// did. Plain values, filled by JobStore's read-only methods.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pdr/pool_stats.h"
+
+namespace pdr {
+
+struct JobSummary {
+  std::string name;
+  std::string host;
+  long long pid = 0;
+  std::string time_of_start;
+  std::optional<int> exit_code;
+  std::string error;
+  std::string stage;  // failed: where its latest attempt failed ("" when not recorded)
+  int attempts = 0;
+  long long age_seconds = -1;        // running: since its start (database clock)
+  long long heartbeat_seconds = -1;  // running: since its owner last renewed the lease
+};
+
+// The states of a model's jobs over two grid axes (dens, chi, mass, metal), the other axes
+// aggregated. Values are in the grid's units (10*log10, percent for metal).
+struct GridMap {
+  std::string row_axis, column_axis;
+  std::vector<std::string> rows, columns;  // sorted by value
+  // (row, column) -> state -> count
+  std::map<std::pair<std::string, std::string>, std::map<std::string, long long>> cells;
+};
+
+// One pdr_run process working on a model, as it last recorded itself.
+struct RunRecord {
+  std::string host, state, started_at, updated_at;  // state: running, finished, failed, interrupted, error
+  long long pid = 0, workers = 0;
+  PoolStats pool;
+};
+
+struct StatusReport {
+  std::string model;
+  long long total = 0;
+  std::map<std::string, long long> by_status;  // every state, zero included
+  std::vector<JobSummary> running, failed;
+  std::vector<RunRecord> runs;  // the latest runs of the model, newest first
+};
+
+// What opening a database created by the predecessor (no schema_version) changed. Nothing is
+// deleted: duplicates are kept and marked, unusable unique keys are reported.
+struct MigrationReport {
+  bool from_predecessor = false;
+  int columns_added = 0;
+  int columns_widened = 0;  // FLOAT -> DOUBLE
+  long long duplicate_parameters = 0;
+  long long duplicate_jobs = 0;  // kept as they are, marked with duplicate_key (never claimed or counted)
+  std::vector<std::string> unique_keys_skipped;  // duplicates prevent them; listed here
+};
+
+// The schema version this pdr_run creates and understands (ServerInfo::schema_version is the
+// database's). 1: tables and indexes; 2: leases, retries and the monitoring views (schema_views);
+// 3: pdr_job_counts, the jobs per model and state kept by triggers (schema_triggers);
+// 4: the predecessor keeps working beside pdr_run: parameter_hash and duplicate_key nullable
+//    (filled by pdr_run), jobs unique by (model, job name), no unique key it could trip over;
+// 5: error_stage and error_cause of a job's latest failure (in pdr_jobs_v and pdr_failures_v).
+// Any change to tables, columns, indexes or views needs a new version: a database at the current
+// version with every table, index and view present is opened without being checked further.
+constexpr int kSchemaVersion = 5;
+
+// What the database server is and can do (for doctor and the start of a run).
+struct ServerInfo {
+  std::string version;                              // "10.11.6-MariaDB-0+deb12u1", "8.0.36", "SQLite 3.40.1"
+  bool skip_locked = true;                          // SELECT ... FOR UPDATE SKIP LOCKED (MariaDB >= 10.6, MySQL >= 8.0)
+  long long max_connections = 0, wait_timeout = 0;  // MySQL only (0 on SQLite)
+  int schema_version = 0;
+  bool job_counters = false;  // the triggers that keep pdr_job_counts exist
+};
+
+// The jobs per state of a model as the counters say and as the rows say (doctor).
+struct CountCheck {
+  bool kept_by_triggers = false;
+  std::string note;  // why the triggers could not be created, if this process tried
+  std::map<std::string, long long> counters, rows;
+};
+
+}  // namespace pdr
