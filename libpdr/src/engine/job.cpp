@@ -13,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/tarball.h"
 #include "pdr/process.h"
 #include "pdr/sha256.h"
 #include "pdr/stop_signal.h"
@@ -47,19 +48,6 @@ Status write_file(const std::string& path, const std::string& text, bool append 
 // Errors of the host, not of a job: no space, no quota, a read-only or vanished file system.
 bool is_host_failure(int error_number) {
   return error_number == ENOSPC || error_number == EDQUOT || error_number == EROFS || error_number == EIO;
-}
-
-// The last non-empty line of a file, shortened, for error messages.
-std::string last_line(const std::string& path) {
-  auto text = read_file(path);
-  if (!text.ok()) return {};
-  std::istringstream in(text.value());
-  std::string line, last;
-  while (std::getline(in, line)) {
-    if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
-  }
-  if (last.size() > 160) last = last.substr(0, 160) + "...";
-  return printable(last);
 }
 
 // What a failed program said last: its own last non-empty lines (not the Begin/End/Running
@@ -326,17 +314,13 @@ class JobExecution {
     }
     // MCDRT<job>.tar.gz of Out/, built inside this job's own directory.
     const std::string tarball = dir_ + "/MCDRT" + n + ".tar.gz";
-    ProcessSpec tar;
-    tar.executable = "/bin/tar";
-    tar.argv = {"tar", "-czf", tarball, "-C", dir_, "Out"};
-    tar.cwd = dir_;
-    tar.env = env_;
-    tar.output_path = dir_ + "/tar.log";
-    tar.timeout_seconds = 600;
-    tar.cancel = cancel_;
-    ProcessResult r = run_process(tar, stop_);
-    if (r.outcome == ProcessResult::Outcome::Stopped) return stopped();
-    if (!r.success()) return fail(Stage::Storage, "tar of Out/ " + r.describe(), ": " + last_line(tar.output_path));
+    if (Status st = write_tar_gz(dir_, "Out", tarball, cancel_); !st.ok()) {
+      if (cancel_ != nullptr && cancel_->requested()) return stopped();
+      result_.host_failure = is_host_failure(st.code());
+      // The cause without the job's directory, so the same failure reads the same next time.
+      return fail(Stage::Storage, "tar of Out/: " + std::string(st.code() ? std::strerror(st.code()) : "failed"),
+                  " (" + st.message() + ")");
+    }
     return store("pdrgrid/MCDRT" + n + ".tar.gz", tarball, "output_mcdrt_zip_file");
   }
 

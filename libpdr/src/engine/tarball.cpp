@@ -1,0 +1,143 @@
+#include "engine/tarball.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "pdr/stop_signal.h"
+
+namespace pdr {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ArchiveDeleter {
+  void operator()(archive* a) const { archive_write_free(a); }
+};
+struct DiskDeleter {
+  void operator()(archive* a) const { archive_read_free(a); }
+};
+struct EntryDeleter {
+  void operator()(archive_entry* e) const { archive_entry_free(e); }
+};
+
+// "tar: <what>: <why>", errno as its code.
+Status io_error(const std::string& what, int code) {
+  return Status::Error(ErrorKind::kIo, "tar: " + what + ": " + std::strerror(code), code);
+}
+
+class TarWriter {
+ public:
+  TarWriter(const std::string& out, const StopSignal* cancel)
+      : out_(out), cancel_(cancel), tar_(archive_write_new()), names_(archive_read_disk_new()) {}
+
+  Status open() {
+    if (!tar_ || !names_) return io_error(out_, ENOMEM);
+    archive_read_disk_set_standard_lookup(names_.get());  // owner and group names, as tar shows them
+    if (archive_write_set_format_gnutar(tar_.get()) != ARCHIVE_OK ||
+        archive_write_add_filter_gzip(tar_.get()) != ARCHIVE_OK ||
+        archive_write_open_filename(tar_.get(), out_.c_str()) != ARCHIVE_OK) {
+      return failed(out_);
+    }
+    return Status::Ok();
+  }
+
+  // `path` on disk, stored as `name`; a directory with everything below it.
+  Status add(const std::string& path, const std::string& name) {
+    if (cancel_ != nullptr && cancel_->requested()) return io_error(out_, ECANCELED);
+    struct stat st;
+    if (lstat(path.c_str(), &st) != 0) return io_error(path, errno);
+    std::unique_ptr<archive_entry, EntryDeleter> entry(archive_entry_new());
+    archive_entry_copy_stat(entry.get(), &st);
+    archive_entry_set_pathname(entry.get(), S_ISDIR(st.st_mode) ? (name + "/").c_str() : name.c_str());
+    if (const char* u = archive_read_disk_uname(names_.get(), st.st_uid)) archive_entry_set_uname(entry.get(), u);
+    if (const char* g = archive_read_disk_gname(names_.get(), st.st_gid)) archive_entry_set_gname(entry.get(), g);
+    if (S_ISLNK(st.st_mode)) {
+      std::error_code ec;
+      const fs::path target = fs::read_symlink(path, ec);
+      if (ec) return Status::Error(ErrorKind::kIo, "tar: " + path + ": " + ec.message(), ec.value());
+      archive_entry_set_symlink(entry.get(), target.c_str());
+    }
+    if (!S_ISREG(st.st_mode)) archive_entry_set_size(entry.get(), 0);
+    if (archive_write_header(tar_.get(), entry.get()) < ARCHIVE_WARN) return failed(path);
+    if (S_ISREG(st.st_mode)) {
+      if (Status s = copy_data(path); !s.ok()) return s;
+    }
+    if (!S_ISDIR(st.st_mode)) return Status::Ok();
+    std::vector<std::string> children;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(path, ec)) children.push_back(e.path().filename().string());
+    if (ec) return Status::Error(ErrorKind::kIo, "tar: " + path + ": " + ec.message(), ec.value());
+    std::sort(children.begin(), children.end());
+    for (const auto& c : children) {
+      if (Status s = add(path + "/" + c, name + "/" + c); !s.ok()) return s;
+    }
+    return Status::Ok();
+  }
+
+  Status close() {
+    if (archive_write_close(tar_.get()) != ARCHIVE_OK) return failed(out_);
+    return Status::Ok();
+  }
+
+ private:
+  Status copy_data(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return io_error(path, errno);
+    std::vector<char> buf(1 << 16);
+    Status st = Status::Ok();
+    for (;;) {
+      const ssize_t n = ::read(fd, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        st = io_error(path, errno);
+        break;
+      }
+      if (n == 0) break;
+      if (archive_write_data(tar_.get(), buf.data(), static_cast<size_t>(n)) < 0) {
+        st = failed(out_);
+        break;
+      }
+    }
+    ::close(fd);
+    return st;
+  }
+
+  Status failed(const std::string& what) {
+    const int code = archive_errno(tar_.get());
+    const char* why = archive_error_string(tar_.get());
+    if (why == nullptr) return io_error(what, code);
+    return Status::Error(ErrorKind::kIo, "tar: " + what + ": " + why, code);
+  }
+
+  std::string out_;
+  const StopSignal* cancel_;
+  std::unique_ptr<archive, ArchiveDeleter> tar_;
+  std::unique_ptr<archive, DiskDeleter> names_;
+};
+
+}  // namespace
+
+Status write_tar_gz(const std::string& dir, const std::string& member, const std::string& out,
+                    const StopSignal* cancel) {
+  Status st = Status::Ok();
+  {
+    TarWriter tar(out, cancel);
+    st = tar.open();
+    if (st.ok()) st = tar.add(dir + "/" + member, member);
+    if (st.ok()) st = tar.close();
+  }
+  if (!st.ok()) ::unlink(out.c_str());
+  return st;
+}
+
+}  // namespace pdr
