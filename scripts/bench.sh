@@ -230,6 +230,17 @@ row "mysql   4 processes x 4 workers: %d jobs in %.2f s = %.1f completions/s" "$
 reg_points=$((REG_DENS * 100 * 100))
 reg_flags="--dens $(seq 0 $((REG_DENS - 1)) | tr '\n' ' ') --chi $(seq 0 99 | tr '\n' ' ') --mass $(seq -50 49 | tr '\n' ' ')"
 declare -A reg stat
+# --dry-run of the same grid: planned and listed, nothing registered (best of 3).
+dry=999999
+for _ in 1 2 3; do
+  t0=$(now)
+  /usr/bin/time -f "%M" -o "$tmp/rss" "$PDR" --config "$tmp/cfg.yaml" --model-name big --dry-run $reg_flags \
+    >/dev/null 2>"$tmp/dry.err" || { echo "bench: --dry-run failed" >&2; tail -3 "$tmp/dry.err" >&2; exit 1; }
+  t1=$(now)
+  dry=$(lower "$(echo "$t1 - $t0" | bc -l)" "$dry")
+done
+dry_rss=$(cat "$tmp/rss")
+row "        --dry-run of %d points: %.2f s, peak RSS %d KiB (best of 3, output to /dev/null)" "$reg_points" "$dry" "$dry_rss"
 for db in sqlite mysql; do
   rm -f "$tmp/jobs.db"*; rm -rf "$tmp/store"; [[ $db == mysql ]] && fresh_mysql
   envs=(); [[ $db == mysql ]] && envs=("${mysql_env[@]}")
@@ -291,6 +302,8 @@ check "overhead <= 2 ms per job on both databases (worst $(fmt "$max_overhead") 
 check ">= 1000 completions/s on MariaDB from 4 processes x 4 workers ($(fmt "$multi_rate" 1)/s)" "$multi_rate >= 1000"
 check "registration of $reg_points points <= 10 s (SQLite $(fmt "${reg[sqlite]}" 1) s, MariaDB $(fmt "${reg[mysql]}" 1) s)" \
   "${reg[sqlite]} <= 10 && ${reg[mysql]} <= 10"
+check "--dry-run of $reg_points points <= 2 s within 200 MB ($(fmt "$dry") s, $((dry_rss / 1024)) MB)" \
+  "$dry <= 2 && $dry_rss <= 204800"
 check "status <= 100 ms (SQLite $(fmt "${stat[sqlite]}" 0) ms, MariaDB $(fmt "${stat[mysql]}" 0) ms)" \
   "${stat[sqlite]} <= 100 && ${stat[mysql]} <= 100"
 check "connections <= workers + 2 per process (peak $peak_conn for 4 workers)" "$peak_conn <= 6"

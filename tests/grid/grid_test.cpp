@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <set>
+#include <vector>
 
 namespace pdr {
 namespace {
@@ -76,6 +77,23 @@ TEST(GridTest, IdentityIgnoresSpellingButNotPhysics) {
   auto c = plan_grid(s);
   EXPECT_NE(a->points[0].param_hash, c->points[0].param_hash);
   EXPECT_EQ(a->points[0].job_name, c->points[0].job_name);
+}
+
+TEST(GridTest, APlanOnlyShownIsNotHashedAndOtherwiseTheSame) {
+  const Settings s = settings_with({"100"}, {"30", "40"}, {"-10"}, {"10", "20"});
+  auto hashed = plan_grid(s);
+  std::vector<GridPoint> shown;
+  auto listed = plan_grid(
+      s, [&](const GridPoint& p) { shown.push_back(p); }, /*hash_points=*/false);
+  ASSERT_TRUE(hashed.ok() && listed.ok());
+  ASSERT_EQ(shown.size(), hashed->points.size());
+  EXPECT_EQ(listed->count, hashed->count);
+  for (size_t i = 0; i < shown.size(); ++i) {
+    EXPECT_EQ(shown[i].job_name, hashed->points[i].job_name);
+    EXPECT_EQ(shown[i].params(), hashed->points[i].params());
+    EXPECT_TRUE(shown[i].param_hash.empty());
+    EXPECT_EQ(hashed->points[i].param_hash.size(), 64u);
+  }
 }
 
 TEST(GridTest, RandomGridIsReproducibleFromItsSeed) {

@@ -41,6 +41,8 @@ struct GridPlan {
 // --dry-run of a million points keeps none of them).
 using PointSink = std::function<void(const GridPoint&)>;
 
-Result<GridPlan> plan_grid(const Settings& settings, const PointSink& each = {});
+// `hash_points` false leaves GridPoint::param_hash empty: a plan only shown (--dry-run) needs no
+// identity, and hashing a point's ~1.7 KB of parameters is most of planning's time.
+Result<GridPlan> plan_grid(const Settings& settings, const PointSink& each = {}, bool hash_points = true);
 
 }  // namespace pdr

@@ -34,7 +34,8 @@ void print_plan(std::ostream& out, const Config& config, const Settings& s, cons
   out << line;
   auto print_point = [&](const GridPoint& p) {
     std::snprintf(line, sizeof line, "  %-28s %12.6g %12.6g %12.6g %12.6g %14.6g\n", p.job_name.c_str(),
-                  p.metal.physical, p.dens.physical, p.mass.physical, p.chi.physical, std::stod(p.param("rtot")));
+                  p.metal.physical, p.dens.physical, p.mass.physical, p.chi.physical,
+                  std::strtod(p.rtot.c_str(), nullptr));
     out << line;
   };
   if (!plan.points.empty()) {
@@ -43,7 +44,7 @@ void print_plan(std::ostream& out, const Config& config, const Settings& s, cons
   }
   Settings again = s;
   if (plan.seed) again.model.random_seed = plan.seed;  // the same draw
-  (void)plan_grid(again, print_point);
+  (void)plan_grid(again, print_point, /*hash_points=*/false);
 }
 
 }  // namespace

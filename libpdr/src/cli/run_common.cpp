@@ -19,7 +19,10 @@ Result<PreparedGrid> prepare_grid(const CliOptions& options, const EnvLookup& en
   g.config = std::move(config.value());
   auto settings = build_settings(g.config, invocation_dir(), std::thread::hardware_concurrency());
   if (!settings.ok()) return with_notes(settings.status(), g.config);
-  auto plan = keep_points ? plan_grid(settings.value()) : plan_grid(settings.value(), [](const GridPoint&) {});
+  // Without the points (--dry-run) the plan is only counted and checked: no point is hashed.
+  auto plan = keep_points ? plan_grid(settings.value())
+                          : plan_grid(
+                                settings.value(), [](const GridPoint&) {}, /*hash_points=*/false);
   if (!plan.ok()) return plan.status();
   g.plan = std::move(plan.value());
   auto job_plan = prepare_job_plan(settings.value(), /*probe_executable=*/!options.dry_run);

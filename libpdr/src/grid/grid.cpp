@@ -94,12 +94,13 @@ ParameterValues base_parameters(const Settings& settings) {
 // Makes the points of one grid: each shares the base row and hashes it with its own values.
 class PointMaker {
  public:
-  PointMaker(const Settings& settings, GridPlan& plan, const PointSink& each)
+  PointMaker(const Settings& settings, GridPlan& plan, const PointSink& each, bool hash_points)
       : base_(std::make_shared<const ParameterValues>(base_parameters(settings))),
         alpha_(std::stod(settings.model.alpha)),
         rcore_(std::stod(settings.model.rcore)),
         plan_(plan),
-        each_(each) {
+        each_(each),
+        hash_points_(hash_points) {
     // The canonical text of parameter_hash, split around the five per-point values: each point
     // hashes the shared pieces and its own values without building its row.
     pieces_.emplace_back();
@@ -140,7 +141,7 @@ class PointMaker {
     p.mass_value = number_text(ms.physical);
     p.sint = number_text(c.physical);
     p.rtot = number_text(*rtot);
-    p.param_hash = hash(p);
+    if (hash_points_) p.param_hash = hash(p);
     ++plan_.count;
     if (each_) {
       each_(p);
@@ -165,6 +166,7 @@ class PointMaker {
   double alpha_, rcore_;
   GridPlan& plan_;
   const PointSink& each_;
+  bool hash_points_;
   std::vector<std::string> pieces_;
   std::vector<int> slots_;  // 0..4: zmetal, xnsur, mass, sint, rtot
 };
@@ -228,13 +230,13 @@ Status draw_points(const Settings& settings, const Axes& a, GridPlan& plan, Poin
 
 }  // namespace
 
-Result<GridPlan> plan_grid(const Settings& settings, const PointSink& each) {
+Result<GridPlan> plan_grid(const Settings& settings, const PointSink& each, bool hash_points) {
   GridPlan plan;
   auto axes = parse_axes(settings.model, plan.notes);
   if (!axes.ok()) return axes.status();
   const Axes& a = axes.value();
   if (Status st = check_size(settings, a); !st.ok()) return st;
-  PointMaker maker(settings, plan, each);
+  PointMaker maker(settings, plan, each, hash_points);
   if (settings.model.random) {
     if (Status st = draw_points(settings, a, plan, maker); !st.ok()) return st;
     return plan;

@@ -11,9 +11,16 @@
 namespace pdr {
 namespace {
 
+// SHA-256 fetched from its provider once: EVP_sha256() makes OpenSSL 3 look the provider up again
+// (under a lock) on every digest, which cost more than hashing a grid point's parameters.
+const EVP_MD* sha256_md() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md != nullptr ? md : EVP_sha256();
+}
+
 class Digest {
  public:
-  Digest() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) { EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr); }
+  Digest() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) { EVP_DigestInit_ex(ctx_.get(), sha256_md(), nullptr); }
   void update(const char* data, size_t n) { EVP_DigestUpdate(ctx_.get(), data, n); }
   std::string hex() {
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -21,6 +28,7 @@ class Digest {
     EVP_DigestFinal_ex(ctx_.get(), md, &len);
     static const char* digits = "0123456789abcdef";
     std::string out;
+    out.reserve(2 * len);
     for (unsigned int i = 0; i < len; ++i) {
       out += digits[md[i] >> 4];
       out += digits[md[i] & 15];
