@@ -74,14 +74,7 @@ std::string slurm_script(const CliOptions& o, const Settings& s, const std::stri
   return out.str();
 }
 
-std::string timestamp() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
-  return buf;
-}
+std::string timestamp() { return utc_time_text(static_cast<long long>(std::time(nullptr)), "%Y%m%d-%H%M%S"); }
 
 // Writes the script and submits it; returns what sbatch --parsable answered.
 Result<std::string> write_and_submit(const std::string& sbatch, const std::string& dir, const std::string& script_path,
@@ -152,7 +145,7 @@ int submit_command(const CliOptions& options, const EnvLookup& env, std::ostream
   }
   CliOptions o = options;
   o.parallel = true;  // each task runs its workers in parallel
-  auto grid = prepare_grid(o, env);
+  auto grid = prepare_grid(o, env, /*keep_points=*/!options.dry_run);
   if (!grid.ok()) return usage_error(grid.status());
   PreparedGrid& g = grid.value();
   GridRun& run = *g.run;

@@ -172,11 +172,7 @@ std::string attach_run_log(const std::string& dir, const std::string& model, int
   }
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+  const std::string stamp = utc_time_text(static_cast<long long>(std::time(nullptr)), "%Y%m%dT%H%M%SZ");
   const std::string path = dir + "/pdr_run-" + model + "-" + stamp + "-" + std::to_string(getpid()) + ".log";
   if (held) {
     // The lines logged before the file existed come first.

@@ -113,10 +113,9 @@ std::string printable(const std::string& text) {
 
 namespace {
 
-std::string time_text(const std::tm& tm) {
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-  return buf;
+std::string time_text(const std::tm& tm, const char* format = "%Y-%m-%d %H:%M:%S") {
+  char buf[64];
+  return std::strftime(buf, sizeof buf, format, &tm) > 0 ? buf : "";
 }
 
 }  // namespace
@@ -128,11 +127,11 @@ std::string local_time_text() {
   return time_text(tm);
 }
 
-std::string utc_time_text(long long epoch_seconds) {
+std::string utc_time_text(long long epoch_seconds, const char* format) {
   const std::time_t t = static_cast<std::time_t>(epoch_seconds);
   std::tm tm{};
   gmtime_r(&t, &tm);
-  return time_text(tm);
+  return time_text(tm, format);
 }
 
 }  // namespace pdr

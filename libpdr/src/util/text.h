@@ -13,8 +13,8 @@ std::string shell_quote(const std::string& word);
 std::string host_name();
 // This host's local time as "YYYY-MM-DD HH:MM:SS" (the predecessor's TEXTOUT markers).
 std::string local_time_text();
-// "YYYY-MM-DD HH:MM:SS" in UTC.
-std::string utc_time_text(long long epoch_seconds);
+// A time in UTC, "YYYY-MM-DD HH:MM:SS" or as the strftime `format` says.
+std::string utc_time_text(long long epoch_seconds, const char* format = "%Y-%m-%d %H:%M:%S");
 // A duration for people: "42s", "3m05s", "2h07m"; "?" when negative (unknown).
 std::string duration_text(long long seconds);
 // `text` with every byte that is not part of a well-formed UTF-8 sequence replaced by '?'.
