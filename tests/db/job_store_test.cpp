@@ -851,6 +851,50 @@ TEST_P(JobStoreTest, AVersionTwoDatabaseGetsCountersFromItsRows) {
   EXPECT_EQ(count("SELECT SUM(n) FROM pdr_job_counts WHERE status = 'running'"), 3);
 }
 
+// Schema 4's MySQL count triggers added with INSERT ... SELECT (a table-level AUTO-INC lock per
+// change): a version-4 database gets the triggers of this version, and its counts stay exact.
+TEST_P(JobStoreTest, AVersionFourDatabaseGetsTriggersThatTakeNoTableLock) {
+  auto r = register_points(points({"30", "40"}));
+  ASSERT_EQ(store_->claim_jobs(r.model_id, 3, owner_)->size(), 3u);
+  if (GetParam() == "mysql") {
+    drop_count_triggers();
+    exec(
+        "CREATE TRIGGER trg_pdr_jobs_count_update AFTER UPDATE ON pdr_model_jobs FOR EACH ROW INSERT INTO "
+        "pdr_job_counts (model_name_id, shard, status, n) SELECT NEW.model_name_id, 0, NEW.status, 0 FROM DUAL "
+        "WHERE 1 = 0 ON DUPLICATE KEY UPDATE n = n");
+  }
+  JobStore* store = reopen_at_version(4);
+  ASSERT_NE(store, nullptr);
+  if (GetParam() == "mysql") {
+    EXPECT_EQ(count("SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND "
+                    "EVENT_OBJECT_TABLE = 'pdr_model_jobs'"),
+              3);
+    EXPECT_EQ(count("SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND "
+                    "EVENT_OBJECT_TABLE = 'pdr_model_jobs' AND ACTION_STATEMENT LIKE '%SELECT%'"),
+              0);
+  }
+  auto jobs = store->claim_jobs(r.model_id, 1, owner_);
+  ASSERT_EQ(jobs->size(), 1u);
+  Outcome failed;
+  failed.job_id = jobs->front().id;
+  failed.epoch = jobs->front().epoch;
+  failed.token = owner_.token;
+  failed.state = JobState::Failed;
+  failed.stage = Stage::Pdr;
+  failed.cause = "exit code 1";
+  failed.error = "pdr: exit code 1";
+  ASSERT_TRUE(store->record_outcome(failed)->applied);
+  auto rep = store->status_report("m1");
+  ASSERT_TRUE(rep.ok());
+  EXPECT_EQ(rep->by_status.at("running"), 3);
+  EXPECT_EQ(rep->by_status.at("failed"), 1);
+  EXPECT_EQ(rep->by_status.at("pending"), 0);
+  auto check = store->check_counts("m1");
+  ASSERT_TRUE(check.ok());
+  EXPECT_TRUE(check->kept_by_triggers);
+  EXPECT_EQ(check->counters, check->rows);
+}
+
 TEST_P(JobStoreTest, AVersionOneDatabaseGetsTheViews) {
   exec("DROP VIEW pdr_jobs_v");
   exec("DROP VIEW pdr_workers_v");

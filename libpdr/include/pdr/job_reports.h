@@ -65,7 +65,8 @@ struct MigrationReport {
 // 3: pdr_job_counts, the jobs per model and state kept by triggers (schema_triggers);
 // 4: the predecessor keeps working beside pdr_run: parameter_hash and duplicate_key nullable
 //    (filled by pdr_run), jobs unique by (model, job name), no unique key it could trip over;
-// 5: error_stage and error_cause of a job's latest failure (in pdr_jobs_v and pdr_failures_v).
+// 5: error_stage and error_cause of a job's latest failure (in pdr_jobs_v and pdr_failures_v);
+//    MySQL's count triggers add with INSERT ... VALUES (no table-level AUTO-INC lock).
 // Any change to tables, columns, indexes or views needs a new version: a database at the current
 // version with every table, index and view present is opened without being checked further.
 constexpr int kSchemaVersion = 5;

@@ -248,29 +248,34 @@ std::vector<ViewDef> schema_views() {
 std::vector<TriggerDef> schema_triggers(const Dialect& d) {
   if (d.mysql) {
     const std::string shard = "CONNECTION_ID() % " + std::to_string(kCountShards);
-    // Both rows of a change in one statement, in (model, state) order: two transactions that
-    // move jobs between the same states lock the counter rows in the same order. A session that
-    // sets @pdr_bulk_insert (registration's batches) counts its inserted rows itself.
+    // One row of the counters, added to: INSERT ... VALUES, not INSERT ... SELECT, which InnoDB
+    // treats as a bulk insert that holds the table's AUTO-INC lock to the end of the statement
+    // (deadlocks between claimers, reported as error 1467).
+    auto add = [&](const std::string& who, const char* delta) {
+      return "INSERT INTO pdr_job_counts (model_name_id, shard, status, n) VALUES (" + who + ".model_name_id, " +
+             shard + ", " + who + ".status, " + delta + ") ON DUPLICATE KEY UPDATE n = n + VALUES(n);";
+    };
+    // The two rows of a change in (model, state) order (NULL first): two transactions that move
+    // jobs between the same states lock the counter rows in the same order. A session that sets
+    // @pdr_bulk_insert (registration's batches) counts its inserted rows itself.
     return {
         {"trg_pdr_jobs_count_insert",
          "CREATE TRIGGER IF NOT EXISTS trg_pdr_jobs_count_insert AFTER INSERT ON pdr_model_jobs FOR EACH ROW "
-         "INSERT INTO pdr_job_counts (model_name_id, shard, status, n) SELECT NEW.model_name_id, " +
-             shard +
-             ", NEW.status, 1 FROM DUAL WHERE NEW.duplicate_key = 0 AND @pdr_bulk_insert IS NULL "
-             "ON DUPLICATE KEY UPDATE n = n + 1"},
+         "IF NEW.duplicate_key = 0 AND @pdr_bulk_insert IS NULL THEN " +
+             add("NEW", "1") + " END IF"},
         {"trg_pdr_jobs_count_update",
-         "CREATE TRIGGER IF NOT EXISTS trg_pdr_jobs_count_update AFTER UPDATE ON pdr_model_jobs FOR EACH ROW "
-         "INSERT INTO pdr_job_counts (model_name_id, shard, status, n) SELECT c.m, " +
-             shard +
-             ", c.s, c.d FROM (SELECT OLD.model_name_id AS m, OLD.status AS s, -1 AS d FROM DUAL WHERE "
-             "OLD.duplicate_key = 0 UNION ALL SELECT NEW.model_name_id, NEW.status, 1 FROM DUAL WHERE "
-             "NEW.duplicate_key = 0) c WHERE NOT (OLD.status <=> NEW.status AND OLD.model_name_id <=> "
-             "NEW.model_name_id AND OLD.duplicate_key <=> NEW.duplicate_key) ORDER BY c.m, c.s "
-             "ON DUPLICATE KEY UPDATE n = n + VALUES(n)"},
+         "CREATE TRIGGER IF NOT EXISTS trg_pdr_jobs_count_update AFTER UPDATE ON pdr_model_jobs FOR EACH ROW BEGIN "
+         "DECLARE old_first BOOLEAN DEFAULT COALESCE((OLD.model_name_id, OLD.status) <= (NEW.model_name_id, "
+         "NEW.status), OLD.status IS NULL); "
+         "IF NOT (OLD.status <=> NEW.status AND OLD.model_name_id <=> NEW.model_name_id AND OLD.duplicate_key <=> "
+         "NEW.duplicate_key) THEN "
+         "IF old_first AND OLD.duplicate_key = 0 THEN " +
+             add("OLD", "-1") + " END IF; IF NEW.duplicate_key = 0 THEN " + add("NEW", "1") +
+             " END IF; IF NOT old_first AND OLD.duplicate_key = 0 THEN " + add("OLD", "-1") + " END IF; END IF; END"},
         {"trg_pdr_jobs_count_delete",
          "CREATE TRIGGER IF NOT EXISTS trg_pdr_jobs_count_delete AFTER DELETE ON pdr_model_jobs FOR EACH ROW "
-         "INSERT INTO pdr_job_counts (model_name_id, shard, status, n) SELECT OLD.model_name_id, " +
-             shard + ", OLD.status, -1 FROM DUAL WHERE OLD.duplicate_key = 0 ON DUPLICATE KEY UPDATE n = n - 1"},
+         "IF OLD.duplicate_key = 0 THEN " +
+             add("OLD", "-1") + " END IF"},
     };
   }
   // SQLite has one writer at a time: one shard (0).

@@ -35,6 +35,7 @@ Status SociJobStore::open_schema() {
       adopt_rows(sql, 0);
     }
     for (const auto& index : schema_indexes()) create_index(sql, index);
+    if (dialect_.mysql && stored >= 3 && stored < 5) drop_old_triggers(sql);
     create_views(sql, stored < kSchemaVersion);
     if (stored < kSchemaVersion) sql << "INSERT INTO schema_version (version) VALUES (" << kSchemaVersion << ")";
     return Status::Ok();
@@ -51,6 +52,20 @@ Status SociJobStore::open_schema() {
         migration_.duplicate_jobs);
   }
   return st;
+}
+
+// The MySQL job count triggers of schemas 3 and 4 added with INSERT ... SELECT (a table-level
+// AUTO-INC lock per change): dropped here, they are created anew with the counters recounted
+// (ensure_counters). An account that may not drop them keeps them: they count correctly.
+void SociJobStore::drop_old_triggers(Session& sql) {
+  try {
+    for (const auto& t : schema_triggers(dialect_)) sql << "DROP TRIGGER IF EXISTS " + t.name;
+  } catch (const soci::soci_error& e) {
+    Status refused = db_error_status(e, "DROP TRIGGER refused");
+    if (refused.kind() == ErrorKind::kTransient || is_connection_lost(refused.code())) throw;
+    spdlog::warn("the job count triggers of schema 4 stay ({}): they count correctly, but hold a table lock",
+                 refused.message());
+  }
 }
 
 // Creates the missing tables; adds missing columns, widens the predecessor's FLOAT columns

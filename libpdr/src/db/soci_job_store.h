@@ -253,6 +253,7 @@ class SociJobStore : public JobStore {
   std::vector<JobSummary> job_summaries(Session& sql, long long model_id, JobState state);
   std::vector<RunRecord> run_records(Session& sql, long long model_id);
   void upgrade_tables(Session& sql);
+  void drop_old_triggers(Session& sql);
   void create_views(Session& sql, bool changed);
   void adopt_parameter_rows(Session& sql, const std::string& of_model);
 
