@@ -395,6 +395,7 @@ TEST_P(MysqlJobStoreTest, WithoutTheTriggerPrivilegeStatusCountsTheRows) {
     EXPECT_EQ(rep->by_status.at("skipped"), 3);
     EXPECT_EQ(rep->by_status.at("pending"), 0);
     EXPECT_EQ(rep->by_status.at("running"), 1);
+    EXPECT_EQ(count("SELECT skipped FROM pdr_progress_v WHERE model_name = 'm1'"), 3) << "the view counts rows";
     EXPECT_FALSE(store.value()->recount_jobs().value());
     EXPECT_EQ(count("SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()"), 0)
         << "no partial set of triggers";
@@ -407,6 +408,9 @@ TEST_P(MysqlJobStoreTest, WithoutTheTriggerPrivilegeStatusCountsTheRows) {
   EXPECT_TRUE(store.value()->server_info()->job_counters);
   EXPECT_EQ(store.value()->status_report("m1")->by_status.at("skipped"), 3);
   EXPECT_EQ(count("SELECT SUM(n) FROM pdr_job_counts WHERE status = 'skipped'"), 3);
+  exec("UPDATE pdr_job_counts SET n = n + 10 WHERE status = 'skipped' AND n > 0");
+  EXPECT_GT(count("SELECT skipped FROM pdr_progress_v WHERE model_name = 'm1'"), 3) << "the view reads the counters";
+  EXPECT_TRUE(store.value()->recount_jobs().value());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MysqlJobStoreTest, ::testing::Values("mysql"),
@@ -771,6 +775,26 @@ TEST_P(JobStoreTest, VerifyRequeuesOnlyFinishedJobs) {
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND error = 'verify: output missing: "
                   "/x' AND error_stage = 'verify'"),
             1);
+}
+
+// A model of a million jobs: pdr_progress_v sums the counter rows instead of grouping the jobs,
+// and finds the first start and last finish through the model's time indexes.
+TEST_P(JobStoreTest, ProgressViewReadsTheCountersAndTheTimesOfTheModel) {
+  auto r = register_points(points({"30", "40"}));
+  auto a = store_->claim_jobs(r.model_id, 1, owner_);
+  ASSERT_EQ(a->size(), 1u);
+  ASSERT_TRUE(store_->record_outcome(outcome(a->front(), owner_.token, JobState::Finished, "")).ok());
+  ASSERT_EQ(store_->claim_jobs(r.model_id, 1, owner_)->size(), 1u);
+  EXPECT_EQ(count("SELECT total FROM pdr_progress_v WHERE model_name = 'm1'"), 4);
+  EXPECT_EQ(count("SELECT finished FROM pdr_progress_v WHERE model_name = 'm1'"), 1);
+  EXPECT_EQ(count("SELECT running FROM pdr_progress_v WHERE model_name = 'm1'"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_progress_v WHERE model_name = 'm1' AND first_start IS NOT NULL AND "
+                  "last_finish IS NOT NULL AND first_start <= last_finish"),
+            1);
+  exec("UPDATE pdr_job_counts SET n = n + 10 WHERE status = 'pending' AND n > 0");
+  EXPECT_EQ(count("SELECT pending FROM pdr_progress_v WHERE model_name = 'm1'"), 12) << "read from the counters";
+  EXPECT_TRUE(store_->recount_jobs().value());
+  EXPECT_EQ(count("SELECT pending FROM pdr_progress_v WHERE model_name = 'm1'"), 2);
 }
 
 TEST_P(JobStoreTest, RetryDelayHoldsTheJobBack) {

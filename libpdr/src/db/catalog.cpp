@@ -52,6 +52,7 @@ Status SociJobStore::ensure_counters() {
       for (const auto& t : schema_triggers(dialect_)) {
         if (present.count(t.name) == 0) sql << "DROP TRIGGER IF EXISTS " + t.name;
       }
+      replace_progress_view(sql, false);
     }
     return Status::Ok();
   });
@@ -62,6 +63,12 @@ Status SociJobStore::ensure_counters() {
   }
   if (!created) return Status::Ok();
   Status counted = recount();
+  if (counted.ok()) {
+    counted = transaction("let pdr_progress_v read the counters", [&](Session& sql) {
+      replace_progress_view(sql, true);
+      return Status::Ok();
+    });
+  }
   counters_live_ = counted.ok();
   return counted;
 }
@@ -195,7 +202,7 @@ bool SociJobStore::schema_complete(Session& sql) {
   for (const auto& i : schema_indexes()) {
     if (names.count(i.name) == 0) return false;
   }
-  for (const auto& v : schema_views()) {
+  for (const auto& v : schema_views(false)) {
     if (names.count(v.name) == 0) return false;
   }
   return true;

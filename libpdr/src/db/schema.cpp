@@ -188,6 +188,8 @@ std::vector<IndexDef> schema_indexes() {
       {"idx_jobs_name", "pdr_model_jobs", "model_job_name", false},
       {"idx_jobs_token", "pdr_model_jobs", "token", false},
       {"idx_jobs_status_lease", "pdr_model_jobs", "status, lease_expires_at", false},
+      {"idx_jobs_start", "pdr_model_jobs", "model_name_id, time_of_start", false},
+      {"idx_jobs_finish", "pdr_model_jobs", "model_name_id, time_of_finish", false},
       {"idx_hdf_files_job", "hdf_files", "job_id", false},
       {"idx_json_files_job", "json_files", "job_id", false},
       {"idx_job_files_job", "job_files", "job_id", false},
@@ -206,18 +208,22 @@ std::vector<IndexDef> obsolete_indexes() {
   };
 }
 
-std::vector<ViewDef> schema_views() {
-  const std::string counts =
-      "COUNT(*) AS total, "
-      "SUM(CASE WHEN j.status = 'pending' THEN 1 ELSE 0 END) AS pending, "
-      "SUM(CASE WHEN j.status = 'running' THEN 1 ELSE 0 END) AS running, "
-      "SUM(CASE WHEN j.status = 'finished' THEN 1 ELSE 0 END) AS finished, "
-      "SUM(CASE WHEN " +
-      status_sql(JobState::Failed, "j.status") +
-      " THEN 1 ELSE 0 END) AS failed, "
-      "SUM(CASE WHEN j.status = 'skipped' THEN 1 ELSE 0 END) AS skipped, "
-      "SUM(CASE WHEN j.status = 'cancelled' THEN 1 ELSE 0 END) AS cancelled, "
-      "MIN(j.time_of_start) AS first_start, MAX(j.time_of_finish) AS last_finish";
+// Counts per state from the rows of each model (`cnt` is the number of rows a row stands for).
+static std::string state_sums(const std::string& status, const std::string& cnt) {
+  auto sum = [&](const std::string& when, const char* as) {
+    return "SUM(CASE WHEN " + when + " THEN " + cnt + " ELSE 0 END) AS " + as;
+  };
+  return (cnt == "1" ? std::string("COUNT(*)") : "SUM(" + cnt + ")") + " AS total, " +
+         sum(status + " = 'pending'", "pending") + ", " + sum(status + " = 'running'", "running") + ", " +
+         sum(status + " = 'finished'", "finished") + ", " + sum(status_sql(JobState::Failed, status), "failed") + ", " +
+         sum(status + " = 'skipped'", "skipped") + ", " + sum(status + " = 'cancelled'", "cancelled");
+}
+
+std::vector<ViewDef> schema_views(bool counted) {
+  // Where the triggers keep pdr_job_counts, progress sums a few counter rows per model and
+  // reads its first start and last finish through idx_jobs_start / idx_jobs_finish (duplicate
+  // rows the predecessor kept count there too): a model of a million jobs answers in
+  // milliseconds. Without the triggers it groups the job rows.
   const std::string job_columns =
       "j.id AS job_id, m.model_name AS model_name, j.model_job_name AS job_name, j.status AS status, "
       "j.attempts AS attempts, j.host AS host, j.pid AS pid, j.time_of_start AS time_of_start, "
@@ -227,13 +233,22 @@ std::vector<ViewDef> schema_views() {
   const std::string job_from =
       " FROM pdr_model_jobs j JOIN model_names m ON m.id = j.model_name_id "
       "JOIN kosmatau_parameters p ON p.id = j.kosmatau_parameters_id WHERE j.duplicate_key = 0";
+  const std::string progress =
+      counted
+          ? "SELECT m.model_name AS model_name, " + state_sums("c.status", "c.n") +
+                ", (SELECT MIN(s.time_of_start) FROM pdr_model_jobs s WHERE s.model_name_id = m.id) AS first_start, "
+                "(SELECT MAX(f.time_of_finish) FROM pdr_model_jobs f WHERE f.model_name_id = m.id) AS last_finish "
+                "FROM pdr_job_counts c JOIN model_names m ON m.id = c.model_name_id "
+                "GROUP BY m.id, m.model_name HAVING SUM(c.n) > 0"
+          : "SELECT m.model_name AS model_name, " + state_sums("j.status", "1") +
+                ", MIN(j.time_of_start) AS first_start, MAX(j.time_of_finish) AS last_finish "
+                "FROM pdr_model_jobs j JOIN model_names m ON m.id = j.model_name_id "
+                "WHERE j.duplicate_key = 0 GROUP BY m.model_name";
   return {
       // Every job with its grid parameters.
       {"pdr_jobs_v", "SELECT " + job_columns + job_from},
       // Counts per state of every model.
-      {"pdr_progress_v", "SELECT m.model_name AS model_name, " + counts +
-                             " FROM pdr_model_jobs j JOIN model_names m ON m.id = j.model_name_id "
-                             "WHERE j.duplicate_key = 0 GROUP BY m.model_name"},
+      {"pdr_progress_v", progress},
       // Failed jobs, with the stage they failed in (error_stage: pdr, onion, storage, ...).
       {"pdr_failures_v", "SELECT " + job_columns + job_from + " AND " + status_sql(JobState::Failed, "j.status")},
       // pdr_run processes that say they are running, with their running jobs and last heartbeat.

@@ -39,7 +39,8 @@ std::vector<IndexDef> obsolete_indexes();
 struct ViewDef {
   std::string name, select;
 };
-std::vector<ViewDef> schema_views();
+// `counted`: the job count triggers keep pdr_job_counts (pdr_progress_v reads them).
+std::vector<ViewDef> schema_views(bool counted);
 
 // Triggers on pdr_model_jobs that keep pdr_job_counts equal to the rows (duplicate_key = 0) per
 // model and state, in the transaction of every change, whoever makes it (pdr_run, a script, an

@@ -255,6 +255,9 @@ class SociJobStore : public JobStore {
   void upgrade_tables(Session& sql);
   void drop_old_triggers(Session& sql);
   void create_views(Session& sql, bool changed);
+  void attach_parameters(Session& sql, std::vector<ClaimedJob>* claimed);
+  void replace_view(Session& sql, const ViewDef& view);
+  void replace_progress_view(Session& sql, bool counted);
   void adopt_parameter_rows(Session& sql, const std::string& of_model);
 
  public:
