@@ -31,7 +31,7 @@ class FakeStore : public test::NullJobStore {
       if (kv.second == JobState::Pending) {
         kv.second = JobState::Running;
         token[kv.first] = owner.token;
-        out.push_back(ClaimedJob{kv.first, "job" + std::to_string(kv.first), kv.first, 1, false, 1});
+        out.push_back(ClaimedJob{kv.first, "job" + std::to_string(kv.first), kv.first, 1, false, 1, nullptr});
       }
     }
     return out;
@@ -254,7 +254,7 @@ TEST(RunnerTest, WithoutAJournalAnOutageStopsTheRun) {
 
 TEST(ActiveJobsTest, FenceStopsOnlyJobsWhoseLeaseIsGone) {
   ActiveJobs active;
-  ClaimedJob a{1, "a", 1, 1, false, 1}, b{2, "b", 2, 1, false, 1}, c{3, "c", 3, 1, false, 4};
+  ClaimedJob a{1, "a", 1, 1, false, 1, nullptr}, b{2, "b", 2, 1, false, 1, nullptr}, c{3, "c", 3, 1, false, 4, nullptr};
   auto ca = active.add(a), cb = active.add(b), cc = active.add(c);
   const auto before = active.snapshot();
   active.remove(3);  // finished between the snapshot and the renewal

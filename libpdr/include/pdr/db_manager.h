@@ -25,6 +25,11 @@ namespace pdr {
 class Transactor;
 class SociJobStore;
 
+// The sessions a running process holds at most, whatever its workers: the runner loop's (claims,
+// with the claimed jobs' parameters, and outcomes), the heartbeat's and the progress line's.
+// Workers never borrow one (doctor sizes max_connections with this).
+constexpr int kSessionsPerProcess = 3;
+
 // The connection pool of a process. Only the job store (libpdr/src/db/) works with its sessions:
 // everything else borrows nothing but a lease to count or hold.
 class DbManager {

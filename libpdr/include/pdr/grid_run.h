@@ -71,6 +71,11 @@ class GridRun {
   RunSummary work(StopSignal& stop, const std::function<void()>& starting = {});
   const std::vector<FailedJob>& failures() const { return failures_; }
 
+  // Replaces what a claimed job does once its parameters are loaded (set before work()): the
+  // runner, store, pool, heartbeat and journal stay the same. For measuring the database path
+  // alone (pdr_dbpath_bench); pdr_run itself never sets it.
+  void replace_job_work(std::function<JobResult(const ClaimedJob&)> work) { job_work_ = std::move(work); }
+
  private:
   Result<std::unique_ptr<WorkArea>> open_work_area(const Owner& owner) const;
   void record_run(const Owner& owner, const std::string& state);
@@ -85,6 +90,7 @@ class GridRun {
   RegisterReport report_;
   long long model_id_ = 0;
   std::vector<FailedJob> failures_;
+  std::function<JobResult(const ClaimedJob&)> job_work_;
 };
 
 // Checks, before anything is written, that `path` can be created: its nearest existing ancestor

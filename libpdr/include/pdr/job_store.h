@@ -61,6 +61,9 @@ struct ClaimedJob {
   int attempt = 0;
   bool onion_only = false;  // --force-onion: rerun onion on the stored pdr outputs
   long long epoch = 0;      // the claim's lease epoch: its outcome is recorded only under it
+  // The point's parameter row, read in the claim's transaction (null: read it by params_id),
+  // so workers need no database session of their own.
+  std::shared_ptr<const ParameterValues> params;
 };
 
 // One stored output file of a job.

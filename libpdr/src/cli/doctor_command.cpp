@@ -3,6 +3,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -206,9 +207,14 @@ void check_mysql_server(const Settings& s, const ServerInfo& info, Report& repor
     report.ok("wait_timeout", std::to_string(info.wait_timeout) + " s (heartbeat every " + std::to_string(beat) +
                                   " s, lease " + std::to_string(s.run.lease_seconds) + " s)");
   }
-  const long long need = static_cast<long long>(s.slurm.nodes) * (s.run.workers + 2);
+  // A process holds at most three sessions whatever its workers (the runner loop, which also
+  // reads each claimed job's parameters, the heartbeat and the progress line), and never more
+  // than its pool allows.
+  const long long cap = s.database.pool_size + s.database.max_overflow;
+  const long long per_process = std::min<long long>(kSessionsPerProcess, cap);
+  const long long need = static_cast<long long>(s.slurm.nodes) * per_process;
   const std::string need_text = std::to_string(need) + " connections at most (" + std::to_string(s.slurm.nodes) +
-                                " node(s) x (" + std::to_string(s.run.workers) + " workers + 2))";
+                                " node(s) x " + std::to_string(per_process) + " per process, whatever the workers)";
   if (info.max_connections > 0 && need > info.max_connections) {
     report.fail("max_connections", std::to_string(info.max_connections) + " is less than the " + need_text +
                                        "; raise max_connections or use fewer nodes/workers");

@@ -263,16 +263,22 @@ std::unique_ptr<JobExecutor> GridRun::executor(const Owner& owner, const WorkAre
                                                StopSignal& stop) {
   return make_tbb_executor(settings_.run.workers, [this, &owner, &area, &active, &stop](const ClaimedJob& job) {
     spdlog::info("[job {} {}] started (attempt {})", job.id, job.name, job.attempt);
-    auto params = store_->load_parameters(job.params_id);
-    if (!params.ok()) {
-      JobResult r;
-      r.job = job;
-      r.state = JobState::Failed;
-      r.stage = Stage::Setup;
-      r.cause = params.status().message();
-      r.error = "setup: " + r.cause;
-      return r;
+    // Read with the claim; a claim whose row was missing then reads it here (and fails on it).
+    std::shared_ptr<const ParameterValues> values = job.params;
+    if (!values) {
+      auto params = store_->load_parameters(job.params_id);
+      if (!params.ok()) {
+        JobResult r;
+        r.job = job;
+        r.state = JobState::Failed;
+        r.stage = Stage::Setup;
+        r.cause = params.status().message();
+        r.error = "setup: " + r.cause;
+        return r;
+      }
+      values = std::make_shared<const ParameterValues>(std::move(params.value()));
     }
+    if (job_work_) return job_work_(job);
     const auto cancel = active.cancel_signal(job.id);
     JobControl control;
     control.cancel = cancel.get();
@@ -280,7 +286,7 @@ std::unique_ptr<JobExecutor> GridRun::executor(const Owner& owner, const WorkAre
     // lost lease, and staged outputs of a late attempt are never given their final names.
     control.stage_tag = owner.token.substr(0, 12) + "-" + std::to_string(job.epoch);
     control.work_root = area.path();
-    return execute_job(job_plan_, *storage_, job, params.value(), &stop, &control);
+    return execute_job(job_plan_, *storage_, job, *values, &stop, &control);
   });
 }
 
