@@ -225,9 +225,12 @@ TEST_F(MysqlFaultTest, F5_ConnectionLostAtCommitLandedOrNot) {
 
 TEST_F(MysqlFaultTest, F6_MaxConnectionsSmallerThanThePool) {
   // MariaDB's smallest max_connections is 10: nine idle clients of another user leave one for a
-  // pool of six and four workers, which then share it.
+  // pool of six. A process holds at most three sessions (loop, heartbeat, progress line); a
+  // side session holds the run's row locked for 3 s, so the heartbeat waits in its transaction
+  // on the one connection while the loop needs another: the server refuses it (1040) and the
+  // two share the one they have.
   START_SERVER("--max-connections=10");
-  write_config("  pool_size: 6\n");
+  write_config("  pool_size: 6\n", "  heartbeat_seconds: 1\n");
   std::vector<pid_t> holders;
   for (int i = 0; i < 9; ++i) {
     pid_t p = fork();
@@ -244,7 +247,13 @@ TEST_F(MysqlFaultTest, F6_MaxConnectionsSmallerThanThePool) {
     std::this_thread::sleep_for(50ms);
   }
   ASSERT_EQ(server_->number("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = 'nopass'"), 9);
-  auto r = test::run_pdr_run(dir_.path(), args("f6"), env("*:sleep=0.02"));
+  const pid_t pid = test::start_pdr_run(dir_.path(), args("f6"), env("*:sleep=0.1"));
+  wait_for_finished(8);
+  // root has the one connection MariaDB keeps beyond max_connections for an administrator.
+  server_->sql("USE " + database_ +
+               "; START TRANSACTION; SELECT COUNT(*) FROM pdr_runs FOR UPDATE; DO SLEEP(3); "
+               "ROLLBACK;");
+  auto r = test::finish_pdr_run(pid, dir_.path());
   for (pid_t p : holders) {
     ::kill(p, SIGKILL);
     waitpid(p, nullptr, 0);
