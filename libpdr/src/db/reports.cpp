@@ -64,25 +64,11 @@ Result<CountCheck> SociJobStore::check_counts(const std::string& model) {
 Result<ParameterValues> SociJobStore::load_parameters(long long params_id) {
   ParameterValues values;
   Status st = read("load parameter row " + std::to_string(params_id), [&](Session& sql) {
-    values.clear();
-    soci::rowset<soci::row> rs =
-        (sql.prepare << "SELECT * FROM kosmatau_parameters WHERE id = :id", soci::use(params_id));
-    bool found = false;
-    for (const auto& row : rs) {
-      found = true;
-      for (std::size_t i = 0; i < row.size(); ++i) {
-        const auto& props = row.get_properties(i);
-        const ParamSpec* spec = find_parameter(props.get_name());
-        if (spec == nullptr) continue;
-        if (row.get_indicator(i) == soci::i_null) {
-          values[spec->name] = "";
-          continue;
-        }
-        values[spec->name] = field_text(row, i, spec->type);
-      }
-    }
-    if (!found)
+    auto rows = parameter_rows(sql, {params_id});
+    if (rows.empty()) {
       return Status::Error(ErrorKind::kPermanent, "parameter row " + std::to_string(params_id) + " is missing");
+    }
+    values = std::move(rows.begin()->second);
     return Status::Ok();
   });
   if (!st.ok()) return st;

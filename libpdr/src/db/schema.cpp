@@ -222,8 +222,9 @@ static std::string state_sums(const std::string& status, const std::string& cnt)
 std::vector<ViewDef> schema_views(bool counted) {
   // Where the triggers keep pdr_job_counts, progress sums a few counter rows per model and
   // reads its first start and last finish through idx_jobs_start / idx_jobs_finish (duplicate
-  // rows the predecessor kept count there too): a model of a million jobs answers in
-  // milliseconds. Without the triggers it groups the job rows.
+  // rows the predecessor kept count there too). MariaDB runs those two subqueries as a scan of
+  // the model's index entries: ~0.2 s at a million jobs, against seconds for grouping the
+  // rows. Without the triggers it groups the job rows.
   const std::string job_columns =
       "j.id AS job_id, m.model_name AS model_name, j.model_job_name AS job_name, j.status AS status, "
       "j.attempts AS attempts, j.host AS host, j.pid AS pid, j.time_of_start AS time_of_start, "
