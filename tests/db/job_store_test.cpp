@@ -337,6 +337,31 @@ TEST_P(JobStoreTest, StatusReadsCountersThatFollowEveryChangeAndCanBeRewritten) 
   EXPECT_EQ(store_->status_report("m1")->by_status.at("pending"), 2);
 }
 
+// status lists failed jobs by the failure words the counters hold (SQLite reads every row of the
+// model for "not one of the other states"): its own word and the predecessor's, none when the
+// model has no failure.
+TEST_P(JobStoreTest, StatusListsTheFailedJobsOfEveryFailureWord) {
+  auto r = register_points(points({"30", "40", "50"}));
+  auto none = store_->status_report("m1");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->failed.empty());
+  auto jobs = store_->claim_jobs(r.model_id, 3, owner_);
+  ASSERT_TRUE(jobs.ok());
+  ASSERT_EQ(jobs->size(), 3u);
+  Outcome failed = outcome(jobs->at(0), "tok1", JobState::Failed, "pdr exited with 3", Stage::Pdr);
+  failed.retry = false;
+  ASSERT_TRUE(store_->record_outcome(failed).ok());
+  exec("UPDATE pdr_model_jobs SET status = 'exception_runtime' WHERE id = " + std::to_string(jobs->at(1).id));
+  auto rep = store_->status_report("m1");
+  ASSERT_TRUE(rep.ok());
+  std::set<std::string> names;
+  for (const auto& j : rep->failed) names.insert(j.name);
+  EXPECT_EQ(names, (std::set<std::string>{jobs->at(0).name, jobs->at(1).name}));
+  ASSERT_EQ(rep->running.size(), 1u);
+  EXPECT_EQ(rep->running.front().name, jobs->at(2).name);
+  EXPECT_EQ(rep->by_status.at("failed"), 2);
+}
+
 TEST_P(JobStoreTest, ParametersRoundTripThroughTheRow) {
   auto p = points({"30"});
   auto r = register_points(p);

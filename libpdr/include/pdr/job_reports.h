@@ -68,10 +68,12 @@ struct MigrationReport {
 // 5: error_stage and error_cause of a job's latest failure (in pdr_jobs_v and pdr_failures_v);
 //    MySQL's count triggers add with INSERT ... VALUES (no table-level AUTO-INC lock);
 // 6: pdr_progress_v sums pdr_job_counts where the triggers keep it; idx_jobs_start and
-//    idx_jobs_finish give a model's first start and last finish without reading its rows.
+//    idx_jobs_finish give a model's first start and last finish without reading its rows;
+// 7: MySQL's pdr_progress_v reads those through a loose index scan; idx_jobs_model_status is
+//    dropped (idx_jobs_claim begins with the same columns).
 // Any change to tables, columns, indexes or views needs a new version: a database at the current
 // version with every table, index and view present is opened without being checked further.
-constexpr int kSchemaVersion = 6;
+constexpr int kSchemaVersion = 7;
 
 // What the database server is and can do (for doctor and the start of a run).
 struct ServerInfo {

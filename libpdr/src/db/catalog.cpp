@@ -202,7 +202,7 @@ bool SociJobStore::schema_complete(Session& sql) {
   for (const auto& i : schema_indexes()) {
     if (names.count(i.name) == 0) return false;
   }
-  for (const auto& v : schema_views(false)) {
+  for (const auto& v : schema_views(false, dialect_.mysql)) {
     if (names.count(v.name) == 0) return false;
   }
   return true;

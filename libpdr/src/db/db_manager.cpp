@@ -124,6 +124,10 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
       if (!settings_.read_only) *s << "PRAGMA journal_mode=WAL";
       *s << "PRAGMA synchronous=NORMAL";
       *s << "PRAGMA foreign_keys=ON";
+      // Statement journals and temporary tables in memory: a multi-row INSERT inside a
+      // transaction otherwise writes the old content of every page it touches to a file in
+      // /var/tmp (25 writes a point when registering a grid).
+      *s << "PRAGMA temp_store=MEMORY";
     }
     warn_if_blocked("connect", started, limit);
     return s;

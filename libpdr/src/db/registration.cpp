@@ -46,7 +46,22 @@ Status SociJobStore::register_grid(const Provenance& prov, const std::vector<Gri
   if (st.ok()) st = count_jobs(ids.model, &after);
   if (!st.ok()) return st;
   report->created = after - before;
+  if (report->created >= kAnalyzeAfter) refresh_statistics();
   return reconcile(ids.model, points, param_ids, report, options);
+}
+
+// MySQL: InnoDB refreshes a table's index statistics in the background some time after many
+// rows came; until then its optimizer takes a model for a few rows and may read a million
+// index entries where one seek would do (pdr_progress_v). ANALYZE samples a few pages of each
+// index. Not needed for correctness: a refusal only costs speed.
+void SociJobStore::refresh_statistics() {
+  if (!dialect_.mysql) return;
+  Status st = read("refresh the index statistics", [&](Session& sql) {
+    soci::rowset<soci::row> rs = (sql.prepare << "ANALYZE TABLE pdr_model_jobs, kosmatau_parameters");
+    for (const auto& row : rs) (void)row;  // its result rows, read to the end
+    return Status::Ok();
+  });
+  if (!st.ok()) spdlog::debug("index statistics not refreshed: {}", st.message());
 }
 
 // The model row (its recorded location checked), the predecessor's new rows taken in, the points

@@ -167,6 +167,24 @@ Result<std::optional<long long>> SociJobStore::find_model(const std::string& mod
 // The first 100 jobs of the model in `state`, with where and since when they run (or failed).
 std::vector<JobSummary> SociJobStore::job_summaries(Session& sql, long long model_id, JobState state) {
   std::vector<JobSummary> out;
+  // Failed is every word not of another state: NOT IN, which SQLite answers by reading every
+  // job of the model (0.3 s at a million). The counters name the words the model has.
+  std::string where = status_sql(state);
+  if (state == JobState::Failed && counters_live_) {
+    std::vector<std::string> words(64);
+    std::vector<long long> n(64);
+    sql << "SELECT status, CAST(SUM(n) AS SIGNED) FROM pdr_job_counts WHERE model_name_id = :m GROUP BY status",
+        soci::use(model_id), soci::into(words), soci::into(n);
+    std::string list;
+    bool plain = words.size() < 64;
+    for (size_t i = 0; i < words.size(); ++i) {
+      if (n[i] == 0 || state_of_word(words[i]) != JobState::Failed) continue;
+      plain = plain && words[i].find_first_of("'\\") == std::string::npos;
+      list += (list.empty() ? "'" : ", '") + words[i] + "'";
+    }
+    if (list.empty() && plain) return out;
+    if (plain) where = "status IN (" + list + ")";
+  }
   soci::rowset<soci::row> rs = (sql.prepare << "SELECT model_job_name, COALESCE(host, ''), COALESCE(pid, 0), "
                                                "COALESCE(time_of_start, ''), exit_code, COALESCE(error, ''), attempts, "
                                                "COALESCE(" +
@@ -174,7 +192,7 @@ std::vector<JobSummary> SociJobStore::job_summaries(Session& sql, long long mode
                                                    dialect_.seconds_since("heartbeat_at") +
                                                    ", -1), COALESCE(error_stage, '') FROM pdr_model_jobs "
                                                    "WHERE model_name_id = :m AND duplicate_key = 0 AND " +
-                                                   status_sql(state) + " ORDER BY id LIMIT 100",
+                                                   where + " ORDER BY id LIMIT 100",
                                 soci::use(model_id));
   for (const auto& row : rs) {
     JobSummary j;

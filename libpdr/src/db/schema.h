@@ -40,7 +40,7 @@ struct ViewDef {
   std::string name, select;
 };
 // `counted`: the job count triggers keep pdr_job_counts (pdr_progress_v reads them).
-std::vector<ViewDef> schema_views(bool counted);
+std::vector<ViewDef> schema_views(bool counted, bool mysql);
 
 // Triggers on pdr_model_jobs that keep pdr_job_counts equal to the rows (duplicate_key = 0) per
 // model and state, in the transaction of every change, whoever makes it (pdr_run, a script, an

@@ -99,7 +99,7 @@ void SociJobStore::upgrade_tables(Session& sql) {
 // pdr_progress_v reads the counters when every count trigger is present.
 void SociJobStore::create_views(Session& sql, bool changed) {
   bool views_missing = false;
-  const auto views = schema_views(all_triggers(present_triggers(sql)));
+  const auto views = schema_views(all_triggers(present_triggers(sql)), dialect_.mysql);
   for (const auto& view : views) views_missing = views_missing || !view_exists(sql, view.name);
   if (changed || views_missing) {
     for (const auto& view : views) replace_view(sql, view);
@@ -119,7 +119,7 @@ void SociJobStore::replace_view(Session& sql, const ViewDef& view) {
 // account that may not replace it keeps the view it has (correct either way while the
 // triggers are present; doctor compares the counters with the rows).
 void SociJobStore::replace_progress_view(Session& sql, bool counted) {
-  for (const auto& view : schema_views(counted)) {
+  for (const auto& view : schema_views(counted, dialect_.mysql)) {
     if (view.name != "pdr_progress_v") continue;
     try {
       replace_view(sql, view);

@@ -282,6 +282,8 @@ class SociJobStore : public JobStore {
   // MySQL runs a bulk statement once per row (a round trip each); registration sends rows in
   // multi-row statements instead. Only numbers, hex hashes and job names (checked to hold grid
   // characters only) are written as literals; anything else is bound.
+  static constexpr size_t kAnalyzeAfter = 10000;  // new jobs of a registration that refresh statistics
+  void refresh_statistics();
   static constexpr size_t kRowsPerStatement = 400;  // under SQLite's 500-term compound limit too
 
   static std::string number_literal(const std::string& text);
