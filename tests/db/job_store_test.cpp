@@ -205,6 +205,42 @@ TEST_P(JobStoreTest, StatusChangesAreConditionalOnStateAndOwner) {
             1);
 }
 
+// Finishes of jobs that ended together share one transaction: each is recorded as alone (files
+// too), one whose lease was taken over is rejected without stopping the others, and a replay
+// of the batch changes nothing.
+TEST_P(JobStoreTest, FinishesRecordedTogetherAreEachRecordedAsAlone) {
+  auto r = register_points(points({"30"}));
+  auto jobs = store_->claim_jobs(r.model_id, 3, owner_);
+  ASSERT_TRUE(jobs.ok());
+  ASSERT_EQ(jobs->size(), 3u);
+  std::vector<Outcome> batch;
+  for (const auto& job : *jobs) batch.push_back(outcome(job, "tok1", JobState::Finished));
+  batch[0].files = {StoredFile{"output_hdf4_file", dir_ / "pdr.hdf", "aa", 7, "", ""}};
+  batch[1].token = "someone-else";
+  auto rec = store_->record_finishes(batch);
+  ASSERT_TRUE(rec.ok()) << rec.status().message();
+  ASSERT_EQ(rec->size(), 3u);
+  EXPECT_TRUE(rec->at(0).applied);
+  EXPECT_FALSE(rec->at(1).applied);
+  EXPECT_TRUE(rec->at(2).applied);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 2);
+  EXPECT_EQ(
+      count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running' AND id = " + std::to_string(jobs->at(1).id)),
+      1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM job_files WHERE job_id = " + std::to_string(jobs->at(0).id)), 1);
+  EXPECT_EQ(store_->state_counts(r.model_id)->at("finished"), 2);
+  // A replay (the answer to the COMMIT was lost): the finished ones under their epoch count as
+  // applied, nothing is written twice.
+  auto again = store_->record_finishes(batch);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->at(0).applied);
+  EXPECT_FALSE(again->at(1).applied);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM job_files WHERE job_id = " + std::to_string(jobs->at(0).id)), 1);
+  EXPECT_EQ(store_->state_counts(r.model_id)->at("finished"), 2);
+  batch[1].state = JobState::Failed;
+  EXPECT_FALSE(store_->record_finishes(batch).ok()) << "only finishes share a transaction";
+}
+
 TEST_P(JobStoreTest, FinishingRecordsFilesAndOutputColumns) {
   auto r = register_points(points({"30"}));
   auto jobs = store_->claim_jobs(r.model_id, 1, owner_);

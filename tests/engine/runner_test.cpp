@@ -54,6 +54,11 @@ class FakeStore : public test::NullJobStore {
     ++changes;
     return RecordedOutcome{true, o.state, o.error};
   }
+  Result<std::vector<RecordedOutcome>> record_finishes(const std::vector<Outcome>& finishes) override {
+    batch_sizes.push_back(static_cast<int>(finishes.size()));
+    if (refuse_batches) return Status::Error(ErrorKind::kPermanent, "Duplicate entry for key 'uq_x'");
+    return NullJobStore::record_finishes(finishes);
+  }
   Result<long long> release_jobs(const Owner&) override {
     long long n = 0;
     for (auto& kv : state) {
@@ -72,6 +77,8 @@ class FakeStore : public test::NullJobStore {
   bool fail_claims = false;
   long long hidden_pending = 0;  // pending rows another session holds locked
   int failing_writes = 0;        // the next N outcome writes fail as in an outage
+  bool refuse_batches = false;   // record_finishes fails as a refused write
+  std::vector<int> batch_sizes;
 };
 
 // Completes jobs in start order; jobs named in `failing` fail. Tracks concurrency.
@@ -104,6 +111,13 @@ class FakeExecutor : public JobExecutor {
     r.files.push_back(f);
     return r;
   }
+  // With `batches`, the jobs started are all there to take at once.
+  bool try_take(JobResult* result) override {
+    if (!batches || queue.empty()) return false;
+    *result = wait_one();
+    return true;
+  }
+  bool batches = false;
   std::deque<ClaimedJob> queue;
   std::vector<ClaimedJob> started;
   std::set<long long> failing;
@@ -172,6 +186,28 @@ TEST(RunnerTest, DatabaseFailureStopsClaimingAndIsReported) {
   EXPECT_FALSE(s.fatal.ok());
   EXPECT_EQ(s.fatal.message(), "database gone");
   EXPECT_TRUE(exec.started.empty());
+}
+
+// Jobs that ended together have their finishes written in one transaction, their failures one
+// by one; a batch the database refuses is written one by one (one job's refused write must not
+// take the others' results with it).
+TEST(RunnerTest, FinishesOfJobsThatEndedTogetherShareOneWrite) {
+  for (bool refuse : {false, true}) {
+    FakeStore store(12);
+    store.refuse_batches = refuse;
+    FakeExecutor exec;
+    exec.batches = true;
+    exec.failing = {2};
+    StopSignal stop;
+    RunSummary s = run_jobs(store, exec, 1, 4, kOwner, stop, nullptr);
+    EXPECT_TRUE(s.fatal.ok()) << s.fatal.message();
+    EXPECT_EQ(s.finished, 11) << refuse;
+    EXPECT_EQ(s.failed, 1);
+    EXPECT_EQ(exec.started.size(), 12u);
+    ASSERT_FALSE(store.batch_sizes.empty());
+    EXPECT_EQ(store.batch_sizes.front(), 3) << "four ended together, one of them failed";
+    for (const auto& kv : store.state) EXPECT_EQ(kv.second, kv.first == 2 ? JobState::Failed : JobState::Finished);
+  }
 }
 
 TEST(RunnerTest, OutcomesDuringAnOutageGoToTheJournalAndAreReplayedOnce) {

@@ -151,6 +151,18 @@ class JobStore {
   // lease epoch (applied false otherwise: nothing written). A failure with `retry` set may go
   // back to pending (see JobPolicy).
   virtual Result<RecordedOutcome> record_outcome(const Outcome& outcome) = 0;
+  // Finishes (state Finished) of several attempts in one transaction: all recorded or none, each
+  // as record_outcome would (applied false for one whose lease was lost). The default records
+  // them one by one.
+  virtual Result<std::vector<RecordedOutcome>> record_finishes(const std::vector<Outcome>& finishes) {
+    std::vector<RecordedOutcome> out;
+    for (const auto& f : finishes) {
+      auto r = record_outcome(f);
+      if (!r.ok()) return r.status();
+      out.push_back(r.value());
+    }
+    return out;
+  }
   // A recorded finish (under `finish.epoch`) whose outputs could not take their names becomes a
   // failed attempt of `finish.stage`, retried like any failure.
   virtual Result<RecordedOutcome> revoke_finish(const Outcome& finish) = 0;

@@ -32,6 +32,12 @@ class JobExecutor {
     *result = wait_one();
     return true;
   }
+  // A result that is already there, without waiting; false when none is (or the executor
+  // cannot tell).
+  virtual bool try_take(JobResult* result) {
+    (void)result;
+    return false;
+  }
 };
 
 // Runs `work` for each started job on a TBB arena of `workers` threads (more than the number

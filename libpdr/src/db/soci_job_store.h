@@ -156,6 +156,7 @@ class SociJobStore : public JobStore {
   void set_policy(const JobPolicy& policy) override { policy_ = policy; }
 
   Result<RecordedOutcome> record_outcome(const Outcome& outcome) override;
+  Result<std::vector<RecordedOutcome>> record_finishes(const std::vector<Outcome>& finishes) override;
 
   Result<RecordedOutcome> revoke_finish(const Outcome& finish) override;
 
@@ -345,6 +346,7 @@ class SociJobStore : public JobStore {
   void write_outputs(Session& sql, const StatusChange& c);
   // Applies `c` in its own transaction; false when the row was not as expected.
   Result<bool> apply_alone(const StatusChange& c);
+  bool apply_or_landed(Session& sql, const StatusChange& c);
   // A failed attempt (`c.next` Failed, `c.retry`) recorded as the policy decides: failed for
   // good, or pending again after the retry delay.
   Result<RecordedOutcome> record_failure(StatusChange c, const std::string& what);

@@ -1,6 +1,8 @@
 // Job state changes: claims, outcomes, hand-backs and retries.
 #include "db/soci_job_store.h"
 
+#include <algorithm>
+
 namespace pdr {
 
 Result<std::vector<ClaimedJob>> SociJobStore::claim_jobs(long long model_id, int max, const Owner& owner) {
@@ -56,17 +58,23 @@ void SociJobStore::attach_parameters(Session& sql, std::vector<ClaimedJob>* clai
   }
 }
 
+// One change in the caller's transaction; true when it applied.
+bool SociJobStore::apply_or_landed(Session& sql, const StatusChange& c) {
+  bool applied = apply_change(sql, c);
+  if (!applied && c.next == JobState::Finished && c.expect == JobState::Running && c.epoch > 0) {
+    // A replayed finish whose first write landed (its COMMIT answer was lost): only the
+    // attempt that held this lease epoch can have finished the job under it.
+    applied = job_is(sql, c.job_id, JobState::Finished, "", c.epoch);
+  }
+  return applied;
+}
+
 Result<bool> SociJobStore::apply_alone(const StatusChange& c) {
   bool applied = false;
   Status st = transaction(
       "set job " + std::to_string(c.job_id) + " to " + to_string(c.next),
       [&](Session& sql) {
-        applied = apply_change(sql, c);
-        if (!applied && c.next == JobState::Finished && c.expect == JobState::Running && c.epoch > 0) {
-          // A replayed finish whose first write landed (its COMMIT answer was lost): only the
-          // attempt that held this lease epoch can have finished the job under it.
-          applied = job_is(sql, c.job_id, JobState::Finished, "", c.epoch);
-        }
+        applied = apply_or_landed(sql, c);
         return Status::Ok();
       },
       [&](Session& sql) {
@@ -98,6 +106,44 @@ Result<long long> SociJobStore::release_jobs(const Owner& owner) {
   });
   if (!st.ok()) return st;
   return n;
+}
+
+// Several finishes in one transaction (one commit for all: the claim loop records the jobs
+// that ended together). Only finishes: each locks the same two counter rows as a single finish
+// (finished, running), so a batch waits for nothing a single finish would not.
+Result<std::vector<RecordedOutcome>> SociJobStore::record_finishes(const std::vector<Outcome>& finishes) {
+  std::vector<StatusChange> changes;
+  for (const auto& o : finishes) {
+    if (o.state != JobState::Finished) return Status::Error(ErrorKind::kPermanent, "record_finishes: not a finish");
+    StatusChange c;
+    c.job_id = o.job_id;
+    c.expect = JobState::Running;
+    c.token = o.token;
+    c.epoch = o.epoch;
+    c.next = JobState::Finished;
+    c.exit_code = o.exit_code;
+    c.error = o.error;
+    c.cause = o.cause;
+    c.files = o.files;
+    changes.push_back(std::move(c));
+  }
+  std::vector<RecordedOutcome> out;
+  Status st = transaction(
+      "record " + std::to_string(finishes.size()) + " finished jobs",
+      [&](Session& sql) {
+        out.clear();
+        for (const auto& c : changes) out.push_back(RecordedOutcome{apply_or_landed(sql, c), c.next, c.error});
+        return Status::Ok();
+      },
+      [&](Session& sql) {
+        // A transaction lands whole: every change it applied is there under its epoch, or none.
+        for (size_t i = 0; i < changes.size(); ++i) {
+          out[i].applied = job_is(sql, changes[i].job_id, JobState::Finished, "", changes[i].epoch);
+        }
+        return std::any_of(out.begin(), out.end(), [](const RecordedOutcome& r) { return r.applied; });
+      });
+  if (!st.ok()) return st;
+  return out;
 }
 
 Result<RecordedOutcome> SociJobStore::record_outcome(const Outcome& o) {

@@ -66,6 +66,15 @@ class TbbExecutor : public JobExecutor {
     return true;
   }
 
+  bool try_take(JobResult* result) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (results_.empty()) return false;
+    *result = std::move(results_.front());
+    results_.pop_front();
+    --outstanding_;
+    return true;
+  }
+
  private:
   tbb::global_control control_;
   tbb::task_arena arena_;

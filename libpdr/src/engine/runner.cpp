@@ -59,7 +59,11 @@ class ClaimLoop {
   void wait_for_backlog();
   void start(const std::vector<ClaimedJob>& jobs);
   void record(JobResult r);
+  void record_together(std::vector<JobResult> done);
+  Outcome outcome_of(JobResult& r);
   bool write_outcome(JobResult& r, const Outcome& outcome);
+  void write_refused(const Status& why);
+  void recorded(JobResult& r, const Outcome& outcome, const RecordedOutcome& rec);
   void keep_in_journal(JobResult& r, const Outcome& outcome);
   Status settle(const Outcome& o, bool applied) const {
     return options_.settle_outputs ? options_.settle_outputs(o, applied) : Status::Ok();
@@ -118,7 +122,17 @@ RunSummary ClaimLoop::run() {
       wait_seconds = 1;
     }
     JobResult r;
-    if (executor_.wait_for(wait_seconds, &r)) record(std::move(r));
+    if (executor_.wait_for(wait_seconds, &r)) {
+      // The jobs that ended meanwhile too: their finishes share one transaction.
+      std::vector<JobResult> done;
+      done.push_back(std::move(r));
+      while (static_cast<int>(done.size()) < running_ && executor_.try_take(&r)) done.push_back(std::move(r));
+      if (done.size() == 1) {
+        record(std::move(done.front()));
+      } else {
+        record_together(std::move(done));
+      }
+    }
   }
   finish();
   summary_.seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -215,6 +229,44 @@ void ClaimLoop::start(const std::vector<ClaimedJob>& jobs) {
 }
 
 void ClaimLoop::record(JobResult r) {
+  Outcome outcome = outcome_of(r);
+  if (!db_down_ && !db_gone_ && write_outcome(r, outcome)) return;
+  keep_in_journal(r, outcome);
+}
+
+// Jobs that ended together: their finishes in one transaction (one commit instead of one each),
+// the rest one by one. A batch the database refuses (not an outage) is written one by one, so
+// that one job's refused write does not take the others' results with it.
+void ClaimLoop::record_together(std::vector<JobResult> done) {
+  std::vector<Outcome> outcomes;
+  for (auto& r : done) outcomes.push_back(outcome_of(r));
+  std::vector<bool> written(done.size(), false);
+  std::vector<size_t> finishes;
+  for (size_t i = 0; i < done.size(); ++i) {
+    if (outcomes[i].state == JobState::Finished) finishes.push_back(i);
+  }
+  if (!db_down_ && !db_gone_ && finishes.size() > 1) {
+    std::vector<Outcome> batch;
+    for (size_t i : finishes) batch.push_back(outcomes[i]);
+    auto recorded_all = store_.record_finishes(batch);
+    if (recorded_all.ok()) {
+      for (size_t k = 0; k < finishes.size(); ++k) {
+        recorded(done[finishes[k]], outcomes[finishes[k]], recorded_all->at(k));
+        written[finishes[k]] = true;
+      }
+    } else if (options_.journal != nullptr && recoverable(recorded_all.status())) {
+      go_down(recorded_all.status());
+    }
+  }
+  for (size_t i = 0; i < done.size(); ++i) {
+    if (written[i]) continue;
+    if (!db_down_ && !db_gone_ && write_outcome(done[i], outcomes[i])) continue;
+    keep_in_journal(done[i], outcomes[i]);
+  }
+}
+
+// The bookkeeping of an ended job before its outcome is written.
+Outcome ClaimLoop::outcome_of(JobResult& r) {
   --running_;
   // Look again before ending: while this job ran, a peer may have died and its jobs been reaped
   // back to pending (by this process's own heartbeat, too).
@@ -238,53 +290,61 @@ void ClaimLoop::record(JobResult r) {
   outcome.error = r.error;
   outcome.retry = options_.retry_failures && r.state == JobState::Failed;
   outcome.files = r.files;  // recorded with a finish only; settled (promoted) with any outcome
-  if (!db_down_ && !db_gone_ && write_outcome(r, outcome)) return;
-  keep_in_journal(r, outcome);
+  return outcome;
 }
 
 // Writes the outcome; false when the database cannot take it now (the journal keeps it).
 bool ClaimLoop::write_outcome(JobResult& r, const Outcome& outcome) {
-  auto recorded = store_.record_outcome(outcome);
-  if (!recorded.ok()) {
-    if (options_.journal == nullptr || !recoverable(recorded.status())) {
-      // A write the database refuses (a constraint, a missing table): keep the outcome in the
-      // journal and end the run; the other results are still recorded where they can be.
-      if (summary_.fatal.ok()) summary_.fatal = recorded.status();
-      database_failed_ = true;
-    } else {
-      go_down(recorded.status());
-    }
+  auto rec = store_.record_outcome(outcome);
+  if (!rec.ok()) {
+    write_refused(rec.status());
     return false;
   }
-  Status kept = settle(outcome, recorded->applied);
-  if (!recorded->applied) {
+  recorded(r, outcome, rec.value());
+  return true;
+}
+
+void ClaimLoop::write_refused(const Status& why) {
+  if (options_.journal == nullptr || !recoverable(why)) {
+    // A write the database refuses (a constraint, a missing table): keep the outcome in the
+    // journal and end the run; the other results are still recorded where they can be.
+    if (summary_.fatal.ok()) summary_.fatal = why;
+    database_failed_ = true;
+  } else {
+    go_down(why);
+  }
+}
+
+// The outcome is in the database (or was rejected there: its lease was lost).
+void ClaimLoop::recorded(JobResult& r, const Outcome& outcome, const RecordedOutcome& rec) {
+  Status kept = settle(outcome, rec.applied);
+  if (!rec.applied) {
     ++summary_.lost;
     spdlog::warn("[job {} {}] outcome not recorded: the job's lease was taken over by another process", r.job.id,
                  r.job.name);
-    return true;
+    return;
   }
-  if (!kept.ok() && recorded->state == JobState::Finished) {
+  if (!kept.ok() && rec.state == JobState::Finished) {
     // Its outputs could not take their names: recorded as a failed attempt instead (it counts
     // against max_attempts like any failure; see settle_outputs).
     ++summary_.retried;
     exhausted_ = false;
     r.state = JobState::Pending;
     r.error = "storage: " + kept.message();
-  } else if (recorded->state == JobState::Finished) {
+  } else if (rec.state == JobState::Finished) {
     ++summary_.finished;
-  } else if (recorded->state == JobState::Failed) {
+  } else if (rec.state == JobState::Failed) {
     ++summary_.failed;
-    r.error = recorded->error;
+    r.error = rec.error;
   } else if (r.state == JobState::Failed) {
     ++summary_.retried;
     exhausted_ = false;  // it is pending again: wait for its retry
     r.state = JobState::Pending;
-    r.error = recorded->error;
+    r.error = rec.error;
   } else {
     ++summary_.released;
   }
   if (observe_) observe_(r);
-  return true;
 }
 
 // The database cannot take it now: keep it in the journal (the next replay, or the next run on
