@@ -209,7 +209,7 @@ TEST_P(JobStoreTest, StatusChangesAreConditionalOnStateAndOwner) {
 // too), one whose lease was taken over is rejected without stopping the others, and a replay
 // of the batch changes nothing.
 TEST_P(JobStoreTest, FinishesRecordedTogetherAreEachRecordedAsAlone) {
-  auto r = register_points(points({"30"}));
+  auto r = register_points(points({"30", "40"}));
   auto jobs = store_->claim_jobs(r.model_id, 3, owner_);
   ASSERT_TRUE(jobs.ok());
   ASSERT_EQ(jobs->size(), 3u);
