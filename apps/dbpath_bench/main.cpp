@@ -56,7 +56,8 @@ int main(int argc, char** argv) {
   }
   pdr::GridRun run(std::move(settings.value()), std::move(plan.value()));
   // A job's cycle: from the end of the previous job on the same thread to this job's start
-  // (the record of the last and the claim of this one), as each worker thread sees it.
+  // (the record of the last and the claim of this one), as each worker thread sees it; 0 when
+  // the claim that brought the last job brought this one too.
   std::mutex mutex;
   std::vector<double> cycles;
   using Clock = std::chrono::steady_clock;
