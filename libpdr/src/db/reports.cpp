@@ -10,26 +10,33 @@ Result<bool> SociJobStore::recount_jobs() {
   return true;
 }
 
-// Jobs per state of a model (duplicate_key = 0): from the counters when the triggers keep them,
-// else by counting the rows.
-std::map<std::string, long long> SociJobStore::read_counts(Session& sql, long long model_id, bool exact) {
+// Jobs per status word of a model (duplicate_key = 0): from the counters when the triggers keep
+// them, else by counting the rows.
+std::map<std::string, long long> SociJobStore::word_counts(Session& sql, long long model_id, bool exact) {
+  std::map<std::string, long long> words;
+  const bool rows = exact || !counters_live_;
+  for_each_row<std::string, long long>(
+      sql,
+      rows ? "SELECT status, COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m AND duplicate_key = 0 GROUP BY "
+             "status"
+           : "SELECT status, CAST(SUM(n) AS SIGNED) FROM pdr_job_counts WHERE model_name_id = :m GROUP BY status",
+      std::tie(model_id), [&](const std::string& word, long long n) {
+        if (n != 0) words[word] += n;
+      });
+  return words;
+}
+
+// Jobs per state: every word of a state counts as that state (the predecessor's failure words
+// as failed).
+std::map<std::string, long long> SociJobStore::state_totals(const std::map<std::string, long long>& words) {
   std::map<std::string, long long> counts;
-  std::vector<std::string> states(64);
-  std::vector<long long> n(64);
-  if (exact || !counters_live_) {
-    sql << "SELECT status, COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m AND duplicate_key = 0 "
-           "GROUP BY status",
-        soci::use(model_id), soci::into(states), soci::into(n);
-  } else {
-    sql << "SELECT status, CAST(SUM(n) AS SIGNED) FROM pdr_job_counts WHERE model_name_id = :m GROUP BY status",
-        soci::use(model_id), soci::into(states), soci::into(n);
-  }
-  // Every word of a state counts as that state (the predecessor's failure words as failed).
-  for (size_t i = 0; i < states.size(); ++i) {
-    if (n[i] != 0) counts[to_string(state_of_word(states[i]))] += n[i];
-  }
+  for (const auto& kv : words) counts[to_string(state_of_word(kv.first))] += kv.second;
   for (auto it = counts.begin(); it != counts.end();) it = it->second == 0 ? counts.erase(it) : std::next(it);
   return counts;
+}
+
+std::map<std::string, long long> SociJobStore::read_counts(Session& sql, long long model_id, bool exact) {
+  return state_totals(word_counts(sql, model_id, exact));
 }
 
 // A model's id by name (the first, should the predecessor have left two rows of one name).
@@ -165,24 +172,22 @@ Result<std::optional<long long>> SociJobStore::find_model(const std::string& mod
 }
 
 // The first 100 jobs of the model in `state`, with where and since when they run (or failed).
-std::vector<JobSummary> SociJobStore::job_summaries(Session& sql, long long model_id, JobState state) {
+// `words`: the model's status words with their counts, when known. Failed is every word not of
+// another state, a NOT IN that SQLite answers by reading every job of the model (0.3 s at a
+// million); the words name the ones the model has.
+std::vector<JobSummary> SociJobStore::job_summaries(Session& sql, long long model_id, JobState state,
+                                                    const std::map<std::string, long long>* words) {
   std::vector<JobSummary> out;
-  // Failed is every word not of another state: NOT IN, which SQLite answers by reading every
-  // job of the model (0.3 s at a million). The counters name the words the model has.
   std::string where = status_sql(state);
-  if (state == JobState::Failed && counters_live_) {
-    std::vector<std::string> words(64);
-    std::vector<long long> n(64);
-    sql << "SELECT status, CAST(SUM(n) AS SIGNED) FROM pdr_job_counts WHERE model_name_id = :m GROUP BY status",
-        soci::use(model_id), soci::into(words), soci::into(n);
+  if (state == JobState::Failed && words != nullptr) {
     std::string list;
-    bool plain = words.size() < 64;
-    for (size_t i = 0; i < words.size(); ++i) {
-      if (n[i] == 0 || state_of_word(words[i]) != JobState::Failed) continue;
-      plain = plain && words[i].find_first_of("'\\") == std::string::npos;
-      list += (list.empty() ? "'" : ", '") + words[i] + "'";
+    bool plain = true;
+    for (const auto& kv : *words) {
+      if (state_of_word(kv.first) != JobState::Failed) continue;
+      plain = plain && kv.first.find_first_of("'\\") == std::string::npos;
+      list += (list.empty() ? "'" : ", '") + kv.first + "'";
     }
-    if (list.empty() && plain) return out;
+    if (list.empty()) return out;
     if (plain) where = "status IN (" + list + ")";
   }
   soci::rowset<soci::row> rs = (sql.prepare << "SELECT model_job_name, COALESCE(host, ''), COALESCE(pid, 0), "
@@ -252,12 +257,13 @@ Result<StatusReport> SociJobStore::status_report(const std::string& model) {
     const auto found = model_id_of(sql, model);
     if (!found) return no_model(model);
     const long long model_id = *found;
-    for (const auto& kv : read_counts(sql, model_id, false)) {
+    const auto words = word_counts(sql, model_id, false);
+    for (const auto& kv : state_totals(words)) {
       report.by_status[kv.first] = kv.second;
       report.total += kv.second;
     }
-    report.running = job_summaries(sql, model_id, JobState::Running);
-    report.failed = job_summaries(sql, model_id, JobState::Failed);
+    report.running = job_summaries(sql, model_id, JobState::Running, nullptr);
+    report.failed = job_summaries(sql, model_id, JobState::Failed, &words);
     report.runs = run_records(sql, model_id);
     return Status::Ok();
   });

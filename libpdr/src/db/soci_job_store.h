@@ -108,6 +108,8 @@ class SociJobStore : public JobStore {
 
   // Jobs per state of a model (duplicate_key = 0): from the counters when the triggers keep them,
   // else by counting the rows.
+  std::map<std::string, long long> word_counts(Session& sql, long long model_id, bool exact);
+  static std::map<std::string, long long> state_totals(const std::map<std::string, long long>& words);
   std::map<std::string, long long> read_counts(Session& sql, long long model_id, bool exact);
 
   // A model's id by name (the first, should the predecessor have left two rows of one name).
@@ -251,7 +253,8 @@ class SociJobStore : public JobStore {
   // row of the predecessor (it finished the point meanwhile). Nothing else of those rows changes.
   void adopt_rows(Session& sql, long long model);
   // status_report's parts.
-  std::vector<JobSummary> job_summaries(Session& sql, long long model_id, JobState state);
+  std::vector<JobSummary> job_summaries(Session& sql, long long model_id, JobState state,
+                                        const std::map<std::string, long long>* words);
   std::vector<RunRecord> run_records(Session& sql, long long model_id);
   void upgrade_tables(Session& sql);
   void drop_old_triggers(Session& sql);
@@ -347,6 +350,7 @@ class SociJobStore : public JobStore {
   // Applies `c` in its own transaction; false when the row was not as expected.
   Result<bool> apply_alone(const StatusChange& c);
   bool apply_or_landed(Session& sql, const StatusChange& c);
+  static StatusChange change_of(const Outcome& o);
   // A failed attempt (`c.next` Failed, `c.retry`) recorded as the policy decides: failed for
   // good, or pending again after the retry delay.
   Result<RecordedOutcome> record_failure(StatusChange c, const std::string& what);

@@ -115,17 +115,7 @@ Result<std::vector<RecordedOutcome>> SociJobStore::record_finishes(const std::ve
   std::vector<StatusChange> changes;
   for (const auto& o : finishes) {
     if (o.state != JobState::Finished) return Status::Error(ErrorKind::kPermanent, "record_finishes: not a finish");
-    StatusChange c;
-    c.job_id = o.job_id;
-    c.expect = JobState::Running;
-    c.token = o.token;
-    c.epoch = o.epoch;
-    c.next = JobState::Finished;
-    c.exit_code = o.exit_code;
-    c.error = o.error;
-    c.cause = o.cause;
-    c.files = o.files;
-    changes.push_back(std::move(c));
+    changes.push_back(change_of(o));
   }
   std::vector<RecordedOutcome> out;
   Status st = transaction(
@@ -146,7 +136,8 @@ Result<std::vector<RecordedOutcome>> SociJobStore::record_finishes(const std::ve
   return out;
 }
 
-Result<RecordedOutcome> SociJobStore::record_outcome(const Outcome& o) {
+// The change an attempt's outcome makes to its running job.
+StatusChange SociJobStore::change_of(const Outcome& o) {
   StatusChange c;
   c.job_id = o.job_id;
   c.expect = JobState::Running;
@@ -158,6 +149,11 @@ Result<RecordedOutcome> SociJobStore::record_outcome(const Outcome& o) {
   c.stage = o.state == JobState::Failed ? o.stage : Stage::None;
   c.cause = o.cause;
   c.files = o.files;
+  return c;
+}
+
+Result<RecordedOutcome> SociJobStore::record_outcome(const Outcome& o) {
+  StatusChange c = change_of(o);
   if (o.state == JobState::Failed && o.retry) {
     c.retry = true;
     return record_failure(c, "record the failure of job " + std::to_string(o.job_id));
