@@ -16,8 +16,10 @@
 #include "pdr/grid.h"
 #include "pdr/settings.h"
 #include "support/backend.h"
+#include "support/history_check.h"
 #include "support/mariadb.h"
 #include "support/temp_dir.h"
+#include "util/text.h"
 
 namespace pdr {
 namespace {
@@ -58,6 +60,27 @@ class JobStoreTest : public ::testing::TestWithParam<std::string> {
       EXPECT_TRUE(c->kept_by_triggers) << c->note;
       EXPECT_EQ(c->counters, c->rows) << "model " << m;
     }
+    // ... and that every job's history agrees with its state (unless the test changed job rows
+    // with SQL, as a script would: pdr_run writes history for its own changes only).
+    if (!history_incomplete_) {
+      test::expect_history_agrees([&](const std::string& sql) { return count(sql); }, /*finished_once=*/false);
+    }
+  }
+
+  // One job's history as "event/state/attempt/epoch/token" words.
+  std::vector<std::string> history_of(long long job_id) {
+    HistoryQuery q;
+    q.model = "m1";
+    q.job = std::to_string(job_id);
+    auto events = store_->job_history(q);
+    EXPECT_TRUE(events.ok()) << events.status().message();
+    std::vector<std::string> out;
+    if (!events.ok()) return out;
+    for (const auto& e : events.value()) {
+      out.push_back(e.event + "/" + e.state + "/" + std::to_string(e.attempt) + "/" + std::to_string(e.lease_epoch) +
+                    "/" + e.token);
+    }
+    return out;
   }
 
   std::vector<GridPoint> points(std::vector<std::string> dens) {
@@ -119,6 +142,7 @@ class JobStoreTest : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<JobStore> other_store_;
   Provenance prov_;
   const Owner owner_{"h", 1, "tok1"};
+  bool history_incomplete_ = false;  // the test changed job states with SQL or pruned the history
 };
 
 TEST_P(JobStoreTest, RegisteringTwiceCreatesRowsOnce) {
@@ -336,6 +360,7 @@ TEST_P(JobStoreTest, StatusReadsCountersThatFollowEveryChangeAndCanBeRewritten) 
   ASSERT_EQ(jobs->size(), 2u);
   ASSERT_TRUE(store_->record_outcome(outcome(jobs->at(0), "tok1", JobState::Finished)).ok());
   // Changes made by hand with SQL are counted too: the triggers see every writer.
+  history_incomplete_ = true;
   exec(
       "UPDATE pdr_model_jobs SET status = 'skipped' WHERE status = 'pending' AND id = (SELECT m FROM (SELECT "
       "MAX(id) AS m FROM pdr_model_jobs) t)");
@@ -387,6 +412,7 @@ TEST_P(JobStoreTest, StatusListsTheFailedJobsOfEveryFailureWord) {
   Outcome failed = outcome(jobs->at(0), "tok1", JobState::Failed, "pdr exited with 3", Stage::Pdr);
   failed.retry = false;
   ASSERT_TRUE(store_->record_outcome(failed).ok());
+  history_incomplete_ = true;
   exec("UPDATE pdr_model_jobs SET status = 'exception_runtime' WHERE id = " + std::to_string(jobs->at(1).id));
   auto rep = store_->status_report("m1");
   ASSERT_TRUE(rep.ok());
@@ -450,6 +476,7 @@ TEST_P(MysqlJobStoreTest, WithoutTheTriggerPrivilegeStatusCountsTheRows) {
     EXPECT_NE(check->note.find("CREATE TRIGGER refused"), std::string::npos) << check->note;
     EXPECT_NE(check->note.find("(MySQL error 1142)"), std::string::npos) << check->note;
     // Changes the counters cannot see: status counts the rows.
+    history_incomplete_ = true;
     exec("UPDATE pdr_model_jobs SET status = 'skipped' WHERE status = 'pending'");
     auto rep = store.value()->status_report("m1");
     ASSERT_TRUE(rep.ok());
@@ -633,6 +660,135 @@ TEST_P(JobStoreTest, ExpiredLeaseReturnsTheJobAndFencesTheOldOwner) {
   stale.epoch -= 1;
   EXPECT_FALSE(store_->record_outcome(outcome(stale, other.token, JobState::Finished))->applied);
   EXPECT_TRUE(store_->record_outcome(outcome(again->front(), other.token, JobState::Finished))->applied);
+}
+
+// Every change of a job is in its history, in order, with who made it and why: a job reaped
+// from a dead owner, claimed again by another, the dead owner's late finish rejected, finished.
+TEST_P(JobStoreTest, EveryChangeOfAJobIsInItsHistory) {
+  store_->set_policy(JobPolicy{30, 3, 0, 10});
+  auto r = register_points(points({"30"}));
+  auto first = store_->claim_jobs(r.model_id, 1, owner_);
+  ASSERT_EQ(first->size(), 1u);
+  const ClaimedJob old = first->front();
+  exec("UPDATE pdr_model_jobs SET lease_expires_at = '2000-01-01 00:00:00' WHERE id = " + std::to_string(old.id));
+  ASSERT_EQ(store_->reap_expired().value(), 1);
+  const Owner other{"h2", 7, "tok2"};
+  auto second = store_->claim_jobs(r.model_id, 1, other);
+  ASSERT_EQ(second->size(), 1u);
+  ASSERT_EQ(second->front().id, old.id);
+  EXPECT_FALSE(store_->record_outcome(outcome(old, owner_.token, JobState::Finished))->applied);
+  ASSERT_TRUE(store_->record_outcome(outcome(second->front(), other.token, JobState::Finished))->applied);
+  EXPECT_EQ(history_of(old.id),
+            (std::vector<std::string>{"claimed/running/1/1/tok1", "reaped/pending/1/1/tok1", "claimed/running/2/2/tok2",
+                                      "rejected//0/1/tok1", "finished/finished/2/2/tok2"}));
+  HistoryQuery q;
+  q.model = "m1";
+  q.job = second->front().name;  // by name too
+  auto events = store_->job_history(q);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 5u);
+  const JobEvent& reaped = events->at(1);
+  EXPECT_EQ(reaped.host, host_name()) << "the reaper, this process";
+  EXPECT_EQ(reaped.stage, "lease");
+  EXPECT_NE(reaped.detail.find("lease of host h pid 1 expired, last heartbeat"), std::string::npos) << reaped.detail;
+  EXPECT_NE(reaped.detail.find("retry in"), std::string::npos) << reaped.detail;
+  EXPECT_EQ(events->at(0).stage, "pdr") << "a claim names the stage it starts at";
+  EXPECT_EQ(events->at(0).job_name, second->front().name);
+  EXPECT_EQ(events->at(3).exit_code, std::nullopt);
+  // Filters: one kind of event; the newest n.
+  q.job.clear();
+  q.event = "claimed";
+  EXPECT_EQ(store_->job_history(q)->size(), 2u) << "two claims of this job; the other point never ran";
+  q.event.clear();
+  q.last = 2;
+  auto last = store_->job_history(q);
+  ASSERT_EQ(last->size(), 2u);
+  EXPECT_EQ(last->back().event, "finished");
+  q.last = 0;
+  q.since = "2999-01-01 00:00:00";
+  EXPECT_TRUE(store_->job_history(q)->empty());
+  q.since.clear();
+  q.job = "no_such_job";
+  EXPECT_EQ(store_->job_history(q).status().kind(), ErrorKind::kUsage);
+  // The registration is one event of the grid, not one per job.
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_job_events WHERE job_id IS NULL AND event = 'registered'"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_job_events WHERE job_id IS NOT NULL AND event = 'registered'"), 0);
+}
+
+// Failures, retries, hand-backs, verify and pdr_run retry each leave their event.
+TEST_P(JobStoreTest, FailuresRetriesAndRequeuesAreInTheHistory) {
+  store_->set_policy(JobPolicy{30, 5, 0, 10});
+  auto r = register_points(points({"30"}));
+  auto a = store_->claim_jobs(r.model_id, 2, owner_);
+  ASSERT_EQ(a->size(), 2u);
+  const ClaimedJob job = a->front();
+  Outcome fail = outcome(job, owner_.token, JobState::Failed, "pdr: exit code 7", Stage::Pdr, "exit code 7");
+  fail.exit_code = 7;
+  ASSERT_EQ(store_->record_outcome(fail)->state, JobState::Pending);
+  auto b = store_->claim_jobs(r.model_id, 1, owner_);
+  ASSERT_EQ(b->size(), 1u);
+  Outcome again = outcome(b->front(), owner_.token, JobState::Failed, "pdr: exit code 7", Stage::Pdr, "exit code 7");
+  again.exit_code = 7;
+  ASSERT_EQ(store_->record_outcome(again)->state, JobState::Failed);
+  ASSERT_EQ(store_->retry_failed("m1").value(), 1);
+  // The other job: handed back (interrupted), then claimed, finished and requeued by verify.
+  ASSERT_EQ(store_->release_jobs(owner_).value(), 1);
+  auto c = store_->claim_jobs(r.model_id, 2, owner_);
+  ASSERT_EQ(c->size(), 2u);
+  const ClaimedJob second = c->front().id == job.id ? c->back() : c->front();
+  ASSERT_TRUE(store_->record_outcome(outcome(second, owner_.token, JobState::Finished))->applied);
+  ASSERT_TRUE(store_->requeue_finished(second.id, "output missing: /x").value());
+  EXPECT_EQ(history_of(job.id),
+            (std::vector<std::string>{"claimed/running/1/1/tok1", "retry/pending/1/1/tok1", "claimed/running/2/2/tok1",
+                                      "failed/exception_runtime/2/2/tok1", "requeued/pending/0/2/",
+                                      "claimed/running/1/3/tok1"}));
+  EXPECT_EQ(history_of(second.id), (std::vector<std::string>{"claimed/running/1/1/tok1", "released/pending/1/1/tok1",
+                                                             "claimed/running/1/2/tok1", "finished/finished/1/2/tok1",
+                                                             "requeued/pending/1/2/"}));
+  HistoryQuery q;
+  q.model = "m1";
+  q.job = std::to_string(job.id);
+  auto events = store_->job_history(q);
+  ASSERT_EQ(events->size(), 6u);
+  EXPECT_EQ(events->at(3).stage, "pdr");
+  EXPECT_EQ(events->at(3).exit_code, 7);
+  EXPECT_NE(events->at(1).detail.find("tried again in"), std::string::npos) << events->at(1).detail;
+  EXPECT_EQ(events->at(4).detail, "queued again by pdr_run retry");
+  q.job = std::to_string(second.id);
+  EXPECT_EQ(store_->job_history(q)->back().stage, "verify");
+  // status shows a failed job with its last three events.
+  auto d = store_->claim_jobs(r.model_id, 2, owner_);
+  ASSERT_FALSE(d->empty());
+  for (const auto& j : d.value()) {
+    ASSERT_TRUE(store_->record_outcome(failure(j, 3, "onion CO: exit code 3", Stage::Onion, "exit code 3")).ok());
+  }
+  auto status = store_->status_report("m1");
+  ASSERT_TRUE(status.ok());
+  ASSERT_FALSE(status->failed.empty());
+  ASSERT_EQ(status->failed.front().last_events.size(), 3u);
+  EXPECT_EQ(status->failed.front().last_events.back().event, "failed");
+  EXPECT_EQ(status->failed.front().last_events.back().stage, "onion");
+}
+
+// Old events of models with nothing left to run are pruned; a model at work keeps its history.
+TEST_P(JobStoreTest, PruningKeepsTheHistoryOfModelsAtWork) {
+  auto r = register_points(points({"30"}));
+  auto a = store_->claim_jobs(r.model_id, 2, owner_);
+  ASSERT_EQ(a->size(), 2u);
+  for (const auto& j : a.value())
+    ASSERT_TRUE(store_->record_outcome(outcome(j, owner_.token, JobState::Finished))->applied);
+  prov_.model_name = "m2";
+  prov_.model_path = dir_ / "storage/m2";
+  register_points(points({"40"}));
+  const long long m1_events = count(
+      "SELECT COUNT(*) FROM pdr_job_events e JOIN model_names m ON m.id = "
+      "e.model_name_id WHERE m.model_name = 'm1'");
+  EXPECT_EQ(m1_events, 5) << "registered, two claims, two finishes";
+  EXPECT_EQ(store_->prune_history(3600).value(), 0) << "nothing older than an hour";
+  exec("UPDATE pdr_job_events SET at = '2000-01-01 00:00:00.000'");
+  history_incomplete_ = true;
+  EXPECT_EQ(store_->prune_history(3600).value(), m1_events) << "m1 is done; m2 has pending jobs";
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_job_events"), 1) << "m2's registration stays";
 }
 
 // A finish replayed after its first write landed (the COMMIT's answer was lost) is recognised
@@ -902,6 +1058,7 @@ TEST_P(JobStoreTest, AClaimReadsPendingRowsNotTheFinishedOnesBeforeThem) {
   auto r = register_points(points(dens));
   ASSERT_EQ(r.created, 3000);
   // Most of a grid done: every row but the last ten is finished.
+  history_incomplete_ = true;
   exec(
       "UPDATE pdr_model_jobs SET status = 'finished', pending = 0 WHERE id <= (SELECT MAX(id) - 10 FROM "
       "(SELECT id FROM pdr_model_jobs) t)");

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "pdr/db_manager.h"
+#include "support/history_check.h"
 #include "support/mariadb.h"
 #include "support/run_binary.h"
 #include "support/slurm.h"
@@ -101,6 +102,7 @@ class MysqlFaultTest : public ::testing::Test {
                 "WHERE j.status <> 'finished'"),
               0);
     EXPECT_LE(q("SELECT COUNT(DISTINCT n) FROM (SELECT job_id, COUNT(*) n FROM job_files GROUP BY job_id) t"), 1);
+    test::expect_history_agrees([&](const std::string& sql) { return q(sql); });
     if (each_ran_once) {
       // Every job's executables started exactly once (pdr and one onion): nothing ran twice.
       std::map<std::string, int> starts;
@@ -473,6 +475,7 @@ class MultiProcessTest : public MysqlFaultTest {
               0)
         << "a job counter differs from the rows";
     EXPECT_GT(q("SELECT COUNT(DISTINCT shard) FROM pdr_job_counts"), 1) << "one shard per connection";
+    test::expect_history_agrees([&](const std::string& sql) { return q(sql); });
   }
 
   static std::string tail(const std::string& s) { return s.substr(s.size() > 3000 ? s.size() - 3000 : 0); }

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "support/grid_run.h"
+#include "support/history_check.h"
 #include "support/run_binary.h"
 
 namespace pdr {
@@ -105,6 +106,11 @@ class NoJobLostTest : public GridRunTest {
   }
   void TearDown() override {
     for (const auto& m : mounts_) ::umount2(m.c_str(), MNT_DETACH);
+    // Whatever the test broke, the history of every job it left agrees with the job's state.
+    if (fs::exists(dir_ / "jobs.db") &&
+        sql_count("SELECT COUNT(*) FROM sqlite_master WHERE name = 'pdr_job_events'") == 1) {
+      test::expect_history_agrees([&](const std::string& sql) { return sql_count(sql); }, /*finished_once=*/false);
+    }
   }
 
  private:

@@ -33,6 +33,12 @@ struct CliOptions {
   std::string grid_axes;       // status --grid dens,chi
   bool recount = false;        // status --recount: rewrite the job counters from the rows first
   bool ownerless = false;      // retry --ownerless: also jobs the Python pdr_run left running
+  // history
+  std::string job;         // --job NAME|ID
+  std::string since;       // --since DURATION|"YYYY-MM-DD[ HH:MM[:SS]]"
+  std::string reason;      // --reason EVENT
+  bool prune = false;      // --prune
+  std::string older_than;  // --older-than DURATION
   // submit
   std::string scheduler;
   std::optional<int> nodes;
@@ -59,6 +65,10 @@ int doctor_command(const CliOptions& options, const EnvLookup& env, std::ostream
 
 // Queues the failed (and cancelled) jobs of a model again with fresh attempts.
 int retry_command(const CliOptions& options, const EnvLookup& env, std::ostream& out);
+
+// Prints a model's job history (pdr_job_events), or with --prune deletes old events of models
+// that have nothing left to run.
+int history_command(const CliOptions& options, const EnvLookup& env, std::ostream& out);
 
 // Prints the job counts per state and the failures of one model (or of every model).
 int status_command(const CliOptions& options, const EnvLookup& env, std::ostream& out);

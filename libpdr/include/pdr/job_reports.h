@@ -12,6 +12,25 @@
 
 namespace pdr {
 
+// One line of a job's history (pdr_job_events): a change of its state, written in the same
+// transaction as the change.
+struct JobEvent {
+  long long id = 0;
+  long long job_id = 0;  // 0: an event of the grid (registered)
+  std::string job_name;
+  std::string at;     // database time, UTC, to the millisecond
+  std::string event;  // registered, claimed, finished, failed, retry, reaped, released, rejected, requeued,
+                      // replayed
+  std::string state;  // the job's state after it ("" for a rejected outcome, which changed nothing)
+  std::string host;   // who made the change
+  long long pid = 0;
+  std::string token;  // the attempt's run token
+  long long attempt = 0, lease_epoch = 0;
+  std::string stage;  // a failure's stage; a claim's first stage (pdr, or onion when only onion runs)
+  std::optional<int> exit_code;
+  std::string detail;
+};
+
 struct JobSummary {
   std::string name;
   std::string host;
@@ -20,6 +39,8 @@ struct JobSummary {
   std::optional<int> exit_code;
   std::string error;
   std::string stage;  // failed: where its latest attempt failed ("" when not recorded)
+  long long id = 0;
+  std::vector<JobEvent> last_events;  // failed: its last three events, oldest first
   int attempts = 0;
   long long age_seconds = -1;        // running: since its start (database clock)
   long long heartbeat_seconds = -1;  // running: since its owner last renewed the lease
@@ -49,6 +70,15 @@ struct StatusReport {
   std::vector<RunRecord> runs;  // the latest runs of the model, newest first
 };
 
+// Which events `pdr_run history` prints.
+struct HistoryQuery {
+  std::string model;
+  std::string job;    // a job name or id; "" for every job of the model
+  std::string since;  // "YYYY-MM-DD HH:MM:SS" UTC; "" for all
+  std::string event;  // one event word; "" for all
+  size_t last = 0;    // only the newest `last` events (0: all)
+};
+
 // What opening a database created by the predecessor (no schema_version) changed. Nothing is
 // deleted: duplicates are kept and marked, unusable unique keys are reported.
 struct MigrationReport {
@@ -71,9 +101,10 @@ struct MigrationReport {
 //    idx_jobs_finish give a model's first start and last finish without reading its rows;
 // 7: MySQL's pdr_progress_v reads those through a loose index scan; idx_jobs_model_status is
 //    dropped (idx_jobs_claim begins with the same columns).
+// 8: pdr_job_events, every job's history (and the view pdr_job_events_v).
 // Any change to tables, columns, indexes or views needs a new version: a database at the current
 // version with every table, index and view present is opened without being checked further.
-constexpr int kSchemaVersion = 7;
+constexpr int kSchemaVersion = 8;
 
 // What the database server is and can do (for doctor and the start of a run).
 struct ServerInfo {

@@ -92,6 +92,7 @@ struct Outcome {
   std::vector<StoredFile> files;  // recorded with a finish; staged until then
   bool retry = false;             // a failure goes back to pending after a delay unless the job used up its
                                   // attempts or failed the same way twice (see JobPolicy)
+  std::string replayed_from;      // set when it comes from an outage journal: which (for the job's history)
 };
 
 // What record_outcome did.
@@ -194,6 +195,17 @@ class JobStore {
   // --- reports (read-only) ---
 
   virtual Result<StatusReport> status_report(const std::string& model) = 0;
+  // The events of a model's jobs, oldest first (see HistoryQuery).
+  virtual Result<std::vector<JobEvent>> job_history(const HistoryQuery& query) {
+    (void)query;
+    return Status::Error(ErrorKind::kPermanent, "this job store keeps no history");
+  }
+  // Deletes the events older than `older_than_seconds` of models with no pending or running job;
+  // returns how many.
+  virtual Result<long long> prune_history(long long older_than_seconds) {
+    (void)older_than_seconds;
+    return Status::Error(ErrorKind::kPermanent, "this job store keeps no history");
+  }
   virtual Result<std::vector<std::string>> model_names() = 0;
   // Jobs of the model per state (for the progress line).
   virtual Result<std::map<std::string, long long>> state_counts(long long model_id) = 0;

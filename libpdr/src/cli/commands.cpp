@@ -28,6 +28,7 @@ constexpr const char* kMainFooter = R"(Examples:
   pdr_run verify --model-name m1          re-check stored outputs; redo jobs whose outputs changed
   pdr_run worker --model-name m1 --parallel --workers 8   join a registered grid (another node)
   pdr_run retry --model-name m1           queue failed jobs again with fresh attempts
+  pdr_run history --model-name m1 --job NAME   one job's life: claimed, reaped, retried, finished ...
   pdr_run doctor --config my.yaml --nodes 4 --workers 16   check the setup (OK/WARN/FAIL per line)
   pdr_run submit --scheduler slurm --nodes 4 --workers 16 --model-name m1 --dens 30 40 --chi 10 100
                                           one worker per node as a Slurm array job
@@ -89,6 +90,17 @@ void retry_flags(CLI::App& a, CliOptions& o) {
              "also queue jobs the Python pdr_run left running (it records no owner): only when no such run is alive");
 }
 
+void history_flags(CLI::App& a, CliOptions& o) {
+  a.add_option("--job", o.job, "one job, by name or id (default: every job of the model)");
+  a.add_option("--since", o.since, "only events since then: a duration back (2h, 3d) or a UTC time YYYY-MM-DD[ HH:MM]");
+  a.add_option("--reason", o.reason,
+               "only one kind of event: registered, claimed, finished, failed, retry, reaped, released, rejected, "
+               "requeued, replayed");
+  a.add_flag("--json", o.json, "print the events as one JSON array");
+  a.add_flag("--prune", o.prune, "delete old events of every model with nothing pending or running");
+  a.add_option("--older-than", o.older_than, "with --prune: events older than this (e.g. 90d)");
+}
+
 void doctor_flags(CLI::App& a, CliOptions& o) {
   a.add_flag("--parallel", o.parallel, "check for a parallel run");
   a.add_option("--workers", o.workers, "workers per process (for the max_connections check)");
@@ -134,6 +146,13 @@ Exit codes: 0 every output as recorded, 1 some jobs went back to pending (run th
        worker_flags, worker_command, R"(Examples:
   pdr_run --config my.yaml --model-name m1 --dens 30 40 --chi 10 100 --register-only   register once
   pdr_run worker --config my.yaml --model-name m1 --workers 8    then on each node (more than 1 worker runs in parallel))"},
+      {"history", "print a job's history (every change of its state, who made it and why), or prune old events",
+       history_flags, history_command, R"(Examples:
+  pdr_run history --config my.yaml --model-name m1 --job m1_30_10_-10_100   one job's life, oldest first
+  pdr_run history --config my.yaml --model-name m1 --reason reaped --since 1d   every job reaped in the last day
+  pdr_run history --config my.yaml --model-name m1 --job 42 --json          job id 42 as a JSON array
+  pdr_run history --config my.yaml --prune --older-than 90d                 delete events older than 90 days
+                                                                           of models with nothing left to run)"},
       {"retry", "queue the failed jobs of a model again with fresh attempts", retry_flags, retry_command, R"(Examples:
   pdr_run retry --config my.yaml --model-name m1                then: pdr_run worker --config my.yaml --model-name m1
   pdr_run retry --config my.yaml --model-name m1 --ownerless    also the jobs the Python pdr_run left running)"},

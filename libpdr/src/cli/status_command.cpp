@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "cli/cli_util.h"
+#include "cli/history_text.h"
 #include "pdr/cli.h"
 #include "pdr/db_manager.h"
 #include "pdr/exit_code.h"
@@ -24,49 +25,17 @@
 namespace pdr {
 namespace {
 
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
-
 std::string json_jobs(const std::vector<JobSummary>& jobs) {
   std::string out = "[";
   for (size_t i = 0; i < jobs.size(); ++i) {
     const auto& j = jobs[i];
-    out += (i ? ", " : "") + std::string("{\"name\": ") + json_string(j.name) + ", \"host\": " + json_string(j.host) +
-           ", \"pid\": " + std::to_string(j.pid) + ", \"time_of_start\": " + json_string(j.time_of_start) +
+    out += (i ? ", " : "") + std::string("{\"name\": ") + json_quote(j.name) + ", \"host\": " + json_quote(j.host) +
+           ", \"pid\": " + std::to_string(j.pid) + ", \"time_of_start\": " + json_quote(j.time_of_start) +
            ", \"exit_code\": " + (j.exit_code ? std::to_string(*j.exit_code) : "null") +
-           ", \"error\": " + json_string(j.error) + ", \"stage\": " + json_string(j.stage) +
+           ", \"error\": " + json_quote(j.error) + ", \"stage\": " + json_quote(j.stage) +
            ", \"attempts\": " + std::to_string(j.attempts) + ", \"age_seconds\": " + std::to_string(j.age_seconds) +
-           ", \"heartbeat_seconds\": " + std::to_string(j.heartbeat_seconds) + "}";
+           ", \"heartbeat_seconds\": " + std::to_string(j.heartbeat_seconds) +
+           (j.last_events.empty() ? std::string() : ", \"last_events\": " + json_events(j.last_events)) + "}";
   }
   return out + "]";
 }
@@ -76,9 +45,9 @@ std::string json_runs(const std::vector<RunRecord>& runs) {
   for (size_t i = 0; i < runs.size(); ++i) {
     const auto& r = runs[i];
     const auto& p = r.pool;
-    out += (i ? ", " : "") + std::string("{\"host\": ") + json_string(r.host) + ", \"pid\": " + std::to_string(r.pid) +
-           ", \"workers\": " + std::to_string(r.workers) + ", \"state\": " + json_string(r.state) +
-           ", \"started_at\": " + json_string(r.started_at) + ", \"updated_at\": " + json_string(r.updated_at) +
+    out += (i ? ", " : "") + std::string("{\"host\": ") + json_quote(r.host) + ", \"pid\": " + std::to_string(r.pid) +
+           ", \"workers\": " + std::to_string(r.workers) + ", \"state\": " + json_quote(r.state) +
+           ", \"started_at\": " + json_quote(r.started_at) + ", \"updated_at\": " + json_quote(r.updated_at) +
            ", \"pool\": {\"open\": " + std::to_string(p.size) + ", \"in_use\": " + std::to_string(p.in_use) +
            ", \"idle\": " + std::to_string(p.idle) + ", \"created\": " + std::to_string(p.created) +
            ", \"validated\": " + std::to_string(p.validated) + ", \"replaced\": " + std::to_string(p.replaced) +
@@ -89,10 +58,9 @@ std::string json_runs(const std::vector<RunRecord>& runs) {
 
 std::string json_report(const StatusReport& r) {
   std::string out =
-      "{\"model\": " + json_string(r.model) + ", \"total\": " + std::to_string(r.total) + ", \"by_status\": {";
+      "{\"model\": " + json_quote(r.model) + ", \"total\": " + std::to_string(r.total) + ", \"by_status\": {";
   size_t i = 0;
-  for (const auto& kv : r.by_status)
-    out += (i++ ? ", " : "") + json_string(kv.first) + ": " + std::to_string(kv.second);
+  for (const auto& kv : r.by_status) out += (i++ ? ", " : "") + json_quote(kv.first) + ": " + std::to_string(kv.second);
   out += "}, \"running\": " + json_jobs(r.running) + ", \"failed\": " + json_jobs(r.failed) +
          ", \"runs\": " + json_runs(r.runs) + "}";
   return out;
@@ -128,6 +96,7 @@ void print_report(std::ostream& out, const StatusReport& r) {
     for (const auto& j : r.failed) {
       out << "  " << j.name << "  " << (j.stage.empty() ? "" : "[" + j.stage + "]  ")
           << (j.exit_code ? "exit " + std::to_string(*j.exit_code) + "  " : "") << j.error << "\n";
+      for (const auto& e : j.last_events) out << "      " << event_line(e, false) << "\n";
     }
   }
 }
@@ -173,10 +142,10 @@ void print_grid(std::ostream& out, const std::string& model, const GridMap& g) {
 
 std::string json_grid(const std::string& model, const GridMap& g) {
   std::string out =
-      "{\"model\": " + json_string(model) + ", \"rows\": {\"axis\": " + json_string(g.row_axis) + ", \"values\": [";
-  for (size_t i = 0; i < g.rows.size(); ++i) out += (i ? ", " : "") + json_string(g.rows[i]);
-  out += "]}, \"columns\": {\"axis\": " + json_string(g.column_axis) + ", \"values\": [";
-  for (size_t i = 0; i < g.columns.size(); ++i) out += (i ? ", " : "") + json_string(g.columns[i]);
+      "{\"model\": " + json_quote(model) + ", \"rows\": {\"axis\": " + json_quote(g.row_axis) + ", \"values\": [";
+  for (size_t i = 0; i < g.rows.size(); ++i) out += (i ? ", " : "") + json_quote(g.rows[i]);
+  out += "]}, \"columns\": {\"axis\": " + json_quote(g.column_axis) + ", \"values\": [";
+  for (size_t i = 0; i < g.columns.size(); ++i) out += (i ? ", " : "") + json_quote(g.columns[i]);
   out += "]}, \"cells\": [";
   for (size_t i = 0; i < g.rows.size(); ++i) {
     out += i ? ", [" : "[";
@@ -186,7 +155,7 @@ std::string json_grid(const std::string& model, const GridMap& g) {
       size_t n = 0;
       if (it != g.cells.end()) {
         for (const auto& kv : it->second)
-          out += (n++ ? ", " : "") + json_string(kv.first) + ": " + std::to_string(kv.second);
+          out += (n++ ? ", " : "") + json_quote(kv.first) + ": " + std::to_string(kv.second);
       }
       out += "}";
     }

@@ -27,6 +27,8 @@ struct Dialect {
   // The database's clock in UTC, now and `seconds` from now (leases and retries use it, so the
   // clocks of the nodes do not matter).
   std::string now() const { return mysql ? "UTC_TIMESTAMP()" : "datetime('now')"; }
+  // Now to the millisecond (UTC), for the job history.
+  std::string now_ms() const { return mysql ? "UTC_TIMESTAMP(3)" : "strftime('%Y-%m-%d %H:%M:%f', 'now')"; }
   // Whole seconds from a DATETIME column (UTC) to now.
   std::string seconds_since(const std::string& column) const {
     return mysql ? "TIMESTAMPDIFF(SECOND, " + column + ", UTC_TIMESTAMP())"

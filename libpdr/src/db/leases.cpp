@@ -47,16 +47,20 @@ Result<long long> SociJobStore::reap_expired() {
     struct Expired {
       long long id, epoch, pid;
       int attempts;
-      std::string host;
+      std::string host, token;
+      long long silent;  // seconds since its owner's last heartbeat (-1: never)
     };
     std::vector<Expired> expired;
     soci::rowset<soci::row> rs =
-        (sql.prepare << "SELECT id, lease_epoch, COALESCE(pid, 0), attempts, COALESCE(host, '') FROM pdr_model_jobs "
-                        "WHERE status = 'running' AND lease_expires_at < " +
+        (sql.prepare << "SELECT id, lease_epoch, COALESCE(pid, 0), attempts, COALESCE(host, ''), COALESCE(token, ''), "
+                        "COALESCE(" +
+                            dialect_.seconds_since("heartbeat_at") +
+                            ", -1) FROM pdr_model_jobs WHERE status = 'running' AND lease_expires_at < " +
                             dialect_.now() + " LIMIT 1000" + std::string(dialect_.claim_lock()));
     for (const auto& row : rs) {
       expired.push_back(Expired{as_integer(row, 0), as_integer(row, 1), as_integer(row, 2),
-                                static_cast<int>(as_integer(row, 3)), row.get<std::string>(4)});
+                                static_cast<int>(as_integer(row, 3)), row.get<std::string>(4), row.get<std::string>(5),
+                                as_integer(row, 6)});
     }
     for (const auto& e : expired) {
       StatusChange c;
@@ -70,6 +74,12 @@ Result<long long> SociJobStore::reap_expired() {
       c.error = d.error;
       c.stage = Stage::Lease;
       c.cause = "its owner stopped renewing it";
+      c.reaped = true;
+      c.reaped_token = e.token;
+      c.note = "lease of host " + e.host + " pid " + std::to_string(e.pid) + " expired, last heartbeat " +
+               (e.silent < 0 ? std::string("never") : duration_text(e.silent) + " ago") + "; " +
+               (c.next == JobState::Pending ? "retry in " + duration_text(d.retry_in_seconds)
+                                            : std::string("attempts used up: failed"));
       if (apply_change(sql, c)) {
         ++n;
         if (c.next == JobState::Pending) {

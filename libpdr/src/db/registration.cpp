@@ -47,7 +47,17 @@ Status SociJobStore::register_grid(const Provenance& prov, const std::vector<Gri
   if (!st.ok()) return st;
   report->created = after - before;
   if (report->created >= kAnalyzeAfter) refresh_statistics();
-  return reconcile(ids.model, points, param_ids, report, options);
+  st = reconcile(ids.model, points, param_ids, report, options);
+  if (!st.ok()) return st;
+  // One event for the grid, none per job (a million points write one row here).
+  const std::string detail = std::to_string(report->points) + " points: " + std::to_string(report->created) +
+                             " new jobs, " + std::to_string(report->already_finished) + " already done, " +
+                             std::to_string(report->requeued + report->outputs_missing + report->onion_requeued) +
+                             " queued again";
+  return transaction("record the registration", [&](Session& sql) {
+    write_grid_event(sql, ids.model, "registered", detail);
+    return Status::Ok();
+  });
 }
 
 // MySQL: InnoDB refreshes a table's index statistics in the background some time after many

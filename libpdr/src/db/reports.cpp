@@ -195,7 +195,7 @@ std::vector<JobSummary> SociJobStore::job_summaries(Session& sql, long long mode
                                                "COALESCE(" +
                                                    dialect_.seconds_since("time_of_start") + ", -1), COALESCE(" +
                                                    dialect_.seconds_since("heartbeat_at") +
-                                                   ", -1), COALESCE(error_stage, '') FROM pdr_model_jobs "
+                                                   ", -1), COALESCE(error_stage, ''), id FROM pdr_model_jobs "
                                                    "WHERE model_name_id = :m AND duplicate_key = 0 AND " +
                                                    where + " ORDER BY id LIMIT 100",
                                 soci::use(model_id));
@@ -211,6 +211,7 @@ std::vector<JobSummary> SociJobStore::job_summaries(Session& sql, long long mode
     j.age_seconds = as_integer(row, 7);
     j.heartbeat_seconds = as_integer(row, 8);
     if (state == JobState::Failed) j.stage = row.get<std::string>(9);
+    j.id = as_integer(row, 10);
     out.push_back(std::move(j));
   }
   return out;
@@ -264,6 +265,14 @@ Result<StatusReport> SociJobStore::status_report(const std::string& model) {
     }
     report.running = job_summaries(sql, model_id, JobState::Running, nullptr);
     report.failed = job_summaries(sql, model_id, JobState::Failed, &words);
+    // The last three events of the failed jobs shown first (how each came to fail).
+    std::vector<long long> ids;
+    for (size_t i = 0; i < report.failed.size() && i < kFailedWithHistory; ++i) ids.push_back(report.failed[i].id);
+    auto events = last_events(sql, ids, 3);
+    for (auto& j : report.failed) {
+      auto it = events.find(j.id);
+      if (it != events.end()) j.last_events = std::move(it->second);
+    }
     report.runs = run_records(sql, model_id);
     return Status::Ok();
   });

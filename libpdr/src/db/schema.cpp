@@ -160,6 +160,26 @@ std::vector<TableDef> schema_tables() {
         {"shard", "INTEGER NOT NULL"},
         {"status", "VARCHAR(50) NOT NULL"},
         {"n", "BIGINT NOT NULL DEFAULT 0"}}},
+      // Every change of a job's state, written in the transaction of the change (see
+      // SociJobStore::write_event): the database's UTC time to the millisecond, the event
+      // (claimed, finished, failed, retry, reaped, released, rejected, requeued, replayed; a
+      // grid's "registered" has no job), the state the job was left in, who made the change
+      // (host, pid), the attempt's run token, attempt and lease epoch, the stage and exit code
+      // of a failure and one line of detail.
+      {"pdr_job_events",
+       {{"job_id", "INTEGER"},
+        {"model_name_id", "INTEGER NOT NULL"},
+        {"at", "DATETIME(3) NOT NULL"},
+        {"event", "VARCHAR(32) NOT NULL"},
+        {"state", "VARCHAR(50)"},
+        {"host", "VARCHAR(255)"},
+        {"pid", "INTEGER"},
+        {"token", "VARCHAR(250)"},
+        {"attempt", "INTEGER"},
+        {"lease_epoch", "BIGINT"},
+        {"stage", "VARCHAR(16)"},
+        {"exit_code", "INTEGER"},
+        {"detail", "TEXT"}}},
       {"job_files",
        {{"job_id", "INTEGER NOT NULL"},
         {"kind", "VARCHAR(64) NOT NULL"},
@@ -195,6 +215,8 @@ std::vector<IndexDef> schema_indexes() {
       {"uq_runs_token", "pdr_runs", "token", true},
       {"idx_runs_model", "pdr_runs", "model_name_id, started_at", false},
       {"uq_job_counts", "pdr_job_counts", "model_name_id, shard, status", true},
+      {"idx_job_events_job", "pdr_job_events", "job_id, id", false},
+      {"idx_job_events_model", "pdr_job_events", "model_name_id, at", false},
   };
 }
 
@@ -274,6 +296,13 @@ std::vector<ViewDef> schema_views(bool counted, bool mysql) {
        "r.started_at AS started_at, r.updated_at AS last_heartbeat, "
        "(SELECT COUNT(*) FROM pdr_model_jobs j WHERE j.token = r.token AND j.status = 'running') AS running_jobs "
        "FROM pdr_runs r LEFT JOIN model_names m ON m.id = r.model_name_id WHERE r.state = 'running'"},
+      // Every job's history, oldest first by event_id (pdr_run history prints it).
+      {"pdr_job_events_v",
+       "SELECT e.id AS event_id, m.model_name AS model_name, e.job_id AS job_id, j.model_job_name AS job_name, "
+       "e.at AS at, e.event AS event, e.state AS state, e.host AS host, e.pid AS pid, e.token AS token, "
+       "e.attempt AS attempt, e.lease_epoch AS lease_epoch, e.stage AS stage, e.exit_code AS exit_code, "
+       "e.detail AS detail FROM pdr_job_events e JOIN model_names m ON m.id = e.model_name_id "
+       "LEFT JOIN pdr_model_jobs j ON j.id = e.job_id"},
   };
 }
 

@@ -36,6 +36,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include <unistd.h>
+
 #include "db/db_error.h"
 #include "db/dialect.h"
 #include "db/fetch_rows.h"
@@ -71,6 +73,14 @@ struct StatusChange {
   const Owner* claimant = nullptr;  // the new owner, for a transition to running
   long long epoch = 0;              // lease epoch the row must still have (0: any)
   bool retry = false;               // a failed attempt: its logs are recorded, the attempt counts
+  // For the job's history (pdr_job_events): a change of the reaper, an outcome replayed from a
+  // journal (where from), the event's stage when it is not `stage` (a claim: where it starts)
+  // and its detail when it is not `error`.
+  bool reaped = false;
+  std::string reaped_token;  // the token of the owner whose lease the reaper ended
+  std::string replayed_from;
+  std::string event_stage;
+  std::string note;
 };
 
 // Whether two recorded model paths name the same place.
@@ -80,7 +90,8 @@ bool is_job_output_column(const std::string& kind);
 
 class SociJobStore : public JobStore {
  public:
-  explicit SociJobStore(DbManager* manager) : db_(manager), tx_(manager) {
+  explicit SociJobStore(DbManager* manager)
+      : db_(manager), tx_(manager), actor_host_(host_name()), actor_pid_(static_cast<long long>(getpid())) {
     dialect_.mysql = manager->settings().type == "mysql";
   }
 
@@ -190,6 +201,9 @@ class SociJobStore : public JobStore {
                     const PoolStats& pool) override;
 
   Result<std::vector<std::string>> model_names() override;
+
+  Result<std::vector<JobEvent>> job_history(const HistoryQuery& query) override;
+  Result<long long> prune_history(long long older_than_seconds) override;
 
  private:
   using LandedCheck = Transactor::LandedCheck;
@@ -347,6 +361,17 @@ class SociJobStore : public JobStore {
   std::string state_update_sql(const StatusChange& c) const;
   bool write_state(Session& sql, const StatusChange& c);
   void write_outputs(Session& sql, const StatusChange& c);
+  // The history line of a change that applied (history.cpp): one INSERT ... SELECT of the job
+  // row as the change left it, in the change's transaction. `event` "" names it from the change.
+  void write_event(Session& sql, const StatusChange& c, const std::string& event = "");
+  // An attempt's outcome that found the job moved on (its lease lost): recorded with no state (it
+  // changed none).
+  void write_rejected(Session& sql, const StatusChange& c);
+  // A grid's event (registered), of no job.
+  void write_grid_event(Session& sql, long long model_id, const std::string& event, const std::string& detail);
+  static constexpr size_t kFailedWithHistory = 20;  // failed jobs status shows with their last events
+  // The last `n` events of each job (status shows them with a failed job).
+  std::map<long long, std::vector<JobEvent>> last_events(Session& sql, const std::vector<long long>& job_ids, size_t n);
   // Applies `c` in its own transaction; false when the row was not as expected.
   Result<bool> apply_alone(const StatusChange& c);
   bool apply_or_landed(Session& sql, const StatusChange& c);
@@ -398,6 +423,8 @@ class SociJobStore : public JobStore {
   Transactor tx_;
   JobPolicy policy_;
   Dialect dialect_;
+  std::string actor_host_;  // this process, as the history names who made a change
+  long long actor_pid_ = 0;
 };
 
 }  // namespace pdr

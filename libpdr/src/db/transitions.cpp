@@ -30,6 +30,7 @@ Result<std::vector<ClaimedJob>> SociJobStore::claim_jobs(long long model_id, int
           c.expect = JobState::Pending;
           c.next = JobState::Running;
           c.claimant = &owner;
+          c.event_stage = stages[i] == "onion" ? "onion" : "pdr";  // where the attempt starts
           if (apply_change(sql, c)) {
             claimed.push_back(
                 ClaimedJob{ids[i], names[i], params[i], attempts[i] + 1, stages[i] == "onion", epochs[i] + 1, nullptr});
@@ -65,7 +66,9 @@ bool SociJobStore::apply_or_landed(Session& sql, const StatusChange& c) {
     // A replayed finish whose first write landed (its COMMIT answer was lost): only the
     // attempt that held this lease epoch can have finished the job under it.
     applied = job_is(sql, c.job_id, JobState::Finished, "", c.epoch);
+    if (applied) return true;  // its events landed with it
   }
+  if (!applied) write_rejected(sql, c);
   return applied;
 }
 
@@ -149,6 +152,7 @@ StatusChange SociJobStore::change_of(const Outcome& o) {
   c.stage = o.state == JobState::Failed ? o.stage : Stage::None;
   c.cause = o.cause;
   c.files = o.files;
+  c.replayed_from = o.replayed_from;
   return c;
 }
 
@@ -209,6 +213,7 @@ Result<RecordedOutcome> SociJobStore::record_failure(StatusChange c, const std::
         w.next = d.next;
         w.error = d.error;
         out.applied = apply_change(sql, w);
+        if (!out.applied) write_rejected(sql, w);
         out.state = w.next;
         out.error = w.error;
         if (out.applied && w.next == JobState::Pending) {
@@ -251,7 +256,15 @@ Result<long long> SociJobStore::retry_failed(const std::string& model, bool owne
                                              "'running' AND token IS NULL",
                               soci::use(all[i]));
         up.execute(true);
-        n += up.get_affected_rows() == 1 ? 1 : 0;
+        if (up.get_affected_rows() == 1) {
+          ++n;
+          StatusChange c;
+          c.job_id = all[i];
+          c.expect = JobState::Running;
+          c.next = JobState::Pending;
+          c.note = "left running without an owner; queued again by pdr_run retry";
+          write_event(sql, c, "requeued");
+        }
         continue;
       }
       StatusChange c;
@@ -297,6 +310,7 @@ bool SociJobStore::apply_change(Session& sql, const StatusChange& change) {
   if (c.next == JobState::Running && c.claimant == nullptr) return false;  // a claim must say who claims
   if (!write_state(sql, c)) return false;
   write_outputs(sql, c);
+  write_event(sql, c);
   return true;
 }
 

@@ -98,6 +98,7 @@ Result<ReplayReport> replay_lines(const std::string& path, JobStore& store, cons
       ++*handled;
       continue;
     }
+    outcome->replayed_from = "the journal " + path;
     auto recorded = store.record_outcome(outcome.value());
     if (!recorded.ok()) {
       const ErrorKind kind = recorded.status().kind();

@@ -35,6 +35,28 @@ std::string duration_text(long long seconds) {
   return buf;
 }
 
+std::optional<long long> parse_duration(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  if (text.find_first_not_of("0123456789") == std::string::npos) {
+    if (text.size() > 12) return std::nullopt;
+    return std::stoll(text);
+  }
+  long long total = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t j = i;
+    while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j]))) ++j;
+    if (j == i || j == text.size() || j - i > 9) return std::nullopt;
+    const long long n = std::stoll(text.substr(i, j - i));
+    const char unit = text[j];
+    const long long scale = unit == 'd' ? 86400 : unit == 'h' ? 3600 : unit == 'm' ? 60 : unit == 's' ? 1 : 0;
+    if (scale == 0) return std::nullopt;
+    total += n * scale;
+    i = j + 1;
+  }
+  return total;
+}
+
 std::string host_name() {
   char buf[256] = {0};
   return gethostname(buf, sizeof buf - 1) == 0 ? std::string(buf) : std::string("unknown");
@@ -132,6 +154,39 @@ std::string utc_time_text(long long epoch_seconds, const char* format) {
   std::tm tm{};
   gmtime_r(&t, &tm);
   return time_text(tm, format);
+}
+
+std::string json_quote(const std::string& s) {
+  std::string out = "\"";
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
 }
 
 }  // namespace pdr

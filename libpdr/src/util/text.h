@@ -1,6 +1,7 @@
 // Small text and host helpers shared across the library (one home for each).
 #pragma once
 
+#include <optional>
 #include <string>
 
 namespace pdr {
@@ -17,6 +18,8 @@ std::string local_time_text();
 std::string utc_time_text(long long epoch_seconds, const char* format = "%Y-%m-%d %H:%M:%S");
 // A duration for people: "42s", "3m05s", "2h07m"; "?" when negative (unknown).
 std::string duration_text(long long seconds);
+// "90d", "12h", "1h30m", "45s" or plain seconds ("600") as seconds; nullopt when it is none of these.
+std::optional<long long> parse_duration(const std::string& text);
 // `text` with every byte that is not part of a well-formed UTF-8 sequence replaced by '?'.
 std::string valid_utf8(const std::string& text);
 
@@ -25,6 +28,8 @@ size_t edit_distance(const std::string& a, const std::string& b);
 
 // `text` safe to print on one line: control characters as \n, \r, \t or \xNN, a backslash doubled.
 std::string printable(const std::string& text);
+// `text` as a JSON string, quotes included.
+std::string json_quote(const std::string& text);
 // "1 point", "2 points": a count with its noun, plural with an s.
 std::string count_text(long long n, const std::string& noun);
 // For sizes: a count never exceeds what long long holds.

@@ -1,0 +1,216 @@
+// Every job's history: pdr_job_events, one row per change of a job's state, written by the
+// transaction that makes the change (so the last event of a job always names its state), and
+// read by `pdr_run history` and `status`.
+#include "db/soci_job_store.h"
+
+namespace pdr {
+
+namespace {
+
+// The event a change is, from what it changes.
+std::string event_of(const StatusChange& c) {
+  if (!c.replayed_from.empty()) return "replayed";
+  if (c.reaped) return "reaped";
+  switch (c.next) {
+    case JobState::Running:
+      return "claimed";
+    case JobState::Finished:
+      return "finished";
+    case JobState::Failed:
+      return "failed";
+    case JobState::Pending:
+      if (c.retry) return "retry";
+      // Handed back by its owner (interrupted, stopped, its host failing): the attempt is undone.
+      if (c.expect == JobState::Running) return "released";
+      return "requeued";
+    default:
+      return to_string(c.next);
+  }
+}
+
+}  // namespace
+
+void SociJobStore::write_event(Session& sql, const StatusChange& c, const std::string& event) {
+  const std::string name = event.empty() ? event_of(c) : event;
+  const std::string token = c.claimant != nullptr ? c.claimant->token : c.reaped ? c.reaped_token : c.token;
+  const std::string stage = !c.event_stage.empty() ? c.event_stage : c.stage != Stage::None ? to_string(c.stage) : "";
+  std::string detail = !c.note.empty() ? c.note : c.error;
+  if (!c.replayed_from.empty()) {
+    detail =
+        std::string(to_string(c.next)) + ", replayed from " + c.replayed_from + (detail.empty() ? "" : ": " + detail);
+  }
+  detail = valid_utf8(detail);
+  const int exit_code = c.exit_code.value_or(0);
+  // A hand-back undoes its attempt (attempts - 1): the event names the attempt it ended.
+  const int undone =
+      c.next == JobState::Pending && c.expect == JobState::Running && !c.token.empty() && !c.retry && !c.reaped ? 1 : 0;
+  soci::indicator token_ind = token.empty() ? soci::i_null : soci::i_ok;
+  soci::indicator stage_ind = stage.empty() ? soci::i_null : soci::i_ok;
+  soci::indicator exit_ind = c.exit_code ? soci::i_ok : soci::i_null;
+  soci::indicator detail_ind = detail.empty() ? soci::i_null : soci::i_ok;
+  sql << "INSERT INTO pdr_job_events (job_id, model_name_id, at, event, state, host, pid, token, attempt, "
+         "lease_epoch, stage, exit_code, detail) SELECT id, model_name_id, " +
+             dialect_.now_ms() +
+             ", :event, status, :host, :pid, :token, attempts + :undone, lease_epoch, :stage, :exit_code, :detail "
+             "FROM pdr_model_jobs WHERE id = :id",
+      soci::use(name), soci::use(actor_host_), soci::use(actor_pid_), soci::use(token, token_ind), soci::use(undone),
+      soci::use(stage, stage_ind), soci::use(exit_code, exit_ind), soci::use(detail, detail_ind), soci::use(c.job_id);
+}
+
+void SociJobStore::write_rejected(Session& sql, const StatusChange& c) {
+  // Only an attempt's own outcome is "rejected"; another change that found the row moved on
+  // (a reaper that lost a race, a requeue of a job that runs again) did nothing to tell.
+  if (c.token.empty() || c.expect != JobState::Running) return;
+  // It changed nothing, so it names no state. The row is read without a lock: on MySQL
+  // (READ COMMITTED) the UPDATE that matched nothing took none, and waiting here for the
+  // transaction that holds the job now could deadlock with it on the counter rows.
+  long long model_id = 0;
+  sql << "SELECT model_name_id FROM pdr_model_jobs WHERE id = :id", soci::use(c.job_id), soci::into(model_id);
+  if (!sql.got_data()) return;
+  const std::string note = std::string("outcome ") + to_string(c.next) +
+                           " not recorded: the job is no longer held by this attempt (lease lost)" +
+                           (c.replayed_from.empty() ? "" : "; replayed from " + c.replayed_from);
+  const int exit_code = c.exit_code.value_or(0);
+  soci::indicator exit_ind = c.exit_code ? soci::i_ok : soci::i_null;
+  sql << "INSERT INTO pdr_job_events (job_id, model_name_id, at, event, host, pid, token, lease_epoch, exit_code, "
+         "detail) VALUES (:id, :m, " +
+             dialect_.now_ms() + ", 'rejected', :host, :pid, :token, :epoch, :exit_code, :detail)",
+      soci::use(c.job_id), soci::use(model_id), soci::use(actor_host_), soci::use(actor_pid_), soci::use(c.token),
+      soci::use(c.epoch), soci::use(exit_code, exit_ind), soci::use(note);
+}
+
+void SociJobStore::write_grid_event(Session& sql, long long model_id, const std::string& event,
+                                    const std::string& detail) {
+  sql << "INSERT INTO pdr_job_events (job_id, model_name_id, at, event, host, pid, detail) VALUES (NULL, :m, " +
+             dialect_.now_ms() + ", :event, :host, :pid, :detail)",
+      soci::use(model_id), soci::use(event), soci::use(actor_host_), soci::use(actor_pid_), soci::use(detail);
+}
+
+namespace {
+
+constexpr const char* kEventColumns =
+    "e.id, COALESCE(e.job_id, 0), COALESCE(j.model_job_name, ''), COALESCE(e.at, ''), e.event, COALESCE(e.state, ''), "
+    "COALESCE(e.host, ''), COALESCE(e.pid, 0), COALESCE(e.token, ''), COALESCE(e.attempt, 0), "
+    "COALESCE(e.lease_epoch, 0), COALESCE(e.stage, ''), e.exit_code, COALESCE(e.detail, '')";
+
+}  // namespace
+
+static JobEvent event_row(const soci::row& row, long long (*integer)(const soci::row&, std::size_t)) {
+  JobEvent e;
+  e.id = integer(row, 0);
+  e.job_id = integer(row, 1);
+  e.job_name = row.get<std::string>(2);
+  e.at = row.get<std::string>(3);
+  e.event = row.get<std::string>(4);
+  e.state = row.get<std::string>(5);
+  e.host = row.get<std::string>(6);
+  e.pid = integer(row, 7);
+  e.token = row.get<std::string>(8);
+  e.attempt = integer(row, 9);
+  e.lease_epoch = integer(row, 10);
+  e.stage = row.get<std::string>(11);
+  if (row.get_indicator(12) != soci::i_null) e.exit_code = static_cast<int>(integer(row, 12));
+  e.detail = row.get<std::string>(13);
+  return e;
+}
+
+Result<std::vector<JobEvent>> SociJobStore::job_history(const HistoryQuery& q) {
+  std::vector<JobEvent> out;
+  Status st = read("read the history of model " + q.model, [&](Session& sql) {
+    out.clear();
+    const auto found = model_id_of(sql, q.model);
+    if (!found) return no_model(q.model);
+    const long long model_id = *found;
+    std::string where = "e.model_name_id = :m";
+    long long job_id = 0;
+    std::string job_name = q.job;
+    if (!q.job.empty()) {
+      // A job by name, else by id (a job name is never a plain number).
+      soci::indicator ind = soci::i_null;
+      sql << "SELECT id FROM pdr_model_jobs WHERE model_name_id = :m AND model_job_name = :n AND duplicate_key = 0",
+          soci::use(model_id), soci::use(job_name), soci::into(job_id, ind);
+      if (!sql.got_data() || ind != soci::i_ok) {
+        job_id = 0;
+        const bool digits = q.job.find_first_not_of("0123456789") == std::string::npos && q.job.size() < 18;
+        if (digits) {
+          long long id = std::stoll(q.job);
+          long long n = 0;
+          sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE id = :id AND model_name_id = :m", soci::use(id),
+              soci::use(model_id), soci::into(n);
+          if (n > 0) job_id = id;
+        }
+        if (job_id == 0) {
+          return Status::Usage("model " + q.model + " has no job named or numbered '" + q.job + "'");
+        }
+      }
+      where += " AND e.job_id = :j";
+    }
+    if (!q.since.empty()) where += " AND e.at >= :since";
+    if (!q.event.empty()) where += " AND e.event = :event";
+    std::string query = std::string("SELECT ") + kEventColumns +
+                        " FROM pdr_job_events e LEFT JOIN pdr_model_jobs j ON j.id = e.job_id WHERE " + where;
+    query += q.last > 0 ? " ORDER BY e.id DESC LIMIT " + std::to_string(q.last) : " ORDER BY e.id";
+    soci::statement stmt(sql);
+    soci::row row;
+    stmt.exchange(soci::into(row));
+    stmt.exchange(soci::use(model_id));
+    if (job_id != 0) stmt.exchange(soci::use(job_id));
+    if (!q.since.empty()) stmt.exchange(soci::use(q.since));
+    if (!q.event.empty()) stmt.exchange(soci::use(q.event));
+    stmt.alloc();
+    stmt.prepare(query);
+    stmt.define_and_bind();
+    stmt.execute(false);
+    while (stmt.fetch()) out.push_back(event_row(row, &SociJobStore::as_integer));
+    if (q.last > 0) std::reverse(out.begin(), out.end());
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+std::map<long long, std::vector<JobEvent>> SociJobStore::last_events(Session& sql, const std::vector<long long>& ids,
+                                                                     size_t n) {
+  std::map<long long, std::vector<JobEvent>> out;
+  if (ids.empty()) return out;
+  // One query for all of them: a job has a few events per attempt.
+  std::string list;
+  for (long long id : ids) list += (list.empty() ? "" : ", ") + std::to_string(id);
+  soci::rowset<soci::row> rs = (sql.prepare << std::string("SELECT ") + kEventColumns +
+                                                   " FROM pdr_job_events e LEFT JOIN pdr_model_jobs j ON j.id = "
+                                                   "e.job_id WHERE e.job_id IN (" +
+                                                   list + ") ORDER BY e.job_id, e.id DESC");
+  for (const auto& row : rs) {
+    JobEvent e = event_row(row, &SociJobStore::as_integer);
+    auto& events = out[e.job_id];
+    if (events.size() < n) events.push_back(std::move(e));
+  }
+  for (auto& kv : out) std::reverse(kv.second.begin(), kv.second.end());
+  return out;
+}
+
+Result<long long> SociJobStore::prune_history(long long older_than_seconds) {
+  long long n = 0;
+  Status st = transaction("delete old job events", [&](Session& sql) {
+    // Models with a pending or running job keep their whole history (it is still being written).
+    // MySQL cannot name the table it deletes from in a subquery of the same statement unless
+    // the subquery is materialized: the model list is read first.
+    std::vector<long long> busy;
+    for_each_row<long long>(sql,
+                            "SELECT DISTINCT model_name_id FROM pdr_model_jobs WHERE status IN ('pending', 'running') "
+                            "AND duplicate_key = 0",
+                            std::tuple<>(), [&](long long m) { busy.push_back(m); });
+    std::string keep;
+    for (long long m : busy) keep += (keep.empty() ? "" : ", ") + std::to_string(m);
+    soci::statement del =
+        (sql.prepare << "DELETE FROM pdr_job_events WHERE at < " + dialect_.now_plus(-older_than_seconds) +
+                            (keep.empty() ? std::string() : " AND model_name_id NOT IN (" + keep + ")"));
+    del.execute(true);
+    n = static_cast<long long>(del.get_affected_rows());
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return n;
+}
+
+}  // namespace pdr
