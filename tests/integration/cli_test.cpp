@@ -165,6 +165,13 @@ TEST(CliTest, SubmitAndWorkerUsageErrorsAreOneLineAndWriteNothing) {
       {{"worker"}, "worker needs --model-name"},
       {{"worker", "--model-name", "m"}, "no job database at"},
       {{"retry"}, "retry needs --model-name"},
+      {{"history"}, "history needs --model-name NAME"},
+      {{"history", "--prune"}, "history --prune needs --older-than DURATION"},
+      {{"history", "--prune", "--older-than", "soon"}, "--older-than 'soon' is not a duration"},
+      {{"history", "--model-name", "m", "--older-than", "9d"}, "--older-than goes with --prune"},
+      {{"history", "--model-name", "m", "--since", "yesterday"}, "--since 'yesterday' is neither a duration"},
+      {{"history", "--model-name", "m", "--reason", "exploded"}, "--reason 'exploded' is not an event; events: "},
+      {{"history", "--model-name", "m"}, "no job database at"},
   };
   for (const auto& c : cases) {
     auto r = test::run_pdr_run(dir.path(), c.args, {kBase});
@@ -264,7 +271,7 @@ TEST(CliTest, HelpSubcommandAndTheNearestCommandForATypo) {
 
 TEST(CliTest, EachSubcommandsHelpShowsItsOwnExamples) {
   test::TempDir dir;
-  for (const std::string sub : {"status", "verify", "worker", "retry", "doctor", "submit"}) {
+  for (const std::string sub : {"status", "history", "verify", "worker", "retry", "doctor", "submit"}) {
     auto r = test::run_pdr_run(dir.path(), {sub, "--help"});
     EXPECT_EQ(r.code, 0) << sub;
     EXPECT_NE(r.out.find("Example"), std::string::npos) << sub << "\n" << r.out;
@@ -338,7 +345,7 @@ TEST(CliTest, EveryExampleInTheHelpAndTheReadmeRunsAsPrinted) {
   ASSERT_EQ(setup.code, 0) << setup.err;
 
   std::vector<std::string> examples = examples_in(test::run_pdr_run(dir.path(), {"--help"}).out, false);
-  for (const char* sub : {"status", "verify", "worker", "retry", "doctor", "submit"}) {
+  for (const char* sub : {"status", "history", "verify", "worker", "retry", "doctor", "submit"}) {
     for (auto& e : examples_in(test::run_pdr_run(dir.path(), {"help", sub}).out, false)) examples.push_back(e);
   }
   const size_t from_help = examples.size();

@@ -740,3 +740,81 @@ TEST_F(GridRunTest, SecretsNeverReachOutputsOrChildren) {
 
 }  // namespace
 }  // namespace pdr
+
+namespace pdr {
+namespace {
+
+// Walltime-aware claiming. Jobs at chi 10 took 5 s and at chi 20 60 s (their recorded run
+// times); with 30 s left only the chi-10 points between them start (predicted from their
+// neighbours), the longest first, and the run ends at once with exit 0 and one line about the
+// rest, which stay pending.
+TEST_F(GridRunTest, WithLittleTimeLeftOnlyJobsPredictedToFitStart) {
+  test::write_text(dir_ / "cfg.yaml",
+                   "database:\n  path: jobs.db\nstorage:\n  base_dir: store\nrun:\n  scratch_dir: scratch\n"
+                   "  step_timeout: 120\n  end_margin: 1s\nmodel_parameters:\n  species: [CO]\n");
+  auto first =
+      run({"--model-name", "wt", "--parallel", "--workers", "2", "--dens", "30", "32", "34", "--chi", "10", "20"});
+  ASSERT_EQ(first.code, 0) << first.err;
+  {
+    soci::session s(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
+    s << "UPDATE pdr_model_jobs SET time_of_finish = datetime(time_of_start, CASE WHEN substr(model_job_name, -5) = "
+         "'10_00' THEN '+5 seconds' ELSE '+60 seconds' END)";
+  }
+  fs::remove(dir_ / "trace");
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = run({"--model-name", "wt", "--parallel", "--workers", "2", "--time-left", "30s", "--dens", "30", "31", "32",
+                "33", "34", "35", "--chi", "10", "20"},
+               "*_10_00:sleep=0.5;*_20_00:sleep=60");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_LT(seconds, 25) << "no 60 s job may start";
+  EXPECT_NE(r.out.find("3 jobs did not fit in the time left (the shortest is predicted to take "), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.err.find("30s left (run.time_left): claiming only jobs predicted to finish 1s before the end"),
+            std::string::npos)
+      << r.err;
+  for (const auto& e : read_trace(dir_ / "trace")) {
+    if (e.what == "start") {
+      EXPECT_NE(e.job.substr(e.job.size() - 5), "20_00") << e.job << " started";
+    }
+  }
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND model_job_name LIKE '%_20_00'"),
+            3);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 9);
+  // The prediction is recorded on the job and in its claim event.
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE predicted_seconds BETWEEN 4 AND 8 AND "
+                      "prediction_basis = '5 nearest finished points'"),
+            3);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_job_events WHERE event = 'claimed' AND detail LIKE 'predicted %'"), 3);
+}
+
+// With nothing to predict from, a time limit cannot choose: jobs are claimed as usual and the
+// run says so; with run.expected_job_seconds it predicts from that instead.
+TEST_F(GridRunTest, WithoutRunTimesToPredictFromTheTimeLimitSaysHowItClaims) {
+  auto r = run({"--model-name", "np", "--time-left", "1h", "--dens", "30", "--chi", "10"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("no job of this model has finished yet and run.expected_job_seconds is not set"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 1);
+  test::write_text(dir_ / "cfg.yaml",
+                   "database:\n  path: jobs.db\nstorage:\n  base_dir: store\nrun:\n  scratch_dir: scratch\n"
+                   "  end_margin: 0\n  expected_job_seconds: 100\n");
+  auto e = run({"--model-name", "ex", "--time-left", "30s", "--dens", "30", "--chi", "10", "20"});
+  EXPECT_EQ(e.code, 0) << e.err;
+  EXPECT_NE(e.out.find("2 jobs did not fit in the time left (the shortest is predicted to take 100s)"),
+            std::string::npos)
+      << e.out;
+  EXPECT_EQ(count_starts(dir_ / "trace"), 3u) << "only the first model's job ran (pdr and two onions)";
+  // Bad values are refused in one line, exit 2.
+  for (const auto& [args, msg] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--model-name", "ex", "--time-left", "soon", "--dens", "30"}, "run.time_left (from --time-left): 'soon'"},
+           {{"--model-name", "ex", "--time-left", "0", "--dens", "30"}, "is not a time left"}}) {
+    auto bad = run(args);
+    EXPECT_EQ(bad.code, 2) << bad.err;
+    EXPECT_NE(bad.err.find(msg), std::string::npos) << bad.err;
+  }
+}
+
+}  // namespace
+}  // namespace pdr

@@ -631,6 +631,59 @@ TEST_F(MultiProcessTest, M5_SubmitOnALocalSlurmRunsEveryJobOnce) {
   }
 }
 
+// Walltime-aware claiming inside a real Slurm allocation: jobs at chi 10 took 5 s and at chi 20
+// 60 s (their recorded run times); a one-minute allocation with a 10 s margin starts only the
+// chi-10 points between them (the worker asks Slurm how long it has left), the chi-20 ones stay
+// pending, the task exits 0, and submit said beforehand how many fit.
+TEST_F(MultiProcessTest, M8_AnAllocationStartsOnlyTheJobsThatFitItsTime) {
+  START_SERVER("");
+  test::SlurmCluster slurm;
+  PDR_REQUIRE_SLURM(slurm);
+  write_multi_config("  end_margin: 10s\n");
+  auto e = env("");
+  e.push_back("SLURM_CONF=" + slurm.conf());
+  const std::vector<std::string> model = {
+      "--config", dir_ / "cfg.yaml", "--model-name", "wt", "--parallel", "--workers", "2"};
+  auto points = [&](std::vector<std::string> dens) {
+    std::vector<std::string> a = model;
+    a.push_back("--dens");
+    a.insert(a.end(), dens.begin(), dens.end());
+    a.insert(a.end(), {"--chi", "10", "20"});
+    return a;
+  };
+  auto first = test::run_pdr_run(dir_ / "a", points({"30", "32", "34"}), e);
+  ASSERT_EQ(first.code, 0) << tail(first.err);
+  q("UPDATE pdr_model_jobs SET time_of_finish = time_of_start + INTERVAL IF(RIGHT(model_job_name, 5) = '10_00', 5, 60) "
+    "SECOND; SELECT 1");
+  std::filesystem::remove(dir_ / "trace");
+  auto args = points({"30", "31", "32", "33", "34", "35"});
+  args.insert(args.begin(), {"submit", "--scheduler", "slurm", "--nodes", "1", "--time", "1"});
+  e.push_back("PDR_MOCK_PLAN=*_10_00:sleep=1;*_20_00:sleep=60");
+  auto r = test::run_pdr_run(dir_ / "a", args, e);
+  ASSERT_EQ(r.code, 0) << r.out << tail(r.err);
+  EXPECT_NE(r.out.find("run times (from 6 finished jobs): 3 of 6 pending jobs are predicted to fit in 60s per "
+                       "node less the 10s margin; 3 are not"),
+            std::string::npos)
+      << r.out;
+  const auto at = r.out.find("submitted Slurm job ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const std::string job_id = r.out.substr(at + 20, r.out.find(':', at) - at - 20);
+  for (int i = 0; i < 900 && slurm.run("squeue -h -j " + job_id).find(job_id) != std::string::npos; ++i) {
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(slurm.run("squeue -h -j " + job_id).find(job_id), std::string::npos) << "the task ended";
+  const std::string log = test::read_text(dir_ / ("a/pdr_run-slurm/wt-" + job_id + "_0.log"));
+  EXPECT_NE(log.find("'s time left): claiming only jobs predicted to finish 10s before the end"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("3 jobs did not fit in the time left"), std::string::npos) << log;
+  EXPECT_EQ(finished(), 9);
+  EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND RIGHT(model_job_name, 5) = '20_00'"),
+            3);
+  for (const auto& kv : starts()) EXPECT_EQ(kv.first.find("_20_00"), std::string::npos) << kv.first << " started";
+  EXPECT_EQ(starts().size(), 3u);
+  test::expect_history_agrees([&](const std::string& sql) { return q(sql); });
+}
+
 TEST_F(MultiProcessTest, M7_DoctorComparesTheServerWithTheRun) {
   START_SERVER("--max-connections=20 --wait-timeout=5");
   write_multi_config();

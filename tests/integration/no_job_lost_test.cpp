@@ -189,6 +189,26 @@ TEST_F(NoJobLostTest, AKilledRunLeavesNoProgramAndTheNextRunRemovesItsWorkingDir
     EXPECT_NE(e.path().filename().string().rfind("pdr_run-work-", 0), 0u) << "left behind: " << e.path();
   }
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 2);
+  // Each job's history tells it: claimed by the killed run, reaped by the next one (the owner's
+  // process is gone), claimed again and finished.
+  auto h = run_within(30, {"history", "--model-name", "k9", "--job", "100_30_-10_10_00"});
+  EXPECT_EQ(h.code, 0) << h.err;
+  size_t at = 0;
+  for (const char* e : {" claimed ", " reaped ", " claimed ", " finished "}) {
+    at = h.out.find(e, at);
+    ASSERT_NE(at, std::string::npos) << "no" << e << "in order in:\n" << h.out;
+    ++at;
+  }
+  EXPECT_NE(h.out.find("lease of host "), std::string::npos) << h.out;
+  auto json = run_within(30, {"history", "--model-name", "k9", "--reason", "reaped", "--json"});
+  EXPECT_EQ(json.code, 0) << json.err;
+  EXPECT_EQ(json.out.rfind("[{\"id\": ", 0), 0u) << json.out;
+  size_t reaped = 0;
+  for (size_t p = json.out.find("\"event\": \"reaped\""); p != std::string::npos;
+       p = json.out.find("\"event\": \"reaped\"", p + 1)) {
+    ++reaped;
+  }
+  EXPECT_EQ(reaped, 2u) << json.out;
 }
 
 // Case 5: an output that cannot take its final name (a directory in the way) is a failed

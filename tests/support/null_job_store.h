@@ -48,7 +48,7 @@ class NullJobStore : public JobStore {
     return std::map<std::string, long long>{};
   }
   Result<GridMap> grid_map(const std::string&, const std::string& rows, const std::string& columns) override {
-    return GridMap{rows, columns, {}, {}, {}};
+    return GridMap{rows, columns, {}, {}, {}, {}};
   }
   Result<std::map<long long, std::vector<StoredFile>>> finished_outputs(const std::string&) override {
     return std::map<long long, std::vector<StoredFile>>{};

@@ -22,6 +22,7 @@ struct CliOptions {
   std::optional<std::vector<std::string>> metal, dens, mass, chi, species;
   bool keep_tmp = false;
   std::string json_template;  // --json-template FILE
+  std::string time_left;      // --time-left DURATION
   bool force_onion = false;   // --force-onion
   bool random = false;        // --random
   std::optional<int> random_count;
@@ -31,6 +32,7 @@ struct CliOptions {
   bool watch = false;          // status --watch
   double interval = 2;         // status --interval SECONDS
   std::string grid_axes;       // status --grid dens,chi
+  std::string show;            // status --grid ... --show states|runtime
   bool recount = false;        // status --recount: rewrite the job counters from the rows first
   bool ownerless = false;      // retry --ownerless: also jobs the Python pdr_run left running
   // history

@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -76,7 +77,12 @@ class GridRun {
   // alone (pdr_dbpath_bench); pdr_run itself never sets it.
   void replace_job_work(std::function<JobResult(const ClaimedJob&)> work) { job_work_ = std::move(work); }
 
+  // How many pending jobs are predicted to finish within `seconds` (less the margin): for
+  // submit's --time. `line` says it for people.
+  Status predict_fit(double seconds, std::string* line);
+
  private:
+  static std::optional<double> time_left(const RunSettings& r, std::string* source);
   Result<std::unique_ptr<WorkArea>> open_work_area(const Owner& owner) const;
   void record_run(const Owner& owner, const std::string& state);
   std::unique_ptr<JobExecutor> executor(const Owner& owner, const WorkArea& area, ActiveJobs& active, StopSignal& stop);

@@ -53,6 +53,8 @@ struct GridMap {
   std::vector<std::string> rows, columns;  // sorted by value
   // (row, column) -> state -> count
   std::map<std::pair<std::string, std::string>, std::map<std::string, long long>> cells;
+  // (row, column) -> the summed run time of its finished jobs (seconds) and how many they are
+  std::map<std::pair<std::string, std::string>, std::pair<double, long long>> runtimes;
 };
 
 // One pdr_run process working on a model, as it last recorded itself.
@@ -62,8 +64,18 @@ struct RunRecord {
   PoolStats pool;
 };
 
+// Predicted against actual run times of finished jobs that were claimed with a prediction
+// (walltime-aware claiming): how good the predictions were.
+struct PredictionCheck {
+  long long jobs = 0;            // finished jobs with a prediction (the latest 10,000)
+  double median_ratio = 0;       // actual / predicted, the median
+  double within_factor_two = 0;  // the share of jobs whose actual time is within 2x of it
+  double mean_actual_seconds = 0;
+};
+
 struct StatusReport {
   std::string model;
+  PredictionCheck predictions;
   long long total = 0;
   std::map<std::string, long long> by_status;  // every state, zero included
   std::vector<JobSummary> running, failed;
@@ -101,7 +113,8 @@ struct MigrationReport {
 //    idx_jobs_finish give a model's first start and last finish without reading its rows;
 // 7: MySQL's pdr_progress_v reads those through a loose index scan; idx_jobs_model_status is
 //    dropped (idx_jobs_claim begins with the same columns).
-// 8: pdr_job_events, every job's history (and the view pdr_job_events_v).
+// 8: pdr_job_events, every job's history (and the view pdr_job_events_v); a job's predicted run
+//    time (predicted_seconds, prediction_basis) for walltime-aware claiming.
 // Any change to tables, columns, indexes or views needs a new version: a database at the current
 // version with every table, index and view present is opened without being checked further.
 constexpr int kSchemaVersion = 8;

@@ -66,6 +66,22 @@ struct ClaimedJob {
   std::shared_ptr<const ParameterValues> params;
 };
 
+// A finished job's run time (claim to finish, database clock).
+struct JobRuntime {
+  std::string name;
+  double seconds = 0;
+};
+struct PendingJob {
+  long long id = 0;
+  std::string name;
+};
+// A job a process wants to claim, with its predicted run time and what that rests on.
+struct ChosenJob {
+  long long id = 0;
+  double predicted_seconds = -1;  // negative: none
+  std::string basis;
+};
+
 // One stored output file of a job.
 struct StoredFile {
   std::string kind;  // "TEXTOUT", "pdr.hdf", ... (the job column it fills, if any)
@@ -148,6 +164,22 @@ class JobStore {
   virtual void set_policy(const JobPolicy& policy) = 0;
   // Moves up to `max` pending jobs of the model to running for `owner`.
   virtual Result<std::vector<ClaimedJob>> claim_jobs(long long model_id, int max, const Owner& owner) = 0;
+  // Walltime-aware claiming (a process that must end by a deadline): the run times of the
+  // model's finished jobs, its pending jobs, and a claim of chosen jobs, most wanted first, each
+  // recording its predicted run time. The defaults say the store cannot.
+  virtual Result<std::vector<JobRuntime>> finished_runtimes(long long model_id) {
+    (void)model_id;
+    return Status::Error(ErrorKind::kPermanent, "this job store keeps no run times");
+  }
+  virtual Result<std::vector<PendingJob>> pending_jobs(long long model_id) {
+    (void)model_id;
+    return Status::Error(ErrorKind::kPermanent, "this job store cannot list pending jobs");
+  }
+  virtual Result<std::vector<ClaimedJob>> claim_chosen(long long model_id, const std::vector<ChosenJob>& chosen,
+                                                       int max, const Owner& owner) {
+    (void)chosen;
+    return claim_jobs(model_id, max, owner);
+  }
   // Records the outcome of an attempt while its owner still holds the job under the claim's
   // lease epoch (applied false otherwise: nothing written). A failure with `retry` set may go
   // back to pending (see JobPolicy).

@@ -2,10 +2,12 @@
 // record it -> repeat. The loop itself does no I/O: the store and the executor are its seams.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -78,6 +80,12 @@ struct RunOptions {
   // Promotes or discards a result's staged outputs once its outcome was written or turned
   // down (also for journaled outcomes, at replay); unset: outputs are not staged.
   SettleOutputs settle_outputs;
+  // Walltime-aware claiming: the process must end by `deadline`; it claims only jobs predicted
+  // to finish `end_margin_seconds` before it, the longest first, and stops claiming when none
+  // fits. Unset: no limit.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  double end_margin_seconds = 0;
+  std::optional<double> expected_job_seconds;  // assumed while no job of the model has finished
 };
 
 struct RunSummary {
@@ -94,10 +102,21 @@ struct RunSummary {
   // could not be read): the exit code and the closing line come from these, not from the
   // tally above, which misses what the journal, the reaper and other processes did.
   std::map<std::string, long long> model_states;
+  // With a deadline: jobs left because none fitted the time left, and the shortest prediction
+  // among them; and whether claiming went on without predictions (nothing to predict from).
+  bool out_of_time = false;
+  long long did_not_fit = 0;
+  double shortest_unfit = -1;
+  bool unpredicted = false;
 };
 
 // Called after each recorded result (for logging and progress).
 using ResultObserver = std::function<void(const JobResult&)>;
+
+// The model's pending jobs with their predicted run times, longest first (unknown ones last),
+// from the run times of its finished jobs (see RuntimePredictor); `samples_used` is how many.
+Result<std::vector<ChosenJob>> predict_pending(JobStore& store, long long model_id, std::optional<double> expected,
+                                               size_t* samples_used = nullptr);
 
 RunSummary run_jobs(JobStore& store, JobExecutor& executor, long long model_id, int workers, const Owner& owner,
                     const StopSignal& stop, const ResultObserver& observe, const RunOptions& options = {});

@@ -93,6 +93,14 @@ struct RunSettings {
   std::string log_dir;             // absolute; one log file per run that starts jobs
   int log_keep = 50;               // log files kept per model (the newest); 0 = all
   double progress_interval = 30;   // seconds between progress lines off a terminal; 0 = none
+  // Walltime-aware claiming: the time this process has (--time-left, run.time_left; -1: no
+  // limit unless Slurm gives one), the margin kept before its end (-1: the larger of 5 % of the
+  // time left and 2 minutes; or end_margin_percent of it) and a run time to assume before any
+  // job of the model finished (-1: none).
+  double time_left = -1;
+  double end_margin = -1;
+  double end_margin_percent = -1;
+  double expected_job_seconds = -1;
   std::vector<std::string> pdr_out_dirs, pdr_inp_dirs;
 };
 

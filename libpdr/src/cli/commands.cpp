@@ -28,7 +28,7 @@ constexpr const char* kMainFooter = R"(Examples:
   pdr_run verify --model-name m1          re-check stored outputs; redo jobs whose outputs changed
   pdr_run worker --model-name m1 --parallel --workers 8   join a registered grid (another node)
   pdr_run retry --model-name m1           queue failed jobs again with fresh attempts
-  pdr_run history --model-name m1 --job NAME   one job's life: claimed, reaped, retried, finished ...
+  pdr_run history --model-name m1 --job 100_30_-10_10_00   one job's life: claimed, reaped, finished ...
   pdr_run doctor --config my.yaml --nodes 4 --workers 16   check the setup (OK/WARN/FAIL per line)
   pdr_run submit --scheduler slurm --nodes 4 --workers 16 --model-name m1 --dens 30 40 --chi 10 100
                                           one worker per node as a Slurm array job
@@ -49,6 +49,13 @@ void add_run_flags(CLI::App& a, CliOptions& o) {
   a.add_option("--workers", o.workers, "number of parallel jobs (default: cores - run.reserved_cpus)");
   a.add_flag("--keep-tmp", o.keep_tmp, "keep each job's working directory");
   a.add_option("--species", o.species, "onion species, e.g. CO C+ C O");
+}
+
+// For the processes that run jobs (a grid run, a worker), not for submit (which has --time).
+void add_time_left_flag(CLI::App& a, CliOptions& o) {
+  a.add_option("--time-left", o.time_left,
+               "how long this process may run (90m, 2h30m, 3600): it starts only jobs predicted to finish in time "
+               "(run.time_left; inside Slurm the allocation's end counts too)");
 }
 
 // The flags that describe a grid: for a run and for `submit`.
@@ -76,12 +83,14 @@ void status_flags(CLI::App& a, CliOptions& o) {
   a.add_option("--interval", o.interval, "seconds between --watch updates (default 2)")
       ->check(CLI::Range(0.1, 86400.0));
   a.add_option("--grid", o.grid_axes, "a map of job states over two axes, e.g. --grid dens,chi (others aggregated)");
+  a.add_option("--show", o.show, "with --grid: states (the default) or runtime (the mean run time of finished jobs)");
   a.add_flag("--recount", o.recount,
              "count the jobs from their rows and rewrite the kept counters first (doctor says when needed)");
 }
 
 void worker_flags(CLI::App& a, CliOptions& o) {
   add_run_flags(a, o);
+  add_time_left_flag(a, o);
   a.add_option("--json-template", o.json_template, "pdr_config.json template for this run only");
 }
 
@@ -133,6 +142,7 @@ const std::vector<Subcommand>& subcommands() {
   pdr_run status --config my.yaml --model-name m1             counts per state and the failed jobs
   pdr_run status --config my.yaml --model-name m1 --json      the same as one JSON object
   pdr_run status --config my.yaml --model-name m1 --grid dens,chi   states over two axes
+  pdr_run status --config my.yaml --model-name m1 --grid dens,chi --show runtime   mean run time per cell
   pdr_run status --config my.yaml --watch --interval 5        every model, again every 5 s until Ctrl-C)"},
       {"verify",
        "check the stored outputs of finished jobs (size, sha256); put jobs with missing or changed outputs back to "
@@ -148,9 +158,9 @@ Exit codes: 0 every output as recorded, 1 some jobs went back to pending (run th
   pdr_run worker --config my.yaml --model-name m1 --workers 8    then on each node (more than 1 worker runs in parallel))"},
       {"history", "print a job's history (every change of its state, who made it and why), or prune old events",
        history_flags, history_command, R"(Examples:
-  pdr_run history --config my.yaml --model-name m1 --job m1_30_10_-10_100   one job's life, oldest first
+  pdr_run history --config my.yaml --model-name m1 --job 100_30_-10_10_00   one job's life, oldest first
   pdr_run history --config my.yaml --model-name m1 --reason reaped --since 1d   every job reaped in the last day
-  pdr_run history --config my.yaml --model-name m1 --job 42 --json          job id 42 as a JSON array
+  pdr_run history --config my.yaml --model-name m1 --job 1 --json           job id 1 as a JSON array
   pdr_run history --config my.yaml --prune --older-than 90d                 delete events older than 90 days
                                                                            of models with nothing left to run)"},
       {"retry", "queue the failed jobs of a model again with fresh attempts", retry_flags, retry_command, R"(Examples:
@@ -196,6 +206,7 @@ CommandLine::CommandLine() : impl_(std::make_unique<Impl>()) {
   app.set_version_flag("--version", version_text(), "print the version, git revision, build type and backends");
   add_common(app, o);
   add_grid_flags(app, o);
+  add_time_left_flag(app, o);
   app.add_flag("--register-only", o.register_only,
                "register the grid's jobs and stop (run them with pdr_run worker, or pdr_run submit)");
   for (const Subcommand& c : subcommands()) {

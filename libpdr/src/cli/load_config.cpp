@@ -37,6 +37,7 @@ Status apply_scalar_flags(const CliOptions& o, Config& c) {
       {"model_parameters.random_seed", o.seed, "--seed"},
       {"run.json_template", text(o.json_template), "--json-template"},
       {"run.keep_tmp", flag_on(o.keep_tmp), "--keep-tmp"},
+      {"run.time_left", text(o.time_left), "--time-left"},
       {"slurm.nodes", number(o.nodes), "--nodes"},
       {"slurm.partition", o.partition, "--partition"},
       {"slurm.time", o.time_limit, "--time"},

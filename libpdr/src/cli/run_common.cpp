@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <cstdio>
 #include <thread>
 
@@ -76,6 +77,11 @@ int finish_summary(const RunSummary& summary, std::ostream& out, const std::vect
   std::snprintf(secs, sizeof secs, "%.1f", summary.seconds);
   out << " (" << secs << " s)\n";
   print_failures(out, failures, model, options);
+  if (summary.out_of_time) {
+    out << count_text(summary.did_not_fit, "job") << " did not fit in the time left (the shortest is predicted to take "
+        << duration_text(std::llround(summary.shortest_unfit))
+        << "); they stay pending for another run: " << next_command(options, "worker", model) << "\n";
+  }
   const auto& states = summary.model_states;
   auto state = [&states](const char* name) {
     auto it = states.find(name);

@@ -4,9 +4,11 @@
 
 #include <poll.h>
 
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <map>
 #include <ostream>
 #include <sstream>
 #include <thread>
@@ -91,6 +93,16 @@ void print_report(std::ostream& out, const StatusReport& r) {
           << p.replaced << " replaced, " << p.failed << " failed\n";
     }
   }
+  if (r.predictions.jobs > 0) {
+    const auto& p = r.predictions;
+    char line[200];
+    std::snprintf(line, sizeof line,
+                  "run times: %lld finished jobs had a prediction; actual/predicted median %.2f, within a factor 2 "
+                  "for %.0f %%, mean actual %s\n",
+                  p.jobs, p.median_ratio, 100 * p.within_factor_two,
+                  duration_text(std::llround(p.mean_actual_seconds)).c_str());
+    out << line;
+  }
   if (!r.failed.empty()) {
     out << "failed jobs:\n";
     for (const auto& j : r.failed) {
@@ -116,6 +128,39 @@ char cell_symbol(const std::map<std::string, long long>& c) {
   if (n("finished") + n("skipped") > 0) return '+';
   if (n("cancelled") == total) return 'c';
   return '.';
+}
+
+// --show runtime: the mean run time of each cell's finished jobs ("-" for none).
+void print_runtime_grid(std::ostream& out, const std::string& model, const GridMap& g) {
+  out << "model " << model << ": mean run time of finished jobs over " << g.row_axis << " (rows) x " << g.column_axis
+      << " (columns); other parameters aggregated\n";
+  std::map<std::pair<std::string, std::string>, std::string> text;
+  size_t label = g.row_axis.size() + 1, width = 1;
+  for (const auto& r : g.rows) label = std::max(label, g.row_axis.size() + 1 + r.size());
+  for (const auto& c : g.columns) width = std::max(width, c.size());
+  for (const auto& r : g.rows) {
+    for (const auto& c : g.columns) {
+      auto it = g.runtimes.find({r, c});
+      std::string t = "-";
+      if (it != g.runtimes.end() && it->second.second > 0) {
+        t = duration_text(std::llround(it->second.first / static_cast<double>(it->second.second)));
+      }
+      width = std::max(width, t.size());
+      text[{r, c}] = t;
+    }
+  }
+  out << std::string(label, ' ');
+  for (const auto& c : g.columns) out << " " << std::string(width - c.size(), ' ') << c;
+  out << "\n";
+  for (const auto& r : g.rows) {
+    const std::string head = g.row_axis + " " + r;
+    out << head << std::string(label - head.size(), ' ');
+    for (const auto& c : g.columns) {
+      const std::string& t = text[{r, c}];
+      out << " " << std::string(width - t.size(), ' ') << t;
+    }
+    out << "\n";
+  }
 }
 
 void print_grid(std::ostream& out, const std::string& model, const GridMap& g) {
@@ -189,6 +234,8 @@ int print_grids(const CliOptions& options, JobStore& store, const std::vector<st
     }
     if (options.json) {
       parts.push_back(json_grid(m, g.value()));
+    } else if (options.show == "runtime") {
+      print_runtime_grid(out, m, g.value());
     } else {
       print_grid(out, m, g.value());
     }
@@ -234,6 +281,18 @@ int print_status(const CliOptions& options, JobStore& store, const DatabaseSetti
 }  // namespace
 
 int status_command(const CliOptions& options, const EnvLookup& env, std::ostream& out) {
+  if (!options.show.empty() && options.grid_axes.empty()) {
+    spdlog::error("--show goes with --grid: pdr_run status --grid dens,chi --show {}", options.show);
+    return kExitUsage;
+  }
+  if (!options.show.empty() && options.show != "states" && options.show != "runtime") {
+    spdlog::error("--show '{}': expects states or runtime", options.show);
+    return kExitUsage;
+  }
+  if (options.show == "runtime" && options.json) {
+    spdlog::error("--show runtime prints a table; --json gives the states of each cell");
+    return kExitUsage;
+  }
   // Only --recount writes (the counters); otherwise status never creates, upgrades or writes.
   auto opened = open_existing_store(options, env, "status", /*read_only=*/!options.recount);
   if (!opened.ok()) {

@@ -14,6 +14,7 @@
 #include "pdr/cli.h"
 #include "pdr/exit_code.h"
 #include "pdr/process.h"
+#include "pdr/runtime_prediction.h"
 #include "pdr/stop_signal.h"
 #include "util/text.h"
 
@@ -184,6 +185,11 @@ int submit_command(const CliOptions& options, const EnvLookup& env, std::ostream
     return kExitUsage;
   }
   print_submitted(options, s, reg, answer->substr(0, answer->find_first_of(";\n")), script_path, out);
+  if (auto limit = parse_slurm_time(s.slurm.time)) {
+    // Each node's workers claim only what fits in its allocation (walltime-aware claiming).
+    std::string line;
+    if (run.predict_fit(static_cast<double>(*limit), &line).ok()) out << line << "\n";
+  }
   return kExitAllDone;
 }
 

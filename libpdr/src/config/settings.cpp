@@ -1,5 +1,7 @@
 #include "pdr/settings.h"
 
+#include "pdr/runtime_prediction.h"
+
 #include <pwd.h>
 #include <unistd.h>
 
@@ -279,6 +281,38 @@ Status read_run(const Config& c, Settings& s, unsigned cores) {
   if (r.progress_interval < 0) return Status::Usage(where("run.progress_interval") + ": must not be negative");
   r.outage_wait = c.real("run.outage_wait");
   if (r.outage_wait < 0) return Status::Usage(where("run.outage_wait") + ": must not be negative");
+  if (const std::string t = c.str("run.time_left"); !t.empty()) {
+    auto seconds = parse_time_left(t);
+    if (!seconds || *seconds <= 0) {
+      return Status::Usage(where("run.time_left") + ": '" + t +
+                           "' is not a time left (e.g. 90m, 2h30m, 3600, or Slurm's 1-00:00:00)");
+    }
+    r.time_left = static_cast<double>(*seconds);
+  }
+  if (const std::string m = c.str("run.end_margin"); !m.empty()) {
+    if (m.back() == '%') {
+      char* end = nullptr;
+      const double pct = std::strtod(m.c_str(), &end);
+      if (end != m.c_str() + m.size() - 1 || !(pct >= 0 && pct < 100)) {
+        return Status::Usage(where("run.end_margin") + ": '" + m + "' is not a percentage below 100 (e.g. 5%)");
+      }
+      r.end_margin_percent = pct;
+    } else {
+      auto seconds = parse_duration(m);
+      if (!seconds)
+        return Status::Usage(where("run.end_margin") + ": '" + m +
+                             "' is not a duration (e.g. 2m) or a percentage (5%)");
+      r.end_margin = static_cast<double>(*seconds);
+    }
+  }
+  if (const std::string e = c.str("run.expected_job_seconds"); !e.empty()) {
+    auto seconds = parse_duration(e);
+    if (!seconds || *seconds <= 0) {
+      return Status::Usage(where("run.expected_job_seconds") + ": '" + e +
+                           "' is not a positive duration (e.g. 600, 40m)");
+    }
+    r.expected_job_seconds = static_cast<double>(*seconds);
+  }
   return Status::Ok();
 }
 

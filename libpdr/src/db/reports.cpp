@@ -107,15 +107,21 @@ Result<GridMap> SociJobStore::grid_map(const std::string& model, const std::stri
     return Status::Usage("--grid: expects two different axes of dens, chi, mass, metal (got '" + row_axis + "," +
                          column_axis + "')");
   }
-  GridMap map{row_axis, column_axis, {}, {}, {}};
+  GridMap map{row_axis, column_axis, {}, {}, {}, {}};
+  // Finished jobs' run times (claim to finish), for --show runtime.
+  const std::string timed = "j.status = 'finished' AND j.time_of_start IS NOT NULL AND j.time_of_finish IS NOT NULL";
+  const std::string seconds = dialect_.mysql ? "TIMESTAMPDIFF(SECOND, j.time_of_start, j.time_of_finish)"
+                                             : "(julianday(j.time_of_finish) - julianday(j.time_of_start)) * 86400";
   Status st = read("read the grid map", [&](Session& sql) {
     map.cells.clear();
+    map.runtimes.clear();
     const auto found = model_id_of(sql, model);
     if (!found) return no_model(model);
     const long long model_id = *found;
     soci::rowset<soci::row> rs =
-        (sql.prepare << "SELECT p." + rc + ", p." + cc +
-                            ", j.status, COUNT(*) FROM pdr_model_jobs j JOIN "
+        (sql.prepare << "SELECT p." + rc + ", p." + cc + ", j.status, COUNT(*), SUM(CASE WHEN " + timed + " THEN " +
+                            seconds + " ELSE 0 END), SUM(CASE WHEN " + timed +
+                            " THEN 1 ELSE 0 END) FROM pdr_model_jobs j JOIN "
                             "kosmatau_parameters p ON p.id = j.kosmatau_parameters_id WHERE j.model_name_id = :m AND "
                             "j.duplicate_key = 0 GROUP BY p." +
                             rc + ", p." + cc + ", j.status",
@@ -127,6 +133,9 @@ Result<GridMap> SociJobStore::grid_map(const std::string& model, const std::stri
       rows[a] = ra;
       columns[b] = cb;
       map.cells[{ra, cb}][to_string(state_of_word(row.get<std::string>(2)))] += as_integer(row, 3);
+      auto& rt = map.runtimes[{ra, cb}];
+      rt.first += as_double(row, 4);
+      rt.second += as_integer(row, 5);
     }
     map.rows.clear();
     map.columns.clear();
@@ -217,6 +226,35 @@ std::vector<JobSummary> SociJobStore::job_summaries(Session& sql, long long mode
   return out;
 }
 
+// Predicted against actual run times of the latest finished jobs that had a prediction.
+PredictionCheck SociJobStore::prediction_check(Session& sql, long long model_id) {
+  PredictionCheck check;
+  const std::string seconds = dialect_.mysql ? "TIMESTAMPDIFF(SECOND, time_of_start, time_of_finish)"
+                                             : "(julianday(time_of_finish) - julianday(time_of_start)) * 86400";
+  std::vector<double> ratios;
+  double actual_sum = 0;
+  for_each_row<double, double>(
+      sql,
+      "SELECT predicted_seconds, " + seconds +
+          " FROM pdr_model_jobs WHERE model_name_id = :m AND status = 'finished' AND duplicate_key = 0 AND "
+          "predicted_seconds IS NOT NULL AND time_of_start IS NOT NULL AND time_of_finish IS NOT NULL ORDER BY "
+          "time_of_finish DESC LIMIT 10000",
+      std::tie(model_id), [&](double predicted, double actual) {
+        actual_sum += actual;
+        // Whole seconds on both sides of a short job: at least one second each.
+        ratios.push_back(std::max(actual, 1.0) / std::max(predicted, 1.0));
+      });
+  if (ratios.empty()) return check;
+  check.jobs = static_cast<long long>(ratios.size());
+  check.mean_actual_seconds = actual_sum / static_cast<double>(ratios.size());
+  long long close = 0;
+  for (double r : ratios) close += r <= 2 && r >= 0.5;
+  check.within_factor_two = static_cast<double>(close) / static_cast<double>(ratios.size());
+  std::sort(ratios.begin(), ratios.end());
+  check.median_ratio = ratios[ratios.size() / 2];
+  return check;
+}
+
 // The latest runs of the model, newest first.
 std::vector<RunRecord> SociJobStore::run_records(Session& sql, long long model_id) {
   std::vector<RunRecord> out;
@@ -274,6 +312,7 @@ Result<StatusReport> SociJobStore::status_report(const std::string& model) {
       if (it != events.end()) j.last_events = std::move(it->second);
     }
     report.runs = run_records(sql, model_id);
+    report.predictions = prediction_check(sql, model_id);
     return Status::Ok();
   });
   if (!st.ok()) return st;

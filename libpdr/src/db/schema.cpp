@@ -103,7 +103,10 @@ std::vector<TableDef> schema_tables() {
         // job runs again and after a finish, like last_error (a second failure the same way in
         // a row ends it); cleared when the job is queued again with fresh attempts.
         {"error_stage", "VARCHAR(16)"},
-        {"error_cause", "TEXT"}}},
+        {"error_cause", "TEXT"},
+        // Walltime-aware claiming: the run time predicted when it was last claimed, and from what.
+        {"predicted_seconds", "DOUBLE"},
+        {"prediction_basis", "VARCHAR(255)"}}},
       {"hdf_files",
        {{"job_id", "INTEGER"},
         {"pdrexe_id", "INTEGER"},

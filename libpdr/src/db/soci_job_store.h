@@ -81,6 +81,9 @@ struct StatusChange {
   std::string replayed_from;
   std::string event_stage;
   std::string note;
+  // A claim's predicted run time (walltime-aware claiming), recorded on the job.
+  double predicted_seconds = -1;
+  std::string prediction_basis;
 };
 
 // Whether two recorded model paths name the same place.
@@ -159,6 +162,10 @@ class SociJobStore : public JobStore {
   Status use_json_template(const Provenance& prov) override;
 
   Result<std::vector<ClaimedJob>> claim_jobs(long long model_id, int max, const Owner& owner) override;
+  Result<std::vector<JobRuntime>> finished_runtimes(long long model_id) override;
+  Result<std::vector<PendingJob>> pending_jobs(long long model_id) override;
+  Result<std::vector<ClaimedJob>> claim_chosen(long long model_id, const std::vector<ChosenJob>& chosen, int max,
+                                               const Owner& owner) override;
 
   Result<Backlog> backlog(long long model_id) override;
 
@@ -270,10 +277,15 @@ class SociJobStore : public JobStore {
   std::vector<JobSummary> job_summaries(Session& sql, long long model_id, JobState state,
                                         const std::map<std::string, long long>* words);
   std::vector<RunRecord> run_records(Session& sql, long long model_id);
+  PredictionCheck prediction_check(Session& sql, long long model_id);
   void upgrade_tables(Session& sql);
   void drop_old_triggers(Session& sql);
   void create_views(Session& sql, bool changed);
   void attach_parameters(Session& sql, std::vector<ClaimedJob>* claimed);
+  // Claims the pending rows `select` returns (columns id, model_job_name, kosmatau_parameters_id,
+  // attempts, run_stage, lease_epoch), in `order` when given (job id -> rank), at most `max`.
+  Result<std::vector<ClaimedJob>> claim_rows(const std::string& select, long long model_id, int max, const Owner& owner,
+                                             const std::map<long long, const ChosenJob*>* chosen);
   void replace_view(Session& sql, const ViewDef& view);
   void replace_progress_view(Session& sql, bool counted);
   void adopt_parameter_rows(Session& sql, const std::string& of_model);

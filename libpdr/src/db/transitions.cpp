@@ -6,34 +6,83 @@
 namespace pdr {
 
 Result<std::vector<ClaimedJob>> SociJobStore::claim_jobs(long long model_id, int max, const Owner& owner) {
+  return claim_rows(
+      std::string(dialect_.claim_index()) +
+          " WHERE model_name_id = :m AND status = 'pending' AND duplicate_key = 0 AND (retry_at IS NULL OR "
+          "retry_at <= " +
+          dialect_.now() + ") ORDER BY id LIMIT " + std::to_string(std::max(max, 0)) +
+          std::string(dialect_.claim_lock()),
+      model_id, max, owner, nullptr);
+}
+
+Result<std::vector<ClaimedJob>> SociJobStore::claim_chosen(long long model_id, const std::vector<ChosenJob>& chosen,
+                                                           int max, const Owner& owner) {
+  if (chosen.empty()) return std::vector<ClaimedJob>{};
+  std::map<long long, const ChosenJob*> by_id;
+  std::string ids;
+  for (const auto& c : chosen) {
+    by_id[c.id] = &c;
+    ids += (ids.empty() ? "" : ", ") + std::to_string(c.id);
+  }
+  return claim_rows(" WHERE id IN (" + ids +
+                        ") AND model_name_id = :m AND status = 'pending' AND duplicate_key = 0 AND (retry_at IS NULL "
+                        "OR retry_at <= " +
+                        dialect_.now() + ") ORDER BY id" + std::string(dialect_.claim_lock()),
+                    model_id, max, owner, &by_id);
+}
+
+Result<std::vector<ClaimedJob>> SociJobStore::claim_rows(const std::string& select, long long model_id, int max,
+                                                         const Owner& owner,
+                                                         const std::map<long long, const ChosenJob*>* chosen) {
   std::vector<ClaimedJob> claimed;
   Status st = transaction(
       "claim jobs",
       [&](Session& sql) {
         claimed.clear();
+        struct Row {
+          long long id, params, epoch;
+          std::string name, stage;
+          int attempts;
+        };
+        std::vector<Row> rows;
         // One spare slot: SOCI's SQLite backend fetches nothing into vectors of size 1.
-        const size_t slots = static_cast<size_t>(max) + 1;
-        std::vector<long long> ids(slots), params(slots);
-        std::vector<std::string> names(slots);
+        const size_t slots = (chosen != nullptr ? chosen->size() : static_cast<size_t>(std::max(max, 0))) + 1;
+        std::vector<long long> ids(slots), params(slots), epochs(slots);
+        std::vector<std::string> names(slots), stages(slots);
         std::vector<int> attempts(slots);
-        std::vector<std::string> stages(slots);
-        std::vector<long long> epochs(slots);
-        sql << "SELECT id, model_job_name, kosmatau_parameters_id, attempts, run_stage, lease_epoch FROM pdr_model_jobs" +
-                   std::string(dialect_.claim_index()) +
-                   " WHERE model_name_id = :m AND status = 'pending' AND duplicate_key = 0 AND (retry_at IS NULL OR retry_at <= " +
-                   dialect_.now() + ") ORDER BY id LIMIT :n" + std::string(dialect_.claim_lock()),
-            soci::use(model_id), soci::use(max), soci::into(ids), soci::into(names), soci::into(params),
-            soci::into(attempts), soci::into(stages), soci::into(epochs);
+        sql << "SELECT id, model_job_name, kosmatau_parameters_id, attempts, run_stage, lease_epoch FROM "
+               "pdr_model_jobs" +
+                   select,
+            soci::use(model_id), soci::into(ids), soci::into(names), soci::into(params), soci::into(attempts),
+            soci::into(stages), soci::into(epochs);
         for (size_t i = 0; i < ids.size(); ++i) {
+          rows.push_back(Row{ids[i], params[i], epochs[i], names[i], stages[i], attempts[i]});
+        }
+        if (chosen != nullptr) {
+          // Most wanted first: the longest predicted run time that fits.
+          std::stable_sort(rows.begin(), rows.end(), [&](const Row& a, const Row& b) {
+            return chosen->at(a.id)->predicted_seconds > chosen->at(b.id)->predicted_seconds;
+          });
+        }
+        for (const auto& r : rows) {
+          if (static_cast<int>(claimed.size()) >= max) break;
           StatusChange c;
-          c.job_id = ids[i];
+          c.job_id = r.id;
           c.expect = JobState::Pending;
           c.next = JobState::Running;
           c.claimant = &owner;
-          c.event_stage = stages[i] == "onion" ? "onion" : "pdr";  // where the attempt starts
+          c.event_stage = r.stage == "onion" ? "onion" : "pdr";  // where the attempt starts
+          if (chosen != nullptr) {
+            const ChosenJob* want = chosen->at(r.id);
+            if (want->predicted_seconds >= 0) {
+              c.predicted_seconds = want->predicted_seconds;
+              c.prediction_basis = want->basis.substr(0, 255);
+              c.note = "predicted " + duration_text(std::llround(want->predicted_seconds)) + " (" + want->basis + ")";
+            }
+          }
           if (apply_change(sql, c)) {
             claimed.push_back(
-                ClaimedJob{ids[i], names[i], params[i], attempts[i] + 1, stages[i] == "onion", epochs[i] + 1, nullptr});
+                ClaimedJob{r.id, r.name, r.params, r.attempts + 1, r.stage == "onion", r.epoch + 1, nullptr});
           }
         }
         attach_parameters(sql, &claimed);
@@ -46,6 +95,44 @@ Result<std::vector<ClaimedJob>> SociJobStore::claim_jobs(long long model_id, int
       });
   if (!st.ok()) return st;
   return claimed;
+}
+
+Result<std::vector<JobRuntime>> SociJobStore::finished_runtimes(long long model_id) {
+  std::vector<JobRuntime> out;
+  Status st = read("read the run times of finished jobs", [&](Session& sql) {
+    out.clear();
+    const std::string seconds =
+        dialect_.mysql ? "TIMESTAMPDIFF(SECOND, time_of_start, time_of_finish)"
+                       : "CAST(ROUND((julianday(time_of_finish) - julianday(time_of_start)) * 86400) AS INTEGER)";
+    for_each_row<std::string, long long>(
+        sql,
+        "SELECT model_job_name, " + seconds +
+            " FROM pdr_model_jobs WHERE model_name_id = :m AND status = 'finished' AND duplicate_key = 0 AND "
+            "time_of_start IS NOT NULL AND time_of_finish IS NOT NULL AND time_of_finish >= time_of_start",
+        std::tie(model_id), [&](const std::string& name, long long s) {
+          out.push_back(JobRuntime{name, static_cast<double>(s)});
+        });
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+Result<std::vector<PendingJob>> SociJobStore::pending_jobs(long long model_id) {
+  std::vector<PendingJob> out;
+  Status st = read("read the pending jobs", [&](Session& sql) {
+    out.clear();
+    for_each_row<long long, std::string>(
+        sql,
+        "SELECT id, model_job_name FROM pdr_model_jobs WHERE model_name_id = :m AND status = 'pending' AND "
+        "duplicate_key = 0 ORDER BY id",
+        std::tie(model_id), [&](long long id, const std::string& name) {
+          out.push_back(PendingJob{id, name});
+        });
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
 }
 
 // The claimed points' parameter rows, in one query on the claim's session.
@@ -334,6 +421,7 @@ std::string SociJobStore::state_update_sql(const StatusChange& c) const {
          "time_of_start = CURRENT_TIMESTAMP, time_of_finish = NULL, lease_epoch = lease_epoch + 1, "
          "lease_expires_at = " +
          dialect_.now_plus(policy_.lease_seconds) + ", heartbeat_at = " + dialect_.now() + ", retry_at = NULL";
+    if (c.predicted_seconds >= 0) q += ", predicted_seconds = :predicted, prediction_basis = :basis";
   } else {
     q += ", token = NULL, lease_expires_at = NULL";
   }
@@ -372,6 +460,10 @@ bool SociJobStore::write_state(Session& sql, const StatusChange& c) {
     up.exchange(soci::use(c.claimant->host));
     up.exchange(soci::use(c.claimant->pid));
     up.exchange(soci::use(c.claimant->token));
+    if (c.predicted_seconds >= 0) {
+      up.exchange(soci::use(c.predicted_seconds));
+      up.exchange(soci::use(c.prediction_basis));
+    }
   }
   up.exchange(soci::use(c.job_id));
   if (!c.token.empty()) up.exchange(soci::use(c.token));

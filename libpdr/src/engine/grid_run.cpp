@@ -4,7 +4,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <iomanip>
 #include <random>
@@ -13,6 +17,7 @@
 #include "engine/progress.h"
 #include "pdr/db_manager.h"
 #include "pdr/process.h"
+#include "pdr/runtime_prediction.h"
 #include "pdr/storage.h"
 #include "pdr/work_area.h"
 #include "util/text.h"
@@ -290,6 +295,82 @@ std::unique_ptr<JobExecutor> GridRun::executor(const Owner& owner, const WorkAre
   });
 }
 
+Status GridRun::predict_fit(double seconds, std::string* line) {
+  const RunSettings& r = settings_.run;
+  const double margin = r.end_margin >= 0           ? r.end_margin
+                        : r.end_margin_percent >= 0 ? seconds * r.end_margin_percent / 100
+                                                    : std::max(0.05 * seconds, 120.0);
+  size_t samples = 0;
+  auto plan = predict_pending(*store_, model_id_,
+                              r.expected_job_seconds > 0 ? std::optional<double>(r.expected_job_seconds) : std::nullopt,
+                              &samples);
+  if (!plan.ok()) return plan.status();
+  long long fit = 0, unfit = 0, unknown = 0;
+  double shortest = -1;
+  for (const auto& c : plan.value()) {
+    if (c.predicted_seconds < 0) {
+      ++unknown;
+    } else if (c.predicted_seconds <= seconds - margin) {
+      ++fit;
+    } else {
+      ++unfit;
+      shortest = shortest < 0 ? c.predicted_seconds : std::min(shortest, c.predicted_seconds);
+    }
+  }
+  if (unknown > 0 && fit + unfit == 0) {
+    *line =
+        "run times: no job of the model has finished and run.expected_job_seconds is not set, so nothing says "
+        "how many of its jobs fit in " +
+        duration_text(std::llround(seconds)) + " per node";
+    return Status::Ok();
+  }
+  *line = "run times (from " + count_size(samples, "finished job") + "): " + std::to_string(fit) + " of " +
+          count_text(fit + unfit + unknown, "pending job") + " are predicted to fit in " +
+          duration_text(std::llround(seconds)) + " per node less the " + duration_text(std::llround(margin)) +
+          " margin";
+  if (unfit > 0) {
+    *line +=
+        "; " + std::to_string(unfit) + " are not (the shortest of them " + duration_text(std::llround(shortest)) + ")";
+  }
+  return Status::Ok();
+}
+
+// The time this process has: the Slurm allocation's end when it runs in one, run.time_left
+// (--time-left), the earlier of the two; nullopt for no limit.
+std::optional<double> GridRun::time_left(const RunSettings& r, std::string* source) {
+  std::optional<double> left;
+  auto take = [&](double seconds, const std::string& from) {
+    if (!left || seconds < *left) {
+      left = std::max(seconds, 0.0);
+      *source = from;
+    }
+  };
+  if (r.time_left > 0) take(r.time_left, "run.time_left");
+  const char* end = std::getenv("SLURM_JOB_END_TIME");
+  const char* job = std::getenv("SLURM_JOB_ID");
+  if (end != nullptr && *end != '\0' && std::atoll(end) > 0) {
+    take(static_cast<double>(std::atoll(end) - static_cast<long long>(std::time(nullptr))),
+         "the end of Slurm job " + std::string(job != nullptr ? job : "") + " (SLURM_JOB_END_TIME)");
+  } else if (job != nullptr && *job != '\0') {
+    const std::string squeue = find_program("squeue");
+    std::vector<std::string> environment;
+    for (char** e = environ; *e != nullptr; ++e) environment.emplace_back(*e);
+    std::string answer;
+    if (squeue.empty() ||
+        !run_captured(squeue, {"squeue", "--noheader", "--jobs", job, "--format", "%L"}, environment, 30, &answer)) {
+      spdlog::warn("cannot ask Slurm how long job {} has left ({}): {}", job,
+                   squeue.empty() ? "no squeue in PATH" : answer,
+                   left ? "using run.time_left" : "claiming as if there were no limit");
+    } else {
+      while (!answer.empty() && std::isspace(static_cast<unsigned char>(answer.back()))) answer.pop_back();
+      while (!answer.empty() && std::isspace(static_cast<unsigned char>(answer.front()))) answer.erase(0, 1);
+      if (auto t = parse_time_left(answer))
+        take(static_cast<double>(*t), "Slurm job " + std::string(job) + "'s time left");
+    }
+  }
+  return left;
+}
+
 RunSummary GridRun::work(StopSignal& stop, const std::function<void()>& starting) {
   const Settings& s = settings_;
   if (starting) {
@@ -317,6 +398,19 @@ RunSummary GridRun::work(StopSignal& stop, const std::function<void()>& starting
   options.journal = &journal;
   options.outage_wait_seconds = s.run.outage_wait;
   options.settle_outputs = settle_outputs(*storage_, *store_);
+  std::string source;
+  if (auto left = time_left(s.run, &source)) {
+    const double margin = s.run.end_margin >= 0           ? s.run.end_margin
+                          : s.run.end_margin_percent >= 0 ? *left * s.run.end_margin_percent / 100
+                                                          : std::max(0.05 * *left, 120.0);
+    options.deadline =
+        std::chrono::steady_clock::now() +
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(*left));
+    options.end_margin_seconds = margin;
+    if (s.run.expected_job_seconds > 0) options.expected_job_seconds = s.run.expected_job_seconds;
+    spdlog::info("{} left ({}): claiming only jobs predicted to finish {} before the end, the longest first",
+                 duration_text(std::llround(*left)), source, duration_text(std::llround(margin)));
+  }
   auto progress = std::make_unique<ProgressReporter>(
       s.pdr.model_name,
       [this](std::map<std::string, long long>* counts) {

@@ -6,12 +6,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "engine/heartbeat.h"
 #include "pdr/journal.h"
+#include "pdr/runtime_prediction.h"
 #include "pdr/stop_signal.h"
 
 namespace pdr {
@@ -56,6 +59,8 @@ class ClaimLoop {
   void try_replay();
   void wait_out_outage();
   bool claim();  // false: nothing to do until something changes (the loop starts its next turn)
+  Result<std::vector<ClaimedJob>> claim_in_time(int free);
+  Status plan_claims();
   void wait_for_backlog();
   void start(const std::vector<ClaimedJob>& jobs);
   void record(JobResult r);
@@ -96,6 +101,11 @@ class ClaimLoop {
   Clock::time_point last_reap_ = Clock::now();
   std::optional<Clock::time_point> idle_since_;   // nothing running while the database is unreachable
   std::optional<Clock::time_point> quiet_since_;  // nothing claimable, only other processes' jobs running
+  // Walltime-aware claiming: the pending jobs with their predictions, longest first.
+  std::vector<ChosenJob> plan_;
+  std::optional<Clock::time_point> planned_at_;
+  long long planned_after_ = -1;  // jobs finished by this process when the plan was made
+  size_t plan_samples_ = 0;       // finished jobs it was predicted from
 };
 
 RunSummary ClaimLoop::run() {
@@ -178,7 +188,8 @@ void ClaimLoop::wait_out_outage() {
 }
 
 bool ClaimLoop::claim() {
-  auto claimed = store_.claim_jobs(model_id_, workers_ - running_, owner_);
+  const int free = workers_ - running_;
+  auto claimed = options_.deadline ? claim_in_time(free) : store_.claim_jobs(model_id_, free, owner_);
   if (!claimed.ok()) {
     database_error(claimed.status());
     return true;
@@ -186,6 +197,11 @@ bool ClaimLoop::claim() {
   if (!claimed->empty()) {
     quiet_since_.reset();
     start(claimed.value());
+    return true;
+  }
+  if (summary_.out_of_time) {
+    // Nothing left fits before the end: the running jobs finish, nothing more starts.
+    exhausted_ = true;
     return true;
   }
   wait_for_backlog();
@@ -198,6 +214,75 @@ bool ClaimLoop::claim() {
     return false;
   }
   return true;
+}
+
+// The pending jobs with their predicted run times, longest first, from the run times of the
+// model's finished jobs. Made again every half minute, when this process finished a job while
+// the model had few run times to predict from, and when it has no job left that fits.
+Status ClaimLoop::plan_claims() {
+  size_t samples = 0;
+  auto plan = predict_pending(store_, model_id_, options_.expected_job_seconds, &samples);
+  if (!plan.ok()) return plan.status();
+  plan_ = std::move(plan.value());
+  planned_at_ = Clock::now();
+  planned_after_ = summary_.finished;
+  plan_samples_ = samples;
+  return Status::Ok();
+}
+
+Result<std::vector<ClaimedJob>> ClaimLoop::claim_in_time(int free) {
+  const auto now = Clock::now();
+  const bool stale = !planned_at_ || now - *planned_at_ > std::chrono::seconds(30) ||
+                     (plan_samples_ < RuntimePredictor::kMinSamples * 4 && summary_.finished != planned_after_);
+  bool fresh = false;
+  for (;;) {
+    if (!fresh && (stale || plan_.empty())) {
+      if (Status st = plan_claims(); !st.ok()) return st;
+      fresh = true;
+    }
+    const double left =
+        std::chrono::duration<double>(*options_.deadline - Clock::now()).count() - options_.end_margin_seconds;
+    std::vector<ChosenJob> want;
+    long long unfit = 0;
+    double shortest = -1;
+    bool unknown = false;
+    for (const auto& c : plan_) {
+      if (c.predicted_seconds < 0) {
+        unknown = true;  // nothing to predict from: it may fit
+      } else if (c.predicted_seconds > left) {
+        ++unfit;
+        shortest = shortest < 0 ? c.predicted_seconds : std::min(shortest, c.predicted_seconds);
+        continue;
+      }
+      if (want.size() < static_cast<size_t>(free) * 3) want.push_back(c);
+    }
+    if (unknown && !summary_.unpredicted) {
+      summary_.unpredicted = true;
+      spdlog::warn(
+          "no job of this model has finished yet and run.expected_job_seconds is not set: jobs are claimed "
+          "without a predicted run time until one finishes");
+    }
+    if (!want.empty()) {
+      auto claimed = store_.claim_chosen(model_id_, want, free, owner_);
+      if (!claimed.ok()) return claimed;
+      // Tried: claimed, or held by another claimer or waiting for a retry (a later plan has them
+      // again if they are still pending).
+      std::set<long long> tried;
+      for (const auto& w : want) tried.insert(w.id);
+      plan_.erase(std::remove_if(plan_.begin(), plan_.end(), [&](const ChosenJob& c) { return tried.count(c.id) > 0; }),
+                  plan_.end());
+      return claimed;
+    }
+    if (unfit == 0) return std::vector<ClaimedJob>{};  // nothing pending: the usual end
+    if (!fresh) {
+      plan_.clear();  // an old plan: look again before giving up
+      continue;
+    }
+    summary_.out_of_time = true;
+    summary_.did_not_fit = unfit;
+    summary_.shortest_unfit = shortest;
+    return std::vector<ClaimedJob>{};
+  }
 }
 
 // Nothing claimable: done only when nothing is pending and no running job may come back. Rows
@@ -401,6 +486,35 @@ void ClaimLoop::finish() {
 }
 
 }  // namespace
+
+Result<std::vector<ChosenJob>> predict_pending(JobStore& store, long long model_id, std::optional<double> expected,
+                                               size_t* samples_used) {
+  auto runtimes = store.finished_runtimes(model_id);
+  if (!runtimes.ok()) return runtimes.status();
+  auto pending = store.pending_jobs(model_id);
+  if (!pending.ok()) return pending.status();
+  std::vector<RuntimeSample> samples;
+  for (const auto& r : runtimes.value()) {
+    if (auto p = job_point(r.name)) samples.push_back(RuntimeSample{*p, r.seconds});
+  }
+  std::vector<std::optional<std::vector<double>>> points;
+  std::vector<std::vector<double>> known;
+  for (const auto& j : pending.value()) {
+    points.push_back(job_point(j.name));
+    if (points.back()) known.push_back(*points.back());
+  }
+  const RuntimePredictor predictor(std::move(samples), known, expected);
+  std::vector<ChosenJob> plan;
+  plan.reserve(pending->size());
+  for (size_t i = 0; i < pending->size(); ++i) {
+    Prediction p = points[i] ? predictor.predict(*points[i]) : predictor.unplaced();
+    plan.push_back(ChosenJob{pending->at(i).id, p.seconds, p.basis});
+  }
+  std::stable_sort(plan.begin(), plan.end(),
+                   [](const ChosenJob& a, const ChosenJob& b) { return a.predicted_seconds > b.predicted_seconds; });
+  if (samples_used != nullptr) *samples_used = predictor.samples();
+  return plan;
+}
 
 RunSummary run_jobs(JobStore& store, JobExecutor& executor, long long model_id, int workers, const Owner& owner,
                     const StopSignal& stop, const ResultObserver& observe, const RunOptions& options) {
