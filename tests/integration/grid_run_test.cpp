@@ -770,7 +770,7 @@ TEST_F(GridRunTest, WithLittleTimeLeftOnlyJobsPredictedToFitStart) {
   EXPECT_LT(seconds, 25) << "no 60 s job may start";
   EXPECT_NE(r.out.find("3 jobs did not fit in the time left (the shortest is predicted to take "), std::string::npos)
       << r.out;
-  EXPECT_NE(r.err.find("30s left (run.time_left): claiming only jobs predicted to finish 1s before the end"),
+  EXPECT_NE(r.err.find("s left (run.time_left): claiming only jobs predicted to finish 1s before the end"),
             std::string::npos)
       << r.err;
   for (const auto& e : read_trace(dir_ / "trace")) {
@@ -782,10 +782,24 @@ TEST_F(GridRunTest, WithLittleTimeLeftOnlyJobsPredictedToFitStart) {
             3);
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 9);
   // The prediction is recorded on the job and in its claim event.
-  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE predicted_seconds BETWEEN 4 AND 8 AND "
+  // (Predictions made after the first of them finished count its 1 s run too: under 8 s each.)
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE predicted_seconds > 0 AND predicted_seconds < 8 AND "
                       "prediction_basis = '5 nearest finished points'"),
             3);
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_job_events WHERE event = 'claimed' AND detail LIKE 'predicted %'"), 3);
+  // status compares predictions with run times and maps the mean run time per cell.
+  auto st = run({"status", "--model-name", "wt"});
+  EXPECT_NE(st.out.find("run times: 3 finished jobs had a prediction; actual/predicted median "), std::string::npos)
+      << st.out;
+  auto map = run({"status", "--model-name", "wt", "--grid", "dens,chi", "--show", "runtime"});
+  EXPECT_EQ(map.code, 0) << map.err;
+  EXPECT_NE(map.out.find("mean run time of finished jobs over dens (rows) x chi (columns)"), std::string::npos)
+      << map.out;
+  EXPECT_NE(map.out.find("dens 30  5s 60s\n"), std::string::npos) << map.out;
+  EXPECT_NE(map.out.find("dens 31"), std::string::npos) << map.out;
+  auto bad = run({"status", "--model-name", "wt", "--show", "runtime"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("--show goes with --grid"), std::string::npos) << bad.err;
 }
 
 // With nothing to predict from, a time limit cannot choose: jobs are claimed as usual and the

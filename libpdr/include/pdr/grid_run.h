@@ -9,6 +9,7 @@
 //   RunSummary s = run.work(stop);   // claim, run, settle outputs, record the run
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -82,7 +83,8 @@ class GridRun {
   Status predict_fit(double seconds, std::string* line);
 
  private:
-  static std::optional<double> time_left(const RunSettings& r, std::string* source);
+  std::optional<double> time_left(const RunSettings& r, std::string* source) const;
+  const std::chrono::steady_clock::time_point created_ = std::chrono::steady_clock::now();
   Result<std::unique_ptr<WorkArea>> open_work_area(const Owner& owner) const;
   void record_run(const Owner& owner, const std::string& state);
   std::unique_ptr<JobExecutor> executor(const Owner& owner, const WorkArea& area, ActiveJobs& active, StopSignal& stop);

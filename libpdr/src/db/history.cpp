@@ -3,6 +3,8 @@
 // read by `pdr_run history` and `status`.
 #include "db/soci_job_store.h"
 
+#include <tuple>
+
 namespace pdr {
 
 namespace {
@@ -30,31 +32,68 @@ std::string event_of(const StatusChange& c) {
 
 }  // namespace
 
-void SociJobStore::write_event(Session& sql, const StatusChange& c, const std::string& event) {
-  const std::string name = event.empty() ? event_of(c) : event;
-  const std::string token = c.claimant != nullptr ? c.claimant->token : c.reaped ? c.reaped_token : c.token;
-  const std::string stage = !c.event_stage.empty() ? c.event_stage : c.stage != Stage::None ? to_string(c.stage) : "";
-  std::string detail = !c.note.empty() ? c.note : c.error;
-  if (!c.replayed_from.empty()) {
-    detail =
-        std::string(to_string(c.next)) + ", replayed from " + c.replayed_from + (detail.empty() ? "" : ": " + detail);
+// What an event row takes from its change (the rest it reads from the job row).
+struct EventFields {
+  std::string event, token, stage, detail;
+  std::optional<int> exit_code;
+  int undone = 0;
+  bool operator<(const EventFields& o) const {
+    return std::tie(event, token, stage, detail, exit_code, undone) <
+           std::tie(o.event, o.token, o.stage, o.detail, o.exit_code, o.undone);
   }
-  detail = valid_utf8(detail);
-  const int exit_code = c.exit_code.value_or(0);
+};
+
+namespace {
+
+EventFields fields_of(const StatusChange& c, const std::string& event) {
+  EventFields f;
+  f.event = event.empty() ? event_of(c) : event;
+  f.token = c.claimant != nullptr ? c.claimant->token : c.reaped ? c.reaped_token : c.token;
+  f.stage = !c.event_stage.empty() ? c.event_stage : c.stage != Stage::None ? to_string(c.stage) : "";
+  f.detail = !c.note.empty() ? c.note : c.error;
+  if (!c.replayed_from.empty()) {
+    f.detail = std::string(to_string(c.next)) + ", replayed from " + c.replayed_from +
+               (f.detail.empty() ? "" : ": " + f.detail);
+  }
+  f.detail = valid_utf8(f.detail);
+  f.exit_code = c.exit_code;
   // A hand-back undoes its attempt (attempts - 1): the event names the attempt it ended.
-  const int undone =
+  f.undone =
       c.next == JobState::Pending && c.expect == JobState::Running && !c.token.empty() && !c.retry && !c.reaped ? 1 : 0;
-  soci::indicator token_ind = token.empty() ? soci::i_null : soci::i_ok;
-  soci::indicator stage_ind = stage.empty() ? soci::i_null : soci::i_ok;
-  soci::indicator exit_ind = c.exit_code ? soci::i_ok : soci::i_null;
-  soci::indicator detail_ind = detail.empty() ? soci::i_null : soci::i_ok;
+  return f;
+}
+
+}  // namespace
+
+void SociJobStore::write_event(Session& sql, const StatusChange& c, const std::string& event) {
+  write_event_rows(sql, fields_of(c, event), "id = " + std::to_string(c.job_id));
+}
+
+void SociJobStore::write_events(Session& sql, const std::vector<StatusChange>& changes) {
+  if (changes.size() == 1) return write_event(sql, changes.front());
+  std::map<EventFields, std::string> groups;  // fields -> the job ids, comma-separated
+  for (const auto& c : changes) {
+    std::string& ids = groups[fields_of(c, "")];
+    ids += (ids.empty() ? "" : ", ") + std::to_string(c.job_id);
+  }
+  for (const auto& [f, ids] : groups) write_event_rows(sql, f, "id IN (" + ids + ")");
+}
+
+void SociJobStore::write_event_rows(Session& sql, const EventFields& f, const std::string& jobs) {
+  const int exit_code = f.exit_code.value_or(0);
+  soci::indicator token_ind = f.token.empty() ? soci::i_null : soci::i_ok;
+  soci::indicator stage_ind = f.stage.empty() ? soci::i_null : soci::i_ok;
+  soci::indicator exit_ind = f.exit_code ? soci::i_ok : soci::i_null;
+  soci::indicator detail_ind = f.detail.empty() ? soci::i_null : soci::i_ok;
   sql << "INSERT INTO pdr_job_events (job_id, model_name_id, at, event, state, host, pid, token, attempt, "
          "lease_epoch, stage, exit_code, detail) SELECT id, model_name_id, " +
              dialect_.now_ms() +
              ", :event, status, :host, :pid, :token, attempts + :undone, lease_epoch, :stage, :exit_code, :detail "
-             "FROM pdr_model_jobs WHERE id = :id",
-      soci::use(name), soci::use(actor_host_), soci::use(actor_pid_), soci::use(token, token_ind), soci::use(undone),
-      soci::use(stage, stage_ind), soci::use(exit_code, exit_ind), soci::use(detail, detail_ind), soci::use(c.job_id);
+             "FROM pdr_model_jobs WHERE " +
+             jobs + " ORDER BY id",
+      soci::use(f.event), soci::use(actor_host_), soci::use(actor_pid_), soci::use(f.token, token_ind),
+      soci::use(f.undone), soci::use(f.stage, stage_ind), soci::use(exit_code, exit_ind),
+      soci::use(f.detail, detail_ind);
 }
 
 void SociJobStore::write_rejected(Session& sql, const StatusChange& c) {

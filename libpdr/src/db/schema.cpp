@@ -182,7 +182,8 @@ std::vector<TableDef> schema_tables() {
         {"lease_epoch", "BIGINT"},
         {"stage", "VARCHAR(16)"},
         {"exit_code", "INTEGER"},
-        {"detail", "TEXT"}}},
+        {"detail", "TEXT"}},
+       /*rowid_ids=*/true},
       {"job_files",
        {{"job_id", "INTEGER NOT NULL"},
         {"kind", "VARCHAR(64) NOT NULL"},
@@ -371,7 +372,8 @@ std::vector<std::string> recount_sql(const Dialect& d) {
 }
 
 std::string create_table_sql(const TableDef& table, const Dialect& d) {
-  std::string sql = "CREATE TABLE IF NOT EXISTS " + table.name + " (" + d.id_column();
+  std::string sql = "CREATE TABLE IF NOT EXISTS " + table.name + " (" +
+                    (table.rowid_ids && !d.mysql ? std::string("id INTEGER PRIMARY KEY") : std::string(d.id_column()));
   for (const auto& c : table.columns) sql += ", " + d.quote(c.name) + " " + c.type;
   return sql + ")" + d.table_options();
 }

@@ -21,6 +21,10 @@ struct ColumnDef {
 struct TableDef {
   std::string name;
   std::vector<ColumnDef> columns;  // after the id column
+  // SQLite: ids from the rowid (the next after the largest), without AUTOINCREMENT's extra
+  // write of sqlite_sequence per row; an id may come again only after the rows above it were
+  // deleted (the job history, where ids only order a job's events).
+  bool rowid_ids = false;
 };
 
 struct IndexDef {

@@ -86,6 +86,8 @@ struct StatusChange {
   std::string prediction_basis;
 };
 
+struct EventFields;  // history.cpp
+
 // Whether two recorded model paths name the same place.
 bool same_location(const std::string& a, const std::string& b);
 // Job columns an output file kind may fill.
@@ -369,13 +371,19 @@ class SociJobStore : public JobStore {
   // state_update_sql) and, when it applied, what goes with it (write_outputs: recorded outputs
   // dropped or replaced, a finish's files, a failure's log). False when the row was not as
   // expected: nothing changed.
-  bool apply_change(Session& sql, const StatusChange& change);
+  // `events`: where the change's history event goes to be written with the others of the
+  // transaction (write_events); null: written at once.
+  bool apply_change(Session& sql, const StatusChange& change, std::vector<StatusChange>* events = nullptr);
   std::string state_update_sql(const StatusChange& c) const;
   bool write_state(Session& sql, const StatusChange& c);
   void write_outputs(Session& sql, const StatusChange& c);
   // The history line of a change that applied (history.cpp): one INSERT ... SELECT of the job
   // row as the change left it, in the change's transaction. `event` "" names it from the change.
   void write_event(Session& sql, const StatusChange& c, const std::string& event = "");
+  // The events of several changes that applied, one INSERT ... SELECT per group of events that
+  // differ only in their job (a claim of several jobs, finishes recorded together).
+  void write_events(Session& sql, const std::vector<StatusChange>& changes);
+  void write_event_rows(Session& sql, const EventFields& f, const std::string& jobs);
   // An attempt's outcome that found the job moved on (its lease lost): recorded with no state (it
   // changed none).
   void write_rejected(Session& sql, const StatusChange& c);
@@ -386,7 +394,7 @@ class SociJobStore : public JobStore {
   std::map<long long, std::vector<JobEvent>> last_events(Session& sql, const std::vector<long long>& job_ids, size_t n);
   // Applies `c` in its own transaction; false when the row was not as expected.
   Result<bool> apply_alone(const StatusChange& c);
-  bool apply_or_landed(Session& sql, const StatusChange& c);
+  bool apply_or_landed(Session& sql, const StatusChange& c, std::vector<StatusChange>* events = nullptr);
   static StatusChange change_of(const Outcome& o);
   // A failed attempt (`c.next` Failed, `c.retry`) recorded as the policy decides: failed for
   // good, or pending again after the retry delay.

@@ -64,6 +64,7 @@ Result<std::vector<ClaimedJob>> SociJobStore::claim_rows(const std::string& sele
             return chosen->at(a.id)->predicted_seconds > chosen->at(b.id)->predicted_seconds;
           });
         }
+        std::vector<StatusChange> events;
         for (const auto& r : rows) {
           if (static_cast<int>(claimed.size()) >= max) break;
           StatusChange c;
@@ -80,11 +81,12 @@ Result<std::vector<ClaimedJob>> SociJobStore::claim_rows(const std::string& sele
               c.note = "predicted " + duration_text(std::llround(want->predicted_seconds)) + " (" + want->basis + ")";
             }
           }
-          if (apply_change(sql, c)) {
+          if (apply_change(sql, c, &events)) {
             claimed.push_back(
                 ClaimedJob{r.id, r.name, r.params, r.attempts + 1, r.stage == "onion", r.epoch + 1, nullptr});
           }
         }
+        write_events(sql, events);
         attach_parameters(sql, &claimed);
         return Status::Ok();
       },
@@ -147,8 +149,8 @@ void SociJobStore::attach_parameters(Session& sql, std::vector<ClaimedJob>* clai
 }
 
 // One change in the caller's transaction; true when it applied.
-bool SociJobStore::apply_or_landed(Session& sql, const StatusChange& c) {
-  bool applied = apply_change(sql, c);
+bool SociJobStore::apply_or_landed(Session& sql, const StatusChange& c, std::vector<StatusChange>* events) {
+  bool applied = apply_change(sql, c, events);
   if (!applied && c.next == JobState::Finished && c.expect == JobState::Running && c.epoch > 0) {
     // A replayed finish whose first write landed (its COMMIT answer was lost): only the
     // attempt that held this lease epoch can have finished the job under it.
@@ -212,7 +214,9 @@ Result<std::vector<RecordedOutcome>> SociJobStore::record_finishes(const std::ve
       "record " + std::to_string(finishes.size()) + " finished jobs",
       [&](Session& sql) {
         out.clear();
-        for (const auto& c : changes) out.push_back(RecordedOutcome{apply_or_landed(sql, c), c.next, c.error});
+        std::vector<StatusChange> events;
+        for (const auto& c : changes) out.push_back(RecordedOutcome{apply_or_landed(sql, c, &events), c.next, c.error});
+        write_events(sql, events);
         return Status::Ok();
       },
       [&](Session& sql) {
@@ -388,7 +392,7 @@ bool fresh_attempts(const StatusChange& c) {
 
 }  // namespace
 
-bool SociJobStore::apply_change(Session& sql, const StatusChange& change) {
+bool SociJobStore::apply_change(Session& sql, const StatusChange& change, std::vector<StatusChange>* events) {
   // Error text quotes program output: keep it valid UTF-8 (MySQL's utf8mb4 refuses a byte
   // sequence cut in the middle of a character, error 1366).
   StatusChange c = change;
@@ -397,7 +401,12 @@ bool SociJobStore::apply_change(Session& sql, const StatusChange& change) {
   if (c.next == JobState::Running && c.claimant == nullptr) return false;  // a claim must say who claims
   if (!write_state(sql, c)) return false;
   write_outputs(sql, c);
-  write_event(sql, c);
+  if (events != nullptr) {
+    c.files.clear();  // not needed for the event
+    events->push_back(std::move(c));
+  } else {
+    write_event(sql, c);
+  }
   return true;
 }
 

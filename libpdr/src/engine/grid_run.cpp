@@ -337,7 +337,7 @@ Status GridRun::predict_fit(double seconds, std::string* line) {
 
 // The time this process has: the Slurm allocation's end when it runs in one, run.time_left
 // (--time-left), the earlier of the two; nullopt for no limit.
-std::optional<double> GridRun::time_left(const RunSettings& r, std::string* source) {
+std::optional<double> GridRun::time_left(const RunSettings& r, std::string* source) const {
   std::optional<double> left;
   auto take = [&](double seconds, const std::string& from) {
     if (!left || seconds < *left) {
@@ -345,7 +345,10 @@ std::optional<double> GridRun::time_left(const RunSettings& r, std::string* sour
       *source = from;
     }
   };
-  if (r.time_left > 0) take(r.time_left, "run.time_left");
+  // run.time_left counts from the start of this process (registration included).
+  if (r.time_left > 0)
+    take(r.time_left - std::chrono::duration<double>(std::chrono::steady_clock::now() - created_).count(),
+         "run.time_left");
   const char* end = std::getenv("SLURM_JOB_END_TIME");
   const char* job = std::getenv("SLURM_JOB_ID");
   if (end != nullptr && *end != '\0' && std::atoll(end) > 0) {
