@@ -7,6 +7,7 @@
 //   reconcile.cpp       what a registration finds: done, to run again, left alone
 //   transitions.cpp     the named job state changes (claim, outcome, revoke, requeue, release,
 //                       retry) and apply_change, the one conditional UPDATE beneath them
+//   history.cpp         the event of each change (pdr_job_events), job_history, prune_history
 //   fetch_rows.h        every row of a query, a batch at a time
 //   provenance.cpp      the files a finished job recorded (job_files, hdf_files, json_files)
 //   leases.cpp          leases, heartbeats, the reaper and what is left to run
