@@ -820,6 +820,25 @@ TEST_F(GridRunTest, WithoutRunTimesToPredictFromTheTimeLimitSaysHowItClaims) {
             std::string::npos)
       << e.out;
   EXPECT_EQ(count_starts(dir_ / "trace"), 3u) << "only the first model's job ran (pdr and two onions)";
+  // A job's own last attempt is a floor for its run time: one that ran 200 s before it was handed
+  // back (the end of an earlier allocation) does not fit in 60 s, though 10 s are expected.
+  test::write_text(dir_ / "cfg.yaml",
+                   "database:\n  path: jobs.db\nstorage:\n  base_dir: store\nrun:\n  scratch_dir: scratch\n"
+                   "  end_margin: 0\n  expected_job_seconds: 10\nmodel_parameters:\n  species: [CO]\n");
+  ASSERT_EQ(run({"--model-name", "own", "--register-only", "--dens", "30", "40", "--chi", "10"}).code, 0);
+  {
+    soci::session s(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
+    s << "UPDATE pdr_model_jobs SET time_of_start = datetime('now', '-300 seconds'), time_updated = "
+         "datetime('now', '-100 seconds') WHERE model_job_name = '100_40_-10_10_00'";
+  }
+  auto own = run({"worker", "--model-name", "own", "--time-left", "60s"});
+  EXPECT_EQ(own.code, 0) << own.err;
+  EXPECT_NE(own.out.find("1 job did not fit in the time left (the shortest is predicted to take 3m20s)"),
+            std::string::npos)
+      << own.out;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND model_job_name = "
+                      "'100_40_-10_10_00'"),
+            1);
   // Bad values are refused in one line, exit 2.
   for (const auto& [args, msg] : std::vector<std::pair<std::vector<std::string>, std::string>>{
            {{"--model-name", "ex", "--time-left", "soon", "--dens", "30"}, "run.time_left (from --time-left): 'soon'"},

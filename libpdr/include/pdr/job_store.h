@@ -74,6 +74,9 @@ struct JobRuntime {
 struct PendingJob {
   long long id = 0;
   std::string name;
+  // How long its last attempt ran before it came back (handed back at the end of an
+  // allocation, reaped, failed): a floor for its run time. -1: never attempted.
+  double last_attempt_seconds = -1;
 };
 // A job a process wants to claim, with its predicted run time and what that rests on.
 struct ChosenJob {

@@ -101,6 +101,12 @@ struct RunSettings {
   double end_margin = -1;
   double end_margin_percent = -1;
   double expected_job_seconds = -1;
+  // The margin kept before the end of `seconds` left.
+  double margin_for(double seconds) const {
+    if (end_margin >= 0) return end_margin;
+    if (end_margin_percent >= 0) return seconds * end_margin_percent / 100;
+    return seconds * 0.05 > 120 ? seconds * 0.05 : 120;
+  }
   std::vector<std::string> pdr_out_dirs, pdr_inp_dirs;
 };
 

@@ -80,7 +80,8 @@ int finish_summary(const RunSummary& summary, std::ostream& out, const std::vect
   if (summary.out_of_time) {
     out << count_text(summary.did_not_fit, "job") << " did not fit in the time left (the shortest is predicted to take "
         << duration_text(std::llround(summary.shortest_unfit))
-        << "); they stay pending for another run: " << next_command(options, "worker", model) << "\n";
+        << (summary.did_not_fit == 1 ? "); it stays" : "); they stay")
+        << " pending for another run: " << next_command(options, "worker", model) << "\n";
   }
   const auto& states = summary.model_states;
   auto state = [&states](const char* name) {

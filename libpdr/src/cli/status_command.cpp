@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <ostream>
@@ -130,24 +131,15 @@ char cell_symbol(const std::map<std::string, long long>& c) {
   return '.';
 }
 
-// --show runtime: the mean run time of each cell's finished jobs ("-" for none).
-void print_runtime_grid(std::ostream& out, const std::string& model, const GridMap& g) {
-  out << "model " << model << ": mean run time of finished jobs over " << g.row_axis << " (rows) x " << g.column_axis
-      << " (columns); other parameters aggregated\n";
+// A table over the map's rows and columns, each cell the text `cell` gives it.
+void print_table(std::ostream& out, const GridMap& g,
+                 const std::function<std::string(const std::string&, const std::string&)>& cell) {
   std::map<std::pair<std::string, std::string>, std::string> text;
   size_t label = g.row_axis.size() + 1, width = 1;
   for (const auto& r : g.rows) label = std::max(label, g.row_axis.size() + 1 + r.size());
   for (const auto& c : g.columns) width = std::max(width, c.size());
   for (const auto& r : g.rows) {
-    for (const auto& c : g.columns) {
-      auto it = g.runtimes.find({r, c});
-      std::string t = "-";
-      if (it != g.runtimes.end() && it->second.second > 0) {
-        t = duration_text(std::llround(it->second.first / static_cast<double>(it->second.second)));
-      }
-      width = std::max(width, t.size());
-      text[{r, c}] = t;
-    }
+    for (const auto& c : g.columns) width = std::max(width, (text[{r, c}] = cell(r, c)).size());
   }
   out << std::string(label, ' ');
   for (const auto& c : g.columns) out << " " << std::string(width - c.size(), ' ') << c;
@@ -163,25 +155,24 @@ void print_runtime_grid(std::ostream& out, const std::string& model, const GridM
   }
 }
 
+// --show runtime: the mean run time of each cell's finished jobs ("-" for none).
+void print_runtime_grid(std::ostream& out, const std::string& model, const GridMap& g) {
+  out << "model " << model << ": mean run time of finished jobs over " << g.row_axis << " (rows) x " << g.column_axis
+      << " (columns); other parameters aggregated\n";
+  print_table(out, g, [&](const std::string& r, const std::string& c) {
+    auto it = g.runtimes.find({r, c});
+    if (it == g.runtimes.end() || it->second.second == 0) return std::string("-");
+    return duration_text(std::llround(it->second.first / static_cast<double>(it->second.second)));
+  });
+}
+
 void print_grid(std::ostream& out, const std::string& model, const GridMap& g) {
   out << "model " << model << ": job states over " << g.row_axis << " (rows) x " << g.column_axis
       << " (columns); other parameters aggregated\n";
-  size_t label = g.row_axis.size() + 1, width = 1;
-  for (const auto& r : g.rows) label = std::max(label, g.row_axis.size() + 1 + r.size());
-  for (const auto& c : g.columns) width = std::max(width, c.size());
-  out << std::string(label, ' ');
-  for (const auto& c : g.columns) out << " " << std::string(width - c.size(), ' ') << c;
-  out << "\n";
-  for (const auto& r : g.rows) {
-    const std::string head = g.row_axis + " " + r;
-    out << head << std::string(label - head.size(), ' ');
-    for (const auto& c : g.columns) {
-      auto it = g.cells.find({r, c});
-      const char sym = it == g.cells.end() ? '-' : cell_symbol(it->second);
-      out << " " << std::string(width - 1, ' ') << sym;
-    }
-    out << "\n";
-  }
+  print_table(out, g, [&](const std::string& r, const std::string& c) {
+    auto it = g.cells.find({r, c});
+    return std::string(1, it == g.cells.end() ? '-' : cell_symbol(it->second));
+  });
   out << "legend: # finished  + partly finished  R running  X failed  . pending  c cancelled  - no job\n";
 }
 

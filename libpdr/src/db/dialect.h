@@ -34,6 +34,11 @@ struct Dialect {
     return mysql ? "TIMESTAMPDIFF(SECOND, " + column + ", UTC_TIMESTAMP())"
                  : "CAST((julianday('now') - julianday(" + column + ")) * 86400 AS INTEGER)";
   }
+  // Seconds from one DATETIME column (UTC) to another: a job's run time.
+  std::string seconds_between(const std::string& from, const std::string& to) const {
+    return mysql ? "TIMESTAMPDIFF(SECOND, " + from + ", " + to + ")"
+                 : "CAST(ROUND((julianday(" + to + ") - julianday(" + from + ")) * 86400) AS INTEGER)";
+  }
   std::string now_plus(long long seconds) const {
     return mysql ? "(UTC_TIMESTAMP() + INTERVAL " + std::to_string(seconds) + " SECOND)"
                  : "datetime('now', '" + std::string(seconds < 0 ? "" : "+") + std::to_string(seconds) + " seconds')";

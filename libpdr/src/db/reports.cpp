@@ -110,8 +110,7 @@ Result<GridMap> SociJobStore::grid_map(const std::string& model, const std::stri
   GridMap map{row_axis, column_axis, {}, {}, {}, {}};
   // Finished jobs' run times (claim to finish), for --show runtime.
   const std::string timed = "j.status = 'finished' AND j.time_of_start IS NOT NULL AND j.time_of_finish IS NOT NULL";
-  const std::string seconds = dialect_.mysql ? "TIMESTAMPDIFF(SECOND, j.time_of_start, j.time_of_finish)"
-                                             : "(julianday(j.time_of_finish) - julianday(j.time_of_start)) * 86400";
+  const std::string seconds = dialect_.seconds_between("j.time_of_start", "j.time_of_finish");
   Status st = read("read the grid map", [&](Session& sql) {
     map.cells.clear();
     map.runtimes.clear();
@@ -229,8 +228,7 @@ std::vector<JobSummary> SociJobStore::job_summaries(Session& sql, long long mode
 // Predicted against actual run times of the latest finished jobs that had a prediction.
 PredictionCheck SociJobStore::prediction_check(Session& sql, long long model_id) {
   PredictionCheck check;
-  const std::string seconds = dialect_.mysql ? "TIMESTAMPDIFF(SECOND, time_of_start, time_of_finish)"
-                                             : "(julianday(time_of_finish) - julianday(time_of_start)) * 86400";
+  const std::string seconds = dialect_.seconds_between("time_of_start", "time_of_finish");
   std::vector<double> ratios;
   double actual_sum = 0;
   for_each_row<double, double>(

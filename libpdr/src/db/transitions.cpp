@@ -103,9 +103,7 @@ Result<std::vector<JobRuntime>> SociJobStore::finished_runtimes(long long model_
   std::vector<JobRuntime> out;
   Status st = read("read the run times of finished jobs", [&](Session& sql) {
     out.clear();
-    const std::string seconds =
-        dialect_.mysql ? "TIMESTAMPDIFF(SECOND, time_of_start, time_of_finish)"
-                       : "CAST(ROUND((julianday(time_of_finish) - julianday(time_of_start)) * 86400) AS INTEGER)";
+    const std::string seconds = dialect_.seconds_between("time_of_start", "time_of_finish");
     for_each_row<std::string, long long>(
         sql,
         "SELECT model_job_name, " + seconds +
@@ -124,12 +122,18 @@ Result<std::vector<PendingJob>> SociJobStore::pending_jobs(long long model_id) {
   std::vector<PendingJob> out;
   Status st = read("read the pending jobs", [&](Session& sql) {
     out.clear();
-    for_each_row<long long, std::string>(
+    // A job whose last attempt came back unfinished (handed back, reaped, a failure tried again)
+    // keeps that attempt's start; time_updated is when it came back. A finish or a failure for
+    // good sets time_of_finish, which stays when the job is queued again: no floor then.
+    for_each_row<long long, std::string, long long>(
         sql,
-        "SELECT id, model_job_name FROM pdr_model_jobs WHERE model_name_id = :m AND status = 'pending' AND "
-        "duplicate_key = 0 ORDER BY id",
-        std::tie(model_id), [&](long long id, const std::string& name) {
-          out.push_back(PendingJob{id, name});
+        "SELECT id, model_job_name, CASE WHEN time_of_start IS NOT NULL AND time_of_finish IS NULL "
+        "AND time_updated >= time_of_start THEN " +
+            dialect_.seconds_between("time_of_start", "time_updated") +
+            " ELSE -1 END FROM pdr_model_jobs WHERE model_name_id = :m AND status = 'pending' AND duplicate_key = 0 "
+            "ORDER BY id",
+        std::tie(model_id), [&](long long id, const std::string& name, long long last) {
+          out.push_back(PendingJob{id, name, static_cast<double>(last)});
         });
     return Status::Ok();
   });

@@ -297,9 +297,7 @@ std::unique_ptr<JobExecutor> GridRun::executor(const Owner& owner, const WorkAre
 
 Status GridRun::predict_fit(double seconds, std::string* line) {
   const RunSettings& r = settings_.run;
-  const double margin = r.end_margin >= 0           ? r.end_margin
-                        : r.end_margin_percent >= 0 ? seconds * r.end_margin_percent / 100
-                                                    : std::max(0.05 * seconds, 120.0);
+  const double margin = r.margin_for(seconds);
   size_t samples = 0;
   auto plan = predict_pending(*store_, model_id_,
                               r.expected_job_seconds > 0 ? std::optional<double>(r.expected_job_seconds) : std::nullopt,
@@ -403,9 +401,7 @@ RunSummary GridRun::work(StopSignal& stop, const std::function<void()>& starting
   options.settle_outputs = settle_outputs(*storage_, *store_);
   std::string source;
   if (auto left = time_left(s.run, &source)) {
-    const double margin = s.run.end_margin >= 0           ? s.run.end_margin
-                          : s.run.end_margin_percent >= 0 ? *left * s.run.end_margin_percent / 100
-                                                          : std::max(0.05 * *left, 120.0);
+    const double margin = s.run.margin_for(*left);
     options.deadline =
         std::chrono::steady_clock::now() +
         std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(*left));

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <optional>
 #include <set>
 #include <thread>
@@ -16,6 +17,7 @@
 #include "pdr/journal.h"
 #include "pdr/runtime_prediction.h"
 #include "pdr/stop_signal.h"
+#include "util/text.h"
 
 namespace pdr {
 namespace {
@@ -508,6 +510,13 @@ Result<std::vector<ChosenJob>> predict_pending(JobStore& store, long long model_
   plan.reserve(pending->size());
   for (size_t i = 0; i < pending->size(); ++i) {
     Prediction p = points[i] ? predictor.predict(*points[i]) : predictor.unplaced();
+    // Its own last attempt ran this long and did not finish: it takes at least that.
+    const double floor = pending->at(i).last_attempt_seconds;
+    if (floor > 0 && floor > p.seconds) {
+      p.basis = p.known() ? p.basis + "; at least its last attempt's " + duration_text(std::llround(floor))
+                          : "its last attempt ran " + duration_text(std::llround(floor)) + " without finishing";
+      p.seconds = floor;
+    }
     plan.push_back(ChosenJob{pending->at(i).id, p.seconds, p.basis});
   }
   std::stable_sort(plan.begin(), plan.end(),
