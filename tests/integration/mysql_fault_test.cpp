@@ -632,14 +632,15 @@ TEST_F(MultiProcessTest, M5_SubmitOnALocalSlurmRunsEveryJobOnce) {
 }
 
 // Walltime-aware claiming inside a real Slurm allocation: jobs at chi 10 took 5 s and at chi 20
-// 60 s (their recorded run times); a one-minute allocation with a 10 s margin starts only the
-// chi-10 points between them (the worker asks Slurm how long it has left), the chi-20 ones stay
+// 60 s (their recorded run times); a one-minute allocation with a 20 s margin starts only the
+// chi-10 points between them (the worker asks Slurm how long it has left; 20 s are kept free, so a
+// chi-20 point, predicted at 45-55 s from its neighbours, never fits), the chi-20 ones stay
 // pending, the task exits 0, and submit said beforehand how many fit.
 TEST_F(MultiProcessTest, M8_AnAllocationStartsOnlyTheJobsThatFitItsTime) {
   START_SERVER("");
   test::SlurmCluster slurm;
   PDR_REQUIRE_SLURM(slurm);
-  write_multi_config("  end_margin: 10s\n");
+  write_multi_config("  end_margin: 20s\n");
   auto e = env("");
   e.push_back("SLURM_CONF=" + slurm.conf());
   const std::vector<std::string> model = {
@@ -662,7 +663,7 @@ TEST_F(MultiProcessTest, M8_AnAllocationStartsOnlyTheJobsThatFitItsTime) {
   auto r = test::run_pdr_run(dir_ / "a", args, e);
   ASSERT_EQ(r.code, 0) << r.out << tail(r.err);
   EXPECT_NE(r.out.find("run times (from 6 finished jobs): 3 of 6 pending jobs are predicted to fit in 60s per "
-                       "node less the 10s margin; 3 are not"),
+                       "node less the 20s margin; 3 are not"),
             std::string::npos)
       << r.out;
   const auto at = r.out.find("submitted Slurm job ");
@@ -673,7 +674,7 @@ TEST_F(MultiProcessTest, M8_AnAllocationStartsOnlyTheJobsThatFitItsTime) {
   }
   EXPECT_EQ(slurm.run("squeue -h -j " + job_id).find(job_id), std::string::npos) << "the task ended";
   const std::string log = test::read_text(dir_ / ("a/pdr_run-slurm/wt-" + job_id + "_0.log"));
-  EXPECT_NE(log.find("'s time left): claiming only jobs predicted to finish 10s before the end"), std::string::npos)
+  EXPECT_NE(log.find("'s time left): claiming only jobs predicted to finish 20s before the end"), std::string::npos)
       << log;
   EXPECT_NE(log.find("3 jobs did not fit in the time left"), std::string::npos) << log;
   EXPECT_EQ(finished(), 9);
