@@ -612,11 +612,11 @@ TEST_P(JobStoreTest, ClaimTakesALeaseByTheDatabaseClock) {
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE lease_epoch = 1 AND lease_expires_at IS NOT NULL "
                   "AND heartbeat_at IS NOT NULL AND lease_expires_at > heartbeat_at"),
             2);
-  auto held = store_->renew_leases(owner_);
+  auto held = store_->renew_leases(owner_, {});
   ASSERT_TRUE(held.ok());
   EXPECT_EQ(held->size(), 2u);
   EXPECT_EQ(held->at(jobs->front().id), 1);
-  EXPECT_EQ(store_->renew_leases(Owner{"h", 2, "other"})->size(), 0u);
+  EXPECT_EQ(store_->renew_leases(Owner{"h", 2, "other"}, {})->size(), 0u);
   EXPECT_EQ(store_->reap_expired().value(), 0) << "live leases are not reaped";
 }
 
@@ -643,7 +643,7 @@ TEST_P(JobStoreTest, ExpiredLeaseReturnsTheJobAndFencesTheOldOwner) {
   const ClaimedJob taken = second->front().id == old.id ? second->front() : second->back();
   EXPECT_EQ(taken.epoch, 2);
   EXPECT_EQ(taken.attempt, 2);
-  EXPECT_EQ(store_->renew_leases(owner_)->count(old.id), 0u) << "the old owner sees its lease gone";
+  EXPECT_EQ(store_->renew_leases(owner_, {})->count(old.id), 0u) << "the old owner sees its lease gone";
   auto late = store_->record_outcome(outcome(old, owner_.token, JobState::Finished));
   ASSERT_TRUE(late.ok());
   EXPECT_FALSE(late->applied) << "a late outcome of a taken-over job is rejected";
@@ -713,6 +713,58 @@ TEST_P(JobStoreTest, EveryChangeOfAJobIsInItsHistory) {
   // The registration is one event of the grid, not one per job.
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_job_events WHERE job_id IS NULL AND event = 'registered'"), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_job_events WHERE job_id IS NOT NULL AND event = 'registered'"), 0);
+}
+
+// An attempt's stages are in its history: written by the heartbeat while it holds the job, or
+// with its outcome; each once, dated when it happened, never for an attempt that lost its job.
+TEST_P(JobStoreTest, StageStartsAreInTheHistoryOnce) {
+  store_->set_policy(JobPolicy{30, 3, 0, 10});
+  auto r = register_points(points({"30"}));
+  auto claimed = store_->claim_jobs(r.model_id, 2, owner_);
+  ASSERT_EQ(claimed->size(), 2u);
+  const ClaimedJob job = claimed->front();
+  const ClaimedJob lost = claimed->back();
+  const auto now = std::chrono::steady_clock::now();
+  const StageStart pdr{job.id, job.epoch, Stage::Pdr, "", now - std::chrono::seconds(5)};
+  ASSERT_TRUE(store_->renew_leases(owner_, {pdr}).ok());
+  ASSERT_TRUE(store_->renew_leases(owner_, {pdr}).ok()) << "a beat written again (a cut commit) adds nothing";
+  // Another owner's beat does not write for a job it does not hold; nor does an old epoch.
+  const StageStart other{lost.id, lost.epoch, Stage::Pdr, "", now};
+  ASSERT_TRUE(store_->renew_leases(Owner{"h2", 7, "tok2"}, {other}).ok());
+  ASSERT_TRUE(store_->renew_leases(owner_, {StageStart{lost.id, lost.epoch + 1, Stage::Pdr, "", now}}).ok());
+  EXPECT_EQ(history_of(lost.id), (std::vector<std::string>{"claimed/running/1/1/tok1"}));
+  // The outcome brings the rest (and the one the beat wrote, which stays single).
+  Outcome done = outcome(job, owner_.token, JobState::Finished);
+  done.stage_starts = {pdr, StageStart{job.id, job.epoch, Stage::Onion, "CO", now - std::chrono::seconds(2)},
+                       StageStart{job.id, job.epoch, Stage::Storage, "", now}};
+  ASSERT_TRUE(store_->record_outcome(done)->applied);
+  EXPECT_EQ(history_of(job.id), (std::vector<std::string>{"claimed/running/1/1/tok1", "started/running/1/1/tok1",
+                                                          "started/running/1/1/tok1", "started/running/1/1/tok1",
+                                                          "finished/finished/1/1/tok1"}));
+  HistoryQuery q;
+  q.model = "m1";
+  q.job = std::to_string(job.id);
+  auto events = store_->job_history(q);
+  ASSERT_EQ(events->size(), 5u);
+  EXPECT_EQ(events->at(1).stage, "pdr");
+  EXPECT_EQ(events->at(2).stage, "onion");
+  EXPECT_EQ(events->at(2).detail, "CO");
+  EXPECT_EQ(events->at(3).stage, "storage");
+  // Dated when they happened: the pdr start 5 s before the storage start, not when written.
+  EXPECT_LT(events->at(1).at, events->at(2).at);
+  EXPECT_LT(events->at(2).at, events->at(3).at);
+  // A hand-back writes its stages with the attempt it ended (the row's attempt is undone).
+  Outcome back = outcome(lost, owner_.token, JobState::Pending, "interrupted");
+  back.stage_starts = {StageStart{lost.id, lost.epoch, Stage::Pdr, "", now}};
+  ASSERT_TRUE(store_->record_outcome(back)->applied);
+  EXPECT_EQ(history_of(lost.id), (std::vector<std::string>{"claimed/running/1/1/tok1", "started/running/1/1/tok1",
+                                                           "released/pending/1/1/tok1"}));
+  // A late outcome of an attempt that lost its job writes no stage.
+  Outcome late = outcome(lost, owner_.token, JobState::Finished);
+  late.stage_starts = {StageStart{lost.id, lost.epoch, Stage::Onion, "CO", now}};
+  EXPECT_FALSE(store_->record_outcome(late)->applied);
+  EXPECT_EQ(
+      count("SELECT COUNT(*) FROM pdr_job_events WHERE event = 'started' AND job_id = " + std::to_string(lost.id)), 1);
 }
 
 // Failures, retries, hand-backs, verify and pdr_run retry each leave their event.

@@ -170,6 +170,14 @@ TEST_F(NoJobLostTest, AKilledRunLeavesNoProgramAndTheNextRunRemovesItsWorkingDir
                                          "--dens",       "30", "40",         "--chi",     "10"};
   const pid_t pid = test::start_pdr_run(dir_.path(), with_config(grid), env("*:hang"));
   wait_for_starts(2);
+  // While the program runs, the heartbeat puts its start into the job's history.
+  std::string seen;
+  for (int i = 0; i < 100 && seen.find(" started ") == std::string::npos; ++i) {
+    seen = run_within(30, {"history", "--model-name", "k9", "--job", "100_30_-10_10_00"}).out;
+    if (seen.find(" started ") == std::string::npos) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(seen.find(" started    running "), std::string::npos) << seen;
+  EXPECT_NE(seen.find("[pdr]"), std::string::npos) << seen;
   ::kill(pid, SIGKILL);
   test::finish_pdr_run(pid, dir_.path());
   std::set<long long> programs;
@@ -189,12 +197,14 @@ TEST_F(NoJobLostTest, AKilledRunLeavesNoProgramAndTheNextRunRemovesItsWorkingDir
     EXPECT_NE(e.path().filename().string().rfind("pdr_run-work-", 0), 0u) << "left behind: " << e.path();
   }
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 2);
-  // Each job's history tells it: claimed by the killed run, reaped by the next one (the owner's
-  // process is gone), claimed again and finished.
+  // Each job's history tells it: claimed by the killed run, its pdr started, reaped by the next
+  // one (the owner's process is gone), claimed again, its pdr, onion and storage stages started,
+  // and finished.
   auto h = run_within(30, {"history", "--model-name", "k9", "--job", "100_30_-10_10_00"});
   EXPECT_EQ(h.code, 0) << h.err;
   size_t at = 0;
-  for (const char* e : {" claimed ", " reaped ", " claimed ", " finished "}) {
+  for (const char* e : {" claimed ", " started ", " reaped ", " claimed ", " started ", " started ", " started ",
+                        " finished "}) {
     at = h.out.find(e, at);
     ASSERT_NE(at, std::string::npos) << "no" << e << "in order in:\n" << h.out;
     ++at;

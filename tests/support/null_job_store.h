@@ -33,7 +33,7 @@ class NullJobStore : public JobStore {
   Result<long long> release_jobs(const Owner&) override { return 0LL; }
   Result<long long> retry_failed(const std::string&, bool) override { return 0LL; }
 
-  Result<std::map<long long, long long>> renew_leases(const Owner&) override {
+  Result<std::map<long long, long long>> renew_leases(const Owner&, const std::vector<StageStart>&) override {
     return std::map<long long, long long>{};
   }
   Result<long long> reap_expired() override { return 0LL; }

@@ -3,6 +3,7 @@
 // prepare_job_plan checks everything a job needs once, before anything is written.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,6 +60,8 @@ struct JobControl {
   // The process's work area (see WorkArea): job directories go there unless kept (--keep-tmp);
   // "" = directly in run.scratch_dir.
   std::string work_root;
+  // Told when the attempt enters a stage (pdr, each onion species, storage): its history.
+  std::function<void(Stage stage, const std::string& detail)> stage_started;
 };
 
 // Runs one claimed job; never throws. Thread-safe: jobs share only the read-only plan. `stop`

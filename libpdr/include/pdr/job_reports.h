@@ -19,7 +19,7 @@ struct JobEvent {
   long long job_id = 0;  // 0: an event of the grid (registered)
   std::string job_name;
   std::string at;     // database time, UTC, to the millisecond
-  std::string event;  // registered, claimed, finished, failed, retry, reaped, released, rejected, requeued,
+  std::string event;  // registered, claimed, started, finished, failed, retry, reaped, released, rejected, requeued,
                       // replayed
   std::string state;  // the job's state after it ("" for a rejected outcome, which changed nothing)
   std::string host;   // who made the change

@@ -5,6 +5,7 @@
 // crosses this boundary.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -99,6 +100,17 @@ struct StoredFile {
 // stored files), failed (where and how), or handed back to pending (stopped). It is recorded only
 // while `token` still holds the job under lease `epoch`, so a replay is harmless and a stale
 // owner cannot overwrite a newer attempt.
+// A running attempt entered a stage (pdr, each onion species, storage): a "started" event in the
+// job's history, written by the next heartbeat or with the attempt's outcome, whichever comes
+// first, dated by when it happened.
+struct StageStart {
+  long long job_id = 0;
+  long long epoch = 0;  // the attempt's lease epoch
+  Stage stage = Stage::None;
+  std::string detail;  // the onion step's species
+  std::chrono::steady_clock::time_point at;
+};
+
 struct Outcome {
   long long job_id = 0;
   long long epoch = 0;                // the claim's lease epoch
@@ -107,11 +119,12 @@ struct Outcome {
   Stage stage = Stage::None;          // a failure: where it happened
   std::string cause;                  // ... and what happened there (see Failure)
   std::optional<int> exit_code;
-  std::string error;              // one line for people, already free of secrets
-  std::vector<StoredFile> files;  // recorded with a finish; staged until then
-  bool retry = false;             // a failure goes back to pending after a delay unless the job used up its
-                                  // attempts or failed the same way twice (see JobPolicy)
-  std::string replayed_from;      // set when it comes from an outage journal: which (for the job's history)
+  std::string error;                     // one line for people, already free of secrets
+  std::vector<StoredFile> files;         // recorded with a finish; staged until then
+  bool retry = false;                    // a failure goes back to pending after a delay unless the job used up its
+                                         // attempts or failed the same way twice (see JobPolicy)
+  std::string replayed_from;             // set when it comes from an outage journal: which (for the job's history)
+  std::vector<StageStart> stage_starts;  // not yet in the history (not kept in an outage journal)
 };
 
 // What record_outcome did.
@@ -215,8 +228,10 @@ class JobStore {
   // --- leases ---
 
   // Renews the lease of every running job of `owner` (one statement) and returns the jobs the
-  // owner still holds: job id -> lease epoch.
-  virtual Result<std::map<long long, long long>> renew_leases(const Owner& owner) = 0;
+  // owner still holds: job id -> lease epoch. The stage starts of jobs it still holds go into
+  // their histories in the same transaction (each once, also when written before).
+  virtual Result<std::map<long long, long long>> renew_leases(const Owner& owner,
+                                                              const std::vector<StageStart>& starts) = 0;
   // Running jobs whose lease expired go back to pending (or fail after their last attempt).
   virtual Result<long long> reap_expired() = 0;
   // What is left of the model that a process may have to run: pending jobs, locked or not (a

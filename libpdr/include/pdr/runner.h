@@ -51,7 +51,12 @@ std::unique_ptr<JobExecutor> make_tbb_executor(int workers, std::function<JobRes
 class ActiveJobs {
  public:
   std::shared_ptr<StopSignal> add(const ClaimedJob& job);
-  void remove(long long job_id);
+  // The job ended: its stage starts not known to be in its history (written with its outcome).
+  std::vector<StageStart> remove(long long job_id);
+  // A running job entered a stage (called from its worker thread).
+  void stage_started(long long job_id, Stage stage, const std::string& detail);
+  // For the heartbeat: the stage starts it has not taken before (written each once anyway).
+  std::vector<StageStart> take_stage_starts();
   std::shared_ptr<StopSignal> cancel_signal(long long job_id) const;  // null when not active
   std::map<long long, long long> snapshot() const;                    // job id -> epoch
   // Raises the cancel signal of every job of `before` (a snapshot taken before the lease
@@ -65,6 +70,8 @@ class ActiveJobs {
   struct Entry {
     long long epoch;
     std::shared_ptr<StopSignal> cancel;
+    std::vector<StageStart> starts;  // of this attempt, the first `taken` handed to the heartbeat
+    size_t taken = 0;
   };
   mutable std::mutex mutex_;
   std::map<long long, Entry> jobs_;

@@ -18,7 +18,7 @@ namespace pdr {
 namespace {
 
 const std::vector<std::string>& event_words() {
-  static const std::vector<std::string> words = {"registered", "claimed",  "finished", "failed",   "retry",
+  static const std::vector<std::string> words = {"registered", "claimed",  "started",  "finished", "failed",  "retry",
                                                  "reaped",     "released", "rejected", "requeued", "replayed"};
   return words;
 }

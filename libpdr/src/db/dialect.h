@@ -29,6 +29,14 @@ struct Dialect {
   std::string now() const { return mysql ? "UTC_TIMESTAMP()" : "datetime('now')"; }
   // Now to the millisecond (UTC), for the job history.
   std::string now_ms() const { return mysql ? "UTC_TIMESTAMP(3)" : "strftime('%Y-%m-%d %H:%M:%f', 'now')"; }
+  // To the millisecond, `ms` milliseconds ago: an event that happened before it was written.
+  std::string ms_ago(long long ms) const {
+    if (ms <= 0) return now_ms();
+    return mysql ? "(UTC_TIMESTAMP(3) - INTERVAL " + std::to_string(ms * 1000) + " MICROSECOND)"
+                 : "strftime('%Y-%m-%d %H:%M:%f', 'now', '-" + std::to_string(ms / 1000) + "." +
+                       std::string(ms % 1000 < 100 ? (ms % 1000 < 10 ? "00" : "0") : "") + std::to_string(ms % 1000) +
+                       " seconds')";
+  }
   // Whole seconds from a DATETIME column (UTC) to now.
   std::string seconds_since(const std::string& column) const {
     return mysql ? "TIMESTAMPDIFF(SECOND, " + column + ", UTC_TIMESTAMP())"

@@ -3,6 +3,8 @@
 // read by `pdr_run history` and `status`.
 #include "db/soci_job_store.h"
 
+#include <algorithm>
+#include <chrono>
 #include <tuple>
 
 namespace pdr {
@@ -66,12 +68,21 @@ EventFields fields_of(const StatusChange& c, const std::string& event) {
 }  // namespace
 
 void SociJobStore::write_event(Session& sql, const StatusChange& c, const std::string& event) {
-  write_event_rows(sql, fields_of(c, event), "id = " + std::to_string(c.job_id));
+  const EventFields f = fields_of(c, event);
+  // The attempt's stages come before its end (the row is this transaction's now: no fence).
+  write_stage_starts(sql, c.stage_starts, f.token, f.undone, false);
+  write_event_rows(sql, f, "id = " + std::to_string(c.job_id));
 }
 
 void SociJobStore::write_events(Session& sql, const std::vector<StatusChange>& changes) {
   if (changes.size() == 1) return write_event(sql, changes.front());
   std::map<EventFields, std::string> groups;  // fields -> the job ids, comma-separated
+  for (const auto& c : changes) {
+    if (!c.stage_starts.empty()) {
+      const EventFields f = fields_of(c, "");
+      write_stage_starts(sql, c.stage_starts, f.token, f.undone, false);
+    }
+  }
   for (const auto& c : changes) {
     std::string& ids = groups[fields_of(c, "")];
     ids += (ids.empty() ? "" : ", ") + std::to_string(c.job_id);
@@ -94,6 +105,39 @@ void SociJobStore::write_event_rows(Session& sql, const EventFields& f, const st
       soci::use(f.event), soci::use(actor_host_), soci::use(actor_pid_), soci::use(f.token, token_ind),
       soci::use(f.undone), soci::use(f.stage, stage_ind), soci::use(exit_code, exit_ind),
       soci::use(f.detail, detail_ind);
+}
+
+void SociJobStore::write_stage_starts(Session& sql, const std::vector<StageStart>& starts, const std::string& token,
+                                      int undone, bool fenced) {
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& s : starts) {
+    const long long ms =
+        std::max<long long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(now - s.at).count());
+    const std::string stage = to_string(s.stage);
+    soci::indicator token_ind = token.empty() ? soci::i_null : soci::i_ok;
+    soci::indicator detail_ind = s.detail.empty() ? soci::i_null : soci::i_ok;
+    // "started" names the state the attempt was in when it happened: running. Written once per
+    // attempt and stage, also when a write whose commit was cut is done again. Fenced: only an
+    // attempt that still holds its job says so.
+    const std::string q =
+        "INSERT INTO pdr_job_events (job_id, model_name_id, at, event, state, host, pid, token, attempt, "
+        "lease_epoch, stage, detail) SELECT id, model_name_id, " +
+        dialect_.ms_ago(ms) +
+        ", 'started', 'running', :host, :pid, :token, attempts + :undone, :epoch, :stage, :detail FROM "
+        "pdr_model_jobs WHERE id = :id AND NOT EXISTS (SELECT 1 FROM pdr_job_events e WHERE e.job_id = :id2 AND "
+        "e.event = 'started' AND e.lease_epoch = :epoch2 AND e.stage = :stage2 AND COALESCE(e.detail, '') = :d)" +
+        (fenced ? " AND status = 'running' AND token = :held AND lease_epoch = :held_epoch" : "");
+    if (fenced) {
+      sql << q, soci::use(actor_host_), soci::use(actor_pid_), soci::use(token, token_ind), soci::use(undone),
+          soci::use(s.epoch), soci::use(stage), soci::use(s.detail, detail_ind), soci::use(s.job_id),
+          soci::use(s.job_id), soci::use(s.epoch), soci::use(stage), soci::use(s.detail), soci::use(token),
+          soci::use(s.epoch);
+    } else {
+      sql << q, soci::use(actor_host_), soci::use(actor_pid_), soci::use(token, token_ind), soci::use(undone),
+          soci::use(s.epoch), soci::use(stage), soci::use(s.detail, detail_ind), soci::use(s.job_id),
+          soci::use(s.job_id), soci::use(s.epoch), soci::use(stage), soci::use(s.detail);
+    }
+  }
 }
 
 void SociJobStore::write_rejected(Session& sql, const StatusChange& c) {

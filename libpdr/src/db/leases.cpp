@@ -23,13 +23,16 @@ Result<Backlog> SociJobStore::backlog(long long model_id) {
   return left;
 }
 
-Result<std::map<long long, long long>> SociJobStore::renew_leases(const Owner& owner) {
+Result<std::map<long long, long long>> SociJobStore::renew_leases(const Owner& owner,
+                                                                  const std::vector<StageStart>& starts) {
   std::map<long long, long long> held;
   Status st = transaction("renew leases", [&](Session& sql) {
     held.clear();
     sql << "UPDATE pdr_model_jobs SET lease_expires_at = " + dialect_.now_plus(policy_.lease_seconds) +
                ", heartbeat_at = " + dialect_.now() + " WHERE token = :t AND status = 'running'",
         soci::use(owner.token);
+    // Rows this transaction just locked: only an attempt that still holds its job says so.
+    write_stage_starts(sql, starts, owner.token, 0, true);
     sql << "UPDATE pdr_runs SET updated_at = CURRENT_TIMESTAMP WHERE token = :t", soci::use(owner.token);
     for_each_row<long long, long long>(
         sql, "SELECT id, lease_epoch FROM pdr_model_jobs WHERE token = :t AND status = 'running'",

@@ -85,6 +85,7 @@ struct StatusChange {
   // A claim's predicted run time (walltime-aware claiming), recorded on the job.
   double predicted_seconds = -1;
   std::string prediction_basis;
+  std::vector<StageStart> stage_starts;  // the attempt's stage starts, written before its outcome
 };
 
 struct EventFields;  // history.cpp
@@ -185,7 +186,8 @@ class SociJobStore : public JobStore {
 
   Result<bool> requeue_finished(long long job_id, const std::string& reason) override;
 
-  Result<std::map<long long, long long>> renew_leases(const Owner& owner) override;
+  Result<std::map<long long, long long>> renew_leases(const Owner& owner,
+                                                      const std::vector<StageStart>& starts) override;
 
   Result<long long> reap_expired() override;
 
@@ -388,6 +390,11 @@ class SociJobStore : public JobStore {
   // An attempt's outcome that found the job moved on (its lease lost): recorded with no state (it
   // changed none).
   void write_rejected(Session& sql, const StatusChange& c);
+  // "started" events of a running attempt, each once (a retried write finds it there). `fenced`:
+  // only while `token` holds the job under the start's epoch (else the caller holds the row);
+  // `undone` is 1 when the change just gave the attempt back.
+  void write_stage_starts(Session& sql, const std::vector<StageStart>& starts, const std::string& token, int undone,
+                          bool fenced);
   // A grid's event (registered), of no job.
   void write_grid_event(Session& sql, long long model_id, const std::string& event, const std::string& detail);
   static constexpr size_t kFailedWithHistory = 20;  // failed jobs status shows with their last events

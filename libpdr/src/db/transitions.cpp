@@ -248,6 +248,7 @@ StatusChange SociJobStore::change_of(const Outcome& o) {
   c.cause = o.cause;
   c.files = o.files;
   c.replayed_from = o.replayed_from;
+  c.stage_starts = o.stage_starts;
   return c;
 }
 

@@ -95,13 +95,37 @@ std::unique_ptr<JobExecutor> make_tbb_executor(int workers, std::function<JobRes
 std::shared_ptr<StopSignal> ActiveJobs::add(const ClaimedJob& job) {
   auto cancel = std::make_shared<StopSignal>();
   std::lock_guard<std::mutex> lock(mutex_);
-  jobs_[job.id] = Entry{job.epoch, cancel};
+  jobs_[job.id] = Entry{job.epoch, cancel, {}, 0};
   return cancel;
 }
 
-void ActiveJobs::remove(long long job_id) {
+std::vector<StageStart> ActiveJobs::remove(long long job_id) {
   std::lock_guard<std::mutex> lock(mutex_);
-  jobs_.erase(job_id);
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return {};
+  // All of them: a heartbeat may have taken some and not written them yet (or failed to); a
+  // start already written is not written again.
+  std::vector<StageStart> starts = std::move(it->second.starts);
+  jobs_.erase(it);
+  return starts;
+}
+
+void ActiveJobs::stage_started(long long job_id, Stage stage, const std::string& detail) {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return;
+  it->second.starts.push_back(StageStart{job_id, it->second.epoch, stage, detail, now});
+}
+
+std::vector<StageStart> ActiveJobs::take_stage_starts() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<StageStart> out;
+  for (auto& [id, e] : jobs_) {
+    out.insert(out.end(), e.starts.begin() + static_cast<std::ptrdiff_t>(e.taken), e.starts.end());
+    e.taken = e.starts.size();
+  }
+  return out;
 }
 
 std::shared_ptr<StopSignal> ActiveJobs::cancel_signal(long long job_id) const {

@@ -291,6 +291,9 @@ std::unique_ptr<JobExecutor> GridRun::executor(const Owner& owner, const WorkAre
     // lost lease, and staged outputs of a late attempt are never given their final names.
     control.stage_tag = owner.token.substr(0, 12) + "-" + std::to_string(job.epoch);
     control.work_root = area.path();
+    control.stage_started = [&active, id = job.id](Stage stage, const std::string& detail) {
+      active.stage_started(id, stage, detail);
+    };
     return execute_job(job_plan_, *storage_, job, *values, &stop, &control);
   });
 }

@@ -18,7 +18,10 @@ Heartbeat::~Heartbeat() = default;
 
 void Heartbeat::beat() {
   const auto before = options_.active != nullptr ? options_.active->snapshot() : std::map<long long, long long>{};
-  auto held = store_.renew_leases(owner_);
+  // Stage starts since the last beat go into the histories with the renewal. A beat that fails
+  // does not take them back: the job's outcome writes them (each start at most once).
+  const auto starts = options_.active != nullptr ? options_.active->take_stage_starts() : std::vector<StageStart>{};
+  auto held = store_.renew_leases(owner_, starts);
   if (!held.ok()) {
     // Jobs keep running through an outage; their outcomes go to the journal.
     if (!failing_) spdlog::warn("could not renew leases (jobs keep running): {}", held.status().message());

@@ -236,6 +236,7 @@ class JobExecution {
     if (Status st = write_file(textout, "Begin of PDR Job: " + local_time_text() + "\n", true); !st.ok()) {
       return setup_write_failed(st, Stage::Pdr);
     }
+    entered(Stage::Pdr);
     ProcessResult r = run_step(pdr().pdr_file_name, {}, textout);
     // The closing line is for people reading the log; the run's outcome does not depend on it
     // (a disk that filled meanwhile is found when the outputs are stored).
@@ -274,6 +275,7 @@ class JobExecution {
       if (Status st = write_file(textout, "Running onion for " + species + "\n"); !st.ok()) {
         return setup_write_failed(st, Stage::Onion, species);
       }
+      entered(Stage::Onion, species);
       ProcessResult r = run_step(pdr().onion_file_name, {dir_ + "/pdroutput/pdrstruct_s.hdf5"}, textout);
       if (!r.success()) {
         const std::string kept = store("oniongrid/TEXTOUT" + job_.name + "_" + species, textout, "onion_log")
@@ -293,6 +295,7 @@ class JobExecution {
   }
 
   bool store_pdr_outputs() {
+    entered(Stage::Storage);
     const std::string& n = job_.name;
     struct Output {
       std::string local, stored, kind;
@@ -338,6 +341,10 @@ class JobExecution {
     }
     result_.files.push_back(f.value());
     return true;
+  }
+
+  void entered(Stage stage, const std::string& detail = "") {
+    if (control_ != nullptr && control_->stage_started) control_->stage_started(stage, detail);
   }
 
   // Outputs are staged under this attempt's own names until its outcome is recorded.

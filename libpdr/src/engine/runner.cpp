@@ -358,7 +358,8 @@ Outcome ClaimLoop::outcome_of(JobResult& r) {
   // Look again before ending: while this job ran, a peer may have died and its jobs been reaped
   // back to pending (by this process's own heartbeat, too).
   exhausted_ = false;
-  if (options_.active != nullptr) options_.active->remove(r.job.id);
+  std::vector<StageStart> starts;
+  if (options_.active != nullptr) starts = options_.active->remove(r.job.id);
   if (cancelled_ && r.state == JobState::Pending) r.error = "stopped: the run ends (" + summary_.fatal.message() + ")";
   if (r.host_failure && !stop_.requested() && summary_.fatal.ok()) {
     // Every job here would fail the same way: claim nothing more (the running jobs finish and
@@ -377,6 +378,7 @@ Outcome ClaimLoop::outcome_of(JobResult& r) {
   outcome.error = r.error;
   outcome.retry = options_.retry_failures && r.state == JobState::Failed;
   outcome.files = r.files;  // recorded with a finish only; settled (promoted) with any outcome
+  outcome.stage_starts = std::move(starts);
   return outcome;
 }
 
