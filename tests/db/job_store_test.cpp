@@ -767,6 +767,42 @@ TEST_P(JobStoreTest, StageStartsAreInTheHistoryOnce) {
       count("SELECT COUNT(*) FROM pdr_job_events WHERE event = 'started' AND job_id = " + std::to_string(lost.id)), 1);
 }
 
+// The report reads every job of a model with its point, state, host, times and failure.
+TEST_P(JobStoreTest, TheReportReadsEveryJobOfTheModel) {
+  store_->set_policy(JobPolicy{30, 1, 0, 10});
+  auto r = register_points(points({"30", "40"}));
+  auto claimed = store_->claim_jobs(r.model_id, 3, owner_);
+  ASSERT_EQ(claimed->size(), 3u);
+  ASSERT_TRUE(store_->record_outcome(outcome(claimed->at(0), owner_.token, JobState::Finished))->applied);
+  Outcome bad =
+      outcome(claimed->at(1), owner_.token, JobState::Failed, "onion CO: exit code 4", Stage::Onion, "CO: exit code 4");
+  bad.exit_code = 4;
+  bad.retry = false;
+  ASSERT_TRUE(store_->record_outcome(bad)->applied);
+  auto data = store_->report_data("m1");
+  ASSERT_TRUE(data.ok()) << data.status().message();
+  EXPECT_EQ(data->model, "m1");
+  EXPECT_EQ(data->now.size(), 19u) << data->now;
+  ASSERT_EQ(data->jobs.size(), static_cast<size_t>(count("SELECT COUNT(*) FROM pdr_model_jobs")));
+  std::map<std::string, int> states;
+  for (const auto& j : data->jobs) ++states[j.state];
+  EXPECT_EQ(states["finished"], 1);
+  EXPECT_EQ(states["failed"], 1);
+  EXPECT_EQ(states["running"], 1);
+  const ReportJob& done = data->jobs.at(0);
+  EXPECT_EQ(done.id, claimed->at(0).id);
+  EXPECT_EQ(done.host, "h");
+  EXPECT_GE(done.started_ago, done.finished_ago);
+  EXPECT_GE(done.finished_ago, 0);
+  EXPECT_TRUE(done.dens == 30 || done.dens == 40) << done.dens;
+  const ReportJob& failed = data->jobs.at(1);
+  EXPECT_EQ(failed.stage, "onion");
+  EXPECT_EQ(failed.cause, "CO: exit code 4");
+  EXPECT_EQ(failed.exit_code, 4);
+  EXPECT_EQ(data->jobs.at(2).finished_ago, -1) << "running";
+  EXPECT_EQ(store_->report_data("nope").status().kind(), ErrorKind::kUsage);
+}
+
 // Failures, retries, hand-backs, verify and pdr_run retry each leave their event.
 TEST_P(JobStoreTest, FailuresRetriesAndRequeuesAreInTheHistory) {
   store_->set_policy(JobPolicy{30, 5, 0, 10});

@@ -203,8 +203,8 @@ TEST_F(NoJobLostTest, AKilledRunLeavesNoProgramAndTheNextRunRemovesItsWorkingDir
   auto h = run_within(30, {"history", "--model-name", "k9", "--job", "100_30_-10_10_00"});
   EXPECT_EQ(h.code, 0) << h.err;
   size_t at = 0;
-  for (const char* e : {" claimed ", " started ", " reaped ", " claimed ", " started ", " started ", " started ",
-                        " finished "}) {
+  for (const char* e :
+       {" claimed ", " started ", " reaped ", " claimed ", " started ", " started ", " started ", " finished "}) {
     at = h.out.find(e, at);
     ASSERT_NE(at, std::string::npos) << "no" << e << "in order in:\n" << h.out;
     ++at;

@@ -41,6 +41,10 @@ struct CliOptions {
   std::string reason;      // --reason EVENT
   bool prune = false;      // --prune
   std::string older_than;  // --older-than DURATION
+  // report
+  std::string out_file;         // --out FILE ("-": standard output)
+  std::string axes;             // --axes X,Y
+  std::optional<double> every;  // --watch SECONDS
   // submit
   std::string scheduler;
   std::optional<int> nodes;
@@ -71,6 +75,10 @@ int retry_command(const CliOptions& options, const EnvLookup& env, std::ostream&
 // Prints a model's job history (pdr_job_events), or with --prune deletes old events of models
 // that have nothing left to run.
 int history_command(const CliOptions& options, const EnvLookup& env, std::ostream& out);
+
+// Writes one self-contained HTML page (or with --json one JSON document) showing a model's
+// grid: states and run times over parameter space, progress, failures, hosts; read-only.
+int report_command(const CliOptions& options, const EnvLookup& env, std::ostream& out);
 
 // Prints the job counts per state and the failures of one model (or of every model).
 int status_command(const CliOptions& options, const EnvLookup& env, std::ostream& out);

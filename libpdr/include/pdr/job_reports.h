@@ -82,6 +82,30 @@ struct StatusReport {
   std::vector<RunRecord> runs;  // the latest runs of the model, newest first
 };
 
+// One job as `pdr_run report` draws it. Grid values in the grid's units (10*log10 for dens, chi
+// and mass, percent for metal); times as seconds before `ReportData::now`, the database's clock.
+struct ReportJob {
+  long long id = 0;
+  std::string name;
+  double dens = 0, chi = 0, mass = 0, metal = 0;
+  std::string state;  // pending, running, finished, failed
+  std::string host;
+  long long started_ago = -1, finished_ago = -1;  // its latest attempt; -1: none
+  double predicted = -1;                          // seconds predicted at its claim; -1: none
+  std::string stage, cause;                       // a failure: where, and what happened
+  std::optional<int> exit_code;
+  int attempts = 0;
+  std::string error;  // the first line of the latest error, shortened
+};
+
+// Everything a report is made of, read in one transaction.
+struct ReportData {
+  std::string model;
+  std::string now;  // the database's clock, UTC "YYYY-MM-DD HH:MM:SS"
+  std::vector<ReportJob> jobs;
+  std::vector<RunRecord> runs;  // the latest runs, newest first
+};
+
 // Which events `pdr_run history` prints.
 struct HistoryQuery {
   std::string model;

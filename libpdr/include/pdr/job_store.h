@@ -256,6 +256,11 @@ class JobStore {
     (void)older_than_seconds;
     return Status::Error(ErrorKind::kPermanent, "this job store keeps no history");
   }
+  // Every job of the model with its point, state, times and failure, for `pdr_run report`.
+  virtual Result<ReportData> report_data(const std::string& model) {
+    (void)model;
+    return Status::Error(ErrorKind::kPermanent, "this job store cannot report");
+  }
   virtual Result<std::vector<std::string>> model_names() = 0;
   // Jobs of the model per state (for the progress line).
   virtual Result<std::map<std::string, long long>> state_counts(long long model_id) = 0;

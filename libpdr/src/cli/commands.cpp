@@ -99,6 +99,14 @@ void retry_flags(CLI::App& a, CliOptions& o) {
              "also queue jobs the Python pdr_run left running (it records no owner): only when no such run is alive");
 }
 
+void report_flags(CLI::App& a, CliOptions& o) {
+  a.add_option("--out", o.out_file,
+               "where to write it (default report.html, or report.json with --json; - for stdout)");
+  a.add_option("--axes", o.axes, "the maps' two axes (default dens,chi); the other two make the panels");
+  a.add_option("--watch", o.every, "rewrite the file every SECONDS until Ctrl-C; the page reloads itself");
+  a.add_flag("--json", o.json, "write the same data as one JSON document (for notebooks)");
+}
+
 void history_flags(CLI::App& a, CliOptions& o) {
   a.add_option("--job", o.job, "one job, by name or id (default: every job of the model)");
   a.add_option("--since", o.since, "only events since then: a duration back (2h, 3d) or a UTC time YYYY-MM-DD[ HH:MM]");
@@ -164,6 +172,14 @@ Exit codes: 0 every output as recorded, 1 some jobs went back to pending (run th
   pdr_run history --config my.yaml --model-name m1 --job 1 --json           job id 1 as a JSON array
   pdr_run history --config my.yaml --prune --older-than 90d                 delete events older than 90 days
                                                                            of models with nothing left to run)"},
+      {"report",
+       "write one self-contained HTML page of a model: state and run-time maps over the grid, progress, failures, "
+       "hosts",
+       report_flags, report_command, R"(Examples:
+  pdr_run report --config my.yaml --model-name m1                      report.html, open it in any browser
+  pdr_run report --config my.yaml --model-name m1 --axes mass,metal --out m1.html   maps over mass and metal
+  pdr_run report --config my.yaml --model-name m1 --watch 30           rewritten every 30 s until Ctrl-C
+  pdr_run report --config my.yaml --model-name m1 --json --out m1.json the same data for a notebook)"},
       {"retry", "queue the failed jobs of a model again with fresh attempts", retry_flags, retry_command, R"(Examples:
   pdr_run retry --config my.yaml --model-name m1                then: pdr_run worker --config my.yaml --model-name m1
   pdr_run retry --config my.yaml --model-name m1 --ownerless    also the jobs the Python pdr_run left running)"},

@@ -159,14 +159,63 @@ double SociJobStore::as_double(const soci::row& row, std::size_t i) {
 }
 
 // A physical value in the grid's units: 10*log10 for dens, chi and mass, percent for metal.
+double SociJobStore::grid_unit_value(const std::string& axis, double v) {
+  if (axis == "metal") return v * 100;
+  return v > 0 ? std::round(10 * std::log10(v) * 1000) / 1000 : 0.0;
+}
+
 std::string SociJobStore::grid_unit_text(const std::string& axis, double v) {
   char buf[32];
-  if (axis == "metal") {
-    std::snprintf(buf, sizeof buf, "%g", v * 100);
-  } else {
-    std::snprintf(buf, sizeof buf, "%g", v > 0 ? std::round(10 * std::log10(v) * 1000) / 1000 : 0.0);
-  }
+  std::snprintf(buf, sizeof buf, "%g", grid_unit_value(axis, v));
   return buf;
+}
+
+Result<ReportData> SociJobStore::report_data(const std::string& model) {
+  ReportData data;
+  Status st = read("read the report", [&](Session& sql) {
+    data = ReportData{};
+    data.model = model;
+    const auto found = model_id_of(sql, model);
+    if (!found) return no_model(model);
+    sql << "SELECT " + std::string(dialect_.mysql ? "CAST(UTC_TIMESTAMP() AS CHAR)" : "datetime('now')"),
+        soci::into(data.now);
+    soci::rowset<soci::row> rs =
+        (sql.prepare << "SELECT j.id, j.model_job_name, p.xnsur, p.sint, p.mass, p.zmetal, j.status, "
+                        "COALESCE(j.host, ''), " +
+                            dialect_.seconds_since("j.time_of_start") + ", " +
+                            dialect_.seconds_since("j.time_of_finish") +
+                            ", COALESCE(j.predicted_seconds, -1), COALESCE(j.error_stage, ''), "
+                            "COALESCE(j.error_cause, ''), j.exit_code, COALESCE(j.attempts, 0), COALESCE(j.error, '') "
+                            "FROM pdr_model_jobs j JOIN kosmatau_parameters p ON p.id = j.kosmatau_parameters_id "
+                            "WHERE j.model_name_id = :m AND j.duplicate_key = 0 ORDER BY j.id",
+         soci::use(*found));
+    for (const auto& row : rs) {
+      ReportJob j;
+      j.id = as_integer(row, 0);
+      j.name = row.get<std::string>(1);
+      j.dens = grid_unit_value("dens", as_double(row, 2));
+      j.chi = grid_unit_value("chi", as_double(row, 3));
+      j.mass = grid_unit_value("mass", as_double(row, 4));
+      j.metal = grid_unit_value("metal", as_double(row, 5));
+      j.state = to_string(state_of_word(row.get<std::string>(6)));
+      j.host = row.get<std::string>(7);
+      j.started_ago = row.get_indicator(8) == soci::i_null ? -1 : as_integer(row, 8);
+      j.finished_ago = row.get_indicator(9) == soci::i_null ? -1 : as_integer(row, 9);
+      j.predicted = as_double(row, 10);
+      j.stage = row.get<std::string>(11);
+      j.cause = row.get<std::string>(12);
+      if (row.get_indicator(13) != soci::i_null) j.exit_code = static_cast<int>(as_integer(row, 13));
+      j.attempts = static_cast<int>(as_integer(row, 14));
+      std::string error = row.get<std::string>(15);
+      if (error.size() > 200) error = error.substr(0, 200) + "...";
+      j.error = valid_utf8(error);
+      data.jobs.push_back(std::move(j));
+    }
+    data.runs = run_records(sql, *found);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return data;
 }
 
 Result<std::optional<long long>> SociJobStore::find_model(const std::string& model) {

@@ -202,10 +202,12 @@ class SociJobStore : public JobStore {
 
   // A physical value in the grid's units: 10*log10 for dens, chi and mass, percent for metal.
   static std::string grid_unit_text(const std::string& axis, double v);
+  static double grid_unit_value(const std::string& axis, double v);
 
   Result<std::optional<long long>> find_model(const std::string& model) override;
 
   Result<StatusReport> status_report(const std::string& model) override;
+  Result<ReportData> report_data(const std::string& model) override;
 
   Result<std::map<long long, std::vector<StoredFile>>> finished_outputs(const std::string& model) override;
 

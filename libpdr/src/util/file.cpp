@@ -1,6 +1,9 @@
 #include "util/file.h"
 
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -13,6 +16,30 @@ Result<std::string> read_file(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+Status replace_file(const std::string& path, const std::string& content) {
+  const auto slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
+  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  const std::string tmp = dir + "." + name + ".tmp-" + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return Status::Io(path + ": cannot write: " + std::strerror(errno));
+    out << content;
+    out.flush();
+    if (!out) {
+      const int e = errno;
+      std::remove(tmp.c_str());
+      return Status::Io(path + ": cannot write: " + std::strerror(e != 0 ? e : EIO));
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    std::remove(tmp.c_str());
+    return Status::Io(path + ": cannot replace: " + std::strerror(e));
+  }
+  return Status::Ok();
 }
 
 }  // namespace pdr
