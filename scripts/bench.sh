@@ -10,7 +10,8 @@
 #   4. the database path alone (pdr_dbpath_bench: the runner, store and pool with no-op jobs),
 #      claim + record cycles/s on SQLite and MariaDB, and 48 processes x 8 workers on one
 #      MariaDB (every job once, peak connections, cycle latency);
-#   5. the monitoring views of one model of a million jobs on MariaDB.
+#   5. the monitoring views of one model of a million jobs on MariaDB;
+#   6. pdr_run report of a 100,000-job model: its time, size, and Chromium drawing it.
 # MariaDB runs with its durable default (innodb_flush_log_at_trx_commit=1); rows marked
 # "relaxed" repeat a measurement with 2 (a commit may be lost on a power failure).
 #
@@ -20,6 +21,7 @@
 #                                each is compared (2; 1 with --quick)
 #   BENCH_ONLY=chain             only the realistic chain against its floor (below), then stop
 #   BENCH_ONLY=dbpath            only the database path and the many-process rows, then stop
+#   BENCH_ONLY=report            only pdr_run report of a 100,000-job model (size, time, Chromium)
 #
 # The realistic chain: a 400-job grid on SQLite with 2 workers (pdr + onion for CO, every output
 # stored and hashed, MCDRT<job>.tar.gz) next to its floor, the same two mock programs run by
@@ -147,6 +149,64 @@ rows=()
 row() { rows+=("$(printf "$@")"); }
 fmt() { printf "%.${2:-2}f" "$1"; }
 check() { if (($(echo "$2" | bc -l))); then echo "  HOLDS   $1"; else echo "  MISSED  $1"; fi; }
+
+# pdr_run report of a 100,000-job model (SQLite; 20 densities x 20 FUV fields x 25 masses x 10
+# metallicities): 70 % finished over the last two hours on 8 hosts, 3 % failed, 2 % running, the
+# rest pending (states set with SQL after a registration).
+# The report's time (best of 3, whole command), its size, and headless Chromium loading it
+# (--dump-dom, its own start included; beside it the same for an empty page).
+report_bench() {
+  local flags t0 t1 best=999999 secs size
+  flags="--dens $(seq 20 39 | tr '\n' ' ') --chi $(seq 0 19 | tr '\n' ' ') --mass $(seq -20 4 | tr '\n' ' ') --metal $(seq 10 10 100 | tr '\n' ' ')"
+  rm -f "$tmp/jobs.db"*
+  "$PDR" --config "$tmp/cfg.yaml" --model-name rep --register-only $flags >/dev/null 2>"$tmp/reg.err" ||
+    { echo "bench: registration failed" >&2; tail -3 "$tmp/reg.err" >&2; exit 1; }
+  sqlite3 "$tmp/jobs.db" <<'SQL'
+UPDATE pdr_model_jobs SET status = 'finished', pending = 0, active = 0, host = 'node' || (id % 8),
+  time_of_start = datetime('now', '-' || (7200 - id % 7000) || ' seconds'),
+  time_of_finish = datetime('now', '-' || (7200 - id % 7000 - 30 - id % 97) || ' seconds'),
+  predicted_seconds = 40 + id % 90 WHERE id % 100 < 70;
+UPDATE pdr_model_jobs SET status = 'failed', pending = 0, active = 0, host = 'node' || (id % 8),
+  error_stage = 'onion', error_cause = 'CO: exit code ' || (id % 3 + 1), exit_code = id % 3 + 1,
+  time_of_start = datetime('now', '-3000 seconds'), time_of_finish = datetime('now', '-2950 seconds')
+  WHERE id % 100 BETWEEN 70 AND 72;
+UPDATE pdr_model_jobs SET status = 'running', pending = 0, active = 1, host = 'node' || (id % 8),
+  time_of_start = datetime('now', '-60 seconds') WHERE id % 100 BETWEEN 73 AND 74;
+SQL
+  for _ in 1 2 3; do
+    t0=$(now)
+    "$PDR" report --config "$tmp/cfg.yaml" --model-name rep --out "$tmp/report.html" 2>"$tmp/report.err" ||
+      { echo "bench: report failed" >&2; tail -3 "$tmp/report.err" >&2; exit 1; }
+    t1=$(now)
+    best=$(lower "$(echo "$t1 - $t0" | bc -l)" "$best")
+  done
+  size=$(stat -c %s "$tmp/report.html")
+  report_secs=$best
+  report_kb=$((size / 1024))
+  local chrome="chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-background-networking"
+  echo '<!DOCTYPE html><html><body></body></html>' >"$tmp/empty.html"
+  t0=$(now); $chrome --dump-dom "file://$tmp/empty.html" >/dev/null 2>&1; t1=$(now)
+  local empty; empty=$(echo "$t1 - $t0" | bc -l)
+  t0=$(now); $chrome --dump-dom "file://$tmp/report.html" >"$tmp/report.dom" 2>/dev/null; t1=$(now)
+  local load; load=$(echo "$t1 - $t0" | bc -l)
+  local cells; cells=$(grep -o 'class="cell"' "$tmp/report.dom" | wc -l)
+  row "sqlite  report of 100000 jobs (70 %% finished on 8 hosts, 3 %% failed, 2 %% running): %.2f s (best of 3, whole command), %d KB | Chromium draws it in %.1f s (%d cells; an empty page: %.1f s)" \
+    "$report_secs" "$report_kb" "$load" "$cells" "$empty"
+}
+report_targets() {
+  check "report of 100,000 jobs under 2 MB ($report_kb KB, written in $(fmt "$report_secs") s)" "$report_kb < 2048"
+}
+if [[ "${BENCH_ONLY:-}" == report ]]; then
+  report_bench
+  echo
+  echo "pdr_run bench ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -r)): the report"
+  printf '%s\n' "${rows[@]}"
+  echo
+  echo "targets:"
+  report_targets
+  exit 0
+fi
+[[ -z "${BENCH_ONLY:-}" ]] && report_bench
 
 CHAIN_N=400
 cat >"$tmp/floor.sh" <<EOF
@@ -434,3 +494,4 @@ check "status <= 100 ms (SQLite $(fmt "${stat[sqlite]}" 0) ms, MariaDB $(fmt "${
   "${stat[sqlite]} <= 100 && ${stat[mysql]} <= 100"
 check "connections <= 3 per process whatever the workers (peak $peak_conn for 4 workers)" "$peak_conn <= 3"
 check "RSS flat within 10 % (1000 vs $(jobs_of "$RSS_BIG") jobs)" "($rss_big - $rss_small) * 100 / $rss_small <= 10"
+report_targets

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds pdr_run and the mock model, runs the 8-point demo grid with
-# 2 workers on embedded SQLite (config/demo.yaml) and prints its status.
+# 2 workers on embedded SQLite (config/demo.yaml), prints its status and writes its report page.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -26,4 +26,8 @@ echo
 echo "== pdr_run status --model-name demo_grid"
 "$root/build/apps/pdr_run" status --config "$root/config/demo.yaml" --model-name demo_grid
 echo
+echo "== pdr_run report --model-name demo_grid"
+"$root/build/apps/pdr_run" report --config "$root/config/demo.yaml" --model-name demo_grid --out report.html
+echo
 echo "Outputs: build/demo/storage/demo_grid/{pdrgrid,oniongrid}; job database: build/demo/demo.db"
+echo "Report: build/demo/report.html (one self-contained page: open it in any browser)"

@@ -142,6 +142,26 @@ TEST(ReportSummaryTest, RandomPointsAreBinnedSoAMapStaysSmall) {
   EXPECT_NE(s.x.label(0).find('-'), std::string::npos) << "a bin is a range: " << s.x.label(0);
 }
 
+TEST(ReportSummaryTest, PanelsStayFewWhenTheOtherAxesHaveManyValues) {
+  ReportData d;
+  d.now = "2026-12-03 12:00:00";
+  long long id = 0;
+  for (int mass = 0; mass < 30; ++mass) {
+    for (int metal = 1; metal <= 20; ++metal) {
+      ReportJob j = job(++id, 30, 10, mass, "pending");
+      j.metal = metal * 5;
+      d.jobs.push_back(j);
+    }
+  }
+  const ReportSummary s = summarize_report(d, ReportOptions{});
+  EXPECT_LE(s.pa.values.size() * s.pb.values.size(), 400u);
+  EXPECT_EQ(s.pb.values.size(), 20u) << "the axis with fewer values keeps them";
+  EXPECT_TRUE(s.pa.binned);
+  long long jobs = 0;
+  for (const auto& p : s.panels) jobs += p.cells.at(0).jobs();
+  EXPECT_EQ(jobs, 600);
+}
+
 TEST(ReportSummaryTest, ProgressCountsFinishesPerBucketAndTheTimeLeft) {
   ReportData d;
   d.now = "2026-12-03 12:00:00";

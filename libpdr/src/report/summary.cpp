@@ -12,10 +12,11 @@ namespace pdr {
 
 namespace {
 
-constexpr size_t kMaxMapValues = 60;   // per map axis, before values are binned
-constexpr size_t kMaxPanelValues = 8;  // per panel axis (at most 64 panels)
-constexpr size_t kMaxBuckets = 240;    // progress series
-constexpr size_t kMaxScatter = 2000;   // predicted vs actual points
+constexpr size_t kMaxMapValues = 60;    // per map axis, before values are binned
+constexpr size_t kMaxPanelValues = 32;  // per panel axis
+constexpr size_t kMaxPanels = 400;      // beyond, the panel axis with more values is binned further
+constexpr size_t kMaxBuckets = 240;     // progress series
+constexpr size_t kMaxScatter = 2000;    // predicted vs actual points
 const char* const kAxes[] = {"dens", "chi", "mass", "metal"};
 
 double value_on(const ReportJob& j, const std::string& axis) {
@@ -120,6 +121,11 @@ ReportSummary summarize_report(const ReportData& data, const ReportOptions& opti
   s.y = make_axis(options.y_axis, data.jobs, kMaxMapValues);
   s.pa = make_axis(panel_axes[0], data.jobs, kMaxPanelValues);
   s.pb = make_axis(panel_axes[1], data.jobs, kMaxPanelValues);
+  while (s.pa.values.size() * s.pb.values.size() > kMaxPanels) {
+    ReportAxis& wider = s.pa.values.size() >= s.pb.values.size() ? s.pa : s.pb;
+    const size_t other = s.pa.values.size() * s.pb.values.size() / wider.values.size();
+    wider = make_axis(wider.name, data.jobs, std::max<size_t>(1, kMaxPanels / other));
+  }
 
   const size_t per_panel = s.x.values.size() * s.y.values.size();
   std::map<std::pair<size_t, size_t>, size_t> panel_of;  // (a, b) -> index in s.panels
