@@ -288,6 +288,34 @@ TEST(RunnerTest, WithoutAJournalAnOutageStopsTheRun) {
   EXPECT_EQ(exec.started.size(), 2u) << "no new claims after the database is gone";
 }
 
+// Stage starts go to the heartbeat until a beat wrote them; a job's end takes the rest.
+TEST(ActiveJobsTest, StageStartsAreOfferedUntilABeatWroteThem) {
+  ActiveJobs active;
+  ClaimedJob job;
+  job.id = 7;
+  job.epoch = 2;
+  active.add(job);
+  active.stage_started(7, Stage::Pdr, "");
+  active.stage_started(99, Stage::Pdr, "");  // not active: nothing
+  auto first = active.take_stage_starts();
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].job_id, 7);
+  EXPECT_EQ(first[0].epoch, 2);
+  EXPECT_EQ(active.take_stage_starts().size(), 1u) << "a beat that failed: offered again";
+  active.stage_starts_written(first);
+  EXPECT_TRUE(active.take_stage_starts().empty());
+  active.stage_started(7, Stage::Onion, "CO");
+  auto second = active.take_stage_starts();
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].detail, "CO");
+  // The job ends before that beat is written: its outcome takes the start (written once anyway).
+  auto rest = active.remove(7);
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(rest[0].stage, Stage::Onion);
+  active.stage_starts_written(second);  // the job is gone: nothing to mark
+  EXPECT_TRUE(active.take_stage_starts().empty());
+}
+
 TEST(ActiveJobsTest, FenceStopsOnlyJobsWhoseLeaseIsGone) {
   ActiveJobs active;
   ClaimedJob a{1, "a", 1, 1, false, 1, nullptr}, b{2, "b", 2, 1, false, 1, nullptr}, c{3, "c", 3, 1, false, 4, nullptr};

@@ -33,18 +33,23 @@ struct ReportAxis {
 };
 
 // The job states a cell can hold, in the order of ReportCell::counts.
-inline constexpr std::array<const char*, 4> kReportStates = {"pending", "running", "finished", "failed"};
+inline constexpr std::array<const char*, 6> kReportStates = {"pending", "running", "finished",
+                                                             "failed",  "skipped", "cancelled"};
 
 struct ReportCell {
-  std::array<long long, 4> counts{};  // per kReportStates
+  std::array<long long, 6> counts{};  // per kReportStates
   double runtime_sum = 0;             // finished jobs: claim to finish, seconds
   long long runtime_n = 0;
   double predicted_sum = 0;  // finished jobs that had a prediction: the predictions
   long long predicted_n = 0;
   long long failure = -1;  // the failure group of its (first) failed job
   std::string example;     // a job of the cell: a failed one first
-  long long jobs() const { return counts[0] + counts[1] + counts[2] + counts[3]; }
-  // What the cell shows: failed, else running, else pending, else finished; "" when empty.
+  long long jobs() const {
+    long long n = 0;
+    for (long long c : counts) n += c;
+    return n;
+  }
+  // What the cell shows: failed, else running, pending, cancelled, skipped, finished; "" when empty.
   std::string state() const;
 };
 
@@ -71,10 +76,10 @@ struct HostRow {
 struct ReportSummary {
   std::string model, now;  // now: the database's clock, UTC
   long long now_epoch = 0;
-  std::map<std::string, long long> counts;  // per state
-  ReportAxis x, y, pa, pb;                  // the maps' axes and the panels'
-  std::vector<ReportPanel> panels;          // those with jobs, in axis order
-  double runtime_min = 0, runtime_max = 0;  // over the cells' mean run times (0, 0: none)
+  std::map<std::string, long long> counts;    // per state
+  ReportAxis x, y, pa, pb;                    // the maps' axes and the panels'
+  std::vector<ReportPanel> panels;            // those with jobs, in axis order
+  double runtime_min = -1, runtime_max = -1;  // over the cells' mean run times (-1: none)
   // Progress: from the first start to now in buckets of `bucket_seconds`.
   long long series_start = 0, bucket_seconds = 60;
   std::vector<long long> finished_per_bucket;  // jobs finished in each bucket

@@ -55,8 +55,10 @@ class ActiveJobs {
   std::vector<StageStart> remove(long long job_id);
   // A running job entered a stage (called from its worker thread).
   void stage_started(long long job_id, Stage stage, const std::string& detail);
-  // For the heartbeat: the stage starts it has not taken before (written each once anyway).
+  // For the heartbeat: the stage starts not known to be written (each is written once anyway).
   std::vector<StageStart> take_stage_starts();
+  // The heartbeat's transaction with these starts committed: they need not be written again.
+  void stage_starts_written(const std::vector<StageStart>& starts);
   std::shared_ptr<StopSignal> cancel_signal(long long job_id) const;  // null when not active
   std::map<long long, long long> snapshot() const;                    // job id -> epoch
   // Raises the cancel signal of every job of `before` (a snapshot taken before the lease
@@ -70,8 +72,8 @@ class ActiveJobs {
   struct Entry {
     long long epoch;
     std::shared_ptr<StopSignal> cancel;
-    std::vector<StageStart> starts;  // of this attempt, the first `taken` handed to the heartbeat
-    size_t taken = 0;
+    std::vector<StageStart> starts;  // of this attempt, in order; the first `written` are in its history
+    size_t written = 0;
   };
   mutable std::mutex mutex_;
   std::map<long long, Entry> jobs_;

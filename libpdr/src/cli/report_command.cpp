@@ -100,8 +100,15 @@ int report_command(const CliOptions& options, const EnvLookup& env, std::ostream
   StopSignal stop;
   StopSignal::install_handlers(&stop);
   spdlog::info("rewriting {} every {} s until Ctrl-C", path, *options.every);
+  bool written = false;
   while (!stop.requested()) {
-    if (const int code = write_once(); code != kExitAllDone) return code;
+    // The first report must work (a wrong setting ends here); later a failure (the database
+    // away for a while, a full disk) is tried again at the next interval.
+    const int code = write_once();
+    if (code != kExitAllDone && !written) return code;
+    if (code != kExitAllDone)
+      spdlog::warn("the report was not rewritten this time; trying again in {} s", *options.every);
+    written = written || code == kExitAllDone;
     pollfd p{stop.fd(), POLLIN, 0};
     poll(&p, 1, static_cast<int>(*options.every * 1000));
   }

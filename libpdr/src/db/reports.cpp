@@ -186,7 +186,7 @@ Result<ReportData> SociJobStore::report_data(const std::string& model) {
                             dialect_.seconds_since("j.time_of_finish") +
                             ", COALESCE(j.predicted_seconds, -1), COALESCE(j.error_stage, ''), "
                             "COALESCE(j.error_cause, ''), j.exit_code, COALESCE(j.attempts, 0), COALESCE(j.error, '') "
-                            "FROM pdr_model_jobs j JOIN kosmatau_parameters p ON p.id = j.kosmatau_parameters_id "
+                            "FROM pdr_model_jobs j LEFT JOIN kosmatau_parameters p ON p.id = j.kosmatau_parameters_id "
                             "WHERE j.model_name_id = :m AND j.duplicate_key = 0 ORDER BY j.id",
          soci::use(*found));
     for (const auto& row : rs) {
@@ -207,6 +207,7 @@ Result<ReportData> SociJobStore::report_data(const std::string& model) {
       if (row.get_indicator(13) != soci::i_null) j.exit_code = static_cast<int>(as_integer(row, 13));
       j.attempts = static_cast<int>(as_integer(row, 14));
       std::string error = row.get<std::string>(15);
+      error = error.substr(0, error.find('\n'));
       if (error.size() > 200) error = error.substr(0, 200) + "...";
       j.error = valid_utf8(error);
       data.jobs.push_back(std::move(j));

@@ -103,9 +103,10 @@ std::vector<StageStart> ActiveJobs::remove(long long job_id) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = jobs_.find(job_id);
   if (it == jobs_.end()) return {};
-  // All of them: a heartbeat may have taken some and not written them yet (or failed to); a
-  // start already written is not written again.
-  std::vector<StageStart> starts = std::move(it->second.starts);
+  // Those not known to be written (a beat may be writing some now: a start already written is
+  // not written again).
+  std::vector<StageStart> starts(it->second.starts.begin() + static_cast<std::ptrdiff_t>(it->second.written),
+                                 it->second.starts.end());
   jobs_.erase(it);
   return starts;
 }
@@ -121,11 +122,19 @@ void ActiveJobs::stage_started(long long job_id, Stage stage, const std::string&
 std::vector<StageStart> ActiveJobs::take_stage_starts() {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<StageStart> out;
-  for (auto& [id, e] : jobs_) {
-    out.insert(out.end(), e.starts.begin() + static_cast<std::ptrdiff_t>(e.taken), e.starts.end());
-    e.taken = e.starts.size();
-  }
+  for (auto& [id, e] : jobs_)
+    out.insert(out.end(), e.starts.begin() + static_cast<std::ptrdiff_t>(e.written), e.starts.end());
   return out;
+}
+
+void ActiveJobs::stage_starts_written(const std::vector<StageStart>& starts) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& w : starts) {
+    auto it = jobs_.find(w.job_id);
+    if (it == jobs_.end() || it->second.epoch != w.epoch) continue;
+    Entry& e = it->second;
+    while (e.written < e.starts.size() && e.starts[e.written].at <= w.at) ++e.written;
+  }
 }
 
 std::shared_ptr<StopSignal> ActiveJobs::cancel_signal(long long job_id) const {

@@ -18,8 +18,8 @@ Heartbeat::~Heartbeat() = default;
 
 void Heartbeat::beat() {
   const auto before = options_.active != nullptr ? options_.active->snapshot() : std::map<long long, long long>{};
-  // Stage starts since the last beat go into the histories with the renewal. A beat that fails
-  // does not take them back: the job's outcome writes them (each start at most once).
+  // Stage starts not yet written go into the histories with the renewal; after a failed beat the
+  // next one writes them again (each start is written once), or the job's outcome does.
   const auto starts = options_.active != nullptr ? options_.active->take_stage_starts() : std::vector<StageStart>{};
   auto held = store_.renew_leases(owner_, starts);
   if (!held.ok()) {
@@ -28,6 +28,7 @@ void Heartbeat::beat() {
     failing_ = true;
     return;
   }
+  if (options_.active != nullptr && !starts.empty()) options_.active->stage_starts_written(starts);
   if (failing_) spdlog::info("leases renewed again");
   failing_ = false;
   if (options_.active != nullptr) {

@@ -5,10 +5,13 @@
   'use strict';
   var D = JSON.parse(document.getElementById('report-data').textContent);
   var SVG = 'http://www.w3.org/2000/svg';
-  var STATES = ['pending', 'running', 'finished', 'failed'];
-  var CODE = { p: 'pending', r: 'running', f: 'finished', x: 'failed' };
+  var STATES = ['pending', 'running', 'finished', 'failed', 'skipped', 'cancelled'];
+  var CODE = { p: 'pending', r: 'running', f: 'finished', x: 'failed', s: 'skipped', c: 'cancelled' };
   // Okabe-Ito: told apart with every common colour-vision deficiency.
-  var COLOR = { pending: '#d9d9d9', running: '#0072B2', finished: '#009E73', failed: '#D55E00' };
+  var COLOR = {
+    pending: '#d9d9d9', running: '#0072B2', finished: '#009E73', failed: '#D55E00', skipped: '#F0E442',
+    cancelled: '#CC79A7'
+  };
   var VIRIDIS = ['#440154', '#472d7b', '#3b528b', '#2c728e', '#21918c', '#28ae80', '#5ec962', '#addc30', '#fde725'];
   var B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
   var root = document.getElementById('report');
@@ -56,7 +59,7 @@
   }
   function logPos(v) {
     // Run times are whole seconds: the scale starts at 1 s.
-    var lo = Math.log(Math.max(D.rtmin, 1)), hi = Math.log(Math.max(D.rtmax, 1));
+    var lo = Math.log(Math.max(D.rtmin, 1)), hi = Math.log(Math.max(D.rtmax, 1));  // -1: none (not drawn)
     return hi > lo ? (Math.log(Math.max(v, 1)) - lo) / (hi - lo) : 0.5;
   }
   function utc(epoch, withDate, withSeconds) {
@@ -85,6 +88,7 @@
       : '; about ' + dur(eta) + ' left at that rate.'), root, 'sub');
   var counts = html('p', null, root, 'counts');
   STATES.forEach(function (s) {
+    if (s === 'skipped' || s === 'cancelled') { if (!D.counts[s]) return; }
     var span = html('span', null, counts);
     html('span', null, span, 'swatch').style.background = COLOR[s];
     span.appendChild(document.createTextNode(s + ' ' + D.counts[s]));
@@ -116,17 +120,76 @@
     }
     return t;
   }
-  function axes(g, p) {
-    // A label every 34 px across and every 14 px up.
-    var stepX = Math.max(1, Math.ceil(34 / cs)), stepY = Math.max(1, Math.ceil(14 / cs));
-    for (var i = 0; i < nx; i += stepX) {
-      svg('text', { x: left + i * cs + cs / 2, y: top + ny * cs + 12, 'text-anchor': 'middle' }, g).textContent = D.x.labels[i];
+  // The axis labels of a map: [x, y, text, anchor, rotated].
+  function labels() {
+    var out = [], stepX = Math.max(1, Math.ceil(34 / cs)), stepY = Math.max(1, Math.ceil(14 / cs));
+    for (var i = 0; i < nx; i += stepX) out.push([left + i * cs + cs / 2, top + ny * cs + 12, D.x.labels[i], 'middle', false]);
+    for (var j = 0; j < ny; j += stepY) out.push([left - 4, top + (ny - 1 - j) * cs + cs / 2 + 3, D.y.labels[j], 'end', false]);
+    out.push([left + nx * cs / 2, top + ny * cs + 26, D.x.name, 'middle', false]);
+    out.push([10, top + ny * cs / 2, D.y.name, 'middle', true]);
+    return out;
+  }
+  function esc(t) {
+    return String(t).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  }
+  var mapW = left + nx * cs + 4, mapH = top + ny * cs + bottom, side = cs - (cs > 4 ? 1 : 0);
+  function cellX(i) { return left + (i % nx) * cs; }
+  function cellY(i) { return top + (ny - 1 - Math.floor(i / nx)) * cs; }
+  // States: one SVG rect per cell (in the DOM, for people and tests), written as one string per
+  // panel; a failed cell carries its tooltip, every other cell gets its own when first pointed at.
+  function stateMap(p, box) {
+    var parts = [];
+    for (var i = 0; i < p.s.length; ++i) {
+      var code = p.s.charAt(i);
+      if (code === '.') continue;
+      var state = CODE[code];
+      parts.push('<rect class="cell" data-i="' + i + '" data-state="' + state + '" x="' + cellX(i) + '" y="' + cellY(i) +
+        '" width="' + side + '" height="' + side + '" fill="' + COLOR[state] + '">' +
+        (p.f[i] !== undefined ? '<title>' + esc(tip(p, i, state)) + '</title>' : '') + '</rect>');
     }
-    for (var j = 0; j < ny; j += stepY) {
-      svg('text', { x: left - 4, y: top + (ny - 1 - j) * cs + cs / 2 + 3, 'text-anchor': 'end' }, g).textContent = D.y.labels[j];
+    labels().forEach(function (l) {
+      parts.push('<text x="' + l[0] + '" y="' + l[1] + '" text-anchor="' + l[3] + '"' +
+        (l[4] ? ' transform="rotate(-90 ' + l[0] + ' ' + l[1] + ')"' : '') + '>' + esc(l[2]) + '</text>');
+    });
+    var s = svg('svg', { width: mapW, height: mapH, role: 'img' }, box);
+    s.innerHTML = parts.join('');
+    s.addEventListener('mouseover', function (e) {
+      var t = e.target;
+      if (t.tagName !== 'rect' || t.firstChild) return;
+      svg('title', {}, t).textContent = tip(p, +t.getAttribute('data-i'), t.getAttribute('data-state'));
+    });
+  }
+  // Run times: drawn on a canvas (as many cells again, without their weight in the DOM); the
+  // tooltip follows the pointer.
+  function runtimeMap(p, box) {
+    var c = html('canvas', null, box);
+    c.width = mapW;
+    c.height = mapH;
+    c.setAttribute('role', 'img');
+    c.setAttribute('aria-label', 'run times over ' + D.x.name + ' and ' + D.y.name);
+    var g = c.getContext('2d');
+    for (var i = 0; i < p.s.length; ++i) {
+      if (p.s.charAt(i) === '.') continue;
+      var rt = decode(p.rt, i);
+      g.fillStyle = rt >= 0 ? viridis(logPos(rt)) : '#f2f2f2';
+      g.fillRect(cellX(i), cellY(i), side, side);
     }
-    svg('text', { x: left + nx * cs / 2, y: top + ny * cs + 26, 'text-anchor': 'middle' }, g).textContent = D.x.name;
-    svg('text', { x: 10, y: top + ny * cs / 2, transform: 'rotate(-90 10 ' + (top + ny * cs / 2) + ')', 'text-anchor': 'middle' }, g).textContent = D.y.name;
+    g.fillStyle = '#555';
+    g.font = '10px sans-serif';
+    labels().forEach(function (l) {
+      g.save();
+      g.textAlign = l[3] === 'middle' ? 'center' : 'right';
+      g.translate(l[0], l[1]);
+      if (l[4]) g.rotate(-Math.PI / 2);
+      g.fillText(l[2], 0, 0);
+      g.restore();
+    });
+    c.addEventListener('mousemove', function (e) {
+      var r = c.getBoundingClientRect();
+      var xi = Math.floor((e.clientX - r.left - left) / cs), yi = ny - 1 - Math.floor((e.clientY - r.top - top) / cs);
+      var i = yi * nx + xi;
+      c.title = xi >= 0 && xi < nx && yi >= 0 && yi < ny && p.s.charAt(i) !== '.' ? tip(p, i, CODE[p.s.charAt(i)]) : '';
+    });
   }
   function maps(kind, parent) {
     var wrap = html('div', null, parent, 'panels');
@@ -134,24 +197,7 @@
     D.panels.forEach(function (p) {
       var box = html('div', null, wrap, 'panel');
       html('h3', D.pa.name + ' ' + D.pa.labels[p.a] + ', ' + D.pb.name + ' ' + D.pb.labels[p.b], box);
-      var s = svg('svg', { width: left + nx * cs + 4, height: top + ny * cs + bottom, role: 'img' }, box);
-      for (var i = 0; i < p.s.length; ++i) {
-        var code = p.s.charAt(i);
-        if (code === '.') continue;
-        var state = CODE[code], fill;
-        if (kind === 'state') {
-          fill = COLOR[state];
-        } else {
-          var rt = decode(p.rt, i);
-          fill = rt >= 0 ? viridis(logPos(rt)) : '#f2f2f2';
-        }
-        var r = svg('rect', {
-          x: left + (i % nx) * cs, y: top + (ny - 1 - Math.floor(i / nx)) * cs, width: cs - (cs > 4 ? 1 : 0),
-          height: cs - (cs > 4 ? 1 : 0), fill: fill, 'class': 'cell', 'data-state': state
-        }, s);
-        svg('title', {}, r).textContent = tip(p, i, state);
-      }
-      axes(s, p);
+      (kind === 'state' ? stateMap : runtimeMap)(p, box);
     });
   }
   html('h2', 'States over ' + D.x.name + ' and ' + D.y.name, root);
@@ -162,7 +208,7 @@
 
   html('h2', 'Run times (claim to finish, finished jobs, log scale)', root);
   var rl = html('p', null, root, 'legend');
-  if (D.rtmax > 0) {
+  if (D.rtmax >= 0) {
     rl.appendChild(document.createTextNode(dur(Math.max(D.rtmin, 1))));
     var grad = html('span', null, rl, 'gradient');
     grad.style.background = 'linear-gradient(to right,' + [0, 0.25, 0.5, 0.75, 1].map(viridis).join(',') + ')';
@@ -246,16 +292,20 @@
   // --- hosts ---
   html('h2', 'Hosts', root);
   if (D.hosts.length) {
-    var done = 0, failed = 0, rsum = 0, rn = 0;
+    // A host against all the others together: its failure share and its mean run time.
+    var all = { finished: 0, failed: 0, rsum: 0, rn: 0 };
     D.hosts.forEach(function (h) {
-      done += h.finished; failed += h.failed;
-      if (h.mean_runtime !== null) { rsum += h.mean_runtime * h.finished; rn += h.finished; }
+      all.finished += h.finished; all.failed += h.failed;
+      if (h.mean_runtime !== null) { all.rsum += h.mean_runtime * h.timed; all.rn += h.timed; }
     });
-    var share = failed / Math.max(1, done + failed), mean = rn ? rsum / rn : 0;
     var bad = function (k) {
-      var h = D.hosts[k], s = h.failed / Math.max(1, h.finished + h.failed);
-      return (h.failed >= 2 && s > 2 * share && D.hosts.length > 1) ||
-        (h.mean_runtime !== null && mean > 0 && h.finished >= 3 && h.mean_runtime > 2 * mean);
+      var h = D.hosts[k];
+      if (D.hosts.length < 2) return false;
+      var of = all.failed - h.failed, on = all.finished - h.finished + of;
+      var share = h.failed / Math.max(1, h.finished + h.failed), others = of / Math.max(1, on);
+      var rsum = all.rsum - (h.mean_runtime !== null ? h.mean_runtime * h.timed : 0), rn = all.rn - h.timed;
+      return (h.failed >= 2 && share > 2 * others) ||
+        (h.mean_runtime !== null && rn > 0 && h.timed >= 3 && h.mean_runtime > 2 * rsum / rn);
     };
     var ht = table(root, ['host', 'finished', 'failed', 'running', 'mean run time'], D.hosts.map(function (h) {
       return [h.host, h.finished, h.failed, h.running, h.mean_runtime === null ? '' : dur(h.mean_runtime)];

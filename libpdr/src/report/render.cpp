@@ -56,7 +56,7 @@ std::string failures_json(const ReportSummary& s) {
 std::string hosts_json(const ReportSummary& s) {
   return array(s.hosts, [](const HostRow& h) {
     return "{\"host\":" + json_quote(h.host) + ",\"finished\":" + num(h.finished) + ",\"failed\":" + num(h.failed) +
-           ",\"running\":" + num(h.running) + ",\"mean_runtime\":" +
+           ",\"running\":" + num(h.running) + ",\"timed\":" + num(h.runtime_n) + ",\"mean_runtime\":" +
            (h.runtime_n > 0 ? num(h.runtime_sum / static_cast<double>(h.runtime_n)) : std::string("null")) + "}";
   });
 }
@@ -121,8 +121,9 @@ std::string panels_compact(const ReportSummary& s) {
         names += (names.size() > 1 ? "," : "") + key + json_quote(c.example);
       }
       if (c.jobs() > 1) {
-        multi += (multi.size() > 1 ? "," : "") + key + "[" + num(c.counts[0]) + "," + num(c.counts[1]) + "," +
-                 num(c.counts[2]) + "," + num(c.counts[3]) + "]";
+        multi += (multi.size() > 1 ? "," : "") + key + "[";
+        for (size_t k = 0; k < c.counts.size(); ++k) multi += (k ? "," : "") + num(c.counts[k]);
+        multi += "]";
       }
     }
     return "{\"a\":" + std::to_string(p.a) + ",\"b\":" + std::to_string(p.b) + ",\"s\":" + json_quote(states) +
@@ -178,11 +179,13 @@ std::string report_json(const ReportSummary& s) {
       const ReportCell& c = p.cells[i];
       if (c.jobs() == 0) continue;
       const size_t xi = i % s.x.values.size(), yi = i / s.x.values.size();
+      std::string states;
+      for (size_t k = 0; k < c.counts.size(); ++k)
+        states += ",\"" + std::string(kReportStates[k]) + "\":" + num(c.counts[k]);
       cells += std::string(first ? "" : ",\n") + "{" + json_quote(s.x.name) + ":" + json_quote(s.x.label(xi)) + "," +
                json_quote(s.y.name) + ":" + json_quote(s.y.label(yi)) + "," + json_quote(s.pa.name) + ":" +
-               json_quote(s.pa.label(p.a)) + "," + json_quote(s.pb.name) + ":" + json_quote(s.pb.label(p.b)) +
-               ",\"pending\":" + num(c.counts[0]) + ",\"running\":" + num(c.counts[1]) +
-               ",\"finished\":" + num(c.counts[2]) + ",\"failed\":" + num(c.counts[3]) + ",\"mean_runtime\":" +
+               json_quote(s.pa.label(p.a)) + "," + json_quote(s.pb.name) + ":" + json_quote(s.pb.label(p.b)) + states +
+               ",\"mean_runtime\":" +
                (c.runtime_n > 0 ? num(c.runtime_sum / static_cast<double>(c.runtime_n)) : std::string("null")) +
                ",\"mean_predicted\":" +
                (c.predicted_n > 0 ? num(c.predicted_sum / static_cast<double>(c.predicted_n)) : std::string("null")) +

@@ -99,10 +99,9 @@ std::string ReportAxis::label(size_t i) const {
 }
 
 std::string ReportCell::state() const {
-  if (counts[3] > 0) return "failed";
-  if (counts[1] > 0) return "running";
-  if (counts[0] > 0) return "pending";
-  if (counts[2] > 0) return "finished";
+  for (size_t i : {size_t{3}, size_t{1}, size_t{0}, size_t{5}, size_t{4}, size_t{2}}) {
+    if (counts[i] > 0) return kReportStates[i];
+  }
   return "";
 }
 
@@ -203,7 +202,7 @@ ReportSummary summarize_report(const ReportData& data, const ReportOptions& opti
       }
     }
     // The timeline: what ran when (the latest attempt of jobs that ran or run).
-    if (j.started_ago >= 0 && (st == 1 || (st >= 2 && ended))) {
+    if (j.started_ago >= 0 && (st == 1 || ((st == 2 || st == 3) && ended))) {
       const long long start = s.now_epoch - j.started_ago;
       first_start = std::min(first_start, start);
       spans.push_back(Span{start, st == 1 ? -1 : s.now_epoch - j.finished_ago});
