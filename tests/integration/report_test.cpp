@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -137,6 +138,24 @@ TEST_F(ReportTest, APageOfTheGridOpensInChromiumWithEveryCellAndNothingLoaded) {
   EXPECT_NE(dom.find("id=\"failures\""), std::string::npos);
   EXPECT_NE(dom.find("id=\"progress\""), std::string::npos);
   EXPECT_NE(dom.find("id=\"hosts\""), std::string::npos);
+
+  // Big grids draw a path per state and panel (failed cells stay rects with their tooltips): the
+  // same counts, forced here with #compact.
+  std::string compact;
+  ASSERT_EQ(chromium({"--dump-dom", "file://" + (dir_ / "r.html") + "#compact"}, &compact, &log), 0) << log;
+  EXPECT_EQ(log.find(":CONSOLE"), std::string::npos) << log;
+  const std::string cmaps = compact.substr(compact.find("id=\"state-maps\""),
+                                           compact.find("id=\"runtime-maps\"") - compact.find("id=\"state-maps\""));
+  std::map<std::string, long long> cells;
+  const std::regex path("<path class=\"cells\" data-state=\"([a-z]+)\" data-cells=\"([0-9]+)\"");
+  for (auto it = std::sregex_iterator(cmaps.begin(), cmaps.end(), path); it != std::sregex_iterator(); ++it) {
+    cells[(*it)[1]] += std::stoll((*it)[2]);
+  }
+  EXPECT_EQ(cells["finished"], 10);
+  EXPECT_EQ(cells["running"], 4);
+  EXPECT_EQ(cells["pending"], 4);
+  EXPECT_EQ(occurrences(cmaps, "<rect class=\"cell\" data-i="), 2u) << "the failed cells";
+  EXPECT_NE(cmaps.find("failed job 100_50_00_10_00 in pdr: exit code 3</title>"), std::string::npos);
 
   // A screenshot, kept with the build.
   fs::create_directories(PDR_ARTIFACT_DIR);

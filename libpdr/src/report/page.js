@@ -57,6 +57,8 @@
     });
     return 'rgb(' + c.join(',') + ')';
   }
+  var PALETTE = [];
+  for (var q = 0; q < 256; ++q) PALETTE.push(viridis(q / 255));
   function logPos(v) {
     // Run times are whole seconds: the scale starts at 1 s.
     var lo = Math.log(Math.max(D.rtmin, 1)), hi = Math.log(Math.max(D.rtmax, 1));  // -1: none (not drawn)
@@ -135,32 +137,61 @@
   var mapW = left + nx * cs + 4, mapH = top + ny * cs + bottom, side = cs - (cs > 4 ? 1 : 0);
   function cellX(i) { return left + (i % nx) * cs; }
   function cellY(i) { return top + (ny - 1 - Math.floor(i / nx)) * cs; }
-  // States: one SVG rect per cell (in the DOM, for people and tests), written as one string per
-  // panel; a failed cell carries its tooltip, every other cell gets its own when first pointed at.
+  // Big grids draw each state of a panel as one path (a rect per cell is a DOM node per job: a
+  // browser takes seconds per 10,000); failed cells stay rects, with their tooltips.
+  var cellCount = 0;
+  D.panels.forEach(function (p) { cellCount += p.s.replace(/\./g, '').length; });
+  var compact = cellCount > 20000 || location.hash === '#compact';
+  // One tooltip for the pointer over the maps (cells without a <title> of their own).
+  var tipBox = html('div', null, document.body, 'tip');
+  function pointTo(e, text) {
+    tipBox.textContent = text;
+    tipBox.style.display = text ? 'block' : 'none';
+    tipBox.style.left = (e.pageX + 12) + 'px';
+    tipBox.style.top = (e.pageY + 12) + 'px';
+  }
+  function cellAt(e, el) {
+    var r = el.getBoundingClientRect();
+    var xi = Math.floor((e.clientX - r.left - left) / cs), yi = ny - 1 - Math.floor((e.clientY - r.top - top) / cs);
+    return xi >= 0 && xi < nx && yi >= 0 && yi < ny ? yi * nx + xi : -1;
+  }
+  function follow(el, p) {
+    el.addEventListener('mousemove', function (e) {
+      var i = cellAt(e, el), code = i >= 0 ? p.s.charAt(i) : '.';
+      pointTo(e, code !== '.' && !(e.target.tagName === 'rect' && e.target.firstChild) ? tip(p, i, CODE[code]) : '');
+    });
+    el.addEventListener('mouseleave', function (e) { pointTo(e, ''); });
+  }
+  // States: one SVG rect per cell (in the DOM, for people and tests; a failed one carries its
+  // tooltip), written as one string per panel; compact: one path per state.
   function stateMap(p, box) {
-    var parts = [];
+    var parts = [], paths = {}, counts = {};
     for (var i = 0; i < p.s.length; ++i) {
       var code = p.s.charAt(i);
       if (code === '.') continue;
       var state = CODE[code];
+      if (compact && state !== 'failed') {
+        paths[state] = (paths[state] || '') + 'M' + cellX(i) + ' ' + cellY(i) + 'h' + side + 'v' + side + 'h-' + side + 'z';
+        counts[state] = (counts[state] || 0) + 1;
+        continue;
+      }
       parts.push('<rect class="cell" data-i="' + i + '" data-state="' + state + '" x="' + cellX(i) + '" y="' + cellY(i) +
         '" width="' + side + '" height="' + side + '" fill="' + COLOR[state] + '">' +
         (p.f[i] !== undefined ? '<title>' + esc(tip(p, i, state)) + '</title>' : '') + '</rect>');
     }
+    Object.keys(paths).forEach(function (state) {
+      parts.push('<path class="cells" data-state="' + state + '" data-cells="' + counts[state] + '" fill="' +
+        COLOR[state] + '" d="' + paths[state] + '"></path>');
+    });
     labels().forEach(function (l) {
       parts.push('<text x="' + l[0] + '" y="' + l[1] + '" text-anchor="' + l[3] + '"' +
         (l[4] ? ' transform="rotate(-90 ' + l[0] + ' ' + l[1] + ')"' : '') + '>' + esc(l[2]) + '</text>');
     });
     var s = svg('svg', { width: mapW, height: mapH, role: 'img' }, box);
     s.innerHTML = parts.join('');
-    s.addEventListener('mouseover', function (e) {
-      var t = e.target;
-      if (t.tagName !== 'rect' || t.firstChild) return;
-      svg('title', {}, t).textContent = tip(p, +t.getAttribute('data-i'), t.getAttribute('data-state'));
-    });
+    follow(s, p);
   }
-  // Run times: drawn on a canvas (as many cells again, without their weight in the DOM); the
-  // tooltip follows the pointer.
+  // Run times: drawn on a canvas (as many cells again, without their weight in the DOM).
   function runtimeMap(p, box) {
     var c = html('canvas', null, box);
     c.width = mapW;
@@ -171,7 +202,7 @@
     for (var i = 0; i < p.s.length; ++i) {
       if (p.s.charAt(i) === '.') continue;
       var rt = decode(p.rt, i);
-      g.fillStyle = rt >= 0 ? viridis(logPos(rt)) : '#f2f2f2';
+      g.fillStyle = rt >= 0 ? PALETTE[Math.round(logPos(rt) * 255)] : '#f2f2f2';
       g.fillRect(cellX(i), cellY(i), side, side);
     }
     g.fillStyle = '#555';
@@ -184,12 +215,7 @@
       g.fillText(l[2], 0, 0);
       g.restore();
     });
-    c.addEventListener('mousemove', function (e) {
-      var r = c.getBoundingClientRect();
-      var xi = Math.floor((e.clientX - r.left - left) / cs), yi = ny - 1 - Math.floor((e.clientY - r.top - top) / cs);
-      var i = yi * nx + xi;
-      c.title = xi >= 0 && xi < nx && yi >= 0 && yi < ny && p.s.charAt(i) !== '.' ? tip(p, i, CODE[p.s.charAt(i)]) : '';
-    });
+    follow(c, p);
   }
   function maps(kind, parent) {
     var wrap = html('div', null, parent, 'panels');
