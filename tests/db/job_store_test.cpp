@@ -68,11 +68,16 @@ class JobStoreTest : public ::testing::TestWithParam<std::string> {
   }
 
   // One job's history as "event/state/attempt/epoch/token" words.
-  std::vector<std::string> history_of(long long job_id) {
+  // The events of one job of model m1, oldest first.
+  Result<std::vector<JobEvent>> events_of(long long job_id) {
     HistoryQuery q;
     q.model = "m1";
     q.job = std::to_string(job_id);
-    auto events = store_->job_history(q);
+    return store_->job_history(q);
+  }
+
+  std::vector<std::string> history_of(long long job_id) {
+    auto events = events_of(job_id);
     EXPECT_TRUE(events.ok()) << events.status().message();
     std::vector<std::string> out;
     if (!events.ok()) return out;
@@ -741,10 +746,7 @@ TEST_P(JobStoreTest, StageStartsAreInTheHistoryOnce) {
   EXPECT_EQ(history_of(job.id), (std::vector<std::string>{"claimed/running/1/1/tok1", "started/running/1/1/tok1",
                                                           "started/running/1/1/tok1", "started/running/1/1/tok1",
                                                           "finished/finished/1/1/tok1"}));
-  HistoryQuery q;
-  q.model = "m1";
-  q.job = std::to_string(job.id);
-  auto events = store_->job_history(q);
+  auto events = events_of(job.id);
   ASSERT_EQ(events->size(), 5u);
   EXPECT_EQ(events->at(1).stage, "pdr");
   EXPECT_EQ(events->at(2).stage, "onion");
@@ -833,17 +835,13 @@ TEST_P(JobStoreTest, FailuresRetriesAndRequeuesAreInTheHistory) {
   EXPECT_EQ(history_of(second.id), (std::vector<std::string>{"claimed/running/1/1/tok1", "released/pending/1/1/tok1",
                                                              "claimed/running/1/2/tok1", "finished/finished/1/2/tok1",
                                                              "requeued/pending/1/2/"}));
-  HistoryQuery q;
-  q.model = "m1";
-  q.job = std::to_string(job.id);
-  auto events = store_->job_history(q);
+  auto events = events_of(job.id);
   ASSERT_EQ(events->size(), 6u);
   EXPECT_EQ(events->at(3).stage, "pdr");
   EXPECT_EQ(events->at(3).exit_code, 7);
   EXPECT_NE(events->at(1).detail.find("tried again in"), std::string::npos) << events->at(1).detail;
   EXPECT_EQ(events->at(4).detail, "queued again by pdr_run retry");
-  q.job = std::to_string(second.id);
-  EXPECT_EQ(store_->job_history(q)->back().stage, "verify");
+  EXPECT_EQ(events_of(second.id)->back().stage, "verify");
   // status shows a failed job with its last three events.
   auto d = store_->claim_jobs(r.model_id, 2, owner_);
   ASSERT_FALSE(d->empty());
