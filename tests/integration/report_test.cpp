@@ -4,6 +4,7 @@
 // file at once, --json, bad flags, and that the database is only read.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
@@ -219,6 +220,7 @@ TEST_F(ReportTest, WatchReplacesTheFileAtOnceUntilStopped) {
 TEST_F(ReportTest, BadFlagsWriteNothing) {
   auto done = pdr_run(grid({"30"}));
   ASSERT_EQ(done.code, 0) << done.err;
+  ASSERT_EQ(::mkfifo((dir_ / "fifo").c_str(), 0600), 0);  // a rename would turn it into a file
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--axes", "dens,dens"}, "--axes: expects two different axes"},
       {{"--axes", "dens,temperature"}, "--axes"},
@@ -226,6 +228,7 @@ TEST_F(ReportTest, BadFlagsWriteNothing) {
       {{"--out", "no/such/dir/r.html"}, "cannot write in"},
       {{"--out", "."}, "is a directory"},
       {{"--watch", "5", "--out", "-"}, "--watch rewrites a file"},
+      {{"--out", "fifo"}, "is not a regular file"},
   };
   for (const auto& [extra, message] : cases) {
     std::vector<std::string> args = {"report", "--config", "cfg.yaml", "--model-name", "rep"};
@@ -242,6 +245,7 @@ TEST_F(ReportTest, BadFlagsWriteNothing) {
   EXPECT_EQ(none.code, 2);
   EXPECT_FALSE(fs::exists(dir_ / "report.html"));
   EXPECT_FALSE(fs::exists(dir_ / "no"));
+  EXPECT_TRUE(fs::is_fifo(dir_ / "fifo")) << "replaced";
 }
 
 }  // namespace

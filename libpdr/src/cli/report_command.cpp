@@ -51,6 +51,13 @@ int report_command(const CliOptions& options, const EnvLookup& env, std::ostream
       spdlog::error("--out {}: is a directory; name the file, e.g. --out {}/report.html", path, path);
       return kExitUsage;
     }
+    // The report replaces the file by a rename: never a device, pipe or socket (/dev/null would
+    // become a regular file); use --out - to write to standard output.
+    if (fs::exists(fs::symlink_status(fs::path(path), ec)) &&
+        !fs::is_regular_file(fs::symlink_status(fs::path(path), ec))) {
+      spdlog::error("--out {}: is not a regular file (the report replaces it); for standard output use --out -", path);
+      return kExitUsage;
+    }
     if (!fs::is_directory(parent, ec) || ::access(parent.c_str(), W_OK) != 0) {
       spdlog::error("--out {}: cannot write in {} (no such directory, or no permission)", path, parent.string());
       return kExitUsage;
