@@ -7,9 +7,11 @@ set -euo pipefail
 
 build_pkgs=(cmake g++ make pkg-config libsoci-dev libmariadb-dev libsqlite3-dev libtbb-dev
             libcli11-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libboost-dev googletest
-            libgtest-dev libgmock-dev libssl-dev libarchive-dev sqlite3 tar help2man)
+            libgtest-dev libgmock-dev libssl-dev libarchive-dev sqlite3 tar help2man
+            libsoci-postgresql4.0 libpq-dev)
 test_pkgs=(procps mariadb-server mariadb-client rclone openssh-server openssh-client
-           slurm-wlm slurm-client munge clang-format chromium fonts-dejavu-core)
+           slurm-wlm slurm-client munge clang-format chromium fonts-dejavu-core
+           postgresql postgresql-client)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" != "--build" ]]; then want+=("${test_pkgs[@]}"); fi

@@ -1,11 +1,13 @@
-# Finds SOCI (core, sqlite3 and mysql backends) as Debian packages it: headers in
+# Finds SOCI (core, sqlite3, mysql and postgresql backends) as Debian packages it: headers in
 # /usr/include/soci, no CMake config and no pkg-config file. Defines SOCI::core,
-# SOCI::sqlite3 and SOCI::mysql (linked with MariaDB Connector/C). soci-config.h requires the
-# Boost headers.
+# SOCI::sqlite3, SOCI::mysql (linked with MariaDB Connector/C) and SOCI::postgresql (linked
+# with libpq). soci-config.h requires the Boost headers.
 find_path(SOCI_INCLUDE_DIR soci/soci.h)
 find_library(SOCI_CORE_LIBRARY soci_core)
 find_library(SOCI_SQLITE3_LIBRARY soci_sqlite3)
 find_library(SOCI_MYSQL_LIBRARY soci_mysql)
+find_library(SOCI_POSTGRESQL_LIBRARY soci_postgresql)
+find_package(PostgreSQL QUIET)
 find_path(MARIADB_INCLUDE_DIR mysql.h PATH_SUFFIXES mariadb)
 find_library(MARIADB_LIBRARY mariadb)
 find_package(Boost QUIET)
@@ -14,7 +16,7 @@ find_package(SQLite3 QUIET)
 include(FindPackageHandleStandardArgs)
 find_package_handle_standard_args(SOCI
   REQUIRED_VARS SOCI_INCLUDE_DIR SOCI_CORE_LIBRARY SOCI_SQLITE3_LIBRARY SOCI_MYSQL_LIBRARY
-                MARIADB_INCLUDE_DIR MARIADB_LIBRARY Boost_FOUND)
+                SOCI_POSTGRESQL_LIBRARY MARIADB_INCLUDE_DIR MARIADB_LIBRARY Boost_FOUND PostgreSQL_FOUND)
 
 if(SOCI_FOUND AND NOT TARGET SOCI::core)
   add_library(SOCI::core UNKNOWN IMPORTED)
@@ -32,6 +34,12 @@ if(SOCI_FOUND AND NOT TARGET SOCI::core)
     IMPORTED_LOCATION "${SOCI_MYSQL_LIBRARY}"
     INTERFACE_INCLUDE_DIRECTORIES "${MARIADB_INCLUDE_DIR}"
     INTERFACE_LINK_LIBRARIES "SOCI::core;${MARIADB_LIBRARY}")
+  # The postgresql backend on libpq (headers in /usr/include/postgresql).
+  add_library(SOCI::postgresql UNKNOWN IMPORTED)
+  set_target_properties(SOCI::postgresql PROPERTIES
+    IMPORTED_LOCATION "${SOCI_POSTGRESQL_LIBRARY}"
+    INTERFACE_LINK_LIBRARIES "SOCI::core;PostgreSQL::PostgreSQL")
 endif()
-mark_as_advanced(SOCI_INCLUDE_DIR SOCI_CORE_LIBRARY SOCI_SQLITE3_LIBRARY SOCI_MYSQL_LIBRARY MARIADB_INCLUDE_DIR
+mark_as_advanced(SOCI_INCLUDE_DIR SOCI_CORE_LIBRARY SOCI_SQLITE3_LIBRARY SOCI_MYSQL_LIBRARY SOCI_POSTGRESQL_LIBRARY
+                 MARIADB_INCLUDE_DIR
                  MARIADB_LIBRARY)

@@ -102,7 +102,7 @@ class JobStoreTest : public ::testing::TestWithParam<std::string> {
 
   void drop_count_triggers() {
     for (const char* t : {"trg_pdr_jobs_count_insert", "trg_pdr_jobs_count_update", "trg_pdr_jobs_count_delete"}) {
-      exec(std::string("DROP TRIGGER ") + t);
+      exec(std::string("DROP TRIGGER ") + t + (backend_.postgresql() ? " ON pdr_model_jobs" : ""));
     }
   }
 
@@ -163,7 +163,8 @@ TEST_P(JobStoreTest, RegisteringTwiceCreatesRowsOnce) {
   EXPECT_EQ(count("SELECT COUNT(*) FROM users"), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM kosmatau_executables"), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM chemical_databases"), 1);
-  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE pending = 1 AND active = 0 AND status = 'pending'"), 6);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE pending = TRUE AND active = FALSE AND status = 'pending'"),
+            6);
   EXPECT_EQ(count("SELECT MAX(version) FROM schema_version"), kSchemaVersion);
 }
 
@@ -186,7 +187,7 @@ TEST_P(JobStoreTest, ClaimMovesPendingToRunningOnce) {
   EXPECT_EQ(b->front().attempt, 1);
   auto c = store_->claim_jobs(r.model_id, 3, owner_);
   EXPECT_TRUE(c->empty());
-  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running' AND pending = 0 AND active = 1 "
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running' AND pending = FALSE AND active = TRUE "
                   "AND attempts = 1 AND host = 'h' AND time_of_start IS NOT NULL"),
             4);
 }
@@ -229,7 +230,7 @@ TEST_P(JobStoreTest, StatusChangesAreConditionalOnStateAndOwner) {
   EXPECT_TRUE(store_->record_outcome(fail)->applied);
   EXPECT_FALSE(store_->record_outcome(fail)->applied) << "replaying a change must be harmless";
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'exception_runtime' AND exit_code = 3 AND "
-                  "error = 'pdr: exit code 3' AND pending = 0 AND active = 0 AND time_of_finish IS NOT NULL "
+                  "error = 'pdr: exit code 3' AND pending = FALSE AND active = FALSE AND time_of_finish IS NOT NULL "
                   "AND token IS NULL AND error_stage = 'pdr' AND error_cause = 'exit code 3'"),
             1);
 }
@@ -509,7 +510,7 @@ TEST_P(MysqlJobStoreTest, WithoutTheTriggerPrivilegeStatusCountsTheRows) {
 INSTANTIATE_TEST_SUITE_P(Backends, MysqlJobStoreTest, ::testing::Values("mysql"),
                          [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
-INSTANTIATE_TEST_SUITE_P(Backends, JobStoreTest, ::testing::Values("sqlite", "mysql"),
+INSTANTIATE_TEST_SUITE_P(Backends, JobStoreTest, ::testing::Values("sqlite", "mysql", "postgresql"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 TEST(MysqlLoginTest, UnixSocketWithoutPassword) {
@@ -1146,7 +1147,7 @@ TEST_P(JobStoreTest, AClaimReadsPendingRowsNotTheFinishedOnesBeforeThem) {
   // Most of a grid done: every row but the last ten is finished.
   history_incomplete_ = true;
   exec(
-      "UPDATE pdr_model_jobs SET status = 'finished', pending = 0 WHERE id <= (SELECT MAX(id) - 10 FROM "
+      "UPDATE pdr_model_jobs SET status = 'finished', pending = FALSE WHERE id <= (SELECT MAX(id) - 10 FROM "
       "(SELECT id FROM pdr_model_jobs) t)");
   const long long first_pending = count("SELECT MIN(id) FROM pdr_model_jobs WHERE status = 'pending'");
   const bool mysql = GetParam() == "mysql";
@@ -1169,7 +1170,7 @@ TEST_P(JobStoreTest, AVersionTwoDatabaseGetsCountersFromItsRows) {
   auto r = register_points(points({"30", "40"}));
   ASSERT_EQ(store_->claim_jobs(r.model_id, 3, owner_)->size(), 3u);
   drop_count_triggers();
-  exec("DROP TABLE pdr_job_counts");
+  exec(std::string("DROP TABLE pdr_job_counts") + (backend_.postgresql() ? " CASCADE" : ""));
   JobStore* store = reopen_at_version(2);
   ASSERT_NE(store, nullptr);
   auto rep = store->status_report("m1");

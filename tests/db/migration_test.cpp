@@ -1,5 +1,5 @@
 // Opening a database the predecessor created (its tables, FLOAT columns, no unique keys,
-// duplicate rows, its status values) on SQLite and on MariaDB.
+// duplicate rows, its status values) on SQLite, MariaDB and PostgreSQL.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -26,6 +26,7 @@ RegisterOptions local_checks() {
 class PredecessorMigrationTest : public ::testing::TestWithParam<std::string> {
  protected:
   bool mysql() const { return GetParam() == "mysql"; }
+  bool pg() const { return GetParam() == "postgresql"; }
 
   void SetUp() override {
     backend_.open(GetParam());
@@ -37,24 +38,33 @@ class PredecessorMigrationTest : public ::testing::TestWithParam<std::string> {
   void exec(const std::string& sql) { backend_.exec(sql); }
   long long count(const std::string& sql) { return backend_.count(sql); }
 
-  // The predecessor's DDL as SQLAlchemy generated it: FLOAT, BOOL, no unique keys.
+  // The predecessor's DDL as SQLAlchemy generated it: FLOAT, BOOL, no unique keys (on
+  // PostgreSQL: SERIAL ids, TIMESTAMP, FLOAT as double precision, BOOLEAN).
   void create_predecessor_database() {
-    const std::string id =
-        mysql() ? "id INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY" : "id INTEGER NOT NULL PRIMARY KEY";
-    exec("CREATE TABLE chemical_databases (" + id +
-         ", chem_rates_file_name VARCHAR(255) NOT NULL, "
-         "chem_rates_full_path VARCHAR(255), database_origin VARCHAR(50))");
-    exec("CREATE TABLE json_templates (" + id +
-         ", name VARCHAR(255) NOT NULL, path VARCHAR(512) NOT NULL, "
-         "description TEXT, hash VARCHAR(64), sha256_sum VARCHAR(64) UNIQUE, created_at DATETIME)");
-    exec("CREATE TABLE kosmatau_executables (" + id +
-         ", code_revision VARCHAR(50), compilation_date DATETIME, "
-         "executable_file_name VARCHAR(255) NOT NULL, executable_full_path VARCHAR(255), sha256_sum VARCHAR(64), "
-         "comment VARCHAR(250))");
-    exec("CREATE TABLE model_names (" + id +
-         ", model_name VARCHAR(255) NOT NULL, model_path VARCHAR(255) NOT NULL, "
-         "model_description VARCHAR(1000))");
-    exec("CREATE TABLE users (" + id + ", username VARCHAR(255) NOT NULL, email VARCHAR(255) NOT NULL)");
+    const std::string id = mysql() ? "id INTEGER NOT NULL AUTO_INCREMENT PRIMARY KEY"
+                           : pg()  ? "id SERIAL NOT NULL PRIMARY KEY"
+                                   : "id INTEGER NOT NULL PRIMARY KEY";
+    const std::string datetime = pg() ? "TIMESTAMP WITHOUT TIME ZONE" : "DATETIME";
+    auto run = [&](std::string sql) {
+      for (size_t at = sql.find("DATETIME"); at != std::string::npos; at = sql.find("DATETIME", at + datetime.size())) {
+        sql.replace(at, 8, datetime);
+      }
+      backend_.exec(sql);
+    };
+    run("CREATE TABLE chemical_databases (" + id +
+        ", chem_rates_file_name VARCHAR(255) NOT NULL, "
+        "chem_rates_full_path VARCHAR(255), database_origin VARCHAR(50))");
+    run("CREATE TABLE json_templates (" + id +
+        ", name VARCHAR(255) NOT NULL, path VARCHAR(512) NOT NULL, "
+        "description TEXT, hash VARCHAR(64), sha256_sum VARCHAR(64) UNIQUE, created_at DATETIME)");
+    run("CREATE TABLE kosmatau_executables (" + id +
+        ", code_revision VARCHAR(50), compilation_date DATETIME, "
+        "executable_file_name VARCHAR(255) NOT NULL, executable_full_path VARCHAR(255), sha256_sum VARCHAR(64), "
+        "comment VARCHAR(250))");
+    run("CREATE TABLE model_names (" + id +
+        ", model_name VARCHAR(255) NOT NULL, model_path VARCHAR(255) NOT NULL, "
+        "model_description VARCHAR(1000))");
+    run("CREATE TABLE users (" + id + ", username VARCHAR(255) NOT NULL, email VARCHAR(255) NOT NULL)");
     std::string params = "CREATE TABLE kosmatau_parameters (" + id + ", model_name_id INTEGER, time_created DATETIME";
     for (const auto& p : parameter_specs()) {
       const std::string q = mysql() ? "`" + std::string(p.name) + "`" : "\"" + std::string(p.name) + "\"";
@@ -63,43 +73,50 @@ class PredecessorMigrationTest : public ::testing::TestWithParam<std::string> {
                  : p.type == pdr::ParamType::Integer ? " INTEGER"
                                                      : " TEXT");
     }
-    exec(params + ")");
-    exec("CREATE TABLE pdr_model_jobs (" + id +
-         ", model_name_id INTEGER, model_job_name VARCHAR(255) NOT NULL, "
-         "user_id INTEGER, kosmatau_parameters_id INTEGER, kosmatau_executable_id INTEGER, chemical_database_id "
-         "INTEGER, onion_species VARCHAR(255), pending BOOL, active BOOL, status VARCHAR(50), time_of_start "
-         "DATETIME, time_of_finish DATETIME, execution_time DATETIME, token VARCHAR(250), output_directory "
-         "VARCHAR(255), output_hdf4_file VARCHAR(255), output_textout_file VARCHAR(255), output_chemchk_file "
-         "VARCHAR(255), output_mcdrt_zip_file VARCHAR(255), output_ctrl_ind_file VARCHAR(255), output_hdf5_file "
-         "VARCHAR(250), input_pdrnew_inp_file VARCHAR(255), input_json_file VARCHAR(512), output_json_file "
-         "VARCHAR(512), log_file VARCHAR(255), time_created DATETIME, time_updated DATETIME)");
-    exec("CREATE TABLE hdf_files (" + id +
-         ", job_id INTEGER, pdrexe_id INTEGER, parameter_id INTEGER, "
-         "model_name_id INTEGER, file_name VARCHAR(255) NOT NULL, full_path VARCHAR(255), path VARCHAR(255), "
-         "modification_time DATETIME, sha256_sum VARCHAR(64), file_size INTEGER, corrupt BOOL, comments TEXT, "
-         "file_name_hdf5_s VARCHAR(255) NOT NULL, full_path_hdf5_s VARCHAR(255), path_hdf5_s VARCHAR(255), "
-         "modification_time_hdf5_s DATETIME, sha256_sum_hdf5_s VARCHAR(64), file_size_hdf5_s INTEGER, "
-         "file_name_hdf5_c VARCHAR(255) NOT NULL, full_path_hdf5_c VARCHAR(255), path_hdf5_c VARCHAR(255), "
-         "modification_time_hdf5_c DATETIME, sha256_sum_hdf5_c VARCHAR(64), file_size_hdf5_c INTEGER)");
-    exec("CREATE TABLE json_files (" + id +
-         ", name VARCHAR(255) NOT NULL, path VARCHAR(512) NOT NULL, "
-         "archived_path VARCHAR(512), sha256_sum VARCHAR(64) UNIQUE, created_at DATETIME, template_id INTEGER, "
-         "job_id INTEGER)");
+    run(params + ")");
+    run("CREATE TABLE pdr_model_jobs (" + id +
+        ", model_name_id INTEGER, model_job_name VARCHAR(255) NOT NULL, "
+        "user_id INTEGER, kosmatau_parameters_id INTEGER, kosmatau_executable_id INTEGER, chemical_database_id "
+        "INTEGER, onion_species VARCHAR(255), pending BOOL, active BOOL, status VARCHAR(50), time_of_start "
+        "DATETIME, time_of_finish DATETIME, execution_time DATETIME, token VARCHAR(250), output_directory "
+        "VARCHAR(255), output_hdf4_file VARCHAR(255), output_textout_file VARCHAR(255), output_chemchk_file "
+        "VARCHAR(255), output_mcdrt_zip_file VARCHAR(255), output_ctrl_ind_file VARCHAR(255), output_hdf5_file "
+        "VARCHAR(250), input_pdrnew_inp_file VARCHAR(255), input_json_file VARCHAR(512), output_json_file "
+        "VARCHAR(512), log_file VARCHAR(255), time_created DATETIME, time_updated DATETIME)");
+    run("CREATE TABLE hdf_files (" + id +
+        ", job_id INTEGER, pdrexe_id INTEGER, parameter_id INTEGER, "
+        "model_name_id INTEGER, file_name VARCHAR(255) NOT NULL, full_path VARCHAR(255), path VARCHAR(255), "
+        "modification_time DATETIME, sha256_sum VARCHAR(64), file_size INTEGER, corrupt BOOL, comments TEXT, "
+        "file_name_hdf5_s VARCHAR(255) NOT NULL, full_path_hdf5_s VARCHAR(255), path_hdf5_s VARCHAR(255), "
+        "modification_time_hdf5_s DATETIME, sha256_sum_hdf5_s VARCHAR(64), file_size_hdf5_s INTEGER, "
+        "file_name_hdf5_c VARCHAR(255) NOT NULL, full_path_hdf5_c VARCHAR(255), path_hdf5_c VARCHAR(255), "
+        "modification_time_hdf5_c DATETIME, sha256_sum_hdf5_c VARCHAR(64), file_size_hdf5_c INTEGER)");
+    run("CREATE TABLE json_files (" + id +
+        ", name VARCHAR(255) NOT NULL, path VARCHAR(512) NOT NULL, "
+        "archived_path VARCHAR(512), sha256_sum VARCHAR(64) UNIQUE, created_at DATETIME, template_id INTEGER, "
+        "job_id INTEGER)");
     // Rows as the predecessor left them: a model name twice (its get_or_create race), a
     // parameter row twice, a grid point run twice, a 'problem' job still active, a job stuck running.
-    exec("INSERT INTO model_names (id, model_name, model_path) VALUES (1, 'old', '/s/old'), (2, 'old', '/s/old')");
-    exec("INSERT INTO users (id, username, email) VALUES (1, 'Markus', 'm@x')");
-    exec("INSERT INTO kosmatau_executables (id, executable_file_name) VALUES (1, 'pdrexe')");
-    exec("INSERT INTO chemical_databases (id, chem_rates_file_name) VALUES (1, 'chem.dat')");
-    exec(
-        "INSERT INTO kosmatau_parameters (id, model_name_id, xnsur, sint, rtot, species) VALUES "
+    run("INSERT INTO model_names (id, model_name, model_path) VALUES (1, 'old', '/s/old'), (2, 'old', '/s/old')");
+    run("INSERT INTO users (id, username, email) VALUES (1, 'Markus', 'm@x')");
+    run("INSERT INTO kosmatau_executables (id, executable_file_name) VALUES (1, 'pdrexe')");
+    run("INSERT INTO chemical_databases (id, chem_rates_file_name) VALUES (1, 'chem.dat')");
+    run("INSERT INTO kosmatau_parameters (id, model_name_id, xnsur, sint, rtot, species) VALUES "
         "(1, 1, 1000.0, 10.0, 2.4578e17, 'H H2'), (2, 1, 1000.0, 10.0, 2.4578e17, 'H H2'), "
         "(3, 1, 10000.0, 10.0, 1.1408e17, 'H H2')");
-    exec(
-        "INSERT INTO pdr_model_jobs (id, model_name_id, model_job_name, kosmatau_parameters_id, pending, active, "
-        "status) VALUES (1, 1, '100_30_-10_10_00', 1, 0, 0, 'finished'), (2, 1, '100_30_-10_10_00', 1, 0, 0, "
-        "'skipped'), (3, 1, '100_30_-10_10_00', 2, 1, 0, 'pending'), (4, 1, '100_40_-10_10_00', 3, 0, 1, "
-        "'problem'), (5, 1, '100_40_-10_10_00', 3, 0, 1, 'running')");
+    run("INSERT INTO pdr_model_jobs (id, model_name_id, model_job_name, kosmatau_parameters_id, pending, active, "
+        "status) VALUES (1, 1, '100_30_-10_10_00', 1, FALSE, FALSE, 'finished'), (2, 1, '100_30_-10_10_00', 1, "
+        "FALSE, FALSE, 'skipped'), (3, 1, '100_30_-10_10_00', 2, TRUE, FALSE, 'pending'), (4, 1, "
+        "'100_40_-10_10_00', 3, FALSE, TRUE, 'problem'), (5, 1, '100_40_-10_10_00', 3, FALSE, TRUE, 'running')");
+    // The rows above name their ids, which PostgreSQL's sequences do not see (the predecessor's
+    // own inserts never name one): the sequences go on after them.
+    if (pg()) {
+      for (const char* t : {"model_names", "users", "kosmatau_executables", "chemical_databases", "kosmatau_parameters",
+                            "pdr_model_jobs"}) {
+        backend_.count(std::string("SELECT setval(pg_get_serial_sequence('") + t + "', 'id'), (SELECT MAX(id) FROM " +
+                       t + "))");
+      }
+    }
   }
 
   test::BackendDatabase backend_;
@@ -130,8 +147,8 @@ TEST_P(PredecessorMigrationTest, IsAdditiveReportsDuplicatesAndKeepsOldQueriesWo
   EXPECT_EQ(count("SELECT COUNT(*) FROM kosmatau_parameters"), 3);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs"), 5);
   // The predecessor's rows keep their words and flags: its monitoring queries answer as before.
-  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE pending = 1"), 1);
-  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE active = 1"), 2);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE pending = TRUE"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE active = TRUE"), 2);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'problem'"), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE id = 5 AND status = 'running'"), 1);
@@ -267,7 +284,7 @@ TEST_P(SchemaThreeUpgradeTest, LetsThePredecessorInsertAndTellsTwoJobsOfOneNameA
 INSTANTIATE_TEST_SUITE_P(Backends, SchemaThreeUpgradeTest, ::testing::Values("sqlite", "mysql"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
-INSTANTIATE_TEST_SUITE_P(Backends, PredecessorMigrationTest, ::testing::Values("sqlite", "mysql"),
+INSTANTIATE_TEST_SUITE_P(Backends, PredecessorMigrationTest, ::testing::Values("sqlite", "mysql", "postgresql"),
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace

@@ -1,5 +1,6 @@
-// A fresh empty database for a test on either backend: a SQLite file in a temporary directory,
-// or a new database on the shared throwaway MariaDB. Plain SQL helpers read it from outside.
+// A fresh empty database for a test on any backend: a SQLite file in a temporary directory, or a
+// new database on the shared throwaway MariaDB or PostgreSQL. Plain SQL helpers read it from
+// outside.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -10,16 +11,23 @@
 
 #include "pdr/settings.h"
 #include "support/mariadb.h"
+#include "support/postgresql.h"
 #include "support/temp_dir.h"
 
 namespace pdr::test {
 
 class BackendDatabase {
  public:
-  // Call from SetUp; with "mysql" it fails in CI and skips elsewhere when there is no server.
+  // Call from SetUp; with a server it fails in CI and skips elsewhere when there is none.
   void open(const std::string& backend) {
     mysql_ = backend == "mysql";
-    if (mysql_) {
+    pg_ = backend == "postgresql";
+    if (pg_) {
+      auto& server = PostgreSql::shared();
+      PDR_REQUIRE_POSTGRESQL(server);
+      database_ = server.create_database();
+      settings_ = server.settings(database_);
+    } else if (mysql_) {
       auto& server = MariaDb::shared();
       PDR_REQUIRE_MARIADB(server);
       database_ = server.create_database();
@@ -32,10 +40,18 @@ class BackendDatabase {
 
   const DatabaseSettings& settings() const { return settings_; }
   const TempDir& dir() const { return dir_; }
-  const std::string& database() const { return database_; }  // MariaDB only
+  const std::string& database() const { return database_; }  // servers only
+  bool mysql() const { return mysql_; }
+  bool postgresql() const { return pg_; }
 
   long long count(const std::string& sql) const {
     if (mysql_) return MariaDb::shared().number("USE " + database_ + "; " + sql);
+    if (pg_) {
+      soci::session s(*soci::factory_postgresql(), PostgreSql::shared().connect_string(database_));
+      long long n = -1;
+      s << sql, soci::into(n);
+      return n;
+    }
     soci::session s(*soci::factory_sqlite3(), "db=" + settings_.path);
     long long n = -1;
     s << sql, soci::into(n);
@@ -48,6 +64,11 @@ class BackendDatabase {
       ASSERT_EQ(out.find("ERROR"), std::string::npos) << out << "\n" << sql;
       return;
     }
+    if (pg_) {
+      soci::session s(*soci::factory_postgresql(), PostgreSql::shared().connect_string(database_));
+      s << sql;
+      return;
+    }
     soci::session s(*soci::factory_sqlite3(), "db=" + settings_.path);
     s << sql;
   }
@@ -55,6 +76,7 @@ class BackendDatabase {
  private:
   TempDir dir_;
   bool mysql_ = false;
+  bool pg_ = false;
   std::string database_;
   DatabaseSettings settings_;
 };

@@ -147,7 +147,9 @@ constexpr int kSchemaVersion = 8;
 struct ServerInfo {
   std::string version;                              // "10.11.6-MariaDB-0+deb12u1", "8.0.36", "SQLite 3.40.1"
   bool skip_locked = true;                          // SELECT ... FOR UPDATE SKIP LOCKED (MariaDB >= 10.6, MySQL >= 8.0)
-  long long max_connections = 0, wait_timeout = 0;  // MySQL only (0 on SQLite)
+  long long max_connections = 0, wait_timeout = 0;  // servers (0 on SQLite); wait_timeout MySQL only
+  // PostgreSQL: server_version_num (150018) and its idle timeouts in ms (0: off or unknown).
+  long long version_number = 0, idle_session_timeout_ms = 0, idle_in_transaction_timeout_ms = 0;
   int schema_version = 0;
   bool job_counters = false;  // the triggers that keep pdr_job_counts exist
 };

@@ -13,7 +13,7 @@
 namespace pdr {
 
 struct DatabaseSettings {
-  std::string type;  // "sqlite" or "mysql"
+  std::string type;  // "sqlite", "mysql" or "postgresql"
   std::string path;  // sqlite file
   std::string host;
   int port = 3306;
@@ -28,7 +28,8 @@ struct DatabaseSettings {
   bool pool_pre_ping = true;
   int busy_timeout = 30;                                            // seconds SQLite waits for a lock
   std::string unix_socket;                                          // MySQL: socket path instead of TCP
-  int connect_timeout = 10, read_timeout = 30, write_timeout = 30;  // MySQL, seconds
+  int connect_timeout = 10, read_timeout = 30, write_timeout = 30;  // servers, seconds
+  std::string sslmode;          // PostgreSQL: libpq's sslmode (empty: libpq's default, prefer)
   double start_deadline = 10;   // seconds a command waits at its start for an unreachable server
   bool read_only = false;       // SQLite only read (status): journal mode left as it is, nothing written
   double leak_threshold = 300;  // seconds a session may stay borrowed before it is logged
@@ -36,10 +37,12 @@ struct DatabaseSettings {
     int max_attempts = 12;
     double initial_delay = 0.1, max_delay = 5, deadline = 120;  // seconds
   } retry;
-  // "sqlite file PATH" or "mysql HOST:PORT/DATABASE" (never the password).
+  bool server() const { return type == "mysql" || type == "postgresql"; }
+  // "sqlite file PATH", "mysql HOST:PORT/DATABASE" or "postgresql HOST:PORT/DATABASE" (never the
+  // password).
   std::string describe() const {
     if (type == "sqlite") return "sqlite file " + path;
-    return "mysql " + (unix_socket.empty() ? host + ":" + std::to_string(port) : unix_socket) + "/" + database;
+    return type + " " + (unix_socket.empty() ? host + ":" + std::to_string(port) : unix_socket) + "/" + database;
   }
 };
 

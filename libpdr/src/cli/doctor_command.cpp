@@ -188,6 +188,38 @@ void check_schema(const ServerInfo& info, Report& report) {
   }
 }
 
+void check_max_connections(const Settings& s, const ServerInfo& info, Report& report);
+
+// What a shared PostgreSQL server must allow for many processes.
+void check_postgresql_server(const Settings& s, const ServerInfo& info, Report& report) {
+  if (info.version_number > 0 && info.version_number < 120000) {
+    report.fail("version", info.version + " is older than PostgreSQL 12, the oldest pdr_run supports");
+  } else {
+    report.ok("claims", "SELECT ... FOR UPDATE SKIP LOCKED supported");
+  }
+  const long long beat_ms = static_cast<long long>(s.run.heartbeat_seconds) * 1000;
+  const long long idle = info.idle_session_timeout_ms;
+  if (idle > 0 && idle < 2 * beat_ms) {
+    report.warn("idle_session_timeout",
+                std::to_string(idle) + " ms is shorter than two heartbeats (" + std::to_string(2 * beat_ms) +
+                    " ms): idle sessions are closed by the server and replaced after a ping (a reconnect each time)");
+  } else {
+    report.ok("idle_session_timeout", (idle == 0 ? std::string("off") : std::to_string(idle) + " ms") +
+                                          " (heartbeat every " + std::to_string(s.run.heartbeat_seconds) + " s)");
+  }
+  const long long idle_tx = info.idle_in_transaction_timeout_ms;
+  if (idle_tx > 0 && idle_tx < 1000) {
+    report.warn("idle_in_transaction_session_timeout",
+                std::to_string(idle_tx) +
+                    " ms: a transaction of pdr_run that waits a moment between two statements (a busy node) "
+                    "loses its session; 1 s or more, or off, is safe");
+  } else {
+    report.ok("idle_in_transaction_session_timeout",
+              idle_tx == 0 ? std::string("off") : std::to_string(idle_tx) + " ms");
+  }
+  check_max_connections(s, info, report);
+}
+
 // What a shared MySQL/MariaDB server must allow for many processes.
 void check_mysql_server(const Settings& s, const ServerInfo& info, Report& report) {
   if (info.skip_locked) {
@@ -207,9 +239,13 @@ void check_mysql_server(const Settings& s, const ServerInfo& info, Report& repor
     report.ok("wait_timeout", std::to_string(info.wait_timeout) + " s (heartbeat every " + std::to_string(beat) +
                                   " s, lease " + std::to_string(s.run.lease_seconds) + " s)");
   }
-  // A process holds at most three sessions whatever its workers (the runner loop, which also
-  // reads each claimed job's parameters, the heartbeat and the progress line), and never more
-  // than its pool allows.
+  check_max_connections(s, info, report);
+}
+
+// A process holds at most three sessions whatever its workers (the runner loop, which also
+// reads each claimed job's parameters, the heartbeat and the progress line), and never more
+// than its pool allows.
+void check_max_connections(const Settings& s, const ServerInfo& info, Report& report) {
   const long long cap = s.database.pool_size + s.database.max_overflow;
   const long long per_process = std::min<long long>(kSessionsPerProcess, cap);
   const long long need = static_cast<long long>(s.slurm.nodes) * per_process;
@@ -260,13 +296,13 @@ void check_database(const Settings& s, Report& report) {
     report.fail("database", info.status().message());
     return;
   }
-  report.ok("database", "reachable: " + db.describe() + (db.type == "mysql" ? " as " + db.username : "") + " (" +
-                            info->version + ")");
+  report.ok("database",
+            "reachable: " + db.describe() + (db.server() ? " as " + db.username : "") + " (" + info->version + ")");
   if (db.type == "sqlite") check_sqlite_file(db, *store.value(), report);
   check_schema(info.value(), report);
   if (info->schema_version == kSchemaVersion) check_counters(*store.value(), info.value(), db, report);
-  if (db.type != "mysql") return;
-  check_mysql_server(s, info.value(), report);
+  if (db.type == "postgresql") check_postgresql_server(s, info.value(), report);
+  if (db.type == "mysql") check_mysql_server(s, info.value(), report);
 }
 
 // The templates render completely for the grid's first point.

@@ -31,6 +31,7 @@ const std::vector<SettingSpec>& setting_specs() {
       {"database.pool_pre_ping", T::Bool, {}},
       {"database.busy_timeout", T::Integer, {}},
       {"database.unix_socket", T::String, {"PDR_DB_SOCKET"}},
+      {"database.sslmode", T::String, {"PDR_DB_SSLMODE"}},
       {"database.connect_timeout", T::Integer, {}},
       {"database.read_timeout", T::Integer, {}},
       {"database.write_timeout", T::Integer, {}},

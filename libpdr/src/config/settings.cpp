@@ -10,6 +10,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 
 #include "pdr/parameters.h"
 #include "util/text.h"
@@ -48,9 +49,11 @@ Status read_database(const Config& c, const std::string& cwd, Settings& s) {
   auto where = [&c](const std::string& key) { return key + " (from " + c.origin(key) + ")"; };
   DatabaseSettings& db = s.database;
   db.type = c.str("database.type");
-  if (db.type != "sqlite" && db.type != "mysql") {
-    return Status::Usage(where("database.type") + ": '" + db.type + "' is not a database type (sqlite or mysql)");
+  if (db.type != "sqlite" && db.type != "mysql" && db.type != "postgresql") {
+    return Status::Usage(where("database.type") + ": '" + db.type +
+                         "' is not a database type (sqlite, mysql or postgresql)");
   }
+  const std::string server_name = db.type == "postgresql" ? "PostgreSQL" : "MySQL";
   if (db.type == "sqlite") {
     if (auto st = require(c, "database.path", "the SQLite file; set PDR_DB_FILE or database.path"); !st.ok()) return st;
     db.path = c.str("database.path") == ":memory:" ? ":memory:" : absolute_from(cwd, c.str("database.path"));
@@ -59,13 +62,29 @@ Status read_database(const Config& c, const std::string& cwd, Settings& s) {
     }
   } else {
     if (c.str("database.host").empty() && c.str("database.unix_socket").empty()) {
-      return Status::Usage("missing required value database.host (or database.unix_socket) for mysql; set PDR_DB_HOST");
+      return Status::Usage("missing required value database.host (or database.unix_socket) for " + db.type +
+                           "; set PDR_DB_HOST");
     }
-    if (auto st = require(c, "database.database", "the MySQL database name; set PDR_DB_DATABASE"); !st.ok()) return st;
-    if (auto st = require(c, "database.username", "the MySQL user; set PDR_DB_USERNAME"); !st.ok()) return st;
+    if (auto st = require(c, "database.database", "the " + server_name + " database name; set PDR_DB_DATABASE");
+        !st.ok())
+      return st;
+    if (auto st = require(c, "database.username", "the " + server_name + " user; set PDR_DB_USERNAME"); !st.ok())
+      return st;
   }
   db.host = c.str("database.host");
   db.port = static_cast<int>(c.integer("database.port"));
+  // The built-in port is MySQL's; PostgreSQL's own is 5432 unless one was given.
+  if (db.type == "postgresql" && c.origin("database.port").rfind("default.yaml", 0) == 0) db.port = 5432;
+  db.sslmode = c.str("database.sslmode");
+  static const std::set<std::string> kSslModes = {"",        "disable",   "allow",      "prefer",
+                                                  "require", "verify-ca", "verify-full"};
+  if (kSslModes.count(db.sslmode) == 0) {
+    return Status::Usage(where("database.sslmode") + ": '" + db.sslmode +
+                         "' is not an sslmode (disable, allow, prefer, require, verify-ca or verify-full)");
+  }
+  if (!db.sslmode.empty() && db.type != "postgresql") {
+    return Status::Usage(where("database.sslmode") + ": only PostgreSQL takes an sslmode; database.type is " + db.type);
+  }
   db.database = c.str("database.database");
   db.username = c.str("database.username");
   db.password = c.str("database.password");

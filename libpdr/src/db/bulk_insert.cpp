@@ -56,7 +56,7 @@ void SociJobStore::insert_jobs_multirow(Session& sql, const std::vector<GridPoin
                "kosmatau_executable_id, chemical_database_id, onion_species, output_directory, pending, active, "
                "status, attempts, duplicate_key) SELECT " +
                std::to_string(model_id) + ", v.n, " + std::to_string(user_id) + ", v.p, " + std::to_string(exe_id) +
-               ", " + std::to_string(chem_id) + ", :s, :o, 1, 0, 'pending', 0, 0 FROM (" + rows + ") v",
+               ", " + std::to_string(chem_id) + ", :s, :o, TRUE, FALSE, 'pending', 0, 0 FROM (" + rows + ") v",
         soci::use(species), soci::use(outdir);
     long long n = 0;
     sql << "SELECT ROW_COUNT()", soci::into(n);
@@ -114,7 +114,8 @@ bool SociJobStore::insert_parameters_shared(Session& sql, long long model_id, co
   row.define_and_bind();
   row.execute(true);
 
-  if (dialect_.mysql) {
+  // One statement per batch on a server (a round trip each); SQLite binds the rows in a loop.
+  if (dialect_.server()) {
     std::string b_cols;
     for (const auto& spec : parameter_specs()) {
       if (spec.role == ParamRole::Comment || own.count(spec.name) != 0) continue;
@@ -136,7 +137,7 @@ bool SociJobStore::insert_parameters_shared(Session& sql, long long model_id, co
                  dialect_.quote("zmetal") + ", " + dialect_.quote("xnsur") + ", " + dialect_.quote("mass") + ", " +
                  dialect_.quote("sint") + ", " + dialect_.quote("rtot") + ", " + cols + ") SELECT " +
                  std::to_string(model_id) + ", v.h, v.z, v.x, v.ms, v.s, v.r" + b_cols + " FROM (" + rows +
-                 ") v CROSS JOIN temp_pdr_param_base b";
+                 ") v CROSS JOIN temp_pdr_param_base b" + dialect_.ignore_end();
     }
     return true;
   }
@@ -156,7 +157,7 @@ bool SociJobStore::insert_parameters_shared(Session& sql, long long model_id, co
   sql << std::string(dialect_.insert_ignore()) + " INTO kosmatau_parameters (model_name_id, parameter_hash, " +
              dialect_.quote("zmetal") + ", " + dialect_.quote("xnsur") + ", " + dialect_.quote("mass") + ", " +
              dialect_.quote("sint") + ", " + dialect_.quote("rtot") + ", " + cols +
-             ") SELECT :m, :h, :z, :x, :ms, :s, :r, " + cols + " FROM temp_pdr_param_base",
+             ") SELECT :m, :h, :z, :x, :ms, :s, :r, " + cols + " FROM temp_pdr_param_base" + dialect_.ignore_end(),
       soci::use(mids), soci::use(hashes), soci::use(z), soci::use(x), soci::use(m), soci::use(si), soci::use(r);
   return true;
 }
@@ -196,7 +197,7 @@ void SociJobStore::insert_parameters(Session& sql, long long model_id, const std
   }
   ins.alloc();
   ins.prepare(std::string(dialect_.insert_ignore()) + " INTO kosmatau_parameters (" + cols + ") VALUES (" + marks +
-              ")");
+              ")" + dialect_.ignore_end());
   ins.define_and_bind();
   ins.execute(true);
 }

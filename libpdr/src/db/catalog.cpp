@@ -3,10 +3,19 @@
 
 namespace pdr {
 
+std::string SociJobStore::drop_trigger_sql(const std::string& name) const {
+  return "DROP TRIGGER IF EXISTS " + name + (dialect_.pg ? " ON pdr_model_jobs" : "");
+}
+
 // The names of the job count triggers present in the database.
 std::set<std::string> SociJobStore::present_triggers(Session& sql) {
   std::set<std::string> names;
-  if (dialect_.mysql) {
+  if (dialect_.pg) {
+    soci::rowset<std::string> rs =
+        (sql.prepare << "SELECT DISTINCT trigger_name FROM information_schema.triggers WHERE trigger_schema = "
+                        "current_schema() AND event_object_table = 'pdr_model_jobs'");
+    for (const auto& n : rs) names.insert(n);
+  } else if (dialect_.mysql) {
     soci::rowset<std::string> rs = (sql.prepare << "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE "
                                                    "TRIGGER_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = "
                                                    "'pdr_model_jobs'");
@@ -39,18 +48,23 @@ Status SociJobStore::ensure_counters() {
       counters_live_ = true;
       return Status::Ok();
     }
+    // PostgreSQL ends a transaction at its first error: a savepoint keeps it usable.
+    if (dialect_.pg) sql << "SAVEPOINT pdr_triggers";
     try {
       for (const auto& t : schema_triggers(dialect_)) {
-        if (present.count(t.name) == 0) sql << t.sql;
+        if (present.count(t.name) != 0) continue;
+        if (!t.function.empty()) sql << t.function;
+        sql << t.sql;
       }
       created = true;
     } catch (const soci::soci_error& e) {
       Status refused = db_error_status(e, "CREATE TRIGGER refused");
-      if (refused.kind() == ErrorKind::kTransient) throw;
+      if (refused.kind() == ErrorKind::kTransient || is_connection_lost(refused.code())) throw;
       counters_note_ = refused.message();
+      if (dialect_.pg) sql << "ROLLBACK TO SAVEPOINT pdr_triggers";
       // All or none: a partial set would count some changes and miss others.
       for (const auto& t : schema_triggers(dialect_)) {
-        if (present.count(t.name) == 0) sql << "DROP TRIGGER IF EXISTS " + t.name;
+        if (present.count(t.name) == 0) sql << drop_trigger_sql(t.name);
       }
       replace_progress_view(sql, false);
     }
@@ -101,7 +115,20 @@ Result<ServerInfo> SociJobStore::server_info() {
   ServerInfo info;
   Status st = read("read the server version", [&](Session& sql) {
     info = ServerInfo{};
-    if (dialect_.mysql) {
+    if (dialect_.pg) {
+      // Settings in their base unit (ms); idle_session_timeout is new in PostgreSQL 14.
+      auto setting = [](const std::string& name) {
+        return "COALESCE((SELECT CAST(setting AS BIGINT) FROM pg_settings WHERE name = '" + name + "'), 0)";
+      };
+      std::string v;
+      sql << "SELECT current_setting('server_version'), " + setting("server_version_num") + ", " +
+                 setting("max_connections") + ", " + setting("idle_session_timeout") + ", " +
+                 setting("idle_in_transaction_session_timeout"),
+          soci::into(v), soci::into(info.version_number), soci::into(info.max_connections),
+          soci::into(info.idle_session_timeout_ms), soci::into(info.idle_in_transaction_timeout_ms);
+      info.version = "PostgreSQL " + v;
+      info.skip_locked = true;  // since 9.5; doctor asks for 12
+    } else if (dialect_.mysql) {
       sql << "SELECT VERSION()", soci::into(info.version);
       sql << "SELECT CAST(@@max_connections AS SIGNED), CAST(@@wait_timeout AS SIGNED)",
           soci::into(info.max_connections), soci::into(info.wait_timeout);
@@ -126,7 +153,7 @@ Result<ServerInfo> SociJobStore::server_info() {
 
 Result<std::vector<std::string>> SociJobStore::integrity_problems() {
   std::vector<std::string> problems;
-  if (dialect_.mysql) return problems;
+  if (dialect_.server()) return problems;
   auto lease = db_->borrow("check the integrity of the database file");
   if (!lease.ok()) return lease.status();
   // Not through the transactor: a damaged page is what this looks for, not an error to retry.
@@ -150,7 +177,10 @@ bool SociJobStore::supports_skip_locked(const std::string& version) {
 
 bool SociJobStore::table_exists(Session& sql, const std::string& table) {
   long long n = 0;
-  if (dialect_.mysql) {
+  if (dialect_.pg) {
+    sql << "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = :t",
+        soci::use(table), soci::into(n);
+  } else if (dialect_.mysql) {
     sql << "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t",
         soci::use(table), soci::into(n);
   } else {
@@ -161,7 +191,10 @@ bool SociJobStore::table_exists(Session& sql, const std::string& table) {
 
 bool SociJobStore::view_exists(Session& sql, const std::string& view) {
   long long n = 0;
-  if (dialect_.mysql) {
+  if (dialect_.pg) {
+    sql << "SELECT COUNT(*) FROM information_schema.views WHERE table_schema = current_schema() AND table_name = :t",
+        soci::use(view), soci::into(n);
+  } else if (dialect_.mysql) {
     sql << "SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t",
         soci::use(view), soci::into(n);
   } else {
@@ -172,7 +205,10 @@ bool SociJobStore::view_exists(Session& sql, const std::string& view) {
 
 bool SociJobStore::index_exists(Session& sql, const IndexDef& index) {
   long long n = 0;
-  if (dialect_.mysql) {
+  if (dialect_.pg) {
+    sql << "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = :i",
+        soci::use(index.name), soci::into(n);
+  } else if (dialect_.mysql) {
     sql << "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND "
            "TABLE_NAME = :t AND INDEX_NAME = :i",
         soci::use(index.table), soci::use(index.name), soci::into(n);
@@ -187,7 +223,12 @@ bool SociJobStore::index_exists(Session& sql, const IndexDef& index) {
 // warning comes again at every start).
 bool SociJobStore::schema_complete(Session& sql) {
   std::set<std::string> names;
-  if (dialect_.mysql) {
+  if (dialect_.pg) {
+    soci::rowset<std::string> rs =
+        (sql.prepare << "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+                        "UNION SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()");
+    for (const auto& n : rs) names.insert(n);
+  } else if (dialect_.mysql) {
     soci::rowset<std::string> rs =
         (sql.prepare << "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
                         "UNION SELECT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE()");

@@ -1,12 +1,14 @@
 #include "db/db_error.h"
 
 #include <soci/mysql/soci-mysql.h>
+#include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 #include <sqlite3.h>
 
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <regex>
 
 namespace pdr {
@@ -40,13 +42,75 @@ constexpr int kRetryable[] = {
     1158, 1159, 1160, 1161,  // network read/write errors and timeouts
 };
 
+// PostgreSQL SQLSTATEs of a session that is gone (the connection must be discarded).
+bool pg_connection_lost(const std::string& state) {
+  return state.empty() ||                   // no SQLSTATE: the client library lost the server
+         state.compare(0, 2, "08") == 0 ||  // connection exception
+         state == "57P01" ||                // admin_shutdown (pg_terminate_backend, server stop)
+         state == "57P02" ||                // crash_shutdown
+         state == "57P03" ||                // cannot_connect_now (starting or stopping)
+         state == "57P05" ||                // idle_session_timeout
+         state == "25P03";                  // idle_in_transaction_session_timeout
+}
+
+// Worth retrying on a live connection (after a rollback).
+bool pg_retryable(const std::string& state) {
+  return state == "53300" ||  // too_many_connections
+         state == "40001" ||  // serialization_failure
+         state == "40P01" ||  // deadlock_detected
+         state == "55P03" ||  // lock_not_available
+         state == "57014";    // query_canceled (statement_timeout)
+}
+
 }  // namespace
 
+int pg_error_code(const std::string& sqlstate) {
+  std::string state = sqlstate;
+  while (!state.empty() && state.back() == ' ') state.pop_back();
+  int packed = 0;
+  for (char c : state) {
+    const int digit = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
+                      : std::isalpha(static_cast<unsigned char>(c))
+                          ? 10 + std::toupper(static_cast<unsigned char>(c)) - 'A'
+                          : 0;
+    packed = packed * 36 + digit;
+  }
+  // A length marker keeps "" apart from "00000".
+  return kPgErrorBase + packed * 8 + static_cast<int>(state.size());
+}
+
+std::string pg_sqlstate(int code) {
+  if (code < kPgErrorBase) return "";
+  int rest = code - kPgErrorBase;
+  const int length = rest % 8;
+  int packed = rest / 8;
+  std::string state(static_cast<size_t>(length), '0');
+  for (int i = length - 1; i >= 0; --i) {
+    const int digit = packed % 36;
+    packed /= 36;
+    state[static_cast<size_t>(i)] = static_cast<char>(digit < 10 ? '0' + digit : 'A' + digit - 10);
+  }
+  return state;
+}
+
 bool is_connection_lost(int code) {
+  if (code >= kPgErrorBase) return pg_connection_lost(pg_sqlstate(code));
   for (int c : kConnectionLost) {
     if (c == code) return true;
   }
   return false;
+}
+
+bool is_too_many_connections(int code) {
+  return code == 1040 || code == 1203 || (code >= kPgErrorBase && pg_sqlstate(code) == "53300");
+}
+
+Status pg_connect_error(const std::string& sqlstate, const std::string& context, const std::string& message) {
+  const ErrorKind kind =
+      pg_connection_lost(sqlstate) || pg_retryable(sqlstate) ? ErrorKind::kTransient : ErrorKind::kPermanent;
+  std::string what = context + ": " + message;
+  if (!sqlstate.empty()) what += " (PostgreSQL SQLSTATE " + sqlstate + ")";
+  return Status::Error(kind, what, pg_error_code(sqlstate));
 }
 
 Status db_error_status(const std::exception& e, const std::string& context) {
@@ -71,6 +135,12 @@ Status db_error_status(const std::exception& e, const std::string& context) {
       if (c == code) kind = ErrorKind::kTransient;
     }
     what += " (MySQL error " + std::to_string(code) + ")";
+  } else if (const auto* p = dynamic_cast<const soci::postgresql_soci_error*>(&e)) {
+    std::string state = p->sqlstate();
+    while (!state.empty() && state.back() == ' ') state.pop_back();
+    code = pg_error_code(state);
+    if (pg_connection_lost(state) || pg_retryable(state)) kind = ErrorKind::kTransient;
+    what += state.empty() ? " (PostgreSQL: connection lost)" : " (PostgreSQL SQLSTATE " + state + ")";
   } else if (const auto* s = dynamic_cast<const soci::sqlite3_soci_error*>(&e)) {
     code = s->result();
     const int primary = code & 0xff;

@@ -14,7 +14,18 @@ namespace pdr {
 // MySQL error number or the SQLite result code.
 Status db_error_status(const std::exception& e, const std::string& context);
 
-// True for MySQL errors after which the connection is gone (the session must be discarded).
-bool is_connection_lost(int mysql_code);
+// True for errors after which the connection is gone (the session must be discarded).
+bool is_connection_lost(int code);
+// The server refuses more connections (MySQL 1040/1203, PostgreSQL 53300).
+bool is_too_many_connections(int code);
+
+// PostgreSQL's SQLSTATEs are five characters; Status::code() carries them packed above
+// kPgErrorBase (MySQL numbers and SQLite result codes stay below). "" (no SQLSTATE: the client
+// library lost the server) has a code of its own.
+constexpr int kPgErrorBase = 1 << 30;
+int pg_error_code(const std::string& sqlstate);
+std::string pg_sqlstate(int code);  // "" when `code` is not PostgreSQL's
+// A failed PostgreSQL connect, classified by the SQLSTATE the server sent ("" when none came).
+Status pg_connect_error(const std::string& sqlstate, const std::string& context, const std::string& message);
 
 }  // namespace pdr

@@ -3,7 +3,9 @@
 #include <mysql.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <soci/mysql/soci-mysql.h>
+#include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 #include <soci/version.h>
@@ -12,7 +14,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <thread>
 
@@ -65,6 +69,76 @@ std::string mysql_connect_string(const DatabaseSettings& s) {
   return c;  // no reconnect=: driver auto-reconnect can report success for a lost transaction
 }
 
+// Percent-encoded for a connection URI: every byte but the unreserved ones.
+std::string uri_encoded(const std::string& v) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (char ch : v) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += ch;
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+// libpq's connection URI (SOCI passes a URI on unchanged, but splits key=value strings at
+// spaces and drops quotes, which would break a password with a space). It asks for TCP
+// keepalive and a TCP user timeout (a dead peer is noticed between and during statements), the
+// connect timeout, and for the session a statement_timeout, UTC and READ COMMITTED (applied at
+// connect, no round trip).
+std::string postgresql_connect_string(const DatabaseSettings& s) {
+  std::string c = "postgresql://" + uri_encoded(s.username);
+  if (!s.password.empty()) c += ":" + uri_encoded(s.password);
+  c += "@";
+  if (s.unix_socket.empty()) c += s.host.find(':') != std::string::npos ? "[" + s.host + "]" : uri_encoded(s.host);
+  c += ":" + std::to_string(s.port) + "/" + uri_encoded(s.database) + "?";
+  if (!s.unix_socket.empty()) c += "host=" + uri_encoded(s.unix_socket) + "&";
+  if (!s.sslmode.empty()) c += "sslmode=" + s.sslmode + "&";
+  const int wait_ms = std::max(s.read_timeout, s.write_timeout) * 1000;
+  c += "connect_timeout=" + std::to_string(s.connect_timeout) +
+       "&keepalives=1&keepalives_idle=30&keepalives_interval=10&keepalives_count=3&tcp_user_timeout=" +
+       std::to_string(wait_ms) + "&application_name=pdr_run&options=" +
+       uri_encoded("-c statement_timeout=" + std::to_string(wait_ms) +
+                   " -c TimeZone=UTC -c client_min_messages=warning"
+                   " -c default_transaction_isolation=read\\ committed");
+  return c;
+}
+
+// The SQLSTATE a PostgreSQL server refused a connection with ("" when no server answered).
+// SOCI reports a failed connect with libpq's message only; a second attempt with verbose
+// errors shows the code ("FATAL:  28P01: password authentication failed ...").
+std::string pg_refusal_sqlstate(const std::string& conninfo, int timeout_seconds) {
+  PGconn* conn = PQconnectStart(conninfo.c_str());
+  if (conn == nullptr) return "";
+  PQsetErrorVerbosity(conn, PQERRORS_VERBOSE);
+  PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
+  while (PQstatus(conn) != CONNECTION_BAD && st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    pollfd p{PQsocket(conn), static_cast<short>(st == PGRES_POLLING_READING ? POLLIN : POLLOUT), 0};
+    if (left.count() <= 0 || p.fd < 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    st = PQconnectPoll(conn);
+  }
+  std::string state;
+  if (PQstatus(conn) == CONNECTION_BAD) {
+    const std::string message = PQerrorMessage(conn);
+    for (const char* severity : {"FATAL:  ", "ERROR:  "}) {
+      for (size_t at = message.find(severity); at != std::string::npos; at = message.find(severity, at + 1)) {
+        const size_t code = at + std::strlen(severity);
+        if (code + 6 <= message.size() && message[code + 5] == ':') state = message.substr(code, 5);
+      }
+    }
+  }
+  PQfinish(conn);
+  return state;
+}
+
 // TCP keepalive on the connection's socket so a dead peer is noticed between queries.
 void enable_keepalive(MYSQL* conn) {
   const int fd = static_cast<int>(mysql_get_socket(conn));
@@ -78,8 +152,10 @@ void enable_keepalive(MYSQL* conn) {
 
 std::string mask(std::string text, const std::string& secret) {
   if (secret.empty()) return text;
-  for (size_t p = text.find(secret); p != std::string::npos; p = text.find(secret, p))
-    text.replace(p, secret.size(), "***");
+  for (const std::string& form : {secret, uri_encoded(secret)}) {
+    for (size_t p = text.find(form); p != std::string::npos; p = text.find(form, p))
+      text.replace(p, form.size(), "***");
+  }
   return text;
 }
 
@@ -93,17 +169,21 @@ void warn_if_blocked(const std::string& what, std::chrono::steady_clock::time_po
 
 Result<std::unique_ptr<soci::session>> DbManager::connect() {
   const bool mysql = settings_.type == "mysql";
+  const bool pg = settings_.type == "postgresql";
   const auto started = std::chrono::steady_clock::now();
   // The handshake after the TCP connect is bounded by connect_timeout or read_timeout.
-  const double limit = mysql ? std::max(settings_.connect_timeout, settings_.read_timeout) + 1.0 : 0.0;
-  const std::string where = mysql ? (settings_.unix_socket.empty()
-                                         ? settings_.username + "@" + settings_.host + ":" +
-                                               std::to_string(settings_.port) + "/" + settings_.database
-                                         : settings_.username + "@" + settings_.unix_socket + "/" + settings_.database)
-                                  : settings_.path;
+  const double limit = settings_.server() ? std::max(settings_.connect_timeout, settings_.read_timeout) + 1.0 : 0.0;
+  const std::string where = settings_.server()
+                                ? (settings_.unix_socket.empty()
+                                       ? settings_.username + "@" + settings_.host + ":" +
+                                             std::to_string(settings_.port) + "/" + settings_.database
+                                       : settings_.username + "@" + settings_.unix_socket + "/" + settings_.database)
+                                : settings_.path;
   try {
     auto s = std::make_unique<soci::session>();
-    if (mysql) {
+    if (pg) {
+      s->open(*soci::factory_postgresql(), postgresql_connect_string(settings_));
+    } else if (mysql) {
       s->open(*soci::factory_mysql(), mysql_connect_string(settings_));
       MYSQL* conn = static_cast<soci::mysql_session_backend*>(s->get_backend())->conn_;
       my_bool off = 0;
@@ -133,6 +213,15 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
     return s;
   } catch (const std::exception& e) {
     warn_if_blocked("connect", started, limit);
+    if (pg && dynamic_cast<const soci::postgresql_soci_error*>(&e) == nullptr) {
+      // The connect itself failed: libpq's reason is on the message's second line.
+      std::string reason = e.what();
+      if (auto nl = reason.find('\n'); nl != std::string::npos) reason = reason.substr(nl + 1);
+      if (auto nl = reason.find('\n'); nl != std::string::npos) reason = reason.substr(0, nl);
+      const std::string state = pg_refusal_sqlstate(postgresql_connect_string(settings_), settings_.connect_timeout);
+      Status st = pg_connect_error(state, "cannot connect to database " + where, reason);
+      return Status::Error(st.kind(), mask(st.message(), settings_.password), st.code());
+    }
     Status st = db_error_status(e, "cannot connect to database " + where);
     return Status::Error(st.kind(), mask(st.message(), settings_.password), st.code());
   }
@@ -201,7 +290,7 @@ std::optional<DbManager::Idle> DbManager::take_idle(std::unique_lock<std::mutex>
       lock.unlock();
       const auto ping_start = clock::now();
       const bool alive = item.session->is_connected();
-      if (settings_.type == "mysql") warn_if_blocked("ping", ping_start, settings_.read_timeout + 1.0);
+      if (settings_.server()) warn_if_blocked("ping", ping_start, settings_.read_timeout + 1.0);
       lock.lock();
       --in_use_;
       if (!alive) {
@@ -240,7 +329,7 @@ Result<DbManager::Lease> DbManager::borrow(const std::string& purpose) {
         ++counters_.failed;
         freed_.notify_one();
         const int code = s.status().code();
-        if ((code == 1040 || code == 1203) && in_use_ > 0) {
+        if (is_too_many_connections(code) && in_use_ > 0) {
           // The server takes no more connections: share the ones this process has.
           capacity = in_use_;
           spdlog::warn("database: the server refused another connection (error {}); sharing the {} open", code,
@@ -307,7 +396,8 @@ Result<DbManager*> process_db_manager(const DatabaseSettings& settings) {
 
 std::string database_backends() {
   return std::string("sqlite3 (SQLite ") + sqlite_api::sqlite3_libversion() + "), mysql (MariaDB Connector/C " +
-         mysql_get_client_info() + "); SOCI " + std::to_string(SOCI_VERSION / 100000) + "." +
+         mysql_get_client_info() + "), postgresql (libpq " + std::to_string(PQlibVersion() / 10000) + "." +
+         std::to_string(PQlibVersion() % 10000) + "); SOCI " + std::to_string(SOCI_VERSION / 100000) + "." +
          std::to_string(SOCI_VERSION / 100 % 1000) + "." + std::to_string(SOCI_VERSION % 100);
 }
 

@@ -171,10 +171,13 @@ void SociJobStore::write_grid_event(Session& sql, long long model_id, const std:
 
 namespace {
 
-constexpr const char* kEventColumns =
-    "e.id, COALESCE(e.job_id, 0), COALESCE(j.model_job_name, ''), COALESCE(e.at, ''), e.event, COALESCE(e.state, ''), "
-    "COALESCE(e.host, ''), COALESCE(e.pid, 0), COALESCE(e.token, ''), COALESCE(e.attempt, 0), "
-    "COALESCE(e.lease_epoch, 0), COALESCE(e.stage, ''), e.exit_code, COALESCE(e.detail, '')";
+// `at` is the event time as text (Dialect::as_text).
+std::string event_columns(const std::string& at) {
+  return "e.id, COALESCE(e.job_id, 0), COALESCE(j.model_job_name, ''), COALESCE(" + at +
+         ", ''), e.event, COALESCE(e.state, ''), "
+         "COALESCE(e.host, ''), COALESCE(e.pid, 0), COALESCE(e.token, ''), COALESCE(e.attempt, 0), "
+         "COALESCE(e.lease_epoch, 0), COALESCE(e.stage, ''), e.exit_code, COALESCE(e.detail, '')";
+}
 
 }  // namespace
 
@@ -230,7 +233,7 @@ Result<std::vector<JobEvent>> SociJobStore::job_history(const HistoryQuery& q) {
     }
     if (!q.since.empty()) where += " AND e.at >= :since";
     if (!q.event.empty()) where += " AND e.event = :event";
-    std::string query = std::string("SELECT ") + kEventColumns +
+    std::string query = "SELECT " + event_columns(dialect_.as_text("e.at", true)) +
                         " FROM pdr_job_events e LEFT JOIN pdr_model_jobs j ON j.id = e.job_id WHERE " + where;
     query += q.last > 0 ? " ORDER BY e.id DESC LIMIT " + std::to_string(q.last) : " ORDER BY e.id";
     soci::statement stmt(sql);
@@ -259,7 +262,7 @@ std::map<long long, std::vector<JobEvent>> SociJobStore::last_events(Session& sq
   // One query for all of them: a job has a few events per attempt.
   std::string list;
   for (long long id : ids) list += (list.empty() ? "" : ", ") + std::to_string(id);
-  soci::rowset<soci::row> rs = (sql.prepare << std::string("SELECT ") + kEventColumns +
+  soci::rowset<soci::row> rs = (sql.prepare << "SELECT " + event_columns(dialect_.as_text("e.at", true)) +
                                                    " FROM pdr_job_events e LEFT JOIN pdr_model_jobs j ON j.id = "
                                                    "e.job_id WHERE e.job_id IN (" +
                                                    list + ") ORDER BY e.job_id, e.id DESC");

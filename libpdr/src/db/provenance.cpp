@@ -115,7 +115,8 @@ void SociJobStore::record_json_file(Session& sql, long long job_id, const Stored
   best_effort(sql, "json_files row of job " + std::to_string(job_id), [&] {
     sql << std::string(dialect_.insert_ignore()) +
                " INTO json_files (name, path, archived_path, sha256_sum, template_id, job_id) "
-               "VALUES (:n, :p, :a, :s, :t, :j)",
+               "VALUES (:n, :p, :a, :s, :t, :j)" +
+               dialect_.ignore_end(),
         soci::use(name), soci::use(f.path), soci::use(f.path), soci::use(f.sha256), soci::use(json_template_id_, tind),
         soci::use(job_id);
   });

@@ -65,8 +65,12 @@ Status SociJobStore::register_grid(const Provenance& prov, const std::vector<Gri
 // index entries where one seek would do (pdr_progress_v). ANALYZE samples a few pages of each
 // index. Not needed for correctness: a refusal only costs speed.
 void SociJobStore::refresh_statistics() {
-  if (!dialect_.mysql) return;
+  if (!dialect_.server()) return;
   Status st = read("refresh the index statistics", [&](Session& sql) {
+    if (dialect_.pg) {
+      sql << "ANALYZE pdr_model_jobs, kosmatau_parameters";
+      return Status::Ok();
+    }
     soci::rowset<soci::row> rs = (sql.prepare << "ANALYZE TABLE pdr_model_jobs, kosmatau_parameters");
     for (const auto& row : rs) (void)row;  // its result rows, read to the end
     return Status::Ok();
@@ -89,14 +93,16 @@ Status SociJobStore::register_model(Session& sql, const Provenance& prov, const 
   adopt_rows(sql, ids->model);
   if (Status st = check_points(sql, ids->model, prov.model_name, points); !st.ok()) return st;
   ids->user = get_or_create(sql, "users", {"username", "email"}, {prov.username, prov.email}, {});
+  std::vector<std::pair<std::string, std::string>> exe_extra = {{"code_revision", prov.exe_revision}};
+  if (!dialect_.pg || !prov.exe_compilation_date.empty()) {  // PostgreSQL: no date is NULL, not ''
+    exe_extra.emplace_back("compilation_date", dialect_.server() || prov.exe_compilation_date.size() != 19
+                                                   ? prov.exe_compilation_date
+                                                   // SQLAlchemy's text for a DATETIME in SQLite: the
+                                                   // predecessor finds the row it looks for by it
+                                                   : prov.exe_compilation_date + ".000000");
+  }
   ids->exe = get_or_create(sql, "kosmatau_executables", {"executable_file_name", "executable_full_path", "sha256_sum"},
-                           {prov.exe_file_name, prov.exe_dir, prov.exe_sha256},
-                           {{"code_revision", prov.exe_revision},
-                            {"compilation_date", dialect_.mysql || prov.exe_compilation_date.size() != 19
-                                                     ? prov.exe_compilation_date
-                                                     // SQLAlchemy's text for a DATETIME in SQLite: the
-                                                     // predecessor finds the row it looks for by it
-                                                     : prov.exe_compilation_date + ".000000"}});
+                           {prov.exe_file_name, prov.exe_dir, prov.exe_sha256}, exe_extra);
   json_template_id_ = json_template_row(sql, prov);
   ids->chem =
       get_or_create(sql, "chemical_databases", {"chem_rates_file_name", "chem_rates_full_path", "database_origin"},
@@ -177,7 +183,8 @@ void SociJobStore::insert_jobs(Session& sql, const std::vector<GridPoint>& point
              " INTO pdr_model_jobs (model_name_id, model_job_name, user_id, "
              "kosmatau_parameters_id, kosmatau_executable_id, chemical_database_id, onion_species, "
              "output_directory, pending, active, status, attempts, duplicate_key) "
-             "VALUES (:m, :n, :u, :p, :e, :c, :s, :o, 1, 0, 'pending', 0, 0)",
+             "VALUES (:m, :n, :u, :p, :e, :c, :s, :o, TRUE, FALSE, 'pending', 0, 0)" +
+             dialect_.ignore_end(),
       soci::use(mids), soci::use(names), soci::use(uids), soci::use(pids), soci::use(eids), soci::use(cids),
       soci::use(species), soci::use(outdirs);
 }
@@ -287,7 +294,8 @@ long long SociJobStore::get_or_create(Session& sql, const std::string& table, co
   soci::statement ins(sql);
   for (const auto& v : values) ins.exchange(soci::use(v));
   ins.alloc();
-  ins.prepare(std::string(dialect_.insert_ignore()) + " INTO " + table + " (" + cols + ") VALUES (" + marks + ")");
+  ins.prepare(std::string(dialect_.insert_ignore()) + " INTO " + table + " (" + cols + ") VALUES (" + marks + ")" +
+              dialect_.ignore_end());
   ins.define_and_bind();
   ins.execute(true);
   return find();

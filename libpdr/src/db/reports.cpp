@@ -19,7 +19,8 @@ std::map<std::string, long long> SociJobStore::word_counts(Session& sql, long lo
       sql,
       rows ? "SELECT status, COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m AND duplicate_key = 0 GROUP BY "
              "status"
-           : "SELECT status, CAST(SUM(n) AS SIGNED) FROM pdr_job_counts WHERE model_name_id = :m GROUP BY status",
+           : "SELECT status, CAST(SUM(n) AS " + std::string(dialect_.pg ? "BIGINT" : "SIGNED") +
+                 ") FROM pdr_job_counts WHERE model_name_id = :m GROUP BY status",
       std::tie(model_id), [&](const std::string& word, long long n) {
         if (n != 0) words[word] += n;
       });
@@ -177,7 +178,9 @@ Result<ReportData> SociJobStore::report_data(const std::string& model) {
     data.model = model;
     const auto found = model_id_of(sql, model);
     if (!found) return no_model(model);
-    sql << "SELECT " + std::string(dialect_.mysql ? "CAST(UTC_TIMESTAMP() AS CHAR)" : "datetime('now')"),
+    sql << "SELECT " + std::string(dialect_.mysql ? "CAST(UTC_TIMESTAMP() AS CHAR)"
+                                   : dialect_.pg  ? dialect_.as_text(dialect_.now())
+                                                  : "datetime('now')"),
         soci::into(data.now);
     soci::rowset<soci::row> rs =
         (sql.prepare << "SELECT j.id, j.model_job_name, p.xnsur, p.sint, p.mass, p.zmetal, j.status, "
@@ -249,8 +252,10 @@ std::vector<JobSummary> SociJobStore::job_summaries(Session& sql, long long mode
     if (plain) where = "status IN (" + list + ")";
   }
   soci::rowset<soci::row> rs = (sql.prepare << "SELECT model_job_name, COALESCE(host, ''), COALESCE(pid, 0), "
-                                               "COALESCE(time_of_start, ''), exit_code, COALESCE(error, ''), attempts, "
                                                "COALESCE(" +
+                                                   dialect_.as_text("time_of_start") +
+                                                   ", ''), exit_code, COALESCE(error, ''), attempts, "
+                                                   "COALESCE(" +
                                                    dialect_.seconds_since("time_of_start") + ", -1), COALESCE(" +
                                                    dialect_.seconds_since("heartbeat_at") +
                                                    ", -1), COALESCE(error_stage, ''), id FROM pdr_model_jobs "
@@ -308,9 +313,11 @@ std::vector<RunRecord> SociJobStore::run_records(Session& sql, long long model_i
   std::vector<RunRecord> out;
   soci::rowset<soci::row> runs =
       (sql.prepare << "SELECT COALESCE(host, ''), COALESCE(pid, 0), COALESCE(workers, 0), state, "
-                      "COALESCE(started_at, ''), COALESCE(updated_at, ''), pool_open, pool_in_use, pool_idle, "
-                      "pool_created, pool_validated, pool_replaced, pool_failed FROM pdr_runs "
-                      "WHERE model_name_id = :m ORDER BY id DESC LIMIT 10",
+                      "COALESCE(" +
+                          dialect_.as_text("started_at") + ", ''), COALESCE(" + dialect_.as_text("updated_at") +
+                          ", ''), pool_open, pool_in_use, pool_idle, "
+                          "pool_created, pool_validated, pool_replaced, pool_failed FROM pdr_runs "
+                          "WHERE model_name_id = :m ORDER BY id DESC LIMIT 10",
        soci::use(model_id));
   for (const auto& row : runs) {
     RunRecord r;
@@ -417,7 +424,8 @@ Status SociJobStore::record_run(long long model_id, const Owner& owner, int work
   return transaction("record run " + owner.token, [&](Session& sql) {
     const long long pid = owner.pid, w = workers, open = pool.size, in_use = pool.in_use, idle = pool.idle;
     sql << std::string(dialect_.insert_ignore()) +
-               " INTO pdr_runs (token, model_name_id, host, pid, workers) VALUES (:t, :m, :h, :p, :w)",
+               " INTO pdr_runs (token, model_name_id, host, pid, workers) VALUES (:t, :m, :h, :p, :w)" +
+               dialect_.ignore_end(),
         soci::use(owner.token), soci::use(model_id), soci::use(owner.host), soci::use(pid), soci::use(w);
     sql << "UPDATE pdr_runs SET state = :s, updated_at = CURRENT_TIMESTAMP, pool_open = :o, pool_in_use = :u, "
            "pool_idle = :i, pool_created = :c, pool_validated = :v, pool_replaced = :r, pool_failed = :f "

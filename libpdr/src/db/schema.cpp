@@ -11,6 +11,28 @@ std::string ColumnDef::added_type() const {
   return type.substr(0, nn) + type.substr(nn + 9);
 }
 
+std::string Dialect::column_type(const std::string& type) const {
+  if (!pg) return type;
+  auto replace = [](std::string t, const std::string& from, const std::string& to) {
+    for (size_t at = t.find(from); at != std::string::npos; at = t.find(from, at + to.size())) {
+      t.replace(at, from.size(), to);
+    }
+    return t;
+  };
+  std::string t = type;
+  if (t.rfind("DATETIME(3)", 0) == 0) {
+    t = "TIMESTAMP(3)" + t.substr(11);
+  } else if (t.rfind("DATETIME", 0) == 0) {
+    t = "TIMESTAMP(0)" + t.substr(8);
+  } else if (t.rfind("DOUBLE", 0) == 0) {
+    t = "DOUBLE PRECISION" + t.substr(6);
+  } else if (t.rfind("BOOLEAN", 0) == 0) {
+    t = replace(replace(t, "DEFAULT 1", "DEFAULT TRUE"), "DEFAULT 0", "DEFAULT FALSE");
+  }
+  // The database's UTC time whatever the session's time zone (an SQL client's, say).
+  return replace(t, "DEFAULT CURRENT_TIMESTAMP", "DEFAULT (CURRENT_TIMESTAMP AT TIME ZONE 'UTC')");
+}
+
 std::vector<TableDef> schema_tables() {
   TableDef params{"kosmatau_parameters",
                   {{"model_name_id", "INTEGER NOT NULL"}, {"time_created", "DATETIME DEFAULT CURRENT_TIMESTAMP"}}};
@@ -311,6 +333,41 @@ std::vector<ViewDef> schema_views(bool counted, bool mysql) {
 }
 
 std::vector<TriggerDef> schema_triggers(const Dialect& d) {
+  if (d.pg) {
+    // One function for the three triggers. Each session adds to its own shard (its backend's
+    // pid), and the two rows of a change are added in (model, state) order, as on MySQL.
+    const std::string function =
+        "CREATE OR REPLACE FUNCTION pdr_count_jobs() RETURNS trigger LANGUAGE plpgsql AS $pdr$ "
+        "DECLARE my_shard INTEGER DEFAULT pg_backend_pid() % " +
+        std::to_string(kCountShards) +
+        "; old_first BOOLEAN DEFAULT TRUE; "
+        "BEGIN "
+        "IF TG_OP = 'UPDATE' THEN "
+        "IF OLD.status IS NOT DISTINCT FROM NEW.status AND OLD.model_name_id IS NOT DISTINCT FROM NEW.model_name_id "
+        "AND OLD.duplicate_key IS NOT DISTINCT FROM NEW.duplicate_key THEN RETURN NULL; END IF; "
+        "old_first = COALESCE(ROW(OLD.model_name_id, OLD.status) <= ROW(NEW.model_name_id, NEW.status), "
+        "OLD.status IS NULL); "
+        "END IF; "
+        "IF TG_OP <> 'INSERT' AND old_first AND OLD.duplicate_key = 0 THEN "
+        "INSERT INTO pdr_job_counts AS c (model_name_id, shard, status, n) VALUES (OLD.model_name_id, my_shard, "
+        "OLD.status, -1) ON CONFLICT (model_name_id, shard, status) DO UPDATE SET n = c.n - 1; END IF; "
+        "IF TG_OP <> 'DELETE' AND NEW.duplicate_key = 0 THEN "
+        "INSERT INTO pdr_job_counts AS c (model_name_id, shard, status, n) VALUES (NEW.model_name_id, my_shard, "
+        "NEW.status, 1) ON CONFLICT (model_name_id, shard, status) DO UPDATE SET n = c.n + 1; END IF; "
+        "IF TG_OP = 'UPDATE' AND NOT old_first AND OLD.duplicate_key = 0 THEN "
+        "INSERT INTO pdr_job_counts AS c (model_name_id, shard, status, n) VALUES (OLD.model_name_id, my_shard, "
+        "OLD.status, -1) ON CONFLICT (model_name_id, shard, status) DO UPDATE SET n = c.n - 1; END IF; "
+        "RETURN NULL; END $pdr$";
+    auto trigger = [&](const std::string& name, const std::string& when) {
+      return TriggerDef{name,
+                        "CREATE TRIGGER " + name + " AFTER " + when +
+                            " ON pdr_model_jobs FOR EACH ROW EXECUTE FUNCTION pdr_count_jobs()",
+                        function};
+    };
+    return {trigger("trg_pdr_jobs_count_insert", "INSERT"),
+            trigger("trg_pdr_jobs_count_update", "UPDATE OF status, model_name_id, duplicate_key"),
+            trigger("trg_pdr_jobs_count_delete", "DELETE")};
+  }
   if (d.mysql) {
     const std::string shard = "CONNECTION_ID() % " + std::to_string(kCountShards);
     // One row of the counters, added to: INSERT ... VALUES, not INSERT ... SELECT, which InnoDB
@@ -327,7 +384,8 @@ std::vector<TriggerDef> schema_triggers(const Dialect& d) {
         {"trg_pdr_jobs_count_insert",
          "CREATE TRIGGER IF NOT EXISTS trg_pdr_jobs_count_insert AFTER INSERT ON pdr_model_jobs FOR EACH ROW "
          "IF NEW.duplicate_key = 0 AND @pdr_bulk_insert IS NULL THEN " +
-             add("NEW", "1") + " END IF"},
+             add("NEW", "1") + " END IF",
+         ""},
         {"trg_pdr_jobs_count_update",
          "CREATE TRIGGER IF NOT EXISTS trg_pdr_jobs_count_update AFTER UPDATE ON pdr_model_jobs FOR EACH ROW BEGIN "
          "DECLARE old_first BOOLEAN DEFAULT COALESCE((OLD.model_name_id, OLD.status) <= (NEW.model_name_id, "
@@ -336,11 +394,13 @@ std::vector<TriggerDef> schema_triggers(const Dialect& d) {
          "NEW.duplicate_key) THEN "
          "IF old_first AND OLD.duplicate_key = 0 THEN " +
              add("OLD", "-1") + " END IF; IF NEW.duplicate_key = 0 THEN " + add("NEW", "1") +
-             " END IF; IF NOT old_first AND OLD.duplicate_key = 0 THEN " + add("OLD", "-1") + " END IF; END IF; END"},
+             " END IF; IF NOT old_first AND OLD.duplicate_key = 0 THEN " + add("OLD", "-1") + " END IF; END IF; END",
+         ""},
         {"trg_pdr_jobs_count_delete",
          "CREATE TRIGGER IF NOT EXISTS trg_pdr_jobs_count_delete AFTER DELETE ON pdr_model_jobs FOR EACH ROW "
          "IF OLD.duplicate_key = 0 THEN " +
-             add("OLD", "-1") + " END IF"},
+             add("OLD", "-1") + " END IF",
+         ""},
     };
   }
   // SQLite has one writer at a time: one shard (0).
@@ -352,15 +412,18 @@ std::vector<TriggerDef> schema_triggers(const Dialect& d) {
   return {
       {"trg_pdr_jobs_count_insert",
        "CREATE TRIGGER IF NOT EXISTS trg_pdr_jobs_count_insert AFTER INSERT ON pdr_model_jobs BEGIN " +
-           add("NEW", "1") + " END"},
+           add("NEW", "1") + " END",
+       ""},
       {"trg_pdr_jobs_count_update",
        "CREATE TRIGGER IF NOT EXISTS trg_pdr_jobs_count_update AFTER UPDATE OF status, model_name_id, "
        "duplicate_key ON pdr_model_jobs WHEN OLD.status IS NOT NEW.status OR OLD.model_name_id IS NOT "
        "NEW.model_name_id OR OLD.duplicate_key IS NOT NEW.duplicate_key BEGIN " +
-           add("OLD", "-1") + " " + add("NEW", "1") + " END"},
+           add("OLD", "-1") + " " + add("NEW", "1") + " END",
+       ""},
       {"trg_pdr_jobs_count_delete",
        "CREATE TRIGGER IF NOT EXISTS trg_pdr_jobs_count_delete AFTER DELETE ON pdr_model_jobs BEGIN " +
-           add("OLD", "-1") + " END"},
+           add("OLD", "-1") + " END",
+       ""},
   };
 }
 
@@ -372,9 +435,10 @@ std::vector<std::string> recount_sql(const Dialect& d) {
 }
 
 std::string create_table_sql(const TableDef& table, const Dialect& d) {
-  std::string sql = "CREATE TABLE IF NOT EXISTS " + table.name + " (" +
-                    (table.rowid_ids && !d.mysql ? std::string("id INTEGER PRIMARY KEY") : std::string(d.id_column()));
-  for (const auto& c : table.columns) sql += ", " + d.quote(c.name) + " " + c.type;
+  std::string sql =
+      "CREATE TABLE IF NOT EXISTS " + table.name + " (" +
+      (table.rowid_ids && !d.server() ? std::string("id INTEGER PRIMARY KEY") : std::string(d.id_column()));
+  for (const auto& c : table.columns) sql += ", " + d.quote(c.name) + " " + d.column_type(c.type);
   return sql + ")" + d.table_options();
 }
 

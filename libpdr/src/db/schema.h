@@ -54,6 +54,7 @@ std::vector<ViewDef> schema_views(bool counted, bool mysql);
 constexpr int kCountShards = 16;
 struct TriggerDef {
   std::string name, sql;
+  std::string function;  // PostgreSQL: the function it executes (CREATE OR REPLACE), made first
 };
 std::vector<TriggerDef> schema_triggers(const Dialect& d);
 // Rewrites the counters of every model from the rows (inside a transaction).

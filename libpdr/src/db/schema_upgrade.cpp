@@ -59,7 +59,7 @@ Status SociJobStore::open_schema() {
 // (ensure_counters). An account that may not drop them keeps them: they count correctly.
 void SociJobStore::drop_old_triggers(Session& sql) {
   try {
-    for (const auto& t : schema_triggers(dialect_)) sql << "DROP TRIGGER IF EXISTS " + t.name;
+    for (const auto& t : schema_triggers(dialect_)) sql << drop_trigger_sql(t.name);
   } catch (const soci::soci_error& e) {
     Status refused = db_error_status(e, "DROP TRIGGER refused");
     if (refused.kind() == ErrorKind::kTransient || is_connection_lost(refused.code())) throw;
@@ -134,7 +134,16 @@ void SociJobStore::replace_progress_view(Session& sql, bool counted) {
 // Lower-case column name -> its data type and nullability.
 std::map<std::string, SociJobStore::ColumnInfo> SociJobStore::column_info(Session& sql, const std::string& table) {
   std::map<std::string, ColumnInfo> out;
-  if (dialect_.mysql) {
+  if (dialect_.pg) {
+    soci::rowset<soci::row> rs =
+        (sql.prepare << "SELECT CAST(column_name AS TEXT), CAST(data_type AS TEXT), CAST(is_nullable AS TEXT) FROM "
+                        "information_schema.columns "
+                        "WHERE table_schema = current_schema() AND table_name = :t",
+         soci::use(table));
+    for (const auto& row : rs) {
+      out[lower(row.get<std::string>(0))] = ColumnInfo{lower(row.get<std::string>(1)), row.get<std::string>(2) == "NO"};
+    }
+  } else if (dialect_.mysql) {
     soci::rowset<soci::row> rs =
         (sql.prepare << "SELECT COLUMN_NAME, DATA_TYPE, IS_NULLABLE FROM information_schema.COLUMNS "
                         "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t",
@@ -157,6 +166,12 @@ std::map<std::string, SociJobStore::ColumnInfo> SociJobStore::column_info(Sessio
 // (PRAGMA writable_schema, then a new schema_version): no row is copied, and the table keeps
 // its foreign keys, indexes, triggers and the views that name it.
 void SociJobStore::relax_columns(Session& sql, const std::string& table, const std::vector<ColumnDef>& columns) {
+  if (dialect_.pg) {
+    for (const auto& c : columns) {
+      sql << "ALTER TABLE " + table + " ALTER COLUMN " + dialect_.quote(c.name) + " DROP NOT NULL";
+    }
+    return;
+  }
   if (dialect_.mysql) {
     for (const auto& c : columns) {
       sql << "ALTER TABLE " + table + " MODIFY COLUMN " + dialect_.quote(c.name) + " " + c.type;
@@ -202,6 +217,12 @@ void SociJobStore::drop_index(Session& sql, const IndexDef& index) {
 }
 
 void SociJobStore::add_column(Session& sql, const std::string& table, const ColumnDef& c) {
+  if (dialect_.pg) {  // DDL is transactional there: no other process adds it meanwhile
+    sql << "ALTER TABLE " + table + " ADD COLUMN IF NOT EXISTS " + dialect_.quote(c.name) + " " +
+               dialect_.column_type(c.added_type());
+    ++migration_.columns_added;
+    return;
+  }
   try {
     sql << "ALTER TABLE " + table + " ADD COLUMN " + dialect_.quote(c.name) + " " + c.added_type();
     ++migration_.columns_added;

@@ -100,6 +100,7 @@ class SociJobStore : public JobStore {
   explicit SociJobStore(DbManager* manager)
       : db_(manager), tx_(manager), actor_host_(host_name()), actor_pid_(static_cast<long long>(getpid())) {
     dialect_.mysql = manager->settings().type == "mysql";
+    dialect_.pg = manager->settings().type == "postgresql";
   }
 
   Status open_schema();
@@ -108,6 +109,7 @@ class SociJobStore : public JobStore {
 
   // The names of the job count triggers present in the database.
   std::set<std::string> present_triggers(Session& sql);
+  std::string drop_trigger_sql(const std::string& name) const;
 
   bool all_triggers(const std::set<std::string>& present) const;
 

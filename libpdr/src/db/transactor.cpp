@@ -4,15 +4,15 @@ namespace pdr {
 
 Transactor::Transactor(DbManager* db) : db_(db), retry_(db->settings().retry) {
   const auto& s = db->settings();
-  const bool mysql = s.type == "mysql";
+  const bool server = s.server();
   // SQLite takes the write lock at BEGIN IMMEDIATE, so a busy database answers at once, not in
   // the middle of a body; a read needs no write lock.
-  begin_write_ = mysql ? "START TRANSACTION" : "BEGIN IMMEDIATE";
-  begin_read_ = mysql ? "START TRANSACTION" : "BEGIN";
+  begin_write_ = server ? "START TRANSACTION" : "BEGIN IMMEDIATE";
+  begin_read_ = server ? "START TRANSACTION" : "BEGIN";
   // A statement waits at most read_timeout or write_timeout; one second more is a call that
   // blocked (connects and pings are checked by the manager). A failed attempt stops at its
   // first failing statement, so one attempt is one bounded wait.
-  slow_call_ = mysql ? std::max(s.read_timeout, s.write_timeout) + 1.0 : 0.0;
+  slow_call_ = server ? std::max(s.read_timeout, s.write_timeout) + 1.0 : 0.0;
 }
 
 // Runs a read-only check on fresh sessions until it answers or the deadline passes.

@@ -346,11 +346,12 @@ Result<long long> SociJobStore::retry_failed(const std::string& model, bool owne
     for (size_t i = 0; i < all.size(); ++i) {
       const JobState state = state_of_word(all_states[i]);
       if (state == JobState::Running) {
-        soci::statement up = (sql.prepare << "UPDATE pdr_model_jobs SET status = 'pending', pending = 1, active = 0, "
-                                             "time_updated = CURRENT_TIMESTAMP, error = 'left running without an "
-                                             "owner; queued again by pdr_run retry' WHERE id = :id AND status = "
-                                             "'running' AND token IS NULL",
-                              soci::use(all[i]));
+        soci::statement up =
+            (sql.prepare << "UPDATE pdr_model_jobs SET status = 'pending', pending = TRUE, active = FALSE, "
+                            "time_updated = CURRENT_TIMESTAMP, error = 'left running without an "
+                            "owner; queued again by pdr_run retry' WHERE id = :id AND status = "
+                            "'running' AND token IS NULL",
+             soci::use(all[i]));
         up.execute(true);
         if (up.get_affected_rows() == 1) {
           ++n;
