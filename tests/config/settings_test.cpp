@@ -77,6 +77,8 @@ TEST(SettingsTest, RejectsBadValuesWithTheirOrigin) {
         Case{"pdr.pdr_file_name", "../pdr", "must be a file name inside pdr.base_dir"},
         Case{"run.step_timeout", "-1", "must not be negative"},
         Case{"database.port", "70000", ": 70000 is not a TCP port (1 to 65535)"},
+        Case{"database.sslmode", "always", "'always' is not an sslmode"},
+        Case{"database.sslmode", "require", "only PostgreSQL takes an sslmode"},
         Case{"pdr.model_name", "a\nb", "'a\\nb' cannot be a directory name"},
         Case{"pdr.model_name", long_name.c_str(), ": 201 bytes is too long for a directory name (at most 200)"}}) {
     Config c = base_config();
@@ -86,6 +88,24 @@ TEST(SettingsTest, RejectsBadValuesWithTheirOrigin) {
     EXPECT_NE(s.status().message().find(k.expected), std::string::npos) << s.status().message();
     EXPECT_NE(s.status().message().find("--test"), std::string::npos) << s.status().message();
   }
+}
+
+TEST(SettingsTest, PostgresqlTakesItsOwnDefaultPortUnlessOneIsGiven) {
+  Config c = base_config();
+  ASSERT_TRUE(c.set_scalar("database.type", "postgresql", "PDR_DB_TYPE").ok());
+  ASSERT_TRUE(c.set_scalar("database.sslmode", "verify-full", "PDR_DB_SSLMODE").ok());
+  auto s = build_settings(c, "/", 2);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->database.port, 5432);
+  EXPECT_EQ(s->database.sslmode, "verify-full");
+  EXPECT_TRUE(s->database.server());
+  EXPECT_EQ(s->database.describe(), "postgresql localhost:5432/pdr_test");
+  ASSERT_TRUE(c.set_scalar("database.port", "3306", "--test").ok());
+  EXPECT_EQ(build_settings(c, "/", 2)->database.port, 3306) << "a port the user gave is kept, even MySQL's";
+  ASSERT_TRUE(c.set_scalar("database.username", "", "--test").ok());
+  auto missing = build_settings(c, "/", 2);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("the PostgreSQL user"), std::string::npos) << missing.status().message();
 }
 
 TEST(SettingsTest, NonDefaultParametersAreCanonical) {

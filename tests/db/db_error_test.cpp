@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 #include <soci/mysql/soci-mysql.h>
+#include <soci/postgresql/soci-postgresql.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 #include <sqlite3.h>
 
@@ -17,6 +18,10 @@ Status mysql(int code, const std::string& text = "some text") {
 
 Status sqlite(int code, const std::string& text = "some text") {
   return db_error_status(soci::sqlite3_soci_error(text, code), "claiming jobs");
+}
+
+Status postgresql(const char* sqlstate, const std::string& text = "some text") {
+  return db_error_status(soci::postgresql_soci_error(text, sqlstate), "claiming jobs");
 }
 
 TEST(DbErrorTest, ALostOrRefusedMysqlConnectionIsTransientAndDropsTheSession) {
@@ -43,6 +48,51 @@ TEST(DbErrorTest, CredentialsSchemaAndConstraintErrorsFailAtOnce) {
   // The words do not decide: a permanent code stays permanent whatever its text says.
   EXPECT_EQ(mysql(1064, "Lost connection to server; deadlock found").kind(), ErrorKind::kPermanent);
   EXPECT_EQ(mysql(2013, "syntax error").kind(), ErrorKind::kTransient);
+}
+
+TEST(DbErrorTest, PostgresqlSqlstatesAreCarriedWhole) {
+  for (const char* state : {"08006", "57P01", "40P01", "28P01", "3D000", "42601", "23505", "00000", "ZZZZZ", ""}) {
+    const int code = pg_error_code(state);
+    EXPECT_GE(code, kPgErrorBase) << state;
+    EXPECT_EQ(pg_sqlstate(code), state);
+  }
+  EXPECT_NE(pg_error_code(""), pg_error_code("00000"));
+  EXPECT_EQ(pg_sqlstate(1213), "") << "a MySQL number is not a SQLSTATE";
+}
+
+TEST(DbErrorTest, ALostPostgresqlSessionIsTransientAndDropsIt) {
+  // Connection exceptions, admin/crash shutdown, starting up, the server's idle timeouts, and
+  // an error without SQLSTATE (libpq lost the server).
+  for (const char* state : {"08000", "08003", "08006", "08001", "08P01", "57P01", "57P02", "57P03", "57P05", "25P03",
+                            "     "}) {
+    const Status st = postgresql(state);
+    EXPECT_EQ(st.kind(), ErrorKind::kTransient) << state;
+    EXPECT_TRUE(is_connection_lost(st.code())) << state;
+  }
+}
+
+TEST(DbErrorTest, PostgresqlDeadlocksLockWaitsTimeoutsAndFullServersAreRetriedOnALiveSession) {
+  for (const char* state : {"53300", "40001", "40P01", "55P03", "57014"}) {
+    const Status st = postgresql(state);
+    EXPECT_EQ(st.kind(), ErrorKind::kTransient) << state;
+    EXPECT_FALSE(is_connection_lost(st.code())) << state;
+  }
+  EXPECT_TRUE(is_too_many_connections(postgresql("53300").code()));
+  EXPECT_FALSE(is_too_many_connections(postgresql("40P01").code()));
+}
+
+TEST(DbErrorTest, PostgresqlCredentialsSchemaAndConstraintErrorsFailAtOnce) {
+  // Bad password, no such role/authorization, unknown database, syntax, undefined table,
+  // unique and not-null violations, privilege.
+  for (const char* state : {"28P01", "28000", "3D000", "42601", "42P01", "23505", "23502", "42501"}) {
+    EXPECT_EQ(postgresql(state).kind(), ErrorKind::kPermanent) << state;
+  }
+  // The words do not decide.
+  EXPECT_EQ(postgresql("42601", "terminating connection; deadlock detected").kind(), ErrorKind::kPermanent);
+  EXPECT_EQ(postgresql("40P01", "syntax error").kind(), ErrorKind::kTransient);
+  const Status st = postgresql("23505", "ERROR:  duplicate key value\nDETAIL: Key (id)=(1) already exists.");
+  EXPECT_NE(st.message().find("(PostgreSQL SQLSTATE 23505)"), std::string::npos) << st.message();
+  EXPECT_EQ(st.message().find('\n'), std::string::npos) << st.message();
 }
 
 TEST(DbErrorTest, SqliteBusyAndLockedAreTransientWithTheirExtendedCodes) {

@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "db/db_error.h"
 #include "pdr/db_manager.h"
 #include "pdr/grid.h"
 #include "pdr/settings.h"
@@ -539,6 +540,64 @@ TEST(MysqlLoginTest, AccessDeniedIsPermanentAndHidesThePassword) {
   EXPECT_EQ(store.status().kind(), ErrorKind::kPermanent);
   EXPECT_EQ(store.status().code(), 1045);
   EXPECT_EQ(store.status().message().find("Not-The-Password"), std::string::npos) << store.status().message();
+}
+
+// PostgreSQL refusals at connect: told apart by the SQLSTATE the server sent, never by words.
+TEST(PostgresqlLoginTest, AWrongPasswordOrUnknownDatabaseIsPermanentAndHidesThePassword) {
+  auto& server = test::PostgreSql::shared();
+  PDR_REQUIRE_POSTGRESQL(server);
+  DatabaseSettings db = server.settings("pdr_test");
+  db.password = "Not-The Password'\\x";
+  {
+    DbManager manager(db);
+    auto store = open_job_store(manager);
+    ASSERT_FALSE(store.ok());
+    EXPECT_EQ(store.status().kind(), ErrorKind::kPermanent) << store.status().message();
+    EXPECT_EQ(pg_sqlstate(store.status().code()), "28P01") << store.status().message();
+    EXPECT_EQ(store.status().message().find("Not-The"), std::string::npos) << store.status().message();
+    EXPECT_NE(store.status().message().find("SQLSTATE 28P01"), std::string::npos) << store.status().message();
+  }
+  db = server.settings("no_such_database");
+  DbManager manager(db);
+  auto store = open_job_store(manager);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().kind(), ErrorKind::kPermanent);
+  EXPECT_EQ(pg_sqlstate(store.status().code()), "3D000") << store.status().message();
+}
+
+TEST(PostgresqlLoginTest, APasswordWithSpacesAndQuotesConnects) {
+  auto& server = test::PostgreSql::shared();
+  PDR_REQUIRE_POSTGRESQL(server);
+  const std::string password = "a b'c\\d\"e%f&g=h";
+  server.sql("DROP DATABASE IF EXISTS odd_db; DROP ROLE IF EXISTS odd");
+  server.sql("CREATE ROLE odd LOGIN PASSWORD 'a b''c\\d\"e%f&g=h'");
+  server.sql("CREATE DATABASE odd_db OWNER odd");
+  DatabaseSettings db = server.settings("odd_db");
+  db.username = "odd";
+  db.password = password;
+  DbManager manager(db);
+  auto store = open_job_store(manager);
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  // The URI's parameters reached the server (the session names itself).
+  EXPECT_EQ(server.number("SELECT COUNT(*) FROM pg_stat_activity WHERE usename = 'odd' AND application_name = "
+                          "'pdr_run'"),
+            1);
+  EXPECT_EQ(manager.stats().failed, 0);
+}
+
+TEST(PostgresqlLoginTest, NoServerIsTransient) {
+  DatabaseSettings db;
+  db.type = "postgresql";
+  db.host = "127.0.0.1";
+  db.port = 1;  // nothing listens there
+  db.database = "x";
+  db.username = "u";
+  db.connect_timeout = 2;
+  DbManager manager(db);
+  auto lease = manager.borrow();
+  ASSERT_FALSE(lease.ok());
+  EXPECT_EQ(lease.status().kind(), ErrorKind::kTransient) << lease.status().message();
+  EXPECT_TRUE(is_connection_lost(lease.status().code()));
 }
 
 TEST(DbManagerTest, OneManagerPerProcessEvenUnderRacingThreads) {
