@@ -22,6 +22,7 @@
 #   BENCH_ONLY=chain             only the realistic chain against its floor (below), then stop
 #   BENCH_ONLY=dbpath            only the database path and the many-process rows, then stop
 #   BENCH_ONLY=report            only pdr_run report of a 100,000-job model (size, time, Chromium)
+#   BENCH_ONLY=registration      only the registration of the big grid, status and views on it
 #
 # The realistic chain: a 400-job grid on SQLite with 2 workers (pdr + onion for CO, every output
 # stored and hashed, MCDRT<job>.tar.gz) next to its floor, the same two mock programs run by
@@ -64,7 +65,11 @@ BASE=$root/build/pdr_base
 export PDR_BASE_DIR=$BASE
 
 tmp=$(mktemp -d /tmp/pdr-bench-XXXXXX)
-cleanup() { "$root/scripts/mariadb.sh" stop "$tmp/db" >/dev/null 2>&1 || true; rm -rf "$tmp"; }
+cleanup() {
+  "$root/scripts/mariadb.sh" stop "$tmp/db" >/dev/null 2>&1 || true
+  "$root/scripts/postgresql.sh" stop "$tmp/pg" >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+}
 trap cleanup EXIT
 # The server's durable default (a committed transaction survives a power loss) comes first;
 # figures with innodb_flush_log_at_trx_commit=2 follow as "relaxed" rows.
@@ -77,6 +82,20 @@ mysql_env=(PDR_DB_TYPE=mysql PDR_DB_HOST=127.0.0.1 PDR_DB_PORT="$PORT" PDR_DB_DA
 sqlq() { "$root/scripts/mariadb.sh" sql "$tmp/db" "$1"; }
 fresh_mysql() { sqlq "DROP DATABASE IF EXISTS pdr_test; CREATE DATABASE pdr_test" >/dev/null; }
 durable() { sqlq "SET GLOBAL innodb_flush_log_at_trx_commit = $1" >/dev/null; }  # 1 durable, 2 relaxed
+# PostgreSQL with its durable defaults (fsync, synchronous_commit, full_page_writes on: the
+# script's test settings are turned back).
+"$root/scripts/postgresql.sh" start "$tmp/pg" -c fsync=on -c synchronous_commit=on -c full_page_writes=on \
+  -c shared_buffers=512MB -c max_connections=600 >/dev/null
+pg_env=(PDR_DB_TYPE=postgresql PDR_DB_HOST=127.0.0.1 PDR_DB_PORT="$(cat "$tmp/pg/port")" PDR_DB_DATABASE=pdr_test
+        PDR_DB_USERNAME=pdr PDR_DB_PASSWORD="$(cat "$tmp/pg/password")")
+pgq() { PGDATABASE=pdr_test "$root/scripts/postgresql.sh" sql "$tmp/pg" "$1"; }
+fresh_pg() {
+  PGDATABASE=postgres "$root/scripts/postgresql.sh" sql "$tmp/pg" "DROP DATABASE IF EXISTS pdr_test" >/dev/null
+  PGDATABASE=postgres "$root/scripts/postgresql.sh" sql "$tmp/pg" "CREATE DATABASE pdr_test OWNER pdr" >/dev/null
+}
+# The environment of a database: sqlite (none), mysql or postgresql; a fresh empty database.
+db_env() { case $1 in mysql*) echo "${mysql_env[@]}" ;; postgresql) echo "${pg_env[@]}" ;; esac; }
+fresh_db() { case $1 in mysql*) fresh_mysql ;; postgresql) fresh_pg ;; esac; }
 
 cat >"$tmp/cfg.yaml" <<EOF
 database:
@@ -107,8 +126,9 @@ jobs_of() { echo "$1"; }
 run_grid() {  # db model workers jobs [extra env...]
   local db=$1 model=$2 workers=$3 n=$4
   shift 4
-  local envs=("$@")
-  [[ $db == mysql ]] && envs+=("${mysql_env[@]}")
+  local envs=("$@") denv=()
+  read -r -a denv <<<"$(db_env "$db")"
+  envs+=("${denv[@]+"${denv[@]}"}")
   local t0 t1
   t0=$(now)
   env "${envs[@]}" /usr/bin/time -f "%M" -o "$tmp/rss" "$PDR" --config "$tmp/cfg.yaml" --model-name "$model" \
@@ -224,7 +244,7 @@ rm -rf "\$d"
 EOF
 chmod +x "$tmp/floor.sh"
 declare -A chain
-[[ "${BENCH_ONLY:-}" == dbpath ]] && CHAIN_REPEAT=0 || CHAIN_REPEAT=$REPEAT
+[[ "${BENCH_ONLY:-}" == dbpath || "${BENCH_ONLY:-}" == registration ]] && CHAIN_REPEAT=0 || CHAIN_REPEAT=$REPEAT
 chain[floor]=1; chain[pdr]=0; chain[cpu]=0
 for ((rep = 1; rep <= CHAIN_REPEAT; rep++)); do
   ((rep == 1)) && unset 'chain[floor]' 'chain[pdr]' 'chain[cpu]'
@@ -253,6 +273,7 @@ if [[ "${BENCH_ONLY:-}" == chain ]]; then
   exit 0
 fi
 
+if [[ "${BENCH_ONLY:-}" != registration ]]; then  # the database path and many nodes
 # The database path alone: pdr_dbpath_bench runs pdr_run's runner, store, pool and heartbeat
 # over a registered model whose jobs do nothing (claim + record cycles/s, and the p50/p99 of a
 # worker's gap between two jobs: 0 when the claim that brought its last job brought its next one
@@ -260,7 +281,8 @@ fi
 DP_N=4000
 dbpath_run() {  # db processes workers job_seconds jobs [cfg] -> "jobs seconds p50 p99"
   local db=$1 procs=$2 workers=$3 secs=$4 jobs=$5 cfg=${6:-$tmp/cfg.yaml} envs=() t0 t1 pids=() p
-  rm -f "$tmp/jobs.db"*; rm -rf "$tmp/store"; [[ $db == mysql ]] && { fresh_mysql; envs=("${mysql_env[@]}"); }
+  rm -f "$tmp/jobs.db"*; rm -rf "$tmp/store"; fresh_db "$db"
+  read -r -a envs <<<"$(db_env "$db")"
   env "${envs[@]+"${envs[@]}"}" "$PDR" --config "$cfg" --model-name dp --register-only $(grid_flags "$jobs") \
     >/dev/null 2>&1
   [[ $db == mysql ]] && sqlq "FLUSH STATUS" >/dev/null
@@ -279,7 +301,7 @@ dbpath_run() {  # db processes workers job_seconds jobs [cfg] -> "jobs seconds p
   rm -f "$tmp"/dp*.out "$tmp"/dp*.err
 }
 declare -A dp
-for spec in "sqlite 1" "mysql 4" "mysql-relaxed 4"; do
+for spec in "sqlite 1" "mysql 4" "mysql-relaxed 4" "postgresql 4"; do
   read -r name procs <<<"$spec"
   db=${name%-relaxed}
   [[ $name == mysql-relaxed ]] && durable 2
@@ -318,7 +340,7 @@ read -r _ _ _ _ < <(dbpath_run mysql 1 32 0.05 640)
 conn32=$(sqlq "SELECT MAX(pool_created) FROM pdr_test.pdr_runs")
 row "mysql   1 process x 32 workers, default pool: %d sessions opened" "$conn32"
 dbpath_targets() {
-  check ">= 2000 claim+record cycles/s on the database path (SQLite 1 process $(fmt "${dp[sqlite]}" 0)/s, MariaDB 4 x 4 $(fmt "${dp[mysql]}" 0)/s durable, $(fmt "${dp[mysql-relaxed]}" 0)/s relaxed)" \
+  check ">= 2000 claim+record cycles/s on the database path (SQLite 1 process $(fmt "${dp[sqlite]}" 0)/s, MariaDB 4 x 4 $(fmt "${dp[mysql]}" 0)/s durable, $(fmt "${dp[mysql-relaxed]}" 0)/s relaxed; PostgreSQL 4 x 4 $(fmt "${dp[postgresql]}" 0)/s durable)" \
     "${dp[sqlite]} >= 2000 && ${dp[mysql]} >= 2000"
   read -r once peak per <<<"${many[default]}"
   check "48 x 8 workers on one MariaDB: every job finished once, none failed ($once of $MANY_N, peak $peak connections)" \
@@ -327,7 +349,7 @@ dbpath_targets() {
 }
 if [[ "${BENCH_ONLY:-}" == dbpath ]]; then
   echo
-  echo "pdr_run bench ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -r), MariaDB $(sqlq 'SELECT VERSION()')): the database path, best of $REPEAT"
+  echo "pdr_run bench ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -r), MariaDB $(sqlq 'SELECT VERSION()'), PostgreSQL $(pgq 'SHOW server_version')): the database path, best of $REPEAT"
   printf '%s\n' "${rows[@]}"
   echo
   echo "targets:"
@@ -335,6 +357,8 @@ if [[ "${BENCH_ONLY:-}" == dbpath ]]; then
   exit 0
 fi
 
+fi
+if [[ "${BENCH_ONLY:-}" != registration ]]; then  # grids of no-op jobs against their references
 n=$(jobs_of "$N")
 declare -A ref best cpu
 for ((rep = 1; rep <= REPEAT; rep++)); do
@@ -344,9 +368,9 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
     t0=$(now); seq 1 "$n" | parallel -j "$w" --joblog "$tmp/joblog.$w" "$tmp/job.sh" {} {%}; t1=$(now)
     ref[par$w]=$(lower "$(echo "$t1 - $t0" | bc -l)" "${ref[par$w]:-}")
   done
-  for db in sqlite mysql; do
+  for db in sqlite mysql postgresql; do
     for w in 1 2 4; do
-      rm -f "$tmp/jobs.db"*; rm -rf "$tmp/store"; [[ $db == mysql ]] && fresh_mysql
+      rm -f "$tmp/jobs.db"*; rm -rf "$tmp/store"; fresh_db "$db"
       read -r secs _ c < <(run_grid "$db" "noop$w" "$w" "$N")
       best[$db$w]=$(lower "$secs" "${best[$db$w]:-}")
       cpu[$db$w]=$(lower "$c" "${cpu[$db$w]:-}")
@@ -355,7 +379,7 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
 done
 
 max_overhead=-1000000
-for db in sqlite mysql; do
+for db in sqlite mysql postgresql; do
   for w in 1 2 4; do
     secs=${best[$db$w]}
     if ((w == 1)); then r=${ref[loop]}; rname="shell loop"; else r=${ref[par$w]}; rname="parallel -j$w"; fi
@@ -383,6 +407,7 @@ multi_secs=$(echo "$t1 - $t0" | bc -l)
 multi_rate=$(echo "$n / $multi_secs" | bc -l)
 row "mysql   4 processes x 4 workers: %d jobs in %.2f s = %.1f completions/s" "$n" "$multi_secs" "$multi_rate"
 
+fi
 # Registration of a big grid, and status on it.
 reg_points=$((REG_DENS * 100 * 100))
 reg_flags="--dens $(seq 0 $((REG_DENS - 1)) | tr '\n' ' ') --chi $(seq 0 99 | tr '\n' ' ') --mass $(seq -50 49 | tr '\n' ' ')"
@@ -400,20 +425,20 @@ dry_rss=$(cat "$tmp/rss")
 row "        --dry-run of %d points: %.2f s, peak RSS %d KiB (best of 3, output to /dev/null)" "$reg_points" "$dry" "$dry_rss"
 # MariaDB first with its durable default, then relaxed (innodb_flush_log_at_trx_commit=2).
 # On the durable model of a million jobs: each monitoring view for that model, by the client.
-view_ms() {  # best of 3, milliseconds, of one query by the mariadb client (its start included)
-  local best=999999 t0 t1 ms
+view_ms() {  # query [client] -> best of 3, milliseconds, by the client (mariadb: sqlq; psql: pgq), its start included
+  local best=999999 t0 t1 ms client=${2:-sqlq}
   for _ in 1 2 3; do
-    t0=$(now); sqlq "$1" >/dev/null; t1=$(now)
+    t0=$(now); "$client" "$1" >/dev/null; t1=$(now)
     ms=$(echo "($t1 - $t0) * 1000" | bc -l)
     if (($(echo "$ms < $best" | bc -l))); then best=$ms; fi
   done
   echo "$best"
 }
 declare -A views
-for db in sqlite mysql mysql-relaxed; do
-  rm -f "$tmp/jobs.db"*; rm -rf "$tmp/store"; [[ $db != sqlite ]] && fresh_mysql
+for db in sqlite mysql mysql-relaxed postgresql; do
+  rm -f "$tmp/jobs.db"*; rm -rf "$tmp/store"; fresh_db "$db"
   [[ $db == mysql-relaxed ]] && durable 2
-  envs=(); [[ $db != sqlite ]] && envs=("${mysql_env[@]}")
+  read -r -a envs <<<"$(db_env "$db")"
   t0=$(now)
   env "${envs[@]+"${envs[@]}"}" "$PDR" --config "$tmp/cfg.yaml" --model-name big --register-only $reg_flags >/dev/null 2>"$tmp/reg.err" ||
     { echo "bench: registration failed" >&2; tail -3 "$tmp/reg.err" >&2; exit 1; }
@@ -442,7 +467,39 @@ for db in sqlite mysql mysql-relaxed; do
     row "mysql   views of the %d-job model (best of 3, by the mariadb client, whose own start takes %.0f ms): pdr_progress_v %.0f ms | pdr_failures_v %.0f ms | pdr_workers_v %.0f ms | pdr_jobs_v running jobs %.0f ms | COUNT(*) of pdr_jobs_v %.0f ms" \
       "$reg_points" "${views[client]}" "${views[progress]}" "${views[failures]}" "${views[workers]}" "${views[running]}" "${views[count]}"
   fi
+  if [[ $db == postgresql ]]; then
+    declare -A pgv
+    pgv[client]=$(view_ms "SELECT 1" pgq)
+    pgv[progress]=$(view_ms "SELECT * FROM pdr_progress_v WHERE model_name = 'big'" pgq)
+    pgv[failures]=$(view_ms "SELECT * FROM pdr_failures_v WHERE model_name = 'big'" pgq)
+    pgv[workers]=$(view_ms "SELECT * FROM pdr_workers_v WHERE model_name = 'big'" pgq)
+    pgv[running]=$(view_ms "SELECT * FROM pdr_jobs_v WHERE model_name = 'big' AND status = 'running'" pgq)
+    pgv[count]=$(view_ms "SELECT COUNT(*) FROM pdr_jobs_v WHERE model_name = 'big'" pgq)
+    row "postgresql views of the %d-job model (best of 3, by psql, whose own start takes %.0f ms): pdr_progress_v %.0f ms | pdr_failures_v %.0f ms | pdr_workers_v %.0f ms | pdr_jobs_v running jobs %.0f ms | COUNT(*) of pdr_jobs_v %.0f ms" \
+      "$reg_points" "${pgv[client]}" "${pgv[progress]}" "${pgv[failures]}" "${pgv[workers]}" "${pgv[running]}" "${pgv[count]}"
+  fi
 done
+
+registration_targets() {
+  check "registration of $reg_points points <= 10 s on SQLite ($(fmt "${reg[sqlite]}" 1) s)" "${reg[sqlite]} <= 10"
+  check "registration of $reg_points points <= 20 s on MariaDB (durable $(fmt "${reg[mysql]}" 1) s, relaxed $(fmt "${reg[mysql-relaxed]}" 1) s; PostgreSQL $(fmt "${reg[postgresql]}" 1) s)" \
+    "${reg[mysql]} <= 20"
+  check "every monitoring view of one model <= 100 ms at $reg_points jobs on MariaDB (worst $(fmt "${views[worst]}" 0) ms)" \
+    "${views[worst]} <= 100"
+  check "--dry-run of $reg_points points <= 2 s within 200 MB ($(fmt "$dry") s, $((dry_rss / 1024)) MB)" \
+    "$dry <= 2 && $dry_rss <= 204800"
+  check "status <= 100 ms (SQLite $(fmt "${stat[sqlite]}" 0) ms, MariaDB $(fmt "${stat[mysql]}" 0) ms, PostgreSQL $(fmt "${stat[postgresql]}" 0) ms)" \
+    "${stat[sqlite]} <= 100 && ${stat[mysql]} <= 100 && ${stat[postgresql]} <= 100"
+}
+if [[ "${BENCH_ONLY:-}" == registration ]]; then
+  echo
+  echo "pdr_run bench ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -r), MariaDB $(sqlq 'SELECT VERSION()'), PostgreSQL $(pgq 'SHOW server_version')): registration, status and views"
+  printf '%s\n' "${rows[@]}"
+  echo
+  echo "targets:"
+  registration_targets
+  exit 0
+fi
 
 # Connections and memory of the runner (MariaDB, 4 workers): the grid is registered first, so
 # the worker's RSS is the runner's alone, not the registration's (which holds the grid's points).
@@ -475,23 +532,15 @@ row "mysql   worker peak RSS at 1000 jobs %d KiB vs %d jobs %d KiB (%+.1f %%)" "
   "$(echo "($rss_big - $rss_small) * 100 / $rss_small" | bc -l)"
 
 echo
-echo "pdr_run bench ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -r), MariaDB $(sqlq 'SELECT VERSION()'))"
+echo "pdr_run bench ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -r), MariaDB $(sqlq 'SELECT VERSION()'), PostgreSQL $(pgq 'SHOW server_version'))"
 printf '%s\n' "${rows[@]}"
 echo
 echo "targets:"
 chain_targets
-check "overhead <= 2 ms per job on both databases (worst $(fmt "$max_overhead") ms)" "$max_overhead <= 2"
+check "overhead <= 2 ms per job on every database (worst $(fmt "$max_overhead") ms)" "$max_overhead <= 2"
 check ">= 1000 completions/s on MariaDB from 4 processes x 4 workers ($(fmt "$multi_rate" 1)/s)" "$multi_rate >= 1000"
 dbpath_targets
-check "registration of $reg_points points <= 10 s on SQLite ($(fmt "${reg[sqlite]}" 1) s)" "${reg[sqlite]} <= 10"
-check "registration of $reg_points points <= 20 s on MariaDB (durable $(fmt "${reg[mysql]}" 1) s, relaxed $(fmt "${reg[mysql-relaxed]}" 1) s)" \
-  "${reg[mysql]} <= 20"
-check "every monitoring view of one model <= 100 ms at $reg_points jobs on MariaDB (worst $(fmt "${views[worst]}" 0) ms)" \
-  "${views[worst]} <= 100"
-check "--dry-run of $reg_points points <= 2 s within 200 MB ($(fmt "$dry") s, $((dry_rss / 1024)) MB)" \
-  "$dry <= 2 && $dry_rss <= 204800"
-check "status <= 100 ms (SQLite $(fmt "${stat[sqlite]}" 0) ms, MariaDB $(fmt "${stat[mysql]}" 0) ms)" \
-  "${stat[sqlite]} <= 100 && ${stat[mysql]} <= 100"
+registration_targets
 check "connections <= 3 per process whatever the workers (peak $peak_conn for 4 workers)" "$peak_conn <= 3"
 check "RSS flat within 10 % (1000 vs $(jobs_of "$RSS_BIG") jobs)" "($rss_big - $rss_small) * 100 / $rss_small <= 10"
 report_targets

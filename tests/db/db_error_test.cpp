@@ -63,8 +63,8 @@ TEST(DbErrorTest, PostgresqlSqlstatesAreCarriedWhole) {
 TEST(DbErrorTest, ALostPostgresqlSessionIsTransientAndDropsIt) {
   // Connection exceptions, admin/crash shutdown, starting up, the server's idle timeouts, and
   // an error without SQLSTATE (libpq lost the server).
-  for (const char* state : {"08000", "08003", "08006", "08001", "08P01", "57P01", "57P02", "57P03", "57P05", "25P03",
-                            "     "}) {
+  for (const char* state :
+       {"08000", "08003", "08006", "08001", "08P01", "57P01", "57P02", "57P03", "57P05", "25P03", "     "}) {
     const Status st = postgresql(state);
     EXPECT_EQ(st.kind(), ErrorKind::kTransient) << state;
     EXPECT_TRUE(is_connection_lost(st.code())) << state;

@@ -1,12 +1,14 @@
-// A TCP proxy between pdr_run and MariaDB that can lose a connection exactly at a COMMIT: either
-// before the COMMIT reaches the server (the transaction is rolled back) or after the server has
-// committed but before the client sees the answer (the outcome is unknown to the client). It
-// reads the MySQL packet framing of the client's stream (3-byte length, sequence, payload;
-// COM_QUERY = 0x03) and nothing else.
+// A TCP proxy between pdr_run and its database server that can lose a connection exactly at a
+// COMMIT: either before the COMMIT reaches the server (the transaction is rolled back) or after
+// the server has committed but before the client sees the answer (the outcome is unknown to the
+// client). It reads only the message framing of the client's stream: MySQL's packets (3-byte
+// length, sequence, payload; COM_QUERY = 0x03), or PostgreSQL's messages (untyped SSL request
+// and startup, then a type byte and a 4-byte big-endian length; a simple query is 'Q').
 #pragma once
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,8 +25,10 @@ namespace pdr::test {
 
 class CommitCuttingProxy {
  public:
+  enum class Protocol { kMysql, kPostgresql };
   // Every `every`-th COMMIT is cut, alternating: before it reaches the server, after it did.
-  CommitCuttingProxy(int server_port, int every) : server_port_(server_port), every_(every) {
+  CommitCuttingProxy(int server_port, int every, Protocol protocol = Protocol::kMysql)
+      : server_port_(server_port), every_(every), protocol_(protocol) {
     listen_fd_ = socket(AF_INET, SOCK_STREAM, 0);
     int on = 1;
     setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
@@ -68,14 +72,32 @@ class CommitCuttingProxy {
         close(server);
         continue;
       }
+      int on = 1;
+      setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+      setsockopt(server, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
       std::lock_guard<std::mutex> lock(mu_);
       relays_.emplace_back([this, client, server] { relay(client, server); });
     }
   }
 
-  static bool is_commit(const std::string& payload) {
-    if (payload.empty() || static_cast<unsigned char>(payload[0]) != 0x03) return false;
-    std::string q = payload.substr(1);
+  // `payload` starts with the command byte: MySQL's COM_QUERY (0x03), PostgreSQL's simple query
+  // ('Q': the text) or Parse of the extended protocol ('P': a statement name, then the text).
+  bool is_commit(const std::string& payload) const {
+    if (payload.empty()) return false;
+    const unsigned char type = static_cast<unsigned char>(payload[0]);
+    std::string q;
+    if (protocol_ == Protocol::kMysql) {
+      if (type != 0x03) return false;
+      q = payload.substr(1);
+    } else if (type == 'Q') {
+      q = payload.substr(1, payload.find('\0', 1) - 1);
+    } else if (type == 'P') {
+      const size_t name_end = payload.find('\0', 1);
+      if (name_end == std::string::npos) return false;
+      q = payload.substr(name_end + 1, payload.find('\0', name_end + 1) - name_end - 1);
+    } else {
+      return false;
+    }
     q.erase(std::remove_if(q.begin(), q.end(), [](unsigned char c) { return std::isspace(c); }), q.end());
     std::transform(q.begin(), q.end(), q.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
     return q == "COMMIT";
@@ -92,7 +114,9 @@ class CommitCuttingProxy {
   }
 
   void relay(int client, int server) {
-    std::string pending;  // client bytes not yet forwarded (an incomplete packet)
+    std::string pending;   // client bytes not yet forwarded (an incomplete packet)
+    bool started = false;  // PostgreSQL: the untyped startup messages are through
+    std::string out;       // whole messages to forward
     char buf[65536];
     bool open = true;
     while (open && !stop_) {
@@ -109,28 +133,49 @@ class CommitCuttingProxy {
           break;
         }
         pending.append(buf, static_cast<size_t>(n));
-        while (pending.size() >= 4) {
+        for (;;) {
           const auto byte = [&](size_t i) { return static_cast<size_t>(static_cast<unsigned char>(pending[i])); };
-          const size_t len = byte(0) | (byte(1) << 8) | (byte(2) << 16);
-          if (pending.size() < 4 + len) break;
-          const std::string packet = pending.substr(0, 4 + len);
-          pending.erase(0, 4 + len);
-          if (is_commit(packet.substr(4)) && ++commits_ % every_ == 0) {
+          size_t size = 0;  // of the whole message
+          std::string payload;
+          if (protocol_ == Protocol::kMysql) {
+            if (pending.size() < 4) break;
+            size = 4 + (byte(0) | (byte(1) << 8) | (byte(2) << 16));
+            if (pending.size() < size) break;
+            payload = pending.substr(4, size - 4);
+          } else if (!started) {
+            if (pending.size() < 8) break;
+            size = (byte(0) << 24) | (byte(1) << 16) | (byte(2) << 8) | byte(3);
+            if (pending.size() < size) break;
+            const size_t code = (byte(4) << 24) | (byte(5) << 16) | (byte(6) << 8) | byte(7);
+            started = code != 80877103 && code != 80877104;  // after SSL/GSS requests comes the startup
+          } else {
+            if (pending.size() < 5) break;
+            size = 1 + ((byte(1) << 24) | (byte(2) << 16) | (byte(3) << 8) | byte(4));
+            if (pending.size() < size) break;
+            payload = pending.substr(0, 1) + pending.substr(5, size - 5);
+          }
+          const std::string packet = pending.substr(0, size);
+          pending.erase(0, size);
+          if (is_commit(payload) && ++commits_ % every_ == 0) {
             if ((commits_ / every_) % 2 == 1) {
-              ++cut_before_;  // never reaches the server: rolled back there
+              send_all(server, out.data(), out.size());  // what came before it
+              ++cut_before_;                             // never reaches the server: rolled back there
             } else {
+              // With the rest of the client's bytes (PostgreSQL's Bind/Execute/Sync after a Parse).
+              send_all(server, out.data(), out.size());
               send_all(server, packet.data(), packet.size());
-              recv(server, buf, sizeof buf, 0);  // the server's OK, swallowed
+              send_all(server, pending.data(), pending.size());
+              pollfd answer{server, POLLIN, 0};
+              if (poll(&answer, 1, 5000) > 0) recv(server, buf, sizeof buf, 0);  // the server's OK, swallowed
               ++cut_after_;
             }
             open = false;
             break;
           }
-          if (!send_all(server, packet.data(), packet.size())) {
-            open = false;
-            break;
-          }
+          out += packet;  // sent together: one write per read (no Nagle delay between messages)
         }
+        if (open && !out.empty() && !send_all(server, out.data(), out.size())) open = false;
+        out.clear();
       }
     }
     close(client);
@@ -138,6 +183,7 @@ class CommitCuttingProxy {
   }
 
   int server_port_, every_;
+  Protocol protocol_;
   int listen_fd_ = -1, port_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<int> commits_{0}, cut_before_{0}, cut_after_{0};

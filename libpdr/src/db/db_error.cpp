@@ -93,6 +93,12 @@ std::string pg_sqlstate(int code) {
   return state;
 }
 
+std::string error_code_text(int code) {
+  if (code < kPgErrorBase) return "error " + std::to_string(code);
+  const std::string state = pg_sqlstate(code);
+  return state.empty() ? "connection lost" : "SQLSTATE " + state;
+}
+
 bool is_connection_lost(int code) {
   if (code >= kPgErrorBase) return pg_connection_lost(pg_sqlstate(code));
   for (int c : kConnectionLost) {

@@ -25,6 +25,8 @@ bool is_too_many_connections(int code);
 constexpr int kPgErrorBase = 1 << 30;
 int pg_error_code(const std::string& sqlstate);
 std::string pg_sqlstate(int code);  // "" when `code` is not PostgreSQL's
+// "error 1213" (MySQL, SQLite) or "SQLSTATE 40P01" (PostgreSQL), for log lines.
+std::string error_code_text(int code);
 // A failed PostgreSQL connect, classified by the SQLSTATE the server sent ("" when none came).
 Status pg_connect_error(const std::string& sqlstate, const std::string& context, const std::string& message);
 

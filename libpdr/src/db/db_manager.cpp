@@ -1,6 +1,7 @@
 #include "pdr/db_manager.h"
 
 #include <mysql.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -107,6 +108,17 @@ std::string postgresql_connect_string(const DatabaseSettings& s) {
                    " -c TimeZone=UTC -c client_min_messages=warning"
                    " -c default_transaction_isolation=read\\ committed");
   return c;
+}
+
+// False when the name server says the host does not exist (a typo, not an outage); true when
+// it resolves or the lookup itself failed for the moment.
+bool host_resolves(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &found);
+  if (found != nullptr) freeaddrinfo(found);
+  return rc != EAI_NONAME && rc != EAI_NODATA;
 }
 
 // The SQLSTATE a PostgreSQL server refused a connection with ("" when no server answered).
@@ -218,6 +230,10 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
       std::string reason = e.what();
       if (auto nl = reason.find('\n'); nl != std::string::npos) reason = reason.substr(nl + 1);
       if (auto nl = reason.find('\n'); nl != std::string::npos) reason = reason.substr(0, nl);
+      if (settings_.unix_socket.empty() && !host_resolves(settings_.host)) {
+        return Status::Error(ErrorKind::kPermanent, "cannot connect to database " + where + ": " + reason,
+                             pg_error_code(""));
+      }
       const std::string state = pg_refusal_sqlstate(postgresql_connect_string(settings_), settings_.connect_timeout);
       Status st = pg_connect_error(state, "cannot connect to database " + where, reason);
       return Status::Error(st.kind(), mask(st.message(), settings_.password), st.code());
@@ -332,8 +348,8 @@ Result<DbManager::Lease> DbManager::borrow(const std::string& purpose) {
         if (is_too_many_connections(code) && in_use_ > 0) {
           // The server takes no more connections: share the ones this process has.
           capacity = in_use_;
-          spdlog::warn("database: the server refused another connection (error {}); sharing the {} open", code,
-                       capacity);
+          spdlog::warn("database: the server refused another connection ({}); sharing the {} open",
+                       error_code_text(code), capacity);
           continue;
         }
         return s.status();

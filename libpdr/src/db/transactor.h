@@ -81,8 +81,8 @@ class Transactor {
       }
       warn_if_blocked(what, attempt_start, slow_call_);
       if (committing && is_connection_lost(last.code())) {
-        spdlog::warn("database: connection lost during COMMIT of '{}' (error {}): outcome unknown, reading it back",
-                     what, last.code());
+        spdlog::warn("database: connection lost during COMMIT of '{}' ({}): outcome unknown, reading it back", what,
+                     error_code_text(last.code()));
         if (landed) {
           auto check = read_back(landed, deadline);
           if (!check.ok()) return check.status();
@@ -99,8 +99,8 @@ class Transactor {
                                  std::to_string(static_cast<int>(spent + 0.5)) + " s: " + last.message(),
                              last.code());
       }
-      spdlog::warn("database: '{}' failed (attempt {}, error {}); retrying in {} ms", what, attempt, last.code(),
-                   static_cast<long long>(wait.count() * 1000));
+      spdlog::warn("database: '{}' failed (attempt {}, {}); retrying in {} ms", what, attempt,
+                   error_code_text(last.code()), static_cast<long long>(wait.count() * 1000));
       std::this_thread::sleep_for(wait);
       delay *= 2;
     }

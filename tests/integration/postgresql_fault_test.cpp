@@ -1,0 +1,386 @@
+// The PostgreSQL fault matrix: whole grids on a real PostgreSQL server while its backends are
+// terminated, it closes idle sessions, restarts, goes away past the retry deadline, runs out of
+// connections, holds locks and deadlocks, loses a COMMIT, or is given bad credentials; and two
+// processes on one grid with one of them SIGKILLed. Each run must leave every job in exactly
+// one state, none recorded finished twice, no row lost, every executable started once per job,
+// no password in any output and no connection of pdr_run left open.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "support/history_check.h"
+#include "support/postgresql.h"
+#include "support/run_binary.h"
+#include "support/tcp_proxy.h"
+
+namespace pdr {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+class PostgresqlFaultTest : public ::testing::Test {
+ protected:
+  // Starts this test's own server (it is going to be disturbed).
+  bool start_server(const std::string& options = "") {
+    server_ = std::make_unique<test::PostgreSql>(options);
+    if (!server_->available()) return false;
+    database_ = server_->create_database();
+    return true;
+  }
+
+  // `dir`: where the run's files go (each process of a many-process test has its own).
+  void write_config(const std::string& extra_database = "", const std::string& extra_run = "") {
+    test::write_text(dir_ / "cfg.yaml",
+                     "database:\n  type: postgresql\n  connect_timeout: 2\n  read_timeout: 2\n  write_timeout: 2\n"
+                     "  pool_timeout: 10\n" +
+                         extra_database + "storage:\n  base_dir: " + (dir_ / "store") + "\nrun:\n  scratch_dir: " +
+                         (dir_ / "scratch") + "\n  step_timeout: 60\n  journal_dir: " + (dir_ / "journal") + "\n" +
+                         extra_run + "model_parameters:\n  species: [CO]\n");
+  }
+
+  std::vector<std::string> env(const std::string& plan, int port = 0) const {
+    auto e = server_->env(database_);
+    for (auto& kv : e) {
+      if (port != 0 && kv.rfind("PDR_DB_PORT=", 0) == 0) kv = "PDR_DB_PORT=" + std::to_string(port);
+    }
+    e.push_back(std::string("PDR_BASE_DIR=") + PDR_MOCK_BASE);
+    e.push_back("PDR_MOCK_TRACE=" + (dir_ / "trace"));
+    if (!plan.empty()) e.push_back("PDR_MOCK_PLAN=" + plan);
+    return e;
+  }
+
+  // 10 densities x 20 FUV fields = 200 jobs, 4 workers.
+  std::vector<std::string> grid(const std::string& model) const {
+    std::vector<std::string> a = {"--config", dir_ / "cfg.yaml", "--model-name", model,   "--parallel", "--workers",
+                                  "4",        "--mass",          "-10",          "--dens"};
+    for (int d = 30; d < 40; ++d) a.push_back(std::to_string(d));
+    a.push_back("--chi");
+    for (int c = 0; c < 20; ++c) a.push_back(c < 10 ? "0" + std::to_string(c) : std::to_string(c));
+    return a;
+  }
+  std::vector<std::string> worker(const std::string& model) const {
+    return {"worker", "--config", dir_ / "cfg.yaml", "--model-name", model, "--parallel", "--workers", "4"};
+  }
+
+  long long q(const std::string& sql) const { return server_->number(sql, database_); }
+  long long finished() const { return q("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"); }
+  void wait_for(const std::string& sql, long long n) const {
+    for (int i = 0; i < 1200 && q(sql) < n; ++i) std::this_thread::sleep_for(50ms);
+  }
+  // pdr_run's sessions on the server.
+  long long sessions() const { return server_->number("SELECT COUNT(*) FROM pg_stat_activity WHERE usename = 'pdr'"); }
+
+  // Executable starts per job (pdr and one onion per attempt).
+  std::map<std::string, int> starts() const {
+    std::map<std::string, int> out;
+    std::istringstream in(test::read_text(dir_ / "trace"));
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream f(line);
+      std::string what, job;
+      f >> what >> job;
+      if (what == "start") ++out[job];
+    }
+    return out;
+  }
+
+  // The invariants every fault must leave intact.
+  void expect_consistent(const std::vector<test::RunResult>& runs, long long expect_finished,
+                         bool each_ran_once = true) {
+    for (const auto& r : runs) {
+      EXPECT_EQ(r.out.find(server_->password()), std::string::npos) << "password on stdout";
+      EXPECT_EQ(r.err.find(server_->password()), std::string::npos) << "password in the log";
+    }
+    EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs"), 200) << "rows lost or duplicated";
+    EXPECT_EQ(q("SELECT COUNT(*) FROM kosmatau_parameters"), 200);
+    EXPECT_EQ(finished(), expect_finished);
+    EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs WHERE status NOT IN "
+                "('pending', 'running', 'finished', 'exception_runtime', 'skipped', 'cancelled')"),
+              0);
+    EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs WHERE (status = 'pending') <> pending OR "
+                "(status = 'running') <> active"),
+              0)
+        << "pending/active flags disagree with status";
+    // Recorded finished once: one hdf_files row and one set of job_files per finished job.
+    EXPECT_EQ(q("SELECT COUNT(*) FROM hdf_files"), expect_finished);
+    EXPECT_EQ(q("SELECT COUNT(*) FROM hdf_files h JOIN pdr_model_jobs j ON j.id = h.job_id "
+                "WHERE j.status <> 'finished'"),
+              0);
+    EXPECT_LE(q("SELECT COUNT(DISTINCT n) FROM (SELECT job_id, COUNT(*) n FROM job_files GROUP BY job_id) t"), 1);
+    // The counters the triggers keep (a shard per session) equal the rows.
+    EXPECT_EQ(q("SELECT COUNT(*) FROM (SELECT status, SUM(n) AS s FROM pdr_job_counts GROUP BY status) k FULL JOIN "
+                "(SELECT status, COUNT(*) AS c FROM pdr_model_jobs WHERE duplicate_key = 0 GROUP BY status) r ON "
+                "r.status = k.status WHERE COALESCE(k.s, 0) <> COALESCE(r.c, 0)"),
+              0)
+        << "a job counter differs from the rows";
+    test::expect_history_agrees([&](const std::string& sql) { return q(sql); });
+    if (each_ran_once) {
+      // Every job's executables started exactly once (pdr and one onion): nothing ran twice.
+      const auto s = starts();
+      EXPECT_EQ(s.size(), 200u);
+      for (const auto& kv : s) EXPECT_EQ(kv.second, 2) << kv.first << " ran more than once";
+    }
+    long long open = -1;
+    for (int i = 0; i < 40; ++i) {
+      open = sessions();
+      if (open == 0) break;
+      std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_EQ(open, 0) << "connections left open after the run";
+  }
+
+  // A side session of the superuser in the test's database; it must not fail (a deadlock may
+  // end it when `may_deadlock`, if the server picks it rather than pdr_run).
+  void side(const std::string& sql, bool may_deadlock = false) const {
+    const std::string out = server_->sql(sql, database_);
+    if (may_deadlock && out.find("deadlock detected") != std::string::npos) return;
+    EXPECT_EQ(out.find("ERROR"), std::string::npos) << out;
+  }
+
+  static std::string tail(const std::string& s) { return s.substr(s.size() > 3000 ? s.size() - 3000 : 0); }
+
+  test::TempDir dir_;
+  std::unique_ptr<test::PostgreSql> server_;
+  std::string database_;
+};
+
+#define START_SERVER(options)           \
+  do {                                  \
+    if (!start_server(options)) {       \
+      PDR_REQUIRE_POSTGRESQL(*server_); \
+    }                                   \
+  } while (0)
+
+TEST_F(PostgresqlFaultTest, P1_EveryBackendTerminatedEveryHalfSecond) {
+  START_SERVER("");
+  write_config();
+  const pid_t pid = test::start_pdr_run(dir_.path(), grid("p1"), env("*:sleep=0.05"));
+  long long kills = 0;
+  std::atomic<bool> done{false};
+  std::thread killer([&] {
+    while (!done) {
+      std::this_thread::sleep_for(500ms);
+      const long long n = server_->number(
+          "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'pdr') t");
+      if (n > 0) kills += n;
+    }
+  });
+  auto r = test::finish_pdr_run(pid, dir_.path());
+  done = true;
+  killer.join();
+  EXPECT_EQ(r.code, 0) << tail(r.err);
+  EXPECT_GT(kills, 3) << "the run must have been disturbed";
+  EXPECT_NE(r.err.find("retrying"), std::string::npos) << "no terminated session was seen: " << tail(r.err);
+  expect_consistent({r}, 200);
+}
+
+TEST_F(PostgresqlFaultTest, P2_IdleSessionTimeoutShorterThanIdleGaps) {
+  START_SERVER("-c idle_session_timeout=1s");
+  write_config();
+  auto r = test::run_pdr_run(dir_.path(), grid("p2"), env("*:sleep=1.1"));
+  EXPECT_EQ(r.code, 0) << tail(r.err);
+  // Sessions idle past idle_session_timeout were found dead by the ping and replaced, not used.
+  const auto at = r.err.find("database pool: ");
+  ASSERT_NE(at, std::string::npos);
+  std::istringstream pool(r.err.substr(at + 15));
+  long long created = 0, validated = 0, replaced = 0;
+  std::string word;
+  pool >> created >> word >> word >> validated >> word >> replaced;
+  EXPECT_GT(validated, 0);
+  EXPECT_GT(replaced, 0) << r.err.substr(at, 200);
+  expect_consistent({r}, 200);
+}
+
+TEST_F(PostgresqlFaultTest, P3_ServerRestartedMidGrid) {
+  START_SERVER("");
+  write_config();
+  const pid_t pid = test::start_pdr_run(dir_.path(), grid("p3"), env("*:sleep=0.05"));
+  wait_for("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'", 40);
+  server_->stop();
+  std::this_thread::sleep_for(3s);
+  server_->restart();
+  auto r = test::finish_pdr_run(pid, dir_.path());
+  EXPECT_EQ(r.code, 0) << tail(r.err);
+  EXPECT_NE(r.err.find("retrying"), std::string::npos) << "the outage must have been seen";
+  expect_consistent({r}, 200);
+}
+
+TEST_F(PostgresqlFaultTest, P4_ServerDownLongerThanTheDeadlineIsJournaledAndReplayed) {
+  START_SERVER("");
+  // With nothing left running, a process gives up on the database after run.outage_wait (0
+  // here); what finished meanwhile stays in its journal and the next run records it.
+  write_config("  retry:\n    deadline: 4\n", "  outage_wait: 0\n");
+  const pid_t pid = test::start_pdr_run(dir_.path(), grid("p4"), env("*:sleep=0.05"));
+  wait_for("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'", 40);
+  server_->stop();
+  auto r = test::finish_pdr_run(pid, dir_.path());
+  EXPECT_EQ(r.code, 2) << tail(r.err);
+  EXPECT_NE(r.err.find("[error] stopped: database unusable: gave up after"), std::string::npos) << tail(r.err);
+  server_->restart();
+  const long long done_before = finished();
+  long long journaled_finishes = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir_ / "journal", ec)) {
+    std::istringstream in(test::read_text(e.path()));
+    for (std::string line; std::getline(in, line);) {
+      std::vector<std::string> f;
+      std::istringstream fields(line);
+      for (std::string x; std::getline(fields, x, '\t');) f.push_back(x);
+      if (f.size() > 4 && f[0] == "v3" && f[4] == "finished") ++journaled_finishes;
+    }
+  }
+  EXPECT_GT(journaled_finishes, 0) << "the outage left no finish in the journal";
+  auto again = test::run_pdr_run(dir_.path(), grid("p4"), env(""));
+  EXPECT_EQ(again.code, 0) << tail(again.err);
+  EXPECT_NE(again.err.find(" outcomes recorded, 0 no longer current"), std::string::npos) << again.err.substr(0, 3000);
+  EXPECT_NE(again.out.find(std::to_string(done_before + journaled_finishes) + " already done"), std::string::npos)
+      << again.out;
+  EXPECT_GT(q("SELECT COUNT(*) FROM pdr_job_events WHERE event = 'replayed'"), 0);
+  expect_consistent({r, again}, 200, /*each_ran_once=*/false);
+}
+
+TEST_F(PostgresqlFaultTest, P5_MaxConnectionsSmallerThanThePool) {
+  // Four sessions for roles that are not superusers; three idle clients of another role leave
+  // one for a pool of six. A side session (the superuser's reserved slot) holds the run's row
+  // locked for 3 s, so the heartbeat waits in its transaction on the one connection while the
+  // loop needs another: the server refuses it (53300) and the two share the one they have.
+  START_SERVER("-c max_connections=6 -c superuser_reserved_connections=2");
+  server_->sql("CREATE ROLE side LOGIN");
+  write_config("  pool_size: 6\n", "  heartbeat_seconds: 1\n");
+  std::vector<pid_t> holders;
+  const std::string socket_dir = server_->dir() + "/pg", port = std::to_string(server_->port());
+  for (int i = 0; i < 3; ++i) {
+    pid_t p = fork();
+    if (p == 0) {
+      execlp("psql", "psql", "-X", "-h", socket_dir.c_str(), "-p", port.c_str(), "-U", "side", "-d", "postgres", "-c",
+             "SELECT pg_sleep(600)", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    holders.push_back(p);
+  }
+  for (int i = 0; i < 100 && server_->number("SELECT COUNT(*) FROM pg_stat_activity WHERE usename = 'side'") < 3; ++i) {
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(server_->number("SELECT COUNT(*) FROM pg_stat_activity WHERE usename = 'side'"), 3);
+  const pid_t pid = test::start_pdr_run(dir_.path(), grid("p5"), env("*:sleep=0.1"));
+  wait_for("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'", 8);
+  side("BEGIN; SELECT id FROM pdr_runs FOR UPDATE; SELECT pg_sleep(3); ROLLBACK;");
+  auto r = test::finish_pdr_run(pid, dir_.path());
+  for (pid_t p : holders) {
+    ::kill(p, SIGKILL);
+    waitpid(p, nullptr, 0);
+  }
+  EXPECT_EQ(r.code, 0) << tail(r.err);
+  EXPECT_NE(r.err.find("SQLSTATE 53300"), std::string::npos) << "the connection limit was never reached";
+  expect_consistent({r}, 200);
+}
+
+TEST_F(PostgresqlFaultTest, P6_LockWaitsAndADeadlockFromASideSession) {
+  START_SERVER("");
+  write_config();
+  const long long deadlocks_before =
+      server_->number("SELECT deadlocks FROM pg_stat_database WHERE datname = '" + database_ + "'");
+  const pid_t pid = test::start_pdr_run(dir_.path(), grid("p6"), env("*:sleep=0.3"));
+  wait_for("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'", 8);
+  for (int round = 0; round < 3; ++round) {
+    // Lock waits: every running job row held past the statement timeout (read_timeout, 2 s).
+    side("BEGIN; SELECT id FROM pdr_model_jobs WHERE status = 'running' FOR UPDATE; SELECT pg_sleep(2.5); ROLLBACK;");
+    // A deadlock: the side takes every counter row of the model, so the runner's next claim or
+    // finish holds its job row and waits for a counter; then the side asks for every job row.
+    side(
+        "BEGIN; SELECT id FROM pdr_job_counts WHERE model_name_id = (SELECT MIN(id) FROM model_names WHERE "
+        "model_name = 'p6') FOR UPDATE; SELECT pg_sleep(0.8); UPDATE pdr_model_jobs SET time_updated = time_updated "
+        "WHERE status = 'running'; ROLLBACK;",
+        /*may_deadlock=*/true);
+  }
+  auto r = test::finish_pdr_run(pid, dir_.path());
+  EXPECT_EQ(r.code, 0) << tail(r.err);
+  EXPECT_NE(r.err.find("SQLSTATE 57014"), std::string::npos) << "no statement outwaited its timeout";
+  EXPECT_GT(server_->number("SELECT deadlocks FROM pg_stat_database WHERE datname = '" + database_ + "'"),
+            deadlocks_before)
+      << "no deadlock was provoked";
+  expect_consistent({r}, 200);
+}
+
+TEST_F(PostgresqlFaultTest, P7_ConnectionLostAtCommitLandedOrNot) {
+  START_SERVER("");
+  write_config();
+  test::CommitCuttingProxy proxy(server_->port(), 9, test::CommitCuttingProxy::Protocol::kPostgresql);
+  auto r = test::run_pdr_run(dir_.path(), grid("p7"), env("*:sleep=0.02", proxy.port()));
+  EXPECT_EQ(r.code, 0) << tail(r.err);
+  EXPECT_GT(proxy.cut_before(), 5) << "commits lost before the server";
+  EXPECT_GT(proxy.cut_after(), 5) << "commits landed but unanswered";
+  EXPECT_NE(r.err.find("outcome unknown"), std::string::npos);
+  expect_consistent({r}, 200);
+}
+
+TEST_F(PostgresqlFaultTest, P8_BadCredentialsFailAtOnceWithOneLine) {
+  START_SERVER("");
+  write_config();
+  struct Case {
+    std::string var, value, expected;
+  };
+  for (const Case& c : {Case{"PDR_DB_PASSWORD", "wrong-Secret-9", "SQLSTATE 28P01"},
+                        Case{"PDR_DB_HOST", "no-such-host.invalid", "no-such-host.invalid"},
+                        Case{"PDR_DB_DATABASE", "no_such_db", "SQLSTATE 3D000"}}) {
+    auto e = env("");
+    for (auto& kv : e) {
+      if (kv.rfind(c.var + "=", 0) == 0) kv = c.var + "=" + c.value;  // override, not a duplicate
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = test::run_pdr_run(dir_.path(), grid("p8"), e);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_EQ(r.code, 2) << c.var << ": " << r.err.substr(0, 2000);
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << c.var << ": " << r.err;
+    EXPECT_NE(r.err.find(c.expected), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("retrying"), std::string::npos) << "no retry storm: " << r.err;
+    EXPECT_EQ(r.err.find("wrong-Secret-9"), std::string::npos) << r.err;
+    EXPECT_LT(secs, 10.0) << c.var;
+  }
+  EXPECT_EQ(q("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'"), 0)
+      << "a refused run wrote to the database";
+}
+
+// Two processes of four workers on one grid; the second is SIGKILLed while it holds jobs: the
+// first takes them over when their leases expire, and every job runs to its finish once.
+TEST_F(PostgresqlFaultTest, M_TwoProcessesOneSigkilledEveryJobOnce) {
+  START_SERVER("");
+  write_config("", "  lease_seconds: 4\n  heartbeat_seconds: 1\n");
+  for (const char* d : {"a", "b"}) fs::create_directories(dir_ / d);
+  const pid_t a = test::start_pdr_run(dir_ / "a", grid("pm"), env("*:sleep=0.2"));
+  wait_for("SELECT COUNT(*) FROM pdr_model_jobs", 200);
+  const pid_t b = test::start_pdr_run(dir_ / "b", worker("pm"), env("*:sleep=0.2"));
+  const std::string of_b = " FROM pdr_model_jobs WHERE status = 'running' AND pid = " + std::to_string(b);
+  wait_for("SELECT COUNT(*)" + of_b, 4);
+  ::kill(b, SIGKILL);
+  auto rb = test::finish_pdr_run(b, dir_ / "b");
+  ASSERT_GT(q("SELECT COUNT(*)" + of_b), 0) << "the killed process held jobs";
+  auto ra = test::finish_pdr_run(a, dir_ / "a");
+  EXPECT_EQ(ra.code, 0) << tail(ra.err);
+  EXPECT_NE(ra.err.find("had expired leases: back to pending"), std::string::npos) << tail(ra.err);
+  EXPECT_GT(q("SELECT COUNT(DISTINCT pid) FROM pdr_job_events WHERE event = 'claimed'"), 1)
+      << "both processes claimed jobs";
+  EXPECT_GT(q("SELECT COUNT(DISTINCT shard) FROM pdr_job_counts"), 1) << "one counter shard per session";
+  // The killed process's attempts ran their programs once more after the takeover at most.
+  expect_consistent({ra, rb}, 200, /*each_ran_once=*/false);
+  const auto s = starts();
+  EXPECT_EQ(s.size(), 200u);
+  long long again = 0;
+  for (const auto& kv : s) {
+    EXPECT_LE(kv.second, 4) << kv.first;
+    if (kv.second > 2) ++again;
+  }
+  EXPECT_EQ(again, q("SELECT COUNT(*) FROM pdr_model_jobs WHERE attempts = 2")) << "only taken-over jobs ran again";
+}
+
+}  // namespace
+}  // namespace pdr
