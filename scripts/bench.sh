@@ -65,6 +65,7 @@ BASE=$root/build/pdr_base
 export PDR_BASE_DIR=$BASE
 
 tmp=$(mktemp -d /tmp/pdr-bench-XXXXXX)
+chmod o+x "$tmp"  # the PostgreSQL server runs as the postgres user (its data under $tmp/pg)
 cleanup() {
   "$root/scripts/mariadb.sh" stop "$tmp/db" >/dev/null 2>&1 || true
   "$root/scripts/postgresql.sh" stop "$tmp/pg" >/dev/null 2>&1 || true

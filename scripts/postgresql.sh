@@ -93,7 +93,11 @@ case "$cmd" in
       mkdir -p "$dir/pg"
       # The server's user must reach its directory: DIR is traversable, DIR/pg is its own.
       chmod o+x "$dir"
-      [[ $(id -u) -eq 0 ]] && chown postgres: "$dir/pg"
+      if [[ $(id -u) -eq 0 ]]; then
+        chown postgres: "$dir/pg"
+        as_pg test -w "$dir/pg" ||
+          { echo "postgresql.sh: the postgres user cannot reach $dir/pg (a parent directory is not traversable)" >&2; exit 1; }
+      fi
       as_pg "$bin/initdb" -D "$dir/pg/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
         -E UTF8 --locale=C.UTF-8 >"$dir/pg/initdb.log" 2>&1 ||
         { echo "postgresql.sh: initdb failed; see $dir/pg/initdb.log" >&2; exit 1; }

@@ -382,5 +382,43 @@ TEST_F(PostgresqlFaultTest, M_TwoProcessesOneSigkilledEveryJobOnce) {
   EXPECT_EQ(again, q("SELECT COUNT(*) FROM pdr_model_jobs WHERE attempts = 2")) << "only taken-over jobs ran again";
 }
 
+// doctor reads the server's version, idle timeouts and max_connections, creates nothing, and
+// compares the counters with the rows.
+TEST_F(PostgresqlFaultTest, D_DoctorComparesTheServerWithTheRun) {
+  START_SERVER("-c max_connections=20 -c idle_session_timeout=5s -c idle_in_transaction_session_timeout=500ms");
+  write_config();
+  auto d = test::run_pdr_run(
+      dir_.path(), {"doctor", "--config", dir_ / "cfg.yaml", "--parallel", "--workers", "8", "--nodes", "8"}, env(""));
+  EXPECT_EQ(d.code, 1) << d.out << d.err;
+  for (const char* line :
+       {"OK    database: reachable: postgresql 127.0.0.1:", "WARN  schema: no pdr_run tables yet",
+        "OK    claims: SELECT ... FOR UPDATE SKIP LOCKED supported",
+        "WARN  idle_session_timeout: 5000 ms is shorter than two heartbeats (20000 ms)",
+        "WARN  idle_in_transaction_session_timeout: 500 ms",
+        "FAIL  max_connections: 20 is less than the 24 connections at most (8 node(s) x 3 per process, whatever the "
+        "workers)"}) {
+    EXPECT_NE(d.out.find(line), std::string::npos) << line << "\n" << d.out;
+  }
+  EXPECT_EQ(d.out.find(server_->password()), std::string::npos);
+  EXPECT_EQ(q("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'"), 0)
+      << "doctor creates nothing";
+  auto args = grid("pd");
+  args.push_back("--register-only");
+  auto r = test::run_pdr_run(dir_.path(), args, env(""));
+  ASSERT_EQ(r.code, 0) << r.err;
+  server_->sql(
+      "UPDATE pdr_job_counts SET n = n + 1 WHERE id = (SELECT MIN(id) FROM pdr_job_counts WHERE status = "
+      "'pending')",
+      database_);
+  auto off = test::run_pdr_run(dir_.path(), {"doctor", "--config", dir_ / "cfg.yaml"}, env(""));
+  EXPECT_EQ(off.code, 1);
+  EXPECT_NE(off.out.find("FAIL  job counts: model pd: pending 201 counted, 200 rows"), std::string::npos) << off.out;
+  auto fixed = test::run_pdr_run(dir_.path(), {"status", "--config", dir_ / "cfg.yaml", "--recount"}, env(""));
+  EXPECT_EQ(fixed.code, 0) << fixed.err;
+  auto after = test::run_pdr_run(dir_.path(), {"doctor", "--config", dir_ / "cfg.yaml"}, env(""));
+  EXPECT_NE(after.out.find("OK    job counts: kept by triggers, equal to the rows of 1 model(s)"), std::string::npos)
+      << after.out;
+}
+
 }  // namespace
 }  // namespace pdr
