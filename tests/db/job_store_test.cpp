@@ -169,6 +169,33 @@ TEST_P(JobStoreTest, RegisteringTwiceCreatesRowsOnce) {
   EXPECT_EQ(count("SELECT MAX(version) FROM schema_version"), kSchemaVersion);
 }
 
+// Failed is every status word but the other states' words: the predecessor's words, any
+// unknown word, one that sorts before or after all of them, and the empty string.
+TEST_P(JobStoreTest, FailedIsEveryWordButTheOtherStates) {
+  register_points(points({"30", "40", "50", "60", "70", "80"}));
+  history_incomplete_ = true;
+  const std::vector<std::string> failed = {"exception_runtime", "ERROR", "problem", "aaa", "zzz", "", "failed"};
+  const std::vector<std::string> others = {"pending", "running", "finished", "skipped", "cancelled"};
+  // One pending job at a time gets the next word; the last one stays pending.
+  for (const auto& words : {failed, others}) {
+    for (const auto& w : words) {
+      if (w == "pending") continue;
+      exec("UPDATE pdr_model_jobs SET status = '" + w +
+           "' WHERE id = (SELECT m FROM (SELECT MIN(id) AS m FROM pdr_model_jobs WHERE status = 'pending') t)");
+    }
+  }
+  ASSERT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending'"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE " + status_sql(JobState::Failed)),
+            static_cast<long long>(failed.size()));
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_failures_v WHERE model_name = 'm1'"),
+            static_cast<long long>(failed.size()));
+  for (const auto& w : others) {
+    EXPECT_EQ(
+        count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = '" + w + "' AND " + status_sql(JobState::Failed)), 0)
+        << w;
+  }
+}
+
 TEST_P(JobStoreTest, FloatingColumnsKeepDoublePrecision) {
   register_points(points({"31"}));
   char literal[64];

@@ -69,6 +69,27 @@ void SociJobStore::insert_jobs_multirow(Session& sql, const std::vector<GridPoin
   }
 }
 
+void SociJobStore::insert_jobs_values(Session& sql, const std::vector<GridPoint>& points, size_t begin, size_t end,
+                                      const std::unordered_map<std::string, long long>& param_ids, long long model_id,
+                                      long long user_id, long long exe_id, long long chem_id, const Provenance& prov) {
+  std::string species = prov.onion_species, outdir = prov.model_path;
+  for (size_t chunk = begin; chunk < end; chunk += kRowsPerStatement) {
+    const size_t stop = std::min(end, chunk + kRowsPerStatement);
+    std::string rows;
+    for (size_t i = chunk; i < stop; ++i) {
+      rows += (i == chunk ? "('" : ", ('") + points[i].job_name + "', " +
+              std::to_string(param_ids.at(points[i].param_hash)) + ")";
+    }
+    sql << "INSERT INTO pdr_model_jobs (model_name_id, model_job_name, user_id, kosmatau_parameters_id, "
+           "kosmatau_executable_id, chemical_database_id, onion_species, output_directory, pending, active, "
+           "status, attempts, duplicate_key) SELECT " +
+               std::to_string(model_id) + ", v.n, " + std::to_string(user_id) + ", v.p, " + std::to_string(exe_id) +
+               ", " + std::to_string(chem_id) + ", :s, :o, TRUE, FALSE, 'pending', 0, 0 FROM (VALUES " + rows +
+               ") AS v (n, p) ON CONFLICT DO NOTHING",
+        soci::use(species), soci::use(outdir);
+  }
+}
+
 // The grid's points share one base row: it is written once into a one-row temporary table and
 // each point binds only its own values (a million points bind 7 values each instead of ~100).
 bool SociJobStore::insert_parameters_shared(Session& sql, long long model_id, const std::vector<GridPoint>& points,

@@ -166,6 +166,10 @@ void SociJobStore::insert_jobs(Session& sql, const std::vector<GridPoint>& point
     insert_jobs_multirow(sql, points, begin, end, param_ids, ids.model, ids.user, ids.exe, ids.chem, prov);
     return;
   }
+  if (dialect_.pg && plain_names(points, begin, end)) {
+    insert_jobs_values(sql, points, begin, end, param_ids, ids.model, ids.user, ids.exe, ids.chem, prov);
+    return;
+  }
   std::vector<std::string> names;
   std::vector<long long> pids, mids, uids, eids, cids;
   std::vector<std::string> species, outdirs;

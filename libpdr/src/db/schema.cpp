@@ -364,7 +364,24 @@ std::vector<TriggerDef> schema_triggers(const Dialect& d) {
                             " ON pdr_model_jobs FOR EACH ROW EXECUTE FUNCTION pdr_count_jobs()",
                         function};
     };
-    return {trigger("trg_pdr_jobs_count_insert", "INSERT"),
+    // Inserts are counted once per statement from its inserted rows (a transition table):
+    // registration's batches insert 400 rows a statement, and a row trigger costs ~30 us a row
+    // there. A database whose insert trigger is still the row trigger counts the same.
+    const std::string inserted =
+        "CREATE OR REPLACE FUNCTION pdr_count_inserted_jobs() RETURNS trigger LANGUAGE plpgsql AS $pdr$ "
+        "BEGIN "
+        "INSERT INTO pdr_job_counts AS c (model_name_id, shard, status, n) "
+        "SELECT model_name_id, pg_backend_pid() % " +
+        std::to_string(kCountShards) +
+        ", status, COUNT(*) FROM pdr_inserted_jobs WHERE duplicate_key = 0 "
+        "GROUP BY model_name_id, status ORDER BY model_name_id, status "
+        "ON CONFLICT (model_name_id, shard, status) DO UPDATE SET n = c.n + excluded.n; "
+        "RETURN NULL; END $pdr$";
+    return {TriggerDef{"trg_pdr_jobs_count_insert",
+                       "CREATE TRIGGER trg_pdr_jobs_count_insert AFTER INSERT ON pdr_model_jobs "
+                       "REFERENCING NEW TABLE AS pdr_inserted_jobs FOR EACH STATEMENT "
+                       "EXECUTE FUNCTION pdr_count_inserted_jobs()",
+                       inserted},
             trigger("trg_pdr_jobs_count_update", "UPDATE OF status, model_name_id, duplicate_key"),
             trigger("trg_pdr_jobs_count_delete", "DELETE")};
   }

@@ -338,6 +338,12 @@ class SociJobStore : public JobStore {
                             const std::unordered_map<std::string, long long>& param_ids, long long model_id,
                             long long user_id, long long exe_id, long long chem_id, const Provenance& prov);
 
+  // PostgreSQL: SOCI sends a bound vector there one row per round trip; a VALUES list of
+  // kRowsPerStatement rows is one. The insert trigger counts the rows it inserts.
+  void insert_jobs_values(Session& sql, const std::vector<GridPoint>& points, size_t begin, size_t end,
+                          const std::unordered_map<std::string, long long>& param_ids, long long model_id,
+                          long long user_id, long long exe_id, long long chem_id, const Provenance& prov);
+
   // The grid's points share one base row: it is written once into a one-row temporary table and
   // each point binds only its own values (a million points bind 7 values each instead of ~100).
   bool insert_parameters_shared(Session& sql, long long model_id, const std::vector<GridPoint>& points, size_t begin,
