@@ -712,6 +712,25 @@ TEST_P(JobStoreTest, ClaimTakesALeaseByTheDatabaseClock) {
   EXPECT_EQ(store_->reap_expired().value(), 0) << "live leases are not reaped";
 }
 
+// A run that renewed nothing for a whole lease (SIGKILLed) is marked lost by whoever reaps; a
+// live one is not, and one that comes back says again that it runs.
+TEST_P(JobStoreTest, ARunSilentForALeaseIsLostAndComesBackWhenItRenews) {
+  auto r = register_points(points({"30"}));
+  const Owner dead{"h", 11, "dead-run"}, live{"h", 12, "live-run"};
+  ASSERT_TRUE(store_->record_run(r.model_id, dead, 4, "running", PoolStats{}).ok());
+  ASSERT_TRUE(store_->record_run(r.model_id, live, 4, "running", PoolStats{}).ok());
+  ASSERT_TRUE(store_->record_run(r.model_id, Owner{"h", 13, "done-run"}, 4, "finished", PoolStats{}).ok());
+  exec("UPDATE pdr_runs SET updated_at = '2000-01-01 00:00:00' WHERE token IN ('dead-run', 'done-run')");
+  ASSERT_TRUE(store_->reap_expired().ok());
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_runs WHERE token = 'dead-run' AND state = 'lost'"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_runs WHERE token = 'live-run' AND state = 'running'"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_runs WHERE token = 'done-run' AND state = 'finished'"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_workers_v WHERE token = 'dead-run'"), 0);
+  ASSERT_TRUE(store_->renew_leases(dead, {}).ok());
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_runs WHERE token = 'dead-run' AND state = 'running'"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_workers_v WHERE token = 'dead-run'"), 1);
+}
+
 TEST_P(JobStoreTest, ExpiredLeaseReturnsTheJobAndFencesTheOldOwner) {
   store_->set_policy(JobPolicy{30, 3, 0, 10});  // no retry delay: the reaped job is claimable at once
   auto r = register_points(points({"30"}));

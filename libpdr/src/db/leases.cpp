@@ -33,7 +33,9 @@ Result<std::map<long long, long long>> SociJobStore::renew_leases(const Owner& o
         soci::use(owner.token);
     // Rows this transaction just locked: only an attempt that still holds its job says so.
     write_stage_starts(sql, starts, owner.token, 0, true);
-    sql << "UPDATE pdr_runs SET updated_at = CURRENT_TIMESTAMP WHERE token = :t", soci::use(owner.token);
+    // A run marked lost while it could not reach the database says again that it runs.
+    sql << "UPDATE pdr_runs SET updated_at = CURRENT_TIMESTAMP, state = 'running' WHERE token = :t",
+        soci::use(owner.token);
     for_each_row<long long, long long>(
         sql, "SELECT id, lease_epoch FROM pdr_model_jobs WHERE token = :t AND status = 'running'",
         std::tie(owner.token), [&](long long id, long long epoch) { held[id] = epoch; });
@@ -91,6 +93,19 @@ Result<long long> SociJobStore::reap_expired() {
               soci::use(what), soci::use(e.id);
         }
       }
+    }
+    // A run that has not renewed anything for a whole lease (SIGKILLed, its node gone) no
+    // longer says it runs: pdr_workers_v and status show it as lost. A non-locking read first,
+    // then each row by its unique token.
+    std::vector<std::string> lost;
+    soci::rowset<std::string> runs = (sql.prepare << "SELECT token FROM pdr_runs WHERE state = 'running' AND "
+                                                     "updated_at < " +
+                                                         dialect_.now_plus(-policy_.lease_seconds));
+    for (const auto& t : runs) lost.push_back(t);
+    for (const auto& t : lost) {
+      sql << "UPDATE pdr_runs SET state = 'lost' WHERE token = :t AND state = 'running' AND updated_at < " +
+                 dialect_.now_plus(-policy_.lease_seconds),
+          soci::use(t);
     }
     return Status::Ok();
   });
