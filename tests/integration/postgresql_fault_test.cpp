@@ -380,6 +380,40 @@ TEST_F(PostgresqlFaultTest, M_TwoProcessesOneSigkilledEveryJobOnce) {
     if (kv.second > 2) ++again;
   }
   EXPECT_EQ(again, q("SELECT COUNT(*) FROM pdr_model_jobs WHERE attempts = 2")) << "only taken-over jobs ran again";
+  // The killed run no longer says it runs; the other one ended.
+  EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_runs WHERE state = 'lost' AND pid = " + std::to_string(b)), 1);
+  EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_runs WHERE state = 'finished' AND pid = " + std::to_string(a)), 1);
+  EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_workers_v"), 0);
+}
+
+// A process stopped (SIGSTOP) past its lease while its jobs run: the other process takes them
+// over and records them; the stopped one's late outcomes are refused (fenced by the lease
+// epoch), and its copies of the outputs are not left beside the recorded ones.
+TEST_F(PostgresqlFaultTest, F_AStoppedProcessesLateOutcomesAreRejected) {
+  START_SERVER("");
+  write_config("", "  lease_seconds: 3\n  heartbeat_seconds: 1\n");
+  for (const char* d : {"a", "b"}) fs::create_directories(dir_ / d);
+  const pid_t a = test::start_pdr_run(dir_ / "a", grid("pf"), env("*:sleep=0.3"));
+  wait_for("SELECT COUNT(*) FROM pdr_model_jobs", 200);
+  const pid_t b = test::start_pdr_run(dir_ / "b", worker("pf"), env("*:sleep=0.3"));
+  wait_for("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running' AND pid = " + std::to_string(b), 4);
+  ::kill(b, SIGSTOP);
+  std::this_thread::sleep_for(6s);  // past the lease: A takes B's jobs over
+  ::kill(b, SIGCONT);
+  auto rb = test::finish_pdr_run(b, dir_ / "b");
+  auto ra = test::finish_pdr_run(a, dir_ / "a");
+  EXPECT_EQ(ra.code, 0) << tail(ra.err);
+  EXPECT_EQ(rb.code, 0) << tail(rb.err);
+  EXPECT_NE(rb.out.find("outcomes dropped (lease taken over)"), std::string::npos) << rb.out << tail(rb.err);
+  EXPECT_GE(q("SELECT COUNT(*) FROM pdr_model_jobs WHERE lease_epoch = 2"), 1);
+  expect_consistent({ra, rb}, 200, /*each_ran_once=*/false);
+  auto v = test::run_pdr_run(dir_ / "a", {"verify", "--config", dir_ / "cfg.yaml", "--model-name", "pf"}, env(""));
+  EXPECT_EQ(v.code, 0) << v.err;
+  EXPECT_NE(v.out.find("0 jobs back to pending"), std::string::npos) << v.out;
+  for (const auto& e : fs::recursive_directory_iterator(dir_ / "store")) {
+    EXPECT_EQ(e.path().filename().string().find(".staged-"), std::string::npos) << e.path();
+  }
+  EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_runs WHERE state = 'running'"), 0) << "both runs ended";
 }
 
 // doctor reads the server's version, idle timeouts and max_connections, creates nothing, and

@@ -34,7 +34,8 @@ Result<std::map<long long, long long>> SociJobStore::renew_leases(const Owner& o
     // Rows this transaction just locked: only an attempt that still holds its job says so.
     write_stage_starts(sql, starts, owner.token, 0, true);
     // A run marked lost while it could not reach the database says again that it runs.
-    sql << "UPDATE pdr_runs SET updated_at = CURRENT_TIMESTAMP, state = 'running' WHERE token = :t",
+    // By the clock the reaper compares with (PostgreSQL would round CURRENT_TIMESTAMP up).
+    sql << "UPDATE pdr_runs SET updated_at = " + dialect_.now() + ", state = 'running' WHERE token = :t",
         soci::use(owner.token);
     for_each_row<long long, long long>(
         sql, "SELECT id, lease_epoch FROM pdr_model_jobs WHERE token = :t AND status = 'running'",

@@ -427,9 +427,10 @@ Status SociJobStore::record_run(long long model_id, const Owner& owner, int work
                " INTO pdr_runs (token, model_name_id, host, pid, workers) VALUES (:t, :m, :h, :p, :w)" +
                dialect_.ignore_end(),
         soci::use(owner.token), soci::use(model_id), soci::use(owner.host), soci::use(pid), soci::use(w);
-    sql << "UPDATE pdr_runs SET state = :s, updated_at = CURRENT_TIMESTAMP, pool_open = :o, pool_in_use = :u, "
-           "pool_idle = :i, pool_created = :c, pool_validated = :v, pool_replaced = :r, pool_failed = :f "
-           "WHERE token = :t",
+    sql << "UPDATE pdr_runs SET state = :s, updated_at = " + dialect_.now() +
+               ", pool_open = :o, pool_in_use = :u, "
+               "pool_idle = :i, pool_created = :c, pool_validated = :v, pool_replaced = :r, pool_failed = :f "
+               "WHERE token = :t",
         soci::use(state), soci::use(open), soci::use(in_use), soci::use(idle), soci::use(pool.created),
         soci::use(pool.validated), soci::use(pool.replaced), soci::use(pool.failed), soci::use(owner.token);
     return Status::Ok();

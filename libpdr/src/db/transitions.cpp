@@ -504,8 +504,19 @@ void SociJobStore::write_outputs(Session& sql, const StatusChange& c) {
     sql << "UPDATE pdr_model_jobs SET run_stage = 'all' WHERE id = :id", soci::use(c.job_id);
   } else if (c.expect == JobState::Finished || c.next == JobState::Finished) {
     // Outputs recorded for an earlier run are no longer trusted; a new finish records its own.
-    // On MySQL the three file tables are emptied in one round trip.
-    if (dialect_.mysql) {
+    // On MySQL the three file tables are emptied in one round trip; on PostgreSQL the job's
+    // outputs are cleared in the same statement (data-modifying WITH).
+    const std::string clear =
+        "UPDATE pdr_model_jobs SET run_stage = 'all', output_hdf4_file = NULL, output_textout_file = NULL, "
+        "output_chemchk_file = NULL, output_mcdrt_zip_file = NULL, output_ctrl_ind_file = NULL, "
+        "output_hdf5_file = NULL, input_pdrnew_inp_file = NULL, input_json_file = NULL, log_file = NULL "
+        "WHERE id = ";
+    if (dialect_.pg) {
+      const std::string id = std::to_string(c.job_id);
+      sql << "WITH jf AS (DELETE FROM job_files WHERE job_id = " + id +
+                 "), hf AS (DELETE FROM hdf_files WHERE job_id = " + id +
+                 "), js AS (DELETE FROM json_files WHERE job_id = " + id + ") " + clear + id;
+    } else if (dialect_.mysql) {
       sql << "DELETE jf, hf, js FROM pdr_model_jobs j LEFT JOIN job_files jf ON jf.job_id = j.id LEFT JOIN "
              "hdf_files hf ON hf.job_id = j.id LEFT JOIN json_files js ON js.job_id = j.id WHERE j.id = :id",
           soci::use(c.job_id);
@@ -514,11 +525,7 @@ void SociJobStore::write_outputs(Session& sql, const StatusChange& c) {
       sql << "DELETE FROM hdf_files WHERE job_id = :id", soci::use(c.job_id);
       sql << "DELETE FROM json_files WHERE job_id = :id", soci::use(c.job_id);
     }
-    sql << "UPDATE pdr_model_jobs SET run_stage = 'all', output_hdf4_file = NULL, output_textout_file = NULL, "
-           "output_chemchk_file = NULL, output_mcdrt_zip_file = NULL, output_ctrl_ind_file = NULL, "
-           "output_hdf5_file = NULL, input_pdrnew_inp_file = NULL, input_json_file = NULL, log_file = NULL "
-           "WHERE id = :id",
-        soci::use(c.job_id);
+    if (!dialect_.pg) sql << clear + ":id", soci::use(c.job_id);
   }
   if (c.next == JobState::Finished) {
     record_files(sql, c);
