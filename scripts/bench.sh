@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Measures pdr_run side by side, in one run, on this machine, and prints a table with the targets:
 #   1. a no-op grid (the bundled mock executables: pdr, one onion, tar) of N jobs with 1, 2 and 4
-#      workers on SQLite and on MariaDB, next to the same executables run by a plain shell loop
+#      workers on SQLite, MariaDB and PostgreSQL, next to the same executables run by a plain shell loop
 #      and by GNU Parallel (parallel --joblog): jobs/s and the runner's overhead per job;
 #      and 4 processes x 4 workers on one MariaDB grid (completions/s);
-#   2. registering a 1,000,000-point grid (s) and `pdr_run status` on it (ms), on both databases;
+#   2. registering a 1,000,000-point grid (s) and `pdr_run status` on it (ms), on every database;
 #   3. peak database connections and peak RSS of a worker over a 10,000-job grid, and its RSS at
 #      1,000 vs 10,000 jobs (100,000 would take ~15 minutes here; BENCH_RSS_JOBS=100000 runs it);
 #   4. the database path alone (pdr_dbpath_bench: the runner, store and pool with no-op jobs),
-#      claim + record cycles/s on SQLite and MariaDB, and 48 processes x 8 workers on one
+#      claim + record cycles/s on SQLite, MariaDB and PostgreSQL, and 48 processes x 8 workers on one
 #      MariaDB (every job once, peak connections, cycle latency);
-#   5. the monitoring views of one model of a million jobs on MariaDB;
+#   5. the monitoring views of one model of a million jobs on MariaDB and PostgreSQL;
 #   6. pdr_run report of a 100,000-job model: its time, size, and Chromium drawing it.
-# MariaDB runs with its durable default (innodb_flush_log_at_trx_commit=1); rows marked
+# MariaDB runs with its durable default (innodb_flush_log_at_trx_commit=1), PostgreSQL with fsync,
+# synchronous_commit and full_page_writes on; rows marked
 # "relaxed" repeat a measurement with 2 (a commit may be lost on a power failure).
 #
 #   ./scripts/bench.sh           the full set (about 20 minutes on 2 cores)
