@@ -33,8 +33,8 @@ TEST(DbErrorTest, ALostOrRefusedMysqlConnectionIsTransientAndDropsTheSession) {
   }
 }
 
-TEST(DbErrorTest, LockWaitsDeadlocksAndFullServersAreRetriedOnALiveConnection) {
-  for (int code : {1040, 1203, 1205, 1213, 1467, 1317, 1158, 1159, 1160, 1161}) {
+TEST(DbErrorTest, LockWaitsDeadlocksAndFullServersOrDisksAreRetriedOnALiveConnection) {
+  for (int code : {1040, 1203, 1205, 1213, 1467, 1317, 1158, 1159, 1160, 1161, 1021, 1114, 1037, 1041}) {
     EXPECT_EQ(mysql(code).kind(), ErrorKind::kTransient) << code;
     EXPECT_FALSE(is_connection_lost(code)) << code;
   }
@@ -71,8 +71,8 @@ TEST(DbErrorTest, ALostPostgresqlSessionIsTransientAndDropsIt) {
   }
 }
 
-TEST(DbErrorTest, PostgresqlDeadlocksLockWaitsTimeoutsAndFullServersAreRetriedOnALiveSession) {
-  for (const char* state : {"53300", "40001", "40P01", "55P03", "57014"}) {
+TEST(DbErrorTest, PostgresqlDeadlocksLockWaitsTimeoutsAndFullServersOrDisksAreRetriedOnALiveSession) {
+  for (const char* state : {"53300", "40001", "40P01", "55P03", "57014", "53000", "53100", "53200"}) {
     const Status st = postgresql(state);
     EXPECT_EQ(st.kind(), ErrorKind::kTransient) << state;
     EXPECT_FALSE(is_connection_lost(st.code())) << state;
@@ -95,12 +95,13 @@ TEST(DbErrorTest, PostgresqlCredentialsSchemaAndConstraintErrorsFailAtOnce) {
   EXPECT_EQ(st.message().find('\n'), std::string::npos) << st.message();
 }
 
-TEST(DbErrorTest, SqliteBusyAndLockedAreTransientWithTheirExtendedCodes) {
+TEST(DbErrorTest, SqliteBusyLockedAndFullAreTransientWithTheirExtendedCodes) {
   EXPECT_EQ(sqlite(SQLITE_BUSY).kind(), ErrorKind::kTransient);
   EXPECT_EQ(sqlite(SQLITE_LOCKED).kind(), ErrorKind::kTransient);
   EXPECT_EQ(sqlite(SQLITE_BUSY_SNAPSHOT).kind(), ErrorKind::kTransient);
   EXPECT_EQ(sqlite(SQLITE_BUSY_SNAPSHOT).code(), SQLITE_BUSY_SNAPSHOT);
-  for (int code : {SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_READONLY, SQLITE_CONSTRAINT, SQLITE_FULL}) {
+  EXPECT_EQ(sqlite(SQLITE_FULL).kind(), ErrorKind::kTransient) << "a full disk is ridden out like an outage";
+  for (int code : {SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_READONLY, SQLITE_CONSTRAINT}) {
     EXPECT_EQ(sqlite(code).kind(), ErrorKind::kPermanent) << code;
   }
 }

@@ -389,6 +389,42 @@ TEST_F(NoJobLostTest, AFullScratchDiskStopsTheRunWithOneLine) {
   EXPECT_EQ(count_starts(dir_ / "trace"), 0u);
 }
 
+// A database disk that fills up mid-grid is ridden out like an outage: the running programs go
+// on, their outcomes wait in the journal, and once space is freed they are recorded and the rest
+// of the grid runs, every job once.
+TEST_F(NoJobLostTest, AFullDatabaseDiskIsRiddenOutAndNoJobIsLost) {
+  mount_small_disk(dir_ / "dbdisk", 1024);
+  if (HasFatalFailure() || IsSkipped()) return;
+  const std::string db = dir_ / "dbdisk/jobs.db";
+  test::write_text(dir_ / "cfg.yaml", "database:\n  path: " + db +
+                                          "\n  retry:\n    deadline: 1\nstorage:\n  base_dir: " + (dir_ / "store") +
+                                          "\nrun:\n  scratch_dir: " + (dir_ / "scratch") +
+                                          "\n  journal_dir: " + (dir_ / "journal") +
+                                          "\n  step_timeout: 30\nmodel_parameters:\n  species: [CO]\n");
+  const std::vector<std::string> grid = {"--model-name", "fdb", "--parallel", "--workers", "2",  "--dens",
+                                         "30",           "40",  "50",         "--chi",     "10", "20"};
+  const pid_t pid = test::start_pdr_run(dir_.path(), with_config(grid), env("*:sleep=2"));
+  wait_for_starts(2);
+  fill(dir_ / "dbdisk");
+  std::this_thread::sleep_for(std::chrono::seconds(5));  // the first two finish meanwhile
+  fs::remove(dir_ / "dbdisk/filler");
+  auto r = finish_within(90, pid, dir_.path());
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("database or disk is full"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("kept in the outage journal"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("2 recorded from the outage journal"), std::string::npos) << r.out;
+  const auto count = [&](const std::string& q) {
+    soci::session s(*soci::factory_sqlite3(), "db=" + db);
+    long long n = -1;
+    s << q, soci::into(n);
+    return n;
+  };
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished' AND attempts = 1"), 6);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM hdf_files"), 6) << "no provenance row given up on the full disk";
+  EXPECT_EQ(count_starts(dir_ / "trace"), 12u) << "each job's pdr and onion started once";
+  test::expect_history_agrees(count);
+}
+
 // Cases 7 and 9: while the database is unreachable, outcomes go to the journal; as soon as it
 // answers they are recorded and claiming resumes, while long jobs still run; a failure kept in
 // the journal counts like any other.

@@ -40,6 +40,12 @@ constexpr int kRetryable[] = {
     1467,
     1317,                    // ER_QUERY_INTERRUPTED
     1158, 1159, 1160, 1161,  // network read/write errors and timeouts
+    // The server out of disk or memory: an administrator can free it while the grid goes on
+    // (the outcomes wait in the journal past the deadline; running jobs are not stopped).
+    1021,  // ER_DISK_FULL
+    1114,  // ER_RECORD_FILE_FULL (InnoDB: the disk under the table is full)
+    1037,  // ER_OUTOFMEMORY
+    1041,  // ER_OUT_OF_RESOURCES
 };
 
 // PostgreSQL SQLSTATEs of a session that is gone (the connection must be discarded).
@@ -59,7 +65,10 @@ bool pg_retryable(const std::string& state) {
          state == "40001" ||  // serialization_failure
          state == "40P01" ||  // deadlock_detected
          state == "55P03" ||  // lock_not_available
-         state == "57014";    // query_canceled (statement_timeout)
+         state == "57014" ||  // query_canceled (statement_timeout)
+         state == "53000" ||  // insufficient_resources
+         state == "53100" ||  // disk_full (as on MySQL: freed while the grid goes on)
+         state == "53200";    // out_of_memory
 }
 
 }  // namespace
@@ -150,7 +159,8 @@ Status db_error_status(const std::exception& e, const std::string& context) {
   } else if (const auto* s = dynamic_cast<const soci::sqlite3_soci_error*>(&e)) {
     code = s->result();
     const int primary = code & 0xff;
-    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) kind = ErrorKind::kTransient;
+    // SQLITE_FULL: the disk under the database is full; space freed meanwhile lets it go on.
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED || primary == SQLITE_FULL) kind = ErrorKind::kTransient;
     what += " (SQLite result " + std::to_string(code) + ")";
   }
   return Status::Error(kind, context + ": " + what, code);

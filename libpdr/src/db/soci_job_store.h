@@ -432,11 +432,11 @@ class SociJobStore : public JobStore {
       write();
       sql << "RELEASE SAVEPOINT pdr_provenance";
     } catch (const soci::soci_error& e) {
-      Status st = db_error_status(e, "");
+      Status st = db_error_status(e, what + " not recorded");
       if (st.kind() == ErrorKind::kTransient || is_connection_lost(st.code())) throw;
       sql << "ROLLBACK TO SAVEPOINT pdr_provenance";
       sql << "RELEASE SAVEPOINT pdr_provenance";
-      spdlog::warn("{} not recorded: {}", what, st.message());
+      spdlog::warn("{}", st.message());
     }
   }
 
