@@ -5,10 +5,14 @@
 //
 //   PDR_MOCK_PLAN="<glob>:<action>[;<glob>:<action>...]"   matched against PDR_JOB_NAME
 //     actions: sleep=SECONDS  fail[=CODE]  crash  hang  no-output  onion-fail[=CODE]
-//   PDR_MOCK_TRACE=FILE   append "start|end <job> <epoch ms> <pid>" lines (for tests)
+//              litter (pdr leaves extra files in its directory)  relink (pdr replaces its link
+//              pdrinpdata/chem_rates.dat by a file); pdr fails with 4 when it starts amid either
+//   PDR_MOCK_TRACE=FILE   append "start|end <job> <epoch ms> <pid>" lines (for tests); a start
+//                         line ends with the working directory
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -49,7 +53,12 @@ void trace(const std::string& what) {
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();
   const std::string job = env("PDR_JOB_NAME").empty() ? "-" : env("PDR_JOB_NAME");
-  const std::string line = what + " " + job + " " + std::to_string(ms) + " " + std::to_string(getpid()) + "\n";
+  std::string line = what + " " + job + " " + std::to_string(ms) + " " + std::to_string(getpid());
+  if (what == "start") {
+    char cwd[4096];
+    if (getcwd(cwd, sizeof cwd) != nullptr) line += std::string(" ") + cwd;
+  }
+  line += "\n";
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (fd >= 0) {
     ssize_t n = write(fd, line.data(), line.size());
@@ -100,7 +109,21 @@ int apply_rules(const std::vector<Rule>& rules, bool onion) {
   return -1;
 }
 
+// What "litter" and "relink" leave behind, found at the start of a pdr step: "" when clean.
+std::string left_behind() {
+  struct stat sb;
+  for (const char* f : {"litter.txt", "Out/litter.out", "pdroutput/litter.dat", "litterdir"}) {
+    if (lstat(f, &sb) == 0) return f;
+  }
+  if (lstat("pdrinpdata/chem_rates.dat", &sb) == 0 && !S_ISLNK(sb.st_mode)) return "pdrinpdata/chem_rates.dat (a file)";
+  return "";
+}
+
 int run_pdr(const std::vector<Rule>& rules) {
+  if (const std::string found = left_behind(); !found.empty()) {
+    std::cout << "mock pdr: an earlier job's " << found << " is in this directory" << std::endl;
+    return 4;
+  }
   bool ok_json = false, ok_inp = false, ok_chem = false;
   const std::string json = read_file("pdr_config.json", &ok_json);
   const std::string inp = read_file("PDRNEW.INP", &ok_inp);
@@ -133,6 +156,20 @@ int run_pdr(const std::vector<Rule>& rules) {
   if (!ok) {
     std::cout << "mock pdr: cannot write outputs" << std::endl;
     return 2;
+  }
+  for (const auto& r : rules) {
+    if (r.action == "litter") {
+      mkdir("litterdir", 0755);
+      write_file("litterdir/x", "x\n");
+      write_file("litter.txt", "x\n");
+      write_file("Out/litter.out", "x\n");
+      write_file("pdroutput/litter.dat", "x\n");
+    } else if (r.action == "relink") {
+      bool read = false;
+      const std::string chem = read_file("pdrinpdata/chem_rates.dat", &read);
+      unlink("pdrinpdata/chem_rates.dat");
+      write_file("pdrinpdata/chem_rates.dat", chem);
+    }
   }
   std::cout << "mock pdr: done" << std::endl;
   return 0;

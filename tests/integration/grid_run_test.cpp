@@ -713,6 +713,46 @@ TEST_P(InterruptTest, StopsChildrenAndLeavesNoRunningJob) {
 
 INSTANTIATE_TEST_SUITE_P(Signals, InterruptTest, ::testing::Values(SIGINT, SIGTERM, SIGHUP));
 
+// A job directory serves one job after another once a job finished in it: the next job finds it
+// as a fresh one (what the job wrote there is gone, its links are the same), and a directory
+// whose links a job changed, or whose job failed, is not used again.
+TEST_F(GridRunTest, AFinishedJobsDirectoryServesTheNextAsFresh) {
+  auto r = run({"--model-name", "re", "--dens", "30", "40", "50", "--chi", "10", "20", "--mass", "-10"},
+               "*:litter;100_40_-10_10_00:relink;100_50_-10_10_00:onion-fail");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.out.find("5 finished, 1 failed"), std::string::npos) << r.out << r.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status <> 'finished' AND model_job_name = "
+                      "'100_50_-10_10_00' AND error LIKE 'onion CO: exit code 3%'"),
+            1);
+  EXPECT_EQ(r.err.find("earlier job"), std::string::npos) << "a job found another's files: " << r.err;
+  // The directory each program started in, in start order (pdr, then the onions, per attempt).
+  std::vector<std::pair<std::string, std::string>> starts;  // job, directory
+  std::istringstream in(test::read_text(dir_ / "trace"));
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream f(line);
+    std::string what, job, ms, pid, cwd;
+    f >> what >> job >> ms >> pid >> cwd;
+    if (what == "start") starts.emplace_back(job, cwd);
+  }
+  ASSERT_FALSE(starts.empty());
+  std::map<std::string, std::set<std::string>> jobs_of;  // directory -> jobs run in it
+  for (const auto& [job, cwd] : starts) jobs_of[cwd].insert(job);
+  size_t shared = 0;
+  for (const auto& [cwd, jobs] : jobs_of) shared = std::max(shared, jobs.size());
+  EXPECT_GT(shared, 1u) << "no directory served a second job";
+  // After the job that changed a link, and after each failed attempt, its directory is not seen again.
+  for (size_t i = 0; i < starts.size(); ++i) {
+    const auto& [job, cwd] = starts[i];
+    if (job != "100_40_-10_10_00" && job != "100_50_-10_10_00") continue;
+    for (size_t k = i + 1; k < starts.size(); ++k) {
+      if (starts[k].first != job) {
+        EXPECT_NE(starts[k].second, cwd) << starts[k].first << " ran where " << job << " did";
+      }
+    }
+  }
+  EXPECT_TRUE(fs::is_empty(dir_ / "scratch")) << "working directories are removed";
+}
+
 TEST_F(GridRunTest, KeepTmpKeepsTheWorkingDirectory) {
   auto r = run({"--model-name", "k", "--dens", "30", "--chi", "10", "--keep-tmp"});
   ASSERT_EQ(r.code, 0) << r.err;

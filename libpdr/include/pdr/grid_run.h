@@ -87,7 +87,7 @@ class GridRun {
   const std::chrono::steady_clock::time_point created_ = std::chrono::steady_clock::now();
   Result<std::unique_ptr<WorkArea>> open_work_area(const Owner& owner) const;
   void record_run(const Owner& owner, const std::string& state);
-  std::unique_ptr<JobExecutor> executor(const Owner& owner, const WorkArea& area, ActiveJobs& active, StopSignal& stop);
+  std::unique_ptr<JobExecutor> executor(const Owner& owner, WorkArea& area, ActiveJobs& active, StopSignal& stop);
   void log_end(const RunSummary& summary, const Journal& journal) const;
 
   Settings settings_;

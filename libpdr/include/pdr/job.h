@@ -15,6 +15,8 @@
 
 namespace pdr {
 
+class WorkArea;
+
 class StopSignal;
 class Storage;
 
@@ -57,9 +59,9 @@ struct JobControl {
   const StopSignal* cancel = nullptr;
   // Names this attempt's staged outputs (see Storage); "" stores them under their final names.
   std::string stage_tag;
-  // The process's work area (see WorkArea): job directories go there unless kept (--keep-tmp);
-  // "" = directly in run.scratch_dir.
-  std::string work_root;
+  // The process's work area: job directories go there unless kept (--keep-tmp), and a job that
+  // finished hands its directory back for the next; nullptr = directly in run.scratch_dir.
+  WorkArea* area = nullptr;
   // Told when the attempt enters a stage (pdr, each onion species, storage): its history.
   std::function<void(Stage stage, const std::string& detail)> stage_started;
 };

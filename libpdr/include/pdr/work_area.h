@@ -5,7 +5,9 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "pdr/status.h"
 
@@ -23,10 +25,17 @@ class WorkArea {
 
   const std::string& path() const { return path_; }
 
+  // Job directories that a finished job left exactly as a fresh one (its links and empty output
+  // directories, see job.cpp), for the next job to run in without making them again. Thread-safe.
+  std::string take_reusable();  // "" when there is none
+  void give_back(std::string dir);
+
  private:
   WorkArea(std::string path, int lock_fd) : path_(std::move(path)), lock_fd_(lock_fd) {}
   std::string path_;
   int lock_fd_ = -1;
+  std::mutex mutex_;
+  std::vector<std::string> reusable_;
 };
 
 }  // namespace pdr

@@ -264,7 +264,7 @@ void GridRun::record_run(const Owner& owner, const std::string& state) {
   if (!st.ok()) spdlog::warn("could not record this run in the database: {}", st.message());
 }
 
-std::unique_ptr<JobExecutor> GridRun::executor(const Owner& owner, const WorkArea& area, ActiveJobs& active,
+std::unique_ptr<JobExecutor> GridRun::executor(const Owner& owner, WorkArea& area, ActiveJobs& active,
                                                StopSignal& stop) {
   return make_tbb_executor(settings_.run.workers, [this, &owner, &area, &active, &stop](const ClaimedJob& job) {
     spdlog::info("[job {} {}] started (attempt {})", job.id, job.name, job.attempt);
@@ -290,7 +290,7 @@ std::unique_ptr<JobExecutor> GridRun::executor(const Owner& owner, const WorkAre
     // No lease round trip before storing: the heartbeat raises `cancel` within one beat of a
     // lost lease, and staged outputs of a late attempt are never given their final names.
     control.stage_tag = owner.token.substr(0, 12) + "-" + std::to_string(job.epoch);
-    control.work_root = area.path();
+    control.area = &area;
     control.stage_started = [&active, id = job.id](Stage stage, const std::string& detail) {
       active.stage_started(id, stage, detail);
     };

@@ -11,6 +11,8 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include "engine/tarball.h"
@@ -19,6 +21,7 @@
 #include "pdr/stop_signal.h"
 #include "pdr/storage.h"
 #include "pdr/template.h"
+#include "pdr/work_area.h"
 #include "util/file.h"
 #include "util/text.h"
 
@@ -133,12 +136,23 @@ class JobExecution {
     return false;
   }
 
+  // The job's own directory: one a finished job handed back (exactly as fresh), or a new one.
   bool setup() {
+    if (area() != nullptr) dir_ = area()->take_reusable();
+    if (dir_.empty() && !make_dir()) return false;
+    return write_inputs();
+  }
+
+  // In the process's work area unless the directory is to be kept (--keep-tmp).
+  WorkArea* area() const { return control_ != nullptr && !plan_.settings.run.keep_tmp ? control_->area : nullptr; }
+
+  bool make_dir() {
     std::error_code ec;
-    const bool in_area = control_ != nullptr && !control_->work_root.empty() && !plan_.settings.run.keep_tmp;
-    const std::string root = in_area ? control_->work_root : plan_.settings.run.scratch_dir;
-    if (!in_area) fs::create_directories(root, ec);  // a work area that vanished is not made again unlocked
-    std::string pattern = root + "/pdr-job" + std::to_string(job_.id) + "-XXXXXX";
+    const std::string root = area() != nullptr ? area()->path() : plan_.settings.run.scratch_dir;
+    if (area() == nullptr) fs::create_directories(root, ec);  // a work area that vanished is not made again unlocked
+    // A kept directory names its job; one in the work area serves one job after another.
+    std::string pattern =
+        root + (area() != nullptr ? std::string("/pdr-job-XXXXXX") : "/pdr-job" + std::to_string(job_.id) + "-XXXXXX");
     std::vector<char> buf(pattern.begin(), pattern.end());
     buf.push_back('\0');
     if (mkdtemp(buf.data()) == nullptr) {
@@ -181,6 +195,10 @@ class JobExecution {
       fs::create_symlink(fs::path(base) / *exe, fs::path(dir_) / *exe, ec);
       if (ec) return fail(Stage::Setup, "cannot link " + *exe + ": " + ec.message());
     }
+    return true;
+  }
+
+  bool write_inputs() {
     if (!plan_.pdrnew_template.empty()) {
       auto text = render_template(plan_.pdrnew_template, TemplateKind::PdrNew, params_, pdr().chem_database,
                                   plan_.pdrnew_template_path);
@@ -365,8 +383,80 @@ class JobExecution {
       result_.kept_dir = dir_;
       return;
     }
+    // Only after a finish, where every program ended by itself: a killed or failed one may
+    // have left something behind that the next job must not see.
+    if (area() != nullptr && result_.state == JobState::Finished && reset_for_reuse()) {
+      area()->give_back(dir_);
+      return;
+    }
     std::error_code ec;
     fs::remove_all(dir_, ec);
+  }
+
+  // Makes the directory what make_dir() makes: its links (each to the same target) and its
+  // output directories, empty; everything the job wrote goes. False (the directory is not
+  // reused) when anything else is found or cannot be removed.
+  bool reset_for_reuse() {
+    std::error_code ec;
+    const std::string base = pdr().base_dir;
+    std::map<std::string, fs::path> links;  // name -> target
+    std::set<std::string> outs = {"pdroutput", "onionoutput", "Out"};
+    for (const auto& d : plan_.settings.run.pdr_out_dirs) outs.insert(d);
+    for (const std::string* exe :
+         {&pdr().pdr_file_name, &pdr().onion_file_name, &pdr().getctrlind_file_name, &pdr().mrt_file_name}) {
+      links[*exe] = fs::path(base) / *exe;
+    }
+    std::map<std::string, fs::path> inpdata;  // pdrinpdata/: a real directory of links
+    for (const auto& d : plan_.settings.run.pdr_inp_dirs) {
+      const fs::path src = fs::path(base) / d;
+      if (!fs::is_directory(src, ec)) continue;
+      if (d == "pdrinpdata") {
+        for (const auto& entry : fs::directory_iterator(src, ec)) inpdata[entry.path().filename()] = entry.path();
+        if (ec) return false;
+      } else {
+        links[d] = src;
+      }
+    }
+    inpdata["chem_rates.dat"] = plan_.provenance.chem_full_path;
+    // Names that overlap (an output directory named like a link): not the layout this knows.
+    if (links.count("pdrinpdata") != 0 || outs.count("pdrinpdata") != 0) return false;
+    for (const auto& o : outs) {
+      if (links.count(o) != 0) return false;
+    }
+    const auto same_links = [&ec](const fs::path& dir, const std::map<std::string, fs::path>& expected) {
+      size_t seen = 0;
+      for (const auto& entry : fs::directory_iterator(dir, ec)) {
+        const auto it = expected.find(entry.path().filename());
+        if (it == expected.end() || !entry.is_symlink(ec) || fs::read_symlink(entry.path(), ec) != it->second) {
+          return false;
+        }
+        ++seen;
+      }
+      return !ec && seen == expected.size();
+    };
+    size_t seen = 0;
+    for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+      const std::string name = entry.path().filename();
+      if (const auto it = links.find(name); it != links.end()) {
+        if (!entry.is_symlink(ec) || fs::read_symlink(entry.path(), ec) != it->second) return false;
+        ++seen;
+      } else if (outs.count(name) != 0 || name == "pdrinpdata") {
+        if (entry.is_symlink(ec) || !entry.is_directory(ec)) return false;
+        if (name == "pdrinpdata") {
+          if (!same_links(entry.path(), inpdata)) return false;
+        } else {
+          for (const auto& inner : fs::directory_iterator(entry.path(), ec)) {
+            fs::remove_all(inner.path(), ec);
+            if (ec) return false;
+          }
+        }
+        ++seen;
+      } else {
+        fs::remove_all(entry.path(), ec);
+      }
+      if (ec) return false;
+    }
+    return !ec && seen == links.size() + outs.size() + 1;
   }
 
   const JobPlan& plan_;

@@ -85,6 +85,19 @@ Result<std::unique_ptr<WorkArea>> WorkArea::open(const std::string& scratch_dir,
   return std::unique_ptr<WorkArea>(new WorkArea(dir.string(), fd));
 }
 
+std::string WorkArea::take_reusable() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (reusable_.empty()) return {};
+  std::string dir = std::move(reusable_.back());
+  reusable_.pop_back();
+  return dir;
+}
+
+void WorkArea::give_back(std::string dir) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  reusable_.push_back(std::move(dir));
+}
+
 WorkArea::~WorkArea() {
   std::error_code ec;
   fs::remove_all(path_, ec);

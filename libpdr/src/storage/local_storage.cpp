@@ -48,9 +48,16 @@ class LocalStorage : public Storage {
     const fs::path tmp = stage_tag.empty()
                              ? dest.parent_path() / ("." + dest.filename().string() + ".tmp" + std::to_string(rng()))
                              : target;
-    if (!stage_tag.empty()) fs::remove(tmp, ec);  // left by an attempt that died in this very step
-    const bool linked = link_ && !stage_tag.empty() && ::link(local_path.c_str(), tmp.c_str()) == 0;
+    bool linked = false;
+    if (link_ && !stage_tag.empty()) {
+      linked = ::link(local_path.c_str(), tmp.c_str()) == 0;
+      if (!linked && errno == EEXIST) {  // left by an attempt that died in this very step
+        fs::remove(tmp, ec);
+        linked = ::link(local_path.c_str(), tmp.c_str()) == 0;
+      }
+    }
     if (!linked) {
+      if (!stage_tag.empty()) fs::remove(tmp, ec);  // not written through a link left behind
       fs::copy_file(local_path, tmp, fs::copy_options::overwrite_existing, ec);
       if (ec) {
         std::error_code ignore;
