@@ -218,17 +218,23 @@ std::map<long long, ParameterValues> SociJobStore::parameter_rows(Session& sql, 
   std::string list;
   for (long long id : ids) list += (list.empty() ? "" : ", ") + std::to_string(id);
   soci::rowset<soci::row> rs = (sql.prepare << "SELECT * FROM kosmatau_parameters WHERE id IN (" + list + ")");
+  // Every row has the same columns: which parameter each is, and where the id is, once.
+  std::vector<const ParamSpec*> specs;
+  std::size_t id_column = 0;
   for (const auto& row : rs) {
-    long long id = 0;
+    if (specs.empty()) {
+      for (std::size_t i = 0; i < row.size(); ++i) {
+        const std::string name = row.get_properties(i).get_name();
+        if (lower(name) == "id") id_column = i;
+        specs.push_back(find_parameter(name));
+      }
+    }
     ParameterValues values;
     for (std::size_t i = 0; i < row.size(); ++i) {
-      const std::string name = row.get_properties(i).get_name();
-      if (lower(name) == "id") id = as_integer(row, i);
-      const ParamSpec* spec = find_parameter(name);
-      if (spec == nullptr) continue;
-      values[spec->name] = row.get_indicator(i) == soci::i_null ? "" : field_text(row, i, spec->type);
+      if (specs[i] == nullptr) continue;
+      values[specs[i]->name] = row.get_indicator(i) == soci::i_null ? "" : field_text(row, i, specs[i]->type);
     }
-    out[id] = std::move(values);
+    out[as_integer(row, id_column)] = std::move(values);
   }
   return out;
 }
