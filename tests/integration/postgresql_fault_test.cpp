@@ -16,10 +16,12 @@
 #include <map>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "support/history_check.h"
 #include "support/postgresql.h"
 #include "support/run_binary.h"
+#include "support/store_check.h"
 #include "support/tcp_proxy.h"
 
 namespace pdr {
@@ -76,6 +78,16 @@ class PostgresqlFaultTest : public ::testing::Test {
   long long finished() const { return q("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"); }
   void wait_for(const std::string& sql, long long n) const {
     for (int i = 0; i < 1200 && q(sql) < n; ++i) std::this_thread::sleep_for(50ms);
+  }
+  // Process A registers and runs `model`'s grid in dir/a; once every job is registered, process B
+  // joins as a `worker` in dir/b. Returns when B runs 4 jobs.
+  std::pair<pid_t, pid_t> start_two(const std::string& model, const std::string& plan) const {
+    for (const char* d : {"a", "b"}) fs::create_directories(dir_ / d);
+    const pid_t a = test::start_pdr_run(dir_ / "a", grid(model), env(plan));
+    wait_for("SELECT COUNT(*) FROM pdr_model_jobs", 200);
+    const pid_t b = test::start_pdr_run(dir_ / "b", worker(model), env(plan));
+    wait_for("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running' AND pid = " + std::to_string(b), 4);
+    return {a, b};
   }
   // pdr_run's sessions on the server.
   long long sessions() const { return server_->number("SELECT COUNT(*) FROM pg_stat_activity WHERE usename = 'pdr'"); }
@@ -355,12 +367,8 @@ TEST_F(PostgresqlFaultTest, P8_BadCredentialsFailAtOnceWithOneLine) {
 TEST_F(PostgresqlFaultTest, M_TwoProcessesOneSigkilledEveryJobOnce) {
   START_SERVER("");
   write_config("", "  lease_seconds: 4\n  heartbeat_seconds: 1\n");
-  for (const char* d : {"a", "b"}) fs::create_directories(dir_ / d);
-  const pid_t a = test::start_pdr_run(dir_ / "a", grid("pm"), env("*:sleep=0.2"));
-  wait_for("SELECT COUNT(*) FROM pdr_model_jobs", 200);
-  const pid_t b = test::start_pdr_run(dir_ / "b", worker("pm"), env("*:sleep=0.2"));
+  const auto [a, b] = start_two("pm", "*:sleep=0.2");
   const std::string of_b = " FROM pdr_model_jobs WHERE status = 'running' AND pid = " + std::to_string(b);
-  wait_for("SELECT COUNT(*)" + of_b, 4);
   ::kill(b, SIGKILL);
   auto rb = test::finish_pdr_run(b, dir_ / "b");
   ASSERT_GT(q("SELECT COUNT(*)" + of_b), 0) << "the killed process held jobs";
@@ -392,11 +400,7 @@ TEST_F(PostgresqlFaultTest, M_TwoProcessesOneSigkilledEveryJobOnce) {
 TEST_F(PostgresqlFaultTest, F_AStoppedProcessesLateOutcomesAreRejected) {
   START_SERVER("");
   write_config("", "  lease_seconds: 3\n  heartbeat_seconds: 1\n");
-  for (const char* d : {"a", "b"}) fs::create_directories(dir_ / d);
-  const pid_t a = test::start_pdr_run(dir_ / "a", grid("pf"), env("*:sleep=0.3"));
-  wait_for("SELECT COUNT(*) FROM pdr_model_jobs", 200);
-  const pid_t b = test::start_pdr_run(dir_ / "b", worker("pf"), env("*:sleep=0.3"));
-  wait_for("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running' AND pid = " + std::to_string(b), 4);
+  const auto [a, b] = start_two("pf", "*:sleep=0.3");
   ::kill(b, SIGSTOP);
   std::this_thread::sleep_for(6s);  // past the lease: A takes B's jobs over
   ::kill(b, SIGCONT);
@@ -407,12 +411,7 @@ TEST_F(PostgresqlFaultTest, F_AStoppedProcessesLateOutcomesAreRejected) {
   EXPECT_NE(rb.out.find("outcomes dropped (lease taken over)"), std::string::npos) << rb.out << tail(rb.err);
   EXPECT_GE(q("SELECT COUNT(*) FROM pdr_model_jobs WHERE lease_epoch = 2"), 1);
   expect_consistent({ra, rb}, 200, /*each_ran_once=*/false);
-  auto v = test::run_pdr_run(dir_ / "a", {"verify", "--config", dir_ / "cfg.yaml", "--model-name", "pf"}, env(""));
-  EXPECT_EQ(v.code, 0) << v.err;
-  EXPECT_NE(v.out.find("0 jobs back to pending"), std::string::npos) << v.out;
-  for (const auto& e : fs::recursive_directory_iterator(dir_ / "store")) {
-    EXPECT_EQ(e.path().filename().string().find(".staged-"), std::string::npos) << e.path();
-  }
+  test::expect_store_verified(dir_.path(), "pf", env(""));
   EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_runs WHERE state = 'running'"), 0) << "both runs ended";
 }
 

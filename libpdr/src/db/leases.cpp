@@ -98,15 +98,12 @@ Result<long long> SociJobStore::reap_expired() {
     // A run that has not renewed anything for a whole lease (SIGKILLed, its node gone) no
     // longer says it runs: pdr_workers_v and status show it as lost. A non-locking read first,
     // then each row by its unique token.
+    const std::string silent = "state = 'running' AND updated_at < " + dialect_.now_plus(-policy_.lease_seconds);
     std::vector<std::string> lost;
-    soci::rowset<std::string> runs = (sql.prepare << "SELECT token FROM pdr_runs WHERE state = 'running' AND "
-                                                     "updated_at < " +
-                                                         dialect_.now_plus(-policy_.lease_seconds));
+    soci::rowset<std::string> runs = (sql.prepare << "SELECT token FROM pdr_runs WHERE " + silent);
     for (const auto& t : runs) lost.push_back(t);
     for (const auto& t : lost) {
-      sql << "UPDATE pdr_runs SET state = 'lost' WHERE token = :t AND state = 'running' AND updated_at < " +
-                 dialect_.now_plus(-policy_.lease_seconds),
-          soci::use(t);
+      sql << "UPDATE pdr_runs SET state = 'lost' WHERE token = :t AND " + silent, soci::use(t);
     }
     return Status::Ok();
   });
