@@ -55,6 +55,22 @@ TEST(ProcessTest, TimeoutKillsTheWholeProcessGroup) {
   EXPECT_FALSE(test::process_running(grandchild)) << "the grandchild must be killed with the group";
 }
 
+// A program that ends by itself leaves nothing running in its group: no straggler writes into
+// the job's directory, which the next job may use.
+TEST(ProcessTest, WhatAProgramLeavesRunningInItsGroupEndsWithIt) {
+  test::TempDir dir;
+  auto r = sh("sleep 300 & echo $! > " + (dir / "child") + "; exit 0", dir / "log");
+  EXPECT_EQ(r.outcome, ProcessResult::Outcome::Exited);
+  EXPECT_EQ(r.exit_code, 0);
+  const int grandchild = std::stoi(test::read_text(dir / "child"));
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = !test::process_running(grandchild);
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(gone) << "the program's background process must end with it";
+}
+
 TEST(ProcessTest, StopRequestEndsTheChild) {
   test::TempDir dir;
   StopSignal stop;

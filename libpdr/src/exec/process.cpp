@@ -278,7 +278,13 @@ ProcessResult run_process(const ProcessSpec& spec, const StopSignal* stop) {
       Clock::now() + std::chrono::milliseconds(static_cast<long long>(std::llround(spec.timeout_seconds * 1000.0)));
   int status = 0;
   const int why = wait_child(pid, pidfd, deadline, has_deadline, stop, spec.cancel, &status);
-  if (why != 0) kill_group(pid, &status);
+  if (why != 0) {
+    kill_group(pid, &status);
+  } else {
+    // The program ended by itself: whatever it left running in its group goes too, so nothing
+    // writes into the job's directory (which the next job may use) once the step is over.
+    kill(-pid, SIGKILL);
+  }
   if (pidfd >= 0) close(pidfd);
 
   if (why == 1) {
