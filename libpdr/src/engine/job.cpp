@@ -139,6 +139,7 @@ class JobExecution {
   // The job's own directory: one a finished job handed back (exactly as fresh), or a new one.
   bool setup() {
     if (area() != nullptr) dir_ = area()->take_reusable();
+    if (!dir_.empty() && ::access(dir_.c_str(), F_OK) != 0) dir_.clear();  // removed meanwhile
     if (dir_.empty() && !make_dir()) return false;
     return write_inputs();
   }
