@@ -5,6 +5,8 @@
 //
 //   PDR_MOCK_PLAN="<glob>:<action>[;<glob>:<action>...]"   matched against PDR_JOB_NAME
 //     actions: sleep=SECONDS  fail[=CODE]  crash  hang  no-output  onion-fail[=CODE]
+//              daemon (pdr leaves a process in a session of its own that writes Out/daemon.out
+//              into its directory 1 s later)
 //              litter (pdr leaves extra files in its directory)  relink (pdr replaces its link
 //              pdrinpdata/chem_rates.dat by a file); pdr fails with 4 when it starts amid either
 //   PDR_MOCK_TRACE=FILE   append "start|end <job> <epoch ms> <pid>" lines (for tests); a start
@@ -164,6 +166,13 @@ int run_pdr(const std::vector<Rule>& rules) {
       write_file("litter.txt", "x\n");
       write_file("Out/litter.out", "x\n");
       write_file("pdroutput/litter.dat", "x\n");
+    } else if (r.action == "daemon") {
+      if (fork() == 0) {
+        setsid();
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        write_file("Out/daemon.out", "job " + env("PDR_JOB_NAME") + "\n");
+        _exit(0);
+      }
     } else if (r.action == "relink") {
       bool read = false;
       const std::string chem = read_file("pdrinpdata/chem_rates.dat", &read);

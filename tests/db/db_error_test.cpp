@@ -95,12 +95,14 @@ TEST(DbErrorTest, PostgresqlCredentialsSchemaAndConstraintErrorsFailAtOnce) {
   EXPECT_EQ(st.message().find('\n'), std::string::npos) << st.message();
 }
 
-TEST(DbErrorTest, SqliteBusyLockedAndFullAreTransientWithTheirExtendedCodes) {
+TEST(DbErrorTest, SqliteBusyLockedFullAndIoErrorsAreTransientWithTheirExtendedCodes) {
   EXPECT_EQ(sqlite(SQLITE_BUSY).kind(), ErrorKind::kTransient);
   EXPECT_EQ(sqlite(SQLITE_LOCKED).kind(), ErrorKind::kTransient);
   EXPECT_EQ(sqlite(SQLITE_BUSY_SNAPSHOT).kind(), ErrorKind::kTransient);
   EXPECT_EQ(sqlite(SQLITE_BUSY_SNAPSHOT).code(), SQLITE_BUSY_SNAPSHOT);
-  EXPECT_EQ(sqlite(SQLITE_FULL).kind(), ErrorKind::kTransient) << "a full disk is ridden out like an outage";
+  for (int code : {SQLITE_FULL, SQLITE_IOERR, SQLITE_IOERR_WRITE, SQLITE_IOERR_SHMSIZE}) {
+    EXPECT_EQ(sqlite(code).kind(), ErrorKind::kTransient) << code << ": a full disk is ridden out like an outage";
+  }
   for (int code : {SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_READONLY, SQLITE_CONSTRAINT}) {
     EXPECT_EQ(sqlite(code).kind(), ErrorKind::kPermanent) << code;
   }

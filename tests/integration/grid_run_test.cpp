@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -751,6 +752,40 @@ TEST_F(GridRunTest, AFinishedJobsDirectoryServesTheNextAsFresh) {
     }
   }
   EXPECT_TRUE(fs::is_empty(dir_ / "scratch")) << "working directories are removed";
+}
+
+// A directory in which something the job started still works (a process in a session of its
+// own) is not given to the next job: what it writes later lands in no other job's outputs.
+TEST_F(GridRunTest, ADirectoryAStrayProcessStillWorksInIsNotReused) {
+  auto r = run({"--model-name", "dm", "--dens", "30", "40", "50", "60", "--chi", "10", "--mass", "-10"},
+               "100_30_-10_10_00:daemon;*:sleep=0.4");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the stray process has written
+  std::string daemon_dir;
+  std::istringstream in(test::read_text(dir_ / "trace"));
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream f(line);
+    std::string what, job, ms, pid, cwd;
+    f >> what >> job >> ms >> pid >> cwd;
+    if (what != "start") continue;
+    if (job == "100_30_-10_10_00") daemon_dir = cwd;
+    if (job != "100_30_-10_10_00" && !daemon_dir.empty()) {
+      EXPECT_NE(cwd, daemon_dir) << job << " ran in it";
+    }
+  }
+  EXPECT_FALSE(daemon_dir.empty());
+  for (const auto& e : fs::directory_iterator(dir_ / "store/dm/pdrgrid")) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("MCDRT", 0) != 0) continue;
+    std::string listing;
+    if (FILE* tar = ::popen(("tar -tzf " + e.path().string()).c_str(), "r")) {
+      char buf[256];
+      while (std::fgets(buf, sizeof buf, tar) != nullptr) listing += buf;
+      ::pclose(tar);
+    }
+    EXPECT_NE(listing.find("Out/mock.out"), std::string::npos) << name;
+    EXPECT_EQ(listing.find("daemon.out"), std::string::npos) << name << ": " << listing;
+  }
 }
 
 TEST_F(GridRunTest, KeepTmpKeepsTheWorkingDirectory) {

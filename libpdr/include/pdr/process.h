@@ -31,6 +31,7 @@ struct ProcessResult {
   bool success() const { return outcome == Outcome::Exited && exit_code == 0; }
   std::string describe() const;  // "exit code 3", "killed by signal 11", "timed out after 2 s"
   double timeout_seconds = 0;
+  long long pid = 0;  // the child's, once started
 };
 
 ProcessResult run_process(const ProcessSpec& spec, const StopSignal* stop);

@@ -160,7 +160,11 @@ Status db_error_status(const std::exception& e, const std::string& context) {
     code = s->result();
     const int primary = code & 0xff;
     // SQLITE_FULL: the disk under the database is full; space freed meanwhile lets it go on.
-    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED || primary == SQLITE_FULL) kind = ErrorKind::kTransient;
+    // SQLITE_IOERR: how a full disk shows when a connection cannot make its -wal or -shm file
+    // (and a failing disk, which stays failed until the deadline).
+    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED || primary == SQLITE_FULL || primary == SQLITE_IOERR) {
+      kind = ErrorKind::kTransient;
+    }
     what += " (SQLite result " + std::to_string(code) + ")";
   }
   return Status::Error(kind, context + ": " + what, code);

@@ -1,5 +1,6 @@
 #include "pdr/job.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -7,6 +8,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -14,6 +16,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include "engine/tarball.h"
 #include "pdr/process.h"
@@ -75,6 +78,32 @@ std::string program_tail(const std::string& path, size_t count = 3) {
   std::string out;
   for (const auto& l : kept) out += (out.empty() ? "" : " | ") + l;
   return out;
+}
+
+// Whether a process has its working directory in `dir` (absolute, without symlinks): something a
+// step left running outside its process group (setsid, a daemon) that may still write there.
+// Only processes started since `since_pid` (the job's first program) are looked at, all of them
+// when process ids wrapped around meanwhile. True when /proc cannot be read: nobody can tell.
+bool a_process_works_in(const std::string& dir, long long since_pid) {
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return true;
+  if (auto last = read_file("/proc/sys/kernel/ns_last_pid"); !last.ok() || std::atoll(last->c_str()) < since_pid) {
+    since_pid = 0;
+  }
+  bool found = false;
+  char buf[4096];
+  while (const dirent* e = ::readdir(proc)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9' || std::atoll(e->d_name) < since_pid) continue;
+    const ssize_t n = ::readlink((std::string("/proc/") + e->d_name + "/cwd").c_str(), buf, sizeof buf);
+    if (n <= 0 || static_cast<size_t>(n) < dir.size()) continue;
+    const std::string_view cwd(buf, static_cast<size_t>(n));
+    if (cwd.compare(0, dir.size(), dir) == 0 && (cwd.size() == dir.size() || cwd[dir.size()] == '/')) {
+      found = true;
+      break;
+    }
+  }
+  ::closedir(proc);
+  return found;
 }
 
 // The work of one job, stage by stage; each stage failure ends the job with "<stage>: ...".
@@ -139,7 +168,13 @@ class JobExecution {
   // The job's own directory: one a finished job handed back (exactly as fresh), or a new one.
   bool setup() {
     if (area() != nullptr) dir_ = area()->take_reusable();
-    if (!dir_.empty() && ::access(dir_.c_str(), F_OK) != 0) dir_.clear();  // removed meanwhile
+    // Checked again when taken: the base directory may have changed while it waited, or it may
+    // have been removed meanwhile.
+    if (!dir_.empty() && !reset_for_reuse(/*clean=*/false)) {
+      std::error_code ec;
+      fs::remove_all(dir_, ec);
+      dir_.clear();
+    }
     if (dir_.empty() && !make_dir()) return false;
     return write_inputs();
   }
@@ -228,7 +263,9 @@ class JobExecution {
     spec.output_path = output;
     spec.timeout_seconds = plan_.settings.run.step_timeout;
     spec.cancel = cancel_;
-    return run_process(spec, stop_);
+    ProcessResult r = run_process(spec, stop_);
+    if (first_pid_ == 0) first_pid_ = r.pid;
+    return r;
   }
 
   // `kept_as`: where the program's whole output was stored ("" when it could not be).
@@ -384,9 +421,13 @@ class JobExecution {
       result_.kept_dir = dir_;
       return;
     }
-    // Only after a finish, where every program ended by itself: a killed or failed one may
-    // have left something behind that the next job must not see.
-    if (area() != nullptr && result_.state == JobState::Finished && reset_for_reuse()) {
+    // Only after a finish, where every program ended by itself (a killed or failed one may have
+    // left something behind that the next job must not see), and when nothing the job started
+    // still works in it.
+    std::error_code canon;
+    const fs::path real = fs::canonical(dir_, canon);
+    if (area() != nullptr && result_.state == JobState::Finished && !canon &&
+        !a_process_works_in(real.string(), first_pid_) && reset_for_reuse(/*clean=*/true)) {
       area()->give_back(dir_);
       return;
     }
@@ -394,10 +435,11 @@ class JobExecution {
     fs::remove_all(dir_, ec);
   }
 
-  // Makes the directory what make_dir() makes: its links (each to the same target) and its
-  // output directories, empty; everything the job wrote goes. False (the directory is not
-  // reused) when anything else is found or cannot be removed.
-  bool reset_for_reuse() {
+  // Makes the directory what make_dir() makes now: its links (each to the same target) and its
+  // output directories, empty; with `clean`, everything the job wrote goes, without it the
+  // directory must be that already. False (the directory is not reused) when anything else is
+  // found or cannot be removed.
+  bool reset_for_reuse(bool clean) {
     std::error_code ec;
     const std::string base = pdr().base_dir;
     std::map<std::string, fs::path> links;  // name -> target
@@ -447,12 +489,14 @@ class JobExecution {
           if (!same_links(entry.path(), inpdata)) return false;
         } else {
           for (const auto& inner : fs::directory_iterator(entry.path(), ec)) {
+            if (!clean) return false;
             fs::remove_all(inner.path(), ec);
             if (ec) return false;
           }
         }
         ++seen;
       } else {
+        if (!clean) return false;
         fs::remove_all(entry.path(), ec);
       }
       if (ec) return false;
@@ -469,6 +513,7 @@ class JobExecution {
   const StopSignal* cancel_;
   std::vector<std::string> env_;
   std::string dir_;
+  long long first_pid_ = 0;  // of the job's first program
   JobResult result_;
 };
 

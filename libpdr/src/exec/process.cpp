@@ -272,6 +272,7 @@ ProcessResult run_process(const ProcessSpec& spec, const StopSignal* stop) {
     return result;
   }
 
+  result.pid = pid;
   const int pidfd = open_pidfd(pid);
   const bool has_deadline = spec.timeout_seconds > 0;
   const auto deadline =
