@@ -7,6 +7,7 @@
 //     actions: sleep=SECONDS  fail[=CODE]  crash  hang  no-output  onion-fail[=CODE]
 //              daemon (pdr leaves a process in a session of its own that writes Out/daemon.out
 //              into its directory 1 s later)
+//              need=NAME (pdr fails with 6 unless pdrinpdata/NAME is in its directory)
 //              litter (pdr leaves extra files in its directory)  relink (pdr replaces its link
 //              pdrinpdata/chem_rates.dat by a file); pdr fails with 4 when it starts amid either
 //   PDR_MOCK_TRACE=FILE   append "start|end <job> <epoch ms> <pid>" lines (for tests); a start
@@ -125,6 +126,13 @@ int run_pdr(const std::vector<Rule>& rules) {
   if (const std::string found = left_behind(); !found.empty()) {
     std::cout << "mock pdr: an earlier job's " << found << " is in this directory" << std::endl;
     return 4;
+  }
+  for (const auto& r : rules) {
+    struct stat sb;
+    if (r.action == "need" && lstat(("pdrinpdata/" + r.arg).c_str(), &sb) != 0) {
+      std::cout << "mock pdr: pdrinpdata/" << r.arg << " is missing" << std::endl;
+      return 6;
+    }
   }
   bool ok_json = false, ok_inp = false, ok_chem = false;
   const std::string json = read_file("pdr_config.json", &ok_json);

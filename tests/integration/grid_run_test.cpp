@@ -788,6 +788,30 @@ TEST_F(GridRunTest, ADirectoryAStrayProcessStillWorksInIsNotReused) {
   }
 }
 
+// A directory that waited for its next job is checked against the base directory as it is when
+// taken: a file added to pdrinpdata/ meanwhile is in the next job's directory.
+TEST_F(GridRunTest, AReusedDirectorySeesTheBaseDirectoryAsItIsWhenTaken) {
+  fs::copy(PDR_MOCK_BASE, dir_ / "base", fs::copy_options::recursive);
+  test::write_text(dir_ / "cfg.yaml",
+                   "database:\n  path: jobs.db\nstorage:\n  base_dir: store\nrun:\n  scratch_dir: scratch\n"
+                   "  step_timeout: 5\n  retry_delay: 3\nmodel_parameters:\n  species: [CO]\n");
+  // The first job fails while new.dat is missing and is tried again 3 s later; the second one
+  // finishes at once and leaves its directory for that retry.
+  const pid_t pid = test::start_pdr_run(
+      dir_.path(), {"--config", dir_ / "cfg.yaml", "--model-name", "nb", "--dens", "30", "40", "--chi", "10"},
+      {"PDR_BASE_DIR=" + (dir_ / "base"), "PDR_MOCK_TRACE=" + (dir_ / "trace"), "PDR_MOCK_PLAN=100_30_*:need=new.dat"});
+  for (int i = 0; i < 200 && read_trace(dir_ / "trace").size() < 6; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(read_trace(dir_ / "trace").size(), 6u) << "the first attempt and the second job ran";
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // the second job's directory waits
+  test::write_text(dir_ / "base/pdrinpdata/new.dat", "new\n");
+  auto r = test::finish_pdr_run(pid, dir_.path());
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 2) << r.err;
+  EXPECT_EQ(sql_count("SELECT attempts FROM pdr_model_jobs WHERE model_job_name = '100_30_-10_10_00'"), 2);
+}
+
 TEST_F(GridRunTest, KeepTmpKeepsTheWorkingDirectory) {
   auto r = run({"--model-name", "k", "--dens", "30", "--chi", "10", "--keep-tmp"});
   ASSERT_EQ(r.code, 0) << r.err;
