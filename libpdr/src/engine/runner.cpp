@@ -455,8 +455,9 @@ void ClaimLoop::keep_in_journal(JobResult& r, const Outcome& outcome) {
 
 void ClaimLoop::go_down(const Status& why) {
   if (!db_down_) {
-    spdlog::warn("database unreachable ({}); running jobs go on and their outcomes are kept in {} until it is back",
-                 why.message(), options_.journal->path());
+    spdlog::warn(
+        "database not taking writes ({}); running jobs go on and their outcomes are kept in {} until it is back",
+        why.message(), options_.journal->path());
   }
   db_down_ = true;
   outage_ = why;
