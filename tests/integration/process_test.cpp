@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "pdr/stop_signal.h"
@@ -13,6 +14,8 @@
 
 namespace pdr {
 namespace {
+
+namespace fs = std::filesystem;
 
 ProcessResult sh(const std::string& script, const std::string& out, double timeout = 0,
                  const StopSignal* stop = nullptr) {
@@ -69,6 +72,29 @@ TEST(ProcessTest, WhatAProgramLeavesRunningInItsGroupEndsWithIt) {
     if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_TRUE(gone) << "the program's background process must end with it";
+}
+
+// ssh -M -f (the sftp storage's master connection) forks a daemon that leaves the group only a
+// moment after its parent exits: a helper run as a daemon starter keeps its group.
+TEST(ProcessTest, ADaemonAHelperStartsOutlivesItEvenBeforeItLeavesTheGroup) {
+  test::TempDir dir;
+  const std::string sh_path = find_program("sh");
+  const std::string script =
+      "(sleep 0.3; exec setsid sh -c 'sleep 0.3; echo up > " + (dir / "daemon") + "') >/dev/null 2>&1 & exit 0";
+  std::string out;
+  ASSERT_TRUE(
+      run_captured(sh_path, {"sh", "-c", script}, {"PATH=/usr/bin:/bin"}, 10, &out, "", CapturedRun::StartsADaemon))
+      << out;
+  for (int i = 0; i < 100 && !fs::exists(dir / "daemon"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_TRUE(fs::exists(dir / "daemon")) << "the daemon was killed with the helper's group";
+
+  // An ordinary helper's leftovers end with it.
+  ASSERT_TRUE(run_captured(sh_path, {"sh", "-c", "(sleep 0.3; echo up > " + (dir / "stray") + ") & exit 0"},
+                           {"PATH=/usr/bin:/bin"}, 10, &out))
+      << out;
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  EXPECT_FALSE(fs::exists(dir / "stray"));
 }
 
 TEST(ProcessTest, StopRequestEndsTheChild) {

@@ -20,6 +20,10 @@ struct ProcessSpec {
   int output_fd = -1;                  // ...or written to this descriptor when >= 0
   double timeout_seconds = 0;          // 0 = none
   const StopSignal* cancel = nullptr;  // a second stop, for this child only (a lost lease)
+  // When the program ends by itself, whatever it left running in its process group is killed
+  // (nothing of a job step may outlive it). Off only for a program whose purpose is to start a
+  // daemon (ssh -M -f), which leaves the group a moment after the program exits.
+  bool ends_group_on_exit = true;
 };
 
 struct ProcessResult {
@@ -48,9 +52,11 @@ std::string find_program(const std::string& name);
 
 // Runs a helper program (rclone, ssh, a --version probe) and captures what it prints (stdout and
 // stderr, at most 64 KiB) in `out`. True when it exited 0; otherwise `out` is one line:
-// "<what happened>: <its last line>".
+// "<what happened>: <its last line>". A helper's leftovers in its process group end with it,
+// unless it is run as StartsADaemon.
+enum class CapturedRun { Helper, StartsADaemon };
 bool run_captured(const std::string& executable, const std::vector<std::string>& argv,
                   const std::vector<std::string>& env, double timeout_seconds, std::string* out,
-                  const std::string& cwd = "");
+                  const std::string& cwd = "", CapturedRun kind = CapturedRun::Helper);
 
 }  // namespace pdr

@@ -224,8 +224,8 @@ std::string find_program(const std::string& name) {
 }
 
 bool run_captured(const std::string& executable, const std::vector<std::string>& argv,
-                  const std::vector<std::string>& env, double timeout_seconds, std::string* out,
-                  const std::string& cwd) {
+                  const std::vector<std::string>& env, double timeout_seconds, std::string* out, const std::string& cwd,
+                  CapturedRun kind) {
   out->clear();
   int fd = memfd_create("pdr-capture", 0);
   if (fd < 0) {
@@ -239,6 +239,7 @@ bool run_captured(const std::string& executable, const std::vector<std::string>&
   spec.env = env;
   spec.output_fd = fd;
   spec.timeout_seconds = timeout_seconds;
+  spec.ends_group_on_exit = kind != CapturedRun::StartsADaemon;
   ProcessResult r = run_process(spec, nullptr);
   lseek(fd, 0, SEEK_SET);
   char buf[4096];
@@ -281,7 +282,7 @@ ProcessResult run_process(const ProcessSpec& spec, const StopSignal* stop) {
   const int why = wait_child(pid, pidfd, deadline, has_deadline, stop, spec.cancel, &status);
   if (why != 0) {
     kill_group(pid, &status);
-  } else {
+  } else if (spec.ends_group_on_exit) {
     // The program ended by itself: whatever it left running in its group goes too, so nothing
     // writes into the job's directory (which the next job may use) once the step is over.
     kill(-pid, SIGKILL);

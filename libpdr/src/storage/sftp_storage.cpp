@@ -80,7 +80,10 @@ class SftpStorage : public Storage {
     }
     std::string out;
     for (int attempt = 1; attempt <= 3; ++attempt) {
-      if (run(ssh_, with_options(argv, !settings_.password.empty()), &out, env)) return Status::Ok();
+      // ssh -f forks the master, which leaves this group only a moment after ssh exits.
+      if (run(ssh_, with_options(argv, !settings_.password.empty()), &out, env, CapturedRun::StartsADaemon)) {
+        return Status::Ok();
+      }
       // 255 is ssh's own failure (refused, reset, timed out); a wrong key or password answers the
       // same way every time, so only a few quick tries.
       std::this_thread::sleep_for(std::chrono::milliseconds(300 * attempt));
@@ -243,9 +246,9 @@ class SftpStorage : public Storage {
   }
 
   bool run(const std::string& program, std::vector<std::string> args, std::string* out,
-           const std::vector<std::string>& env = {}) {
+           const std::vector<std::string>& env = {}, CapturedRun kind = CapturedRun::Helper) {
     args.insert(args.begin(), fs::path(program).filename().string());
-    return run_captured(program, args, env.empty() ? env_ : env, settings_.transfer_timeout, out);
+    return run_captured(program, args, env.empty() ? env_ : env, settings_.transfer_timeout, out, "", kind);
   }
 
   StorageSettings settings_;
