@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -95,6 +97,29 @@ TEST(ProcessTest, ADaemonAHelperStartsOutlivesItEvenBeforeItLeavesTheGroup) {
       << out;
   std::this_thread::sleep_for(std::chrono::milliseconds(800));
   EXPECT_FALSE(fs::exists(dir / "stray"));
+}
+
+TEST(ProcessTest, AChildGetsNoDescriptorButItsStandardOnes) {
+  test::TempDir dir;
+  // Open without close-on-exec, as an fstream or a database client may hold one.
+  const int leaked = ::open((dir / "held").c_str(), O_WRONLY | O_CREAT, 0644);
+  ASSERT_GE(leaked, 3);
+  auto r = sh("ls /proc/$$/fd", dir / "log");
+  ::close(leaked);
+  ASSERT_TRUE(r.success()) << r.describe();
+  EXPECT_EQ(test::read_text(dir / "log"), "0\n1\n2\n");
+}
+
+TEST(ProcessTest, AChildWhoseStatusSomeoneElseTookIsNotASuccess) {
+  test::TempDir dir;
+  struct sigaction ignore = {}, before = {};
+  ignore.sa_handler = SIG_IGN;  // children reaped by the kernel: no exit status to read
+  sigaction(SIGCHLD, &ignore, &before);
+  auto r = sh("exit 0", dir / "log");
+  sigaction(SIGCHLD, &before, nullptr);
+  EXPECT_EQ(r.outcome, ProcessResult::Outcome::Lost);
+  EXPECT_FALSE(r.success());
+  EXPECT_NE(r.describe().find("exit status was lost"), std::string::npos) << r.describe();
 }
 
 TEST(ProcessTest, StopRequestEndsTheChild) {

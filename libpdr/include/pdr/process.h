@@ -27,11 +27,11 @@ struct ProcessSpec {
 };
 
 struct ProcessResult {
-  enum class Outcome { Exited, Signaled, TimedOut, Stopped, SpawnFailed };
+  enum class Outcome { Exited, Signaled, TimedOut, Stopped, SpawnFailed, Lost };
   Outcome outcome = Outcome::SpawnFailed;
   int exit_code = -1;  // for Exited
   int signal = 0;      // for Signaled
-  std::string error;   // for SpawnFailed
+  std::string error;   // for SpawnFailed and Lost (its exit status could not be read)
   bool success() const { return outcome == Outcome::Exited && exit_code == 0; }
   std::string describe() const;  // "exit code 3", "killed by signal 11", "timed out after 2 s"
   double timeout_seconds = 0;

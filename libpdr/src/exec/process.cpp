@@ -27,6 +27,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+constexpr unsigned kCloseRangeCloexec = 1U << 2;  // CLOSE_RANGE_CLOEXEC (Linux 5.11)
+
 int open_pidfd(pid_t pid) {
 #ifdef SYS_pidfd_open
   return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
@@ -36,14 +38,29 @@ int open_pidfd(pid_t pid) {
 #endif
 }
 
-// Waits until the child exits, the deadline passes or stop is requested. Returns 0 when the
-// child was reaped (status set), 1 on timeout, 2 on stop.
+// Whether the child has exited. It is not reaped: while it is a zombie its pid, which is also its
+// process group's id, cannot be taken by a new process, so the group can still be signalled
+// safely. True also when it cannot be waited for (nothing is left to wait for).
+bool exited(pid_t pid) {
+  siginfo_t info{};
+  int r;
+  while ((r = waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT)) < 0 && errno == EINTR) {}
+  return r < 0 || info.si_pid == pid;
+}
+
+// Reaps the exited child: false when its status is lost (someone else reaped it).
+bool reap(pid_t pid, int* status) {
+  pid_t r;
+  while ((r = waitpid(pid, status, 0)) < 0 && errno == EINTR) {}
+  return r == pid;
+}
+
+// Waits until the child exits (not reaped: see exited()), the deadline passes or stop is
+// requested. Returns 0 when the child exited, 1 on timeout, 2 on stop.
 int wait_child(pid_t pid, int pidfd, Clock::time_point deadline, bool has_deadline, const StopSignal* stop,
-               const StopSignal* cancel, int* status) {
+               const StopSignal* cancel) {
   for (;;) {
-    pid_t r = waitpid(pid, status, WNOHANG);
-    if (r == pid) return 0;
-    if (r < 0 && errno != EINTR) return 0;
+    if (exited(pid)) return 0;
     int timeout_ms = 50;
     if (has_deadline) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
@@ -67,18 +84,13 @@ int wait_child(pid_t pid, int pidfd, Clock::time_point deadline, bool has_deadli
   }
 }
 
-void kill_group(pid_t pid, int* status) {
+// Ends a child that is still running: SIGTERM to its group, SIGKILL after a grace period (and to
+// whatever it left in its group once it ended).
+void end_group(pid_t pid) {
   kill(-pid, SIGTERM);
   const auto grace = Clock::now() + std::chrono::seconds(3);
-  while (Clock::now() < grace) {
-    if (waitpid(pid, status, WNOHANG) == pid) {
-      kill(-pid, SIGKILL);  // anything the child left behind in its group
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  while (Clock::now() < grace && !exited(pid)) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   kill(-pid, SIGKILL);
-  while (waitpid(pid, status, 0) < 0 && errno == EINTR) {}
 }
 
 // The close-on-exec pipe through which a child reports a failed exec. With this process's
@@ -156,6 +168,9 @@ std::string spawn_child(const ProcessSpec& spec, char* const* argv, char* const*
     const int in = open("/dev/null", O_RDONLY);
     if (in < 0 || dup2(in, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(1, 2) < 0) die(errno);
     if (in > 2) close(in);
+    // The child gets 0-2 only: no database socket or file another thread has open (an fstream
+    // is not close-on-exec) passes to the program. The report pipe closes at the exec too.
+    syscall(SYS_close_range, 3U, ~0U, kCloseRangeCloexec);
     if (!spec.cwd.empty() && chdir(spec.cwd.c_str()) != 0) die(errno);
     execve(spec.executable.c_str(), argv, envp);
     die(errno);
@@ -192,6 +207,8 @@ std::string ProcessResult::describe() const {
       return "stopped by an interrupt";
     case Outcome::SpawnFailed:
       return "could not be started: " + error;
+    case Outcome::Lost:
+      return "ended, but its exit status was lost: " + error;
   }
   return "?";
 }
@@ -227,7 +244,7 @@ bool run_captured(const std::string& executable, const std::vector<std::string>&
                   const std::vector<std::string>& env, double timeout_seconds, std::string* out, const std::string& cwd,
                   CapturedRun kind) {
   out->clear();
-  int fd = memfd_create("pdr-capture", 0);
+  int fd = memfd_create("pdr-capture", MFD_CLOEXEC);
   if (fd < 0) {
     *out = "cannot capture the output of " + executable;
     return false;
@@ -278,21 +295,27 @@ ProcessResult run_process(const ProcessSpec& spec, const StopSignal* stop) {
   const bool has_deadline = spec.timeout_seconds > 0;
   const auto deadline =
       Clock::now() + std::chrono::milliseconds(static_cast<long long>(std::llround(spec.timeout_seconds * 1000.0)));
-  int status = 0;
-  const int why = wait_child(pid, pidfd, deadline, has_deadline, stop, spec.cancel, &status);
+  const int why = wait_child(pid, pidfd, deadline, has_deadline, stop, spec.cancel);
   if (why != 0) {
-    kill_group(pid, &status);
+    end_group(pid);
   } else if (spec.ends_group_on_exit) {
     // The program ended by itself: whatever it left running in its group goes too, so nothing
-    // writes into the job's directory (which the next job may use) once the step is over.
+    // writes into the job's directory (which the next job may use) once the step is over. The
+    // leader is not reaped yet, so the group's id is still its own.
     kill(-pid, SIGKILL);
   }
+  int status = 0;
+  const bool reaped = reap(pid, &status);
+  const int reap_errno = errno;
   if (pidfd >= 0) close(pidfd);
 
   if (why == 1) {
     result.outcome = ProcessResult::Outcome::TimedOut;
   } else if (why == 2) {
     result.outcome = ProcessResult::Outcome::Stopped;
+  } else if (!reaped) {
+    result.outcome = ProcessResult::Outcome::Lost;
+    result.error = std::strerror(reap_errno);
   } else if (WIFEXITED(status)) {
     result.outcome = ProcessResult::Outcome::Exited;
     result.exit_code = WEXITSTATUS(status);
