@@ -6,7 +6,8 @@
 //   PDR_MOCK_PLAN="<glob>:<action>[;<glob>:<action>...]"   matched against PDR_JOB_NAME
 //     actions: sleep=SECONDS  fail[=CODE]  crash  hang  no-output  onion-fail[=CODE]
 //              daemon (pdr leaves a process in a session of its own that writes Out/daemon.out
-//              into its directory 1 s later)
+//              into its directory 1 s later)  daemon-away (the same, but the process moves to /
+//              and holds the directory open instead)
 //              need=NAME (pdr fails with 6 unless pdrinpdata/NAME is in its directory)
 //              litter (pdr leaves extra files in its directory)  relink (pdr replaces its link
 //              pdrinpdata/chem_rates.dat by a file); pdr fails with 4 when it starts amid either
@@ -174,11 +175,15 @@ int run_pdr(const std::vector<Rule>& rules) {
       write_file("litter.txt", "x\n");
       write_file("Out/litter.out", "x\n");
       write_file("pdroutput/litter.dat", "x\n");
-    } else if (r.action == "daemon") {
+    } else if (r.action == "daemon" || r.action == "daemon-away") {
       if (fork() == 0) {
         setsid();
+        const int dir = open(".", O_RDONLY | O_DIRECTORY);
+        if (r.action == "daemon-away" && chdir("/") != 0) _exit(1);
         std::this_thread::sleep_for(std::chrono::seconds(1));
-        write_file("Out/daemon.out", "job " + env("PDR_JOB_NAME") + "\n");
+        const std::string text = "job " + env("PDR_JOB_NAME") + "\n";
+        const int fd = openat(dir, "Out/daemon.out", O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0 && write(fd, text.data(), text.size()) < 0) _exit(1);
         _exit(0);
       }
     } else if (r.action == "relink") {

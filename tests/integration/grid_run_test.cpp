@@ -728,12 +728,8 @@ TEST_F(GridRunTest, AFinishedJobsDirectoryServesTheNextAsFresh) {
   EXPECT_EQ(r.err.find("earlier job"), std::string::npos) << "a job found another's files: " << r.err;
   // The directory each program started in, in start order (pdr, then the onions, per attempt).
   std::vector<std::pair<std::string, std::string>> starts;  // job, directory
-  std::istringstream in(test::read_text(dir_ / "trace"));
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream f(line);
-    std::string what, job, ms, pid, cwd;
-    f >> what >> job >> ms >> pid >> cwd;
-    if (what == "start") starts.emplace_back(job, cwd);
+  for (const auto& e : read_trace(dir_ / "trace")) {
+    if (e.what == "start") starts.emplace_back(e.job, e.cwd);
   }
   ASSERT_FALSE(starts.empty());
   std::map<std::string, std::set<std::string>> jobs_of;  // directory -> jobs run in it
@@ -754,37 +750,40 @@ TEST_F(GridRunTest, AFinishedJobsDirectoryServesTheNextAsFresh) {
   EXPECT_TRUE(fs::is_empty(dir_ / "scratch")) << "working directories are removed";
 }
 
-// A directory in which something the job started still works (a process in a session of its
-// own) is not given to the next job: what it writes later lands in no other job's outputs.
-TEST_F(GridRunTest, ADirectoryAStrayProcessStillWorksInIsNotReused) {
-  auto r = run({"--model-name", "dm", "--dens", "30", "40", "50", "60", "--chi", "10", "--mass", "-10"},
-               "100_30_-10_10_00:daemon;*:sleep=0.4");
-  ASSERT_EQ(r.code, 0) << r.err;
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the stray process has written
-  std::string daemon_dir;
-  std::istringstream in(test::read_text(dir_ / "trace"));
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream f(line);
-    std::string what, job, ms, pid, cwd;
-    f >> what >> job >> ms >> pid >> cwd;
-    if (what != "start") continue;
-    if (job == "100_30_-10_10_00") daemon_dir = cwd;
-    if (job != "100_30_-10_10_00" && !daemon_dir.empty()) {
-      EXPECT_NE(cwd, daemon_dir) << job << " ran in it";
+// A directory that something the job started still uses (a process in a session of its own,
+// working there or, moved to /, holding it open) is not given to the next job: what it writes
+// later lands in no other job's outputs.
+TEST_F(GridRunTest, ADirectoryAStrayProcessStillUsesIsNotReused) {
+  for (const std::string action : {"daemon", "daemon-away"}) {
+    SCOPED_TRACE(action);
+    const std::string model = action == "daemon" ? "dm" : "da";
+    fs::remove(dir_ / "trace");
+    auto r = run({"--model-name", model, "--dens", "30", "40", "50", "60", "--chi", "10", "--mass", "-10"},
+                 "100_30_-10_10_00:" + action + ";*:sleep=0.4");
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::string daemon_dir;
+    for (const auto& e : read_trace(dir_ / "trace")) {
+      if (e.what != "start") continue;
+      if (e.job == "100_30_-10_10_00") daemon_dir = e.cwd;
+      if (e.job != "100_30_-10_10_00" && !daemon_dir.empty()) {
+        EXPECT_NE(e.cwd, daemon_dir) << e.job << " ran in it";
+      }
     }
-  }
-  EXPECT_FALSE(daemon_dir.empty());
-  for (const auto& e : fs::directory_iterator(dir_ / "store/dm/pdrgrid")) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind("MCDRT", 0) != 0) continue;
-    std::string listing;
-    if (FILE* tar = ::popen(("tar -tzf " + e.path().string()).c_str(), "r")) {
-      char buf[256];
-      while (std::fgets(buf, sizeof buf, tar) != nullptr) listing += buf;
-      ::pclose(tar);
+    ASSERT_FALSE(daemon_dir.empty());
+    // The stray process has written (into the directory, removed or not: a path it holds).
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    for (const auto& e : fs::directory_iterator(fs::path(dir_ / "store") / model / "pdrgrid")) {
+      const std::string name = e.path().filename().string();
+      if (name.rfind("MCDRT", 0) != 0) continue;
+      std::string listing;
+      if (FILE* tar = ::popen(("tar -tzf " + e.path().string()).c_str(), "r")) {
+        char buf[256];
+        while (std::fgets(buf, sizeof buf, tar) != nullptr) listing += buf;
+        ::pclose(tar);
+      }
+      EXPECT_NE(listing.find("Out/mock.out"), std::string::npos) << name;
+      EXPECT_EQ(listing.find("daemon.out"), std::string::npos) << name << ": " << listing;
     }
-    EXPECT_NE(listing.find("Out/mock.out"), std::string::npos) << name;
-    EXPECT_EQ(listing.find("daemon.out"), std::string::npos) << name << ": " << listing;
   }
 }
 

@@ -19,6 +19,7 @@ namespace pdr {
 struct TraceEvent {
   std::string what, job;
   long long ms = 0, pid = 0;
+  std::string cwd;  // of a start
 };
 
 // The start/end events the mock wrote (its --version probes left out).
@@ -28,7 +29,7 @@ inline std::vector<TraceEvent> read_trace(const std::string& path) {
   for (std::string line; std::getline(in, line);) {
     std::istringstream fields(line);
     TraceEvent e;
-    fields >> e.what >> e.job >> e.ms >> e.pid;
+    fields >> e.what >> e.job >> e.ms >> e.pid >> e.cwd;
     if (e.what == "start" || e.what == "end") events.push_back(e);
   }
   return events;

@@ -21,8 +21,9 @@ struct ProcessSpec {
   double timeout_seconds = 0;          // 0 = none
   const StopSignal* cancel = nullptr;  // a second stop, for this child only (a lost lease)
   // When the program ends by itself, whatever it left running in its process group is killed
-  // (nothing of a job step may outlive it). Off only for a program whose purpose is to start a
-  // daemon (ssh -M -f), which leaves the group a moment after the program exits.
+  // (a job step's leftovers must not write into its directory; what left the group is looked
+  // for by a_process_uses). Off only for a program whose purpose is to start a daemon
+  // (ssh -M -f), which leaves the group a moment after the program exits.
   bool ends_group_on_exit = true;
 };
 
@@ -46,6 +47,13 @@ std::vector<std::string> child_environment();
 // Whether the process `pid` of `host` is known to be gone: `host` is this host and no process
 // `pid` exists here. A process of another host is never known to be gone.
 bool process_gone(const std::string& host, long long pid);
+
+// Whether a process started since `since_pid` (all processes when pids wrapped around since)
+// has its working directory in `dir` (absolute, without symlinks) or a file or directory there
+// open: something a step left running outside its process group (setsid, a daemon) that may
+// still write there. This process is left out. True when /proc cannot be read: nobody can tell.
+// A process that holds neither, and will write there by a path it remembers, is not seen.
+bool a_process_uses(const std::string& dir, long long since_pid);
 
 // The path of `name` in $PATH, or "" when it is not installed.
 std::string find_program(const std::string& name);

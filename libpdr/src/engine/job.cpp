@@ -1,6 +1,5 @@
 #include "pdr/job.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -80,32 +79,6 @@ std::string program_tail(const std::string& path, size_t count = 3) {
   return out;
 }
 
-// Whether a process has its working directory in `dir` (absolute, without symlinks): something a
-// step left running outside its process group (setsid, a daemon) that may still write there.
-// Only processes started since `since_pid` (the job's first program) are looked at, all of them
-// when process ids wrapped around meanwhile. True when /proc cannot be read: nobody can tell.
-bool a_process_works_in(const std::string& dir, long long since_pid) {
-  DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) return true;
-  if (auto last = read_file("/proc/sys/kernel/ns_last_pid"); !last.ok() || std::atoll(last->c_str()) < since_pid) {
-    since_pid = 0;
-  }
-  bool found = false;
-  char buf[4096];
-  while (const dirent* e = ::readdir(proc)) {
-    if (e->d_name[0] < '0' || e->d_name[0] > '9' || std::atoll(e->d_name) < since_pid) continue;
-    const ssize_t n = ::readlink((std::string("/proc/") + e->d_name + "/cwd").c_str(), buf, sizeof buf);
-    if (n <= 0 || static_cast<size_t>(n) < dir.size()) continue;
-    const std::string_view cwd(buf, static_cast<size_t>(n));
-    if (cwd.compare(0, dir.size(), dir) == 0 && (cwd.size() == dir.size() || cwd[dir.size()] == '/')) {
-      found = true;
-      break;
-    }
-  }
-  ::closedir(proc);
-  return found;
-}
-
 // The work of one job, stage by stage; each stage failure ends the job with "<stage>: ...".
 class JobExecution {
  public:
@@ -126,11 +99,17 @@ class JobExecution {
 
   JobResult run() {
     const auto start = std::chrono::steady_clock::now();
-    if (job_.onion_only) {
-      // --force-onion: the onion step again, on the pdr outputs this job stored before.
-      if (setup() && fetch_pdr_outputs() && run_onions()) result_.state = JobState::Finished;
-    } else if (setup() && run_pdr() && run_onions() && store_pdr_outputs()) {
-      result_.state = JobState::Finished;
+    try {
+      if (job_.onion_only) {
+        // --force-onion: the onion step again, on the pdr outputs this job stored before.
+        if (setup() && fetch_pdr_outputs() && run_onions()) result_.state = JobState::Finished;
+      } else if (setup() && run_pdr() && run_onions() && store_pdr_outputs()) {
+        result_.state = JobState::Finished;
+      }
+    } catch (const std::exception& e) {
+      // The outputs staged so far stay listed (they are discarded with the failure) and the
+      // directory is removed below.
+      fail(Stage::Setup, std::string("unexpected error: ") + e.what());
     }
     cleanup();
     result_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -208,11 +187,13 @@ class JobExecution {
     const std::string base = pdr().base_dir;
     for (const auto& d : plan_.settings.run.pdr_inp_dirs) {
       const fs::path src = fs::path(base) / d;
-      if (!fs::is_directory(src)) continue;
+      if (!fs::is_directory(src, ec)) continue;
       if (d == "pdrinpdata") {
         // A real directory of links: chem_rates.dat is added here without touching the base dir.
         fs::create_directories(fs::path(dir_) / d, ec);
-        for (const auto& entry : fs::directory_iterator(src, ec)) {
+        const auto entries = list_directory(src, ec);
+        if (ec) return fail(Stage::Setup, "cannot read " + src.string() + ": " + ec.message());
+        for (const auto& entry : entries) {
           fs::create_symlink(entry.path(), fs::path(dir_) / d / entry.path().filename(), ec);
           if (ec) return fail(Stage::Setup, "cannot link " + entry.path().string() + ": " + ec.message());
         }
@@ -321,12 +302,14 @@ class JobExecution {
     std::error_code ec;
     const fs::path out = fs::path(dir_) / "onionoutput";
     for (const auto& species : plan_.settings.model.species) {
-      for (const auto& entry : fs::directory_iterator(out, ec)) fs::remove_all(entry.path(), ec);
+      for (const auto& entry : list_directory(out, ec)) fs::remove_all(entry.path(), ec);
       fs::copy_file(fs::path(pdr().base_dir) / "onioninpdata" / ("ONION3.INP." + species),
                     fs::path(dir_) / "ONION3.INP", fs::copy_options::overwrite_existing, ec);
       if (ec) return fail(Stage::Onion, "cannot copy ONION3.INP." + species + ": " + ec.message());
       const fs::path ctrl = fs::path(dir_) / "pdroutput" / "CTRL_IND";
-      if (fs::exists(ctrl)) fs::copy_file(ctrl, fs::path(dir_) / "CTRL_IND", fs::copy_options::overwrite_existing, ec);
+      if (fs::exists(ctrl, ec)) {
+        fs::copy_file(ctrl, fs::path(dir_) / "CTRL_IND", fs::copy_options::overwrite_existing, ec);
+      }
       const std::string textout = (out / "TEXTOUT").string();
       if (Status st = write_file(textout, "Running onion for " + species + "\n"); !st.ok()) {
         return setup_write_failed(st, Stage::Onion, species);
@@ -339,8 +322,10 @@ class JobExecution {
                                      : std::string();
         return step_failed(Stage::Onion, species, r, textout, kept);
       }
-      for (const auto& entry : fs::directory_iterator(out, ec)) {
-        if (!entry.is_regular_file()) continue;
+      const auto outputs = list_directory(out, ec);
+      if (ec) return fail(Stage::Onion, "cannot read " + out.string() + ": " + ec.message(), "", species);
+      for (const auto& entry : outputs) {
+        if (!entry.is_regular_file(ec)) continue;
         const std::string name = entry.path().filename().string();
         const std::string rel = name == "TEXTOUT" ? "oniongrid/TEXTOUT" + job_.name + "_" + species
                                                   : "oniongrid/ONION" + job_.name + "." + name;
@@ -423,13 +408,14 @@ class JobExecution {
     }
     // Only after a finish, where every program ended by itself (a killed or failed one may have
     // left something behind that the next job must not see), and when nothing the job started
-    // still works in it.
-    std::error_code canon;
-    const fs::path real = fs::canonical(dir_, canon);
-    if (area() != nullptr && result_.state == JobState::Finished && !canon &&
-        !a_process_works_in(real.string(), first_pid_) && reset_for_reuse(/*clean=*/true)) {
-      area()->give_back(dir_);
-      return;
+    // still uses it.
+    if (area() != nullptr && result_.state == JobState::Finished) {
+      std::error_code canon;
+      const fs::path real = fs::canonical(dir_, canon);
+      if (!canon && !a_process_uses(real.string(), first_pid_) && reset_for_reuse(/*clean=*/true)) {
+        area()->give_back(dir_);
+        return;
+      }
     }
     std::error_code ec;
     fs::remove_all(dir_, ec);
@@ -438,8 +424,16 @@ class JobExecution {
   // Makes the directory what make_dir() makes now: its links (each to the same target) and its
   // output directories, empty; with `clean`, everything the job wrote goes, without it the
   // directory must be that already. False (the directory is not reused) when anything else is
-  // found or cannot be removed.
-  bool reset_for_reuse(bool clean) {
+  // found or cannot be removed, or on any error.
+  bool reset_for_reuse(bool clean) noexcept {
+    try {
+      return reset_layout(clean);
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+
+  bool reset_layout(bool clean) {
     std::error_code ec;
     const std::string base = pdr().base_dir;
     std::map<std::string, fs::path> links;  // name -> target
@@ -454,21 +448,22 @@ class JobExecution {
       const fs::path src = fs::path(base) / d;
       if (!fs::is_directory(src, ec)) continue;
       if (d == "pdrinpdata") {
-        for (const auto& entry : fs::directory_iterator(src, ec)) inpdata[entry.path().filename()] = entry.path();
+        for (const auto& entry : list_directory(src, ec)) inpdata[entry.path().filename()] = entry.path();
         if (ec) return false;
       } else {
         links[d] = src;
       }
     }
     inpdata["chem_rates.dat"] = plan_.provenance.chem_full_path;
-    // Names that overlap (an output directory named like a link): not the layout this knows.
+    // Names that overlap (an output directory named like a link) or nested output directories
+    // (a/b): not the layout this checks, so such directories are not reused.
     if (links.count("pdrinpdata") != 0 || outs.count("pdrinpdata") != 0) return false;
     for (const auto& o : outs) {
-      if (links.count(o) != 0) return false;
+      if (links.count(o) != 0 || o.find('/') != std::string::npos) return false;
     }
     const auto same_links = [&ec](const fs::path& dir, const std::map<std::string, fs::path>& expected) {
       size_t seen = 0;
-      for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      for (const auto& entry : list_directory(dir, ec)) {
         const auto it = expected.find(entry.path().filename());
         if (it == expected.end() || !entry.is_symlink(ec) || fs::read_symlink(entry.path(), ec) != it->second) {
           return false;
@@ -478,7 +473,9 @@ class JobExecution {
       return !ec && seen == expected.size();
     };
     size_t seen = 0;
-    for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+    const auto entries = list_directory(dir_, ec);
+    if (ec) return false;
+    for (const auto& entry : entries) {
       const std::string name = entry.path().filename();
       if (const auto it = links.find(name); it != links.end()) {
         if (!entry.is_symlink(ec) || fs::read_symlink(entry.path(), ec) != it->second) return false;
@@ -488,7 +485,9 @@ class JobExecution {
         if (name == "pdrinpdata") {
           if (!same_links(entry.path(), inpdata)) return false;
         } else {
-          for (const auto& inner : fs::directory_iterator(entry.path(), ec)) {
+          const auto inner_entries = list_directory(entry.path(), ec);
+          if (ec) return false;
+          for (const auto& inner : inner_entries) {
             if (!clean) return false;
             fs::remove_all(inner.path(), ec);
             if (ec) return false;

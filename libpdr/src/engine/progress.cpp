@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include "util/file.h"
 #include "util/text.h"
 
 #include <spdlog/sinks/base_sink.h>
@@ -142,7 +143,7 @@ void prune_run_logs(const std::string& dir, const std::string& model, int keep) 
   const std::string prefix = "pdr_run-" + model + "-";
   std::vector<std::string> logs;
   std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+  for (const auto& e : list_directory(dir, ec)) {
     const std::string name = e.path().filename().string();
     // The model's own: the stamp follows the prefix (another model's name may start with this one's).
     if (name.size() > prefix.size() + 17 && name.compare(0, prefix.size(), prefix) == 0 &&

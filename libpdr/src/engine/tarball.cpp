@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "pdr/stop_signal.h"
+#include "util/file.h"
 
 namespace pdr {
 namespace {
@@ -75,7 +76,7 @@ class TarWriter {
     if (!S_ISDIR(st.st_mode)) return Status::Ok();
     std::vector<std::string> children;
     std::error_code ec;
-    for (const auto& e : fs::directory_iterator(path, ec)) children.push_back(e.path().filename().string());
+    for (const auto& e : list_directory(path, ec)) children.push_back(e.path().filename().string());
     if (ec) return Status::Error(ErrorKind::kIo, "tar: " + path + ": " + ec.message(), ec.value());
     std::sort(children.begin(), children.end());
     for (const auto& c : children) {

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "util/file.h"
+
 namespace fs = std::filesystem;
 
 namespace pdr {
@@ -53,7 +55,7 @@ Result<std::unique_ptr<WorkArea>> WorkArea::open(const std::string& scratch_dir,
   fs::create_directories(scratch_dir, ec);
   if (ec) return Status::Io("run.scratch_dir: " + scratch_dir + ": cannot create: " + ec.message());
   const std::string mine = std::string(kPrefix) + host + "-";
-  for (const auto& entry : fs::directory_iterator(scratch_dir, ec)) {
+  for (const auto& entry : list_directory(scratch_dir, ec)) {
     const std::string name = entry.path().filename().string();
     if (!is_area_of(name, mine) || !entry.is_directory(ec)) continue;
     if (!owner_ended(entry.path())) continue;

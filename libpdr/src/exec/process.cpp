@@ -1,5 +1,6 @@
 #include "pdr/process.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -12,12 +13,15 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #include "pdr/stop_signal.h"
+#include "util/file.h"
 #include "util/text.h"
 
 extern char** environ;
@@ -217,6 +221,59 @@ bool process_gone(const std::string& host, long long pid) {
   if (host != host_name()) return false;
   if (pid <= 0) return true;
   return kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM;
+}
+
+namespace {
+
+// Whether `path` is `dir` or below it.
+bool is_within(std::string_view path, const std::string& dir) {
+  return path.size() >= dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+         (path.size() == dir.size() || path[dir.size()] == '/');
+}
+
+// Whether process `pid` (its /proc entry) works in `dir`: its working directory or an open
+// descriptor there.
+bool uses(const std::string& pid, const std::string& dir) {
+  char buf[4096];
+  const std::string proc = "/proc/" + pid;
+  ssize_t n = ::readlink((proc + "/cwd").c_str(), buf, sizeof buf);
+  if (n > 0 && is_within(std::string_view(buf, static_cast<size_t>(n)), dir)) return true;
+  DIR* fds = ::opendir((proc + "/fd").c_str());
+  if (fds == nullptr) return false;  // gone meanwhile, or not ours to read
+  bool found = false;
+  while (const dirent* e = ::readdir(fds)) {
+    if (e->d_name[0] == '.') continue;
+    n = ::readlink((proc + "/fd/" + e->d_name).c_str(), buf, sizeof buf);
+    if (n > 0 && is_within(std::string_view(buf, static_cast<size_t>(n)), dir)) {
+      found = true;
+      break;
+    }
+  }
+  ::closedir(fds);
+  return found;
+}
+
+}  // namespace
+
+bool a_process_uses(const std::string& dir, long long since_pid) {
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return true;
+  if (auto last = read_file("/proc/sys/kernel/ns_last_pid"); !last.ok() || std::atoll(last->c_str()) < since_pid) {
+    since_pid = 0;
+  }
+  const long long self = getpid();
+  bool found = false;
+  while (const dirent* e = ::readdir(proc)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    const long long pid = std::atoll(e->d_name);
+    if (pid < since_pid || pid == self) continue;
+    if (uses(e->d_name, dir)) {
+      found = true;
+      break;
+    }
+  }
+  ::closedir(proc);
+  return found;
 }
 
 std::vector<std::string> child_environment() {

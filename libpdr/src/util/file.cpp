@@ -42,4 +42,11 @@ Status replace_file(const std::string& path, const std::string& content) {
   return Status::Ok();
 }
 
+std::vector<std::filesystem::directory_entry> list_directory(const std::filesystem::path& dir, std::error_code& ec) {
+  std::vector<std::filesystem::directory_entry> out;
+  std::filesystem::directory_iterator it(dir, ec);
+  for (const std::filesystem::directory_iterator end; !ec && it != end; it.increment(ec)) out.push_back(*it);
+  return out;
+}
+
 }  // namespace pdr

@@ -1,7 +1,10 @@
 // Whole-file reads and replacements, one home for them.
 #pragma once
 
+#include <filesystem>
 #include <string>
+#include <system_error>
+#include <vector>
 
 #include "pdr/status.h"
 
@@ -13,5 +16,10 @@ Result<std::string> read_file(const std::string& path);
 // Replaces `path` with `content` at once: written to a temporary name beside it and renamed, so
 // a reader sees the old file or the new one, never a part. An I/O error names the path.
 Status replace_file(const std::string& path, const std::string& content);
+
+// The entries of `dir`, in directory order. When it cannot be read through, `ec` says why and
+// the entries read so far are returned. Never throws (a range-for over a directory_iterator
+// does: its increment has no error_code).
+std::vector<std::filesystem::directory_entry> list_directory(const std::filesystem::path& dir, std::error_code& ec);
 
 }  // namespace pdr
