@@ -5,20 +5,26 @@
 //
 //   PDR_MOCK_PLAN="<glob>:<action>[;<glob>:<action>...]"   matched against PDR_JOB_NAME
 //     actions: sleep=SECONDS  fail[=CODE]  crash  hang  no-output  onion-fail[=CODE]
+//              hang-with-child (hang, with a child that hangs too and traces "child")
 //              daemon (pdr leaves a process in a session of its own that writes Out/daemon.out
 //              into its directory 1 s later)  daemon-away (the same, but the process moves to /
-//              and holds the directory open instead)
+//              and holds the directory open instead)  daemon-bare (the same from a shell with
+//              an empty environment, staying in the directory)
 //              need=NAME (pdr fails with 6 unless pdrinpdata/NAME is in its directory)
+//              fill (pdr fills the disk of its directory with Out/fill.dat and ends well)
+//              symlink-output (pdr's pdrout.hdf is a link to pdrout_real.hdf, by absolute path)
+//              lock-out (pdr takes the write permission from Out/ and Out/locked/)
 //              litter (pdr leaves extra files in its directory)  relink (pdr replaces its link
 //              pdrinpdata/chem_rates.dat by a file); pdr fails with 4 when it starts amid either
-//   PDR_MOCK_TRACE=FILE   append "start|end <job> <epoch ms> <pid>" lines (for tests); a start
-//                         line ends with the working directory
+//   PDR_MOCK_TRACE=FILE   append "start|end|child <job> <epoch ms> <pid>" lines (for tests); a
+//                         start line ends with the working directory
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -30,6 +36,24 @@
 #include <vector>
 
 namespace {
+
+// Forks a process in a session of its own: true in it, false here once it has left this
+// process's group (so that the group's end cannot catch it on the way).
+bool fork_detached() {
+  int ready[2];
+  if (pipe(ready) != 0) return false;
+  if (fork() == 0) {
+    close(ready[0]);
+    setsid();
+    close(ready[1]);
+    return true;
+  }
+  close(ready[1]);
+  char c;
+  while (read(ready[0], &c, 1) < 0 && errno == EINTR) {}
+  close(ready[0]);
+  return false;
+}
 
 std::string env(const char* name) {
   const char* v = std::getenv(name);
@@ -98,7 +122,11 @@ int apply_rules(const std::vector<Rule>& rules, bool onion) {
   for (const auto& r : rules) {
     if (r.action == "sleep" && !onion) {
       std::this_thread::sleep_for(std::chrono::duration<double>(std::atof(r.arg.c_str())));
-    } else if (r.action == "hang" && !onion) {
+    } else if ((r.action == "hang" || r.action == "hang-with-child") && !onion) {
+      if (r.action == "hang-with-child" && fork() == 0) {
+        trace("child");  // in this program's group, in its directory
+        for (;;) pause();
+      }
       std::cout << "mock: hanging as requested" << std::endl;
       for (;;) pause();
     } else if (r.action == "crash" && !onion) {
@@ -169,15 +197,41 @@ int run_pdr(const std::vector<Rule>& rules) {
     return 2;
   }
   for (const auto& r : rules) {
-    if (r.action == "litter") {
+    if (r.action == "lock-out") {
+      // Out/ and a directory of its own without write permission.
+      mkdir("Out/locked", 0755);
+      write_file("Out/locked/x", "x\n");
+      chmod("Out/locked", 0555);
+      chmod("Out", 0555);
+    } else if (r.action == "symlink-output") {
+      // pdrout.hdf becomes a link, by absolute path, to the file under another name.
+      char cwd[4096];
+      if (getcwd(cwd, sizeof cwd) == nullptr || rename("pdroutput/pdrout.hdf", "pdroutput/pdrout_real.hdf") != 0 ||
+          symlink((std::string(cwd) + "/pdroutput/pdrout_real.hdf").c_str(), "pdroutput/pdrout.hdf") != 0) {
+        return 2;
+      }
+    } else if (r.action == "fill") {
+      // Fills the disk of its directory, then ends well: the next step finds no space.
+      const int fd = open("Out/fill.dat", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      const std::string block(65536, 'x');
+      while (fd >= 0 && write(fd, block.data(), block.size()) > 0) {}
+      if (fd >= 0) close(fd);
+    } else if (r.action == "litter") {
       mkdir("litterdir", 0755);
       write_file("litterdir/x", "x\n");
       write_file("litter.txt", "x\n");
       write_file("Out/litter.out", "x\n");
       write_file("pdroutput/litter.dat", "x\n");
+    } else if (r.action == "daemon-bare") {
+      if (fork_detached()) {
+        char* const argv[] = {const_cast<char*>("sh"), const_cast<char*>("-c"),
+                              const_cast<char*>("sleep 1; echo bare > Out/daemon.out"), nullptr};
+        char* const no_env[] = {nullptr};
+        execve("/bin/sh", argv, no_env);
+        _exit(1);
+      }
     } else if (r.action == "daemon" || r.action == "daemon-away") {
-      if (fork() == 0) {
-        setsid();
+      if (fork_detached()) {
         const int dir = open(".", O_RDONLY | O_DIRECTORY);
         if (r.action == "daemon-away" && chdir("/") != 0) _exit(1);
         std::this_thread::sleep_for(std::chrono::seconds(1));

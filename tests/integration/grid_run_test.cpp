@@ -750,28 +750,65 @@ TEST_F(GridRunTest, AFinishedJobsDirectoryServesTheNextAsFresh) {
   EXPECT_TRUE(fs::is_empty(dir_ / "scratch")) << "working directories are removed";
 }
 
-// A directory that something the job started still uses (a process in a session of its own,
-// working there or, moved to /, holding it open) is not given to the next job: what it writes
-// later lands in no other job's outputs.
-TEST_F(GridRunTest, ADirectoryAStrayProcessStillUsesIsNotReused) {
-  for (const std::string action : {"daemon", "daemon-away"}) {
+// A directory whose output directory lost its write permission is not reused (another user's
+// next job could not write there), and it is removed all the same.
+TEST_F(GridRunTest, ADirectoryAJobTookWritePermissionFromIsRemovedNotReused) {
+  auto r = run({"--model-name", "lk", "--dens", "30", "40", "50", "--chi", "10", "--mass", "-10"},
+               "100_30_-10_10_00:lock-out");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string locked_dir;
+  for (const auto& e : read_trace(dir_ / "trace")) {
+    if (e.what != "start") continue;
+    if (e.job == "100_30_-10_10_00") locked_dir = e.cwd;
+    if (e.job != "100_30_-10_10_00" && !locked_dir.empty()) {
+      EXPECT_NE(e.cwd, locked_dir) << e.job;
+    }
+  }
+  EXPECT_FALSE(locked_dir.empty());
+  EXPECT_TRUE(fs::is_empty(dir_ / "scratch")) << "working directories are removed";
+}
+
+// An output that is a symbolic link is stored as the file it points to: the link would point
+// into a job directory that is emptied for the next job.
+TEST_F(GridRunTest, AnOutputThatIsALinkIsStoredAsItsContent) {
+  auto r = run({"--model-name", "sl", "--dens", "30", "40", "--chi", "10", "--mass", "-10"}, "*:symlink-output");
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const std::string job : {"100_30_-10_10_00", "100_40_-10_10_00"}) {
+    const fs::path stored = dir_ / ("store/sl/pdrgrid/pdr" + job + ".hdf");
+    EXPECT_FALSE(fs::is_symlink(stored)) << stored;
+    EXPECT_NE(test::read_text(stored).find("job " + job), std::string::npos) << stored;
+  }
+  auto v = run({"verify", "--model-name", "sl"});
+  EXPECT_EQ(v.code, 0) << v.out << v.err;
+}
+
+// What a step leaves running outside its process group (a process in a session of its own) is
+// ended with the step when it carries the attempt's PDR_JOB_ATTEMPT; one that does not (started
+// with an empty environment) keeps its directory from the next job while it works there. Either
+// way, what it writes later lands in no job's outputs.
+TEST_F(GridRunTest, WhatAStepLeavesRunningOutsideItsGroupWritesIntoNoJob) {
+  for (const std::string action : {"daemon", "daemon-away", "daemon-bare"}) {
     SCOPED_TRACE(action);
-    const std::string model = action == "daemon" ? "dm" : "da";
+    const std::string model = "m-" + action;
     fs::remove(dir_ / "trace");
     auto r = run({"--model-name", model, "--dens", "30", "40", "50", "60", "--chi", "10", "--mass", "-10"},
                  "100_30_-10_10_00:" + action + ";*:sleep=0.4");
     ASSERT_EQ(r.code, 0) << r.err;
+    const bool ended = action != "daemon-bare";
+    EXPECT_EQ(r.err.find("job 100_30_-10_10_00: mockpdr left 1 process running outside its process group; ended") !=
+                  std::string::npos,
+              ended)
+        << r.err;
     std::string daemon_dir;
     for (const auto& e : read_trace(dir_ / "trace")) {
       if (e.what != "start") continue;
       if (e.job == "100_30_-10_10_00") daemon_dir = e.cwd;
-      if (e.job != "100_30_-10_10_00" && !daemon_dir.empty()) {
-        EXPECT_NE(e.cwd, daemon_dir) << e.job << " ran in it";
+      if (!ended && e.job != "100_30_-10_10_00" && !daemon_dir.empty()) {
+        EXPECT_NE(e.cwd, daemon_dir) << e.job << " ran where the stray process works";
       }
     }
     ASSERT_FALSE(daemon_dir.empty());
-    // The stray process has written (into the directory, removed or not: a path it holds).
-    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a stray process has written
     for (const auto& e : fs::directory_iterator(fs::path(dir_ / "store") / model / "pdrgrid")) {
       const std::string name = e.path().filename().string();
       if (name.rfind("MCDRT", 0) != 0) continue;

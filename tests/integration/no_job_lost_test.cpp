@@ -168,7 +168,9 @@ TEST_F(NoJobLostTest, AKilledRunLeavesNoProgramAndTheNextRunRemovesItsWorkingDir
   write_config("  lease_seconds: 3\n  heartbeat_seconds: 1\n");
   const std::vector<std::string> grid = {"--model-name", "k9", "--parallel", "--workers", "2",
                                          "--dens",       "30", "40",         "--chi",     "10"};
-  const pid_t pid = test::start_pdr_run(dir_.path(), with_config(grid), env("*:hang"));
+  // The programs are ended by the parent-death signal; what they started themselves (a child
+  // here) by the next run on the host, which finds it in the killed run's work area.
+  const pid_t pid = test::start_pdr_run(dir_.path(), with_config(grid), env("*:hang-with-child"));
   wait_for_starts(2);
   // While the program runs, the heartbeat puts its start into the job's history.
   std::string seen;
@@ -188,11 +190,24 @@ TEST_F(NoJobLostTest, AKilledRunLeavesNoProgramAndTheNextRunRemovesItsWorkingDir
     left += e.path().filename().string().rfind("pdr_run-work-", 0) == 0;
   }
   EXPECT_EQ(left, 1u) << "the killed run's work area";
+  std::set<long long> children;
+  {
+    std::istringstream in(test::read_text(dir_ / "trace"));
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream f(line);
+      std::string what, job;
+      long long ms = 0, child = 0;
+      f >> what >> job >> ms >> child;
+      if (what == "child") children.insert(child);
+    }
+  }
+  EXPECT_EQ(children.size(), 2u);
   auto again = run_within(120, grid);
   EXPECT_EQ(again.code, 0) << again.err;
   EXPECT_NE(again.err.find("removed the working directories of 1 ended pdr_run process on this host"),
             std::string::npos)
       << again.err;
+  EXPECT_TRUE(all_stopped(children, 3)) << "what the killed run's programs started outlived the next run's start";
   for (const auto& e : fs::directory_iterator(dir_ / "scratch")) {
     EXPECT_NE(e.path().filename().string().rfind("pdr_run-work-", 0), 0u) << "left behind: " << e.path();
   }
@@ -387,6 +402,23 @@ TEST_F(NoJobLostTest, AFullScratchDiskStopsTheRunWithOneLine) {
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND attempts = 0"), 2)
       << "claiming stopped";
   EXPECT_EQ(count_starts(dir_ / "trace"), 0u);
+}
+
+// A disk that fills up during a job (its pdr step filled it) stops the run at the next step's
+// first write, not after every job has failed on it: the job goes back to pending.
+TEST_F(NoJobLostTest, AScratchDiskThatFillsDuringAJobStopsTheRun) {
+  write_config("");
+  mount_small_disk(dir_ / "scratch", 1024);
+  if (HasFatalFailure() || IsSkipped()) return;
+  auto r = run_within(60, {"--model-name", "ff", "--dens", "30", "40", "50", "--chi", "10"}, "100_30_-10_10_00:fill");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("onion: cannot copy ONION3.INP.CO: No space left on device"), std::string::npos) << r.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND model_job_name = "
+                      "'100_30_-10_10_00' AND error LIKE '%No space left on device%'"),
+            1)
+      << r.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND attempts = 0"), 2)
+      << "claiming stopped";
 }
 
 // A database disk that fills up mid-grid is ridden out like an outage: the running programs go

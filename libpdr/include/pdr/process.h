@@ -55,6 +55,16 @@ bool process_gone(const std::string& host, long long pid);
 // A process that holds neither, and will write there by a path it remembers, is not seen.
 bool a_process_uses(const std::string& dir, long long since_pid);
 
+// Ends, with SIGKILL, every process started since `since_pid` (all when pids wrapped around
+// since) whose environment holds `env_entry` ("PDR_JOB_ID=17"): what a job's step left running
+// outside its process group (setsid, a daemon that moved away from the job's directory). This
+// process is left out. Returns how many were ended.
+int end_processes_with(const std::string& env_entry, long long since_pid);
+
+// Ends, with SIGKILL, every process (but this one) whose working directory or an open file is in
+// `dir` (absolute, without symlinks): what a killed run's programs started, in its work area.
+int end_processes_using(const std::string& dir);
+
 // The path of `name` in $PATH, or "" when it is not installed.
 std::string find_program(const std::string& name);
 

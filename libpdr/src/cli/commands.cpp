@@ -160,8 +160,8 @@ const std::vector<Subcommand>& subcommands() {
   pdr_run verify --config my.yaml --model-name m1
 Exit codes: 0 every output as recorded, 1 some jobs went back to pending (run them with pdr_run worker), 2 error.)"},
       {"worker",
-       "join a registered grid: claim and run its pending jobs until none is left (exit 0, or 1 if any of its jobs "
-       "failed)",
+       "join a registered grid: claim and run its pending jobs until none is left (exit 0, or 1 if any job of the "
+       "model failed, whichever process ran it)",
        worker_flags, worker_command, R"(Examples:
   pdr_run --config my.yaml --model-name m1 --dens 30 40 --chi 10 100 --register-only   register once
   pdr_run worker --config my.yaml --model-name m1 --workers 8    then on each node (more than 1 worker runs in parallel))"},

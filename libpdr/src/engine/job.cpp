@@ -5,6 +5,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -16,6 +17,8 @@
 #include <set>
 #include <sstream>
 #include <string_view>
+
+#include <spdlog/spdlog.h>
 
 #include "engine/tarball.h"
 #include "pdr/process.h"
@@ -95,6 +98,11 @@ class JobExecution {
     env_ = plan.child_env;
     env_.push_back("PDR_JOB_NAME=" + job.name);
     env_.push_back("PDR_JOB_ID=" + std::to_string(job.id));
+    // Unique on this host while this process lives: what carries it was started by this attempt.
+    static std::atomic<long long> attempts{0};
+    attempt_ =
+        "PDR_JOB_ATTEMPT=" + std::to_string(job.id) + "-" + std::to_string(getpid()) + "-" + std::to_string(++attempts);
+    env_.push_back(attempt_);
   }
 
   JobResult run() {
@@ -131,6 +139,13 @@ class JobExecution {
     return false;
   }
 
+  // A file system error in `stage`: a host failure (the job goes back to pending and this
+  // process stops claiming) when it is the disk's, not the job's.
+  bool fail_io(Stage stage, const std::string& what, const std::error_code& ec, const std::string& species = "") {
+    result_.host_failure = is_host_failure(ec.value());
+    return fail(stage, what + ": " + ec.message(), "", species);
+  }
+
   static std::string one_line(std::string text) {
     for (char& c : text) {
       if (c == '\n' || c == '\r') c = ' ';
@@ -151,7 +166,7 @@ class JobExecution {
     // have been removed meanwhile.
     if (!dir_.empty() && !reset_for_reuse(/*clean=*/false)) {
       std::error_code ec;
-      fs::remove_all(dir_, ec);
+      remove_tree(dir_, ec);
       dir_.clear();
     }
     if (dir_.empty() && !make_dir()) return false;
@@ -180,8 +195,7 @@ class JobExecution {
     for (const auto& d : outs) {
       fs::create_directories(fs::path(dir_) / d, ec);
       if (ec) {
-        result_.host_failure = is_host_failure(ec.value());
-        return fail(Stage::Setup, dir_ + "/" + d + ": " + ec.message());
+        return fail_io(Stage::Setup, dir_ + "/" + d, ec);
       }
     }
     const std::string base = pdr().base_dir;
@@ -192,25 +206,25 @@ class JobExecution {
         // A real directory of links: chem_rates.dat is added here without touching the base dir.
         fs::create_directories(fs::path(dir_) / d, ec);
         const auto entries = list_directory(src, ec);
-        if (ec) return fail(Stage::Setup, "cannot read " + src.string() + ": " + ec.message());
+        if (ec) return fail_io(Stage::Setup, "cannot read " + src.string(), ec);
         for (const auto& entry : entries) {
           fs::create_symlink(entry.path(), fs::path(dir_) / d / entry.path().filename(), ec);
-          if (ec) return fail(Stage::Setup, "cannot link " + entry.path().string() + ": " + ec.message());
+          if (ec) return fail_io(Stage::Setup, "cannot link " + entry.path().string(), ec);
         }
       } else {
         fs::create_directory_symlink(src, fs::path(dir_) / d, ec);
-        if (ec) return fail(Stage::Setup, "cannot link " + src.string() + ": " + ec.message());
+        if (ec) return fail_io(Stage::Setup, "cannot link " + src.string(), ec);
       }
     }
     const fs::path chem_link = fs::path(dir_) / "pdrinpdata" / "chem_rates.dat";
     fs::create_directories(chem_link.parent_path(), ec);
     fs::remove(chem_link, ec);
     fs::create_symlink(plan_.provenance.chem_full_path, chem_link, ec);
-    if (ec) return fail(Stage::Setup, "cannot link the chemistry file: " + ec.message());
+    if (ec) return fail_io(Stage::Setup, "cannot link the chemistry file", ec);
     for (const std::string* exe :
          {&pdr().pdr_file_name, &pdr().onion_file_name, &pdr().getctrlind_file_name, &pdr().mrt_file_name}) {
       fs::create_symlink(fs::path(base) / *exe, fs::path(dir_) / *exe, ec);
-      if (ec) return fail(Stage::Setup, "cannot link " + *exe + ": " + ec.message());
+      if (ec) return fail_io(Stage::Setup, "cannot link " + *exe, ec);
     }
     return true;
   }
@@ -246,6 +260,14 @@ class JobExecution {
     spec.cancel = cancel_;
     ProcessResult r = run_process(spec, stop_);
     if (first_pid_ == 0) first_pid_ = r.pid;
+    // What the step left running outside its process group ends with it too: nothing the job
+    // started may change its directory or outputs once the step is over.
+    if (r.pid > 0) {
+      if (const int n = end_processes_with(attempt_, first_pid_); n > 0) {
+        spdlog::warn("job {}: {} left {} process{} running outside its process group; ended", job_.name, exe, n,
+                     n == 1 ? "" : "es");
+      }
+    }
     return r;
   }
 
@@ -253,9 +275,12 @@ class JobExecution {
   bool step_failed(Stage stage, const std::string& species, const ProcessResult& r, const std::string& output,
                    const std::string& kept_as) {
     if (r.outcome == ProcessResult::Outcome::Stopped) return stopped();
-    // A program that failed on a full working disk failed because of the host, not the job.
+    // A program that failed on a full working disk failed because of the host, not the job:
+    // less than 1 MiB or no inode left (what it tried to write may have been more than is left).
     struct statvfs fsinfo;
-    if (statvfs(dir_.c_str(), &fsinfo) == 0 && (fsinfo.f_bavail == 0 || (fsinfo.f_files > 0 && fsinfo.f_favail == 0))) {
+    if (statvfs(dir_.c_str(), &fsinfo) == 0 &&
+        (static_cast<unsigned long long>(fsinfo.f_bavail) * fsinfo.f_frsize < (1ULL << 20) ||
+         (fsinfo.f_files > 0 && fsinfo.f_favail == 0))) {
       result_.host_failure = true;
     }
     if (r.outcome == ProcessResult::Outcome::Exited) result_.exit_code = r.exit_code;
@@ -305,7 +330,7 @@ class JobExecution {
       for (const auto& entry : list_directory(out, ec)) fs::remove_all(entry.path(), ec);
       fs::copy_file(fs::path(pdr().base_dir) / "onioninpdata" / ("ONION3.INP." + species),
                     fs::path(dir_) / "ONION3.INP", fs::copy_options::overwrite_existing, ec);
-      if (ec) return fail(Stage::Onion, "cannot copy ONION3.INP." + species + ": " + ec.message());
+      if (ec) return fail_io(Stage::Onion, "cannot copy ONION3.INP." + species, ec);
       const fs::path ctrl = fs::path(dir_) / "pdroutput" / "CTRL_IND";
       if (fs::exists(ctrl, ec)) {
         fs::copy_file(ctrl, fs::path(dir_) / "CTRL_IND", fs::copy_options::overwrite_existing, ec);
@@ -323,7 +348,7 @@ class JobExecution {
         return step_failed(Stage::Onion, species, r, textout, kept);
       }
       const auto outputs = list_directory(out, ec);
-      if (ec) return fail(Stage::Onion, "cannot read " + out.string() + ": " + ec.message(), "", species);
+      if (ec) return fail_io(Stage::Onion, "cannot read " + out.string(), ec, species);
       for (const auto& entry : outputs) {
         if (!entry.is_regular_file(ec)) continue;
         const std::string name = entry.path().filename().string();
@@ -418,7 +443,8 @@ class JobExecution {
       }
     }
     std::error_code ec;
-    fs::remove_all(dir_, ec);
+    remove_tree(dir_, ec);
+    if (ec) spdlog::warn("job {}: cannot remove its working directory {}: {}", job_.name, dir_, ec.message());
   }
 
   // Makes the directory what make_dir() makes now: its links (each to the same target) and its
@@ -472,6 +498,11 @@ class JobExecution {
       }
       return !ec && seen == expected.size();
     };
+    // Each directory as make_dir() makes it: its owner may write there (a job may take that away).
+    const auto owner_may_write = [&ec](const fs::path& p) {
+      return (fs::symlink_status(p, ec).permissions() & fs::perms::owner_all) == fs::perms::owner_all && !ec;
+    };
+    if (!owner_may_write(dir_)) return false;
     size_t seen = 0;
     const auto entries = list_directory(dir_, ec);
     if (ec) return false;
@@ -481,7 +512,7 @@ class JobExecution {
         if (!entry.is_symlink(ec) || fs::read_symlink(entry.path(), ec) != it->second) return false;
         ++seen;
       } else if (outs.count(name) != 0 || name == "pdrinpdata") {
-        if (entry.is_symlink(ec) || !entry.is_directory(ec)) return false;
+        if (entry.is_symlink(ec) || !entry.is_directory(ec) || !owner_may_write(entry.path())) return false;
         if (name == "pdrinpdata") {
           if (!same_links(entry.path(), inpdata)) return false;
         } else {
@@ -489,14 +520,14 @@ class JobExecution {
           if (ec) return false;
           for (const auto& inner : inner_entries) {
             if (!clean) return false;
-            fs::remove_all(inner.path(), ec);
+            remove_tree(inner.path(), ec);
             if (ec) return false;
           }
         }
         ++seen;
       } else {
         if (!clean) return false;
-        fs::remove_all(entry.path(), ec);
+        remove_tree(entry.path(), ec);
       }
       if (ec) return false;
     }
@@ -512,6 +543,7 @@ class JobExecution {
   const StopSignal* cancel_;
   std::vector<std::string> env_;
   std::string dir_;
+  std::string attempt_;      // PDR_JOB_ATTEMPT=..., in every program's environment
   long long first_pid_ = 0;  // of the job's first program
   JobResult result_;
 };

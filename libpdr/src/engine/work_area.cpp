@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "pdr/process.h"
 #include "util/file.h"
 
 namespace fs = std::filesystem;
@@ -59,8 +60,13 @@ Result<std::unique_ptr<WorkArea>> WorkArea::open(const std::string& scratch_dir,
     const std::string name = entry.path().filename().string();
     if (!is_area_of(name, mine) || !entry.is_directory(ec)) continue;
     if (!owner_ended(entry.path())) continue;
+    // What the dead run's programs started themselves (the parent-death signal reached only
+    // the programs) and that still works there ends first.
+    std::error_code canon;
+    const fs::path real = fs::canonical(entry.path(), canon);
+    if (!canon) end_processes_using(real.string());
     std::error_code rm;
-    fs::remove_all(entry.path(), rm);
+    remove_tree(entry.path(), rm);
     if (!rm) ++*removed;
   }
   // Made and locked under a temporary name, then renamed into place: no other process ever
@@ -102,7 +108,7 @@ void WorkArea::give_back(std::string dir) {
 
 WorkArea::~WorkArea() {
   std::error_code ec;
-  fs::remove_all(path_, ec);
+  remove_tree(path_, ec);
   if (lock_fd_ >= 0) close(lock_fd_);
 }
 

@@ -253,27 +253,73 @@ bool uses(const std::string& pid, const std::string& dir) {
   return found;
 }
 
-}  // namespace
+// Whether the initial environment of process `pid` holds `entry` (a whole NAME=value).
+bool has_environment(const std::string& pid, const std::string& entry) {
+  auto env = read_file("/proc/" + pid + "/environ");
+  if (!env.ok()) return false;
+  const std::string& e = env.value();
+  for (size_t at = 0; at < e.size();) {
+    const size_t end = std::min(e.find('\0', at), e.size());
+    if (e.compare(at, end - at, entry) == 0) return true;
+    at = end + 1;
+  }
+  return false;
+}
 
-bool a_process_uses(const std::string& dir, long long since_pid) {
+// Calls `visit(pid)` for each process started since `since_pid` (all of them when pids wrapped
+// around since) but this one, until it returns true. False when /proc cannot be read.
+template <class F>
+bool each_process_since(long long since_pid, F visit) {
   DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) return true;
+  if (proc == nullptr) return false;
   if (auto last = read_file("/proc/sys/kernel/ns_last_pid"); !last.ok() || std::atoll(last->c_str()) < since_pid) {
     since_pid = 0;
   }
   const long long self = getpid();
-  bool found = false;
   while (const dirent* e = ::readdir(proc)) {
     if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
     const long long pid = std::atoll(e->d_name);
     if (pid < since_pid || pid == self) continue;
-    if (uses(e->d_name, dir)) {
-      found = true;
-      break;
-    }
+    if (visit(std::string(e->d_name))) break;
   }
   ::closedir(proc);
-  return found;
+  return true;
+}
+
+}  // namespace
+
+bool a_process_uses(const std::string& dir, long long since_pid) {
+  bool found = false;
+  const bool read = each_process_since(since_pid, [&](const std::string& pid) { return found = uses(pid, dir); });
+  return found || !read;
+}
+
+namespace {
+
+// Ends with SIGKILL every process since `since_pid` for which `matches(pid)` holds, through a
+// pidfd checked again (the pid cannot have passed to another process in between).
+template <class F>
+int end_processes(long long since_pid, F matches) {
+  int ended = 0;
+  each_process_since(since_pid, [&](const std::string& pid) {
+    if (!matches(pid)) return false;
+    const int fd = open_pidfd(static_cast<pid_t>(std::atoll(pid.c_str())));
+    if (fd < 0) return false;
+    if (matches(pid) && syscall(SYS_pidfd_send_signal, fd, SIGKILL, nullptr, 0) == 0) ++ended;
+    close(fd);
+    return false;
+  });
+  return ended;
+}
+
+}  // namespace
+
+int end_processes_with(const std::string& env_entry, long long since_pid) {
+  return end_processes(since_pid, [&](const std::string& pid) { return has_environment(pid, env_entry); });
+}
+
+int end_processes_using(const std::string& dir) {
+  return end_processes(0, [&](const std::string& pid) { return uses(pid, dir); });
 }
 
 std::vector<std::string> child_environment() {

@@ -29,7 +29,9 @@ Status io_error(const std::string& message, const std::error_code& ec) {
 // Copies into the destination directory under a temporary name and renames it into place (or
 // to its staged name), so a reader never sees a half-written output. A staged output on the same
 // filesystem is a hard link to the job's file when `link` is set: no data is copied and no new
-// file is made (the job's directory is removed afterwards, leaving the stored name).
+// file is made (the job's directory is removed afterwards, leaving the stored name). Only a
+// regular file with no other name is linked: a symbolic link (to a file that may go with the job
+// directory) or a file that is also elsewhere (whose other name may change it) is copied.
 class LocalStorage : public Storage {
  public:
   LocalStorage(std::string root, bool link) : root_(std::move(root)), link_(link) {}
@@ -49,7 +51,9 @@ class LocalStorage : public Storage {
                              ? dest.parent_path() / ("." + dest.filename().string() + ".tmp" + std::to_string(rng()))
                              : target;
     bool linked = false;
-    if (link_ && !stage_tag.empty()) {
+    struct stat own;
+    if (link_ && !stage_tag.empty() && ::lstat(local_path.c_str(), &own) == 0 && S_ISREG(own.st_mode) &&
+        own.st_nlink == 1) {
       linked = ::link(local_path.c_str(), tmp.c_str()) == 0;
       if (!linked && errno == EEXIST) {  // left by an attempt that died in this very step
         fs::remove(tmp, ec);

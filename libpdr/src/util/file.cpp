@@ -49,4 +49,26 @@ std::vector<std::filesystem::directory_entry> list_directory(const std::filesyst
   return out;
 }
 
+namespace {
+
+// Gives every directory below (and at) `path` its owner's rwx, not following links.
+void make_writable(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto st = std::filesystem::symlink_status(path, ec);
+  if (ec || st.type() != std::filesystem::file_type::directory) return;
+  std::filesystem::permissions(path, std::filesystem::perms::owner_all, std::filesystem::perm_options::add, ec);
+  for (const auto& entry : list_directory(path, ec)) make_writable(entry.path());
+}
+
+}  // namespace
+
+void remove_tree(const std::filesystem::path& path, std::error_code& ec) {
+  ec.clear();
+  std::filesystem::remove_all(path, ec);
+  if (!ec) return;
+  make_writable(path);
+  ec.clear();
+  std::filesystem::remove_all(path, ec);
+}
+
 }  // namespace pdr

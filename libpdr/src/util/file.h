@@ -22,4 +22,8 @@ Status replace_file(const std::string& path, const std::string& content);
 // does: its increment has no error_code).
 std::vector<std::filesystem::directory_entry> list_directory(const std::filesystem::path& dir, std::error_code& ec);
 
+// Removes `path` and everything below it, as remove_all, also where a job left a directory
+// without write permission for its owner (each such directory is made writable first).
+void remove_tree(const std::filesystem::path& path, std::error_code& ec);
+
 }  // namespace pdr
