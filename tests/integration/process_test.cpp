@@ -122,6 +122,33 @@ TEST(ProcessTest, AChildWhoseStatusSomeoneElseTookIsNotASuccess) {
   EXPECT_NE(r.describe().find("exit status was lost"), std::string::npos) << r.describe();
 }
 
+// Only processes whose environment holds the whole entry are ended, wherever in a long
+// environment it is.
+TEST(ProcessTest, ProcessesCarryingAnEnvironmentEntryAreEnded) {
+  test::TempDir dir;
+  auto start = [&](const std::string& marker, ProcessResult* r) {
+    return std::thread([&dir, marker, r] {
+      ProcessSpec spec;
+      spec.executable = "/bin/sleep";
+      spec.argv = {"sleep", "30"};
+      spec.env = {"FILLER=" + std::string(20000, 'x'), marker};
+      spec.output_path = dir / "log";
+      *r = run_process(spec, nullptr);
+    });
+  };
+  ProcessResult mine, other;
+  const long long since = getpid();
+  std::thread a = start("PDR_JOB_ATTEMPT=7-1-1", &mine);
+  std::thread b = start("PDR_JOB_ATTEMPT=7-1-10", &other);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(end_processes_with("PDR_JOB_ATTEMPT=7-1-1", since), 1);
+  a.join();
+  EXPECT_EQ(mine.outcome, ProcessResult::Outcome::Signaled);
+  EXPECT_EQ(end_processes_with("PDR_JOB_ATTEMPT=7-1-10", since), 1);
+  b.join();
+  EXPECT_EQ(other.outcome, ProcessResult::Outcome::Signaled);
+}
+
 TEST(ProcessTest, StopRequestEndsTheChild) {
   test::TempDir dir;
   StopSignal stop;

@@ -263,7 +263,7 @@ class JobExecution {
     // What the step left running outside its process group ends with it too: nothing the job
     // started may change its directory or outputs once the step is over.
     if (r.pid > 0) {
-      if (const int n = end_processes_with(attempt_, first_pid_); n > 0) {
+      if (const int n = end_processes_with(attempt_, r.pid); n > 0) {
         spdlog::warn("job {}: {} left {} process{} running outside its process group; ended", job_.name, exe, n,
                      n == 1 ? "" : "es");
       }

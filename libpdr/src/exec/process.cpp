@@ -21,7 +21,6 @@
 #include <thread>
 
 #include "pdr/stop_signal.h"
-#include "util/file.h"
 #include "util/text.h"
 
 extern char** environ;
@@ -255,15 +254,39 @@ bool uses(const std::string& pid, const std::string& dir) {
 
 // Whether the initial environment of process `pid` holds `entry` (a whole NAME=value).
 bool has_environment(const std::string& pid, const std::string& entry) {
-  auto env = read_file("/proc/" + pid + "/environ");
-  if (!env.ok()) return false;
-  const std::string& e = env.value();
-  for (size_t at = 0; at < e.size();) {
-    const size_t end = std::min(e.find('\0', at), e.size());
-    if (e.compare(at, end - at, entry) == 0) return true;
-    at = end + 1;
+  const int fd = ::open(("/proc/" + pid + "/environ").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  // Read in blocks; an entry cut at a block's end is carried into the next.
+  char buf[8192];
+  size_t kept = 0;
+  bool found = false;
+  for (ssize_t n; !found && (n = ::read(fd, buf + kept, sizeof buf - kept)) > 0;) {
+    const size_t end = kept + static_cast<size_t>(n);
+    size_t at = 0;
+    for (const char* z; (z = static_cast<const char*>(std::memchr(buf + at, '\0', end - at))) != nullptr;) {
+      const size_t len = static_cast<size_t>(z - (buf + at));
+      if (len == entry.size() && std::memcmp(buf + at, entry.data(), len) == 0) {
+        found = true;
+        break;
+      }
+      at += len + 1;
+    }
+    kept = end - at;
+    if (kept == sizeof buf) kept = 0;  // longer than the buffer: not the entry
+    std::memmove(buf, buf + at, kept);
   }
-  return false;
+  ::close(fd);
+  return found;
+}
+
+// The last pid the kernel gave out (0 when unknown).
+long long last_pid() {
+  const int fd = ::open("/proc/sys/kernel/ns_last_pid", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[32] = {0};
+  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  return n > 0 ? std::atoll(buf) : 0;
 }
 
 // Calls `visit(pid)` for each process started since `since_pid` (all of them when pids wrapped
@@ -272,9 +295,7 @@ template <class F>
 bool each_process_since(long long since_pid, F visit) {
   DIR* proc = ::opendir("/proc");
   if (proc == nullptr) return false;
-  if (auto last = read_file("/proc/sys/kernel/ns_last_pid"); !last.ok() || std::atoll(last->c_str()) < since_pid) {
-    since_pid = 0;
-  }
+  if (last_pid() < since_pid) since_pid = 0;
   const long long self = getpid();
   while (const dirent* e = ::readdir(proc)) {
     if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
