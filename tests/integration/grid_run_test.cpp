@@ -830,8 +830,8 @@ TEST_F(GridRunTest, AReusedDirectorySeesTheBaseDirectoryAsItIsWhenTaken) {
   fs::copy(PDR_MOCK_BASE, dir_ / "base", fs::copy_options::recursive);
   test::write_text(dir_ / "cfg.yaml",
                    "database:\n  path: jobs.db\nstorage:\n  base_dir: store\nrun:\n  scratch_dir: scratch\n"
-                   "  step_timeout: 5\n  retry_delay: 3\nmodel_parameters:\n  species: [CO]\n");
-  // The first job fails while new.dat is missing and is tried again 3 s later; the second one
+                   "  step_timeout: 5\n  retry_delay: 5\nmodel_parameters:\n  species: [CO]\n");
+  // The first job fails while new.dat is missing and is tried again 5 s later; the second one
   // finishes at once and leaves its directory for that retry.
   const pid_t pid = test::start_pdr_run(
       dir_.path(), {"--config", dir_ / "cfg.yaml", "--model-name", "nb", "--dens", "30", "40", "--chi", "10"},
@@ -840,8 +840,14 @@ TEST_F(GridRunTest, AReusedDirectorySeesTheBaseDirectoryAsItIsWhenTaken) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ASSERT_EQ(read_trace(dir_ / "trace").size(), 6u) << "the first attempt and the second job ran";
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // the second job's directory waits
+  // The second job is recorded finished once its directory waits for the next job.
+  for (int i = 0; i < 200 && sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'") < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 1);
   test::write_text(dir_ / "base/pdrinpdata/new.dat", "new\n");
+  ASSERT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE attempts = 1 AND status = 'pending'"), 1)
+      << "the retry came before new.dat";
   auto r = test::finish_pdr_run(pid, dir_.path());
   EXPECT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 2) << r.err;
