@@ -22,6 +22,7 @@
 #include "support/slurm.h"
 #include "support/store_check.h"
 #include "support/tcp_proxy.h"
+#include "support/trace.h"
 
 namespace pdr {
 namespace {
@@ -106,16 +107,9 @@ class MysqlFaultTest : public ::testing::Test {
     test::expect_history_agrees([&](const std::string& sql) { return q(sql); });
     if (each_ran_once) {
       // Every job's executables started exactly once (pdr and one onion): nothing ran twice.
-      std::map<std::string, int> starts;
-      std::istringstream in(test::read_text(dir_ / "trace"));
-      for (std::string line; std::getline(in, line);) {
-        std::istringstream f(line);
-        std::string what, job;
-        f >> what >> job;
-        if (what == "start") ++starts[job];
-      }
-      EXPECT_EQ(starts.size(), 200u);
-      for (const auto& kv : starts) EXPECT_EQ(kv.second, 2) << kv.first << " ran more than once";
+      const auto s = starts_per_job(dir_ / "trace");
+      EXPECT_EQ(s.size(), 200u);
+      for (const auto& kv : s) EXPECT_EQ(kv.second, 2) << kv.first << " ran more than once";
     }
     // Server connections back to baseline.
     long long open = -1;
@@ -444,17 +438,7 @@ class MultiProcessTest : public MysqlFaultTest {
   }
 
   // Executable starts per job (pdr and one onion per attempt).
-  std::map<std::string, int> starts() const {
-    std::map<std::string, int> out;
-    std::istringstream in(test::read_text(dir_ / "trace"));
-    for (std::string line; std::getline(in, line);) {
-      std::istringstream f(line);
-      std::string what, job;
-      f >> what >> job;
-      if (what == "start") ++out[job];
-    }
-    return out;
-  }
+  std::map<std::string, int> starts() const { return starts_per_job(dir_ / "trace"); }
 
   // Every job finished once, its outputs recorded once.
   void expect_each_recorded_once(long long jobs) const {

@@ -23,6 +23,7 @@
 #include "support/run_binary.h"
 #include "support/store_check.h"
 #include "support/tcp_proxy.h"
+#include "support/trace.h"
 
 namespace pdr {
 namespace {
@@ -93,17 +94,7 @@ class PostgresqlFaultTest : public ::testing::Test {
   long long sessions() const { return server_->number("SELECT COUNT(*) FROM pg_stat_activity WHERE usename = 'pdr'"); }
 
   // Executable starts per job (pdr and one onion per attempt).
-  std::map<std::string, int> starts() const {
-    std::map<std::string, int> out;
-    std::istringstream in(test::read_text(dir_ / "trace"));
-    for (std::string line; std::getline(in, line);) {
-      std::istringstream f(line);
-      std::string what, job;
-      f >> what >> job;
-      if (what == "start") ++out[job];
-    }
-    return out;
-  }
+  std::map<std::string, int> starts() const { return starts_per_job(dir_ / "trace"); }
 
   // The invariants every fault must leave intact.
   void expect_consistent(const std::vector<test::RunResult>& runs, long long expect_finished,

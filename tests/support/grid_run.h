@@ -13,33 +13,9 @@
 
 #include "support/run_binary.h"
 #include "support/temp_dir.h"
+#include "support/trace.h"
 
 namespace pdr {
-
-struct TraceEvent {
-  std::string what, job;
-  long long ms = 0, pid = 0;
-  std::string cwd;  // of a start
-};
-
-// The start/end events the mock wrote (its --version probes left out).
-inline std::vector<TraceEvent> read_trace(const std::string& path) {
-  std::vector<TraceEvent> events;
-  std::istringstream in(test::read_text(path));
-  for (std::string line; std::getline(in, line);) {
-    std::istringstream fields(line);
-    TraceEvent e;
-    fields >> e.what >> e.job >> e.ms >> e.pid >> e.cwd;
-    if (e.what == "start" || e.what == "end") events.push_back(e);
-  }
-  return events;
-}
-
-inline size_t count_starts(const std::string& path) {
-  size_t n = 0;
-  for (const auto& e : read_trace(path)) n += e.what == "start";
-  return n;
-}
 
 class GridRunTest : public ::testing::Test {
  protected:
