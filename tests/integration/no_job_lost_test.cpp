@@ -10,6 +10,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -202,12 +203,29 @@ TEST_F(NoJobLostTest, AKilledRunLeavesNoProgramAndTheNextRunRemovesItsWorkingDir
     }
   }
   EXPECT_EQ(children.size(), 2u);
+  // Someone looking into a killed job's directory (a shell there, without the run's environment)
+  // is left alone.
+  std::string job_dir;
+  for (const auto& e : read_trace(dir_ / "trace")) {
+    if (e.what == "start") job_dir = e.cwd;
+  }
+  ASSERT_FALSE(job_dir.empty());
+  const pid_t bystander = ::fork();
+  if (bystander == 0) {
+    char* const argv[] = {const_cast<char*>("sleep"), const_cast<char*>("60"), nullptr};
+    char* const no_env[] = {nullptr};
+    if (::chdir(job_dir.c_str()) == 0) ::execve("/bin/sleep", argv, no_env);
+    ::_exit(127);
+  }
   auto again = run_within(120, grid);
   EXPECT_EQ(again.code, 0) << again.err;
   EXPECT_NE(again.err.find("removed the working directories of 1 ended pdr_run process on this host"),
             std::string::npos)
       << again.err;
   EXPECT_TRUE(all_stopped(children, 3)) << "what the killed run's programs started outlived the next run's start";
+  EXPECT_TRUE(test::process_running(bystander)) << "a process that is not the run's was ended";
+  ::kill(bystander, SIGKILL);
+  ::waitpid(bystander, nullptr, 0);
   for (const auto& e : fs::directory_iterator(dir_ / "scratch")) {
     EXPECT_NE(e.path().filename().string().rfind("pdr_run-work-", 0), 0u) << "left behind: " << e.path();
   }

@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pdr/job_state.h"
@@ -65,6 +66,13 @@ struct JobControl {
   // Told when the attempt enters a stage (pdr, each onion species, storage): its history.
   std::function<void(Stage stage, const std::string& detail)> stage_started;
 };
+
+// The environment entry that marks every program of one attempt: PDR_JOB_ATTEMPT=<job id>-<pid
+// of the running pdr_run>-<serial>, unique on the host while that process lives.
+std::string job_attempt_entry(long long job_id, long long run_pid, long long serial);
+
+// Whether an environment entry marks an attempt of the pdr_run process `run_pid`.
+bool is_attempt_of_run(std::string_view entry, long long run_pid);
 
 // Runs one claimed job; never throws. Thread-safe: jobs share only the read-only plan. `stop`
 // ends every job (an interrupt).

@@ -4,7 +4,9 @@
 // signal). Thread-safe: each call owns its child.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pdr {
@@ -62,8 +64,9 @@ bool a_process_uses(const std::string& dir, long long since_pid);
 int end_processes_with(const std::string& env_entry, long long since_pid);
 
 // Ends, with SIGKILL, every process (but this one) whose working directory or an open file is in
-// `dir` (absolute, without symlinks): what a killed run's programs started, in its work area.
-int end_processes_using(const std::string& dir);
+// `dir` (absolute, without symlinks) and with an environment entry that satisfies `entry`: what a
+// killed run's programs started, in its work area (a shell someone opened there is left alone).
+int end_processes_using(const std::string& dir, const std::function<bool(std::string_view)>& entry);
 
 // The path of `name` in $PATH, or "" when it is not installed.
 std::string find_program(const std::string& name);

@@ -100,8 +100,7 @@ class JobExecution {
     env_.push_back("PDR_JOB_ID=" + std::to_string(job.id));
     // Unique on this host while this process lives: what carries it was started by this attempt.
     static std::atomic<long long> attempts{0};
-    attempt_ =
-        "PDR_JOB_ATTEMPT=" + std::to_string(job.id) + "-" + std::to_string(getpid()) + "-" + std::to_string(++attempts);
+    attempt_ = job_attempt_entry(job.id, getpid(), ++attempts);
     env_.push_back(attempt_);
   }
 
@@ -549,6 +548,19 @@ class JobExecution {
 };
 
 }  // namespace
+
+std::string job_attempt_entry(long long job_id, long long run_pid, long long serial) {
+  return "PDR_JOB_ATTEMPT=" + std::to_string(job_id) + "-" + std::to_string(run_pid) + "-" + std::to_string(serial);
+}
+
+bool is_attempt_of_run(std::string_view entry, long long run_pid) {
+  constexpr std::string_view name = "PDR_JOB_ATTEMPT=";
+  if (entry.substr(0, name.size()) != name) return false;
+  const std::string_view rest = entry.substr(name.size());
+  const auto first = rest.find('-'), last = rest.rfind('-');
+  return first != std::string_view::npos && first != last &&
+         rest.substr(first + 1, last - first - 1) == std::to_string(run_pid);
+}
 
 JobResult execute_job(const JobPlan& plan, Storage& storage, const ClaimedJob& job, const ParameterValues& params,
                       const StopSignal* stop, const JobControl* control) {

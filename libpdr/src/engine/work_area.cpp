@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "pdr/job.h"
 #include "pdr/process.h"
 #include "util/file.h"
 
@@ -61,10 +62,14 @@ Result<std::unique_ptr<WorkArea>> WorkArea::open(const std::string& scratch_dir,
     if (!is_area_of(name, mine) || !entry.is_directory(ec)) continue;
     if (!owner_ended(entry.path())) continue;
     // What the dead run's programs started themselves (the parent-death signal reached only
-    // the programs) and that still works there ends first.
+    // the programs) and that still works there ends first: whatever carries an attempt of the
+    // dead run (its pid is in the area's name), not a shell someone opened there.
     std::error_code canon;
     const fs::path real = fs::canonical(entry.path(), canon);
-    if (!canon) end_processes_using(real.string());
+    const long long dead_pid = std::atoll(name.c_str() + mine.size());
+    if (!canon && dead_pid > 0) {
+      end_processes_using(real.string(), [dead_pid](std::string_view e) { return is_attempt_of_run(e, dead_pid); });
+    }
     std::error_code rm;
     remove_tree(entry.path(), rm);
     if (!rm) ++*removed;

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <sstream>
 #include <string_view>
 #include <thread>
@@ -252,8 +253,9 @@ bool uses(const std::string& pid, const std::string& dir) {
   return found;
 }
 
-// Whether the initial environment of process `pid` holds `entry` (a whole NAME=value).
-bool has_environment(const std::string& pid, const std::string& entry) {
+// Whether an entry (NAME=value) of the initial environment of process `pid` satisfies `matches`.
+template <class F>
+bool environment_has(const std::string& pid, F matches) {
   const int fd = ::open(("/proc/" + pid + "/environ").c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
   // Read in blocks; an entry cut at a block's end is carried into the next.
@@ -265,7 +267,7 @@ bool has_environment(const std::string& pid, const std::string& entry) {
     size_t at = 0;
     for (const char* z; (z = static_cast<const char*>(std::memchr(buf + at, '\0', end - at))) != nullptr;) {
       const size_t len = static_cast<size_t>(z - (buf + at));
-      if (len == entry.size() && std::memcmp(buf + at, entry.data(), len) == 0) {
+      if (matches(std::string_view(buf + at, len))) {
         found = true;
         break;
       }
@@ -336,11 +338,13 @@ int end_processes(long long since_pid, F matches) {
 }  // namespace
 
 int end_processes_with(const std::string& env_entry, long long since_pid) {
-  return end_processes(since_pid, [&](const std::string& pid) { return has_environment(pid, env_entry); });
+  return end_processes(since_pid, [&](const std::string& pid) {
+    return environment_has(pid, [&](std::string_view e) { return e == env_entry; });
+  });
 }
 
-int end_processes_using(const std::string& dir) {
-  return end_processes(0, [&](const std::string& pid) { return uses(pid, dir); });
+int end_processes_using(const std::string& dir, const std::function<bool(std::string_view)>& entry) {
+  return end_processes(0, [&](const std::string& pid) { return uses(pid, dir) && environment_has(pid, entry); });
 }
 
 std::vector<std::string> child_environment() {
