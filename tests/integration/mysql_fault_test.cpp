@@ -307,7 +307,9 @@ TEST_F(MysqlFaultTest, F8_ServerDownLongerThanTheDeadline) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(r.code, 2) << r.err.substr(r.err.size() > 3000 ? r.err.size() - 3000 : 0);
   EXPECT_LT(secs, 30.0);
-  EXPECT_NE(r.err.find("[error] stopped: database unusable: gave up after"), std::string::npos)
+  // "gave up after N attempts", or, when the server went down amid a COMMIT, "outcome unknown"
+  // once the read-back gave up.
+  EXPECT_NE(r.err.find("[error] stopped: database unusable"), std::string::npos)
       << r.err.substr(r.err.size() > 2000 ? r.err.size() - 2000 : 0);
   server_->restart();
   // Consistent after the restart: nothing lost, nothing finished twice, and a new run finishes
