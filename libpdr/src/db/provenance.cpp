@@ -12,24 +12,31 @@ void SociJobStore::record_log(Session& sql, const StatusChange& c) {
   }
 }
 
-// A finished job's files: job_files and its output columns (pdr_run's record), then the
-// predecessor's hdf_files and json_files rows (best effort: their keys must not cost the job).
+// A finished job's files: job_files (pdr_run's record; the state UPDATE set the job's output
+// columns), then the predecessor's hdf_files and json_files rows (best effort: their keys must
+// not cost the job).
 void SociJobStore::record_files(Session& sql, const StatusChange& c) {
   std::map<std::string, const StoredFile*> by_kind;
   for (const auto& f : c.files) by_kind[f.kind] = &f;
-  if (!c.files.empty()) record_job_files(sql, c.job_id, c.files, by_kind);
+  if (!c.files.empty()) record_job_files(sql, c.job_id, c.files);
+  std::vector<std::pair<std::string, std::function<void()>>> provenance;
   auto h4 = by_kind.find("output_hdf4_file"), hs = by_kind.find("pdrstruct"), hc = by_kind.find("pdrchem");
   if (h4 != by_kind.end() && hs != by_kind.end() && hc != by_kind.end()) {
-    record_hdf_files(sql, c.job_id, *h4->second, *hs->second, *hc->second);
+    provenance.emplace_back("hdf_files row of job " + std::to_string(c.job_id),
+                            [&] { record_hdf_files(sql, c.job_id, *h4->second, *hs->second, *hc->second); });
   }
   auto js = by_kind.find("input_json_file");
-  if (js != by_kind.end()) record_json_file(sql, c.job_id, *js->second);
+  if (js != by_kind.end()) {
+    provenance.emplace_back("json_files row of job " + std::to_string(c.job_id),
+                            [&] { record_json_file(sql, c.job_id, *js->second); });
+  }
+  if (provenance.size() > 1 && best_effort_together(sql, provenance)) return;
+  for (const auto& [what, write] : provenance) best_effort(sql, what, write);
 }
 
-// One statement for every file, one for the job's output columns: each statement is a round
-// trip to a MySQL server, and a job stores a dozen files.
-void SociJobStore::record_job_files(Session& sql, long long job_id, const std::vector<StoredFile>& files,
-                                    const std::map<std::string, const StoredFile*>& by_kind) {
+// The job's file rows in one statement: each statement is a round trip to a server, and a job
+// stores a dozen files.
+void SociJobStore::record_job_files(Session& sql, long long job_id, const std::vector<StoredFile>& files) {
   std::vector<soci::indicator> mtime_ind;
   for (const auto& f : files) mtime_ind.push_back(f.mtime.empty() ? soci::i_null : soci::i_ok);
   std::string q = "INSERT INTO job_files (job_id, kind, path, sha256_sum, file_size, modification_time) VALUES ";
@@ -50,25 +57,6 @@ void SociJobStore::record_job_files(Session& sql, long long job_id, const std::v
   ins.prepare(q);
   ins.define_and_bind();
   ins.execute(true);
-  std::string set;
-  soci::statement up(sql);
-  for (const auto& [kind, f] : by_kind) {
-    if (!is_job_output_column(kind)) continue;
-    set += (set.empty() ? "" : ", ") + kind + " = :" + kind;
-    up.exchange(soci::use(f->path));
-    if (kind == "output_textout_file") {
-      // The predecessor's log_file is the TEXTOUT too.
-      set += ", log_file = :log_file";
-      up.exchange(soci::use(f->path));
-    }
-  }
-  if (!set.empty()) {
-    up.exchange(soci::use(job_id));
-    up.alloc();
-    up.prepare("UPDATE pdr_model_jobs SET " + set + " WHERE id = :id");
-    up.define_and_bind();
-    up.execute(true);
-  }
 }
 
 // The predecessor's hdf_files row: the HDF4 output and the two HDF5 structure files.
@@ -91,19 +79,17 @@ void SociJobStore::record_hdf_files(Session& sql, long long job_id, const Stored
                 f.mtime.empty() ? soci::i_null : soci::i_ok};
   };
   Part a = part(hdf4), b = part(structure), d = part(chemistry);
-  best_effort(sql, "hdf_files row of job " + std::to_string(job_id), [&] {
-    sql << "INSERT INTO hdf_files (job_id, pdrexe_id, parameter_id, model_name_id, "
-           "file_name, full_path, path, modification_time, sha256_sum, file_size, "
-           "file_name_hdf5_s, full_path_hdf5_s, path_hdf5_s, modification_time_hdf5_s, sha256_sum_hdf5_s, file_size_hdf5_s, "
-           "file_name_hdf5_c, full_path_hdf5_c, path_hdf5_c, modification_time_hdf5_c, sha256_sum_hdf5_c, file_size_hdf5_c) "
-           "SELECT id, kosmatau_executable_id, kosmatau_parameters_id, model_name_id, "
-           ":a1, :a2, :a3, :a4, :a5, :a6, :b1, :b2, :b3, :b4, :b5, :b6, :c1, :c2, :c3, :c4, :c5, :c6 "
-           "FROM pdr_model_jobs WHERE id = :id",
-        soci::use(a.name), soci::use(a.path), soci::use(a.dir), soci::use(a.mtime, a.mtime_ind), soci::use(a.sha),
-        soci::use(a.size), soci::use(b.name), soci::use(b.path), soci::use(b.dir), soci::use(b.mtime, b.mtime_ind),
-        soci::use(b.sha), soci::use(b.size), soci::use(d.name), soci::use(d.path), soci::use(d.dir),
-        soci::use(d.mtime, d.mtime_ind), soci::use(d.sha), soci::use(d.size), soci::use(job_id);
-  });
+  sql << "INSERT INTO hdf_files (job_id, pdrexe_id, parameter_id, model_name_id, "
+         "file_name, full_path, path, modification_time, sha256_sum, file_size, "
+         "file_name_hdf5_s, full_path_hdf5_s, path_hdf5_s, modification_time_hdf5_s, sha256_sum_hdf5_s, file_size_hdf5_s, "
+         "file_name_hdf5_c, full_path_hdf5_c, path_hdf5_c, modification_time_hdf5_c, sha256_sum_hdf5_c, file_size_hdf5_c) "
+         "SELECT id, kosmatau_executable_id, kosmatau_parameters_id, model_name_id, "
+         ":a1, :a2, :a3, :a4, :a5, :a6, :b1, :b2, :b3, :b4, :b5, :b6, :c1, :c2, :c3, :c4, :c5, :c6 "
+         "FROM pdr_model_jobs WHERE id = :id",
+      soci::use(a.name), soci::use(a.path), soci::use(a.dir), soci::use(a.mtime, a.mtime_ind), soci::use(a.sha),
+      soci::use(a.size), soci::use(b.name), soci::use(b.path), soci::use(b.dir), soci::use(b.mtime, b.mtime_ind),
+      soci::use(b.sha), soci::use(b.size), soci::use(d.name), soci::use(d.path), soci::use(d.dir),
+      soci::use(d.mtime, d.mtime_ind), soci::use(d.sha), soci::use(d.size), soci::use(job_id);
 }
 
 // The predecessor's json_files row of the job's rendered pdr_config.json.
@@ -112,14 +98,12 @@ void SociJobStore::record_json_file(Session& sql, long long job_id, const Stored
   soci::indicator tind = json_template_id_ > 0 ? soci::i_ok : soci::i_null;
   // The predecessor's json_files has UNIQUE(sha256_sum): a byte-identical config (the same
   // point of another model) is already recorded, and that row stays as it is.
-  best_effort(sql, "json_files row of job " + std::to_string(job_id), [&] {
-    sql << std::string(dialect_.insert_ignore()) +
-               " INTO json_files (name, path, archived_path, sha256_sum, template_id, job_id) "
-               "VALUES (:n, :p, :a, :s, :t, :j)" +
-               dialect_.ignore_end(),
-        soci::use(name), soci::use(f.path), soci::use(f.path), soci::use(f.sha256), soci::use(json_template_id_, tind),
-        soci::use(job_id);
-  });
+  sql << std::string(dialect_.insert_ignore()) +
+             " INTO json_files (name, path, archived_path, sha256_sum, template_id, job_id) "
+             "VALUES (:n, :p, :a, :s, :t, :j)" +
+             dialect_.ignore_end(),
+      soci::use(name), soci::use(f.path), soci::use(f.path), soci::use(f.sha256), soci::use(json_template_id_, tind),
+      soci::use(job_id);
 }
 
 }  // namespace pdr

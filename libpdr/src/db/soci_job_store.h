@@ -440,9 +440,25 @@ class SociJobStore : public JobStore {
     }
   }
 
+  // Several best-effort writes under one savepoint (two statements instead of two each); false
+  // when one failed and all were undone: then each is written again on its own (best_effort).
+  bool best_effort_together(Session& sql, const std::vector<std::pair<std::string, std::function<void()>>>& writes) {
+    sql << "SAVEPOINT pdr_provenance";
+    try {
+      for (const auto& w : writes) w.second();
+      sql << "RELEASE SAVEPOINT pdr_provenance";
+      return true;
+    } catch (const soci::soci_error& e) {
+      Status st = db_error_status(e, "provenance rows not recorded");
+      if (st.kind() == ErrorKind::kTransient || is_connection_lost(st.code())) throw;
+      sql << "ROLLBACK TO SAVEPOINT pdr_provenance";
+      sql << "RELEASE SAVEPOINT pdr_provenance";
+      return false;
+    }
+  }
+
   void record_files(Session& sql, const StatusChange& c);
-  void record_job_files(Session& sql, long long job_id, const std::vector<StoredFile>& files,
-                        const std::map<std::string, const StoredFile*>& by_kind);
+  void record_job_files(Session& sql, long long job_id, const std::vector<StoredFile>& files);
   void record_hdf_files(Session& sql, long long job_id, const StoredFile& hdf4, const StoredFile& structure,
                         const StoredFile& chemistry);
   void record_json_file(Session& sql, long long job_id, const StoredFile& f);

@@ -396,6 +396,25 @@ bool fresh_attempts(const StatusChange& c) {
   return (c.expect == JobState::Failed || c.expect == JobState::Cancelled) && c.next == JobState::Pending;
 }
 
+// A finish's output columns, in a fixed order: the path of the file this attempt stored for the
+// column, or nullptr (the column is cleared, see state_update_sql). The predecessor's log_file
+// is the TEXTOUT when there is one.
+std::vector<std::pair<const char*, const std::string*>> finish_columns(const StatusChange& c) {
+  static const char* const columns[] = {"output_hdf4_file",      "output_textout_file",  "output_chemchk_file",
+                                        "output_mcdrt_zip_file", "output_ctrl_ind_file", "output_hdf5_file",
+                                        "input_pdrnew_inp_file", "input_json_file",      "log_file"};
+  std::vector<std::pair<const char*, const std::string*>> out;
+  for (const char* column : columns) {
+    const std::string* path = nullptr;
+    for (const auto& f : c.files) {
+      if (f.kind == column) path = &f.path;  // the last of a kind, as before
+    }
+    out.emplace_back(column, path);
+  }
+  if (out[1].second != nullptr) out.back().second = out[1].second;  // log_file = output_textout_file
+  return out;
+}
+
 }  // namespace
 
 bool SociJobStore::apply_change(Session& sql, const StatusChange& change, std::vector<StatusChange>* events) {
@@ -431,6 +450,18 @@ std::string SociJobStore::state_update_sql(const StatusChange& c) const {
     q += ", error_stage = NULL, error_cause = NULL";
   }
   if (is_terminal(c.next)) q += ", time_of_finish = CURRENT_TIMESTAMP";
+  if (c.next == JobState::Finished) {
+    // The outputs go into the job's columns in the same statement: a column this attempt stored
+    // a file for takes its path; the others are cleared (an earlier run's outputs are no longer
+    // trusted), except after an onion-only run (run_stage 'onion'), which keeps the pdr outputs
+    // recorded before. run_stage is read, never assigned here: on MySQL, SET assigns left to
+    // right, and these CASEs must see the row as it was.
+    for (const auto& [column, path] : finish_columns(c)) {
+      q += std::string(", ") + column + " = " +
+           (path != nullptr ? std::string(":") + column
+                            : std::string("CASE WHEN run_stage = 'onion' THEN ") + column + " ELSE NULL END");
+    }
+  }
   if (c.next == JobState::Running) {
     q += ", attempts = attempts + 1, host = :host, pid = :pid, token = :new_token, "
          "time_of_start = CURRENT_TIMESTAMP, time_of_finish = NULL, lease_epoch = lease_epoch + 1, "
@@ -471,6 +502,11 @@ bool SociJobStore::write_state(Session& sql, const StatusChange& c) {
     up.exchange(soci::use(stage));
     up.exchange(soci::use(c.cause));
   }
+  if (c.next == JobState::Finished) {
+    for (const auto& [column, path] : finish_columns(c)) {
+      if (path != nullptr) up.exchange(soci::use(*path));
+    }
+  }
   if (c.next == JobState::Running) {
     up.exchange(soci::use(c.claimant->host));
     up.exchange(soci::use(c.claimant->pid));
@@ -491,28 +527,44 @@ bool SociJobStore::write_state(Session& sql, const StatusChange& c) {
 }
 
 void SociJobStore::write_outputs(Session& sql, const StatusChange& c) {
-  std::string run_stage = "all";
-  if (c.next == JobState::Finished) {
-    sql << "SELECT run_stage FROM pdr_model_jobs WHERE id = :id", soci::use(c.job_id), soci::into(run_stage);
-  }
+  const std::string id = std::to_string(c.job_id);
   if (c.onion_only) {
     // Queued for onion only: the pdr outputs stay recorded.
     sql << "UPDATE pdr_model_jobs SET run_stage = 'onion' WHERE id = :id", soci::use(c.job_id);
-  } else if (c.next == JobState::Finished && run_stage == "onion") {
-    // An onion-only run replaces the onion outputs and keeps the pdr ones.
-    sql << "DELETE FROM job_files WHERE job_id = :id AND kind IN ('onion', 'onion_log')", soci::use(c.job_id);
-    sql << "UPDATE pdr_model_jobs SET run_stage = 'all' WHERE id = :id", soci::use(c.job_id);
-  } else if (c.expect == JobState::Finished || c.next == JobState::Finished) {
-    // Outputs recorded for an earlier run are no longer trusted; a new finish records its own.
-    // On MySQL the three file tables are emptied in one round trip; on PostgreSQL the job's
-    // outputs are cleared in the same statement (data-modifying WITH).
+  } else if (c.next == JobState::Finished) {
+    // The file rows of an earlier run go (the state UPDATE set the columns): all of them, or
+    // after an onion-only run (the job's run_stage, which the UPDATE left as it was) only the
+    // onion outputs. One statement on MySQL and PostgreSQL.
+    const std::string keeps_pdr = "((SELECT run_stage FROM pdr_model_jobs WHERE id = " + id + ") = 'onion')";
+    if (dialect_.mysql) {
+      sql << "DELETE jf, hf, js FROM pdr_model_jobs j LEFT JOIN job_files jf ON jf.job_id = j.id AND "
+             "(j.run_stage <> 'onion' OR jf.kind IN ('onion', 'onion_log')) LEFT JOIN hdf_files hf ON hf.job_id = "
+             "j.id AND j.run_stage <> 'onion' LEFT JOIN json_files js ON js.job_id = j.id AND j.run_stage <> "
+             "'onion' WHERE j.id = " +
+                 id;
+    } else {
+      const std::string files = "DELETE FROM job_files WHERE job_id = " + id +
+                                " AND (kind IN ('onion', 'onion_log') OR NOT " + keeps_pdr + ")";
+      const std::string hdf = "DELETE FROM hdf_files WHERE job_id = " + id + " AND NOT " + keeps_pdr;
+      const std::string json = "DELETE FROM json_files WHERE job_id = " + id + " AND NOT " + keeps_pdr;
+      if (dialect_.pg) {
+        sql << "WITH jf AS (" + files + "), hf AS (" + hdf + ") " + json;
+      } else {
+        sql << files;
+        sql << hdf;
+        sql << json;
+      }
+    }
+  } else if (c.expect == JobState::Finished) {
+    // Outputs recorded for an earlier run are no longer trusted. On MySQL the three file tables
+    // are emptied in one round trip; on PostgreSQL the job's outputs are cleared in the same
+    // statement (data-modifying WITH).
     const std::string clear =
         "UPDATE pdr_model_jobs SET run_stage = 'all', output_hdf4_file = NULL, output_textout_file = NULL, "
         "output_chemchk_file = NULL, output_mcdrt_zip_file = NULL, output_ctrl_ind_file = NULL, "
         "output_hdf5_file = NULL, input_pdrnew_inp_file = NULL, input_json_file = NULL, log_file = NULL "
         "WHERE id = ";
     if (dialect_.pg) {
-      const std::string id = std::to_string(c.job_id);
       sql << "WITH jf AS (DELETE FROM job_files WHERE job_id = " + id +
                  "), hf AS (DELETE FROM hdf_files WHERE job_id = " + id +
                  "), js AS (DELETE FROM json_files WHERE job_id = " + id + ") " + clear + id;
