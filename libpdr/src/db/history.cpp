@@ -109,35 +109,44 @@ void SociJobStore::write_event_rows(Session& sql, const EventFields& f, const st
 
 void SociJobStore::write_stage_starts(Session& sql, const std::vector<StageStart>& starts, const std::string& token,
                                       int undone, bool fenced) {
+  if (starts.empty()) return;
+  // "started" names the state the attempt was in when it happened: running. Written once per
+  // attempt and stage, also when a write whose commit was cut is done again. Fenced: only an
+  // attempt that still holds its job says so. All starts in one statement (a job of a dozen
+  // onion species starts 14 stages): the ids, epochs, stages and times are numbers or names of
+  // this program; the species (detail) are bound.
   const auto now = std::chrono::steady_clock::now();
-  for (const auto& s : starts) {
+  soci::statement st(sql);
+  soci::indicator token_ind = token.empty() ? soci::i_null : soci::i_ok;
+  st.exchange(soci::use(actor_host_));
+  st.exchange(soci::use(actor_pid_));
+  st.exchange(soci::use(token, token_ind));
+  st.exchange(soci::use(undone));
+  std::string rows;
+  for (size_t i = 0; i < starts.size(); ++i) {
+    const StageStart& s = starts[i];
     const long long ms =
         std::max<long long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(now - s.at).count());
-    const std::string stage = to_string(s.stage);
-    soci::indicator token_ind = token.empty() ? soci::i_null : soci::i_ok;
-    soci::indicator detail_ind = s.detail.empty() ? soci::i_null : soci::i_ok;
-    // "started" names the state the attempt was in when it happened: running. Written once per
-    // attempt and stage, also when a write whose commit was cut is done again. Fenced: only an
-    // attempt that still holds its job says so.
-    const std::string q =
-        "INSERT INTO pdr_job_events (job_id, model_name_id, at, event, state, host, pid, token, attempt, "
-        "lease_epoch, stage, detail) SELECT id, model_name_id, " +
-        dialect_.ms_ago(ms) +
-        ", 'started', 'running', :host, :pid, :token, attempts + :undone, :epoch, :stage, :detail FROM "
-        "pdr_model_jobs WHERE id = :id AND NOT EXISTS (SELECT 1 FROM pdr_job_events e WHERE e.job_id = :id2 AND "
-        "e.event = 'started' AND e.lease_epoch = :epoch2 AND e.stage = :stage2 AND COALESCE(e.detail, '') = :d)" +
-        (fenced ? " AND status = 'running' AND token = :held AND lease_epoch = :held_epoch" : "");
-    if (fenced) {
-      sql << q, soci::use(actor_host_), soci::use(actor_pid_), soci::use(token, token_ind), soci::use(undone),
-          soci::use(s.epoch), soci::use(stage), soci::use(s.detail, detail_ind), soci::use(s.job_id),
-          soci::use(s.job_id), soci::use(s.epoch), soci::use(stage), soci::use(s.detail), soci::use(token),
-          soci::use(s.epoch);
-    } else {
-      sql << q, soci::use(actor_host_), soci::use(actor_pid_), soci::use(token, token_ind), soci::use(undone),
-          soci::use(s.epoch), soci::use(stage), soci::use(s.detail, detail_ind), soci::use(s.job_id),
-          soci::use(s.job_id), soci::use(s.epoch), soci::use(stage), soci::use(s.detail);
-    }
+    rows += std::string(i == 0 ? "SELECT " : " UNION ALL SELECT ") + std::to_string(i) + (i == 0 ? " AS n, " : ", ") +
+            dialect_.ms_ago(ms) + (i == 0 ? " AS at, " : ", ") + std::to_string(s.job_id) +
+            (i == 0 ? " AS job, " : ", ") + std::to_string(s.epoch) + (i == 0 ? " AS epoch, '" : ", '") +
+            to_string(s.stage) + (i == 0 ? "' AS stage, " : "', ") +
+            (s.detail.empty() ? std::string("NULL") : ":d" + std::to_string(i)) + (i == 0 ? " AS detail" : "");
+    if (!s.detail.empty()) st.exchange(soci::use(s.detail));
   }
+  if (fenced) st.exchange(soci::use(token));
+  st.alloc();
+  st.prepare(
+      "INSERT INTO pdr_job_events (job_id, model_name_id, at, event, state, host, pid, token, attempt, lease_epoch, "
+      "stage, detail) SELECT j.id, j.model_name_id, v.at, 'started', 'running', :host, :pid, :token, j.attempts + "
+      ":undone, v.epoch, v.stage, v.detail FROM (" +
+      rows +
+      ") v JOIN pdr_model_jobs j ON j.id = v.job WHERE NOT EXISTS (SELECT 1 FROM pdr_job_events e WHERE e.job_id = "
+      "v.job AND e.event = 'started' AND e.lease_epoch = v.epoch AND e.stage = v.stage AND COALESCE(e.detail, '') = "
+      "COALESCE(v.detail, ''))" +
+      (fenced ? " AND j.status = 'running' AND j.token = :held AND j.lease_epoch = v.epoch" : "") + " ORDER BY v.n");
+  st.define_and_bind();
+  st.execute(true);
 }
 
 void SociJobStore::write_rejected(Session& sql, const StatusChange& c) {
