@@ -191,6 +191,48 @@ TEST(RunnerTest, DatabaseFailureStopsClaimingAndIsReported) {
 // Jobs that ended together have their finishes written in one transaction, their failures one
 // by one; a batch the database refuses is written one by one (one job's refused write must not
 // take the others' results with it).
+// Counts claims made alone and those made with the finishes before them.
+class MergingStore : public FakeStore {
+ public:
+  using FakeStore::FakeStore;
+  Result<std::vector<ClaimedJob>> claim_jobs(long long model, int max, const Owner& owner) override {
+    ++claims_alone;
+    return FakeStore::claim_jobs(model, max, owner);
+  }
+  Result<FinishesAndClaim> record_finishes_and_claim(const std::vector<Outcome>& finishes, long long model, int max,
+                                                     const Owner& owner) override {
+    ++merged;
+    auto recorded = record_finishes(finishes);
+    if (!recorded.ok()) return recorded.status();
+    auto claimed = FakeStore::claim_jobs(model, max, owner);
+    if (!claimed.ok()) return claimed.status();
+    return FinishesAndClaim{recorded.value(), claimed.value()};
+  }
+  int claims_alone = 0, merged = 0;
+};
+
+TEST(RunnerTest, AFinishAndTheNextClaimShareOneWrite) {
+  MergingStore store(6);
+  FakeExecutor exec;
+  StopSignal stop;
+  RunSummary s = run_jobs(store, exec, 1, 2, kOwner, stop, nullptr);
+  EXPECT_TRUE(s.fatal.ok()) << s.fatal.message();
+  EXPECT_EQ(s.finished, 6);
+  EXPECT_EQ(exec.started.size(), 6u) << "every job once";
+  EXPECT_EQ(store.merged, 6) << "each finish carried the next claim";
+  // The first claim, and those that found nothing left at the end.
+  EXPECT_LE(store.claims_alone, 3);
+  for (const auto& kv : store.state) EXPECT_EQ(kv.second, JobState::Finished);
+
+  // A failure is recorded alone; the claim after it comes in the next turn as before.
+  MergingStore failing(3);
+  FakeExecutor exec2;
+  exec2.failing = {1, 2, 3};
+  RunSummary f = run_jobs(failing, exec2, 1, 1, kOwner, stop, nullptr);
+  EXPECT_EQ(f.failed, 3);
+  EXPECT_EQ(failing.merged, 0);
+}
+
 TEST(RunnerTest, FinishesOfJobsThatEndedTogetherShareOneWrite) {
   for (bool refuse : {false, true}) {
     FakeStore store(12);

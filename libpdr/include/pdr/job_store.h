@@ -212,6 +212,21 @@ class JobStore {
     }
     return out;
   }
+  // Finishes (as record_finishes) and then a claim of up to `max` jobs (as claim_jobs) in one
+  // transaction: one commit for a worker's step from one job to the next. The claim finds what
+  // it finds; the finishes land with it or not at all. The default does one after the other.
+  struct FinishesAndClaim {
+    std::vector<RecordedOutcome> recorded;  // one per finish, in order
+    std::vector<ClaimedJob> claimed;
+  };
+  virtual Result<FinishesAndClaim> record_finishes_and_claim(const std::vector<Outcome>& finishes, long long model_id,
+                                                             int max, const Owner& owner) {
+    auto recorded = record_finishes(finishes);
+    if (!recorded.ok()) return recorded.status();
+    auto claimed = claim_jobs(model_id, max, owner);
+    if (!claimed.ok()) return claimed.status();
+    return FinishesAndClaim{recorded.value(), claimed.value()};
+  }
   // A recorded finish (under `finish.epoch`) whose outputs could not take their names becomes a
   // failed attempt of `finish.stage`, retried like any failure.
   virtual Result<RecordedOutcome> revoke_finish(const Outcome& finish) = 0;

@@ -183,6 +183,8 @@ class SociJobStore : public JobStore {
 
   Result<RecordedOutcome> record_outcome(const Outcome& outcome) override;
   Result<std::vector<RecordedOutcome>> record_finishes(const std::vector<Outcome>& finishes) override;
+  Result<FinishesAndClaim> record_finishes_and_claim(const std::vector<Outcome>& finishes, long long model_id, int max,
+                                                     const Owner& owner) override;
 
   Result<RecordedOutcome> revoke_finish(const Outcome& finish) override;
 
@@ -295,6 +297,13 @@ class SociJobStore : public JobStore {
   // attempts, run_stage, lease_epoch), in `order` when given (job id -> rank), at most `max`.
   Result<std::vector<ClaimedJob>> claim_rows(const std::string& select, long long model_id, int max, const Owner& owner,
                                              const std::map<long long, const ChosenJob*>* chosen);
+  // The WHERE ... ORDER BY ... LIMIT ... (lock) of a claim of up to `max` pending jobs.
+  std::string claim_select(int max) const;
+  void claim_in(Session& sql, const std::string& select, long long model_id, int max, const Owner& owner,
+                const std::map<long long, const ChosenJob*>* chosen, std::vector<ClaimedJob>* claimed,
+                std::vector<StatusChange>* events);
+  Result<FinishesAndClaim> finish_and_claim(const std::vector<Outcome>& finishes, long long model_id, int max,
+                                            const Owner* owner);
   void replace_view(Session& sql, const ViewDef& view);
   void replace_progress_view(Session& sql, bool counted);
   void adopt_parameter_rows(Session& sql, const std::string& of_model);

@@ -5,14 +5,16 @@
 
 namespace pdr {
 
+std::string SociJobStore::claim_select(int max) const {
+  return std::string(dialect_.claim_index()) +
+         " WHERE model_name_id = :m AND status = 'pending' AND duplicate_key = 0 AND (retry_at IS NULL OR "
+         "retry_at <= " +
+         dialect_.now() + ") ORDER BY id LIMIT " + std::to_string(std::max(max, 0)) +
+         std::string(dialect_.claim_lock());
+}
+
 Result<std::vector<ClaimedJob>> SociJobStore::claim_jobs(long long model_id, int max, const Owner& owner) {
-  return claim_rows(
-      std::string(dialect_.claim_index()) +
-          " WHERE model_name_id = :m AND status = 'pending' AND duplicate_key = 0 AND (retry_at IS NULL OR "
-          "retry_at <= " +
-          dialect_.now() + ") ORDER BY id LIMIT " + std::to_string(std::max(max, 0)) +
-          std::string(dialect_.claim_lock()),
-      model_id, max, owner, nullptr);
+  return claim_rows(claim_select(max), model_id, max, owner, nullptr);
 }
 
 Result<std::vector<ClaimedJob>> SociJobStore::claim_chosen(long long model_id, const std::vector<ChosenJob>& chosen,
@@ -38,54 +40,8 @@ Result<std::vector<ClaimedJob>> SociJobStore::claim_rows(const std::string& sele
   Status st = transaction(
       "claim jobs",
       [&](Session& sql) {
-        claimed.clear();
-        struct Row {
-          long long id, params, epoch;
-          std::string name, stage;
-          int attempts;
-        };
-        std::vector<Row> rows;
-        // One spare slot: SOCI's SQLite backend fetches nothing into vectors of size 1.
-        const size_t slots = (chosen != nullptr ? chosen->size() : static_cast<size_t>(std::max(max, 0))) + 1;
-        std::vector<long long> ids(slots), params(slots), epochs(slots);
-        std::vector<std::string> names(slots), stages(slots);
-        std::vector<int> attempts(slots);
-        sql << "SELECT id, model_job_name, kosmatau_parameters_id, attempts, run_stage, lease_epoch FROM "
-               "pdr_model_jobs" +
-                   select,
-            soci::use(model_id), soci::into(ids), soci::into(names), soci::into(params), soci::into(attempts),
-            soci::into(stages), soci::into(epochs);
-        for (size_t i = 0; i < ids.size(); ++i) {
-          rows.push_back(Row{ids[i], params[i], epochs[i], names[i], stages[i], attempts[i]});
-        }
-        if (chosen != nullptr) {
-          // Most wanted first: the longest predicted run time that fits.
-          std::stable_sort(rows.begin(), rows.end(), [&](const Row& a, const Row& b) {
-            return chosen->at(a.id)->predicted_seconds > chosen->at(b.id)->predicted_seconds;
-          });
-        }
         std::vector<StatusChange> events;
-        for (const auto& r : rows) {
-          if (static_cast<int>(claimed.size()) >= max) break;
-          StatusChange c;
-          c.job_id = r.id;
-          c.expect = JobState::Pending;
-          c.next = JobState::Running;
-          c.claimant = &owner;
-          c.event_stage = r.stage == "onion" ? "onion" : "pdr";  // where the attempt starts
-          if (chosen != nullptr) {
-            const ChosenJob* want = chosen->at(r.id);
-            if (want->predicted_seconds >= 0) {
-              c.predicted_seconds = want->predicted_seconds;
-              c.prediction_basis = want->basis.substr(0, 255);
-              c.note = "predicted " + duration_text(std::llround(want->predicted_seconds)) + " (" + want->basis + ")";
-            }
-          }
-          if (apply_change(sql, c, &events)) {
-            claimed.push_back(
-                ClaimedJob{r.id, r.name, r.params, r.attempts + 1, r.stage == "onion", r.epoch + 1, nullptr});
-          }
-        }
+        claim_in(sql, select, model_id, max, owner, chosen, &claimed, &events);
         write_events(sql, events);
         attach_parameters(sql, &claimed);
         return Status::Ok();
@@ -97,6 +53,59 @@ Result<std::vector<ClaimedJob>> SociJobStore::claim_rows(const std::string& sele
       });
   if (!st.ok()) return st;
   return claimed;
+}
+
+// The claim itself, in the caller's transaction: the rows `select` returns set to running for
+// `owner` (their events added to `events`), into `claimed`.
+void SociJobStore::claim_in(Session& sql, const std::string& select, long long model_id, int max, const Owner& owner,
+                            const std::map<long long, const ChosenJob*>* chosen, std::vector<ClaimedJob>* claimed,
+                            std::vector<StatusChange>* events) {
+  claimed->clear();
+  struct Row {
+    long long id, params, epoch;
+    std::string name, stage;
+    int attempts;
+  };
+  std::vector<Row> rows;
+  // One spare slot: SOCI's SQLite backend fetches nothing into vectors of size 1.
+  const size_t slots = (chosen != nullptr ? chosen->size() : static_cast<size_t>(std::max(max, 0))) + 1;
+  std::vector<long long> ids(slots), params(slots), epochs(slots);
+  std::vector<std::string> names(slots), stages(slots);
+  std::vector<int> attempts(slots);
+  sql << "SELECT id, model_job_name, kosmatau_parameters_id, attempts, run_stage, lease_epoch FROM "
+         "pdr_model_jobs" +
+             select,
+      soci::use(model_id), soci::into(ids), soci::into(names), soci::into(params), soci::into(attempts),
+      soci::into(stages), soci::into(epochs);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    rows.push_back(Row{ids[i], params[i], epochs[i], names[i], stages[i], attempts[i]});
+  }
+  if (chosen != nullptr) {
+    // Most wanted first: the longest predicted run time that fits.
+    std::stable_sort(rows.begin(), rows.end(), [&](const Row& a, const Row& b) {
+      return chosen->at(a.id)->predicted_seconds > chosen->at(b.id)->predicted_seconds;
+    });
+  }
+  for (const auto& r : rows) {
+    if (static_cast<int>(claimed->size()) >= max) break;
+    StatusChange c;
+    c.job_id = r.id;
+    c.expect = JobState::Pending;
+    c.next = JobState::Running;
+    c.claimant = &owner;
+    c.event_stage = r.stage == "onion" ? "onion" : "pdr";  // where the attempt starts
+    if (chosen != nullptr) {
+      const ChosenJob* want = chosen->at(r.id);
+      if (want->predicted_seconds >= 0) {
+        c.predicted_seconds = want->predicted_seconds;
+        c.prediction_basis = want->basis.substr(0, 255);
+        c.note = "predicted " + duration_text(std::llround(want->predicted_seconds)) + " (" + want->basis + ")";
+      }
+    }
+    if (apply_change(sql, c, events)) {
+      claimed->push_back(ClaimedJob{r.id, r.name, r.params, r.attempts + 1, r.stage == "onion", r.epoch + 1, nullptr});
+    }
+  }
 }
 
 Result<std::vector<JobRuntime>> SociJobStore::finished_runtimes(long long model_id) {
@@ -208,27 +217,56 @@ Result<long long> SociJobStore::release_jobs(const Owner& owner) {
 // that ended together). Only finishes: each locks the same two counter rows as a single finish
 // (finished, running), so a batch waits for nothing a single finish would not.
 Result<std::vector<RecordedOutcome>> SociJobStore::record_finishes(const std::vector<Outcome>& finishes) {
+  auto both = finish_and_claim(finishes, 0, 0, nullptr);
+  if (!both.ok()) return both.status();
+  return both->recorded;
+}
+
+Result<JobStore::FinishesAndClaim> SociJobStore::record_finishes_and_claim(const std::vector<Outcome>& finishes,
+                                                                           long long model_id, int max,
+                                                                           const Owner& owner) {
+  return finish_and_claim(finishes, model_id, max, &owner);
+}
+
+// Finishes, then (with an owner) a claim, in one transaction: all of it lands or none.
+Result<JobStore::FinishesAndClaim> SociJobStore::finish_and_claim(const std::vector<Outcome>& finishes,
+                                                                  long long model_id, int max, const Owner* owner) {
   std::vector<StatusChange> changes;
   for (const auto& o : finishes) {
     if (o.state != JobState::Finished) return Status::Error(ErrorKind::kPermanent, "record_finishes: not a finish");
     changes.push_back(change_of(o));
   }
-  std::vector<RecordedOutcome> out;
+  FinishesAndClaim out;
+  const std::string claim = owner != nullptr && max > 0 ? claim_select(max) : "";
   Status st = transaction(
-      "record " + std::to_string(finishes.size()) + " finished jobs",
+      (finishes.size() == 1 ? std::string("record the finish of job ") + std::to_string(finishes.front().job_id)
+                            : "record " + std::to_string(finishes.size()) + " finished jobs") +
+          (claim.empty() ? "" : " and claim jobs"),
       [&](Session& sql) {
-        out.clear();
+        out.recorded.clear();
+        out.claimed.clear();
         std::vector<StatusChange> events;
-        for (const auto& c : changes) out.push_back(RecordedOutcome{apply_or_landed(sql, c, &events), c.next, c.error});
+        for (const auto& c : changes) {
+          out.recorded.push_back(RecordedOutcome{apply_or_landed(sql, c, &events), c.next, c.error});
+        }
+        if (!claim.empty()) claim_in(sql, claim, model_id, max, *owner, nullptr, &out.claimed, &events);
         write_events(sql, events);
+        if (!out.claimed.empty()) attach_parameters(sql, &out.claimed);
         return Status::Ok();
       },
       [&](Session& sql) {
-        // A transaction lands whole: every change it applied is there under its epoch, or none.
+        // A transaction lands whole: every change it applied is there under its epoch, or none;
+        // so are the rows it claimed.
+        bool landed = false;
         for (size_t i = 0; i < changes.size(); ++i) {
-          out[i].applied = job_is(sql, changes[i].job_id, JobState::Finished, "", changes[i].epoch);
+          out.recorded[i].applied = job_is(sql, changes[i].job_id, JobState::Finished, "", changes[i].epoch);
+          landed = landed || out.recorded[i].applied;
         }
-        return std::any_of(out.begin(), out.end(), [](const RecordedOutcome& r) { return r.applied; });
+        if (!out.claimed.empty()) {
+          const bool claim_landed = job_is(sql, out.claimed.front().id, JobState::Running, owner->token);
+          if (changes.empty() || !landed) landed = claim_landed;
+        }
+        return landed;
       });
   if (!st.ok()) return st;
   return out;
@@ -577,7 +615,7 @@ void SociJobStore::write_outputs(Session& sql, const StatusChange& c) {
       sql << "DELETE FROM hdf_files WHERE job_id = :id", soci::use(c.job_id);
       sql << "DELETE FROM json_files WHERE job_id = :id", soci::use(c.job_id);
     }
-    if (!dialect_.pg) sql << clear + ":id", soci::use(c.job_id);
+    if (!dialect_.pg) sql << clear + id;
   }
   if (c.next == JobState::Finished) {
     record_files(sql, c);

@@ -65,7 +65,6 @@ class ClaimLoop {
   Status plan_claims();
   void wait_for_backlog();
   void start(const std::vector<ClaimedJob>& jobs);
-  void record(JobResult r);
   void record_together(std::vector<JobResult> done);
   Outcome outcome_of(JobResult& r);
   bool write_outcome(JobResult& r, const Outcome& outcome);
@@ -139,11 +138,7 @@ RunSummary ClaimLoop::run() {
       std::vector<JobResult> done;
       done.push_back(std::move(r));
       while (static_cast<int>(done.size()) < running_ && executor_.try_take(&r)) done.push_back(std::move(r));
-      if (done.size() == 1) {
-        record(std::move(done.front()));
-      } else {
-        record_together(std::move(done));
-      }
+      record_together(std::move(done));
     }
   }
   finish();
@@ -315,15 +310,11 @@ void ClaimLoop::start(const std::vector<ClaimedJob>& jobs) {
   }
 }
 
-void ClaimLoop::record(JobResult r) {
-  Outcome outcome = outcome_of(r);
-  if (!db_down_ && !db_gone_ && write_outcome(r, outcome)) return;
-  keep_in_journal(r, outcome);
-}
-
-// Jobs that ended together: their finishes in one transaction (one commit instead of one each),
-// the rest one by one. A batch the database refuses (not an outage) is written one by one, so
-// that one job's refused write does not take the others' results with it.
+// Jobs that ended (one, or several together): their finishes in one transaction (one commit
+// instead of one each), with the claim of the jobs that replace them when this turn would claim
+// anyway (one commit for a worker's step from one job to the next); the rest one by one. A batch
+// the database refuses (not an outage) is written one by one, so that one job's refused write
+// does not take the others' results with it; the claim then comes in the next turn as usual.
 void ClaimLoop::record_together(std::vector<JobResult> done) {
   std::vector<Outcome> outcomes;
   for (auto& r : done) outcomes.push_back(outcome_of(r));
@@ -332,23 +323,45 @@ void ClaimLoop::record_together(std::vector<JobResult> done) {
   for (size_t i = 0; i < done.size(); ++i) {
     if (outcomes[i].state == JobState::Finished) finishes.push_back(i);
   }
-  if (!db_down_ && !db_gone_ && finishes.size() > 1) {
+  // Walltime-aware claiming plans its claims itself (claim_in_time).
+  const bool claim_along =
+      !finishes.empty() && !stop_claiming() && !database_failed_ && !options_.deadline && running_ < workers_;
+  std::vector<ClaimedJob> claimed;
+  bool refused = false;
+  if (!db_down_ && !db_gone_ && (finishes.size() > 1 || claim_along)) {
     std::vector<Outcome> batch;
     for (size_t i : finishes) batch.push_back(outcomes[i]);
-    auto recorded_all = store_.record_finishes(batch);
+    Result<std::vector<RecordedOutcome>> recorded_all = std::vector<RecordedOutcome>{};
+    if (claim_along) {
+      auto both = store_.record_finishes_and_claim(batch, model_id_, workers_ - running_, owner_);
+      if (both.ok()) {
+        recorded_all = std::move(both->recorded);
+        claimed = std::move(both->claimed);
+      } else {
+        recorded_all = both.status();
+      }
+    } else {
+      recorded_all = store_.record_finishes(batch);
+    }
     if (recorded_all.ok()) {
       for (size_t k = 0; k < finishes.size(); ++k) {
         recorded(done[finishes[k]], outcomes[finishes[k]], recorded_all->at(k));
         written[finishes[k]] = true;
       }
-    } else if (options_.journal != nullptr && recoverable(recorded_all.status())) {
-      go_down(recorded_all.status());
+    } else if (recoverable(recorded_all.status())) {
+      // Not taking writes: trying each alone would only wait as long again.
+      write_refused(recorded_all.status());
+      refused = true;
     }
   }
   for (size_t i = 0; i < done.size(); ++i) {
     if (written[i]) continue;
-    if (!db_down_ && !db_gone_ && write_outcome(done[i], outcomes[i])) continue;
+    if (!refused && !db_down_ && !db_gone_ && write_outcome(done[i], outcomes[i])) continue;
     keep_in_journal(done[i], outcomes[i]);
+  }
+  if (!claimed.empty()) {
+    quiet_since_.reset();
+    start(claimed);
   }
 }
 
