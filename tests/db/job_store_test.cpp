@@ -826,6 +826,48 @@ TEST_P(JobStoreTest, EveryChangeOfAJobIsInItsHistory) {
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_job_events WHERE job_id IS NOT NULL AND event = 'registered'"), 0);
 }
 
+// A finish and the claim after it in one transaction: both written, each job's history whole (the
+// outcome's stage starts, then its end; the claim of the next), also when the finish had lost its
+// lease (rejected: the claim still happens).
+TEST_P(JobStoreTest, FinishesAndTheNextClaimLandTogether) {
+  store_->set_policy(JobPolicy{30, 3, 0, 10});
+  auto r = register_points(points({"30", "40"}));  // 4 jobs
+  auto first = store_->claim_jobs(r.model_id, 2, owner_);
+  ASSERT_EQ(first->size(), 2u);
+  const auto now = std::chrono::steady_clock::now();
+  Outcome a = outcome(first->at(0), owner_.token, JobState::Finished);
+  a.stage_starts = {StageStart{a.job_id, a.epoch, Stage::Pdr, "", now - std::chrono::seconds(3)},
+                    StageStart{a.job_id, a.epoch, Stage::Onion, "C+", now - std::chrono::seconds(2)},
+                    StageStart{a.job_id, a.epoch, Stage::Onion, "13C'O", now - std::chrono::seconds(1)}};
+  Outcome b = outcome(first->at(1), "someone else", JobState::Finished);  // not the owner: rejected
+  auto both = store_->record_finishes_and_claim({a, b}, r.model_id, 2, owner_);
+  ASSERT_TRUE(both.ok()) << both.status().message();
+  ASSERT_EQ(both->recorded.size(), 2u);
+  EXPECT_TRUE(both->recorded[0].applied);
+  EXPECT_FALSE(both->recorded[1].applied);
+  ASSERT_EQ(both->claimed.size(), 2u);
+  for (const auto& job : both->claimed) {
+    EXPECT_NE(job.id, a.job_id);
+    EXPECT_NE(job.id, b.job_id);
+    ASSERT_NE(job.params, nullptr) << "the claimed points' parameters come with the claim";
+    EXPECT_EQ(history_of(job.id), (std::vector<std::string>{"claimed/running/1/1/tok1"}));
+  }
+  EXPECT_EQ(history_of(a.job_id), (std::vector<std::string>{"claimed/running/1/1/tok1", "started/running/1/1/tok1",
+                                                            "started/running/1/1/tok1", "started/running/1/1/tok1",
+                                                            "finished/finished/1/1/tok1"}));
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_job_events WHERE event = 'started' AND detail = '13C''O'"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_job_events WHERE event = 'started' AND detail IS NULL"), 1);
+  EXPECT_EQ(history_of(b.job_id).back(), "rejected//0/1/someone else");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running'"), 3);
+  // Nothing left to claim: the finishes alone.
+  Outcome c = outcome(both->claimed[0], owner_.token, JobState::Finished);
+  auto last = store_->record_finishes_and_claim({c}, r.model_id, 2, owner_);
+  ASSERT_TRUE(last.ok()) << last.status().message();
+  EXPECT_TRUE(last->recorded[0].applied);
+  EXPECT_TRUE(last->claimed.empty());
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 2);
+}
+
 // An attempt's stages are in its history: written by the heartbeat while it holds the job, or
 // with its outcome; each once, dated when it happened, never for an attempt that lost its job.
 TEST_P(JobStoreTest, StageStartsAreInTheHistoryOnce) {

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
+#include <map>
 #include <tuple>
 
 namespace pdr {
@@ -75,19 +77,51 @@ void SociJobStore::write_event(Session& sql, const StatusChange& c, const std::s
 }
 
 void SociJobStore::write_events(Session& sql, const std::vector<StatusChange>& changes) {
+  if (changes.empty()) return;
   if (changes.size() == 1) return write_event(sql, changes.front());
-  std::map<EventFields, std::string> groups;  // fields -> the job ids, comma-separated
+  // The attempts' stage starts before their ends: one statement per owner (all of them, as a rule).
+  std::map<std::pair<std::string, int>, std::vector<StageStart>> starts;
   for (const auto& c : changes) {
-    if (!c.stage_starts.empty()) {
-      const EventFields f = fields_of(c, "");
-      write_stage_starts(sql, c.stage_starts, f.token, f.undone, false);
-    }
+    if (c.stage_starts.empty()) continue;
+    const EventFields f = fields_of(c, "");
+    auto& all = starts[{f.token, f.undone}];
+    all.insert(all.end(), c.stage_starts.begin(), c.stage_starts.end());
   }
+  for (const auto& [owner, list] : starts) write_stage_starts(sql, list, owner.first, owner.second, false);
+  std::map<EventFields, std::string> groups;  // fields -> the job ids, comma-separated
   for (const auto& c : changes) {
     std::string& ids = groups[fields_of(c, "")];
     ids += (ids.empty() ? "" : ", ") + std::to_string(c.job_id);
   }
-  for (const auto& [f, ids] : groups) write_event_rows(sql, f, "id IN (" + ids + ")");
+  if (groups.size() == 1) return write_event_rows(sql, groups.begin()->first, "id IN (" + groups.begin()->second + ")");
+  // Several kinds (a claim beside the finishes before it): one statement, a SELECT each. Numbers
+  // are written out, texts bound: PostgreSQL types an unknown value of a UNION as text.
+  soci::statement st(sql);
+  std::string q;
+  size_t n = 0;
+  for (const auto& [f, ids] : groups) {
+    const std::string i = std::to_string(n++);
+    auto text = [&](const std::string& v, const char* name) {
+      if (v.empty()) return std::string("NULL");
+      st.exchange(soci::use(v));
+      return std::string(":") + name + i;
+    };
+    st.exchange(soci::use(f.event));
+    st.exchange(soci::use(actor_host_));
+    q += std::string(q.empty() ? "" : " UNION ALL ") + "SELECT id, model_name_id, " + dialect_.now_ms() + ", :e" + i +
+         ", status, :h" + i + ", " + std::to_string(actor_pid_) + ", ";
+    q += text(f.token, "t") + ", attempts + " + std::to_string(f.undone) + ", lease_epoch, ";
+    q += text(f.stage, "s") + ", ";
+    q += (f.exit_code ? std::to_string(*f.exit_code) : dialect_.pg ? "CAST(NULL AS INTEGER)" : "NULL") + ", ";
+    q += text(f.detail, "d") + " FROM pdr_model_jobs WHERE id IN (" + ids + ")";
+  }
+  st.alloc();
+  st.prepare(
+      "INSERT INTO pdr_job_events (job_id, model_name_id, at, event, state, host, pid, token, attempt, lease_epoch, "
+      "stage, exit_code, detail) " +
+      q);
+  st.define_and_bind();
+  st.execute(true);
 }
 
 void SociJobStore::write_event_rows(Session& sql, const EventFields& f, const std::string& jobs) {
