@@ -30,7 +30,15 @@ void SociJobStore::record_files(Session& sql, const StatusChange& c) {
     provenance.emplace_back("json_files row of job " + std::to_string(c.job_id),
                             [&] { record_json_file(sql, c.job_id, *js->second); });
   }
-  if (provenance.size() > 1 && best_effort_together(sql, provenance)) return;
+  // Both under one savepoint; should either fail, each again under its own.
+  if (provenance.size() > 1 && best_effort(
+                                   sql, "provenance rows",
+                                   [&] {
+                                     for (const auto& w : provenance) w.second();
+                                   },
+                                   true)) {
+    return;
+  }
   for (const auto& [what, write] : provenance) best_effort(sql, what, write);
 }
 

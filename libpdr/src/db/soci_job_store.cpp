@@ -19,15 +19,6 @@ bool same_location(const std::string& a, const std::string& b) {
   return norm(a) == norm(b);
 }
 
-// Job columns an output file kind may fill.
-bool is_job_output_column(const std::string& kind) {
-  static const std::unordered_set<std::string> columns = {
-      "output_hdf4_file",      "output_textout_file",  "output_chemchk_file",
-      "output_mcdrt_zip_file", "output_ctrl_ind_file", "output_hdf5_file",
-      "input_pdrnew_inp_file", "input_json_file",      "log_file"};
-  return columns.count(kind) != 0;
-}
-
 long long SociJobStore::as_integer(const soci::row& row, std::size_t i) {
   switch (row.get_properties(i).get_data_type()) {
     case soci::dt_integer:

@@ -92,8 +92,6 @@ struct EventFields;  // history.cpp
 
 // Whether two recorded model paths name the same place.
 bool same_location(const std::string& a, const std::string& b);
-// Job columns an output file kind may fill.
-bool is_job_output_column(const std::string& kind);
 
 class SociJobStore : public JobStore {
  public:
@@ -431,37 +429,22 @@ class SociJobStore : public JobStore {
   void record_log(Session& sql, const StatusChange& c);
 
   // Runs `write` inside a savepoint: an error other than a lost connection or a lock (which
-  // retry the whole transaction) undoes only what `write` did and is logged. For the
-  // predecessor's provenance rows: a key or constraint of its tables must not cost the job's
-  // result.
+  // retry the whole transaction) undoes only what `write` did and is logged (unless `quiet`);
+  // false then. For the predecessor's provenance rows: a key or constraint of its tables must
+  // not cost the job's result.
   template <class Write>
-  void best_effort(Session& sql, const std::string& what, Write&& write) {
+  bool best_effort(Session& sql, const std::string& what, Write&& write, bool quiet = false) {
     sql << "SAVEPOINT pdr_provenance";
     try {
       write();
       sql << "RELEASE SAVEPOINT pdr_provenance";
+      return true;
     } catch (const soci::soci_error& e) {
       Status st = db_error_status(e, what + " not recorded");
       if (st.kind() == ErrorKind::kTransient || is_connection_lost(st.code())) throw;
       sql << "ROLLBACK TO SAVEPOINT pdr_provenance";
       sql << "RELEASE SAVEPOINT pdr_provenance";
-      spdlog::warn("{}", st.message());
-    }
-  }
-
-  // Several best-effort writes under one savepoint (two statements instead of two each); false
-  // when one failed and all were undone: then each is written again on its own (best_effort).
-  bool best_effort_together(Session& sql, const std::vector<std::pair<std::string, std::function<void()>>>& writes) {
-    sql << "SAVEPOINT pdr_provenance";
-    try {
-      for (const auto& w : writes) w.second();
-      sql << "RELEASE SAVEPOINT pdr_provenance";
-      return true;
-    } catch (const soci::soci_error& e) {
-      Status st = db_error_status(e, "provenance rows not recorded");
-      if (st.kind() == ErrorKind::kTransient || is_connection_lost(st.code())) throw;
-      sql << "ROLLBACK TO SAVEPOINT pdr_provenance";
-      sql << "RELEASE SAVEPOINT pdr_provenance";
+      if (!quiet) spdlog::warn("{}", st.message());
       return false;
     }
   }
