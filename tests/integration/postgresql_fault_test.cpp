@@ -291,16 +291,19 @@ TEST_F(PostgresqlFaultTest, P5_MaxConnectionsSmallerThanThePool) {
 
 TEST_F(PostgresqlFaultTest, P6_LockWaitsAndADeadlockFromASideSession) {
   START_SERVER("");
-  write_config();
+  // A heartbeat a second: whatever the jobs' pace on a loaded machine, a lease renewal starts
+  // within the first second of each hold below and outwaits its 2 s timeout.
+  write_config("", "  heartbeat_seconds: 1\n");
   const long long deadlocks_before =
       server_->number("SELECT deadlocks FROM pg_stat_database WHERE datname = '" + database_ + "'");
   const pid_t pid = test::start_pdr_run(dir_.path(), grid("p6"), env("*:sleep=0.3"));
   wait_for("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'", 8);
   for (int round = 0; round < 3; ++round) {
-    // Lock waits: every running job row held past the statement timeout (read_timeout, 2 s).
-    // Taking them one by one, the side can meet the lease renewal (one UPDATE of every job the
-    // process runs) taking them in another order: that deadlock may end either session.
-    side("BEGIN; SELECT id FROM pdr_model_jobs WHERE status = 'running' FOR UPDATE; SELECT pg_sleep(2.5); ROLLBACK;",
+    // Lock waits: every running job row held 4 s, 2 s past the statement timeout (read_timeout),
+    // so a finish or renewal that starts in the hold's first 2 s outwaits it. Taking the rows one
+    // by one, the side can meet the lease renewal (one UPDATE of every job the process runs)
+    // taking them in another order: that deadlock may end either session.
+    side("BEGIN; SELECT id FROM pdr_model_jobs WHERE status = 'running' FOR UPDATE; SELECT pg_sleep(4); ROLLBACK;",
          /*may_deadlock=*/true);
     // A deadlock: the side takes every counter row of the model, so the runner's next claim or
     // finish holds its job row and waits for a counter; then the side asks for every job row.
