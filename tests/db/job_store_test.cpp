@@ -13,6 +13,8 @@
 #include <thread>
 
 #include "db/db_error.h"
+#include "db/dialect.h"
+#include "db/schema.h"
 #include "pdr/db_manager.h"
 #include "pdr/grid.h"
 #include "pdr/settings.h"
@@ -1369,6 +1371,73 @@ TEST_P(JobStoreTest, AVersionFourDatabaseGetsTriggersThatTakeNoTableLock) {
   ASSERT_TRUE(check.ok());
   EXPECT_TRUE(check->kept_by_triggers);
   EXPECT_EQ(check->counters, check->rows);
+}
+
+// Up to schema 8 a server's count triggers added to one of 16 shards (the session's id modulo
+// 16), which sessions shared: a finish and a claim in one transaction could deadlock another
+// session on them. A version-8 database gets triggers that add to the session's own shard, a
+// run's start folds the rows of sessions not in a transaction into shard 0, and the counts stay
+// exact.
+TEST_P(JobStoreTest, AVersionEightDatabaseGetsACounterShardOfEachSessionsOwn) {
+  if (GetParam() == "sqlite") GTEST_SKIP() << "SQLite has one writer at a time and one shard";
+  auto r = register_points(points({"30", "40"}));
+  auto first = store_->claim_jobs(r.model_id, 3, owner_);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->size(), 3u);
+  Dialect d;
+  d.mysql = GetParam() == "mysql";
+  d.pg = !d.mysql;
+  const std::string shared = d.mysql ? "CONNECTION_ID() % 16" : "pg_backend_pid() % 16";
+  {  // the triggers schema 8 made
+    auto session = backend_.session();
+    for (const auto& t : schema_triggers(d)) {
+      auto old = [&](std::string sql) {
+        const std::string now = count_shard_sql(d);
+        for (size_t at = 0; (at = sql.find(now, at)) != std::string::npos; at += shared.size()) {
+          sql.replace(at, now.size(), shared);
+        }
+        return sql;
+      };
+      if (d.pg) {
+        *session << old(t.function);
+      } else {
+        *session << "DROP TRIGGER " + t.name;
+        *session << old(t.sql);
+      }
+    }
+  }
+  const std::string old_triggers =
+      d.mysql ? "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND "
+                "EVENT_OBJECT_TABLE = 'pdr_model_jobs' AND ACTION_STATEMENT LIKE '%ID() \\% 16%'"
+              : "SELECT COUNT(*) FROM pg_proc WHERE proname LIKE 'pdr_count%' AND prosrc LIKE '%pid() \\% 16%'";
+  ASSERT_EQ(count(old_triggers), d.mysql ? 3 : 2) << "the schema-8 triggers were not installed";
+  ASSERT_GT(count("SELECT COUNT(*) FROM pdr_job_counts WHERE shard <> 0"), 0);
+  JobStore* store = reopen_at_version(8);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(count(old_triggers), 0) << "a trigger still adds to a shared shard";
+  // Two sessions (of two processes) add to rows of their own.
+  ASSERT_TRUE(store->record_outcome(outcome(first->at(0), owner_.token, JobState::Finished))->applied);
+  ASSERT_TRUE(store_->record_outcome(outcome(first->at(1), owner_.token, JobState::Finished))->applied);
+  auto last = store_->claim_jobs(r.model_id, 1, owner_);
+  ASSERT_TRUE(last.ok());
+  ASSERT_EQ(last->size(), 1u);
+  const std::string finished_shards = "SELECT COUNT(DISTINCT shard) FROM pdr_job_counts WHERE status = 'finished'";
+  EXPECT_EQ(count(finished_shards), 2);
+  // The end of a run leaves the rows of a model still at work as they are.
+  ASSERT_TRUE(store->record_run(r.model_id, owner_, 1, "finished", PoolStats{}).ok());
+  EXPECT_EQ(count(finished_shards), 2);
+  // Once the model is settled, the end of a run leaves one row per state.
+  for (const auto& job : {first->at(2), last->front()}) {
+    ASSERT_TRUE(store_->record_outcome(outcome(job, owner_.token, JobState::Finished))->applied);
+  }
+  ASSERT_TRUE(store->record_run(r.model_id, owner_, 1, "finished", PoolStats{}).ok());
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_job_counts WHERE shard <> 0"), 0);
+  EXPECT_EQ(count("SELECT n FROM pdr_job_counts WHERE shard = 0 AND status = 'finished'"), 4);
+  EXPECT_EQ(count("SELECT SUM(n) FROM pdr_job_counts WHERE status <> 'finished'"), 0);
+  auto rep = store->status_report("m1");
+  ASSERT_TRUE(rep.ok());
+  EXPECT_EQ(rep->by_status.at("finished"), 4);
+  EXPECT_EQ(rep->by_status.at("pending"), 0);
 }
 
 TEST_P(JobStoreTest, AVersionOneDatabaseGetsTheViews) {

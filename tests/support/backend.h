@@ -4,9 +4,11 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <soci/mysql/soci-mysql.h>
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include <memory>
 #include <string>
 
 #include "pdr/settings.h"
@@ -56,6 +58,22 @@ class BackendDatabase {
     long long n = -1;
     s << sql, soci::into(n);
     return n;
+  }
+
+  // A session of its own, for statements the command-line client cannot take (a MySQL trigger
+  // with BEGIN ... END).
+  std::unique_ptr<soci::session> session() const {
+    if (mysql_) {
+      auto& server = MariaDb::shared();
+      return std::make_unique<soci::session>(
+          *soci::factory_mysql(), "host=127.0.0.1 port=" + std::to_string(server.port()) + " db=" + database_ +
+                                      " user=pdr password='" + server.password() + "'");
+    }
+    if (pg_) {
+      return std::make_unique<soci::session>(*soci::factory_postgresql(),
+                                             PostgreSql::shared().connect_string(database_));
+    }
+    return std::make_unique<soci::session>(*soci::factory_sqlite3(), "db=" + settings_.path);
   }
 
   void exec(const std::string& sql) const {

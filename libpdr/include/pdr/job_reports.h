@@ -139,9 +139,11 @@ struct MigrationReport {
 //    dropped (idx_jobs_claim begins with the same columns).
 // 8: pdr_job_events, every job's history (and the view pdr_job_events_v); a job's predicted run
 //    time (predicted_seconds, prediction_basis) for walltime-aware claiming.
+// 9: the count triggers of MySQL and PostgreSQL add to a shard of their session's own (its
+//    connection id or backend pid, no longer modulo 16): no two sessions share a counter row.
 // Any change to tables, columns, indexes or views needs a new version: a database at the current
 // version with every table, index and view present is opened without being checked further.
-constexpr int kSchemaVersion = 8;
+constexpr int kSchemaVersion = 9;
 
 // What the database server is and can do (for doctor and the start of a run).
 struct ServerInfo {

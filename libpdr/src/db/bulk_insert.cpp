@@ -63,8 +63,8 @@ void SociJobStore::insert_jobs_multirow(Session& sql, const std::vector<GridPoin
     inserted += n;
   }
   if (inserted > 0) {
-    sql << "INSERT INTO pdr_job_counts (model_name_id, shard, status, n) VALUES (:m, CONNECTION_ID() % " +
-               std::to_string(kCountShards) + ", 'pending', :n) ON DUPLICATE KEY UPDATE n = n + VALUES(n)",
+    sql << "INSERT INTO pdr_job_counts (model_name_id, shard, status, n) VALUES (:m, " + count_shard_sql(dialect_) +
+               ", 'pending', :n) ON DUPLICATE KEY UPDATE n = n + VALUES(n)",
         soci::use(model_id), soci::use(inserted);
   }
 }

@@ -95,6 +95,62 @@ Status SociJobStore::recount() {
   });
 }
 
+void SociJobStore::fold_counts(long long model_id) {
+  if (!dialect_.server() || !counters_live_ || !dialect_.skip_locked) return;
+  long long folded = 0;
+  const std::string m = std::to_string(model_id);
+  Status st = transaction("fold the job counters of the sessions", [&](Session& sql) {
+    folded = 0;
+    long long active = 0;
+    sql << "SELECT COALESCE(SUM(n), 0) FROM pdr_job_counts WHERE model_name_id = " + m +
+               " AND status IN ('pending', 'running')",
+        soci::into(active);
+    if (active != 0) return Status::Ok();
+    // Through the unique key, as the triggers lock a counter row: a session that takes one of
+    // these rows meanwhile waits for this short transaction, never the other way round.
+    const std::string others = std::string("FROM pdr_job_counts") +
+                               (dialect_.mysql ? " FORCE INDEX (uq_job_counts)" : "") + " WHERE model_name_id = " + m +
+                               " AND shard <> 0 AND status IS NOT NULL FOR UPDATE SKIP LOCKED";
+    if (dialect_.pg) {
+      soci::rowset<long long> rs =
+          (sql.prepare << "WITH gone AS (DELETE FROM pdr_job_counts WHERE id IN (SELECT id " + others +
+                              ") RETURNING model_name_id, status, n), added AS (INSERT INTO pdr_job_counts AS c "
+                              "(model_name_id, shard, status, n) SELECT model_name_id, 0, status, SUM(n) FROM gone "
+                              "GROUP BY model_name_id, status ORDER BY model_name_id, status ON CONFLICT "
+                              "(model_name_id, shard, status) DO UPDATE SET n = c.n + excluded.n) "
+                              "SELECT COUNT(*) FROM gone");
+      for (long long n : rs) folded = n;
+      return Status::Ok();
+    }
+    std::map<std::pair<long long, std::string>, long long> sums;
+    std::vector<long long> ids;
+    soci::rowset<soci::row> rs = (sql.prepare << "SELECT id, model_name_id, status, n " + others);
+    for (const auto& row : rs) {
+      ids.push_back(as_integer(row, 0));
+      sums[{as_integer(row, 1), row.get<std::string>(2)}] += as_integer(row, 3);
+    }
+    for (size_t i = 0; i < ids.size(); i += 500) {
+      std::string list;
+      for (size_t k = i; k < std::min(ids.size(), i + 500); ++k) list += (k == i ? "" : ",") + std::to_string(ids[k]);
+      sql << "DELETE FROM pdr_job_counts WHERE id IN (" + list + ")";
+    }
+    for (const auto& [key, n] : sums) {  // in (model, state) order
+      long long model = key.first, sum = n;
+      std::string state = key.second;
+      sql << "INSERT INTO pdr_job_counts (model_name_id, shard, status, n) VALUES (:m, 0, :s, :n) "
+             "ON DUPLICATE KEY UPDATE n = n + VALUES(n)",
+          soci::use(model), soci::use(state), soci::use(sum);
+    }
+    folded = static_cast<long long>(ids.size());
+    return Status::Ok();
+  });
+  if (!st.ok()) {
+    spdlog::debug("job counters not folded: {}", st.message());
+  } else if (folded > 0) {
+    spdlog::debug("folded {} job counter rows into shard 0", folded);
+  }
+}
+
 // Reads the server's version and limits; on a server without SKIP LOCKED, claims fall back to
 // plain row locks (correct, but claimers of several processes wait for each other).
 Status SociJobStore::check_server() {

@@ -421,7 +421,7 @@ Result<std::map<long long, std::vector<StoredFile>>> SociJobStore::finished_outp
 
 Status SociJobStore::record_run(long long model_id, const Owner& owner, int workers, const std::string& state,
                                 const PoolStats& pool) {
-  return transaction("record run " + owner.token, [&](Session& sql) {
+  Status st = transaction("record run " + owner.token, [&](Session& sql) {
     const long long pid = owner.pid, w = workers, open = pool.size, in_use = pool.in_use, idle = pool.idle;
     sql << std::string(dialect_.insert_ignore()) +
                " INTO pdr_runs (token, model_name_id, host, pid, workers) VALUES (:t, :m, :h, :p, :w)" +
@@ -435,6 +435,8 @@ Status SociJobStore::record_run(long long model_id, const Owner& owner, int work
         soci::use(pool.validated), soci::use(pool.replaced), soci::use(pool.failed), soci::use(owner.token);
     return Status::Ok();
   });
+  if (st.ok() && state != "running") fold_counts(model_id);
+  return st;
 }
 
 Result<std::vector<std::string>> SociJobStore::model_names() {

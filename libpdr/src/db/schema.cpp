@@ -332,14 +332,23 @@ std::vector<ViewDef> schema_views(bool counted, bool mysql) {
   };
 }
 
+std::string count_shard_sql(const Dialect& d) {
+  // pg_backend_pid() is positive. A MariaDB connection id may pass the INTEGER column's range
+  // over a server's life: 1 + id % (2^31 - 2) stays in [1, 2^31 - 2], unique among sessions
+  // whose ids lie closer than two billion connections apart.
+  if (d.pg) return "pg_backend_pid()";
+  if (d.mysql) return "(1 + CONNECTION_ID() % 2147483646)";
+  return "0";
+}
+
 std::vector<TriggerDef> schema_triggers(const Dialect& d) {
   if (d.pg) {
     // One function for the three triggers. Each session adds to its own shard (its backend's
-    // pid), and the two rows of a change are added in (model, state) order, as on MySQL.
+    // pid); the two rows of a change are added in (model, state) order, as on MySQL.
     const std::string function =
         "CREATE OR REPLACE FUNCTION pdr_count_jobs() RETURNS trigger LANGUAGE plpgsql AS $pdr$ "
-        "DECLARE my_shard INTEGER DEFAULT pg_backend_pid() % " +
-        std::to_string(kCountShards) +
+        "DECLARE my_shard INTEGER DEFAULT " +
+        count_shard_sql(d) +
         "; old_first BOOLEAN DEFAULT TRUE; "
         "BEGIN "
         "IF TG_OP = 'UPDATE' THEN "
@@ -371,8 +380,8 @@ std::vector<TriggerDef> schema_triggers(const Dialect& d) {
         "CREATE OR REPLACE FUNCTION pdr_count_inserted_jobs() RETURNS trigger LANGUAGE plpgsql AS $pdr$ "
         "BEGIN "
         "INSERT INTO pdr_job_counts AS c (model_name_id, shard, status, n) "
-        "SELECT model_name_id, pg_backend_pid() % " +
-        std::to_string(kCountShards) +
+        "SELECT model_name_id, " +
+        count_shard_sql(d) +
         ", status, COUNT(*) FROM pdr_inserted_jobs WHERE duplicate_key = 0 "
         "GROUP BY model_name_id, status ORDER BY model_name_id, status "
         "ON CONFLICT (model_name_id, shard, status) DO UPDATE SET n = c.n + excluded.n; "
@@ -386,7 +395,7 @@ std::vector<TriggerDef> schema_triggers(const Dialect& d) {
             trigger("trg_pdr_jobs_count_delete", "DELETE")};
   }
   if (d.mysql) {
-    const std::string shard = "CONNECTION_ID() % " + std::to_string(kCountShards);
+    const std::string shard = count_shard_sql(d);
     // One row of the counters, added to: INSERT ... VALUES, not INSERT ... SELECT, which InnoDB
     // treats as a bulk insert that holds the table's AUTO-INC lock to the end of the statement
     // (deadlocks between claimers, reported as error 1467).
@@ -394,9 +403,9 @@ std::vector<TriggerDef> schema_triggers(const Dialect& d) {
       return "INSERT INTO pdr_job_counts (model_name_id, shard, status, n) VALUES (" + who + ".model_name_id, " +
              shard + ", " + who + ".status, " + delta + ") ON DUPLICATE KEY UPDATE n = n + VALUES(n);";
     };
-    // The two rows of a change in (model, state) order (NULL first): two transactions that move
-    // jobs between the same states lock the counter rows in the same order. A session that sets
-    // @pdr_bulk_insert (registration's batches) counts its inserted rows itself.
+    // The two rows of a change in (model, state) order (NULL first), as before schema 9 when
+    // sessions shared shards. A session that sets @pdr_bulk_insert (registration's batches)
+    // counts its inserted rows itself.
     return {
         {"trg_pdr_jobs_count_insert",
          "CREATE TRIGGER IF NOT EXISTS trg_pdr_jobs_count_insert AFTER INSERT ON pdr_model_jobs FOR EACH ROW "

@@ -48,10 +48,13 @@ std::vector<ViewDef> schema_views(bool counted, bool mysql);
 
 // Triggers on pdr_model_jobs that keep pdr_job_counts equal to the rows (duplicate_key = 0) per
 // model and state, in the transaction of every change, whoever makes it (pdr_run, a script, an
-// SQL client), so `status` reads a handful of rows instead of counting a million. On MySQL each
-// connection adds to its own shard of rows (CONNECTION_ID() % kCountShards), so transactions
-// on many nodes do not queue on one row per state; a reader sums the shards.
-constexpr int kCountShards = 16;
+// SQL client), so `status` reads a handful of rows instead of counting a million. On a server
+// each session adds to rows of its own (count_shard_sql: its connection id or backend pid, unique
+// among the live sessions), so no two transactions ever wait for each other on a counter, nor
+// deadlock there whatever states they move jobs between; a reader sums the shards. Shard 0 holds
+// a recount's counts and a settled model's rows of every session (SociJobStore::fold_counts).
+// SQLite has one writer at a time and one shard, 0.
+std::string count_shard_sql(const Dialect& d);
 struct TriggerDef {
   std::string name, sql;
   std::string function;  // PostgreSQL: the function it executes (CREATE OR REPLACE), made first

@@ -35,7 +35,7 @@ Status SociJobStore::open_schema() {
       adopt_rows(sql, 0);
     }
     for (const auto& index : schema_indexes()) create_index(sql, index);
-    if (dialect_.mysql && stored >= 3 && stored < 5) drop_old_triggers(sql);
+    if (versioned && stored < 9) replace_old_triggers(sql, stored);
     create_views(sql, stored < kSchemaVersion);
     if (stored < kSchemaVersion) sql << "INSERT INTO schema_version (version) VALUES (" << kSchemaVersion << ")";
     return Status::Ok();
@@ -54,17 +54,31 @@ Status SociJobStore::open_schema() {
   return st;
 }
 
-// The MySQL job count triggers of schemas 3 and 4 added with INSERT ... SELECT (a table-level
-// AUTO-INC lock per change): dropped here, they are created anew with the counters recounted
-// (ensure_counters). An account that may not drop them keeps them: they count correctly.
-void SociJobStore::drop_old_triggers(Session& sql) {
+// Count triggers of an earlier schema: MySQL's of schemas 3 and 4 added with INSERT ... SELECT
+// (a table-level AUTO-INC lock per change), and up to schema 8 every server's added to one of
+// 16 shards, which sessions shared (two transactions moving jobs between states in different
+// orders could deadlock on them). MySQL's are dropped here and created anew with the counters
+// recounted (ensure_counters); PostgreSQL's functions are replaced in this transaction, and the
+// counts stay true (a shard only ever adds). An account that may not do so keeps them: they
+// count correctly.
+void SociJobStore::replace_old_triggers(Session& sql, int stored) {
+  if (!dialect_.server()) return;
+  const auto present = present_triggers(sql);
+  if (present.empty()) return;
+  if (dialect_.pg) sql << "SAVEPOINT pdr_old_triggers";
   try {
-    for (const auto& t : schema_triggers(dialect_)) sql << drop_trigger_sql(t.name);
+    if (dialect_.pg) {
+      if (!all_triggers(present)) return;  // ensure_counters creates them all
+      for (const auto& t : schema_triggers(dialect_)) sql << t.function;
+    } else {
+      for (const auto& t : schema_triggers(dialect_)) sql << drop_trigger_sql(t.name);
+    }
   } catch (const soci::soci_error& e) {
-    Status refused = db_error_status(e, "DROP TRIGGER refused");
+    Status refused = db_error_status(e, "replacing the job count triggers refused");
     if (refused.kind() == ErrorKind::kTransient || is_connection_lost(refused.code())) throw;
-    spdlog::warn("the job count triggers of schema 4 stay ({}): they count correctly, but hold a table lock",
-                 refused.message());
+    if (dialect_.pg) sql << "ROLLBACK TO SAVEPOINT pdr_old_triggers";
+    spdlog::warn("the job count triggers of schema {} stay ({}): they count correctly, but can deadlock sessions",
+                 stored, refused.message());
   }
 }
 

@@ -122,6 +122,11 @@ class SociJobStore : public JobStore {
   // Rewrites the counters from the rows (after the triggers were created, or to repair them).
   Status recount();
 
+  // Adds a settled model's counter rows (none pending or running) of every session into shard
+  // 0 and removes them, so that a grid leaves a row per state, not one per session that worked
+  // on it; at the end of a run. Rows a transaction holds are skipped (SKIP LOCKED). Best effort.
+  void fold_counts(long long model_id);
+
   Result<bool> recount_jobs() override;
 
   // Jobs per state of a model (duplicate_key = 0): from the counters when the triggers keep them,
@@ -288,7 +293,7 @@ class SociJobStore : public JobStore {
   std::vector<RunRecord> run_records(Session& sql, long long model_id);
   PredictionCheck prediction_check(Session& sql, long long model_id);
   void upgrade_tables(Session& sql);
-  void drop_old_triggers(Session& sql);
+  void replace_old_triggers(Session& sql, int stored);
   void create_views(Session& sql, bool changed);
   void attach_parameters(Session& sql, std::vector<ClaimedJob>* claimed);
   // Claims the pending rows `select` returns (columns id, model_job_name, kosmatau_parameters_id,
