@@ -262,7 +262,9 @@ TEST_F(MysqlFaultTest, F6_MaxConnectionsSmallerThanThePool) {
 
 TEST_F(MysqlFaultTest, F7_LockWaitsAndDeadlocksFromASideSession) {
   START_SERVER("--innodb-lock-wait-timeout=1");
-  write_config();
+  // A heartbeat a second: whatever the jobs' pace on a loaded machine, a lease renewal starts
+  // within the first second of each hold below and outwaits the lock wait timeout.
+  write_config("", "  heartbeat_seconds: 1\n");
   const long long deadlocks_before = server_->number(
       "SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
       "WHERE VARIABLE_NAME = 'INNODB_DEADLOCKS'");
@@ -270,10 +272,11 @@ TEST_F(MysqlFaultTest, F7_LockWaitsAndDeadlocksFromASideSession) {
   wait_for_finished(8);
   const std::string use = "USE " + database_ + "; ";
   for (int round = 0; round < 3; ++round) {
-    // Lock waits: hold every running job row past innodb_lock_wait_timeout.
+    // Lock waits: hold every running job row 2.5 s, 1.5 s past innodb_lock_wait_timeout, so a
+    // finish or renewal that starts in the hold's first 1.5 s outwaits it.
     server_->sql(use +
                  "START TRANSACTION; SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running' FOR UPDATE; "
-                 "DO SLEEP(1.5); ROLLBACK;");
+                 "DO SLEEP(2.5); ROLLBACK;");
     // A deadlock: a large side transaction takes every counter row of the model, so the runner's
     // next claim or finish holds its job row and waits for a counter; the side then asks for every
     // job row of the model. InnoDB rolls back the smaller transaction: the runner's.
