@@ -436,7 +436,37 @@ view_ms() {  # query [client] -> best of 3, milliseconds, by the client (mariadb
   done
   echo "$best"
 }
-declare -A views
+declare -A views floor
+# The floor of a registration: the database copying the rows it holds after one into empty
+# twins of kosmatau_parameters and pdr_model_jobs with the same keys and indexes (INSERT ...
+# SELECT, parameter rows in id order, no triggers). pdr_run cannot write those rows faster than
+# the database can, whatever it sends.
+floor_copy() {  # db -> seconds
+  local t0 t1 twins="" ddl
+  case $1 in
+    sqlite)
+      ddl=$(sqlite3 "$tmp/jobs.db" "SELECT sql || ';' FROM sqlite_master WHERE tbl_name IN ('kosmatau_parameters', 'pdr_model_jobs') AND type IN ('table', 'index') AND sql IS NOT NULL" |
+        sed -E 's/^CREATE TABLE ([a-z_]+)/CREATE TABLE floor_\1/; s/^CREATE (UNIQUE )?INDEX ([a-z_]+) ON ([a-z_]+)/CREATE \1INDEX floor_\2 ON floor_\3/')
+      sqlite3 "$tmp/jobs.db" "$ddl" >/dev/null
+      t0=$(now)
+      sqlite3 "$tmp/jobs.db" "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; BEGIN; INSERT INTO floor_kosmatau_parameters SELECT * FROM kosmatau_parameters WHERE 1 ORDER BY id; INSERT INTO floor_pdr_model_jobs SELECT * FROM pdr_model_jobs WHERE 1 ORDER BY id; COMMIT;" >/dev/null
+      t1=$(now)
+      sqlite3 "$tmp/jobs.db" "DROP TABLE floor_kosmatau_parameters; DROP TABLE floor_pdr_model_jobs" >/dev/null ;;
+    mysql)
+      sqlq "USE pdr_test; CREATE TABLE floor_kp LIKE kosmatau_parameters; CREATE TABLE floor_jobs LIKE pdr_model_jobs" >/dev/null
+      t0=$(now)
+      sqlq "USE pdr_test; INSERT INTO floor_kp SELECT * FROM kosmatau_parameters ORDER BY id; INSERT INTO floor_jobs SELECT * FROM pdr_model_jobs ORDER BY id" >/dev/null
+      t1=$(now)
+      sqlq "USE pdr_test; DROP TABLE floor_kp, floor_jobs" >/dev/null ;;
+    postgresql)
+      pgq "CREATE TABLE floor_kp (LIKE kosmatau_parameters INCLUDING ALL); CREATE TABLE floor_jobs (LIKE pdr_model_jobs INCLUDING ALL)" >/dev/null
+      t0=$(now)
+      pgq "INSERT INTO floor_kp SELECT * FROM kosmatau_parameters ORDER BY id; INSERT INTO floor_jobs SELECT * FROM pdr_model_jobs ORDER BY id" >/dev/null
+      t1=$(now)
+      pgq "DROP TABLE floor_kp, floor_jobs" >/dev/null ;;
+  esac
+  echo "$t1 - $t0" | bc -l
+}
 for db in sqlite mysql mysql-relaxed postgresql; do
   rm -f "$tmp/jobs.db"*; rm -rf "$tmp/store"; fresh_db "$db"
   [[ $db == mysql-relaxed ]] && durable 2
@@ -480,11 +510,16 @@ for db in sqlite mysql mysql-relaxed postgresql; do
     row "postgresql views of the %d-job model (best of 3, by psql, whose own start takes %.0f ms): pdr_progress_v %.0f ms | pdr_failures_v %.0f ms | pdr_workers_v %.0f ms | pdr_jobs_v running jobs %.0f ms | COUNT(*) of pdr_jobs_v %.0f ms" \
       "$reg_points" "${pgv[client]}" "${pgv[progress]}" "${pgv[failures]}" "${pgv[workers]}" "${pgv[running]}" "${pgv[count]}"
   fi
+  if [[ $db != mysql-relaxed ]]; then
+    floor[$db]=$(floor_copy "$db")
+    row "%-13s floor: the database copying those %d parameter and job rows into empty twins with the same keys: %.1f s" \
+      "$db" "$reg_points" "${floor[$db]}"
+  fi
 done
 
 registration_targets() {
-  check "registration of $reg_points points <= 10 s on SQLite ($(fmt "${reg[sqlite]}" 1) s)" "${reg[sqlite]} <= 10"
-  check "registration of $reg_points points <= 20 s on MariaDB (durable $(fmt "${reg[mysql]}" 1) s, relaxed $(fmt "${reg[mysql-relaxed]}" 1) s; PostgreSQL $(fmt "${reg[postgresql]}" 1) s)" \
+  check "registration of $reg_points points <= 10 s on SQLite ($(fmt "${reg[sqlite]}" 1) s; the database's own copy of the rows $(fmt "${floor[sqlite]}" 1) s)" "${reg[sqlite]} <= 10"
+  check "registration of $reg_points points <= 20 s on MariaDB (durable $(fmt "${reg[mysql]}" 1) s, relaxed $(fmt "${reg[mysql-relaxed]}" 1) s, its own copy of the rows $(fmt "${floor[mysql]}" 1) s; PostgreSQL $(fmt "${reg[postgresql]}" 1) s, copy $(fmt "${floor[postgresql]}" 1) s)" \
     "${reg[mysql]} <= 20"
   check "every monitoring view of one model <= 100 ms at $reg_points jobs on MariaDB (worst $(fmt "${views[worst]}" 0) ms)" \
     "${views[worst]} <= 100"

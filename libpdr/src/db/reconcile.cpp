@@ -63,7 +63,8 @@ Status SociJobStore::predecessor_outputs(long long model_id,
 // Puts what cannot be trusted back to pending and counts what is already done.
 Status SociJobStore::reconcile(long long model_id, const std::vector<GridPoint>& points,
                                const std::unordered_map<std::string, long long>& param_ids, RegisterReport* report,
-                               const RegisterOptions& options) {
+                               const RegisterOptions& options, bool had_jobs) {
+  if (!had_jobs) return count_pending(model_id, report);
   // A point is its job name; the parameter row of its exact values.
   std::unordered_map<std::string_view, long long> wanted;
   wanted.reserve(points.size());
@@ -98,6 +99,10 @@ Status SociJobStore::reconcile(long long model_id, const std::vector<GridPoint>&
     auto reaped = reap_expired();
     if (!reaped.ok()) return reaped.status();
   }
+  return count_pending(model_id, report);
+}
+
+Status SociJobStore::count_pending(long long model_id, RegisterReport* report) {
   return read("count pending", [&](Session& sql) {
     long long n = 0;
     sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m AND status = 'pending' AND duplicate_key = 0",

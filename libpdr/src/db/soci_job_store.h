@@ -343,9 +343,10 @@ class SociJobStore : public JobStore {
 
   static bool plain_names(const std::vector<GridPoint>& points, size_t begin, size_t end);
 
-  // On MySQL the insert trigger costs ~18 us a row (a million points: 18 s more): the batch
-  // turns it off for its own session (@pdr_bulk_insert) and adds the rows it inserted to the
-  // counters itself, in the same transaction.
+  // kRowsPerStatement rows a statement (MySQL, SQLite: a bound row each costs SQLite ~15 us of
+  // statement setup). On MySQL the insert trigger costs ~18 us a row (a million points: 18 s
+  // more): the batch turns it off for its own session (@pdr_bulk_insert) and adds the rows it
+  // inserted to the counters itself, in the same transaction.
   void insert_jobs_multirow(Session& sql, const std::vector<GridPoint>& points, size_t begin, size_t end,
                             const std::unordered_map<std::string, long long>& param_ids, long long model_id,
                             long long user_id, long long exe_id, long long chem_id, const Provenance& prov);
@@ -358,10 +359,11 @@ class SociJobStore : public JobStore {
 
   // The grid's points share one base row: it is written once into a one-row temporary table and
   // each point binds only its own values (a million points bind 7 values each instead of ~100).
-  bool insert_parameters_shared(Session& sql, long long model_id, const std::vector<GridPoint>& points, size_t begin,
-                                size_t end);
+  // `points`: the batch's points in the order their rows are inserted (by hash, see register_grid).
+  bool insert_parameters_shared(Session& sql, long long model_id, const std::vector<const GridPoint*>& points,
+                                size_t begin, size_t end);
 
-  void insert_parameters(Session& sql, long long model_id, const std::vector<GridPoint>& points, size_t begin,
+  void insert_parameters(Session& sql, long long model_id, const std::vector<const GridPoint*>& points, size_t begin,
                          size_t end);
 
   Status count_jobs(long long model_id, size_t* out);
@@ -384,9 +386,13 @@ class SociJobStore : public JobStore {
                        RegisterReport* report, bool* reap_now);
   static std::string missing_output(const JobOutputs& files, long long job_id, const RegisterOptions& options);
   Status end_dead_lease(const JobRow& r, const RegisterOptions& options, RegisterReport* report, bool* reap_now);
+  // `had_jobs`: the model had job rows before this registration; without any, every row is one
+  // it just added (or a concurrent registration did), and only the pending ones are counted.
   Status reconcile(long long model_id, const std::vector<GridPoint>& points,
                    const std::unordered_map<std::string, long long>& param_ids, RegisterReport* report,
-                   const RegisterOptions& options);
+                   const RegisterOptions& options, bool had_jobs);
+  // The model's pending jobs, less those of other grids (report->other_pending).
+  Status count_pending(long long model_id, RegisterReport* report);
 
   // Whether the job is in `state` (and, when `token` is given, held by that owner; when `epoch`
   // is given, under that lease epoch: the attempt that wrote it).
