@@ -4,7 +4,8 @@
 #      workers on SQLite, MariaDB and PostgreSQL, next to the same executables run by a plain shell loop
 #      and by GNU Parallel (parallel --joblog): jobs/s and the runner's overhead per job;
 #      and 4 processes x 4 workers on one MariaDB grid (completions/s);
-#   2. registering a 1,000,000-point grid (s) and `pdr_run status` on it (ms), on every database;
+#   2. registering a 1,000,000-point grid (s), beside the database's own copy of the rows it wrote
+#      (the floor), and `pdr_run status` on it (ms), on every database;
 #   3. peak database connections and peak RSS of a worker over a 10,000-job grid, and its RSS at
 #      1,000 vs 10,000 jobs (100,000 would take ~15 minutes here; BENCH_RSS_JOBS=100000 runs it);
 #   4. the database path alone (pdr_dbpath_bench: the runner, store and pool with no-op jobs),
