@@ -172,14 +172,14 @@ TEST_P(JobStoreTest, RegisteringTwiceCreatesRowsOnce) {
 }
 
 // The parameter rows of a grid are written in the order of their hashes, in batches, and the
-// job rows in the grid's order: every job must still point at the row of its own values.
-// 5,600 points: two batches of parameter rows and of job rows, 14 statements each.
+// job rows in the grid's order: every job must still point at the row of its own values, and
+// each value must be in its own column. 5,600 points over all four axes: two batches of each.
 TEST_P(JobStoreTest, EveryJobOfABigGridPointsAtTheParameterRowOfItsOwnValues) {
   Settings s;
-  s.model.metal = {"100"};
-  s.model.mass = {"-10"};
-  for (int d = 0; d < 70; ++d) s.model.dens.push_back(std::to_string(d));
-  for (int c = 0; c < 80; ++c) s.model.chi.push_back(std::to_string(c));
+  s.model.metal = {"100", "50"};
+  s.model.mass = {"-10", "0"};
+  for (int d = 0; d < 35; ++d) s.model.dens.push_back(std::to_string(d));
+  for (int c = 0; c < 40; ++c) s.model.chi.push_back(std::to_string(c));
   s.model.alpha = "1.5";
   s.model.rcore = "0.2";
   s.model.chemistry = "H H2 CO ";
@@ -187,29 +187,37 @@ TEST_P(JobStoreTest, EveryJobOfABigGridPointsAtTheParameterRowOfItsOwnValues) {
   ASSERT_TRUE(grid.ok()) << grid.status().message();
   const auto& pts = grid->points;
   ASSERT_EQ(pts.size(), 5600u);
+  std::unordered_map<std::string, const GridPoint*> by_name;
+  for (const auto& p : pts) by_name[p.job_name] = &p;
+  // Every job's row: its hash, its five own values each in its column, and a base value.
+  auto check_rows = [&]() {
+    auto sql = backend_.session();
+    soci::rowset<soci::row> rs =
+        (sql->prepare << "SELECT j.model_job_name, p.parameter_hash, p.zmetal, p.xnsur, p.mass, p.sint, p.rtot, "
+                         "p.alpha FROM pdr_model_jobs j JOIN kosmatau_parameters p ON p.id = j.kosmatau_parameters_id");
+    size_t seen = 0, wrong = 0;
+    for (const auto& row : rs) {
+      ++seen;
+      const GridPoint* p = by_name.at(row.get<std::string>(0));
+      const bool same = row.get<std::string>(1) == p->param_hash && row.get<double>(2) == std::stod(p->zmetal) &&
+                        row.get<double>(3) == std::stod(p->xnsur) && row.get<double>(4) == std::stod(p->mass_value) &&
+                        row.get<double>(5) == std::stod(p->sint) && row.get<double>(6) == std::stod(p->rtot) &&
+                        row.get<double>(7) == 1.5;
+      if (!same && wrong++ == 0) ADD_FAILURE() << "job " << row.get<std::string>(0) << " has another point's values";
+    }
+    EXPECT_EQ(seen, pts.size());
+    EXPECT_EQ(wrong, 0u);
+  };
   auto r = register_points(pts);
   EXPECT_EQ(r.created, pts.size());
   EXPECT_EQ(r.pending, pts.size());
-  std::unordered_map<std::string, const GridPoint*> by_name;
-  for (const auto& p : pts) by_name[p.job_name] = &p;
-  auto sql = backend_.session();
-  soci::rowset<soci::row> rs = (sql->prepare << "SELECT j.model_job_name, p.parameter_hash, p.xnsur, p.sint, p.rtot "
-                                                "FROM pdr_model_jobs j JOIN kosmatau_parameters p ON p.id = "
-                                                "j.kosmatau_parameters_id");
-  size_t seen = 0, wrong = 0;
-  for (const auto& row : rs) {
-    ++seen;
-    const GridPoint* p = by_name.at(row.get<std::string>(0));
-    const bool same = row.get<std::string>(1) == p->param_hash && row.get<double>(2) == std::stod(p->xnsur) &&
-                      row.get<double>(3) == std::stod(p->sint) && row.get<double>(4) == std::stod(p->rtot);
-    if (!same && wrong++ == 0) ADD_FAILURE() << "job " << row.get<std::string>(0) << " points at another point's row";
-  }
-  EXPECT_EQ(seen, pts.size());
-  EXPECT_EQ(wrong, 0u);
-  // Registering the same grid again adds nothing and changes no job's row.
+  check_rows();
+  // Registering the same grid again adds nothing and leaves every job on its row.
   auto again = register_points(pts);
   EXPECT_EQ(again.created, 0u);
+  EXPECT_EQ(again.pending, pts.size());
   EXPECT_EQ(count("SELECT COUNT(*) FROM kosmatau_parameters"), static_cast<long long>(pts.size()));
+  check_rows();
 }
 
 // Failed is every status word but the other states' words: the predecessor's words, any
