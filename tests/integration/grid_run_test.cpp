@@ -716,6 +716,48 @@ TEST_P(InterruptTest, StopsChildrenAndLeavesNoRunningJob) {
 
 INSTANTIATE_TEST_SUITE_P(Signals, InterruptTest, ::testing::Values(SIGINT, SIGTERM, SIGHUP));
 
+// A signal during a big registration stops it at the next batch: the process says so and exits
+// 130 (not 0 with the "registered" line), and registering again completes the grid exactly.
+TEST_F(GridRunTest, ASignalStopsARegistrationBetweenBatchesAndTheNextOneCompletesIt) {
+  std::vector<std::string> args = {"--config", dir_ / "cfg.yaml", "--model-name", "big", "--register-only"};
+  auto axis = [&](const char* flag, int n) {
+    args.emplace_back(flag);
+    for (int i = 0; i < n; ++i) args.push_back(std::to_string(i));
+  };
+  axis("--dens", 20);
+  axis("--chi", 40);
+  axis("--mass", 50);  // 40,000 points: 8 batches of parameter rows, 8 of job rows
+  const long long points = 40000;
+  const pid_t pid = test::start_pdr_run(dir_.path(), args, env());
+  auto rows = [&](const char* table) {
+    try {
+      return sql_count(std::string("SELECT COUNT(*) FROM ") + table);
+    } catch (const std::exception&) {
+      return -1LL;  // not created yet
+    }
+  };
+  for (int i = 0; i < 1200 && rows("kosmatau_parameters") <= 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ::kill(pid, SIGINT);
+  auto r = test::finish_pdr_run(pid, dir_.path());
+  EXPECT_EQ(r.code, 130) << r.out << r.err;
+  EXPECT_EQ(r.out.find("registered ("), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("model big: registration interrupted with "), std::string::npos) << r.err;
+  EXPECT_LT(rows("pdr_model_jobs"), points) << "the registration ran to its end";
+
+  args.erase(args.begin(), args.begin() + 2);  // run() adds --config
+  auto whole = run(args);
+  ASSERT_EQ(whole.code, 0) << whole.err;
+  EXPECT_NE(whole.out.find("40000 points registered"), std::string::npos) << whole.out;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs"), points);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs j JOIN kosmatau_parameters p ON "
+                      "p.id = j.kosmatau_parameters_id AND p.model_name_id = j.model_name_id"),
+            points);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending'"), points);
+  EXPECT_EQ(sql_count("SELECT SUM(n) FROM pdr_job_counts WHERE status = 'pending'"), points);
+}
+
 // A job directory serves one job after another once a job finished in it: the next job finds it
 // as a fresh one (what the job wrote there is gone, its links are the same), and a directory
 // whose links a job changed, or whose job failed, is not used again.

@@ -5,7 +5,7 @@
 //   GridRun run(settings, job_plan);
 //   run.check_locations(true);       // nothing written yet
 //   run.open();                      // database, job store, storage; journals of this host replayed
-//   run.register_points(points);     // or run.join() for a registered model
+//   run.register_points(points, stop); // or run.join() for a registered model
 //   RunSummary s = run.work(stop);   // claim, run, settle outputs, record the run
 #pragma once
 
@@ -57,8 +57,10 @@ class GridRun {
   // this host kept.
   [[nodiscard]] Status open();
 
-  // Registers the points (idempotent) and logs what the registration found.
-  [[nodiscard]] Status register_points(const std::vector<GridPoint>& points);
+  // Registers the points (idempotent) and logs what the registration found. Once `stop` is
+  // raised it stops at the next batch with ErrorKind::kInterrupted (what it wrote stays, and
+  // registering again completes the grid).
+  [[nodiscard]] Status register_points(const std::vector<GridPoint>& points, const StopSignal& stop);
   const RegisterReport& registered() const { return report_; }
 
   // Joins the registered model of settings().pdr.model_name (a worker); a model that is not

@@ -152,6 +152,10 @@ struct RegisterOptions {
   // Whether the owner of a running job is known to be gone (a process of this host that no
   // longer exists; see process_gone): its lease ends now.
   std::function<bool(const std::string& host, long long pid)> owner_gone;
+  // Asked between batches: when it answers true (a signal arrived) the registration stops there
+  // with ErrorKind::kInterrupted. What it wrote stays and is consistent; registering the grid
+  // again completes it. Unset: never stops.
+  std::function<bool()> stop_requested;
 };
 
 // Every method is one or a few short transactions; an implementation never throws. Tests that

@@ -71,7 +71,9 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
     if (!log_file.empty()) spdlog::info("log file of this run: {}", log_file);
   };
   if (Status st = run.open(); !st.ok()) return usage_error(st);
-  if (Status st = run.register_points(g.plan.points); !st.ok()) return usage_error(st);
+  if (Status st = run.register_points(g.plan.points, stop); !st.ok()) {
+    return registration_error(st, s.pdr.model_name);
+  }
   const RegisterReport& reg = run.registered();
   if (options.register_only) {
     out << "model " << s.pdr.model_name << ": " << count_size(reg.points, "point") << " registered (" << reg.created

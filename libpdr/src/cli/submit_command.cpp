@@ -171,13 +171,19 @@ int submit_command(const CliOptions& options, const EnvLookup& env, std::ostream
   log_notes(g);
   if (Status st = run.check_locations(/*registering=*/true); !st.ok()) return usage_error(st);
   if (Status st = run.open(); !st.ok()) return usage_error(st);
-  if (Status st = run.register_points(g.plan.points); !st.ok()) return usage_error(st);
+  if (Status st = run.register_points(g.plan.points, stop); !st.ok()) {
+    return registration_error(st, s.pdr.model_name);
+  }
   const RegisterReport& reg = run.registered();
   const long long pending = static_cast<long long>(reg.pending + reg.other_pending);
   if (pending == 0) {
     out << "model " << s.pdr.model_name << ": " << count_size(reg.points, "point")
         << ", all already done; nothing submitted\n";
     return kExitAllDone;
+  }
+  if (stop.requested()) {  // after the registration, before anything reaches Slurm
+    spdlog::error("interrupted: model {} is registered, nothing was submitted", s.pdr.model_name);
+    return kExitInterrupted;
   }
   auto answer = write_and_submit(sbatch.value(), s.slurm.script_dir, script_path, script);
   if (!answer.ok()) {

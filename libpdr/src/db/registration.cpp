@@ -11,10 +11,18 @@ Status SociJobStore::register_grid(const Provenance& prov, const std::vector<Gri
   if (!options.output_exists || !options.owner_gone) {
     return Status::Error(ErrorKind::kPermanent, "register_grid: output_exists and owner_gone are required");
   }
+  Status st;
   *report = RegisterReport{};
   report->points = points.size();
+  // Checked before each batch: a signal stops the registration between two transactions.
+  auto interrupted = [&](const char* stage, size_t done) {
+    if (!options.stop_requested || !options.stop_requested()) return false;
+    st = Status::Error(ErrorKind::kInterrupted, "registration interrupted with " + std::to_string(done) + " of " +
+                                                    std::to_string(points.size()) + " " + stage + " written");
+    return true;
+  };
   RegistrationIds ids;
-  Status st = transaction("register the model", [&](Session& sql) { return register_model(sql, prov, points, &ids); });
+  st = transaction("register the model", [&](Session& sql) { return register_model(sql, prov, points, &ids); });
   if (!st.ok()) return st;
   report->model_id = ids.model;
   // Parameter rows and job rows, in batches, each batch one transaction. A point whose job
@@ -28,6 +36,7 @@ Status SociJobStore::register_grid(const Provenance& prov, const std::vector<Gri
   std::sort(by_hash.begin(), by_hash.end(),
             [](const GridPoint* a, const GridPoint* b) { return a->param_hash < b->param_hash; });
   for (size_t begin = 0; begin < by_hash.size(); begin += kBatch) {
+    if (interrupted("parameter rows", begin)) return st;
     const size_t end = std::min(by_hash.size(), begin + kBatch);
     st = transaction("register parameter rows", [&](Session& sql) {
       insert_parameters(sql, ids.model, by_hash, begin, end);
@@ -44,6 +53,7 @@ Status SociJobStore::register_grid(const Provenance& prov, const std::vector<Gri
   size_t before = 0, after = 0;
   st = count_jobs(ids.model, &before);
   for (size_t begin = 0; st.ok() && begin < points.size(); begin += kBatch) {
+    if (interrupted("job rows", begin)) return st;
     const size_t end = std::min(points.size(), begin + kBatch);
     st = transaction("register jobs", [&](Session& sql) {
       insert_jobs(sql, points, begin, end, param_ids, ids, prov);
@@ -52,6 +62,7 @@ Status SociJobStore::register_grid(const Provenance& prov, const std::vector<Gri
   }
   if (st.ok()) st = count_jobs(ids.model, &after);
   if (!st.ok()) return st;
+  if (interrupted("job rows", points.size())) return st;
   report->created = after - before;
   if (report->created >= kAnalyzeAfter) refresh_statistics();
   st = reconcile(ids.model, points, param_ids, report, options, before > 0);

@@ -221,8 +221,9 @@ Status GridRun::open() {
   return Status::Ok();
 }
 
-Status GridRun::register_points(const std::vector<GridPoint>& points) {
+Status GridRun::register_points(const std::vector<GridPoint>& points, const StopSignal& stop) {
   RegisterOptions options;
+  options.stop_requested = [&stop] { return stop.requested(); };
   options.force_onion = settings_.run.force_onion;
   Storage& storage = *storage_;
   options.output_exists = [&storage](const std::string& path) { return storage.exists(path); };
