@@ -349,6 +349,43 @@ TEST_F(MysqlFaultTest, F8_ServerDownLongerThanTheDeadline) {
   expect_consistent(again, 200, /*each_ran_once=*/false);
 }
 
+// A signal ends a registration's wait for a server that went away: exit 130 at once, not after
+// the retries (about 35 s here), and registering again once the server is back completes the grid.
+TEST_F(MysqlFaultTest, F10_ASignalEndsARegistrationsWaitForAServerThatWentAway) {
+  START_SERVER("");
+  write_config();
+  std::vector<std::string> a = {"--config", dir_ / "cfg.yaml", "--model-name", "f10", "--register-only"};
+  for (const auto& [flag, n] : {std::pair<const char*, int>{"--dens", 20}, {"--chi", 40}, {"--mass", 50}}) {
+    a.emplace_back(flag);
+    for (int i = 0; i < n; ++i) a.push_back(std::to_string(i));
+  }
+  const long long points = 40000;
+  const pid_t pid = test::start_pdr_run(dir_.path(), a, env(""));
+  for (int i = 0; i < 1200 && q("SELECT COUNT(*) FROM kosmatau_parameters") <= 0; ++i) {
+    std::this_thread::sleep_for(25ms);
+  }
+  server_->stop();
+  std::this_thread::sleep_for(1500ms);  // the registration is between retries now
+  const auto t0 = std::chrono::steady_clock::now();
+  ::kill(pid, SIGINT);
+  auto r = test::finish_pdr_run(pid, dir_.path());
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(r.code, 130) << r.err.substr(r.err.size() > 3000 ? r.err.size() - 3000 : 0);
+  EXPECT_LT(secs, 10.0) << "the signal waited for the retries";
+  EXPECT_NE(r.err.find("[error] model f10: interrupted while retrying '"), std::string::npos)
+      << r.err.substr(r.err.size() > 3000 ? r.err.size() - 3000 : 0);
+  EXPECT_EQ(r.err.find(server_->password()), std::string::npos);
+  server_->restart();
+  auto again = test::run_pdr_run(dir_.path(), a, env(""));
+  ASSERT_EQ(again.code, 0) << again.err.substr(again.err.size() > 3000 ? again.err.size() - 3000 : 0);
+  EXPECT_NE(again.out.find("40000 points registered"), std::string::npos) << again.out;
+  EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs"), points);
+  EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs j JOIN kosmatau_parameters p ON p.id = j.kosmatau_parameters_id "
+              "AND p.model_name_id = j.model_name_id WHERE j.status = 'pending'"),
+            points);
+  EXPECT_EQ(q("SELECT SUM(n) FROM pdr_job_counts WHERE status = 'pending'"), points);
+}
+
 TEST_F(MysqlFaultTest, F9_BadCredentialsFailAtOnceWithOneLine) {
   START_SERVER("");
   write_config();

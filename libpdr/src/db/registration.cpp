@@ -12,6 +12,7 @@ Status SociJobStore::register_grid(const Provenance& prov, const std::vector<Gri
     return Status::Error(ErrorKind::kPermanent, "register_grid: output_exists and owner_gone are required");
   }
   Status st;
+  const StopRetryingOn stop_retrying(options.stop_requested);  // a signal ends a wait for the database
   *report = RegisterReport{};
   report->points = points.size();
   // Checked before each batch: a signal stops the registration between two transactions.

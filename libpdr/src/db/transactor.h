@@ -26,6 +26,36 @@
 
 namespace pdr {
 
+// While one is alive, the waits between retries of the transactions of its thread end as soon
+// as `stop` answers true, and the transaction fails with ErrorKind::kInterrupted. A registration
+// uses it, so a signal is not held up by a database that went away; the claim loop's threads
+// never do, so their outcomes are still recorded after a stop was asked for.
+class StopRetryingOn {
+ public:
+  explicit StopRetryingOn(const std::function<bool()>& stop) : outer_(current_) {
+    if (stop) current_ = &stop;
+  }
+  ~StopRetryingOn() { current_ = outer_; }
+  StopRetryingOn(const StopRetryingOn&) = delete;
+  StopRetryingOn& operator=(const StopRetryingOn&) = delete;
+
+  // Sleeps `wait`, or less when a stop is asked for; false then.
+  static bool pause(std::chrono::duration<double> wait) {
+    using clock = std::chrono::steady_clock;
+    const auto until = clock::now() + std::chrono::duration_cast<clock::duration>(wait);
+    for (;;) {
+      if (current_ != nullptr && (*current_)()) return false;
+      const clock::duration left = until - clock::now();
+      if (left <= clock::duration::zero()) return true;
+      std::this_thread::sleep_for(std::min<clock::duration>(left, std::chrono::milliseconds(50)));
+    }
+  }
+
+ private:
+  const std::function<bool()>* outer_;
+  static inline thread_local const std::function<bool()>* current_ = nullptr;
+};
+
 class Transactor {
  public:
   // Whether a transaction whose COMMIT outcome is unknown did land; read on a fresh session.
@@ -101,7 +131,10 @@ class Transactor {
       }
       spdlog::warn("database: '{}' failed (attempt {}, {}); retrying in {} ms", what, attempt,
                    error_code_text(last.code()), static_cast<long long>(wait.count() * 1000));
-      std::this_thread::sleep_for(wait);
+      if (!StopRetryingOn::pause(wait)) {
+        return Status::Error(ErrorKind::kInterrupted, "interrupted while retrying '" + what + "': " + last.message(),
+                             last.code());
+      }
       delay *= 2;
     }
   }
