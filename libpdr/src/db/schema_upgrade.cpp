@@ -65,10 +65,10 @@ void SociJobStore::replace_old_triggers(Session& sql, int stored) {
   if (!dialect_.server()) return;
   const auto present = present_triggers(sql);
   if (present.empty()) return;
+  if (dialect_.pg && !all_triggers(present)) return;  // ensure_counters creates them all
   if (dialect_.pg) sql << "SAVEPOINT pdr_old_triggers";
   try {
     if (dialect_.pg) {
-      if (!all_triggers(present)) return;  // ensure_counters creates them all
       for (const auto& t : schema_triggers(dialect_)) sql << t.function;
     } else {
       for (const auto& t : schema_triggers(dialect_)) sql << drop_trigger_sql(t.name);
