@@ -221,6 +221,8 @@ TEST_F(ReportTest, BadFlagsWriteNothing) {
   auto done = pdr_run(grid({"30"}));
   ASSERT_EQ(done.code, 0) << done.err;
   ASSERT_EQ(::mkfifo((dir_ / "fifo").c_str(), 0600), 0);  // a rename would turn it into a file
+  test::write_text(dir_ / "notes.txt", "{\"model\": \"mine\"}\n");
+  const std::string db_before = test::read_text(dir_ / "jobs.db"), cfg_before = test::read_text(dir_ / "cfg.yaml");
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--axes", "dens,dens"}, "--axes: expects two different axes"},
       {{"--axes", "dens,temperature"}, "--axes"},
@@ -229,6 +231,10 @@ TEST_F(ReportTest, BadFlagsWriteNothing) {
       {{"--out", "."}, "is a directory"},
       {{"--watch", "5", "--out", "-"}, "--watch rewrites a file"},
       {{"--out", "fifo"}, "is not a regular file"},
+      // Only a report is replaced: never the job database, the configuration or another file.
+      {{"--out", "jobs.db"}, "--out jobs.db: is not a report of pdr_run"},
+      {{"--out", "cfg.yaml"}, "--out cfg.yaml: is not a report of pdr_run"},
+      {{"--json", "--out", "notes.txt"}, "--out notes.txt: is not a report of pdr_run"},
   };
   for (const auto& [extra, message] : cases) {
     std::vector<std::string> args = {"report", "--config", "cfg.yaml", "--model-name", "rep"};
@@ -246,6 +252,21 @@ TEST_F(ReportTest, BadFlagsWriteNothing) {
   EXPECT_FALSE(fs::exists(dir_ / "report.html"));
   EXPECT_FALSE(fs::exists(dir_ / "no"));
   EXPECT_TRUE(fs::is_fifo(dir_ / "fifo")) << "replaced";
+  EXPECT_EQ(test::read_text(dir_ / "jobs.db"), db_before);
+  EXPECT_EQ(test::read_text(dir_ / "cfg.yaml"), cfg_before);
+  EXPECT_EQ(test::read_text(dir_ / "notes.txt"), "{\"model\": \"mine\"}\n");
+  // A report of its own, HTML or JSON, and an empty file are replaced, whichever kind is asked.
+  for (const auto& [file, kind] : {std::pair<const char*, const char*>{"a.html", "--json"},
+                                   {"a.html", "--html"},
+                                   {"b.json", "--html"},
+                                   {"b.json", "--json"}}) {
+    std::vector<std::string> args = {"report", "--config", "cfg.yaml", "--model-name", "rep", "--out", file};
+    if (std::string(kind) == "--json") args.emplace_back("--json");
+    auto r = pdr_run(args);
+    EXPECT_EQ(r.code, 0) << file << " " << kind << " " << r.err;
+  }
+  test::write_text(dir_ / "empty.html", "");
+  EXPECT_EQ(pdr_run({"report", "--config", "cfg.yaml", "--model-name", "rep", "--out", "empty.html"}).code, 0);
 }
 
 }  // namespace

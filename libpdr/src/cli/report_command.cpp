@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <ostream>
 
 #include "cli/cli_util.h"
@@ -20,6 +21,23 @@
 namespace pdr {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// An empty file, or one a report of pdr_run wrote (HTML or JSON), judged by its first bytes.
+bool is_replaceable_report(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::string head(4096, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<size_t>(in.gcount()));
+  if (head.empty()) return true;
+  const bool html = head.rfind("<!DOCTYPE html>", 0) == 0 && head.find("<title>pdr_run report: ") != std::string::npos;
+  const bool json = head.rfind("{\"model\":", 0) == 0 && head.find(",\"generated_at\":") != std::string::npos;
+  return html || json;
+}
+
+}  // namespace
 
 int report_command(const CliOptions& options, const EnvLookup& env, std::ostream& out) {
   // Every flag is checked before the database is opened: a wrong one writes nothing.
@@ -56,6 +74,13 @@ int report_command(const CliOptions& options, const EnvLookup& env, std::ostream
     if (fs::exists(fs::symlink_status(fs::path(path), ec)) &&
         !fs::is_regular_file(fs::symlink_status(fs::path(path), ec))) {
       spdlog::error("--out {}: is not a regular file (the report replaces it); for standard output use --out -", path);
+      return kExitUsage;
+    }
+    // Only a report is replaced: a mistyped --out must never overwrite the job database, the
+    // configuration or any other file.
+    if (fs::is_regular_file(fs::path(path), ec) && !is_replaceable_report(path)) {
+      spdlog::error("--out {}: is not a report of pdr_run; it is left as it is (name a new file, or remove it first)",
+                    path);
       return kExitUsage;
     }
     if (!fs::is_directory(parent, ec) || ::access(parent.c_str(), W_OK) != 0) {
