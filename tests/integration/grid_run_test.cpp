@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -1013,8 +1014,10 @@ TEST_F(GridRunTest, WithoutRunTimesToPredictFromTheTimeLimitSaysHowItClaims) {
   ASSERT_EQ(run({"--model-name", "own", "--register-only", "--dens", "30", "40", "--chi", "10"}).code, 0);
   {
     soci::session s(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
-    s << "UPDATE pdr_model_jobs SET time_of_start = datetime('now', '-300 seconds'), time_updated = "
-         "datetime('now', '-100 seconds') WHERE model_job_name = '100_40_-10_10_00'";
+    // Its last heartbeat came 200 s after its start; it came back (was reaped) much later.
+    s << "UPDATE pdr_model_jobs SET time_of_start = datetime('now', '-300 seconds'), heartbeat_at = "
+         "datetime('now', '-100 seconds'), time_updated = datetime('now', '-5 seconds') WHERE model_job_name = "
+         "'100_40_-10_10_00'";
   }
   auto own = run({"worker", "--model-name", "own", "--time-left", "60s"});
   EXPECT_EQ(own.code, 0) << own.err;
@@ -1024,6 +1027,72 @@ TEST_F(GridRunTest, WithoutRunTimesToPredictFromTheTimeLimitSaysHowItClaims) {
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND model_job_name = "
                       "'100_40_-10_10_00'"),
             1);
+  // A job that finished once and went back to pending (an output lost, found by verify) takes
+  // at least as long as that run did.
+  ASSERT_EQ(run({"--model-name", "again", "--dens", "30", "--chi", "10"}).code, 0);
+  {
+    soci::session s(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
+    s << "UPDATE pdr_model_jobs SET time_of_start = datetime(time_of_finish, '-200 seconds') WHERE model_name_id = "
+         "(SELECT id FROM model_names WHERE model_name = 'again')";
+  }
+  fs::remove(dir_ / "store/again/pdrgrid/pdr100_30_-10_10_00.hdf");
+  EXPECT_EQ(run({"verify", "--model-name", "again"}).code, 1);
+  auto again = run({"worker", "--model-name", "again", "--time-left", "60s"});
+  EXPECT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("1 job did not fit in the time left (the shortest is predicted to take 3m20s)"),
+            std::string::npos)
+      << again.out;
+  // Run times come in whole seconds: a run under a second counts as one, not as nothing. An
+  // onion-only run (--force-onion) timed only its onion step: it says nothing of the model.
+  ASSERT_EQ(run({"--model-name", "zero", "--dens", "30", "40", "--chi", "10"}).code, 0);
+  {
+    soci::session s(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
+    s << "UPDATE pdr_model_jobs SET time_of_finish = time_of_start WHERE model_job_name = '100_30_-10_10_00' AND "
+         "model_name_id = (SELECT id FROM model_names WHERE model_name = 'zero')";
+    s << "UPDATE pdr_model_jobs SET run_stage = 'onion', time_of_start = datetime(time_of_finish, '-5000 seconds') "
+         "WHERE model_job_name = '100_40_-10_10_00' AND model_name_id = (SELECT id FROM model_names WHERE "
+         "model_name = 'zero')";
+  }
+  auto zero = run({"--model-name", "zero", "--time-left", "60s", "--dens", "30", "40", "--chi", "10", "20"});
+  EXPECT_EQ(zero.code, 0) << zero.err;
+  EXPECT_NE(zero.out.find("2 finished, 0 failed, 2 already done"), std::string::npos) << zero.out;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs j JOIN model_names m ON m.id = j.model_name_id WHERE "
+                      "m.model_name = 'zero' AND j.predicted_seconds = 1"),
+            2);
+  // No time left once the end margin (2 minutes by default) is taken off: nothing starts, not
+  // even a job without a prediction.
+  test::write_text(dir_ / "cfg.yaml",
+                   "database:\n  path: jobs.db\nstorage:\n  base_dir: store\nrun:\n  scratch_dir: scratch\n");
+  auto closed = run({"--model-name", "cl", "--parallel", "--workers", "2", "--time-left", "60s", "--dens", "30",
+                     "--chi", "10", "20"});
+  EXPECT_EQ(closed.code, 0) << closed.err;
+  EXPECT_NE(closed.out.find("2 jobs did not fit in the time left (none left, end margin included); they stay"),
+            std::string::npos)
+      << closed.out;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs j JOIN model_names m ON m.id = j.model_name_id WHERE "
+                      "m.model_name = 'cl' AND j.status = 'pending' AND j.attempts = 0"),
+            2);
+  // Inside a Slurm allocation that has ended nothing starts; an end time that is not one is said
+  // so and left out.
+  auto ended_env = env();
+  ended_env.push_back("SLURM_JOB_END_TIME=" + std::to_string(static_cast<long long>(std::time(nullptr)) - 100));
+  ended_env.push_back("SLURM_JOB_ID=77");
+  auto ended = test::run_pdr_run(
+      dir_.path(), {"--config", dir_ / "cfg.yaml", "--model-name", "se", "--dens", "30", "--chi", "10"}, ended_env);
+  EXPECT_EQ(ended.code, 0) << ended.err;
+  EXPECT_NE(ended.out.find("1 job did not fit in the time left (none left, end margin included)"), std::string::npos)
+      << ended.out;
+  EXPECT_NE(ended.err.find("the end of Slurm job 77 (SLURM_JOB_END_TIME)"), std::string::npos) << ended.err;
+  auto garbled_env = env();
+  garbled_env.push_back("SLURM_JOB_END_TIME=99999999999999999999");
+  auto garbled = test::run_pdr_run(
+      dir_.path(), {"--config", dir_ / "cfg.yaml", "--model-name", "sg", "--dens", "30", "--chi", "10"}, garbled_env);
+  EXPECT_EQ(garbled.code, 0) << garbled.err;
+  EXPECT_NE(garbled.err.find("SLURM_JOB_END_TIME '99999999999999999999' is not an end time (seconds since 1970): "
+                             "ignored"),
+            std::string::npos)
+      << garbled.err;
+  EXPECT_NE(garbled.out.find("1 finished, 0 failed"), std::string::npos) << garbled.out;
   // Bad values are refused in one line, exit 2.
   for (const auto& [args, msg] : std::vector<std::pair<std::vector<std::string>, std::string>>{
            {{"--model-name", "ex", "--time-left", "soon", "--dens", "30"}, "run.time_left (from --time-left): 'soon'"},

@@ -75,8 +75,9 @@ struct JobRuntime {
 struct PendingJob {
   long long id = 0;
   std::string name;
-  // How long its last attempt ran before it came back (handed back at the end of an
-  // allocation, reaped, failed): a floor for its run time. -1: never attempted.
+  // How long its last attempt is known to have run (until its last heartbeat when it came back
+  // unfinished; start to end when it ended and was queued again): a floor for its run time.
+  // -1: never attempted, or not known.
   double last_attempt_seconds = -1;
 };
 // A job a process wants to claim, with its predicted run time and what that rests on.

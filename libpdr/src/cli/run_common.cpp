@@ -85,8 +85,10 @@ int finish_summary(const RunSummary& summary, std::ostream& out, const std::vect
   out << " (" << secs << " s)\n";
   print_failures(out, failures, model, options);
   if (summary.out_of_time) {
-    out << count_text(summary.did_not_fit, "job") << " did not fit in the time left (the shortest is predicted to take "
-        << duration_text(std::llround(summary.shortest_unfit))
+    out << count_text(summary.did_not_fit, "job") << " did not fit in the time left ("
+        << (summary.shortest_unfit >= 0
+                ? "the shortest is predicted to take " + duration_text(std::llround(summary.shortest_unfit))
+                : std::string("none left, end margin included"))
         << (summary.did_not_fit == 1 ? "); it stays" : "); they stay")
         << " pending for another run: " << next_command(options, "worker", model) << "\n";
   }

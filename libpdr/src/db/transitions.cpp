@@ -113,13 +113,18 @@ Result<std::vector<JobRuntime>> SociJobStore::finished_runtimes(long long model_
   Status st = read("read the run times of finished jobs", [&](Session& sql) {
     out.clear();
     const std::string seconds = dialect_.seconds_between("time_of_start", "time_of_finish");
+    // A job whose last run was onion-only (--force-onion) timed only its onion step: not a
+    // run time of the model.
     for_each_row<std::string, long long>(
         sql,
         "SELECT model_job_name, " + seconds +
             " FROM pdr_model_jobs WHERE model_name_id = :m AND status = 'finished' AND duplicate_key = 0 AND "
-            "time_of_start IS NOT NULL AND time_of_finish IS NOT NULL AND time_of_finish >= time_of_start",
+            "time_of_start IS NOT NULL AND time_of_finish IS NOT NULL AND time_of_finish >= time_of_start AND "
+            "COALESCE(run_stage, 'all') <> 'onion'",
         std::tie(model_id), [&](const std::string& name, long long s) {
-          out.push_back(JobRuntime{name, static_cast<double>(s)});
+          // The columns hold whole seconds: a run that shows 0 s took under a second, and
+          // counting it as 0 would pull its neighbours' predictions down by orders of magnitude.
+          out.push_back(JobRuntime{name, std::max(1.0, static_cast<double>(s))});
         });
     return Status::Ok();
   });
@@ -131,14 +136,21 @@ Result<std::vector<PendingJob>> SociJobStore::pending_jobs(long long model_id) {
   std::vector<PendingJob> out;
   Status st = read("read the pending jobs", [&](Session& sql) {
     out.clear();
-    // A job whose last attempt came back unfinished (handed back, reaped, a failure tried again)
-    // keeps that attempt's start; time_updated is when it came back. A finish or a failure for
-    // good sets time_of_finish, which stays when the job is queued again: no floor then.
+    // How long the job's last attempt is known to have run, a floor for its run time:
+    // - one that came back unfinished (handed back, reaped, a failure tried again) keeps its
+    //   start, and ran at least until its last heartbeat (not until it came back: a reap can
+    //   come long after the attempt died);
+    // - one that ended (a finish queued again by verify or a lost output, a failure queued
+    //   again by retry) keeps its start and end, unless it was an onion-only run.
+    // The predecessor's attempts have no heartbeat: nothing is known of how long they ran.
     for_each_row<long long, std::string, long long>(
         sql,
-        "SELECT id, model_job_name, CASE WHEN time_of_start IS NOT NULL AND time_of_finish IS NULL "
-        "AND time_updated >= time_of_start THEN " +
-            dialect_.seconds_between("time_of_start", "time_updated") +
+        "SELECT id, model_job_name, CASE WHEN time_of_start IS NULL THEN -1 "
+        "WHEN time_of_finish IS NULL THEN CASE WHEN heartbeat_at >= time_of_start THEN " +
+            dialect_.seconds_between("time_of_start", "heartbeat_at") +
+            " ELSE -1 END "
+            "WHEN time_of_finish >= time_of_start AND COALESCE(run_stage, 'all') <> 'onion' THEN " +
+            dialect_.seconds_between("time_of_start", "time_of_finish") +
             " ELSE -1 END FROM pdr_model_jobs WHERE model_name_id = :m AND status = 'pending' AND duplicate_key = 0 "
             "ORDER BY id",
         std::tie(model_id), [&](long long id, const std::string& name, long long last) {

@@ -5,14 +5,17 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <iomanip>
 #include <random>
 #include <sstream>
+#include <system_error>
 
 #include "engine/progress.h"
 #include "pdr/db_manager.h"
@@ -351,11 +354,24 @@ std::optional<double> GridRun::time_left(const RunSettings& r, std::string* sour
   if (r.time_left > 0)
     take(r.time_left - std::chrono::duration<double>(std::chrono::steady_clock::now() - created_).count(),
          "run.time_left");
-  const char* end = std::getenv("SLURM_JOB_END_TIME");
+  const char* end_text = std::getenv("SLURM_JOB_END_TIME");
   const char* job = std::getenv("SLURM_JOB_ID");
-  if (end != nullptr && *end != '\0' && std::atoll(end) > 0) {
-    take(static_cast<double>(std::atoll(end) - static_cast<long long>(std::time(nullptr))),
-         "the end of Slurm job " + std::string(job != nullptr ? job : "") + " (SLURM_JOB_END_TIME)");
+  const std::string slurm_job = job != nullptr && *job != '\0' ? "Slurm job " + std::string(job) : "the Slurm job";
+  // Seconds since 1970, after 2001 and before 2100: anything else is not an end time.
+  std::optional<long long> end;
+  if (end_text != nullptr && *end_text != '\0') {
+    long long v = 0;
+    const char* stop = end_text + std::strlen(end_text);
+    auto [ptr, ec] = std::from_chars(end_text, stop, v);
+    if (ec == std::errc() && ptr == stop && v > 1000000000LL && v < 4102444800LL) {
+      end = v;
+    } else {
+      spdlog::warn("SLURM_JOB_END_TIME '{}' is not an end time (seconds since 1970): ignored", end_text);
+    }
+  }
+  if (end) {
+    take(static_cast<double>(*end - static_cast<long long>(std::time(nullptr))),
+         "the end of " + slurm_job + " (SLURM_JOB_END_TIME)");
   } else if (job != nullptr && *job != '\0') {
     const std::string squeue = find_program("squeue");
     std::vector<std::string> environment;

@@ -244,11 +244,13 @@ Result<std::vector<ClaimedJob>> ClaimLoop::claim_in_time(int free) {
     double shortest = -1;
     bool unknown = false;
     for (const auto& c : plan_) {
-      if (c.predicted_seconds < 0) {
+      if (c.predicted_seconds < 0 && left > 0) {
         unknown = true;  // nothing to predict from: it may fit
-      } else if (c.predicted_seconds > left) {
-        ++unfit;
-        shortest = shortest < 0 ? c.predicted_seconds : std::min(shortest, c.predicted_seconds);
+      } else if (c.predicted_seconds < 0 || c.predicted_seconds > left) {
+        ++unfit;  // no time left at all fits nothing, predicted or not
+        if (c.predicted_seconds >= 0) {
+          shortest = shortest < 0 ? c.predicted_seconds : std::min(shortest, c.predicted_seconds);
+        }
         continue;
       }
       if (want.size() < static_cast<size_t>(free) * 3) want.push_back(c);
@@ -526,11 +528,11 @@ Result<std::vector<ChosenJob>> predict_pending(JobStore& store, long long model_
   plan.reserve(pending->size());
   for (size_t i = 0; i < pending->size(); ++i) {
     Prediction p = points[i] ? predictor.predict(*points[i]) : predictor.unplaced();
-    // Its own last attempt ran this long and did not finish: it takes at least that.
+    // Its own last attempt ran this long: it takes at least that.
     const double floor = pending->at(i).last_attempt_seconds;
     if (floor > 0 && floor > p.seconds) {
       p.basis = p.known() ? p.basis + "; at least its last attempt's " + duration_text(std::llround(floor))
-                          : "its last attempt ran " + duration_text(std::llround(floor)) + " without finishing";
+                          : "its last attempt ran " + duration_text(std::llround(floor));
       p.seconds = floor;
     }
     plan.push_back(ChosenJob{pending->at(i).id, p.seconds, p.basis});
