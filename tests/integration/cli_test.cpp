@@ -170,6 +170,9 @@ TEST(CliTest, SubmitAndWorkerUsageErrorsAreOneLineAndWriteNothing) {
       {{"history", "--prune", "--older-than", "soon"}, "--older-than 'soon' is not a duration"},
       {{"history", "--model-name", "m", "--older-than", "9d"}, "--older-than goes with --prune"},
       {{"history", "--model-name", "m", "--since", "yesterday"}, "--since 'yesterday' is neither a duration"},
+      {{"history", "--model-name", "m", "--since", "2026-02-30"}, "--since '2026-02-30' is neither a duration"},
+      {{"history", "--model-name", "m", "--since", "2026-12-05 25:00"}, "--since '2026-12-05 25:00' is neither"},
+      {{"history", "--model-name", "m", "--since", "2026-13-45"}, "--since '2026-13-45' is neither a duration"},
       {{"history", "--model-name", "m", "--reason", "exploded"}, "--reason 'exploded' is not an event; events: "},
       {{"history", "--model-name", "m"}, "no job database at"},
   };
@@ -418,6 +421,12 @@ TEST(CliTest, FlagsThatNeedAnotherAreRefusedAndAnEmptyVariableIsNotAValue) {
   EXPECT_NE(count.err.find("--random-count 7 sets how many random points are drawn: it needs --random"),
             std::string::npos)
       << count.err;
+  auto reg = test::run_pdr_run(dir.path(),
+                               {"--model-name", "m", "--dens", "30", "--register-only", "--time-left", "1h"}, {kBase});
+  EXPECT_EQ(reg.code, 2);
+  EXPECT_EQ(lines(reg.err), 1u) << reg.err;
+  EXPECT_NE(reg.err.find("--time-left goes with a run that claims jobs, not with --register-only"), std::string::npos)
+      << reg.err;
   auto interval = test::run_pdr_run(dir.path(), {"status", "--interval", "5"});
   EXPECT_EQ(interval.code, 2);
   EXPECT_EQ(lines(interval.err), 1u) << interval.err;

@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <ctime>
 #include <ostream>
 #include <regex>
@@ -32,10 +33,26 @@ std::optional<std::string> since_time(const std::string& text) {
       second(R"(\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2})");
   std::string t = text;
   if (t.size() > 10 && t[10] == 'T') t[10] = ' ';
-  if (std::regex_match(t, day)) return t + " 00:00:00";
-  if (std::regex_match(t, minute)) return t + ":00";
-  if (std::regex_match(t, second)) return t;
-  return std::nullopt;
+  if (std::regex_match(t, day)) t += " 00:00:00";
+  if (std::regex_match(t, minute)) t += ":00";
+  if (!std::regex_match(t, second)) return std::nullopt;
+  // A time of the calendar: 2026-02-30 or 25:00 is not one (compared as text it would match).
+  std::tm tm{};
+  if (std::sscanf(t.c_str(), "%d-%d-%d %d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                  &tm.tm_sec) != 6) {
+    return std::nullopt;
+  }
+  const std::tm want = tm;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  const std::time_t at = timegm(&tm);
+  std::tm back{};
+  if (at == static_cast<std::time_t>(-1) || gmtime_r(&at, &back) == nullptr || back.tm_year + 1900 != want.tm_year ||
+      back.tm_mon + 1 != want.tm_mon || back.tm_mday != want.tm_mday || back.tm_hour != want.tm_hour ||
+      back.tm_min != want.tm_min || back.tm_sec != want.tm_sec) {
+    return std::nullopt;
+  }
+  return t;
 }
 
 }  // namespace

@@ -50,6 +50,10 @@ void print_plan(std::ostream& out, const Config& config, const Settings& s, cons
 }  // namespace
 
 int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostream& out) {
+  if (options.register_only && !options.time_left.empty()) {
+    spdlog::error("--time-left goes with a run that claims jobs, not with --register-only (give it to pdr_run worker)");
+    return kExitUsage;
+  }
   auto grid = prepare_grid(options, env, /*keep_points=*/!options.dry_run);
   if (!grid.ok()) return usage_error(grid.status());
   PreparedGrid& g = grid.value();
