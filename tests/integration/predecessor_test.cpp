@@ -335,7 +335,7 @@ TEST_F(PredecessorTest, OnlyWhatIsMissingOfItsOutputsRunsAgainAndVerifyChecksIts
   const std::string store = dir_ / "store";
   auto r = test::run_pdr_run(dir_.path(), {"verify", "--config", write_config(), "--model-name", "m1"});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.out.find("model m1: 16 finished jobs, 48 outputs checked, 0 jobs back to pending"), std::string::npos)
+  EXPECT_NE(r.out.find("model m1: 16 finished jobs, 128 outputs checked, 0 jobs back to pending"), std::string::npos)
       << r.out;
 
   // One HDF file changed, one onion log gone: those two jobs, and only they, run again.
@@ -347,6 +347,11 @@ TEST_F(PredecessorTest, OnlyWhatIsMissingOfItsOutputsRunsAgainAndVerifyChecksIts
   EXPECT_NE(r.out.find("output changed (size): " + store + "/m1/pdrgrid/pdrchem100_35_-10_10_00.hdf5; back to pending"),
             std::string::npos)
       << r.out;
+  // What it did not hash is checked for being there, as a registration would.
+  EXPECT_NE(r.out.find("output missing: " + store + "/m1/oniongrid/TEXTOUT100_40_00_20_00_C+; back to pending"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(", 2 jobs back to pending"), std::string::npos) << r.out;
   r = run(grid16_);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("2 finished, 0 failed, 14 already done"), std::string::npos) << r.out;

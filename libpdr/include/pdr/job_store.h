@@ -286,7 +286,9 @@ class JobStore {
   virtual Result<std::map<std::string, long long>> state_counts(long long model_id) = 0;
   virtual Result<GridMap> grid_map(const std::string& model, const std::string& row_axis,
                                    const std::string& column_axis) = 0;
-  // The recorded outputs of every finished job of the model (job id -> files).
+  // The recorded outputs of every finished job of the model (job id -> files). A file without a
+  // sha256 (an output of a job the predecessor finished, which it did not hash) is checked for
+  // existence only.
   virtual Result<std::map<long long, std::vector<StoredFile>>> finished_outputs(const std::string& model) = 0;
   virtual Result<ServerInfo> server_info() = 0;
   // What SQLite's PRAGMA quick_check finds wrong with the database file (every page read);

@@ -46,7 +46,9 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
     std::string problem;
     for (const auto& f : outputs) {
       ++files;
-      problem = storage.value()->check(f);
+      problem = !f.sha256.empty()                 ? storage.value()->check(f)
+                : storage.value()->exists(f.path) ? ""
+                                                  : "output missing: " + f.path;
       if (!problem.empty()) break;
     }
     if (problem.empty()) continue;

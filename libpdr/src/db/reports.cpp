@@ -416,6 +416,24 @@ Result<std::map<long long, std::vector<StoredFile>>> SociJobStore::finished_outp
     return Status::Ok();
   });
   if (!st.ok()) return st;
+  // And every other output a registration requires of a job the predecessor finished (its
+  // inputs, TEXTOUT, each onion species' TEXTOUT): whether it exists, as the registration asks.
+  std::optional<long long> model_id;
+  st = read("find model " + model, [&](Session& sql) {
+    model_id = model_id_of(sql, model);
+    return Status::Ok();
+  });
+  if (!st.ok() || !model_id) return st.ok() ? no_model(model) : st;
+  std::unordered_map<long long, std::vector<std::string>> theirs;
+  st = predecessor_outputs(*model_id, &theirs);
+  if (!st.ok()) return st;
+  for (auto& [job, paths] : theirs) {
+    auto& files = out[job];
+    for (const auto& path : paths) {
+      const bool listed = std::any_of(files.begin(), files.end(), [&](const StoredFile& f) { return f.path == path; });
+      if (!listed) files.push_back(StoredFile{"predecessor_output", path, "", -1, "", ""});
+    }
+  }
   return out;
 }
 
