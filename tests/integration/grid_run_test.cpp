@@ -988,6 +988,27 @@ TEST_F(GridRunTest, WithLittleTimeLeftOnlyJobsPredictedToFitStart) {
   EXPECT_NE(bad.err.find("--show goes with --grid"), std::string::npos) << bad.err;
 }
 
+// A failure whose retry delay ends too late for it to run before the end is not waited for: the
+// process ends at once and says so; the job stays pending for the next allocation.
+TEST_F(GridRunTest, AFailureWhoseRetryComesTooLateIsNotWaitedFor) {
+  test::write_text(dir_ / "cfg.yaml",
+                   "database:\n  path: jobs.db\nstorage:\n  base_dir: store\nrun:\n  scratch_dir: scratch\n"
+                   "  end_margin: 0\n  expected_job_seconds: 2\n  retry_delay: 60\nmodel_parameters:\n"
+                   "  species: [CO]\n");
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r =
+      run({"--model-name", "rl", "--time-left", "30s", "--dens", "30", "40", "--chi", "10"}, "100_30_-10_10_00:fail=3");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_LT(seconds, 20) << "it waited for a retry that could not end in time";
+  EXPECT_NE(r.out.find("1 job did not fit in the time left (the shortest is predicted to take "), std::string::npos)
+      << r.out;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND attempts = 1 AND retry_at IS "
+                      "NOT NULL AND model_job_name = '100_30_-10_10_00'"),
+            1);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 1);
+}
+
 // With nothing to predict from, a time limit cannot choose: jobs are claimed as usual and the
 // run says so; with run.expected_job_seconds it predicts from that instead.
 TEST_F(GridRunTest, WithoutRunTimesToPredictFromTheTimeLimitSaysHowItClaims) {

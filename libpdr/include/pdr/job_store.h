@@ -79,12 +79,15 @@ struct PendingJob {
   // unfinished; start to end when it ended and was queued again): a floor for its run time.
   // -1: never attempted, or not known.
   double last_attempt_seconds = -1;
+  // Seconds until it may be tried again (a failure's retry delay); 0: now.
+  double retry_in_seconds = 0;
 };
 // A job a process wants to claim, with its predicted run time and what that rests on.
 struct ChosenJob {
   long long id = 0;
   double predicted_seconds = -1;  // negative: none
   std::string basis;
+  double retry_in_seconds = 0;  // when the plan was made: seconds until it may be claimed
 };
 
 // One stored output file of a job.

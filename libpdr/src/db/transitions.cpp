@@ -143,7 +143,7 @@ Result<std::vector<PendingJob>> SociJobStore::pending_jobs(long long model_id) {
     // - one that ended (a finish queued again by verify or a lost output, a failure queued
     //   again by retry) keeps its start and end, unless it was an onion-only run.
     // The predecessor's attempts have no heartbeat: nothing is known of how long they ran.
-    for_each_row<long long, std::string, long long>(
+    for_each_row<long long, std::string, long long, long long>(
         sql,
         "SELECT id, model_job_name, CASE WHEN time_of_start IS NULL THEN -1 "
         "WHEN time_of_finish IS NULL THEN CASE WHEN heartbeat_at >= time_of_start THEN " +
@@ -151,10 +151,12 @@ Result<std::vector<PendingJob>> SociJobStore::pending_jobs(long long model_id) {
             " ELSE -1 END "
             "WHEN time_of_finish >= time_of_start AND COALESCE(run_stage, 'all') <> 'onion' THEN " +
             dialect_.seconds_between("time_of_start", "time_of_finish") +
-            " ELSE -1 END FROM pdr_model_jobs WHERE model_name_id = :m AND status = 'pending' AND duplicate_key = 0 "
+            " ELSE -1 END, CASE WHEN retry_at IS NULL THEN 0 ELSE " + dialect_.seconds_since("retry_at") +
+            " END FROM pdr_model_jobs WHERE model_name_id = :m AND status = 'pending' AND duplicate_key = 0 "
             "ORDER BY id",
-        std::tie(model_id), [&](long long id, const std::string& name, long long last) {
-          out.push_back(PendingJob{id, name, static_cast<double>(last)});
+        std::tie(model_id), [&](long long id, const std::string& name, long long last, long long since_retry) {
+          out.push_back(
+              PendingJob{id, name, static_cast<double>(last), std::max(0.0, -static_cast<double>(since_retry))});
         });
     return Status::Ok();
   });

@@ -239,18 +239,25 @@ Result<std::vector<ClaimedJob>> ClaimLoop::claim_in_time(int free) {
     }
     const double left =
         std::chrono::duration<double>(*options_.deadline - Clock::now()).count() - options_.end_margin_seconds;
+    const double planned_ago = std::chrono::duration<double>(Clock::now() - *planned_at_).count();
     std::vector<ChosenJob> want;
     long long unfit = 0;
     double shortest = -1;
-    bool unknown = false;
+    bool unknown = false, later = false;
     for (const auto& c : plan_) {
-      if (c.predicted_seconds < 0 && left > 0) {
+      // A failure waiting for its retry delay can start only after it: that counts against the time.
+      const double wait = std::max(0.0, c.retry_in_seconds - planned_ago);
+      if (c.predicted_seconds < 0 && left - wait > 0) {
         unknown = true;  // nothing to predict from: it may fit
-      } else if (c.predicted_seconds < 0 || c.predicted_seconds > left) {
+      } else if (c.predicted_seconds < 0 || wait + c.predicted_seconds > left) {
         ++unfit;  // no time left at all fits nothing, predicted or not
         if (c.predicted_seconds >= 0) {
-          shortest = shortest < 0 ? c.predicted_seconds : std::min(shortest, c.predicted_seconds);
+          shortest = shortest < 0 ? wait + c.predicted_seconds : std::min(shortest, wait + c.predicted_seconds);
         }
+        continue;
+      }
+      if (wait > 0) {
+        later = true;  // fits, once its retry delay is over: wait for it
         continue;
       }
       if (want.size() < static_cast<size_t>(free) * 3) want.push_back(c);
@@ -272,7 +279,7 @@ Result<std::vector<ClaimedJob>> ClaimLoop::claim_in_time(int free) {
                   plan_.end());
       return claimed;
     }
-    if (unfit == 0) return std::vector<ClaimedJob>{};  // nothing pending: the usual end
+    if (unfit == 0 || later) return std::vector<ClaimedJob>{};  // nothing pending (the usual end), or not yet
     if (!fresh) {
       plan_.clear();  // an old plan: look again before giving up
       continue;
@@ -535,7 +542,7 @@ Result<std::vector<ChosenJob>> predict_pending(JobStore& store, long long model_
                           : "its last attempt ran " + duration_text(std::llround(floor));
       p.seconds = floor;
     }
-    plan.push_back(ChosenJob{pending->at(i).id, p.seconds, p.basis});
+    plan.push_back(ChosenJob{pending->at(i).id, p.seconds, p.basis, pending->at(i).retry_in_seconds});
   }
   std::stable_sort(plan.begin(), plan.end(),
                    [](const ChosenJob& a, const ChosenJob& b) { return a.predicted_seconds > b.predicted_seconds; });
