@@ -75,15 +75,15 @@ int main(int argc, char** argv) {
     last_end = Clock::now();
     return r;
   });
-  if (pdr::Status st = run.open(); !st.ok()) {
-    std::fprintf(stderr, "pdr_dbpath_bench: %s\n", st.message().c_str());
-    return 2;
-  }
-  if (pdr::Status st = run.join(); !st.ok()) {
-    std::fprintf(stderr, "pdr_dbpath_bench: %s\n", st.message().c_str());
-    return 2;
-  }
   pdr::StopSignal stop;
+  if (pdr::Status st = run.open(stop); !st.ok()) {
+    std::fprintf(stderr, "pdr_dbpath_bench: %s\n", st.message().c_str());
+    return 2;
+  }
+  if (pdr::Status st = run.join(stop); !st.ok()) {
+    std::fprintf(stderr, "pdr_dbpath_bench: %s\n", st.message().c_str());
+    return 2;
+  }
   const auto t0 = Clock::now();
   const pdr::RunSummary summary = run.work(stop);
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();

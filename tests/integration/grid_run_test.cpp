@@ -759,6 +759,29 @@ TEST_F(GridRunTest, ASignalStopsARegistrationBetweenBatchesAndTheNextOneComplete
   EXPECT_EQ(sql_count("SELECT SUM(n) FROM pdr_job_counts WHERE status = 'pending'"), points);
 }
 
+// A signal is not held up by a lock another process holds on the SQLite file (its wait is
+// database.busy_timeout, 30 s, per try): the run ends at once with 130 and says why.
+TEST_F(GridRunTest, ASignalEndsAWaitForALockedDatabaseFile) {
+  ASSERT_EQ(run({"--model-name", "x", "--register-only", "--dens", "30"}).code, 0);
+  soci::session locker(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
+  locker << "BEGIN EXCLUSIVE";
+  const pid_t pid = test::start_pdr_run(
+      dir_.path(), {"--config", dir_ / "cfg.yaml", "--model-name", "m", "--register-only", "--dens", "30", "40"},
+      env());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // waiting for the lock now
+  const auto t0 = std::chrono::steady_clock::now();
+  ::kill(pid, SIGINT);
+  auto r = test::finish_pdr_run(pid, dir_.path());
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  locker << "COMMIT";
+  EXPECT_EQ(r.code, 130) << r.err;
+  EXPECT_LT(secs, 5.0) << "the signal waited for the lock";
+  EXPECT_NE(r.err.find("[error] model m: interrupted while retrying '"), std::string::npos) << r.err;
+  auto again = run({"--model-name", "m", "--register-only", "--dens", "30", "40"});
+  EXPECT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("2 points registered (2 new"), std::string::npos) << again.out;
+}
+
 // A job directory serves one job after another once a job finished in it: the next job finds it
 // as a fresh one (what the job wrote there is gone, its links are the same), and a directory
 // whose links a job changed, or whose job failed, is not used again.

@@ -4,8 +4,8 @@
 //
 //   GridRun run(settings, job_plan);
 //   run.check_locations(true);       // nothing written yet
-//   run.open();                      // database, job store, storage; journals of this host replayed
-//   run.register_points(points, stop); // or run.join() for a registered model
+//   run.open(stop);                  // database, job store, storage; journals of this host replayed
+//   run.register_points(points, stop);  // or run.join(stop) for a registered model
 //   RunSummary s = run.work(stop);   // claim, run, settle outputs, record the run
 #pragma once
 
@@ -54,8 +54,9 @@ class GridRun {
 
   // Opens the database and the job store, then storage (nothing is created before the
   // database answered), sets the job policy and records what journals of ended processes on
-  // this host kept.
-  [[nodiscard]] Status open();
+  // this host kept. Once `stop` is raised, a wait for the database (a lock, a retry) ends with
+  // ErrorKind::kInterrupted.
+  [[nodiscard]] Status open(const StopSignal& stop);
 
   // Registers the points (idempotent) and logs what the registration found. Once `stop` is
   // raised it stops at the next batch with ErrorKind::kInterrupted (what it wrote stays, and
@@ -64,8 +65,8 @@ class GridRun {
   const RegisterReport& registered() const { return report_; }
 
   // Joins the registered model of settings().pdr.model_name (a worker); a model that is not
-  // registered is a usage error.
-  [[nodiscard]] Status join();
+  // registered is a usage error. `stop` as for open().
+  [[nodiscard]] Status join(const StopSignal& stop);
 
   // Claims and runs the model's jobs until none is pending or `stop` is raised: each in its own
   // working directory of this process's work area, outputs settled, the run and its pool

@@ -74,9 +74,9 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
     const std::string log_file = attach_run_log(s.run.log_dir, s.pdr.model_name, s.run.log_keep);
     if (!log_file.empty()) spdlog::info("log file of this run: {}", log_file);
   };
-  if (Status st = run.open(); !st.ok()) return usage_error(st);
+  if (Status st = run.open(stop); !st.ok()) return setup_error(st, s.pdr.model_name);
   if (Status st = run.register_points(g.plan.points, stop); !st.ok()) {
-    return registration_error(st, s.pdr.model_name);
+    return setup_error(st, s.pdr.model_name);
   }
   const RegisterReport& reg = run.registered();
   if (options.register_only) {

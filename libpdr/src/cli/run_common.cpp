@@ -52,7 +52,7 @@ int usage_error(const Status& st) {
   return kExitUsage;
 }
 
-int registration_error(const Status& st, const std::string& model) {
+int setup_error(const Status& st, const std::string& model) {
   if (st.kind() != ErrorKind::kInterrupted) return usage_error(st);
   spdlog::error("model {}: {}; nothing was run or submitted, and the same command again completes it", model,
                 st.message());

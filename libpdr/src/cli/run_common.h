@@ -31,9 +31,9 @@ void log_notes(const PreparedGrid& g);
 
 // Logs `st` as one error line; returns the usage exit code.
 int usage_error(const Status& st);
-// A registration that failed: a signal that stopped it (exit 130, saying what is left and how
-// to complete it), or any other error (exit 2).
-int registration_error(const Status& st, const std::string& model);
+// A step before the jobs run (open, register, join) that failed: a signal that stopped it
+// (exit 130, saying that the same command completes it), or any other error (exit 2).
+int setup_error(const Status& st, const std::string& model);
 
 // The end of a run or worker: its counts and wall time (the line before is the caller's), the
 // jobs that failed, the model's states in the database, and the exit code.

@@ -170,9 +170,9 @@ int submit_command(const CliOptions& options, const EnvLookup& env, std::ostream
   StopSignal::install_handlers(&stop);
   log_notes(g);
   if (Status st = run.check_locations(/*registering=*/true); !st.ok()) return usage_error(st);
-  if (Status st = run.open(); !st.ok()) return usage_error(st);
+  if (Status st = run.open(stop); !st.ok()) return setup_error(st, s.pdr.model_name);
   if (Status st = run.register_points(g.plan.points, stop); !st.ok()) {
-    return registration_error(st, s.pdr.model_name);
+    return setup_error(st, s.pdr.model_name);
   }
   const RegisterReport& reg = run.registered();
   const long long pending = static_cast<long long>(reg.pending + reg.other_pending);

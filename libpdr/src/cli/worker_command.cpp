@@ -34,8 +34,8 @@ int worker_command(const CliOptions& options, const EnvLookup& env, std::ostream
   }
   StopSignal stop;
   StopSignal::install_handlers(&stop);
-  if (Status st = run.open(); !st.ok()) return usage_error(st);
-  if (Status st = run.join(); !st.ok()) return usage_error(st);
+  if (Status st = run.open(stop); !st.ok()) return setup_error(st, s.pdr.model_name);
+  if (Status st = run.join(stop); !st.ok()) return setup_error(st, s.pdr.model_name);
   hold_run_log_lines();
   const RunSummary summary = run.work(stop, [&] {
     const std::string log_file = attach_run_log(s.run.log_dir, s.pdr.model_name, s.run.log_keep);

@@ -15,13 +15,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <random>
 #include <thread>
 
 #include "db/db_error.h"
+#include "db/transactor.h"
 
 namespace pdr {
 
@@ -46,6 +49,22 @@ DbManager::Lease::~Lease() {
 }
 
 namespace {
+
+// SQLite's wait for a lock another connection holds: up to database.busy_timeout seconds (`ctx`),
+// in SQLite's own steps, but no longer once the thread's StopRetryingOn asks to stop (a signal
+// during a registration or a start): the statement then fails busy, and the transaction ends
+// interrupted instead of retrying.
+int busy_wait(void* ctx, int count) {
+  static constexpr int kSteps[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
+  static constexpr int kNSteps = sizeof kSteps / sizeof kSteps[0];
+  const long long limit_ms = 1000LL * *static_cast<const int*>(ctx);
+  long long waited = 0;
+  for (int i = 0; i < count; ++i) waited += kSteps[std::min(i, kNSteps - 1)];
+  const int step = kSteps[std::min(count, kNSteps - 1)];
+  if (waited + step > limit_ms || StopRetryingOn::stopping()) return 0;
+  std::this_thread::sleep_for(std::chrono::milliseconds(step));
+  return 1;
+}
 
 // A value for SOCI's MySQL connection string: quoted, with backslash escapes.
 std::string quoted(const std::string& v) {
@@ -209,9 +228,9 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
       // A reader opens a file it may not write (a colleague's grid) read-only; one it may write
       // as usual, so that its last connection removes the -wal and -shm files when it closes.
       const bool open_read_only = settings_.read_only && access(settings_.path.c_str(), W_OK) != 0;
-      s->open(*soci::factory_sqlite3(), "db=\"" + settings_.path +
-                                            "\" timeout=" + std::to_string(settings_.busy_timeout) +
-                                            (open_read_only ? " readonly=true" : ""));
+      s->open(*soci::factory_sqlite3(), "db=\"" + settings_.path + "\"" + (open_read_only ? " readonly=true" : ""));
+      sqlite_api::sqlite3* db = static_cast<soci::sqlite3_session_backend*>(s->get_backend())->conn_;
+      sqlite_api::sqlite3_busy_handler(db, &busy_wait, &settings_.busy_timeout);
       // A reader leaves the journal mode as it is (changing it is a write).
       if (!settings_.read_only) *s << "PRAGMA journal_mode=WAL";
       *s << "PRAGMA synchronous=NORMAL";

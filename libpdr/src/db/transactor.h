@@ -39,6 +39,9 @@ class StopRetryingOn {
   StopRetryingOn(const StopRetryingOn&) = delete;
   StopRetryingOn& operator=(const StopRetryingOn&) = delete;
 
+  // Whether the StopRetryingOn of this thread, if any, asks to stop.
+  static bool stopping() { return current_ != nullptr && (*current_)(); }
+
   // Sleeps `wait`, or less when a stop is asked for; false then.
   static bool pause(std::chrono::duration<double> wait) {
     using clock = std::chrono::steady_clock;

@@ -17,6 +17,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "db/transactor.h"
 #include "engine/progress.h"
 #include "pdr/db_manager.h"
 #include "pdr/process.h"
@@ -192,8 +193,10 @@ Status GridRun::check_locations(bool registering) const {
   return Status::Ok();
 }
 
-Status GridRun::open() {
+Status GridRun::open(const StopSignal& stop) {
   const Settings& s = settings_;
+  const std::function<bool()> stopping = [&stop] { return stop.requested(); };
+  const StopRetryingOn interruptible(stopping);  // a signal ends a wait for the database
   // The database first: a run it refuses (a wrong password, a damaged file) creates no
   // output directory.
   std::error_code ec;
@@ -237,7 +240,9 @@ Status GridRun::register_points(const std::vector<GridPoint>& points, const Stop
   return Status::Ok();
 }
 
-Status GridRun::join() {
+Status GridRun::join(const StopSignal& stop) {
+  const std::function<bool()> stopping = [&stop] { return stop.requested(); };
+  const StopRetryingOn interruptible(stopping);
   if (Status st = store_->use_json_template(job_plan_.provenance); !st.ok()) return st;
   auto model_id = store_->find_model(settings_.pdr.model_name);
   if (!model_id.ok()) return model_id.status();
