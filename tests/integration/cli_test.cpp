@@ -381,6 +381,36 @@ TEST(CliTest, EveryExampleInTheHelpAndTheReadmeRunsAsPrinted) {
   }
 }
 
+// Ctrl-C while sbatch runs (it can wait two minutes for an unreachable controller) stops it and
+// ends the submission with 130, saying that the array may or may not be in Slurm: never exit 0.
+TEST(CliTest, ASignalWhileSbatchRunsStopsItAndSaysWhatIsKnown) {
+  test::TempDir dir;
+  test::write_text(dir / "sbatch", "#!/bin/sh\ntouch " + (dir / "sbatch.started") + "\nsleep 20\ntouch " +
+                                       (dir / "sbatch.done") + "\necho 4343\n");
+  fs::permissions(dir / "sbatch", fs::perms::owner_all);
+  test::write_text(dir / "cfg.yaml", "slurm:\n  sbatch: " + (dir / "sbatch") + "\n  script_dir: slurm\n");
+  const pid_t pid = test::start_pdr_run(dir.path(),
+                                        {"submit", "--config", "cfg.yaml", "--scheduler", "slurm", "--workers", "2",
+                                         "--model-name", "sb", "--dens", "30", "40"},
+                                        {kBase});
+  for (int i = 0; i < 600 && !fs::exists(dir / "sbatch.started"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(fs::exists(dir / "sbatch.started"));
+  const auto t0 = std::chrono::steady_clock::now();
+  kill(pid, SIGINT);
+  auto r = test::finish_pdr_run(pid, dir.path());
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(r.code, 130) << r.out << r.err;
+  EXPECT_LT(secs, 10.0);
+  EXPECT_NE(r.err.find("interrupted while sbatch ran: the array may or may not be submitted; look with squeue"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.out.find("submitted"), std::string::npos) << r.out;
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(fs::exists(dir / "sbatch.done")) << "sbatch was left running";
+}
+
 // A grid run's flag before a subcommand would be parsed as the run's and ignored: refused.
 // --config and --model-name mean the same on either side.
 TEST(CliTest, AGridFlagBeforeASubcommandIsRefusedNotIgnored) {

@@ -744,7 +744,7 @@ TEST_F(GridRunTest, ASignalStopsARegistrationBetweenBatchesAndTheNextOneComplete
   auto r = test::finish_pdr_run(pid, dir_.path());
   EXPECT_EQ(r.code, 130) << r.out << r.err;
   EXPECT_EQ(r.out.find("registered ("), std::string::npos) << r.out;
-  EXPECT_NE(r.err.find("model big: registration interrupted with "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("model big: registration interrupted at "), std::string::npos) << r.err;
   EXPECT_LT(rows("pdr_model_jobs"), points) << "the registration ran to its end";
 
   args.erase(args.begin(), args.begin() + 2);  // run() adds --config

@@ -74,10 +74,11 @@ std::string find_program(const std::string& name);
 // Runs a helper program (rclone, ssh, a --version probe) and captures what it prints (stdout and
 // stderr, at most 64 KiB) in `out`. True when it exited 0; otherwise `out` is one line:
 // "<what happened>: <its last line>". A helper's leftovers in its process group end with it,
-// unless it is run as StartsADaemon.
+// unless it is run as StartsADaemon. With `stop`, a signal stops it too; `*stopped` says so.
 enum class CapturedRun { Helper, StartsADaemon };
 bool run_captured(const std::string& executable, const std::vector<std::string>& argv,
                   const std::vector<std::string>& env, double timeout_seconds, std::string* out,
-                  const std::string& cwd = "", CapturedRun kind = CapturedRun::Helper);
+                  const std::string& cwd = "", CapturedRun kind = CapturedRun::Helper, const StopSignal* stop = nullptr,
+                  bool* stopped = nullptr);
 
 }  // namespace pdr

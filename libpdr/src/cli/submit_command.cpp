@@ -79,7 +79,7 @@ std::string timestamp() { return utc_time_text(static_cast<long long>(std::time(
 
 // Writes the script and submits it; returns what sbatch --parsable answered.
 Result<std::string> write_and_submit(const std::string& sbatch, const std::string& dir, const std::string& script_path,
-                                     const std::string& script) {
+                                     const std::string& script, const StopSignal& stop) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   {
@@ -92,7 +92,16 @@ Result<std::string> write_and_submit(const std::string& sbatch, const std::strin
   std::vector<std::string> environment;
   for (char** e = environ; *e != nullptr; ++e) environment.emplace_back(*e);
   std::string answer;
-  if (!run_captured(sbatch, {"sbatch", "--parsable", script_path}, environment, 120, &answer)) {
+  bool stopped = false;
+  if (!run_captured(sbatch, {"sbatch", "--parsable", script_path}, environment, 120, &answer, "", CapturedRun::Helper,
+                    &stop, &stopped)) {
+    if (stopped) {
+      // sbatch may have handed the array to Slurm before it was stopped: say so, submit nothing more.
+      return Status::Error(ErrorKind::kInterrupted,
+                           "interrupted while sbatch ran: the array may or may not be submitted; look with squeue -u "
+                           "$USER before submitting again (the grid stays registered; script " +
+                               script_path + ")");
+    }
     return Status::Usage("sbatch failed: " + answer + " (the grid stays registered; script " + script_path + ")");
   }
   return answer;
@@ -185,10 +194,10 @@ int submit_command(const CliOptions& options, const EnvLookup& env, std::ostream
     spdlog::error("interrupted: model {} is registered, nothing was submitted", s.pdr.model_name);
     return kExitInterrupted;
   }
-  auto answer = write_and_submit(sbatch.value(), s.slurm.script_dir, script_path, script);
+  auto answer = write_and_submit(sbatch.value(), s.slurm.script_dir, script_path, script, stop);
   if (!answer.ok()) {
     spdlog::error("{}", answer.status().message());
-    return kExitUsage;
+    return answer.status().kind() == ErrorKind::kInterrupted ? kExitInterrupted : kExitUsage;
   }
   print_submitted(options, s, reg, answer->substr(0, answer->find_first_of(";\n")), script_path, out);
   if (auto limit = parse_slurm_time(s.slurm.time)) {

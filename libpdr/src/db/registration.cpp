@@ -18,8 +18,8 @@ Status SociJobStore::register_grid(const Provenance& prov, const std::vector<Gri
   // Checked before each batch: a signal stops the registration between two transactions.
   auto interrupted = [&](const char* stage, size_t done) {
     if (!options.stop_requested || !options.stop_requested()) return false;
-    st = Status::Error(ErrorKind::kInterrupted, "registration interrupted with " + std::to_string(done) + " of " +
-                                                    std::to_string(points.size()) + " " + stage + " written");
+    st = Status::Error(ErrorKind::kInterrupted, "registration interrupted at " + std::string(stage) + " " +
+                                                    std::to_string(done) + " of " + std::to_string(points.size()));
     return true;
   };
   RegistrationIds ids;
@@ -37,7 +37,7 @@ Status SociJobStore::register_grid(const Provenance& prov, const std::vector<Gri
   std::sort(by_hash.begin(), by_hash.end(),
             [](const GridPoint* a, const GridPoint* b) { return a->param_hash < b->param_hash; });
   for (size_t begin = 0; begin < by_hash.size(); begin += kBatch) {
-    if (interrupted("parameter rows", begin)) return st;
+    if (interrupted("parameter row", begin)) return st;
     const size_t end = std::min(by_hash.size(), begin + kBatch);
     st = transaction("register parameter rows", [&](Session& sql) {
       insert_parameters(sql, ids.model, by_hash, begin, end);
@@ -54,7 +54,7 @@ Status SociJobStore::register_grid(const Provenance& prov, const std::vector<Gri
   size_t before = 0, after = 0;
   st = count_jobs(ids.model, &before);
   for (size_t begin = 0; st.ok() && begin < points.size(); begin += kBatch) {
-    if (interrupted("job rows", begin)) return st;
+    if (interrupted("job row", begin)) return st;
     const size_t end = std::min(points.size(), begin + kBatch);
     st = transaction("register jobs", [&](Session& sql) {
       insert_jobs(sql, points, begin, end, param_ids, ids, prov);
@@ -63,7 +63,7 @@ Status SociJobStore::register_grid(const Provenance& prov, const std::vector<Gri
   }
   if (st.ok()) st = count_jobs(ids.model, &after);
   if (!st.ok()) return st;
-  if (interrupted("job rows", points.size())) return st;
+  if (interrupted("job row", points.size())) return st;
   report->created = after - before;
   if (report->created >= kAnalyzeAfter) refresh_statistics();
   st = reconcile(ids.model, points, param_ids, report, options, before > 0);

@@ -370,7 +370,7 @@ std::string find_program(const std::string& name) {
 
 bool run_captured(const std::string& executable, const std::vector<std::string>& argv,
                   const std::vector<std::string>& env, double timeout_seconds, std::string* out, const std::string& cwd,
-                  CapturedRun kind) {
+                  CapturedRun kind, const StopSignal* stop, bool* stopped) {
   out->clear();
   int fd = memfd_create("pdr-capture", MFD_CLOEXEC);
   if (fd < 0) {
@@ -385,7 +385,8 @@ bool run_captured(const std::string& executable, const std::vector<std::string>&
   spec.output_fd = fd;
   spec.timeout_seconds = timeout_seconds;
   spec.ends_group_on_exit = kind != CapturedRun::StartsADaemon;
-  ProcessResult r = run_process(spec, nullptr);
+  ProcessResult r = run_process(spec, stop);
+  if (stopped != nullptr) *stopped = r.outcome == ProcessResult::Outcome::Stopped;
   lseek(fd, 0, SEEK_SET);
   char buf[4096];
   for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0 && out->size() < 65536;) out->append(buf, static_cast<size_t>(n));
