@@ -746,11 +746,16 @@ TEST_F(GridRunTest, ASignalStopsARegistrationBetweenBatchesAndTheNextOneComplete
   EXPECT_EQ(r.out.find("registered ("), std::string::npos) << r.out;
   EXPECT_NE(r.err.find("model big: registration interrupted at "), std::string::npos) << r.err;
   EXPECT_LT(rows("pdr_model_jobs"), points) << "the registration ran to its end";
+  // Until it is completed, status and a worker say that the registration is open.
+  auto open = run({"status", "--model-name", "big"});
+  EXPECT_NE(open.out.find("  note: the registration of 40000 points begun "), std::string::npos) << open.out;
+  EXPECT_NE(open.out.find(" has not ended (interrupted, killed, or still going)"), std::string::npos) << open.out;
 
   args.erase(args.begin(), args.begin() + 2);  // run() adds --config
   auto whole = run(args);
   ASSERT_EQ(whole.code, 0) << whole.err;
   EXPECT_NE(whole.out.find("40000 points registered"), std::string::npos) << whole.out;
+  EXPECT_EQ(run({"status", "--model-name", "big"}).out.find("note: the registration"), std::string::npos);
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs"), points);
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs j JOIN kosmatau_parameters p ON "
                       "p.id = j.kosmatau_parameters_id AND p.model_name_id = j.model_name_id"),

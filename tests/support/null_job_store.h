@@ -20,6 +20,7 @@ class NullJobStore : public JobStore {
   Status use_json_template(const Provenance&) override { return Status::Ok(); }
   Result<ParameterValues> load_parameters(long long) override { return ParameterValues{}; }
   Result<std::optional<long long>> find_model(const std::string&) override { return std::optional<long long>{}; }
+  Result<std::string> open_registration(long long) override { return std::string(); }
 
   void set_policy(const JobPolicy&) override {}
   Result<std::vector<ClaimedJob>> claim_jobs(long long, int, const Owner&) override {

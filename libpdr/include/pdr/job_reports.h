@@ -80,6 +80,9 @@ struct StatusReport {
   std::map<std::string, long long> by_status;  // every state, zero included
   std::vector<JobSummary> running, failed;
   std::vector<RunRecord> runs;  // the latest runs of the model, newest first
+  // The model's last registration began and did not end (interrupted, killed, or still going):
+  // what is known of it; "" when none is open.
+  std::string open_registration;
 };
 
 // One job as `pdr_run report` draws it. Grid values in the grid's units (10*log10 for dens, chi

@@ -182,6 +182,9 @@ class JobStore {
   virtual Result<ParameterValues> load_parameters(long long params_id) = 0;
   // The id of a registered model, if any.
   virtual Result<std::optional<long long>> find_model(const std::string& model) = 0;
+  // Whether the model's last registration began and did not end (interrupted, killed, or still
+  // going): what is known of it, or "" (see StatusReport::open_registration).
+  virtual Result<std::string> open_registration(long long model_id) = 0;
 
   // --- transitions (see Outcome) ---
 

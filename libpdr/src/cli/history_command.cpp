@@ -19,8 +19,9 @@ namespace pdr {
 namespace {
 
 const std::vector<std::string>& event_words() {
-  static const std::vector<std::string> words = {"registered", "claimed",  "started",  "finished", "failed",  "retry",
-                                                 "reaped",     "released", "rejected", "requeued", "replayed"};
+  static const std::vector<std::string> words = {"registering", "registered", "claimed",  "started",
+                                                 "finished",    "failed",     "retry",    "reaped",
+                                                 "released",    "rejected",   "requeued", "replayed"};
   return words;
 }
 

@@ -65,12 +65,15 @@ std::string json_report(const StatusReport& r) {
   size_t i = 0;
   for (const auto& kv : r.by_status) out += (i++ ? ", " : "") + json_quote(kv.first) + ": " + std::to_string(kv.second);
   out += "}, \"running\": " + json_jobs(r.running) + ", \"failed\": " + json_jobs(r.failed) +
-         ", \"runs\": " + json_runs(r.runs) + "}";
+         ", \"runs\": " + json_runs(r.runs) +
+         (r.open_registration.empty() ? std::string() : ", \"open_registration\": " + json_quote(r.open_registration)) +
+         "}";
   return out;
 }
 
 void print_report(std::ostream& out, const StatusReport& r) {
   out << "model " << r.model << ": " << r.total << " jobs\n";
+  if (!r.open_registration.empty()) out << "  note: " << r.open_registration << "\n";
   for (const char* s : {"pending", "running", "finished", "failed", "skipped", "cancelled"}) {
     char line[64];
     std::snprintf(line, sizeof line, "  %-10s %8lld\n", s, r.by_status.count(s) ? r.by_status.at(s) : 0LL);

@@ -23,7 +23,12 @@ Status SociJobStore::register_grid(const Provenance& prov, const std::vector<Gri
     return true;
   };
   RegistrationIds ids;
-  st = transaction("register the model", [&](Session& sql) { return register_model(sql, prov, points, &ids); });
+  st = transaction("register the model", [&](Session& sql) {
+    Status done = register_model(sql, prov, points, &ids);
+    // Open until "registered" below: status and a worker say so should it never come.
+    if (done.ok()) write_grid_event(sql, ids.model, "registering", std::to_string(points.size()) + " points");
+    return done;
+  });
   if (!st.ok()) return st;
   report->model_id = ids.model;
   // Parameter rows and job rows, in batches, each batch one transaction. A point whose job

@@ -222,6 +222,37 @@ Result<ReportData> SociJobStore::report_data(const std::string& model) {
   return data;
 }
 
+// A registration writes "registering" when it begins and "registered" when it ends (grid
+// events, job_id NULL: the index on job_id finds the newest at once).
+std::string SociJobStore::open_registration_of(Session& sql, long long model_id) {
+  std::string out;
+  for_each_row<std::string, std::string, std::string, long long, std::string>(
+      sql,
+      "SELECT event, COALESCE(" + dialect_.as_text("at", true) +
+          ", ''), COALESCE(host, ''), COALESCE(pid, 0), COALESCE(detail, '') FROM pdr_job_events WHERE job_id IS "
+          "NULL AND model_name_id = :m AND event IN ('registering', 'registered') ORDER BY id DESC LIMIT 1",
+      std::tie(model_id),
+      [&](const std::string& event, const std::string& at, const std::string& host, long long pid,
+          const std::string& detail) {
+        if (event == "registering") {
+          out = "the registration of " + detail + " begun " + at + " UTC by " + host + " pid " + std::to_string(pid) +
+                " has not ended (interrupted, killed, or still going): its jobs may be missing; the same grid "
+                "command again completes it";
+        }
+      });
+  return out;
+}
+
+Result<std::string> SociJobStore::open_registration(long long model_id) {
+  std::string out;
+  Status st = read("look for an open registration", [&](Session& sql) {
+    out = open_registration_of(sql, model_id);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
 Result<std::optional<long long>> SociJobStore::find_model(const std::string& model) {
   std::optional<long long> id;
   Status st = read("find model " + model, [&](Session& sql) {
@@ -368,6 +399,7 @@ Result<StatusReport> SociJobStore::status_report(const std::string& model) {
     }
     report.runs = run_records(sql, model_id);
     report.predictions = prediction_check(sql, model_id);
+    report.open_registration = open_registration_of(sql, model_id);
     return Status::Ok();
   });
   if (!st.ok()) return st;

@@ -138,6 +138,8 @@ class SociJobStore : public JobStore {
   // A model's id by name (the first, should the predecessor have left two rows of one name).
   static std::optional<long long> model_id_of(Session& sql, const std::string& model);
   static Status no_model(const std::string& model);
+  // See JobStore::open_registration; in the caller's transaction.
+  std::string open_registration_of(Session& sql, long long model_id);
 
   Result<CountCheck> check_counts(const std::string& model) override;
 
@@ -212,6 +214,7 @@ class SociJobStore : public JobStore {
   static double grid_unit_value(const std::string& axis, double v);
 
   Result<std::optional<long long>> find_model(const std::string& model) override;
+  Result<std::string> open_registration(long long model_id) override;
 
   Result<StatusReport> status_report(const std::string& model) override;
   Result<ReportData> report_data(const std::string& model) override;

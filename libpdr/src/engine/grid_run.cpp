@@ -252,6 +252,9 @@ Status GridRun::join(const StopSignal& stop) {
                          "; register the grid first (pdr_run with grid flags, or pdr_run submit)");
   }
   model_id_ = **model_id;
+  auto open_registration = store_->open_registration(model_id_);
+  if (!open_registration.ok()) return open_registration.status();
+  if (!open_registration->empty()) spdlog::warn("model {}: {}", settings_.pdr.model_name, open_registration.value());
   return Status::Ok();
 }
 
