@@ -385,8 +385,8 @@ TEST(CliTest, EveryExampleInTheHelpAndTheReadmeRunsAsPrinted) {
 // ends the submission with 130, saying that the array may or may not be in Slurm: never exit 0.
 TEST(CliTest, ASignalWhileSbatchRunsStopsItAndSaysWhatIsKnown) {
   test::TempDir dir;
-  test::write_text(dir / "sbatch", "#!/bin/sh\ntouch " + (dir / "sbatch.started") + "\nsleep 20\ntouch " +
-                                       (dir / "sbatch.done") + "\necho 4343\n");
+  test::write_text(dir / "sbatch", "#!/bin/sh\necho $$ > " + (dir / "sbatch.pid") + "\ntouch " +
+                                       (dir / "sbatch.started") + "\nsleep 20\necho 4343\n");
   fs::permissions(dir / "sbatch", fs::perms::owner_all);
   test::write_text(dir / "cfg.yaml", "slurm:\n  sbatch: " + (dir / "sbatch") + "\n  script_dir: slurm\n");
   const pid_t pid = test::start_pdr_run(dir.path(),
@@ -407,8 +407,37 @@ TEST(CliTest, ASignalWhileSbatchRunsStopsItAndSaysWhatIsKnown) {
             std::string::npos)
       << r.err;
   EXPECT_EQ(r.out.find("submitted"), std::string::npos) << r.out;
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  EXPECT_FALSE(fs::exists(dir / "sbatch.done")) << "sbatch was left running";
+  const pid_t sbatch = static_cast<pid_t>(std::stol(test::read_text(dir / "sbatch.pid")));
+  EXPECT_TRUE(kill(sbatch, 0) != 0 && errno == ESRCH) << "sbatch was left running";
+}
+
+// Ctrl-C while pdr_run waits at its start for a server that does not answer yet
+// (database.start_deadline) ends the wait: 130 and one line, not the deadline and exit 2.
+TEST(CliTest, ASignalEndsTheWaitForADatabaseServerAtTheStart) {
+  test::TempDir dir;
+  const int port = [] {  // a port nobody listens on
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    close(fd);
+    return static_cast<int>(ntohs(a.sin_port));
+  }();
+  test::write_text(dir / "cfg.yaml", "database:\n  type: mysql\n  host: 127.0.0.1\n  port: " + std::to_string(port) +
+                                         "\n  database: none\n  username: pdr\n  start_deadline: 60\n");
+  const pid_t pid = test::start_pdr_run(
+      dir.path(), {"--config", "cfg.yaml", "--model-name", "m", "--register-only", "--dens", "30"}, {kBase});
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const auto t0 = std::chrono::steady_clock::now();
+  kill(pid, SIGINT);
+  auto r = test::finish_pdr_run(pid, dir.path());
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(r.code, 130) << r.err;
+  EXPECT_LT(secs, 10.0) << "the signal waited for database.start_deadline";
+  EXPECT_NE(r.err.find("[error] model m: interrupted while waiting for the database: "), std::string::npos) << r.err;
 }
 
 // A grid run's flag before a subcommand would be parsed as the run's and ignored: refused.

@@ -1029,7 +1029,9 @@ TEST_F(GridRunTest, AFailureWhoseRetryComesTooLateIsNotWaitedFor) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_LT(seconds, 20) << "it waited for a retry that could not end in time";
-  EXPECT_NE(r.out.find("1 job did not fit in the time left (the shortest is predicted to take "), std::string::npos)
+  EXPECT_NE(r.out.find("1 job did not fit in the time left (the shortest is predicted to take 1s after a retry delay "
+                       "of "),
+            std::string::npos)
       << r.out;
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND attempts = 1 AND retry_at IS "
                       "NOT NULL AND model_job_name = '100_30_-10_10_00'"),

@@ -115,7 +115,9 @@ struct RunSummary {
   // among them; and whether claiming went on without predictions (nothing to predict from).
   bool out_of_time = false;
   long long did_not_fit = 0;
-  double shortest_unfit = -1;
+  double shortest_unfit = -1;  // its predicted run time, after...
+  double shortest_wait = 0;    // ...this wait for its retry delay
+  bool no_time_left = false;   // nothing can start: the time left is under the end margin
   bool unpredicted = false;
 };
 

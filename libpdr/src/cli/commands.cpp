@@ -110,10 +110,11 @@ void report_flags(CLI::App& a, CliOptions& o) {
 void history_flags(CLI::App& a, CliOptions& o) {
   a.add_option("--job", o.job, "one job, by name or id (default: every job of the model)");
   a.add_option("--since", o.since, "only events since then: a duration back (2h, 3d) or a UTC time YYYY-MM-DD[ HH:MM]");
-  a.add_option("--reason", o.reason,
-               "only one kind of event: registered, claimed, started, finished, failed, retry, reaped, released, "
-               "rejected, "
-               "requeued, replayed");
+  a.add_option(
+      "--reason", o.reason,
+      "only one kind of event: registering, registered, claimed, started, finished, failed, retry, reaped, released, "
+      "rejected, "
+      "requeued, replayed");
   a.add_flag("--json", o.json, "print the events as one JSON array");
   a.add_flag("--prune", o.prune, "delete old events of every model with nothing pending or running");
   a.add_option("--older-than", o.older_than, "with --prune: events older than this (e.g. 90d)");

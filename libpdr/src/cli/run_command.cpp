@@ -83,7 +83,8 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
     out << "model " << s.pdr.model_name << ": " << count_size(reg.points, "point") << " registered (" << reg.created
         << " new, " << reg.already_finished << " already done, " << reg.pending
         << " pending); run them with: " << next_command(options, "worker", s.pdr.model_name) << "\n";
-    return kExitAllDone;
+    // A signal during its last step (reconcile) did not cut it short, but it was asked for.
+    return stop.requested() ? kExitInterrupted : kExitAllDone;
   }
   const RunSummary summary = run.work(stop, open_log);
   out << "model " << s.pdr.model_name << ": " << count_size(reg.points, "point") << "; " << summary.finished

@@ -85,10 +85,18 @@ int finish_summary(const RunSummary& summary, std::ostream& out, const std::vect
   out << " (" << secs << " s)\n";
   print_failures(out, failures, model, options);
   if (summary.out_of_time) {
-    out << count_text(summary.did_not_fit, "job") << " did not fit in the time left ("
-        << (summary.shortest_unfit >= 0
-                ? "the shortest is predicted to take " + duration_text(std::llround(summary.shortest_unfit))
-                : std::string("none left, end margin included"))
+    std::string why;
+    if (summary.no_time_left) {
+      why = "none left, end margin included";
+    } else if (summary.shortest_unfit < 0) {
+      why = summary.did_not_fit == 1 ? "its retry delay ends too late" : "their retry delays end too late";
+    } else {
+      why = "the shortest is predicted to take " + duration_text(std::llround(summary.shortest_unfit));
+      if (summary.shortest_wait >= 0.5) {
+        why += " after a retry delay of " + duration_text(std::llround(summary.shortest_wait));
+      }
+    }
+    out << count_text(summary.did_not_fit, "job") << " did not fit in the time left (" << why
         << (summary.did_not_fit == 1 ? "); it stays" : "); they stay")
         << " pending for another run: " << next_command(options, "worker", model) << "\n";
   }

@@ -92,6 +92,7 @@ Result<std::string> write_and_submit(const std::string& sbatch, const std::strin
   std::vector<std::string> environment;
   for (char** e = environ; *e != nullptr; ++e) environment.emplace_back(*e);
   std::string answer;
+  if (stop.requested()) return Status::Error(ErrorKind::kInterrupted, "interrupted: nothing was submitted");
   bool stopped = false;
   if (!run_captured(sbatch, {"sbatch", "--parsable", script_path}, environment, 120, &answer, "", CapturedRun::Helper,
                     &stop, &stopped)) {

@@ -280,7 +280,10 @@ Status DbManager::reach() {
                            st.code());
     }
     if (first) spdlog::warn("{}; trying again for up to {:g} s", st.message(), settings_.start_deadline);
-    std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+    if (!StopRetryingOn::pause(std::chrono::duration<double>(delay))) {
+      return Status::Error(ErrorKind::kInterrupted, "interrupted while waiting for the database: " + st.message(),
+                           st.code());
+    }
     delay = std::min(delay * 2, 2.0);
   }
 }

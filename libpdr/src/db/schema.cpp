@@ -188,9 +188,9 @@ std::vector<TableDef> schema_tables() {
       // Every change of a job's state, written in the transaction of the change (see
       // SociJobStore::write_event): the database's UTC time to the millisecond, the event
       // (claimed, started <stage>, finished, failed, retry, reaped, released, rejected, requeued,
-      // replayed; a grid's "registered" has no job), the state the job was left in, who made the change
-      // (host, pid), the attempt's run token, attempt and lease epoch, the stage and exit code
-      // of a failure and one line of detail.
+      // replayed; a grid's "registering" and "registered" have no job), the state the job was left in, who made the
+      // change (host, pid), the attempt's run token, attempt and lease epoch, the stage and exit code of a failure and
+      // one line of detail.
       {"pdr_job_events",
        {{"job_id", "INTEGER"},
         {"model_name_id", "INTEGER NOT NULL"},

@@ -141,22 +141,34 @@ Result<std::vector<PendingJob>> SociJobStore::pending_jobs(long long model_id) {
     //   start, and ran at least until its last heartbeat (not until it came back: a reap can
     //   come long after the attempt died);
     // - one that ended (a finish queued again by verify or a lost output, a failure queued
-    //   again by retry) keeps its start and end, unless it was an onion-only run.
-    // The predecessor's attempts have no heartbeat: nothing is known of how long they ran.
-    for_each_row<long long, std::string, long long, long long>(
+    //   again by retry) keeps its start and end, unless it was an onion-only run; an end written
+    //   long after the attempt's last heartbeat (a reap that failed it for good, a replayed
+    //   journal) counts until that heartbeat.
+    // The predecessor's attempts have no heartbeat: nothing is known of how long they ran
+    // unless they ended.
+    const std::string heartbeat = "CASE WHEN heartbeat_at >= time_of_start THEN " +
+                                  dialect_.seconds_between("time_of_start", "heartbeat_at") + " ELSE -1 END";
+    const double silent = 2.0 * policy_.heartbeat_seconds + 1;
+    for_each_row<long long, std::string, long long, long long, long long>(
         sql,
-        "SELECT id, model_job_name, CASE WHEN time_of_start IS NULL THEN -1 "
-        "WHEN time_of_finish IS NULL THEN CASE WHEN heartbeat_at >= time_of_start THEN " +
-            dialect_.seconds_between("time_of_start", "heartbeat_at") +
-            " ELSE -1 END "
-            "WHEN time_of_finish >= time_of_start AND COALESCE(run_stage, 'all') <> 'onion' THEN " +
+        "SELECT id, model_job_name, CASE WHEN time_of_start IS NULL THEN -1 ELSE " + heartbeat +
+            " END, CASE WHEN time_of_start IS NOT NULL AND time_of_finish >= time_of_start AND "
+            "COALESCE(run_stage, 'all') <> 'onion' THEN " +
             dialect_.seconds_between("time_of_start", "time_of_finish") +
-            " ELSE -1 END, CASE WHEN retry_at IS NULL THEN 0 ELSE " + dialect_.seconds_since("retry_at") +
+            " WHEN time_of_finish IS NOT NULL THEN -2 ELSE -1 END, CASE WHEN retry_at IS NULL THEN 0 ELSE " +
+            dialect_.seconds_since("retry_at") +
             " END FROM pdr_model_jobs WHERE model_name_id = :m AND status = 'pending' AND duplicate_key = 0 "
             "ORDER BY id",
-        std::tie(model_id), [&](long long id, const std::string& name, long long last, long long since_retry) {
-          out.push_back(
-              PendingJob{id, name, static_cast<double>(last), std::max(0.0, -static_cast<double>(since_retry))});
+        std::tie(model_id),
+        [&](long long id, const std::string& name, long long beat, long long ended, long long since_retry) {
+          double last = -1;
+          if (ended == -1) {
+            last = static_cast<double>(beat);  // came back unfinished (or never ran: -1)
+          } else if (ended >= 0) {
+            last = beat >= 0 && static_cast<double>(ended - beat) > silent ? static_cast<double>(beat)
+                                                                           : static_cast<double>(ended);
+          }
+          out.push_back(PendingJob{id, name, last, std::max(0.0, -static_cast<double>(since_retry))});
         });
     return Status::Ok();
   });

@@ -195,8 +195,6 @@ Status GridRun::check_locations(bool registering) const {
 
 Status GridRun::open(const StopSignal& stop) {
   const Settings& s = settings_;
-  const std::function<bool()> stopping = [&stop] { return stop.requested(); };
-  const StopRetryingOn interruptible(stopping);  // a signal ends a wait for the database
   // The database first: a run it refuses (a wrong password, a damaged file) creates no
   // output directory.
   std::error_code ec;
@@ -204,10 +202,16 @@ Status GridRun::open(const StopSignal& stop) {
   auto manager = process_db_manager(s.database);
   if (!manager.ok()) return manager.status();
   db_ = manager.value();
-  if (Status st = db_->reach(); !st.ok()) return st;
-  auto store = open_job_store(*db_);
-  if (!store.ok()) return store.status();
-  store_ = std::move(store.value());
+  {
+    // A signal ends a wait for the database here (a lock, a retry, a server that does not
+    // answer yet). Not below: the journals' outcomes are recorded whole or kept.
+    const std::function<bool()> stopping = [&stop] { return stop.requested(); };
+    const StopRetryingOn interruptible(stopping);
+    if (Status st = db_->reach(); !st.ok()) return st;
+    auto store = open_job_store(*db_);
+    if (!store.ok()) return store.status();
+    store_ = std::move(store.value());
+  }
   // Relative paths resolve against the directory pdr_run was started in: a run started from
   // the wrong one is noticed here, before it computes a grid again.
   if (new_file) spdlog::info("created a new job database at {}", s.database.path);

@@ -102,7 +102,11 @@ Result<ReplayReport> replay_lines(const std::string& path, JobStore& store, cons
     auto recorded = store.record_outcome(outcome.value());
     if (!recorded.ok()) {
       const ErrorKind kind = recorded.status().kind();
-      if (kind == ErrorKind::kTransient || kind == ErrorKind::kOutcomeUnknown) return recorded.status();
+      // Not refused: the database did not answer, or a signal ended the wait for it. The entry
+      // and those after it stay in the journal for the next replay.
+      if (kind == ErrorKind::kTransient || kind == ErrorKind::kOutcomeUnknown || kind == ErrorKind::kInterrupted) {
+        return recorded.status();
+      }
       // A write the database refuses for good must not block the entries after it (nor every
       // later replay): it is dropped, like an outcome that is no longer current.
       spdlog::warn("journal {}: job {}'s outcome was refused and is dropped: {}", path, outcome->job_id,

@@ -31,7 +31,8 @@ Clock::duration span(double seconds) {
 // Errors the journal can ride out: the database may answer later. An outcome whose write may or
 // may not have landed is among them: its replay is conditional and idempotent.
 bool recoverable(const Status& st) {
-  return st.kind() == ErrorKind::kTransient || st.kind() == ErrorKind::kOutcomeUnknown;
+  return st.kind() == ErrorKind::kTransient || st.kind() == ErrorKind::kOutcomeUnknown ||
+         st.kind() == ErrorKind::kInterrupted;
 }
 
 class ClaimLoop {
@@ -242,7 +243,7 @@ Result<std::vector<ClaimedJob>> ClaimLoop::claim_in_time(int free) {
     const double planned_ago = std::chrono::duration<double>(Clock::now() - *planned_at_).count();
     std::vector<ChosenJob> want;
     long long unfit = 0;
-    double shortest = -1;
+    double shortest = -1, shortest_wait = 0;  // the unfit job that would end first, and its retry wait
     bool unknown = false, later = false;
     for (const auto& c : plan_) {
       // A failure waiting for its retry delay can start only after it: that counts against the time.
@@ -251,8 +252,9 @@ Result<std::vector<ClaimedJob>> ClaimLoop::claim_in_time(int free) {
         unknown = true;  // nothing to predict from: it may fit
       } else if (c.predicted_seconds < 0 || wait + c.predicted_seconds > left) {
         ++unfit;  // no time left at all fits nothing, predicted or not
-        if (c.predicted_seconds >= 0) {
-          shortest = shortest < 0 ? wait + c.predicted_seconds : std::min(shortest, wait + c.predicted_seconds);
+        if (c.predicted_seconds >= 0 && (shortest < 0 || wait + c.predicted_seconds < shortest_wait + shortest)) {
+          shortest = c.predicted_seconds;
+          shortest_wait = wait;
         }
         continue;
       }
@@ -287,6 +289,8 @@ Result<std::vector<ClaimedJob>> ClaimLoop::claim_in_time(int free) {
     summary_.out_of_time = true;
     summary_.did_not_fit = unfit;
     summary_.shortest_unfit = shortest;
+    summary_.shortest_wait = shortest_wait;
+    summary_.no_time_left = left <= 0;
     return std::vector<ClaimedJob>{};
   }
 }
