@@ -62,7 +62,7 @@ std::string event_line(const JobEvent& e, bool with_job) {
   std::string line = e.at;
   if (with_job) line += "  " + (e.job_id == 0 ? std::string("(grid)") : e.job_name);
   char head[64];
-  std::snprintf(head, sizeof head, "  %-11s %-9s", e.event.c_str(), e.state.c_str());
+  std::snprintf(head, sizeof head, "  %-10s %-9s", e.event.c_str(), e.state.c_str());
   line += head;
   if (e.job_id != 0) line += "  attempt " + std::to_string(e.attempt) + " epoch " + std::to_string(e.lease_epoch);
   line += "  by " + e.host + " pid " + std::to_string(e.pid);
