@@ -5,6 +5,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pdr {
@@ -25,7 +26,7 @@ struct ParamSpec {
 };
 
 const std::vector<ParamSpec>& parameter_specs();
-const ParamSpec* find_parameter(const std::string& name);
+const ParamSpec* find_parameter(std::string_view name);
 
 // One parameter row: column name -> value text (numbers in canonical form).
 using ParameterValues = std::map<std::string, std::string>;

@@ -100,8 +100,9 @@ void log_cpu_time() {
   rusage self{}, children{};
   getrusage(RUSAGE_SELF, &self);
   getrusage(RUSAGE_CHILDREN, &children);
-  spdlog::info("cpu: pdr_run {:.2f} s (user + system, all threads), the jobs' processes {:.2f} s", seconds(self),
-               seconds(children));
+  auto part = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  spdlog::info("cpu: pdr_run {:.2f} s (user + system, all threads; {:.2f} s system), the jobs' processes {:.2f} s",
+               seconds(self), part(self.ru_stime), seconds(children));
 }
 
 void log_registration(const std::string& model, const RegisterReport& reg) {

@@ -450,15 +450,20 @@ class JobExecution {
   // output directories, empty; with `clean`, everything the job wrote goes, without it the
   // directory must be that already. False (the directory is not reused) when anything else is
   // found or cannot be removed, or on any error.
+  //
+  // A finished job's directory is cleaned when it is given back, and checked whole when it is
+  // taken (the base directory may have changed meanwhile, something may have written there):
+  // that check is the one that counts, so the clean only removes what the job wrote, without
+  // reading every link again.
   bool reset_for_reuse(bool clean) noexcept {
     try {
-      return reset_layout(clean);
+      return reset_layout(clean, /*check_links=*/!clean);
     } catch (const std::exception&) {
       return false;
     }
   }
 
-  bool reset_layout(bool clean) {
+  bool reset_layout(bool clean, bool check_links) {
     std::error_code ec;
     const std::string base = pdr().base_dir;
     std::map<std::string, fs::path> links;  // name -> target
@@ -471,12 +476,13 @@ class JobExecution {
     std::map<std::string, fs::path> inpdata;  // pdrinpdata/: a real directory of links
     for (const auto& d : plan_.settings.run.pdr_inp_dirs) {
       const fs::path src = fs::path(base) / d;
-      if (!fs::is_directory(src, ec)) continue;
       if (d == "pdrinpdata") {
+        if (!check_links) continue;
+        if (!fs::is_directory(src, ec)) continue;
         for (const auto& entry : list_directory(src, ec)) inpdata[entry.path().filename()] = entry.path();
         if (ec) return false;
-      } else {
-        links[d] = src;
+      } else if (!check_links || fs::is_directory(src, ec)) {
+        links[d] = src;  // unchecked, a name is only kept: the check when taken looks at it
       }
     }
     inpdata["chem_rates.dat"] = plan_.provenance.chem_full_path;
@@ -501,20 +507,22 @@ class JobExecution {
     const auto owner_may_write = [&ec](const fs::path& p) {
       return (fs::symlink_status(p, ec).permissions() & fs::perms::owner_all) == fs::perms::owner_all && !ec;
     };
-    if (!owner_may_write(dir_)) return false;
+    if (check_links && !owner_may_write(dir_)) return false;
     size_t seen = 0;
     const auto entries = list_directory(dir_, ec);
     if (ec) return false;
     for (const auto& entry : entries) {
       const std::string name = entry.path().filename();
       if (const auto it = links.find(name); it != links.end()) {
-        if (!entry.is_symlink(ec) || fs::read_symlink(entry.path(), ec) != it->second) return false;
+        if (check_links && (!entry.is_symlink(ec) || fs::read_symlink(entry.path(), ec) != it->second)) return false;
         ++seen;
       } else if (outs.count(name) != 0 || name == "pdrinpdata") {
-        if (entry.is_symlink(ec) || !entry.is_directory(ec) || !owner_may_write(entry.path())) return false;
+        // Never emptied through a link (a job may have made one of them a link elsewhere).
+        if (entry.is_symlink(ec) || !entry.is_directory(ec)) return false;
         if (name == "pdrinpdata") {
-          if (!same_links(entry.path(), inpdata)) return false;
+          if (check_links && (!owner_may_write(entry.path()) || !same_links(entry.path(), inpdata))) return false;
         } else {
+          if (check_links && !owner_may_write(entry.path())) return false;
           const auto inner_entries = list_directory(entry.path(), ec);
           if (ec) return false;
           for (const auto& inner : inner_entries) {
@@ -530,7 +538,8 @@ class JobExecution {
       }
       if (ec) return false;
     }
-    return !ec && seen == links.size() + outs.size() + 1;
+    // Unchecked, a link the base directory no longer has may be counted: the check decides.
+    return !ec && (!check_links || seen == links.size() + outs.size() + 1);
   }
 
   const JobPlan& plan_;

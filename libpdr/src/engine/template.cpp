@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <sstream>
+#include <string_view>
 #include <vector>
 
 namespace pdr {
@@ -12,19 +13,24 @@ namespace {
 constexpr const char* kMarker = "KT_VAR";
 constexpr size_t kMarkerLen = 6;
 
-// The longest known name N such that text[pos..] starts with N + "_".
+// The longest known name N such that text[pos..] starts with N + "_". Names are made of
+// letters, digits and underscores: each underscore of the run of such characters at pos ends a
+// candidate, looked up by hash.
 const char* match_name(const std::string& text, size_t pos, TemplateKind kind) {
   const char* best = nullptr;
-  size_t best_len = 0;
-  auto consider = [&](const char* name) {
-    const size_t len = std::char_traits<char>::length(name);
-    if (len > best_len && text.compare(pos, len, name) == 0 && pos + len < text.size() && text[pos + len] == '_') {
-      best = name;
-      best_len = len;
+  for (size_t q = pos; q < text.size(); ++q) {
+    const unsigned char c = static_cast<unsigned char>(text[q]);
+    if (c == '_' && q > pos) {
+      const std::string_view candidate(text.data() + pos, q - pos);
+      if (const ParamSpec* spec = find_parameter(candidate); spec != nullptr) {
+        best = spec->name;
+      } else if (kind == TemplateKind::Json && candidate == "CHEM_DATABASE_FILE") {
+        best = "CHEM_DATABASE_FILE";
+      }
+    } else if (!std::isalnum(c) && c != '_') {
+      break;
     }
-  };
-  for (const auto& spec : parameter_specs()) consider(spec.name);
-  if (kind == TemplateKind::Json) consider("CHEM_DATABASE_FILE");
+  }
   return best;
 }
 

@@ -4,16 +4,22 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <unordered_map>
 
 #include "pdr/sha256.h"
 
 namespace pdr {
 
-const ParamSpec* find_parameter(const std::string& name) {
-  for (const auto& spec : parameter_specs()) {
-    if (name == spec.name) return &spec;
-  }
-  return nullptr;
+const ParamSpec* find_parameter(std::string_view name) {
+  // Looked up for every placeholder of every job's inputs and every column of every claimed
+  // parameter row: by hash, not by a walk over the ~100 columns.
+  static const std::unordered_map<std::string_view, const ParamSpec*> by_name = [] {
+    std::unordered_map<std::string_view, const ParamSpec*> m;
+    for (const auto& spec : parameter_specs()) m.emplace(spec.name, &spec);
+    return m;
+  }();
+  const auto it = by_name.find(name);
+  return it == by_name.end() ? nullptr : it->second;
 }
 
 std::string canonical_number(ParamType type, const std::string& text) {
