@@ -417,6 +417,24 @@ TEST_P(JobStoreTest, ReleaseReturnsOnlyTheOwnersJobs) {
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running'"), 1);
 }
 
+// An outage journal is replayed only on a database its process worked on: one that recorded
+// its run, holds one of its jobs, or has one of its events (its claims after a run it could not
+// record).
+TEST_P(JobStoreTest, AnOwnerIsKnownOnlyWhereItWorked) {
+  auto r = register_points(points({"30", "40", "50"}));
+  EXPECT_FALSE(store_->knows_owner("never-here").value());
+  ASSERT_TRUE(store_->record_run(r.model_id, owner_, 1, "running", PoolStats{}).ok());
+  EXPECT_TRUE(store_->knows_owner(owner_.token).value());
+  const Owner holder{"h", 2, "holder"};
+  ASSERT_EQ(store_->claim_jobs(r.model_id, 1, holder)->size(), 1u);
+  EXPECT_TRUE(store_->knows_owner("holder").value());
+  const Owner gone{"h", 3, "gone"};
+  ASSERT_EQ(store_->claim_jobs(r.model_id, 1, gone)->size(), 1u);
+  ASSERT_TRUE(store_->release_jobs(gone).ok());  // it holds nothing now; its events stay
+  EXPECT_TRUE(store_->knows_owner("gone").value());
+  EXPECT_FALSE(store_->knows_owner("never-here").value());
+}
+
 TEST_P(JobStoreTest, StatusReportCountsEveryState) {
   auto r = register_points(points({"30", "40"}));
   auto jobs = store_->claim_jobs(r.model_id, 1, owner_);

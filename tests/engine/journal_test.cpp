@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <vector>
 
@@ -30,8 +31,11 @@ class RecordingStore : public test::NullJobStore {
     return RecordedOutcome{true, o.state, o.error};
   }
 
+  Result<bool> knows_owner(const std::string& token) override { return strangers.count(token) == 0; }
+
   std::vector<std::string> recorded;
   int fail_from = -1;
+  std::set<std::string> strangers;  // owners that never worked on this database
 };
 
 Outcome outcome(long long job, JobState next, int files) {
@@ -185,6 +189,39 @@ TEST(JournalTest, AReplayStoppedByTheDatabaseKeepsOnlyWhatItDidNotRecord) {
   ASSERT_EQ(store.recorded.size(), 3u);
   for (size_t i = 0; i < 3; ++i) EXPECT_EQ(store.recorded[i], encode_journal_entry(changes[i]));
   EXPECT_FALSE(fs::exists(left / "dead.journal"));
+}
+
+// Journals of runs on several databases share a directory (the default is under the scratch
+// directory): one whose process never worked on this database is neither replayed here (each
+// entry would be turned down and the journal removed, its staged outputs discarded) nor touched.
+TEST(JournalTest, AJournalOfAnotherDatabaseIsLeftForIt) {
+  test::TempDir dir;
+  const fs::path left = fs::path(dir.path()) / "left";
+  fs::create_directories(left);
+  const std::string theirs = encode_journal_entry(outcome(1, JobState::Finished, 1)) + "\n";
+  const std::string ours = encode_journal_entry(outcome(2, JobState::Finished, 1)) + "\n";
+  write_all(left / "elsewhere.journal", theirs);
+  write_all(left / "here.journal", ours);
+  RecordingStore store;
+  store.strangers = {"elsewhere"};
+  std::vector<long long> settled;
+  auto report = replay_left_journals(left.string(), store, [&](const Outcome& o, bool) {
+    settled.push_back(o.job_id);
+    return Status::Ok();
+  });
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->applied, 1);
+  EXPECT_EQ(report->foreign, 1);
+  EXPECT_EQ(store.recorded, std::vector<std::string>{encode_journal_entry(outcome(2, JobState::Finished, 1))});
+  EXPECT_EQ(settled, std::vector<long long>{2});
+  EXPECT_FALSE(fs::exists(left / "here.journal"));
+  EXPECT_EQ(read_all(left / "elsewhere.journal"), theirs);
+  // On its own database it is replayed.
+  store.strangers.clear();
+  auto home = replay_left_journals(left.string(), store);
+  ASSERT_TRUE(home.ok());
+  EXPECT_EQ(home->applied, 1);
+  EXPECT_FALSE(fs::exists(left / "elsewhere.journal"));
 }
 
 // The journal of a process that is still alive (it holds the lock) is its own to replay.

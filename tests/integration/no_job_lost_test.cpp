@@ -360,6 +360,9 @@ TEST_F(NoJobLostTest, AFullStorageDiskStopsClaimingAndLeavesNoOutputUnderAFinalN
       << r.err;
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND attempts = 0"), 2)
       << "claiming stopped";
+  // The run ended: it does not say it runs (until a reap, after a whole lease, marked it lost).
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_runs WHERE state = 'failed'"), 1) << r.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_runs WHERE state = 'running'"), 0) << r.err;
   for (const auto& e : fs::recursive_directory_iterator(dir_ / "store")) {
     if (e.is_regular_file()) {
       EXPECT_EQ(e.path().filename(), "filler") << "left behind: " << e.path();

@@ -267,6 +267,13 @@ class JobStore {
   // Records (creates or updates) this process's run of a model: its state and pool counters.
   virtual Status record_run(long long model_id, const Owner& owner, int workers, const std::string& state,
                             const PoolStats& pool) = 0;
+  // Whether the process with this owner token ever worked on this database (its run, a job it
+  // holds or an event it wrote is here). An outage journal of a process that worked on another
+  // database is not this database's to replay.
+  virtual Result<bool> knows_owner(const std::string& token) {
+    (void)token;
+    return true;
+  }
 
   // --- reports (read-only) ---
 

@@ -23,6 +23,7 @@ using SettleOutputs = std::function<Status(const Outcome& outcome, bool applied)
 struct ReplayReport {
   long long applied = 0;   // recorded now
   long long rejected = 0;  // the job had moved on (another owner, or already recorded)
+  long long foreign = 0;   // journals of processes that worked on another database: left alone
 };
 
 class Journal {
@@ -47,7 +48,9 @@ class Journal {
 };
 
 // Replays the journals in `dir` that no live process holds (left by a process that ended
-// during an outage) and removes them once every entry is recorded.
+// during an outage) and removes them once every entry is recorded. A journal whose process
+// never worked on this database (`store`) is left for the database it belongs to: journals of
+// runs on several databases may share a directory.
 Result<ReplayReport> replay_left_journals(const std::string& dir, JobStore& store, const SettleOutputs& settle = {});
 
 // One journal line and back (exposed for tests).

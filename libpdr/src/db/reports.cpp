@@ -408,11 +408,12 @@ Result<StatusReport> SociJobStore::status_report(const std::string& model) {
 
 Result<std::map<long long, std::vector<StoredFile>>> SociJobStore::finished_outputs(const std::string& model) {
   std::map<long long, std::vector<StoredFile>> out;
+  long long model_id = 0;
   Status st = read("read the outputs of model " + model, [&](Session& sql) {
     out.clear();
     const auto found = model_id_of(sql, model);
     if (!found) return no_model(model);
-    const long long model_id = *found;
+    model_id = *found;
     for_each_row<long long, std::string, std::string, std::string, long long>(
         sql,
         "SELECT f.job_id, f.kind, f.path, f.sha256_sum, f.file_size FROM job_files f JOIN pdr_model_jobs j ON j.id "
@@ -450,14 +451,8 @@ Result<std::map<long long, std::vector<StoredFile>>> SociJobStore::finished_outp
   if (!st.ok()) return st;
   // And every other output a registration requires of a job the predecessor finished (its
   // inputs, TEXTOUT, each onion species' TEXTOUT): whether it exists, as the registration asks.
-  std::optional<long long> model_id;
-  st = read("find model " + model, [&](Session& sql) {
-    model_id = model_id_of(sql, model);
-    return Status::Ok();
-  });
-  if (!st.ok() || !model_id) return st.ok() ? no_model(model) : st;
   std::unordered_map<long long, std::vector<std::string>> theirs;
-  st = predecessor_outputs(*model_id, &theirs);
+  st = predecessor_outputs(model_id, &theirs);
   if (!st.ok()) return st;
   for (auto& [job, paths] : theirs) {
     auto& files = out[job];
@@ -487,6 +482,26 @@ Status SociJobStore::record_run(long long model_id, const Owner& owner, int work
   });
   if (st.ok() && state != "running") fold_counts(model_id);
   return st;
+}
+
+Result<bool> SociJobStore::knows_owner(const std::string& token) {
+  bool known = false;
+  Status st = read("look for the runs of owner " + token, [&](Session& sql) {
+    long long n = 0;
+    sql << "SELECT (SELECT COUNT(*) FROM pdr_runs WHERE token = :t) + (SELECT COUNT(*) FROM pdr_model_jobs WHERE "
+           "token = :t2)",
+        soci::use(token), soci::use(token), soci::into(n);
+    if (n == 0) {
+      // Its run is recorded before it claims; a run that could not record it (an outage at its
+      // start) still wrote its claims' events.
+      sql << "SELECT COUNT(*) FROM (SELECT 1 FROM pdr_job_events WHERE token = :t LIMIT 1) e", soci::use(token),
+          soci::into(n);
+    }
+    known = n > 0;
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return known;
 }
 
 Result<std::vector<std::string>> SociJobStore::model_names() {

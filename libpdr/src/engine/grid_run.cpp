@@ -126,6 +126,18 @@ void log_registration(const std::string& model, const RegisterReport& reg) {
   }
 }
 
+// While it lives, a signal ends this thread's waits for the database (a lock, a retry, a
+// server that does not answer yet): its transaction fails as interrupted.
+class SignalEndsDatabaseWaits {
+ public:
+  explicit SignalEndsDatabaseWaits(const StopSignal& stop)
+      : stopping_([&stop] { return stop.requested(); }), guard_(stopping_) {}
+
+ private:
+  const std::function<bool()> stopping_;
+  const StopRetryingOn guard_;  // after stopping_, which it points to
+};
+
 }  // namespace
 
 Status check_creatable(const std::string& path, bool is_dir, const std::string& what) {
@@ -204,10 +216,8 @@ Status GridRun::open(const StopSignal& stop) {
   if (!manager.ok()) return manager.status();
   db_ = manager.value();
   {
-    // A signal ends a wait for the database here (a lock, a retry, a server that does not
-    // answer yet). Not below: the journals' outcomes are recorded whole or kept.
-    const std::function<bool()> stopping = [&stop] { return stop.requested(); };
-    const StopRetryingOn interruptible(stopping);
+    // Not below: the journals' outcomes are recorded whole or kept.
+    const SignalEndsDatabaseWaits interruptible(stop);
     if (Status st = db_->reach(); !st.ok()) return st;
     auto store = open_job_store(*db_);
     if (!store.ok()) return store.status();
@@ -225,9 +235,15 @@ Status GridRun::open(const StopSignal& stop) {
   auto left = replay_left_journals(s.run.journal_dir, *store_, settle_outputs(*storage_, *store_));
   if (!left.ok()) {
     spdlog::warn("journals left in {} could not be replayed yet: {}", s.run.journal_dir, left.status().message());
-  } else if (left->applied + left->rejected > 0) {
-    spdlog::info("replayed journals left in {}: {} outcomes recorded, {} no longer current", s.run.journal_dir,
-                 left->applied, left->rejected);
+  } else {
+    if (left->applied + left->rejected > 0) {
+      spdlog::info("replayed journals left in {}: {} outcomes recorded, {} no longer current", s.run.journal_dir,
+                   left->applied, left->rejected);
+    }
+    if (left->foreign > 0) {
+      spdlog::info("{} in {} of runs on another database left for it", count_text(left->foreign, "journal"),
+                   s.run.journal_dir);
+    }
   }
   return Status::Ok();
 }
@@ -246,8 +262,7 @@ Status GridRun::register_points(const std::vector<GridPoint>& points, const Stop
 }
 
 Status GridRun::join(const StopSignal& stop) {
-  const std::function<bool()> stopping = [&stop] { return stop.requested(); };
-  const StopRetryingOn interruptible(stopping);
+  const SignalEndsDatabaseWaits interruptible(stop);
   if (Status st = store_->use_json_template(job_plan_.provenance); !st.ok()) return st;
   auto model_id = store_->find_model(settings_.pdr.model_name);
   if (!model_id.ok()) return model_id.status();
@@ -465,8 +480,13 @@ RunSummary GridRun::work(StopSignal& stop, const std::function<void()>& starting
       options);
   jobs.reset();
   progress.reset();
-  if (summary.fatal.ok() && summary.unrecorded == 0) {
-    record_run(owner, summary.interrupted ? "interrupted" : summary.failed > 0 ? "failed" : "finished");
+  // A run that a host failure stopped (a full disk) ends as failed, when the database answered
+  // at the end (model_states were read); one whose database failed keeps saying it runs until
+  // the next process that reaps leases marks it lost.
+  if (summary.unrecorded == 0 && (summary.fatal.ok() || !summary.model_states.empty())) {
+    record_run(owner, summary.interrupted                         ? "interrupted"
+                      : summary.failed > 0 || !summary.fatal.ok() ? "failed"
+                                                                  : "finished");
   }
   log_end(summary, journal);
   return summary;

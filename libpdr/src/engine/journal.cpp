@@ -286,6 +286,19 @@ Result<ReplayReport> replay_left_journals(const std::string& dir, JobStore& stor
       close(fd);
       continue;
     }
+    // <token>.journal: the owner of every entry. Replayed elsewhere, each entry would be turned
+    // down as no longer current, and the journal and its staged outputs dropped.
+    const std::string name = path.substr(dir.size() + 1);
+    auto known = store.knows_owner(name.substr(0, name.size() - std::strlen(kSuffix)));
+    if (!known.ok()) {
+      close(fd);
+      return known.status();
+    }
+    if (!known.value()) {
+      ++total.foreign;
+      close(fd);
+      continue;
+    }
     size_t handled = 0;
     auto report = replay_lines(path, store, settle, &handled);
     if (report.ok()) {
