@@ -486,6 +486,24 @@ TEST(CliTest, FlagsThatNeedAnotherAreRefusedAndAnEmptyVariableIsNotAValue) {
   EXPECT_EQ(lines(reg.err), 1u) << reg.err;
   EXPECT_NE(reg.err.find("--time-left goes with a run that claims jobs, not with --register-only"), std::string::npos)
       << reg.err;
+  // An empty grid value, first or not, is refused: "--dens '' 40" planned the default density.
+  for (const std::vector<std::string>& flags :
+       std::vector<std::vector<std::string>>{{"--dens", "", "40", "--chi", "10"},
+                                             {"--dens", "30", "--chi", "", "20"},
+                                             {"--dens", "30", "--species", ""}}) {
+    std::vector<std::string> args = {"--model-name", "m", "--dry-run"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    auto r = test::run_pdr_run(dir.path(), args, {kBase});
+    EXPECT_EQ(r.code, 2) << flags[0] << " " << r.out;
+    EXPECT_EQ(lines(r.err), 1u) << r.err;
+    EXPECT_NE(r.err.find(": an empty value (an unset variable in a script?)"), std::string::npos) << r.err;
+  }
+  // An empty --time-left is no duration (it read as "no limit").
+  auto empty_time =
+      test::run_pdr_run(dir.path(), {"--model-name", "m", "--dens", "30", "--time-left", "", "--dry-run"}, {kBase});
+  EXPECT_EQ(empty_time.code, 2);
+  EXPECT_EQ(lines(empty_time.err), 1u) << empty_time.err;
+  EXPECT_NE(empty_time.err.find("--time-left: an empty value is no duration"), std::string::npos) << empty_time.err;
   auto interval = test::run_pdr_run(dir.path(), {"status", "--interval", "5"});
   EXPECT_EQ(interval.code, 2);
   EXPECT_EQ(lines(interval.err), 1u) << interval.err;

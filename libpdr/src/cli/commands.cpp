@@ -39,6 +39,17 @@ Settings: built-in defaults < --config FILE < PDR_* environment < flags. Grid va
 10*log10 units for dens, mass and chi ("30" = 1e3) and percent for metal ("100" = solar).
 Exit codes: 0 all jobs done, 1 some job failed, 2 usage/config/database error, 130 interrupted.)";
 
+// A list flag's values: an empty one ("--dens \"$UNSET\" 40" in a job script) is refused, not
+// read as "not given" or as the start of an empty list.
+CLI::Validator no_empty_value() {
+  return CLI::Validator(
+      [](const std::string& v) {
+        return v.empty() ? std::string("an empty value (an unset variable in a script?); give each value")
+                         : std::string();
+      },
+      "");
+}
+
 void add_common(CLI::App& a, CliOptions& o) {
   a.add_option("--config", o.config_file, "YAML configuration file")->check(CLI::ExistingFile);
   a.add_option("--model-name", o.model_name, "grid (model) name; outputs go to <storage>/<name>");
@@ -48,14 +59,19 @@ void add_run_flags(CLI::App& a, CliOptions& o) {
   a.add_flag("--parallel", o.parallel, "run jobs in parallel");
   a.add_option("--workers", o.workers, "number of parallel jobs (default: cores - run.reserved_cpus)");
   a.add_flag("--keep-tmp", o.keep_tmp, "keep each job's working directory");
-  a.add_option("--species", o.species, "onion species, e.g. CO C+ C O");
+  a.add_option("--species", o.species, "onion species, e.g. CO C+ C O")->check(no_empty_value());
 }
 
 // For the processes that run jobs (a grid run, a worker), not for submit (which has --time).
 void add_time_left_flag(CLI::App& a, CliOptions& o) {
   a.add_option("--time-left", o.time_left,
                "how long this process may run (90m, 2h30m, 3600): it starts only jobs predicted to finish in time "
-               "(run.time_left; inside Slurm the allocation's end counts too)");
+               "(run.time_left; inside Slurm the allocation's end counts too)")
+      ->check(
+          [](const std::string& v) {
+            return v.empty() ? std::string("an empty value is no duration (e.g. 90m, 2h30m, 3600)") : std::string();
+          },
+          "DURATION");
 }
 
 // The flags that describe a grid: for a run and for `submit`.
@@ -65,10 +81,12 @@ void add_grid_flags(CLI::App& a, CliOptions& o) {
   auto* grid = a.add_flag("--grid", o.grid, "run the whole grid (the default)");
   single->excludes(grid);
   add_run_flags(a, o);
-  a.add_option("--metal", o.metal, "metallicity values in percent of solar, e.g. 100 50")->allow_extra_args();
-  a.add_option("--dens", o.dens, "surface density values, 10*log10(n/cm^-3), e.g. 30 40");
-  a.add_option("--mass", o.mass, "clump mass values, 10*log10(M/Msun), e.g. -10 0");
-  a.add_option("--chi", o.chi, "FUV field values, 10*log10(chi), e.g. 10 100");
+  a.add_option("--metal", o.metal, "metallicity values in percent of solar, e.g. 100 50")
+      ->allow_extra_args()
+      ->check(no_empty_value());
+  a.add_option("--dens", o.dens, "surface density values, 10*log10(n/cm^-3), e.g. 30 40")->check(no_empty_value());
+  a.add_option("--mass", o.mass, "clump mass values, 10*log10(M/Msun), e.g. -10 0")->check(no_empty_value());
+  a.add_option("--chi", o.chi, "FUV field values, 10*log10(chi), e.g. 10 100")->check(no_empty_value());
   a.add_flag("--force-onion", o.force_onion, "run onion again for finished points, on their stored pdr outputs");
   a.add_flag("--random", o.random, "draw random points instead of the full grid (see --random-count, --seed)");
   a.add_option("--random-count", o.random_count, "number of random points (default 50)");
