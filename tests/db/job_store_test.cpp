@@ -395,6 +395,34 @@ TEST_P(JobStoreTest, ReRegisteringChecksOutputsAndRequeuesFailures) {
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE error LIKE 'output missing:%'"), 1);
 }
 
+// A finish is recorded before its outputs move from their staged names to their final ones: a
+// registration or verify in between must not take it for a lost output and run the job again.
+// Only while the run that finished it is at work (running, heard from within a lease) and the
+// finish is under a lease old; a run that ended, or went silent, no longer stores anything.
+TEST_P(JobStoreTest, AFinishWhoseRunMayStillStoreItsOutputsIsNotTakenBack) {
+  auto r = register_points(points({"30"}));
+  ASSERT_TRUE(store_->record_run(r.model_id, owner_, 1, "running", PoolStats{}).ok());
+  auto jobs = store_->claim_jobs(r.model_id, 1, owner_);
+  ASSERT_EQ(jobs->size(), 1u);
+  const long long id = jobs->front().id;
+  Outcome done = outcome(jobs->front(), owner_.token, JobState::Finished);
+  done.files = {StoredFile{"output_hdf4_file", dir_ / "not-yet-promoted.hdf", "aa", 1, "", ""}};
+  ASSERT_TRUE(store_->record_outcome(done)->applied);
+  auto storing = register_points(points({"30"}));
+  EXPECT_EQ(storing.outputs_storing, 1u);
+  EXPECT_EQ(storing.outputs_missing, 0u);
+  auto verify = store_->requeue_finished(id, "output missing");
+  ASSERT_TRUE(verify.ok()) << verify.status().message();
+  EXPECT_FALSE(verify.value());
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 1);
+  // Its run ended: the output is lost, and the job runs again.
+  ASSERT_TRUE(store_->record_run(r.model_id, owner_, 1, "finished", PoolStats{}).ok());
+  auto requeued = store_->requeue_finished(id, "output missing");
+  ASSERT_TRUE(requeued.ok());
+  EXPECT_TRUE(requeued.value());
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending'"), 2);
+}
+
 TEST_P(JobStoreTest, AbandonedRunningJobsOfThisHostGoBackToPending) {
   auto r = register_points(points({"30"}));
   char host[256] = {0};

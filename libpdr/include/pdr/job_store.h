@@ -49,6 +49,7 @@ struct RegisterReport {
   size_t already_finished = 0;   // finished with outputs present: no work
   size_t requeued = 0;           // failed/cancelled/stale jobs put back to pending
   size_t outputs_missing = 0;    // finished but outputs gone: back to pending
+  size_t outputs_storing = 0;    // of already_finished: under a lease ago, outputs not all in place yet
   size_t onion_requeued = 0;     // finished points queued for onion again (--force-onion)
   size_t pending = 0;            // pending after registration (this grid)
   size_t other_pending = 0;      // pending jobs of the model outside this grid (earlier runs)

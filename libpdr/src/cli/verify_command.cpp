@@ -29,6 +29,8 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
   }
   const Settings* settings = &opened->settings;
   JobStore& store = *opened->store;
+  store.set_policy(JobPolicy{settings->run.lease_seconds, settings->run.max_attempts, settings->run.retry_delay,
+                             settings->run.heartbeat_seconds});
   const std::string model_root =
       (std::filesystem::path(settings->storage.base_dir) / *options.model_name).lexically_normal().string();
   auto storage = open_storage(settings->storage, model_root, child_environment());
@@ -41,7 +43,7 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
     spdlog::error("{}", jobs.status().message());
     return kExitUsage;
   }
-  long long files = 0, demoted = 0;
+  long long files = 0, demoted = 0, left = 0;
   for (const auto& [job_id, outputs] : jobs.value()) {
     std::string problem;
     for (const auto& f : outputs) {
@@ -60,14 +62,22 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
     if (applied.value()) {
       ++demoted;
       out << "job " << job_id << ": " << problem << "; back to pending\n";
+    } else {
+      // Finished less than a lease ago by a run that is still at work: it may still be moving
+      // the outputs to their final names (or the job changed meanwhile).
+      ++left;
+      out << "job " << job_id << ": " << problem
+          << "; left as it is: its run is still at work and finished it less than a lease ago ("
+          << settings->run.lease_seconds << " s), so it may still be storing them; verify again later\n";
     }
   }
   out << "model " << *options.model_name << ": " << jobs->size() << " finished jobs, " << files << " outputs checked, "
       << demoted << " jobs back to pending";
+  if (left > 0) out << ", " << left << " left for later";
   if (demoted > 0) out << "; run them with: " << next_command(options, "worker", *options.model_name);
   out << "\n";
   // Like a run with failures: outputs were missing or changed.
-  return demoted > 0 ? kExitSomeFailed : kExitAllDone;
+  return demoted + left > 0 ? kExitSomeFailed : kExitAllDone;
 }
 
 }  // namespace pdr

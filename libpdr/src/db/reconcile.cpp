@@ -156,7 +156,19 @@ Status SociJobStore::reconcile_job(const JobRow& r, long long exact_params, cons
       ++report->onion_requeued;
     } else {
       c.error = missing + "; run again";
+      c.storing_window = policy_.lease_seconds;
+      auto applied = apply_alone(c);
+      if (!applied.ok()) return applied.status();
+      if (!applied.value()) {
+        // Finished less than a lease ago by a run still at work, which may be moving its outputs
+        // to their final names (or changed meanwhile): looked at again by the next registration.
+        ++report->outputs_storing;
+        ++report->already_finished;
+        return Status::Ok();
+      }
       ++report->outputs_missing;
+      if (r.params == exact_params) return Status::Ok();
+      return give_exact_parameters(r.id, exact_params);
     }
   } else if (state == JobState::Skipped) {
     ++report->already_finished;
@@ -171,11 +183,15 @@ Status SociJobStore::reconcile_job(const JobRow& r, long long exact_params, cons
   auto applied = apply_alone(c);
   if (!applied.ok()) return applied.status();
   if (!applied.value() || c.onion_only || r.params == exact_params) return Status::Ok();
-  // It runs again: with the point's exact values (the row it had is the predecessor's, through
-  // FLOAT columns), and it will record outputs of those.
-  return transaction("give job " + std::to_string(r.id) + " its exact parameters", [&](Session& sql) {
+  return give_exact_parameters(r.id, exact_params);
+}
+
+// A job that runs again does so with the point's exact values (the row it had is the
+// predecessor's, through FLOAT columns), and it will record outputs of those.
+Status SociJobStore::give_exact_parameters(long long job_id, long long exact_params) {
+  return transaction("give job " + std::to_string(job_id) + " its exact parameters", [&](Session& sql) {
     sql << "UPDATE pdr_model_jobs SET kosmatau_parameters_id = :p WHERE id = :id AND status = 'pending'",
-        soci::use(exact_params), soci::use(r.id);
+        soci::use(exact_params), soci::use(job_id);
     return Status::Ok();
   });
 }

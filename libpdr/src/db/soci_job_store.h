@@ -74,6 +74,10 @@ struct StatusChange {
   const Owner* claimant = nullptr;  // the new owner, for a transition to running
   long long epoch = 0;              // lease epoch the row must still have (0: any)
   bool retry = false;               // a failed attempt: its logs are recorded, the attempt counts
+  // A finish is taken back (its outputs missing) only when its run cannot still be moving them to
+  // their final names: the finish is older than this many seconds, or the run that recorded it
+  // ended or has said nothing for as long. 0: always.
+  int storing_window = 0;
   // For the job's history (pdr_job_events): a change of the reaper, an outcome replayed from a
   // journal (where from), the event's stage when it is not `stage` (a claim: where it starts)
   // and its detail when it is not `error`.
@@ -386,6 +390,7 @@ class SociJobStore : public JobStore {
   };
   using JobOutputs = std::unordered_map<long long, std::vector<std::string>>;
   Status read_jobs(Session& sql, long long model_id, std::vector<JobRow>* rows, JobOutputs* files);
+  Status give_exact_parameters(long long job_id, long long exact_params);
   Status reconcile_job(const JobRow& r, long long exact_params, const JobOutputs& files, const RegisterOptions& options,
                        RegisterReport* report, bool* reap_now);
   static std::string missing_output(const JobOutputs& files, long long job_id, const RegisterOptions& options);

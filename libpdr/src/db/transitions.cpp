@@ -348,6 +348,7 @@ Result<bool> SociJobStore::requeue_finished(long long job_id, const std::string&
   c.stage = Stage::Verify;
   c.cause = reason;
   c.error = "verify: " + reason;
+  c.storing_window = policy_.lease_seconds;
   return apply_alone(c);
 }
 
@@ -542,6 +543,14 @@ std::string SociJobStore::state_update_sql(const StatusChange& c) const {
     q += ", attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END";
   }
   q += " WHERE id = :id AND " + status_sql(c.expect);
+  if (c.storing_window > 0) {
+    const std::string since = dialect_.now_plus(-c.storing_window);
+    q += " AND (time_of_finish IS NULL OR time_of_finish <= " + since +
+         " OR NOT EXISTS (SELECT 1 FROM pdr_job_events e JOIN pdr_runs r ON r.token = e.token WHERE e.job_id = "
+         "pdr_model_jobs.id AND e.event = 'finished' AND e.lease_epoch = pdr_model_jobs.lease_epoch AND r.state = "
+         "'running' AND r.updated_at > " +
+         since + "))";
+  }
   if (!c.token.empty()) q += " AND token = :token";
   if (c.epoch > 0) q += " AND lease_epoch = :epoch";
   return q;

@@ -117,6 +117,12 @@ void log_registration(const std::string& model, const RegisterReport& reg) {
   }
   if (reg.outputs_missing > 0)
     spdlog::warn("{} finished jobs had missing outputs and will run again", reg.outputs_missing);
+  if (reg.outputs_storing > 0) {
+    spdlog::info(
+        "{} finished less than a lease ago by a run still at work, and their outputs are not all under their "
+        "final names yet (it may still be storing them): left as done, looked at again by the next registration",
+        count_size(reg.outputs_storing, "job"));
+  }
   if (reg.ownerless_running > 0) {
     spdlog::warn(
         "{} jobs of model '{}' are marked running with no owner recorded (by the Python pdr_run); they are "
