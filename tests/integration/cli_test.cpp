@@ -498,6 +498,17 @@ TEST(CliTest, FlagsThatNeedAnotherAreRefusedAndAnEmptyVariableIsNotAValue) {
     EXPECT_EQ(lines(r.err), 1u) << r.err;
     EXPECT_NE(r.err.find(": an empty value (an unset variable in a script?)"), std::string::npos) << r.err;
   }
+  // Output paths longer than the job tables' 255-character columns: refused before anything is
+  // written (MySQL failed when the first job was recorded, and ran it again on every run).
+  test::write_text(dir / "long.yaml", "storage:\n  base_dir: /tmp/" + std::string(220, 'd') + "\n");
+  auto long_paths = test::run_pdr_run(
+      dir.path(), {"--config", "long.yaml", "--model-name", "m", "--dens", "30", "--chi", "10", "--dry-run"}, {kBase});
+  EXPECT_EQ(long_paths.code, 2) << long_paths.out;
+  EXPECT_EQ(lines(long_paths.err), 1u) << long_paths.err;
+  EXPECT_NE(long_paths.err.find("storage.base_dir: the model's output paths would be up to 267 characters"),
+            std::string::npos)
+      << long_paths.err;
+  fs::remove(dir / "long.yaml");
   // An empty --time-left is no duration (it read as "no limit").
   auto empty_time =
       test::run_pdr_run(dir.path(), {"--model-name", "m", "--dens", "30", "--time-left", "", "--dry-run"}, {kBase});

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <thread>
@@ -13,6 +14,37 @@
 
 namespace pdr {
 
+namespace {
+
+// The job tables keep the paths of a job's pdr outputs, its executable and its chemistry file in
+// 255-character columns, as the predecessor made them. A path longer than that fails (MySQL,
+// PostgreSQL) or is kept whole (SQLite) only when the first job is recorded: refused here on
+// every database, before anything is written.
+Status check_recorded_paths(const JobPlan& plan, size_t longest_job_name) {
+  constexpr size_t kColumn = 255;
+  const std::string longest_output =
+      plan.model_path + "/pdrgrid/pdr_config" + std::string(longest_job_name, 'N') + ".json";
+  if (longest_output.size() > kColumn) {
+    return Status::Usage("storage.base_dir: the model's output paths would be up to " +
+                         std::to_string(longest_output.size()) + " characters (" + plan.model_path +
+                         "/pdrgrid/pdr_config<job>.json), longer than the " + std::to_string(kColumn) +
+                         " the job tables keep; use a shorter storage.base_dir or model name");
+  }
+  const Provenance& prov = plan.provenance;
+  for (const auto& [key, path] :
+       {std::pair<const char*, std::string>{"pdr.base_dir", prov.exe_dir + "/" + prov.exe_file_name},
+        {"pdr.base_dir", prov.chem_full_path}}) {
+    if (path.size() > kColumn) {
+      return Status::Usage(std::string(key) + ": " + path + " is " + std::to_string(path.size()) +
+                           " characters long, longer than the " + std::to_string(kColumn) +
+                           " the job tables keep; use a shorter directory");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<PreparedGrid> prepare_grid(const CliOptions& options, const EnvLookup& env, bool keep_points) {
   PreparedGrid g;
   auto config = load_config(options, env);
@@ -21,13 +53,17 @@ Result<PreparedGrid> prepare_grid(const CliOptions& options, const EnvLookup& en
   auto settings = build_settings(g.config, invocation_dir(), std::thread::hardware_concurrency());
   if (!settings.ok()) return with_notes(settings.status(), g.config);
   // Without the points (--dry-run) the plan is only counted and checked: no point is hashed.
-  auto plan = keep_points ? plan_grid(settings.value())
-                          : plan_grid(
-                                settings.value(), [](const GridPoint&) {}, /*hash_points=*/false);
+  size_t longest_name = 0;
+  const auto measure = [&longest_name](const GridPoint& p) {
+    longest_name = std::max(longest_name, p.job_name.size());
+  };
+  auto plan = keep_points ? plan_grid(settings.value()) : plan_grid(settings.value(), measure, /*hash_points=*/false);
   if (!plan.ok()) return plan.status();
   g.plan = std::move(plan.value());
+  for (const auto& p : g.plan.points) measure(p);
   auto job_plan = prepare_job_plan(settings.value(), /*probe_executable=*/!options.dry_run);
   if (!job_plan.ok()) return job_plan.status();
+  if (Status st = check_recorded_paths(job_plan.value(), longest_name); !st.ok()) return st;
   g.run = std::make_unique<GridRun>(std::move(settings.value()), std::move(job_plan.value()));
   return g;
 }
