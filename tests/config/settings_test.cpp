@@ -23,6 +23,20 @@ TEST(SettingsTest, RelativePathsResolveAgainstTheInvocationDirectory) {
   EXPECT_EQ(s->run.workers, 1);
 }
 
+// A double quote left open in the YAML makes a scalar of the lines after it: the path takes them
+// in, and the settings they held fall back to their defaults. Refused, naming where.
+TEST(SettingsTest, APathWithALineBreakIsAQuoteLeftOpen) {
+  Config c = base_config();
+  ASSERT_TRUE(c.apply_yaml("storage:\n  base_dir: \"/tmp/abc\npdr:\n  model_name: zz\n  x: \"\n", "cfg.yaml").ok());
+  auto s = build_settings(c, "/", 2);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("storage.base_dir (from cfg.yaml"), std::string::npos) << s.status().message();
+  EXPECT_NE(s.status().message().find("'/tmp/abc pdr: model_name: zz x: ' holds the lines after it: a quote left "
+                                      "open in the YAML?"),
+            std::string::npos)
+      << s.status().message();
+}
+
 TEST(SettingsTest, ParallelWorkersDefaultToCoresMinusReserved) {
   Config c = base_config();
   ASSERT_TRUE(c.set_scalar("run.parallel", "true", "--parallel").ok());

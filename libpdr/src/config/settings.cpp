@@ -401,9 +401,33 @@ Status read_slurm(const Config& c, const std::string& cwd, Settings& s) {
 
 }  // namespace
 
+// A path holds no line break or other control character, and no "word: " after a space: a
+// double quote left open in the YAML makes one scalar of the lines after it (their breaks folded
+// to spaces), so the path takes them in and the settings they held fall back to their defaults.
+static Status check_paths(const Config& c) {
+  for (const char* key :
+       {"database.path", "database.unix_socket", "storage.base_dir", "storage.key_file", "storage.known_hosts",
+        "pdr.base_dir", "run.scratch_dir", "run.json_template", "run.log_dir", "run.journal_dir", "slurm.script_dir"}) {
+    const std::string v = c.str(key);
+    bool swallowed = std::any_of(v.begin(), v.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20; });
+    for (size_t colon = v.find(": "); !swallowed && colon != std::string::npos; colon = v.find(": ", colon + 1)) {
+      size_t word = colon;
+      while (word > 0 && (std::isalnum(static_cast<unsigned char>(v[word - 1])) || v[word - 1] == '_')) --word;
+      swallowed = word < colon && word > 0 && v[word - 1] == ' ';
+    }
+    if (swallowed) {
+      return Status::Usage(std::string(key) + " (from " + c.origin(key) + "): '" + printable(v.substr(0, 60)) +
+                           (v.size() > 60 ? "...'" : "'") +
+                           " holds the lines after it: a quote left open in the YAML?");
+    }
+  }
+  return Status::Ok();
+}
+
 Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigned cores) {
   Settings s;
-  Status st = read_database(c, cwd, s);
+  Status st = check_paths(c);
+  if (st.ok()) st = read_database(c, cwd, s);
   if (st.ok()) st = read_storage(c, cwd, s);
   if (st.ok()) st = read_pdr(c, cwd, s);
   if (st.ok()) st = read_model(c, s);
