@@ -158,6 +158,33 @@ TEST_F(GridRunTest, ForceOnionRerunsOnionOnStoredOutputsOnly) {
   EXPECT_NE(third.out.find("0 finished, 0 failed, 2 already done"), std::string::npos) << third.out;
 }
 
+// A species added to a finished grid is not run by itself: the registration says which jobs lack
+// it and how to run it, and once --force-onion ran it the jobs no longer lack it.
+TEST_F(GridRunTest, ASpeciesAddedToAFinishedGridIsNamedWithTheWayToRunIt) {
+  const std::vector<std::string> grid = {"--model-name", "sp", "--dens", "30", "40", "--species", "CO"};
+  auto r = run(grid);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const size_t starts = count_starts(dir_ / "trace");
+  std::vector<std::string> both = grid;
+  both.push_back("C+");
+  auto added = run(both);
+  ASSERT_EQ(added.code, 0) << added.err;
+  EXPECT_NE(added.out.find("0 finished, 0 failed, 2 already done"), std::string::npos) << added.out;
+  EXPECT_NE(added.err.find("2 jobs finished without the onion step for species asked for now, e.g. C+ (it ran CO): "
+                           "left as done; run their onion step for every species with --force-onion"),
+            std::string::npos)
+      << added.err;
+  EXPECT_EQ(count_starts(dir_ / "trace"), starts);
+  std::vector<std::string> forced = both;
+  forced.push_back("--force-onion");
+  auto onion = run(forced);
+  ASSERT_EQ(onion.code, 0) << onion.err;
+  EXPECT_EQ(count_starts(dir_ / "trace"), starts + 4) << "CO and C+ for both points";
+  auto again = run(both);
+  ASSERT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(again.err.find("without the onion step"), std::string::npos) << again.err;
+}
+
 TEST_F(GridRunTest, RcloneStorageStoresVerifiesAndFailsLoudly) {
   // A local-type rclone remote in a config of this test only.
   test::write_text(dir_ / "rclone.conf", "[rtest]\ntype = local\n");

@@ -54,6 +54,8 @@ struct RegisterReport {
   size_t pending = 0;            // pending after registration (this grid)
   size_t other_pending = 0;      // pending jobs of the model outside this grid (earlier runs)
   size_t ownerless_running = 0;  // 'running' with no owner recorded (the predecessor's): left alone
+  size_t species_missing = 0;    // of already_finished: ran the onion step without a species asked for now
+  std::string species_example;   // the first of them: "O (it ran CO)"
 };
 
 struct ClaimedJob {

@@ -1,6 +1,9 @@
 // What a registration finds of its points: done, to run again, or left alone.
 #include "db/soci_job_store.h"
 
+#include <set>
+#include <sstream>
+
 namespace pdr {
 
 // The outputs a job the predecessor finished must still have, from what it recorded: the
@@ -63,7 +66,7 @@ Status SociJobStore::predecessor_outputs(long long model_id,
 // Puts what cannot be trusted back to pending and counts what is already done.
 Status SociJobStore::reconcile(long long model_id, const std::vector<GridPoint>& points,
                                const std::unordered_map<std::string, long long>& param_ids, RegisterReport* report,
-                               const RegisterOptions& options, bool had_jobs) {
+                               const RegisterOptions& options, bool had_jobs, const std::string& species) {
   if (!had_jobs) return count_pending(model_id, report);
   // A point is its job name; the parameter row of its exact values.
   std::unordered_map<std::string_view, long long> wanted;
@@ -92,7 +95,7 @@ Status SociJobStore::reconcile(long long model_id, const std::vector<GridPoint>&
       if (r.status == "pending") ++report->other_pending;
       continue;
     }
-    st = reconcile_job(r, point->second, files, options, report, &reap_now);
+    st = reconcile_job(r, point->second, files, options, species, report, &reap_now);
     if (!st.ok()) return st;
   }
   if (reap_now) {
@@ -116,15 +119,15 @@ Status SociJobStore::count_pending(long long model_id, RegisterReport* report) {
 Status SociJobStore::read_jobs(Session& sql, long long model_id, std::vector<JobRow>* rows, JobOutputs* files) {
   rows->clear();
   files->clear();
-  for_each_row<long long, std::string, long long, std::string, std::string, long long, long long>(
+  for_each_row<long long, std::string, long long, std::string, std::string, long long, long long, std::string>(
       sql,
       "SELECT id, model_job_name, COALESCE(pid, 0), COALESCE(status, 'pending'), COALESCE(host, ''), CASE WHEN "
-      "token IS NULL THEN 0 ELSE 1 END, COALESCE(kosmatau_parameters_id, 0) FROM pdr_model_jobs WHERE "
-      "model_name_id = :m AND duplicate_key = 0",
+      "token IS NULL THEN 0 ELSE 1 END, COALESCE(kosmatau_parameters_id, 0), COALESCE(onion_species, '') FROM "
+      "pdr_model_jobs WHERE model_name_id = :m AND duplicate_key = 0",
       std::tie(model_id),
       [&](long long id, const std::string& name, long long pid, const std::string& state, const std::string& host,
-          long long owned, long long params) {
-        rows->push_back(JobRow{id, pid, params, name, state, host, owned != 0});
+          long long owned, long long params, const std::string& species) {
+        rows->push_back(JobRow{id, pid, params, name, state, host, owned != 0, species});
       });
   for_each_row<long long, std::string>(sql,
                                        "SELECT f.job_id, f.path FROM job_files f JOIN pdr_model_jobs j ON j.id = "
@@ -137,8 +140,26 @@ Status SociJobStore::read_jobs(Session& sql, long long model_id, std::vector<Job
 // One job of the grid: done when finished with every output in place (or skipped); queued
 // again when failed, cancelled or missing outputs; a running one of a dead owner on this host
 // has its lease ended (the reaper returns it); the predecessor's running jobs are left to it.
+namespace {
+
+// The species of `wanted` (space-separated) that `ran` does not name; none when `ran` is unknown.
+std::string species_not_in(const std::string& wanted, const std::string& ran) {
+  std::istringstream have_in(ran), want_in(wanted);
+  std::set<std::string> have;
+  for (std::string sp; have_in >> sp;) have.insert(sp);
+  std::string missing;
+  if (have.empty()) return missing;
+  for (std::string sp; want_in >> sp;) {
+    if (have.count(sp) == 0) missing += (missing.empty() ? "" : " ") + sp;
+  }
+  return missing;
+}
+
+}  // namespace
+
 Status SociJobStore::reconcile_job(const JobRow& r, long long exact_params, const JobOutputs& files,
-                                   const RegisterOptions& options, RegisterReport* report, bool* reap_now) {
+                                   const RegisterOptions& options, const std::string& species, RegisterReport* report,
+                                   bool* reap_now) {
   const JobState state = state_of_word(r.status);
   StatusChange c;
   c.job_id = r.id;
@@ -148,6 +169,10 @@ Status SociJobStore::reconcile_job(const JobRow& r, long long exact_params, cons
     const std::string missing = missing_output(files, r.id, options);
     if (missing.empty() && !options.force_onion) {
       ++report->already_finished;
+      // Done for the species it ran; one added since is not run by itself (--force-onion is).
+      if (const std::string lacking = species_not_in(species, r.species); !lacking.empty()) {
+        if (report->species_missing++ == 0) report->species_example = lacking + " (it ran " + r.species + ")";
+      }
       return Status::Ok();
     }
     if (missing.empty()) {
@@ -182,6 +207,13 @@ Status SociJobStore::reconcile_job(const JobRow& r, long long exact_params, cons
   }
   auto applied = apply_alone(c);
   if (!applied.ok()) return applied.status();
+  if (applied.value() && c.onion_only && r.species != species) {
+    // Its onion step runs now for these species.
+    return transaction("record the species of job " + std::to_string(r.id), [&](Session& sql) {
+      sql << "UPDATE pdr_model_jobs SET onion_species = :s WHERE id = :id", soci::use(species), soci::use(r.id);
+      return Status::Ok();
+    });
+  }
   if (!applied.value() || c.onion_only || r.params == exact_params) return Status::Ok();
   return give_exact_parameters(r.id, exact_params);
 }

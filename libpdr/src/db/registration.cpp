@@ -71,7 +71,7 @@ Status SociJobStore::register_grid(const Provenance& prov, const std::vector<Gri
   if (interrupted("job row", points.size())) return st;
   report->created = after - before;
   if (report->created >= kAnalyzeAfter) refresh_statistics();
-  st = reconcile(ids.model, points, param_ids, report, options, before > 0);
+  st = reconcile(ids.model, points, param_ids, report, options, before > 0, prov.onion_species);
   if (!st.ok()) return st;
   // One event for the grid, none per job (a million points write one row here).
   const std::string detail = std::to_string(report->points) + " points: " + std::to_string(report->created) +

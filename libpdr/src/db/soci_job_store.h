@@ -387,19 +387,20 @@ class SociJobStore : public JobStore {
     long long id, pid, params;
     std::string name, status, host;
     bool owned;
+    std::string species;  // the onion species it was registered (or last run) for
   };
   using JobOutputs = std::unordered_map<long long, std::vector<std::string>>;
   Status read_jobs(Session& sql, long long model_id, std::vector<JobRow>* rows, JobOutputs* files);
   Status give_exact_parameters(long long job_id, long long exact_params);
   Status reconcile_job(const JobRow& r, long long exact_params, const JobOutputs& files, const RegisterOptions& options,
-                       RegisterReport* report, bool* reap_now);
+                       const std::string& species, RegisterReport* report, bool* reap_now);
   static std::string missing_output(const JobOutputs& files, long long job_id, const RegisterOptions& options);
   Status end_dead_lease(const JobRow& r, const RegisterOptions& options, RegisterReport* report, bool* reap_now);
   // `had_jobs`: the model had job rows before this registration; without any, every row is one
   // it just added (or a concurrent registration did), and only the pending ones are counted.
   Status reconcile(long long model_id, const std::vector<GridPoint>& points,
                    const std::unordered_map<std::string, long long>& param_ids, RegisterReport* report,
-                   const RegisterOptions& options, bool had_jobs);
+                   const RegisterOptions& options, bool had_jobs, const std::string& species);
   // The model's pending jobs, less those of other grids (report->other_pending).
   Status count_pending(long long model_id, RegisterReport* report);
 

@@ -117,6 +117,12 @@ void log_registration(const std::string& model, const RegisterReport& reg) {
   }
   if (reg.outputs_missing > 0)
     spdlog::warn("{} finished jobs had missing outputs and will run again", reg.outputs_missing);
+  if (reg.species_missing > 0) {
+    spdlog::warn(
+        "{} finished without the onion step for species asked for now, e.g. {}: left as done; run their onion "
+        "step for every species with --force-onion",
+        count_size(reg.species_missing, "job"), reg.species_example);
+  }
   if (reg.outputs_storing > 0) {
     spdlog::info(
         "{} finished less than a lease ago by a run still at work, and their outputs are not all under their "
