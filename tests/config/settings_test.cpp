@@ -37,6 +37,31 @@ TEST(SettingsTest, APathWithALineBreakIsAQuoteLeftOpen) {
       << s.status().message();
 }
 
+// Texts kept in the predecessor's narrow columns are checked when the settings are read, not
+// when the grid is registered (after the model's row was written): MySQL refused them there, or
+// cut them silently (INSERT IGNORE).
+TEST(SettingsTest, TextsLongerThanTheirColumnsAreRefusedBeforeAnythingIsWritten) {
+  Config fuv = base_config();
+  ASSERT_TRUE(fuv.apply_yaml("non_default_parameters:\n  fuvstring: " + std::string(60, 'f') + "\n", "cfg.yaml").ok());
+  auto long_fuv = build_settings(fuv, "/", 2);
+  ASSERT_FALSE(long_fuv.ok());
+  EXPECT_NE(long_fuv.status().message().find(
+                "non_default_parameters.fuvstring (from cfg.yaml:2): 60 characters, more than the 50"),
+            std::string::npos)
+      << long_fuv.status().message();
+  Config species = base_config();
+  std::string list;
+  for (int i = 0; i < 70; ++i) list += (i == 0 ? "" : ", ") + std::string("SPECIESX") + std::to_string(i);
+  ASSERT_TRUE(species.apply_yaml("model_parameters:\n  species: [" + list + "]\n", "cfg.yaml").ok());
+  auto many = build_settings(species, "/", 2);
+  ASSERT_FALSE(many.ok());
+  EXPECT_NE(many.status().message().find("70 species make 759 characters, more than the 255"), std::string::npos)
+      << many.status().message();
+  Config fits = base_config();
+  ASSERT_TRUE(fits.apply_yaml("non_default_parameters:\n  fuvstring: " + std::string(50, 'f') + "\n", "cfg.yaml").ok());
+  EXPECT_TRUE(build_settings(fits, "/", 2).ok());
+}
+
 TEST(SettingsTest, ParallelWorkersDefaultToCoresMinusReserved) {
   Config c = base_config();
   ASSERT_TRUE(c.set_scalar("run.parallel", "true", "--parallel").ok());

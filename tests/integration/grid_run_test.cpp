@@ -111,6 +111,18 @@ TEST_F(GridRunTest, VerifyPutsJobsWithMissingOrChangedOutputsBackToPending) {
   auto clean = test::run_pdr_run(dir_.path(), {"verify", "--config", dir_ / "cfg.yaml", "--model-name", "v"});
   EXPECT_NE(clean.out.find("0 jobs back to pending"), std::string::npos) << clean.out;
   EXPECT_EQ(clean.code, 0) << clean.err;
+  // A configuration whose storage is not the model's is refused, as a run refuses it, rather
+  // than judged by the files of another place.
+  std::string other_cfg = test::read_text(dir_ / "cfg.yaml");
+  other_cfg.replace(other_cfg.find("base_dir: store"), 15, "base_dir: elsewhere");
+  test::write_text(dir_ / "other.yaml", other_cfg);
+  auto other = test::run_pdr_run(dir_.path(), {"verify", "--config", dir_ / "other.yaml", "--model-name", "v"});
+  EXPECT_EQ(other.code, 2) << other.out << other.err;
+  EXPECT_NE(other.err.find("model 'v' stores its outputs in " + (dir_ / "store/v") + ", not " + (dir_ / "elsewhere/v") +
+                           "; use that storage.base_dir"),
+            std::string::npos)
+      << other.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 4);
 }
 
 TEST_F(GridRunTest, JsonTemplateIsUsedForThisRunOnly) {

@@ -185,6 +185,13 @@ class JobStore {
   virtual Result<ParameterValues> load_parameters(long long params_id) = 0;
   // The id of a registered model, if any.
   virtual Result<std::optional<long long>> find_model(const std::string& model) = 0;
+  // Where a registered model stores its outputs (model_names.model_path) when that is not
+  // `model_path` (the same place written another way is the same), else "".
+  virtual Result<std::string> stored_elsewhere(const std::string& model, const std::string& model_path) {
+    (void)model;
+    (void)model_path;
+    return std::string();
+  }
   // Whether the model's last registration began and did not end (interrupted, killed, or still
   // going): what is known of it, or "" (see StatusReport::open_registration).
   virtual Result<std::string> open_registration(long long model_id) = 0;

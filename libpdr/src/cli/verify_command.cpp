@@ -33,6 +33,18 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
                              settings->run.heartbeat_seconds});
   const std::string model_root =
       (std::filesystem::path(settings->storage.base_dir) / *options.model_name).lexically_normal().string();
+  // The storage a run of this configuration would use: one that is not the model's is refused,
+  // as a run refuses it, rather than judged by files elsewhere.
+  auto stored = store.stored_elsewhere(*options.model_name, model_root);
+  if (!stored.ok()) {
+    spdlog::error("{}", stored.status().message());
+    return kExitUsage;
+  }
+  if (!stored->empty()) {
+    spdlog::error("model '{}' stores its outputs in {}, not {}; use that storage.base_dir", *options.model_name,
+                  stored.value(), model_root);
+    return kExitUsage;
+  }
   auto storage = open_storage(settings->storage, model_root, child_environment());
   if (!storage.ok()) {
     spdlog::error("{}", storage.status().message());

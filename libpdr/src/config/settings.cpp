@@ -254,6 +254,14 @@ Status read_model(const Config& c, Settings& s) {
     species.push_back(sp);
   }
   m.species = std::move(species);
+  // Recorded with every job as one text, in the predecessor's VARCHAR(255) on its MySQL tables.
+  size_t joined = 0;
+  for (const auto& sp : m.species) joined += sp.size() + (joined == 0 ? 0 : 1);
+  if (joined > 255) {
+    return Status::Usage(where("model_parameters.species") + ": " + std::to_string(m.species.size()) +
+                         " species make " + std::to_string(joined) +
+                         " characters, more than the 255 the job tables keep; run them as separate models");
+  }
   return Status::Ok();
 }
 
@@ -440,6 +448,13 @@ Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigne
 
   for (const auto& kv : c.non_default_parameters()) {
     const ParamSpec* spec = find_parameter(kv.first);
+    // The predecessor's column (VARCHAR(50)): MySQL and PostgreSQL refuse a longer value when the
+    // grid is registered, after the model's row was written.
+    if (std::string(spec->name) == "fuvstring" && kv.second.size() > 50) {
+      const std::string key = "non_default_parameters.fuvstring";
+      return Status::Usage(key + " (from " + c.origin(key) + "): " + std::to_string(kv.second.size()) +
+                           " characters, more than the 50 the parameter table keeps");
+    }
     s.non_default[kv.first] = spec->type == ParamType::Text ? kv.second : canonical_number(spec->type, kv.second);
   }
   return s;

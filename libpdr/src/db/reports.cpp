@@ -253,6 +253,19 @@ Result<std::string> SociJobStore::open_registration(long long model_id) {
   return out;
 }
 
+Result<std::string> SociJobStore::stored_elsewhere(const std::string& model, const std::string& model_path) {
+  std::string path;
+  Status st = read("find model " + model, [&](Session& sql) {
+    path.clear();
+    const auto id = model_id_of(sql, model);
+    if (!id) return no_model(model);
+    sql << "SELECT model_path FROM model_names WHERE id = :id", soci::use(*id), soci::into(path);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return same_location(path, model_path) ? std::string() : path;
+}
+
 Result<std::optional<long long>> SociJobStore::find_model(const std::string& model) {
   std::optional<long long> id;
   Status st = read("find model " + model, [&](Session& sql) {
