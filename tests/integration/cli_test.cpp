@@ -505,7 +505,7 @@ TEST(CliTest, FlagsThatNeedAnotherAreRefusedAndAnEmptyVariableIsNotAValue) {
       dir.path(), {"--config", "long.yaml", "--model-name", "m", "--dens", "30", "--chi", "10", "--dry-run"}, {kBase});
   EXPECT_EQ(long_paths.code, 2) << long_paths.out;
   EXPECT_EQ(lines(long_paths.err), 1u) << long_paths.err;
-  EXPECT_NE(long_paths.err.find("storage.base_dir: the model's output paths would be up to 267 characters"),
+  EXPECT_NE(long_paths.err.find("storage.base_dir: the model's output paths would be up to 266 characters"),
             std::string::npos)
       << long_paths.err;
   fs::remove(dir / "long.yaml");

@@ -195,6 +195,13 @@ TEST_F(GridRunTest, ASpeciesAddedToAFinishedGridIsNamedWithTheWayToRunIt) {
   auto again = run(both);
   ASSERT_EQ(again.code, 0) << again.err;
   EXPECT_EQ(again.err.find("without the onion step"), std::string::npos) << again.err;
+  // What a job ran is what its recorded outputs show, not the species it was registered with:
+  // registered for CO, run for CO and C+, it lacks nothing.
+  ASSERT_EQ(run({"--model-name", "reg", "--dens", "30", "--species", "CO", "--register-only"}).code, 0);
+  ASSERT_EQ(run({"--model-name", "reg", "--dens", "30", "--species", "CO", "C+"}).code, 0);
+  auto ran_both = run({"--model-name", "reg", "--dens", "30", "--species", "CO", "C+"});
+  ASSERT_EQ(ran_both.code, 0) << ran_both.err;
+  EXPECT_EQ(ran_both.err.find("without the onion step"), std::string::npos) << ran_both.err;
 }
 
 TEST_F(GridRunTest, RcloneStorageStoresVerifiesAndFailsLoudly) {

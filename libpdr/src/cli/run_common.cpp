@@ -23,17 +23,16 @@ namespace {
 Status check_recorded_paths(const JobPlan& plan, size_t longest_job_name) {
   constexpr size_t kColumn = 255;
   const std::string longest_output =
-      plan.model_path + "/pdrgrid/pdr_config" + std::string(longest_job_name, 'N') + ".json";
+      plan.model_path + "/pdrgrid/pdrstruct" + std::string(longest_job_name, 'N') + ".hdf5";
   if (longest_output.size() > kColumn) {
     return Status::Usage("storage.base_dir: the model's output paths would be up to " +
                          std::to_string(longest_output.size()) + " characters (" + plan.model_path +
-                         "/pdrgrid/pdr_config<job>.json), longer than the " + std::to_string(kColumn) +
+                         "/pdrgrid/pdrstruct<job>.hdf5), longer than the " + std::to_string(kColumn) +
                          " the job tables keep; use a shorter storage.base_dir or model name");
   }
   const Provenance& prov = plan.provenance;
   for (const auto& [key, path] :
-       {std::pair<const char*, std::string>{"pdr.base_dir", prov.exe_dir + "/" + prov.exe_file_name},
-        {"pdr.base_dir", prov.chem_full_path}}) {
+       {std::pair<const char*, std::string>{"pdr.base_dir", prov.exe_dir}, {"pdr.base_dir", prov.chem_full_path}}) {
     if (path.size() > kColumn) {
       return Status::Usage(std::string(key) + ": " + path + " is " + std::to_string(path.size()) +
                            " characters long, longer than the " + std::to_string(kColumn) +

@@ -142,17 +142,26 @@ Status SociJobStore::read_jobs(Session& sql, long long model_id, std::vector<Job
 // has its lease ended (the reaper returns it); the predecessor's running jobs are left to it.
 namespace {
 
-// The species of `wanted` (space-separated) that `ran` does not name; none when `ran` is unknown.
-std::string species_not_in(const std::string& wanted, const std::string& ran) {
-  std::istringstream have_in(ran), want_in(wanted);
-  std::set<std::string> have;
-  for (std::string sp; have_in >> sp;) have.insert(sp);
-  std::string missing;
-  if (have.empty()) return missing;
-  for (std::string sp; want_in >> sp;) {
-    if (have.count(sp) == 0) missing += (missing.empty() ? "" : " ") + sp;
+// The species of `wanted` (space-separated) whose onion step the job's recorded outputs do not
+// show (its log TEXTOUT<job>_<species>), and those they show; none when no onion log is recorded
+// (nothing is known of what it ran).
+std::pair<std::string, std::string> species_not_run(const std::string& wanted, const std::string& job,
+                                                    const std::vector<std::string>& outputs) {
+  const std::string log = "TEXTOUT" + job + "_";
+  std::set<std::string> ran;
+  for (const auto& p : outputs) {
+    const auto at = p.rfind('/');
+    const std::string name = at == std::string::npos ? p : p.substr(at + 1);
+    if (name.rfind(log, 0) == 0 && name.size() > log.size()) ran.insert(name.substr(log.size()));
   }
-  return missing;
+  std::string missing, shown;
+  if (ran.empty()) return {missing, shown};
+  for (const auto& sp : ran) shown += (shown.empty() ? "" : " ") + sp;
+  std::istringstream want_in(wanted);
+  for (std::string sp; want_in >> sp;) {
+    if (ran.count(sp) == 0) missing += (missing.empty() ? "" : " ") + sp;
+  }
+  return {missing, shown};
 }
 
 }  // namespace
@@ -170,8 +179,12 @@ Status SociJobStore::reconcile_job(const JobRow& r, long long exact_params, cons
     if (missing.empty() && !options.force_onion) {
       ++report->already_finished;
       // Done for the species it ran; one added since is not run by itself (--force-onion is).
-      if (const std::string lacking = species_not_in(species, r.species); !lacking.empty()) {
-        if (report->species_missing++ == 0) report->species_example = lacking + " (it ran " + r.species + ")";
+      const auto recorded = files.find(r.id);
+      if (recorded != files.end()) {
+        const auto [lacking, ran] = species_not_run(species, r.name, recorded->second);
+        if (!lacking.empty() && report->species_missing++ == 0) {
+          report->species_example = lacking + " (it ran " + ran + ")";
+        }
       }
       return Status::Ok();
     }

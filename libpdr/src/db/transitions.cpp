@@ -547,7 +547,8 @@ std::string SociJobStore::state_update_sql(const StatusChange& c) const {
     const std::string since = dialect_.now_plus(-c.storing_window);
     q += " AND (time_of_finish IS NULL OR time_of_finish <= " + since +
          " OR NOT EXISTS (SELECT 1 FROM pdr_job_events e JOIN pdr_runs r ON r.token = e.token WHERE e.job_id = "
-         "pdr_model_jobs.id AND e.event = 'finished' AND e.lease_epoch = pdr_model_jobs.lease_epoch AND r.state = "
+         "pdr_model_jobs.id AND e.event IN ('finished', 'replayed') AND e.lease_epoch = pdr_model_jobs.lease_epoch AND "
+         "r.state = "
          "'running' AND r.updated_at > " +
          since + "))";
   }
