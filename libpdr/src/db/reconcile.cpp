@@ -137,9 +137,6 @@ Status SociJobStore::read_jobs(Session& sql, long long model_id, std::vector<Job
   return Status::Ok();
 }
 
-// One job of the grid: done when finished with every output in place (or skipped); queued
-// again when failed, cancelled or missing outputs; a running one of a dead owner on this host
-// has its lease ended (the reaper returns it); the predecessor's running jobs are left to it.
 namespace {
 
 // The species of `wanted` (space-separated) whose onion step the job's recorded outputs do not
@@ -166,6 +163,9 @@ std::pair<std::string, std::string> species_not_run(const std::string& wanted, c
 
 }  // namespace
 
+// One job of the grid: done when finished with every output in place (or skipped); queued
+// again when failed, cancelled or missing outputs; a running one of a dead owner on this host
+// has its lease ended (the reaper returns it); the predecessor's running jobs are left to it.
 Status SociJobStore::reconcile_job(const JobRow& r, long long exact_params, const JobOutputs& files,
                                    const RegisterOptions& options, const std::string& species, RegisterReport* report,
                                    bool* reap_now) {
