@@ -466,6 +466,39 @@ TEST_F(PredecessorTest, ItsMariaDbGridContinuesDespiteItsFloatColumnsAndItsUniqu
   EXPECT_NE(r.out.find("16 finished, 0 failed, 0 pending, 0 running"), std::string::npos) << r.out;
 }
 
+// Three processes opening the predecessor's MariaDB database at once: MySQL's schema changes
+// commit as they go, so one migrates it and creates the job counters while the others wait; none
+// fails on the others' work, the counts are the rows', and only one says it migrated.
+TEST_F(PredecessorTest, ItsMariaDbDatabaseOpenedByThreeProcessesAtOnceIsMigratedOnce) {
+  if (!start_mysql()) GTEST_SKIP() << "no MariaDB";
+  load_dump("dump_after_extend.sql");
+  map_paths();
+  std::vector<std::string> args = {"--config", write_config(), "--model-name", "m1", "--register-only"};
+  args.insert(args.end(), grid16_.begin(), grid16_.end());
+  std::vector<std::pair<pid_t, std::string>> started;
+  for (int i = 0; i < 3; ++i) {
+    const std::string cwd = dir_ / ("p" + std::to_string(i));
+    fs::create_directories(cwd);
+    started.emplace_back(test::start_pdr_run(cwd, args, test::MariaDb::shared().env(database_)), cwd);
+  }
+  int migrated = 0;
+  for (const auto& [pid, cwd] : started) {
+    const auto r = test::finish_pdr_run(pid, cwd);
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.err.find("16 points (0 new), 16 already done"), std::string::npos) << r.err;
+    if (r.err.find("opened a database of the Python pdr_run") != std::string::npos) ++migrated;
+  }
+  EXPECT_EQ(migrated, 1);
+  auto s = session();
+  EXPECT_EQ(jobs(*s, "1 = 1"), 28);
+  long long mismatched = -1;
+  *s << "SELECT COUNT(*) FROM (SELECT status, COUNT(*) AS n FROM pdr_model_jobs WHERE duplicate_key = 0 GROUP BY "
+        "status) r LEFT JOIN (SELECT status, SUM(n) AS n FROM pdr_job_counts GROUP BY status) c ON c.status = "
+        "r.status WHERE c.n IS NULL OR c.n <> r.n",
+      soci::into(mismatched);
+  EXPECT_EQ(mismatched, 0);
+}
+
 // The predecessor's statements of a new model and of an extension, run on a database pdr_run
 // created, and on one it opened, then pdr_run goes on with what they wrote.
 TEST_F(PredecessorTest, ItsWritesSucceedOnASqliteDatabasePdrRunCreatedAndOneItOpened) {

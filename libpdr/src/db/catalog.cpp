@@ -1,4 +1,5 @@
 // What the database has: tables, views, indexes, the job count triggers, the server.
+#include "db/schema_lock.h"
 #include "db/soci_job_store.h"
 
 namespace pdr {
@@ -40,9 +41,14 @@ bool SociJobStore::all_triggers(const std::set<std::string>& present) const {
 // without log_bin_trust_function_creators) leaves pdr_run counting rows for `status` and the
 // progress line: correct, only slower on big grids (doctor says so).
 Status SociJobStore::ensure_counters() {
-  bool created = false;
+  bool created = false, counted = false;
   Status st = transaction("create the job count triggers", [&](Session& sql) {
     counters_note_.clear();
+    created = counted = false;
+    SchemaLock lock(sql, dialect_.mysql);
+    if (lock.active()) {
+      if (Status took = lock.take(); !took.ok()) return took;
+    }
     const auto present = present_triggers(sql);
     if (all_triggers(present)) {  // another process created them (and counted) meanwhile
       counters_live_ = true;
@@ -57,6 +63,12 @@ Status SociJobStore::ensure_counters() {
         sql << t.sql;
       }
       created = true;
+      if (lock.active()) {
+        // Counted before another process may look: it then finds the triggers and the counts.
+        for (const auto& q : recount_sql(dialect_)) sql << q;
+        counted = true;
+        lock.commit_and_release();
+      }
     } catch (const soci::soci_error& e) {
       Status refused = db_error_status(e, "CREATE TRIGGER refused");
       if (refused.kind() == ErrorKind::kTransient || is_connection_lost(refused.code())) throw;
@@ -76,15 +88,15 @@ Status SociJobStore::ensure_counters() {
     return Status::Ok();
   }
   if (!created) return Status::Ok();
-  Status counted = recount();
-  if (counted.ok()) {
-    counted = transaction("let pdr_progress_v read the counters", [&](Session& sql) {
+  Status recounted = counted ? Status::Ok() : recount();
+  if (recounted.ok()) {
+    recounted = transaction("let pdr_progress_v read the counters", [&](Session& sql) {
       replace_progress_view(sql, true);
       return Status::Ok();
     });
   }
-  counters_live_ = counted.ok();
-  return counted;
+  counters_live_ = recounted.ok();
+  return recounted;
 }
 
 // Rewrites the counters from the rows (after the triggers were created, or to repair them).

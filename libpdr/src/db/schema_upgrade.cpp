@@ -1,4 +1,5 @@
 // Creating and upgrading the schema, and taking in rows the predecessor wrote.
+#include "db/schema_lock.h"
 #include "db/soci_job_store.h"
 
 namespace pdr {
@@ -6,26 +7,34 @@ namespace pdr {
 Status SociJobStore::open_schema() {
   Status st = transaction("create or migrate the schema", [&](Session& sql) {
     migration_ = MigrationReport{};
-    const bool versioned = table_exists(sql, "schema_version");
-    if (versioned) {
-      int version = 0;
+    // The version stored, 0 without one; an error when it is newer than this build.
+    int stored = 0;
+    bool versioned = false;
+    auto read_version = [&]() -> Status {
+      stored = 0;
+      versioned = table_exists(sql, "schema_version");
+      if (!versioned) return Status::Ok();
       soci::indicator ind = soci::i_null;
-      sql << "SELECT MAX(version) FROM schema_version", soci::into(version, ind);
-      if (ind == soci::i_ok && version > kSchemaVersion) {
-        return Status::Error(ErrorKind::kPermanent, "the database has schema version " + std::to_string(version) +
+      sql << "SELECT MAX(version) FROM schema_version", soci::into(stored, ind);
+      if (ind != soci::i_ok) stored = 0;
+      if (stored > kSchemaVersion) {
+        return Status::Error(ErrorKind::kPermanent, "the database has schema version " + std::to_string(stored) +
                                                         ", newer than this pdr_run understands (" +
                                                         std::to_string(kSchemaVersion) + "); use a newer pdr_run");
       }
-      // Current: nothing to create or migrate (a start of many workers, or a quick status).
-      if (ind == soci::i_ok && version == kSchemaVersion && schema_complete(sql)) return Status::Ok();
+      return Status::Ok();
+    };
+    // Current: nothing to create or migrate (a start of many workers, or a quick status).
+    if (Status v = read_version(); !v.ok()) return v;
+    if (stored == kSchemaVersion && schema_complete(sql)) return Status::Ok();
+    SchemaLock lock(sql, dialect_.mysql);
+    if (lock.active()) {
+      if (Status took = lock.take(); !took.ok()) return took;
+      // Read again: the process that held the lock may have done it all.
+      if (Status v = read_version(); !v.ok()) return v;
+      if (stored == kSchemaVersion && schema_complete(sql)) return Status::Ok();
     }
     migration_.from_predecessor = !versioned && table_exists(sql, "pdr_model_jobs");
-    int stored = 0;
-    if (versioned) {
-      soci::indicator stored_ind = soci::i_null;
-      sql << "SELECT MAX(version) FROM schema_version", soci::into(stored, stored_ind);
-      if (stored_ind != soci::i_ok) stored = 0;
-    }
     upgrade_tables(sql);
     for (const auto& index : obsolete_indexes()) drop_index(sql, index);
     if (stored < 4) {
@@ -38,6 +47,7 @@ Status SociJobStore::open_schema() {
     if (versioned && stored < 9) replace_old_triggers(sql, stored);
     create_views(sql, stored < kSchemaVersion);
     if (stored < kSchemaVersion) sql << "INSERT INTO schema_version (version) VALUES (" << kSchemaVersion << ")";
+    lock.commit_and_release();
     return Status::Ok();
   });
   for (const auto& key : migration_.unique_keys_skipped) {
@@ -90,6 +100,7 @@ void SociJobStore::upgrade_tables(Session& sql) {
       sql << create_table_sql(table, dialect_);
       continue;
     }
+    if (dialect_.mysql && alter_mysql_table(sql, table)) continue;
     const auto existing = column_info(sql, table.name);
     std::vector<ColumnDef> relax;
     for (const auto& c : table.columns) {
@@ -107,6 +118,40 @@ void SociJobStore::upgrade_tables(Session& sql) {
     }
     if (!relax.empty()) relax_columns(sql, table.name, relax);
   }
+}
+
+// MySQL: the columns to add, widen and relax of one table in a single ALTER TABLE, so a big
+// table of the predecessor is copied once, not once per FLOAT column. False when another process
+// added one of the columns meanwhile (1060): the caller then goes column by column.
+bool SociJobStore::alter_mysql_table(Session& sql, const TableDef& table) {
+  const auto existing = column_info(sql, table.name);
+  std::string clauses;
+  int added = 0, widened = 0;
+  for (const auto& c : table.columns) {
+    auto it = existing.find(lower(c.name));
+    std::string clause;
+    if (it == existing.end()) {
+      clause = "ADD COLUMN " + dialect_.quote(c.name) + " " + c.added_type();
+      ++added;
+    } else if (it->second.type == "float") {
+      clause = "MODIFY COLUMN " + dialect_.quote(c.name) + " DOUBLE";  // nullable, as the predecessor's
+      ++widened;
+    } else if (it->second.not_null && c.type.find("NOT NULL") == std::string::npos) {
+      // NOT NULL of an earlier version on a column the predecessor's inserts leave out.
+      clause = "MODIFY COLUMN " + dialect_.quote(c.name) + " " + c.type;
+    }
+    if (!clause.empty()) clauses += (clauses.empty() ? "" : ", ") + clause;
+  }
+  if (clauses.empty()) return true;
+  try {
+    sql << "ALTER TABLE " + table.name + " " + clauses;
+  } catch (const soci::soci_error& e) {
+    if (db_error_status(e, "").code() != 1060) throw;
+    return false;
+  }
+  migration_.columns_added += added;
+  migration_.columns_widened += widened;
+  return true;
 }
 
 // (Re)creates the monitoring views when the schema `changed` or one of them is missing.
@@ -296,7 +341,49 @@ void SociJobStore::adopt_rows(Session& sql, long long model) {
           AdoptedJob{as_integer(row, 0), row.get<std::string>(3), as_integer(row, 4) != 0});
     }
   }
-  for (const auto& [key, jobs] : groups) classify_jobs(sql, key.first, key.second, jobs);
+  if (groups.empty()) return;
+  // The job each name already has. A few names (the predecessor's writes into a database of
+  // pdr_run) are looked up by the unique key; many (a whole database of the predecessor, read
+  // before its keys exist) in one pass, not one scan per name.
+  std::map<std::pair<long long, std::string>, AdoptedJob> current;
+  const std::string current_sql =
+      "SELECT id, COALESCE(model_name_id, 0), model_job_name, COALESCE(status, ''), CASE WHEN token IS NULL THEN 0 "
+      "ELSE 1 END FROM pdr_model_jobs WHERE duplicate_key = 0 AND model_name_id IS NOT NULL";
+  auto take_current = [&](const soci::row& row) {
+    std::pair<long long, std::string> key{as_integer(row, 1), row.get<std::string>(2)};
+    if (groups.count(key) != 0) {
+      current[key] = AdoptedJob{as_integer(row, 0), row.get<std::string>(3), as_integer(row, 4) != 0};
+    }
+  };
+  if (groups.size() > 100) {
+    soci::rowset<soci::row> rs = (sql.prepare << current_sql + of_model);
+    for (const auto& row : rs) take_current(row);
+  } else {
+    for (const auto& [key, jobs] : groups) {
+      if (key.first == 0) continue;
+      soci::rowset<soci::row> rs = (sql.prepare << current_sql + " AND model_name_id = :m AND model_job_name = :n",
+                                    soci::use(key.first), soci::use(key.second));
+      for (const auto& row : rs) take_current(row);
+    }
+  }
+  AdoptedIds ids;
+  for (const auto& [key, jobs] : groups) {
+    auto it = current.find(key);
+    classify_jobs(key.first, jobs, it == current.end() ? nullptr : &it->second, ids);
+  }
+  // Conditional, so a row another process classified meanwhile keeps its class.
+  auto mark = [&](const std::vector<long long>& rows, const std::string& set, const std::string& unless) {
+    for (size_t at = 0; at < rows.size(); at += 500) {
+      std::string list;
+      for (size_t i = at; i < std::min(rows.size(), at + 500); ++i) {
+        list += (list.empty() ? "" : ", ") + std::to_string(rows[i]);
+      }
+      sql << "UPDATE pdr_model_jobs SET duplicate_key = " + set + " WHERE id IN (" + list + ") AND " + unless;
+    }
+  };
+  mark(ids.gave_way, "id", "duplicate_key = 0");
+  mark(ids.kept, "0", "duplicate_key IS NULL");
+  mark(ids.duplicates, "id", "duplicate_key IS NULL");
 }
 
 // Parameter rows without an identity hash get one; a repeat of a row the model has is marked.
@@ -312,7 +399,14 @@ void SociJobStore::adopt_parameter_rows(Session& sql, const std::string& of_mode
     for (const auto& row : rs) params.push_back(Row{as_integer(row, 0), as_integer(row, 1)});
   }
   std::map<long long, std::unordered_set<std::string>> hashes;  // per model, loaded once
-  for (const auto& p : params) {
+  std::map<long long, ParameterValues> batch;                   // read 500 rows at a time
+  for (size_t i = 0; i < params.size(); ++i) {
+    const Row& p = params[i];
+    if (batch.count(p.id) == 0) {
+      std::vector<long long> next;
+      for (size_t j = i; j < std::min(params.size(), i + 500); ++j) next.push_back(params[j].id);
+      batch = parameter_rows(sql, next);
+    }
     auto known = hashes.find(p.model);
     if (known == hashes.end()) {
       known = hashes.emplace(p.model, std::unordered_set<std::string>{}).first;
@@ -322,7 +416,7 @@ void SociJobStore::adopt_parameter_rows(Session& sql, const std::string& of_mode
                                                       : "model_name_id IS NULL"));
       for (const auto& h : rs) known->second.insert(h);
     }
-    ParameterValues values = parameter_rows(sql, {p.id})[p.id];
+    ParameterValues values = std::move(batch[p.id]);
     for (const auto& spec : parameter_specs()) {
       if (spec.role == ParamRole::Comment) values.erase(spec.name);
     }
@@ -353,30 +447,20 @@ bool better(const SociJobStore::AdoptedJob& a, const SociJobStore::AdoptedJob& b
 }  // namespace
 
 // The unclassified rows of one (model, job name): the best is the job unless pdr_run already has
-// one that it does not give way to; the others are kept as duplicates.
-void SociJobStore::classify_jobs(Session& sql, long long model, const std::string& name,
-                                 const std::vector<AdoptedJob>& jobs) {
+// one (`current`) that it does not give way to; the others are kept as duplicates.
+void SociJobStore::classify_jobs(long long model, const std::vector<AdoptedJob>& jobs, const AdoptedJob* current,
+                                 AdoptedIds& ids) {
   const AdoptedJob* best = nullptr;
   for (const auto& j : jobs) {
     if (best == nullptr || better(j, *best)) best = &j;
   }
-  std::optional<AdoptedJob> current;
-  if (model > 0) {
-    soci::rowset<soci::row> rs =
-        (sql.prepare << "SELECT id, COALESCE(status, ''), CASE WHEN token IS NULL THEN 0 ELSE 1 END FROM "
-                        "pdr_model_jobs WHERE model_name_id = :m AND model_job_name = :n AND duplicate_key = 0",
-         soci::use(model), soci::use(name));
-    for (const auto& row : rs)
-      current = AdoptedJob{as_integer(row, 0), row.get<std::string>(1), as_integer(row, 2) != 0};
-  }
   const AdoptedJob* keep = best;
-  if (current) {
+  if (current != nullptr) {
     const JobState now = state_of_word(current->status);
     const bool gives_way =
         rank(*best) == 2 && now != JobState::Finished && now != JobState::Skipped && now != JobState::Running;
     if (gives_way) {
-      sql << "UPDATE pdr_model_jobs SET duplicate_key = id WHERE id = :id AND duplicate_key = 0",
-          soci::use(current->id);
+      ids.gave_way.push_back(current->id);
       ++migration_.duplicate_jobs;
     } else {
       keep = nullptr;
@@ -386,9 +470,9 @@ void SociJobStore::classify_jobs(Session& sql, long long model, const std::strin
   }
   for (const auto& j : jobs) {
     if (&j == keep) {
-      sql << "UPDATE pdr_model_jobs SET duplicate_key = 0 WHERE id = :id AND duplicate_key IS NULL", soci::use(j.id);
+      ids.kept.push_back(j.id);
     } else {
-      sql << "UPDATE pdr_model_jobs SET duplicate_key = id WHERE id = :id AND duplicate_key IS NULL", soci::use(j.id);
+      ids.duplicates.push_back(j.id);
       ++migration_.duplicate_jobs;
     }
   }

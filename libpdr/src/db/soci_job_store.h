@@ -301,6 +301,7 @@ class SociJobStore : public JobStore {
                                         const std::map<std::string, long long>* words);
   std::vector<RunRecord> run_records(Session& sql, long long model_id);
   PredictionCheck prediction_check(Session& sql, long long model_id);
+  bool alter_mysql_table(Session& sql, const TableDef& table);
   void upgrade_tables(Session& sql);
   void replace_old_triggers(Session& sql, int stored);
   void create_views(Session& sql, bool changed);
@@ -329,7 +330,11 @@ class SociJobStore : public JobStore {
   };
 
  private:
-  void classify_jobs(Session& sql, long long model, const std::string& name, const std::vector<AdoptedJob>& jobs);
+  // What adopt_rows writes: jobs that give way to a finished row, the rows kept as the job, duplicates.
+  struct AdoptedIds {
+    std::vector<long long> gave_way, kept, duplicates;
+  };
+  void classify_jobs(long long model, const std::vector<AdoptedJob>& jobs, const AdoptedJob* current, AdoptedIds& ids);
 
   // Groups of one (model, job name) with more than one job: their jobs are classified again.
   void unmark_name_clashes(Session& sql);
