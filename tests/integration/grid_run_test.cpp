@@ -510,6 +510,20 @@ TEST_F(GridRunTest, ARelativeRecordedModelPathIsTheSamePlace) {
   auto other = run({"--model-name", "rel", "--dens", "30", "--chi", "10"});
   EXPECT_EQ(other.code, 2) << other.err;
   EXPECT_NE(other.err.find("already stores its outputs in elsewhere/rel"), std::string::npos) << other.err;
+  // Refused before anything is made in the storage it names: by a run and by a worker.
+  std::string cfg = test::read_text(dir_ / "cfg.yaml");
+  cfg.replace(cfg.find("base_dir: store"), 15, "base_dir: newstore");
+  test::write_text(dir_ / "new.yaml", cfg);
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--config", dir_ / "new.yaml", "--model-name", "rel", "--dens", "30", "--chi", "10"},
+        std::vector<std::string>{"worker", "--config", dir_ / "new.yaml", "--model-name", "rel"}}) {
+    auto refused = test::run_pdr_run(dir_.path(), args, env());
+    EXPECT_EQ(refused.code, 2) << refused.err;
+    EXPECT_NE(refused.err.find("already stores its outputs in elsewhere/rel, not " + (dir_ / "newstore/rel")),
+              std::string::npos)
+        << refused.err;
+    EXPECT_FALSE(fs::exists(dir_ / "newstore")) << args.front();
+  }
 }
 
 TEST_F(GridRunTest, AChangedNonGridParameterIsANewPointNotASkip) {

@@ -19,6 +19,7 @@
 #include <set>
 #include <thread>
 
+#include "pdr/storage.h"
 #include "support/grid_run.h"
 #include "support/history_check.h"
 #include "support/run_binary.h"
@@ -367,6 +368,69 @@ TEST_F(NoJobLostTest, AFullStorageDiskStopsClaimingAndLeavesNoOutputUnderAFinalN
     if (e.is_regular_file()) {
       EXPECT_EQ(e.path().filename(), "filler") << "left behind: " << e.path();
     }
+  }
+}
+
+// A run killed between recording a finish and renaming its outputs (SIGKILL, its node gone)
+// leaves them under their staged names: the job says finished, its outputs are not where it
+// says. The next process of the model, a bare worker included, gives them their names: nothing
+// runs again. A run that may still be renaming them (its process alive) is left alone.
+TEST_F(NoJobLostTest, OutputsAKilledRunLeftStagedTakeTheirNamesAtTheNextStart) {
+  write_config("");
+  auto r = run_within(60, {"--model-name", "st", "--dens", "30", "40", "--chi", "10"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const size_t starts = count_starts(dir_ / "trace");
+  soci::session db(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
+  // The job's recorded outputs back under the staged names of its attempt.
+  auto stage = [&](const std::string& job) {
+    std::string token;
+    long long epoch = 0, id = 0;
+    db << "SELECT j.id, e.token, e.lease_epoch FROM pdr_model_jobs j JOIN pdr_job_events e ON e.job_id = j.id AND "
+          "e.event = 'finished' WHERE j.model_job_name = :n",
+        soci::use(job), soci::into(id), soci::into(token), soci::into(epoch);
+    std::vector<std::string> paths;
+    soci::rowset<std::string> rs = (db.prepare << "SELECT path FROM job_files WHERE job_id = :i", soci::use(id));
+    for (const auto& p : rs) paths.push_back(p);
+    EXPECT_GT(paths.size(), 5u);
+    for (const auto& p : paths) fs::rename(p, staged_path(p, token.substr(0, 12) + "-" + std::to_string(epoch)));
+    return paths;
+  };
+  auto all_there = [](const std::vector<std::string>& paths) {
+    for (const auto& p : paths) {
+      if (!fs::is_regular_file(p)) return false;
+    }
+    return true;
+  };
+  const auto first = stage("100_30_-10_10_00");
+  // Its run still says it runs, from a process of this host that is alive: left alone.
+  db << "UPDATE pdr_runs SET state = 'running', pid = " + std::to_string(getpid()) +
+            ", updated_at = " + "datetime('now')";
+  auto live = run_within(60, {"worker", "--model-name", "st"});
+  EXPECT_EQ(live.code, 0) << live.err;
+  EXPECT_FALSE(fs::exists(first.front())) << live.err;
+  // Its process is gone: the next worker gives the outputs their names.
+  const pid_t gone = fork();
+  if (gone == 0) _exit(0);
+  waitpid(gone, nullptr, 0);
+  db << "UPDATE pdr_runs SET pid = " + std::to_string(gone);
+  auto w = run_within(60, {"worker", "--model-name", "st"});
+  EXPECT_EQ(w.code, 0) << w.err;
+  EXPECT_TRUE(all_there(first)) << w.err;
+  EXPECT_NE(w.err.find(std::to_string(first.size()) +
+                       " outputs of 1 job finished by runs that ended before renaming them now have their names"),
+            std::string::npos)
+      << w.err;
+  // A run of another host marked lost (silent for a lease): the same, at a registration too.
+  const auto second = stage("100_40_-10_10_00");
+  db << "UPDATE pdr_runs SET state = 'lost', host = 'elsewhere'";
+  auto again = run_within(60, {"--model-name", "st", "--dens", "30", "40", "--chi", "10"});
+  EXPECT_EQ(again.code, 0) << again.err;
+  EXPECT_TRUE(all_there(second)) << again.err;
+  EXPECT_NE(again.out.find("0 finished, 0 failed, 2 already done"), std::string::npos) << again.out;
+  EXPECT_EQ(count_starts(dir_ / "trace"), starts) << "nothing ran again";
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished' AND attempts = 1"), 2);
+  for (const auto& e : fs::recursive_directory_iterator(dir_ / "store/st")) {
+    EXPECT_NE(e.path().filename().string().front(), '.') << "left staged: " << e.path();
   }
 }
 

@@ -90,6 +90,7 @@ class GridRun {
   const std::chrono::steady_clock::time_point created_ = std::chrono::steady_clock::now();
   Result<std::unique_ptr<WorkArea>> open_work_area(const Owner& owner) const;
   void record_run(const Owner& owner, const std::string& state);
+  void settle_unsettled_finishes(long long model_id);
   std::unique_ptr<JobExecutor> executor(const Owner& owner, WorkArea& area, ActiveJobs& active, StopSignal& stop);
   void log_end(const RunSummary& summary, const Journal& journal) const;
 

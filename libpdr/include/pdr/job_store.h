@@ -150,6 +150,15 @@ struct Backlog {
   long long running = 0;   // running jobs of every owner, this process's included
 };
 
+// A finish recorded by a run that ended without a word, with the outputs it recorded (final
+// paths); the copies of that attempt were staged under the tag of `token` and `epoch`.
+struct UnsettledFinish {
+  long long job_id = 0;
+  std::string token;
+  long long epoch = 0;
+  std::vector<StoredFile> files;
+};
+
 // What a registration asks of the world outside the database (both required: the store itself
 // looks at nothing but its tables).
 struct RegisterOptions {
@@ -283,6 +292,16 @@ class JobStore {
   virtual Result<bool> knows_owner(const std::string& token) {
     (void)token;
     return true;
+  }
+  // Finishes that runs of the model which ended without a word (marked lost, silent for a lease,
+  // or a process of this host that is gone: `gone`, see process_gone) recorded in their last
+  // lease and a minute before, still finished under that lease: only a finish being stored when
+  // its run ended can have outputs left under their staged names.
+  virtual Result<std::vector<UnsettledFinish>> unsettled_finishes(
+      long long model_id, const std::function<bool(const std::string& host, long long pid)>& gone) {
+    (void)model_id;
+    (void)gone;
+    return std::vector<UnsettledFinish>{};
   }
 
   // --- reports (read-only) ---

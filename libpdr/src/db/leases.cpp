@@ -111,4 +111,58 @@ Result<long long> SociJobStore::reap_expired() {
   return n;
 }
 
+Result<std::vector<UnsettledFinish>> SociJobStore::unsettled_finishes(
+    long long model_id, const std::function<bool(const std::string& host, long long pid)>& gone) {
+  std::vector<UnsettledFinish> out;
+  Status st = read("read the last finishes of runs that ended without a word", [&](Session& sql) {
+    out.clear();
+    struct Run {
+      std::string token;
+      long long silent;  // seconds since it last said it runs
+    };
+    std::vector<Run> ended;
+    for_each_row<std::string, std::string, long long, std::string, long long>(
+        sql,
+        "SELECT token, COALESCE(host, ''), COALESCE(pid, 0), state, COALESCE(" + dialect_.seconds_since("updated_at") +
+            ", " + dialect_.seconds_since("started_at") +
+            ") FROM pdr_runs WHERE model_name_id = :m AND state IN ('lost', 'running')",
+        std::tie(model_id),
+        [&](const std::string& token, const std::string& host, long long pid, const std::string& state,
+            long long silent) {
+          if (state == "lost" || silent > policy_.lease_seconds || gone(host, pid)) ended.push_back(Run{token, silent});
+        });
+    // Its finishes of its last lease and a minute before (a finish is renamed right after it is
+    // recorded), by their events, still finished under that lease.
+    std::map<long long, size_t> at;  // job id -> its place in out
+    for (const auto& run : ended) {
+      for_each_row<long long, long long>(
+          sql,
+          "SELECT e.job_id, e.lease_epoch FROM pdr_job_events e JOIN pdr_model_jobs j ON j.id = e.job_id WHERE "
+          "e.model_name_id = :m AND e.at >= " +
+              dialect_.now_plus(-(run.silent + policy_.lease_seconds + 60)) +
+              " AND e.token = :t AND e.event IN ('finished', 'replayed') AND j.status = 'finished' AND "
+              "j.duplicate_key = 0 AND j.lease_epoch = e.lease_epoch",
+          std::tie(model_id, run.token), [&](long long id, long long epoch) {
+            if (at.count(id) != 0) return;
+            at[id] = out.size();
+            out.push_back(UnsettledFinish{id, run.token, epoch, {}});
+          });
+    }
+    if (at.empty()) return Status::Ok();
+    std::string ids;
+    for (const auto& [id, place] : at) ids += (ids.empty() ? "" : ", ") + std::to_string(id);
+    for_each_row<long long, std::string, std::string, std::string, long long>(
+        sql,
+        "SELECT job_id, kind, path, COALESCE(sha256_sum, ''), COALESCE(file_size, 0) FROM job_files WHERE job_id IN (" +
+            ids + ") ORDER BY id",
+        std::tie(),
+        [&](long long job, const std::string& kind, const std::string& path, const std::string& sum, long long size) {
+          out[at[job]].files.push_back(StoredFile{kind, path, sum, size, "", ""});
+        });
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
 }  // namespace pdr

@@ -196,6 +196,48 @@ SettleOutputs settle_outputs(Storage& storage, JobStore& job_store) {
   };
 }
 
+// A run that ended without a word (SIGKILL, its node gone) between recording a finish and
+// renaming its outputs left them under their staged names: the job says finished, its outputs
+// are not where it says. Where the staged copy of that attempt is there and the final name is
+// free, it takes the name now, and its checksum is checked; what cannot be mended so is left to
+// the registration and verify, which run such a job again.
+void GridRun::settle_unsettled_finishes(long long model_id) {
+  auto left = store_->unsettled_finishes(model_id, process_gone);
+  if (!left.ok()) {
+    spdlog::warn("could not look for outputs left staged by runs that ended: {}", left.status().message());
+    return;
+  }
+  long long jobs = 0, files = 0;
+  for (const auto& finish : left.value()) {
+    const std::string tag = finish.token.substr(0, 12) + "-" + std::to_string(finish.epoch);
+    std::vector<StoredFile> staged;
+    for (const auto& f : finish.files) {
+      if (storage_->exists(f.path)) continue;
+      StoredFile s = f;
+      s.staged_path = staged_path(f.path, tag);
+      if (storage_->exists(s.staged_path)) staged.push_back(std::move(s));
+    }
+    if (staged.empty()) continue;
+    if (Status st = storage_->promote(staged); !st.ok()) {
+      spdlog::warn("[job {}] outputs left staged by a run that ended could not take their names: {}", finish.job_id,
+                   st.message());
+      continue;
+    }
+    for (const auto& f : staged) {
+      if (std::string why = storage_->check(f); !why.empty()) {
+        spdlog::warn("[job {}] an output left staged by a run that ended does not match its record: {}", finish.job_id,
+                     why);
+      }
+    }
+    ++jobs;
+    files += static_cast<long long>(staged.size());
+  }
+  if (jobs > 0) {
+    spdlog::info("{} of {} finished by runs that ended before renaming them now have their names",
+                 count_text(files, "output"), count_text(jobs, "job"));
+  }
+}
+
 GridRun::GridRun(Settings settings, JobPlan job_plan)
     : settings_(std::move(settings)), job_plan_(std::move(job_plan)) {}
 
@@ -238,6 +280,18 @@ Status GridRun::open(const StopSignal& stop) {
   // Relative paths resolve against the directory pdr_run was started in: a run started from
   // the wrong one is noticed here, before it computes a grid again.
   if (new_file) spdlog::info("created a new job database at {}", s.database.path);
+  // A model whose outputs are stored elsewhere is refused before a directory is made here (a
+  // worker too, which registers nothing).
+  auto model = store_->find_model(s.pdr.model_name);
+  if (!model.ok()) return model.status();
+  if (model->has_value()) {
+    auto elsewhere = store_->stored_elsewhere(s.pdr.model_name, job_plan_.model_path);
+    if (!elsewhere.ok()) return elsewhere.status();
+    if (!elsewhere->empty()) {
+      return Status::Usage("model '" + s.pdr.model_name + "' already stores its outputs in " + elsewhere.value() +
+                           ", not " + job_plan_.model_path + "; use that storage.base_dir or another --model-name");
+    }
+  }
   auto storage = open_storage(s.storage, job_plan_.model_path, job_plan_.child_env);
   if (!storage.ok()) return storage.status();
   storage_ = std::move(storage.value());
@@ -257,6 +311,8 @@ Status GridRun::open(const StopSignal& stop) {
                    s.run.journal_dir);
     }
   }
+  // Before a registration could take such a finish for lost outputs and run it again.
+  if (model->has_value()) settle_unsettled_finishes(**model);
   return Status::Ok();
 }
 
@@ -492,6 +548,8 @@ RunSummary GridRun::work(StopSignal& stop, const std::function<void()>& starting
       options);
   jobs.reset();
   progress.reset();
+  // Runs found ended while this one worked.
+  if (!summary.interrupted && summary.fatal.ok()) settle_unsettled_finishes(model_id_);
   // A run that a host failure stopped (a full disk) ends as failed, when the database answered
   // at the end (model_states were read); one whose database failed keeps saying it runs until
   // the next process that reaps leases marks it lost.
