@@ -62,6 +62,24 @@ TEST(SettingsTest, TextsLongerThanTheirColumnsAreRefusedBeforeAnythingIsWritten)
   EXPECT_TRUE(build_settings(fits, "/", 2).ok());
 }
 
+TEST(SettingsTest, AGridValueIsRefusedWithTheFileAndLineItCameFrom) {
+  Config c = base_config();
+  ASSERT_TRUE(c.apply_yaml("model_parameters:\n  dens: [30, 1e1]\n", "cfg.yaml").ok());
+  auto s = build_settings(c, "/", 2);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("model_parameters.dens (from cfg.yaml:2): dens value '1e1' is not a plain"),
+            std::string::npos)
+      << s.status().message();
+  Config metal = base_config();
+  ASSERT_TRUE(metal.apply_yaml("model_parameters:\n  metal: [\"-100\"]\n", "cfg.yaml").ok());
+  auto negative = build_settings(metal, "/", 2);
+  ASSERT_FALSE(negative.ok());
+  EXPECT_NE(
+      negative.status().message().find("model_parameters.metal (from cfg.yaml:2): metal value '-100' is negative"),
+      std::string::npos)
+      << negative.status().message();
+}
+
 TEST(SettingsTest, ParallelWorkersDefaultToCoresMinusReserved) {
   Config c = base_config();
   ASSERT_TRUE(c.set_scalar("run.parallel", "true", "--parallel").ok());

@@ -56,6 +56,12 @@ TEST(GridValueTest, EncodingIsTenLog10ExceptMetalInPercent) {
   EXPECT_NEAR(parse_grid_value(Axis::Dens, "3.0")->physical, 1.99526, 1e-5);
   EXPECT_DOUBLE_EQ(parse_grid_value(Axis::Metal, "100")->physical, 1.0);
   EXPECT_DOUBLE_EQ(parse_grid_value(Axis::Metal, "50")->physical, 0.5);
+  // A metallicity in percent of solar cannot be negative (the 10*log10 axes can).
+  auto negative = parse_grid_value(Axis::Metal, "-100");
+  ASSERT_FALSE(negative.ok());
+  EXPECT_EQ(negative.status().message(),
+            "metal value '-100' is negative (the metallicity in percent of solar, such as 100 or 50)");
+  EXPECT_TRUE(parse_grid_value(Axis::Metal, "-0")->physical == 0.0);
 }
 
 TEST(GridValueTest, RtotMatchesThePredecessor) {

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <set>
 
+#include "pdr/grid_value.h"
 #include "pdr/parameters.h"
 #include "util/text.h"
 
@@ -221,6 +222,16 @@ Status read_model(const Config& c, Settings& s) {
   m.dens = c.list("model_parameters.dens");
   m.mass = c.list("model_parameters.mass");
   m.chi = c.list("model_parameters.chi");
+  // Each grid value checked where it was given (a file and line, or a flag).
+  for (auto [axis, key, values] : {std::tuple{Axis::Metal, "model_parameters.metal", &m.metal},
+                                   std::tuple{Axis::Dens, "model_parameters.dens", &m.dens},
+                                   std::tuple{Axis::Mass, "model_parameters.mass", &m.mass},
+                                   std::tuple{Axis::Chi, "model_parameters.chi", &m.chi}}) {
+    for (const auto& text : *values) {
+      if (auto v = parse_grid_value(axis, text); !v.ok())
+        return Status::Usage(where(key) + ": " + v.status().message());
+    }
+  }
   m.species = c.list("model_parameters.species");
   m.alpha = c.str("model_parameters.alpha");
   m.rcore = c.str("model_parameters.rcore");

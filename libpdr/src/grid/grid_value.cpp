@@ -50,6 +50,10 @@ Result<GridValue> parse_grid_value(Axis axis, const std::string& text) {
   while (!frac_part.empty() && frac_part.back() == '0') frac_part.pop_back();
   const bool zero = int_part == "0" && frac_part.empty();
   if (zero) negative = false;
+  if (axis == Axis::Metal && negative) {
+    return Status::Usage("metal value '" + printable(text) +
+                         "' is negative (the metallicity in percent of solar, such as 100 or 50)");
+  }
 
   GridValue v;
   if (frac_part.empty()) {
