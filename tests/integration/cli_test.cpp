@@ -53,6 +53,16 @@ TEST(CliTest, UnknownFlagIsOneLineAndExitTwo) {
   EXPECT_EQ(lines(r.err), 1u) << r.err;
   EXPECT_NE(r.err.find("--frobnicate"), std::string::npos) << r.err;
   EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
+  // Words a subcommand does not take, in the order typed; a number too large for its flag.
+  auto extra = test::run_pdr_run(dir.path(), {"worker", "--dens", "30", "--chi", "10"});
+  EXPECT_EQ(extra.code, 2);
+  EXPECT_EQ(extra.err, "pdr_run: arguments not expected here: --dens 30 --chi 10 (see pdr_run --help)\n");
+  auto big = test::run_pdr_run(dir.path(), {"--workers", "99999999999", "--dens", "30", "--dry-run"});
+  EXPECT_EQ(big.code, 2);
+  EXPECT_EQ(big.err,
+            "pdr_run: --workers = 99999999999: not a value this flag takes (too large, or not a number; see pdr_run "
+            "--help)\n");
+  EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
 }
 
 TEST(CliTest, BadConfigIsOneLineWithFileLineAndSuggestion) {
@@ -85,6 +95,24 @@ TEST(CliTest, MissingBaseDirectoryIsNamed) {
   auto r = test::run_pdr_run(dir.path(), {"--model-name", "m"}, {"PDR_BASE_DIR=/nonexistent/base"});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("pdr.base_dir: /nonexistent/base is not a directory"), std::string::npos) << r.err;
+}
+
+TEST(CliTest, APdrVariablePdrRunDoesNotReadIsNamed) {
+  test::TempDir dir;
+  auto r = test::run_pdr_run(
+      dir.path(), {"--model-name", "m", "--dens", "30", "--dry-run"},
+      {kBase, "PDR_DB_PASWORD=secret-value", "PDR_STORAGE_USE_MOUNT=true", "PDR_MOCK_TRACE=" + (dir / "trace")});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("# note: environment PDR_DB_PASWORD is set: ignored, pdr_run does not read it (did you mean "
+                       "'PDR_DB_PASSWORD'?)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("# note: environment PDR_STORAGE_USE_MOUNT is set: ignored, mounted remotes are not used"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("PDR_MOCK_TRACE"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("secret-value"), std::string::npos) << r.out;
+  EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
 }
 
 TEST(CliTest, DryRunPrintsMergedConfigAndJobsAndWritesNothing) {

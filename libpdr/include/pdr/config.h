@@ -24,6 +24,8 @@ struct SettingValue {
 // Looks up an environment variable; injected so tests never touch the real environment.
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 EnvLookup process_environment();
+// The names of the variables of this process's environment.
+std::vector<std::string> environment_names();
 
 class Config {
  public:
@@ -35,6 +37,9 @@ class Config {
   Status apply_yaml_file(const std::string& path);
   // Layers the PDR_* variables (the predecessor's names) over the current values.
   Status apply_environment(const EnvLookup& env);
+  // A note for each PDR_* name of `names` (the variables set) that pdr_run does not read: a
+  // misspelled one, or one the predecessor read and pdr_run has no use for.
+  void note_unread_variables(const std::vector<std::string>& names);
   // Layers one command-line value; `flag` names it in errors.
   Status set_scalar(const std::string& key, const std::string& value, const std::string& flag);
   Status set_list(const std::string& key, const std::vector<std::string>& values, const std::string& flag);

@@ -315,7 +315,17 @@ std::optional<int> CommandLine::parse(int argc, const char* const* argv, std::os
         ((argc >= 2 && extras.front() == argv[1]) || !nearest_subcommand(extras.front()).empty())) {
       return unknown_subcommand(extras.front(), err);
     }
-    err << "pdr_run: " << e.what() << " (see pdr_run --help)\n";
+    std::string words;
+    for (const auto& w : app.remaining(true)) words += (words.empty() ? "" : " ") + w;
+    err << "pdr_run: " << (words.empty() ? std::string(e.what()) : "arguments not expected here: " + words)
+        << " (see pdr_run --help)\n";
+    return kExitUsage;
+  } catch (const CLI::ConversionError& e) {
+    // CLI11 says "Could not convert: --workers = 99999999999".
+    std::string what = e.what();
+    const std::string prefix = "Could not convert: ";
+    if (what.rfind(prefix, 0) == 0) what = what.substr(prefix.size());
+    err << "pdr_run: " << what << ": not a value this flag takes (too large, or not a number; see pdr_run --help)\n";
     return kExitUsage;
   } catch (const CLI::ParseError& e) {
     err << "pdr_run: " << e.what() << " (see pdr_run --help)\n";

@@ -103,6 +103,7 @@ Result<Config> load_config(const CliOptions& o, const EnvLookup& env) {
     if (Status st = c.apply_yaml_file(o.config_file); !st.ok()) return st;
   }
   if (Status st = c.apply_environment(env); !st.ok()) return st;
+  c.note_unread_variables(environment_names());
   if (Status st = apply_scalar_flags(o, c); !st.ok()) return st;
   if (Status st = apply_list_flags(o, c); !st.ok()) return st;
   if (Status st = check_flag_needs(o, c); !st.ok()) return st;

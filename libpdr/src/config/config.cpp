@@ -2,6 +2,7 @@
 #include "util/text.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <yaml-cpp/yaml.h>
 
@@ -37,6 +38,35 @@ EnvLookup process_environment() {
     if (v == nullptr) return std::nullopt;
     return std::string(v);
   };
+}
+
+std::vector<std::string> environment_names() {
+  std::vector<std::string> names;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    names.push_back(entry.substr(0, entry.find('=')));
+  }
+  return names;
+}
+
+void Config::note_unread_variables(const std::vector<std::string>& names) {
+  std::vector<std::string> known;
+  for (const auto& spec : setting_specs()) known.insert(known.end(), spec.env.begin(), spec.env.end());
+  for (const auto& name : names) {
+    if (name.rfind("PDR_", 0) != 0 || std::find(known.begin(), known.end(), name) != known.end()) continue;
+    // Set by pdr_run for the programs it starts, by the mock model's tests, or the predecessor's tests.
+    if (name.rfind("PDR_JOB_", 0) == 0 || name.rfind("PDR_MOCK_", 0) == 0 || name.rfind("PDR_TEST_", 0) == 0 ||
+        name == "PDR_SSH_PASSWORD") {
+      continue;
+    }
+    std::string why = "pdr_run does not read it";
+    if (name == "PDR_STORAGE_USE_MOUNT") {
+      why = "mounted remotes are not used; outputs go through storage.type (local, rclone or sftp)";
+    } else {
+      why += suggestion(name, known);
+    }
+    notes_.push_back("environment " + name + " is set: ignored, " + why);
+  }
 }
 
 Result<Config> Config::Defaults() {
