@@ -93,9 +93,9 @@ std::string network_filesystem(const std::string& path) {
 // The job counters `status` reads: kept by the triggers, and equal to the rows.
 void check_counters(JobStore& store, const ServerInfo& info, const DatabaseSettings& db, Report& report) {
   if (!info.job_counters) {
-    report.warn("job counts", std::string("no count triggers on pdr_model_jobs: status and the progress line count "
-                                          "the rows (slow on big grids); a run as a user allowed to CREATE "
-                                          "TRIGGER creates them") +
+    report.warn("job counts", std::string("no count triggers on pdr_model_jobs, or none counted yet: status and the "
+                                          "progress line count the rows (slow on big grids); a run as a user "
+                                          "allowed to CREATE TRIGGER creates and counts them") +
                                   (db.type == "mysql" ? " (with binary logging the server also needs "
                                                         "log_bin_trust_function_creators=1)"
                                                       : ""));

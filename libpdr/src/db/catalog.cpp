@@ -29,6 +29,14 @@ std::set<std::string> SociJobStore::present_triggers(Session& sql) {
   return names;
 }
 
+bool SociJobStore::counted(Session& sql) {
+  if (!table_exists(sql, "pdr_job_counts")) return false;
+  long long n = 0;
+  sql << "SELECT COUNT(*) FROM pdr_job_counts WHERE model_name_id = 0 AND status = '" + std::string(kCountedMark) + "'",
+      soci::into(n);
+  return n > 0;
+}
+
 bool SociJobStore::all_triggers(const std::set<std::string>& present) const {
   for (const auto& t : schema_triggers(dialect_)) {
     if (present.count(t.name) == 0) return false;
@@ -41,16 +49,22 @@ bool SociJobStore::all_triggers(const std::set<std::string>& present) const {
 // without log_bin_trust_function_creators) leaves pdr_run counting rows for `status` and the
 // progress line: correct, only slower on big grids (doctor says so).
 Status SociJobStore::ensure_counters() {
-  bool created = false, counted = false;
+  bool created = false, counted_now = false;
   Status st = transaction("create the job count triggers", [&](Session& sql) {
     counters_note_.clear();
-    created = counted = false;
+    created = counted_now = false;
     SchemaLock lock(sql, dialect_.mysql);
     if (lock.active()) {
       if (Status took = lock.take(); !took.ok()) return took;
     }
     const auto present = present_triggers(sql);
-    if (all_triggers(present)) {  // another process created them (and counted) meanwhile
+    if (all_triggers(present)) {
+      // Another process created them and counted meanwhile; or one created them and ended
+      // before it counted: count now.
+      if (!counted(sql)) {
+        for (const auto& q : recount_sql(dialect_)) sql << q;
+        spdlog::info("the job counters had no count on record: counted the jobs");
+      }
       counters_live_ = true;
       return Status::Ok();
     }
@@ -63,12 +77,12 @@ Status SociJobStore::ensure_counters() {
         sql << t.sql;
       }
       created = true;
-      if (lock.active()) {
-        // Counted before another process may look: it then finds the triggers and the counts.
-        for (const auto& q : recount_sql(dialect_)) sql << q;
-        counted = true;
-        lock.commit_and_release();
-      }
+      // Counted with them: in their transaction (SQLite, PostgreSQL), or under the lock
+      // (MySQL, whose CREATE TRIGGER commits at once): another process finds both or waits, and
+      // triggers without the mark of a count are counted by the next process.
+      for (const auto& q : recount_sql(dialect_)) sql << q;
+      counted_now = true;
+      lock.commit_and_release();
     } catch (const soci::soci_error& e) {
       Status refused = db_error_status(e, "CREATE TRIGGER refused");
       if (refused.kind() == ErrorKind::kTransient || is_connection_lost(refused.code())) throw;
@@ -88,7 +102,7 @@ Status SociJobStore::ensure_counters() {
     return Status::Ok();
   }
   if (!created) return Status::Ok();
-  Status recounted = counted ? Status::Ok() : recount();
+  Status recounted = counted_now ? Status::Ok() : recount();
   if (recounted.ok()) {
     recounted = transaction("let pdr_progress_v read the counters", [&](Session& sql) {
       replace_progress_view(sql, true);
@@ -206,7 +220,7 @@ Result<ServerInfo> SociJobStore::server_info() {
       sql << "SELECT sqlite_version()", soci::into(v);
       info.version = "SQLite " + v;
     }
-    info.job_counters = all_triggers(present_triggers(sql));
+    info.job_counters = all_triggers(present_triggers(sql)) && counted(sql);
     info.schema_version = 0;
     if (table_exists(sql, "schema_version")) {
       soci::indicator ind = soci::i_null;

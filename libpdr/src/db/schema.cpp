@@ -457,7 +457,10 @@ std::vector<std::string> recount_sql(const Dialect& d) {
   (void)d;
   return {"DELETE FROM pdr_job_counts",
           "INSERT INTO pdr_job_counts (model_name_id, shard, status, n) SELECT model_name_id, 0, status, COUNT(*) "
-          "FROM pdr_model_jobs WHERE duplicate_key = 0 GROUP BY model_name_id, status"};
+          "FROM pdr_model_jobs WHERE duplicate_key = 0 GROUP BY model_name_id, status",
+          // The mark that the counters were counted (model 0: no model's row, no view shows it).
+          std::string("INSERT INTO pdr_job_counts (model_name_id, shard, status, n) VALUES (0, 0, '") + kCountedMark +
+              "', 0)"};
 }
 
 std::string create_table_sql(const TableDef& table, const Dialect& d) {

@@ -61,6 +61,10 @@ struct TriggerDef {
 };
 std::vector<TriggerDef> schema_triggers(const Dialect& d);
 // Rewrites the counters of every model from the rows (inside a transaction).
+// The status of the row of pdr_job_counts (model 0) that recount_sql writes last: the counters
+// were counted from the rows while the triggers were there. Triggers without it (a process that
+// created them and ended before it counted) count from a wrong start.
+constexpr const char* kCountedMark = "(counted)";
 std::vector<std::string> recount_sql(const Dialect& d);
 
 std::string create_table_sql(const TableDef& table, const Dialect& d);

@@ -113,6 +113,8 @@ class SociJobStore : public JobStore {
   std::set<std::string> present_triggers(Session& sql);
   std::string drop_trigger_sql(const std::string& name) const;
 
+  // Whether the counters carry the mark of a count (kCountedMark).
+  bool counted(Session& sql);
   bool all_triggers(const std::set<std::string>& present) const;
 
   bool counters_live() const { return counters_live_; }
