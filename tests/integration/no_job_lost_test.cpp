@@ -412,7 +412,7 @@ TEST_F(NoJobLostTest, OutputsAKilledRunLeftStagedTakeTheirNamesAtTheNextStart) {
   const pid_t gone = fork();
   if (gone == 0) _exit(0);
   waitpid(gone, nullptr, 0);
-  db << "UPDATE pdr_runs SET pid = " + std::to_string(gone);
+  db << "UPDATE pdr_runs SET pid = " + std::to_string(gone) + ", updated_at = datetime('now', '-30 seconds')";
   auto w = run_within(60, {"worker", "--model-name", "st"});
   EXPECT_EQ(w.code, 0) << w.err;
   EXPECT_TRUE(all_there(first)) << w.err;
@@ -420,9 +420,12 @@ TEST_F(NoJobLostTest, OutputsAKilledRunLeftStagedTakeTheirNamesAtTheNextStart) {
                        " outputs of 1 job finished by runs that ended before renaming them now have their names"),
             std::string::npos)
       << w.err;
-  // A run of another host marked lost (silent for a lease): the same, at a registration too.
+  // A run of another host marked lost, silent for two minutes: the same, at a registration too.
+  // (Its finish was recorded before its last heartbeat.)
   const auto second = stage("100_40_-10_10_00");
-  db << "UPDATE pdr_runs SET state = 'lost', host = 'elsewhere'";
+  db << "UPDATE pdr_runs SET state = 'lost', host = 'elsewhere', updated_at = datetime('now', '-200 seconds')";
+  db << "UPDATE pdr_job_events SET at = strftime('%Y-%m-%d %H:%M:%f', 'now', '-210 seconds') WHERE event = "
+        "'finished'";
   auto again = run_within(60, {"--model-name", "st", "--dens", "30", "40", "--chi", "10"});
   EXPECT_EQ(again.code, 0) << again.err;
   EXPECT_TRUE(all_there(second)) << again.err;

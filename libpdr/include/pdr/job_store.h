@@ -293,10 +293,10 @@ class JobStore {
     (void)token;
     return true;
   }
-  // Finishes that runs of the model which ended without a word (marked lost, silent for a lease,
-  // or a process of this host that is gone: `gone`, see process_gone) recorded in their last
-  // lease and a minute before, still finished under that lease: only a finish being stored when
-  // its run ended can have outputs left under their staged names.
+  // Finishes that runs of the model which ended without a word (silent for twice the lease and
+  // at least two minutes, or a process of this host that is gone, `gone` (see process_gone), and
+  // silent for two heartbeats) recorded around their last heartbeat, still finished under that
+  // lease: only a finish being stored when its run ended can have outputs left staged.
   virtual Result<std::vector<UnsettledFinish>> unsettled_finishes(
       long long model_id, const std::function<bool(const std::string& host, long long pid)>& gone) {
     (void)model_id;

@@ -121,18 +121,26 @@ Result<std::vector<UnsettledFinish>> SociJobStore::unsettled_finishes(
       long long silent;  // seconds since it last said it runs
     };
     std::vector<Run> ended;
-    for_each_row<std::string, std::string, long long, std::string, long long>(
+    // A run renews pdr_runs.updated_at every heartbeat. Silent for twice this process's lease
+    // and at least two minutes (a run of other settings may renew less often), or, of this host,
+    // gone and silent for two heartbeats and at least 25 s (a process of another PID namespace
+    // under the same host name is not seen, but renews): ended. Marked lost is not enough: a
+    // reaper with a shorter lease marks a live run lost between two of its heartbeats.
+    const long long silent_anywhere = std::max<long long>(2LL * policy_.lease_seconds, 120);
+    const long long silent_here = std::max<long long>(2LL * policy_.heartbeat_seconds + 2, 25);
+    for_each_row<std::string, std::string, long long, long long>(
         sql,
-        "SELECT token, COALESCE(host, ''), COALESCE(pid, 0), state, COALESCE(" + dialect_.seconds_since("updated_at") +
-            ", " + dialect_.seconds_since("started_at") +
-            ") FROM pdr_runs WHERE model_name_id = :m AND state IN ('lost', 'running')",
-        std::tie(model_id),
-        [&](const std::string& token, const std::string& host, long long pid, const std::string& state,
-            long long silent) {
-          if (state == "lost" || silent > policy_.lease_seconds || gone(host, pid)) ended.push_back(Run{token, silent});
+        "SELECT token, COALESCE(host, ''), COALESCE(pid, 0), COALESCE(" + dialect_.seconds_since("updated_at") + ", " +
+            dialect_.seconds_since("started_at") +
+            ", 315360000) FROM pdr_runs WHERE model_name_id = :m AND state IN ('lost', 'running')",
+        std::tie(model_id), [&](const std::string& token, const std::string& host, long long pid, long long silent) {
+          if (silent > silent_anywhere || (silent > silent_here && gone(host, pid))) {
+            ended.push_back(Run{token, silent});
+          }
         });
-    // Its finishes of its last lease and a minute before (a finish is renamed right after it is
-    // recorded), by their events, still finished under that lease.
+    // Its finishes from a lease and a minute before its last heartbeat to a minute after (a
+    // finish is renamed right after it is recorded), by their events, still finished under that
+    // lease: a few rows of the model's event index a run.
     std::map<long long, size_t> at;  // job id -> its place in out
     for (const auto& run : ended) {
       for_each_row<long long, long long>(
@@ -140,6 +148,7 @@ Result<std::vector<UnsettledFinish>> SociJobStore::unsettled_finishes(
           "SELECT e.job_id, e.lease_epoch FROM pdr_job_events e JOIN pdr_model_jobs j ON j.id = e.job_id WHERE "
           "e.model_name_id = :m AND e.at >= " +
               dialect_.now_plus(-(run.silent + policy_.lease_seconds + 60)) +
+              " AND e.at <= " + dialect_.now_plus(-(run.silent - 60)) +
               " AND e.token = :t AND e.event IN ('finished', 'replayed') AND j.status = 'finished' AND "
               "j.duplicate_key = 0 AND j.lease_epoch = e.lease_epoch",
           std::tie(model_id, run.token), [&](long long id, long long epoch) {

@@ -198,9 +198,9 @@ SettleOutputs settle_outputs(Storage& storage, JobStore& job_store) {
 
 // A run that ended without a word (SIGKILL, its node gone) between recording a finish and
 // renaming its outputs left them under their staged names: the job says finished, its outputs
-// are not where it says. Where the staged copy of that attempt is there and the final name is
-// free, it takes the name now, and its checksum is checked; what cannot be mended so is left to
-// the registration and verify, which run such a job again.
+// are not where it says. Where the staged copies of that attempt are there, match their record
+// (size and sha256) and their final names are free, they take the names now; what cannot be
+// mended so is left to the registration and verify, which run such a job again.
 void GridRun::settle_unsettled_finishes(long long model_id) {
   auto left = store_->unsettled_finishes(model_id, process_gone);
   if (!left.ok()) {
@@ -218,16 +218,21 @@ void GridRun::settle_unsettled_finishes(long long model_id) {
       if (storage_->exists(s.staged_path)) staged.push_back(std::move(s));
     }
     if (staged.empty()) continue;
+    std::string mismatch;
+    for (const auto& f : staged) {
+      StoredFile copy = f;
+      copy.path = f.staged_path;
+      if (mismatch.empty()) mismatch = storage_->check(copy);
+    }
+    if (!mismatch.empty()) {
+      spdlog::warn("[job {}] outputs left staged by a run that ended do not match their record ({}): left as they are",
+                   finish.job_id, mismatch);
+      continue;
+    }
     if (Status st = storage_->promote(staged); !st.ok()) {
       spdlog::warn("[job {}] outputs left staged by a run that ended could not take their names: {}", finish.job_id,
                    st.message());
       continue;
-    }
-    for (const auto& f : staged) {
-      if (std::string why = storage_->check(f); !why.empty()) {
-        spdlog::warn("[job {}] an output left staged by a run that ended does not match its record: {}", finish.job_id,
-                     why);
-      }
     }
     ++jobs;
     files += static_cast<long long>(staged.size());
