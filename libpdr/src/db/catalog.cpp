@@ -53,7 +53,7 @@ Status SociJobStore::ensure_counters() {
   Status st = transaction("create the job count triggers", [&](Session& sql) {
     counters_note_.clear();
     created = counted_now = false;
-    SchemaLock lock(sql, dialect_.mysql);
+    SchemaLock lock(sql, dialect_.mysql, dialect_.pg);
     if (lock.active()) {
       if (Status took = lock.take(); !took.ok()) return took;
     }
@@ -64,6 +64,7 @@ Status SociJobStore::ensure_counters() {
       if (!counted(sql)) {
         for (const auto& q : recount_sql(dialect_)) sql << q;
         spdlog::info("the job counters had no count on record: counted the jobs");
+        lock.commit_and_release();
       }
       counters_live_ = true;
       return Status::Ok();
@@ -77,12 +78,6 @@ Status SociJobStore::ensure_counters() {
         sql << t.sql;
       }
       created = true;
-      // Counted with them: in their transaction (SQLite, PostgreSQL), or under the lock
-      // (MySQL, whose CREATE TRIGGER commits at once): another process finds both or waits, and
-      // triggers without the mark of a count are counted by the next process.
-      for (const auto& q : recount_sql(dialect_)) sql << q;
-      counted_now = true;
-      lock.commit_and_release();
     } catch (const soci::soci_error& e) {
       Status refused = db_error_status(e, "CREATE TRIGGER refused");
       if (refused.kind() == ErrorKind::kTransient || is_connection_lost(refused.code())) throw;
@@ -93,6 +88,16 @@ Status SociJobStore::ensure_counters() {
         if (present.count(t.name) == 0) sql << drop_trigger_sql(t.name);
       }
       replace_progress_view(sql, false);
+    }
+    if (created) {
+      // Counted with them: in their transaction (SQLite, PostgreSQL), or under the lock in a
+      // transaction of its own (MySQL, whose CREATE TRIGGER commits at once and leaves the
+      // session in autocommit): another process finds both or waits, and triggers without the
+      // mark of a count are counted by the next process.
+      if (dialect_.mysql) sql << "START TRANSACTION";
+      for (const auto& q : recount_sql(dialect_)) sql << q;
+      counted_now = true;
+      lock.commit_and_release();
     }
     return Status::Ok();
   });

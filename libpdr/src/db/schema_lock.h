@@ -3,8 +3,10 @@
 // MySQL's DDL commits as it goes, so processes opening an old database at once would each
 // migrate it (and report what the others did), and each create the count triggers and count
 // the jobs over the others' counts. A named lock of the server, held by its session and
-// dropped with it, lets one do it; the others wait, then find it done. SQLite's and
-// PostgreSQL's schema changes are transactional, and the lock is not taken there.
+// dropped with it, lets one do it; the others wait, then find it done. PostgreSQL's DDL is
+// transactional, but two transactions that both find the triggers or the count missing would
+// still both make them (one fails on the other's): there an advisory lock of the transaction
+// does the same, released by its COMMIT or ROLLBACK. SQLite's writers queue anyway.
 #pragma once
 
 #include <soci/soci.h>
@@ -19,7 +21,7 @@ namespace pdr {
 
 class SchemaLock {
  public:
-  SchemaLock(soci::session& sql, bool mysql) : sql_(sql), active_(mysql) {}
+  SchemaLock(soci::session& sql, bool mysql, bool pg = false) : sql_(sql), active_(mysql || pg), pg_(pg) {}
   ~SchemaLock() { release(); }
   SchemaLock(const SchemaLock&) = delete;
   SchemaLock& operator=(const SchemaLock&) = delete;
@@ -29,6 +31,10 @@ class SchemaLock {
   // Ends the transaction (what it read is read again after the wait), waits for the lock in
   // steps, so a stop is not held up, and begins a new one; an error when asked to stop.
   Status take() {
+    if (pg_) {  // waits in the server; a signal ends the statement (SignalEndsDatabaseWaits)
+      sql_ << "SELECT pg_advisory_xact_lock(hashtext('pdr_run schema ' || current_schema()))";
+      return Status::Ok();
+    }
     sql_ << "COMMIT";
     for (bool said = false;;) {
       soci::indicator ind = soci::i_null;
@@ -67,6 +73,7 @@ class SchemaLock {
   static constexpr const char* kName = "SHA1(CONCAT('pdr_run schema ', DATABASE()))";
   soci::session& sql_;
   const bool active_;
+  const bool pg_;
   bool held_ = false;
 };
 

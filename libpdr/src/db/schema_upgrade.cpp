@@ -27,7 +27,7 @@ Status SociJobStore::open_schema() {
     // Current: nothing to create or migrate (a start of many workers, or a quick status).
     if (Status v = read_version(); !v.ok()) return v;
     if (stored == kSchemaVersion && schema_complete(sql)) return Status::Ok();
-    SchemaLock lock(sql, dialect_.mysql);
+    SchemaLock lock(sql, dialect_.mysql, dialect_.pg);
     if (lock.active()) {
       if (Status took = lock.take(); !took.ok()) return took;
       // Read again: the process that held the lock may have done it all.
