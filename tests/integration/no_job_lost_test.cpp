@@ -404,7 +404,7 @@ TEST_F(NoJobLostTest, OutputsAKilledRunLeftStagedTakeTheirNamesAtTheNextStart) {
   const auto first = stage("100_30_-10_10_00");
   // Its run still says it runs, from a process of this host that is alive: left alone.
   db << "UPDATE pdr_runs SET state = 'running', pid = " + std::to_string(getpid()) +
-            ", updated_at = " + "datetime('now')";
+            ", updated_at = datetime('now', '-30 seconds')";
   auto live = run_within(60, {"worker", "--model-name", "st"});
   EXPECT_EQ(live.code, 0) << live.err;
   EXPECT_FALSE(fs::exists(first.front())) << live.err;
@@ -416,6 +416,7 @@ TEST_F(NoJobLostTest, OutputsAKilledRunLeftStagedTakeTheirNamesAtTheNextStart) {
   auto w = run_within(60, {"worker", "--model-name", "st"});
   EXPECT_EQ(w.code, 0) << w.err;
   EXPECT_TRUE(all_there(first)) << w.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_runs WHERE state = 'gone'"), 1) << "looked at once";
   EXPECT_NE(w.err.find(std::to_string(first.size()) +
                        " outputs of 1 job finished by runs that ended before renaming them now have their names"),
             std::string::npos)
@@ -423,7 +424,8 @@ TEST_F(NoJobLostTest, OutputsAKilledRunLeftStagedTakeTheirNamesAtTheNextStart) {
   // A run of another host marked lost, silent for two minutes: the same, at a registration too.
   // (Its finish was recorded before its last heartbeat.)
   const auto second = stage("100_40_-10_10_00");
-  db << "UPDATE pdr_runs SET state = 'lost', host = 'elsewhere', updated_at = datetime('now', '-200 seconds')";
+  db << "UPDATE pdr_runs SET state = 'lost', host = 'elsewhere', updated_at = datetime('now', '-200 seconds') WHERE "
+        "state = 'gone'";
   db << "UPDATE pdr_job_events SET at = strftime('%Y-%m-%d %H:%M:%f', 'now', '-210 seconds') WHERE event = "
         "'finished'";
   auto again = run_within(60, {"--model-name", "st", "--dens", "30", "40", "--chi", "10"});

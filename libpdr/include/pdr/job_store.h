@@ -158,6 +158,10 @@ struct UnsettledFinish {
   long long epoch = 0;
   std::vector<StoredFile> files;
 };
+struct UnsettledFinishes {
+  std::vector<std::string> runs;  // the tokens of the runs looked at
+  std::vector<UnsettledFinish> finishes;
+};
 
 // What a registration asks of the world outside the database (both required: the store itself
 // looks at nothing but its tables).
@@ -296,12 +300,19 @@ class JobStore {
   // Finishes that runs of the model which ended without a word (silent for twice the lease and
   // at least two minutes, or a process of this host that is gone, `gone` (see process_gone), and
   // silent for two heartbeats) recorded around their last heartbeat, still finished under that
-  // lease: only a finish being stored when its run ended can have outputs left staged.
-  virtual Result<std::vector<UnsettledFinish>> unsettled_finishes(
+  // lease: only a finish being stored when its run ended can have outputs left staged. With the
+  // runs looked at, for mark_runs_gone.
+  virtual Result<UnsettledFinishes> unsettled_finishes(
       long long model_id, const std::function<bool(const std::string& host, long long pid)>& gone) {
     (void)model_id;
     (void)gone;
-    return std::vector<UnsettledFinish>{};
+    return UnsettledFinishes{};
+  }
+  // Runs whose last finishes were looked at (unsettled_finishes) are marked `gone`, so they are
+  // not looked at again, unless one renewed meanwhile (it says `running` again then).
+  virtual Status mark_runs_gone(const std::vector<std::string>& tokens) {
+    (void)tokens;
+    return Status::Ok();
   }
 
   // --- reports (read-only) ---

@@ -322,10 +322,14 @@ std::optional<int> CommandLine::parse(int argc, const char* const* argv, std::os
     return kExitUsage;
   } catch (const CLI::ConversionError& e) {
     // CLI11 says "Could not convert: --workers = 99999999999".
-    std::string what = e.what();
+    const std::string what = e.what();
     const std::string prefix = "Could not convert: ";
-    if (what.rfind(prefix, 0) == 0) what = what.substr(prefix.size());
-    err << "pdr_run: " << what << ": not a value this flag takes (too large, or not a number; see pdr_run --help)\n";
+    if (what.rfind(prefix, 0) != 0) {
+      err << "pdr_run: " << what << " (see pdr_run --help)\n";
+    } else {
+      err << "pdr_run: " << what.substr(prefix.size())
+          << ": not a value this flag takes (too large, or not a number; see pdr_run --help)\n";
+    }
     return kExitUsage;
   } catch (const CLI::ParseError& e) {
     err << "pdr_run: " << e.what() << " (see pdr_run --help)\n";

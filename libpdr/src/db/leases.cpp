@@ -111,11 +111,22 @@ Result<long long> SociJobStore::reap_expired() {
   return n;
 }
 
-Result<std::vector<UnsettledFinish>> SociJobStore::unsettled_finishes(
+namespace {
+
+// Seconds of silence after which a run of this host whose process is gone has ended (it renews
+// every heartbeat; a process of another PID namespace under the same host name is not seen,
+// but renews).
+long long silent_here(const JobPolicy& policy) { return std::max<long long>(2LL * policy.heartbeat_seconds + 2, 25); }
+
+}  // namespace
+
+Result<UnsettledFinishes> SociJobStore::unsettled_finishes(
     long long model_id, const std::function<bool(const std::string& host, long long pid)>& gone) {
-  std::vector<UnsettledFinish> out;
+  UnsettledFinishes result;
+  std::vector<UnsettledFinish>& out = result.finishes;
   Status st = read("read the last finishes of runs that ended without a word", [&](Session& sql) {
     out.clear();
+    result.runs.clear();
     struct Run {
       std::string token;
       long long silent;  // seconds since it last said it runs
@@ -127,15 +138,16 @@ Result<std::vector<UnsettledFinish>> SociJobStore::unsettled_finishes(
     // under the same host name is not seen, but renews): ended. Marked lost is not enough: a
     // reaper with a shorter lease marks a live run lost between two of its heartbeats.
     const long long silent_anywhere = std::max<long long>(2LL * policy_.lease_seconds, 120);
-    const long long silent_here = std::max<long long>(2LL * policy_.heartbeat_seconds + 2, 25);
+    const long long here = silent_here(policy_);
     for_each_row<std::string, std::string, long long, long long>(
         sql,
         "SELECT token, COALESCE(host, ''), COALESCE(pid, 0), COALESCE(" + dialect_.seconds_since("updated_at") + ", " +
             dialect_.seconds_since("started_at") +
             ", 315360000) FROM pdr_runs WHERE model_name_id = :m AND state IN ('lost', 'running')",
         std::tie(model_id), [&](const std::string& token, const std::string& host, long long pid, long long silent) {
-          if (silent > silent_anywhere || (silent > silent_here && gone(host, pid))) {
+          if (silent > silent_anywhere || (silent > here && gone(host, pid))) {
             ended.push_back(Run{token, silent});
+            result.runs.push_back(token);
           }
         });
     // Its finishes from a lease and a minute before its last heartbeat to a minute after (a
@@ -171,7 +183,20 @@ Result<std::vector<UnsettledFinish>> SociJobStore::unsettled_finishes(
     return Status::Ok();
   });
   if (!st.ok()) return st;
-  return out;
+  return result;
+}
+
+Status SociJobStore::mark_runs_gone(const std::vector<std::string>& tokens) {
+  if (tokens.empty()) return Status::Ok();
+  return transaction("mark runs that ended as gone", [&](Session& sql) {
+    for (const auto& t : tokens) {
+      sql << "UPDATE pdr_runs SET state = 'gone' WHERE token = :t AND state IN ('lost', 'running') AND (updated_at IS "
+             "NULL OR updated_at < " +
+                 dialect_.now_plus(-silent_here(policy_)) + ")",
+          soci::use(t);
+    }
+    return Status::Ok();
+  });
 }
 
 }  // namespace pdr

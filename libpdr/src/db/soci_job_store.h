@@ -230,8 +230,9 @@ class SociJobStore : public JobStore {
   Status record_run(long long model_id, const Owner& owner, int workers, const std::string& state,
                     const PoolStats& pool) override;
   Result<bool> knows_owner(const std::string& token) override;
-  Result<std::vector<UnsettledFinish>> unsettled_finishes(
+  Result<UnsettledFinishes> unsettled_finishes(
       long long model_id, const std::function<bool(const std::string& host, long long pid)>& gone) override;
+  Status mark_runs_gone(const std::vector<std::string>& tokens) override;
   Result<std::string> stored_elsewhere(const std::string& model, const std::string& model_path) override;
 
   Result<std::vector<std::string>> model_names() override;

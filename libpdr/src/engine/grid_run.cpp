@@ -208,7 +208,7 @@ void GridRun::settle_unsettled_finishes(long long model_id) {
     return;
   }
   long long jobs = 0, files = 0;
-  for (const auto& finish : left.value()) {
+  for (const auto& finish : left->finishes) {
     const std::string tag = finish.token.substr(0, 12) + "-" + std::to_string(finish.epoch);
     std::vector<StoredFile> staged;
     for (const auto& f : finish.files) {
@@ -224,6 +224,7 @@ void GridRun::settle_unsettled_finishes(long long model_id) {
       copy.path = f.staged_path;
       if (mismatch.empty()) mismatch = storage_->check(copy);
     }
+    if (!mismatch.empty() && storage_->exists(staged.front().path)) continue;  // another process did it
     if (!mismatch.empty()) {
       spdlog::warn("[job {}] outputs left staged by a run that ended do not match their record ({}): left as they are",
                    finish.job_id, mismatch);
@@ -240,6 +241,10 @@ void GridRun::settle_unsettled_finishes(long long model_id) {
   if (jobs > 0) {
     spdlog::info("{} of {} finished by runs that ended before renaming them now have their names",
                  count_text(files, "output"), count_text(jobs, "job"));
+  }
+  // Looked at once: a run that renewed meanwhile stays running.
+  if (Status st = store_->mark_runs_gone(left->runs); !st.ok()) {
+    spdlog::debug("runs that ended not marked gone: {}", st.message());
   }
 }
 
