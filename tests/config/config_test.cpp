@@ -95,6 +95,26 @@ TEST(ConfigTest, SpeciesAsOneStringIsSplit) {
   EXPECT_EQ(c.list("model_parameters.species"), (std::vector<std::string>{"CO", "C+", "C", "O"}));
 }
 
+TEST(ConfigTest, ThePredecessorsListFormsOfAlphaRcoreAndChemistryAreRead) {
+  // The predecessor took the first value of an alpha or rcore list and joined a chemistry list
+  // with spaces; its files say so.
+  Config c = defaults();
+  ASSERT_TRUE(
+      c.apply_yaml("model_parameters:\n  alpha: [0.5]\n  rcore: [ 0.3 ]\n  chemistry: [H+, CO, C+]\n", "old.yaml")
+          .ok());
+  EXPECT_EQ(c.real("model_parameters.alpha"), 0.5);
+  EXPECT_EQ(c.real("model_parameters.rcore"), 0.3);
+  EXPECT_EQ(c.str("model_parameters.chemistry"), "H+ CO C+");
+  EXPECT_EQ(c.origin("model_parameters.alpha"), "old.yaml:2");
+}
+
+TEST(ConfigTest, ANumberInTheEnvironmentMayCarrySpaces) {
+  Config c = defaults();
+  ASSERT_TRUE(c.apply_environment(env_of({{"PDR_DB_PORT", " 3307 "}, {"PDR_DB_HOST", " db "}})).ok());
+  EXPECT_EQ(c.integer("database.port"), 3307);
+  EXPECT_EQ(c.str("database.host"), " db ") << "text keeps its own spaces";
+}
+
 struct BadYaml {
   const char* text;
   const char* expected;  // a fragment of the one-line error
@@ -123,6 +143,10 @@ INSTANTIATE_TEST_SUITE_P(
                       BadYaml{"database:\n  port: abc\n", "bad.yaml:2: database.port: 'abc' is not an integer"},
                       BadYaml{"database:\n  pool_pre_ping: maybe\n", "is not true or false"},
                       BadYaml{"model_parameters:\n  alpha: fast\n", "model_parameters.alpha: 'fast' is not a number"},
+                      BadYaml{"model_parameters:\n  alpha: [1.5, 2.0]\n",
+                              "bad.yaml:2: model_parameters.alpha: expects one number, got a list of 2 values"},
+                      BadYaml{"model_parameters:\n  rcore: [fast]\n", "model_parameters.rcore: 'fast' is not a number"},
+                      BadYaml{"model_parameters:\n  chemistry: [CO, [C]]\n", "list items must be species"},
                       BadYaml{"model_parameters:\n  dens: {a: 1}\n", "model_parameters.dens: expects a list"},
                       BadYaml{"model_parameters:\n  dens: [[30]]\n", "list items must be plain values"},
                       BadYaml{"database:\n  host: [a, b]\n", "database.host: expects a string"},

@@ -100,9 +100,12 @@ TEST(CliTest, MissingBaseDirectoryIsNamed) {
 TEST(CliTest, APdrVariablePdrRunDoesNotReadIsNamed) {
   test::TempDir dir;
   auto r = test::run_pdr_run(
-      dir.path(), {"--model-name", "m", "--dens", "30", "--dry-run"},
+      dir.path(), {"--model-name", "m", "--dens", "30", "--cpus", "8", "--dry-run"},
       {kBase, "PDR_DB_PASWORD=secret-value", "PDR_STORAGE_USE_MOUNT=true", "PDR_MOCK_TRACE=" + (dir / "trace")});
   EXPECT_EQ(r.code, 0) << r.err;
+  // The predecessor's --cpus was parsed and never used: its scripts keep working, and are told.
+  EXPECT_NE(r.out.find("# note: --cpus 8: ignored (the predecessor ignored it too); --workers sets"), std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("# note: environment PDR_DB_PASWORD is set: ignored, pdr_run does not read it (did you mean "
                        "'PDR_DB_PASSWORD'?)"),
             std::string::npos)

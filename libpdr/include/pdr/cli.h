@@ -19,6 +19,7 @@ struct CliOptions {
   bool grid = false;
   bool parallel = false;
   std::optional<int> workers;
+  std::optional<int> cpus;  // --cpus: the predecessor's flag, accepted and without effect
   std::optional<std::vector<std::string>> metal, dens, mass, chi, species;
   bool keep_tmp = false;
   std::string json_template;  // --json-template FILE

@@ -60,6 +60,7 @@ class Config {
 
   // Keys accepted for compatibility that change nothing, each with its file:line and why.
   const std::vector<std::string>& notes() const { return notes_; }
+  void add_note(std::string note) { notes_.push_back(std::move(note)); }
 
  private:
   std::map<std::string, SettingValue> values_;

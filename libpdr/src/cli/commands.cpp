@@ -58,6 +58,7 @@ void add_common(CLI::App& a, CliOptions& o) {
 void add_run_flags(CLI::App& a, CliOptions& o) {
   a.add_flag("--parallel", o.parallel, "run jobs in parallel");
   a.add_option("--workers", o.workers, "number of parallel jobs (default: cores - run.reserved_cpus)");
+  a.add_option("--cpus", o.cpus, "accepted for the predecessor's scripts and ignored, as it did; use --workers");
   a.add_flag("--keep-tmp", o.keep_tmp, "keep each job's working directory");
   a.add_option("--species", o.species, "onion species, e.g. CO C+ C O")->check(no_empty_value());
 }

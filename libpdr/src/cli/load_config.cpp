@@ -104,6 +104,10 @@ Result<Config> load_config(const CliOptions& o, const EnvLookup& env) {
   }
   if (Status st = c.apply_environment(env); !st.ok()) return st;
   c.note_unread_variables(environment_names());
+  if (o.cpus) {
+    c.add_note("--cpus " + std::to_string(*o.cpus) +
+               ": ignored (the predecessor ignored it too); --workers sets the number of parallel jobs");
+  }
   if (Status st = apply_scalar_flags(o, c); !st.ok()) return st;
   if (Status st = apply_list_flags(o, c); !st.ok()) return st;
   if (Status st = check_flag_needs(o, c); !st.ok()) return st;

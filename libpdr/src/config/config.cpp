@@ -170,8 +170,26 @@ Result<SettingType> type_of(const std::string& section, const std::string& key, 
 
 // A YAML value as a setting of `type`.
 // `label` is the key as written ("run.workers"), `at` the same with its file and line.
-Status read_value(SettingType type, const YAML::Node& value, const std::string& origin, const std::string& label,
-                  const std::string& at, SettingValue* v) {
+Status read_value(SettingType type, const YAML::Node& value, const std::string& origin, const std::string& full,
+                  const std::string& label, const std::string& at, SettingValue* v) {
+  // The predecessor's files may give alpha and rcore as a list (it used the first value) and the
+  // chemistry as a list of species (it joined them with spaces).
+  if (value.IsSequence() && (full == "model_parameters.alpha" || full == "model_parameters.rcore")) {
+    if (value.size() != 1 || !value[0].IsScalar()) {
+      return Status::Usage(at + ": expects one number, got a list of " + std::to_string(value.size()) +
+                           " values (a grid over " + full.substr(full.find('.') + 1) + " is not supported)");
+    }
+    return read_value(type, value[0], origin, full, label, at, v);
+  }
+  if (value.IsSequence() && full == "model_parameters.chemistry") {
+    std::string joined;
+    for (const auto& item : value) {
+      if (!item.IsScalar()) return Status::Usage(line_of(origin, item) + ": " + label + ": list items must be species");
+      joined += (joined.empty() ? "" : " ") + item.Scalar();
+    }
+    v->scalar = joined;
+    return Status::Ok();
+  }
   if (type == SettingType::List) {
     if (value.IsSequence()) {
       for (const auto& item : value) {
@@ -226,7 +244,7 @@ Status stage_section(const std::string& name, const YAML::Node& body, const std:
     if (staged.count(full) != 0) return Status::Usage(at + ": set twice (also at " + staged[full].origin + ")");
     SettingValue v;
     v.origin = line_of(origin, key_node);
-    if (Status st = read_value(type.value(), value, origin, name + "." + key, at, &v); !st.ok()) return st;
+    if (Status st = read_value(type.value(), value, origin, full, name + "." + key, at, &v); !st.ok()) return st;
     staged[full] = std::move(v);
   }
   return Status::Ok();

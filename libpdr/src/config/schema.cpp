@@ -156,7 +156,15 @@ const char* type_name(SettingType type) {
 }
 
 // Checks a scalar against its type and returns its normal form, or an empty optional.
-std::optional<std::string> normalise_scalar(SettingType type, const std::string& text) {
+std::optional<std::string> normalise_scalar(SettingType type, const std::string& raw) {
+  // A number or a switch may carry spaces around it (PDR_DB_PORT=" 3306" worked for the
+  // predecessor); text keeps its own.
+  std::string text = raw;
+  if (type == SettingType::Integer || type == SettingType::Real || type == SettingType::Bool) {
+    const auto first = text.find_first_not_of(" \t\r\n");
+    text =
+        first == std::string::npos ? std::string() : text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
+  }
   switch (type) {
     case SettingType::String:
     case SettingType::Secret:
