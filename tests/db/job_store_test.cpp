@@ -1323,7 +1323,11 @@ TEST_P(JobStoreTest, VerifyRequeuesOnlyFinishedJobs) {
   ASSERT_EQ(a->size(), 2u);
   EXPECT_FALSE(store_->requeue_finished(a->front().id, "output missing").value()) << "running, not finished";
   ASSERT_TRUE(store_->record_outcome(outcome(a->front(), owner_.token, JobState::Finished))->applied);
+  EXPECT_TRUE(store_->still_finished(a->front().id, a->front().epoch).value());
+  EXPECT_FALSE(store_->still_finished(a->front().id, a->front().epoch + 1).value()) << "another attempt's epoch";
   EXPECT_TRUE(store_->requeue_finished(a->front().id, "output missing: /x").value());
+  EXPECT_FALSE(store_->still_finished(a->front().id, a->front().epoch).value())
+      << "queued again: a settle must not rename the older attempt's outputs over the next one's";
   EXPECT_FALSE(store_->requeue_finished(a->front().id, "output missing: /x").value()) << "a replay changes nothing";
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND error = 'verify: output missing: "
                   "/x' AND error_stage = 'verify'"),

@@ -308,6 +308,14 @@ class JobStore {
     (void)gone;
     return UnsettledFinishes{};
   }
+  // Whether job `job_id` is still finished under lease epoch `epoch` (nothing queued or ran it
+  // again since): read right before a settle renames outputs, so a newer attempt's are never
+  // replaced by an older one's.
+  virtual Result<bool> still_finished(long long job_id, long long epoch) {
+    (void)job_id;
+    (void)epoch;
+    return true;
+  }
   // Runs whose last finishes were looked at (unsettled_finishes) are marked `gone`, so they are
   // not looked at again, unless one renewed meanwhile (it says `running` again then).
   virtual Status mark_runs_gone(const std::vector<std::string>& tokens) {

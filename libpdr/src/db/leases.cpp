@@ -186,6 +186,19 @@ Result<UnsettledFinishes> SociJobStore::unsettled_finishes(
   return result;
 }
 
+Result<bool> SociJobStore::still_finished(long long job_id, long long epoch) {
+  bool finished = false;
+  Status st = read("read whether a job is still finished", [&](Session& sql) {
+    long long n = 0;
+    sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE id = :id AND status = 'finished' AND lease_epoch = :e",
+        soci::use(job_id), soci::use(epoch), soci::into(n);
+    finished = n > 0;
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return finished;
+}
+
 Status SociJobStore::mark_runs_gone(const std::vector<std::string>& tokens) {
   if (tokens.empty()) return Status::Ok();
   return transaction("mark runs that ended as gone", [&](Session& sql) {

@@ -230,6 +230,10 @@ void GridRun::settle_unsettled_finishes(long long model_id) {
                    finish.job_id, mismatch);
       continue;
     }
+    // Checking the copies takes a while (large outputs): the job may have been queued and run
+    // again meanwhile, and its newer outputs must keep their names.
+    auto still = store_->still_finished(finish.job_id, finish.epoch);
+    if (!still.ok() || !still.value()) continue;
     if (Status st = storage_->promote(staged); !st.ok()) {
       spdlog::warn("[job {}] outputs left staged by a run that ended could not take their names: {}", finish.job_id,
                    st.message());
