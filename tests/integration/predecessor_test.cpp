@@ -9,11 +9,13 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "pdr/db_manager.h"
@@ -497,6 +499,41 @@ TEST_F(PredecessorTest, ItsMariaDbDatabaseOpenedByThreeProcessesAtOnceIsMigrated
         "r.status WHERE c.n IS NULL OR c.n <> r.n",
       soci::into(mismatched);
   EXPECT_EQ(mismatched, 0);
+}
+
+// A process that waits for another's schema change says so at once and names the holder, and
+// goes on when the lock is given up.
+TEST_F(PredecessorTest, AProcessWaitingForTheSchemaLockNamesWhoHoldsIt) {
+  if (!start_mysql()) GTEST_SKIP() << "no MariaDB";
+  load_dump("dump_after_extend.sql");
+  map_paths();
+  auto holder = session();
+  long long got = 0, me = 0;
+  *holder << "SELECT GET_LOCK(SHA1(CONCAT('pdr_run schema ', DATABASE())), 0), CONNECTION_ID()", soci::into(got),
+      soci::into(me);
+  ASSERT_EQ(got, 1);
+  std::vector<std::string> args = {"--config", write_config(), "--model-name", "m1", "--register-only"};
+  args.insert(args.end(), grid16_.begin(), grid16_.end());
+  const std::string cwd = dir_ / "waiting";
+  fs::create_directories(cwd);
+  const pid_t pid = test::start_pdr_run(cwd, args, test::MariaDb::shared().env(database_));
+  const std::string said =
+      "waiting for another process that changes the database schema: server session " + std::to_string(me) + " of ";
+  bool seen = false;
+  for (int i = 0; i < 600 && !seen; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    seen = test::read_text(cwd + "/.stderr").find(said) != std::string::npos;
+  }
+  EXPECT_TRUE(seen) << test::read_text(cwd + "/.stderr");
+  long long columns = -1;
+  *holder << "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = "
+             "'kosmatau_parameters' AND COLUMN_NAME = 'parameter_hash'",
+      soci::into(columns);
+  EXPECT_EQ(columns, 0) << "nothing migrated while the lock is held";
+  *holder << "DO RELEASE_LOCK(SHA1(CONCAT('pdr_run schema ', DATABASE())))";
+  const auto r = test::finish_pdr_run(pid, cwd);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("opened a database of the Python pdr_run"), std::string::npos) << r.err;
 }
 
 // The predecessor's statements of a new model and of an extension, run on a database pdr_run

@@ -12,6 +12,7 @@
 #include <soci/soci.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <string>
 
 #include "db/transactor.h"
@@ -32,11 +33,17 @@ class SchemaLock {
   // steps, so a stop is not held up, and begins a new one; an error when asked to stop.
   Status take() {
     if (pg_) {  // waits in the server; a signal ends the statement (SignalEndsDatabaseWaits)
-      sql_ << "SELECT pg_advisory_xact_lock(hashtext('pdr_run schema ' || current_schema()))";
+      int got = 0;
+      sql_ << "SELECT CASE WHEN pg_try_advisory_xact_lock(" + std::string(kPgKey) + ") THEN 1 ELSE 0 END",
+          soci::into(got);
+      if (got == 1) return Status::Ok();
+      spdlog::info("waiting for another process that changes the database schema{}", pg_holder());
+      sql_ << "SELECT pg_advisory_xact_lock(" + std::string(kPgKey) + ")";
       return Status::Ok();
     }
     sql_ << "COMMIT";
-    for (bool said = false;;) {
+    const auto start = std::chrono::steady_clock::now();
+    for (long long said = -1;;) {
       soci::indicator ind = soci::i_null;
       int got = 0;
       sql_ << "SELECT GET_LOCK(" + std::string(kName) + ", 5)", soci::into(got, ind);
@@ -44,8 +51,14 @@ class SchemaLock {
       if (StopRetryingOn::stopping()) {
         return Status::Error(ErrorKind::kInterrupted, "interrupted while another process changed the schema");
       }
-      if (!said) spdlog::info("waiting for another process that changes the database schema");
-      said = true;
+      // Said at once, then each minute, with who holds it: a wait that does not end is seen.
+      const long long waited =
+          std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start).count();
+      if (said < 0 || waited - said >= 60) {
+        spdlog::info("waiting for another process that changes the database schema{}{}", mysql_holder(),
+                     said < 0 ? std::string() : " (" + std::to_string(waited) + " s so far)");
+        said = waited;
+      }
     }
     held_ = true;
     sql_ << "START TRANSACTION";
@@ -70,7 +83,51 @@ class SchemaLock {
     }
   }
 
+  // Who holds the lock, as the server knows its session: ": server session N of host:port" (""
+  // when it cannot be read).
+  std::string mysql_holder() {
+    try {
+      soci::indicator ind = soci::i_null;
+      long long id = 0;
+      sql_ << "SELECT IS_USED_LOCK(" + std::string(kName) + ")", soci::into(id, ind);
+      if (ind != soci::i_ok) return {};
+      std::string host;
+      soci::indicator hind = soci::i_null;
+      sql_ << "SELECT HOST FROM information_schema.PROCESSLIST WHERE ID = :i", soci::use(id), soci::into(host, hind);
+      return ": server session " + std::to_string(id) + (hind == soci::i_ok ? " of " + host : std::string());
+    } catch (...) {
+      return {};
+    }
+  }
+
+  // Under a savepoint: an error must not end the transaction the lock is taken in.
+  std::string pg_holder() {
+    try {
+      sql_ << "SAVEPOINT pdr_lock_holder";
+    } catch (...) {
+      return {};
+    }
+    try {
+      soci::indicator ind = soci::i_null, aind = soci::i_null;
+      long long pid = 0;
+      std::string addr;
+      sql_ << "SELECT a.pid, COALESCE(host(a.client_addr), 'local') FROM pg_locks l JOIN pg_stat_activity a ON "
+              "a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM "
+              "pg_database WHERE datname = current_database()) LIMIT 1",
+          soci::into(pid, ind), soci::into(addr, aind);
+      sql_ << "RELEASE SAVEPOINT pdr_lock_holder";
+      if (ind != soci::i_ok) return {};
+      return ": server process " + std::to_string(pid) + (aind == soci::i_ok ? " of " + addr : std::string());
+    } catch (...) {
+      try {
+        sql_ << "ROLLBACK TO SAVEPOINT pdr_lock_holder";
+      } catch (...) {}
+      return {};
+    }
+  }
+
   static constexpr const char* kName = "SHA1(CONCAT('pdr_run schema ', DATABASE()))";
+  static constexpr const char* kPgKey = "hashtext('pdr_run schema ' || current_schema())";
   soci::session& sql_;
   const bool active_;
   const bool pg_;
