@@ -108,8 +108,28 @@ TEST_F(GridRunTest, VerifyPutsJobsWithMissingOrChangedOutputsBackToPending) {
   auto again = run({"--model-name", "v", "--dens", "30", "40", "--chi", "10", "20"});
   EXPECT_EQ(again.code, 0) << again.err;
   EXPECT_NE(again.out.find("3 finished, 0 failed, 1 already done"), std::string::npos) << again.out;
+  // Staged copies: of attempts claimed over since (removed), of the current attempt (kept: it may
+  // be storing them, or a run that ended left them for the next start to rename), of no job.
+  const long long epoch = sql_count("SELECT lease_epoch FROM pdr_model_jobs WHERE model_job_name = '100_30_-10_10_00'");
+  ASSERT_GE(epoch, 2) << "run twice";
+  const std::string old_tag = "0123456789ab-" + std::to_string(epoch - 1);
+  const std::string current_tag = "0123456789ab-" + std::to_string(epoch);
+  const std::vector<std::string> dead = {"store/v/pdrgrid/.pdrstruct100_30_-10_10_00.hdf5.staged-" + old_tag,
+                                         "store/v/oniongrid/.TEXTOUT100_30_-10_10_00_CO.staged-" + old_tag};
+  const std::vector<std::string> alive = {"store/v/pdrgrid/.pdrout100_30_-10_10_00.hdf.staged-" + current_tag,
+                                          "store/v/pdrgrid/.notes.txt.staged-0123456789ab-1"};
+  for (const auto& f : dead) test::write_text(dir_ / f, "x");
+  for (const auto& f : alive) test::write_text(dir_ / f, "x");
   auto clean = test::run_pdr_run(dir_.path(), {"verify", "--config", dir_ / "cfg.yaml", "--model-name", "v"});
-  EXPECT_NE(clean.out.find("0 jobs back to pending"), std::string::npos) << clean.out;
+  EXPECT_NE(clean.out.find("0 jobs back to pending, 2 staged copies of ended attempts removed, 2 staged copies kept"),
+            std::string::npos)
+      << clean.out;
+  EXPECT_NE(clean.out.find("removed " + (dir_ / dead[0]) + ": staged under lease epoch " + std::to_string(epoch - 1) +
+                           " of job 100_30_-10_10_00, which was claimed again since"),
+            std::string::npos)
+      << clean.out;
+  for (const auto& f : dead) EXPECT_FALSE(fs::exists(dir_ / f)) << f;
+  for (const auto& f : alive) EXPECT_TRUE(fs::exists(dir_ / f)) << f;
   EXPECT_EQ(clean.code, 0) << clean.err;
   // A configuration whose storage is not the model's is refused, as a run refuses it, rather
   // than judged by the files of another place.
@@ -230,8 +250,12 @@ TEST_F(GridRunTest, RcloneStorageStoresVerifiesAndFailsLoudly) {
   auto again = test::run_pdr_run(dir_.path(), grid, e);
   EXPECT_NE(again.out.find("0 finished, 0 failed, 2 already done"), std::string::npos) << again.out;
   test::write_text(dir_ / "out/rc/pdrgrid/chemchk100_40_-10_10_00.out", "tampered\n");
+  const std::string dead = "out/rc/pdrgrid/.pdrstruct100_30_-10_10_00.hdf5.staged-0123456789ab-0";
+  test::write_text(dir_ / dead, "x");  // of an attempt before the first claim: claimed over since
   auto v = test::run_pdr_run(dir_.path(), {"verify", "--config", dir_ / "rclone.yaml", "--model-name", "rc"}, e);
-  EXPECT_NE(v.out.find("1 jobs back to pending"), std::string::npos) << v.out << v.err;
+  EXPECT_NE(v.out.find("1 jobs back to pending, 1 staged copies of ended attempts removed"), std::string::npos)
+      << v.out << v.err;
+  EXPECT_FALSE(fs::exists(dir_ / dead));
   // A failed upload fails the job; it is never recorded as stored.
   auto bad = e;
   bad.push_back("PDR_STORAGE_RCLONE_REMOTE=nosuch:");
@@ -387,8 +411,12 @@ TEST_F(GridRunTest, SftpStorageOnAThrowawaySshd) {
   auto again = test::run_pdr_run(dir_.path(), grid, env());
   EXPECT_NE(again.out.find("0 finished, 0 failed, 2 already done"), std::string::npos) << again.out << again.err;
   test::write_text(remote + "/sf/pdrgrid/chemchk100_40_-10_10_00.out", "tampered\n");
+  const std::string dead = remote + "/sf/oniongrid/.TEXTOUT100_30_-10_10_00_CO.staged-0123456789ab-0";
+  test::write_text(dead, "x");
   auto v = test::run_pdr_run(dir_.path(), {"verify", "--config", dir_ / "sftp.yaml", "--model-name", "sf"}, env());
-  EXPECT_NE(v.out.find("1 jobs back to pending"), std::string::npos) << v.out << v.err;
+  EXPECT_NE(v.out.find("1 jobs back to pending, 1 staged copies of ended attempts removed"), std::string::npos)
+      << v.out << v.err;
+  EXPECT_FALSE(fs::exists(dead));
   // An unknown host key is refused before anything runs.
   test::write_text(dir_ / "empty_known_hosts", "");
   config(dir_ / "empty_known_hosts");

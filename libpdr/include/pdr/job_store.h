@@ -316,6 +316,13 @@ class JobStore {
     (void)epoch;
     return true;
   }
+  // The lease epoch of the model's job `name` (each claim gives a job a new one), or none when the
+  // model has no such job.
+  virtual Result<std::optional<long long>> job_epoch(long long model_id, const std::string& name) {
+    (void)model_id;
+    (void)name;
+    return std::optional<long long>();
+  }
   // Runs whose last finishes were looked at (unsettled_finishes) are marked `gone`, so they are
   // not looked at again, unless one renewed meanwhile (it says `running` again then).
   virtual Status mark_runs_gone(const std::vector<std::string>& tokens) {

@@ -38,7 +38,14 @@ class Storage {
   virtual bool exists(const std::string& stored_path) = 0;
   // Why a stored file no longer matches its record (missing, other size or sha256), or "".
   virtual std::string check(const StoredFile& file) = 0;
+  // Every staged copy below <root>/<model>, as the staged_path store() reported for it (what
+  // discard() removes); an error when the storage cannot be listed.
+  virtual Result<std::vector<std::string>> staged_copies() = 0;
 };
+
+// The final path and the attempt tag of a staged path (staged_path's inverse); false when
+// `path` is not one.
+bool parse_staged_path(const std::string& path, std::string* final_path, std::string* stage_tag);
 
 // The staged path of `final_path` for one attempt: the same directory (after the last '/' or,
 // for an rclone remote's root, ':'), the name hidden and tagged.

@@ -2,9 +2,12 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <ostream>
+#include <regex>
 #include <thread>
+#include <utility>
 
 #include "cli/cli_util.h"
 #include "pdr/cli.h"
@@ -16,6 +19,59 @@
 #include "pdr/storage.h"
 
 namespace pdr {
+
+namespace {
+
+// The job a stored output belongs to, by its name (pdrstruct<job>.hdf5, TEXTOUT<job>_CO, ...).
+std::string job_of_output(const std::string& path) {
+  static const std::regex job(R"((-?[0-9]+(\.[0-9]+)?_){4}00)");
+  const std::string name = std::filesystem::path(path).filename().string();
+  std::smatch m;
+  return std::regex_search(name, m, job) ? m.str(0) : std::string();
+}
+
+// Staged copies of attempts that can no longer be recorded: their job was claimed again since
+// (a newer lease epoch), so the attempt's outcome is refused, or it ended before recording
+// one (killed while storing). Copies of a job's current attempt stay: it may be storing them,
+// or a run that ended after recording its finish left them for the next start to rename.
+// Returns (removed, kept).
+std::pair<long long, long long> remove_dead_staged_copies(JobStore& store, Storage& storage, const std::string& model,
+                                                          std::ostream& out) {
+  auto copies = storage.staged_copies();
+  if (!copies.ok()) {
+    spdlog::warn("staged copies not looked for: {}", copies.status().message());
+    return {0, 0};
+  }
+  auto model_id = store.find_model(model);
+  if (!model_id.ok() || !model_id->has_value()) return {0, static_cast<long long>(copies->size())};
+  long long removed = 0, kept = 0;
+  for (const auto& copy : copies.value()) {
+    std::string final_path, tag;
+    const std::string job = parse_staged_path(copy, &final_path, &tag) ? job_of_output(final_path) : std::string();
+    const auto dash = tag.find_last_of('-');
+    long long attempt = -1;
+    if (dash != std::string::npos && dash + 1 < tag.size() &&
+        tag.find_first_not_of("0123456789", dash + 1) == std::string::npos) {
+      attempt = std::atoll(tag.c_str() + dash + 1);
+    }
+    auto epoch = job.empty() || attempt < 0 ? Result<std::optional<long long>>(std::optional<long long>())
+                                            : store.job_epoch(**model_id, job);
+    if (!epoch.ok() || !epoch->has_value() || attempt >= **epoch) {
+      ++kept;
+      continue;
+    }
+    StoredFile f;
+    f.path = final_path;
+    f.staged_path = copy;
+    storage.discard({f});
+    ++removed;
+    out << "removed " << copy << ": staged under lease epoch " << attempt << " of job " << job
+        << ", which was claimed again since (epoch " << **epoch << ")\n";
+  }
+  return {removed, kept};
+}
+
+}  // namespace
 
 int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream& out) {
   if (!options.model_name) {
@@ -83,8 +139,11 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
           << settings->run.lease_seconds << " s), so it may still be storing them; verify again later\n";
     }
   }
+  const auto [removed, staged_left] = remove_dead_staged_copies(store, *storage.value(), *options.model_name, out);
   out << "model " << *options.model_name << ": " << jobs->size() << " finished jobs, " << files << " outputs checked, "
       << demoted << " jobs back to pending";
+  if (removed > 0) out << ", " << removed << " staged copies of ended attempts removed";
+  if (staged_left > 0) out << ", " << staged_left << " staged copies kept";
   if (left > 0) out << ", " << left << " left for later";
   if (demoted > 0) out << "; run them with: " << next_command(options, "worker", *options.model_name);
   out << "\n";

@@ -199,6 +199,22 @@ Result<bool> SociJobStore::still_finished(long long job_id, long long epoch) {
   return finished;
 }
 
+Result<std::optional<long long>> SociJobStore::job_epoch(long long model_id, const std::string& name) {
+  std::optional<long long> epoch;
+  Status st = read("read a job's lease epoch", [&](Session& sql) {
+    epoch.reset();
+    long long e = 0;
+    soci::indicator ind = soci::i_null;
+    sql << "SELECT COALESCE(lease_epoch, 0) FROM pdr_model_jobs WHERE model_name_id = :m AND model_job_name = :n AND "
+           "duplicate_key = 0",
+        soci::use(model_id), soci::use(name), soci::into(e, ind);
+    if (sql.got_data() && ind == soci::i_ok) epoch = e;
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return epoch;
+}
+
 Status SociJobStore::mark_runs_gone(const std::vector<std::string>& tokens) {
   if (tokens.empty()) return Status::Ok();
   return transaction("mark runs that ended as gone", [&](Session& sql) {

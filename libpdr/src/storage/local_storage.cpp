@@ -132,6 +132,22 @@ class LocalStorage : public Storage {
     return ::stat(stored_path.c_str(), &sb) == 0;
   }
 
+  Result<std::vector<std::string>> staged_copies() override {
+    std::vector<std::string> found;
+    std::error_code ec;
+    if (!fs::exists(root_, ec)) return found;
+    fs::recursive_directory_iterator it(root_, fs::directory_options::skip_permission_denied, ec), end;
+    for (; !ec && it != end; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      std::string final_path, tag;
+      if (name[0] == '.' && parse_staged_path(it->path().string(), &final_path, &tag)) {
+        found.push_back(it->path().string());
+      }
+    }
+    if (ec) return Status::Io(root_ + ": cannot list the stored outputs: " + ec.message());
+    return found;
+  }
+
   std::string check(const StoredFile& f) override {
     struct stat sb;
     if (::stat(f.path.c_str(), &sb) != 0) return "output missing: " + f.path;
@@ -160,6 +176,16 @@ class LocalStorage : public Storage {
 std::string staged_path(const std::string& final_path, const std::string& stage_tag) {
   const auto cut = final_path.find_last_of("/:") + 1;  // 0 without a directory
   return final_path.substr(0, cut) + "." + final_path.substr(cut) + ".staged-" + stage_tag;
+}
+
+bool parse_staged_path(const std::string& path, std::string* final_path, std::string* stage_tag) {
+  const auto cut = path.find_last_of("/:") + 1;
+  const std::string name = path.substr(cut);
+  const auto mark = name.rfind(".staged-");
+  if (name.size() < 2 || name[0] != '.' || mark == std::string::npos || mark < 2) return false;
+  *final_path = path.substr(0, cut) + name.substr(1, mark - 1);
+  *stage_tag = name.substr(mark + 8);
+  return !stage_tag->empty();
 }
 
 Result<std::unique_ptr<Storage>> open_rclone_storage(const StorageSettings& settings, const std::string& model_root,

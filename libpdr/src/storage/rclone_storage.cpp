@@ -86,6 +86,20 @@ class RcloneStorage : public Storage {
     }
   }
 
+  Result<std::vector<std::string>> staged_copies() override {
+    std::string out;
+    if (!run({"lsf", "-R", "--files-only", "--include", ".*.staged-*", root_}, &out)) {
+      return Status::Io("rclone lsf " + root_ + " failed: " + out);
+    }
+    std::vector<std::string> found;
+    std::istringstream lines(out);
+    for (std::string line; std::getline(lines, line);) {
+      std::string final_path, tag;
+      if (!line.empty() && parse_staged_path(remote_path(line), &final_path, &tag)) found.push_back(remote_path(line));
+    }
+    return found;
+  }
+
   Status retrieve(const std::string& relative_path, const std::string& local_path) override {
     std::string out;
     const std::string src = remote_path(relative_path);

@@ -164,6 +164,25 @@ class SftpStorage : public Storage {
     if (!batch.empty()) sftp(batch, &out);
   }
 
+  // One remote `find`; a missing directory holds none.
+  Result<std::vector<std::string>> staged_copies() override {
+    std::string out;
+    if (!run(ssh_,
+             with_options({destination_, "--",
+                           "[ ! -d " + shell_quote(root_) + " ] || find " + shell_quote(root_) +
+                               " -type f -name '.*.staged-*'"}),
+             &out)) {
+      return Status::Io("listing " + url_of(root_) + " failed: " + out);
+    }
+    std::vector<std::string> found;
+    std::istringstream lines(out);
+    for (std::string line; std::getline(lines, line);) {
+      std::string final_path, tag;
+      if (!line.empty() && parse_staged_path(line, &final_path, &tag)) found.push_back(url_of(line));
+    }
+    return found;
+  }
+
   Status retrieve(const std::string& relative_path, const std::string& local_path) override {
     std::string out;
     const std::string src = root_ + "/" + relative_path;
