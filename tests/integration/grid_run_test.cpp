@@ -567,6 +567,19 @@ TEST_F(GridRunTest, AChangedNonGridParameterIsANewPointNotASkip) {
   EXPECT_NE(same.err.find("model 'p' already has point 100_30_-10_10_00 with other parameters"), std::string::npos)
       << same.err;
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM kosmatau_parameters"), 1);
+  // New points under the same model take its physics: other constants are refused too, or one
+  // grid would hold two physics (here only new points, none of which the model has).
+  auto extended = test::run_pdr_run(
+      dir_.path(), {"--config", dir_ / "both.yaml", "--model-name", "p", "--dens", "40", "50", "--chi", "20"}, env());
+  EXPECT_EQ(extended.code, 2) << extended.err;
+  EXPECT_NE(extended.err.find("model 'p' has other parameters than the new point 100_40_-10_20_00 (cosray: "),
+            std::string::npos)
+      << extended.err;
+  EXPECT_EQ(extended.err.find('\n'), extended.err.size() - 1) << "one line: " << extended.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM kosmatau_parameters"), 1);
+  auto grown = run({"--model-name", "p", "--dens", "40", "--chi", "20"});
+  ASSERT_EQ(grown.code, 0) << grown.err;
+  EXPECT_NE(grown.out.find("1 point; 1 finished"), std::string::npos) << grown.out;
   // Under another model it is a new point that runs, not a skip.
   auto other =
       test::run_pdr_run(dir_.path(), {"--config", dir_ / "both.yaml", "--model-name", "p2", "--dens", "30"}, env());

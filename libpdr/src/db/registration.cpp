@@ -149,9 +149,26 @@ Status SociJobStore::check_points(Session& sql, long long model_id, const std::s
         existing.emplace(name, std::make_pair(hash, row));
       });
   std::vector<std::pair<const GridPoint*, long long>> compare;
+  const GridPoint* fresh = nullptr;  // a point the model does not have yet
   for (const auto& p : points) {
     auto it = existing.find(p.job_name);
     if (it != existing.end() && it->second.first != p.param_hash) compare.emplace_back(&p, it->second.second);
+    if (it == existing.end() && fresh == nullptr) fresh = &p;
+  }
+  // New points join the model's physics: its constants (alpha, rcore, chemistry, every
+  // non-default parameter) as its newest point has them, or one grid would mix two physics
+  // under one name.
+  if (fresh != nullptr && !existing.empty()) {
+    long long newest = 0;
+    for (const auto& [name, row] : existing) newest = std::max(newest, row.second);
+    const auto rows = parameter_rows(sql, {newest});
+    const std::string differs =
+        first_difference(rows.count(newest) != 0 ? rows.at(newest) : ParameterValues{}, *fresh, /*grid=*/false);
+    if (!differs.empty()) {
+      return Status::Usage("model '" + model_name + "' has other parameters than the new point " + fresh->job_name +
+                           " (" + differs +
+                           "); a model holds one physics. Use another --model-name for changed physics");
+    }
   }
   for (size_t begin = 0; begin < compare.size(); begin += 200) {
     const size_t end = std::min(compare.size(), begin + 200);
@@ -266,9 +283,9 @@ std::map<long long, ParameterValues> SociJobStore::parameter_rows(Session& sql, 
 // The first parameter whose stored value is not the point's ("alpha: 0.5 in the database, 0.6
 // now"), or "". Real values agree to 1e-5 relative: a FLOAT column of the predecessor keeps
 // about seven digits, and its rtot (derived from rounded values) differs by 1.3e-6.
-std::string SociJobStore::first_difference(const ParameterValues& stored, const GridPoint& point) {
+std::string SociJobStore::first_difference(const ParameterValues& stored, const GridPoint& point, bool grid) {
   for (const auto& spec : parameter_specs()) {
-    if (spec.role == ParamRole::Comment) continue;
+    if (spec.role == ParamRole::Comment || (!grid && spec.role == ParamRole::GridDerived)) continue;
     auto it = stored.find(spec.name);
     const std::string have = it == stored.end() ? "" : it->second;
     std::string want;

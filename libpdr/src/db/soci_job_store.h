@@ -294,7 +294,8 @@ class SociJobStore : public JobStore {
   // The first parameter whose stored value is not the point's ("alpha: 0.5 in the database, 0.6
   // now"), or "". Real values agree to 1e-5 relative: a FLOAT column of the predecessor keeps
   // about seven digits, and its rtot (derived from rounded values) differs by 1.3e-6.
-  static std::string first_difference(const ParameterValues& stored, const GridPoint& point);
+  // `grid`: the values of the grid point (xnsur, mass, ...) too, not only the model's constants.
+  static std::string first_difference(const ParameterValues& stored, const GridPoint& point, bool grid = true);
 
   // Takes in rows the predecessor wrote (of one model, or of all with `model` 0): a parameter
   // row without an identity hash gets one (a repeat of a row the model has is kept and marked),
