@@ -11,6 +11,7 @@
 
 #include <signal.h>
 
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -320,6 +321,38 @@ TEST_F(PostgresqlFaultTest, P6_LockWaitsAndADeadlockFromASideSession) {
             deadlocks_before)
       << "no deadlock was provoked";
   expect_consistent({r}, 200);
+}
+
+// A process waits for another's schema change longer than its statement timeout (a wait in
+// steps, not one statement the timeout ends as a database failure), names the backend holding
+// that lock (not one holding another advisory lock), and goes on when it is given up.
+TEST_F(PostgresqlFaultTest, S_ASchemaLockWaitOutlastsTheStatementTimeoutAndNamesItsHolder) {
+  START_SERVER("");
+  write_config();  // read_timeout 2 s: the statement timeout
+  std::string other_out, holder_out;
+  std::thread other([&] { other_out = server_->sql("SELECT pg_advisory_lock(42), pg_sleep(9)", database_); });
+  std::this_thread::sleep_for(300ms);
+  std::thread holder([&] {
+    holder_out = server_->sql(
+        "BEGIN; SELECT pg_advisory_xact_lock(hashtext('pdr_run schema ' || current_schema())); SELECT 'holder ' || "
+        "pg_backend_pid(); SELECT pg_sleep(6); COMMIT;",
+        database_);
+  });
+  std::this_thread::sleep_for(1s);
+  auto r = test::run_pdr_run(
+      dir_.path(), {"--config", dir_ / "cfg.yaml", "--model-name", "s", "--dens", "30", "--register-only"}, env(""));
+  holder.join();
+  other.join();
+  EXPECT_EQ(r.code, 0) << tail(r.err);
+  const auto at = holder_out.find("holder ");
+  ASSERT_NE(at, std::string::npos) << holder_out;
+  const std::string pid = holder_out.substr(at + 7, holder_out.find_first_not_of("0123456789", at + 7) - at - 7);
+  const std::string said = "waiting for another process that changes the database schema: server process " + pid;
+  const auto line = r.err.find(said);
+  ASSERT_NE(line, std::string::npos) << r.err << holder_out;
+  EXPECT_FALSE(std::isdigit(static_cast<unsigned char>(r.err[line + said.size()]))) << r.err;
+  EXPECT_EQ(r.err.find("57014"), std::string::npos) << "the wait ended as a statement timeout\n" << r.err;
+  EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs"), 1);
 }
 
 TEST_F(PostgresqlFaultTest, P7_ConnectionLostAtCommitLandedOrNot) {

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 
 #include "db/transactor.h"
 #include "pdr/status.h"
@@ -32,18 +33,36 @@ class SchemaLock {
   // Ends the transaction (what it read is read again after the wait), waits for the lock in
   // steps, so a stop is not held up, and begins a new one; an error when asked to stop.
   Status take() {
-    if (pg_) {  // waits in the server; a signal ends the statement (SignalEndsDatabaseWaits)
-      int got = 0;
-      sql_ << "SELECT CASE WHEN pg_try_advisory_xact_lock(" + std::string(kPgKey) + ") THEN 1 ELSE 0 END",
-          soci::into(got);
-      if (got == 1) return Status::Ok();
-      spdlog::info("waiting for another process that changes the database schema{}", pg_holder());
-      sql_ << "SELECT pg_advisory_xact_lock(" + std::string(kPgKey) + ")";
-      return Status::Ok();
+    const auto start = std::chrono::steady_clock::now();
+    long long said = -1;
+    // Said at once, then each minute, with who holds it: a wait that does not end is seen.
+    const auto tell = [&](const std::string& holder) {
+      const long long waited =
+          std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start).count();
+      if (said >= 0 && waited - said < 60) return;
+      spdlog::info("waiting for another process that changes the database schema{}{}", holder,
+                   said < 0 ? std::string() : " (" + std::to_string(waited) + " s so far)");
+      said = waited;
+    };
+    if (pg_) {
+      // Tried in steps, not waited for in the server: a statement timeout would end a long
+      // wait as a database failure, and a stop would wait for it.
+      for (;;) {
+        int got = 0;
+        sql_ << "SELECT CASE WHEN pg_try_advisory_xact_lock(" + std::string(kPgKey) + ") THEN 1 ELSE 0 END",
+            soci::into(got);
+        if (got == 1) return Status::Ok();
+        if (StopRetryingOn::stopping()) {
+          return Status::Error(ErrorKind::kInterrupted, "interrupted while another process changed the schema");
+        }
+        tell(pg_holder());
+        for (int i = 0; i < 10 && !StopRetryingOn::stopping(); ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+      }
     }
     sql_ << "COMMIT";
-    const auto start = std::chrono::steady_clock::now();
-    for (long long said = -1;;) {
+    for (;;) {
       soci::indicator ind = soci::i_null;
       int got = 0;
       sql_ << "SELECT GET_LOCK(" + std::string(kName) + ", 5)", soci::into(got, ind);
@@ -51,14 +70,7 @@ class SchemaLock {
       if (StopRetryingOn::stopping()) {
         return Status::Error(ErrorKind::kInterrupted, "interrupted while another process changed the schema");
       }
-      // Said at once, then each minute, with who holds it: a wait that does not end is seen.
-      const long long waited =
-          std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start).count();
-      if (said < 0 || waited - said >= 60) {
-        spdlog::info("waiting for another process that changes the database schema{}{}", mysql_holder(),
-                     said < 0 ? std::string() : " (" + std::to_string(waited) + " s so far)");
-        said = waited;
-      }
+      tell(mysql_holder());
     }
     held_ = true;
     sql_ << "START TRANSACTION";
@@ -111,9 +123,12 @@ class SchemaLock {
       soci::indicator ind = soci::i_null, aind = soci::i_null;
       long long pid = 0;
       std::string addr;
-      sql_ << "SELECT a.pid, COALESCE(host(a.client_addr), 'local') FROM pg_locks l JOIN pg_stat_activity a ON "
-              "a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM "
-              "pg_database WHERE datname = current_database()) LIMIT 1",
+      // A bigint key is held as classid (high half) and objid (low half), objsubid 1.
+      sql_ << "SELECT a.pid, host(a.client_addr) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid, (SELECT " +
+                  std::string(kPgKey) +
+                  "::bigint AS k) key WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND "
+                  "l.classid::bigint = ((key.k >> 32) & 4294967295) AND l.objid::bigint = (key.k & 4294967295) AND "
+                  "l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1",
           soci::into(pid, ind), soci::into(addr, aind);
       sql_ << "RELEASE SAVEPOINT pdr_lock_holder";
       if (ind != soci::i_ok) return {};
