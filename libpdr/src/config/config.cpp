@@ -175,10 +175,11 @@ Status read_value(SettingType type, const YAML::Node& value, const std::string& 
   // The predecessor's files may give alpha and rcore as a list (it used the first value) and the
   // chemistry as a list of species (it joined them with spaces).
   if (value.IsSequence() && (full == "model_parameters.alpha" || full == "model_parameters.rcore")) {
-    if (value.size() != 1 || !value[0].IsScalar()) {
+    if (value.size() != 1) {
       return Status::Usage(at + ": expects one number, got a list of " + std::to_string(value.size()) +
                            " values (a grid over " + full.substr(full.find('.') + 1) + " is not supported)");
     }
+    if (!value[0].IsScalar()) return Status::Usage(at + ": expects one number");
     return read_value(type, value[0], origin, full, label, at, v);
   }
   if (value.IsSequence() && full == "model_parameters.chemistry") {

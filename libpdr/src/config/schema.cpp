@@ -161,9 +161,7 @@ std::optional<std::string> normalise_scalar(SettingType type, const std::string&
   // predecessor); text keeps its own.
   std::string text = raw;
   if (type == SettingType::Integer || type == SettingType::Real || type == SettingType::Bool) {
-    const auto first = text.find_first_not_of(" \t\r\n");
-    text =
-        first == std::string::npos ? std::string() : text.substr(first, text.find_last_not_of(" \t\r\n") - first + 1);
+    text = trim_space(text);
   }
   switch (type) {
     case SettingType::String:

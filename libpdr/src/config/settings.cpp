@@ -319,7 +319,7 @@ Status read_run(const Config& c, Settings& s, unsigned cores) {
   if (r.progress_interval < 0) return Status::Usage(where("run.progress_interval") + ": must not be negative");
   r.outage_wait = c.real("run.outage_wait");
   if (r.outage_wait < 0) return Status::Usage(where("run.outage_wait") + ": must not be negative");
-  if (const std::string t = c.str("run.time_left"); !t.empty()) {
+  if (const std::string t = trim_space(c.str("run.time_left")); !t.empty()) {
     auto seconds = parse_time_left(t);
     if (!seconds || *seconds <= 0) {
       return Status::Usage(where("run.time_left") + ": '" + t +
@@ -327,7 +327,7 @@ Status read_run(const Config& c, Settings& s, unsigned cores) {
     }
     r.time_left = static_cast<double>(*seconds);
   }
-  if (const std::string m = c.str("run.end_margin"); !m.empty()) {
+  if (const std::string m = trim_space(c.str("run.end_margin")); !m.empty()) {
     if (m.back() == '%') {
       char* end = nullptr;
       const double pct = std::strtod(m.c_str(), &end);
@@ -343,7 +343,7 @@ Status read_run(const Config& c, Settings& s, unsigned cores) {
       r.end_margin = static_cast<double>(*seconds);
     }
   }
-  if (const std::string e = c.str("run.expected_job_seconds"); !e.empty()) {
+  if (const std::string e = trim_space(c.str("run.expected_job_seconds")); !e.empty()) {
     auto seconds = parse_duration(e);
     if (!seconds || *seconds <= 0) {
       return Status::Usage(where("run.expected_job_seconds") + ": '" + e +

@@ -8,6 +8,8 @@ namespace pdr {
 
 // ASCII lower case.
 std::string lower(std::string text);
+// `text` without the spaces, tabs and line ends around it.
+std::string trim_space(const std::string& text);
 // One word for a POSIX shell: single-quoted, a quote inside as '\''.
 std::string shell_quote(const std::string& word);
 // This host's name ("unknown" when it cannot be read).
