@@ -108,28 +108,65 @@ TEST_F(GridRunTest, VerifyPutsJobsWithMissingOrChangedOutputsBackToPending) {
   auto again = run({"--model-name", "v", "--dens", "30", "40", "--chi", "10", "20"});
   EXPECT_EQ(again.code, 0) << again.err;
   EXPECT_NE(again.out.find("3 finished, 0 failed, 1 already done"), std::string::npos) << again.out;
-  // Staged copies: of attempts claimed over since (removed), of the current attempt (kept: it may
-  // be storing them, or a run that ended left them for the next start to rename), of no job.
-  const long long epoch = sql_count("SELECT lease_epoch FROM pdr_model_jobs WHERE model_job_name = '100_30_-10_10_00'");
+  // Staged copies: of attempts claimed over since (removed), of the attempt that finished a job
+  // (kept: a run that ended after recording the finish left them for a settle to rename), of a
+  // job queued again under the same attempt (removed: nothing renames them), of no job (kept).
+  const auto epoch_of = [&](const std::string& job) {
+    return sql_count("SELECT lease_epoch FROM pdr_model_jobs WHERE model_job_name = '" + job + "'");
+  };
+  const long long epoch = epoch_of("100_30_-10_10_00");
   ASSERT_GE(epoch, 2) << "run twice";
-  const std::string old_tag = "0123456789ab-" + std::to_string(epoch - 1);
-  const std::string current_tag = "0123456789ab-" + std::to_string(epoch);
-  const std::vector<std::string> dead = {"store/v/pdrgrid/.pdrstruct100_30_-10_10_00.hdf5.staged-" + old_tag,
-                                         "store/v/oniongrid/.TEXTOUT100_30_-10_10_00_CO.staged-" + old_tag};
-  const std::vector<std::string> alive = {"store/v/pdrgrid/.pdrout100_30_-10_10_00.hdf.staged-" + current_tag,
-                                          "store/v/pdrgrid/.notes.txt.staged-0123456789ab-1"};
+  const auto tag = [](long long e) { return "0123456789ab-" + std::to_string(e); };
+  const std::vector<std::string> dead = {
+      "store/v/pdrgrid/.pdrstruct100_30_-10_10_00.hdf5.staged-" + tag(epoch - 1),
+      "store/v/oniongrid/.TEXTOUT100_30_-10_10_00_CO.staged-" + tag(epoch - 1),
+      "store/v/pdrgrid/.pdrstruct100_40_-10_20_00.hdf5.staged-" + tag(epoch_of("100_40_-10_20_00"))};
+  const std::vector<std::string> alive = {"store/v/pdrgrid/.pdrout100_30_-10_10_00.hdf.staged-" + tag(epoch),
+                                          "store/v/pdrgrid/.notes.txt.staged-" + tag(1),
+                                          "store/v/pdrgrid/.pdrout100_30_-10_10_00.hdf.staged-zz-0",
+                                          "store/v/elsewhere/.pdrout100_30_-10_10_00.hdf.staged-" + tag(0)};
+  fs::create_directories(dir_ / "store/v/elsewhere");
   for (const auto& f : dead) test::write_text(dir_ / f, "x");
   for (const auto& f : alive) test::write_text(dir_ / f, "x");
-  auto clean = test::run_pdr_run(dir_.path(), {"verify", "--config", dir_ / "cfg.yaml", "--model-name", "v"});
-  EXPECT_NE(clean.out.find("0 jobs back to pending, 2 staged copies of ended attempts removed, 2 staged copies kept"),
+  {
+    soci::session s(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
+    s << "UPDATE pdr_model_jobs SET status = 'exception_runtime' WHERE model_job_name = '100_40_-10_20_00'";
+  }
+  // A finished job whose output has only the staged name of the attempt that finished it (its
+  // run ended between the two) is left for that rename, not run again.
+  const std::string struct_hdf = "store/v/pdrgrid/pdrstruct100_40_-10_10_00.hdf5";
+  const std::string staged_hdf =
+      "store/v/pdrgrid/.pdrstruct100_40_-10_10_00.hdf5.staged-" + tag(epoch_of("100_40_-10_10_00"));
+  fs::rename(dir_ / struct_hdf, dir_ / staged_hdf);
+  auto waiting = test::run_pdr_run(dir_.path(), {"verify", "--config", dir_ / "cfg.yaml", "--model-name", "v"});
+  EXPECT_EQ(waiting.code, 1) << waiting.err;
+  EXPECT_NE(waiting.out.find("output missing: " + (dir_ / struct_hdf) +
+                             "; left as it is: the attempt that finished it "
+                             "staged it as " +
+                             (dir_ / staged_hdf)),
             std::string::npos)
-      << clean.out;
-  EXPECT_NE(clean.out.find("removed " + (dir_ / dead[0]) + ": staged under lease epoch " + std::to_string(epoch - 1) +
-                           " of job 100_30_-10_10_00, which was claimed again since"),
+      << waiting.out;
+  EXPECT_NE(waiting.out.find("0 jobs back to pending, 3 staged copies of ended attempts removed, 4 staged copies "
+                             "kept, 1 left for later"),
             std::string::npos)
-      << clean.out;
+      << waiting.out;
+  EXPECT_NE(waiting.out.find("removed " + (dir_ / dead[0]) + ": staged under lease epoch " + std::to_string(epoch - 1) +
+                             " of job 100_30_-10_10_00, which was claimed again since"),
+            std::string::npos)
+      << waiting.out;
+  EXPECT_NE(waiting.out.find("of job 100_40_-10_20_00, which is exception_runtime now"), std::string::npos)
+      << waiting.out;
   for (const auto& f : dead) EXPECT_FALSE(fs::exists(dir_ / f)) << f;
   for (const auto& f : alive) EXPECT_TRUE(fs::exists(dir_ / f)) << f;
+  EXPECT_TRUE(fs::exists(dir_ / staged_hdf));
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 3);
+  fs::rename(dir_ / staged_hdf, dir_ / struct_hdf);
+  {
+    soci::session s(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
+    s << "UPDATE pdr_model_jobs SET status = 'finished' WHERE model_job_name = '100_40_-10_20_00'";
+  }
+  auto clean = test::run_pdr_run(dir_.path(), {"verify", "--config", dir_ / "cfg.yaml", "--model-name", "v"});
+  EXPECT_NE(clean.out.find("0 jobs back to pending, 3 staged copies kept"), std::string::npos) << clean.out;
   EXPECT_EQ(clean.code, 0) << clean.err;
   // A configuration whose storage is not the model's is refused, as a run refuses it, rather
   // than judged by the files of another place.

@@ -38,6 +38,12 @@ struct FailedJob {
   std::string error;
 };
 
+// Outputs that runs which ended without a word left staged after recording their finish
+// take their final names (checked against their record, and only while the job is still
+// finished under that attempt); the runs are marked gone. Every run and worker does it when it
+// opens and ends, verify before it checks. Returns the jobs mended.
+long long settle_unsettled_finishes(JobStore& store, Storage& storage, long long model_id);
+
 class GridRun {
  public:
   GridRun(Settings settings, JobPlan job_plan);

@@ -158,6 +158,13 @@ struct UnsettledFinish {
   long long epoch = 0;
   std::vector<StoredFile> files;
 };
+// Where a job stands: for judging its staged copies.
+struct JobAttempt {
+  long long id = 0;
+  long long epoch = 0;
+  std::string status;  // the status column as stored
+};
+
 struct UnsettledFinishes {
   std::vector<std::string> runs;  // the tokens of the runs looked at
   std::vector<UnsettledFinish> finishes;
@@ -316,12 +323,12 @@ class JobStore {
     (void)epoch;
     return true;
   }
-  // The lease epoch of the model's job `name` (each claim gives a job a new one), or none when the
-  // model has no such job.
-  virtual Result<std::optional<long long>> job_epoch(long long model_id, const std::string& name) {
+  // The model's job `name` as it is now (its id, lease epoch: each claim gives a job a new one,
+  // and status), or none when the model has no such job.
+  virtual Result<std::optional<JobAttempt>> job_attempt(long long model_id, const std::string& name) {
     (void)model_id;
     (void)name;
-    return std::optional<long long>();
+    return std::optional<JobAttempt>();
   }
   // Runs whose last finishes were looked at (unsettled_finishes) are marked `gone`, so they are
   // not looked at again, unless one renewed meanwhile (it says `running` again then).

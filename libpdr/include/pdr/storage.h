@@ -38,10 +38,18 @@ class Storage {
   virtual bool exists(const std::string& stored_path) = 0;
   // Why a stored file no longer matches its record (missing, other size or sha256), or "".
   virtual std::string check(const StoredFile& file) = 0;
-  // Every staged copy below <root>/<model>, as the staged_path store() reported for it (what
-  // discard() removes); an error when the storage cannot be listed.
+  // Every staged copy in the model's output directories (<root>/<model>/pdrgrid and oniongrid),
+  // as the staged_path store() reported for it; an error when the storage cannot be listed.
   virtual Result<std::vector<std::string>> staged_copies() = 0;
+  // Removes one staged copy (a path staged_copies() listed); an error when it stays.
+  virtual Status remove_copy(const std::string& staged_path) = 0;
 };
+
+// The directories of a model's outputs, below <root>/<model>.
+inline const std::vector<std::string>& output_directories() {
+  static const std::vector<std::string> dirs = {"pdrgrid", "oniongrid"};
+  return dirs;
+}
 
 // The final path and the attempt tag of a staged path (staged_path's inverse); false when
 // `path` is not one.

@@ -4,15 +4,19 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <ostream>
 #include <regex>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "cli/cli_util.h"
 #include "pdr/cli.h"
 #include "pdr/db_manager.h"
 #include "pdr/exit_code.h"
+#include "pdr/grid_run.h"
 #include "pdr/job_store.h"
 #include "pdr/process.h"
 #include "pdr/settings.h"
@@ -30,43 +34,104 @@ std::string job_of_output(const std::string& path) {
   return std::regex_search(name, m, job) ? m.str(0) : std::string();
 }
 
-// Staged copies of attempts that can no longer be recorded: their job was claimed again since
-// (a newer lease epoch), so the attempt's outcome is refused, or it ended before recording
-// one (killed while storing). Copies of a job's current attempt stay: it may be storing them,
-// or a run that ended after recording its finish left them for the next start to rename.
-// Returns (removed, kept).
-std::pair<long long, long long> remove_dead_staged_copies(JobStore& store, Storage& storage, const std::string& model,
-                                                          std::ostream& out) {
-  auto copies = storage.staged_copies();
-  if (!copies.ok()) {
-    spdlog::warn("staged copies not looked for: {}", copies.status().message());
-    return {0, 0};
-  }
-  auto model_id = store.find_model(model);
-  if (!model_id.ok() || !model_id->has_value()) return {0, static_cast<long long>(copies->size())};
-  long long removed = 0, kept = 0;
-  for (const auto& copy : copies.value()) {
-    std::string final_path, tag;
-    const std::string job = parse_staged_path(copy, &final_path, &tag) ? job_of_output(final_path) : std::string();
-    const auto dash = tag.find_last_of('-');
-    long long attempt = -1;
-    if (dash != std::string::npos && dash + 1 < tag.size() &&
-        tag.find_first_not_of("0123456789", dash + 1) == std::string::npos) {
-      attempt = std::atoll(tag.c_str() + dash + 1);
+// A staged copy of the model's storage, as pdr_run names one: the attempt's tag is the first
+// 12 hex digits of its run's token and the job's lease epoch.
+struct StagedCopy {
+  std::string copy, final_path, job;
+  long long epoch = -1;  // -1: not a copy pdr_run staged
+};
+
+StagedCopy read_copy(const std::string& copy) {
+  StagedCopy c;
+  c.copy = copy;
+  std::string tag;
+  if (!parse_staged_path(copy, &c.final_path, &tag)) return c;
+  static const std::regex attempt_tag("[0-9a-f]{12}-([0-9]{1,18})");
+  std::smatch m;
+  if (!std::regex_match(tag, m, attempt_tag)) return c;
+  c.job = job_of_output(c.final_path);
+  if (!c.job.empty()) c.epoch = std::atoll(m.str(1).c_str());
+  return c;
+}
+
+// The staged copies, listed once, with where their jobs stand (read once per job).
+class StagedCopies {
+ public:
+  StagedCopies(JobStore& store, Storage& storage, std::optional<long long> model_id)
+      : store_(store), model_id_(model_id) {
+    auto listed = storage.staged_copies();
+    if (!listed.ok()) {
+      spdlog::warn("staged copies not looked for: {}", listed.status().message());
+      return;
     }
-    auto epoch = job.empty() || attempt < 0 ? Result<std::optional<long long>>(std::optional<long long>())
-                                            : store.job_epoch(**model_id, job);
-    if (!epoch.ok() || !epoch->has_value() || attempt >= **epoch) {
+    for (const auto& path : listed.value()) copies_.push_back(read_copy(path));
+    for (size_t i = 0; i < copies_.size(); ++i) by_final_[copies_[i].final_path].push_back(i);
+  }
+
+  const std::vector<StagedCopy>& all() const { return copies_; }
+
+  // The copies of `final_path` staged under the job's current attempt, while the job is
+  // finished under it: what a settle gives their names once the attempt's run has ended.
+  std::vector<const StagedCopy*> of_finish(const std::string& final_path) {
+    std::vector<const StagedCopy*> out;
+    auto it = by_final_.find(final_path);
+    if (it == by_final_.end()) return out;
+    for (size_t i : it->second) {
+      const StagedCopy& c = copies_[i];
+      const JobAttempt* a = attempt(c.job);
+      if (c.epoch >= 0 && a != nullptr && a->status == "finished" && a->epoch == c.epoch) out.push_back(&c);
+    }
+    return out;
+  }
+
+  const JobAttempt* attempt(const std::string& job) {
+    if (job.empty() || !model_id_) return nullptr;
+    auto it = attempts_.find(job);
+    if (it == attempts_.end()) {
+      auto read = store_.job_attempt(*model_id_, job);
+      it = attempts_.emplace(job, read.ok() ? read.value() : std::nullopt).first;
+    }
+    return it->second ? &*it->second : nullptr;
+  }
+
+  void forget(const std::string& job) { attempts_.erase(job); }
+
+ private:
+  JobStore& store_;
+  std::optional<long long> model_id_;
+  std::vector<StagedCopy> copies_;
+  std::map<std::string, std::vector<size_t>> by_final_;
+  std::map<std::string, std::optional<JobAttempt>> attempts_;
+};
+
+// Removes the staged copies no attempt can still record: of a job claimed again since they
+// were staged (a newer lease epoch: that attempt's outcome is refused), or of a job no longer
+// running or finished under their attempt (it was reaped, failed, cancelled or queued again:
+// nothing renames them). Copies of a job's running attempt stay (it may be storing them), and
+// of the attempt that finished it (a settle renames them once its run has ended).
+// Returns (removed, kept).
+std::pair<long long, long long> remove_dead_copies(StagedCopies& copies, Storage& storage, std::ostream& out) {
+  long long removed = 0, kept = 0;
+  for (const auto& c : copies.all()) {
+    copies.forget(c.job);  // read again: verify may have queued it meanwhile
+    const JobAttempt* a = copies.attempt(c.job);
+    const bool dead =
+        c.epoch >= 0 && a != nullptr &&
+        (c.epoch < a->epoch || (c.epoch == a->epoch && a->status != "running" && a->status != "finished"));
+    if (!dead) {
       ++kept;
       continue;
     }
-    StoredFile f;
-    f.path = final_path;
-    f.staged_path = copy;
-    storage.discard({f});
+    if (Status st = storage.remove_copy(c.copy); !st.ok()) {
+      spdlog::warn("{}", st.message());
+      ++kept;
+      continue;
+    }
     ++removed;
-    out << "removed " << copy << ": staged under lease epoch " << attempt << " of job " << job
-        << ", which was claimed again since (epoch " << **epoch << ")\n";
+    out << "removed " << c.copy << ": staged under lease epoch " << c.epoch << " of job " << c.job << ", which "
+        << (c.epoch < a->epoch ? "was claimed again since (epoch " + std::to_string(a->epoch) + ")"
+                               : "is " + a->status + " now")
+        << "\n";
   }
   return {removed, kept};
 }
@@ -106,22 +171,49 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
     spdlog::error("{}", storage.status().message());
     return kExitUsage;
   }
+  auto model_id = store.find_model(*options.model_name);
+  if (!model_id.ok()) {
+    spdlog::error("{}", model_id.status().message());
+    return kExitUsage;
+  }
+  // What runs that ended left staged after recording their finish takes its names first, as
+  // at the start of a run.
+  if (model_id->has_value()) settle_unsettled_finishes(store, *storage.value(), **model_id);
   auto jobs = store.finished_outputs(*options.model_name);
   if (!jobs.ok()) {
     spdlog::error("{}", jobs.status().message());
     return kExitUsage;
   }
+  StagedCopies copies(store, *storage.value(), model_id.value());
   long long files = 0, demoted = 0, left = 0;
   for (const auto& [job_id, outputs] : jobs.value()) {
     std::string problem;
+    std::string staged;  // a missing output whose copy its finishing attempt staged, intact
     for (const auto& f : outputs) {
       ++files;
       problem = !f.sha256.empty()                 ? storage.value()->check(f)
                 : storage.value()->exists(f.path) ? ""
                                                   : "output missing: " + f.path;
-      if (!problem.empty()) break;
+      if (problem.empty()) continue;
+      for (const StagedCopy* c : copies.of_finish(f.path)) {
+        StoredFile copy = f;
+        copy.path = c->copy;
+        if (!storage.value()->exists(f.path) &&
+            (f.sha256.empty() ? storage.value()->exists(c->copy) : storage.value()->check(copy).empty())) {
+          staged = c->copy;
+        }
+      }
+      break;
     }
     if (problem.empty()) continue;
+    if (!staged.empty()) {
+      // Its run ended (or is about to) between recording the finish and renaming the outputs:
+      // the next start of the model, or verify, renames them once that run is found ended.
+      ++left;
+      out << "job " << job_id << ": " << problem << "; left as it is: the attempt that finished it staged it as "
+          << staged << ", which takes its name once that attempt's run has ended; verify again later\n";
+      continue;
+    }
     auto applied = store.requeue_finished(job_id, problem);
     if (!applied.ok()) {
       spdlog::error("{}", applied.status().message());
@@ -139,7 +231,7 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
           << settings->run.lease_seconds << " s), so it may still be storing them; verify again later\n";
     }
   }
-  const auto [removed, staged_left] = remove_dead_staged_copies(store, *storage.value(), *options.model_name, out);
+  const auto [removed, staged_left] = remove_dead_copies(copies, *storage.value(), out);
   out << "model " << *options.model_name << ": " << jobs->size() << " finished jobs, " << files << " outputs checked, "
       << demoted << " jobs back to pending";
   if (removed > 0) out << ", " << removed << " staged copies of ended attempts removed";

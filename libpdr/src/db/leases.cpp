@@ -199,20 +199,23 @@ Result<bool> SociJobStore::still_finished(long long job_id, long long epoch) {
   return finished;
 }
 
-Result<std::optional<long long>> SociJobStore::job_epoch(long long model_id, const std::string& name) {
-  std::optional<long long> epoch;
-  Status st = read("read a job's lease epoch", [&](Session& sql) {
-    epoch.reset();
-    long long e = 0;
-    soci::indicator ind = soci::i_null;
-    sql << "SELECT COALESCE(lease_epoch, 0) FROM pdr_model_jobs WHERE model_name_id = :m AND model_job_name = :n AND "
-           "duplicate_key = 0",
-        soci::use(model_id), soci::use(name), soci::into(e, ind);
-    if (sql.got_data() && ind == soci::i_ok) epoch = e;
+Result<std::optional<JobAttempt>> SociJobStore::job_attempt(long long model_id, const std::string& name) {
+  std::optional<JobAttempt> found;
+  Status st = read("read where a job stands", [&](Session& sql) {
+    found.reset();
+    JobAttempt a;
+    soci::indicator sind = soci::i_null;
+    sql << "SELECT id, COALESCE(lease_epoch, 0), status FROM pdr_model_jobs WHERE model_name_id = :m AND "
+           "model_job_name = :n AND duplicate_key = 0",
+        soci::use(model_id), soci::use(name), soci::into(a.id), soci::into(a.epoch), soci::into(a.status, sind);
+    if (sql.got_data()) {
+      if (sind != soci::i_ok) a.status.clear();
+      found = a;
+    }
     return Status::Ok();
   });
   if (!st.ok()) return st;
-  return epoch;
+  return found;
 }
 
 Status SociJobStore::mark_runs_gone(const std::vector<std::string>& tokens) {

@@ -234,7 +234,7 @@ class SociJobStore : public JobStore {
       long long model_id, const std::function<bool(const std::string& host, long long pid)>& gone) override;
   Status mark_runs_gone(const std::vector<std::string>& tokens) override;
   Result<bool> still_finished(long long job_id, long long epoch) override;
-  Result<std::optional<long long>> job_epoch(long long model_id, const std::string& name) override;
+  Result<std::optional<JobAttempt>> job_attempt(long long model_id, const std::string& name) override;
   Result<std::string> stored_elsewhere(const std::string& model, const std::string& model_path) override;
 
   Result<std::vector<std::string>> model_names() override;

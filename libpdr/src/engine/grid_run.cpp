@@ -201,30 +201,30 @@ SettleOutputs settle_outputs(Storage& storage, JobStore& job_store) {
 // are not where it says. Where the staged copies of that attempt are there, match their record
 // (size and sha256) and their final names are free, they take the names now; what cannot be
 // mended so is left to the registration and verify, which run such a job again.
-void GridRun::settle_unsettled_finishes(long long model_id) {
-  auto left = store_->unsettled_finishes(model_id, process_gone);
+long long settle_unsettled_finishes(JobStore& store, Storage& storage, long long model_id) {
+  auto left = store.unsettled_finishes(model_id, process_gone);
   if (!left.ok()) {
     spdlog::warn("could not look for outputs left staged by runs that ended: {}", left.status().message());
-    return;
+    return 0;
   }
   long long jobs = 0, files = 0;
   for (const auto& finish : left->finishes) {
     const std::string tag = finish.token.substr(0, 12) + "-" + std::to_string(finish.epoch);
     std::vector<StoredFile> staged;
     for (const auto& f : finish.files) {
-      if (storage_->exists(f.path)) continue;
+      if (storage.exists(f.path)) continue;
       StoredFile s = f;
       s.staged_path = staged_path(f.path, tag);
-      if (storage_->exists(s.staged_path)) staged.push_back(std::move(s));
+      if (storage.exists(s.staged_path)) staged.push_back(std::move(s));
     }
     if (staged.empty()) continue;
     std::string mismatch;
     for (const auto& f : staged) {
       StoredFile copy = f;
       copy.path = f.staged_path;
-      if (mismatch.empty()) mismatch = storage_->check(copy);
+      if (mismatch.empty()) mismatch = storage.check(copy);
     }
-    if (!mismatch.empty() && storage_->exists(staged.front().path)) continue;  // another process did it
+    if (!mismatch.empty() && storage.exists(staged.front().path)) continue;  // another process did it
     if (!mismatch.empty()) {
       spdlog::warn("[job {}] outputs left staged by a run that ended do not match their record ({}): left as they are",
                    finish.job_id, mismatch);
@@ -232,9 +232,9 @@ void GridRun::settle_unsettled_finishes(long long model_id) {
     }
     // Checking the copies takes a while (large outputs): the job may have been queued and run
     // again meanwhile, and its newer outputs must keep their names.
-    auto still = store_->still_finished(finish.job_id, finish.epoch);
+    auto still = store.still_finished(finish.job_id, finish.epoch);
     if (!still.ok() || !still.value()) continue;
-    if (Status st = storage_->promote(staged); !st.ok()) {
+    if (Status st = storage.promote(staged); !st.ok()) {
       spdlog::warn("[job {}] outputs left staged by a run that ended could not take their names: {}", finish.job_id,
                    st.message());
       continue;
@@ -247,9 +247,14 @@ void GridRun::settle_unsettled_finishes(long long model_id) {
                  count_text(files, "output"), count_text(jobs, "job"));
   }
   // Looked at once: a run that renewed meanwhile stays running.
-  if (Status st = store_->mark_runs_gone(left->runs); !st.ok()) {
+  if (Status st = store.mark_runs_gone(left->runs); !st.ok()) {
     spdlog::debug("runs that ended not marked gone: {}", st.message());
   }
+  return jobs;
+}
+
+void GridRun::settle_unsettled_finishes(long long model_id) {
+  pdr::settle_unsettled_finishes(*store_, *storage_, model_id);
 }
 
 GridRun::GridRun(Settings settings, JobPlan job_plan)

@@ -134,18 +134,28 @@ class LocalStorage : public Storage {
 
   Result<std::vector<std::string>> staged_copies() override {
     std::vector<std::string> found;
-    std::error_code ec;
-    if (!fs::exists(root_, ec)) return found;
-    fs::recursive_directory_iterator it(root_, fs::directory_options::skip_permission_denied, ec), end;
-    for (; !ec && it != end; it.increment(ec)) {
-      const std::string name = it->path().filename().string();
-      std::string final_path, tag;
-      if (name[0] == '.' && parse_staged_path(it->path().string(), &final_path, &tag)) {
-        found.push_back(it->path().string());
+    for (const auto& dir : output_directories()) {
+      const fs::path at = fs::path(root_) / dir;
+      std::error_code ec;
+      if (!fs::exists(at, ec)) continue;
+      fs::directory_iterator it(at, ec), end;
+      for (; !ec && it != end; it.increment(ec)) {
+        const fs::file_status st = it->symlink_status(ec);
+        if (ec) break;
+        if (!fs::is_regular_file(st) && !fs::is_symlink(st)) continue;
+        std::string final_path, tag;
+        if (parse_staged_path(it->path().string(), &final_path, &tag)) found.push_back(it->path().string());
       }
+      if (ec) return Status::Io(at.string() + ": cannot list the stored outputs: " + ec.message());
     }
-    if (ec) return Status::Io(root_ + ": cannot list the stored outputs: " + ec.message());
     return found;
+  }
+
+  Status remove_copy(const std::string& staged) override {
+    if (::unlink(staged.c_str()) != 0 && errno != ENOENT) {
+      return Status::Io(staged + ": cannot remove: " + std::strerror(errno));
+    }
+    return Status::Ok();
   }
 
   std::string check(const StoredFile& f) override {

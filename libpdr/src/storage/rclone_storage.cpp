@@ -87,17 +87,28 @@ class RcloneStorage : public Storage {
   }
 
   Result<std::vector<std::string>> staged_copies() override {
-    std::string out;
-    if (!run({"lsf", "-R", "--files-only", "--include", ".*.staged-*", root_}, &out)) {
-      return Status::Io("rclone lsf " + root_ + " failed: " + out);
-    }
     std::vector<std::string> found;
-    std::istringstream lines(out);
-    for (std::string line; std::getline(lines, line);) {
-      std::string final_path, tag;
-      if (!line.empty() && parse_staged_path(remote_path(line), &final_path, &tag)) found.push_back(remote_path(line));
+    for (const auto& dir : output_directories()) {
+      std::string out;
+      if (!run({"lsf", "--files-only", "--include", ".*.staged-*", remote_path(dir)}, &out)) {
+        if (out.find("directory not found") != std::string::npos) continue;
+        return Status::Io("rclone lsf " + remote_path(dir) + " failed: " + out);
+      }
+      std::istringstream lines(out);
+      for (std::string line; std::getline(lines, line);) {
+        std::string final_path, tag;
+        const std::string copy = remote_path(dir + "/" + line);
+        if (!line.empty() && parse_staged_path(copy, &final_path, &tag)) found.push_back(copy);
+      }
     }
     return found;
+  }
+
+  Status remove_copy(const std::string& staged) override {
+    std::string out;
+    if (!run({"deletefile", staged}, &out)) return Status::Io("rclone deletefile " + staged + " failed: " + out);
+    listings_.forget(staged);
+    return Status::Ok();
   }
 
   Status retrieve(const std::string& relative_path, const std::string& local_path) override {

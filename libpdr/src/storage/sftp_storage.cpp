@@ -164,13 +164,15 @@ class SftpStorage : public Storage {
     if (!batch.empty()) sftp(batch, &out);
   }
 
-  // One remote `find`; a missing directory holds none.
+  // One remote `find` over the output directories; a missing one holds none.
   Result<std::vector<std::string>> staged_copies() override {
-    std::string out;
+    std::string dirs, out;
+    for (const auto& dir : output_directories()) dirs += " " + shell_quote(root_ + "/" + dir);
     if (!run(ssh_,
              with_options({destination_, "--",
-                           "[ ! -d " + shell_quote(root_) + " ] || find " + shell_quote(root_) +
-                               " -type f -name '.*.staged-*'"}),
+                           "for d in" + dirs +
+                               "; do [ ! -d \"$d\" ] || find \"$d\" -mindepth 1 -maxdepth 1 \\( -type f -o -type l \\) "
+                               "-name '.*.staged-*' || exit 1; done"}),
              &out)) {
       return Status::Io("listing " + url_of(root_) + " failed: " + out);
     }
@@ -181,6 +183,15 @@ class SftpStorage : public Storage {
       if (!line.empty() && parse_staged_path(line, &final_path, &tag)) found.push_back(url_of(line));
     }
     return found;
+  }
+
+  Status remove_copy(const std::string& staged) override {
+    std::string out;
+    if (!sftp("rm " + batch_quote(remote_of(staged)) + "\n", &out)) {
+      return Status::Io("sftp rm " + staged + " failed: " + out);
+    }
+    listings_.forget(remote_of(staged));
+    return Status::Ok();
   }
 
   Status retrieve(const std::string& relative_path, const std::string& local_path) override {
