@@ -105,6 +105,17 @@ TEST(SettingsTest, MoreThanOneWorkerIsAParallelRun) {
   EXPECT_FALSE(build_settings(c, "/", 8)->run.parallel);
 }
 
+// As the numbers of PDR_* variables, the durations may carry spaces around them.
+TEST(SettingsTest, ADurationMayCarrySpaces) {
+  Config c = base_config();
+  ASSERT_TRUE(c.set_scalar("run.time_left", " 3600\n", "PDR_TIME_LEFT").ok());
+  ASSERT_TRUE(c.set_scalar("run.end_margin", "\t5% ", "cfg.yaml:4").ok());
+  auto s = build_settings(c, "/", 8);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->run.time_left, 3600.0);
+  EXPECT_EQ(s->run.end_margin_percent, 5.0);
+}
+
 TEST(SettingsTest, RequiredValuesAreNamed) {
   auto c = Config::Defaults();
   auto s = build_settings(c.value(), "/", 2);
