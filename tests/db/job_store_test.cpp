@@ -1236,6 +1236,25 @@ TEST_P(JobStoreTest, FailureIsRetriedAndQuarantinedWhenItRepeats) {
   EXPECT_EQ(store_->retry_failed("m1").value(), 0);
 }
 
+// A job the predecessor left running has no owner on record: a plain retry leaves it alone,
+// --ownerless queues it again; a job pdr_run runs (with an owner) stays running either way.
+TEST_P(JobStoreTest, RetryOwnerlessQueuesOnlyJobsLeftRunningWithoutAnOwner) {
+  auto r = register_points(points({"30", "40"}));
+  auto a = store_->claim_jobs(r.model_id, 2, owner_);
+  ASSERT_EQ(a->size(), 2u);
+  exec("UPDATE pdr_model_jobs SET token = NULL WHERE id = " + std::to_string(a->front().id));
+  EXPECT_EQ(store_->retry_failed("m1").value(), 0);
+  EXPECT_EQ(store_->retry_failed("m1", /*ownerless=*/true).value(), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND error = 'left running without an "
+                  "owner; queued again by pdr_run retry' AND id = " +
+                  std::to_string(a->front().id)),
+            1);
+  EXPECT_EQ(
+      count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running' AND id = " + std::to_string(a->back().id)),
+      1);
+  EXPECT_EQ(store_->retry_failed("m1", /*ownerless=*/true).value(), 0);
+}
+
 TEST_P(JobStoreTest, DifferentFailuresUseUpTheAttempts) {
   store_->set_policy(JobPolicy{30, 3, 0, 10});
   auto r = register_points(points({"30"}));

@@ -133,17 +133,28 @@ TEST_F(GridRunTest, VerifyPutsJobsWithMissingOrChangedOutputsBackToPending) {
     s << "UPDATE pdr_model_jobs SET status = 'exception_runtime' WHERE model_job_name = '100_40_-10_20_00'";
   }
   // A finished job whose output has only the staged name of the attempt that finished it (its
-  // run ended between the two) is left for that rename, not run again.
+  // run ended between the two) is not run again: while that run may be alive (a row of it says
+  // running, silent less than the lease) it is left for that run's rename, once the run has
+  // ended verify renames it.
   const std::string struct_hdf = "store/v/pdrgrid/pdrstruct100_40_-10_10_00.hdf5";
   const std::string staged_hdf =
       "store/v/pdrgrid/.pdrstruct100_40_-10_10_00.hdf5.staged-" + tag(epoch_of("100_40_-10_10_00"));
   fs::rename(dir_ / struct_hdf, dir_ / staged_hdf);
+  {
+    soci::session s(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
+    char name[256] = {0};
+    gethostname(name, sizeof name - 1);
+    const std::string host = name;
+    const int pid = static_cast<int>(getpid());
+    s << "INSERT INTO pdr_runs (token, host, pid, state, updated_at) VALUES ('0123456789abcdef', :h, :p, "
+         "'running', CURRENT_TIMESTAMP)",
+        soci::use(host), soci::use(pid);
+  }
   auto waiting = test::run_pdr_run(dir_.path(), {"verify", "--config", dir_ / "cfg.yaml", "--model-name", "v"});
   EXPECT_EQ(waiting.code, 1) << waiting.err;
   EXPECT_NE(waiting.out.find("output missing: " + (dir_ / struct_hdf) +
-                             "; left as it is: the attempt that finished it "
-                             "staged it as " +
-                             (dir_ / staged_hdf)),
+                             "; left as it is: the attempt that finished it staged it as " + (dir_ / staged_hdf) +
+                             " and its run may still be renaming them"),
             std::string::npos)
       << waiting.out;
   EXPECT_NE(waiting.out.find("0 jobs back to pending, 3 staged copies of ended attempts removed, 4 staged copies "
@@ -160,11 +171,21 @@ TEST_F(GridRunTest, VerifyPutsJobsWithMissingOrChangedOutputsBackToPending) {
   for (const auto& f : alive) EXPECT_TRUE(fs::exists(dir_ / f)) << f;
   EXPECT_TRUE(fs::exists(dir_ / staged_hdf));
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 3);
-  fs::rename(dir_ / staged_hdf, dir_ / struct_hdf);
   {
     soci::session s(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
+    s << "UPDATE pdr_runs SET state = 'finished' WHERE token = '0123456789abcdef'";
     s << "UPDATE pdr_model_jobs SET status = 'finished' WHERE model_job_name = '100_40_-10_20_00'";
   }
+  auto renamed = test::run_pdr_run(dir_.path(), {"verify", "--config", dir_ / "cfg.yaml", "--model-name", "v"});
+  EXPECT_EQ(renamed.code, 0) << renamed.out << renamed.err;
+  EXPECT_NE(renamed.out.find("1 output renamed from the staged copies of the attempt that finished it"),
+            std::string::npos)
+      << renamed.out;
+  EXPECT_NE(renamed.out.find("0 jobs back to pending, outputs of 1 jobs renamed from their staged copies"),
+            std::string::npos)
+      << renamed.out;
+  EXPECT_TRUE(fs::exists(dir_ / struct_hdf));
+  EXPECT_FALSE(fs::exists(dir_ / staged_hdf));
   auto clean = test::run_pdr_run(dir_.path(), {"verify", "--config", dir_ / "cfg.yaml", "--model-name", "v"});
   EXPECT_NE(clean.out.find("0 jobs back to pending, 3 staged copies kept"), std::string::npos) << clean.out;
   EXPECT_EQ(clean.code, 0) << clean.err;
@@ -617,6 +638,22 @@ TEST_F(GridRunTest, AChangedNonGridParameterIsANewPointNotASkip) {
   auto grown = run({"--model-name", "p", "--dens", "40", "--chi", "20"});
   ASSERT_EQ(grown.code, 0) << grown.err;
   EXPECT_NE(grown.out.find("1 point; 1 finished"), std::string::npos) << grown.out;
+  // The chemistry is its species, word by word: the runs of spaces the predecessor kept from a
+  // folded YAML string change nothing, another species list is refused with the word named.
+  test::write_text(dir_ / "spaced.yaml", test::read_text(dir_ / "cfg.yaml") + "  chemistry: \"H   CO \"\n");
+  test::write_text(dir_ / "listed.yaml", test::read_text(dir_ / "cfg.yaml") + "  chemistry: [H, CO]\n");
+  test::write_text(dir_ / "more.yaml", test::read_text(dir_ / "cfg.yaml") + "  chemistry: [H, CO, C]\n");
+  ASSERT_EQ(
+      test::run_pdr_run(dir_.path(), {"--config", dir_ / "spaced.yaml", "--model-name", "ws", "--dens", "30"}, env())
+          .code,
+      0);
+  auto listed = test::run_pdr_run(
+      dir_.path(), {"--config", dir_ / "listed.yaml", "--model-name", "ws", "--dens", "30", "40"}, env());
+  EXPECT_EQ(listed.code, 0) << listed.err;
+  auto more =
+      test::run_pdr_run(dir_.path(), {"--config", dir_ / "more.yaml", "--model-name", "ws", "--dens", "50"}, env());
+  EXPECT_EQ(more.code, 2);
+  EXPECT_NE(more.err.find("(species: nothing in the database, 'C' now (word 3))"), std::string::npos) << more.err;
   // Under another model it is a new point that runs, not a skip.
   auto other =
       test::run_pdr_run(dir_.path(), {"--config", dir_ / "both.yaml", "--model-name", "p2", "--dens", "30"}, env());

@@ -330,6 +330,15 @@ class JobStore {
     (void)name;
     return std::optional<JobAttempt>();
   }
+  // Whether the run whose token begins with `token_prefix` may still be at work (recorded as
+  // running or lost and not silent as unsettled_finishes counts an ended run): it may still
+  // rename the outputs it staged. False for a run that ended, or that no row records.
+  virtual Result<bool> run_may_be_alive(const std::string& token_prefix,
+                                        const std::function<bool(const std::string& host, long long pid)>& gone) {
+    (void)token_prefix;
+    (void)gone;
+    return true;
+  }
   // Runs whose last finishes were looked at (unsettled_finishes) are marked `gone`, so they are
   // not looked at again, unless one renewed meanwhile (it says `running` again then).
   virtual Status mark_runs_gone(const std::vector<std::string>& tokens) {

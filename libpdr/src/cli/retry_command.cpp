@@ -31,7 +31,9 @@ int retry_command(const CliOptions& options, const EnvLookup& env, std::ostream&
     spdlog::error("{}", n.status().message());
     return kExitUsage;
   }
-  out << "model " << *options.model_name << ": " << n.value() << " failed jobs queued again with fresh attempts";
+  out << "model " << *options.model_name << ": " << n.value()
+      << (options.ownerless ? " failed or ownerless running jobs" : " failed jobs")
+      << " queued again with fresh attempts";
   if (n.value() > 0) out << "; run them with: " << next_command(options, "worker", *options.model_name);
   out << "\n";
   return kExitAllDone;

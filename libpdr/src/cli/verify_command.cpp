@@ -21,6 +21,7 @@
 #include "pdr/process.h"
 #include "pdr/settings.h"
 #include "pdr/storage.h"
+#include "util/text.h"
 
 namespace pdr {
 
@@ -37,8 +38,8 @@ std::string job_of_output(const std::string& path) {
 // A staged copy of the model's storage, as pdr_run names one: the attempt's tag is the first
 // 12 hex digits of its run's token and the job's lease epoch.
 struct StagedCopy {
-  std::string copy, final_path, job;
-  long long epoch = -1;  // -1: not a copy pdr_run staged
+  std::string copy, final_path, job, token;  // token: the first 12 hex digits of its run's
+  long long epoch = -1;                      // -1: not a copy pdr_run staged
 };
 
 StagedCopy read_copy(const std::string& copy) {
@@ -46,11 +47,12 @@ StagedCopy read_copy(const std::string& copy) {
   c.copy = copy;
   std::string tag;
   if (!parse_staged_path(copy, &c.final_path, &tag)) return c;
-  static const std::regex attempt_tag("[0-9a-f]{12}-([0-9]{1,18})");
+  static const std::regex attempt_tag("([0-9a-f]{12})-([0-9]{1,18})");
   std::smatch m;
   if (!std::regex_match(tag, m, attempt_tag)) return c;
   c.job = job_of_output(c.final_path);
-  if (!c.job.empty()) c.epoch = std::atoll(m.str(1).c_str());
+  c.token = m.str(1);
+  if (!c.job.empty()) c.epoch = std::atoll(m.str(2).c_str());
   return c;
 }
 
@@ -185,34 +187,68 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
     return kExitUsage;
   }
   StagedCopies copies(store, *storage.value(), model_id.value());
-  long long files = 0, demoted = 0, left = 0;
-  for (const auto& [job_id, outputs] : jobs.value()) {
-    std::string problem;
-    std::string staged;  // a missing output whose copy its finishing attempt staged, intact
+  Storage& store_of = *storage.value();
+  // The first output of a job that is not as recorded ("" when all are).
+  const auto first_problem = [&store_of](const std::vector<StoredFile>& outputs) {
     for (const auto& f : outputs) {
-      ++files;
-      problem = !f.sha256.empty()                 ? storage.value()->check(f)
-                : storage.value()->exists(f.path) ? ""
-                                                  : "output missing: " + f.path;
-      if (problem.empty()) continue;
-      for (const StagedCopy* c : copies.of_finish(f.path)) {
-        StoredFile copy = f;
-        copy.path = c->copy;
-        if (!storage.value()->exists(f.path) &&
-            (f.sha256.empty() ? storage.value()->exists(c->copy) : storage.value()->check(copy).empty())) {
-          staged = c->copy;
-        }
-      }
-      break;
+      std::string problem = !f.sha256.empty()         ? store_of.check(f)
+                            : store_of.exists(f.path) ? ""
+                                                      : "output missing: " + f.path;
+      if (!problem.empty()) return problem;
     }
+    return std::string();
+  };
+  // An intact copy of missing output `f` staged by the attempt that finished its job.
+  const auto intact_copy = [&](const StoredFile& f) -> const StagedCopy* {
+    if (store_of.exists(f.path)) return nullptr;
+    for (const StagedCopy* c : copies.of_finish(f.path)) {
+      StoredFile copy = f;
+      copy.path = c->copy;
+      if (f.sha256.empty() ? store_of.exists(c->copy) : store_of.check(copy).empty()) return c;
+    }
+    return nullptr;
+  };
+  long long files = 0, demoted = 0, left = 0, renamed = 0;
+  for (const auto& [job_id, outputs] : jobs.value()) {
+    files += static_cast<long long>(outputs.size());
+    std::string problem = first_problem(outputs);
     if (problem.empty()) continue;
-    if (!staged.empty()) {
-      // Its run ended (or is about to) between recording the finish and renaming the outputs:
-      // the next start of the model, or verify, renames them once that run is found ended.
-      ++left;
-      out << "job " << job_id << ": " << problem << "; left as it is: the attempt that finished it staged it as "
-          << staged << ", which takes its name once that attempt's run has ended; verify again later\n";
-      continue;
+    // Missing outputs that only have the staged names of the attempt that finished the job: its
+    // run ended (or is about to) between recording the finish and renaming them.
+    std::vector<StoredFile> renames;
+    const StagedCopy* finishing = nullptr;
+    bool whole = true;
+    for (const auto& f : outputs) {
+      if (store_of.exists(f.path)) continue;
+      const StagedCopy* c = intact_copy(f);
+      if (c == nullptr) {
+        whole = false;
+        break;
+      }
+      finishing = c;
+      StoredFile r = f;
+      r.staged_path = c->copy;
+      renames.push_back(std::move(r));
+    }
+    if (whole && finishing != nullptr) {
+      auto alive = store.run_may_be_alive(finishing->token, process_gone);
+      if (!alive.ok() || alive.value()) {
+        ++left;
+        out << "job " << job_id << ": " << problem << "; left as it is: the attempt that finished it staged it as "
+            << renames.front().staged_path << " and its run may still be renaming them; verify again later\n";
+        continue;
+      }
+      // That run has ended: the copies take their names here (while the job is still finished
+      // under that attempt), as a settle would have given them.
+      auto still = store.still_finished(job_id, finishing->epoch);
+      if (still.ok() && still.value() && store_of.promote(renames).ok()) {
+        ++renamed;
+        out << "job " << job_id << ": " << count_size(renames.size(), "output")
+            << " renamed from the staged copies of the attempt that finished it (its run ended before renaming "
+               "them)\n";
+        problem = first_problem(outputs);
+        if (problem.empty()) continue;
+      }
     }
     auto applied = store.requeue_finished(job_id, problem);
     if (!applied.ok()) {
@@ -234,6 +270,7 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
   const auto [removed, staged_left] = remove_dead_copies(copies, *storage.value(), out);
   out << "model " << *options.model_name << ": " << jobs->size() << " finished jobs, " << files << " outputs checked, "
       << demoted << " jobs back to pending";
+  if (renamed > 0) out << ", outputs of " << renamed << " jobs renamed from their staged copies";
   if (removed > 0) out << ", " << removed << " staged copies of ended attempts removed";
   if (staged_left > 0) out << ", " << staged_left << " staged copies kept";
   if (left > 0) out << ", " << left << " left for later";

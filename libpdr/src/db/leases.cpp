@@ -186,6 +186,28 @@ Result<UnsettledFinishes> SociJobStore::unsettled_finishes(
   return result;
 }
 
+Result<bool> SociJobStore::run_may_be_alive(const std::string& token_prefix,
+                                            const std::function<bool(const std::string& host, long long pid)>& gone) {
+  bool alive = false;
+  const std::string pattern = token_prefix + "%";
+  Status st = read("read whether a run may be at work", [&](Session& sql) {
+    alive = false;
+    const long long silent_anywhere = std::max<long long>(2LL * policy_.lease_seconds, 120);
+    const long long here = silent_here(policy_);
+    for_each_row<std::string, long long, long long>(
+        sql,
+        "SELECT COALESCE(host, ''), COALESCE(pid, 0), COALESCE(" + dialect_.seconds_since("updated_at") + ", " +
+            dialect_.seconds_since("started_at") +
+            ", 315360000) FROM pdr_runs WHERE token LIKE :t AND state IN ('lost', 'running')",
+        std::tie(pattern), [&](const std::string& host, long long pid, long long silent) {
+          if (!(silent > silent_anywhere || (silent > here && gone(host, pid)))) alive = true;
+        });
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return alive;
+}
+
 Result<bool> SociJobStore::still_finished(long long job_id, long long epoch) {
   bool finished = false;
   Status st = read("read whether a job is still finished", [&](Session& sql) {

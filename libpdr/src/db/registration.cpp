@@ -2,6 +2,8 @@
 // existing job has the same physics.
 #include "db/soci_job_store.h"
 
+#include <sstream>
+
 namespace pdr {
 
 // Registers a grid: the model and its provenance rows, a parameter row per point, a job per
@@ -295,7 +297,25 @@ std::string SociJobStore::first_difference(const ParameterValues& stored, const 
       continue;
     }
     if (have == want) continue;
-    if (spec.type != ParamType::Text && !have.empty() && !want.empty()) {
+    if (spec.type == ParamType::Text) {
+      // Words, as KOSMA-tau reads them (the predecessor kept the folded YAML's runs of spaces).
+      const auto words = [](const std::string& text) {
+        std::istringstream in(text);
+        std::vector<std::string> w;
+        for (std::string word; in >> word;) w.push_back(word);
+        return w;
+      };
+      const auto a = words(have), b = words(want);
+      if (a == b) continue;
+      size_t i = 0;
+      while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
+      const auto word = [i](const std::vector<std::string>& w) {
+        return i < w.size() ? "'" + w[i] + "'" : std::string("nothing");
+      };
+      return std::string(spec.name) + ": " + word(a) + " in the database, " + word(b) + " now (word " +
+             std::to_string(i + 1) + ")";
+    }
+    if (!have.empty() && !want.empty()) {
       char* end_a = nullptr;
       char* end_b = nullptr;
       const double a = std::strtod(have.c_str(), &end_a), b = std::strtod(want.c_str(), &end_b);

@@ -234,6 +234,8 @@ class SociJobStore : public JobStore {
       long long model_id, const std::function<bool(const std::string& host, long long pid)>& gone) override;
   Status mark_runs_gone(const std::vector<std::string>& tokens) override;
   Result<bool> still_finished(long long job_id, long long epoch) override;
+  Result<bool> run_may_be_alive(const std::string& token_prefix,
+                                const std::function<bool(const std::string& host, long long pid)>& gone) override;
   Result<std::optional<JobAttempt>> job_attempt(long long model_id, const std::string& name) override;
   Result<std::string> stored_elsewhere(const std::string& model, const std::string& model_path) override;
 

@@ -140,11 +140,12 @@ class LocalStorage : public Storage {
       if (!fs::exists(at, ec)) continue;
       fs::directory_iterator it(at, ec), end;
       for (; !ec && it != end; it.increment(ec)) {
-        const fs::file_status st = it->symlink_status(ec);
-        if (ec) break;
-        if (!fs::is_regular_file(st) && !fs::is_symlink(st)) continue;
         std::string final_path, tag;
-        if (parse_staged_path(it->path().string(), &final_path, &tag)) found.push_back(it->path().string());
+        if (!parse_staged_path(it->path().string(), &final_path, &tag)) continue;
+        std::error_code gone;  // renamed or removed meanwhile (a run at work): passed over
+        const fs::file_status st = it->symlink_status(gone);
+        if (gone || (!fs::is_regular_file(st) && !fs::is_symlink(st))) continue;
+        found.push_back(it->path().string());
       }
       if (ec) return Status::Io(at.string() + ": cannot list the stored outputs: " + ec.message());
     }
