@@ -121,10 +121,12 @@ TEST_F(GridRunTest, VerifyPutsJobsWithMissingOrChangedOutputsBackToPending) {
       "store/v/pdrgrid/.pdrstruct100_30_-10_10_00.hdf5.staged-" + tag(epoch - 1),
       "store/v/oniongrid/.TEXTOUT100_30_-10_10_00_CO.staged-" + tag(epoch - 1),
       "store/v/pdrgrid/.pdrstruct100_40_-10_20_00.hdf5.staged-" + tag(epoch_of("100_40_-10_20_00"))};
-  const std::vector<std::string> alive = {"store/v/pdrgrid/.pdrout100_30_-10_10_00.hdf.staged-" + tag(epoch),
-                                          "store/v/pdrgrid/.notes.txt.staged-" + tag(1),
-                                          "store/v/pdrgrid/.pdrout100_30_-10_10_00.hdf.staged-zz-0",
-                                          "store/v/elsewhere/.pdrout100_30_-10_10_00.hdf.staged-" + tag(0)};
+  const std::vector<std::string> alive = {
+      "store/v/pdrgrid/.pdrout100_30_-10_10_00.hdf.staged-" + tag(epoch), "store/v/pdrgrid/.notes.txt.staged-" + tag(1),
+      "store/v/pdrgrid/.pdrout100_30_-10_10_00.hdf.staged-zz-0",
+      // the log a live run keeps of its failed attempt
+      "store/v/pdrgrid/.TEXTOUT100_40_-10_20_00.staged-fedcba987654-" + std::to_string(epoch_of("100_40_-10_20_00")),
+      "store/v/elsewhere/.pdrout100_30_-10_10_00.hdf.staged-" + tag(0)};
   fs::create_directories(dir_ / "store/v/elsewhere");
   for (const auto& f : dead) test::write_text(dir_ / f, "x");
   for (const auto& f : alive) test::write_text(dir_ / f, "x");
@@ -137,8 +139,8 @@ TEST_F(GridRunTest, VerifyPutsJobsWithMissingOrChangedOutputsBackToPending) {
   // running, silent less than the lease) it is left for that run's rename, once the run has
   // ended verify renames it.
   const std::string struct_hdf = "store/v/pdrgrid/pdrstruct100_40_-10_10_00.hdf5";
-  const std::string staged_hdf =
-      "store/v/pdrgrid/.pdrstruct100_40_-10_10_00.hdf5.staged-" + tag(epoch_of("100_40_-10_10_00"));
+  const std::string staged_hdf = "store/v/pdrgrid/.pdrstruct100_40_-10_10_00.hdf5.staged-fedcba987654-" +
+                                 std::to_string(epoch_of("100_40_-10_10_00"));
   fs::rename(dir_ / struct_hdf, dir_ / staged_hdf);
   {
     soci::session s(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
@@ -146,7 +148,7 @@ TEST_F(GridRunTest, VerifyPutsJobsWithMissingOrChangedOutputsBackToPending) {
     gethostname(name, sizeof name - 1);
     const std::string host = name;
     const int pid = static_cast<int>(getpid());
-    s << "INSERT INTO pdr_runs (token, host, pid, state, updated_at) VALUES ('0123456789abcdef', :h, :p, "
+    s << "INSERT INTO pdr_runs (token, host, pid, state, updated_at) VALUES ('fedcba9876543210', :h, :p, "
          "'running', CURRENT_TIMESTAMP)",
         soci::use(host), soci::use(pid);
   }
@@ -157,7 +159,7 @@ TEST_F(GridRunTest, VerifyPutsJobsWithMissingOrChangedOutputsBackToPending) {
                              " and its run may still be renaming them"),
             std::string::npos)
       << waiting.out;
-  EXPECT_NE(waiting.out.find("0 jobs back to pending, 3 staged copies of ended attempts removed, 4 staged copies "
+  EXPECT_NE(waiting.out.find("0 jobs back to pending, 3 staged copies of ended attempts removed, 5 staged copies "
                              "kept, 1 left for later"),
             std::string::npos)
       << waiting.out;
@@ -173,7 +175,7 @@ TEST_F(GridRunTest, VerifyPutsJobsWithMissingOrChangedOutputsBackToPending) {
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 3);
   {
     soci::session s(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
-    s << "UPDATE pdr_runs SET state = 'finished' WHERE token = '0123456789abcdef'";
+    s << "UPDATE pdr_runs SET state = 'finished' WHERE token = 'fedcba9876543210'";
     s << "UPDATE pdr_model_jobs SET status = 'finished' WHERE model_job_name = '100_40_-10_20_00'";
   }
   auto renamed = test::run_pdr_run(dir_.path(), {"verify", "--config", dir_ / "cfg.yaml", "--model-name", "v"});
@@ -181,13 +183,14 @@ TEST_F(GridRunTest, VerifyPutsJobsWithMissingOrChangedOutputsBackToPending) {
   EXPECT_NE(renamed.out.find("1 output renamed from the staged copies of the attempt that finished it"),
             std::string::npos)
       << renamed.out;
-  EXPECT_NE(renamed.out.find("0 jobs back to pending, outputs of 1 jobs renamed from their staged copies"),
+  EXPECT_NE(renamed.out.find("0 jobs back to pending, outputs of 1 jobs renamed from their staged copies, 4 staged "
+                             "copies kept\n"),
             std::string::npos)
       << renamed.out;
   EXPECT_TRUE(fs::exists(dir_ / struct_hdf));
   EXPECT_FALSE(fs::exists(dir_ / staged_hdf));
   auto clean = test::run_pdr_run(dir_.path(), {"verify", "--config", dir_ / "cfg.yaml", "--model-name", "v"});
-  EXPECT_NE(clean.out.find("0 jobs back to pending, 3 staged copies kept"), std::string::npos) << clean.out;
+  EXPECT_NE(clean.out.find("0 jobs back to pending, 4 staged copies kept"), std::string::npos) << clean.out;
   EXPECT_EQ(clean.code, 0) << clean.err;
   // A configuration whose storage is not the model's is refused, as a run refuses it, rather
   // than judged by the files of another place.

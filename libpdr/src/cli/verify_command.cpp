@@ -8,6 +8,7 @@
 #include <optional>
 #include <ostream>
 #include <regex>
+#include <set>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -98,28 +99,43 @@ class StagedCopies {
 
   void forget(const std::string& job) { attempts_.erase(job); }
 
+  // A copy verify gave its final name: no longer a staged copy.
+  void renamed(const std::string& copy) { renamed_.insert(copy); }
+  bool was_renamed(const std::string& copy) const { return renamed_.count(copy) != 0; }
+
  private:
   JobStore& store_;
   std::optional<long long> model_id_;
   std::vector<StagedCopy> copies_;
   std::map<std::string, std::vector<size_t>> by_final_;
   std::map<std::string, std::optional<JobAttempt>> attempts_;
+  std::set<std::string> renamed_;
 };
 
 // Removes the staged copies no attempt can still record: of a job claimed again since they
 // were staged (a newer lease epoch: that attempt's outcome is refused), or of a job no longer
 // running or finished under their attempt (it was reaped, failed, cancelled or queued again:
-// nothing renames them). Copies of a job's running attempt stay (it may be storing them), and
-// of the attempt that finished it (a settle renames them once its run has ended).
+// nothing renames them; at their own attempt only once its run has ended, since a run renames
+// the logs it keeps of a failed attempt after recording it). Copies of a job's running attempt
+// stay (it may be storing them), and of the attempt that finished it (a settle or verify renames
+// them once its run has ended).
 // Returns (removed, kept).
-std::pair<long long, long long> remove_dead_copies(StagedCopies& copies, Storage& storage, std::ostream& out) {
+std::pair<long long, long long> remove_dead_copies(JobStore& store, StagedCopies& copies, Storage& storage,
+                                                   std::ostream& out) {
   long long removed = 0, kept = 0;
   for (const auto& c : copies.all()) {
+    if (copies.was_renamed(c.copy)) continue;
     copies.forget(c.job);  // read again: verify may have queued it meanwhile
     const JobAttempt* a = copies.attempt(c.job);
-    const bool dead =
-        c.epoch >= 0 && a != nullptr &&
-        (c.epoch < a->epoch || (c.epoch == a->epoch && a->status != "running" && a->status != "finished"));
+    bool dead = c.epoch >= 0 && a != nullptr &&
+                (c.epoch < a->epoch || (c.epoch == a->epoch && a->status != "running" && a->status != "finished"));
+    if (dead && c.epoch == a->epoch) {
+      // The attempt's outcome was recorded as a failure (or it was reaped): a run still at
+      // work renames the logs it keeps of a failed attempt right after recording it.
+      auto alive = store.run_may_be_alive(c.token, process_gone);
+      dead = alive.ok() && !alive.value();
+    }
+    if (dead && !storage.exists(c.copy)) continue;  // renamed or removed meanwhile
     if (!dead) {
       ++kept;
       continue;
@@ -240,9 +256,14 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
       }
       // That run has ended: the copies take their names here (while the job is still finished
       // under that attempt), as a settle would have given them.
+      // Hashing the copies took a while: another process (a start's settle, another verify)
+      // may have renamed them meanwhile, and a rename of one that is gone would undo its work.
+      bool free = true;
+      for (const auto& r : renames) free = free && !store_of.exists(r.path) && store_of.exists(r.staged_path);
       auto still = store.still_finished(job_id, finishing->epoch);
-      if (still.ok() && still.value() && store_of.promote(renames).ok()) {
+      if (free && still.ok() && still.value() && store_of.promote(renames).ok()) {
         ++renamed;
+        for (const auto& r : renames) copies.renamed(r.staged_path);
         out << "job " << job_id << ": " << count_size(renames.size(), "output")
             << " renamed from the staged copies of the attempt that finished it (its run ended before renaming "
                "them)\n";
@@ -250,6 +271,9 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
         if (problem.empty()) continue;
       }
     }
+    // Read again before the job is queued: another process may have renamed its outputs.
+    problem = first_problem(outputs);
+    if (problem.empty()) continue;
     auto applied = store.requeue_finished(job_id, problem);
     if (!applied.ok()) {
       spdlog::error("{}", applied.status().message());
@@ -267,7 +291,7 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
           << settings->run.lease_seconds << " s), so it may still be storing them; verify again later\n";
     }
   }
-  const auto [removed, staged_left] = remove_dead_copies(copies, *storage.value(), out);
+  const auto [removed, staged_left] = remove_dead_copies(store, copies, *storage.value(), out);
   out << "model " << *options.model_name << ": " << jobs->size() << " finished jobs, " << files << " outputs checked, "
       << demoted << " jobs back to pending";
   if (renamed > 0) out << ", outputs of " << renamed << " jobs renamed from their staged copies";

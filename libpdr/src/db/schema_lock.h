@@ -45,7 +45,7 @@ class SchemaLock {
       said = waited;
     };
     if (pg_) {
-      // Tried in steps, not waited for in the server: a statement timeout would end a long
+      // Tried every half second, not waited for in the server: a statement timeout would end a long
       // wait as a database failure, and a stop would wait for it.
       for (;;) {
         int got = 0;
@@ -56,7 +56,9 @@ class SchemaLock {
           return Status::Error(ErrorKind::kInterrupted, "interrupted while another process changed the schema");
         }
         tell(pg_holder());
-        for (int i = 0; i < 10 && !StopRetryingOn::stopping(); ++i) {
+        // Half a second idle in the transaction: below any idle_in_transaction_session_timeout
+        // doctor accepts.
+        for (int i = 0; i < 5 && !StopRetryingOn::stopping(); ++i) {
           std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
       }
@@ -120,6 +122,8 @@ class SchemaLock {
       return {};
     }
     try {
+      // The activity view is read once per transaction unless cleared: the holder may change.
+      sql_ << "SELECT pg_stat_clear_snapshot()";
       soci::indicator ind = soci::i_null, aind = soci::i_null;
       long long pid = 0;
       std::string addr;
