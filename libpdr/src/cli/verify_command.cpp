@@ -97,7 +97,8 @@ class StagedCopies {
     return it->second ? &*it->second : nullptr;
   }
 
-  void forget(const std::string& job) { attempts_.erase(job); }
+  // Jobs are read again after this (verify queued some of them).
+  void forget_jobs() { attempts_.clear(); }
 
   // A copy verify gave its final name: no longer a staged copy.
   void renamed(const std::string& copy) { renamed_.insert(copy); }
@@ -123,9 +124,9 @@ class StagedCopies {
 std::pair<long long, long long> remove_dead_copies(JobStore& store, StagedCopies& copies, Storage& storage,
                                                    std::ostream& out) {
   long long removed = 0, kept = 0;
+  copies.forget_jobs();
   for (const auto& c : copies.all()) {
     if (copies.was_renamed(c.copy)) continue;
-    copies.forget(c.job);  // read again: verify may have queued it meanwhile
     const JobAttempt* a = copies.attempt(c.job);
     bool dead = c.epoch >= 0 && a != nullptr &&
                 (c.epoch < a->epoch || (c.epoch == a->epoch && a->status != "running" && a->status != "finished"));

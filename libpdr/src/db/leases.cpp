@@ -118,7 +118,24 @@ namespace {
 // but renews).
 long long silent_here(const JobPolicy& policy) { return std::max<long long>(2LL * policy.heartbeat_seconds + 2, 25); }
 
+// A run renews pdr_runs.updated_at every heartbeat. Silent for twice this process's lease and at
+// least two minutes (a run of other settings may renew less often), or, of this host, gone and
+// silent for two heartbeats and at least 25 s (a process of another PID namespace under the
+// same host name is not seen, but renews): ended. Marked lost is not enough: a reaper with a
+// shorter lease marks a live run lost between two of its heartbeats.
+bool run_ended(const JobPolicy& policy, long long silent, const std::string& host, long long pid,
+               const std::function<bool(const std::string& host, long long pid)>& gone) {
+  return silent > std::max<long long>(2LL * policy.lease_seconds, 120) ||
+         (silent > silent_here(policy) && gone(host, pid));
+}
+
 }  // namespace
+
+// host, pid and seconds since the run last said it runs, of pdr_runs rows still running or lost.
+std::string SociJobStore::silent_runs_sql() const {
+  return "SELECT token, COALESCE(host, ''), COALESCE(pid, 0), COALESCE(" + dialect_.seconds_since("updated_at") + ", " +
+         dialect_.seconds_since("started_at") + ", 315360000) FROM pdr_runs WHERE state IN ('lost', 'running')";
+}
 
 Result<UnsettledFinishes> SociJobStore::unsettled_finishes(
     long long model_id, const std::function<bool(const std::string& host, long long pid)>& gone) {
@@ -132,20 +149,10 @@ Result<UnsettledFinishes> SociJobStore::unsettled_finishes(
       long long silent;  // seconds since it last said it runs
     };
     std::vector<Run> ended;
-    // A run renews pdr_runs.updated_at every heartbeat. Silent for twice this process's lease
-    // and at least two minutes (a run of other settings may renew less often), or, of this host,
-    // gone and silent for two heartbeats and at least 25 s (a process of another PID namespace
-    // under the same host name is not seen, but renews): ended. Marked lost is not enough: a
-    // reaper with a shorter lease marks a live run lost between two of its heartbeats.
-    const long long silent_anywhere = std::max<long long>(2LL * policy_.lease_seconds, 120);
-    const long long here = silent_here(policy_);
     for_each_row<std::string, std::string, long long, long long>(
-        sql,
-        "SELECT token, COALESCE(host, ''), COALESCE(pid, 0), COALESCE(" + dialect_.seconds_since("updated_at") + ", " +
-            dialect_.seconds_since("started_at") +
-            ", 315360000) FROM pdr_runs WHERE model_name_id = :m AND state IN ('lost', 'running')",
-        std::tie(model_id), [&](const std::string& token, const std::string& host, long long pid, long long silent) {
-          if (silent > silent_anywhere || (silent > here && gone(host, pid))) {
+        sql, silent_runs_sql() + " AND model_name_id = :m", std::tie(model_id),
+        [&](const std::string& token, const std::string& host, long long pid, long long silent) {
+          if (run_ended(policy_, silent, host, pid, gone)) {
             ended.push_back(Run{token, silent});
             result.runs.push_back(token);
           }
@@ -192,15 +199,10 @@ Result<bool> SociJobStore::run_may_be_alive(const std::string& token_prefix,
   const std::string pattern = token_prefix + "%";
   Status st = read("read whether a run may be at work", [&](Session& sql) {
     alive = false;
-    const long long silent_anywhere = std::max<long long>(2LL * policy_.lease_seconds, 120);
-    const long long here = silent_here(policy_);
-    for_each_row<std::string, long long, long long>(
-        sql,
-        "SELECT COALESCE(host, ''), COALESCE(pid, 0), COALESCE(" + dialect_.seconds_since("updated_at") + ", " +
-            dialect_.seconds_since("started_at") +
-            ", 315360000) FROM pdr_runs WHERE token LIKE :t AND state IN ('lost', 'running')",
-        std::tie(pattern), [&](const std::string& host, long long pid, long long silent) {
-          if (!(silent > silent_anywhere || (silent > here && gone(host, pid)))) alive = true;
+    for_each_row<std::string, std::string, long long, long long>(
+        sql, silent_runs_sql() + " AND token LIKE :t", std::tie(pattern),
+        [&](const std::string&, const std::string& host, long long pid, long long silent) {
+          if (!run_ended(policy_, silent, host, pid, gone)) alive = true;
         });
     return Status::Ok();
   });

@@ -234,6 +234,7 @@ class SociJobStore : public JobStore {
       long long model_id, const std::function<bool(const std::string& host, long long pid)>& gone) override;
   Status mark_runs_gone(const std::vector<std::string>& tokens) override;
   Result<bool> still_finished(long long job_id, long long epoch) override;
+  std::string silent_runs_sql() const;
   Result<bool> run_may_be_alive(const std::string& token_prefix,
                                 const std::function<bool(const std::string& host, long long pid)>& gone) override;
   Result<std::optional<JobAttempt>> job_attempt(long long model_id, const std::string& name) override;
