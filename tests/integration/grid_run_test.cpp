@@ -11,11 +11,14 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "pdr/settings.h"
+#include "pdr/storage.h"
 #include "support/grid_run.h"
 #include "support/run_binary.h"
 
@@ -285,6 +288,41 @@ TEST_F(GridRunTest, ASpeciesAddedToAFinishedGridIsNamedWithTheWayToRunIt) {
   EXPECT_EQ(ran_both.err.find("without the onion step"), std::string::npos) << ran_both.err;
 }
 
+// Three outputs staged by one attempt, the second of which another process (a start's settle, a
+// verify) gave its name first: promote passes over it and names the others. A copy that is gone
+// with nothing under its name is a failure, and the names given before it are removed again.
+// `local_of` maps a stored path to the file behind it.
+void expect_promote_passes_over_a_copy_renamed_before(Storage& storage, const fs::path& scratch,
+                                                      const std::function<std::string(const std::string&)>& local_of) {
+  fs::create_directories(scratch);
+  const auto stage = [&](const std::string& round) {
+    std::vector<StoredFile> files;
+    for (const std::string name : {"a", "b", "c"}) {
+      test::write_text(scratch / name, "output " + round + name + "\n");
+      auto f = storage.store(scratch / name, "pdrgrid/race" + round + name, "pdrstruct", "0123456789ab-7");
+      EXPECT_TRUE(f.ok()) << f.status().message();
+      if (f.ok()) files.push_back(f.value());
+    }
+    return files;
+  };
+  auto files = stage("1");
+  ASSERT_EQ(files.size(), 3u);
+  fs::rename(local_of(files[1].staged_path), local_of(files[1].path));
+  Status st = storage.promote(files);
+  EXPECT_TRUE(st.ok()) << st.message();
+  for (const std::string name : {"a", "b", "c"}) {
+    const auto& f = files[static_cast<size_t>(name[0] - 'a')];
+    EXPECT_EQ(test::read_text(local_of(f.path)), "output 1" + name + "\n") << f.path;
+    EXPECT_FALSE(fs::exists(local_of(f.staged_path))) << f.staged_path;
+  }
+  auto lost = stage("2");
+  ASSERT_EQ(lost.size(), 3u);
+  fs::remove(local_of(lost[1].staged_path));
+  EXPECT_FALSE(storage.promote(lost).ok());
+  EXPECT_FALSE(fs::exists(local_of(lost[0].path))) << "a name given before the failure is removed again";
+  EXPECT_FALSE(fs::exists(local_of(lost[1].path)));
+}
+
 TEST_F(GridRunTest, RcloneStorageStoresVerifiesAndFailsLoudly) {
   // A local-type rclone remote in a config of this test only.
   test::write_text(dir_ / "rclone.conf", "[rtest]\ntype = local\n");
@@ -327,6 +365,13 @@ TEST_F(GridRunTest, RcloneStorageStoresVerifiesAndFailsLoudly) {
       sql_count("SELECT COUNT(*) FROM pdr_model_jobs j JOIN model_names m ON m.id = j.model_name_id WHERE "
                 "m.model_name = 'rc2' AND j.status = 'exception_runtime' AND j.error LIKE 'storage: rclone copyto %'"),
       1);
+  StorageSettings direct;
+  direct.type = "rclone";
+  direct.rclone_remote = "rtest:/";
+  auto storage = open_storage(direct, dir_ / "direct/m", {"RCLONE_CONFIG=" + (dir_ / "rclone.conf")});
+  ASSERT_TRUE(storage.ok()) << storage.status().message();
+  expect_promote_passes_over_a_copy_renamed_before(
+      **storage, dir_ / "race", [](const std::string& stored) { return stored.substr(std::string("rtest:/").size()); });
 }
 
 // A PDR base directory like the mock one but with the templates where `where` says.
@@ -478,6 +523,18 @@ TEST_F(GridRunTest, SftpStorageOnAThrowawaySshd) {
   EXPECT_NE(v.out.find("1 jobs back to pending, 1 staged copies of ended attempts removed"), std::string::npos)
       << v.out << v.err;
   EXPECT_FALSE(fs::exists(dead));
+  StorageSettings direct;
+  direct.type = "sftp";
+  direct.host = "127.0.0.1";
+  direct.port = std::stoi(port);
+  direct.username = user;
+  direct.key_file = sshd + "/client_key";
+  direct.known_hosts = sshd + "/known_hosts";
+  auto storage = open_storage(direct, remote + "/direct", env());
+  ASSERT_TRUE(storage.ok()) << storage.status().message();
+  const std::string prefix = "sftp://" + user + "@127.0.0.1:" + port;
+  expect_promote_passes_over_a_copy_renamed_before(
+      **storage, dir_ / "race", [&](const std::string& stored) { return stored.substr(prefix.size()); });
   // An unknown host key is refused before anything runs.
   test::write_text(dir_ / "empty_known_hosts", "");
   config(dir_ / "empty_known_hosts");

@@ -60,13 +60,15 @@ class RcloneStorage : public Storage {
   // One server-side move per file (--ignore-times: replace the destination even when its size
   // and time look the same).
   // All or nothing: when one output cannot take its name, those moved before it are deleted
-  // again (their job is not recorded finished, so no final name may hold them).
+  // again (their job is not recorded finished, so no final name may hold them). A copy that
+  // another process moved first (a start's settle or a verify renaming the same attempt's
+  // copies) is not a failure: its final name holds the recorded output.
   Status promote(const std::vector<StoredFile>& files) override {
     for (size_t i = 0; i < files.size(); ++i) {
       const StoredFile& f = files[i];
       if (f.staged_path.empty()) continue;
       std::string out;
-      if (!run({"moveto", "--ignore-times", f.staged_path, f.path}, &out)) {
+      if (!run({"moveto", "--ignore-times", f.staged_path, f.path}, &out) && !moved_before(f)) {
         for (size_t j = 0; j < i; ++j) {
           std::string ignored;
           if (!files[j].staged_path.empty()) run({"deletefile", files[j].path}, &ignored);
@@ -128,6 +130,13 @@ class RcloneStorage : public Storage {
   }
 
  private:
+  // Whether a staged copy whose move failed was moved by another process: it is gone and its
+  // final name holds the recorded output.
+  bool moved_before(const StoredFile& f) {
+    listings_.forget(f.staged_path);
+    return !listings_.contains(f.staged_path) && check(f).empty();
+  }
+
   std::string remote_path(const std::string& relative) const { return root_ + "/" + relative; }
 
   bool hash_of(const std::string& path, std::string* sum) {

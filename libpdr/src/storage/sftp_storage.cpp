@@ -133,14 +133,30 @@ class SftpStorage : public Storage {
 
   // Every staged file of the outcome renamed in one sftp batch (one round trip).
   Status promote(const std::vector<StoredFile>& files) override {
-    std::string batch;
+    std::vector<const StoredFile*> staged;
     for (const auto& f : files) {
-      if (!f.staged_path.empty())
-        batch += "rename " + batch_quote(remote_of(f.staged_path)) + " " + batch_quote(remote_of(f.path)) + "\n";
+      if (!f.staged_path.empty()) staged.push_back(&f);
     }
-    if (batch.empty()) return Status::Ok();
+    if (staged.empty()) return Status::Ok();
     std::string out;
-    if (!sftp(batch, &out)) {
+    bool renamed = sftp(rename_batch(staged), &out);
+    if (!renamed) {
+      // The batch stops at its first failed rename. A copy that another process renamed first
+      // (a start's settle or a verify renaming the same attempt's copies) is not a failure: its
+      // final name holds the recorded output. What is still staged is renamed once more.
+      std::vector<const StoredFile*> left;
+      bool lost = false;
+      for (const StoredFile* f : staged) {
+        listings_.forget(remote_of(f->staged_path));
+        if (listings_.contains(remote_of(f->staged_path))) {
+          left.push_back(f);
+        } else if (!check(*f).empty()) {
+          lost = true;
+        }
+      }
+      renamed = !lost && (left.empty() || sftp(rename_batch(left), &out));
+    }
+    if (!renamed) {
       // The batch stops at the first failed rename: remove what took its name before it (no
       // final name may hold an output of a job that is not recorded finished).
       std::string undo, ignored;
@@ -153,6 +169,14 @@ class SftpStorage : public Storage {
     }
     for (const auto& f : files) listings_.forget(remote_of(f.path));
     return Status::Ok();
+  }
+
+  std::string rename_batch(const std::vector<const StoredFile*>& files) const {
+    std::string batch;
+    for (const StoredFile* f : files) {
+      batch += "rename " + batch_quote(remote_of(f->staged_path)) + " " + batch_quote(remote_of(f->path)) + "\n";
+    }
+    return batch;
   }
 
   void discard(const std::vector<StoredFile>& files) override {
