@@ -521,13 +521,23 @@ TEST(CliTest, FlagsThatNeedAnotherAreRefusedAndAnEmptyVariableIsNotAValue) {
   for (const std::vector<std::string>& flags :
        std::vector<std::vector<std::string>>{{"--dens", "", "40", "--chi", "10"},
                                              {"--dens", "30", "--chi", "", "20"},
-                                             {"--dens", "30", "--species", ""}}) {
+                                             {"--dens", "30", "--species", ""},
+                                             {"--dens", "30", "--workers", ""},
+                                             {"--dens", "30", "--cpus", ""},
+                                             {"--dens", "30", "--workers=", "--parallel"}}) {
     std::vector<std::string> args = {"--model-name", "m", "--dry-run"};
     args.insert(args.end(), flags.begin(), flags.end());
     auto r = test::run_pdr_run(dir.path(), args, {kBase});
     EXPECT_EQ(r.code, 2) << flags[0] << " " << r.out;
     EXPECT_EQ(lines(r.err), 1u) << r.err;
     EXPECT_NE(r.err.find(": an empty value (an unset variable in a script?)"), std::string::npos) << r.err;
+    // Named by the flag the value belongs to.
+    std::string flag;
+    for (const auto& f : flags) {
+      if (f.rfind("--", 0) == 0) flag = f.substr(0, f.find('='));
+      if (f.empty() || f.back() == '=') break;
+    }
+    EXPECT_NE(r.err.find(flag + ": an empty value"), std::string::npos) << r.err;
   }
   // Output paths longer than the job tables' 255-character columns: refused before anything is
   // written (MySQL failed when the first job was recorded, and ran it again on every run).
@@ -545,7 +555,8 @@ TEST(CliTest, FlagsThatNeedAnotherAreRefusedAndAnEmptyVariableIsNotAValue) {
       test::run_pdr_run(dir.path(), {"--model-name", "m", "--dens", "30", "--time-left", "", "--dry-run"}, {kBase});
   EXPECT_EQ(empty_time.code, 2);
   EXPECT_EQ(lines(empty_time.err), 1u) << empty_time.err;
-  EXPECT_NE(empty_time.err.find("--time-left: an empty value is no duration"), std::string::npos) << empty_time.err;
+  EXPECT_NE(empty_time.err.find("--time-left: an empty value (an unset variable in a script?)"), std::string::npos)
+      << empty_time.err;
   auto interval = test::run_pdr_run(dir.path(), {"status", "--interval", "5"});
   EXPECT_EQ(interval.code, 2);
   EXPECT_EQ(lines(interval.err), 1u) << interval.err;

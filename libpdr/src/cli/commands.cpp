@@ -39,17 +39,6 @@ Settings: built-in defaults < --config FILE < PDR_* environment < flags. Grid va
 10*log10 units for dens, mass and chi ("30" = 1e3) and percent for metal ("100" = solar).
 Exit codes: 0 all jobs done, 1 some job failed, 2 usage/config/database error, 130 interrupted.)";
 
-// A list flag's values: an empty one ("--dens \"$UNSET\" 40" in a job script) is refused, not
-// read as "not given" or as the start of an empty list.
-CLI::Validator no_empty_value() {
-  return CLI::Validator(
-      [](const std::string& v) {
-        return v.empty() ? std::string("an empty value (an unset variable in a script?); give each value")
-                         : std::string();
-      },
-      "");
-}
-
 void add_common(CLI::App& a, CliOptions& o) {
   a.add_option("--config", o.config_file, "YAML configuration file")->check(CLI::ExistingFile);
   a.add_option("--model-name", o.model_name, "grid (model) name; outputs go to <storage>/<name>");
@@ -60,7 +49,7 @@ void add_run_flags(CLI::App& a, CliOptions& o) {
   a.add_option("--workers", o.workers, "number of parallel jobs (default: cores - run.reserved_cpus)");
   a.add_option("--cpus", o.cpus, "accepted for the predecessor's scripts and ignored, as it did; use --workers");
   a.add_flag("--keep-tmp", o.keep_tmp, "keep each job's working directory");
-  a.add_option("--species", o.species, "onion species, e.g. CO C+ C O")->check(no_empty_value());
+  a.add_option("--species", o.species, "onion species, e.g. CO C+ C O");
 }
 
 // For the processes that run jobs (a grid run, a worker), not for submit (which has --time).
@@ -68,11 +57,7 @@ void add_time_left_flag(CLI::App& a, CliOptions& o) {
   a.add_option("--time-left", o.time_left,
                "how long this process may run (90m, 2h30m, 3600): it starts only jobs predicted to finish in time "
                "(run.time_left; inside Slurm the allocation's end counts too)")
-      ->check(
-          [](const std::string& v) {
-            return v.empty() ? std::string("an empty value is no duration (e.g. 90m, 2h30m, 3600)") : std::string();
-          },
-          "DURATION");
+      ->type_name("DURATION");
 }
 
 // The flags that describe a grid: for a run and for `submit`.
@@ -82,12 +67,10 @@ void add_grid_flags(CLI::App& a, CliOptions& o) {
   auto* grid = a.add_flag("--grid", o.grid, "run the whole grid (the default)");
   single->excludes(grid);
   add_run_flags(a, o);
-  a.add_option("--metal", o.metal, "metallicity values in percent of solar, e.g. 100 50")
-      ->allow_extra_args()
-      ->check(no_empty_value());
-  a.add_option("--dens", o.dens, "surface density values, 10*log10(n/cm^-3), e.g. 30 40")->check(no_empty_value());
-  a.add_option("--mass", o.mass, "clump mass values, 10*log10(M/Msun), e.g. -10 0")->check(no_empty_value());
-  a.add_option("--chi", o.chi, "FUV field values, 10*log10(chi), e.g. 10 100")->check(no_empty_value());
+  a.add_option("--metal", o.metal, "metallicity values in percent of solar, e.g. 100 50")->allow_extra_args();
+  a.add_option("--dens", o.dens, "surface density values, 10*log10(n/cm^-3), e.g. 30 40");
+  a.add_option("--mass", o.mass, "clump mass values, 10*log10(M/Msun), e.g. -10 0");
+  a.add_option("--chi", o.chi, "FUV field values, 10*log10(chi), e.g. 10 100");
   a.add_flag("--force-onion", o.force_onion, "run onion again for finished points, on their stored pdr outputs");
   a.add_flag("--random", o.random, "draw random points instead of the full grid (see --random-count, --seed)");
   a.add_option("--random-count", o.random_count, "number of random points (default 50)");
@@ -299,6 +282,21 @@ std::optional<int> CommandLine::parse(int argc, const char* const* argv, std::os
       }
     }
     return unknown_subcommand(argv[2], err);
+  }
+  // No flag takes an empty value: "--workers \"$UNSET\"" must not read as "not given" (CLI11
+  // leaves a number untouched then) any more than an empty grid value does.
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const bool joined = a.rfind("--", 0) == 0 && a.size() > 2 && a.back() == '=' && a.find('=') == a.size() - 1;
+    if (!a.empty() && !joined) continue;
+    std::string flag = joined ? a.substr(0, a.size() - 1) : std::string();
+    for (int j = i - 1; flag.empty() && j >= 1; --j) {
+      if (std::string(argv[j]).rfind("--", 0) == 0)
+        flag = std::string(argv[j]).substr(0, std::string(argv[j]).find('='));
+    }
+    err << "pdr_run: " << (flag.empty() ? std::string("argument ") + std::to_string(i) : flag)
+        << ": an empty value (an unset variable in a script?); give a value or leave the flag out\n";
+    return kExitUsage;
   }
   try {
     app.parse(argc, argv);
