@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -136,17 +137,54 @@ TEST(ProcessTest, ProcessesCarryingAnEnvironmentEntryAreEnded) {
       *r = run_process(spec, nullptr);
     });
   };
-  ProcessResult mine, other;
+  // Since this process started (the pids since are probed one by one) and since pid 0 (all of
+  // /proc is listed).
+  for (const long long since : {static_cast<long long>(getpid()), 0LL}) {
+    ProcessResult mine, other;
+    std::thread a = start("PDR_JOB_ATTEMPT=7-1-1", &mine);
+    std::thread b = start("PDR_JOB_ATTEMPT=7-1-10", &other);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_EQ(end_processes_with("PDR_JOB_ATTEMPT=7-1-1", since), 1) << since;
+    a.join();
+    EXPECT_EQ(mine.outcome, ProcessResult::Outcome::Signaled);
+    EXPECT_EQ(end_processes_with("PDR_JOB_ATTEMPT=7-1-10", since), 1) << since;
+    b.join();
+    EXPECT_EQ(other.outcome, ProcessResult::Outcome::Signaled);
+  }
+}
+
+// A process started since that works in a directory is found; this process's own threads, whose
+// ids /proc answers for as well, are not another process.
+TEST(ProcessTest, AProcessWorkingInADirectoryIsFoundButNotThisProcessesThreads) {
+  test::TempDir dir;
+  const std::string real = fs::canonical(dir.path()).string();
   const long long since = getpid();
-  std::thread a = start("PDR_JOB_ATTEMPT=7-1-1", &mine);
-  std::thread b = start("PDR_JOB_ATTEMPT=7-1-10", &other);
+  const std::string before = fs::current_path().string();
+  fs::current_path(real);
+  std::atomic<bool> done{false};
+  std::thread idle([&] {
+    while (!done) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(a_process_uses(real, since)) << "a thread of this process was taken for another process";
+  done = true;
+  idle.join();
+  fs::current_path(before);
+  ProcessResult r;
+  std::thread child([&] {
+    ProcessSpec spec;
+    spec.executable = "/bin/sleep";
+    spec.argv = {"sleep", "1"};
+    spec.cwd = real;
+    spec.output_path = dir / "log";
+    r = run_process(spec, nullptr);
+  });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  EXPECT_EQ(end_processes_with("PDR_JOB_ATTEMPT=7-1-1", since), 1);
-  a.join();
-  EXPECT_EQ(mine.outcome, ProcessResult::Outcome::Signaled);
-  EXPECT_EQ(end_processes_with("PDR_JOB_ATTEMPT=7-1-10", since), 1);
-  b.join();
-  EXPECT_EQ(other.outcome, ProcessResult::Outcome::Signaled);
+  EXPECT_TRUE(a_process_uses(real, since));
+  EXPECT_TRUE(a_process_uses(real, 0));
+  child.join();
+  EXPECT_TRUE(r.success()) << r.describe();
+  EXPECT_FALSE(a_process_uses(real, since));
 }
 
 TEST(ProcessTest, StopRequestEndsTheChild) {

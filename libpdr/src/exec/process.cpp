@@ -38,6 +38,7 @@ int open_pidfd(pid_t pid) {
   return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
 #else
   (void)pid;
+  errno = ENOSYS;
   return -1;
 #endif
 }
@@ -291,14 +292,38 @@ long long last_pid() {
   return n > 0 ? std::atoll(buf) : 0;
 }
 
+// At most this many pids are probed one by one; a longer range is read from the /proc listing.
+constexpr long long kProbedPids = 1024;
+
 // Calls `visit(pid)` for each process started since `since_pid` (all of them when pids wrapped
 // around since) but this one, until it returns true. False when /proc cannot be read.
+//
+// A job's step has just started a few processes: the pids given out since are probed one by one
+// (a pidfd opens only for a process, not for one of its threads, whose ids /proc also answers
+// for but does not list), instead of listing /proc, which on a busy node holds hundreds of
+// processes and is read three times per job.
 template <class F>
 bool each_process_since(long long since_pid, F visit) {
+  const long long last = last_pid();
+  const long long self = getpid();
+  if (since_pid > 0 && last >= since_pid && last - since_pid < kProbedPids && ::access("/proc/self", F_OK) == 0) {
+    bool probed = true;
+    for (long long pid = since_pid; pid <= last; ++pid) {
+      if (pid == self) continue;
+      const int fd = open_pidfd(static_cast<pid_t>(pid));
+      if (fd < 0) {
+        if (errno == ESRCH || errno == EINVAL) continue;  // no such process (or a thread's id)
+        probed = false;                                   // no pidfds here: the listing decides
+        break;
+      }
+      ::close(fd);
+      if (visit(std::to_string(pid))) return true;
+    }
+    if (probed) return true;
+  }
   DIR* proc = ::opendir("/proc");
   if (proc == nullptr) return false;
-  if (last_pid() < since_pid) since_pid = 0;
-  const long long self = getpid();
+  if (last < since_pid) since_pid = 0;
   while (const dirent* e = ::readdir(proc)) {
     if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
     const long long pid = std::atoll(e->d_name);
