@@ -11,11 +11,32 @@
 #include <filesystem>
 
 #include "support/temp_dir.h"
+#include "util/file.h"
 
 namespace pdr {
 namespace {
 
 namespace fs = std::filesystem;
+
+// What a job wrote into a reused directory goes name by name: a file, a link (never what it
+// points to), a tree with a directory its owner may not write.
+TEST(WorkAreaTest, RemoveEntryRemovesFilesLinksAndTreesButNotWhatALinkPointsTo) {
+  test::TempDir dir;
+  fs::create_directories(dir / "kept");
+  test::write_text(dir / "kept/file", "keep");
+  test::write_text(dir / "file", "x");
+  fs::create_directory_symlink(dir / "kept", dir / "link");
+  fs::create_directories(dir / "tree/locked/deeper");
+  test::write_text(dir / "tree/locked/deeper/f", "x");
+  fs::permissions(dir / "tree/locked", fs::perms::owner_read | fs::perms::owner_exec);
+  for (const char* name : {"file", "link", "tree", "missing"}) {
+    std::error_code ec;
+    remove_entry(dir / name, ec);
+    EXPECT_FALSE(ec) << name << ": " << ec.message();
+    EXPECT_FALSE(fs::exists(fs::symlink_status(dir / name))) << name;
+  }
+  EXPECT_EQ(test::read_text(dir / "kept/file"), "keep");
+}
 
 TEST(WorkAreaTest, RemovesOnlyEndedAreasOfThisHost) {
   test::TempDir dir;

@@ -326,7 +326,7 @@ class JobExecution {
     std::error_code ec;
     const fs::path out = fs::path(dir_) / "onionoutput";
     for (const auto& species : plan_.settings.model.species) {
-      for (const auto& entry : list_directory(out, ec)) fs::remove_all(entry.path(), ec);
+      for (const auto& entry : list_directory(out, ec)) remove_entry(entry.path(), ec);
       fs::copy_file(fs::path(pdr().base_dir) / "onioninpdata" / ("ONION3.INP." + species),
                     fs::path(dir_) / "ONION3.INP", fs::copy_options::overwrite_existing, ec);
       if (ec) return fail_io(Stage::Onion, "cannot copy ONION3.INP." + species, ec);
@@ -527,14 +527,14 @@ class JobExecution {
           if (ec) return false;
           for (const auto& inner : inner_entries) {
             if (!clean) return false;
-            remove_tree(inner.path(), ec);
+            remove_entry(inner.path(), ec);
             if (ec) return false;
           }
         }
         ++seen;
       } else {
         if (!clean) return false;
-        remove_tree(entry.path(), ec);
+        remove_entry(entry.path(), ec);
       }
       if (ec) return false;
     }

@@ -71,4 +71,10 @@ void remove_tree(const std::filesystem::path& path, std::error_code& ec) {
   std::filesystem::remove_all(path, ec);
 }
 
+void remove_entry(const std::filesystem::path& path, std::error_code& ec) {
+  ec.clear();
+  if (::unlink(path.c_str()) == 0 || errno == ENOENT) return;
+  remove_tree(path, ec);  // a directory (EISDIR), or a name in one that is not writable
+}
+
 }  // namespace pdr

@@ -26,4 +26,8 @@ std::vector<std::filesystem::directory_entry> list_directory(const std::filesyst
 // without write permission for its owner (each such directory is made writable first).
 void remove_tree(const std::filesystem::path& path, std::error_code& ec);
 
+// Removes one file, link or directory tree: a file or link with one unlink (remove_tree first
+// tries to open every name as a directory), anything else as remove_tree does.
+void remove_entry(const std::filesystem::path& path, std::error_code& ec);
+
 }  // namespace pdr
