@@ -9,7 +9,8 @@
 //              daemon (pdr leaves a process in a session of its own that writes Out/daemon.out
 //              into its directory 1 s later)  daemon-away (the same, but the process moves to /
 //              and holds the directory open instead)  daemon-bare (the same from a shell with
-//              an empty environment, staying in the directory)
+//              an empty environment, staying in the directory)  daemon-path (the same from a
+//              shell with an empty environment in /, writing by the directory's absolute path)
 //              need=NAME (pdr fails with 6 unless pdrinpdata/NAME is in its directory)
 //              fill (pdr fills the disk of its directory with Out/fill.dat and ends well)
 //              symlink-output (pdr's pdrout.hdf is a link to pdrout_real.hdf, by absolute path)
@@ -226,6 +227,17 @@ int run_pdr(const std::vector<Rule>& rules) {
       if (fork_detached()) {
         char* const argv[] = {const_cast<char*>("sh"), const_cast<char*>("-c"),
                               const_cast<char*>("sleep 1; echo bare > Out/daemon.out"), nullptr};
+        char* const no_env[] = {nullptr};
+        execve("/bin/sh", argv, no_env);
+        _exit(1);
+      }
+    } else if (r.action == "daemon-path") {
+      char cwd[4096];
+      if (getcwd(cwd, sizeof cwd) != nullptr && fork_detached()) {
+        const std::string script =
+            "exec </dev/null >/dev/null 2>&1; cd /; sleep 1; echo path >> '" + std::string(cwd) + "/Out/daemon.out'";
+        char* const argv[] = {const_cast<char*>("sh"), const_cast<char*>("-c"), const_cast<char*>(script.c_str()),
+                              nullptr};
         char* const no_env[] = {nullptr};
         execve("/bin/sh", argv, no_env);
         _exit(1);

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string_view>
@@ -433,10 +434,15 @@ class JobExecution {
     // Only after a finish, where every program ended by itself (a killed or failed one may have
     // left something behind that the next job must not see), and when nothing the job started
     // still uses it.
+    // It is reused under a new name: a process the job left running that remembers the
+    // directory by its path (one that cleared its environment and works elsewhere is not
+    // found, nor is one whose pid came after a wraparound of pids) writes into nothing, not
+    // into the next job's outputs.
     if (area() != nullptr && result_.state == JobState::Finished) {
       std::error_code canon;
       const fs::path real = fs::canonical(dir_, canon);
-      if (!canon && !a_process_uses(real.string(), first_pid_) && reset_for_reuse(/*clean=*/true)) {
+      if (!canon && !a_process_uses(real.string(), first_pid_) && rename_for_reuse() &&
+          reset_for_reuse(/*clean=*/true)) {
         area()->give_back(dir_);
         return;
       }
@@ -444,6 +450,23 @@ class JobExecution {
     std::error_code ec;
     remove_tree(dir_, ec);
     if (ec) spdlog::warn("job {}: cannot remove its working directory {}: {}", job_.name, dir_, ec.message());
+  }
+
+  // Gives the directory a new name of the same form make_dir() makes; false when it cannot.
+  bool rename_for_reuse() {
+    static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    thread_local std::mt19937_64 random{std::random_device{}()};
+    const std::string parent = dir_.substr(0, dir_.rfind('/') + 1);
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      std::string name = parent + "pdr-job-";
+      for (int i = 0; i < 6; ++i) name += kChars[random() % (sizeof kChars - 1)];
+      if (::renameat2(AT_FDCWD, dir_.c_str(), AT_FDCWD, name.c_str(), RENAME_NOREPLACE) == 0) {
+        dir_ = name;
+        return true;
+      }
+      if (errno != EEXIST) return false;
+    }
+    return false;
   }
 
   // Makes the directory what make_dir() makes now: its links (each to the same target) and its
