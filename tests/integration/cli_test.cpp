@@ -524,20 +524,31 @@ TEST(CliTest, FlagsThatNeedAnotherAreRefusedAndAnEmptyVariableIsNotAValue) {
                                              {"--dens", "30", "--species", ""},
                                              {"--dens", "30", "--workers", ""},
                                              {"--dens", "30", "--cpus", ""},
-                                             {"--dens", "30", "--workers=", "--parallel"}}) {
+                                             {"--dens", "30", "--workers=", "--parallel"},
+                                             {"--dens", "30", "--model-name", " "},
+                                             {"--dens", "30", "--time-left=  "}}) {
     std::vector<std::string> args = {"--model-name", "m", "--dry-run"};
     args.insert(args.end(), flags.begin(), flags.end());
     auto r = test::run_pdr_run(dir.path(), args, {kBase});
     EXPECT_EQ(r.code, 2) << flags[0] << " " << r.out;
     EXPECT_EQ(lines(r.err), 1u) << r.err;
-    EXPECT_NE(r.err.find(": an empty value (an unset variable in a script?)"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(" (an unset variable in a script?)"), std::string::npos) << r.err;
     // Named by the flag the value belongs to.
     std::string flag;
     for (const auto& f : flags) {
       if (f.rfind("--", 0) == 0) flag = f.substr(0, f.find('='));
-      if (f.empty() || f.back() == '=') break;
+      if (f.find_first_not_of(' ') == std::string::npos || f.back() == '=' || f.back() == ' ') break;
     }
-    EXPECT_NE(r.err.find(flag + ": an empty value"), std::string::npos) << r.err;
+    EXPECT_TRUE(r.err.find(flag + ": an empty value") != std::string::npos ||
+                r.err.find(flag + ": a value of only spaces") != std::string::npos)
+        << r.err;
+  }
+  // An empty word after a switch is a stray argument, not the switch's value.
+  {
+    auto r = test::run_pdr_run(dir.path(), {"status", "--model-name", "m", "--json", ""}, {kBase});
+    EXPECT_EQ(r.code, 2);
+    EXPECT_EQ(lines(r.err), 1u) << r.err;
+    EXPECT_NE(r.err.find("an empty argument after --json, which takes no value"), std::string::npos) << r.err;
   }
   // Output paths longer than the job tables' 255-character columns: refused before anything is
   // written (MySQL failed when the first job was recorded, and ran it again on every run).

@@ -283,19 +283,32 @@ std::optional<int> CommandLine::parse(int argc, const char* const* argv, std::os
     }
     return unknown_subcommand(argv[2], err);
   }
-  // No flag takes an empty value: "--workers \"$UNSET\"" must not read as "not given" (CLI11
-  // leaves a number untouched then) any more than an empty grid value does.
+  // No flag takes an empty value (or one of only spaces): "--workers \"$UNSET\"" must not read as
+  // "not given" (CLI11 leaves a number untouched then) any more than an empty grid value does.
+  const auto blank = [](std::string_view v) { return v.find_first_not_of(" \t\r\n") == std::string_view::npos; };
   for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    const bool joined = a.rfind("--", 0) == 0 && a.size() > 2 && a.back() == '=' && a.find('=') == a.size() - 1;
-    if (!a.empty() && !joined) continue;
-    std::string flag = joined ? a.substr(0, a.size() - 1) : std::string();
+    const std::string_view a = argv[i];
+    const auto eq = a.find('=');
+    const bool joined = a.rfind("--", 0) == 0 && eq != std::string_view::npos && eq > 2 && blank(a.substr(eq + 1));
+    if (!blank(a) && !joined) continue;
+    std::string flag = joined ? std::string(a.substr(0, eq)) : std::string();
     for (int j = i - 1; flag.empty() && j >= 1; --j) {
-      if (std::string(argv[j]).rfind("--", 0) == 0)
-        flag = std::string(argv[j]).substr(0, std::string(argv[j]).find('='));
+      const std::string_view before = argv[j];
+      if (before.rfind("--", 0) == 0) flag = std::string(before.substr(0, before.find('=')));
     }
-    err << "pdr_run: " << (flag.empty() ? std::string("argument ") + std::to_string(i) : flag)
-        << ": an empty value (an unset variable in a script?); give a value or leave the flag out\n";
+    // After a switch (--json ""), the empty word is a stray argument of its own.
+    const CLI::Option* option = flag.empty() || joined ? nullptr : app.get_option_no_throw(flag);
+    for (const auto& entry : impl_->commands) {
+      if (option == nullptr && !flag.empty() && !joined) option = entry.first->get_option_no_throw(flag);
+    }
+    if (option != nullptr && option->get_expected_max() == 0) {
+      err << "pdr_run: an empty argument after " << flag
+          << ", which takes no value (an unset variable in a script?); leave it out\n";
+    } else {
+      err << "pdr_run: " << (flag.empty() ? std::string("argument ") + std::to_string(i) : flag)
+          << (a.empty() || (joined && eq + 1 == a.size()) ? ": an empty value" : ": a value of only spaces")
+          << " (an unset variable in a script?); give a value or leave the flag out\n";
+    }
     return kExitUsage;
   }
   try {
