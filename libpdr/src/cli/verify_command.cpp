@@ -284,12 +284,14 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
       ++demoted;
       out << "job " << job_id << ": " << problem << "; back to pending\n";
     } else {
-      // Finished less than a lease ago by a run that is still at work: it may still be moving
-      // the outputs to their final names (or the job changed meanwhile).
+      // Finished by a run that may still be at work (not silent for as long as a run that
+      // ended): it may still be moving the outputs to their final names (or the job changed
+      // meanwhile).
       ++left;
       out << "job " << job_id << ": " << problem
-          << "; left as it is: its run is still at work and finished it less than a lease ago ("
-          << settings->run.lease_seconds << " s), so it may still be storing them; verify again later\n";
+          << "; left as it is: the run that finished it may still be at work (it has not been silent for "
+          << std::max(2 * settings->run.lease_seconds, 120)
+          << " s), so it may still be storing them; verify again later\n";
     }
   }
   const auto [removed, staged_left] = remove_dead_copies(store, copies, *storage.value(), out);

@@ -194,11 +194,11 @@ Status SociJobStore::reconcile_job(const JobRow& r, long long exact_params, cons
       ++report->onion_requeued;
     } else {
       c.error = missing + "; run again";
-      c.storing_window = policy_.lease_seconds;
+      c.storing_window = silence_of_an_ended_run();
       auto applied = apply_alone(c);
       if (!applied.ok()) return applied.status();
       if (!applied.value()) {
-        // Finished less than a lease ago by a run still at work, which may be moving its outputs
+        // Finished by a run that may still be at work (see storing_window), which may be moving its outputs
         // to their final names (or changed meanwhile): looked at again by the next registration.
         ++report->outputs_storing;
         ++report->already_finished;

@@ -235,6 +235,9 @@ class SociJobStore : public JobStore {
   Status mark_runs_gone(const std::vector<std::string>& tokens) override;
   Result<bool> still_finished(long long job_id, long long epoch) override;
   std::string silent_runs_sql() const;
+  // Seconds of silence after which a run of any host has ended (run_ended's bound without
+  // knowing whether its process is gone): a finish is taken back no sooner (storing_window).
+  int silence_of_an_ended_run() const;
   Result<bool> run_may_be_alive(const std::string& token_prefix,
                                 const std::function<bool(const std::string& host, long long pid)>& gone) override;
   Result<std::optional<JobAttempt>> job_attempt(long long model_id, const std::string& name) override;

@@ -348,7 +348,7 @@ Result<bool> SociJobStore::requeue_finished(long long job_id, const std::string&
   c.stage = Stage::Verify;
   c.cause = reason;
   c.error = "verify: " + reason;
-  c.storing_window = policy_.lease_seconds;
+  c.storing_window = silence_of_an_ended_run();
   return apply_alone(c);
 }
 
@@ -548,8 +548,7 @@ std::string SociJobStore::state_update_sql(const StatusChange& c) const {
     q += " AND (time_of_finish IS NULL OR time_of_finish <= " + since +
          " OR NOT EXISTS (SELECT 1 FROM pdr_job_events e JOIN pdr_runs r ON r.token = e.token WHERE e.job_id = "
          "pdr_model_jobs.id AND e.event IN ('finished', 'replayed') AND e.lease_epoch = pdr_model_jobs.lease_epoch AND "
-         "r.state = "
-         "'running' AND r.updated_at > " +
+         "r.state IN ('running', 'lost') AND r.updated_at > " +
          since + "))";
   }
   if (!c.token.empty()) q += " AND token = :token";

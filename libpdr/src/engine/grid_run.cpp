@@ -125,8 +125,9 @@ void log_registration(const std::string& model, const RegisterReport& reg) {
   }
   if (reg.outputs_storing > 0) {
     spdlog::info(
-        "{} finished less than a lease ago by a run still at work, and their outputs are not all under their "
-        "final names yet (it may still be storing them): left as done, looked at again by the next registration",
+        "{} finished by a run that may still be at work (not silent for as long as a run that ended), and their "
+        "outputs are not all under their final names yet (it may still be storing them): left as done, looked at "
+        "again by the next registration",
         count_size(reg.outputs_storing, "job"));
   }
   if (reg.ownerless_running > 0) {
