@@ -549,6 +549,10 @@ TEST(CliTest, FlagsThatNeedAnotherAreRefusedAndAnEmptyVariableIsNotAValue) {
     EXPECT_EQ(r.code, 2);
     EXPECT_EQ(lines(r.err), 1u) << r.err;
     EXPECT_NE(r.err.find("an empty argument after --json, which takes no value"), std::string::npos) << r.err;
+    // The subcommand's flag decides: status --grid takes axes (a run's --grid is a switch).
+    auto axes = test::run_pdr_run(dir.path(), {"status", "--model-name", "m", "--grid", ""}, {kBase});
+    EXPECT_EQ(axes.code, 2);
+    EXPECT_NE(axes.err.find("pdr_run: --grid: an empty value"), std::string::npos) << axes.err;
   }
   // Output paths longer than the job tables' 255-character columns: refused before anything is
   // written (MySQL failed when the first job was recorded, and ran it again on every run).

@@ -16,6 +16,13 @@ struct JobPolicy {
   int heartbeat_seconds = 10;  // a running job not renewed for two heartbeats has a dead owner
 };
 
+// Seconds of silence after which a run of any host has ended (it renews every heartbeat; one of
+// other settings may renew less often): twice the lease and at least two minutes. Until then a
+// finish it recorded is not taken back for missing outputs (it may still be renaming them).
+inline int silence_of_an_ended_run(const JobPolicy& policy) {
+  return policy.lease_seconds > 60 ? 2 * policy.lease_seconds : 120;
+}
+
 // The state a job goes to, the error recorded with it, and (when it goes back to pending) how
 // long it waits before it may be claimed again.
 struct Decision {

@@ -296,11 +296,15 @@ std::optional<int> CommandLine::parse(int argc, const char* const* argv, std::os
       const std::string_view before = argv[j];
       if (before.rfind("--", 0) == 0) flag = std::string(before.substr(0, before.find('=')));
     }
-    // After a switch (--json ""), the empty word is a stray argument of its own.
-    const CLI::Option* option = flag.empty() || joined ? nullptr : app.get_option_no_throw(flag);
-    for (const auto& entry : impl_->commands) {
-      if (option == nullptr && !flag.empty() && !joined) option = entry.first->get_option_no_throw(flag);
+    // After a switch (--json ""), the empty word is a stray argument of its own. The flag is
+    // the one of the subcommand given before it (status --grid takes axes, a run's is a switch).
+    const CLI::App* command = &app;
+    for (int j = 1; j < i; ++j) {
+      for (const auto& entry : impl_->commands) {
+        if (entry.first->get_name() == argv[j]) command = entry.first;
+      }
     }
+    const CLI::Option* option = flag.empty() || joined ? nullptr : command->get_option_no_throw(flag);
     if (option != nullptr && option->get_expected_max() == 0) {
       err << "pdr_run: an empty argument after " << flag
           << ", which takes no value (an unset variable in a script?); leave it out\n";

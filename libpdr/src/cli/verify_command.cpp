@@ -290,7 +290,7 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
       ++left;
       out << "job " << job_id << ": " << problem
           << "; left as it is: the run that finished it may still be at work (it has not been silent for "
-          << std::max(2 * settings->run.lease_seconds, 120)
+          << silence_of_an_ended_run(JobPolicy{settings->run.lease_seconds})
           << " s), so it may still be storing them; verify again later\n";
     }
   }

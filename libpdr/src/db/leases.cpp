@@ -123,10 +123,6 @@ long long silent_here(const JobPolicy& policy) { return std::max<long long>(2LL 
 // silent for two heartbeats and at least 25 s (a process of another PID namespace under the
 // same host name is not seen, but renews): ended. Marked lost is not enough: a reaper with a
 // shorter lease marks a live run lost between two of its heartbeats.
-long long silence_of_an_ended_run(const JobPolicy& policy) {
-  return std::max<long long>(2LL * policy.lease_seconds, 120);
-}
-
 bool run_ended(const JobPolicy& policy, long long silent, const std::string& host, long long pid,
                const std::function<bool(const std::string& host, long long pid)>& gone) {
   return silent > silence_of_an_ended_run(policy) || (silent > silent_here(policy) && gone(host, pid));
@@ -134,7 +130,7 @@ bool run_ended(const JobPolicy& policy, long long silent, const std::string& hos
 
 }  // namespace
 
-int SociJobStore::silence_of_an_ended_run() const { return static_cast<int>(pdr::silence_of_an_ended_run(policy_)); }
+int SociJobStore::silence_of_an_ended_run() const { return pdr::silence_of_an_ended_run(policy_); }
 
 // host, pid and seconds since the run last said it runs, of pdr_runs rows still running or lost.
 std::string SociJobStore::silent_runs_sql() const {

@@ -460,7 +460,17 @@ class JobExecution {
     for (int attempt = 0; attempt < 8; ++attempt) {
       std::string name = parent + "pdr-job-";
       for (int i = 0; i < 6; ++i) name += kChars[random() % (sizeof kChars - 1)];
-      if (::renameat2(AT_FDCWD, dir_.c_str(), AT_FDCWD, name.c_str(), RENAME_NOREPLACE) == 0) {
+      int renamed = ::renameat2(AT_FDCWD, dir_.c_str(), AT_FDCWD, name.c_str(), RENAME_NOREPLACE);
+      if (renamed != 0 && errno == EINVAL) {
+        // A filesystem without RENAME_NOREPLACE (NFS): onto a fresh empty directory of that
+        // name, which a rename replaces, so nothing of another directory is.
+        if (::mkdir(name.c_str(), 0700) == 0 && (renamed = ::rename(dir_.c_str(), name.c_str())) != 0) {
+          const int e = errno;
+          ::rmdir(name.c_str());
+          errno = e;
+        }
+      }
+      if (renamed == 0) {
         dir_ = name;
         return true;
       }

@@ -64,15 +64,17 @@ class RcloneStorage : public Storage {
   // another process moved first (a start's settle or a verify renaming the same attempt's
   // copies) is not a failure: its final name holds the recorded output.
   Status promote(const std::vector<StoredFile>& files) override {
-    for (size_t i = 0; i < files.size(); ++i) {
-      const StoredFile& f = files[i];
+    std::vector<const StoredFile*> moved;  // by this call: the undo removes only these
+    for (const StoredFile& f : files) {
       if (f.staged_path.empty()) continue;
       std::string out;
-      if (!run({"moveto", "--ignore-times", f.staged_path, f.path}, &out) && !moved_before(f)) {
-        for (size_t j = 0; j < i; ++j) {
+      if (run({"moveto", "--ignore-times", f.staged_path, f.path}, &out)) {
+        moved.push_back(&f);
+      } else if (!moved_before(f)) {
+        for (const StoredFile* m : moved) {
           std::string ignored;
-          if (!files[j].staged_path.empty()) run({"deletefile", files[j].path}, &ignored);
-          listings_.forget(files[j].path);
+          run({"deletefile", m->path}, &ignored);
+          listings_.forget(m->path);
         }
         return Status::Io("rclone moveto " + f.path + " failed: " + out);
       }

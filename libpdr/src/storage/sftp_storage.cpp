@@ -139,26 +139,26 @@ class SftpStorage : public Storage {
     }
     if (staged.empty()) return Status::Ok();
     std::string out;
-    bool renamed = sftp(rename_batch(staged), &out);
+    bool renamed = sftp(rename_batch(staged, ""), &out);
     if (!renamed) {
       // The batch stops at its first failed rename. A copy that another process renamed first
-      // (a start's settle or a verify renaming the same attempt's copies) is not a failure: its
-      // final name holds the recorded output. What is still staged is renamed once more.
-      std::vector<const StoredFile*> left;
-      bool lost = false;
+      // (a start's settle or a verify renaming the same attempt's copies) is not a failure:
+      // every copy is renamed once more, each failure passed over ("-rename"), and then a copy
+      // still staged is a failure, one gone must have left the recorded output under its name.
+      std::string ignored;
+      sftp(rename_batch(staged, "-"), &ignored);
+      for (const StoredFile* f : staged) listings_.forget(remote_of(f->staged_path));
+      renamed = true;
       for (const StoredFile* f : staged) {
-        listings_.forget(remote_of(f->staged_path));
-        if (listings_.contains(remote_of(f->staged_path))) {
-          left.push_back(f);
-        } else if (!check(*f).empty()) {
-          lost = true;
+        if (listings_.contains(remote_of(f->staged_path)) || !check(*f).empty()) {
+          renamed = false;
+          break;
         }
       }
-      renamed = !lost && (left.empty() || sftp(rename_batch(left), &out));
     }
     if (!renamed) {
-      // The batch stops at the first failed rename: remove what took its name before it (no
-      // final name may hold an output of a job that is not recorded finished).
+      // Remove what took its name (no final name may hold an output of a job that is not
+      // recorded finished).
       std::string undo, ignored;
       for (const auto& f : files) {
         if (!f.staged_path.empty()) undo += "-rm " + batch_quote(remote_of(f.path)) + "\n";
@@ -171,10 +171,12 @@ class SftpStorage : public Storage {
     return Status::Ok();
   }
 
-  std::string rename_batch(const std::vector<const StoredFile*>& files) const {
+  // `prefix` "-": a failed rename does not end the batch.
+  std::string rename_batch(const std::vector<const StoredFile*>& files, const std::string& prefix) const {
     std::string batch;
     for (const StoredFile* f : files) {
-      batch += "rename " + batch_quote(remote_of(f->staged_path)) + " " + batch_quote(remote_of(f->path)) + "\n";
+      batch +=
+          prefix + "rename " + batch_quote(remote_of(f->staged_path)) + " " + batch_quote(remote_of(f->path)) + "\n";
     }
     return batch;
   }
