@@ -85,7 +85,13 @@ void trace(const std::string& what) {
   std::string line = what + " " + job + " " + std::to_string(ms) + " " + std::to_string(getpid());
   if (what == "start") {
     char cwd[4096];
-    if (getcwd(cwd, sizeof cwd) != nullptr) line += std::string(" ") + cwd;
+    // The directory by inode and birth time: the same after a rename, another when removed and
+    // made again (which may get the same inode).
+    struct statx here;
+    if (getcwd(cwd, sizeof cwd) != nullptr && statx(AT_FDCWD, ".", 0, STATX_INO | STATX_BTIME, &here) == 0) {
+      line += std::string(" ") + cwd + " " + std::to_string(here.stx_ino) + ":" +
+              std::to_string(here.stx_btime.tv_sec) + "." + std::to_string(here.stx_btime.tv_nsec);
+    }
   }
   line += "\n";
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);

@@ -1034,10 +1034,11 @@ TEST_F(GridRunTest, AFinishedJobsDirectoryServesTheNextAsFresh) {
                       "'100_50_-10_10_00' AND error LIKE 'onion CO: exit code 3%'"),
             1);
   EXPECT_EQ(r.err.find("earlier job"), std::string::npos) << "a job found another's files: " << r.err;
-  // The directory each program started in, in start order (pdr, then the onions, per attempt).
+  // The directory each program started in, in start order (pdr, then the onions, per attempt),
+  // by its inode: a directory is renamed each time it serves another job.
   std::vector<std::pair<std::string, std::string>> starts;  // job, directory
   for (const auto& e : read_trace(dir_ / "trace")) {
-    if (e.what == "start") starts.emplace_back(e.job, e.cwd);
+    if (e.what == "start") starts.emplace_back(e.job, e.dir);
   }
   ASSERT_FALSE(starts.empty());
   std::map<std::string, std::set<std::string>> jobs_of;  // directory -> jobs run in it
@@ -1064,12 +1065,12 @@ TEST_F(GridRunTest, ADirectoryAJobTookWritePermissionFromIsRemovedNotReused) {
   auto r = run({"--model-name", "lk", "--dens", "30", "40", "50", "--chi", "10", "--mass", "-10"},
                "100_30_-10_10_00:lock-out");
   ASSERT_EQ(r.code, 0) << r.err;
-  std::string locked_dir;
+  std::string locked_dir;  // by inode and birth: a reused directory has a new name
   for (const auto& e : read_trace(dir_ / "trace")) {
     if (e.what != "start") continue;
-    if (e.job == "100_30_-10_10_00") locked_dir = e.cwd;
+    if (e.job == "100_30_-10_10_00") locked_dir = e.dir;
     if (e.job != "100_30_-10_10_00" && !locked_dir.empty()) {
-      EXPECT_NE(e.cwd, locked_dir) << e.job;
+      EXPECT_NE(e.dir, locked_dir) << e.job;
     }
   }
   EXPECT_FALSE(locked_dir.empty());
@@ -1110,12 +1111,12 @@ TEST_F(GridRunTest, WhatAStepLeavesRunningOutsideItsGroupWritesIntoNoJob) {
                   std::string::npos,
               ended)
         << r.err;
-    std::string daemon_dir;
+    std::string daemon_dir;  // by inode and birth: a reused directory has a new name
     for (const auto& e : read_trace(dir_ / "trace")) {
       if (e.what != "start") continue;
-      if (e.job == "100_30_-10_10_00") daemon_dir = e.cwd;
+      if (e.job == "100_30_-10_10_00") daemon_dir = e.dir;
       if (action == "daemon-bare" && e.job != "100_30_-10_10_00" && !daemon_dir.empty()) {
-        EXPECT_NE(e.cwd, daemon_dir) << e.job << " ran where the stray process works";
+        EXPECT_NE(e.dir, daemon_dir) << e.job << " ran where the stray process works";
       }
     }
     ASSERT_FALSE(daemon_dir.empty());

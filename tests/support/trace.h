@@ -14,6 +14,7 @@ struct TraceEvent {
   std::string what, job;
   long long ms = 0, pid = 0;
   std::string cwd;  // of a start
+  std::string dir;  // of a start: its directory's inode and birth time (the same after a rename)
 };
 
 // The start/end events the mock wrote (its --version probes left out).
@@ -23,7 +24,7 @@ inline std::vector<TraceEvent> read_trace(const std::string& path) {
   for (std::string line; std::getline(in, line);) {
     std::istringstream fields(line);
     TraceEvent e;
-    fields >> e.what >> e.job >> e.ms >> e.pid >> e.cwd;
+    fields >> e.what >> e.job >> e.ms >> e.pid >> e.cwd >> e.dir;
     if (e.what == "start" || e.what == "end") events.push_back(e);
   }
   return events;
