@@ -372,6 +372,47 @@ TEST_F(GridRunTest, RcloneStorageStoresVerifiesAndFailsLoudly) {
   ASSERT_TRUE(storage.ok()) << storage.status().message();
   expect_promote_passes_over_a_copy_renamed_before(
       **storage, dir_ / "race", [](const std::string& stored) { return stored.substr(std::string("rtest:/").size()); });
+
+  // A remote set up by RCLONE_CONFIG_* variables alone: rclone says its config file is missing
+  // ("NOTICE: Config file ... not found"), which is no part of an answer.
+  test::write_text(dir_ / "renv.yaml",
+                   "database:\n  path: jobs.db\nstorage:\n  type: rclone\n  rclone_remote: renv\n"
+                   "  base_dir: /strip/me/outenv\n  remote_path_prefix: /strip/me\nrun:\n  scratch_dir: scratch\n"
+                   "model_parameters:\n  species: [CO]\n");
+  auto by_env = env();
+  by_env.push_back("RCLONE_CONFIG=" + (dir_ / "no-such.conf"));
+  by_env.push_back("RCLONE_CONFIG_RENV_TYPE=local");
+  auto n =
+      test::run_pdr_run(dir_.path(), {"--config", dir_ / "renv.yaml", "--model-name", "rn", "--dens", "30"}, by_env);
+  EXPECT_EQ(n.code, 0) << n.err;
+  EXPECT_NE(n.out.find("1 finished, 0 failed"), std::string::npos) << n.out << n.err;
+  EXPECT_TRUE(fs::is_regular_file(dir_ / "outenv/rn/pdrgrid/pdr100_30_-10_10_00.hdf"));
+
+  // A copy whose sum the remote does not confirm is not left behind under its staged name.
+  const std::string path = std::getenv("PATH") != nullptr ? std::getenv("PATH") : "";
+  std::string real_rclone;
+  std::istringstream dirs(path);
+  for (std::string d; real_rclone.empty() && std::getline(dirs, d, ':');) {
+    if (!d.empty() && ::access((d + "/rclone").c_str(), X_OK) == 0) real_rclone = d + "/rclone";
+  }
+  ASSERT_FALSE(real_rclone.empty());
+  fs::create_directories(dir_ / "bin");
+  test::write_text(dir_ / "bin/rclone",
+                   "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = hashsum ] && { echo \"$(printf '0%.0s' $(seq 64))  x\"; "
+                   "exit 0; }; done\nexec " +
+                       real_rclone + " \"$@\"\n");
+  fs::permissions(dir_ / "bin/rclone", fs::perms::owner_all);
+  ::setenv("PATH", (dir_ / "bin:" + path).c_str(), 1);
+  auto lying = open_storage(direct, dir_ / "lying/m", {"RCLONE_CONFIG=" + (dir_ / "rclone.conf")});
+  ::setenv("PATH", path.c_str(), 1);
+  ASSERT_TRUE(lying.ok()) << lying.status().message();
+  test::write_text(dir_ / "out.dat", "an output\n");
+  auto stored = (*lying)->store(dir_ / "out.dat", "pdrgrid/out.dat", "pdrchem", "0123456789ab-1");
+  ASSERT_FALSE(stored.ok());
+  EXPECT_NE(stored.status().message().find("does not match the output (sha256)"), std::string::npos)
+      << stored.status().message();
+  EXPECT_FALSE(fs::exists(dir_ / "lying/m/pdrgrid/.out.dat.staged-0123456789ab-1"));
+  EXPECT_TRUE(fs::is_directory(dir_ / "lying/m/pdrgrid")) << "the copy was made, then removed";
 }
 
 // A PDR base directory like the mock one but with the templates where `where` says.
@@ -1094,12 +1135,13 @@ TEST_F(GridRunTest, AnOutputThatIsALinkIsStoredAsItsContent) {
 // What a step leaves running outside its process group (a process in a session of its own) is
 // ended with the step when it carries the attempt's PDR_JOB_ATTEMPT; one that does not (started
 // with an empty environment) keeps its directory from the next job while it works there. Either
-// way, what it writes later lands in no job's outputs.
+// way, what it writes later lands in no job's outputs, stored ones included (a stored log is a
+// copy, not the file the stray process still writes to).
 TEST_F(GridRunTest, WhatAStepLeavesRunningOutsideItsGroupWritesIntoNoJob) {
-  // daemon-bare and daemon-path are not found (an empty environment, and in / without a file
-  // open there): the first keeps the directory from being reused, the second writes by the
-  // directory's path, which a reused directory no longer has.
-  for (const std::string action : {"daemon", "daemon-away", "daemon-bare", "daemon-path"}) {
+  // daemon-bare, daemon-path and daemon-log are not ended (an empty environment): the first
+  // keeps the directory from being reused, the second writes by the directory's path, which a
+  // reused directory no longer has, the third into the step's log it inherited.
+  for (const std::string action : {"daemon", "daemon-away", "daemon-bare", "daemon-path", "daemon-log"}) {
     SCOPED_TRACE(action);
     const std::string model = "m-" + action;
     fs::remove(dir_ / "trace");
@@ -1133,6 +1175,10 @@ TEST_F(GridRunTest, WhatAStepLeavesRunningOutsideItsGroupWritesIntoNoJob) {
       EXPECT_NE(listing.find("Out/mock.out"), std::string::npos) << name;
       EXPECT_EQ(listing.find("daemon.out"), std::string::npos) << name << ": " << listing;
     }
+    // Every stored output still is what was recorded.
+    auto v = run({"verify", "--model-name", model});
+    EXPECT_EQ(v.code, 0) << v.out << v.err;
+    EXPECT_EQ(v.out.find("changed"), std::string::npos) << v.out;
   }
 }
 

@@ -49,5 +49,18 @@ TEST(TextTest, EditDistanceCountsSingleCharacterEdits) {
   EXPECT_EQ(edit_distance("doctor", "doctor"), 0u);
 }
 
+TEST(TextTest, TheSha256OfAnAnswerIsItsFirstLineStartingWith64HexDigits) {
+  const std::string sum(64, 'a');
+  EXPECT_EQ(sha256_in_answer(sum + "  out.dat\n"), sum);
+  EXPECT_EQ(sha256_in_answer("2026/12/05 17:24:12 NOTICE: Config file \"x\" not found - using defaults\n" + sum +
+                             "  out.dat\n"),
+            sum);
+  EXPECT_EQ(sha256_in_answer("Could not chdir to home directory /nonexistent\n" + sum + "\tout.dat"), sum);
+  EXPECT_EQ(sha256_in_answer(std::string(63, 'a') + "  short\n"), "");
+  EXPECT_EQ(sha256_in_answer(std::string(64, 'A') + "  upper case is not sha256sum's\n"), "");
+  EXPECT_EQ(sha256_in_answer(sum + "0  too long\n"), "");
+  EXPECT_EQ(sha256_in_answer(""), "");
+}
+
 }  // namespace
 }  // namespace pdr

@@ -45,6 +45,10 @@ class Storage {
   virtual Status remove_copy(const std::string& staged_path) = 0;
 };
 
+// Whether an output of this kind is a step's log: the file its programs wrote their standard
+// output and error to, which every process a step leaves behind inherits and may still write.
+inline bool is_step_log(const std::string& kind) { return kind == "output_textout_file" || kind == "onion_log"; }
+
 // The directories of a model's outputs, below <root>/<model>.
 inline const std::vector<std::string>& output_directories() {
   static const std::vector<std::string> dirs = {"pdrgrid", "oniongrid"};

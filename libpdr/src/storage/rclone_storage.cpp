@@ -39,10 +39,26 @@ class RcloneStorage : public Storage {
     const std::string dest = remote_path(relative_path);
     const std::string target = stage_tag.empty() ? dest : staged_path(dest, stage_tag);
     std::string out;
-    if (!run({"copyto", local_path, target}, &out)) return Status::Io("rclone copyto " + dest + " failed: " + out);
+    // A staged name is this attempt's own: what a failed upload left under it goes again (a
+    // final name is left as it is).
+    auto drop_staged = [&] {
+      if (target == dest) return;
+      std::string ignored;
+      run({"deletefile", target}, &ignored);
+      listings_.forget(target);
+    };
+    if (!run({"copyto", local_path, target}, &out)) {
+      drop_staged();
+      return Status::Io("rclone copyto " + dest + " failed: " + out);
+    }
     // Read the copy's checksum back from the remote before calling it stored.
     std::string remote_sum;
-    if (!hash_of(target, &remote_sum) || remote_sum != sum.value()) {
+    if (!hash_of(target, &remote_sum, &out)) {
+      drop_staged();
+      return Status::Io("rclone hashsum sha256 " + dest + " failed: " + out);
+    }
+    if (remote_sum != sum.value()) {
+      drop_staged();
       return Status::Io(dest + ": the stored copy does not match the output (sha256)");
     }
     std::error_code ec;
@@ -141,17 +157,21 @@ class RcloneStorage : public Storage {
 
   std::string remote_path(const std::string& relative) const { return root_ + "/" + relative; }
 
-  bool hash_of(const std::string& path, std::string* sum) {
-    std::string out;
-    if (!run({"hashsum", "sha256", path}, &out)) return false;
-    std::istringstream in(out);
-    in >> *sum;
-    return sum->size() == 64;
+  // The sha256 of a remote file; false (with rclone's answer in `out`) when there is none.
+  bool hash_of(const std::string& path, std::string* sum, std::string* out = nullptr) {
+    std::string answer;
+    const bool ran = run({"hashsum", "sha256", path}, &answer);
+    *sum = ran ? sha256_in_answer(answer) : "";
+    if (out != nullptr)
+      *out = sum->empty() && ran ? "no sha256 in its answer: " + printable(answer.substr(0, 200)) : answer;
+    return !sum->empty();
   }
 
   // Runs rclone; `out` gets what it printed, or one line saying what went wrong.
+  // Quiet (-q): its notices ("Config file ... not found - using defaults" for a remote set up
+  // by RCLONE_CONFIG_* variables alone) are not mixed into the answers read here.
   bool run(std::vector<std::string> args, std::string* out) {
-    args.insert(args.begin(), "rclone");
+    args.insert(args.begin(), {"rclone", "-q"});
     return run_captured(rclone_, args, env_, timeout_, out);
   }
 

@@ -276,17 +276,9 @@ class SftpStorage : public Storage {
   bool remote_sha256(const std::string& path, std::string* sum) {
     std::string out;
     if (!run(ssh_, with_options({destination_, "--", "sha256sum -- " + shell_quote(path)}), &out)) return false;
-    // The server may say more than the sum ("Could not chdir to home directory ...", a banner):
-    // the answer is the line that starts with 64 hex digits.
-    std::istringstream in(out);
-    for (std::string line; std::getline(in, line);) {
-      const std::string word = line.substr(0, line.find_first_of(" \t"));
-      if (word.size() == 64 && word.find_first_not_of("0123456789abcdef") == std::string::npos) {
-        *sum = word;
-        return true;
-      }
-    }
-    return false;
+    // The server may say more than the sum ("Could not chdir to home directory ...", a banner).
+    *sum = sha256_in_answer(out);
+    return !sum->empty();
   }
 
   bool sftp(const std::string& batch, std::string* out) {

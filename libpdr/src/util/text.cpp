@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cstdio>
 #include <ctime>
+#include <sstream>
 
 namespace pdr {
 
@@ -193,6 +194,15 @@ std::string json_quote(const std::string& s) {
     }
   }
   return out + "\"";
+}
+
+std::string sha256_in_answer(const std::string& answer) {
+  std::istringstream in(answer);
+  for (std::string line; std::getline(in, line);) {
+    const std::string word = line.substr(0, line.find_first_of(" \t"));
+    if (word.size() == 64 && word.find_first_not_of("0123456789abcdef") == std::string::npos) return word;
+  }
+  return "";
 }
 
 }  // namespace pdr

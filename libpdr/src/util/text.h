@@ -34,6 +34,10 @@ std::string printable(const std::string& text);
 std::string json_quote(const std::string& text);
 // "1 point", "2 points": a count with its noun, plural with an s.
 std::string count_text(long long n, const std::string& noun);
+// The first line of `answer` that starts with 64 lowercase hex digits (a sha256sum or
+// `rclone hashsum sha256` line): those digits; "" when there is none. A tool may say more than
+// the sum (a login banner, rclone's "NOTICE: Config file ... not found").
+std::string sha256_in_answer(const std::string& answer);
 // For sizes: a count never exceeds what long long holds.
 inline std::string count_size(size_t n, const std::string& noun) { return count_text(static_cast<long long>(n), noun); }
 
