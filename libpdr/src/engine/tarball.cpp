@@ -3,6 +3,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,7 +12,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "pdr/stop_signal.h"
@@ -24,9 +28,6 @@ namespace fs = std::filesystem;
 struct ArchiveDeleter {
   void operator()(archive* a) const { archive_write_free(a); }
 };
-struct DiskDeleter {
-  void operator()(archive* a) const { archive_read_free(a); }
-};
 struct EntryDeleter {
   void operator()(archive_entry* e) const { archive_entry_free(e); }
 };
@@ -36,14 +37,56 @@ Status io_error(const std::string& what, int code) {
   return Status::Error(ErrorKind::kIo, "tar: " + what + ": " + std::strerror(code), code);
 }
 
+// The owner and group names of ids, as tar shows them ("" when the id has no name), looked up
+// once per process: every job's tarball names the same few, and each lookup reads /etc/passwd
+// or /etc/group (or asks nscd/sssd) anew.
+class IdNames {
+ public:
+  static std::string user(uid_t uid) {
+    return instance().lookup(instance().users_, uid, [](unsigned id) -> std::string {
+      std::vector<char> buf(16384);
+      struct passwd pw {
+      }, *found = nullptr;
+      if (getpwuid_r(id, &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) return "";
+      return pw.pw_name;
+    });
+  }
+  static std::string group(gid_t gid) {
+    return instance().lookup(instance().groups_, gid, [](unsigned id) -> std::string {
+      std::vector<char> buf(16384);
+      struct group gr {
+      }, *found = nullptr;
+      if (getgrgid_r(id, &gr, buf.data(), buf.size(), &found) != 0 || found == nullptr) return "";
+      return gr.gr_name;
+    });
+  }
+
+ private:
+  static IdNames& instance() {
+    static IdNames names;
+    return names;
+  }
+  template <class Find>
+  std::string lookup(std::map<unsigned, std::string>& cache, unsigned id, Find find) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto it = cache.find(id);
+      if (it != cache.end()) return it->second;
+    }
+    std::string name = find(id);  // outside the lock: a directory service may be slow
+    std::lock_guard<std::mutex> lock(mutex_);
+    return cache.emplace(id, std::move(name)).first->second;
+  }
+  std::mutex mutex_;
+  std::map<unsigned, std::string> users_, groups_;  // GUARDED_BY(mutex_)
+};
+
 class TarWriter {
  public:
-  TarWriter(const std::string& out, const StopSignal* cancel)
-      : out_(out), cancel_(cancel), tar_(archive_write_new()), names_(archive_read_disk_new()) {}
+  TarWriter(const std::string& out, const StopSignal* cancel) : out_(out), cancel_(cancel), tar_(archive_write_new()) {}
 
   Status open() {
-    if (!tar_ || !names_) return io_error(out_, ENOMEM);
-    archive_read_disk_set_standard_lookup(names_.get());  // owner and group names, as tar shows them
+    if (!tar_) return io_error(out_, ENOMEM);
     if (archive_write_set_format_gnutar(tar_.get()) != ARCHIVE_OK ||
         archive_write_add_filter_gzip(tar_.get()) != ARCHIVE_OK ||
         archive_write_open_filename(tar_.get(), out_.c_str()) != ARCHIVE_OK) {
@@ -60,8 +103,9 @@ class TarWriter {
     std::unique_ptr<archive_entry, EntryDeleter> entry(archive_entry_new());
     archive_entry_copy_stat(entry.get(), &st);
     archive_entry_set_pathname(entry.get(), S_ISDIR(st.st_mode) ? (name + "/").c_str() : name.c_str());
-    if (const char* u = archive_read_disk_uname(names_.get(), st.st_uid)) archive_entry_set_uname(entry.get(), u);
-    if (const char* g = archive_read_disk_gname(names_.get(), st.st_gid)) archive_entry_set_gname(entry.get(), g);
+    // Owner and group names, as tar shows them.
+    if (const std::string u = IdNames::user(st.st_uid); !u.empty()) archive_entry_set_uname(entry.get(), u.c_str());
+    if (const std::string g = IdNames::group(st.st_gid); !g.empty()) archive_entry_set_gname(entry.get(), g.c_str());
     if (S_ISLNK(st.st_mode)) {
       std::error_code ec;
       const fs::path target = fs::read_symlink(path, ec);
@@ -123,7 +167,6 @@ class TarWriter {
   std::string out_;
   const StopSignal* cancel_;
   std::unique_ptr<archive, ArchiveDeleter> tar_;
-  std::unique_ptr<archive, DiskDeleter> names_;
 };
 
 }  // namespace
