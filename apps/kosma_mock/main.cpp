@@ -12,7 +12,8 @@
 //              an empty environment, staying in the directory)  daemon-path (the same from a
 //              shell with an empty environment in /, writing by the directory's absolute path)
 //              daemon-log (the same from a shell with an empty environment in /, writing a line
-//              to the standard output it inherited, the step's log, 1 s later)
+//              to the standard output it inherited, the step's log, once its directory has
+//              gone (renamed or removed; 10 s at most))
 //              need=NAME (pdr fails with 6 unless pdrinpdata/NAME is in its directory)
 //              fill (pdr fills the disk of its directory with Out/fill.dat and ends well)
 //              symlink-output (pdr's pdrout.hdf is a link to pdrout_real.hdf, by absolute path)
@@ -241,8 +242,11 @@ int run_pdr(const std::vector<Rule>& rules) {
       }
     } else if (r.action == "daemon-log") {
       if (fork_detached()) {
-        char* const argv[] = {const_cast<char*>("sh"), const_cast<char*>("-c"),
-                              const_cast<char*>("cd /; sleep 1; echo a late line of a stray process"), nullptr};
+        char* const argv[] = {
+            const_cast<char*>("sh"), const_cast<char*>("-c"),
+            const_cast<char*>("d=$(pwd); cd /; i=0; while [ -e \"$d\" ] && [ $i -lt 100 ]; "
+                              "do sleep 0.1; i=$((i + 1)); done; echo a late line of a stray process"),
+            nullptr};
         char* const no_env[] = {nullptr};
         execve("/bin/sh", argv, no_env);
         _exit(1);

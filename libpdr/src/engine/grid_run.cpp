@@ -40,7 +40,7 @@ std::string random_token() {
 void keep_only_logs(Storage& storage, const Outcome& c) {
   std::vector<StoredFile> logs, outputs;
   for (const auto& f : c.files) {
-    (f.kind == "output_textout_file" || f.kind == "onion_log" ? logs : outputs).push_back(f);
+    (is_step_log(f.kind) ? logs : outputs).push_back(f);
   }
   storage.discard(outputs);
   if (Status st = storage.promote(logs); !st.ok()) {

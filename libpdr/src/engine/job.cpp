@@ -400,13 +400,27 @@ class JobExecution {
       result_.error = "lease lost: outputs not stored";
       return false;
     }
-    auto f = storage_.store(local, rel, kind, stage_tag());
+    auto f = store_file(local, rel, kind);
     if (!f.ok()) {
       result_.host_failure = is_host_failure(f.status().code());
       return fail(Stage::Storage, f.status().message());
     }
     result_.files.push_back(f.value());
     return true;
+  }
+
+  // A step's log is stored from a snapshot of this job's own: whatever a step left running still
+  // holds the log and may write to it, while storing reads it (rclone refuses a file that
+  // changes as it copies it; a changed file fails its check) and afterwards (a stored log linked
+  // to it would change after its sum was recorded). The snapshot goes with the directory.
+  Result<StoredFile> store_file(const std::string& local, const std::string& rel, const std::string& kind) {
+    if (!is_step_log(kind)) return storage_.store(local, rel, kind, stage_tag());
+    const std::string snapshot = dir_ + "/.pdr-stored-log-" + std::to_string(++snapshots_);
+    std::error_code ec;
+    fs::copy_file(local, snapshot, fs::copy_options::overwrite_existing, ec);
+    if (ec)
+      return Status::Error(ErrorKind::kIo, local + ": cannot copy the log for storing: " + ec.message(), ec.value());
+    return storage_.store(snapshot, rel, kind, stage_tag());
   }
 
   void entered(Stage stage, const std::string& detail = "") {
@@ -419,7 +433,7 @@ class JobExecution {
   // A failing job keeps its output log in storage as TEXTOUT<job>, for reading what went wrong.
   // Stores the pdr log of a failed attempt; returns where it will be ("" when it could not be).
   std::string keep_log(const std::string& textout) {
-    auto f = storage_.store(textout, "pdrgrid/TEXTOUT" + job_.name, "output_textout_file", stage_tag());
+    auto f = store_file(textout, "pdrgrid/TEXTOUT" + job_.name, "output_textout_file");
     if (!f.ok()) return {};
     result_.files.push_back(f.value());
     return f->path;
@@ -586,6 +600,7 @@ class JobExecution {
   std::string dir_;
   std::string attempt_;      // PDR_JOB_ATTEMPT=..., in every program's environment
   long long first_pid_ = 0;  // of the job's first program
+  int snapshots_ = 0;        // of logs, for storing
   JobResult result_;
 };
 

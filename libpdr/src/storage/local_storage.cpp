@@ -31,9 +31,7 @@ Status io_error(const std::string& message, const std::error_code& ec) {
 // filesystem is a hard link to the job's file when `link` is set: no data is copied and no new
 // file is made (the job's directory is removed afterwards, leaving the stored name). Only a
 // regular file with no other name is linked: a symbolic link (to a file that may go with the job
-// directory), a file that is also elsewhere (whose other name may change it) and a step's log
-// (which a process the step left running may still hold open and write to) are copied; the
-// log's stored sum is that of the copy, which a late write to the job's file does not change.
+// directory) or a file that is also elsewhere (whose other name may change it) is copied.
 class LocalStorage : public Storage {
  public:
   LocalStorage(std::string root, bool link) : root_(std::move(root)), link_(link) {}
@@ -54,8 +52,7 @@ class LocalStorage : public Storage {
                              : target;
     bool linked = false;
     struct stat own;
-    const bool log = is_step_log(kind);
-    if (link_ && !log && !stage_tag.empty() && ::lstat(local_path.c_str(), &own) == 0 && S_ISREG(own.st_mode) &&
+    if (link_ && !stage_tag.empty() && ::lstat(local_path.c_str(), &own) == 0 && S_ISREG(own.st_mode) &&
         own.st_nlink == 1) {
       linked = ::link(local_path.c_str(), tmp.c_str()) == 0;
       if (!linked && errno == EEXIST) {  // left by an attempt that died in this very step
@@ -74,7 +71,6 @@ class LocalStorage : public Storage {
       // Verify the copy before it takes the output's name: a job is finished only with outputs
       // that are stored and verified.
       auto copied = sha256_file(tmp.string());
-      if (log && copied.ok()) sum = copied;  // what was stored, a late line or not
       if (!copied.ok() || copied.value() != sum.value()) {
         std::error_code ignore;
         fs::remove(tmp, ignore);
