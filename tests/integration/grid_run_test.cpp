@@ -374,7 +374,8 @@ TEST_F(GridRunTest, RcloneStorageStoresVerifiesAndFailsLoudly) {
       **storage, dir_ / "race", [](const std::string& stored) { return stored.substr(std::string("rtest:/").size()); });
 
   // A remote set up by RCLONE_CONFIG_* variables alone: rclone says its config file is missing
-  // ("NOTICE: Config file ... not found"), which is no part of an answer.
+  // ("NOTICE: Config file ... not found"), which is no part of an answer; the user's own
+  // rclone log settings are not passed on (rclone refuses them beside -q).
   test::write_text(dir_ / "renv.yaml",
                    "database:\n  path: jobs.db\nstorage:\n  type: rclone\n  rclone_remote: renv\n"
                    "  base_dir: /strip/me/outenv\n  remote_path_prefix: /strip/me\nrun:\n  scratch_dir: scratch\n"
@@ -382,6 +383,8 @@ TEST_F(GridRunTest, RcloneStorageStoresVerifiesAndFailsLoudly) {
   auto by_env = env();
   by_env.push_back("RCLONE_CONFIG=" + (dir_ / "no-such.conf"));
   by_env.push_back("RCLONE_CONFIG_RENV_TYPE=local");
+  by_env.push_back("RCLONE_VERBOSE=1");  // the user's own log settings do not clash with -q
+  by_env.push_back("RCLONE_LOG_LEVEL=DEBUG");
   auto n =
       test::run_pdr_run(dir_.path(), {"--config", dir_ / "renv.yaml", "--model-name", "rn", "--dens", "30"}, by_env);
   EXPECT_EQ(n.code, 0) << n.err;

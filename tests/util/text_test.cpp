@@ -59,6 +59,7 @@ TEST(TextTest, TheSha256OfAnAnswerIsItsFirstLineStartingWith64HexDigits) {
   EXPECT_EQ(sha256_in_answer(std::string(63, 'a') + "  short\n"), "");
   EXPECT_EQ(sha256_in_answer(std::string(64, 'A') + "  upper case is not sha256sum's\n"), "");
   EXPECT_EQ(sha256_in_answer(sum + "0  too long\n"), "");
+  EXPECT_EQ(sha256_in_answer("\\" + sum + "  a\\\\name\n"), sum);  // an escaped name
   EXPECT_EQ(sha256_in_answer(""), "");
 }
 

@@ -3,6 +3,7 @@
 // and one listing per remote directory to tell which outputs exist.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <ctime>
@@ -26,7 +27,7 @@ class RcloneStorage : public Storage {
   RcloneStorage(std::string rclone, std::string root, std::vector<std::string> env, double timeout)
       : rclone_(std::move(rclone)),
         root_(std::move(root)),
-        env_(std::move(env)),
+        env_(without_log_settings(std::move(env))),
         timeout_(timeout),
         listings_([this](const std::string& dir, std::string* out) {
           return run({"lsf", "--files-only", dir}, out);
@@ -153,6 +154,20 @@ class RcloneStorage : public Storage {
   bool moved_before(const StoredFile& f) {
     listings_.forget(f.staged_path);
     return !listings_.contains(f.staged_path) && check(f).empty();
+  }
+
+  // rclone refuses -q beside RCLONE_VERBOSE or RCLONE_LOG_LEVEL ("Can't set -q and
+  // --log-level"): those of the user's environment are not passed on.
+  static std::vector<std::string> without_log_settings(std::vector<std::string> env) {
+    env.erase(std::remove_if(env.begin(), env.end(),
+                             [](const std::string& e) {
+                               for (const char* name : {"RCLONE_VERBOSE=", "RCLONE_LOG_LEVEL=", "RCLONE_QUIET="}) {
+                                 if (e.rfind(name, 0) == 0) return true;
+                               }
+                               return false;
+                             }),
+              env.end());
+    return env;
   }
 
   std::string remote_path(const std::string& relative) const { return root_ + "/" + relative; }

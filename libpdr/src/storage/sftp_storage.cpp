@@ -110,13 +110,28 @@ class SftpStorage : public Storage {
     }
     batch += "put " + batch_quote(local_path) + " " + batch_quote(tmp) + "\n";
     std::string out;
-    if (!sftp(batch, &out)) return Status::Io("sftp upload of " + final_path + " failed: " + out);
+    // What a failed upload left under its own name (this attempt's staged name, or a temporary
+    // one) goes again; best effort.
+    auto drop = [&] {
+      std::string ignored;
+      sftp("-rm " + batch_quote(tmp) + "\n", &ignored);
+      listings_.forget(tmp);
+    };
+    if (!sftp(batch, &out)) {
+      drop();
+      return Status::Io("sftp upload of " + final_path + " failed: " + out);
+    }
     std::string remote_sum;
-    if (!remote_sha256(tmp, &remote_sum) || remote_sum != sum.value()) {
-      sftp("-rm " + batch_quote(tmp) + "\n", &out);
+    if (!remote_sha256(tmp, &remote_sum)) {
+      drop();
+      return Status::Io(final_path + ": the server's sha256sum of the uploaded copy failed");
+    }
+    if (remote_sum != sum.value()) {
+      drop();
       return Status::Io(final_path + ": the uploaded copy does not match the output (sha256)");
     }
     if (tmp != dest && !sftp("rename " + batch_quote(tmp) + " " + batch_quote(dest) + "\n", &out)) {
+      drop();
       return Status::Io("sftp rename to " + final_path + " failed: " + out);
     }
     listings_.forget(dest);

@@ -199,7 +199,8 @@ std::string json_quote(const std::string& s) {
 std::string sha256_in_answer(const std::string& answer) {
   std::istringstream in(answer);
   for (std::string line; std::getline(in, line);) {
-    const std::string word = line.substr(0, line.find_first_of(" \t"));
+    std::string word = line.substr(0, line.find_first_of(" \t"));
+    if (!word.empty() && word[0] == '\\') word.erase(0, 1);  // sha256sum's mark of an escaped name
     if (word.size() == 64 && word.find_first_not_of("0123456789abcdef") == std::string::npos) return word;
   }
   return "";
