@@ -3,10 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <map>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include "pdr/journal.h"
@@ -369,6 +371,54 @@ TEST(ActiveJobsTest, FenceStopsOnlyJobsWhoseLeaseIsGone) {
   EXPECT_FALSE(ca->requested());
   EXPECT_TRUE(cb->requested());
   EXPECT_FALSE(cc->requested());
+}
+
+// The TBB executor: each worker's task takes queued jobs one at a time; a job whose work throws
+// comes back failed (not a hang); it can go with jobs never started or none at all.
+TEST(TbbExecutorTest, RunsQueuedJobsReportsWhatThrowsAndClosesAtAnyPoint) {
+  const auto result_of = [](const ClaimedJob& job) {
+    JobResult r;
+    r.job = job;
+    return r;
+  };
+  { auto idle = make_tbb_executor(3, result_of); }
+  std::atomic<int> ran{0};
+  auto ex = make_tbb_executor(2, [&ran](const ClaimedJob& job) {
+    ++ran;
+    if (job.id == 3) throw std::runtime_error("bad parameters");
+    if (job.id == 4) throw 42;
+    JobResult r;
+    r.job = job;
+    r.state = JobState::Finished;
+    return r;
+  });
+  for (long long id = 1; id <= 6; ++id) ex->start(ClaimedJob{id, "job" + std::to_string(id), id, 1, false, 1, nullptr});
+  std::map<long long, JobResult> results;
+  for (int i = 0; i < 6; ++i) {
+    JobResult r;
+    ASSERT_TRUE(ex->wait_for(30, &r)) << "result " << i << " did not come";
+    results[r.job.id] = r;
+  }
+  EXPECT_EQ(ran.load(), 6);
+  ASSERT_EQ(results.size(), 6u);
+  EXPECT_EQ(results[1].state, JobState::Finished);
+  EXPECT_EQ(results[3].state, JobState::Failed);
+  EXPECT_EQ(results[3].error, "setup: internal error: bad parameters");
+  EXPECT_EQ(results[4].state, JobState::Failed);
+  EXPECT_EQ(results[4].error, "setup: internal error: an unknown exception");
+  JobResult none;
+  EXPECT_FALSE(ex->try_take(&none));
+  ex.reset();  // closes its idle workers
+  // Gone while jobs wait: they are run and waited for first.
+  std::atomic<int> slow_ran{0};
+  auto slow = make_tbb_executor(1, [&slow_ran, &result_of](const ClaimedJob& job) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ++slow_ran;
+    return result_of(job);
+  });
+  for (long long id = 1; id <= 3; ++id) slow->start(ClaimedJob{id, "s", id, 1, false, 1, nullptr});
+  slow.reset();
+  EXPECT_EQ(slow_ran.load(), 3);
 }
 
 }  // namespace

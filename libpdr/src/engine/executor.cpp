@@ -75,6 +75,26 @@ class TbbExecutor : public JobExecutor {
   }
 
  private:
+  // A job's work; what escapes it fails the job (its result must come, or the loop waits for
+  // it forever), with the job handed back like any failure.
+  JobResult run_one(const ClaimedJob& job) {
+    std::string why;
+    try {
+      return work_(job);
+    } catch (const std::exception& e) {
+      why = e.what();
+    } catch (...) {
+      why = "an unknown exception";
+    }
+    JobResult r;
+    r.job = job;
+    r.state = JobState::Failed;
+    r.stage = Stage::Setup;
+    r.cause = "internal error: " + why;
+    r.error = "setup: " + r.cause;
+    return r;
+  }
+
   // One worker's task: the queued jobs, one at a time, until the executor closes.
   void take_jobs() {
     std::unique_lock<std::mutex> lock(mutex_);
@@ -84,7 +104,7 @@ class TbbExecutor : public JobExecutor {
       ClaimedJob next = std::move(queued_.front());
       queued_.pop_front();
       lock.unlock();
-      JobResult r = work_(next);
+      JobResult r = run_one(next);
       lock.lock();
       results_.push_back(std::move(r));
       ready_.notify_one();
