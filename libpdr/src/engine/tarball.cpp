@@ -39,29 +39,40 @@ Status io_error(const std::string& what, int code) {
 
 // The owner and group names of ids, as tar shows them ("" when the id has no name), looked up
 // once per process: every job's tarball names the same few, and each lookup reads /etc/passwd
-// or /etc/group (or asks nscd/sssd) anew.
+// or /etc/group (or asks nscd/sssd) anew. Only a definite answer (a name, or none) is kept; a
+// lookup that failed (a directory service that did not answer) is tried again next time.
 class IdNames {
  public:
   static std::string user(uid_t uid) {
-    return instance().lookup(instance().users_, uid, [](unsigned id) -> std::string {
-      std::vector<char> buf(16384);
-      struct passwd pw {
-      }, *found = nullptr;
-      if (getpwuid_r(id, &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) return "";
-      return pw.pw_name;
+    return instance().lookup(instance().users_, uid, [](unsigned id, std::string* name) {
+      return find_name<struct passwd>(id, name, getpwuid_r, [](const struct passwd& p) { return p.pw_name; });
     });
   }
   static std::string group(gid_t gid) {
-    return instance().lookup(instance().groups_, gid, [](unsigned id) -> std::string {
-      std::vector<char> buf(16384);
-      struct group gr {
-      }, *found = nullptr;
-      if (getgrgid_r(id, &gr, buf.data(), buf.size(), &found) != 0 || found == nullptr) return "";
-      return gr.gr_name;
+    return instance().lookup(instance().groups_, gid, [](unsigned id, std::string* name) {
+      return find_name<struct group>(id, name, getgrgid_r, [](const struct group& g) { return g.gr_name; });
     });
   }
 
  private:
+  // getpwuid_r / getgrgid_r with a buffer that grows while it is too small (a large group);
+  // false when the lookup itself failed.
+  template <class Entry, class Get, class NameOf>
+  static bool find_name(unsigned id, std::string* name, Get get, NameOf name_of) {
+    std::vector<char> buf(16384);
+    for (;;) {
+      Entry entry{};
+      Entry* found = nullptr;
+      const int r = get(id, &entry, buf.data(), buf.size(), &found);
+      if (r == ERANGE && buf.size() < (size_t{1} << 24)) {
+        buf.resize(buf.size() * 2);
+        continue;
+      }
+      if (r != 0) return false;
+      *name = found != nullptr ? name_of(*found) : "";
+      return true;
+    }
+  }
   static IdNames& instance() {
     static IdNames names;
     return names;
@@ -73,7 +84,8 @@ class IdNames {
       auto it = cache.find(id);
       if (it != cache.end()) return it->second;
     }
-    std::string name = find(id);  // outside the lock: a directory service may be slow
+    std::string name;
+    if (!find(id, &name)) return "";  // outside the lock: a directory service may be slow
     std::lock_guard<std::mutex> lock(mutex_);
     return cache.emplace(id, std::move(name)).first->second;
   }
