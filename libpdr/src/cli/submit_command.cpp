@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -200,7 +201,17 @@ int submit_command(const CliOptions& options, const EnvLookup& env, std::ostream
     spdlog::error("{}", answer.status().message());
     return answer.status().kind() == ErrorKind::kInterrupted ? kExitInterrupted : kExitUsage;
   }
-  print_submitted(options, s, reg, answer->substr(0, answer->find_first_of(";\n")), script_path, out);
+  // sbatch --parsable answers "<id>[;<cluster>]"; its warnings ("sbatch: warning: ...") may come
+  // first, in the same captured output: the id is the last line that starts with a digit.
+  std::string job_id;
+  {
+    std::istringstream lines(answer.value());
+    for (std::string line; std::getline(lines, line);) {
+      if (!line.empty() && std::isdigit(static_cast<unsigned char>(line[0]))) job_id = line.substr(0, line.find(';'));
+    }
+  }
+  if (job_id.empty()) job_id = answer->substr(0, answer->find_first_of(";\n"));
+  print_submitted(options, s, reg, job_id, script_path, out);
   if (auto limit = parse_slurm_time(s.slurm.time)) {
     // Each node's workers claim only what fits in its allocation (walltime-aware claiming).
     std::string line;

@@ -499,10 +499,16 @@ std::optional<double> GridRun::time_left(const RunSettings& r, std::string* sour
                    squeue.empty() ? "no squeue in PATH" : answer,
                    left ? "using run.time_left" : "claiming as if there were no limit");
     } else {
+      // The answer is its last line: squeue's warnings may come first, in the same output.
       while (!answer.empty() && std::isspace(static_cast<unsigned char>(answer.back()))) answer.pop_back();
+      if (const auto nl = answer.rfind('\n'); nl != std::string::npos) answer.erase(0, nl + 1);
       while (!answer.empty() && std::isspace(static_cast<unsigned char>(answer.front()))) answer.erase(0, 1);
-      if (auto t = parse_time_left(answer))
+      if (auto t = parse_time_left(answer)) {
         take(static_cast<double>(*t), "Slurm job " + std::string(job) + "'s time left");
+      } else {
+        spdlog::warn("Slurm's answer for job {}'s time left is not a time ('{}'): {}", job, printable(answer),
+                     left ? "using run.time_left" : "claiming as if there were no limit");
+      }
     }
   }
   return left;
