@@ -416,6 +416,29 @@ TEST_F(GridRunTest, RcloneStorageStoresVerifiesAndFailsLoudly) {
       << stored.status().message();
   EXPECT_FALSE(fs::exists(dir_ / "lying/m/pdrgrid/.out.dat.staged-0123456789ab-1"));
   EXPECT_TRUE(fs::is_directory(dir_ / "lying/m/pdrgrid")) << "the copy was made, then removed";
+
+  // A remote that does not answer says nothing about outputs: registering again leaves the
+  // finished job done (with a warning), and verify stops without queueing it.
+  fs::create_directories(dir_ / "down");
+  test::write_text(dir_ / "down/rclone",
+                   "#!/bin/sh\necho 'Failed to create file system: connection refused' >&2\nexit 1\n");
+  fs::permissions(dir_ / "down/rclone", fs::perms::owner_all);
+  ::setenv("PATH", (dir_ / "down:" + path).c_str(), 1);  // the children below find it first
+  const std::vector<std::string> again_rn = {"--config", dir_ / "renv.yaml", "--model-name", "rn", "--dens", "30"};
+  auto down = test::run_pdr_run(dir_.path(), again_rn, by_env);
+  auto down_verify =
+      test::run_pdr_run(dir_.path(), {"verify", "--config", dir_ / "renv.yaml", "--model-name", "rn"}, by_env);
+  ::setenv("PATH", path.c_str(), 1);
+  EXPECT_EQ(down.code, 0) << down.out << down.err;
+  EXPECT_NE(down.out.find("0 finished, 0 failed, 1 already done"), std::string::npos) << down.out << down.err;
+  EXPECT_NE(down.err.find("storage unreachable: "), std::string::npos) << down.err;
+  EXPECT_NE(down.err.find("recorded outputs (e.g. renv:outenv/rn/"), std::string::npos) << down.err;
+  EXPECT_EQ(down_verify.code, 1) << down_verify.out << down_verify.err;
+  EXPECT_NE(down_verify.out.find("storage unreachable: "), std::string::npos) << down_verify.out;
+  EXPECT_NE(down_verify.err.find("the storage did not answer"), std::string::npos) << down_verify.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs j JOIN model_names m ON m.id = j.model_name_id WHERE "
+                      "m.model_name = 'rn' AND j.status = 'finished'"),
+            1);
 }
 
 // A PDR base directory like the mock one but with the templates where `where` says.

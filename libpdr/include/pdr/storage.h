@@ -9,6 +9,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,7 +37,10 @@ class Storage {
   virtual Status retrieve(const std::string& relative_path, const std::string& local_path) = 0;
   // Whether a stored file (a path store() reported) exists.
   virtual bool exists(const std::string& stored_path) = 0;
-  // Why a stored file no longer matches its record (missing, other size or sha256), or "".
+  // exists(), or nullopt when the storage cannot tell (a remote that does not answer).
+  virtual std::optional<bool> find(const std::string& stored_path) { return exists(stored_path); }
+  // Why a stored file no longer matches its record (missing, other size or sha256), or "";
+  // kStorageUnreachable and why when the storage cannot tell.
   virtual std::string check(const StoredFile& file) = 0;
   // Every staged copy in the model's output directories (<root>/<model>/pdrgrid and oniongrid),
   // as the staged_path store() reported for it; an error when the storage cannot be listed.
@@ -44,6 +48,10 @@ class Storage {
   // Removes one staged copy (a path staged_copies() listed); an error when it stays.
   virtual Status remove_copy(const std::string& staged_path) = 0;
 };
+
+// The start of check()'s answer when the storage could not tell: not a problem of the output.
+inline constexpr const char* kStorageUnreachable = "storage unreachable: ";
+inline bool is_unreachable(const std::string& problem) { return problem.rfind(kStorageUnreachable, 0) == 0; }
 
 // Whether an output of this kind is a step's log: the file its programs wrote their standard
 // output and error to, which every process a step leaves behind inherits and may still write.

@@ -208,9 +208,14 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
   // The first output of a job that is not as recorded ("" when all are).
   const auto first_problem = [&store_of](const std::vector<StoredFile>& outputs) {
     for (const auto& f : outputs) {
-      std::string problem = !f.sha256.empty()         ? store_of.check(f)
-                            : store_of.exists(f.path) ? ""
-                                                      : "output missing: " + f.path;
+      std::string problem;
+      if (!f.sha256.empty()) {
+        problem = store_of.check(f);
+      } else if (const std::optional<bool> found = store_of.find(f.path); !found.has_value()) {
+        problem = kStorageUnreachable + ("cannot look for " + f.path);
+      } else if (!*found) {
+        problem = "output missing: " + f.path;
+      }
       if (!problem.empty()) return problem;
     }
     return std::string();
@@ -226,10 +231,21 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
     return nullptr;
   };
   long long files = 0, demoted = 0, left = 0, renamed = 0;
+  // A storage that does not answer says nothing about outputs: the check stops there, and no
+  // job goes back to pending for it.
+  const auto stop_unreachable = [&](long long job_id, const std::string& problem) {
+    out << "job " << job_id << ": " << problem << "; left as it is\n";
+    spdlog::error(
+        "model {}: verify stopped at job {} ({} jobs back to pending before it): the storage did not "
+        "answer; verify again when it does",
+        *options.model_name, job_id, demoted);
+    return kExitSomeFailed;
+  };
   for (const auto& [job_id, outputs] : jobs.value()) {
     files += static_cast<long long>(outputs.size());
     std::string problem = first_problem(outputs);
     if (problem.empty()) continue;
+    if (is_unreachable(problem)) return stop_unreachable(job_id, problem);
     // Missing outputs that only have the staged names of the attempt that finished the job: its
     // run ended (or is about to) between recording the finish and renaming them.
     std::vector<StoredFile> renames;
@@ -275,6 +291,7 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
     // Read again before the job is queued: another process may have renamed its outputs.
     problem = first_problem(outputs);
     if (problem.empty()) continue;
+    if (is_unreachable(problem)) return stop_unreachable(job_id, problem);
     auto applied = store.requeue_finished(job_id, problem);
     if (!applied.ok()) {
       spdlog::error("{}", applied.status().message());

@@ -341,9 +341,24 @@ Status GridRun::register_points(const std::vector<GridPoint>& points, const Stop
   options.stop_requested = [&stop] { return stop.requested(); };
   options.force_onion = settings_.run.force_onion;
   Storage& storage = *storage_;
-  options.output_exists = [&storage](const std::string& path) { return storage.exists(path); };
+  // An output the storage cannot tell about (a remote that does not answer) is taken as there:
+  // a finished job is not run again for an outage; verify checks it later.
+  size_t untold = 0;
+  std::string example;
+  options.output_exists = [&storage, &untold, &example](const std::string& path) {
+    const std::optional<bool> found = storage.find(path);
+    if (found.has_value()) return *found;
+    if (untold++ == 0) example = path;
+    return true;
+  };
   options.owner_gone = process_gone;
   if (Status st = store_->register_grid(job_plan_.provenance, points, &report_, options); !st.ok()) return st;
+  if (untold > 0) {
+    spdlog::warn(
+        "storage unreachable: {} recorded outputs (e.g. {}) could not be looked for; their jobs are left "
+        "as done; check them later with pdr_run verify --model-name {}",
+        untold, example, settings_.pdr.model_name);
+  }
   model_id_ = report_.model_id;
   log_registration(settings_.pdr.model_name, report_);
   return Status::Ok();

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -19,29 +20,32 @@ class DirectoryListings {
   using Lister = std::function<bool(const std::string& dir, std::string* out)>;
   explicit DirectoryListings(Lister list) : list_(std::move(list)) {}
 
-  // Whether `path` ("<dir>/<name>") is listed. A failing listing is tried three times before
-  // the directory counts as empty.
-  bool contains(const std::string& path) {
+  // Whether `path` ("<dir>/<name>") is listed; nullopt when its directory could not be listed
+  // (three tries; a lister reports a directory that does not exist as listed and empty). A
+  // failed listing is not remembered: the next question tries again.
+  std::optional<bool> find(const std::string& path) {
     const auto slash = path.find_last_of('/');
     const std::string dir = slash == std::string::npos ? path : path.substr(0, slash);
     const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
     std::lock_guard<std::mutex> lock(mu_);
     auto it = listings_.find(dir);
     if (it == listings_.end()) {
-      std::set<std::string> names;
       std::string out;
-      for (int attempt = 1; attempt <= 3; ++attempt) {
-        if (list_(dir, &out)) {
-          std::istringstream lines(out);
-          for (std::string line; std::getline(lines, line);) names.insert(line);
-          break;
-        }
+      for (int attempt = 1;; ++attempt) {
+        if (list_(dir, &out)) break;
+        if (attempt == 3) return std::nullopt;
         std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
       }
+      std::set<std::string> names;
+      std::istringstream lines(out);
+      for (std::string line; std::getline(lines, line);) names.insert(line);
       it = listings_.emplace(dir, std::move(names)).first;
     }
     return it->second.count(name) != 0;
   }
+
+  // find(), with a directory that could not be listed counting as empty.
+  bool contains(const std::string& path) { return find(path).value_or(false); }
 
   // Drops what is known about the directory of `path` (after writing there).
   void forget(const std::string& path) {

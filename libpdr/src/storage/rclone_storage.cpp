@@ -30,7 +30,10 @@ class RcloneStorage : public Storage {
         env_(without_log_settings(std::move(env))),
         timeout_(timeout),
         listings_([this](const std::string& dir, std::string* out) {
-          return run({"lsf", "--files-only", dir}, out);
+          if (run({"lsf", "--files-only", dir}, out)) return true;
+          if (out->find("directory not found") == std::string::npos) return false;
+          out->clear();  // listed: nothing there yet
+          return true;
         }) {}
 
   Result<StoredFile> store(const std::string& local_path, const std::string& relative_path, const std::string& kind,
@@ -140,10 +143,17 @@ class RcloneStorage : public Storage {
   }
 
   bool exists(const std::string& stored_path) override { return listings_.contains(stored_path); }
+  std::optional<bool> find(const std::string& stored_path) override { return listings_.find(stored_path); }
 
   std::string check(const StoredFile& f) override {
-    std::string sum;
-    if (!hash_of(f.path, &sum)) return "output missing: " + f.path;
+    std::string sum, out;
+    if (!hash_of(f.path, &sum, &out)) {
+      // Missing only when its directory's listing says so; else rclone did not answer.
+      listings_.forget(f.path);
+      const std::optional<bool> listed = listings_.find(f.path);
+      if (listed.has_value() && !*listed) return "output missing: " + f.path;
+      return kStorageUnreachable + ("rclone hashsum sha256 " + f.path + ": " + out);
+    }
     if (sum != f.sha256) return "output changed (sha256): " + f.path;
     return "";
   }

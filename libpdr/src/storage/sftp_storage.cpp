@@ -245,10 +245,17 @@ class SftpStorage : public Storage {
   }
 
   bool exists(const std::string& stored_path) override { return listings_.contains(remote_of(stored_path)); }
+  std::optional<bool> find(const std::string& stored_path) override { return listings_.find(remote_of(stored_path)); }
 
   std::string check(const StoredFile& f) override {
     std::string sum;
-    if (!remote_sha256(remote_of(f.path), &sum)) return "output missing: " + f.path;
+    if (!remote_sha256(remote_of(f.path), &sum)) {
+      // Missing only when its directory's listing says so; else the server did not answer.
+      listings_.forget(remote_of(f.path));
+      const std::optional<bool> listed = listings_.find(remote_of(f.path));
+      if (listed.has_value() && !*listed) return "output missing: " + f.path;
+      return kStorageUnreachable + ("ssh sha256sum of " + f.path + " failed");
+    }
     if (sum != f.sha256) return "output changed (sha256): " + f.path;
     return "";
   }
