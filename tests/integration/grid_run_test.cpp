@@ -324,12 +324,16 @@ void expect_promote_passes_over_a_copy_renamed_before(Storage& storage, const fs
 }
 
 TEST_F(GridRunTest, RcloneStorageStoresVerifiesAndFailsLoudly) {
+  // A config storing on rclone `remote`, below ./<dir> for a local-type remote.
+  const auto write_rclone_config = [this](const std::string& file, const std::string& remote, const std::string& dir) {
+    test::write_text(dir_ / file, "database:\n  path: jobs.db\nstorage:\n  type: rclone\n  rclone_remote: " + remote +
+                                      "\n  base_dir: /strip/me/" + dir +
+                                      "\n  remote_path_prefix: /strip/me\nrun:\n  scratch_dir: scratch\n"
+                                      "model_parameters:\n  species: [CO]\n");
+  };
   // A local-type rclone remote in a config of this test only.
   test::write_text(dir_ / "rclone.conf", "[rtest]\ntype = local\n");
-  test::write_text(dir_ / "rclone.yaml",
-                   "database:\n  path: jobs.db\nstorage:\n  type: rclone\n  rclone_remote: rtest\n"
-                   "  base_dir: /strip/me/out\n  remote_path_prefix: /strip/me\nrun:\n  scratch_dir: scratch\n"
-                   "model_parameters:\n  species: [CO]\n");
+  write_rclone_config("rclone.yaml", "rtest", "out");
   auto e = env();
   e.push_back("RCLONE_CONFIG=" + (dir_ / "rclone.conf"));
   const std::vector<std::string> grid = {
@@ -376,10 +380,7 @@ TEST_F(GridRunTest, RcloneStorageStoresVerifiesAndFailsLoudly) {
   // A remote set up by RCLONE_CONFIG_* variables alone: rclone says its config file is missing
   // ("NOTICE: Config file ... not found"), which is no part of an answer; the user's own
   // rclone log settings are not passed on (rclone refuses them beside -q).
-  test::write_text(dir_ / "renv.yaml",
-                   "database:\n  path: jobs.db\nstorage:\n  type: rclone\n  rclone_remote: renv\n"
-                   "  base_dir: /strip/me/outenv\n  remote_path_prefix: /strip/me\nrun:\n  scratch_dir: scratch\n"
-                   "model_parameters:\n  species: [CO]\n");
+  write_rclone_config("renv.yaml", "renv", "outenv");
   auto by_env = env();
   by_env.push_back("RCLONE_CONFIG=" + (dir_ / "no-such.conf"));
   by_env.push_back("RCLONE_CONFIG_RENV_TYPE=local");
