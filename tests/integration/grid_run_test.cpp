@@ -422,11 +422,15 @@ TEST_F(GridRunTest, RcloneStorageStoresVerifiesAndFailsLoudly) {
   // finished job done (with a warning), and verify stops without queueing it.
   fs::create_directories(dir_ / "down");
   test::write_text(dir_ / "down/rclone",
-                   "#!/bin/sh\necho 'Failed to create file system: connection refused' >&2\nexit 1\n");
+                   "#!/bin/sh\necho called >> '" + (dir_ / "down/calls") +
+                       "'\necho 'Failed to create file system: connection refused' >&2\nexit 1\n");
   fs::permissions(dir_ / "down/rclone", fs::perms::owner_all);
   ::setenv("PATH", (dir_ / "down:" + path).c_str(), 1);  // the children below find it first
   const std::vector<std::string> again_rn = {"--config", dir_ / "renv.yaml", "--model-name", "rn", "--dens", "30"};
   auto down = test::run_pdr_run(dir_.path(), again_rn, by_env);
+  const std::string calls = test::read_text(dir_ / "down/calls");
+  // Asked once per directory (pdrgrid, oniongrid; three tries each), not once per output.
+  EXPECT_LE(std::count(calls.begin(), calls.end(), '\n'), 6) << calls;
   auto down_verify =
       test::run_pdr_run(dir_.path(), {"verify", "--config", dir_ / "renv.yaml", "--model-name", "rn"}, by_env);
   ::setenv("PATH", path.c_str(), 1);

@@ -22,7 +22,8 @@ class DirectoryListings {
 
   // Whether `path` ("<dir>/<name>") is listed; nullopt when its directory could not be listed
   // (three tries; a lister reports a directory that does not exist as listed and empty). A
-  // failed listing is not remembered: the next question tries again.
+  // listing, failed or not, is remembered until forget(): a storage that does not answer is
+  // asked once per directory, not once per file.
   std::optional<bool> find(const std::string& path) {
     const auto slash = path.find_last_of('/');
     const std::string dir = slash == std::string::npos ? path : path.substr(0, slash);
@@ -30,18 +31,21 @@ class DirectoryListings {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = listings_.find(dir);
     if (it == listings_.end()) {
+      std::optional<std::set<std::string>> names;
       std::string out;
-      for (int attempt = 1;; ++attempt) {
-        if (list_(dir, &out)) break;
-        if (attempt == 3) return std::nullopt;
-        std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
+      for (int attempt = 1; attempt <= 3; ++attempt) {
+        if (list_(dir, &out)) {
+          names.emplace();
+          std::istringstream lines(out);
+          for (std::string line; std::getline(lines, line);) names->insert(line);
+          break;
+        }
+        if (attempt < 3) std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
       }
-      std::set<std::string> names;
-      std::istringstream lines(out);
-      for (std::string line; std::getline(lines, line);) names.insert(line);
       it = listings_.emplace(dir, std::move(names)).first;
     }
-    return it->second.count(name) != 0;
+    if (!it->second.has_value()) return std::nullopt;
+    return it->second->count(name) != 0;
   }
 
   // find(), with a directory that could not be listed counting as empty.
@@ -56,7 +60,7 @@ class DirectoryListings {
  private:
   Lister list_;
   std::mutex mu_;
-  std::map<std::string, std::set<std::string>> listings_;
+  std::map<std::string, std::optional<std::set<std::string>>> listings_;  // nullopt: it failed
 };
 
 }  // namespace pdr

@@ -45,8 +45,12 @@ class SftpStorage : public Storage {
         control_dir_(std::move(control_dir)),
         // A missing directory lists nothing (the remote command cannot fail); ssh failing can.
         listings_([this](const std::string& dir, std::string* out) {
-          return run(ssh_, with_options({destination_, "--", "ls -1a " + shell_quote(dir) + " 2>/dev/null || true"}),
-                     out);
+          // A directory that does not exist is listed empty; an ls that fails on one that
+          // does (permissions, an I/O error on the server) fails the listing.
+          return run(
+              ssh_,
+              with_options({destination_, "--", "[ ! -e " + shell_quote(dir) + " ] || ls -1a -- " + shell_quote(dir)}),
+              out);
         }) {
     ssh_ = find_program("ssh");
     sftp_ = find_program("sftp");
@@ -251,8 +255,12 @@ class SftpStorage : public Storage {
     std::string sum;
     if (!remote_sha256(remote_of(f.path), &sum)) {
       // Missing only when its directory's listing says so; else the server did not answer.
-      listings_.forget(remote_of(f.path));
-      const std::optional<bool> listed = listings_.find(remote_of(f.path));
+      // (the listing known, else a fresh one: one listing per directory for many missing files)
+      std::optional<bool> listed = listings_.find(remote_of(f.path));
+      if (!listed.has_value() || *listed) {
+        listings_.forget(remote_of(f.path));
+        listed = listings_.find(remote_of(f.path));
+      }
       if (listed.has_value() && !*listed) return "output missing: " + f.path;
       return kStorageUnreachable + ("ssh sha256sum of " + f.path + " failed");
     }
