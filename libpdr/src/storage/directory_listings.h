@@ -48,6 +48,16 @@ class DirectoryListings {
     return it->second->count(name) != 0;
   }
 
+  // Whether a file that could not be read is listed: the known listing when it says the file
+  // is absent, else a fresh one (so many missing files cost one listing per directory, and a
+  // file listed before is looked for again).
+  std::optional<bool> find_again(const std::string& path) {
+    const std::optional<bool> known = find(path);
+    if (known.has_value() && !*known) return known;
+    forget(path);
+    return find(path);
+  }
+
   // find(), with a directory that could not be listed counting as empty.
   bool contains(const std::string& path) { return find(path).value_or(false); }
 

@@ -149,12 +149,7 @@ class RcloneStorage : public Storage {
     std::string sum, out;
     if (!hash_of(f.path, &sum, &out)) {
       // Missing only when its directory's listing says so; else rclone did not answer.
-      // (the listing known, else a fresh one: one listing per directory for many missing files)
-      std::optional<bool> listed = listings_.find(f.path);
-      if (!listed.has_value() || *listed) {
-        listings_.forget(f.path);
-        listed = listings_.find(f.path);
-      }
+      const std::optional<bool> listed = listings_.find_again(f.path);
       if (listed.has_value() && !*listed) return "output missing: " + f.path;
       return kStorageUnreachable + ("rclone hashsum sha256 " + f.path + ": " + out);
     }

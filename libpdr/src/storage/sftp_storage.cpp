@@ -255,12 +255,7 @@ class SftpStorage : public Storage {
     std::string sum;
     if (!remote_sha256(remote_of(f.path), &sum)) {
       // Missing only when its directory's listing says so; else the server did not answer.
-      // (the listing known, else a fresh one: one listing per directory for many missing files)
-      std::optional<bool> listed = listings_.find(remote_of(f.path));
-      if (!listed.has_value() || *listed) {
-        listings_.forget(remote_of(f.path));
-        listed = listings_.find(remote_of(f.path));
-      }
+      const std::optional<bool> listed = listings_.find_again(remote_of(f.path));
       if (listed.has_value() && !*listed) return "output missing: " + f.path;
       return kStorageUnreachable + ("ssh sha256sum of " + f.path + " failed");
     }
