@@ -444,6 +444,29 @@ TEST_F(GridRunTest, RcloneStorageStoresVerifiesAndFailsLoudly) {
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs j JOIN model_names m ON m.id = j.model_name_id WHERE "
                       "m.model_name = 'rn' AND j.status = 'finished'"),
             1);
+
+  // A remote that lists an output but cannot read it (a permission on the server): verify says
+  // so and leaves the job as it is; running it again would not mend that.
+  fs::create_directories(dir_ / "noread");
+  test::write_text(dir_ / "noread/rclone",
+                   "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = hashsum ] && { echo 'permission denied' >&2; exit 1; }; "
+                   "done\nexec " +
+                       real_rclone + " \"$@\"\n");
+  fs::permissions(dir_ / "noread/rclone", fs::perms::owner_all);
+  ::setenv("PATH", (dir_ / "noread:" + path).c_str(), 1);
+  auto unread =
+      test::run_pdr_run(dir_.path(), {"verify", "--config", dir_ / "renv.yaml", "--model-name", "rn"}, by_env);
+  ::setenv("PATH", path.c_str(), 1);
+  EXPECT_EQ(unread.code, 1) << unread.out << unread.err;
+  EXPECT_NE(unread.out.find("output unreadable: rclone hashsum sha256 renv:outenv/rn/"), std::string::npos)
+      << unread.out;
+  EXPECT_NE(unread.out.find("0 jobs back to pending, 1 with outputs that could not be read (left as they are)"),
+            std::string::npos)
+      << unread.out;
+  EXPECT_EQ(unread.err.find("did not answer"), std::string::npos) << unread.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs j JOIN model_names m ON m.id = j.model_name_id WHERE "
+                      "m.model_name = 'rn' AND j.status = 'finished'"),
+            1);
 }
 
 // A PDR base directory like the mock one but with the templates where `where` says.

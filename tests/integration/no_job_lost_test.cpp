@@ -439,6 +439,63 @@ TEST_F(NoJobLostTest, OutputsAKilledRunLeftStagedTakeTheirNamesAtTheNextStart) {
   }
 }
 
+// The same during an outage of the storage (here a local one whose filesystem answers ELOOP, as
+// a network filesystem answers EIO or ESTALE): outputs it cannot look for are neither taken for
+// missing nor forgotten. The run stays to be looked at; once the storage answers, the next start
+// gives them their names. Neither a registration nor verify runs the job again meanwhile.
+TEST_F(NoJobLostTest, OutputsLeftStagedDuringAnOutageOfTheStorageTakeTheirNamesOnceItAnswers) {
+  write_config("");
+  const std::vector<std::string> grid = {"--model-name", "so", "--dens", "30", "--chi", "10"};
+  auto r = run_within(60, grid);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const size_t starts = count_starts(dir_ / "trace");
+  soci::session db(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
+  std::string token;
+  long long epoch = 0;
+  db << "SELECT e.token, e.lease_epoch FROM pdr_job_events e WHERE e.event = 'finished'", soci::into(token),
+      soci::into(epoch);
+  std::vector<std::string> paths;
+  soci::rowset<std::string> rs = (db.prepare << "SELECT path FROM job_files ORDER BY id");
+  for (const auto& p : rs) paths.push_back(p);
+  ASSERT_GT(paths.size(), 5u);
+  for (const auto& p : paths) fs::rename(p, staged_path(p, token.substr(0, 12) + "-" + std::to_string(epoch)));
+  // The filesystem cannot tell about the outputs: a lookup of their names fails with ELOOP.
+  for (const auto& p : paths) fs::create_symlink(fs::path(p).filename(), p);
+  const pid_t gone = fork();
+  if (gone == 0) _exit(0);
+  waitpid(gone, nullptr, 0);
+  db << "UPDATE pdr_runs SET state = 'running', pid = " + std::to_string(gone) +
+            ", updated_at = datetime('now', '-30 seconds')";
+
+  auto w = run_within(60, {"worker", "--model-name", "so"});
+  EXPECT_EQ(w.code, 0) << w.err;
+  EXPECT_NE(
+      w.err.find("outputs left staged by 1 run that ended could not be settled (cannot look for " + paths.front()),
+      std::string::npos)
+      << w.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_runs WHERE state = 'gone'"), 0) << "to be looked at again";
+  EXPECT_TRUE(fs::is_symlink(paths.back())) << "not renamed while the storage cannot tell";
+  auto reg = run_within(60, grid);
+  EXPECT_EQ(reg.code, 0) << reg.err;
+  EXPECT_NE(reg.out.find("0 finished, 0 failed, 1 already done"), std::string::npos) << reg.out << reg.err;
+  auto v = run_within(60, {"verify", "--model-name", "so"});
+  EXPECT_EQ(v.code, 1) << v.out << v.err;
+  EXPECT_NE(v.out.find("storage unreachable: " + paths.front() + ": Too many levels of symbolic links"),
+            std::string::npos)
+      << v.out;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 1);
+
+  // The storage answers again.
+  for (const auto& p : paths) fs::remove(p);
+  auto back = run_within(60, {"worker", "--model-name", "so"});
+  EXPECT_EQ(back.code, 0) << back.err;
+  for (const auto& p : paths) EXPECT_TRUE(fs::is_regular_file(p)) << p << "\n" << back.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_runs WHERE state = 'gone'"), 1) << back.err;
+  auto clean = run_within(60, {"verify", "--model-name", "so"});
+  EXPECT_EQ(clean.code, 0) << clean.out << clean.err;
+  EXPECT_EQ(count_starts(dir_ / "trace"), starts) << "nothing ran again";
+}
+
 // Case 2: a stop that cannot record as usual (here a write the database refuses) stops the
 // running programs at once and hands their jobs back, the refused one included: the next run
 // runs all three.

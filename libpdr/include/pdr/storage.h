@@ -40,7 +40,8 @@ class Storage {
   // exists(), or nullopt when the storage cannot tell (a remote that does not answer).
   virtual std::optional<bool> find(const std::string& stored_path) { return exists(stored_path); }
   // Why a stored file no longer matches its record (missing, other size or sha256), or "";
-  // kStorageUnreachable and why when the storage cannot tell.
+  // kStorageUnreachable and why when the storage cannot tell whether it is there, and
+  // kOutputUnreadable and why when it is there but cannot be read.
   virtual std::string check(const StoredFile& file) = 0;
   // Every staged copy in the model's output directories (<root>/<model>/pdrgrid and oniongrid),
   // as the staged_path store() reported for it; an error when the storage cannot be listed.
@@ -49,9 +50,15 @@ class Storage {
   virtual Status remove_copy(const std::string& staged_path) = 0;
 };
 
-// The start of check()'s answer when the storage could not tell: not a problem of the output.
+// The starts of check()'s answers that say nothing about whether the output is as recorded: the
+// storage did not answer (a remote that does not, a network filesystem's I/O error), or the
+// output is there and could not be read (a permission, a read error). No job is run again for
+// either.
 inline constexpr const char* kStorageUnreachable = "storage unreachable: ";
+inline constexpr const char* kOutputUnreadable = "output unreadable: ";
 inline bool is_unreachable(const std::string& problem) { return problem.rfind(kStorageUnreachable, 0) == 0; }
+inline bool is_unreadable(const std::string& problem) { return problem.rfind(kOutputUnreadable, 0) == 0; }
+inline bool cannot_tell(const std::string& problem) { return is_unreachable(problem) || is_unreadable(problem); }
 
 // Whether an output of this kind is a step's log: the file its programs wrote their standard
 // output and error to, which every process a step leaves behind inherits and may still write.

@@ -230,7 +230,7 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
     }
     return nullptr;
   };
-  long long files = 0, demoted = 0, left = 0, renamed = 0;
+  long long files = 0, demoted = 0, left = 0, renamed = 0, unread = 0;
   // A storage that does not answer says nothing about outputs: the check stops there, and no
   // job goes back to pending for it.
   const auto stop_unreachable = [&](long long job_id, const std::string& problem) {
@@ -241,11 +241,20 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
         *options.model_name, job_id, demoted);
     return kExitSomeFailed;
   };
+  // An output there but not readable (a permission, a read error): whether it is as recorded is
+  // unknown, and running its job again would not mend what keeps it from being read.
+  const auto leave_unread = [&](long long job_id, const std::string& problem) {
+    if (!is_unreadable(problem)) return false;
+    ++unread;
+    out << "job " << job_id << ": " << problem << "; left as it is\n";
+    return true;
+  };
   for (const auto& [job_id, outputs] : jobs.value()) {
     files += static_cast<long long>(outputs.size());
     std::string problem = first_problem(outputs);
     if (problem.empty()) continue;
     if (is_unreachable(problem)) return stop_unreachable(job_id, problem);
+    if (leave_unread(job_id, problem)) continue;
     // Missing outputs that only have the staged names of the attempt that finished the job: its
     // run ended (or is about to) between recording the finish and renaming them.
     std::vector<StoredFile> renames;
@@ -292,6 +301,7 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
     problem = first_problem(outputs);
     if (problem.empty()) continue;
     if (is_unreachable(problem)) return stop_unreachable(job_id, problem);
+    if (leave_unread(job_id, problem)) continue;
     auto applied = store.requeue_finished(job_id, problem);
     if (!applied.ok()) {
       spdlog::error("{}", applied.status().message());
@@ -318,10 +328,11 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
   if (removed > 0) out << ", " << removed << " staged copies of ended attempts removed";
   if (staged_left > 0) out << ", " << staged_left << " staged copies kept";
   if (left > 0) out << ", " << left << " left for later";
+  if (unread > 0) out << ", " << unread << " with outputs that could not be read (left as they are)";
   if (demoted > 0) out << "; run them with: " << next_command(options, "worker", *options.model_name);
   out << "\n";
   // Like a run with failures: outputs were missing or changed.
-  return demoted + left > 0 ? kExitSomeFailed : kExitAllDone;
+  return demoted + left + unread > 0 ? kExitSomeFailed : kExitAllDone;
 }
 
 }  // namespace pdr

@@ -13,7 +13,9 @@
 #include <ctime>
 #include <filesystem>
 #include <iomanip>
+#include <optional>
 #include <random>
+#include <set>
 #include <sstream>
 #include <system_error>
 
@@ -201,7 +203,8 @@ SettleOutputs settle_outputs(Storage& storage, JobStore& job_store) {
 // renaming its outputs left them under their staged names: the job says finished, its outputs
 // are not where it says. Where the staged copies of that attempt are there, match their record
 // (size and sha256) and their final names are free, they take the names now; what cannot be
-// mended so is left to the registration and verify, which run such a job again.
+// mended so is left to the registration and verify, which run such a job again. A run whose
+// finishes the storage could not tell about (an outage) is looked at again next time.
 long long settle_unsettled_finishes(JobStore& store, Storage& storage, long long model_id) {
   auto left = store.unsettled_finishes(model_id, process_gone);
   if (!left.ok()) {
@@ -209,23 +212,41 @@ long long settle_unsettled_finishes(JobStore& store, Storage& storage, long long
     return 0;
   }
   long long jobs = 0, files = 0;
+  std::set<std::string> untold;  // runs with a finish the storage could not tell about
+  std::string why;
   for (const auto& finish : left->finishes) {
     const std::string tag = finish.token.substr(0, 12) + "-" + std::to_string(finish.epoch);
+    const auto cannot_tell_about = [&](const std::string& what) {
+      if (why.empty()) why = what;
+      untold.insert(finish.token);
+    };
     std::vector<StoredFile> staged;
+    bool told = true;
     for (const auto& f : finish.files) {
-      if (storage.exists(f.path)) continue;
+      const std::optional<bool> there = storage.find(f.path);
+      if (there.value_or(false)) continue;
       StoredFile s = f;
       s.staged_path = staged_path(f.path, tag);
-      if (storage.exists(s.staged_path)) staged.push_back(std::move(s));
+      const std::optional<bool> copy = there.has_value() ? storage.find(s.staged_path) : std::nullopt;
+      if (!copy.has_value()) {
+        cannot_tell_about("cannot look for " + (there.has_value() ? s.staged_path : f.path));
+        told = false;
+        break;
+      }
+      if (*copy) staged.push_back(std::move(s));
     }
-    if (staged.empty()) continue;
+    if (!told || staged.empty()) continue;
     std::string mismatch;
     for (const auto& f : staged) {
       StoredFile copy = f;
       copy.path = f.staged_path;
       if (mismatch.empty()) mismatch = storage.check(copy);
     }
-    if (!mismatch.empty() && storage.exists(staged.front().path)) continue;  // another process did it
+    if (cannot_tell(mismatch)) {
+      cannot_tell_about(mismatch);
+      continue;
+    }
+    if (!mismatch.empty() && storage.find(staged.front().path).value_or(false)) continue;  // another process did it
     if (!mismatch.empty()) {
       spdlog::warn("[job {}] outputs left staged by a run that ended do not match their record ({}): left as they are",
                    finish.job_id, mismatch);
@@ -247,8 +268,18 @@ long long settle_unsettled_finishes(JobStore& store, Storage& storage, long long
     spdlog::info("{} of {} finished by runs that ended before renaming them now have their names",
                  count_text(files, "output"), count_text(jobs, "job"));
   }
+  if (!untold.empty()) {
+    spdlog::warn(
+        "outputs left staged by {} that ended could not be settled ({}); looked at again at the next start or "
+        "verify",
+        count_text(static_cast<long long>(untold.size()), "run"), why);
+  }
   // Looked at once: a run that renewed meanwhile stays running.
-  if (Status st = store.mark_runs_gone(left->runs); !st.ok()) {
+  std::vector<std::string> looked_at;
+  for (const auto& token : left->runs) {
+    if (untold.count(token) == 0) looked_at.push_back(token);
+  }
+  if (Status st = store.mark_runs_gone(looked_at); !st.ok()) {
     spdlog::debug("runs that ended not marked gone: {}", st.message());
   }
   return jobs;

@@ -127,9 +127,15 @@ class LocalStorage : public Storage {
     }
   }
 
-  bool exists(const std::string& stored_path) override {
+  bool exists(const std::string& stored_path) override { return find(stored_path).value_or(false); }
+
+  // Absent only when the filesystem says so (ENOENT, ENOTDIR); any other error (a network
+  // filesystem's EIO or ESTALE, a symlink loop) cannot tell.
+  std::optional<bool> find(const std::string& stored_path) override {
     struct stat sb;
-    return ::stat(stored_path.c_str(), &sb) == 0;
+    if (::stat(stored_path.c_str(), &sb) == 0) return true;
+    if (errno == ENOENT || errno == ENOTDIR) return false;
+    return std::nullopt;
   }
 
   Result<std::vector<std::string>> staged_copies() override {
@@ -161,10 +167,13 @@ class LocalStorage : public Storage {
 
   std::string check(const StoredFile& f) override {
     struct stat sb;
-    if (::stat(f.path.c_str(), &sb) != 0) return "output missing: " + f.path;
+    if (::stat(f.path.c_str(), &sb) != 0) {
+      if (errno == ENOENT || errno == ENOTDIR) return "output missing: " + f.path;
+      return kStorageUnreachable + f.path + ": " + std::strerror(errno);
+    }
     if (static_cast<long long>(sb.st_size) != f.size) return "output changed (size): " + f.path;
     auto sum = sha256_file(f.path);
-    if (!sum.ok()) return "output unreadable: " + f.path;
+    if (!sum.ok()) return kOutputUnreadable + sum.status().message();
     if (sum.value() != f.sha256) return "output changed (sha256): " + f.path;
     return "";
   }

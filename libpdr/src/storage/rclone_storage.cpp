@@ -148,10 +148,13 @@ class RcloneStorage : public Storage {
   std::string check(const StoredFile& f) override {
     std::string sum, out;
     if (!hash_of(f.path, &sum, &out)) {
-      // Missing only when its directory's listing says so; else rclone did not answer.
+      // Missing only when its directory's listing says so; else rclone did not answer, or could
+      // not read it.
       const std::optional<bool> listed = listings_.find_again(f.path);
       if (listed.has_value() && !*listed) return "output missing: " + f.path;
-      return kStorageUnreachable + ("rclone hashsum sha256 " + f.path + ": " + out);
+      // Listed but not hashed (a permission on the server): there, but its content unknown.
+      return (listed.has_value() ? kOutputUnreadable : kStorageUnreachable) +
+             std::string("rclone hashsum sha256 " + f.path + ": " + out);
     }
     if (sum != f.sha256) return "output changed (sha256): " + f.path;
     return "";

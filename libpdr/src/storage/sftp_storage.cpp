@@ -254,10 +254,13 @@ class SftpStorage : public Storage {
   std::string check(const StoredFile& f) override {
     std::string sum;
     if (!remote_sha256(remote_of(f.path), &sum)) {
-      // Missing only when its directory's listing says so; else the server did not answer.
+      // Missing only when its directory's listing says so; else the server did not answer, or
+      // could not read it.
       const std::optional<bool> listed = listings_.find_again(remote_of(f.path));
       if (listed.has_value() && !*listed) return "output missing: " + f.path;
-      return kStorageUnreachable + ("ssh sha256sum of " + f.path + " failed");
+      // Listed but not hashed (a permission on the server): there, but its content unknown.
+      return (listed.has_value() ? kOutputUnreadable : kStorageUnreachable) +
+             std::string("ssh sha256sum of " + f.path + " failed");
     }
     if (sum != f.sha256) return "output changed (sha256): " + f.path;
     return "";
