@@ -400,12 +400,14 @@ TEST_F(GridRunTest, RcloneStorageStoresVerifiesAndFailsLoudly) {
     if (!d.empty() && ::access((d + "/rclone").c_str(), X_OK) == 0) real_rclone = d + "/rclone";
   }
   ASSERT_FALSE(real_rclone.empty());
-  fs::create_directories(dir_ / "bin");
-  test::write_text(dir_ / "bin/rclone",
-                   "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = hashsum ] && { echo \"$(printf '0%.0s' $(seq 64))  x\"; "
-                   "exit 0; }; done\nexec " +
-                       real_rclone + " \"$@\"\n");
-  fs::permissions(dir_ / "bin/rclone", fs::perms::owner_all);
+  // An rclone in `dir` that answers hashsum with `answer` (shell) and does the rest as rclone.
+  const auto hashsum_answers = [&](const std::string& dir, const std::string& answer) {
+    fs::create_directories(dir_ / dir);
+    test::write_text(dir_ / (dir + "/rclone"), "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = hashsum ] && { " + answer +
+                                                   "; }; done\nexec " + real_rclone + " \"$@\"\n");
+    fs::permissions(dir_ / (dir + "/rclone"), fs::perms::owner_all);
+  };
+  hashsum_answers("bin", "echo \"$(printf '0%.0s' $(seq 64))  x\"; exit 0");
   ::setenv("PATH", (dir_ / "bin:" + path).c_str(), 1);
   auto lying = open_storage(direct, dir_ / "lying/m", {"RCLONE_CONFIG=" + (dir_ / "rclone.conf")});
   ::setenv("PATH", path.c_str(), 1);
@@ -447,12 +449,7 @@ TEST_F(GridRunTest, RcloneStorageStoresVerifiesAndFailsLoudly) {
 
   // A remote that lists an output but cannot read it (a permission on the server): verify says
   // so and leaves the job as it is; running it again would not mend that.
-  fs::create_directories(dir_ / "noread");
-  test::write_text(dir_ / "noread/rclone",
-                   "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = hashsum ] && { echo 'permission denied' >&2; exit 1; }; "
-                   "done\nexec " +
-                       real_rclone + " \"$@\"\n");
-  fs::permissions(dir_ / "noread/rclone", fs::perms::owner_all);
+  hashsum_answers("noread", "echo 'permission denied' >&2; exit 1");
   ::setenv("PATH", (dir_ / "noread:" + path).c_str(), 1);
   auto unread =
       test::run_pdr_run(dir_.path(), {"verify", "--config", dir_ / "renv.yaml", "--model-name", "rn"}, by_env);
