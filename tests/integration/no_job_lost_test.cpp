@@ -164,6 +164,35 @@ TEST_F(NoJobLostTest, AWorkerWaitsForADeadPeersLeasedJobsAndRunsThem) {
   }
 }
 
+// A peer of this host that died a moment ago has not missed a heartbeat yet, but its process is
+// gone: a worker does not end beside its job (left running with nobody to take it back); the
+// job's lease ends at once and the worker runs it.
+TEST_F(NoJobLostTest, AWorkerDoesNotEndBesideAJobWhoseOwnerOnThisHostIsGone) {
+  write_config("  lease_seconds: 60\n  heartbeat_seconds: 20\n");
+  auto first = run_within(60, {"--model-name", "dh", "--dens", "30", "--chi", "10"});
+  ASSERT_EQ(first.code, 0) << first.err;
+  auto reg = run_within(60, {"--model-name", "dh", "--register-only", "--dens", "30", "40", "--chi", "10"});
+  ASSERT_EQ(reg.code, 0) << reg.err;
+  const pid_t gone = fork();
+  if (gone == 0) _exit(0);
+  waitpid(gone, nullptr, 0);
+  {
+    // Held by that process, with a heartbeat of this second and a long lease.
+    soci::session db(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
+    db << "UPDATE pdr_model_jobs SET status = 'running', pending = 0, active = 1, attempts = 1, lease_epoch = 1, "
+          "token = 'feedfacefeedface', pid = " +
+              std::to_string(gone) +
+              ", host = (SELECT host FROM pdr_model_jobs WHERE model_job_name = '100_30_-10_10_00'), heartbeat_at = "
+              "datetime('now'), lease_expires_at = datetime('now', '+600 seconds') WHERE model_job_name = "
+              "'100_40_-10_10_00'";
+  }
+  auto w = run_within(40, {"worker", "--model-name", "dh"});
+  EXPECT_EQ(w.code, 0) << w.err;
+  EXPECT_NE(w.out.find("in the database: 2 finished, 0 failed, 0 pending, 0 running"), std::string::npos)
+      << w.out << w.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished' AND attempts = 2"), 1) << w.err;
+}
+
 // Case 4: SIGKILL of pdr_run kills its model programs with it, and the next run on the host
 // removes the dead run's working directories.
 TEST_F(NoJobLostTest, AKilledRunLeavesNoProgramAndTheNextRunRemovesItsWorkingDirectories) {

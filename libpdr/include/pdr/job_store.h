@@ -294,6 +294,17 @@ class JobStore {
   // claim may skip rows another claimer holds), and running jobs whose owner may be gone (see
   // Backlog). A process ends only when nothing of it is left.
   virtual Result<Backlog> backlog(long long model_id) = 0;
+  // Running jobs of the model held by another owner that is known to be gone, `gone` (a process
+  // of this host that no longer exists; see process_gone): their leases end now, so the reaper
+  // returns them like expired ones. How many.
+  virtual Result<long long> end_leases_of_gone_owners(
+      long long model_id, const std::string& own_token,
+      const std::function<bool(const std::string& host, long long pid)>& gone) {
+    (void)model_id;
+    (void)own_token;
+    (void)gone;
+    return 0;
+  }
   // Records (creates or updates) this process's run of a model: its state and pool counters.
   virtual Status record_run(long long model_id, const Owner& owner, int workers, const std::string& state,
                             const PoolStats& pool) = 0;

@@ -23,6 +23,45 @@ Result<Backlog> SociJobStore::backlog(long long model_id) {
   return left;
 }
 
+Result<long long> SociJobStore::end_leases_of_gone_owners(
+    long long model_id, const std::string& own_token,
+    const std::function<bool(const std::string& host, long long pid)>& gone) {
+  struct Held {
+    long long id;
+    std::string token;
+  };
+  std::vector<Held> ended;
+  Status st = read("read the owners of running jobs", [&](Session& sql) {
+    ended.clear();
+    for_each_row<long long, std::string, std::string, long long>(
+        sql,
+        "SELECT id, token, COALESCE(host, ''), COALESCE(pid, 0) FROM pdr_model_jobs WHERE model_name_id = :m AND "
+        "status = 'running' AND token IS NOT NULL AND token <> :t",
+        std::tie(model_id, own_token),
+        [&](long long id, const std::string& token, const std::string& host, long long pid) {
+          if (gone(host, pid)) ended.push_back(Held{id, token});
+        });
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  if (ended.empty()) return 0;
+  long long n = 0;
+  st = transaction("end the leases of owners that are gone", [&](Session& sql) {
+    n = 0;
+    for (const auto& h : ended) {
+      // Under the same owner only: a job claimed again meanwhile keeps its new lease.
+      soci::statement up = (sql.prepare << "UPDATE pdr_model_jobs SET lease_expires_at = " + dialect_.now_plus(-1) +
+                                               " WHERE id = :id AND status = 'running' AND token = :t",
+                            soci::use(h.id), soci::use(h.token));
+      up.execute(true);
+      n += up.get_affected_rows();
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return n;
+}
+
 Result<std::map<long long, long long>> SociJobStore::renew_leases(const Owner& owner,
                                                                   const std::vector<StageStart>& starts) {
   std::map<long long, long long> held;

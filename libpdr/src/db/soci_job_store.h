@@ -185,6 +185,9 @@ class SociJobStore : public JobStore {
                                                const Owner& owner) override;
 
   Result<Backlog> backlog(long long model_id) override;
+  Result<long long> end_leases_of_gone_owners(
+      long long model_id, const std::string& own_token,
+      const std::function<bool(const std::string& host, long long pid)>& gone) override;
 
   Result<ParameterValues> load_parameters(long long params_id) override;
 

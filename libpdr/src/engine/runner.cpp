@@ -15,6 +15,7 @@
 
 #include "engine/heartbeat.h"
 #include "pdr/journal.h"
+#include "pdr/process.h"
 #include "pdr/runtime_prediction.h"
 #include "pdr/stop_signal.h"
 #include "util/text.h"
@@ -52,7 +53,10 @@ class ClaimLoop {
         // A peer that died a moment ago has not missed a heartbeat yet: its jobs still look
         // owned. Before it ends beside other processes' running jobs, a process looks again one
         // heartbeat later, so every owner that is dead now shows as such (see Backlog::unproven).
-        proof_window_(span(options.heartbeat_seconds > 0 ? options.heartbeat_seconds + 2.0 : 0.0)) {}
+        // The database's clock counts whole seconds: one more than the heartbeat and the two
+        // seconds Backlog::unproven allows, so a heartbeat in the second of the first look is
+        // old enough at the second.
+        proof_window_(span(options.heartbeat_seconds > 0 ? options.heartbeat_seconds + 3.0 : 0.0)) {}
 
   RunSummary run();
 
@@ -306,6 +310,14 @@ void ClaimLoop::wait_for_backlog() {
     quiet_since_.reset();
     waiting_ = true;
   } else if (left->running > running_ && proof_window_.count() > 0) {
+    // An owner of this host that is gone renews nothing: its jobs come back now, not after
+    // it missed a heartbeat (which this look may be too early to see).
+    auto ended = store_.end_leases_of_gone_owners(model_id_, owner_.token, process_gone);
+    if (ended.ok() && ended.value() > 0) {
+      quiet_since_.reset();
+      waiting_ = true;
+      return;
+    }
     if (!quiet_since_) quiet_since_ = Clock::now();
     exhausted_ = Clock::now() - *quiet_since_ >= proof_window_;
     waiting_ = !exhausted_;
