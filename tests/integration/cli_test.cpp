@@ -149,6 +149,14 @@ TEST(CliTest, UnusableDatabaseOrStorageLocationWritesNothing) {
   EXPECT_EQ(s.code, 2);
   EXPECT_NE(s.err.find("is not a directory"), std::string::npos) << s.err;
   EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
+  // Where outcomes wait out an outage: refused at the start, not found unusable in an outage.
+  test::write_text(dir / "cfg.yaml", "run:\n  journal_dir: /etc/passwd\n");
+  auto j = test::run_pdr_run(dir.path(), {"--config", "cfg.yaml", "--model-name", "m", "--dens", "30"}, {kBase});
+  EXPECT_EQ(j.code, 2);
+  EXPECT_NE(j.err.find("run.journal_dir: /etc/passwd is not a directory"), std::string::npos) << j.err;
+  auto dj = test::run_pdr_run(dir.path(), {"doctor", "--config", "cfg.yaml"}, {kBase});
+  EXPECT_NE(dj.out.find("FAIL  run.journal_dir: /etc/passwd is not a directory"), std::string::npos) << dj.out;
+  EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
 }
 
 TEST(CliTest, RandomDryRunShowsItsSeedAndRepeatsWithIt) {
@@ -582,6 +590,11 @@ TEST(CliTest, FlagsThatNeedAnotherAreRefusedAndAnEmptyVariableIsNotAValue) {
   EXPECT_EQ(dir_template.code, 2);
   EXPECT_NE(dir_template.err.find("--json-template: /tmp is a directory, not a template file"), std::string::npos)
       << dir_template.err;
+  auto dev_template = test::run_pdr_run(
+      dir.path(), {"--model-name", "m", "--dens", "30", "--json-template", "/dev/null", "--dry-run"}, {kBase});
+  EXPECT_EQ(dev_template.code, 2);
+  EXPECT_NE(dev_template.err.find("--json-template: /dev/null is not a regular file"), std::string::npos)
+      << dev_template.err;
   // `PDR_BASE_DIR=` in a job script does not replace the configured directory.
   test::write_text(dir / "cfg.yaml", std::string("pdr:\n  base_dir: ") + PDR_MOCK_BASE + "\n");
   auto empty = test::run_pdr_run(dir.path(), {"--config", "cfg.yaml", "--model-name", "m", "--dens", "30", "--dry-run"},

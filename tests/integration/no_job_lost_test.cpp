@@ -507,6 +507,9 @@ TEST_F(NoJobLostTest, OutputsLeftStagedDuringAnOutageOfTheStorageTakeTheirNamesO
   auto reg = run_within(60, grid);
   EXPECT_EQ(reg.code, 0) << reg.err;
   EXPECT_NE(reg.out.find("0 finished, 0 failed, 1 already done"), std::string::npos) << reg.out << reg.err;
+  EXPECT_NE(reg.err.find("check them later with pdr_run verify --config " + (dir_ / "cfg.yaml") + " --model-name so"),
+            std::string::npos)
+      << reg.err;
   auto v = run_within(60, {"verify", "--model-name", "so"});
   EXPECT_EQ(v.code, 1) << v.out << v.err;
   EXPECT_NE(v.out.find("storage unreachable: " + paths.front() + ": Too many levels of symbolic links"),

@@ -69,6 +69,8 @@ class GridRun {
   // registering again completes the grid).
   [[nodiscard]] Status register_points(const std::vector<GridPoint>& points, const StopSignal& stop);
   const RegisterReport& registered() const { return report_; }
+  // The command a registration names for checking outputs later (with the run's --config).
+  void set_verify_command(std::string line) { verify_command_ = std::move(line); }
 
   // Joins the registered model of settings().pdr.model_name (a worker); a model that is not
   // registered is a usage error. `stop` as for open().
@@ -97,6 +99,7 @@ class GridRun {
   Result<std::unique_ptr<WorkArea>> open_work_area(const Owner& owner) const;
   void record_run(const Owner& owner, const std::string& state);
   void settle_unsettled_finishes(long long model_id);
+  std::string verify_command_;
   std::unique_ptr<JobExecutor> executor(const Owner& owner, WorkArea& area, ActiveJobs& active, StopSignal& stop);
   void log_end(const RunSummary& summary, const Journal& journal) const;
 

@@ -135,9 +135,12 @@ void check_counters(JobStore& store, const ServerInfo& info, const DatabaseSetti
 std::string probe_writable(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
+    if (fs::exists(dir, ec)) return dir + " is not a directory";
     fs::path parent = fs::path(dir);
     while (!parent.empty() && !fs::exists(parent, ec)) parent = parent.parent_path();
-    if (parent.empty() || access(parent.c_str(), W_OK) != 0) return dir + " does not exist and cannot be created";
+    if (parent.empty() || !fs::is_directory(parent, ec) || access(parent.c_str(), W_OK) != 0) {
+      return dir + " does not exist and cannot be created";
+    }
     return "";
   }
   const std::string probe = dir + "/.pdr_run-doctor-" + std::to_string(getpid());

@@ -64,6 +64,7 @@ Result<PreparedGrid> prepare_grid(const CliOptions& options, const EnvLookup& en
   if (!job_plan.ok()) return job_plan.status();
   if (Status st = check_recorded_paths(job_plan.value(), longest_name); !st.ok()) return st;
   g.run = std::make_unique<GridRun>(std::move(settings.value()), std::move(job_plan.value()));
+  g.run->set_verify_command(next_command(options, "verify", g.run->settings().pdr.model_name));
   return g;
 }
 

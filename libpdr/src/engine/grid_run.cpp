@@ -305,6 +305,8 @@ Status GridRun::check_locations(bool registering) const {
   }
   checks.push_back(check_creatable(s.run.scratch_dir, true, "run.scratch_dir"));
   checks.push_back(check_creatable(s.run.log_dir, true, "run.log_dir"));
+  // Where outcomes wait out an outage: found unusable only then, they would be lost.
+  checks.push_back(check_creatable(s.run.journal_dir, true, "run.journal_dir"));
   for (const Status& st : checks) {
     if (!st.ok()) return st;
   }
@@ -387,8 +389,9 @@ Status GridRun::register_points(const std::vector<GridPoint>& points, const Stop
   if (untold > 0) {
     spdlog::warn(
         "storage unreachable: {} recorded outputs (e.g. {}) could not be looked for; their jobs are left "
-        "as done; check them later with pdr_run verify --model-name {}",
-        untold, example, settings_.pdr.model_name);
+        "as done; check them later with {}",
+        untold, example,
+        verify_command_.empty() ? "pdr_run verify --model-name " + settings_.pdr.model_name : verify_command_);
   }
   model_id_ = report_.model_id;
   log_registration(settings_.pdr.model_name, report_);

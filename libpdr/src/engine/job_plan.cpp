@@ -110,10 +110,12 @@ Status load_templates(const Settings& settings, JobPlan* plan) {
   const PdrSettings& p = settings.pdr;
   if (!settings.run.json_template.empty()) {
     // --json-template: read for this run only; nothing is written over a shared template.
-    if (!fs::is_regular_file(settings.run.json_template)) {
-      return Status::Usage(
-          "--json-template: " + settings.run.json_template +
-          (fs::is_directory(settings.run.json_template) ? " is a directory, not a template file" : " does not exist"));
+    std::error_code ec;
+    if (!fs::is_regular_file(settings.run.json_template, ec)) {
+      return Status::Usage("--json-template: " + settings.run.json_template +
+                           (fs::is_directory(settings.run.json_template, ec) ? " is a directory, not a template file"
+                            : fs::exists(settings.run.json_template, ec)     ? " is not a regular file"
+                                                                             : " does not exist"));
     }
     plan->json_template_path = settings.run.json_template;
   } else {
