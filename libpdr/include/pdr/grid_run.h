@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,7 +43,10 @@ struct FailedJob {
 // take their final names (checked against their record, and only while the job is still
 // finished under that attempt); the runs are marked gone. Every run and worker does it when it
 // opens and ends, verify before it checks. Returns the jobs mended.
-long long settle_unsettled_finishes(JobStore& store, Storage& storage, long long model_id);
+// The recorded outputs of finishes it could not settle because the storage could not tell
+// (their jobs must not be queued again for outputs missing) go into `untold` when given.
+long long settle_unsettled_finishes(JobStore& store, Storage& storage, long long model_id,
+                                    std::set<std::string>* untold = nullptr);
 
 class GridRun {
  public:
@@ -100,6 +104,7 @@ class GridRun {
   void record_run(const Owner& owner, const std::string& state);
   void settle_unsettled_finishes(long long model_id);
   std::string verify_command_;
+  std::set<std::string> untold_outputs_;  // of finishes the start's settle could not tell about
   std::unique_ptr<JobExecutor> executor(const Owner& owner, WorkArea& area, ActiveJobs& active, StopSignal& stop);
   void log_end(const RunSummary& summary, const Journal& journal) const;
 

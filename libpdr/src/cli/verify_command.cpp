@@ -197,7 +197,8 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
   }
   // What runs that ended left staged after recording their finish takes its names first, as
   // at the start of a run.
-  if (model_id->has_value()) settle_unsettled_finishes(store, *storage.value(), **model_id);
+  std::set<std::string> untold;  // outputs of finishes left staged that could not be looked at
+  if (model_id->has_value()) settle_unsettled_finishes(store, *storage.value(), **model_id, &untold);
   auto jobs = store.finished_outputs(*options.model_name);
   if (!jobs.ok()) {
     spdlog::error("{}", jobs.status().message());
@@ -206,10 +207,12 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
   StagedCopies copies(store, *storage.value(), model_id.value());
   Storage& store_of = *storage.value();
   // The first output of a job that is not as recorded ("" when all are).
-  const auto first_problem = [&store_of](const std::vector<StoredFile>& outputs) {
+  const auto first_problem = [&store_of, &untold](const std::vector<StoredFile>& outputs) {
     for (const auto& f : outputs) {
       std::string problem;
-      if (!f.sha256.empty()) {
+      if (untold.count(f.path) != 0) {
+        problem = kStorageUnreachable + ("cannot look for the staged copies of " + f.path);
+      } else if (!f.sha256.empty()) {
         problem = store_of.check(f);
       } else if (const std::optional<bool> found = store_of.find(f.path); !found.has_value()) {
         problem = kStorageUnreachable + ("cannot look for " + f.path);

@@ -205,7 +205,8 @@ SettleOutputs settle_outputs(Storage& storage, JobStore& job_store) {
 // (size and sha256) and their final names are free, they take the names now; what cannot be
 // mended so is left to the registration and verify, which run such a job again. A run whose
 // finishes the storage could not tell about (an outage) is looked at again next time.
-long long settle_unsettled_finishes(JobStore& store, Storage& storage, long long model_id) {
+long long settle_unsettled_finishes(JobStore& store, Storage& storage, long long model_id,
+                                    std::set<std::string>* untold_outputs) {
   auto left = store.unsettled_finishes(model_id, process_gone);
   if (!left.ok()) {
     spdlog::warn("could not look for outputs left staged by runs that ended: {}", left.status().message());
@@ -219,6 +220,9 @@ long long settle_unsettled_finishes(JobStore& store, Storage& storage, long long
     const auto cannot_tell_about = [&](const std::string& what) {
       if (why.empty()) why = what;
       untold.insert(finish.token);
+      if (untold_outputs != nullptr) {
+        for (const auto& f : finish.files) untold_outputs->insert(f.path);
+      }
     };
     std::vector<StoredFile> staged;
     bool told = true;
@@ -286,7 +290,7 @@ long long settle_unsettled_finishes(JobStore& store, Storage& storage, long long
 }
 
 void GridRun::settle_unsettled_finishes(long long model_id) {
-  pdr::settle_unsettled_finishes(*store_, *storage_, model_id);
+  pdr::settle_unsettled_finishes(*store_, *storage_, model_id, &untold_outputs_);
 }
 
 GridRun::GridRun(Settings settings, JobPlan job_plan)
@@ -378,8 +382,10 @@ Status GridRun::register_points(const std::vector<GridPoint>& points, const Stop
   // a finished job is not run again for an outage; verify checks it later.
   size_t untold = 0;
   std::string example;
-  options.output_exists = [&storage, &untold, &example](const std::string& path) {
-    const std::optional<bool> found = storage.find(path);
+  options.output_exists = [this, &storage, &untold, &example](const std::string& path) {
+    // An output of a finish whose staged copies the start's settle could not look at: as if
+    // the storage could not tell about the output itself.
+    const std::optional<bool> found = untold_outputs_.count(path) != 0 ? std::nullopt : storage.find(path);
     if (found.has_value()) return *found;
     if (untold++ == 0) example = path;
     return true;
