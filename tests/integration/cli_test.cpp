@@ -157,6 +157,21 @@ TEST(CliTest, UnusableDatabaseOrStorageLocationWritesNothing) {
   auto dj = test::run_pdr_run(dir.path(), {"doctor", "--config", "cfg.yaml"}, {kBase});
   EXPECT_NE(dj.out.find("FAIL  run.journal_dir: /etc/passwd is not a directory"), std::string::npos) << dj.out;
   EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
+  // A directory that cannot be made although its parent is writable (root in /proc), and a
+  // remote rclone has no configuration for: refused before anything is written.
+  for (const auto& [yaml, error] : std::vector<std::pair<std::string, std::string>>{
+           {"run:\n  scratch_dir: /proc/pdr-x\n", "run.scratch_dir: /proc/pdr-x: cannot create: "},
+           {"storage:\n  base_dir: /proc/pdr-x\n", "storage.base_dir: /proc/pdr-x/m: cannot create: "},
+           {"storage:\n  type: rclone\n  rclone_remote: 'nosuch:'\n",
+            "storage.rclone_remote: 'nosuch:' is not a remote rclone knows"}}) {
+    test::write_text(dir / "cfg.yaml", yaml);
+    auto bad = test::run_pdr_run(dir.path(), {"--config", "cfg.yaml", "--model-name", "m", "--dens", "30"},
+                                 {kBase, "RCLONE_CONFIG=" + (dir / "rclone.conf")});
+    EXPECT_EQ(bad.code, 2) << yaml << bad.err;
+    EXPECT_EQ(lines(bad.err), 1u) << bad.err;
+    EXPECT_NE(bad.err.find(error), std::string::npos) << bad.err;
+    EXPECT_TRUE(dir_is_empty_but_logs(dir.path())) << yaml;
+  }
 }
 
 TEST(CliTest, RandomDryRunShowsItsSeedAndRepeatsWithIt) {

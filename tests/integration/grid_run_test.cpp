@@ -359,11 +359,20 @@ TEST_F(GridRunTest, RcloneStorageStoresVerifiesAndFailsLoudly) {
   EXPECT_NE(v.out.find("1 jobs back to pending, 1 staged copies of ended attempts removed"), std::string::npos)
       << v.out << v.err;
   EXPECT_FALSE(fs::exists(dir_ / dead));
-  // A failed upload fails the job; it is never recorded as stored.
+  // A remote rclone does not know is refused at the start, before a job computes outputs it
+  // could not store.
   auto bad = e;
   bad.push_back("PDR_STORAGE_RCLONE_REMOTE=nosuch:");
-  auto f =
+  auto unknown =
       test::run_pdr_run(dir_.path(), {"--config", dir_ / "rclone.yaml", "--model-name", "rc2", "--dens", "30"}, bad);
+  EXPECT_EQ(unknown.code, 2) << unknown.err;
+  EXPECT_NE(unknown.err.find("storage.rclone_remote: 'nosuch:' is not a remote rclone knows"), std::string::npos)
+      << unknown.err;
+  // A failed upload fails the job; it is never recorded as stored.
+  test::write_text(dir_ / "blocked", "a file where the outputs' directory would be\n");
+  write_rclone_config("blocked.yaml", "rtest", "blocked");
+  auto f =
+      test::run_pdr_run(dir_.path(), {"--config", dir_ / "blocked.yaml", "--model-name", "rc2", "--dens", "30"}, e);
   EXPECT_EQ(f.code, 1) << f.err;
   EXPECT_EQ(
       sql_count("SELECT COUNT(*) FROM pdr_model_jobs j JOIN model_names m ON m.id = j.model_name_id WHERE "
@@ -431,8 +440,9 @@ TEST_F(GridRunTest, RcloneStorageStoresVerifiesAndFailsLoudly) {
   const std::vector<std::string> again_rn = {"--config", dir_ / "renv.yaml", "--model-name", "rn", "--dens", "30"};
   auto down = test::run_pdr_run(dir_.path(), again_rn, by_env);
   const std::string calls = test::read_text(dir_ / "down/calls");
-  // Asked once per directory (pdrgrid, oniongrid; three tries each), not once per output.
-  EXPECT_LE(std::count(calls.begin(), calls.end(), '\n'), 6) << calls;
+  // Asked once per directory (pdrgrid, oniongrid; three tries each), not once per output, and
+  // once when the storage opened.
+  EXPECT_LE(std::count(calls.begin(), calls.end(), '\n'), 7) << calls;
   auto down_verify =
       test::run_pdr_run(dir_.path(), {"verify", "--config", dir_ / "renv.yaml", "--model-name", "rn"}, by_env);
   ::setenv("PATH", path.c_str(), 1);

@@ -431,6 +431,9 @@ TEST_F(NoJobLostTest, OutputsAKilledRunLeftStagedTakeTheirNamesAtTheNextStart) {
     return true;
   };
   const auto first = stage("100_30_-10_10_00");
+  // One final name holds an earlier attempt's file (left there when the job ran again): not the
+  // recorded one, so the staged copy replaces it.
+  test::write_text(first[1], "an earlier attempt's output\n");
   // Its run still says it runs, from a process of this host that is alive: left alone.
   db << "UPDATE pdr_runs SET state = 'running', pid = " + std::to_string(getpid()) +
             ", updated_at = datetime('now', '-30 seconds')";
@@ -450,6 +453,9 @@ TEST_F(NoJobLostTest, OutputsAKilledRunLeftStagedTakeTheirNamesAtTheNextStart) {
                        " outputs of 1 job finished by runs that ended before renaming them now have their names"),
             std::string::npos)
       << w.err;
+  auto checked = run_within(60, {"verify", "--model-name", "st"});
+  EXPECT_EQ(checked.code, 0) << checked.out << checked.err;
+  EXPECT_NE(checked.out.find(", 0 jobs back to pending"), std::string::npos) << checked.out;
   // A run of another host marked lost, silent for two minutes: the same, at a registration too.
   // (Its finish was recorded before its last heartbeat.)
   const auto second = stage("100_40_-10_10_00");

@@ -223,9 +223,17 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
     }
     return std::string();
   };
-  // An intact copy of missing output `f` staged by the attempt that finished its job.
+  // Whether output `f` needs its staged copy: missing, or not the recorded file (an earlier
+  // attempt's, left at its name when the job ran again). Not when the storage cannot tell.
+  const auto needs_copy = [&store_of](const StoredFile& f) {
+    const std::optional<bool> there = store_of.find(f.path);
+    if (!there.has_value()) return false;
+    if (!*there) return true;
+    const std::string problem = f.sha256.empty() ? std::string() : store_of.check(f);
+    return !problem.empty() && !cannot_tell(problem);
+  };
+  // An intact copy of output `f` staged by the attempt that finished its job.
   const auto intact_copy = [&](const StoredFile& f) -> const StagedCopy* {
-    if (store_of.exists(f.path)) return nullptr;
     for (const StagedCopy* c : copies.of_finish(f.path)) {
       StoredFile copy = f;
       copy.path = c->copy;
@@ -258,13 +266,14 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
     if (problem.empty()) continue;
     if (is_unreachable(problem)) return stop_unreachable(job_id, problem);
     if (leave_unread(job_id, problem)) continue;
-    // Missing outputs that only have the staged names of the attempt that finished the job: its
-    // run ended (or is about to) between recording the finish and renaming them.
+    // Outputs missing (or not the recorded files) that only have the staged names of the attempt
+    // that finished the job: its run ended (or is about to) between recording the finish and
+    // renaming them.
     std::vector<StoredFile> renames;
     const StagedCopy* finishing = nullptr;
     bool whole = true;
     for (const auto& f : outputs) {
-      if (store_of.exists(f.path)) continue;
+      if (!needs_copy(f)) continue;
       const StagedCopy* c = intact_copy(f);
       if (c == nullptr) {
         whole = false;
@@ -288,7 +297,7 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
       // Hashing the copies took a while: another process (a start's settle, another verify)
       // may have renamed them meanwhile, and a rename of one that is gone would undo its work.
       bool free = true;
-      for (const auto& r : renames) free = free && !store_of.exists(r.path) && store_of.exists(r.staged_path);
+      for (const auto& r : renames) free = free && needs_copy(r) && store_of.exists(r.staged_path);
       auto still = store.still_finished(job_id, finishing->epoch);
       if (free && still.ok() && still.value() && store_of.promote(renames).ok()) {
         ++renamed;

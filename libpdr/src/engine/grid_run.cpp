@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -174,6 +175,24 @@ Status check_creatable(const std::string& path, bool is_dir, const std::string& 
   if (parent.empty()) parent = ".";
   if (!fs::is_directory(parent, ec)) return Status::Usage(what + ": " + parent.string() + " is not a directory");
   if (access(parent.c_str(), W_OK) != 0) return Status::Usage(what + ": " + parent.string() + " is not writable");
+  if (is_dir) {
+    // Permissions do not tell everything (root may write anywhere, yet not make a directory in
+    // /proc): the directories are made and removed again, so nothing is left.
+    std::vector<fs::path> missing;  // the outermost first
+    for (fs::path d = p; d != parent && !d.empty(); d = d.parent_path()) missing.insert(missing.begin(), d);
+    std::vector<fs::path> made;
+    int error = 0;
+    for (const auto& d : missing) {
+      if (::mkdir(d.c_str(), 0755) == 0) {
+        made.push_back(d);
+      } else if (errno != EEXIST) {  // made by another process meanwhile: not ours to remove
+        error = errno;
+        break;
+      }
+    }
+    for (auto d = made.rbegin(); d != made.rend(); ++d) ::rmdir(d->c_str());
+    if (error != 0) return Status::Usage(what + ": " + path + ": cannot create: " + std::strerror(error));
+  }
   return Status::Ok();
 }
 
@@ -203,8 +222,10 @@ SettleOutputs settle_outputs(Storage& storage, JobStore& job_store) {
 // renaming its outputs left them under their staged names: the job says finished, its outputs
 // are not where it says. Where the staged copies of that attempt are there, match their record
 // (size and sha256) and their final names are free, they take the names now; what cannot be
-// mended so is left to the registration and verify, which run such a job again. A run whose
-// finishes the storage could not tell about (an outage) is looked at again next time.
+// mended so is left to the registration and verify, which run such a job again. A file at a
+// final name that is not the recorded one (an earlier attempt's) is replaced by the intact
+// copy. A run whose finishes the storage could not tell about (an outage) is looked at again
+// next time.
 long long settle_unsettled_finishes(JobStore& store, Storage& storage, long long model_id,
                                     std::set<std::string>* untold_outputs) {
   auto left = store.unsettled_finishes(model_id, process_gone);
@@ -228,7 +249,17 @@ long long settle_unsettled_finishes(JobStore& store, Storage& storage, long long
     bool told = true;
     for (const auto& f : finish.files) {
       const std::optional<bool> there = storage.find(f.path);
-      if (there.value_or(false)) continue;
+      if (there.value_or(false)) {
+        // A file at the final name may be an earlier attempt's (the job ran again after some of
+        // its outputs went missing): only the recorded one stays; another is replaced.
+        const std::string problem = f.sha256.empty() ? std::string() : storage.check(f);
+        if (problem.empty()) continue;
+        if (cannot_tell(problem)) {
+          cannot_tell_about(problem);
+          told = false;
+          break;
+        }
+      }
       StoredFile s = f;
       s.staged_path = staged_path(f.path, tag);
       const std::optional<bool> copy = there.has_value() ? storage.find(s.staged_path) : std::nullopt;
@@ -323,6 +354,14 @@ Status GridRun::open(const StopSignal& stop) {
   // output directory.
   std::error_code ec;
   const bool new_file = s.database.type == "sqlite" && !std::filesystem::exists(s.database.path, ec);
+  if (new_file) {
+    // A new SQLite file has no model to compare the storage with: the storage first, so that
+    // one refused at the start (an unknown rclone remote, a server that refuses) leaves no
+    // database behind.
+    auto storage = open_storage(s.storage, job_plan_.model_path, job_plan_.child_env);
+    if (!storage.ok()) return storage.status();
+    storage_ = std::move(storage.value());
+  }
   auto manager = process_db_manager(s.database);
   if (!manager.ok()) return manager.status();
   db_ = manager.value();
@@ -349,9 +388,11 @@ Status GridRun::open(const StopSignal& stop) {
                            ", not " + job_plan_.model_path + "; use that storage.base_dir or another --model-name");
     }
   }
-  auto storage = open_storage(s.storage, job_plan_.model_path, job_plan_.child_env);
-  if (!storage.ok()) return storage.status();
-  storage_ = std::move(storage.value());
+  if (storage_ == nullptr) {
+    auto storage = open_storage(s.storage, job_plan_.model_path, job_plan_.child_env);
+    if (!storage.ok()) return storage.status();
+    storage_ = std::move(storage.value());
+  }
   store_->set_policy(JobPolicy{s.run.lease_seconds, s.run.max_attempts, s.run.retry_delay, s.run.heartbeat_seconds});
   // Outcomes that journals of earlier processes on this host kept through an outage are
   // recorded before anything is registered or claimed.

@@ -160,6 +160,21 @@ class RcloneStorage : public Storage {
     return "";
   }
 
+  // A remote rclone has no configuration for fails every store the same way, after each job
+  // computed its outputs: refused when the storage opens. Any other failure (a server that does
+  // not answer) is left to the run, which tells an outage apart.
+  Status check_remote(const std::string& remote) {
+    std::string out;
+    if (run({"lsf", "--dirs-only", "--max-depth", "1", root_}, &out)) return Status::Ok();
+    if (out.find("didn't find section in config file") != std::string::npos ||
+        out.find("didn't find backend called") != std::string::npos) {
+      return Status::Usage(
+          "storage.rclone_remote: '" + remote +
+          "' is not a remote rclone knows (set one up with rclone config or RCLONE_CONFIG_<NAME>_TYPE)");
+    }
+    return Status::Ok();
+  }
+
  private:
   // Whether a staged copy whose move failed was moved by another process: it is gone and its
   // final name holds the recorded output.
@@ -223,7 +238,9 @@ Result<std::unique_ptr<Storage>> open_rclone_storage(const StorageSettings& sett
   while (!path.empty() && path.front() == '/') path.erase(0, 1);
   const std::string& remote = settings.rclone_remote;
   const std::string root = remote.back() == ':' ? remote + path : remote + "/" + path;
-  return std::unique_ptr<Storage>(std::make_unique<RcloneStorage>(rclone, root, env, settings.transfer_timeout));
+  auto storage = std::make_unique<RcloneStorage>(rclone, root, env, settings.transfer_timeout);
+  if (Status st = storage->check_remote(remote); !st.ok()) return st;
+  return std::unique_ptr<Storage>(std::move(storage));
 }
 
 }  // namespace pdr
