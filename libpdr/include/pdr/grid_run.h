@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -41,12 +42,14 @@ struct FailedJob {
 
 // Outputs that runs which ended without a word left staged after recording their finish
 // take their final names (checked against their record, and only while the job is still
-// finished under that attempt); the runs are marked gone. Every run and worker does it when it
+// finished under that attempt); the runs are marked gone (see below). Every run and worker does it when it
 // opens and ends, verify before it checks. Returns the jobs mended.
 // The recorded outputs of finishes it could not settle because the storage could not tell
-// (their jobs must not be queued again for outputs missing) go into `untold` when given.
+// (their jobs must not be queued again for outputs missing) go into `untold` when given, each
+// with why (check()'s kStorageUnreachable or kOutputUnreadable answer); their runs are not
+// marked gone.
 long long settle_unsettled_finishes(JobStore& store, Storage& storage, long long model_id,
-                                    std::set<std::string>* untold = nullptr);
+                                    std::map<std::string, std::string>* untold = nullptr);
 
 class GridRun {
  public:
@@ -104,7 +107,7 @@ class GridRun {
   void record_run(const Owner& owner, const std::string& state);
   void settle_unsettled_finishes(long long model_id);
   std::string verify_command_;
-  std::set<std::string> untold_outputs_;  // of finishes the start's settle could not tell about
+  std::map<std::string, std::string> untold_outputs_;  // of finishes the start's settle could not tell about
   std::unique_ptr<JobExecutor> executor(const Owner& owner, WorkArea& area, ActiveJobs& active, StopSignal& stop);
   void log_end(const RunSummary& summary, const Journal& journal) const;
 

@@ -295,8 +295,9 @@ class JobStore {
   // Backlog). A process ends only when nothing of it is left.
   virtual Result<Backlog> backlog(long long model_id) = 0;
   // Running jobs of the model held by another owner that is known to be gone, `gone` (a process
-  // of this host that no longer exists; see process_gone): their leases end now, so the reaper
-  // returns them like expired ones. How many.
+  // of this host that no longer exists; see process_gone), and silent for a heartbeat and two
+  // seconds: their leases end now, so the reaper returns them without waiting for the rest of
+  // the lease. How many.
   virtual Result<long long> end_leases_of_gone_owners(
       long long model_id, const std::string& own_token,
       const std::function<bool(const std::string& host, long long pid)>& gone) {

@@ -197,7 +197,7 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
   }
   // What runs that ended left staged after recording their finish takes its names first, as
   // at the start of a run.
-  std::set<std::string> untold;  // outputs of finishes left staged that could not be looked at
+  std::map<std::string, std::string> untold;  // outputs of finishes left staged that could not be looked at
   if (model_id->has_value()) settle_unsettled_finishes(store, *storage.value(), **model_id, &untold);
   auto jobs = store.finished_outputs(*options.model_name);
   if (!jobs.ok()) {
@@ -210,8 +210,8 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
   const auto first_problem = [&store_of, &untold](const std::vector<StoredFile>& outputs) {
     for (const auto& f : outputs) {
       std::string problem;
-      if (untold.count(f.path) != 0) {
-        problem = kStorageUnreachable + ("cannot look for the staged copies of " + f.path);
+      if (const auto it = untold.find(f.path); it != untold.end()) {
+        problem = it->second;  // says whether the storage did not answer or a file was unreadable
       } else if (!f.sha256.empty()) {
         problem = store_of.check(f);
       } else if (const std::optional<bool> found = store_of.find(f.path); !found.has_value()) {

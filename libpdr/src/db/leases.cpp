@@ -35,8 +35,11 @@ Result<long long> SociJobStore::end_leases_of_gone_owners(
     ended.clear();
     for_each_row<long long, std::string, std::string, long long>(
         sql,
+        // Silent too, as Backlog::unproven counts it: a process of this host name that this one
+        // cannot see (another PID namespace, a container sharing the host's name) still renews.
         "SELECT id, token, COALESCE(host, ''), COALESCE(pid, 0) FROM pdr_model_jobs WHERE model_name_id = :m AND "
-        "status = 'running' AND token IS NOT NULL AND token <> :t",
+        "status = 'running' AND token IS NOT NULL AND token <> :t AND (heartbeat_at IS NULL OR heartbeat_at < " +
+            dialect_.now_plus(-(policy_.heartbeat_seconds + 2)) + ")",
         std::tie(model_id, own_token),
         [&](long long id, const std::string& token, const std::string& host, long long pid) {
           if (gone(host, pid)) ended.push_back(Held{id, token});

@@ -177,21 +177,13 @@ Status check_creatable(const std::string& path, bool is_dir, const std::string& 
   if (access(parent.c_str(), W_OK) != 0) return Status::Usage(what + ": " + parent.string() + " is not writable");
   if (is_dir) {
     // Permissions do not tell everything (root may write anywhere, yet not make a directory in
-    // /proc): the directories are made and removed again, so nothing is left.
-    std::vector<fs::path> missing;  // the outermost first
-    for (fs::path d = p; d != parent && !d.empty(); d = d.parent_path()) missing.insert(missing.begin(), d);
-    std::vector<fs::path> made;
-    int error = 0;
-    for (const auto& d : missing) {
-      if (::mkdir(d.c_str(), 0755) == 0) {
-        made.push_back(d);
-      } else if (errno != EEXIST) {  // made by another process meanwhile: not ours to remove
-        error = errno;
-        break;
-      }
+    // /proc): a directory of this process's own is made where the first missing one would be,
+    // and removed again (never the one asked for: another process may be about to use it).
+    const fs::path probe = parent / (".pdr_run-probe-" + std::to_string(getpid()));
+    if (::mkdir(probe.c_str(), 0700) != 0 && errno != EEXIST) {
+      return Status::Usage(what + ": " + path + ": cannot create: " + std::strerror(errno));
     }
-    for (auto d = made.rbegin(); d != made.rend(); ++d) ::rmdir(d->c_str());
-    if (error != 0) return Status::Usage(what + ": " + path + ": cannot create: " + std::strerror(error));
+    ::rmdir(probe.c_str());
   }
   return Status::Ok();
 }
@@ -221,13 +213,14 @@ SettleOutputs settle_outputs(Storage& storage, JobStore& job_store) {
 // A run that ended without a word (SIGKILL, its node gone) between recording a finish and
 // renaming its outputs left them under their staged names: the job says finished, its outputs
 // are not where it says. Where the staged copies of that attempt are there, match their record
-// (size and sha256) and their final names are free, they take the names now; what cannot be
+// (size and sha256) and their final names do not hold the recorded files, they take the names
+// now; what cannot be
 // mended so is left to the registration and verify, which run such a job again. A file at a
 // final name that is not the recorded one (an earlier attempt's) is replaced by the intact
 // copy. A run whose finishes the storage could not tell about (an outage) is looked at again
 // next time.
 long long settle_unsettled_finishes(JobStore& store, Storage& storage, long long model_id,
-                                    std::set<std::string>* untold_outputs) {
+                                    std::map<std::string, std::string>* untold_outputs) {
   auto left = store.unsettled_finishes(model_id, process_gone);
   if (!left.ok()) {
     spdlog::warn("could not look for outputs left staged by runs that ended: {}", left.status().message());
@@ -238,18 +231,29 @@ long long settle_unsettled_finishes(JobStore& store, Storage& storage, long long
   std::string why;
   for (const auto& finish : left->finishes) {
     const std::string tag = finish.token.substr(0, 12) + "-" + std::to_string(finish.epoch);
-    const auto cannot_tell_about = [&](const std::string& what) {
-      if (why.empty()) why = what;
+    const auto cannot_tell_about = [&](const std::string& problem) {
+      if (why.empty()) why = problem;
       untold.insert(finish.token);
       if (untold_outputs != nullptr) {
-        for (const auto& f : finish.files) untold_outputs->insert(f.path);
+        for (const auto& f : finish.files) untold_outputs->emplace(f.path, problem);
       }
     };
     std::vector<StoredFile> staged;
     bool told = true;
     for (const auto& f : finish.files) {
-      const std::optional<bool> there = storage.find(f.path);
-      if (there.value_or(false)) {
+      StoredFile s = f;
+      s.staged_path = staged_path(f.path, tag);
+      // The attempt's copy first (a listing the storage keeps): without one there is nothing to
+      // give a name, and the final file need not be read.
+      const std::optional<bool> copy = storage.find(s.staged_path);
+      const std::optional<bool> there = copy.value_or(false) ? storage.find(f.path) : copy;
+      if (!copy.has_value() || !there.has_value()) {
+        cannot_tell_about(kStorageUnreachable + ("cannot look for " + (copy.has_value() ? f.path : s.staged_path)));
+        told = false;
+        break;
+      }
+      if (!*copy) continue;
+      if (*there) {
         // A file at the final name may be an earlier attempt's (the job ran again after some of
         // its outputs went missing): only the recorded one stays; another is replaced.
         const std::string problem = f.sha256.empty() ? std::string() : storage.check(f);
@@ -260,28 +264,25 @@ long long settle_unsettled_finishes(JobStore& store, Storage& storage, long long
           break;
         }
       }
-      StoredFile s = f;
-      s.staged_path = staged_path(f.path, tag);
-      const std::optional<bool> copy = there.has_value() ? storage.find(s.staged_path) : std::nullopt;
-      if (!copy.has_value()) {
-        cannot_tell_about("cannot look for " + (there.has_value() ? s.staged_path : f.path));
-        told = false;
-        break;
-      }
-      if (*copy) staged.push_back(std::move(s));
+      staged.push_back(std::move(s));
     }
     if (!told || staged.empty()) continue;
     std::string mismatch;
+    const StoredFile* mismatched = nullptr;
     for (const auto& f : staged) {
       StoredFile copy = f;
       copy.path = f.staged_path;
-      if (mismatch.empty()) mismatch = storage.check(copy);
+      if (mismatch.empty()) {
+        mismatch = storage.check(copy);
+        mismatched = &f;
+      }
     }
     if (cannot_tell(mismatch)) {
       cannot_tell_about(mismatch);
       continue;
     }
-    if (!mismatch.empty() && storage.find(staged.front().path).value_or(false)) continue;  // another process did it
+    // Its copy renamed meanwhile: another process (a start's settle, verify) did it.
+    if (!mismatch.empty() && !storage.find(mismatched->staged_path).value_or(true)) continue;
     if (!mismatch.empty()) {
       spdlog::warn("[job {}] outputs left staged by a run that ended do not match their record ({}): left as they are",
                    finish.job_id, mismatch);

@@ -209,6 +209,9 @@ bool ClaimLoop::claim() {
   wait_for_backlog();
   if (waiting_ && running_ == 0) {
     if (Clock::now() - last_reap_ > std::chrono::seconds(1)) {
+      // An owner of this host that is gone and silent renews nothing: its jobs come back now,
+      // not when the rest of their lease has run out.
+      (void)store_.end_leases_of_gone_owners(model_id_, owner_.token, process_gone);
       (void)store_.reap_expired();
       last_reap_ = Clock::now();
     }
@@ -310,14 +313,6 @@ void ClaimLoop::wait_for_backlog() {
     quiet_since_.reset();
     waiting_ = true;
   } else if (left->running > running_ && proof_window_.count() > 0) {
-    // An owner of this host that is gone renews nothing: its jobs come back now, not after
-    // it missed a heartbeat (which this look may be too early to see).
-    auto ended = store_.end_leases_of_gone_owners(model_id_, owner_.token, process_gone);
-    if (ended.ok() && ended.value() > 0) {
-      quiet_since_.reset();
-      waiting_ = true;
-      return;
-    }
     if (!quiet_since_) quiet_since_ = Clock::now();
     exhausted_ = Clock::now() - *quiet_since_ >= proof_window_;
     waiting_ = !exhausted_;

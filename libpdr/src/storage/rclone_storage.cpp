@@ -165,7 +165,12 @@ class RcloneStorage : public Storage {
   // not answer) is left to the run, which tells an outage apart.
   Status check_remote(const std::string& remote) {
     std::string out;
-    if (run({"lsf", "--dirs-only", "--max-depth", "1", root_}, &out)) return Status::Ok();
+    // Not for as long as a transfer may take: a server that does not answer is the run's to
+    // tell apart, and the start is not held up by it.
+    if (run_captured(rclone_, {"rclone", "-q", "lsf", "--dirs-only", "--max-depth", "1", root_}, env_,
+                     timeout_ > 0 ? std::min(timeout_, 20.0) : 20.0, &out)) {
+      return Status::Ok();
+    }
     if (out.find("didn't find section in config file") != std::string::npos ||
         out.find("didn't find backend called") != std::string::npos) {
       return Status::Usage(
