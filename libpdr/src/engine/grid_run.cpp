@@ -214,11 +214,10 @@ SettleOutputs settle_outputs(Storage& storage, JobStore& job_store) {
 // renaming its outputs left them under their staged names: the job says finished, its outputs
 // are not where it says. Where the staged copies of that attempt are there, match their record
 // (size and sha256) and their final names do not hold the recorded files, they take the names
-// now; what cannot be
-// mended so is left to the registration and verify, which run such a job again. A file at a
-// final name that is not the recorded one (an earlier attempt's) is replaced by the intact
-// copy. A run whose finishes the storage could not tell about (an outage) is looked at again
-// next time.
+// now (a file at a final name that is not the recorded one, an earlier attempt's, is replaced);
+// what cannot be mended so is left to the registration and verify, which run such a job again.
+// A run whose finishes the storage could not tell about (an outage) is looked at again next
+// time.
 long long settle_unsettled_finishes(JobStore& store, Storage& storage, long long model_id,
                                     std::map<std::string, std::string>* untold_outputs) {
   auto left = store.unsettled_finishes(model_id, process_gone);
@@ -355,13 +354,17 @@ Status GridRun::open(const StopSignal& stop) {
   // output directory.
   std::error_code ec;
   const bool new_file = s.database.type == "sqlite" && !std::filesystem::exists(s.database.path, ec);
-  if (new_file) {
-    // A new SQLite file has no model to compare the storage with: the storage first, so that
-    // one refused at the start (an unknown rclone remote, a server that refuses) leaves no
-    // database behind.
+  const auto open_the_storage = [&]() -> Status {
     auto storage = open_storage(s.storage, job_plan_.model_path, job_plan_.child_env);
     if (!storage.ok()) return storage.status();
     storage_ = std::move(storage.value());
+    return Status::Ok();
+  };
+  // A new SQLite file has no model to compare the storage with: the storage first, so that one
+  // refused at the start (an unknown rclone remote, a server that refuses) leaves no database
+  // behind.
+  if (new_file) {
+    if (Status st = open_the_storage(); !st.ok()) return st;
   }
   auto manager = process_db_manager(s.database);
   if (!manager.ok()) return manager.status();
@@ -390,9 +393,7 @@ Status GridRun::open(const StopSignal& stop) {
     }
   }
   if (storage_ == nullptr) {
-    auto storage = open_storage(s.storage, job_plan_.model_path, job_plan_.child_env);
-    if (!storage.ok()) return storage.status();
-    storage_ = std::move(storage.value());
+    if (Status st = open_the_storage(); !st.ok()) return st;
   }
   store_->set_policy(JobPolicy{s.run.lease_seconds, s.run.max_attempts, s.run.retry_delay, s.run.heartbeat_seconds});
   // Outcomes that journals of earlier processes on this host kept through an outage are
