@@ -812,5 +812,25 @@ TEST(CliTest, StatusOnAnEmptyMySqlDatabaseCreatesNothing) {
   EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
 }
 
+// A storage refused at the start leaves an empty MySQL database as it was: no table, view or
+// trigger of a run that never began.
+TEST(CliTest, ARefusedStorageCreatesNothingInAnEmptyMySqlDatabase) {
+  auto& server = test::MariaDb::shared();
+  PDR_REQUIRE_MARIADB(server);
+  test::TempDir dir;
+  const std::string db = server.create_database();
+  test::write_text(dir / "cfg.yaml", "storage:\n  type: rclone\n  rclone_remote: 'nosuch:'\n");
+  auto env = server.env(db);
+  env.push_back(kBase);
+  env.push_back("RCLONE_CONFIG=" + (dir / "rclone.conf"));
+  auto r = test::run_pdr_run(dir.path(), {"--config", "cfg.yaml", "--model-name", "m", "--dens", "30"}, env);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(lines(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find("storage.rclone_remote: 'nosuch:' is not a remote rclone knows"), std::string::npos) << r.err;
+  EXPECT_EQ(server.number("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '" + db + "'"), 0);
+  EXPECT_EQ(server.number("SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = '" + db + "'"), 0);
+  EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
+}
+
 }  // namespace
 }  // namespace pdr

@@ -360,10 +360,11 @@ Status GridRun::open(const StopSignal& stop) {
     storage_ = std::move(storage.value());
     return Status::Ok();
   };
-  // A new SQLite file has no model to compare the storage with: the storage first, so that one
-  // refused at the start (an unknown rclone remote, a server that refuses) leaves no database
-  // behind.
-  if (new_file) {
+  // A remote storage (rclone, sftp) writes nothing when it opens, and a new SQLite file has no
+  // model to compare the storage with: the storage first, so that one refused at the start (an
+  // unknown rclone remote, a server that refuses) leaves no database file and no tables behind.
+  // Local storage makes the model's directories: it waits for the database's answer below.
+  if (new_file || s.storage.type != "local") {
     if (Status st = open_the_storage(); !st.ok()) return st;
   }
   auto manager = process_db_manager(s.database);
@@ -424,23 +425,25 @@ Status GridRun::register_points(const std::vector<GridPoint>& points, const Stop
   // An output the storage cannot tell about (a remote that does not answer) is taken as there:
   // a finished job is not run again for an outage; verify checks it later.
   size_t untold = 0;
-  std::string example;
-  options.output_exists = [this, &storage, &untold, &example](const std::string& path) {
+  std::string example, why;
+  options.output_exists = [this, &storage, &untold, &example, &why](const std::string& path) {
     // An output of a finish whose staged copies the start's settle could not look at: as if
     // the storage could not tell about the output itself.
-    const std::optional<bool> found = untold_outputs_.count(path) != 0 ? std::nullopt : storage.find(path);
+    const auto settled = untold_outputs_.find(path);
+    const std::optional<bool> found = settled != untold_outputs_.end() ? std::nullopt : storage.find(path);
     if (found.has_value()) return *found;
-    if (untold++ == 0) example = path;
+    if (untold++ == 0) {
+      example = path;
+      why = settled != untold_outputs_.end() ? settled->second : "the storage did not answer";
+    }
     return true;
   };
   options.owner_gone = process_gone;
   if (Status st = store_->register_grid(job_plan_.provenance, points, &report_, options); !st.ok()) return st;
   if (untold > 0) {
-    spdlog::warn(
-        "storage unreachable: {} recorded outputs (e.g. {}) could not be looked for; their jobs are left "
-        "as done; check them later with {}",
-        untold, example,
-        verify_command_.empty() ? "pdr_run verify --model-name " + settings_.pdr.model_name : verify_command_);
+    spdlog::warn("{} could not be looked at (e.g. {}: {}); their jobs are left as done; check them later with {}",
+                 count_text(static_cast<long long>(untold), "recorded output"), example, why,
+                 verify_command_.empty() ? "pdr_run verify --model-name " + settings_.pdr.model_name : verify_command_);
   }
   model_id_ = report_.model_id;
   log_registration(settings_.pdr.model_name, report_);

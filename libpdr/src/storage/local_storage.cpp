@@ -173,7 +173,11 @@ class LocalStorage : public Storage {
     }
     if (static_cast<long long>(sb.st_size) != f.size) return "output changed (size): " + f.path;
     auto sum = sha256_file(f.path);
-    if (!sum.ok()) return kOutputUnreadable + sum.status().message();
+    if (!sum.ok()) {
+      // Gone between the stat and the read (removed, renamed over): missing, not unreadable.
+      if (::stat(f.path.c_str(), &sb) != 0 && (errno == ENOENT || errno == ENOTDIR)) return "output missing: " + f.path;
+      return kOutputUnreadable + sum.status().message();
+    }
     if (sum.value() != f.sha256) return "output changed (sha256): " + f.path;
     return "";
   }
