@@ -79,6 +79,15 @@ TEST(DbErrorTest, PostgresqlDeadlocksLockWaitsTimeoutsAndFullServersOrDisksAreRe
   }
   EXPECT_TRUE(is_too_many_connections(postgresql("53300").code()));
   EXPECT_FALSE(is_too_many_connections(postgresql("40P01").code()));
+  // Deadlocks answer at once: no trouble for the reaper's grace; a full disk or a timeout is.
+  EXPECT_TRUE(is_deadlock(postgresql("40P01").code()));
+  EXPECT_TRUE(is_deadlock(postgresql("40001").code()));
+  EXPECT_FALSE(is_deadlock(postgresql("53100").code()));
+  EXPECT_FALSE(is_deadlock(postgresql("57014").code()));
+  EXPECT_TRUE(is_deadlock(1213));
+  EXPECT_TRUE(is_deadlock(1467));
+  EXPECT_FALSE(is_deadlock(1205));
+  EXPECT_FALSE(is_deadlock(5));  // SQLITE_BUSY: the file was locked past the busy timeout
 }
 
 TEST(DbErrorTest, PostgresqlCredentialsSchemaAndConstraintErrorsFailAtOnce) {

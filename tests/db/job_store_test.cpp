@@ -903,7 +903,7 @@ TEST_P(JobStoreTest, EveryChangeOfAJobIsInItsHistory) {
   ASSERT_TRUE(store_->record_outcome(outcome(second->front(), other.token, JobState::Finished))->applied);
   EXPECT_EQ(history_of(old.id),
             (std::vector<std::string>{"claimed/running/1/1/tok1", "reaped/pending/1/1/tok1", "claimed/running/2/2/tok2",
-                                      "rejected//0/1/tok1", "finished/finished/2/2/tok2"}));
+                                      "rejected//1/1/tok1", "finished/finished/2/2/tok2"}));
   HistoryQuery q;
   q.model = "m1";
   q.job = second->front().name;  // by name too

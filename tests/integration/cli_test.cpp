@@ -721,7 +721,7 @@ TEST(CliTest, AServerThatRefusesAtTheStartFailsWithinTheStartDeadline) {
     EXPECT_NE(r.err.substr(0, r.err.find('\n')).find("127.0.0.1:" + port), std::string::npos)
         << "the first line names the server\n"
         << r.err;
-    EXPECT_NE(r.err.find("not reachable within database.start_deadline = 2 s"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("; database.start_deadline = 2 s)"), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find("Sekrit-9"), std::string::npos);
   }
   for (const auto& e : fs::directory_iterator(dir.path())) {
@@ -792,6 +792,98 @@ TEST(CliTest, StatusOnlyReads) {
   EXPECT_EQ(old.code, 2);
   EXPECT_NE(old.err.find("was written by the Python pdr_run; status only reads"), std::string::npos) << old.err;
   EXPECT_EQ(test::read_text(dir / "theirs.db"), theirs);
+}
+
+// Commands that work on a registered model change nothing in a database that is not pdr_run's
+// (not even its journal mode), or that does not hold the model; a table named like one of
+// pdr_run's that is someone else's is refused by every command before anything is written.
+TEST(CliTest, CommandsOnSomeoneElsesDatabaseOrAnUnknownModelWriteNothing) {
+  test::TempDir dir;
+  const auto sql = [&](const std::string& file, const std::string& q) {
+    soci::session s(*soci::factory_sqlite3(), "db=" + (dir / file));
+    s << q;
+  };
+  const auto count = [&](const std::string& file, const std::string& q) {
+    soci::session s(*soci::factory_sqlite3(), "db=" + (dir / file));
+    long long n = -1;
+    s << q, soci::into(n);
+    return n;
+  };
+  sql("theirs.db", "CREATE TABLE foo (x INTEGER)");
+  sql("clash.db", "CREATE TABLE pdr_model_jobs (id INTEGER PRIMARY KEY, name TEXT)");
+  const std::string theirs = test::read_text(dir / "theirs.db"), clash = test::read_text(dir / "clash.db");
+  const std::vector<std::vector<std::string>> commands = {
+      {"worker", "--model-name", "typo"},
+      {"verify", "--model-name", "typo"},
+      {"retry", "--model-name", "typo"},
+      {"history", "--prune", "--older-than", "1d"},
+      {"history", "--prune", "--older-than", "1d", "--model-name", "typo"},
+      {"status", "--recount"}};
+  for (const auto& args : commands) {
+    auto r = test::run_pdr_run(dir.path(), args, {kBase, "PDR_DB_FILE=" + (dir / "theirs.db")});
+    EXPECT_EQ(r.code, 2) << args[0] << r.err;
+    EXPECT_EQ(lines(r.err), 1u) << args[0] << r.err;
+    EXPECT_NE(r.err.find("no pdr_run tables in sqlite file " + (dir / "theirs.db")), std::string::npos)
+        << args[0] << r.err;
+    EXPECT_EQ(test::read_text(dir / "theirs.db"), theirs) << args[0];
+    auto c = test::run_pdr_run(dir.path(), args, {kBase, "PDR_DB_FILE=" + (dir / "clash.db")});
+    EXPECT_EQ(c.code, 2) << args[0] << c.err;
+    EXPECT_NE(c.err.find("has a table pdr_model_jobs that is neither pdr_run's nor the Python pdr_run's"),
+              std::string::npos)
+        << args[0] << c.err;
+    EXPECT_EQ(test::read_text(dir / "clash.db"), clash) << args[0];
+  }
+  auto reg = test::run_pdr_run(dir.path(), {"--model-name", "m", "--dens", "30", "--register-only"},
+                               {kBase, "PDR_DB_FILE=" + (dir / "clash.db")});
+  EXPECT_EQ(reg.code, 2) << reg.err;
+  EXPECT_NE(reg.err.find("has a table pdr_model_jobs that is neither"), std::string::npos) << reg.err;
+  EXPECT_EQ(test::read_text(dir / "clash.db"), clash);
+  EXPECT_FALSE(fs::exists(dir / "clash.db-wal"));
+
+  // pdr_run's own database without the model named: no run, event or row is added.
+  auto ours = test::run_pdr_run(dir.path(), {"--model-name", "m", "--dens", "30", "--register-only"},
+                                {kBase, "PDR_DB_FILE=" + (dir / "ours.db")});
+  ASSERT_EQ(ours.code, 0) << ours.err;
+  const auto rows = [&] {
+    return count("ours.db",
+                 "SELECT (SELECT COUNT(*) FROM pdr_runs) * 1000000 + (SELECT COUNT(*) FROM "
+                 "pdr_job_events) * 1000 + (SELECT COUNT(*) FROM model_names)");
+  };
+  const long long before = rows();
+  for (const auto& args : {commands[0], commands[1], commands[2], commands[4]}) {
+    auto r = test::run_pdr_run(dir.path(), args, {kBase, "PDR_DB_FILE=" + (dir / "ours.db")});
+    EXPECT_EQ(r.code, 2) << args[0] << r.err;
+    EXPECT_NE(r.err.find("model 'typo' is not registered in sqlite file " + (dir / "ours.db")), std::string::npos)
+        << args[0] << r.err;
+    EXPECT_EQ(rows(), before) << args[0];
+  }
+}
+
+// history --prune --model-name prunes that model's old events alone.
+TEST(CliTest, HistoryPruneOfOneModelKeepsTheOthers) {
+  test::TempDir dir;
+  const std::vector<std::string> env = {kBase, "PDR_DB_FILE=" + (dir / "jobs.db")};
+  for (const char* model : {"a", "b"}) {
+    auto r = test::run_pdr_run(dir.path(), {"--model-name", model, "--dens", "30"}, env);
+    ASSERT_EQ(r.code, 0) << r.err;
+  }
+  const auto events = [&](const std::string& model) {
+    soci::session s(*soci::factory_sqlite3(), "db=" + (dir / "jobs.db"));
+    long long n = -1;
+    s << "SELECT COUNT(*) FROM pdr_job_events e JOIN model_names m ON m.id = e.model_name_id WHERE m.model_name = '" +
+             model + "'",
+        soci::into(n);
+    return n;
+  };
+  ASSERT_GT(events("a"), 0);
+  const long long b = events("b");
+  ASSERT_GT(b, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2200));  // the cut-off is in whole seconds
+  auto p = test::run_pdr_run(dir.path(), {"history", "--prune", "--older-than", "1s", "--model-name", "a"}, env);
+  EXPECT_EQ(p.code, 0) << p.err;
+  EXPECT_NE(p.out.find(" of model a "), std::string::npos) << p.out;
+  EXPECT_EQ(events("a"), 0);
+  EXPECT_EQ(events("b"), b);
 }
 
 // On an empty MySQL database status creates no table, view or trigger: it names what it found.

@@ -711,6 +711,50 @@ TEST_F(NoJobLostTest, AnOutageIsRiddenOutWhileJobsRunAndItsFailuresCount) {
   EXPECT_NE(r.out.find("in the database: 11 finished, 1 failed, 0 pending, 0 running"), std::string::npos) << r.out;
 }
 
+// Case 16: an outage longer than the lease is everyone's. Once the database answers again no
+// process takes a job whose owner is alive (it would stop the job's programs and use up an
+// attempt): each owner renews its lease first, and each job runs once. Both ways an outage
+// shows: writes that fail (a short busy timeout) and writes that wait until it is over.
+TEST_F(NoJobLostTest, AnOutageLongerThanTheLeaseTakesNoJobFromALiveOwner) {
+  for (const std::string model : {"fails", "waits"}) {
+    SCOPED_TRACE(model);
+    write_config("  lease_seconds: 5\n  heartbeat_seconds: 1\n",
+                 model == "fails" ? "  busy_timeout: 1\n  retry:\n    deadline: 2\n    max_attempts: 100\n" : "", 60);
+    const std::vector<std::string> grid = {"--model-name", model, "--dens", "30", "40", "--chi", "10"};
+    auto reg = run_within(60, [&] {
+      auto g = grid;
+      g.push_back("--register-only");
+      return g;
+    }());
+    ASSERT_EQ(reg.code, 0) << reg.err;
+    const size_t before = count_starts(dir_ / "trace");
+    auto with_workers = grid;
+    with_workers.insert(with_workers.end(), {"--workers", "1"});
+    const pid_t run = test::start_pdr_run(dir_.path(), with_config(with_workers), env("*:sleep=20"));
+    wait_for_starts(before + 1);
+    const pid_t worker = test::start_pdr_run(
+        dir_.path(), with_config({"worker", "--model-name", model, "--workers", "1"}), env("*:sleep=20"));
+    wait_for_starts(before + 2);
+    {
+      // Every write of both processes fails or waits for more than two leases.
+      soci::session side(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db") + " timeout=5");
+      side << "BEGIN EXCLUSIVE";
+      std::this_thread::sleep_for(std::chrono::seconds(12));
+      side << "COMMIT";
+    }
+    auto r1 = finish_within(120, run, dir_.path());
+    auto r2 = finish_within(120, worker, dir_.path());
+    EXPECT_EQ(r1.code, 0) << r1.err;
+    EXPECT_EQ(r2.code, 0) << r2.err;
+    const std::string of_model = " AND model_name_id = (SELECT id FROM model_names WHERE model_name = '" + model + "')";
+    EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_job_events WHERE event = 'reaped'" + of_model), 0)
+        << r1.err << r2.err;
+    EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished' AND attempts = 1" + of_model), 2)
+        << r1.err << r2.err;
+    EXPECT_EQ(count_starts(dir_ / "trace") - before, 4u) << "each job's pdr and onion started once";
+  }
+}
+
 // Case 14: a grid that cannot fit, and configs that are no regular files, are refused in one line.
 TEST_F(NoJobLostTest, GridsAndConfigsThatCannotFitAreRefusedInOneLine) {
   write_config("");

@@ -3,8 +3,10 @@
 // borrow a session for one short transaction and give it back before anything slow happens.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -71,6 +73,21 @@ class DbManager {
   Status reach();
   PoolStats stats() const;
   const DatabaseSettings& settings() const { return settings_; }
+  // Trouble: a call of this process could not reach the database, or took long (an outage, a
+  // server restart, a lock held past the leases), `began` when that call started. Other
+  // processes could not renew their leases meanwhile either: the reaper gives them time to.
+  void note_trouble(std::chrono::steady_clock::time_point began);
+  // The start of this process: as if it came out of trouble whose beginning it cannot know (an
+  // outage may have ended a moment before).
+  void note_start();
+  // A call answered in time: trouble, if any, ends now.
+  void note_answer() {
+    if (in_trouble_.load(std::memory_order_relaxed) && in_trouble_.exchange(false)) trouble_end_ns_ = now_ns();
+  }
+  // Seconds since trouble last ended (0 while in it; a large number when there was none).
+  double seconds_since_trouble() const;
+  // Seconds since the latest trouble began; a negative number when its beginning is unknown.
+  double seconds_since_trouble_began() const;
 
  private:
   struct Idle {
@@ -97,6 +114,11 @@ class DbManager {
   long long next_lease_id_ = 0;
   std::map<long long, Borrowed> borrowed_;
   PoolStats counters_;
+  static long long now_ns() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
+  static constexpr long long kNever = std::numeric_limits<long long>::min();
+  std::atomic<bool> in_trouble_{false};
+  std::atomic<long long> trouble_begin_ns_{kNever};  // kNever: unknown (the process start)
+  std::atomic<long long> trouble_end_ns_{kNever};    // kNever: no trouble yet
 };
 
 // Logs "database: '<what>' blocked for N s" when a network call took longer than `limit`

@@ -78,6 +78,9 @@ class GridRun {
   const RegisterReport& registered() const { return report_; }
   // The command a registration names for checking outputs later (with the run's --config).
   void set_verify_command(std::string line) { verify_command_ = std::move(line); }
+  // A worker: the model must be registered already; open() then changes nothing in a database
+  // that does not hold it (a typo in --model-name, a file that is not pdr_run's).
+  void expect_registered() { expect_registered_ = true; }
 
   // Joins the registered model of settings().pdr.model_name (a worker); a model that is not
   // registered is a usage error. `stop` as for open().
@@ -107,6 +110,7 @@ class GridRun {
   void record_run(const Owner& owner, const std::string& state);
   void settle_unsettled_finishes(long long model_id);
   std::string verify_command_;
+  bool expect_registered_ = false;
   std::map<std::string, std::string> untold_outputs_;  // of finishes the start's settle could not tell about
   std::unique_ptr<JobExecutor> executor(const Owner& owner, WorkArea& area, ActiveJobs& active, StopSignal& stop);
   void log_end(const RunSummary& summary, const Journal& journal) const;

@@ -366,10 +366,11 @@ class JobStore {
     (void)query;
     return Status::Error(ErrorKind::kPermanent, "this job store keeps no history");
   }
-  // Deletes the events older than `older_than_seconds` of models with no pending or running job;
-  // returns how many.
-  virtual Result<long long> prune_history(long long older_than_seconds) {
+  // Deletes the events older than `older_than_seconds` of models with no pending or running job
+  // (of `model` alone when not empty); returns how many.
+  virtual Result<long long> prune_history(long long older_than_seconds, const std::string& model = "") {
     (void)older_than_seconds;
+    (void)model;
     return Status::Error(ErrorKind::kPermanent, "this job store keeps no history");
   }
   // Every job of the model with its point, state, times and failure, for `pdr_run report`.
@@ -402,5 +403,12 @@ class JobStore {
 // process: workers share the returned store and never run this again). With `create_schema`
 // false nothing is created or changed (for `pdr_run doctor`): only server_info is meaningful.
 Result<std::unique_ptr<JobStore>> open_job_store(DbManager& manager, bool create_schema = true);
+
+// A look, changing nothing, before the schema is created or migrated: a usage error when the
+// database has a table of pdr_run's names that is someone else's, and, with `model` (commands
+// that work on a registered model: worker, verify, retry, ...), when it holds no pdr_run or
+// Python pdr_run tables or not that model (an empty `model`: the tables only). SQLite: give it a read-only manager, so
+// that not even the journal mode of someone else's file is changed.
+Status expect_model_before_writing(DbManager& manager, const std::string* model, const std::string& register_hint);
 
 }  // namespace pdr

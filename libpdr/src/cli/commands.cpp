@@ -118,7 +118,8 @@ void history_flags(CLI::App& a, CliOptions& o) {
       "rejected, "
       "requeued, replayed");
   a.add_flag("--json", o.json, "print the events as one JSON array");
-  a.add_flag("--prune", o.prune, "delete old events of every model with nothing pending or running");
+  a.add_flag("--prune", o.prune,
+             "delete old events of every model (or of --model-name) with nothing pending or running");
   a.add_option("--older-than", o.older_than, "with --prune: events older than this (e.g. 90d)");
 }
 

@@ -177,10 +177,9 @@ void check_sqlite_file(const DatabaseSettings& db, JobStore& store, Report& repo
   }
 }
 
+// A schema of pdr_run's (version 0 is looked at by check_database).
 void check_schema(const ServerInfo& info, Report& report) {
-  if (info.schema_version == 0) {
-    report.warn("schema", "no pdr_run tables yet; the first run creates them");
-  } else if (info.schema_version < kSchemaVersion) {
+  if (info.schema_version < kSchemaVersion) {
     report.warn("schema", "version " + std::to_string(info.schema_version) + "; the next run upgrades it to " +
                               std::to_string(kSchemaVersion) + " (additive)");
   } else if (info.schema_version > kSchemaVersion) {
@@ -266,7 +265,10 @@ void check_max_connections(const Settings& s, const ServerInfo& info, Report& re
 }
 
 void check_database(const Settings& s, Report& report) {
-  const DatabaseSettings& db = s.database;
+  // A look: not even the journal mode of an SQLite file changes (someone else's, the Python
+  // pdr_run's).
+  DatabaseSettings db = s.database;
+  db.read_only = db.type == "sqlite";
   if (db.type == "sqlite") {
     const std::string nfs = network_filesystem(db.path);
     if (!nfs.empty()) {
@@ -302,7 +304,19 @@ void check_database(const Settings& s, Report& report) {
   report.ok("database",
             "reachable: " + db.describe() + (db.server() ? " as " + db.username : "") + " (" + info->version + ")");
   if (db.type == "sqlite") check_sqlite_file(db, *store.value(), report);
-  check_schema(info.value(), report);
+  if (info->schema_version == 0) {
+    // What the first run would find: someone else's tables (refused), the Python pdr_run's
+    // (taken in), or none.
+    if (Status look = expect_model_before_writing(*manager.value(), nullptr, ""); !look.ok()) {
+      report.fail("schema", look.message());
+    } else if (store.value()->model_names().ok()) {
+      report.warn("schema", "the Python pdr_run's tables; the first run takes them in (every row kept)");
+    } else {
+      report.warn("schema", "no pdr_run tables yet; the first run creates them");
+    }
+  } else {
+    check_schema(info.value(), report);
+  }
   if (info->schema_version == kSchemaVersion) check_counters(*store.value(), info.value(), db, report);
   if (db.type == "postgresql") check_postgresql_server(s, info.value(), report);
   if (db.type == "mysql") check_mysql_server(s, info.value(), report);

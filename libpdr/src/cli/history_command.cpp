@@ -99,7 +99,9 @@ int history_command(const CliOptions& options, const EnvLookup& env, std::ostrea
       return kExitUsage;
     }
     if (!options.job.empty() || !options.since.empty() || !options.reason.empty() || options.json) {
-      spdlog::error("history --prune takes only --older-than (it prunes every model that has nothing left to run)");
+      spdlog::error(
+          "history --prune takes only --older-than and --model-name (it prunes the model, or every model, that has "
+          "nothing left to run)");
       return kExitUsage;
     }
   } else if (!options.older_than.empty()) {
@@ -147,13 +149,15 @@ int history_command(const CliOptions& options, const EnvLookup& env, std::ostrea
   }
   JobStore& store = *opened->store;
   if (options.prune) {
-    auto n = store.prune_history(*older_than);
+    auto n = store.prune_history(*older_than, q.model);
     if (!n.ok()) {
       spdlog::error("{}", n.status().message());
       return kExitUsage;
     }
     out << "deleted " << count_text(n.value(), "event") << " older than " << duration_text(*older_than)
-        << " of models with nothing pending or running\n";
+        << (q.model.empty() ? std::string(" of models with nothing pending or running")
+                            : " of model " + q.model + " (none while it has jobs pending or running)")
+        << "\n";
     return kExitAllDone;
   }
   auto model = store.find_model(q.model);

@@ -23,6 +23,7 @@ int worker_command(const CliOptions& options, const EnvLookup& env, std::ostream
   auto job_plan = prepare_job_plan(settings.value(), /*probe_executable=*/true);
   if (!job_plan.ok()) return usage_error(job_plan.status());
   GridRun run(std::move(settings.value()), std::move(job_plan.value()));
+  run.expect_registered();
   const Settings& s = run.settings();
   log_config_notes(config.value());
   for (const auto& note : s.notes) spdlog::warn("{}", note);

@@ -116,6 +116,11 @@ bool is_connection_lost(int code) {
   return false;
 }
 
+bool is_deadlock(int code) {
+  if (code >= kPgErrorBase) return pg_sqlstate(code) == "40P01" || pg_sqlstate(code) == "40001";
+  return code == 1213 || code == 1467;
+}
+
 bool is_too_many_connections(int code) {
   return code == 1040 || code == 1203 || (code >= kPgErrorBase && pg_sqlstate(code) == "53300");
 }

@@ -18,6 +18,9 @@ Status db_error_status(const std::exception& e, const std::string& context);
 bool is_connection_lost(int code);
 // The server refuses more connections (MySQL 1040/1203, PostgreSQL 53300).
 bool is_too_many_connections(int code);
+// Two transactions in each other's way, one rolled back at once (MySQL 1213/1467, PostgreSQL
+// 40P01/40001): the database answers.
+bool is_deadlock(int code);
 
 // PostgreSQL's SQLSTATEs are five characters; Status::code() carries them packed above
 // kPgErrorBase (MySQL numbers and SQLite result codes stay below). "" (no SQLSTATE: the client

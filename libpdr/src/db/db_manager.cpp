@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -262,21 +263,64 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
   }
 }
 
+void DbManager::note_trouble(std::chrono::steady_clock::time_point began) {
+  const long long at = began.time_since_epoch().count();
+  if (!in_trouble_.exchange(true)) {
+    trouble_begin_ns_ = at;
+  } else if (trouble_begin_ns_ != kNever && at < trouble_begin_ns_) {
+    trouble_begin_ns_ = at;  // an earlier call of the same trouble
+  }
+  trouble_end_ns_ = now_ns();
+}
+
+void DbManager::note_start() {
+  in_trouble_ = true;
+  trouble_begin_ns_ = kNever;
+  trouble_end_ns_ = now_ns();
+}
+
+double DbManager::seconds_since_trouble() const {
+  if (in_trouble_) return 0;
+  const long long end = trouble_end_ns_;
+  if (end == kNever) return 1e12;
+  return std::chrono::duration<double>(std::chrono::steady_clock::duration(now_ns() - end)).count();
+}
+
+double DbManager::seconds_since_trouble_began() const {
+  const long long begin = trouble_begin_ns_;
+  if (begin == kNever) return -1;
+  return std::chrono::duration<double>(std::chrono::steady_clock::duration(now_ns() - begin)).count();
+}
+
 Status DbManager::reach() {
   using clock = std::chrono::steady_clock;
   const auto deadline = clock::now() + std::chrono::duration_cast<clock::duration>(
                                            std::chrono::duration<double>(settings_.start_deadline));
+  const auto start = clock::now();
   double delay = 0.25;
   for (bool first = true;; first = false) {
+    const auto tried = clock::now();
     auto lease = borrow("connect");
-    if (lease.ok()) return Status::Ok();
+    if (lease.ok()) {
+      note_answer();
+      return Status::Ok();
+    }
     const Status& st = lease.status();
     if (st.kind() != ErrorKind::kTransient) return st;
+    note_trouble(tried);
+    // A signal that came while a connect was blocked (a server that stopped answering holds it
+    // for its connect timeout) ends the wait now.
+    if (StopRetryingOn::stopping()) {
+      return Status::Error(ErrorKind::kInterrupted, "interrupted while waiting for the database: " + st.message(),
+                           st.code());
+    }
     if (clock::now() + std::chrono::duration<double>(delay) > deadline) {
-      char waited[32];
-      std::snprintf(waited, sizeof waited, "%g", settings_.start_deadline);
+      char limit[32];
+      std::snprintf(limit, sizeof limit, "%g", settings_.start_deadline);
+      const long long waited = std::llround(std::chrono::duration<double>(clock::now() - start).count());
       return Status::Error(ErrorKind::kPermanent,
-                           st.message() + " (not reachable within database.start_deadline = " + waited + " s)",
+                           st.message() + " (not reachable for " + std::to_string(waited) +
+                               " s; database.start_deadline = " + limit + " s)",
                            st.code());
     }
     if (first) spdlog::warn("{}; trying again for up to {:g} s", st.message(), settings_.start_deadline);

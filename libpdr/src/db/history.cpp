@@ -198,11 +198,18 @@ void SociJobStore::write_rejected(Session& sql, const StatusChange& c) {
                            (c.replayed_from.empty() ? "" : "; replayed from " + c.replayed_from);
   const int exit_code = c.exit_code.value_or(0);
   soci::indicator exit_ind = c.exit_code ? soci::i_ok : soci::i_null;
-  sql << "INSERT INTO pdr_job_events (job_id, model_name_id, at, event, host, pid, token, lease_epoch, exit_code, "
-         "detail) VALUES (:id, :m, " +
-             dialect_.now_ms() + ", 'rejected', :host, :pid, :token, :epoch, :exit_code, :detail)",
+  // The attempt is the one its claim of that lease epoch recorded (NULL when there is none).
+  long long attempt = 0;
+  soci::indicator attempt_ind = soci::i_null;
+  sql << "SELECT MAX(attempt) FROM pdr_job_events WHERE job_id = :id AND lease_epoch = :epoch AND event = 'claimed' "
+         "AND token = :token",
+      soci::use(c.job_id), soci::use(c.epoch), soci::use(c.token), soci::into(attempt, attempt_ind);
+  if (!sql.got_data()) attempt_ind = soci::i_null;
+  sql << "INSERT INTO pdr_job_events (job_id, model_name_id, at, event, host, pid, token, attempt, lease_epoch, "
+         "exit_code, detail) VALUES (:id, :m, " +
+             dialect_.now_ms() + ", 'rejected', :host, :pid, :token, :attempt, :epoch, :exit_code, :detail)",
       soci::use(c.job_id), soci::use(model_id), soci::use(actor_host_), soci::use(actor_pid_), soci::use(c.token),
-      soci::use(c.epoch), soci::use(exit_code, exit_ind), soci::use(note);
+      soci::use(attempt, attempt_ind), soci::use(c.epoch), soci::use(exit_code, exit_ind), soci::use(note);
 }
 
 void SociJobStore::write_grid_event(Session& sql, long long model_id, const std::string& event,
@@ -318,9 +325,15 @@ std::map<long long, std::vector<JobEvent>> SociJobStore::last_events(Session& sq
   return out;
 }
 
-Result<long long> SociJobStore::prune_history(long long older_than_seconds) {
+Result<long long> SociJobStore::prune_history(long long older_than_seconds, const std::string& model) {
   long long n = 0;
   Status st = transaction("delete old job events", [&](Session& sql) {
+    n = 0;
+    std::optional<long long> only;
+    if (!model.empty()) {
+      only = model_id_of(sql, model);
+      if (!only) return Status::Usage("model '" + model + "' is not in " + db_->settings().describe());
+    }
     // Models with a pending or running job keep their whole history (it is still being written).
     // MySQL cannot name the table it deletes from in a subquery of the same statement unless
     // the subquery is materialized: the model list is read first.
@@ -331,9 +344,12 @@ Result<long long> SociJobStore::prune_history(long long older_than_seconds) {
                             std::tuple<>(), [&](long long m) { busy.push_back(m); });
     std::string keep;
     for (long long m : busy) keep += (keep.empty() ? "" : ", ") + std::to_string(m);
+    if (only && std::find(busy.begin(), busy.end(), *only) != busy.end()) return Status::Ok();
     soci::statement del =
         (sql.prepare << "DELETE FROM pdr_job_events WHERE at < " + dialect_.now_plus(-older_than_seconds) +
-                            (keep.empty() ? std::string() : " AND model_name_id NOT IN (" + keep + ")"));
+                            (only           ? " AND model_name_id = " + std::to_string(*only)
+                             : keep.empty() ? std::string()
+                                            : " AND model_name_id NOT IN (" + keep + ")"));
     del.execute(true);
     n = static_cast<long long>(del.get_affected_rows());
     return Status::Ok();

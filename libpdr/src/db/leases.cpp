@@ -28,7 +28,8 @@ Result<long long> SociJobStore::end_leases_of_gone_owners(
     const std::function<bool(const std::string& host, long long pid)>& gone) {
   struct Held {
     long long id;
-    std::string token;
+    std::string token, host;
+    long long pid;
   };
   std::vector<Held> ended;
   Status st = read("read the owners of running jobs", [&](Session& sql) {
@@ -42,7 +43,7 @@ Result<long long> SociJobStore::end_leases_of_gone_owners(
             dialect_.now_plus(-(policy_.heartbeat_seconds + 2)) + ")",
         std::tie(model_id, own_token),
         [&](long long id, const std::string& token, const std::string& host, long long pid) {
-          if (gone(host, pid)) ended.push_back(Held{id, token});
+          if (gone(host, pid)) ended.push_back(Held{id, token, host, pid});
         });
     return Status::Ok();
   });
@@ -62,6 +63,8 @@ Result<long long> SociJobStore::end_leases_of_gone_owners(
     return Status::Ok();
   });
   if (!st.ok()) return st;
+  std::lock_guard<std::mutex> lock(gone_mu_);
+  for (const auto& h : ended) proven_gone_.insert(GoneOwner{h.id, h.host, h.pid});
   return n;
 }
 
@@ -89,28 +92,55 @@ Result<std::map<long long, long long>> SociJobStore::renew_leases(const Owner& o
 }
 
 Result<long long> SociJobStore::reap_expired() {
-  long long n = 0;
+  // An outage (a server restart, a network cut, a locked or full SQLite file) stops every owner
+  // from renewing its leases. A lease that expired then is taken back only once its owner had a
+  // whole lease to renew it after the trouble this process saw ended, or when its owner went
+  // silent before that trouble began (it died before, it was not cut off), or when its owner
+  // was found gone (a process of this host). A live owner neither loses its job to an outage nor
+  // is charged an attempt. A fresh process counts its start as the end of a trouble whose
+  // beginning it cannot know: for that, an owner silent for as long as an ended run's silence.
+  const double quiet = db_->seconds_since_trouble();
+  const double began = db_->seconds_since_trouble_began();
+  std::set<GoneOwner> gone;
+  {
+    std::lock_guard<std::mutex> lock(gone_mu_);
+    gone = proven_gone_;
+  }
+  long long n = 0, held_back = 0;
+  bool truncated = false;
   Status st = transaction("return expired leases", [&](Session& sql) {
     n = 0;
+    held_back = 0;
     struct Expired {
       long long id, epoch, pid;
       int attempts;
       std::string host, token;
       long long silent;  // seconds since its owner's last heartbeat (-1: never)
+      long long lease;   // the owner's lease: seconds from its last heartbeat to the expiry (-1: unknown)
     };
     std::vector<Expired> expired;
     soci::rowset<soci::row> rs =
         (sql.prepare << "SELECT id, lease_epoch, COALESCE(pid, 0), attempts, COALESCE(host, ''), COALESCE(token, ''), "
                         "COALESCE(" +
-                            dialect_.seconds_since("heartbeat_at") +
+                            dialect_.seconds_since("heartbeat_at") + ", -1), COALESCE(" +
+                            dialect_.seconds_between("heartbeat_at", "lease_expires_at") +
                             ", -1) FROM pdr_model_jobs WHERE status = 'running' AND lease_expires_at < " +
                             dialect_.now() + " LIMIT 1000" + std::string(dialect_.claim_lock()));
     for (const auto& row : rs) {
       expired.push_back(Expired{as_integer(row, 0), as_integer(row, 1), as_integer(row, 2),
                                 static_cast<int>(as_integer(row, 3)), row.get<std::string>(4), row.get<std::string>(5),
-                                as_integer(row, 6)});
+                                as_integer(row, 6), as_integer(row, 7)});
     }
+    truncated = expired.size() >= 1000;
     for (const auto& e : expired) {
+      const double lease = std::max<double>(policy_.lease_seconds, static_cast<double>(e.lease));
+      const double silent_before = began >= 0 ? began + lease : silence_of_an_ended_run();
+      const bool reapable = gone.count(GoneOwner{e.id, e.host, e.pid}) != 0 || quiet >= lease ||
+                            (e.silent >= 0 && static_cast<double>(e.silent) > silent_before);
+      if (!reapable) {
+        ++held_back;
+        continue;
+      }
       StatusChange c;
       c.job_id = e.id;
       c.expect = JobState::Running;
@@ -139,7 +169,8 @@ Result<long long> SociJobStore::reap_expired() {
     }
     // A run that has not renewed anything for a whole lease (SIGKILLed, its node gone) no
     // longer says it runs: pdr_workers_v and status show it as lost. A non-locking read first,
-    // then each row by its unique token.
+    // then each row by its unique token. Not while runs may still be coming back from trouble.
+    if (quiet < policy_.lease_seconds) return Status::Ok();
     const std::string silent = "state = 'running' AND updated_at < " + dialect_.now_plus(-policy_.lease_seconds);
     std::vector<std::string> lost;
     soci::rowset<std::string> runs = (sql.prepare << "SELECT token FROM pdr_runs WHERE " + silent);
@@ -150,6 +181,20 @@ Result<long long> SociJobStore::reap_expired() {
     return Status::Ok();
   });
   if (!st.ok()) return st;
+  std::lock_guard<std::mutex> lock(gone_mu_);
+  if (held_back > 0 && !settle_logged_) {
+    settle_logged_ = true;
+    spdlog::info(
+        "this process could not reach the database for a while: {} expired lease{} of other processes {} taken back "
+        "only once {} owner{} had a whole lease to renew {}",
+        held_back, held_back == 1 ? "" : "s", held_back == 1 ? "is" : "are", held_back == 1 ? "its" : "their",
+        held_back == 1 ? "" : "s", held_back == 1 ? "it" : "them");
+  }
+  if (held_back == 0) settle_logged_ = false;
+  // Looked at: taken back, or no longer expired under that owner (renewed, claimed again).
+  if (!truncated) {
+    for (const auto& g : gone) proven_gone_.erase(g);
+  }
   return n;
 }
 

@@ -106,10 +106,11 @@ void SociJobStore::record_json_file(Session& sql, long long job_id, const Stored
   soci::indicator tind = json_template_id_ > 0 ? soci::i_ok : soci::i_null;
   // The predecessor's json_files has UNIQUE(sha256_sum): a byte-identical config (the same
   // point of another model) is already recorded, and that row stays as it is.
+  // created_at by the database's UTC clock, as the predecessor sets it (its table has no default).
   sql << std::string(dialect_.insert_ignore()) +
-             " INTO json_files (name, path, archived_path, sha256_sum, template_id, job_id) "
-             "VALUES (:n, :p, :a, :s, :t, :j)" +
-             dialect_.ignore_end(),
+             " INTO json_files (name, path, archived_path, sha256_sum, template_id, job_id, created_at) "
+             "VALUES (:n, :p, :a, :s, :t, :j, " +
+             dialect_.now() + ")" + dialect_.ignore_end(),
       soci::use(name), soci::use(f.path), soci::use(f.path), soci::use(f.sha256), soci::use(json_template_id_, tind),
       soci::use(job_id);
 }

@@ -263,12 +263,17 @@ Status SociJobStore::end_dead_lease(const JobRow& r, const RegisterOptions& opti
   }
   if (!options.owner_gone(r.host, r.pid)) return Status::Ok();
   Status ended = transaction("end the lease of job " + std::to_string(r.id), [&](Session& sql) {
+    // Under the owner found gone only: a job claimed again meanwhile keeps its new lease.
     sql << "UPDATE pdr_model_jobs SET lease_expires_at = " + dialect_.now_plus(-1) +
-               " WHERE id = :id AND status = 'running'",
-        soci::use(r.id);
+               " WHERE id = :id AND status = 'running' AND COALESCE(host, '') = :h AND COALESCE(pid, 0) = :p",
+        soci::use(r.id), soci::use(r.host), soci::use(r.pid);
     return Status::Ok();
   });
   if (!ended.ok()) return ended;
+  {
+    std::lock_guard<std::mutex> lock(gone_mu_);
+    proven_gone_.insert(GoneOwner{r.id, r.host, r.pid});
+  }
   *reap_now = true;
   ++report->requeued;
   return Status::Ok();

@@ -240,8 +240,17 @@ void SociJobStore::insert_jobs(Session& sql, const std::vector<GridPoint>& point
 long long SociJobStore::json_template_row(Session& sql, const Provenance& prov) {
   if (prov.json_template_sha256.empty()) return 0;
   const std::string name = prov.json_template_path.substr(prov.json_template_path.find_last_of('/') + 1);
-  return get_or_create(sql, "json_templates", {"sha256_sum"}, {prov.json_template_sha256},
-                       {{"name", name}, {"path", prov.json_template_path}});
+  long long known = 0;
+  sql << "SELECT COUNT(*) FROM json_templates WHERE sha256_sum = :s", soci::use(prov.json_template_sha256),
+      soci::into(known);
+  const long long id = get_or_create(sql, "json_templates", {"sha256_sum"}, {prov.json_template_sha256},
+                                     {{"name", name}, {"path", prov.json_template_path}});
+  // A row made here: the predecessor's table has no default for created_at (it sets it itself).
+  if (id > 0 && known == 0) {
+    sql << "UPDATE json_templates SET created_at = " + dialect_.now() + " WHERE id = :id AND created_at IS NULL",
+        soci::use(id);
+  }
+  return id;
 }
 
 Status SociJobStore::use_json_template(const Provenance& prov) {

@@ -34,6 +34,9 @@ Status SociJobStore::open_schema() {
       if (Status v = read_version(); !v.ok()) return v;
       if (stored == kSchemaVersion && schema_complete(sql)) return Status::Ok();
     }
+    if (!versioned) {
+      if (Status foreign = foreign_tables(sql); !foreign.ok()) return foreign;
+    }
     migration_.from_predecessor = !versioned && table_exists(sql, "pdr_model_jobs");
     upgrade_tables(sql);
     for (const auto& index : obsolete_indexes()) drop_index(sql, index);
@@ -62,6 +65,22 @@ Status SociJobStore::open_schema() {
         migration_.duplicate_jobs);
   }
   return st;
+}
+
+// A table of one of pdr_run's names that has none of its columns is someone else's (a database
+// that is neither pdr_run's nor the Python pdr_run's): refused, nothing is changed.
+Status SociJobStore::foreign_tables(Session& sql) {
+  for (const auto& table : schema_tables()) {
+    if (table.name == "schema_version" || !table_exists(sql, table.name)) continue;
+    const auto existing = column_info(sql, table.name);
+    bool ours = false;
+    for (const auto& c : table.columns) ours = ours || existing.count(lower(c.name)) != 0;
+    if (!ours) {
+      return Status::Usage(db_->settings().describe() + " has a table " + table.name +
+                           " that is neither pdr_run's nor the Python pdr_run's; use another database");
+    }
+  }
+  return Status::Ok();
 }
 
 // Count triggers of an earlier schema: MySQL's of schemas 3 and 4 added with INSERT ... SELECT

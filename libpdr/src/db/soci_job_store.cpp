@@ -68,4 +68,28 @@ Result<std::unique_ptr<JobStore>> open_job_store(DbManager& manager, bool create
   return std::unique_ptr<JobStore>(std::move(store));
 }
 
+Status expect_model_before_writing(DbManager& manager, const std::string* model, const std::string& register_hint) {
+  SociJobStore look(&manager);
+  return look.look_before_writing(model, register_hint);
+}
+
+Status SociJobStore::look_before_writing(const std::string* model, const std::string& register_hint) {
+  auto info = server_info();
+  if (!info.ok()) return info.status();
+  const std::string where = db_->settings().describe();
+  if (info->schema_version == 0) {
+    Status foreign = read("look at the tables", [&](Session& sql) { return foreign_tables(sql); });
+    if (!foreign.ok()) return foreign;
+    // The Python pdr_run's tables have no schema_version but a model_names table.
+    if (model != nullptr && !model_names().ok()) {
+      return Status::Usage("no pdr_run tables in " + where + "; nothing has run there yet" + register_hint);
+    }
+  }
+  if (model == nullptr || model->empty()) return Status::Ok();
+  auto id = find_model(*model);
+  if (!id.ok()) return id.status();
+  if (!id->has_value()) return Status::Usage("model '" + *model + "' is not registered in " + where + register_hint);
+  return Status::Ok();
+}
+
 }  // namespace pdr

@@ -30,10 +30,12 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -208,6 +210,8 @@ class SociJobStore : public JobStore {
                                                       const std::vector<StageStart>& starts) override;
 
   Result<long long> reap_expired() override;
+  // expect_model_before_writing's look (nothing is changed).
+  Status look_before_writing(const std::string* model, const std::string& register_hint);
 
   Result<long long> retry_failed(const std::string& model, bool ownerless) override;
 
@@ -249,7 +253,7 @@ class SociJobStore : public JobStore {
   Result<std::vector<std::string>> model_names() override;
 
   Result<std::vector<JobEvent>> job_history(const HistoryQuery& query) override;
-  Result<long long> prune_history(long long older_than_seconds) override;
+  Result<long long> prune_history(long long older_than_seconds, const std::string& model = "") override;
 
  private:
   using LandedCheck = Transactor::LandedCheck;
@@ -266,6 +270,7 @@ class SociJobStore : public JobStore {
   }
 
   bool table_exists(Session& sql, const std::string& table);
+  Status foreign_tables(Session& sql);
 
   bool view_exists(Session& sql, const std::string& view);
 
@@ -515,6 +520,18 @@ class SociJobStore : public JobStore {
   Dialect dialect_;
   std::string actor_host_;  // this process, as the history names who made a change
   long long actor_pid_ = 0;
+  // Running jobs whose owner this process found gone (its process of this host, silent): their
+  // leases were ended, and the reaper takes them back even while it lets other leases be
+  // renewed after an outage.
+  struct GoneOwner {
+    long long id;
+    std::string host;
+    long long pid;
+    bool operator<(const GoneOwner& o) const { return std::tie(id, host, pid) < std::tie(o.id, o.host, o.pid); }
+  };
+  std::mutex gone_mu_;
+  std::set<GoneOwner> proven_gone_;
+  bool settle_logged_ = false;  // the grace after the latest trouble was logged
 };
 
 }  // namespace pdr

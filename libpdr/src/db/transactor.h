@@ -97,6 +97,11 @@ class Transactor {
             committing = true;
             sql << "COMMIT";
             warn_if_blocked(what, attempt_start, slow_call_);
+            // An answer after seconds: the database did not answer anyone for that long.
+            if (clock::now() - attempt_start > std::chrono::seconds(kSlowAnswerSeconds)) {
+              db_->note_trouble(attempt_start);
+            }
+            db_->note_answer();
             return Status::Ok();
           } catch (const std::exception& e) {
             last = db_error_status(e, "database error while trying to " + what);
@@ -113,6 +118,13 @@ class Transactor {
         }
       }
       warn_if_blocked(what, attempt_start, slow_call_);
+      // The server lost, full or refusing, or (SQLite) the file locked, full or failing past
+      // its timeouts: other processes could not renew their leases meanwhile either. Not a
+      // deadlock (two transactions, answered at once) or this process's own pool being busy.
+      if (is_connection_lost(last.code()) ||
+          (last.kind() == ErrorKind::kTransient && last.code() != 0 && !is_deadlock(last.code()))) {
+        db_->note_trouble(attempt_start);
+      }
       if (committing && is_connection_lost(last.code())) {
         spdlog::warn("database: connection lost during COMMIT of '{}' ({}): outcome unknown, reading it back", what,
                      error_code_text(last.code()));
@@ -146,6 +158,7 @@ class Transactor {
   // Runs a read-only check on fresh sessions until it answers or the deadline passes.
   Result<bool> read_back(const LandedCheck& landed, std::chrono::steady_clock::time_point deadline);
 
+  static constexpr int kSlowAnswerSeconds = 5;
   DbManager* db_;
   DatabaseSettings::Retry retry_;
   const char* begin_write_;

@@ -30,7 +30,10 @@
 #include "util/text.h"
 
 namespace pdr {
+
 namespace {
+
+const std::string kRegisterFirst = "; register the grid first (pdr_run with grid flags, or pdr_run submit)";
 
 std::string random_token() {
   std::random_device rd;
@@ -367,13 +370,29 @@ Status GridRun::open(const StopSignal& stop) {
   if (new_file || s.storage.type != "local") {
     if (Status st = open_the_storage(); !st.ok()) return st;
   }
+  // A database that exists is looked at before anything is written to it: a table of pdr_run's
+  // names that is someone else's, or (a worker) a model it does not hold, leaves it as it was.
+  const std::string* must_hold = expect_registered_ ? &s.pdr.model_name : nullptr;
+  if (s.database.type == "sqlite" && !new_file) {
+    const SignalEndsDatabaseWaits interruptible(stop);
+    DatabaseSettings look = s.database;
+    look.read_only = true;  // not even the journal mode of someone else's file changes
+    DbManager looking(look);
+    if (Status st = expect_model_before_writing(looking, must_hold, kRegisterFirst); !st.ok()) return st;
+  }
   auto manager = process_db_manager(s.database);
   if (!manager.ok()) return manager.status();
   db_ = manager.value();
+  // An outage may have ended a moment ago: owners cut off by it get a lease to renew before this
+  // process takes anything from them (see reap_expired).
+  db_->note_start();
   {
     // Not below: the journals' outcomes are recorded whole or kept.
     const SignalEndsDatabaseWaits interruptible(stop);
     if (Status st = db_->reach(); !st.ok()) return st;
+    if (s.database.type != "sqlite") {
+      if (Status st = expect_model_before_writing(*db_, must_hold, kRegisterFirst); !st.ok()) return st;
+    }
     auto store = open_job_store(*db_);
     if (!store.ok()) return store.status();
     store_ = std::move(store.value());
@@ -457,8 +476,7 @@ Status GridRun::join(const StopSignal& stop) {
   if (!model_id.ok()) return model_id.status();
   if (!model_id.value()) {
     return Status::Usage("model '" + settings_.pdr.model_name + "' is not registered in " +
-                         settings_.database.describe() +
-                         "; register the grid first (pdr_run with grid flags, or pdr_run submit)");
+                         settings_.database.describe() + kRegisterFirst);
   }
   model_id_ = **model_id;
   auto open_registration = store_->open_registration(model_id_);
