@@ -156,7 +156,7 @@ int history_command(const CliOptions& options, const EnvLookup& env, std::ostrea
     }
     out << "deleted " << count_text(n.value(), "event") << " older than " << duration_text(*older_than)
         << (q.model.empty() ? std::string(" of models with nothing pending or running")
-                            : " of model " + q.model + " (none while it has jobs pending or running)")
+                            : " of model " + q.model + " (its history is kept while it has jobs pending or running)")
         << "\n";
     return kExitAllDone;
   }

@@ -78,10 +78,15 @@ Status SociJobStore::look_before_writing(const std::string* model, const std::st
   if (!info.ok()) return info.status();
   const std::string where = db_->settings().describe();
   if (info->schema_version == 0) {
-    Status foreign = read("look at the tables", [&](Session& sql) { return foreign_tables(sql); });
-    if (!foreign.ok()) return foreign;
-    // The Python pdr_run's tables have no schema_version but a model_names table.
-    if (model != nullptr && !model_names().ok()) {
+    // The Python pdr_run's tables have no schema_version but a model_names table. An error of
+    // the database itself (a file locked past its retries) is told as such.
+    bool has_models = false;
+    Status looked = read("look at the tables", [&](Session& sql) {
+      has_models = table_exists(sql, "model_names");
+      return foreign_tables(sql);
+    });
+    if (!looked.ok()) return looked;
+    if (model != nullptr && !has_models) {
       return Status::Usage("no pdr_run tables in " + where + "; nothing has run there yet" + register_hint);
     }
   }
