@@ -839,6 +839,36 @@ TEST(CliTest, CommandsOnSomeoneElsesDatabaseOrAnUnknownModelWriteNothing) {
   EXPECT_NE(reg.err.find("has a table pdr_model_jobs that is neither"), std::string::npos) << reg.err;
   EXPECT_EQ(test::read_text(dir / "clash.db"), clash);
   EXPECT_FALSE(fs::exists(dir / "clash.db-wal"));
+  // One column of the same name does not make a table pdr_run's, nor does a schema_version
+  // table of another tool (Flyway's) make a database an older pdr_run's.
+  sql("users.db", "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)");
+  sql("flyway.db",
+      "CREATE TABLE schema_version (installed_rank INTEGER PRIMARY KEY, version VARCHAR(50), script TEXT)");
+  sql("flyway.db", "INSERT INTO schema_version VALUES (1, '1.2', 'V1_2__init.sql')");
+  for (const auto& [file, table] :
+       {std::pair<std::string, std::string>{"users.db", "users"}, {"flyway.db", "schema_version"}}) {
+    const std::string before = test::read_text(dir / file);
+    auto r = test::run_pdr_run(dir.path(), {"--model-name", "m", "--dens", "30", "--register-only"},
+                               {kBase, "PDR_DB_FILE=" + (dir / file)});
+    EXPECT_EQ(r.code, 2) << file << r.err;
+    EXPECT_EQ(lines(r.err), 1u) << file << r.err;
+    EXPECT_NE(r.err.find("has a table " + table + " that is neither pdr_run's nor the Python pdr_run's"),
+              std::string::npos)
+        << file << r.err;
+    EXPECT_EQ(test::read_text(dir / file), before) << file;
+    EXPECT_FALSE(fs::exists(dir / (file + "-wal"))) << file;
+  }
+  // A registration beside another application's tables goes on, and says so once.
+  sql("shared.db", "CREATE TABLE notes (x INTEGER)");
+  for (int round = 0; round < 2; ++round) {
+    auto r = test::run_pdr_run(dir.path(), {"--model-name", "m", "--dens", "30", "--register-only"},
+                               {kBase, "PDR_DB_FILE=" + (dir / "shared.db")});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.err.find("created pdr_run's tables in sqlite file " + (dir / "shared.db") +
+                         " beside 1 table(s) of another application (notes)") != std::string::npos,
+              round == 0)
+        << r.err;
+  }
 
   // pdr_run's own database without the model named: no run, event or row is added.
   auto ours = test::run_pdr_run(dir.path(), {"--model-name", "m", "--dens", "30", "--register-only"},

@@ -404,11 +404,18 @@ class JobStore {
 // false nothing is created or changed (for `pdr_run doctor`): only server_info is meaningful.
 Result<std::unique_ptr<JobStore>> open_job_store(DbManager& manager, bool create_schema = true);
 
-// A look, changing nothing, before the schema is created or migrated: a usage error when the
-// database has a table of pdr_run's names that is someone else's, and, with `model` (commands
-// that work on a registered model: worker, verify, retry, ...), when it holds no pdr_run or
-// Python pdr_run tables or not that model (an empty `model`: the tables only). SQLite: give it a read-only manager, so
-// that not even the journal mode of someone else's file is changed.
-Status expect_model_before_writing(DbManager& manager, const std::string* model, const std::string& register_hint);
+// What a command that may write has to find in a database before it writes anything there.
+enum class Expect {
+  kNotSomeoneElses,  // no table of pdr_run's names that is someone else's (a registration, doctor)
+  kPdrRunTables,     // that, and pdr_run's or the Python pdr_run's tables (retry, verify, ...)
+  kModel,            // that, and the model named (a worker; the commands given --model-name)
+};
+
+// A look, changing nothing, before the schema is created or migrated: one line (a usage error)
+// when the database is not what `expect` says; `register_hint` is added to the line of a
+// missing table or model. Call it after reach(): a connect changes nothing in a file (SQLite's
+// write-ahead logging is switched on where the schema is opened).
+Status expect_before_writing(DbManager& manager, Expect expect, const std::string& model,
+                             const std::string& register_hint = "");
 
 }  // namespace pdr

@@ -76,24 +76,14 @@ Result<OpenedStore> open_existing_store(const CliOptions& options, const EnvLook
     return Status::Usage("no job database at " + db.path + " (database.path from " + c.origin("database.path") +
                          "); nothing has run there yet");
   }
-  // A command that may write: nothing is created or migrated in a database that is not
-  // pdr_run's, or that does not hold the model it names (SQLite: looked at read-only first).
-  const std::string* model = options.model_name ? &*options.model_name : nullptr;
-  static const std::string kAnyModel;
-  if (!read_only && db.type == "sqlite") {
-    DatabaseSettings look = db;
-    look.read_only = true;
-    DbManager looking(look);
-    if (Status st = expect_model_before_writing(looking, model != nullptr ? model : &kAnyModel, ""); !st.ok()) {
-      return st;
-    }
-  }
   auto manager = process_db_manager(db);
   if (!manager.ok()) return manager.status();
   if (Status st = manager.value()->reach(); !st.ok()) return st;
-  if (!read_only && db.type != "sqlite") {
-    if (Status st = expect_model_before_writing(*manager.value(), model != nullptr ? model : &kAnyModel, "");
-        !st.ok()) {
+  // A command that may write: nothing is created or migrated in a database that is not
+  // pdr_run's, or that does not hold the model it names.
+  if (!read_only) {
+    const Expect expect = options.model_name ? Expect::kModel : Expect::kPdrRunTables;
+    if (Status st = expect_before_writing(*manager.value(), expect, options.model_name.value_or("")); !st.ok()) {
       return st;
     }
   }

@@ -227,7 +227,7 @@ Result<ServerInfo> SociJobStore::server_info() {
     }
     info.job_counters = all_triggers(present_triggers(sql)) && counted(sql);
     info.schema_version = 0;
-    if (table_exists(sql, "schema_version")) {
+    if (has_version_table(sql)) {  // someone else's schema_version: 0, told by foreign_tables
       soci::indicator ind = soci::i_null;
       sql << "SELECT MAX(version) FROM schema_version", soci::into(info.schema_version, ind);
       if (ind != soci::i_ok) info.schema_version = 0;

@@ -232,8 +232,8 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
       s->open(*soci::factory_sqlite3(), "db=\"" + settings_.path + "\"" + (open_read_only ? " readonly=true" : ""));
       sqlite_api::sqlite3* db = static_cast<soci::sqlite3_session_backend*>(s->get_backend())->conn_;
       sqlite_api::sqlite3_busy_handler(db, &busy_wait, &settings_.busy_timeout);
-      // A reader leaves the journal mode as it is (changing it is a write).
-      if (!settings_.read_only) *s << "PRAGMA journal_mode=WAL";
+      // The journal mode is left as it is: a connect changes nothing in a file that may turn
+      // out to be someone else's (write-ahead logging is switched on with the schema).
       *s << "PRAGMA synchronous=NORMAL";
       *s << "PRAGMA foreign_keys=ON";
       // Statement journals and temporary tables in memory: a multi-row INSERT inside a

@@ -5,14 +5,29 @@
 namespace pdr {
 
 Status SociJobStore::open_schema() {
+  // SQLite: write-ahead logging, so that readers (status, a colleague's watch) never wait for a
+  // writer, nor it for them. Switched on here, where pdr_run's tables are made or found (after
+  // the look of expect_before_writing), not at each connect; the file keeps the mode. Not in a
+  // transaction: SQLite cannot change it there.
+  if (!dialect_.server() && !db_->settings().read_only) {
+    auto lease = db_->borrow("switch the database file to write-ahead logging");
+    if (!lease.ok()) return lease.status();
+    try {
+      lease->session() << "PRAGMA journal_mode=WAL";
+    } catch (const std::exception& e) {
+      lease->mark_broken();
+      return db_error_status(e, "database error while trying to switch the database file to write-ahead logging");
+    }
+  }
   Status st = transaction("create or migrate the schema", [&](Session& sql) {
     migration_ = MigrationReport{};
+    created_beside_.clear();
     // The version stored, 0 without one; an error when it is newer than this build.
     int stored = 0;
     bool versioned = false;
     auto read_version = [&]() -> Status {
       stored = 0;
-      versioned = table_exists(sql, "schema_version");
+      versioned = has_version_table(sql);
       if (!versioned) return Status::Ok();
       soci::indicator ind = soci::i_null;
       sql << "SELECT MAX(version) FROM schema_version", soci::into(stored, ind);
@@ -36,6 +51,13 @@ Status SociJobStore::open_schema() {
     }
     if (!versioned) {
       if (Status foreign = foreign_tables(sql); !foreign.ok()) return foreign;
+      if (!table_exists(sql, "model_names")) {
+        std::set<std::string> ours;
+        for (const auto& t : schema_tables()) ours.insert(t.name);
+        for (auto& name : table_names(sql)) {
+          if (ours.count(name) == 0) created_beside_.push_back(std::move(name));
+        }
+      }
     }
     migration_.from_predecessor = !versioned && table_exists(sql, "pdr_model_jobs");
     upgrade_tables(sql);
@@ -56,6 +78,17 @@ Status SociJobStore::open_schema() {
   for (const auto& key : migration_.unique_keys_skipped) {
     spdlog::warn("unique key on {} not created: the table holds duplicate rows from the predecessor", key);
   }
+  if (st.ok() && !created_beside_.empty()) {
+    // Not refused: a server database may be shared by several applications on purpose. A file
+    // named by mistake is noticed here, once: the next start finds pdr_run's tables.
+    std::string names;
+    for (std::size_t i = 0; i < created_beside_.size() && i < 3; ++i) names += (i ? ", " : "") + created_beside_[i];
+    if (created_beside_.size() > 3) names += ", ...";
+    spdlog::warn(
+        "created pdr_run's tables in {} beside {} table(s) of another application ({}); if that database "
+        "was named by mistake, remove pdr_run's tables from it and use another",
+        db_->settings().describe(), created_beside_.size(), names);
+  }
   if (st.ok() && migration_.from_predecessor) {
     spdlog::warn(
         "opened a database of the Python pdr_run: {} columns added, {} FLOAT columns widened to DOUBLE, "
@@ -69,16 +102,48 @@ Status SociJobStore::open_schema() {
 
 // A table of one of pdr_run's names that has none of its columns is someone else's (a database
 // that is neither pdr_run's nor the Python pdr_run's): refused, nothing is changed.
+// A table of pdr_run's name is taken for pdr_run's (or the Python pdr_run's, whose tables are
+// a subset of pdr_run's) when it has an id column and at least two of the table's columns (all
+// of them when it has fewer): someone's users(id, email) is not. schema_version has a version
+// column and nothing but an id besides (the first schema's had no id): another tool's of that
+// name (Flyway's: installed_rank, version, script, ...) is not pdr_run's.
+bool SociJobStore::shaped_like(Session& sql, const TableDef& table) {
+  const auto existing = column_info(sql, table.name);
+  if (table.name == "schema_version") {
+    return existing.count("version") != 0 && existing.size() <= 1 + existing.count("id");
+  }
+  if (existing.count("id") == 0) return false;
+  std::size_t shared = 0;
+  for (const auto& c : table.columns) shared += existing.count(lower(c.name));
+  return shared >= std::min<std::size_t>(2, table.columns.size());
+}
+
+std::vector<std::string> SociJobStore::table_names(Session& sql) {
+  std::vector<std::string> names;
+  std::string q;
+  if (dialect_.pg) {
+    q = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND "
+        "table_type = 'BASE TABLE' ORDER BY table_name";
+  } else if (dialect_.mysql) {
+    q = "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND "
+        "TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME";
+  } else {
+    q = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name";
+  }
+  soci::rowset<std::string> rs = (sql.prepare << q);
+  for (const auto& n : rs) names.push_back(n);
+  return names;
+}
+
+bool SociJobStore::has_version_table(Session& sql) {
+  return table_exists(sql, "schema_version") && shaped_like(sql, TableDef{"schema_version", {}});
+}
+
 Status SociJobStore::foreign_tables(Session& sql) {
   for (const auto& table : schema_tables()) {
-    if (table.name == "schema_version" || !table_exists(sql, table.name)) continue;
-    const auto existing = column_info(sql, table.name);
-    bool ours = false;
-    for (const auto& c : table.columns) ours = ours || existing.count(lower(c.name)) != 0;
-    if (!ours) {
-      return Status::Usage(db_->settings().describe() + " has a table " + table.name +
-                           " that is neither pdr_run's nor the Python pdr_run's; use another database");
-    }
+    if (!table_exists(sql, table.name) || shaped_like(sql, table)) continue;
+    return Status::Usage(db_->settings().describe() + " has a table " + table.name +
+                         " that is neither pdr_run's nor the Python pdr_run's; use another database");
   }
   return Status::Ok();
 }

@@ -68,12 +68,13 @@ Result<std::unique_ptr<JobStore>> open_job_store(DbManager& manager, bool create
   return std::unique_ptr<JobStore>(std::move(store));
 }
 
-Status expect_model_before_writing(DbManager& manager, const std::string* model, const std::string& register_hint) {
+Status expect_before_writing(DbManager& manager, Expect expect, const std::string& model,
+                             const std::string& register_hint) {
   SociJobStore look(&manager);
-  return look.look_before_writing(model, register_hint);
+  return look.look_before_writing(expect, model, register_hint);
 }
 
-Status SociJobStore::look_before_writing(const std::string* model, const std::string& register_hint) {
+Status SociJobStore::look_before_writing(Expect expect, const std::string& model, const std::string& register_hint) {
   auto info = server_info();
   if (!info.ok()) return info.status();
   const std::string where = db_->settings().describe();
@@ -86,14 +87,14 @@ Status SociJobStore::look_before_writing(const std::string* model, const std::st
       return foreign_tables(sql);
     });
     if (!looked.ok()) return looked;
-    if (model != nullptr && !has_models) {
+    if (expect != Expect::kNotSomeoneElses && !has_models) {
       return Status::Usage("no pdr_run tables in " + where + "; nothing has run there yet" + register_hint);
     }
   }
-  if (model == nullptr || model->empty()) return Status::Ok();
-  auto id = find_model(*model);
+  if (expect != Expect::kModel) return Status::Ok();
+  auto id = find_model(model);
   if (!id.ok()) return id.status();
-  if (!id->has_value()) return Status::Usage("model '" + *model + "' is not registered in " + where + register_hint);
+  if (!id->has_value()) return Status::Usage("model '" + model + "' is not registered in " + where + register_hint);
   return Status::Ok();
 }
 

@@ -210,8 +210,8 @@ class SociJobStore : public JobStore {
                                                       const std::vector<StageStart>& starts) override;
 
   Result<long long> reap_expired() override;
-  // expect_model_before_writing's look (nothing is changed).
-  Status look_before_writing(const std::string* model, const std::string& register_hint);
+  // expect_before_writing's look (nothing is changed).
+  Status look_before_writing(Expect expect, const std::string& model, const std::string& register_hint);
 
   Result<long long> retry_failed(const std::string& model, bool ownerless) override;
 
@@ -270,7 +270,12 @@ class SociJobStore : public JobStore {
   }
 
   bool table_exists(Session& sql, const std::string& table);
+  // A usage error naming the first table of pdr_run's names that is someone else's.
   Status foreign_tables(Session& sql);
+  bool shaped_like(Session& sql, const TableDef& table);
+  // A schema_version table that is pdr_run's.
+  bool has_version_table(Session& sql);
+  std::vector<std::string> table_names(Session& sql);
 
   bool view_exists(Session& sql, const std::string& view);
 
@@ -513,6 +518,8 @@ class SociJobStore : public JobStore {
   DbManager* db_;
   long long json_template_id_ = 0;  // json_templates row of the template registered by this process
   MigrationReport migration_;
+  // Other applications' tables in a database where pdr_run's were just created (a warning).
+  std::vector<std::string> created_beside_;
   bool counters_live_ = false;  // the triggers keep pdr_job_counts (read at open)
   std::string counters_note_;   // why they could not be created, if so
   Transactor tx_;

@@ -370,16 +370,6 @@ Status GridRun::open(const StopSignal& stop) {
   if (new_file || s.storage.type != "local") {
     if (Status st = open_the_storage(); !st.ok()) return st;
   }
-  // A database that exists is looked at before anything is written to it: a table of pdr_run's
-  // names that is someone else's, or (a worker) a model it does not hold, leaves it as it was.
-  const std::string* must_hold = expect_registered_ ? &s.pdr.model_name : nullptr;
-  if (s.database.type == "sqlite" && !new_file) {
-    const SignalEndsDatabaseWaits interruptible(stop);
-    DatabaseSettings look = s.database;
-    look.read_only = true;  // not even the journal mode of someone else's file changes
-    DbManager looking(look);
-    if (Status st = expect_model_before_writing(looking, must_hold, kRegisterFirst); !st.ok()) return st;
-  }
   auto manager = process_db_manager(s.database);
   if (!manager.ok()) return manager.status();
   db_ = manager.value();
@@ -390,9 +380,10 @@ Status GridRun::open(const StopSignal& stop) {
     // Not below: the journals' outcomes are recorded whole or kept.
     const SignalEndsDatabaseWaits interruptible(stop);
     if (Status st = db_->reach(); !st.ok()) return st;
-    if (s.database.type != "sqlite") {
-      if (Status st = expect_model_before_writing(*db_, must_hold, kRegisterFirst); !st.ok()) return st;
-    }
+    // Looked at before anything is written to it: a table of pdr_run's names that is someone
+    // else's, or (a worker) a model it does not hold, leaves the database as it was.
+    const Expect expect = expect_registered_ ? Expect::kModel : Expect::kNotSomeoneElses;
+    if (Status st = expect_before_writing(*db_, expect, s.pdr.model_name, kRegisterFirst); !st.ok()) return st;
     auto store = open_job_store(*db_);
     if (!store.ok()) return store.status();
     store_ = std::move(store.value());
