@@ -1094,7 +1094,8 @@ TEST_P(JobStoreTest, FailuresRetriesAndRequeuesAreInTheHistory) {
                                       "claimed/running/1/3/tok1"}));
   EXPECT_EQ(history_of(second.id), (std::vector<std::string>{"claimed/running/1/1/tok1", "released/pending/1/1/tok1",
                                                              "claimed/running/1/2/tok1", "finished/finished/1/2/tok1",
-                                                             "requeued/pending/1/2/"}));
+                                                             "requeued/pending/0/2/"}))
+      << "queued again after its finish: a fresh set of attempts";
   auto events = events_of(job.id);
   ASSERT_EQ(events->size(), 6u);
   EXPECT_EQ(events->at(3).stage, "pdr");

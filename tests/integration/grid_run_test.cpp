@@ -79,7 +79,8 @@ TEST_F(GridRunTest, FiftyPointsFourWorkersEveryJobExactlyOnceThenNoWork) {
   auto third = run(k50);
   ASSERT_EQ(third.code, 0) << third.err;
   EXPECT_NE(third.out.find("1 finished, 0 failed, 49 already done"), std::string::npos) << third.out;
-  EXPECT_EQ(sql_count("SELECT attempts FROM pdr_model_jobs WHERE model_job_name = '100_30_00_40_00'"), 2);
+  EXPECT_EQ(sql_count("SELECT attempts FROM pdr_model_jobs WHERE model_job_name = '100_30_00_40_00'"), 1)
+      << "queued again after its finish: a fresh set of attempts";
 }
 
 TEST_F(GridRunTest, TheIssueCommandWorksAsTypedAndUsesTheDefaultModel) {
@@ -246,9 +247,9 @@ TEST_F(GridRunTest, ForceOnionRerunsOnionOnStoredOutputsOnly) {
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM hdf_files"), 2);
   // run_stage says what the latest attempt ran; every way from finished back to pending sets it.
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished' AND run_stage = 'onion' AND "
-                      "attempts = 2 AND output_hdf4_file IS NOT NULL AND input_pdrnew_inp_file IS NOT NULL"),
+                      "attempts = 1 AND output_hdf4_file IS NOT NULL AND input_pdrnew_inp_file IS NOT NULL"),
             2)
-      << "finished, the pdr outputs' columns kept";
+      << "finished, the pdr outputs' columns kept, with a fresh set of attempts";
   // A normal re-run afterwards has nothing to do.
   auto third = run(grid);
   EXPECT_NE(third.out.find("0 finished, 0 failed, 2 already done"), std::string::npos) << third.out;

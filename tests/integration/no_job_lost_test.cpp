@@ -333,6 +333,60 @@ TEST_F(NoJobLostTest, InterruptionsDoNotUseUpAttempts) {
   EXPECT_EQ(r.err.find("attempt 4 of 3"), std::string::npos) << r.err;
 }
 
+// A finished job queued again (here by verify, as by a registration that finds its outputs gone
+// or --force-onion) starts a fresh set of attempts: its finish used none. A finish whose outputs
+// cannot take their names is a failed attempt of that set; on the last one the run's own closing
+// line counts the job failed, as the database does.
+TEST_F(NoJobLostTest, AFinishedJobQueuedAgainStartsAFreshSetOfAttempts) {
+  write_config("  max_attempts: 2\n");
+  const std::vector<std::string> grid = {"--model-name", "fa", "--dens", "30", "40", "--chi", "10"};
+  auto first = run_within(60, grid);
+  ASSERT_EQ(first.code, 0) << first.err;
+  const fs::path input = dir_ / "store/fa/pdrgrid/PDRNEW100_30_-10_10_00.INP";
+  fs::remove(input);
+  fs::create_directory(input);  // no output can take this name
+  auto checked = run_within(60, {"verify", "--model-name", "fa"});
+  EXPECT_EQ(checked.code, 1) << checked.out << checked.err;
+  EXPECT_EQ(sql_count("SELECT attempts FROM pdr_model_jobs WHERE status = 'pending'"), 0);
+  auto again = run_within(60, grid);
+  EXPECT_EQ(again.code, 1) << again.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'exception_runtime' AND attempts = 2"), 1)
+      << again.err;
+  EXPECT_NE(again.err.find("attempt 1 of 2 failed: storage: "), std::string::npos) << again.err;
+  EXPECT_NE(again.out.find("0 finished, 1 failed, 1 already done, 1 failed attempt queued again"), std::string::npos)
+      << again.out;
+  EXPECT_NE(again.out.find("failed: 100_30_-10_10_00: storage: "), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("in the database: 1 finished, 1 failed, 0 pending, 0 running"), std::string::npos)
+      << again.out;
+}
+
+// A storage that refuses every output (its directory replaced by a file: ENOTDIR; a directory
+// made read-only: EACCES for a user) is the host's failure, like a full disk: the run stops
+// claiming instead of running every job to its last attempt.
+TEST_F(NoJobLostTest, AStorageThatRefusesEveryOutputStopsClaiming) {
+  write_config("");
+  const std::vector<std::string> grid = {"--model-name", "nd", "--dens", "30", "40", "50", "--chi", "10"};
+  auto reg = run_within(60, [&] {
+    auto g = grid;
+    g.push_back("--register-only");
+    return g;
+  }());
+  ASSERT_EQ(reg.code, 0) << reg.err;
+  // Replaced while the first job runs (at the start it is one line and nothing runs).
+  const pid_t pid = test::start_pdr_run(dir_.path(), with_config({"worker", "--model-name", "nd", "--workers", "1"}),
+                                        env("*:sleep=2"));
+  wait_for_starts(1);
+  fs::remove_all(dir_ / "store/nd/pdrgrid");
+  test::write_text(dir_ / "store/nd/pdrgrid", "not a directory\n");
+  auto r = finish_within(60, pid, dir_.path());
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("Not a directory"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("every job on this host would fail the same way; stopping"), std::string::npos) << r.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND attempts = 0"), 2)
+      << "claiming stopped";
+  EXPECT_EQ(count_starts(dir_ / "trace"), 2u) << "one job ran (pdr and onion), no other";
+}
+
 // Case 8: jobs the run's own reaper fails (an expired lease on the last attempt) count in the
 // closing line and the exit code, which come from the model's recorded states.
 TEST_F(NoJobLostTest, JobsTheReaperFailsCountInTheExitCode) {
@@ -357,6 +411,27 @@ TEST_F(NoJobLostTest, JobsTheReaperFailsCountInTheExitCode) {
       sql_count(
           "SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'exception_runtime' AND error LIKE 'lease expired%'"),
       1);
+}
+
+// A worker runs a model's jobs for the species they were registered with: one given fewer or
+// other species (its config, or --species) is refused before it runs or writes anything; the
+// same species in another order are the same.
+TEST_F(NoJobLostTest, AWorkerWithOtherSpeciesThanTheRegistrationIsRefused) {
+  write_config("");
+  auto reg = run_within(
+      60, {"--model-name", "sp", "--dens", "30", "40", "--chi", "10", "--species", "CO", "C", "O", "--register-only"});
+  ASSERT_EQ(reg.code, 0) << reg.err;
+  auto fewer = run_within(60, {"worker", "--model-name", "sp"});  // the config's [CO]
+  EXPECT_EQ(fewer.code, 2) << fewer.err;
+  EXPECT_NE(fewer.err.find("model 'sp' has jobs registered for the species CO C O; this worker's are CO"),
+            std::string::npos)
+      << fewer.err;
+  EXPECT_EQ(count_starts(dir_ / "trace"), 0u);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND attempts = 0"), 2);
+  auto same = run_within(60, {"worker", "--model-name", "sp", "--species", "O", "CO", "C"});
+  EXPECT_EQ(same.code, 0) << same.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 2);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM job_files WHERE kind = 'onion_log'"), 6) << "three species a job";
 }
 
 // Case 11: jobs run by `pdr_run worker` point at the template that rendered their inputs.
@@ -622,7 +697,9 @@ TEST_F(NoJobLostTest, AScratchDiskThatFillsDuringAJobStopsTheRun) {
   if (HasFatalFailure() || IsSkipped()) return;
   auto r = run_within(60, {"--model-name", "ff", "--dens", "30", "40", "50", "--chi", "10"}, "100_30_-10_10_00:fill");
   EXPECT_EQ(r.code, 2) << r.err;
-  EXPECT_NE(r.err.find("onion: cannot copy ONION3.INP.CO: No space left on device"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("onion: cannot copy ONION3.INP.CO: No space left on device (into " + (dir_ / "scratch")),
+            std::string::npos)
+      << r.err;
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND model_job_name = "
                       "'100_30_-10_10_00' AND error LIKE '%No space left on device%'"),
             1)

@@ -323,6 +323,50 @@ TEST_F(PostgresqlFaultTest, P6_LockWaitsAndADeadlockFromASideSession) {
   expect_consistent({r}, 200);
 }
 
+// status --recount beside a transaction that moves two jobs (one counter row updated, one
+// inserted) and commits while the recount waits, and beside other recounts: the counters equal
+// the rows afterwards, and no recount fails on the counters' unique key.
+TEST_F(PostgresqlFaultTest, R_RecountsBesideAWriterAndEachOther) {
+  START_SERVER("");
+  write_config();
+  auto r = test::run_pdr_run(
+      dir_.path(), {"--config", dir_ / "cfg.yaml", "--model-name", "rc", "--dens", "30", "--chi", "10", "20"}, env(""));
+  ASSERT_EQ(r.code, 0) << tail(r.err);
+  // One session (its own counter shard): a change that makes its shard's rows, then a
+  // transaction that updates them and inserts one more, committed 3 s later.
+  std::thread writer([&] {
+    side(
+        "BEGIN; UPDATE pdr_model_jobs SET status = 'pending', pending = TRUE WHERE id = (SELECT MIN(id) FROM "
+        "pdr_model_jobs); COMMIT; BEGIN; UPDATE pdr_model_jobs SET status = 'finished', pending = FALSE WHERE id = (SELECT MIN(id) FROM "
+        "pdr_model_jobs); UPDATE pdr_model_jobs SET status = 'cancelled' WHERE id = (SELECT MAX(id) FROM "
+        "pdr_model_jobs); SELECT pg_sleep(3); COMMIT;");
+  });
+  std::this_thread::sleep_for(1500ms);
+  auto recount = [&] {
+    return test::start_pdr_run(dir_.path(),
+                               {"status", "--config", dir_ / "cfg.yaml", "--model-name", "rc", "--recount"}, env(""));
+  };
+  auto one = test::finish_pdr_run(recount(), dir_.path());
+  EXPECT_EQ(one.code, 0) << tail(one.err);
+  writer.join();
+  const std::string differ =
+      "SELECT COUNT(*) FROM (SELECT status, SUM(n) AS s FROM pdr_job_counts WHERE model_name_id > 0 GROUP BY status) k "
+      "FULL JOIN (SELECT status, COUNT(*) AS c FROM pdr_model_jobs WHERE duplicate_key = 0 GROUP BY status) r ON "
+      "r.status = k.status WHERE COALESCE(k.s, 0) <> COALESCE(r.c, 0)";
+  EXPECT_EQ(q(differ), 0) << "a job counter differs from the rows";
+  // Recounts at once wait for each other.
+  for (int round = 0; round < 5; ++round) {
+    std::vector<pid_t> recounts;
+    for (int i = 0; i < 4; ++i) recounts.push_back(recount());
+    for (pid_t pid : recounts) {
+      auto done = test::finish_pdr_run(pid, dir_.path());
+      EXPECT_EQ(done.code, 0) << tail(done.err);
+    }
+  }
+  EXPECT_EQ(q(differ), 0) << "a job counter differs from the rows";
+  EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'cancelled'"), 1);
+}
+
 // A process waits for another's schema change longer than its statement timeout (a wait in
 // steps, not one statement the timeout ends as a database failure), names the backend holding
 // that lock (not one holding another advisory lock), and goes on when it is given up.

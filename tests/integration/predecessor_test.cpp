@@ -331,6 +331,24 @@ TEST_F(PredecessorTest, ItsSqliteGridContinuesWithNothingRecomputedAndNothingOfI
   EXPECT_GT(selects, 50);
 }
 
+// A run or a worker whose storage.base_dir is not where the model's outputs are is refused
+// before the predecessor's tables are migrated: not a byte of its database changes.
+TEST_F(PredecessorTest, AStorageElsewhereIsRefusedBeforeItsDatabaseIsMigrated) {
+  load_sqlite("pdr.db");  // paths not mapped: its outputs are recorded under /tmp/pdr_fixture
+  const std::string before = test::read_text(dir_ / "pdr.db");
+  const std::string config = write_config();
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"worker", "--config", config, "--model-name", "m1"},
+        std::vector<std::string>{"--config", config, "--model-name", "m1", "--dens", "30", "--chi", "10"}}) {
+    auto r = test::run_pdr_run(dir_.path(), args);
+    EXPECT_EQ(r.code, 2) << args[0] << r.err;
+    EXPECT_NE(r.err.find("model 'm1' already stores its outputs in " + fixture_store() + "/m1"), std::string::npos)
+        << r.err;
+    EXPECT_EQ(r.err.find("columns added"), std::string::npos) << r.err;
+    EXPECT_EQ(test::read_text(dir_ / "pdr.db"), before) << args[0];
+  }
+}
+
 TEST_F(PredecessorTest, OnlyWhatIsMissingOfItsOutputsRunsAgainAndVerifyChecksItsChecksums) {
   load_sqlite("pdr_after_extend.db");
   map_paths();

@@ -80,6 +80,14 @@ TEST(RuntimePredictionTest, TimeLeftInOurFormsAndSlurms) {
   EXPECT_FALSE(parse_time_left("UNLIMITED"));
   EXPECT_FALSE(parse_time_left("soon"));
   EXPECT_FALSE(parse_time_left(""));
+  // Typing errors, not times: a unit twice or out of order, a field past its clock.
+  EXPECT_FALSE(parse_time_left("5m5m"));
+  EXPECT_FALSE(parse_time_left("30s1h"));
+  EXPECT_FALSE(parse_time_left("1-24:00:00"));
+  EXPECT_FALSE(parse_time_left("0-00:60:00"));
+  EXPECT_FALSE(parse_time_left("1:60:00"));
+  EXPECT_EQ(parse_time_left("1d12h"), 129600);
+  EXPECT_EQ(parse_time_left("90:00"), 5400) << "Slurm's MM:SS takes any minutes";
   EXPECT_FALSE(parse_time_left("1:2:3:4"));
   // A Slurm time limit: a plain number is minutes.
   EXPECT_EQ(parse_slurm_time("1"), 60);

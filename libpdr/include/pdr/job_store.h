@@ -411,11 +411,19 @@ enum class Expect {
   kModel,            // that, and the model named (a worker; the commands given --model-name)
 };
 
+// What a command that may write has to find, in full.
+struct Expectation {
+  Expect what = Expect::kNotSomeoneElses;
+  std::string model;
+  std::string register_hint;  // added to the line of a missing table or model
+  std::string model_path;     // when set: refused if the model stores its outputs elsewhere
+  std::string species;        // a worker's, space separated: refused if the model's jobs waiting
+                              // to run were registered for other species
+};
+
 // A look, changing nothing, before the schema is created or migrated: one line (a usage error)
-// when the database is not what `expect` says; `register_hint` is added to the line of a
-// missing table or model. Call it after reach(): a connect changes nothing in a file (SQLite's
-// write-ahead logging is switched on where the schema is opened).
-Status expect_before_writing(DbManager& manager, Expect expect, const std::string& model,
-                             const std::string& register_hint = "");
+// when the database is not what `expect` says. Call it after reach(): a connect changes nothing
+// in a file (SQLite's write-ahead logging is switched on where the schema is opened).
+Status expect_before_writing(DbManager& manager, const Expectation& expect);
 
 }  // namespace pdr

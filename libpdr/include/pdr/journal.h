@@ -15,10 +15,18 @@
 
 namespace pdr {
 
+// What became of an outcome's outputs: an error when a recorded finish could not keep them,
+// with the state the job was recorded in instead (pending again, failed for good after its last
+// attempt, or still finished when even that could not be recorded).
+struct Settled {
+  Settled(Status s = Status::Ok(), JobState instead = JobState::Pending) : status(std::move(s)), state(instead) {}
+  Status status;
+  JobState state;
+};
+
 // What becomes of an outcome's staged outputs (StoredFile::staged_path) once the outcome was
-// written (`applied`) or turned down: promoted to their final names, or discarded. An error
-// means a recorded finish could not keep its outputs (the job is then queued again).
-using SettleOutputs = std::function<Status(const Outcome& outcome, bool applied)>;
+// written (`applied`) or turned down: promoted to their final names, or discarded.
+using SettleOutputs = std::function<Settled(const Outcome& outcome, bool applied)>;
 
 struct ReplayReport {
   long long applied = 0;   // recorded now

@@ -82,10 +82,10 @@ Result<OpenedStore> open_existing_store(const CliOptions& options, const EnvLook
   // A command that may write: nothing is created or migrated in a database that is not
   // pdr_run's, or that does not hold the model it names.
   if (!read_only) {
-    const Expect expect = options.model_name ? Expect::kModel : Expect::kPdrRunTables;
-    if (Status st = expect_before_writing(*manager.value(), expect, options.model_name.value_or("")); !st.ok()) {
-      return st;
-    }
+    Expectation expect;
+    expect.what = options.model_name ? Expect::kModel : Expect::kPdrRunTables;
+    expect.model = options.model_name.value_or("");
+    if (Status st = expect_before_writing(*manager.value(), expect); !st.ok()) return st;
   }
   auto store = open_job_store(*manager.value(), /*create_schema=*/!read_only);
   if (!store.ok()) return store.status();

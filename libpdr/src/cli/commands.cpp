@@ -2,6 +2,7 @@
 // A new subcommand is one entry in subcommands() and one *_command.cpp file.
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
 #include <functional>
 #include <ostream>
 #include <string>
@@ -83,7 +84,17 @@ void status_flags(CLI::App& a, CliOptions& o) {
   a.add_flag("--json", o.json, "print one JSON object (an array without --model-name)");
   a.add_flag("--watch", o.watch, "print it again every --interval seconds until Ctrl-C");
   a.add_option("--interval", o.interval, "seconds between --watch updates (default 2)")
-      ->check(CLI::Range(0.1, 86400.0));
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            // A range whose comparisons a NaN would pass: checked as "inside", not "not outside".
+            char* end = nullptr;
+            const double v = std::strtod(text.c_str(), &end);
+            if (end == text.c_str() || *end != '\0' || !(v >= 0.1 && v <= 86400.0)) {
+              return "expects seconds from 0.1 to 86400, not " + text;
+            }
+            return {};
+          },
+          "SECONDS"));
   a.add_option("--grid", o.grid_axes, "a map of job states over two axes, e.g. --grid dens,chi (others aggregated)");
   a.add_option("--show", o.show, "with --grid: states (the default) or runtime (the mean run time of finished jobs)");
   a.add_flag("--recount", o.recount,

@@ -307,7 +307,7 @@ void check_database(const Settings& s, Report& report) {
   if (info->schema_version == 0) {
     // What the first run would find: someone else's tables (refused), the Python pdr_run's
     // (taken in), or none.
-    if (Status look = expect_before_writing(*manager.value(), Expect::kNotSomeoneElses, ""); !look.ok()) {
+    if (Status look = expect_before_writing(*manager.value(), Expectation{}); !look.ok()) {
       report.fail("schema", look.message());
     } else if (store.value()->model_names().ok()) {
       report.warn("schema", "the Python pdr_run's tables; the first run takes them in (every row kept)");

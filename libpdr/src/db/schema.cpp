@@ -454,13 +454,21 @@ std::vector<TriggerDef> schema_triggers(const Dialect& d) {
 }
 
 std::vector<std::string> recount_sql(const Dialect& d) {
-  (void)d;
-  return {"DELETE FROM pdr_job_counts",
-          "INSERT INTO pdr_job_counts (model_name_id, shard, status, n) SELECT model_name_id, 0, status, COUNT(*) "
-          "FROM pdr_model_jobs WHERE duplicate_key = 0 GROUP BY model_name_id, status",
-          // The mark that the counters were counted (model 0: no model's row, no view shows it).
-          std::string("INSERT INTO pdr_job_counts (model_name_id, shard, status, n) VALUES (0, 0, '") + kCountedMark +
-              "', 0)"};
+  std::vector<std::string> q;
+  // PostgreSQL, READ COMMITTED: a change committed while the DELETE waited on its row would
+  // keep the counter row it inserted and be counted again by the INSERT's snapshot, and two
+  // recounts would insert the same keys. The table lock waits for every transaction that wrote
+  // a counter, holds off the triggers of the rest until the recount commits (their changes are
+  // then added to it, not counted twice) and lets readers read.
+  if (d.pg) q.push_back("LOCK TABLE pdr_job_counts IN SHARE ROW EXCLUSIVE MODE");
+  q.push_back("DELETE FROM pdr_job_counts");
+  q.push_back(
+      "INSERT INTO pdr_job_counts (model_name_id, shard, status, n) SELECT model_name_id, 0, status, COUNT(*) "
+      "FROM pdr_model_jobs WHERE duplicate_key = 0 GROUP BY model_name_id, status");
+  // The mark that the counters were counted (model 0: no model's row, no view shows it).
+  q.push_back(std::string("INSERT INTO pdr_job_counts (model_name_id, shard, status, n) VALUES (0, 0, '") +
+              kCountedMark + "', 0)");
+  return q;
 }
 
 std::string create_table_sql(const TableDef& table, const Dialect& d) {

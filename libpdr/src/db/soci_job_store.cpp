@@ -68,13 +68,23 @@ Result<std::unique_ptr<JobStore>> open_job_store(DbManager& manager, bool create
   return std::unique_ptr<JobStore>(std::move(store));
 }
 
-Status expect_before_writing(DbManager& manager, Expect expect, const std::string& model,
-                             const std::string& register_hint) {
+Status expect_before_writing(DbManager& manager, const Expectation& expect) {
   SociJobStore look(&manager);
-  return look.look_before_writing(expect, model, register_hint);
+  return look.look_before_writing(expect);
 }
 
-Status SociJobStore::look_before_writing(Expect expect, const std::string& model, const std::string& register_hint) {
+namespace {
+
+std::set<std::string> species_set(const std::string& text) {
+  std::set<std::string> out;
+  std::istringstream in(text);
+  for (std::string s; in >> s;) out.insert(s);
+  return out;
+}
+
+}  // namespace
+
+Status SociJobStore::look_before_writing(const Expectation& e) {
   auto info = server_info();
   if (!info.ok()) return info.status();
   const std::string where = db_->settings().describe();
@@ -87,14 +97,48 @@ Status SociJobStore::look_before_writing(Expect expect, const std::string& model
       return foreign_tables(sql);
     });
     if (!looked.ok()) return looked;
-    if (expect != Expect::kNotSomeoneElses && !has_models) {
-      return Status::Usage("no pdr_run tables in " + where + "; nothing has run there yet" + register_hint);
+    if (e.what != Expect::kNotSomeoneElses && !has_models) {
+      return Status::Usage("no pdr_run tables in " + where + "; nothing has run there yet" + e.register_hint);
+    }
+    if (!has_models) return Status::Ok();  // empty: nothing to find
+  }
+  if (e.what != Expect::kModel && e.model_path.empty()) return Status::Ok();
+  auto id = find_model(e.model);
+  if (!id.ok()) return id.status();
+  if (!id->has_value()) {
+    if (e.what != Expect::kModel) return Status::Ok();
+    return Status::Usage("model '" + e.model + "' is not registered in " + where + e.register_hint);
+  }
+  if (!e.model_path.empty()) {
+    // Its outputs elsewhere: refused before the Python pdr_run's tables are migrated, or a
+    // directory made here (a worker too, which registers nothing).
+    auto elsewhere = stored_elsewhere(e.model, e.model_path);
+    if (!elsewhere.ok()) return elsewhere.status();
+    if (!elsewhere->empty()) {
+      return Status::Usage("model '" + e.model + "' already stores its outputs in " + elsewhere.value() + ", not " +
+                           e.model_path + "; use that storage.base_dir or another --model-name");
     }
   }
-  if (expect != Expect::kModel) return Status::Ok();
-  auto id = find_model(model);
-  if (!id.ok()) return id.status();
-  if (!id->has_value()) return Status::Usage("model '" + model + "' is not registered in " + where + register_hint);
+  if (e.species.empty() || info->schema_version == 0) return Status::Ok();  // the predecessor records none
+  // A worker runs the jobs as they were registered: the onion step for the species recorded
+  // with them, not fewer or others (its outputs would say the job is done).
+  std::vector<std::string> registered;
+  const long long model_id = **id;
+  Status st = read("read the species of the model's jobs", [&](Session& sql) {
+    registered.clear();
+    soci::rowset<std::string> rs =
+        (sql.prepare << "SELECT DISTINCT onion_species FROM pdr_model_jobs WHERE model_name_id = :m AND status IN "
+                        "('pending', 'running') AND duplicate_key = 0 AND onion_species IS NOT NULL",
+         soci::use(model_id));
+    for (const auto& r : rs) registered.push_back(r);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  for (const auto& r : registered) {
+    if (species_set(r) == species_set(e.species)) continue;
+    return Status::Usage("model '" + e.model + "' has jobs registered for the species " + r + "; this worker's are " +
+                         e.species + " (model_parameters.species or --species): give it the same species");
+  }
   return Status::Ok();
 }
 

@@ -211,7 +211,7 @@ class SociJobStore : public JobStore {
 
   Result<long long> reap_expired() override;
   // expect_before_writing's look (nothing is changed).
-  Status look_before_writing(Expect expect, const std::string& model, const std::string& register_hint);
+  Status look_before_writing(const Expectation& expect);
 
   Result<long long> retry_failed(const std::string& model, bool ownerless) override;
 

@@ -456,9 +456,12 @@ bool SociJobStore::job_is(Session& sql, long long id, JobState state, const std:
 
 namespace {
 
-// Failed or cancelled, queued again on request: a fresh set of attempts.
+// Failed, cancelled or finished, queued again on request (retry, verify, a registration that
+// finds outputs missing, --force-onion): a fresh set of attempts. Not a finish revoked because
+// its outputs could not take their names (`retry`): that was a failed attempt of this series.
 bool fresh_attempts(const StatusChange& c) {
-  return (c.expect == JobState::Failed || c.expect == JobState::Cancelled) && c.next == JobState::Pending;
+  return c.next == JobState::Pending && !c.retry &&
+         (c.expect == JobState::Failed || c.expect == JobState::Cancelled || c.expect == JobState::Finished);
 }
 
 // A finish's output columns, in a fixed order: the path of the file this attempt stored for the

@@ -55,8 +55,9 @@ void keep_only_logs(Storage& storage, const Outcome& c) {
   }
 }
 
-// A recorded finish whose outputs cannot take their names becomes a failed attempt.
-void revoke_finish(Storage& storage, JobStore& job_store, const Outcome& finish, const Status& why) {
+// A recorded finish whose outputs cannot take their names becomes a failed attempt; the state
+// the job is in then.
+JobState revoke_finish(Storage& storage, JobStore& job_store, const Outcome& finish, const Status& why) {
   Outcome failed = finish;
   failed.stage = Stage::Storage;
   failed.cause = why.message();
@@ -72,7 +73,9 @@ void revoke_finish(Storage& storage, JobStore& job_store, const Outcome& finish,
         finish.job_id, why.message(), revoked.status().message());
   } else if (revoked->applied) {
     spdlog::error("[job {}] finished, but its outputs could not take their names: {}", finish.job_id, revoked->error);
+    return revoked->state;
   }
+  return JobState::Finished;  // still recorded so: verify and the next registration run it again
 }
 
 // One line per recorded result.
@@ -197,7 +200,7 @@ Status check_creatable(const std::string& path, bool is_dir, const std::string& 
 // finish whose outputs cannot take their names is recorded as a failed attempt instead, so it
 // counts against run.max_attempts and waits run.retry_delay like any failure (never a loop).
 SettleOutputs settle_outputs(Storage& storage, JobStore& job_store) {
-  return [&storage, &job_store](const Outcome& o, bool applied) -> Status {
+  return [&storage, &job_store](const Outcome& o, bool applied) -> Settled {
     if (o.files.empty()) return Status::Ok();
     if (!applied || o.state == JobState::Pending) {
       storage.discard(o.files);
@@ -208,8 +211,8 @@ SettleOutputs settle_outputs(Storage& storage, JobStore& job_store) {
       return Status::Ok();
     }
     Status st = storage.promote(o.files);
-    if (!st.ok()) revoke_finish(storage, job_store, o, st);
-    return st;
+    if (st.ok()) return st;
+    return Settled(st, revoke_finish(storage, job_store, o, st));
   };
 }
 
@@ -381,9 +384,15 @@ Status GridRun::open(const StopSignal& stop) {
     const SignalEndsDatabaseWaits interruptible(stop);
     if (Status st = db_->reach(); !st.ok()) return st;
     // Looked at before anything is written to it: a table of pdr_run's names that is someone
-    // else's, or (a worker) a model it does not hold, leaves the database as it was.
-    const Expect expect = expect_registered_ ? Expect::kModel : Expect::kNotSomeoneElses;
-    if (Status st = expect_before_writing(*db_, expect, s.pdr.model_name, kRegisterFirst); !st.ok()) return st;
+    // else's, (a worker) a model it does not hold, or a model whose outputs are stored elsewhere
+    // leaves the database as it was, and makes no directory here.
+    Expectation expect;
+    expect.what = expect_registered_ ? Expect::kModel : Expect::kNotSomeoneElses;
+    expect.model = s.pdr.model_name;
+    expect.register_hint = kRegisterFirst;
+    expect.model_path = job_plan_.model_path;
+    if (expect_registered_) expect.species = job_plan_.provenance.onion_species;
+    if (Status st = expect_before_writing(*db_, expect); !st.ok()) return st;
     auto store = open_job_store(*db_);
     if (!store.ok()) return store.status();
     store_ = std::move(store.value());
@@ -391,18 +400,6 @@ Status GridRun::open(const StopSignal& stop) {
   // Relative paths resolve against the directory pdr_run was started in: a run started from
   // the wrong one is noticed here, before it computes a grid again.
   if (new_file) spdlog::info("created a new job database at {}", s.database.path);
-  // A model whose outputs are stored elsewhere is refused before a directory is made here (a
-  // worker too, which registers nothing).
-  auto model = store_->find_model(s.pdr.model_name);
-  if (!model.ok()) return model.status();
-  if (model->has_value()) {
-    auto elsewhere = store_->stored_elsewhere(s.pdr.model_name, job_plan_.model_path);
-    if (!elsewhere.ok()) return elsewhere.status();
-    if (!elsewhere->empty()) {
-      return Status::Usage("model '" + s.pdr.model_name + "' already stores its outputs in " + elsewhere.value() +
-                           ", not " + job_plan_.model_path + "; use that storage.base_dir or another --model-name");
-    }
-  }
   if (storage_ == nullptr) {
     if (Status st = open_the_storage(); !st.ok()) return st;
   }
@@ -423,6 +420,8 @@ Status GridRun::open(const StopSignal& stop) {
     }
   }
   // Before a registration could take such a finish for lost outputs and run it again.
+  auto model = store_->find_model(s.pdr.model_name);
+  if (!model.ok()) return model.status();
   if (model->has_value()) settle_unsettled_finishes(**model);
   return Status::Ok();
 }

@@ -330,7 +330,12 @@ class JobExecution {
       for (const auto& entry : list_directory(out, ec)) remove_entry(entry.path(), ec);
       fs::copy_file(fs::path(pdr().base_dir) / "onioninpdata" / ("ONION3.INP." + species),
                     fs::path(dir_) / "ONION3.INP", fs::copy_options::overwrite_existing, ec);
-      if (ec) return fail_io(Stage::Onion, "cannot copy ONION3.INP." + species, ec);
+      if (ec) {
+        // The cause without the job's directory (the same failure reads the same next time);
+        // the error names it: a full scratch disk is told by where it is.
+        result_.host_failure = is_host_failure(ec.value());
+        return fail(Stage::Onion, "cannot copy ONION3.INP." + species + ": " + ec.message(), " (into " + dir_ + ")");
+      }
       const fs::path ctrl = fs::path(dir_) / "pdroutput" / "CTRL_IND";
       if (fs::exists(ctrl, ec)) {
         fs::copy_file(ctrl, fs::path(dir_) / "CTRL_IND", fs::copy_options::overwrite_existing, ec);
@@ -402,7 +407,12 @@ class JobExecution {
     }
     auto f = store_file(local, rel, kind);
     if (!f.ok()) {
-      result_.host_failure = is_host_failure(f.status().code());
+      // A storage that refuses this job's readable output (no permission, a path that is not a
+      // directory) refuses every other job's too: the host's failure, like a full disk, so that
+      // the run stops claiming instead of running each job to the end max_attempts times.
+      const int code = f.status().code();
+      result_.host_failure = is_host_failure(code) || ((code == EACCES || code == EPERM || code == ENOTDIR) &&
+                                                       ::access(local.c_str(), R_OK) == 0);
       return fail(Stage::Storage, f.status().message());
     }
     result_.files.push_back(f.value());

@@ -76,8 +76,8 @@ class ClaimLoop {
   void write_refused(const Status& why);
   void recorded(JobResult& r, const Outcome& outcome, const RecordedOutcome& rec);
   void keep_in_journal(JobResult& r, const Outcome& outcome);
-  Status settle(const Outcome& o, bool applied) const {
-    return options_.settle_outputs ? options_.settle_outputs(o, applied) : Status::Ok();
+  Settled settle(const Outcome& o, bool applied) const {
+    return options_.settle_outputs ? options_.settle_outputs(o, applied) : Settled();
   }
   void go_down(const Status& why);
   void database_error(const Status& st);
@@ -439,20 +439,25 @@ void ClaimLoop::write_refused(const Status& why) {
 
 // The outcome is in the database (or was rejected there: its lease was lost).
 void ClaimLoop::recorded(JobResult& r, const Outcome& outcome, const RecordedOutcome& rec) {
-  Status kept = settle(outcome, rec.applied);
+  const Settled kept = settle(outcome, rec.applied);
   if (!rec.applied) {
     ++summary_.lost;
     spdlog::warn("[job {} {}] outcome not recorded: the job's lease was taken over by another process", r.job.id,
                  r.job.name);
     return;
   }
-  if (!kept.ok() && rec.state == JobState::Finished) {
-    // Its outputs could not take their names: recorded as a failed attempt instead (it counts
-    // against max_attempts like any failure; see settle_outputs).
+  if (!kept.status.ok() && rec.state == JobState::Finished && kept.state == JobState::Failed) {
+    // Its outputs could not take their names, on its last attempt: failed for good.
+    ++summary_.failed;
+    r.state = JobState::Failed;
+    r.error = "storage: " + kept.status.message();
+  } else if (!kept.status.ok() && rec.state == JobState::Finished && kept.state != JobState::Finished) {
+    // Recorded as a failed attempt instead (it counts against max_attempts like any failure;
+    // see settle_outputs).
     ++summary_.retried;
     exhausted_ = false;
     r.state = JobState::Pending;
-    r.error = "storage: " + kept.message();
+    r.error = "storage: " + kept.status.message();
   } else if (rec.state == JobState::Finished) {
     ++summary_.finished;
   } else if (rec.state == JobState::Failed) {

@@ -132,6 +132,12 @@ std::optional<long long> slurm_clock(const std::string& text) {
     parts.push_back(std::stoll(p));
   }
   if (parts.empty() || parts.size() > 3 || (dash == std::string::npos && parts.size() < 2)) return std::nullopt;
+  // Minutes and seconds after the first field below 60, hours after days below 24 (0-00:60:00
+  // and 1-24:00:00 are typing errors, not clocks).
+  for (size_t i = 1; i < parts.size(); ++i) {
+    if (parts[i] >= 60) return std::nullopt;
+  }
+  if (dash != std::string::npos && parts[0] >= 24) return std::nullopt;
   long long seconds = 0;
   if (dash != std::string::npos) {
     // Hours first: D-HH, D-HH:MM, D-HH:MM:SS.

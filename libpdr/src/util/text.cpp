@@ -49,6 +49,7 @@ std::optional<long long> parse_duration(const std::string& text) {
     return std::stoll(text);
   }
   long long total = 0;
+  long long last_scale = 86400 * 2;  // units once each, largest first: 1d12h, not 5m5m or 30s1h
   size_t i = 0;
   while (i < text.size()) {
     size_t j = i;
@@ -57,7 +58,8 @@ std::optional<long long> parse_duration(const std::string& text) {
     const long long n = std::stoll(text.substr(i, j - i));
     const char unit = text[j];
     const long long scale = unit == 'd' ? 86400 : unit == 'h' ? 3600 : unit == 'm' ? 60 : unit == 's' ? 1 : 0;
-    if (scale == 0) return std::nullopt;
+    if (scale == 0 || scale >= last_scale) return std::nullopt;
+    last_scale = scale;
     total += n * scale;
     i = j + 1;
   }
