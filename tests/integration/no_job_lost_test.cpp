@@ -51,6 +51,11 @@ class NoJobLostTest : public GridRunTest {
     const std::string where = cwd.empty() ? dir_.path() : cwd;
     return finish_within(seconds, test::start_pdr_run(where, with_config(args), env(plan)), where);
   }
+  // The grid's jobs registered, none run.
+  test::RunResult register_only(std::vector<std::string> grid) {
+    grid.push_back("--register-only");
+    return run_within(60, grid);
+  }
   test::RunResult finish_within(double seconds, pid_t pid, const std::string& where) {
     const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
     int status = 0;
@@ -366,11 +371,7 @@ TEST_F(NoJobLostTest, AFinishedJobQueuedAgainStartsAFreshSetOfAttempts) {
 TEST_F(NoJobLostTest, AStorageThatRefusesEveryOutputStopsClaiming) {
   write_config("");
   const std::vector<std::string> grid = {"--model-name", "nd", "--dens", "30", "40", "50", "--chi", "10"};
-  auto reg = run_within(60, [&] {
-    auto g = grid;
-    g.push_back("--register-only");
-    return g;
-  }());
+  auto reg = register_only(grid);
   ASSERT_EQ(reg.code, 0) << reg.err;
   // Replaced while the first job runs (at the start it is one line and nothing runs).
   const pid_t pid = test::start_pdr_run(dir_.path(), with_config({"worker", "--model-name", "nd", "--workers", "1"}),
@@ -392,11 +393,7 @@ TEST_F(NoJobLostTest, AStorageThatRefusesEveryOutputStopsClaiming) {
 TEST_F(NoJobLostTest, JobsTheReaperFailsCountInTheExitCode) {
   write_config("");
   const std::vector<std::string> grid = {"--model-name", "rp", "--dens", "30", "40", "50", "--chi", "10"};
-  auto reg = run_within(60, [&] {
-    auto g = grid;
-    g.push_back("--register-only");
-    return g;
-  }());
+  auto reg = register_only(grid);
   ASSERT_EQ(reg.code, 0) << reg.err;
   {
     soci::session s(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
