@@ -410,9 +410,9 @@ TEST_F(NoJobLostTest, JobsTheReaperFailsCountInTheExitCode) {
       1);
 }
 
-// A worker runs a model's jobs for the species they were registered with: one given fewer or
-// other species (its config, or --species) is refused before it runs or writes anything; the
-// same species in another order are the same.
+// A worker runs a model's jobs for the species they were registered with: one without some of
+// them (its config, or --species) is refused before it runs or writes anything; the same
+// species in another order are the same, and more species are allowed.
 TEST_F(NoJobLostTest, AWorkerWithOtherSpeciesThanTheRegistrationIsRefused) {
   write_config("");
   auto reg = run_within(
@@ -420,15 +420,20 @@ TEST_F(NoJobLostTest, AWorkerWithOtherSpeciesThanTheRegistrationIsRefused) {
   ASSERT_EQ(reg.code, 0) << reg.err;
   auto fewer = run_within(60, {"worker", "--model-name", "sp"});  // the config's [CO]
   EXPECT_EQ(fewer.code, 2) << fewer.err;
-  EXPECT_NE(fewer.err.find("model 'sp' has jobs registered for the species CO C O; this worker's are CO"),
+  EXPECT_NE(fewer.err.find("model 'sp' has jobs registered for the species CO C O; this worker's are CO, without C O"),
             std::string::npos)
       << fewer.err;
   EXPECT_EQ(count_starts(dir_ / "trace"), 0u);
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending' AND attempts = 0"), 2);
-  auto same = run_within(60, {"worker", "--model-name", "sp", "--species", "O", "CO", "C"});
+  // The grid extended with one more species: its waiting jobs were registered for either set,
+  // and a worker with every species they need runs them all.
+  auto more = run_within(60, {"--model-name", "sp", "--dens", "30", "40", "50", "--chi", "10", "--species", "CO", "C",
+                              "O", "OH", "--register-only"});
+  ASSERT_EQ(more.code, 0) << more.err;
+  auto same = run_within(60, {"worker", "--model-name", "sp", "--species", "O", "CO", "C", "OH"});
   EXPECT_EQ(same.code, 0) << same.err;
-  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 2);
-  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM job_files WHERE kind = 'onion_log'"), 6) << "three species a job";
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 3);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM job_files WHERE kind = 'onion_log'"), 12) << "four species a job";
 }
 
 // Case 11: jobs run by `pdr_run worker` point at the template that rendered their inputs.

@@ -13,7 +13,15 @@ Status SociJobStore::open_schema() {
     auto lease = db_->borrow("switch the database file to write-ahead logging");
     if (!lease.ok()) return lease.status();
     try {
-      lease->session() << "PRAGMA journal_mode=WAL";
+      // A lock held by another process is waited for (database.busy_timeout) by the busy handler.
+      std::string mode;
+      lease->session() << "PRAGMA journal_mode=WAL", soci::into(mode);
+      if (lower(mode) != "wal") {
+        spdlog::warn(
+            "{} stays in journal mode {} (write-ahead logging refused, e.g. on a network filesystem): "
+            "readers such as status wait for writers",
+            db_->settings().describe(), mode);
+      }
     } catch (const std::exception& e) {
       lease->mark_broken();
       return db_error_status(e, "database error while trying to switch the database file to write-ahead logging");

@@ -1,5 +1,7 @@
 // The SOCI JobStore: shared helpers, the transaction wrapper's read-back, row conversions and
 // open_job_store (soci_job_store.h says where each concern lives).
+#include <algorithm>
+
 #include "db/soci_job_store.h"
 
 namespace pdr {
@@ -119,25 +121,40 @@ Status SociJobStore::look_before_writing(const Expectation& e) {
                            e.model_path + "; use that storage.base_dir or another --model-name");
     }
   }
-  if (e.species.empty() || info->schema_version == 0) return Status::Ok();  // the predecessor records none
-  // A worker runs the jobs as they were registered: the onion step for the species recorded
-  // with them, not fewer or others (its outputs would say the job is done).
+  // The predecessor records no species; schemas before 4 have no duplicate_key to read past.
+  if (e.species.empty() || info->schema_version < 4) return Status::Ok();
+  // A worker runs the model's waiting jobs with its own species: every species one of them was
+  // registered for must be among them (a job run with fewer would be recorded done without
+  // that species' outputs). More are harmless: they add outputs.
   std::vector<std::string> registered;
   const long long model_id = **id;
   Status st = read("read the species of the model's jobs", [&](Session& sql) {
     registered.clear();
     soci::rowset<std::string> rs =
-        (sql.prepare << "SELECT DISTINCT onion_species FROM pdr_model_jobs WHERE model_name_id = :m AND status IN "
-                        "('pending', 'running') AND duplicate_key = 0 AND onion_species IS NOT NULL",
+        (sql.prepare << "SELECT DISTINCT onion_species FROM pdr_model_jobs WHERE model_name_id = :m AND status = "
+                        "'pending' AND duplicate_key = 0 AND onion_species IS NOT NULL",
          soci::use(model_id));
     for (const auto& r : rs) registered.push_back(r);
     return Status::Ok();
   });
   if (!st.ok()) return st;
+  const std::set<std::string> own = species_set(e.species);
+  std::vector<std::string> wanted;  // the union, in the order registered
+  std::string lacking;
   for (const auto& r : registered) {
-    if (species_set(r) == species_set(e.species)) continue;
-    return Status::Usage("model '" + e.model + "' has jobs registered for the species " + r + "; this worker's are " +
-                         e.species + " (model_parameters.species or --species): give it the same species");
+    std::istringstream in(r);
+    for (std::string sp; in >> sp;) {
+      if (std::find(wanted.begin(), wanted.end(), sp) != wanted.end()) continue;
+      wanted.push_back(sp);
+      if (own.count(sp) == 0) lacking += (lacking.empty() ? "" : " ") + sp;
+    }
+  }
+  if (!lacking.empty()) {
+    std::string all;
+    for (const auto& sp : wanted) all += (all.empty() ? "" : " ") + sp;
+    return Status::Usage("model '" + e.model + "' has jobs registered for the species " + all + "; this worker's are " +
+                         e.species + ", without " + lacking +
+                         " (model_parameters.species or --species): give it those species");
   }
   return Status::Ok();
 }

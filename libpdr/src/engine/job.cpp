@@ -411,8 +411,11 @@ class JobExecution {
       // directory) refuses every other job's too: the host's failure, like a full disk, so that
       // the run stops claiming instead of running each job to the end max_attempts times.
       const int code = f.status().code();
-      result_.host_failure = is_host_failure(code) || ((code == EACCES || code == EPERM || code == ENOTDIR) &&
-                                                       ::access(local.c_str(), R_OK) == 0);
+      // (Not when the job's own directory was made unwritable by its program: a step's log is
+      // copied there first.)
+      result_.host_failure =
+          is_host_failure(code) || ((code == EACCES || code == EPERM || code == ENOTDIR) &&
+                                    ::access(local.c_str(), R_OK) == 0 && ::access(dir_.c_str(), W_OK) == 0);
       return fail(Stage::Storage, f.status().message());
     }
     result_.files.push_back(f.value());
