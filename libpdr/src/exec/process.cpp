@@ -306,6 +306,7 @@ template <class F>
 bool each_process_since(long long since_pid, F visit) {
   const long long last = last_pid();
   const long long self = getpid();
+  long long probed_below = since_pid;  // pids from since_pid up to here were visited already
   if (since_pid > 0 && last >= since_pid && last - since_pid < kProbedPids && ::access("/proc/self", F_OK) == 0) {
     bool probed = true;
     for (long long pid = since_pid; pid <= last; ++pid) {
@@ -314,6 +315,7 @@ bool each_process_since(long long since_pid, F visit) {
       if (fd < 0) {
         if (errno == ESRCH || errno == EINVAL) continue;  // no such process (or a thread's id)
         probed = false;                                   // no pidfds here: the listing decides
+        probed_below = pid;
         break;
       }
       ::close(fd);
@@ -323,11 +325,12 @@ bool each_process_since(long long since_pid, F visit) {
   }
   DIR* proc = ::opendir("/proc");
   if (proc == nullptr) return false;
-  if (last < since_pid) since_pid = 0;
+  if (last < since_pid) since_pid = probed_below = 0;
   while (const dirent* e = ::readdir(proc)) {
     if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
     const long long pid = std::atoll(e->d_name);
-    if (pid < since_pid || pid == self) continue;
+    // Not visited twice (a process ended on the first visit would be counted again).
+    if (pid < since_pid || pid < probed_below || pid == self) continue;
     if (visit(std::string(e->d_name))) break;
   }
   ::closedir(proc);
