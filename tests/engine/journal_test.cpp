@@ -224,6 +224,34 @@ TEST(JournalTest, AJournalOfAnotherDatabaseIsLeftForIt) {
   EXPECT_FALSE(fs::exists(left / "elsewhere.journal"));
 }
 
+// A replayed finish whose outputs cannot take their names is counted by the state it was
+// recorded in instead (queued again, failed for good, or still finished without its outputs),
+// not as recorded.
+TEST(JournalTest, AReplayedFinishThatCannotKeepItsOutputsIsCountedByWhatBecameOfIt) {
+  test::TempDir dir;
+  const fs::path left = fs::path(dir.path()) / "left";
+  fs::create_directories(left);
+  std::string text;
+  for (long long job = 1; job <= 5; ++job) text += encode_journal_entry(outcome(job, JobState::Finished, 1)) + "\n";
+  text += encode_journal_entry(outcome(6, JobState::Failed, 0)) + "\n";
+  write_all(left / "dead.journal", text);
+  RecordingStore store;
+  auto report = replay_left_journals(left.string(), store, [](const Outcome& o, bool) -> Settled {
+    const Status refused = Status::Error(ErrorKind::kPermanent, "Permission denied");
+    if (o.job_id == 2) return Settled(refused, JobState::Pending);
+    if (o.job_id == 3) return Settled(refused, JobState::Failed);
+    if (o.job_id == 4) return Settled(refused, JobState::Finished);
+    return Status::Ok();
+  });
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(store.recorded.size(), 6u);
+  EXPECT_EQ(report->applied, 3);  // jobs 1, 5 and 6
+  EXPECT_EQ(report->retried, 1);
+  EXPECT_EQ(report->failed, 1);
+  EXPECT_EQ(report->unstored, 1);
+  EXPECT_EQ(report->rejected, 0);
+}
+
 // The journal of a process that is still alive (it holds the lock) is its own to replay.
 TEST(JournalTest, ALiveProcesssJournalIsLeftAlone) {
   test::TempDir dir;

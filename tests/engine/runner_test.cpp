@@ -295,7 +295,7 @@ TEST(RunnerTest, OutcomesDuringAnOutageGoToTheJournalAndAreReplayedOnce) {
 }
 
 TEST(RunnerTest, StagedOutputsAreSettledOnlyAfterTheirOutcomeIsWritten) {
-  FakeStore store(4);
+  FakeStore store(5);
   FakeExecutor exec;
   exec.failing = {4};
   // Job 2 is taken over by another process while it runs: its outcome is turned down.
@@ -307,17 +307,20 @@ TEST(RunnerTest, StagedOutputsAreSettledOnlyAfterTheirOutcomeIsWritten) {
   options.settle_outputs = [&](const Outcome& c, bool applied) {
     EXPECT_EQ(settled.count(c.job_id), 0u) << "settled once";
     settled[c.job_id] = {applied, c.files.size()};
-    // Job 3's outputs cannot take their names.
-    return c.job_id == 3 ? Status::Io("rename failed") : Status::Ok();
+    // Job 3's outputs cannot take their names (recorded as a failed attempt instead); nor can
+    // job 5's, whose failed attempt could not be recorded either (it stays finished).
+    if (c.job_id == 5) return Settled(Status::Io("rename failed"), JobState::Finished);
+    return c.job_id == 3 ? Settled(Status::Io("rename failed")) : Settled();
   };
   StopSignal stop;
   RunSummary s = run_jobs(store, exec, 1, 4, kOwner, stop, nullptr, options);
-  ASSERT_EQ(settled.size(), 4u);
+  ASSERT_EQ(settled.size(), 5u);
   EXPECT_EQ(settled[1], std::make_pair(true, size_t{1}));
   EXPECT_EQ(settled[2], std::make_pair(false, size_t{1})) << "a turned-down outcome's outputs are discarded";
   EXPECT_EQ(settled[4], std::make_pair(true, size_t{1})) << "a failure's log is kept too";
   EXPECT_EQ(s.lost, 1);
-  EXPECT_EQ(s.finished, 1) << "job 3 was recorded, but is not finished without its outputs";
+  EXPECT_EQ(s.finished, 2) << "job 3 was recorded, but is not finished without its outputs";
+  EXPECT_EQ(s.unstored, 1) << "job 5 is recorded finished, without its outputs";
   EXPECT_EQ(s.retried, 1);
   EXPECT_EQ(s.failed, 1);
 }

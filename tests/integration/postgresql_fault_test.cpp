@@ -367,6 +367,22 @@ TEST_F(PostgresqlFaultTest, R_RecountsBesideAWriterAndEachOther) {
   EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'cancelled'"), 1);
 }
 
+// A registration beside another application's tables warns once, naming them; an extension's
+// tables (PostGIS's spatial_ref_sys, made one of plpgsql's here) are the server's, not named.
+TEST_F(PostgresqlFaultTest, E_AnExtensionsTablesAreNotAnotherApplications) {
+  START_SERVER("");
+  write_config();
+  side(
+      "CREATE TABLE spatial_ref_sys (srid INTEGER PRIMARY KEY, auth_name TEXT); ALTER EXTENSION plpgsql ADD TABLE "
+      "spatial_ref_sys; CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);");
+  auto r = test::run_pdr_run(
+      dir_.path(), {"--config", dir_ / "cfg.yaml", "--model-name", "ext", "--dens", "30", "--chi", "10"}, env(""));
+  ASSERT_EQ(r.code, 0) << tail(r.err);
+  EXPECT_NE(r.err.find("beside 1 table(s) of another application (notes)"), std::string::npos) << tail(r.err);
+  EXPECT_EQ(r.err.find("spatial_ref_sys"), std::string::npos) << tail(r.err);
+  side("ALTER EXTENSION plpgsql DROP TABLE spatial_ref_sys;");
+}
+
 // A process waits for another's schema change longer than its statement timeout (a wait in
 // steps, not one statement the timeout ends as a database failure), names the backend holding
 // that lock (not one holding another advisory lock), and goes on when it is given up.

@@ -32,6 +32,11 @@ struct ReplayReport {
   long long applied = 0;   // recorded now
   long long rejected = 0;  // the job had moved on (another owner, or already recorded)
   long long foreign = 0;   // journals of processes that worked on another database: left alone
+  // Finishes recorded now whose outputs could not take their names (see Settled): recorded as a
+  // failed attempt instead, queued again or failed for good, or left recorded finished without
+  // their outputs when even that could not be recorded. Not in `applied`.
+  long long retried = 0, failed = 0, unstored = 0;
+  void count_unkept(const Settled& kept);
 };
 
 class Journal {

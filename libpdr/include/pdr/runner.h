@@ -104,6 +104,9 @@ struct RunSummary {
   long long journaled = 0;   // outcomes written to the journal during an outage
   long long replayed = 0;    // journal entries recorded once the database was back
   long long unrecorded = 0;  // results that could not be written (database unusable)
+  // Of `finished`: recorded finished, but their outputs could not take their names and the
+  // failed attempt could not be recorded instead (verify and the next registration run them again).
+  long long unstored = 0;
   bool interrupted = false;
   Status fatal;  // a database failure, or a setup/storage failure every job would hit, that stopped the loop
   double seconds = 0;

@@ -115,6 +115,10 @@ int finish_summary(const RunSummary& summary, std::ostream& out, const std::vect
   if (summary.retried > 0) out << ", " << count_text(summary.retried, "failed attempt") << " queued again";
   if (summary.lost > 0) out << ", " << summary.lost << " outcomes dropped (lease taken over)";
   if (summary.replayed > 0) out << ", " << summary.replayed << " recorded from the outage journal";
+  if (summary.unstored > 0) {
+    out << ", " << summary.unstored << " of the finished without their outputs (verify or the next registration "
+        << (summary.unstored == 1 ? "runs it" : "run them") << " again)";
+  }
   if (summary.interrupted) out << ", " << summary.released << " put back to pending (interrupted)";
   char secs[32];
   std::snprintf(secs, sizeof secs, "%.1f", summary.seconds);

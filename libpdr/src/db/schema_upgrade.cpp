@@ -130,8 +130,10 @@ std::vector<std::string> SociJobStore::table_names(Session& sql) {
   std::vector<std::string> names;
   std::string q;
   if (dialect_.pg) {
-    q = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND "
-        "table_type = 'BASE TABLE' ORDER BY table_name";
+    // Without the tables of an extension (PostGIS's spatial_ref_sys): they are the server's.
+    q = "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = "
+        "current_schema() AND c.relkind IN ('r', 'p') AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = "
+        "'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') ORDER BY c.relname";
   } else if (dialect_.mysql) {
     q = "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND "
         "TABLE_TYPE = 'BASE TABLE' ORDER BY TABLE_NAME";

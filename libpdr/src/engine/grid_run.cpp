@@ -414,6 +414,12 @@ Status GridRun::open(const StopSignal& stop) {
       spdlog::info("replayed journals left in {}: {} outcomes recorded, {} no longer current", s.run.journal_dir,
                    left->applied, left->rejected);
     }
+    if (left->retried + left->failed + left->unstored > 0) {
+      spdlog::warn(
+          "of the journals' finishes, {} could not keep their outputs: {} queued again, {} failed for good, {} "
+          "left recorded finished without them",
+          left->retried + left->failed + left->unstored, left->retried, left->failed, left->unstored);
+    }
     if (left->foreign > 0) {
       spdlog::info("{} in {} of runs on another database left for it", count_text(left->foreign, "journal"),
                    s.run.journal_dir);

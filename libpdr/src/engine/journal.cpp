@@ -117,11 +117,13 @@ Result<ReplayReport> replay_lines(const std::string& path, JobStore& store, cons
       continue;
     }
     ++*handled;
-    if (settle) (void)settle(outcome.value(), recorded->applied);
-    if (recorded->applied) {
-      ++report.applied;
-    } else {
+    const Settled kept = settle ? settle(outcome.value(), recorded->applied) : Settled();
+    if (!recorded->applied) {
       ++report.rejected;
+    } else if (!kept.status.ok()) {
+      report.count_unkept(kept);
+    } else {
+      ++report.applied;
     }
   }
   return report;
@@ -152,6 +154,16 @@ Result<size_t> keep_unhandled(int fd, const std::string& path, size_t handled) {
 }
 
 }  // namespace
+
+void ReplayReport::count_unkept(const Settled& kept) {
+  if (kept.state == JobState::Failed) {
+    ++failed;
+  } else if (kept.state == JobState::Finished) {
+    ++unstored;
+  } else {
+    ++retried;
+  }
+}
 
 // v3: v3, job, epoch, token, state, stage, cause, exit code, retry, error, files, then six fields
 // per file. v1 and v2 (written before stages were recorded) hold the expected state, the next
@@ -305,6 +317,9 @@ Result<ReplayReport> replay_left_journals(const std::string& dir, JobStore& stor
       unlink(path.c_str());
       total.applied += report->applied;
       total.rejected += report->rejected;
+      total.retried += report->retried;
+      total.failed += report->failed;
+      total.unstored += report->unstored;
     } else {
       (void)keep_unhandled(fd, path, handled);
     }

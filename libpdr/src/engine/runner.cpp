@@ -172,6 +172,12 @@ void ClaimLoop::try_replay() {
                replay->rejected);
   summary_.replayed += replay->applied;
   summary_.lost += replay->rejected;
+  // A replayed finish whose outputs could not take their names: counted by the state it was
+  // recorded in instead.
+  summary_.retried += replay->retried;
+  summary_.failed += replay->failed;
+  summary_.finished += replay->unstored;
+  summary_.unstored += replay->unstored;
   db_down_ = false;
   exhausted_ = false;  // a replayed failure may be pending again
   idle_since_.reset();
@@ -460,6 +466,7 @@ void ClaimLoop::recorded(JobResult& r, const Outcome& outcome, const RecordedOut
     r.error = "storage: " + kept.status.message();
   } else if (rec.state == JobState::Finished) {
     ++summary_.finished;
+    if (!kept.status.ok()) ++summary_.unstored;  // still recorded finished, without its outputs
   } else if (rec.state == JobState::Failed) {
     ++summary_.failed;
     r.error = rec.error;
