@@ -290,6 +290,7 @@ Outcome outcome(const ClaimedJob& job, const std::string& token, JobState state,
   o.stage = stage;
   o.cause = cause;
   o.retry = state == JobState::Failed;
+  o.earlier_files = job.earlier_files;  // as the runner passes it on
   return o;
 }
 
@@ -978,6 +979,43 @@ TEST_P(JobStoreTest, FinishesAndTheNextClaimLandTogether) {
   EXPECT_TRUE(last->recorded[0].applied);
   EXPECT_TRUE(last->claimed.empty());
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 2);
+}
+
+// A claim says whether the job has file rows of an earlier finish (a first attempt has none, and
+// its finish has nothing to clear); a finish of a job that has them replaces them.
+TEST_P(JobStoreTest, AFinishReplacesTheFileRowsOfAnEarlierFinish) {
+  auto r = register_points(points({"30"}));  // 2 jobs
+  auto first = store_->claim_jobs(r.model_id, 2, owner_);
+  ASSERT_EQ(first->size(), 2u);
+  const std::string hdf = dir_ / "pdr.hdf";
+  test::write_text(hdf, "x");
+  auto files = [&](const std::string& tag) {
+    return std::vector<StoredFile>{StoredFile{"output_hdf4_file", hdf, tag, 1, "", ""},
+                                   StoredFile{"pdrstruct", dir_ / ("s" + tag), tag, 2, "", ""},
+                                   StoredFile{"pdrchem", dir_ / ("c" + tag), tag, 3, "", ""},
+                                   StoredFile{"onion", dir_ / ("o" + tag), tag, 4, "", ""}};
+  };
+  for (const auto& job : *first) {
+    EXPECT_FALSE(job.earlier_files) << "a first attempt";
+    Outcome done = outcome(job, owner_.token, JobState::Finished);
+    done.files = files("a");
+    ASSERT_TRUE(store_->record_outcome(done)->applied);
+  }
+  const std::string id = std::to_string(first->front().id);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM job_files WHERE job_id = " + id), 4);
+  // Queued again by hand (as the Python pdr_run's tools do), its rows still there.
+  exec("UPDATE pdr_model_jobs SET status = 'pending', pending = (1 = 1) WHERE id = " + id);
+  auto again = store_->claim_jobs(r.model_id, 2, owner_);
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_TRUE(again->front().earlier_files);
+  Outcome done = outcome(again->front(), owner_.token, JobState::Finished);
+  done.files = files("b");
+  done.files.pop_back();  // no onion output this time
+  ASSERT_TRUE(store_->record_outcome(done)->applied);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM job_files WHERE job_id = " + id), 3);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM job_files WHERE job_id = " + id + " AND sha256_sum = 'a'"), 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM hdf_files WHERE job_id = " + id), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM job_files"), 7) << "the other job's rows stay";
 }
 
 // An attempt's stages are in its history: written by the heartbeat while it holds the job, or

@@ -68,6 +68,9 @@ struct ClaimedJob {
   // The point's parameter row, read in the claim's transaction (null: read it by params_id),
   // so workers need no database session of their own.
   std::shared_ptr<const ParameterValues> params;
+  // Whether the job had rows in the file tables (an earlier attempt's outputs or logs) when it
+  // was claimed: its finish replaces them. Without any, the finish has nothing to clear.
+  bool earlier_files = true;
 };
 
 // A finished job's run time (claim to finish, database clock).
@@ -132,6 +135,7 @@ struct Outcome {
                                          // attempts or failed the same way twice (see JobPolicy)
   std::string replayed_from;             // set when it comes from an outage journal: which (for the job's history)
   std::vector<StageStart> stage_starts;  // not yet in the history (not kept in an outage journal)
+  bool earlier_files = true;             // see ClaimedJob (not kept in an outage journal: true there)
 };
 
 // What record_outcome did.

@@ -76,6 +76,7 @@ struct StatusChange {
   const Owner* claimant = nullptr;  // the new owner, for a transition to running
   long long epoch = 0;              // lease epoch the row must still have (0: any)
   bool retry = false;               // a failed attempt: its logs are recorded, the attempt counts
+  bool earlier_files = true;        // a finish: the job may have file rows to clear (see ClaimedJob)
   // A finish is taken back (its outputs missing) only when its run cannot still be moving them to
   // their final names: the finish is older than this many seconds, or the run that recorded it
   // ended or has said nothing for as long. 0: always.
@@ -448,8 +449,10 @@ class SociJobStore : public JobStore {
   // `events`: where the change's history event goes to be written with the others of the
   // transaction (write_events); null: written at once.
   bool apply_change(Session& sql, const StatusChange& change, std::vector<StatusChange>* events = nullptr);
-  std::string state_update_sql(const StatusChange& c) const;
+  // With `ids`, the same change of every row listed (c.job_id unused): how many rows it applied to.
+  std::string state_update_sql(const StatusChange& c, const std::string& ids = "") const;
   bool write_state(Session& sql, const StatusChange& c);
+  long long write_states(Session& sql, const StatusChange& c, const std::vector<long long>& ids);
   void write_outputs(Session& sql, const StatusChange& c);
   // The history line of a change that applied (history.cpp): one INSERT ... SELECT of the job
   // row as the change left it, in the change's transaction. `event` "" names it from the change.

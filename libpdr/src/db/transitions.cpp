@@ -64,27 +64,67 @@ void SociJobStore::claim_in(Session& sql, const std::string& select, long long m
   struct Row {
     long long id, params, epoch;
     std::string name, stage;
-    int attempts;
+    int attempts, files;
   };
   std::vector<Row> rows;
   // One spare slot: SOCI's SQLite backend fetches nothing into vectors of size 1.
   const size_t slots = (chosen != nullptr ? chosen->size() : static_cast<size_t>(std::max(max, 0))) + 1;
   std::vector<long long> ids(slots), params(slots), epochs(slots);
   std::vector<std::string> names(slots), stages(slots);
-  std::vector<int> attempts(slots);
-  sql << "SELECT id, model_job_name, kosmatau_parameters_id, attempts, run_stage, lease_epoch FROM "
-         "pdr_model_jobs" +
-             select,
+  std::vector<int> attempts(slots), files(slots);
+  // Whether the job has file rows (an earlier attempt's): its finish need not look for them
+  // when it has none (a first attempt, the most common claim).
+  static const std::string kFileRows =
+      "CASE WHEN EXISTS (SELECT 1 FROM job_files f WHERE f.job_id = pdr_model_jobs.id) OR EXISTS (SELECT 1 FROM "
+      "hdf_files h WHERE h.job_id = pdr_model_jobs.id) OR EXISTS (SELECT 1 FROM json_files s WHERE s.job_id = "
+      "pdr_model_jobs.id) THEN 1 ELSE 0 END";
+  sql << "SELECT id, model_job_name, kosmatau_parameters_id, attempts, run_stage, lease_epoch, " + kFileRows +
+             " FROM pdr_model_jobs" + select,
       soci::use(model_id), soci::into(ids), soci::into(names), soci::into(params), soci::into(attempts),
-      soci::into(stages), soci::into(epochs);
+      soci::into(stages), soci::into(epochs), soci::into(files);
   for (size_t i = 0; i < ids.size(); ++i) {
-    rows.push_back(Row{ids[i], params[i], epochs[i], names[i], stages[i], attempts[i]});
+    rows.push_back(Row{ids[i], params[i], epochs[i], names[i], stages[i], attempts[i], files[i]});
   }
   if (chosen != nullptr) {
     // Most wanted first: the longest predicted run time that fits.
     std::stable_sort(rows.begin(), rows.end(), [&](const Row& a, const Row& b) {
       return chosen->at(a.id)->predicted_seconds > chosen->at(b.id)->predicted_seconds;
     });
+  }
+  if (chosen == nullptr && events != nullptr && rows.size() > 1 && static_cast<int>(rows.size()) <= max) {
+    // The same change of every row: one UPDATE (each row is locked by the SELECT; on SQLite the
+    // transaction holds the database), not one a row.
+    StatusChange c;
+    c.expect = JobState::Pending;
+    c.next = JobState::Running;
+    c.claimant = &owner;
+    std::vector<long long> claiming;
+    for (const auto& r : rows) claiming.push_back(r.id);
+    std::map<long long, long long> taken;  // id -> its new lease epoch
+    if (write_states(sql, c, claiming) == static_cast<long long>(claiming.size())) {
+      for (const auto& r : rows) taken[r.id] = r.epoch + 1;
+    } else {
+      // Not every row was still pending: the rows this claim took are held by its owner under
+      // the next epoch.
+      std::string list;
+      for (long long id : claiming) list += (list.empty() ? "" : ", ") + std::to_string(id);
+      for_each_row<long long, long long>(sql,
+                                         "SELECT id, COALESCE(lease_epoch, 0) FROM pdr_model_jobs WHERE id IN (" +
+                                             list + ") AND status = 'running' AND token = :t",
+                                         std::tie(owner.token),
+                                         [&](long long id, long long epoch) { taken[id] = epoch; });
+    }
+    for (const auto& r : rows) {
+      auto it = taken.find(r.id);
+      if (it == taken.end() || it->second != r.epoch + 1) continue;
+      StatusChange e = c;
+      e.job_id = r.id;
+      e.event_stage = r.stage == "onion" ? "onion" : "pdr";  // where the attempt starts
+      events->push_back(std::move(e));
+      claimed->push_back(
+          ClaimedJob{r.id, r.name, r.params, r.attempts + 1, r.stage == "onion", r.epoch + 1, nullptr, r.files != 0});
+    }
+    return;
   }
   for (const auto& r : rows) {
     if (static_cast<int>(claimed->size()) >= max) break;
@@ -103,7 +143,8 @@ void SociJobStore::claim_in(Session& sql, const std::string& select, long long m
       }
     }
     if (apply_change(sql, c, events)) {
-      claimed->push_back(ClaimedJob{r.id, r.name, r.params, r.attempts + 1, r.stage == "onion", r.epoch + 1, nullptr});
+      claimed->push_back(
+          ClaimedJob{r.id, r.name, r.params, r.attempts + 1, r.stage == "onion", r.epoch + 1, nullptr, r.files != 0});
     }
   }
 }
@@ -313,6 +354,7 @@ StatusChange SociJobStore::change_of(const Outcome& o) {
   c.files = o.files;
   c.replayed_from = o.replayed_from;
   c.stage_starts = o.stage_starts;
+  c.earlier_files = o.earlier_files;
   return c;
 }
 
@@ -503,7 +545,7 @@ bool SociJobStore::apply_change(Session& sql, const StatusChange& change, std::v
   return true;
 }
 
-std::string SociJobStore::state_update_sql(const StatusChange& c) const {
+std::string SociJobStore::state_update_sql(const StatusChange& c, const std::string& ids) const {
   std::string q =
       "UPDATE pdr_model_jobs SET status = :next, pending = :pending, active = :active, "
       "time_updated = CURRENT_TIMESTAMP, exit_code = :exit_code, error = :error";
@@ -545,7 +587,7 @@ std::string SociJobStore::state_update_sql(const StatusChange& c) const {
     // count. A failure queued again (retry) and a lease that expired (no token) do.
     q += ", attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END";
   }
-  q += " WHERE id = :id AND " + status_sql(c.expect);
+  q += (ids.empty() ? std::string(" WHERE id = :id AND ") : " WHERE id IN (" + ids + ") AND ") + status_sql(c.expect);
   if (c.storing_window > 0) {
     const std::string since = dialect_.now_plus(-c.storing_window);
     q += " AND (time_of_finish IS NULL OR time_of_finish <= " + since +
@@ -559,7 +601,9 @@ std::string SociJobStore::state_update_sql(const StatusChange& c) const {
   return q;
 }
 
-bool SociJobStore::write_state(Session& sql, const StatusChange& c) {
+bool SociJobStore::write_state(Session& sql, const StatusChange& c) { return write_states(sql, c, {}) == 1; }
+
+long long SociJobStore::write_states(Session& sql, const StatusChange& c, const std::vector<long long>& ids) {
   const std::string next = status_word(c.next);
   const std::string stage = to_string(c.stage);
   const int pending = c.next == JobState::Pending ? 1 : 0;
@@ -592,14 +636,16 @@ bool SociJobStore::write_state(Session& sql, const StatusChange& c) {
       up.exchange(soci::use(c.prediction_basis));
     }
   }
-  up.exchange(soci::use(c.job_id));
+  std::string list;
+  for (long long id : ids) list += (list.empty() ? "" : ", ") + std::to_string(id);
+  if (ids.empty()) up.exchange(soci::use(c.job_id));
   if (!c.token.empty()) up.exchange(soci::use(c.token));
   if (c.epoch > 0) up.exchange(soci::use(c.epoch));
   up.alloc();
-  up.prepare(state_update_sql(c));
+  up.prepare(state_update_sql(c, list));
   up.define_and_bind();
   up.execute(true);
-  return up.get_affected_rows() == 1;
+  return up.get_affected_rows();
 }
 
 void SociJobStore::write_outputs(Session& sql, const StatusChange& c) {
@@ -607,10 +653,11 @@ void SociJobStore::write_outputs(Session& sql, const StatusChange& c) {
   if (c.onion_only) {
     // Queued for onion only: the pdr outputs stay recorded.
     sql << "UPDATE pdr_model_jobs SET run_stage = 'onion' WHERE id = :id", soci::use(c.job_id);
-  } else if (c.next == JobState::Finished) {
+  } else if (c.next == JobState::Finished && c.earlier_files) {
     // The file rows of an earlier run go (the state UPDATE set the columns): all of them, or
     // after an onion-only run (the job's run_stage, which the UPDATE left as it was) only the
-    // onion outputs. One statement on MySQL and PostgreSQL.
+    // onion outputs. One statement on MySQL and PostgreSQL. A job claimed without any (its
+    // first attempt) has none: only its owner adds them, and its finish is the next.
     const std::string keeps_pdr = "((SELECT run_stage FROM pdr_model_jobs WHERE id = " + id + ") = 'onion')";
     if (dialect_.mysql) {
       sql << "DELETE jf, hf, js FROM pdr_model_jobs j LEFT JOIN job_files jf ON jf.job_id = j.id AND "

@@ -418,6 +418,7 @@ Outcome ClaimLoop::outcome_of(JobResult& r) {
   outcome.retry = options_.retry_failures && r.state == JobState::Failed;
   outcome.files = r.files;  // recorded with a finish only; settled (promoted) with any outcome
   outcome.stage_starts = std::move(starts);
+  outcome.earlier_files = r.job.earlier_files;
   return outcome;
 }
 
