@@ -984,7 +984,8 @@ TEST_P(JobStoreTest, FinishesAndTheNextClaimLandTogether) {
 // A claim says whether the job has file rows of an earlier finish (a first attempt has none, and
 // its finish has nothing to clear); a finish of a job that has them replaces them.
 TEST_P(JobStoreTest, AFinishReplacesTheFileRowsOfAnEarlierFinish) {
-  auto r = register_points(points({"30"}));  // 2 jobs
+  store_->set_policy(JobPolicy{30, 5, 0, 10});  // a failure is claimable again at once
+  auto r = register_points(points({"30"}));     // 2 jobs
   auto first = store_->claim_jobs(r.model_id, 2, owner_);
   ASSERT_EQ(first->size(), 2u);
   const std::string hdf = dir_ / "pdr.hdf";
@@ -1003,11 +1004,11 @@ TEST_P(JobStoreTest, AFinishReplacesTheFileRowsOfAnEarlierFinish) {
   }
   const std::string id = std::to_string(first->front().id);
   EXPECT_EQ(count("SELECT COUNT(*) FROM job_files WHERE job_id = " + id), 4);
-  // Queued again by hand (as the Python pdr_run's tools do), its rows still there.
-  exec("UPDATE pdr_model_jobs SET status = 'pending', pending = (1 = 1) WHERE id = " + id);
+  // Queued again by hand as a row of the Python pdr_run (no lease epoch), its rows still there.
+  exec("UPDATE pdr_model_jobs SET status = 'pending', pending = (1 = 1), lease_epoch = 0 WHERE id = " + id);
   auto again = store_->claim_jobs(r.model_id, 2, owner_);
   ASSERT_EQ(again->size(), 1u);
-  EXPECT_TRUE(again->front().earlier_files);
+  EXPECT_TRUE(again->front().earlier_files) << "its file rows are seen";
   Outcome done = outcome(again->front(), owner_.token, JobState::Finished);
   done.files = files("b");
   done.files.pop_back();  // no onion output this time
@@ -1016,6 +1017,20 @@ TEST_P(JobStoreTest, AFinishReplacesTheFileRowsOfAnEarlierFinish) {
   EXPECT_EQ(count("SELECT COUNT(*) FROM job_files WHERE job_id = " + id + " AND sha256_sum = 'a'"), 0);
   EXPECT_EQ(count("SELECT COUNT(*) FROM hdf_files WHERE job_id = " + id), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM job_files"), 7) << "the other job's rows stay";
+  // A job claimed before is not taken at its word (another session may have finished it while
+  // the claim ran): a failed attempt queued again, without file rows, clears at its finish.
+  auto fresh = register_points(points({"40"}));
+  auto once = store_->claim_jobs(fresh.model_id, 1, owner_);
+  ASSERT_EQ(once->size(), 1u);
+  EXPECT_FALSE(once->front().earlier_files);
+  ASSERT_EQ(store_
+                ->record_outcome(outcome(once->front(), owner_.token, JobState::Failed, "pdr: exit code 3", Stage::Pdr,
+                                         "exit code 3"))
+                ->state,
+            JobState::Pending);
+  auto twice = store_->claim_jobs(fresh.model_id, 1, owner_);
+  ASSERT_EQ(twice->size(), 1u);
+  EXPECT_TRUE(twice->front().earlier_files);
 }
 
 // An attempt's stages are in its history: written by the heartbeat while it holds the job, or

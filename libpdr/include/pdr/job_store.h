@@ -68,8 +68,8 @@ struct ClaimedJob {
   // The point's parameter row, read in the claim's transaction (null: read it by params_id),
   // so workers need no database session of their own.
   std::shared_ptr<const ParameterValues> params;
-  // Whether the job had rows in the file tables (an earlier attempt's outputs or logs) when it
-  // was claimed: its finish replaces them. Without any, the finish has nothing to clear.
+  // Whether the job may have rows in the file tables (an earlier finish's outputs) when it was
+  // claimed: its finish replaces them. Without any (a first attempt), it has nothing to clear.
   bool earlier_files = true;
 };
 

@@ -72,8 +72,12 @@ void SociJobStore::claim_in(Session& sql, const std::string& select, long long m
   std::vector<long long> ids(slots), params(slots), epochs(slots);
   std::vector<std::string> names(slots), stages(slots);
   std::vector<int> attempts(slots), files(slots);
-  // Whether the job has file rows (an earlier attempt's): its finish need not look for them
-  // when it has none (a first attempt, the most common claim).
+  // Whether the job may have file rows (an earlier finish's): its finish need not look for them
+  // when it has none. Only a job never claimed before (lease epoch 0: a first attempt, the most
+  // common claim) is taken at its word: the subqueries read the statement's snapshot, the row
+  // its latest version, and a job another session claimed, finished and had queued again while
+  // this statement ran has a later epoch. A row of the Python pdr_run (epoch 0) has its file rows
+  // seen by the subqueries.
   static const std::string kFileRows =
       "CASE WHEN EXISTS (SELECT 1 FROM job_files f WHERE f.job_id = pdr_model_jobs.id) OR EXISTS (SELECT 1 FROM "
       "hdf_files h WHERE h.job_id = pdr_model_jobs.id) OR EXISTS (SELECT 1 FROM json_files s WHERE s.job_id = "
@@ -121,8 +125,8 @@ void SociJobStore::claim_in(Session& sql, const std::string& select, long long m
       e.job_id = r.id;
       e.event_stage = r.stage == "onion" ? "onion" : "pdr";  // where the attempt starts
       events->push_back(std::move(e));
-      claimed->push_back(
-          ClaimedJob{r.id, r.name, r.params, r.attempts + 1, r.stage == "onion", r.epoch + 1, nullptr, r.files != 0});
+      claimed->push_back(ClaimedJob{r.id, r.name, r.params, r.attempts + 1, r.stage == "onion", r.epoch + 1, nullptr,
+                                    r.files != 0 || r.epoch > 0});
     }
     return;
   }
@@ -143,8 +147,8 @@ void SociJobStore::claim_in(Session& sql, const std::string& select, long long m
       }
     }
     if (apply_change(sql, c, events)) {
-      claimed->push_back(
-          ClaimedJob{r.id, r.name, r.params, r.attempts + 1, r.stage == "onion", r.epoch + 1, nullptr, r.files != 0});
+      claimed->push_back(ClaimedJob{r.id, r.name, r.params, r.attempts + 1, r.stage == "onion", r.epoch + 1, nullptr,
+                                    r.files != 0 || r.epoch > 0});
     }
   }
 }
