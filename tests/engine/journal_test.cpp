@@ -27,6 +27,10 @@ class RecordingStore : public test::NullJobStore {
     if (fail_from >= 0 && static_cast<int>(recorded.size()) >= fail_from) {
       return Status::Error(ErrorKind::kTransient, "database gone");
     }
+    if (failures_left > 0 && static_cast<int>(recorded.size()) == fail_at) {
+      --failures_left;
+      return Status::Error(ErrorKind::kTransient, "database is locked");
+    }
     recorded.push_back(encode_journal_entry(o));
     return RecordedOutcome{true, o.state, o.error};
   }
@@ -35,7 +39,8 @@ class RecordingStore : public test::NullJobStore {
 
   std::vector<std::string> recorded;
   int fail_from = -1;
-  std::set<std::string> strangers;  // owners that never worked on this database
+  int fail_at = -1, failures_left = 0;  // the write after `fail_at` recorded ones fails that often
+  std::set<std::string> strangers;      // owners that never worked on this database
 };
 
 Outcome outcome(long long job, JobState next, int files) {
@@ -250,6 +255,40 @@ TEST(JournalTest, AReplayedFinishThatCannotKeepItsOutputsIsCountedByWhatBecameOf
   EXPECT_EQ(report->failed, 1);
   EXPECT_EQ(report->unstored, 1);
   EXPECT_EQ(report->rejected, 0);
+}
+
+// A run starts by replaying the journals left on its host before it reaps or claims anything:
+// a database that stops answering meanwhile is tried again (each entry recorded once, counted
+// once), and given up on after the time allowed, the rest of the journal kept.
+TEST(JournalTest, ALeftJournalIsTriedAgainWhileTheDatabaseDoesNotAnswer) {
+  test::TempDir dir;
+  const fs::path left = fs::path(dir.path()) / "left";
+  fs::create_directories(left);
+  std::string text;
+  for (long long job = 1; job <= 3; ++job) text += encode_journal_entry(outcome(job, JobState::Finished, 1)) + "\n";
+  write_all(left / "dead.journal", text);
+  RecordingStore store;
+  store.fail_at = 1;
+  store.failures_left = 2;
+  auto report = replay_left_journals_within(left.string(), store, {}, 10, {});
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  EXPECT_EQ(report->applied, 3) << "each entry counted once over the rounds";
+  EXPECT_EQ(store.recorded.size(), 3u);
+  EXPECT_FALSE(fs::exists(left / "dead.journal"));
+  // A database that does not come back: given up on, what is left kept.
+  write_all(left / "dead.journal", text);
+  RecordingStore gone;
+  gone.fail_from = 1;
+  auto given_up = replay_left_journals_within(left.string(), gone, {}, 1.5, {});
+  ASSERT_FALSE(given_up.ok());
+  EXPECT_EQ(given_up.status().kind(), ErrorKind::kTransient);
+  EXPECT_EQ(gone.recorded.size(), 1u);
+  EXPECT_EQ(read_all(left / "dead.journal"), text.substr(text.find('\n') + 1));
+  // A stop ends the wait at once.
+  int asked = 0;
+  auto stopped = replay_left_journals_within(left.string(), gone, {}, 60, [&asked] { return ++asked > 0; });
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_EQ(asked, 1);
 }
 
 // The journal of a process that is still alive (it holds the lock) is its own to replay.

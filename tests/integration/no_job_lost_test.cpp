@@ -305,10 +305,13 @@ TEST_F(NoJobLostTest, AnOutputThatCannotTakeItsNameEndsFailedInsteadOfLooping) {
   EXPECT_EQ(starts_of("100_30_-10_10_00"), 4u) << "two attempts of pdr + one onion (CO once)";
   EXPECT_EQ(starts_of("100_40_-10_10_00"), 2u);
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 1);
-  for (const char* f : {"pdrgrid/TEXTOUT100_30_-10_10_00", "pdrgrid/pdrstruct100_30_-10_10_00.hdf5",
-                        "pdrgrid/MCDRT100_30_-10_10_00.tar.gz", "oniongrid/TEXTOUT100_30_-10_10_00_CO",
+  for (const char* f : {"pdrgrid/pdrstruct100_30_-10_10_00.hdf5", "pdrgrid/MCDRT100_30_-10_10_00.tar.gz",
                         "oniongrid/ONION100_30_-10_10_00.jerg_CO.smli"}) {
     EXPECT_FALSE(fs::exists(dir_ / ("store/lp/" + std::string(f)))) << f << " took its name for an unfinished job";
+  }
+  // Its logs are kept, as any failed attempt's.
+  for (const char* f : {"pdrgrid/TEXTOUT100_30_-10_10_00", "oniongrid/TEXTOUT100_30_-10_10_00_CO"}) {
+    EXPECT_TRUE(fs::exists(dir_ / ("store/lp/" + std::string(f)))) << f;
   }
   for (const auto& e : fs::recursive_directory_iterator(dir_ / "store/lp")) {
     EXPECT_EQ(e.path().filename().string().find(".staged-"), std::string::npos) << e.path();
@@ -363,6 +366,11 @@ TEST_F(NoJobLostTest, AFinishedJobQueuedAgainStartsAFreshSetOfAttempts) {
   EXPECT_NE(again.out.find("failed: 100_30_-10_10_00: storage: "), std::string::npos) << again.out;
   EXPECT_NE(again.out.find("in the database: 1 finished, 1 failed, 0 pending, 0 running"), std::string::npos)
       << again.out;
+  // Its log is recorded as any failed attempt's (verify had cleared the job's output columns).
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'exception_runtime' AND log_file LIKE "
+                      "'%/TEXTOUT100_30_-10_10_00'"),
+            1);
+  EXPECT_TRUE(fs::exists(dir_ / "store/fa/pdrgrid/TEXTOUT100_30_-10_10_00"));
 }
 
 // A storage that refuses every output (its directory replaced by a file: ENOTDIR; a directory

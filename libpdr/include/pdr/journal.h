@@ -37,6 +37,7 @@ struct ReplayReport {
   // their outputs when even that could not be recorded. Not in `applied`.
   long long retried = 0, failed = 0, unstored = 0;
   void count_unkept(const Settled& kept);
+  ReplayReport& operator+=(const ReplayReport& more);
 };
 
 class Journal {
@@ -51,8 +52,8 @@ class Journal {
   size_t size() const { return entries_; }  // entries not yet replayed
   const std::string& path() const { return path_; }
   // Records every entry (and settles its outputs); stops at the first database error and keeps
-  // what is left.
-  Result<ReplayReport> replay(JobStore& store, const SettleOutputs& settle = {});
+  // what is left. `so_far`, when given, is added what was handled, also when it stops so.
+  Result<ReplayReport> replay(JobStore& store, const SettleOutputs& settle = {}, ReplayReport* so_far = nullptr);
 
  private:
   std::string dir_, path_;
@@ -64,7 +65,15 @@ class Journal {
 // during an outage) and removes them once every entry is recorded. A journal whose process
 // never worked on this database (`store`) is left for the database it belongs to: journals of
 // runs on several databases may share a directory.
-Result<ReplayReport> replay_left_journals(const std::string& dir, JobStore& store, const SettleOutputs& settle = {});
+// `so_far`, when given, is added what was handled, also when a database error stops it.
+Result<ReplayReport> replay_left_journals(const std::string& dir, JobStore& store, const SettleOutputs& settle = {},
+                                          ReplayReport* so_far = nullptr);
+
+// replay_left_journals, tried again each second while the database does not answer (a
+// transient error), for up to `seconds` or until `stop` says so; what every round handled is
+// counted once. The error of the last round when it gives up.
+Result<ReplayReport> replay_left_journals_within(const std::string& dir, JobStore& store, const SettleOutputs& settle,
+                                                 double seconds, const std::function<bool()>& stop);
 
 // One journal line and back (exposed for tests).
 std::string encode_journal_entry(const Outcome& outcome);

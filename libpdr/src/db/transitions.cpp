@@ -383,6 +383,7 @@ Result<RecordedOutcome> SociJobStore::revoke_finish(const Outcome& finish) {
   c.stage = finish.stage;
   c.cause = finish.cause;
   c.error = finish.error;
+  c.files = finish.files;  // its log is recorded, as a failed attempt's
   return record_failure(c, "record job " + std::to_string(finish.job_id) + " as failed after its finish");
 }
 

@@ -19,6 +19,7 @@
 #include <set>
 #include <sstream>
 #include <system_error>
+#include <thread>
 
 #include "db/transactor.h"
 #include "engine/progress.h"
@@ -64,8 +65,9 @@ JobState revoke_finish(Storage& storage, JobStore& job_store, const Outcome& fin
   failed.error = "storage: " + why.message();
   auto revoked = job_store.revoke_finish(failed);
   // The staged copies go only once the finish is no longer recorded: a finish that stays
-  // recorded keeps them (verify and the next registration find its outputs missing).
-  if (revoked.ok() && revoked->applied) storage.discard(finish.files);
+  // recorded keeps them (verify and the next registration find its outputs missing). Its logs
+  // stay, as any failed attempt's (recorded with it where they can take their names).
+  if (revoked.ok() && revoked->applied) keep_only_logs(storage, finish);
   if (!revoked.ok()) {
     spdlog::error(
         "[job {}] finished, but its outputs could not take their names ({}); and it could not be "
@@ -405,25 +407,31 @@ Status GridRun::open(const StopSignal& stop) {
   }
   store_->set_policy(JobPolicy{s.run.lease_seconds, s.run.max_attempts, s.run.retry_delay, s.run.heartbeat_seconds});
   // Outcomes that journals of earlier processes on this host kept through an outage are
-  // recorded before anything is registered or claimed.
-  auto left = replay_left_journals(s.run.journal_dir, *store_, settle_outputs(*storage_, *store_));
-  if (!left.ok()) {
-    spdlog::warn("journals left in {} could not be replayed yet: {}", s.run.journal_dir, left.status().message());
-  } else {
-    if (left->applied + left->rejected > 0) {
-      spdlog::info("replayed journals left in {}: {} outcomes recorded, {} no longer current", s.run.journal_dir,
-                   left->applied, left->rejected);
-    }
-    if (left->retried + left->failed + left->unstored > 0) {
-      spdlog::warn(
-          "of the journals' finishes, {} could not keep their outputs: {} queued again, {} failed for good, {} "
-          "left recorded finished without them",
-          left->retried + left->failed + left->unstored, left->retried, left->failed, left->unstored);
-    }
-    if (left->foreign > 0) {
-      spdlog::info("{} in {} of runs on another database left for it", count_text(left->foreign, "journal"),
-                   s.run.journal_dir);
-    }
+  // recorded before anything is registered, reaped or claimed: their jobs are still running
+  // under leases that expired, and a reap would take their finishes for lost. A database that
+  // stops answering meanwhile is waited for up to database.start_deadline; then the run stops,
+  // the rest of the journals kept for the next one.
+  auto replayed = replay_left_journals_within(s.run.journal_dir, *store_, settle_outputs(*storage_, *store_),
+                                              s.database.start_deadline, [&stop] { return stop.requested(); });
+  if (!replayed.ok()) {
+    return Status::Error(replayed.status().kind(), "the outage journals left in " + s.run.journal_dir +
+                                                       " could not be replayed (" + replayed.status().message() +
+                                                       "); nothing was claimed: run again when the database answers");
+  }
+  const ReplayReport& left = replayed.value();
+  if (left.applied + left.rejected > 0) {
+    spdlog::info("replayed journals left in {}: {} outcomes recorded, {} no longer current", s.run.journal_dir,
+                 left.applied, left.rejected);
+  }
+  if (left.retried + left.failed + left.unstored > 0) {
+    spdlog::warn(
+        "of the journals' finishes, {} could not keep their outputs: {} queued again, {} failed for good, {} "
+        "left recorded finished without them",
+        left.retried + left.failed + left.unstored, left.retried, left.failed, left.unstored);
+  }
+  if (left.foreign > 0) {
+    spdlog::info("{} in {} of runs on another database left for it", count_text(left.foreign, "journal"),
+                 s.run.journal_dir);
   }
   // Before a registration could take such a finish for lost outputs and run it again.
   auto model = store_->find_model(s.pdr.model_name);

@@ -6,10 +6,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -76,11 +78,10 @@ Status write_all(int fd, const std::string& data) {
   return Status::Ok();
 }
 
-// Replays the lines of an open, locked journal; returns how many lines were handled before a
-// database error (all of them on success).
-Result<ReplayReport> replay_lines(const std::string& path, JobStore& store, const SettleOutputs& settle,
-                                  size_t* handled) {
-  ReplayReport report;
+// Replays the lines of an open, locked journal into `report`; returns how many lines were
+// handled before a database error (all of them on success).
+Status replay_lines(const std::string& path, JobStore& store, const SettleOutputs& settle, size_t* handled,
+                    ReplayReport& report) {
   std::ifstream in(path);
   std::string line;
   *handled = 0;
@@ -126,7 +127,7 @@ Result<ReplayReport> replay_lines(const std::string& path, JobStore& store, cons
       ++report.applied;
     }
   }
-  return report;
+  return Status::Ok();
 }
 
 // After a replay that stopped at a database error: the file keeps only the lines it did not
@@ -154,6 +155,16 @@ Result<size_t> keep_unhandled(int fd, const std::string& path, size_t handled) {
 }
 
 }  // namespace
+
+ReplayReport& ReplayReport::operator+=(const ReplayReport& more) {
+  applied += more.applied;
+  rejected += more.rejected;
+  foreign += more.foreign;
+  retried += more.retried;
+  failed += more.failed;
+  unstored += more.unstored;
+  return *this;
+}
 
 void ReplayReport::count_unkept(const Settled& kept) {
   if (kept.state == JobState::Failed) {
@@ -262,13 +273,15 @@ Status Journal::append(const Outcome& outcome) {
   return Status::Ok();
 }
 
-Result<ReplayReport> Journal::replay(JobStore& store, const SettleOutputs& settle) {
+Result<ReplayReport> Journal::replay(JobStore& store, const SettleOutputs& settle, ReplayReport* so_far) {
   if (fd_ < 0 || entries_ == 0) return ReplayReport{};
   size_t handled = 0;
-  auto report = replay_lines(path_, store, settle, &handled);
-  if (!report.ok()) {
+  ReplayReport report;
+  const Status st = replay_lines(path_, store, settle, &handled, report);
+  if (so_far != nullptr) *so_far += report;
+  if (!st.ok()) {
     if (auto left = keep_unhandled(fd_, path_, handled); left.ok()) entries_ = left.value();
-    return report;
+    return st;
   }
   // Everything is recorded: start the file afresh (the lock stays with the descriptor).
   if (ftruncate(fd_, 0) != 0) {
@@ -278,7 +291,8 @@ Result<ReplayReport> Journal::replay(JobStore& store, const SettleOutputs& settl
   return report;
 }
 
-Result<ReplayReport> replay_left_journals(const std::string& dir, JobStore& store, const SettleOutputs& settle) {
+Result<ReplayReport> replay_left_journals(const std::string& dir, JobStore& store, const SettleOutputs& settle,
+                                          ReplayReport* so_far) {
   ReplayReport total;
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return total;  // no journal directory: nothing was left
@@ -308,25 +322,44 @@ Result<ReplayReport> replay_left_journals(const std::string& dir, JobStore& stor
     }
     if (!known.value()) {
       ++total.foreign;
+      if (so_far != nullptr) ++so_far->foreign;
       close(fd);
       continue;
     }
     size_t handled = 0;
-    auto report = replay_lines(path, store, settle, &handled);
-    if (report.ok()) {
+    ReplayReport report;
+    const Status st = replay_lines(path, store, settle, &handled, report);
+    total += report;
+    if (so_far != nullptr) *so_far += report;
+    if (st.ok()) {
       unlink(path.c_str());
-      total.applied += report->applied;
-      total.rejected += report->rejected;
-      total.retried += report->retried;
-      total.failed += report->failed;
-      total.unstored += report->unstored;
     } else {
       (void)keep_unhandled(fd, path, handled);
     }
     close(fd);
-    if (!report.ok()) return report.status();
+    if (!st.ok()) return st;
   }
   return total;
+}
+
+Result<ReplayReport> replay_left_journals_within(const std::string& dir, JobStore& store, const SettleOutputs& settle,
+                                                 double seconds, const std::function<bool()>& stop) {
+  ReplayReport left;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  for (;;) {
+    ReplayReport round;
+    auto replayed = replay_left_journals(dir, store, settle, &round);
+    if (!replayed.ok()) round.foreign = 0;  // counted again by the next round
+    left += round;
+    if (replayed.ok()) return left;
+    const ErrorKind kind = replayed.status().kind();
+    if ((kind != ErrorKind::kTransient && kind != ErrorKind::kOutcomeUnknown) || (stop && stop()) ||
+        std::chrono::steady_clock::now() >= give_up) {
+      return replayed.status();
+    }
+    spdlog::warn("journals left in {} could not be replayed yet ({}); trying again", dir, replayed.status().message());
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
 }
 
 }  // namespace pdr

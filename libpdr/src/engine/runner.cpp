@@ -162,22 +162,28 @@ void ClaimLoop::stop_programs_after_failure() {
 // Tries the database again every poll, also while jobs still run: outcomes are recorded and
 // claiming resumes as soon as it answers.
 void ClaimLoop::try_replay() {
-  auto replay = options_.journal->replay(store_, options_.settle_outputs);
+  ReplayReport got;  // what was handled, also when the database stopped it again
+  auto replay = options_.journal->replay(store_, options_.settle_outputs, &got);
+  summary_.replayed += got.applied;
+  summary_.lost += got.rejected;
+  // A replayed finish whose outputs could not take their names: counted by the state it was
+  // recorded in instead.
+  summary_.retried += got.retried;
+  summary_.failed += got.failed;
+  summary_.finished += got.unstored;
+  summary_.unstored += got.unstored;
   if (!replay.ok()) {
     outage_ = replay.status();
     next_try_ = Clock::now() + poll_;
     return;
   }
-  spdlog::info("database reachable again: {} journaled outcomes recorded, {} no longer current", replay->applied,
-               replay->rejected);
-  summary_.replayed += replay->applied;
-  summary_.lost += replay->rejected;
-  // A replayed finish whose outputs could not take their names: counted by the state it was
-  // recorded in instead.
-  summary_.retried += replay->retried;
-  summary_.failed += replay->failed;
-  summary_.finished += replay->unstored;
-  summary_.unstored += replay->unstored;
+  spdlog::info("database reachable again: {} journaled outcomes recorded, {} no longer current{}", got.applied,
+               got.rejected,
+               got.retried + got.failed + got.unstored == 0
+                   ? std::string()
+                   : fmt::format(", {} finishes that could not keep their outputs ({} queued again, {} failed for "
+                                 "good, {} left recorded finished without them)",
+                                 got.retried + got.failed + got.unstored, got.retried, got.failed, got.unstored));
   db_down_ = false;
   exhausted_ = false;  // a replayed failure may be pending again
   idle_since_.reset();

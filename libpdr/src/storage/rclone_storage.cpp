@@ -91,10 +91,12 @@ class RcloneStorage : public Storage {
       if (run({"moveto", "--ignore-times", f.staged_path, f.path}, &out)) {
         moved.push_back(&f);
       } else if (!moved_before(f)) {
-        for (const StoredFile* m : moved) {
+        for (const StoredFile* m : moved) {  // back to their staged names, else removed
           std::string ignored;
-          run({"deletefile", m->path}, &ignored);
+          if (!run({"moveto", "--ignore-times", m->path, m->staged_path}, &ignored))
+            run({"deletefile", m->path}, &ignored);
           listings_.forget(m->path);
+          listings_.forget(m->staged_path);
         }
         return Status::Io("rclone moveto " + f.path + " failed: " + out);
       }
