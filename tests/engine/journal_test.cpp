@@ -288,6 +288,7 @@ TEST(JournalTest, ALeftJournalIsTriedAgainWhileTheDatabaseDoesNotAnswer) {
   int asked = 0;
   auto stopped = replay_left_journals_within(left.string(), gone, {}, 60, [&asked] { return ++asked > 0; });
   ASSERT_FALSE(stopped.ok());
+  EXPECT_EQ(stopped.status().kind(), ErrorKind::kInterrupted);
   EXPECT_EQ(asked, 1);
 }
 

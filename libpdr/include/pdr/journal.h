@@ -70,8 +70,9 @@ Result<ReplayReport> replay_left_journals(const std::string& dir, JobStore& stor
                                           ReplayReport* so_far = nullptr);
 
 // replay_left_journals, tried again each second while the database does not answer (a
-// transient error), for up to `seconds` or until `stop` says so; what every round handled is
-// counted once. The error of the last round when it gives up.
+// transient error), starting no round later than `seconds` after the first (a round itself
+// waits up to database.retry.deadline); what every round handled is counted once. The error of
+// the last round when it gives up; an interrupted one when `stop` says so.
 Result<ReplayReport> replay_left_journals_within(const std::string& dir, JobStore& store, const SettleOutputs& settle,
                                                  double seconds, const std::function<bool()>& stop);
 

@@ -19,7 +19,6 @@
 #include <set>
 #include <sstream>
 #include <system_error>
-#include <thread>
 
 #include "db/transactor.h"
 #include "engine/progress.h"
@@ -66,7 +65,8 @@ JobState revoke_finish(Storage& storage, JobStore& job_store, const Outcome& fin
   auto revoked = job_store.revoke_finish(failed);
   // The staged copies go only once the finish is no longer recorded: a finish that stays
   // recorded keeps them (verify and the next registration find its outputs missing). Its logs
-  // stay, as any failed attempt's (recorded with it where they can take their names).
+  // stay, as any failed attempt's (recorded with it; gone when they cannot take their names
+  // either, as a failed attempt's).
   if (revoked.ok() && revoked->applied) keep_only_logs(storage, finish);
   if (!revoked.ok()) {
     spdlog::error(

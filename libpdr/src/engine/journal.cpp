@@ -346,19 +346,22 @@ Result<ReplayReport> replay_left_journals_within(const std::string& dir, JobStor
                                                  double seconds, const std::function<bool()>& stop) {
   ReplayReport left;
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  const auto stopped = [&stop] { return stop && stop(); };
   for (;;) {
+    if (stopped()) return Status::Error(ErrorKind::kInterrupted, "interrupted");
     ReplayReport round;
     auto replayed = replay_left_journals(dir, store, settle, &round);
     if (!replayed.ok()) round.foreign = 0;  // counted again by the next round
     left += round;
     if (replayed.ok()) return left;
     const ErrorKind kind = replayed.status().kind();
-    if ((kind != ErrorKind::kTransient && kind != ErrorKind::kOutcomeUnknown) || (stop && stop()) ||
-        std::chrono::steady_clock::now() >= give_up) {
+    if (stopped()) return Status::Error(ErrorKind::kInterrupted, "interrupted");
+    if ((kind != ErrorKind::kTransient && kind != ErrorKind::kOutcomeUnknown) ||
+        std::chrono::steady_clock::now() + std::chrono::seconds(1) >= give_up) {
       return replayed.status();
     }
     spdlog::warn("journals left in {} could not be replayed yet ({}); trying again", dir, replayed.status().message());
-    std::this_thread::sleep_for(std::chrono::seconds(1));
+    for (int i = 0; i < 20 && !stopped(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }
 

@@ -99,9 +99,9 @@ class LocalStorage : public Storage {
     return f;
   }
 
-  // All or nothing: when one output cannot take its name, those renamed before it go back to
-  // their staged names (their job is not recorded finished, so no final name may hold them; the
-  // caller discards them or keeps the logs), or are removed when even that fails.
+  // All or nothing: when one output cannot take its name, those renamed before it are removed
+  // again (their job is not recorded finished, so no final name may hold them), but for the
+  // logs, which go back to their staged names: the caller keeps them, as any failed attempt's.
   Status promote(const std::vector<StoredFile>& files) override {
     for (size_t i = 0; i < files.size(); ++i) {
       const StoredFile& f = files[i];
@@ -114,7 +114,9 @@ class LocalStorage : public Storage {
         }
         for (size_t j = 0; j < i; ++j) {
           if (files[j].staged_path.empty()) continue;
-          if (::rename(files[j].path.c_str(), files[j].staged_path.c_str()) != 0) ::unlink(files[j].path.c_str());
+          if (!is_step_log(files[j].kind) || ::rename(files[j].path.c_str(), files[j].staged_path.c_str()) != 0) {
+            ::unlink(files[j].path.c_str());
+          }
         }
         return Status::Error(ErrorKind::kIo, f.path + ": cannot give the stored output its name: " + std::strerror(e),
                              e);

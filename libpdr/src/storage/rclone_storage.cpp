@@ -80,21 +80,23 @@ class RcloneStorage : public Storage {
   // One server-side move per file (--ignore-times: replace the destination even when its size
   // and time look the same).
   // All or nothing: when one output cannot take its name, those moved before it are deleted
-  // again (their job is not recorded finished, so no final name may hold them). A copy that
+  // again (their job is not recorded finished, so no final name may hold them), but for the
+  // logs, which go back to their staged names: the caller keeps them. A copy that
   // another process moved first (a start's settle or a verify renaming the same attempt's
   // copies) is not a failure: its final name holds the recorded output.
   Status promote(const std::vector<StoredFile>& files) override {
-    std::vector<const StoredFile*> moved;  // by this call: the undo removes only these
+    std::vector<const StoredFile*> moved;  // by this call: the undo touches only these
     for (const StoredFile& f : files) {
       if (f.staged_path.empty()) continue;
       std::string out;
       if (run({"moveto", "--ignore-times", f.staged_path, f.path}, &out)) {
         moved.push_back(&f);
       } else if (!moved_before(f)) {
-        for (const StoredFile* m : moved) {  // back to their staged names, else removed
+        for (const StoredFile* m : moved) {  // removed; the logs back to their staged names (kept)
           std::string ignored;
-          if (!run({"moveto", "--ignore-times", m->path, m->staged_path}, &ignored))
+          if (!is_step_log(m->kind) || !run({"moveto", "--ignore-times", m->path, m->staged_path}, &ignored)) {
             run({"deletefile", m->path}, &ignored);
+          }
           listings_.forget(m->path);
           listings_.forget(m->staged_path);
         }
