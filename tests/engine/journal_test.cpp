@@ -71,6 +71,13 @@ std::string read_all(const fs::path& p) {
   return s.str();
 }
 
+// The journal lines of jobs 1..n finished.
+std::string finishes(long long n) {
+  std::string text;
+  for (long long job = 1; job <= n; ++job) text += encode_journal_entry(outcome(job, JobState::Finished, 1)) + "\n";
+  return text;
+}
+
 void write_all(const fs::path& p, const std::string& text) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
   out << text;
@@ -236,9 +243,7 @@ TEST(JournalTest, AReplayedFinishThatCannotKeepItsOutputsIsCountedByWhatBecameOf
   test::TempDir dir;
   const fs::path left = fs::path(dir.path()) / "left";
   fs::create_directories(left);
-  std::string text;
-  for (long long job = 1; job <= 5; ++job) text += encode_journal_entry(outcome(job, JobState::Finished, 1)) + "\n";
-  text += encode_journal_entry(outcome(6, JobState::Failed, 0)) + "\n";
+  std::string text = finishes(5) + encode_journal_entry(outcome(6, JobState::Failed, 0)) + "\n";
   write_all(left / "dead.journal", text);
   RecordingStore store;
   auto report = replay_left_journals(left.string(), store, [](const Outcome& o, bool) -> Settled {
@@ -264,8 +269,7 @@ TEST(JournalTest, ALeftJournalIsTriedAgainWhileTheDatabaseDoesNotAnswer) {
   test::TempDir dir;
   const fs::path left = fs::path(dir.path()) / "left";
   fs::create_directories(left);
-  std::string text;
-  for (long long job = 1; job <= 3; ++job) text += encode_journal_entry(outcome(job, JobState::Finished, 1)) + "\n";
+  const std::string text = finishes(3);
   write_all(left / "dead.journal", text);
   RecordingStore store;
   store.fail_at = 1;
