@@ -9,12 +9,14 @@
 #include <unistd.h>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <set>
 #include <thread>
 
 #include "db/db_error.h"
 #include "db/dialect.h"
 #include "db/schema.h"
+#include "db/statement_cache.h"
 #include "pdr/db_manager.h"
 #include "pdr/grid.h"
 #include "pdr/settings.h"
@@ -740,6 +742,72 @@ TEST(PostgresqlLoginTest, NoServerIsTransient) {
   EXPECT_TRUE(is_connection_lost(lease.status().code()));
 }
 
+// A statement a session keeps runs again with the values given to it each time (NULLs
+// included); one that failed is not kept; a session that keeps none gets a new one each time.
+TEST(StatementCacheTest, AKeptStatementRunsAgainWithItsNewValues) {
+  test::TempDir dir;
+  soci::session sql(*soci::factory_sqlite3(), "db=" + (dir / "kept.db"));
+  sql << "CREATE TABLE t (id INTEGER, name TEXT, x REAL)";
+  keep_statements(&sql);
+  const std::string insert = "INSERT INTO t (id, name, x) VALUES (:id, :name, :x)";
+  ReusableStatement* first = nullptr;
+  for (long long i = 1; i <= 3; ++i) {
+    std::unique_ptr<ReusableStatement> fresh;
+    ReusableStatement& st = reusable_statement(sql, insert, fresh);
+    EXPECT_EQ(fresh, nullptr) << "kept by the session";
+    if (first == nullptr) first = &st;
+    EXPECT_EQ(&st, first);
+    st.use(i);
+    st.use("n" + std::to_string(i), i == 2 ? soci::i_null : soci::i_ok);
+    st.use(0.5 * static_cast<double>(i));
+    run_kept(sql, st, insert);
+    EXPECT_EQ(st.affected_rows(), 1);
+  }
+  int nulls = 0;
+  double sum = 0;
+  sql << "SELECT COUNT(*) FROM t WHERE name IS NULL AND id = 2", soci::into(nulls);
+  sql << "SELECT SUM(x) FROM t WHERE name IN ('n1', 'n3')", soci::into(sum);
+  EXPECT_EQ(nulls, 1);
+  EXPECT_DOUBLE_EQ(sum, 2.0);
+  // A query over a list of ids, padded to the next power of two with 0 (no row).
+  EXPECT_EQ(id_placeholders("i", 3), ":i0, :i1, :i2, :i3");
+  EXPECT_EQ(id_placeholders("i", 0), "");
+  for (const std::vector<long long>& ids : {std::vector<long long>{3, 1, 2}, std::vector<long long>{2}}) {
+    const std::string q = "SELECT x FROM t WHERE id IN (" + id_placeholders("i", ids.size()) + ") ORDER BY id";
+    std::unique_ptr<ReusableStatement> fresh;
+    ReusableStatement& st = reusable_statement(sql, q, fresh);
+    use_ids(st, ids);
+    st.query(q);
+    std::vector<double> seen;
+    while (st.fetch()) seen.push_back(st.row().get<double>(0));
+    EXPECT_EQ(seen.size(), ids.size());
+    if (ids.size() == 1) {
+      EXPECT_EQ(seen, std::vector<double>{1.0});
+    }
+  }
+  const std::string bad = "INSERT INTO missing (v) VALUES (:v)";
+  {
+    std::unique_ptr<ReusableStatement> fresh;
+    ReusableStatement& st = reusable_statement(sql, bad, fresh);
+    st.use(1LL);
+    EXPECT_THROW(run_kept(sql, st, bad), soci::soci_error);
+  }
+  sql << "CREATE TABLE missing (v INTEGER)";
+  {
+    std::unique_ptr<ReusableStatement> fresh;
+    ReusableStatement& st = reusable_statement(sql, bad, fresh);
+    st.use(7LL);
+    run_kept(sql, st, bad);  // compiled anew: the failed one was not kept
+  }
+  int seven = 0;
+  sql << "SELECT COUNT(*) FROM missing WHERE v = 7", soci::into(seven);
+  EXPECT_EQ(seven, 1);
+  close_statements(&sql);
+  std::unique_ptr<ReusableStatement> fresh;
+  (void)reusable_statement(sql, insert, fresh);
+  EXPECT_NE(fresh, nullptr) << "a session that keeps none";
+}
+
 TEST(DbManagerTest, OneManagerPerProcessEvenUnderRacingThreads) {
   test::TempDir dir;
   DatabaseSettings db;
@@ -979,6 +1047,44 @@ TEST_P(JobStoreTest, FinishesAndTheNextClaimLandTogether) {
   EXPECT_TRUE(last->recorded[0].applied);
   EXPECT_TRUE(last->claimed.empty());
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 2);
+}
+
+// Every transaction on a session that is then closed (a lifetime of 0 s: each borrow makes a new
+// one, often at the address of the last): on SQLite the statements a session kept go with it, and
+// a new session compiles its own. Each claim still brings its own points' parameters.
+TEST_P(JobStoreTest, KeptStatementsGoWithTheirSessions) {
+  DatabaseSettings brief = db_;
+  brief.pool_recycle = 0;
+  brief.pool_size = 1;
+  DbManager m(brief);
+  auto opened = open_job_store(m);
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  JobStore& store = *opened.value();
+  auto p = points({"30", "40", "50"});  // 6 jobs
+  auto r = register_points(p);
+  std::map<std::string, ParameterValues> wanted;
+  for (const auto& point : p) wanted[point.job_name] = point.params();
+  std::vector<Outcome> done;
+  std::set<long long> finished;
+  for (int round = 0; round < 10; ++round) {
+    auto next = store.record_finishes_and_claim(done, r.model_id, round % 2 + 1, owner_);  // claims of 1 and 2
+    ASSERT_TRUE(next.ok()) << next.status().message();
+    for (const auto& rec : next->recorded) EXPECT_TRUE(rec.applied);
+    for (const auto& o : done) finished.insert(o.job_id);
+    done.clear();
+    for (const auto& job : next->claimed) {
+      ASSERT_NE(job.params, nullptr);
+      for (const auto& [name, value] : wanted.at(job.name))
+        EXPECT_EQ(job.params->at(name), value) << job.name << " " << name;
+      done.push_back(outcome(job, owner_.token, JobState::Finished));
+    }
+    if (done.empty()) break;
+  }
+  EXPECT_EQ(finished.size(), 6u);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 6);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_job_events WHERE event = 'claimed'"), 6);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_job_events WHERE event = 'finished'"), 6);
+  EXPECT_GE(m.stats().replaced, 5) << "sessions were closed between the transactions";
 }
 
 // A claim says whether the job has file rows of an earlier finish (a first attempt has none, and

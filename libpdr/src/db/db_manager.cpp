@@ -25,12 +25,15 @@
 #include <thread>
 
 #include "db/db_error.h"
+#include "db/statement_cache.h"
 #include "db/transactor.h"
 
 namespace pdr {
 
 DbManager::DbManager(DatabaseSettings settings) : settings_(std::move(settings)) {}
-DbManager::~DbManager() = default;
+DbManager::~DbManager() {
+  for (auto& item : idle_) close_statements(item.session.get());
+}
 
 DbManager::Lease::Lease(DbManager* owner, std::unique_ptr<soci::session> s,
                         std::chrono::steady_clock::time_point expires, long long id)
@@ -46,7 +49,11 @@ DbManager::Lease::Lease(Lease&& other) noexcept
 }
 
 DbManager::Lease::~Lease() {
-  if (owner_ != nullptr && session_) owner_->give_back(std::move(session_), expires_, id_, broken_);
+  if (owner_ != nullptr && session_) {
+    owner_->give_back(std::move(session_), expires_, id_, broken_);
+  } else if (session_) {
+    close_statements(session_.get());
+  }
 }
 
 namespace {
@@ -241,6 +248,7 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
       // /var/tmp (25 writes a point when registering a grid).
       *s << "PRAGMA temp_store=MEMORY";
     }
+    if (!mysql) keep_statements(s.get());  // closed by close_statements (statement_cache.h)
     warn_if_blocked("connect", started, limit);
     return s;
   } catch (const std::exception& e) {
@@ -364,6 +372,7 @@ std::optional<DbManager::Idle> DbManager::take_idle(std::unique_lock<std::mutex>
     const auto now = clock::now();
     if (now > item.expires) {
       ++counters_.replaced;
+      close_statements(item.session.get());
       continue;  // past its lifetime: closed, a fresh one is made by the caller
     }
     if (settings_.pool_pre_ping && now - item.last_used > std::chrono::seconds(1)) {
@@ -377,6 +386,7 @@ std::optional<DbManager::Idle> DbManager::take_idle(std::unique_lock<std::mutex>
       --in_use_;
       if (!alive) {
         ++counters_.replaced;
+        close_statements(item.session.get());
         continue;
       }
     }
@@ -440,9 +450,11 @@ void DbManager::give_back(std::unique_ptr<soci::session> s, std::chrono::steady_
   borrowed_.erase(id);
   if (broken) {
     ++counters_.replaced;
+    close_statements(s.get());
   } else if (in_use_ + static_cast<int>(idle_.size()) >= settings_.pool_size) {
     // Beyond pool_size open sessions: an overflow one, closed (when `s` goes out of scope,
     // outside the lock).
+    close_statements(s.get());
   } else {
     idle_.push_back(Idle{std::move(s), expires, std::chrono::steady_clock::now()});
   }

@@ -2,6 +2,7 @@
 // transaction that makes the change (so the last event of a job always names its state), and
 // read by `pdr_run history` and `status`.
 #include "db/soci_job_store.h"
+#include "db/statement_cache.h"
 
 #include <algorithm>
 #include <chrono>
@@ -73,7 +74,7 @@ void SociJobStore::write_event(Session& sql, const StatusChange& c, const std::s
   const EventFields f = fields_of(c, event);
   // The attempt's stages come before its end (the row is this transaction's now: no fence).
   write_stage_starts(sql, c.stage_starts, f.token, f.undone, false);
-  write_event_rows(sql, f, "id = " + std::to_string(c.job_id));
+  write_event_rows(sql, f, {c.job_id});
 }
 
 void SociJobStore::write_events(Session& sql, const std::vector<StatusChange>& changes) {
@@ -88,57 +89,62 @@ void SociJobStore::write_events(Session& sql, const std::vector<StatusChange>& c
     all.insert(all.end(), c.stage_starts.begin(), c.stage_starts.end());
   }
   for (const auto& [owner, list] : starts) write_stage_starts(sql, list, owner.first, owner.second, false);
-  std::map<EventFields, std::string> groups;  // fields -> the job ids, comma-separated
-  for (const auto& c : changes) {
-    std::string& ids = groups[fields_of(c, "")];
-    ids += (ids.empty() ? "" : ", ") + std::to_string(c.job_id);
-  }
-  if (groups.size() == 1) return write_event_rows(sql, groups.begin()->first, "id IN (" + groups.begin()->second + ")");
+  std::map<EventFields, std::vector<long long>> groups;  // fields -> the job ids
+  for (const auto& c : changes) groups[fields_of(c, "")].push_back(c.job_id);
+  if (groups.size() == 1) return write_event_rows(sql, groups.begin()->first, groups.begin()->second);
   // Several kinds (a claim beside the finishes before it): one statement, a SELECT each. Numbers
-  // are written out, texts bound: PostgreSQL types an unknown value of a UNION as text.
-  soci::statement st(sql);
+  // of this program are written out, texts bound: PostgreSQL types an unknown value of a UNION
+  // as text. The ids are bound, as many as the next power of two (see id_placeholders).
   std::string q;
   size_t n = 0;
   for (const auto& [f, ids] : groups) {
     const std::string i = std::to_string(n++);
     auto text = [&](const std::string& v, const char* name) {
-      if (v.empty()) return std::string("NULL");
-      st.exchange(soci::use(v));
-      return std::string(":") + name + i;
+      return v.empty() ? std::string("NULL") : std::string(":") + name + i;
     };
-    st.exchange(soci::use(f.event));
-    st.exchange(soci::use(actor_host_));
     q += std::string(q.empty() ? "" : " UNION ALL ") + "SELECT id, model_name_id, " + dialect_.now_ms() + ", :e" + i +
          ", status, :h" + i + ", " + std::to_string(actor_pid_) + ", ";
     q += text(f.token, "t") + ", attempts + " + std::to_string(f.undone) + ", lease_epoch, ";
     q += text(f.stage, "s") + ", ";
     q += (f.exit_code ? std::to_string(*f.exit_code) : dialect_.pg ? "CAST(NULL AS INTEGER)" : "NULL") + ", ";
-    q += text(f.detail, "d") + " FROM pdr_model_jobs WHERE id IN (" + ids + ")";
+    q += text(f.detail, "d") + " FROM pdr_model_jobs WHERE id IN (" + id_placeholders("j" + i + "_", ids.size()) + ")";
   }
-  st.alloc();
-  st.prepare(
-      "INSERT INTO pdr_job_events (job_id, model_name_id, at, event, state, host, pid, token, attempt, lease_epoch, "
+  q = "INSERT INTO pdr_job_events (job_id, model_name_id, at, event, state, host, pid, token, attempt, lease_epoch, "
       "stage, exit_code, detail) " +
-      q);
-  st.define_and_bind();
-  st.execute(true);
+      q;
+  std::unique_ptr<ReusableStatement> fresh;
+  ReusableStatement& st = reusable_statement(sql, q, fresh);
+  for (const auto& [f, ids] : groups) {
+    st.use(f.event);
+    st.use(actor_host_);
+    if (!f.token.empty()) st.use(f.token);
+    if (!f.stage.empty()) st.use(f.stage);
+    if (!f.detail.empty()) st.use(f.detail);
+    use_ids(st, ids);
+  }
+  run_kept(sql, st, q);
 }
 
-void SociJobStore::write_event_rows(Session& sql, const EventFields& f, const std::string& jobs) {
-  const int exit_code = f.exit_code.value_or(0);
-  soci::indicator token_ind = f.token.empty() ? soci::i_null : soci::i_ok;
-  soci::indicator stage_ind = f.stage.empty() ? soci::i_null : soci::i_ok;
-  soci::indicator exit_ind = f.exit_code ? soci::i_ok : soci::i_null;
-  soci::indicator detail_ind = f.detail.empty() ? soci::i_null : soci::i_ok;
-  sql << "INSERT INTO pdr_job_events (job_id, model_name_id, at, event, state, host, pid, token, attempt, "
-         "lease_epoch, stage, exit_code, detail) SELECT id, model_name_id, " +
-             dialect_.now_ms() +
-             ", :event, status, :host, :pid, :token, attempts + :undone, lease_epoch, :stage, :exit_code, :detail "
-             "FROM pdr_model_jobs WHERE " +
-             jobs + " ORDER BY id",
-      soci::use(f.event), soci::use(actor_host_), soci::use(actor_pid_), soci::use(f.token, token_ind),
-      soci::use(f.undone), soci::use(f.stage, stage_ind), soci::use(exit_code, exit_ind),
-      soci::use(f.detail, detail_ind);
+void SociJobStore::write_event_rows(Session& sql, const EventFields& f, const std::vector<long long>& ids) {
+  const std::string q =
+      "INSERT INTO pdr_job_events (job_id, model_name_id, at, event, state, host, pid, token, attempt, "
+      "lease_epoch, stage, exit_code, detail) SELECT id, model_name_id, " +
+      dialect_.now_ms() +
+      ", :event, status, :host, :pid, :token, attempts + :undone, lease_epoch, :stage, :exit_code, :detail "
+      "FROM pdr_model_jobs WHERE id IN (" +
+      id_placeholders("j", ids.size()) + ") ORDER BY id";
+  std::unique_ptr<ReusableStatement> fresh;
+  ReusableStatement& st = reusable_statement(sql, q, fresh);
+  st.use(f.event);
+  st.use(actor_host_);
+  st.use(actor_pid_);
+  st.use(f.token, f.token.empty() ? soci::i_null : soci::i_ok);
+  st.use(f.undone);
+  st.use(f.stage, f.stage.empty() ? soci::i_null : soci::i_ok);
+  st.use(f.exit_code.value_or(0), f.exit_code ? soci::i_ok : soci::i_null);
+  st.use(f.detail, f.detail.empty() ? soci::i_null : soci::i_ok);
+  use_ids(st, ids);
+  run_kept(sql, st, q);
 }
 
 void SociJobStore::write_stage_starts(Session& sql, const std::vector<StageStart>& starts, const std::string& token,

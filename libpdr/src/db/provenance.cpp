@@ -1,5 +1,6 @@
 // What a finished job recorded: job_files, its output columns, hdf_files and json_files.
 #include "db/soci_job_store.h"
+#include "db/statement_cache.h"
 
 namespace pdr {
 
@@ -45,74 +46,69 @@ void SociJobStore::record_files(Session& sql, const StatusChange& c) {
 // The job's file rows in one statement: each statement is a round trip to a server, and a job
 // stores a dozen files.
 void SociJobStore::record_job_files(Session& sql, long long job_id, const std::vector<StoredFile>& files) {
-  std::vector<soci::indicator> mtime_ind;
-  for (const auto& f : files) mtime_ind.push_back(f.mtime.empty() ? soci::i_null : soci::i_ok);
   std::string q = "INSERT INTO job_files (job_id, kind, path, sha256_sum, file_size, modification_time) VALUES ";
-  soci::statement ins(sql);
   for (size_t i = 0; i < files.size(); ++i) {
     const std::string n = std::to_string(i);
     q +=
         (i ? ", " : "") + std::string("(:j") + n + ", :k" + n + ", :p" + n + ", :s" + n + ", :z" + n + ", :t" + n + ")";
-    const StoredFile& f = files[i];
-    ins.exchange(soci::use(job_id));
-    ins.exchange(soci::use(f.kind));
-    ins.exchange(soci::use(f.path));
-    ins.exchange(soci::use(f.sha256));
-    ins.exchange(soci::use(f.size));
-    ins.exchange(soci::use(f.mtime, mtime_ind[i]));
   }
-  ins.alloc();
-  ins.prepare(q);
-  ins.define_and_bind();
-  ins.execute(true);
+  std::unique_ptr<ReusableStatement> fresh;
+  ReusableStatement& ins = reusable_statement(sql, q, fresh);  // kept: the same files each job
+  for (const auto& f : files) {
+    ins.use(job_id);
+    ins.use(f.kind);
+    ins.use(f.path);
+    ins.use(f.sha256);
+    ins.use(f.size);
+    ins.use(f.mtime, f.mtime.empty() ? soci::i_null : soci::i_ok);  // NULL when unknown
+  }
+  run_kept(sql, ins, q);
 }
 
 // The predecessor's hdf_files row: the HDF4 output and the two HDF5 structure files.
 void SociJobStore::record_hdf_files(Session& sql, long long job_id, const StoredFile& hdf4, const StoredFile& structure,
                                     const StoredFile& chemistry) {
-  // SOCI binds by reference: every bound value must outlive the statement.
-  struct Part {
-    std::string name, path, dir, mtime, sha;
-    long long size;
-    soci::indicator mtime_ind;  // NULL when unknown: '' is no DATETIME in strict mode
-  };
-  auto part = [](const StoredFile& f) {
-    const auto slash = f.path.find_last_of('/');
-    return Part{f.path.substr(slash + 1),
-                f.path,
-                f.path.substr(0, slash),
-                f.mtime,
-                f.sha256,
-                f.size,
-                f.mtime.empty() ? soci::i_null : soci::i_ok};
-  };
-  Part a = part(hdf4), b = part(structure), d = part(chemistry);
-  sql << "INSERT INTO hdf_files (job_id, pdrexe_id, parameter_id, model_name_id, "
-         "file_name, full_path, path, modification_time, sha256_sum, file_size, "
-         "file_name_hdf5_s, full_path_hdf5_s, path_hdf5_s, modification_time_hdf5_s, sha256_sum_hdf5_s, file_size_hdf5_s, "
-         "file_name_hdf5_c, full_path_hdf5_c, path_hdf5_c, modification_time_hdf5_c, sha256_sum_hdf5_c, file_size_hdf5_c) "
-         "SELECT id, kosmatau_executable_id, kosmatau_parameters_id, model_name_id, "
-         ":a1, :a2, :a3, :a4, :a5, :a6, :b1, :b2, :b3, :b4, :b5, :b6, :c1, :c2, :c3, :c4, :c5, :c6 "
-         "FROM pdr_model_jobs WHERE id = :id",
-      soci::use(a.name), soci::use(a.path), soci::use(a.dir), soci::use(a.mtime, a.mtime_ind), soci::use(a.sha),
-      soci::use(a.size), soci::use(b.name), soci::use(b.path), soci::use(b.dir), soci::use(b.mtime, b.mtime_ind),
-      soci::use(b.sha), soci::use(b.size), soci::use(d.name), soci::use(d.path), soci::use(d.dir),
-      soci::use(d.mtime, d.mtime_ind), soci::use(d.sha), soci::use(d.size), soci::use(job_id);
+  static const std::string q =
+      "INSERT INTO hdf_files (job_id, pdrexe_id, parameter_id, model_name_id, "
+      "file_name, full_path, path, modification_time, sha256_sum, file_size, "
+      "file_name_hdf5_s, full_path_hdf5_s, path_hdf5_s, modification_time_hdf5_s, sha256_sum_hdf5_s, file_size_hdf5_s, "
+      "file_name_hdf5_c, full_path_hdf5_c, path_hdf5_c, modification_time_hdf5_c, sha256_sum_hdf5_c, file_size_hdf5_c) "
+      "SELECT id, kosmatau_executable_id, kosmatau_parameters_id, model_name_id, "
+      ":a1, :a2, :a3, :a4, :a5, :a6, :b1, :b2, :b3, :b4, :b5, :b6, :c1, :c2, :c3, :c4, :c5, :c6 "
+      "FROM pdr_model_jobs WHERE id = :id";
+  std::unique_ptr<ReusableStatement> fresh;
+  ReusableStatement& ins = reusable_statement(sql, q, fresh);
+  for (const StoredFile* f : {&hdf4, &structure, &chemistry}) {
+    const auto slash = f->path.find_last_of('/');
+    ins.use(f->path.substr(slash + 1));
+    ins.use(f->path);
+    ins.use(f->path.substr(0, slash));
+    ins.use(f->mtime, f->mtime.empty() ? soci::i_null : soci::i_ok);  // '' is no DATETIME in strict mode
+    ins.use(f->sha256);
+    ins.use(f->size);
+  }
+  ins.use(job_id);
+  run_kept(sql, ins, q);
 }
 
 // The predecessor's json_files row of the job's rendered pdr_config.json.
 void SociJobStore::record_json_file(Session& sql, long long job_id, const StoredFile& f) {
-  const std::string name = f.path.substr(f.path.find_last_of('/') + 1);
-  soci::indicator tind = json_template_id_ > 0 ? soci::i_ok : soci::i_null;
   // The predecessor's json_files has UNIQUE(sha256_sum): a byte-identical config (the same
   // point of another model) is already recorded, and that row stays as it is.
   // created_at by the database's UTC clock, as the predecessor sets it (its table has no default).
-  sql << std::string(dialect_.insert_ignore()) +
-             " INTO json_files (name, path, archived_path, sha256_sum, template_id, job_id, created_at) "
-             "VALUES (:n, :p, :a, :s, :t, :j, " +
-             dialect_.now() + ")" + dialect_.ignore_end(),
-      soci::use(name), soci::use(f.path), soci::use(f.path), soci::use(f.sha256), soci::use(json_template_id_, tind),
-      soci::use(job_id);
+  const std::string q = std::string(dialect_.insert_ignore()) +
+                        " INTO json_files (name, path, archived_path, sha256_sum, template_id, job_id, created_at) "
+                        "VALUES (:n, :p, :a, :s, :t, :j, " +
+                        dialect_.now() + ")" + dialect_.ignore_end();
+  std::unique_ptr<ReusableStatement> fresh;
+  ReusableStatement& ins = reusable_statement(sql, q, fresh);
+  ins.use(f.path.substr(f.path.find_last_of('/') + 1));
+  ins.use(f.path);
+  ins.use(f.path);
+  ins.use(f.sha256);
+  ins.use(json_template_id_, json_template_id_ > 0 ? soci::i_ok : soci::i_null);
+  ins.use(job_id);
+  run_kept(sql, ins, q);
 }
 
 }  // namespace pdr

@@ -1,6 +1,7 @@
 // Registering a grid: the model and its provenance rows, and the check that a point's
 // existing job has the same physics.
 #include "db/soci_job_store.h"
+#include "db/statement_cache.h"
 
 #include <sstream>
 
@@ -267,13 +268,10 @@ Status SociJobStore::use_json_template(const Provenance& prov) {
 std::map<long long, ParameterValues> SociJobStore::parameter_rows(Session& sql, const std::vector<long long>& ids) {
   std::map<long long, ParameterValues> out;
   if (ids.empty()) return out;
-  std::string list;
-  for (long long id : ids) list += (list.empty() ? "" : ", ") + std::to_string(id);
-  soci::rowset<soci::row> rs = (sql.prepare << "SELECT * FROM kosmatau_parameters WHERE id IN (" + list + ")");
   // Every row has the same columns: which parameter each is, and where the id is, once.
   std::vector<const ParamSpec*> specs;
   std::size_t id_column = 0;
-  for (const auto& row : rs) {
+  auto take = [&](const soci::row& row) {
     if (specs.empty()) {
       for (std::size_t i = 0; i < row.size(); ++i) {
         const std::string name = row.get_properties(i).get_name();
@@ -287,7 +285,28 @@ std::map<long long, ParameterValues> SociJobStore::parameter_rows(Session& sql, 
       values[specs[i]->name] = row.get_indicator(i) == soci::i_null ? "" : field_text(row, i, specs[i]->type);
     }
     out[as_integer(row, id_column)] = std::move(values);
+  };
+  if (ids.size() <= kMaxPaddedIds) {
+    // A claim's rows, by placeholders (see statement_cache.h). A kept statement's columns are
+    // those of its first run: a column another process adds later (at the end) is not read. Not
+    // kept on PostgreSQL, where such a column fails it.
+    const std::string q = "SELECT * FROM kosmatau_parameters WHERE id IN (" + id_placeholders("i", ids.size()) + ")";
+    std::unique_ptr<ReusableStatement> fresh;
+    ReusableStatement& st = reusable_statement(sql, q, fresh, sql.get_backend_name() != "postgresql");
+    use_ids(st, ids);
+    try {
+      st.query(q);
+      while (st.fetch()) take(st.row());
+    } catch (...) {
+      forget_statement(sql, q);
+      throw;
+    }
+    return out;
   }
+  std::string list;
+  for (long long id : ids) list += (list.empty() ? "" : ", ") + std::to_string(id);
+  soci::rowset<soci::row> rs = (sql.prepare << "SELECT * FROM kosmatau_parameters WHERE id IN (" + list + ")");
+  for (const auto& row : rs) take(row);
   return out;
 }
 

@@ -460,7 +460,7 @@ class SociJobStore : public JobStore {
   // The events of several changes that applied, one INSERT ... SELECT per group of events that
   // differ only in their job (a claim of several jobs, finishes recorded together).
   void write_events(Session& sql, const std::vector<StatusChange>& changes);
-  void write_event_rows(Session& sql, const EventFields& f, const std::string& jobs);
+  void write_event_rows(Session& sql, const EventFields& f, const std::vector<long long>& ids);
   // An attempt's outcome that found the job moved on (its lease lost): recorded with no state (it
   // changed none).
   void write_rejected(Session& sql, const StatusChange& c);

@@ -1,5 +1,6 @@
 // Job state changes: claims, outcomes, hand-backs and retries.
 #include "db/soci_job_store.h"
+#include "db/statement_cache.h"
 
 #include <algorithm>
 
@@ -609,48 +610,43 @@ std::string SociJobStore::state_update_sql(const StatusChange& c, const std::str
 bool SociJobStore::write_state(Session& sql, const StatusChange& c) { return write_states(sql, c, {}) == 1; }
 
 long long SociJobStore::write_states(Session& sql, const StatusChange& c, const std::vector<long long>& ids) {
-  const std::string next = status_word(c.next);
-  const std::string stage = to_string(c.stage);
+  // The rows by placeholders, so that the text is the same for every claim of as many rows (and
+  // its compiled statement is kept, see statement_cache.h).
+  const std::string q = state_update_sql(c, ids.empty() ? "" : id_placeholders("i", ids.size()));
+  std::unique_ptr<ReusableStatement> fresh;
+  ReusableStatement& up = reusable_statement(sql, q, fresh);
   const int pending = c.next == JobState::Pending ? 1 : 0;
   const int active = c.next == JobState::Running ? 1 : 0;
-  const int exit_code = c.exit_code.value_or(0);
-  soci::indicator exit_ind = c.exit_code ? soci::i_ok : soci::i_null;
-  soci::indicator error_ind = c.error.empty() ? soci::i_null : soci::i_ok;
   // Bound in the order of the placeholders in state_update_sql.
-  soci::statement up(sql);
-  up.exchange(soci::use(next));
-  up.exchange(soci::use(pending));
-  up.exchange(soci::use(active));
-  up.exchange(soci::use(exit_code, exit_ind));
-  up.exchange(soci::use(c.error, error_ind));
+  up.use(status_word(c.next));
+  up.use(pending);
+  up.use(active);
+  up.use(c.exit_code.value_or(0), c.exit_code ? soci::i_ok : soci::i_null);
+  up.use(c.error, c.error.empty() ? soci::i_null : soci::i_ok);
   if (c.stage != Stage::None) {
-    up.exchange(soci::use(stage));
-    up.exchange(soci::use(c.cause));
+    up.use(to_string(c.stage));
+    up.use(c.cause);
   }
   if (c.next == JobState::Finished) {
     for (const auto& [column, path] : finish_columns(c)) {
-      if (path != nullptr) up.exchange(soci::use(*path));
+      if (path != nullptr) up.use(*path);
     }
   }
   if (c.next == JobState::Running) {
-    up.exchange(soci::use(c.claimant->host));
-    up.exchange(soci::use(c.claimant->pid));
-    up.exchange(soci::use(c.claimant->token));
+    up.use(c.claimant->host);
+    up.use(static_cast<long long>(c.claimant->pid));
+    up.use(c.claimant->token);
     if (c.predicted_seconds >= 0) {
-      up.exchange(soci::use(c.predicted_seconds));
-      up.exchange(soci::use(c.prediction_basis));
+      up.use(static_cast<double>(c.predicted_seconds));
+      up.use(c.prediction_basis);
     }
   }
-  std::string list;
-  for (long long id : ids) list += (list.empty() ? "" : ", ") + std::to_string(id);
-  if (ids.empty()) up.exchange(soci::use(c.job_id));
-  if (!c.token.empty()) up.exchange(soci::use(c.token));
-  if (c.epoch > 0) up.exchange(soci::use(c.epoch));
-  up.alloc();
-  up.prepare(state_update_sql(c, list));
-  up.define_and_bind();
-  up.execute(true);
-  return up.get_affected_rows();
+  if (ids.empty()) up.use(static_cast<long long>(c.job_id));
+  use_ids(up, ids);
+  if (!c.token.empty()) up.use(c.token);
+  if (c.epoch > 0) up.use(static_cast<long long>(c.epoch));
+  run_kept(sql, up, q);
+  return up.affected_rows();
 }
 
 void SociJobStore::write_outputs(Session& sql, const StatusChange& c) {
