@@ -49,6 +49,30 @@ TEST(ProcessTest, SignalIsReported) {
   EXPECT_EQ(r.signal, SIGSEGV);
 }
 
+// A batch system's cancel (scancel) signals every process of the job: the program may end by
+// SIGTERM a moment before this process's own stop. That program was stopped, not failed; one
+// ended by SIGTERM while nothing stops this process failed, as does one ended by another signal.
+TEST(ProcessTest, AProgramEndedByTheSignalThatStopsThisProcessIsStoppedWithIt) {
+  test::TempDir dir;
+  StopSignal stop;
+  std::thread cancel([&stop] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    stop.request();
+  });
+  auto r = sh("kill -TERM $$", dir / "log", 0, &stop);
+  cancel.join();
+  EXPECT_EQ(r.outcome, ProcessResult::Outcome::Stopped);
+  StopSignal quiet;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto failed = sh("kill -TERM $$", dir / "log", 0, &quiet);
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(failed.outcome, ProcessResult::Outcome::Signaled);
+  EXPECT_EQ(failed.signal, SIGTERM);
+  EXPECT_GE(waited, 0.9) << "it waited for a stop that did not come";
+  auto segv = sh("kill -SEGV $$", dir / "log", 0, &quiet);
+  EXPECT_EQ(segv.outcome, ProcessResult::Outcome::Signaled);
+}
+
 TEST(ProcessTest, TimeoutKillsTheWholeProcessGroup) {
   test::TempDir dir;
   const auto t0 = std::chrono::steady_clock::now();

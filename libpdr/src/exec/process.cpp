@@ -428,6 +428,31 @@ bool run_captured(const std::string& executable, const std::vector<std::string>&
   return r.success();
 }
 
+namespace {
+
+// A program ended by a signal that stops pdr_run too was stopped with it, not failed: a batch
+// system's cancel or preemption (scancel) signals every process of the job, the program often a
+// moment before pdr_run, whose stop then comes while the step is being recorded as failed
+// (charging the attempt, and after two cancels failing the job "the same way twice"). Such an
+// end waits up to kStopGrace for this process's own stop; a program ended that way by someone
+// else is a failure, as before, that long later.
+constexpr int kStopGraceMs = 1000;
+
+bool stopped_with_it(int signal, const StopSignal* stop) {
+  if (stop == nullptr || (signal != SIGTERM && signal != SIGINT && signal != SIGHUP)) return false;
+  pollfd p{stop->fd(), POLLIN, 0};
+  const auto until = Clock::now() + std::chrono::milliseconds(kStopGraceMs);
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
+    if (left <= 0) return stop->requested();
+    const int n = poll(&p, 1, static_cast<int>(left));
+    if (n > 0) return true;
+    if (n < 0 && errno != EINTR) return stop->requested();
+  }
+}
+
+}  // namespace
+
 ProcessResult run_process(const ProcessSpec& spec, const StopSignal* stop) {
   ProcessResult result;
   result.timeout_seconds = spec.timeout_seconds;
@@ -483,6 +508,7 @@ ProcessResult run_process(const ProcessSpec& spec, const StopSignal* stop) {
   } else if (WIFSIGNALED(status)) {
     result.outcome = ProcessResult::Outcome::Signaled;
     result.signal = WTERMSIG(status);
+    if (stopped_with_it(result.signal, stop)) result.outcome = ProcessResult::Outcome::Stopped;
   }
   return result;
 }
