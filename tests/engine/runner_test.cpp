@@ -149,6 +149,39 @@ TEST(RunnerTest, RunsEveryJobOnceWithinCapacity) {
   EXPECT_FALSE(s.interrupted);
 }
 
+// `pdr_run retry` (or verify) may queue a job again while the run goes on, and the run ends it
+// again: the closing line counts each job once, by how it ended last.
+TEST(RunnerTest, AJobQueuedAgainDuringTheRunIsCountedOnceByItsLastEnd) {
+  class RequeuingStore : public FakeStore {
+   public:
+    using FakeStore::FakeStore;
+    Result<RecordedOutcome> record_outcome(const Outcome& o) override {
+      auto rec = FakeStore::record_outcome(o);
+      if (rec.ok() && rec->applied && rec->state == JobState::Failed && requeues[o.job_id]-- > 0) {
+        state[o.job_id] = JobState::Pending;  // as `pdr_run retry` does
+      }
+      return rec;
+    }
+    std::map<long long, int> requeues;
+  };
+  RequeuingStore store(3);
+  store.requeues = {{2, 2}, {3, 1}};
+  FakeExecutor exec;
+  exec.failing = {2, 3};
+  int starts_of_3 = 0;
+  exec.on_start = [&](const ClaimedJob& job) {
+    if (job.id == 3 && ++starts_of_3 == 2) exec.failing.erase(3);  // fails, then finishes
+  };
+  StopSignal stop;
+  RunSummary s = run_jobs(store, exec, 1, 1, kOwner, stop, [](const JobResult&) {});
+  EXPECT_TRUE(s.fatal.ok());
+  EXPECT_EQ(exec.started.size(), 6u);  // 1, 2 three times, 3 twice
+  EXPECT_EQ(s.finished, 2);
+  EXPECT_EQ(s.failed, 1);
+  EXPECT_EQ(store.state[2], JobState::Failed);
+  EXPECT_EQ(store.state[3], JobState::Finished);
+}
+
 TEST(RunnerTest, EmptyClaimWithLockedPendingRowsWaitsInsteadOfFinishing) {
   FakeStore store(0);
   store.hidden_pending = 1;

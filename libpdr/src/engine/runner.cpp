@@ -12,6 +12,7 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <unordered_map>
 
 #include "engine/heartbeat.h"
 #include "pdr/journal.h"
@@ -75,6 +76,7 @@ class ClaimLoop {
   bool write_outcome(JobResult& r, const Outcome& outcome);
   void write_refused(const Status& why);
   void recorded(JobResult& r, const Outcome& outcome, const RecordedOutcome& rec);
+  void count_end(long long job_id, JobState state);
   void keep_in_journal(JobResult& r, const Outcome& outcome);
   Settled settle(const Outcome& o, bool applied) const {
     return options_.settle_outputs ? options_.settle_outputs(o, applied) : Settled();
@@ -94,6 +96,9 @@ class ClaimLoop {
   const Clock::duration poll_, outage_wait_, proof_window_;
 
   RunSummary summary_;
+  // The jobs that ended (finished or failed for good) in this run, by how they ended last: a job
+  // queued again meanwhile (`pdr_run retry`, verify) and ended again is counted once.
+  std::unordered_map<long long, JobState> ended_;
   int running_ = 0;
   bool stopping_ = false;         // this turn: stopped, or a fatal error (claim nothing more)
   bool waiting_ = false;          // this turn: something may become claimable without a job of ours ending
@@ -157,6 +162,15 @@ void ClaimLoop::stop_programs_after_failure() {
   if (!database_failed_ || cancelled_) return;
   cancelled_ = true;
   if (options_.active != nullptr) options_.active->cancel_all();
+}
+
+void ClaimLoop::count_end(long long job_id, JobState state) {
+  auto [it, first] = ended_.try_emplace(job_id, state);
+  if (!first) {
+    --(it->second == JobState::Finished ? summary_.finished : summary_.failed);
+    it->second = state;
+  }
+  ++(state == JobState::Finished ? summary_.finished : summary_.failed);
 }
 
 // Tries the database again every poll, also while jobs still run: outcomes are recorded and
@@ -461,7 +475,7 @@ void ClaimLoop::recorded(JobResult& r, const Outcome& outcome, const RecordedOut
   }
   if (!kept.status.ok() && rec.state == JobState::Finished && kept.state == JobState::Failed) {
     // Its outputs could not take their names, on its last attempt: failed for good.
-    ++summary_.failed;
+    count_end(r.job.id, JobState::Failed);
     r.state = JobState::Failed;
     r.error = "storage: " + kept.status.message();
   } else if (!kept.status.ok() && rec.state == JobState::Finished && kept.state != JobState::Finished) {
@@ -472,10 +486,10 @@ void ClaimLoop::recorded(JobResult& r, const Outcome& outcome, const RecordedOut
     r.state = JobState::Pending;
     r.error = "storage: " + kept.status.message();
   } else if (rec.state == JobState::Finished) {
-    ++summary_.finished;
+    count_end(r.job.id, JobState::Finished);
     if (!kept.status.ok()) ++summary_.unstored;  // still recorded finished, without its outputs
   } else if (rec.state == JobState::Failed) {
-    ++summary_.failed;
+    count_end(r.job.id, JobState::Failed);
     r.error = rec.error;
   } else if (r.state == JobState::Failed) {
     ++summary_.retried;
