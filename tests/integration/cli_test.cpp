@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -144,6 +145,15 @@ TEST(CliTest, UnusableDatabaseOrStorageLocationWritesNothing) {
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("database.path: directory " + (dir / "no/such/dir") + " does not exist"), std::string::npos)
       << r.err;
+  // A device or a FIFO (as /dev/null) keeps nothing written to it: refused before SQLite puts its
+  // journal beside it.
+  ASSERT_EQ(::mkfifo((dir / "fifo").c_str(), 0600), 0);
+  auto f =
+      test::run_pdr_run(dir.path(), {"--model-name", "m", "--dens", "30"}, {kBase, "PDR_DB_FILE=" + (dir / "fifo")});
+  EXPECT_EQ(f.code, 2);
+  EXPECT_NE(f.err.find("database.path: " + (dir / "fifo") + " is not a regular file"), std::string::npos) << f.err;
+  EXPECT_FALSE(fs::exists(dir / "fifo-journal"));
+  fs::remove(dir / "fifo");
   test::write_text(dir / "cfg.yaml", "");
   auto s = test::run_pdr_run(dir.path(), {"--model-name", "m"}, {kBase, "PDR_STORAGE_DIR=" + (dir / "cfg.yaml")});
   EXPECT_EQ(s.code, 2);
@@ -238,16 +248,20 @@ TEST(CliTest, SubmitAndWorkerUsageErrorsAreOneLineAndWriteNothing) {
     EXPECT_TRUE(dir_is_empty_but_logs(dir.path())) << "nothing may be written: " << c.expected;
   }
   // --dry-run prints the script and writes nothing.
-  auto dry = test::run_pdr_run(dir.path(),
-                               {"submit", "--scheduler", "slurm", "--nodes", "3", "--workers", "2", "--model-name", "m",
-                                "--dens", "30", "--time", "1:00:00", "--dry-run"},
-                               {kBase, "PDR_DB_PASSWORD=Sekrit-77"});
+  auto dry = test::run_pdr_run(
+      dir.path(),
+      {"submit", "--scheduler", "slurm", "--nodes", "3", "--workers", "2", "--model-name", "m", "--dens", "30",
+       "--time", "1:00:00", "--sbatch-line", "module load hdf5", "--sbatch-line", "#SBATCH --mem=100", "--dry-run"},
+      {kBase, "PDR_DB_PASSWORD=Sekrit-77"});
   EXPECT_EQ(dry.code, 0) << dry.err;
   EXPECT_NE(dry.out.find("#SBATCH --array=0-2\n#SBATCH --nodes=1\n#SBATCH --ntasks=1\n#SBATCH --cpus-per-task=2\n"),
             std::string::npos)
       << dry.out;
   EXPECT_NE(dry.out.find("#SBATCH --time=1:00:00\n"), std::string::npos) << dry.out;
   EXPECT_NE(dry.out.find("#SBATCH --signal=B:TERM@120\n"), std::string::npos) << dry.out;
+  // sbatch reads directives only up to the first command: an extra directive given after an extra
+  // command still goes before it.
+  EXPECT_NE(dry.out.find("#SBATCH --mem=100\nmodule load hdf5\n"), std::string::npos) << dry.out;
   EXPECT_NE(dry.out.find("' 'worker' '--model-name' 'm' '--parallel' '--workers' '2'\n"), std::string::npos) << dry.out;
   EXPECT_EQ(dry.out.find("Sekrit-77"), std::string::npos);
   EXPECT_EQ(dry.err.find("Sekrit-77"), std::string::npos);

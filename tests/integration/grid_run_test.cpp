@@ -1484,6 +1484,21 @@ TEST_F(GridRunTest, WithoutRunTimesToPredictFromTheTimeLimitSaysHowItClaims) {
   EXPECT_NE(ended.out.find("1 job did not fit in the time left (none left, end margin included)"), std::string::npos)
       << ended.out;
   EXPECT_NE(ended.err.find("the end of Slurm job 77 (SLURM_JOB_END_TIME)"), std::string::npos) << ended.err;
+  // Slurm signals the end slurm.signal_seconds (120 s) before it, up to 60 s early: a job
+  // predicted to take 250 s does not fit in 400 s less a 10 s margin and those 180 s.
+  test::write_text(dir_ / "cfg.yaml",
+                   "database:\n  path: jobs.db\nstorage:\n  base_dir: store\nrun:\n  scratch_dir: scratch\n  "
+                   "end_margin: 10s\n  expected_job_seconds: 250\n");
+  auto signal_env = env();
+  signal_env.push_back("SLURM_JOB_END_TIME=" + std::to_string(static_cast<long long>(std::time(nullptr)) + 400));
+  signal_env.push_back("SLURM_JOB_ID=78");
+  auto early = test::run_pdr_run(
+      dir_.path(), {"--config", dir_ / "cfg.yaml", "--model-name", "ss", "--dens", "30", "--chi", "10"}, signal_env);
+  EXPECT_EQ(early.code, 0) << early.err;
+  EXPECT_NE(early.out.find("1 job did not fit in the time left"), std::string::npos) << early.out;
+  EXPECT_NE(early.err.find("(SLURM_JOB_END_TIME), less 3m00s for its end signal"), std::string::npos) << early.err;
+  test::write_text(dir_ / "cfg.yaml",
+                   "database:\n  path: jobs.db\nstorage:\n  base_dir: store\nrun:\n  scratch_dir: scratch\n");
   auto garbled_env = env();
   garbled_env.push_back("SLURM_JOB_END_TIME=99999999999999999999");
   auto garbled = test::run_pdr_run(

@@ -324,7 +324,7 @@ TEST_F(MysqlFaultTest, F8_ServerDownLongerThanTheDeadline) {
   long long journaled_finishes = 0;
   std::string journal;
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir_ / "scratch/pdr_run-journal", ec)) {
+  for (const auto& e : fs::directory_iterator(dir_ / ("scratch/pdr_run-journal-" + std::to_string(getuid())), ec)) {
     std::istringstream in(test::read_text(e.path()));
     for (std::string line; std::getline(in, line);) {
       journal += line.substr(0, 200) + "\n";
@@ -336,10 +336,17 @@ TEST_F(MysqlFaultTest, F8_ServerDownLongerThanTheDeadline) {
       if (f.size() > state_at && f[state_at] == "finished") ++journaled_finishes;
     }
   }
+  // Left where every user's journals went before they went to a directory per user: still
+  // replayed.
+  const std::string own = dir_ / ("scratch/pdr_run-journal-" + std::to_string(getuid()));
+  const std::string shared = dir_ / "scratch/pdr_run-journal";
+  fs::rename(own, shared, ec);
   auto again = test::run_pdr_run(dir_.path(), args("f8"), env(""));
   EXPECT_EQ(again.code, 0) << again.err.substr(again.err.size() > 3000 ? again.err.size() - 3000 : 0);
   // The journal of the stopped run is recorded first, then the grid is registered.
   if (!journal.empty()) {
+    EXPECT_NE(again.err.find("replayed journals left in " + shared + ": "), std::string::npos)
+        << again.err.substr(0, 3000);
     EXPECT_NE(again.err.find(" outcomes recorded, 0 no longer current"), std::string::npos)
         << again.err.substr(0, 3000);
   }

@@ -47,7 +47,15 @@ std::string slurm_script(const CliOptions& o, const Settings& s, const std::stri
   if (!sl.partition.empty()) out << "#SBATCH --partition=" << sl.partition << "\n";
   if (!sl.time.empty()) out << "#SBATCH --time=" << sl.time << "\n";
   if (!sl.account.empty()) out << "#SBATCH --account=" << sl.account << "\n";
-  for (const auto& line : sl.extra_lines) out << line << "\n";
+  // sbatch reads #SBATCH lines only up to the first command: the extra directives go first, the
+  // extra commands (module load ...) after them, each kind in the order given.
+  auto directive = [](const std::string& line) { return line.rfind("#SBATCH", 0) == 0; };
+  for (const auto& line : sl.extra_lines) {
+    if (directive(line)) out << line << "\n";
+  }
+  for (const auto& line : sl.extra_lines) {
+    if (!directive(line)) out << line << "\n";
+  }
   out << "# Written by pdr_run submit. Each task joins model " << s.pdr.model_name
       << " and claims jobs until none is pending;\n# on SIGTERM (before the time limit) it stops claiming and puts "
          "its running jobs back to pending.\n";

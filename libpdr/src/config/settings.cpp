@@ -1,5 +1,6 @@
 #include "pdr/settings.h"
 
+#include "config/journal_dir.h"
 #include "pdr/runtime_prediction.h"
 
 #include <pwd.h>
@@ -371,7 +372,9 @@ Status read_run_directories(const Config& c, const std::string& cwd, Settings& s
   if (keep < 0 || keep > 1000000) return Status::Usage(where("run.log_keep") + ": must be between 0 and 1000000");
   r.log_keep = static_cast<int>(keep);
   const std::string journal = c.str("run.journal_dir");
-  r.journal_dir = journal.empty() ? r.scratch_dir + "/pdr_run-journal" : absolute_from(cwd, journal);
+  // By default one directory per user: the scratch directory is often /tmp, which every user of
+  // a login node shares, and a directory the first user made would refuse the others' journals.
+  r.journal_dir = journal.empty() ? default_journal_dir(r.scratch_dir) : absolute_from(cwd, journal);
   r.pdr_out_dirs = c.list("directories.pdr_out_dirs");
   r.pdr_inp_dirs = c.list("directories.pdr_inp_dirs");
   for (const char* key : {"directories.pdr_out_dirs", "directories.pdr_inp_dirs"}) {

@@ -20,6 +20,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "config/journal_dir.h"
 #include "db/transactor.h"
 #include "engine/progress.h"
 #include "pdr/db_manager.h"
@@ -172,6 +173,9 @@ Status check_creatable(const std::string& path, bool is_dir, const std::string& 
     if (is_dir != fs::is_directory(p, ec)) {
       return Status::Usage(what + ": " + path + (is_dir ? " is not a directory" : " is a directory, not a file"));
     }
+    // A device, a FIFO or a socket is no file to keep rows or logs in (/dev/null takes every
+    // write and keeps none; SQLite would put its journal beside it, in /dev).
+    if (!is_dir && !fs::is_regular_file(p, ec)) return Status::Usage(what + ": " + path + " is not a regular file");
     if (access(path.c_str(), W_OK) != 0) return Status::Usage(what + ": " + path + " is not writable");
     return Status::Ok();
   }
@@ -411,27 +415,37 @@ Status GridRun::open(const StopSignal& stop) {
   // under leases that expired, and a reap would take their finishes for lost. A database that
   // stops answering meanwhile is waited for up to database.start_deadline; then the run stops,
   // the rest of the journals kept for the next one.
-  auto replayed = replay_left_journals_within(s.run.journal_dir, *store_, settle_outputs(*storage_, *store_),
-                                              s.database.start_deadline, [&stop] { return stop.requested(); });
-  if (!replayed.ok()) {
-    return Status::Error(replayed.status().kind(), "the outage journals left in " + s.run.journal_dir +
-                                                       " could not be replayed (" + replayed.status().message() +
-                                                       "); nothing was claimed: run again when the database answers");
+  // With the default directory, also the one every user shared before it was per user.
+  std::vector<std::string> journal_dirs{s.run.journal_dir};
+  if (s.run.journal_dir == default_journal_dir(s.run.scratch_dir) &&
+      std::filesystem::is_directory(shared_journal_dir(s.run.scratch_dir))) {
+    journal_dirs.push_back(shared_journal_dir(s.run.scratch_dir));
   }
-  const ReplayReport& left = replayed.value();
-  if (left.applied + left.rejected > 0) {
-    spdlog::info("replayed journals left in {}: {} outcomes recorded, {} no longer current", s.run.journal_dir,
-                 left.applied, left.rejected);
-  }
-  if (left.retried + left.failed + left.unstored > 0) {
-    spdlog::warn(
-        "of the journals' finishes, {} could not keep their outputs: {} queued again, {} failed for good, {} "
-        "left recorded finished without them",
-        left.retried + left.failed + left.unstored, left.retried, left.failed, left.unstored);
-  }
-  if (left.foreign > 0) {
-    spdlog::info("{} in {} of runs on another database left for it", count_text(left.foreign, "journal"),
-                 s.run.journal_dir);
+  for (const auto& dir : journal_dirs) {
+    auto replayed = replay_left_journals_within(dir, *store_, settle_outputs(*storage_, *store_),
+                                                s.database.start_deadline, [&stop] { return stop.requested(); });
+    if (!replayed.ok() && replayed.status().kind() == ErrorKind::kInterrupted) {
+      return Status::Error(ErrorKind::kInterrupted, "interrupted while starting; nothing was claimed");
+    }
+    if (!replayed.ok()) {
+      return Status::Error(replayed.status().kind(), "the outage journals left in " + dir + " could not be replayed (" +
+                                                         replayed.status().message() +
+                                                         "); nothing was claimed: run again when the database answers");
+    }
+    const ReplayReport& left = replayed.value();
+    if (left.applied + left.rejected > 0) {
+      spdlog::info("replayed journals left in {}: {} outcomes recorded, {} no longer current", dir, left.applied,
+                   left.rejected);
+    }
+    if (left.retried + left.failed + left.unstored > 0) {
+      spdlog::warn(
+          "of the journals' finishes, {} could not keep their outputs: {} queued again, {} failed for good, {} "
+          "left recorded finished without them",
+          left.retried + left.failed + left.unstored, left.retried, left.failed, left.unstored);
+    }
+    if (left.foreign > 0) {
+      spdlog::info("{} in {} of runs on another database left for it", count_text(left.foreign, "journal"), dir);
+    }
   }
   // Before a registration could take such a finish for lost outputs and run it again.
   auto model = store_->find_model(s.pdr.model_name);
@@ -608,9 +622,15 @@ std::optional<double> GridRun::time_left(const RunSettings& r, std::string* sour
       spdlog::warn("SLURM_JOB_END_TIME '{}' is not an end time (seconds since 1970): ignored", end_text);
     }
   }
+  // Slurm signals the end slurm.signal_seconds before it (--signal in the script submit
+  // writes), and up to 60 s earlier than asked: a job claimed after that is stopped at once.
+  const int signal = settings_.slurm.signal_seconds;
+  const double before_signal = signal > 0 ? signal + 60.0 : 0.0;
+  const std::string less_signal =
+      signal > 0 ? ", less " + duration_text(signal + 60) + " for its end signal (slurm.signal_seconds + 60 s)" : "";
   if (end) {
-    take(static_cast<double>(*end - static_cast<long long>(std::time(nullptr))),
-         "the end of " + slurm_job + " (SLURM_JOB_END_TIME)");
+    take(static_cast<double>(*end - static_cast<long long>(std::time(nullptr))) - before_signal,
+         "the end of " + slurm_job + " (SLURM_JOB_END_TIME)" + less_signal);
   } else if (job != nullptr && *job != '\0') {
     const std::string squeue = find_program("squeue");
     std::vector<std::string> environment;
@@ -627,7 +647,7 @@ std::optional<double> GridRun::time_left(const RunSettings& r, std::string* sour
       if (const auto nl = answer.rfind('\n'); nl != std::string::npos) answer.erase(0, nl + 1);
       while (!answer.empty() && std::isspace(static_cast<unsigned char>(answer.front()))) answer.erase(0, 1);
       if (auto t = parse_time_left(answer)) {
-        take(static_cast<double>(*t), "Slurm job " + std::string(job) + "'s time left");
+        take(static_cast<double>(*t) - before_signal, "Slurm job " + std::string(job) + "'s time left" + less_signal);
       } else {
         spdlog::warn("Slurm's answer for job {}'s time left is not a time ('{}'): {}", job, printable(answer),
                      left ? "using run.time_left" : "claiming as if there were no limit");
