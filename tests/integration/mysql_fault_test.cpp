@@ -689,12 +689,14 @@ TEST_F(MultiProcessTest, M8_AnAllocationStartsOnlyTheJobsThatFitItsTime) {
     "SECOND; SELECT 1");
   std::filesystem::remove(dir_ / "trace");
   auto args = points({"30", "31", "32", "33", "34", "35"});
-  args.insert(args.begin(), {"submit", "--scheduler", "slurm", "--nodes", "1", "--time", "1"});
+  // 4 minutes, of which the last 3 (slurm.signal_seconds 120 + Slurm's 60 s of leeway) are not
+  // claimed in: 60 s less the 20 s margin.
+  args.insert(args.begin(), {"submit", "--scheduler", "slurm", "--nodes", "1", "--time", "4"});
   e.push_back("PDR_MOCK_PLAN=*_10_00:sleep=1;*_20_00:sleep=60");
   auto r = test::run_pdr_run(dir_ / "a", args, e);
   ASSERT_EQ(r.code, 0) << r.out << tail(r.err);
-  EXPECT_NE(r.out.find("run times (from 6 finished jobs): 3 of 6 pending jobs are predicted to fit in 60s per "
-                       "node less the 20s margin; 3 are not"),
+  EXPECT_NE(r.out.find("run times (from 6 finished jobs): 3 of 6 pending jobs are each predicted to fit in 4m00s "
+                       "less 3m00s for the end signal and the 20s margin; 3 are not"),
             std::string::npos)
       << r.out;
   const auto at = r.out.find("submitted Slurm job ");
@@ -705,7 +707,9 @@ TEST_F(MultiProcessTest, M8_AnAllocationStartsOnlyTheJobsThatFitItsTime) {
   }
   EXPECT_EQ(slurm.run("squeue -h -j " + job_id).find(job_id), std::string::npos) << "the task ended";
   const std::string log = test::read_text(dir_ / ("a/pdr_run-slurm/wt-" + job_id + "_0.log"));
-  EXPECT_NE(log.find("'s time left): claiming only jobs predicted to finish 20s before the end"), std::string::npos)
+  EXPECT_NE(log.find("'s time left, less 3m00s for its end signal (slurm.signal_seconds + 60 s)): claiming only jobs "
+                     "predicted to finish 20s before the end"),
+            std::string::npos)
       << log;
   EXPECT_NE(log.find("3 jobs did not fit in the time left"), std::string::npos) << log;
   EXPECT_EQ(finished(), 9);

@@ -407,6 +407,21 @@ Status read_slurm(const Config& c, const std::string& cwd, Settings& s) {
   }
   sl.partition = c.str("slurm.partition");
   sl.time = c.str("slurm.time");
+  if (!sl.time.empty() && lower(sl.time) != "unlimited" && lower(sl.time) != "infinite") {
+    const auto limit = parse_slurm_time(sl.time);
+    if (!limit || *limit <= 0) {
+      return Status::Usage(where("slurm.time") + ": '" + sl.time +
+                           "' is not a Slurm time limit (minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS)");
+    }
+    // Slurm sends the end signal signal_seconds before the limit, up to 60 s early: a task that
+    // short is told to stop before it claims anything.
+    if (sl.signal_seconds > 0 && *limit <= sl.signal_seconds + 60) {
+      return Status::Usage(where("slurm.time") + ": " + sl.time + " is not longer than slurm.signal_seconds (" +
+                           std::to_string(sl.signal_seconds) +
+                           ") + 60 s: every task would be told to stop before it ran a job (a longer time, or a "
+                           "smaller signal_seconds)");
+    }
+  }
   sl.account = c.str("slurm.account");
   sl.extra_lines = c.list("slurm.extra_lines");
   for (const auto& line : sl.extra_lines) {

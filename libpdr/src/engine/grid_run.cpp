@@ -555,9 +555,13 @@ std::unique_ptr<JobExecutor> GridRun::executor(const Owner& owner, WorkArea& are
   });
 }
 
-Status GridRun::predict_fit(double seconds, std::string* line) {
+Status GridRun::predict_fit(double limit, std::string* line) {
   const RunSettings& r = settings_.run;
+  // What a task's workers claim by (time_left): the limit less the end signal's window.
+  const int signal = settings_.slurm.signal_seconds;
+  const double seconds = std::max(0.0, limit - (signal > 0 ? signal + 60.0 : 0.0));
   const double margin = r.margin_for(seconds);
+  double work = 0;  // the predicted run times of the jobs that fit, together
   size_t samples = 0;
   auto plan = predict_pending(*store_, model_id_,
                               r.expected_job_seconds > 0 ? std::optional<double>(r.expected_job_seconds) : std::nullopt,
@@ -570,6 +574,7 @@ Status GridRun::predict_fit(double seconds, std::string* line) {
       ++unknown;
     } else if (c.predicted_seconds <= seconds - margin) {
       ++fit;
+      work += c.predicted_seconds;
     } else {
       ++unfit;
       shortest = shortest < 0 ? c.predicted_seconds : std::min(shortest, c.predicted_seconds);
@@ -583,12 +588,20 @@ Status GridRun::predict_fit(double seconds, std::string* line) {
     return Status::Ok();
   }
   *line = "run times (from " + count_size(samples, "finished job") + "): " + std::to_string(fit) + " of " +
-          count_text(fit + unfit + unknown, "pending job") + " are predicted to fit in " +
-          duration_text(std::llround(seconds)) + " per node less the " + duration_text(std::llround(margin)) +
-          " margin";
+          count_text(fit + unfit + unknown, "pending job") + " are each predicted to fit in " +
+          duration_text(std::llround(limit)) + " less " +
+          (signal > 0 ? duration_text(signal + 60) + " for the end signal and " : std::string()) + "the " +
+          duration_text(std::llround(margin)) + " margin";
   if (unfit > 0) {
     *line +=
         "; " + std::to_string(unfit) + " are not (the shortest of them " + duration_text(std::llround(shortest)) + ")";
+  }
+  // Together: the workers of all tasks have (seconds - margin) each.
+  const double slots = static_cast<double>(settings_.slurm.nodes) * std::max(1, r.workers);
+  if (fit > 0 && work > slots * std::max(0.0, seconds - margin)) {
+    *line += "; together they take about " + duration_text(std::llround(work / slots)) + " per worker on " +
+             std::to_string(settings_.slurm.nodes) + " x " + std::to_string(std::max(1, r.workers)) +
+             " workers: more than one allocation, submit again for the rest (or more nodes)";
   }
   return Status::Ok();
 }
