@@ -604,6 +604,47 @@ TEST_P(JobStoreTest, NewerSchemaIsRefused) {
 class MysqlJobStoreTest : public JobStoreTest {};
 // Tests of what only a server has (sessions that write at once).
 class ServerJobStoreTest : public JobStoreTest {};
+class PostgresqlJobStoreTest : public JobStoreTest {};
+
+// A statement a session kept that its server connection does not have (a proxy that pools
+// transactions hands each one another connection): the error is one to retry, and from then on
+// this process keeps no statement (a process per test: the switch stays off in this one).
+TEST_P(PostgresqlJobStoreTest, AKeptStatementTheServerLostEndsKeeping) {
+  auto sql = backend_.session();
+  keep_statements(sql.get());
+  *sql << "CREATE TABLE kept_t (v INTEGER)";
+  const std::string q = "INSERT INTO kept_t (v) VALUES (:v)";
+  {
+    std::unique_ptr<ReusableStatement> fresh;
+    ReusableStatement& st = reusable_statement(*sql, q, fresh);
+    EXPECT_EQ(fresh, nullptr) << "kept";
+    st.use(1LL);
+    run_kept(*sql, st, q);
+  }
+  *sql << "DEALLOCATE ALL";  // as another server connection would have nothing
+  {
+    std::unique_ptr<ReusableStatement> fresh;
+    ReusableStatement& st = reusable_statement(*sql, q, fresh);
+    st.use(2LL);
+    try {
+      run_kept(*sql, st, q);
+      ADD_FAILURE() << "the server no longer has the statement";
+    } catch (const std::exception& e) {
+      EXPECT_EQ(db_error_status(e, "insert").kind(), ErrorKind::kTransient) << e.what();
+    }
+  }
+  {
+    std::unique_ptr<ReusableStatement> fresh;
+    ReusableStatement& st = reusable_statement(*sql, q, fresh);
+    EXPECT_NE(fresh, nullptr) << "no longer kept";
+    st.use(3LL);
+    run_kept(*sql, st, q);
+  }
+  int rows = 0;
+  *sql << "SELECT COUNT(*) FROM kept_t WHERE v IN (1, 3)", soci::into(rows);
+  EXPECT_EQ(rows, 2);
+  close_statements(sql.get());
+}
 
 TEST_P(MysqlJobStoreTest, WithoutTheTriggerPrivilegeStatusCountsTheRows) {
   auto r = register_points(points({"30", "40"}));
@@ -648,6 +689,9 @@ TEST_P(MysqlJobStoreTest, WithoutTheTriggerPrivilegeStatusCountsTheRows) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MysqlJobStoreTest, ::testing::Values("mysql"),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
+
+INSTANTIATE_TEST_SUITE_P(Backends, PostgresqlJobStoreTest, ::testing::Values("postgresql"),
                          [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
 INSTANTIATE_TEST_SUITE_P(Backends, ServerJobStoreTest, ::testing::Values("mysql", "postgresql"),

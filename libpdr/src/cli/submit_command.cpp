@@ -220,7 +220,7 @@ int submit_command(const CliOptions& options, const EnvLookup& env, std::ostream
   }
   if (job_id.empty()) job_id = answer->substr(0, answer->find_first_of(";\n"));
   print_submitted(options, s, reg, job_id, script_path, out);
-  if (auto limit = parse_slurm_time(s.slurm.time)) {
+  if (auto limit = parse_slurm_time(s.slurm.time); limit && *limit > 0) {
     // Each node's workers claim only what fits in its allocation (walltime-aware claiming).
     std::string line;
     if (run.predict_fit(static_cast<double>(*limit), &line).ok()) out << line << "\n";

@@ -407,7 +407,8 @@ Status read_slurm(const Config& c, const std::string& cwd, Settings& s) {
   }
   sl.partition = c.str("slurm.partition");
   sl.time = c.str("slurm.time");
-  if (!sl.time.empty() && lower(sl.time) != "unlimited" && lower(sl.time) != "infinite") {
+  // UNLIMITED, INFINITE and 0 ask for no limit.
+  if (!sl.time.empty() && lower(sl.time) != "unlimited" && lower(sl.time) != "infinite" && sl.time != "0") {
     const auto limit = parse_slurm_time(sl.time);
     if (!limit || *limit <= 0) {
       return Status::Usage(where("slurm.time") + ": '" + sl.time +

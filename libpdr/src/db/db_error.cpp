@@ -68,7 +68,9 @@ bool pg_retryable(const std::string& state) {
          state == "57014" ||  // query_canceled (statement_timeout)
          state == "53000" ||  // insufficient_resources
          state == "53100" ||  // disk_full (as on MySQL: freed while the grid goes on)
-         state == "53200";    // out_of_memory
+         state == "53200" ||  // out_of_memory
+         state == "26000";    // invalid_sql_statement_name: a kept statement a proxy's connection
+                              // lacks (statement_cache.cpp stops keeping them)
 }
 
 }  // namespace

@@ -366,13 +366,23 @@ void DbManager::report_leaks() {
 // (released during a ping).
 std::optional<DbManager::Idle> DbManager::take_idle(std::unique_lock<std::mutex>& lock) {
   using clock = std::chrono::steady_clock;
+  // A session closed with the lock released meanwhile (its kept statements first; on
+  // PostgreSQL a round trip each), counted in use as during a ping.
+  auto close_outside = [&](std::unique_ptr<soci::session> s) {
+    ++in_use_;
+    lock.unlock();
+    close_statements(s.get());
+    s.reset();
+    lock.lock();
+    --in_use_;
+  };
   while (!idle_.empty()) {
     Idle item = std::move(idle_.back());
     idle_.pop_back();
     const auto now = clock::now();
     if (now > item.expires) {
       ++counters_.replaced;
-      close_statements(item.session.get());
+      close_outside(std::move(item.session));
       continue;  // past its lifetime: closed, a fresh one is made by the caller
     }
     if (settings_.pool_pre_ping && now - item.last_used > std::chrono::seconds(1)) {
@@ -386,7 +396,7 @@ std::optional<DbManager::Idle> DbManager::take_idle(std::unique_lock<std::mutex>
       --in_use_;
       if (!alive) {
         ++counters_.replaced;
-        close_statements(item.session.get());
+        close_outside(std::move(item.session));
         continue;
       }
     }
@@ -445,20 +455,21 @@ Result<DbManager::Lease> DbManager::borrow(const std::string& purpose) {
 
 void DbManager::give_back(std::unique_ptr<soci::session> s, std::chrono::steady_clock::time_point expires, long long id,
                           bool broken) {
-  std::lock_guard<std::mutex> lock(mu_);
-  --in_use_;
-  borrowed_.erase(id);
-  if (broken) {
-    ++counters_.replaced;
-    close_statements(s.get());
-  } else if (in_use_ + static_cast<int>(idle_.size()) >= settings_.pool_size) {
-    // Beyond pool_size open sessions: an overflow one, closed (when `s` goes out of scope,
-    // outside the lock).
-    close_statements(s.get());
-  } else {
-    idle_.push_back(Idle{std::move(s), expires, std::chrono::steady_clock::now()});
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --in_use_;
+    borrowed_.erase(id);
+    if (broken) {
+      ++counters_.replaced;
+    } else if (in_use_ + static_cast<int>(idle_.size()) < settings_.pool_size) {
+      idle_.push_back(Idle{std::move(s), expires, std::chrono::steady_clock::now()});
+    }
+    // else beyond pool_size open sessions: an overflow one, closed below
+    freed_.notify_one();
   }
-  freed_.notify_one();
+  // Broken or overflow: closed outside the lock (its kept statements first; on PostgreSQL a
+  // round trip each), so that no borrower waits for it.
+  if (s) close_statements(s.get());
 }
 
 PoolStats DbManager::stats() const {

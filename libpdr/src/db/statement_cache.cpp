@@ -1,5 +1,9 @@
 #include "db/statement_cache.h"
 
+#include <soci/postgresql/soci-postgresql.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
 #include <mutex>
 #include <stdexcept>
 #include <unordered_map>
@@ -14,15 +18,21 @@ constexpr std::size_t kMaxKept = 64;
 constexpr std::size_t kMaxKeptText = 16384;  // a longer text is run once
 using Kept = std::unordered_map<std::string, std::unique_ptr<ReusableStatement>>;
 
+// Never destroyed: the process's DbManager (a static too) closes its sessions at exit, after
+// statics made later than it are gone.
 std::mutex& registry_mutex() {
-  static std::mutex mu;
-  return mu;
+  static auto* mu = new std::mutex;
+  return *mu;
 }
 
 std::unordered_map<soci::session*, std::unique_ptr<Kept>>& registry() {
-  static std::unordered_map<soci::session*, std::unique_ptr<Kept>> all;
-  return all;
+  static auto* all = new std::unordered_map<soci::session*, std::unique_ptr<Kept>>;
+  return *all;
 }
+
+// Off for the rest of the process once a PostgreSQL server connection lost a statement it had
+// prepared (SQLSTATE 26000): a proxy hands each transaction another connection.
+std::atomic<bool> keeping{true};
 
 }  // namespace
 
@@ -73,16 +83,20 @@ void ReusableStatement::query(const std::string& text) {
 
 ReusableStatement& reusable_statement(soci::session& sql, const std::string& text,
                                       std::unique_ptr<ReusableStatement>& fresh, bool may_keep) {
+  Kept dropped;  // finalized after the lock (on PostgreSQL each is a round trip)
   std::lock_guard<std::mutex> lock(registry_mutex());
   auto session = registry().find(&sql);
-  if (!may_keep || session == registry().end() || text.size() > kMaxKeptText) {
+  if (!may_keep || !keeping.load() || session == registry().end() || text.size() > kMaxKeptText) {
     fresh = std::make_unique<ReusableStatement>(sql);
     return *fresh;
   }
   Kept& kept = *session->second;
   auto it = kept.find(text);
-  if (it != kept.end()) return *it->second;
-  if (kept.size() >= kMaxKept) kept.clear();  // the session is alive: finalized on it
+  if (it != kept.end()) {
+    it->second->restart();
+    return *it->second;
+  }
+  if (kept.size() >= kMaxKept) dropped.swap(kept);  // the session is alive: finalized on it
   return *kept.emplace(text, std::make_unique<ReusableStatement>(sql)).first->second;
 }
 
@@ -100,6 +114,17 @@ void forget_statement(soci::session& sql, const std::string& text) {
 void run_kept(soci::session& sql, ReusableStatement& st, const std::string& text) {
   try {
     st.execute(text);
+  } catch (const soci::postgresql_soci_error& e) {
+    forget_statement(sql, text);
+    // "prepared statement does not exist": the statement was prepared on another server
+    // connection than this transaction's. The error is retried (db_error.cpp); from now on
+    // each statement is prepared in the transaction that runs it.
+    if (e.sqlstate().compare(0, 5, "26000") == 0 && keeping.exchange(false)) {
+      spdlog::warn(
+          "PostgreSQL: a statement prepared on this session is not on its server connection (a proxy that "
+          "pools transactions?): statements are prepared for each run from now on");
+    }
+    throw;
   } catch (...) {
     forget_statement(sql, text);
     throw;
@@ -122,7 +147,9 @@ std::string id_placeholders(const std::string& name, std::size_t n) {
 }
 
 void use_ids(ReusableStatement& st, const std::vector<long long>& ids) {
-  for (std::size_t i = 0; i < padded(ids.size()); ++i) st.use(i < ids.size() ? ids[i] : 0LL);
+  // The rest repeat the first: an id twice in a list changes no result (0 could be a row's id in
+  // a database restored or migrated by hand).
+  for (std::size_t i = 0; i < padded(ids.size()); ++i) st.use(i < ids.size() ? ids[i] : ids.front());
 }
 
 void keep_statements(soci::session* sql) {

@@ -40,6 +40,9 @@ class ReusableStatement {
   void execute(const std::string& text);
   long long affected_rows() { return st_.get_affected_rows(); }
 
+  // Its values are given again from the first (whatever a failure left half given).
+  void restart() { next_ = 0; }
+
   // Runs a query whose rows come one at a time into row(), while fetch() is true.
   void query(const std::string& text);
   bool fetch() { return st_.fetch(); }
@@ -56,7 +59,6 @@ class ReusableStatement {
 
   void compile(const std::string& text);
 
-  soci::statement st_;
   soci::row row_;
   bool prepared_ = false;
   std::size_t next_ = 0;  // the next slot to assign (after the first execution)
@@ -66,6 +68,7 @@ class ReusableStatement {
   std::deque<long long> longs_;
   std::deque<double> reals_;
   std::deque<soci::indicator> indicators_;  // one per slot
+  soci::statement st_;                      // last: it is bound to the members above
 };
 
 // The statement for `text` on this session: kept from an earlier run on a session the pool made
@@ -80,7 +83,7 @@ void run_kept(soci::session& sql, ReusableStatement& st, const std::string& text
 
 // A list of ids as placeholders :<name>0, :<name>1, ...: as many as the next power of two (up to
 // kMaxPaddedIds; longer lists take one each), so that the texts are few; use_ids binds the ids
-// and 0 (no row's id) for the rest.
+// and the first id again for the rest.
 constexpr std::size_t kMaxPaddedIds = 64;
 std::string id_placeholders(const std::string& name, std::size_t n);
 void use_ids(ReusableStatement& st, const std::vector<long long>& ids);

@@ -446,7 +446,7 @@ bool stopped_with_it(int signal, const StopSignal* stop) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
     if (left <= 0) return stop->requested();
     const int n = poll(&p, 1, static_cast<int>(left));
-    if (n > 0) return true;
+    if (n > 0) return (p.revents & POLLIN) != 0;
     if (n < 0 && errno != EINTR) return stop->requested();
   }
 }
