@@ -180,6 +180,9 @@ TEST(RunnerTest, AJobQueuedAgainDuringTheRunIsCountedOnceByItsLastEnd) {
   EXPECT_EQ(s.failed, 1);
   EXPECT_EQ(store.state[2], JobState::Failed);
   EXPECT_EQ(store.state[3], JobState::Finished);
+  // The closing line's list names the job that failed for good, once; not the one that finished.
+  ASSERT_EQ(s.failures.size(), 1u);
+  EXPECT_EQ(s.failures[0].id, 2);
 }
 
 TEST(RunnerTest, EmptyClaimWithLockedPendingRowsWaitsInsteadOfFinishing) {

@@ -34,12 +34,6 @@ class DbManager;
 class Storage;
 class WorkArea;
 
-// A job that failed in this process: its name and the error it was recorded with.
-struct FailedJob {
-  std::string name;
-  std::string error;
-};
-
 // Outputs that runs which ended without a word left staged after recording their finish
 // take their final names (checked against their record, and only while the job is still
 // finished under that attempt); the runs are marked gone (see below). Every run and worker does it when it
@@ -92,7 +86,6 @@ class GridRun {
   // when the model has jobs this process may run (pending, or running and maybe taken over):
   // a run with nothing to do leaves no log file.
   RunSummary work(StopSignal& stop, const std::function<void()>& starting = {});
-  const std::vector<FailedJob>& failures() const { return failures_; }
 
   // Replaces what a claimed job does once its parameters are loaded (set before work()): the
   // runner, store, pool, heartbeat and journal stay the same. For measuring the database path
@@ -122,7 +115,6 @@ class GridRun {
   std::unique_ptr<JobStore> store_;
   RegisterReport report_;
   long long model_id_ = 0;
-  std::vector<FailedJob> failures_;
   std::function<JobResult(const ClaimedJob&)> job_work_;
 };
 

@@ -97,6 +97,13 @@ struct RunOptions {
   std::optional<double> expected_job_seconds;  // assumed while no job of the model has finished
 };
 
+// A job that failed in this process: its name and the error it was recorded with.
+struct FailedJob {
+  long long id = 0;
+  std::string name;
+  std::string error;
+};
+
 struct RunSummary {
   long long finished = 0, failed = 0, released = 0;
   long long retried = 0;     // failed attempts queued again
@@ -107,6 +114,9 @@ struct RunSummary {
   // Of `finished`: recorded finished, but their outputs could not take their names and the
   // failed attempt could not be recorded instead (verify and the next registration run them again).
   long long unstored = 0;
+  // The jobs of `failed`, in the order they failed for good; a job queued again and ended
+  // again in this run is named once, by its last end.
+  std::vector<FailedJob> failures;
   bool interrupted = false;
   Status fatal;  // a database failure, or a setup/storage failure every job would hit, that stopped the loop
   double seconds = 0;

@@ -89,7 +89,7 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
   const RunSummary summary = run.work(stop, open_log);
   out << "model " << s.pdr.model_name << ": " << count_size(reg.points, "point") << "; " << summary.finished
       << " finished, " << summary.failed << " failed, " << reg.already_finished << " already done";
-  return finish_summary(summary, out, run.failures(), s.pdr.model_name, options);
+  return finish_summary(summary, out, s.pdr.model_name, options);
 }
 
 }  // namespace pdr

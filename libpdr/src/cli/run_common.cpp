@@ -110,8 +110,7 @@ void print_failures(std::ostream& out, const std::vector<FailedJob>& failures, c
 
 }  // namespace
 
-int finish_summary(const RunSummary& summary, std::ostream& out, const std::vector<FailedJob>& failures,
-                   const std::string& model, const CliOptions& options) {
+int finish_summary(const RunSummary& summary, std::ostream& out, const std::string& model, const CliOptions& options) {
   if (summary.retried > 0) out << ", " << count_text(summary.retried, "failed attempt") << " queued again";
   if (summary.lost > 0) out << ", " << summary.lost << " outcomes dropped (lease taken over)";
   if (summary.replayed > 0) out << ", " << summary.replayed << " recorded from the outage journal";
@@ -123,7 +122,7 @@ int finish_summary(const RunSummary& summary, std::ostream& out, const std::vect
   char secs[32];
   std::snprintf(secs, sizeof secs, "%.1f", summary.seconds);
   out << " (" << secs << " s)\n";
-  print_failures(out, failures, model, options);
+  print_failures(out, summary.failures, model, options);
   if (summary.out_of_time) {
     std::string why;
     if (summary.no_time_left) {

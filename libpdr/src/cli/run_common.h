@@ -37,7 +37,6 @@ int setup_error(const Status& st, const std::string& model);
 
 // The end of a run or worker: its counts and wall time (the line before is the caller's), the
 // jobs that failed, the model's states in the database, and the exit code.
-int finish_summary(const RunSummary& summary, std::ostream& out, const std::vector<FailedJob>& failures,
-                   const std::string& model, const CliOptions& options);
+int finish_summary(const RunSummary& summary, std::ostream& out, const std::string& model, const CliOptions& options);
 
 }  // namespace pdr

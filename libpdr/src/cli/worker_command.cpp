@@ -44,7 +44,7 @@ int worker_command(const CliOptions& options, const EnvLookup& env, std::ostream
   });
   out << "worker on model " << s.pdr.model_name << ": " << summary.finished << " finished, " << summary.failed
       << " failed";
-  return finish_summary(summary, out, run.failures(), s.pdr.model_name, options);
+  return finish_summary(summary, out, s.pdr.model_name, options);
 }
 
 }  // namespace pdr

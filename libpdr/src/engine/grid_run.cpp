@@ -720,7 +720,6 @@ RunSummary GridRun::work(StopSignal& stop, const std::function<void()>& starting
       *store_, *jobs, model_id_, s.run.workers, owner, stop,
       [&](const JobResult& r) {
         // The observer runs on the loop's thread, one result at a time.
-        if (r.state == JobState::Failed && !r.journaled) failures_.push_back({r.job.name, r.error});
         if (std::chrono::steady_clock::now() - last_recorded > std::chrono::seconds(5)) {
           record_run(owner, "running");
           last_recorded = std::chrono::steady_clock::now();

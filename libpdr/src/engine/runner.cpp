@@ -76,7 +76,7 @@ class ClaimLoop {
   bool write_outcome(JobResult& r, const Outcome& outcome);
   void write_refused(const Status& why);
   void recorded(JobResult& r, const Outcome& outcome, const RecordedOutcome& rec);
-  void count_end(long long job_id, JobState state);
+  void count_end(const JobResult& r, JobState state, const std::string& error = {});
   void keep_in_journal(JobResult& r, const Outcome& outcome);
   Settled settle(const Outcome& o, bool applied) const {
     return options_.settle_outputs ? options_.settle_outputs(o, applied) : Settled();
@@ -164,13 +164,19 @@ void ClaimLoop::stop_programs_after_failure() {
   if (options_.active != nullptr) options_.active->cancel_all();
 }
 
-void ClaimLoop::count_end(long long job_id, JobState state) {
-  auto [it, first] = ended_.try_emplace(job_id, state);
+void ClaimLoop::count_end(const JobResult& r, JobState state, const std::string& error) {
+  const long long id = r.job.id;
+  auto [it, first] = ended_.try_emplace(id, state);
   if (!first) {
     --(it->second == JobState::Finished ? summary_.finished : summary_.failed);
+    if (it->second == JobState::Failed) {
+      auto& f = summary_.failures;
+      f.erase(std::remove_if(f.begin(), f.end(), [id](const FailedJob& j) { return j.id == id; }), f.end());
+    }
     it->second = state;
   }
   ++(state == JobState::Finished ? summary_.finished : summary_.failed);
+  if (state == JobState::Failed) summary_.failures.push_back({id, r.job.name, error});
 }
 
 // Tries the database again every poll, also while jobs still run: outcomes are recorded and
@@ -475,9 +481,9 @@ void ClaimLoop::recorded(JobResult& r, const Outcome& outcome, const RecordedOut
   }
   if (!kept.status.ok() && rec.state == JobState::Finished && kept.state == JobState::Failed) {
     // Its outputs could not take their names, on its last attempt: failed for good.
-    count_end(r.job.id, JobState::Failed);
     r.state = JobState::Failed;
     r.error = "storage: " + kept.status.message();
+    count_end(r, JobState::Failed, r.error);
   } else if (!kept.status.ok() && rec.state == JobState::Finished && kept.state != JobState::Finished) {
     // Recorded as a failed attempt instead (it counts against max_attempts like any failure;
     // see settle_outputs).
@@ -486,11 +492,11 @@ void ClaimLoop::recorded(JobResult& r, const Outcome& outcome, const RecordedOut
     r.state = JobState::Pending;
     r.error = "storage: " + kept.status.message();
   } else if (rec.state == JobState::Finished) {
-    count_end(r.job.id, JobState::Finished);
+    count_end(r, JobState::Finished);
     if (!kept.status.ok()) ++summary_.unstored;  // still recorded finished, without its outputs
   } else if (rec.state == JobState::Failed) {
-    count_end(r.job.id, JobState::Failed);
     r.error = rec.error;
+    count_end(r, JobState::Failed, r.error);
   } else if (r.state == JobState::Failed) {
     ++summary_.retried;
     exhausted_ = false;  // it is pending again: wait for its retry
