@@ -3,6 +3,7 @@
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,7 +12,9 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <set>
 #include <sstream>
@@ -580,6 +583,36 @@ TEST_F(GridRunTest, SftpPasswordLoginFromTheEnvironment) {
   EXPECT_EQ(bad.code, 2) << bad.err;
   EXPECT_NE(bad.err.find("sftp storage: cannot connect to pdr-sftp-test@127.0.0.1"), std::string::npos) << bad.err;
   EXPECT_EQ(bad.err.find(password), std::string::npos);
+  // A run killed outright leaves no ssh master behind, and so no process that holds the password.
+  auto hang_env = env("*:hang");
+  hang_env.push_back("PDR_STORAGE_PASSWORD=" + password);
+  fs::remove(dir_ / "trace");
+  const pid_t killed =
+      test::start_pdr_run(dir_.path(), {"--config", dir_ / "pw.yaml", "--model-name", "pw3", "--dens", "50"}, hang_env);
+  for (int i = 0; i < 600 && count_starts(dir_ / "trace") < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_GE(count_starts(dir_ / "trace"), 1u) << "the killed run's model program did not start";
+  auto holders = [&] {
+    std::vector<std::string> pids;
+    for (const auto& proc : fs::directory_iterator("/proc")) {
+      const std::string name = proc.path().filename();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream f(proc.path() / "environ");
+      std::string environ((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      if (environ.find("PDR_SSH_PASSWORD=" + password) != std::string::npos) pids.push_back(name);
+    }
+    return pids;
+  };
+  EXPECT_EQ(holders().size(), 1u) << "the master holds the password while the run is alive";
+  ::kill(killed, SIGKILL);
+  (void)test::finish_pdr_run(killed, dir_.path());
+  auto left = holders();
+  for (int i = 0; i < 100 && !left.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    left = holders();
+  }
+  EXPECT_TRUE(left.empty()) << "a process holds the password after its run was killed: " << left.front();
 }
 
 TEST_F(GridRunTest, SftpStorageOnAThrowawaySshd) {

@@ -3,6 +3,9 @@
 // key checked against known_hosts, key or password authentication (the password reaches ssh's
 // askpass through its environment, never an argument or a file). Each file is uploaded (under
 // its staged name, or a temporary one), checked by the server's sha256sum and renamed.
+// The master is a child of this process, not a daemon: it runs in the foreground under a thread
+// that waits for it, with a parent-death signal, so it ends with this process however that ends
+// (SIGKILL included) and never keeps the password in a process of its own.
 #include <unistd.h>
 
 #include <atomic>
@@ -11,12 +14,14 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <thread>
 
 #include "pdr/process.h"
 #include "pdr/settings.h"
 #include "pdr/sha256.h"
+#include "pdr/stop_signal.h"
 #include "pdr/storage.h"
 #include "storage/directory_listings.h"
 #include "util/text.h"
@@ -58,8 +63,7 @@ class SftpStorage : public Storage {
   }
 
   ~SftpStorage() override {
-    std::string out;
-    run(ssh_, with_options({"-O", "exit", destination_}), &out);
+    end_master();
     std::error_code ec;
     fs::remove_all(control_dir_, ec);
   }
@@ -68,7 +72,7 @@ class SftpStorage : public Storage {
   // ssh's askpass mechanism: a script in this process's private control directory prints it
   // from the master's environment, so it is in no file, no argument and no later process.
   Status connect() {
-    std::vector<std::string> argv = {"-M", "-N", "-f", "-o", "ControlPersist=yes", destination_};
+    std::vector<std::string> argv = {"-M", "-N", "-o", "ControlPersist=no", destination_};
     std::vector<std::string> env = env_;
     if (!settings_.password.empty()) {
       const std::string askpass = control_dir_ + "/askpass";
@@ -84,10 +88,7 @@ class SftpStorage : public Storage {
     }
     std::string out;
     for (int attempt = 1; attempt <= 3; ++attempt) {
-      // ssh -f forks the master, which leaves this group only a moment after ssh exits.
-      if (run(ssh_, with_options(argv, !settings_.password.empty()), &out, env, CapturedRun::StartsADaemon)) {
-        return Status::Ok();
-      }
+      if (start_master(with_options(argv, !settings_.password.empty()), env, &out)) return Status::Ok();
       // 255 is ssh's own failure (refused, reset, timed out); a wrong key or password answers the
       // same way every time, so only a few quick tries.
       std::this_thread::sleep_for(std::chrono::milliseconds(300 * attempt));
@@ -301,6 +302,66 @@ class SftpStorage : public Storage {
     return args;
   }
 
+  // Starts the master in the foreground on a thread of its own and waits until it answers on its
+  // control socket (true), or it ended or did not answer within its connect timeout and the
+  // time to log in (false, `*out` says why).
+  bool start_master(std::vector<std::string> args, const std::vector<std::string>& env, std::string* out) {
+    ProcessSpec spec;
+    spec.executable = ssh_;
+    args.insert(args.begin(), fs::path(ssh_).filename().string());
+    spec.argv = std::move(args);
+    spec.env = env;
+    spec.output_path = control_dir_ + "/master.log";
+    std::error_code ec;
+    fs::remove(spec.output_path, ec);
+    master_stop_ = std::make_unique<StopSignal>();
+    master_ended_ = false;
+    spec.cancel = master_stop_.get();
+    // The parent-death signal is tied to the thread that starts the child: this one waits for
+    // it, so it lives exactly as long as the master.
+    master_ = std::thread([this, spec] {
+      master_result_ = run_process(spec, nullptr);
+      master_ended_ = true;
+    });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(40);
+    for (int wait_ms = 10;; wait_ms = std::min(wait_ms * 2, 200)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+      if (master_ended_) break;
+      std::string ignored;
+      if (run(ssh_, with_options({"-O", "check", destination_}), &ignored)) return true;
+      if (std::chrono::steady_clock::now() > deadline) break;
+    }
+    end_master();
+    const std::string log = last_line(read_master_log());
+    *out = master_result_.describe() + (log.empty() ? "" : ": " + log);
+    return false;
+  }
+
+  // Asks the master to end (it ends by itself with this process otherwise), then stops it.
+  void end_master() {
+    if (!master_.joinable()) return;
+    if (!master_ended_) {
+      std::string out;
+      run(ssh_, with_options({"-O", "exit", destination_}), &out);
+      for (int i = 0; i < 100 && !master_ended_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (!master_ended_) master_stop_->request();
+    }
+    master_.join();
+  }
+
+  std::string read_master_log() const {
+    std::ifstream f(control_dir_ + "/master.log");
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+  }
+
+  static std::string last_line(std::string text) {
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+    const size_t nl = text.find_last_of('\n');
+    return nl == std::string::npos ? text : text.substr(nl + 1);
+  }
+
   bool remote_sha256(const std::string& path, std::string* sum) {
     std::string out;
     if (!run(ssh_, with_options({destination_, "--", "sha256sum -- " + shell_quote(path)}), &out)) return false;
@@ -333,6 +394,10 @@ class SftpStorage : public Storage {
   std::string control_dir_, ssh_, sftp_, destination_;
   std::atomic<long long> counter_{0};
   DirectoryListings listings_;
+  std::thread master_;
+  std::unique_ptr<StopSignal> master_stop_;
+  std::atomic<bool> master_ended_{false};
+  ProcessResult master_result_;
 };
 
 }  // namespace
