@@ -644,11 +644,28 @@ TEST_F(MultiProcessTest, M5_SubmitOnALocalSlurmRunsEveryJobOnce) {
   // A hint to paste: with the configuration that holds the database.
   EXPECT_NE(r.out.find("watch: pdr_run status --config " + (dir_ / "cfg.yaml") + " --model-name m5"), std::string::npos)
       << r.out;
+  EXPECT_EQ(r.err.find("queued or running"), std::string::npos) << r.err;
+  // A second submit while the first array is queued or running says so, and its worker shares
+  // the pending jobs (nothing runs twice: see below).
+  auto second_args = args;
+  second_args[4] = "1";  // --nodes 1
+  auto second = test::run_pdr_run(dir_ / "a", second_args, e);
+  ASSERT_EQ(second.code, 0) << second.out << tail(second.err);
+  auto ended = [&](const std::string& id) { return slurm.run("squeue -h -j " + id).find(id) == std::string::npos; };
+  if (!ended(job_id)) {  // the first array was there all along
+    EXPECT_NE(second.err.find("model m5 already has Slurm job(s) " + job_id + " queued or running (pdr_run-m5)"),
+              std::string::npos)
+        << second.err;
+  }
+  const auto at2 = second.out.find("submitted Slurm job ");
+  ASSERT_NE(at2, std::string::npos) << second.out;
+  const std::string job_id2 = second.out.substr(at2 + 20, second.out.find(':', at2) - at2 - 20);
   for (int i = 0; i < 3000; ++i) {
-    if (finished() == 500 && slurm.run("squeue -h -j " + job_id).find(job_id) == std::string::npos) break;
+    if (finished() == 500 && ended(job_id) && ended(job_id2)) break;
     std::this_thread::sleep_for(100ms);
   }
-  EXPECT_EQ(slurm.run("squeue -h -j " + job_id).find(job_id), std::string::npos) << "the array job ended";
+  EXPECT_TRUE(ended(job_id)) << "the array job ended";
+  EXPECT_TRUE(ended(job_id2)) << "the second array job ended";
   expect_each_recorded_once(500);
   EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs WHERE attempts = 1"), 500);
   EXPECT_GE(q("SELECT COUNT(DISTINCT pid) FROM pdr_model_jobs"), 2) << "several tasks shared the grid";

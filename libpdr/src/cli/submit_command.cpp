@@ -3,12 +3,14 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <ostream>
 #include <sstream>
+#include <vector>
 
 #include "cli/cli_util.h"
 #include "cli/run_common.h"
@@ -145,6 +147,27 @@ Result<std::string> find_sbatch(const PreparedGrid& g) {
   return sbatch;
 }
 
+// The Slurm jobs of this user under `job_name` that are queued or running, as squeue lists them
+// (squeue beside sbatch, or on PATH); empty when there are none or squeue cannot tell.
+std::vector<std::string> queued_jobs(const std::string& sbatch, const std::string& job_name) {
+  std::string squeue = (std::filesystem::path(sbatch).parent_path() / "squeue").string();
+  if (access(squeue.c_str(), X_OK) != 0) squeue = find_program("squeue");
+  if (squeue.empty()) return {};
+  std::string answer;
+  if (!run_captured(squeue,
+                    {"squeue", "--noheader", "--user", std::to_string(getuid()), "--name", job_name, "--format", "%A"},
+                    child_environment(), 30, &answer)) {
+    return {};
+  }
+  std::vector<std::string> ids;
+  std::istringstream lines(answer);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (std::find(ids.begin(), ids.end(), line) == ids.end()) ids.push_back(line);
+  }
+  return ids;
+}
+
 void print_submitted(const CliOptions& options, const Settings& s, const RegisterReport& reg, const std::string& job_id,
                      const std::string& script_path, std::ostream& out) {
   const long long pending = static_cast<long long>(reg.pending + reg.other_pending);
@@ -203,6 +226,17 @@ int submit_command(const CliOptions& options, const EnvLookup& env, std::ostream
   if (stop.requested()) {  // after the registration, before anything reaches Slurm
     spdlog::error("interrupted: model {} is registered, nothing was submitted", s.pdr.model_name);
     return kExitInterrupted;
+  }
+  // Another array of this model still queued or running: nothing runs twice (the workers share
+  // the grid through the database), but a second submit is more often a slip than more nodes.
+  const std::string name = "pdr_run-" + s.pdr.model_name;
+  if (auto earlier = queued_jobs(sbatch.value(), name); !earlier.empty()) {
+    std::string list;
+    for (const auto& id : earlier) list += (list.empty() ? "" : " ") + id;
+    spdlog::warn(
+        "model {} already has Slurm job(s) {} queued or running ({}); this array's workers share its pending jobs "
+        "with them (scancel the one not wanted)",
+        s.pdr.model_name, list, name);
   }
   auto answer = write_and_submit(sbatch.value(), s.slurm.script_dir, script_path, script, stop);
   if (!answer.ok()) {
