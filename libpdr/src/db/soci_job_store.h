@@ -20,6 +20,7 @@
 #include <soci/soci.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -29,6 +30,7 @@
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <random>
@@ -338,8 +340,12 @@ class SociJobStore : public JobStore {
   // attempts, run_stage, lease_epoch), in `order` when given (job id -> rank), at most `max`.
   Result<std::vector<ClaimedJob>> claim_rows(const std::string& select, long long model_id, int max, const Owner& owner,
                                              const std::map<long long, const ChosenJob*>* chosen);
-  // The WHERE ... ORDER BY ... LIMIT ... (lock) of a claim of up to `max` pending jobs.
+  // The WHERE ... ORDER BY ... LIMIT ... (lock) of a claim of up to `max` pending jobs; on MySQL
+  // from the job after id :h on (see claim_from).
   std::string claim_select(int max) const;
+  // Where a claim's scan of the model's pending jobs starts (the id before), and what it found.
+  long long claim_from();
+  void claimed_up_to(long long last_id, bool full_scan);
   void claim_in(Session& sql, const std::string& select, long long model_id, int max, const Owner& owner,
                 const std::map<long long, const ChosenJob*>* chosen, std::vector<ClaimedJob>* claimed,
                 std::vector<StatusChange>* events);
@@ -542,6 +548,9 @@ class SociJobStore : public JobStore {
   std::mutex gone_mu_;
   std::set<GoneOwner> proven_gone_;
   bool settle_logged_ = false;  // the grace after the latest trouble was logged
+  // A claim on MySQL goes on after the last job this process claimed (see claim_from).
+  std::atomic<long long> claim_cursor_{std::numeric_limits<long long>::min()};
+  std::atomic<long long> next_full_scan_{0};  // steady clock, ns
 };
 
 }  // namespace pdr
