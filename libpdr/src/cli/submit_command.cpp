@@ -148,15 +148,17 @@ Result<std::string> find_sbatch(const PreparedGrid& g) {
 }
 
 // The Slurm jobs of this user under `job_name` that are queued or running, as squeue lists them
-// (squeue beside sbatch, or on PATH); empty when there are none or squeue cannot tell.
-std::vector<std::string> queued_jobs(const std::string& sbatch, const std::string& job_name) {
+// (squeue beside sbatch, or on PATH; an array once, by its job id); empty when there are none or
+// squeue cannot tell.
+std::vector<std::string> queued_jobs(const std::string& sbatch, const std::string& job_name, const StopSignal& stop) {
+  if (job_name.find(',') != std::string::npos) return {};  // squeue --name takes a list
   std::string squeue = (std::filesystem::path(sbatch).parent_path() / "squeue").string();
   if (access(squeue.c_str(), X_OK) != 0) squeue = find_program("squeue");
   if (squeue.empty()) return {};
   std::string answer;
   if (!run_captured(squeue,
-                    {"squeue", "--noheader", "--user", std::to_string(getuid()), "--name", job_name, "--format", "%A"},
-                    child_environment(), 30, &answer)) {
+                    {"squeue", "--noheader", "--user", std::to_string(getuid()), "--name", job_name, "--format", "%F"},
+                    child_environment(), 30, &answer, "", CapturedRun::Helper, &stop)) {
     return {};
   }
   std::vector<std::string> ids;
@@ -230,7 +232,7 @@ int submit_command(const CliOptions& options, const EnvLookup& env, std::ostream
   // Another array of this model still queued or running: nothing runs twice (the workers share
   // the grid through the database), but a second submit is more often a slip than more nodes.
   const std::string name = "pdr_run-" + s.pdr.model_name;
-  if (auto earlier = queued_jobs(sbatch.value(), name); !earlier.empty()) {
+  if (auto earlier = queued_jobs(sbatch.value(), name, stop); !earlier.empty()) {
     std::string list;
     for (const auto& id : earlier) list += (list.empty() ? "" : " ") + id;
     spdlog::warn(

@@ -306,6 +306,7 @@ class SftpStorage : public Storage {
   // control socket (true), or it ended or did not answer within its connect timeout and the
   // time to log in (false, `*out` says why).
   bool start_master(std::vector<std::string> args, const std::vector<std::string>& env, std::string* out) {
+    end_master(false);  // an earlier one
     ProcessSpec spec;
     spec.executable = ssh_;
     args.insert(args.begin(), fs::path(ssh_).filename().string());
@@ -331,16 +332,19 @@ class SftpStorage : public Storage {
       if (run(ssh_, with_options({"-O", "check", destination_}), &ignored)) return true;
       if (std::chrono::steady_clock::now() > deadline) break;
     }
-    end_master();
+    end_master(false);
     const std::string log = last_line(read_master_log());
     *out = master_result_.describe() + (log.empty() ? "" : ": " + log);
     return false;
   }
 
-  // Asks the master to end (it ends by itself with this process otherwise), then stops it.
-  void end_master() {
+  // Asks the master to end (`politely`: over its control socket first), then stops it; it ends
+  // by itself with this process otherwise.
+  void end_master(bool politely = true) {
     if (!master_.joinable()) return;
-    if (!master_ended_) {
+    if (!master_ended_ && !politely) {
+      master_stop_->request();
+    } else if (!master_ended_) {
       std::string out;
       run(ssh_, with_options({"-O", "exit", destination_}), &out);
       for (int i = 0; i < 100 && !master_ended_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
