@@ -1672,6 +1672,50 @@ TEST_P(JobStoreTest, AClaimReadsPendingRowsNotTheFinishedOnesBeforeThem) {
   }
 }
 
+// On MySQL a claim goes on after the last job its process claimed (the purge's delete-marked
+// index entries of claimed rows are not walked again); a job queued again below that by someone
+// else is claimed within a second, or at once when nothing is pending after it; one this store
+// queued again is claimed in its turn. SQLite and PostgreSQL always claim the lowest id.
+TEST_P(JobStoreTest, AJobQueuedAgainBelowTheLastClaimIsClaimedWithinASecond) {
+  auto r = register_points(points({"30", "40", "50"}));  // 6 jobs
+  auto first = store_->claim_jobs(r.model_id, 3, owner_);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  ASSERT_EQ(first->size(), 3u);
+  const long long low = first->front().id;
+  // Another process hands the lowest one back (not this store).
+  history_incomplete_ = true;
+  exec("UPDATE pdr_model_jobs SET status = 'pending', pending = TRUE, token = NULL WHERE id = " + std::to_string(low));
+  const bool mysql = GetParam() == "mysql";
+  auto next = store_->claim_jobs(r.model_id, 1, owner_);
+  ASSERT_TRUE(next.ok()) << next.status().message();
+  ASSERT_EQ(next->size(), 1u);
+  if (mysql) {
+    EXPECT_GT(next->front().id, first->back().id) << "MySQL goes on after the last claimed job";
+  } else {
+    EXPECT_EQ(next->front().id, low) << "the lowest pending id first";
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  auto after_a_second = store_->claim_jobs(r.model_id, 1, owner_);
+  ASSERT_TRUE(after_a_second.ok());
+  ASSERT_EQ(after_a_second->size(), 1u);
+  if (mysql) {
+    EXPECT_EQ(after_a_second->front().id, low) << "a second later the claim looks from the first job";
+  }
+  // Nothing pending after the last claimed job: the lowest pending one, at once.
+  auto rest = store_->claim_jobs(r.model_id, 6, owner_);
+  ASSERT_TRUE(rest.ok());
+  std::set<long long> claimed;
+  for (const auto& j : *first) claimed.insert(j.id);
+  for (const auto* batch : {&*next, &*after_a_second, &*rest}) {
+    for (const auto& j : *batch) claimed.insert(j.id);
+  }
+  EXPECT_EQ(claimed.size(), 6u) << "every job claimed, the one queued again too";
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'pending'"), 0);
+  auto none = store_->claim_jobs(r.model_id, 2, owner_);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
 TEST_P(JobStoreTest, AVersionTwoDatabaseGetsCountersFromItsRows) {
   auto r = register_points(points({"30", "40"}));
   ASSERT_EQ(store_->claim_jobs(r.model_id, 3, owner_)->size(), 3u);
