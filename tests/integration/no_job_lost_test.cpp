@@ -418,6 +418,30 @@ TEST_F(NoJobLostTest, JobsTheReaperFailsCountInTheExitCode) {
       1);
 }
 
+// A process that has just started cannot tell how long an owner with an expired lease has been
+// silent: it takes the job back once it watched for a whole lease, and says so as what it is,
+// not as an outage it never had.
+TEST_F(NoJobLostTest, AFreshWorkerWaitsALeaseForARecentlySilentOwnerAndSaysWhy) {
+  write_config("  lease_seconds: 3\n  heartbeat_seconds: 1\n");
+  const std::vector<std::string> grid = {"--model-name", "fw", "--dens", "30", "40", "--chi", "10"};
+  auto reg = register_only(grid);
+  ASSERT_EQ(reg.code, 0) << reg.err;
+  {
+    soci::session s(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
+    s << "UPDATE pdr_model_jobs SET status = 'running', pending = 0, active = 1, attempts = 1, token = 'quiet', "
+         "host = 'elsewhere', pid = 1, lease_epoch = 1, lease_expires_at = datetime('now', '-1 seconds'), "
+         "heartbeat_at = datetime('now', '-4 seconds') WHERE model_job_name = '100_40_-10_10_00'";
+  }
+  auto r = run_within(60, {"worker", "--model-name", "fw"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("1 expired lease of other processes is taken back once its owner stayed silent for 120 s, "
+                       "or after this process has watched it for 3 s (it has just started)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("could not reach the database"), std::string::npos) << r.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished' AND attempts <= 2"), 2);
+}
+
 // A worker runs a model's jobs for the species they were registered with: one without some of
 // them (its config, or --species) is refused before it runs or writes anything; the same
 // species in another order are the same, and more species are allowed.

@@ -184,11 +184,21 @@ Result<long long> SociJobStore::reap_expired() {
   std::lock_guard<std::mutex> lock(gone_mu_);
   if (held_back > 0 && !settle_logged_) {
     settle_logged_ = true;
-    spdlog::info(
-        "this process could not reach the database for a while: {} expired lease{} of other processes {} taken back "
-        "only once {} owner{} had a whole lease to renew {}",
-        held_back, held_back == 1 ? "" : "s", held_back == 1 ? "is" : "are", held_back == 1 ? "its" : "their",
-        held_back == 1 ? "" : "s", held_back == 1 ? "it" : "them");
+    const bool one = held_back == 1;
+    if (began < 0) {
+      // Nothing went wrong: a process that just started cannot tell how long an owner has been
+      // silent before it, so it waits as it would after an outage of its own.
+      spdlog::info(
+          "{} expired lease{} of other processes {} taken back once {} owner{} stayed silent for {} s, or after "
+          "this process has watched {} for {} s (it has just started)",
+          held_back, one ? "" : "s", one ? "is" : "are", one ? "its" : "their", one ? "" : "s",
+          silence_of_an_ended_run(), one ? "it" : "them", policy_.lease_seconds);
+    } else {
+      spdlog::info(
+          "this process could not reach the database for a while: {} expired lease{} of other processes {} taken "
+          "back only once {} owner{} had a whole lease to renew {}",
+          held_back, one ? "" : "s", one ? "is" : "are", one ? "its" : "their", one ? "" : "s", one ? "it" : "them");
+    }
   }
   if (held_back == 0) settle_logged_ = false;
   // Looked at: taken back, or no longer expired under that owner (renewed, claimed again).
