@@ -421,6 +421,24 @@ TEST_F(MysqlFaultTest, F9_BadCredentialsFailAtOnceWithOneLine) {
   EXPECT_TRUE(!fs::exists(dir_ / "logs") || fs::is_empty(dir_ / "logs", ec)) << "a refused run wrote a log file";
 }
 
+// host: localhost with a port is TCP, as the predecessor's driver made it (a tunnel, a container's
+// published port): Connector/C alone would take its default unix socket and drop the port. This
+// server listens on 127.0.0.1 and on a socket of its own, not the default one.
+TEST_F(MysqlFaultTest, F11_LocalhostWithAPortConnectsOverTcp) {
+  START_SERVER("");
+  write_config();
+  auto e = env("");
+  for (auto& kv : e) {
+    if (kv.rfind("PDR_DB_HOST=", 0) == 0) kv = "PDR_DB_HOST=LocalHost";
+  }
+  auto r = test::run_pdr_run(
+      dir_.path(),
+      {"--config", dir_ / "cfg.yaml", "--model-name", "lh", "--dens", "30", "--chi", "10", "--register-only"}, e);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs"), 1);
+  EXPECT_EQ(r.err.find("socket"), std::string::npos) << r.err;
+}
+
 // Workers never hold a session (the claim reads their parameters): 8 workers, at most three.
 TEST_F(MysqlFaultTest, ConnectionsStayAtThreeWhateverTheWorkers) {
   START_SERVER("");

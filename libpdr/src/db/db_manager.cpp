@@ -27,6 +27,7 @@
 #include "db/db_error.h"
 #include "db/statement_cache.h"
 #include "db/transactor.h"
+#include "util/text.h"
 
 namespace pdr {
 
@@ -90,7 +91,11 @@ std::string mysql_connect_string(const DatabaseSettings& s) {
   if (!s.unix_socket.empty()) {
     c += " unix_socket=" + quoted(s.unix_socket);
   } else {
-    c += " host=" + quoted(s.host) + " port=" + std::to_string(s.port);
+    // Connector/C takes "localhost" for its default unix socket and drops the port; the
+    // predecessor's driver, and database.port, mean TCP (a tunnel, a container's published
+    // port). A socket is database.unix_socket.
+    const bool local = s.host.size() == 9 && lower(s.host) == "localhost";
+    c += " host=" + quoted(local ? "127.0.0.1" : s.host) + " port=" + std::to_string(s.port);
   }
   c += " connect_timeout=" + std::to_string(s.connect_timeout) + " read_timeout=" + std::to_string(s.read_timeout) +
        " write_timeout=" + std::to_string(s.write_timeout) + " charset=utf8mb4";
