@@ -222,6 +222,54 @@ TEST_P(JobStoreTest, EveryJobOfABigGridPointsAtTheParameterRowOfItsOwnValues) {
   check_rows();
 }
 
+// The predecessor named a job by its values as typed ("5", "5.0"), pdr_run by their canonical
+// text ("05"): a point the model has under such a name keeps that job, its name and outputs.
+TEST_P(JobStoreTest, APointThePredecessorNamedByItsValuesAsTypedKeepsItsJob) {
+  const auto pts = points({"5", "30"});
+  register_points(pts);
+  history_incomplete_ = true;
+  exec(
+      "UPDATE pdr_model_jobs SET model_job_name = '100_5_-10_10_00', status = 'finished', pending = FALSE WHERE "
+      "model_job_name = '100_05_-10_10_00'");
+  exec(
+      "UPDATE pdr_model_jobs SET model_job_name = '100_5.0_-10_20_00', status = 'finished', pending = FALSE WHERE "
+      "model_job_name = '100_05_-10_20_00'");
+  std::filesystem::create_directories(prov_.model_path + "/pdrgrid");
+  std::filesystem::create_directories(prov_.model_path + "/oniongrid");
+  for (const std::string name : {"100_5_-10_10_00", "100_5.0_-10_20_00"}) {
+    test::write_text(prov_.model_path + "/pdrgrid/pdrstruct" + name + ".hdf5", "x");
+    for (const char* species : {"CO", "C+"}) {
+      test::write_text(prov_.model_path + "/oniongrid/TEXTOUT" + name + "_" + species, "x");
+    }
+  }
+  auto again = register_points(pts);
+  EXPECT_EQ(again.created, 0u);
+  EXPECT_EQ(again.respelled, 2u);
+  EXPECT_EQ(again.already_finished, 2u);
+  EXPECT_EQ(again.pending, 2u);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs"), 4);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE model_job_name IN ('100_05_-10_10_00', "
+                  "'100_05_-10_20_00')"),
+            0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 2);
+}
+
+// A job records the program that ran it: a job claimed by a process of another build (a rerun
+// after the program changed) names that build, not the one it was registered with.
+TEST_P(JobStoreTest, AClaimRecordsTheProgramThatRunsTheAttempt) {
+  auto r = register_points(points({"30"}));
+  Provenance other = prov_;
+  other.exe_dir = "/base2";
+  other.exe_sha256 = "def";
+  ASSERT_TRUE(store_->use_json_template(other).ok());
+  auto jobs = store_->claim_jobs(r.model_id, 1, owner_);
+  ASSERT_EQ(jobs->size(), 1u);
+  const std::string of_exe =
+      "SELECT COUNT(*) FROM pdr_model_jobs j JOIN kosmatau_executables e ON e.id = j.kosmatau_executable_id WHERE ";
+  EXPECT_EQ(count(of_exe + "e.sha256_sum = 'def' AND j.id = " + std::to_string(jobs->front().id)), 1);
+  EXPECT_EQ(count(of_exe + "e.sha256_sum = 'abc' AND j.status = 'pending'"), 1) << "the other job is not touched";
+}
+
 // Failed is every status word but the other states' words: the predecessor's words, any
 // unknown word, one that sorts before or after all of them, and the empty string.
 TEST_P(JobStoreTest, FailedIsEveryWordButTheOtherStates) {

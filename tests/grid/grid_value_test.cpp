@@ -75,6 +75,18 @@ TEST(GridValueTest, RtotMatchesThePredecessor) {
   EXPECT_NEAR(*r2, 1.14080656968219e+18, 1.14080656968219e+18 * 1e-13);
 }
 
+// The predecessor's job names (values as typed) and the names pdr_run gives the same points.
+TEST(GridValueTest, CanonicalJobNameOfThePredecessorsSpellings) {
+  EXPECT_EQ(canonical_job_name("100_30_0_10_00"), "100_30_00_10_00");
+  EXPECT_EQ(canonical_job_name("100_3.0_-5_1.0_00"), "100_03_-05_01_00");
+  EXPECT_EQ(canonical_job_name("100_30.50_-0_+7_00"), "100_30.5_00_07_00");
+  EXPECT_EQ(canonical_job_name("100_30_-10_10_00"), "") << "already canonical";
+  for (const char* other : {"", "100_30_-10_10", "100_30_-10_10_01", "100_30_-10_10_00_00", "x_30_-10_10_00",
+                            "100_30_1e1_10_00", "-100_30_-10_10_00", "100__-10_10_00"}) {
+    EXPECT_EQ(canonical_job_name(other), "") << other;
+  }
+}
+
 TEST(GridValueTest, RtotRejectsAlphaThree) {
   auto r = compute_rtot(1.0, 100.0, 3.0, 0.2);
   ASSERT_FALSE(r.ok());

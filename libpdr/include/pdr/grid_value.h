@@ -21,6 +21,12 @@ struct GridValue {
 // the axis and the value.
 Result<GridValue> parse_grid_value(Axis axis, const std::string& text);
 
+// The name pdr_run gives the point a job name stands for, when that is another name: the
+// predecessor named jobs by the values as they were typed ("100_30_0_10_00", "100_3.0_-5_10_00"),
+// pdr_run by their canonical text ("100_30_00_10_00", "100_03_-05_10_00"). Empty when `name` is
+// canonical already or is not <metal>_<dens>_<mass>_<chi>_00 of grid values.
+std::string canonical_job_name(const std::string& name);
+
 // rtot (cm) of a clump of the given mass (Msun) and surface density (cm^-3) for density law
 // exponent alpha and core radius rcore, as the predecessor computes it. alpha == 3 is an error.
 Result<double> compute_rtot(double mass, double density, double alpha, double rcore);

@@ -45,17 +45,19 @@ struct Owner {
 struct RegisterReport {
   long long model_id = 0;
   size_t points = 0;
-  size_t created = 0;            // new job rows
-  size_t already_finished = 0;   // finished with outputs present: no work
-  size_t requeued = 0;           // failed/cancelled/stale jobs put back to pending
-  size_t outputs_missing = 0;    // finished but outputs gone: back to pending
-  size_t outputs_storing = 0;    // of already_finished: under a lease ago, outputs not all in place yet
-  size_t onion_requeued = 0;     // finished points queued for onion again (--force-onion)
-  size_t pending = 0;            // pending after registration (this grid)
-  size_t other_pending = 0;      // pending jobs of the model outside this grid (earlier runs)
-  size_t ownerless_running = 0;  // 'running' with no owner recorded (the predecessor's): left alone
-  size_t species_missing = 0;    // of already_finished: ran the onion step without a species asked for now
-  std::string species_example;   // the first of them: "O (it ran CO)"
+  size_t created = 0;             // new job rows
+  size_t already_finished = 0;    // finished with outputs present: no work
+  size_t requeued = 0;            // failed/cancelled/stale jobs put back to pending
+  size_t outputs_missing = 0;     // finished but outputs gone: back to pending
+  size_t outputs_storing = 0;     // of already_finished: under a lease ago, outputs not all in place yet
+  size_t onion_requeued = 0;      // finished points queued for onion again (--force-onion)
+  size_t pending = 0;             // pending after registration (this grid)
+  size_t other_pending = 0;       // pending jobs of the model outside this grid (earlier runs)
+  size_t ownerless_running = 0;   // 'running' with no owner recorded (the predecessor's): left alone
+  size_t species_missing = 0;     // of already_finished: ran the onion step without a species asked for now
+  std::string species_example;    // the first of them: "O (it ran CO)"
+  size_t respelled = 0;           // points the model has under another spelling of their values (the predecessor's)
+  std::string respelled_example;  // the first of them: "100_30_0_10_00 for 100_30_00_10_00"
 };
 
 struct ClaimedJob {
@@ -203,8 +205,9 @@ class JobStore {
   // onion step only (their pdr outputs stay recorded).
   virtual Status register_grid(const Provenance& prov, const std::vector<GridPoint>& points, RegisterReport* report,
                                const RegisterOptions& options) = 0;
-  // Records the pdr_config.json template this process renders with, so the jobs it finishes
-  // point at it (json_files.template_id) whichever process registered the grid.
+  // Records the pdr_config.json template this process renders with and the program it runs, so
+  // the jobs it claims and finishes point at them (json_files.template_id, the job's and its
+  // hdf_files row's executable) whichever process registered the grid.
   virtual Status use_json_template(const Provenance& prov) = 0;
   virtual Result<ParameterValues> load_parameters(long long params_id) = 0;
   // The id of a registered model, if any.

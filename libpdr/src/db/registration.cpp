@@ -4,6 +4,10 @@
 #include "db/statement_cache.h"
 
 #include <sstream>
+#include <unordered_set>
+
+#include "pdr/grid_value.h"
+#include "pdr/job_state.h"
 
 namespace pdr {
 
@@ -34,14 +38,28 @@ Status SociJobStore::register_grid(const Provenance& prov, const std::vector<Gri
   });
   if (!st.ok()) return st;
   report->model_id = ids.model;
+  executable_id_ = ids.exe;
+  // A point the model has under the predecessor's spelling of its values keeps that name (its
+  // outputs have it): the rest of the registration sees the points so named.
+  std::vector<GridPoint> respelled;
+  if (!ids.respelled.empty()) {
+    respelled = points;
+    for (auto& p : respelled) {
+      auto it = ids.respelled.find(p.job_name);
+      if (it == ids.respelled.end()) continue;
+      if (report->respelled++ == 0) report->respelled_example = it->second + " for " + p.job_name;
+      p.job_name = it->second;
+    }
+  }
+  const std::vector<GridPoint>& named = ids.respelled.empty() ? points : respelled;
   // Parameter rows and job rows, in batches, each batch one transaction. A point whose job
   // the predecessor wrote with FLOAT values gets its exact row too: the job uses it if it
   // ever runs again. The parameter rows go in in the order of their hashes: each batch then
   // adds to one stretch of the unique key's index. In the grid's order (random hashes) every
   // batch touched most of that index's pages, and a million points wrote it ~200 times over.
   std::vector<const GridPoint*> by_hash;
-  by_hash.reserve(points.size());
-  for (const auto& p : points) by_hash.push_back(&p);
+  by_hash.reserve(named.size());
+  for (const auto& p : named) by_hash.push_back(&p);
   std::sort(by_hash.begin(), by_hash.end(),
             [](const GridPoint* a, const GridPoint* b) { return a->param_hash < b->param_hash; });
   for (size_t begin = 0; begin < by_hash.size(); begin += kBatch) {
@@ -61,11 +79,11 @@ Status SociJobStore::register_grid(const Provenance& prov, const std::vector<Gri
   if (!st.ok()) return st;
   size_t before = 0, after = 0;
   st = count_jobs(ids.model, &before);
-  for (size_t begin = 0; st.ok() && begin < points.size(); begin += kBatch) {
+  for (size_t begin = 0; st.ok() && begin < named.size(); begin += kBatch) {
     if (interrupted("job row", begin)) return st;
-    const size_t end = std::min(points.size(), begin + kBatch);
+    const size_t end = std::min(named.size(), begin + kBatch);
     st = transaction("register jobs", [&](Session& sql) {
-      insert_jobs(sql, points, begin, end, param_ids, ids, prov);
+      insert_jobs(sql, named, begin, end, param_ids, ids, prov);
       return Status::Ok();
     });
   }
@@ -74,7 +92,7 @@ Status SociJobStore::register_grid(const Provenance& prov, const std::vector<Gri
   if (interrupted("job row", points.size())) return st;
   report->created = after - before;
   if (report->created >= kAnalyzeAfter) refresh_statistics();
-  st = reconcile(ids.model, points, param_ids, report, options, before > 0, prov.onion_species);
+  st = reconcile(ids.model, named, param_ids, report, options, before > 0, prov.onion_species);
   if (!st.ok()) return st;
   // One event for the grid, none per job (a million points write one row here).
   const std::string detail = std::to_string(report->points) + " points: " + std::to_string(report->created) +
@@ -118,18 +136,9 @@ Status SociJobStore::register_model(Session& sql, const Provenance& prov, const 
   }
   // Rows the predecessor added since pdr_run last registered this model.
   adopt_rows(sql, ids->model);
-  if (Status st = check_points(sql, ids->model, prov.model_name, points); !st.ok()) return st;
+  if (Status st = check_points(sql, ids->model, prov.model_name, points, &ids->respelled); !st.ok()) return st;
   ids->user = get_or_create(sql, "users", {"username", "email"}, {prov.username, prov.email}, {});
-  std::vector<std::pair<std::string, std::string>> exe_extra = {{"code_revision", prov.exe_revision}};
-  if (!dialect_.pg || !prov.exe_compilation_date.empty()) {  // PostgreSQL: no date is NULL, not ''
-    exe_extra.emplace_back("compilation_date", dialect_.server() || prov.exe_compilation_date.size() != 19
-                                                   ? prov.exe_compilation_date
-                                                   // SQLAlchemy's text for a DATETIME in SQLite: the
-                                                   // predecessor finds the row it looks for by it
-                                                   : prov.exe_compilation_date + ".000000");
-  }
-  ids->exe = get_or_create(sql, "kosmatau_executables", {"executable_file_name", "executable_full_path", "sha256_sum"},
-                           {prov.exe_file_name, prov.exe_dir, prov.exe_sha256}, exe_extra);
+  ids->exe = executable_row(sql, prov);
   json_template_id_ = json_template_row(sql, prov);
   ids->chem =
       get_or_create(sql, "chemical_databases", {"chem_rates_file_name", "chem_rates_full_path", "database_origin"},
@@ -142,19 +151,42 @@ Status SociJobStore::register_model(Session& sql, const Provenance& prov, const 
 // The values are compared when the hashes differ: the predecessor's FLOAT columns keep 10^3.5 to
 // seven digits. The rows to compare are read a few hundred at a time.
 Status SociJobStore::check_points(Session& sql, long long model_id, const std::string& model_name,
-                                  const std::vector<GridPoint>& points) {
+                                  const std::vector<GridPoint>& points,
+                                  std::unordered_map<std::string, std::string>* respelled) {
   std::unordered_map<std::string, std::pair<std::string, long long>> existing;  // name -> hash, parameter row
-  for_each_row<std::string, std::string, long long>(
+  // The predecessor named a job by its values as typed ("0", "5", "3.0"): such a name stands for
+  // the point pdr_run names canonically ("00", "05", "03"). Of several spellings of one point
+  // (the predecessor ran "30" and "30.0" apart), a finished one, else the first.
+  respelled->clear();
+  std::unordered_set<std::string> finished_spelling;
+  for_each_row<std::string, std::string, long long, std::string>(
       sql,
-      "SELECT j.model_job_name, COALESCE(p.parameter_hash, ''), p.id FROM pdr_model_jobs j JOIN kosmatau_parameters "
-      "p ON p.id = j.kosmatau_parameters_id WHERE j.model_name_id = :m AND j.duplicate_key = 0",
-      std::tie(model_id), [&](const std::string& name, const std::string& hash, long long row) {
+      "SELECT j.model_job_name, COALESCE(p.parameter_hash, ''), p.id, COALESCE(j.status, '') FROM pdr_model_jobs j "
+      "JOIN kosmatau_parameters p ON p.id = j.kosmatau_parameters_id WHERE j.model_name_id = :m AND j.duplicate_key = "
+      "0 ORDER BY j.id",
+      std::tie(model_id),
+      [&](const std::string& name, const std::string& hash, long long row, const std::string& status) {
         existing.emplace(name, std::make_pair(hash, row));
+        const std::string canonical = canonical_job_name(name);
+        if (canonical.empty()) return;
+        const bool finished = state_of_word(status) == JobState::Finished;
+        auto [it, added] = respelled->emplace(canonical, name);
+        if (!added && finished && finished_spelling.count(it->second) == 0) it->second = name;
+        if (finished) finished_spelling.insert(name);
       });
+  for (auto it = respelled->begin(); it != respelled->end();) {
+    it = existing.count(it->first) != 0 ? respelled->erase(it) : std::next(it);  // the canonical name is the job
+  }
+  const auto job_of = [&](const GridPoint& p) {
+    auto it = existing.find(p.job_name);
+    if (it != existing.end() || respelled->empty()) return it;
+    auto other = respelled->find(p.job_name);
+    return other == respelled->end() ? it : existing.find(other->second);
+  };
   std::vector<std::pair<const GridPoint*, long long>> compare;
   const GridPoint* fresh = nullptr;  // a point the model does not have yet
   for (const auto& p : points) {
-    auto it = existing.find(p.job_name);
+    auto it = job_of(p);
     if (it != existing.end() && it->second.first != p.param_hash) compare.emplace_back(&p, it->second.second);
     if (it == existing.end() && fresh == nullptr) fresh = &p;
   }
@@ -254,13 +286,32 @@ long long SociJobStore::json_template_row(Session& sql, const Provenance& prov) 
   return id;
 }
 
+// The kosmatau_executables row of the program this process runs: a job it claims records it
+// (a job run again by another build names the build that ran it).
+long long SociJobStore::executable_row(Session& sql, const Provenance& prov) {
+  std::vector<std::pair<std::string, std::string>> exe_extra = {{"code_revision", prov.exe_revision}};
+  if (!dialect_.pg || !prov.exe_compilation_date.empty()) {  // PostgreSQL: no date is NULL, not ''
+    exe_extra.emplace_back("compilation_date", dialect_.server() || prov.exe_compilation_date.size() != 19
+                                                   ? prov.exe_compilation_date
+                                                   // SQLAlchemy's text for a DATETIME in SQLite: the
+                                                   // predecessor finds the row it looks for by it
+                                                   : prov.exe_compilation_date + ".000000");
+  }
+  return get_or_create(sql, "kosmatau_executables", {"executable_file_name", "executable_full_path", "sha256_sum"},
+                       {prov.exe_file_name, prov.exe_dir, prov.exe_sha256}, exe_extra);
+}
+
 Status SociJobStore::use_json_template(const Provenance& prov) {
-  long long id = 0;
-  Status st = transaction("record the JSON template", [&](Session& sql) {
+  long long id = 0, exe = 0;
+  Status st = transaction("record the JSON template and the executable", [&](Session& sql) {
     id = json_template_row(sql, prov);
+    exe = executable_row(sql, prov);
     return Status::Ok();
   });
-  if (st.ok()) json_template_id_ = id;
+  if (st.ok()) {
+    json_template_id_ = id;
+    executable_id_ = exe;
+  }
   return st;
 }
 

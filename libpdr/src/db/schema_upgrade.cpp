@@ -526,16 +526,21 @@ void SociJobStore::adopt_parameter_rows(Session& sql, const std::string& of_mode
 
 namespace {
 
-int rank(const SociJobStore::AdoptedJob& j) {
+// `skip_proves_nothing`: the predecessor skipped a point whose output file was there, also when
+// that file was left by a failed run (its status "problem"). Of one job name's rows, a skipped
+// one beside a failed one and no finished one is no finish: the failed row is the job, and runs
+// again.
+int rank(const SociJobStore::AdoptedJob& j, bool skip_proves_nothing) {
   const JobState s = state_of_word(j.status);
-  return s == JobState::Finished ? 2 : s == JobState::Skipped ? 1 : 0;
+  return s == JobState::Finished ? 2 : s == JobState::Skipped ? (skip_proves_nothing ? -1 : 1) : 0;
 }
 
 // Finished, then skipped, then any; the newest first. A row without a status (none of the
 // predecessor's inserts leaves one) is never the job.
-bool better(const SociJobStore::AdoptedJob& a, const SociJobStore::AdoptedJob& b) {
+bool better(const SociJobStore::AdoptedJob& a, const SociJobStore::AdoptedJob& b, bool skip_proves_nothing) {
   if (a.status.empty() != b.status.empty()) return b.status.empty();
-  return rank(a) > rank(b) || (rank(a) == rank(b) && a.id > b.id);
+  const int ra = rank(a, skip_proves_nothing), rb = rank(b, skip_proves_nothing);
+  return ra > rb || (ra == rb && a.id > b.id);
 }
 
 }  // namespace
@@ -544,15 +549,22 @@ bool better(const SociJobStore::AdoptedJob& a, const SociJobStore::AdoptedJob& b
 // one (`current`) that it does not give way to; the others are kept as duplicates.
 void SociJobStore::classify_jobs(long long model, const std::vector<AdoptedJob>& jobs, const AdoptedJob* current,
                                  AdoptedIds& ids) {
+  bool finished = false, failed = false;
+  for (const auto& j : jobs) {
+    if (j.status.empty()) continue;
+    finished = finished || state_of_word(j.status) == JobState::Finished;
+    failed = failed || state_of_word(j.status) == JobState::Failed;
+  }
+  const bool skip_proves_nothing = failed && !finished;
   const AdoptedJob* best = nullptr;
   for (const auto& j : jobs) {
-    if (best == nullptr || better(j, *best)) best = &j;
+    if (best == nullptr || better(j, *best, skip_proves_nothing)) best = &j;
   }
   const AdoptedJob* keep = best;
   if (current != nullptr) {
     const JobState now = state_of_word(current->status);
-    const bool gives_way =
-        rank(*best) == 2 && now != JobState::Finished && now != JobState::Skipped && now != JobState::Running;
+    const bool gives_way = rank(*best, skip_proves_nothing) == 2 && now != JobState::Finished &&
+                           now != JobState::Skipped && now != JobState::Running;
     if (gives_way) {
       ids.gave_way.push_back(current->id);
       ++migration_.duplicate_jobs;

@@ -171,11 +171,14 @@ class SociJobStore : public JobStore {
   // The rows a registration refers to.
   struct RegistrationIds {
     long long model = 0, user = 0, exe = 0, chem = 0;
+    // Points the model has under another spelling of their values: their name -> the model's.
+    std::unordered_map<std::string, std::string> respelled;
   };
   Status register_model(Session& sql, const Provenance& prov, const std::vector<GridPoint>& points,
                         RegistrationIds* ids);
+  long long executable_row(Session& sql, const Provenance& prov);
   Status check_points(Session& sql, long long model_id, const std::string& model_name,
-                      const std::vector<GridPoint>& points);
+                      const std::vector<GridPoint>& points, std::unordered_map<std::string, std::string>* respelled);
   std::unordered_map<std::string, long long> parameter_ids(Session& sql, long long model_id);
   void insert_jobs(Session& sql, const std::vector<GridPoint>& points, size_t begin, size_t end,
                    const std::unordered_map<std::string, long long>& param_ids, const RegistrationIds& ids,
@@ -526,6 +529,7 @@ class SociJobStore : public JobStore {
 
   DbManager* db_;
   long long json_template_id_ = 0;  // json_templates row of the template registered by this process
+  long long executable_id_ = 0;     // kosmatau_executables row of this process's program (0: unknown)
   MigrationReport migration_;
   // Other applications' tables in a database where pdr_run's were just created (a warning).
   std::vector<std::string> created_beside_;

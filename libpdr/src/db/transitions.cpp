@@ -640,6 +640,12 @@ std::string SociJobStore::state_update_sql(const StatusChange& c, const std::str
          "lease_expires_at = " +
          dialect_.now_plus(policy_.lease_seconds) + ", heartbeat_at = " + dialect_.now() + ", retry_at = NULL";
     if (c.predicted_seconds >= 0) q += ", predicted_seconds = :predicted, prediction_basis = :basis";
+    // The program that runs this attempt (its outputs' hdf_files row copies it), not the one the
+    // job was registered with; an onion-only run keeps the pdr outputs' program.
+    if (executable_id_ > 0) {
+      q += ", kosmatau_executable_id = CASE WHEN run_stage = 'onion' THEN kosmatau_executable_id ELSE " +
+           std::to_string(executable_id_) + " END";
+    }
   } else {
     q += ", token = NULL, lease_expires_at = NULL";
   }

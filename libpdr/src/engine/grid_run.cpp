@@ -121,6 +121,12 @@ void log_registration(const std::string& model, const RegisterReport& reg) {
   spdlog::info("model '{}': {} ({} new), {} already done, {} queued again, {} pending", model,
                count_size(reg.points, "point"), reg.created, reg.already_finished, reg.requeued + reg.outputs_missing,
                reg.pending);
+  if (reg.respelled > 0) {
+    spdlog::info(
+        "{} of the grid: a job named by the predecessor's spelling of the values (e.g. {}), kept with its "
+        "name and outputs",
+        count_size(reg.respelled, "point"), reg.respelled_example);
+  }
   if (reg.onion_requeued > 0)
     spdlog::info("--force-onion: {} finished points run their onion step again", reg.onion_requeued);
   if (reg.other_pending > 0) {

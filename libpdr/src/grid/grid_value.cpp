@@ -69,6 +69,23 @@ Result<GridValue> parse_grid_value(Axis axis, const std::string& text) {
   return v;
 }
 
+std::string canonical_job_name(const std::string& name) {
+  static constexpr Axis kAxes[] = {Axis::Metal, Axis::Dens, Axis::Mass, Axis::Chi};
+  std::string canonical;
+  size_t from = 0;
+  for (Axis axis : kAxes) {
+    const size_t end = name.find('_', from);
+    if (end == std::string::npos) return {};
+    auto value = parse_grid_value(axis, name.substr(from, end - from));
+    if (!value.ok()) return {};
+    canonical += value->text + "_";
+    from = end + 1;
+  }
+  if (name.compare(from, std::string::npos, "00") != 0) return {};
+  canonical += "00";
+  return canonical == name ? std::string() : canonical;
+}
+
 Result<double> compute_rtot(double mass, double density, double alpha, double rcore) {
   constexpr double kPi = 3.14159265358979323846;
   if (alpha == 3.0) return Status::Usage("alpha = 3 makes the clump radius undefined (division by zero)");
