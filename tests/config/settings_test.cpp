@@ -37,6 +37,30 @@ TEST(SettingsTest, APathWithALineBreakIsAQuoteLeftOpen) {
       << s.status().message();
 }
 
+// Any text, not only a path: a chemistry origin or a password that took in the next keys is
+// refused too (the password not shown); a text that merely holds a colon is not.
+TEST(SettingsTest, AnyTextThatTookInTheNextKeysIsAQuoteLeftOpen) {
+  Config origin = base_config();
+  ASSERT_TRUE(origin.apply_yaml("pdr:\n  chem_origin: \"UDfA22\n  chem_database: x.dat\n", "cfg.yaml").ok());
+  auto s = build_settings(origin, "/", 2);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("pdr.chem_origin (from cfg.yaml"), std::string::npos) << s.status().message();
+  EXPECT_NE(s.status().message().find("'UDfA22 chem_database: x.dat ' holds the lines after it"), std::string::npos)
+      << s.status().message();
+  Config secret = base_config();
+  ASSERT_TRUE(
+      secret.apply_yaml("database:\n  password: \"S3cret-x\n  port: 33\nrun:\n  workers: 1\n", "cfg.yaml").ok());
+  auto p = build_settings(secret, "/", 2);
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("database.password (from cfg.yaml"), std::string::npos) << p.status().message();
+  EXPECT_EQ(p.status().message().find("S3cret"), std::string::npos) << p.status().message();
+  Config fine = base_config();
+  ASSERT_TRUE(
+      fine.apply_yaml("pdr:\n  chem_origin: \"KIDA: 2014 run\"\ndatabase:\n  password: \"a: b\"\n", "cfg.yaml").ok());
+  auto f = build_settings(fine, "/", 2);
+  EXPECT_TRUE(f.ok()) << f.status().message();
+}
+
 // Texts kept in the predecessor's narrow columns are checked when the settings are read, not
 // when the grid is registered (after the model's row was written): MySQL refused them there, or
 // cut them silently (INSERT IGNORE).
@@ -148,6 +172,7 @@ TEST(SettingsTest, RejectsBadValuesWithTheirOrigin) {
         Case{"database.sslmode", "always", "'always' is not an sslmode"},
         Case{"database.sslmode", "require", "only PostgreSQL takes an sslmode"},
         Case{"pdr.model_name", "a\nb", "'a\\nb' cannot be a directory name"},
+        Case{"pdr.model_name", "m\xff\xfeZ", "'m??Z' is not valid UTF-8"},
         Case{"pdr.model_name", long_name.c_str(), ": 201 bytes is too long for a directory name (at most 200)"}}) {
     Config c = base_config();
     ASSERT_TRUE(c.set_scalar(k.key, k.value, "--test").ok()) << k.key;

@@ -270,6 +270,24 @@ TEST_P(JobStoreTest, AClaimRecordsTheProgramThatRunsTheAttempt) {
   EXPECT_EQ(count(of_exe + "e.sha256_sum = 'abc' AND j.status = 'pending'"), 1) << "the other job is not touched";
 }
 
+// MySQL compares model names without case (and trailing spaces): a name it takes for another
+// model's is refused as that, not as a model stored elsewhere. The other databases tell them apart.
+TEST_P(JobStoreTest, AModelNameTheServerTakesForAnotherModelsIsRefusedAsThat) {
+  register_points(points({"30"}));
+  Provenance upper = prov_;
+  upper.model_name = "M1";
+  upper.model_path = dir_ / "storage/M1";
+  RegisterReport r;
+  Status st = store_->register_grid(upper, points({"30"}), &r, options());
+  if (GetParam() != "mysql") {
+    EXPECT_TRUE(st.ok()) << st.message();
+    return;
+  }
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("model 'M1' is model 'm1' on this MySQL server"), std::string::npos) << st.message();
+  EXPECT_EQ(count("SELECT COUNT(*) FROM model_names"), 1);
+}
+
 // Failed is every status word but the other states' words: the predecessor's words, any
 // unknown word, one that sorts before or after all of them, and the empty string.
 TEST_P(JobStoreTest, FailedIsEveryWordButTheOtherStates) {

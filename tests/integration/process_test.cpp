@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -71,6 +72,27 @@ TEST(ProcessTest, AProgramEndedByTheSignalThatStopsThisProcessIsStoppedWithIt) {
   EXPECT_GE(waited, 0.9) << "it waited for a stop that did not come";
   auto segv = sh("kill -SEGV $$", dir / "log", 0, &quiet);
   EXPECT_EQ(segv.outcome, ProcessResult::Outcome::Signaled);
+}
+
+// A signal this process was started with ignored stays ignored (nohup's SIGHUP, the SIGINT of a
+// script's background command); the others stop it. In a child, whose dispositions are its own.
+TEST(ProcessTest, ASignalIgnoredAtTheStartStaysIgnored) {
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    signal(SIGINT, SIG_IGN);
+    signal(SIGHUP, SIG_DFL);
+    StopSignal stop;
+    StopSignal::install_handlers(&stop);
+    raise(SIGINT);
+    if (stop.requested()) _exit(10);  // SIGINT was taken
+    raise(SIGHUP);
+    _exit(stop.requested() ? 0 : 11);  // SIGHUP was not
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 TEST(ProcessTest, TimeoutKillsTheWholeProcessGroup) {

@@ -31,6 +31,9 @@ inline pid_t start_pdr_run(const std::string& cwd, const std::vector<std::string
   env_s.insert(env_s.end(), env.begin(), env.end());
   pid_t pid = fork();
   if (pid == 0) {
+    // As from a terminal, whatever the test runner was started with (a script's background
+    // command has SIGINT ignored, and pdr_run keeps a signal it was started with ignored).
+    for (int sig : {SIGINT, SIGHUP, SIGTERM, SIGQUIT}) signal(sig, SIG_DFL);
     if (chdir(cwd.c_str()) != 0) _exit(125);
     int out = open((cwd + "/.stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     int err = open((cwd + "/.stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);

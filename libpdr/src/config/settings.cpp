@@ -1,6 +1,7 @@
 #include "pdr/settings.h"
 
 #include "config/journal_dir.h"
+#include "config/schema.h"
 #include "pdr/runtime_prediction.h"
 
 #include <pwd.h>
@@ -193,6 +194,12 @@ Status read_pdr(const Config& c, const std::string& cwd, Settings& s) {
                   [](unsigned char ch) { return ch == '/' || ch < 0x20 || ch == 0x7f; })) {
     return Status::Usage(where("pdr.model_name") + ": '" + printable(p.model_name) +
                          "' cannot be a directory name (no '/', control characters, '.' or '..')");
+  }
+  // Stored as text in the database and written into JSON: UTF-8, as the database and every
+  // reader take it (MySQL would turn other bytes into '?' and find no such model).
+  if (valid_utf8(p.model_name) != p.model_name) {
+    return Status::Usage(where("pdr.model_name") + ": '" + printable(valid_utf8(p.model_name)) +
+                         "' is not valid UTF-8 (bytes shown as '?')");
   }
   if (auto st = require(c, "pdr.base_dir", "the PDR base directory; set PDR_BASE_DIR or pdr.base_dir"); !st.ok())
     return st;
@@ -439,32 +446,62 @@ Status read_slurm(const Config& c, const std::string& cwd, Settings& s) {
 
 }  // namespace
 
-// A path holds no line break or other control character, and no "word: " after a space: a
-// double quote left open in the YAML makes one scalar of the lines after it (their breaks folded
-// to spaces), so the path takes them in and the settings they held fall back to their defaults.
-static Status check_paths(const Config& c) {
-  for (const char* key :
-       {"database.path", "database.unix_socket", "storage.base_dir", "storage.key_file", "storage.known_hosts",
-        "pdr.base_dir", "run.scratch_dir", "run.json_template", "run.log_dir", "run.journal_dir", "slurm.script_dir"}) {
+// A double quote left open in the YAML makes one scalar of the lines after it (their breaks
+// folded to spaces): the value takes them in, and the settings they held fall back to their
+// defaults. A path holds no line break or other control character and no "word: " after a space;
+// any other text no "<name>: " after a space where <name> is a section or key of the settings
+// (a password or a chemistry may hold anything else).
+static bool holds_a_key(const std::string& v, bool any_word) {
+  static const std::set<std::string> names = [] {
+    std::set<std::string> out(section_names().begin(), section_names().end());
+    for (const auto& spec : setting_specs()) {
+      for (size_t from = 0;;) {
+        const size_t dot = spec.key.find('.', from);
+        out.insert(spec.key.substr(from, dot == std::string::npos ? std::string::npos : dot - from));
+        if (dot == std::string::npos) break;
+        from = dot + 1;
+      }
+    }
+    return out;
+  }();
+  for (size_t colon = v.find(':'); colon != std::string::npos; colon = v.find(':', colon + 1)) {
+    if (colon + 1 < v.size() && v[colon + 1] != ' ') continue;
+    size_t word = colon;
+    while (word > 0 && (std::isalnum(static_cast<unsigned char>(v[word - 1])) || v[word - 1] == '_')) --word;
+    if (word < colon && word > 0 && v[word - 1] == ' ' &&
+        (any_word || names.count(v.substr(word, colon - word)) != 0)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+static Status check_swallowed_lines(const Config& c) {
+  static const std::set<std::string> paths = {"database.path",    "database.unix_socket", "storage.base_dir",
+                                              "storage.key_file", "storage.known_hosts",  "pdr.base_dir",
+                                              "run.scratch_dir",  "run.json_template",    "run.log_dir",
+                                              "run.journal_dir",  "slurm.script_dir"};
+  for (const auto& spec : setting_specs()) {
+    if (spec.type != SettingType::String && spec.type != SettingType::Secret) continue;
+    const std::string& key = spec.key;
     const std::string v = c.str(key);
-    bool swallowed = std::any_of(v.begin(), v.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20; });
-    for (size_t colon = v.find(": "); !swallowed && colon != std::string::npos; colon = v.find(": ", colon + 1)) {
-      size_t word = colon;
-      while (word > 0 && (std::isalnum(static_cast<unsigned char>(v[word - 1])) || v[word - 1] == '_')) --word;
-      swallowed = word < colon && word > 0 && v[word - 1] == ' ';
-    }
-    if (swallowed) {
-      return Status::Usage(std::string(key) + " (from " + c.origin(key) + "): '" + printable(v.substr(0, 60)) +
-                           (v.size() > 60 ? "...'" : "'") +
-                           " holds the lines after it: a quote left open in the YAML?");
-    }
+    const bool path = paths.count(key) != 0;
+    const bool swallowed =
+        holds_a_key(v, path) ||
+        (path && std::any_of(v.begin(), v.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20; }));
+    if (!swallowed) continue;
+    const std::string shown = spec.type == SettingType::Secret
+                                  ? std::string()
+                                  : " '" + printable(v.substr(0, 60)) + (v.size() > 60 ? "...'" : "'");
+    return Status::Usage(key + " (from " + c.origin(key) + "):" + shown +
+                         " holds the lines after it: a quote left open in the YAML?");
   }
   return Status::Ok();
 }
 
 Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigned cores) {
   Settings s;
-  Status st = check_paths(c);
+  Status st = check_swallowed_lines(c);
   if (st.ok()) st = read_database(c, cwd, s);
   if (st.ok()) st = read_storage(c, cwd, s);
   if (st.ok()) st = read_pdr(c, cwd, s);

@@ -128,8 +128,16 @@ void SociJobStore::refresh_statistics() {
 Status SociJobStore::register_model(Session& sql, const Provenance& prov, const std::vector<GridPoint>& points,
                                     RegistrationIds* ids) {
   ids->model = get_or_create(sql, "model_names", {"model_name"}, {prov.model_name}, {{"model_path", prov.model_path}});
-  std::string stored_path;
-  sql << "SELECT model_path FROM model_names WHERE id = :id", soci::use(ids->model), soci::into(stored_path);
+  std::string stored_path, stored_name;
+  sql << "SELECT model_path, model_name FROM model_names WHERE id = :id", soci::use(ids->model),
+      soci::into(stored_path), soci::into(stored_name);
+  if (stored_name != prov.model_name) {
+    // MySQL compares names without case and trailing spaces: another model's row was found.
+    return Status::Usage("model '" + prov.model_name + "' is model '" + stored_name +
+                         "' on this MySQL server (it compares model names without case and trailing spaces); use "
+                         "--model-name " +
+                         stored_name + " for that model, or a name that differs in more than that");
+  }
   if (!same_location(stored_path, prov.model_path)) {
     return Status::Usage("model '" + prov.model_name + "' already stores its outputs in " + stored_path + ", not " +
                          prov.model_path + "; use that storage.base_dir or another --model-name");

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <initializer_list>
 
 namespace pdr {
 namespace {
@@ -38,12 +39,15 @@ void StopSignal::install_handlers(StopSignal* stop) {
   struct sigaction sa = {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   // A closed terminal or a dropped ssh session: stop like SIGTERM, never die with jobs running.
-  // Under nohup (SIGHUP ignored) a closed terminal is meant to change nothing: keep ignoring it.
-  struct sigaction hup = {};
-  if (sigaction(SIGHUP, nullptr, &hup) != 0 || hup.sa_handler != SIG_IGN) sigaction(SIGHUP, &sa, nullptr);
+  // Started with a signal ignored, it stays ignored: under nohup (SIGHUP) a closed terminal is
+  // meant to change nothing, and a script's background command (SIGINT, as the shell starts it)
+  // is not meant to stop at the terminal's Ctrl-C.
+  for (int sig : {SIGINT, SIGHUP}) {
+    struct sigaction was = {};
+    if (sigaction(sig, nullptr, &was) != 0 || was.sa_handler != SIG_IGN) sigaction(sig, &sa, nullptr);
+  }
   signal(SIGPIPE, SIG_IGN);
 }
 
