@@ -31,7 +31,7 @@ TEST(SettingsTest, APathWithALineBreakIsAQuoteLeftOpen) {
   auto s = build_settings(c, "/", 2);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("storage.base_dir (from cfg.yaml"), std::string::npos) << s.status().message();
-  EXPECT_NE(s.status().message().find("'/tmp/abc pdr: model_name: zz x: ' holds the lines after it: a quote left "
+  EXPECT_NE(s.status().message().find("'/tmp/abc' holds the lines after it ('pdr:' on): a quote left "
                                       "open in the YAML?"),
             std::string::npos)
       << s.status().message();
@@ -45,8 +45,17 @@ TEST(SettingsTest, AnyTextThatTookInTheNextKeysIsAQuoteLeftOpen) {
   auto s = build_settings(origin, "/", 2);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("pdr.chem_origin (from cfg.yaml"), std::string::npos) << s.status().message();
-  EXPECT_NE(s.status().message().find("'UDfA22 chem_database: x.dat ' holds the lines after it"), std::string::npos)
+  EXPECT_NE(s.status().message().find("'UDfA22' holds the lines after it ('chem_database:' on)"), std::string::npos)
       << s.status().message();
+  // A text that took in the password shows only its own part.
+  Config user = base_config();
+  ASSERT_TRUE(user.apply_yaml("database:\n  username: \"pdr\n  password: S3cret-x\n", "cfg.yaml").ok());
+  auto u = build_settings(user, "/", 2);
+  ASSERT_FALSE(u.ok());
+  EXPECT_NE(u.status().message().find("database.username (from cfg.yaml"), std::string::npos) << u.status().message();
+  EXPECT_NE(u.status().message().find("'pdr' holds the lines after it ('password:' on)"), std::string::npos)
+      << u.status().message();
+  EXPECT_EQ(u.status().message().find("S3cret"), std::string::npos) << u.status().message();
   Config secret = base_config();
   ASSERT_TRUE(
       secret.apply_yaml("database:\n  password: \"S3cret-x\n  port: 33\nrun:\n  workers: 1\n", "cfg.yaml").ok());
@@ -56,7 +65,10 @@ TEST(SettingsTest, AnyTextThatTookInTheNextKeysIsAQuoteLeftOpen) {
   EXPECT_EQ(p.status().message().find("S3cret"), std::string::npos) << p.status().message();
   Config fine = base_config();
   ASSERT_TRUE(
-      fine.apply_yaml("pdr:\n  chem_origin: \"KIDA: 2014 run\"\ndatabase:\n  password: \"a: b\"\n", "cfg.yaml").ok());
+      fine.apply_yaml(
+              "pdr:\n  chem_origin: \"KIDA: 2014 run\"\ndatabase:\n  password: \"a: b\"\nstorage:\n  rclone_remote: \"kosma host:\"\n",
+              "cfg.yaml")
+          .ok());
   auto f = build_settings(fine, "/", 2);
   EXPECT_TRUE(f.ok()) << f.status().message();
 }

@@ -124,21 +124,26 @@ class PredecessorMigrationTest : public ::testing::TestWithParam<std::string> {
 };
 
 // The predecessor skipped a point whose output file was there, also when a failed run ('problem')
-// left it: a skipped row beside a failed one of the same name, with no finished one, is no
+// left it: a skipped row after such a failure of the same name, with no finished one, is no
 // finish; the failed row is the job (and runs again). A skipped row alone is done.
-TEST_P(PredecessorMigrationTest, ASkippedRowBesideAFailedOneIsNoFinish) {
+TEST_P(PredecessorMigrationTest, ASkippedRowAfterAFailedRunIsNoFinish) {
   exec(
       "INSERT INTO pdr_model_jobs (id, model_name_id, model_job_name, kosmatau_parameters_id, pending, active, "
       "status) VALUES (6, 1, '100_50_-10_10_00', 3, FALSE, TRUE, 'problem'), (7, 1, '100_50_-10_10_00', 3, FALSE, "
-      "FALSE, 'skipped'), (8, 1, '100_60_-10_10_00', 3, FALSE, FALSE, 'skipped')");
-  if (pg()) backend_.count("SELECT setval(pg_get_serial_sequence('pdr_model_jobs', 'id'), 8)");
+      "FALSE, 'skipped'), (8, 1, '100_60_-10_10_00', 3, FALSE, FALSE, 'skipped'), (9, 1, '100_70_-10_10_00', 3, "
+      "FALSE, FALSE, 'skipped'), (10, 1, '100_70_-10_10_00', 3, FALSE, FALSE, 'exception')");
+  if (pg()) backend_.count("SELECT setval(pg_get_serial_sequence('pdr_model_jobs', 'id'), 10)");
   DbManager manager(db_);
   auto store = open_job_store(manager);
   ASSERT_TRUE(store.ok()) << store.status().message();
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE id = 6 AND duplicate_key = 0"), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE id = 7 AND duplicate_key = 7"), 1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE id = 8 AND duplicate_key = 0"), 1);
-  EXPECT_EQ(store.value()->migration().duplicate_jobs, 4);
+  // A failure after the skip, one that never ran the program ('exception': its database
+  // write failed), proves nothing about the file: the skip stays the job.
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE id = 9 AND duplicate_key = 0"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE id = 10 AND duplicate_key = 10"), 1);
+  EXPECT_EQ(store.value()->migration().duplicate_jobs, 5);
 }
 
 TEST_P(PredecessorMigrationTest, IsAdditiveReportsDuplicatesAndKeepsOldQueriesWorking) {

@@ -81,6 +81,14 @@ TEST(GridValueTest, CanonicalJobNameOfThePredecessorsSpellings) {
   EXPECT_EQ(canonical_job_name("100_3.0_-5_1.0_00"), "100_03_-05_01_00");
   EXPECT_EQ(canonical_job_name("100_30.50_-0_+7_00"), "100_30.5_00_07_00");
   EXPECT_EQ(canonical_job_name("100_30_-10_10_00"), "") << "already canonical";
+  // The quick test of a canonical name agrees with parsing it.
+  for (const char* t : {"0",    "00",  "-0",   "-00", "5",  "05", "-5",   "-05",  "30", "030",  "100",
+                        "0100", "3.0", "3.50", "0.5", ".5", "5.", "-0.5", "00.5", "+7", "1000", "-10.25"}) {
+    auto v = parse_grid_value(Axis::Dens, t);
+    ASSERT_TRUE(v.ok()) << t;
+    const std::string name = std::string("100_") + t + "_-10_10_00";
+    EXPECT_EQ(canonical_job_name(name), v->text == t ? std::string() : "100_" + v->text + "_-10_10_00") << t;
+  }
   for (const char* other : {"", "100_30_-10_10", "100_30_-10_10_01", "100_30_-10_10_00_00", "x_30_-10_10_00",
                             "100_30_1e1_10_00", "-100_30_-10_10_00", "100__-10_10_00"}) {
     EXPECT_EQ(canonical_job_name(other), "") << other;

@@ -450,8 +450,9 @@ Status read_slurm(const Config& c, const std::string& cwd, Settings& s) {
 // folded to spaces): the value takes them in, and the settings they held fall back to their
 // defaults. A path holds no line break or other control character and no "word: " after a space;
 // any other text no "<name>: " after a space where <name> is a section or key of the settings
-// (a password or a chemistry may hold anything else).
-static bool holds_a_key(const std::string& v, bool any_word) {
+// (a password or a chemistry may hold anything else). Returns where the lines taken in start
+// (npos: none).
+static size_t swallowed_from(const std::string& v, bool path) {
   static const std::set<std::string> names = [] {
     std::set<std::string> out(section_names().begin(), section_names().end());
     for (const auto& spec : setting_specs()) {
@@ -464,16 +465,19 @@ static bool holds_a_key(const std::string& v, bool any_word) {
     }
     return out;
   }();
-  for (size_t colon = v.find(':'); colon != std::string::npos; colon = v.find(':', colon + 1)) {
-    if (colon + 1 < v.size() && v[colon + 1] != ' ') continue;
+  size_t at = std::string::npos;
+  if (path) {
+    const auto ctl = std::find_if(v.begin(), v.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20; });
+    if (ctl != v.end()) at = static_cast<size_t>(ctl - v.begin());
+  }
+  for (size_t colon = v.find(": "); colon != std::string::npos && colon < at; colon = v.find(": ", colon + 1)) {
     size_t word = colon;
     while (word > 0 && (std::isalnum(static_cast<unsigned char>(v[word - 1])) || v[word - 1] == '_')) --word;
-    if (word < colon && word > 0 && v[word - 1] == ' ' &&
-        (any_word || names.count(v.substr(word, colon - word)) != 0)) {
-      return true;
+    if (word < colon && word > 0 && v[word - 1] == ' ' && (path || names.count(v.substr(word, colon - word)) != 0)) {
+      return word;
     }
   }
-  return false;
+  return at;
 }
 
 static Status check_swallowed_lines(const Config& c) {
@@ -485,16 +489,20 @@ static Status check_swallowed_lines(const Config& c) {
     if (spec.type != SettingType::String && spec.type != SettingType::Secret) continue;
     const std::string& key = spec.key;
     const std::string v = c.str(key);
-    const bool path = paths.count(key) != 0;
-    const bool swallowed =
-        holds_a_key(v, path) ||
-        (path && std::any_of(v.begin(), v.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20; }));
-    if (!swallowed) continue;
+    const size_t from = swallowed_from(v, paths.count(key) != 0);
+    if (from == std::string::npos) continue;
+    // Only the value's own text is shown, never the lines it took in (a password may be there).
+    std::string own = v.substr(0, from);
+    while (!own.empty() && own.back() == ' ') own.pop_back();
     const std::string shown = spec.type == SettingType::Secret
                                   ? std::string()
-                                  : " '" + printable(v.substr(0, 60)) + (v.size() > 60 ? "...'" : "'");
-    return Status::Usage(key + " (from " + c.origin(key) + "):" + shown +
-                         " holds the lines after it: a quote left open in the YAML?");
+                                  : " '" + printable(own.substr(0, 60)) + (own.size() > 60 ? "...'" : "'");
+    std::string next;
+    for (size_t i = from; i < v.size() && (std::isalnum(static_cast<unsigned char>(v[i])) || v[i] == '_'); ++i) {
+      next += v[i];
+    }
+    return Status::Usage(key + " (from " + c.origin(key) + "):" + shown + " holds the lines after it" +
+                         (next.empty() ? std::string() : " ('" + next + ":' on)") + ": a quote left open in the YAML?");
   }
   return Status::Ok();
 }

@@ -272,7 +272,12 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
       return Status::Error(st.kind(), mask(st.message(), settings_.password), st.code());
     }
     Status st = db_error_status(e, "cannot connect to database " + where);
-    return Status::Error(st.kind(), mask(st.message(), settings_.password), st.code());
+    std::string message = st.message();
+    if (mysql && settings_.unix_socket.empty() && lower(settings_.host) == "localhost" &&
+        (st.code() == 2002 || st.code() == 2003)) {
+      message += " (localhost is TCP to 127.0.0.1; for a server on a unix socket set database.unix_socket)";
+    }
+    return Status::Error(st.kind(), mask(message, settings_.password), st.code());
   }
 }
 

@@ -4,7 +4,6 @@
 #include "db/statement_cache.h"
 
 #include <sstream>
-#include <unordered_set>
 
 #include "pdr/grid_value.h"
 #include "pdr/job_state.h"
@@ -164,38 +163,60 @@ Status SociJobStore::check_points(Session& sql, long long model_id, const std::s
   std::unordered_map<std::string, std::pair<std::string, long long>> existing;  // name -> hash, parameter row
   // The predecessor named a job by its values as typed ("0", "5", "3.0"): such a name stands for
   // the point pdr_run names canonically ("00", "05", "03"). Of several spellings of one point
-  // (the predecessor ran "30" and "30.0" apart), a finished one, else the first.
-  respelled->clear();
-  std::unordered_set<std::string> finished_spelling;
-  for_each_row<std::string, std::string, long long, std::string>(
+  // (the predecessor ran "30" and "30.0" apart), the one a registration of it would keep: finished,
+  // skipped, running (its owner may be at work), pending, failed; the newest of a kind.
+  struct Spelling {
+    std::string name;
+    int rank;
+    long long id;
+  };
+  const auto rank_of = [](const std::string& status) {
+    switch (state_of_word(status)) {
+      case JobState::Finished:
+        return 4;
+      case JobState::Skipped:
+        return 3;
+      case JobState::Running:
+        return 2;
+      case JobState::Pending:
+        return 1;
+      default:
+        return 0;
+    }
+  };
+  std::unordered_map<std::string, Spelling> spellings;  // canonical name -> the model's best other spelling
+  for_each_row<std::string, std::string, long long, std::string, long long>(
       sql,
-      "SELECT j.model_job_name, COALESCE(p.parameter_hash, ''), p.id, COALESCE(j.status, '') FROM pdr_model_jobs j "
-      "JOIN kosmatau_parameters p ON p.id = j.kosmatau_parameters_id WHERE j.model_name_id = :m AND j.duplicate_key = "
-      "0 ORDER BY j.id",
+      "SELECT j.model_job_name, COALESCE(p.parameter_hash, ''), p.id, COALESCE(j.status, ''), j.id FROM "
+      "pdr_model_jobs j JOIN kosmatau_parameters p ON p.id = j.kosmatau_parameters_id WHERE j.model_name_id = :m AND "
+      "j.duplicate_key = 0",
       std::tie(model_id),
-      [&](const std::string& name, const std::string& hash, long long row, const std::string& status) {
+      [&](const std::string& name, const std::string& hash, long long row, const std::string& status, long long id) {
         existing.emplace(name, std::make_pair(hash, row));
-        const std::string canonical = canonical_job_name(name);
+        std::string canonical = canonical_job_name(name);
         if (canonical.empty()) return;
-        const bool finished = state_of_word(status) == JobState::Finished;
-        auto [it, added] = respelled->emplace(canonical, name);
-        if (!added && finished && finished_spelling.count(it->second) == 0) it->second = name;
-        if (finished) finished_spelling.insert(name);
+        Spelling s{name, rank_of(status), id};
+        auto [it, added] = spellings.emplace(std::move(canonical), s);
+        if (!added && (s.rank > it->second.rank || (s.rank == it->second.rank && s.id > it->second.id))) {
+          it->second = std::move(s);
+        }
       });
-  for (auto it = respelled->begin(); it != respelled->end();) {
-    it = existing.count(it->first) != 0 ? respelled->erase(it) : std::next(it);  // the canonical name is the job
+  respelled->clear();
+  for (auto& [canonical, s] : spellings) {
+    if (existing.count(canonical) == 0) respelled->emplace(canonical, std::move(s.name));  // else that is the job
   }
+  // The model's job of a point: (its name in the model, where it is in `existing`).
   const auto job_of = [&](const GridPoint& p) {
     auto it = existing.find(p.job_name);
     if (it != existing.end() || respelled->empty()) return it;
     auto other = respelled->find(p.job_name);
     return other == respelled->end() ? it : existing.find(other->second);
   };
-  std::vector<std::pair<const GridPoint*, long long>> compare;
+  std::vector<std::pair<const GridPoint*, decltype(existing)::const_iterator>> compare;
   const GridPoint* fresh = nullptr;  // a point the model does not have yet
   for (const auto& p : points) {
     auto it = job_of(p);
-    if (it != existing.end() && it->second.first != p.param_hash) compare.emplace_back(&p, it->second.second);
+    if (it != existing.end() && it->second.first != p.param_hash) compare.emplace_back(&p, it);
     if (it == existing.end() && fresh == nullptr) fresh = &p;
   }
   // New points join the model's physics: its constants (alpha, rcore, chemistry, every
@@ -216,14 +237,16 @@ Status SociJobStore::check_points(Session& sql, long long model_id, const std::s
   for (size_t begin = 0; begin < compare.size(); begin += 200) {
     const size_t end = std::min(compare.size(), begin + 200);
     std::vector<long long> ids;
-    for (size_t i = begin; i < end; ++i) ids.push_back(compare[i].second);
+    for (size_t i = begin; i < end; ++i) ids.push_back(compare[i].second->second.second);
     const auto rows = parameter_rows(sql, ids);
     for (size_t i = begin; i < end; ++i) {
-      auto row = rows.find(compare[i].second);
+      auto row = rows.find(compare[i].second->second.second);
       const std::string differs =
           first_difference(row == rows.end() ? ParameterValues{} : row->second, *compare[i].first);
       if (!differs.empty()) {
-        return Status::Usage("model '" + model_name + "' already has point " + compare[i].first->job_name +
+        const std::string& stored = compare[i].second->first;  // its name in the model
+        return Status::Usage("model '" + model_name + "' already has point " + stored +
+                             (stored == compare[i].first->job_name ? "" : " (" + compare[i].first->job_name + ")") +
                              " with other parameters (" + differs +
                              "); its outputs would be overwritten. "
                              "Use another --model-name for changed physics");

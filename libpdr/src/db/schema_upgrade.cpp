@@ -2,6 +2,9 @@
 #include "db/schema_lock.h"
 #include "db/soci_job_store.h"
 
+#include <algorithm>
+#include <limits>
+
 namespace pdr {
 
 Status SociJobStore::open_schema() {
@@ -526,20 +529,21 @@ void SociJobStore::adopt_parameter_rows(Session& sql, const std::string& of_mode
 
 namespace {
 
-// `skip_proves_nothing`: the predecessor skipped a point whose output file was there, also when
-// that file was left by a failed run (its status "problem"). Of one job name's rows, a skipped
-// one beside a failed one and no finished one is no finish: the failed row is the job, and runs
-// again.
-int rank(const SociJobStore::AdoptedJob& j, bool skip_proves_nothing) {
+// The predecessor skipped a point whose output file was there, also when its own failed run had
+// left it (status 'problem' or 'exception_runtime', set after the program ran). Of one job name's
+// rows without a finished one, a skipped row after such a failure (`failed_before`: the lowest id
+// of those failures) is no finish: the failed row is the job, and runs again. A skip before any
+// such failure, or beside failures that never ran the program, stays done.
+int rank(const SociJobStore::AdoptedJob& j, long long failed_before) {
   const JobState s = state_of_word(j.status);
-  return s == JobState::Finished ? 2 : s == JobState::Skipped ? (skip_proves_nothing ? -1 : 1) : 0;
+  return s == JobState::Finished ? 2 : s == JobState::Skipped ? (failed_before < j.id ? -1 : 1) : 0;
 }
 
 // Finished, then skipped, then any; the newest first. A row without a status (none of the
 // predecessor's inserts leaves one) is never the job.
-bool better(const SociJobStore::AdoptedJob& a, const SociJobStore::AdoptedJob& b, bool skip_proves_nothing) {
+bool better(const SociJobStore::AdoptedJob& a, const SociJobStore::AdoptedJob& b, long long failed_before) {
   if (a.status.empty() != b.status.empty()) return b.status.empty();
-  const int ra = rank(a, skip_proves_nothing), rb = rank(b, skip_proves_nothing);
+  const int ra = rank(a, failed_before), rb = rank(b, failed_before);
   return ra > rb || (ra == rb && a.id > b.id);
 }
 
@@ -549,22 +553,22 @@ bool better(const SociJobStore::AdoptedJob& a, const SociJobStore::AdoptedJob& b
 // one (`current`) that it does not give way to; the others are kept as duplicates.
 void SociJobStore::classify_jobs(long long model, const std::vector<AdoptedJob>& jobs, const AdoptedJob* current,
                                  AdoptedIds& ids) {
-  bool finished = false, failed = false;
+  bool finished = false;
+  long long failed_before = std::numeric_limits<long long>::max();
   for (const auto& j : jobs) {
-    if (j.status.empty()) continue;
     finished = finished || state_of_word(j.status) == JobState::Finished;
-    failed = failed || state_of_word(j.status) == JobState::Failed;
+    if (j.status == "problem" || j.status == "exception_runtime") failed_before = std::min(failed_before, j.id);
   }
-  const bool skip_proves_nothing = failed && !finished;
+  if (finished) failed_before = std::numeric_limits<long long>::max();
   const AdoptedJob* best = nullptr;
   for (const auto& j : jobs) {
-    if (best == nullptr || better(j, *best, skip_proves_nothing)) best = &j;
+    if (best == nullptr || better(j, *best, failed_before)) best = &j;
   }
   const AdoptedJob* keep = best;
   if (current != nullptr) {
     const JobState now = state_of_word(current->status);
-    const bool gives_way = rank(*best, skip_proves_nothing) == 2 && now != JobState::Finished &&
-                           now != JobState::Skipped && now != JobState::Running;
+    const bool gives_way = rank(*best, failed_before) == 2 && now != JobState::Finished && now != JobState::Skipped &&
+                           now != JobState::Running;
     if (gives_way) {
       ids.gave_way.push_back(current->id);
       ++migration_.duplicate_jobs;

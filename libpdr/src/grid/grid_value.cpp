@@ -1,5 +1,8 @@
 #include "pdr/grid_value.h"
 
+#include <algorithm>
+#include <string_view>
+
 #include "util/text.h"
 
 #include <cctype>
@@ -69,8 +72,41 @@ Result<GridValue> parse_grid_value(Axis axis, const std::string& text) {
   return v;
 }
 
+namespace {
+// Whether `t` is already what parse_grid_value makes of it (GridValue::text), told without
+// parsing: [-]dd, [-]ddd... without a leading zero, [-]d...d.f...f without leading or trailing
+// zeros ("0.5"); never "-00". A registration asks this of every job name of a model.
+bool looks_canonical(std::string_view t) {
+  const bool negative = !t.empty() && t.front() == '-';
+  if (negative) t.remove_prefix(1);
+  const size_t dot = t.find('.');
+  const std::string_view digits = t.substr(0, dot);
+  const auto all_digits = [](std::string_view d) {
+    return !d.empty() && std::all_of(d.begin(), d.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (!all_digits(digits)) return false;
+  if (dot == std::string_view::npos) {
+    return digits.size() == 2 ? !(negative && digits == "00") : digits.size() > 2 && digits.front() != '0';
+  }
+  const std::string_view frac = t.substr(dot + 1);
+  return all_digits(frac) && frac.back() != '0' && (digits == "0" || digits.front() != '0');
+}
+}  // namespace
+
 std::string canonical_job_name(const std::string& name) {
   static constexpr Axis kAxes[] = {Axis::Metal, Axis::Dens, Axis::Mass, Axis::Chi};
+  {
+    // Most names are canonical: told without parsing their values.
+    std::string_view rest(name);
+    bool canonical = true;
+    for (int part = 0; part < 4 && canonical; ++part) {
+      const size_t end = rest.find('_');
+      canonical =
+          end != std::string_view::npos && looks_canonical(rest.substr(0, end)) && (part != 0 || rest.front() != '-');
+      if (canonical) rest.remove_prefix(end + 1);
+    }
+    if (canonical && rest == "00") return {};
+  }
   std::string canonical;
   size_t from = 0;
   for (Axis axis : kAxes) {
