@@ -45,6 +45,18 @@ class NoJobLostTest : public GridRunTest {
     args.insert(args.begin(), {"--config", dir_ / "cfg.yaml"});
     return args;
   }
+  // Job `name` running under an owner on another host after `attempts` attempts, its lease
+  // expired and its last heartbeat that many seconds from now (negative: ago).
+  void run_elsewhere(const std::string& name, int attempts, int expired, int heartbeat) {
+    soci::session s(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
+    s << "UPDATE pdr_model_jobs SET status = 'running', pending = 0, active = 1, attempts = " +
+             std::to_string(attempts) +
+             ", token = 'elsewhere-run', host = 'elsewhere', pid = 1, lease_epoch = 1, lease_expires_at = "
+             "datetime('now', '" +
+             std::to_string(expired) + " seconds'), heartbeat_at = datetime('now', '" + std::to_string(heartbeat) +
+             " seconds') WHERE model_job_name = :n",
+        soci::use(name);
+  }
   // Runs pdr_run in `cwd`, killed after `seconds` (a loop must fail the test, not hang it).
   test::RunResult run_within(double seconds, const std::vector<std::string>& args, const std::string& plan = "",
                              const std::string& cwd = "") {
@@ -403,12 +415,7 @@ TEST_F(NoJobLostTest, JobsTheReaperFailsCountInTheExitCode) {
   const std::vector<std::string> grid = {"--model-name", "rp", "--dens", "30", "40", "50", "--chi", "10"};
   auto reg = register_only(grid);
   ASSERT_EQ(reg.code, 0) << reg.err;
-  {
-    soci::session s(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
-    s << "UPDATE pdr_model_jobs SET status = 'running', pending = 0, active = 1, attempts = 3, token = 'dead', "
-         "host = 'elsewhere', pid = 1, lease_epoch = 1, lease_expires_at = datetime('now', '-60 seconds'), "
-         "heartbeat_at = datetime('now', '-60 seconds') WHERE model_job_name = '100_40_-10_10_00'";
-  }
+  run_elsewhere("100_40_-10_10_00", 3, -60, -60);
   auto r = run_within(60, {"worker", "--model-name", "rp"});
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.out.find("in the database: 2 finished, 1 failed, 0 pending, 0 running"), std::string::npos) << r.out;
@@ -426,12 +433,7 @@ TEST_F(NoJobLostTest, AFreshWorkerWaitsALeaseForARecentlySilentOwnerAndSaysWhy) 
   const std::vector<std::string> grid = {"--model-name", "fw", "--dens", "30", "40", "--chi", "10"};
   auto reg = register_only(grid);
   ASSERT_EQ(reg.code, 0) << reg.err;
-  {
-    soci::session s(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
-    s << "UPDATE pdr_model_jobs SET status = 'running', pending = 0, active = 1, attempts = 1, token = 'quiet', "
-         "host = 'elsewhere', pid = 1, lease_epoch = 1, lease_expires_at = datetime('now', '-1 seconds'), "
-         "heartbeat_at = datetime('now', '-4 seconds') WHERE model_job_name = '100_40_-10_10_00'";
-  }
+  run_elsewhere("100_40_-10_10_00", 1, -1, -4);
   auto r = run_within(60, {"worker", "--model-name", "fw"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("1 expired lease of other processes is taken back once its owner stayed silent for 120 s, "
