@@ -481,6 +481,15 @@ TEST_P(JobStoreTest, AFinishWhoseRunMayStillStoreItsOutputsIsNotTakenBack) {
   auto storing = register_points(points({"30"}));
   EXPECT_EQ(storing.outputs_storing, 1u);
   EXPECT_EQ(storing.outputs_missing, 0u);
+  EXPECT_EQ(storing.onion_not_queued, 0u);
+  // --force-onion leaves it too, and says so.
+  RegisterOptions onion = options();
+  onion.force_onion = true;
+  RegisterReport forced;
+  ASSERT_TRUE(store_->register_grid(prov_, points({"30"}), &forced, onion).ok());
+  EXPECT_EQ(forced.onion_not_queued, 1u);
+  EXPECT_EQ(forced.onion_requeued, 0u);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 1);
   auto verify = store_->requeue_finished(id, "output missing");
   ASSERT_TRUE(verify.ok()) << verify.status().message();
   EXPECT_FALSE(verify.value());

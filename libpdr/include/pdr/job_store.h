@@ -51,6 +51,7 @@ struct RegisterReport {
   size_t outputs_missing = 0;     // finished but outputs gone: back to pending
   size_t outputs_storing = 0;     // of already_finished: under a lease ago, outputs not all in place yet
   size_t onion_requeued = 0;      // finished points queued for onion again (--force-onion)
+  size_t onion_not_queued = 0;    // of outputs_storing: --force-onion left them (outputs not all in place yet)
   size_t pending = 0;             // pending after registration (this grid)
   size_t other_pending = 0;       // pending jobs of the model outside this grid (earlier runs)
   size_t ownerless_running = 0;   // 'running' with no owner recorded (the predecessor's): left alone

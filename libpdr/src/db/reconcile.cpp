@@ -202,6 +202,7 @@ Status SociJobStore::reconcile_job(const JobRow& r, long long exact_params, cons
         // to their final names (or changed meanwhile): looked at again by the next registration.
         ++report->outputs_storing;
         ++report->already_finished;
+        if (options.force_onion) ++report->onion_not_queued;
         return Status::Ok();
       }
       ++report->outputs_missing;

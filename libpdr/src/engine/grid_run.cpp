@@ -141,6 +141,12 @@ void log_registration(const std::string& model, const RegisterReport& reg) {
         "step for every species with --force-onion",
         count_size(reg.species_missing, "job"), reg.species_example);
   }
+  if (reg.onion_not_queued > 0) {
+    spdlog::warn(
+        "--force-onion: {} not queued for the onion step: the run that finished them may still be storing their "
+        "outputs; run again once it has ended",
+        count_size(reg.onion_not_queued, "finished job"));
+  }
   if (reg.outputs_storing > 0) {
     spdlog::info(
         "{} finished by a run that may still be at work (not silent for as long as a run that ended), and their "
