@@ -81,6 +81,13 @@ class JobStoreTest : public ::testing::TestWithParam<std::string> {
     return store_->job_history(q);
   }
 
+  Result<std::vector<JobEvent>> events_named(const std::string& name) {
+    HistoryQuery q;
+    q.model = "m1";
+    q.job = name;
+    return store_->job_history(q);
+  }
+
   std::vector<std::string> history_of(long long job_id) {
     auto events = events_of(job_id);
     EXPECT_TRUE(events.ok()) << events.status().message();
@@ -226,8 +233,12 @@ TEST_P(JobStoreTest, EveryJobOfABigGridPointsAtTheParameterRowOfItsOwnValues) {
 // text ("05"): a point the model has under such a name keeps that job, its name and outputs.
 TEST_P(JobStoreTest, APointThePredecessorNamedByItsValuesAsTypedKeepsItsJob) {
   const auto pts = points({"5", "30"});
-  register_points(pts);
+  const auto first = register_points(pts);
   history_incomplete_ = true;
+  auto claimed = store_->claim_jobs(first.model_id, 1, owner_);  // a job with a history
+  ASSERT_TRUE(claimed.ok());
+  ASSERT_EQ(claimed->size(), 1u);
+  ASSERT_EQ(claimed->front().name, "100_05_-10_10_00");
   exec(
       "UPDATE pdr_model_jobs SET model_job_name = '100_5_-10_10_00', status = 'finished', pending = FALSE WHERE "
       "model_job_name = '100_05_-10_10_00'");
@@ -252,6 +263,14 @@ TEST_P(JobStoreTest, APointThePredecessorNamedByItsValuesAsTypedKeepsItsJob) {
                   "'100_05_-10_20_00')"),
             0);
   EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 2);
+  // Its history is found by either spelling; one that names no job of the model is an error.
+  for (const std::string name : {"100_05_-10_10_00", "100_5_-10_10_00", "100_5.00_-10_10_00"}) {
+    auto events = events_named(name);
+    ASSERT_TRUE(events.ok()) << name << ": " << events.status().message();
+    ASSERT_FALSE(events->empty()) << name;
+    EXPECT_EQ(events->front().job_name, "100_5_-10_10_00") << name;
+  }
+  EXPECT_FALSE(events_named("100_06_-10_10_00").ok());
 }
 
 // A job records the program that ran it: a job claimed by a process of another build (a rerun

@@ -522,7 +522,9 @@ TEST_F(NoJobLostTest, OutputsAKilledRunLeftStagedTakeTheirNamesAtTheNextStart) {
   const size_t starts = count_starts(dir_ / "trace");
   soci::session db(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
   // The job's recorded outputs back under the staged names of its attempt.
-  auto stage = [&](const std::string& job) {
+  // With `keep_first`, its first output is also left at its final name (a run killed while
+  // renaming them, or a run again whose output came out the same): that copy goes too.
+  auto stage = [&](const std::string& job, bool keep_first = false) {
     std::string token;
     long long epoch = 0, id = 0;
     db << "SELECT j.id, e.token, e.lease_epoch FROM pdr_model_jobs j JOIN pdr_job_events e ON e.job_id = j.id AND "
@@ -532,7 +534,14 @@ TEST_F(NoJobLostTest, OutputsAKilledRunLeftStagedTakeTheirNamesAtTheNextStart) {
     soci::rowset<std::string> rs = (db.prepare << "SELECT path FROM job_files WHERE job_id = :i", soci::use(id));
     for (const auto& p : rs) paths.push_back(p);
     EXPECT_GT(paths.size(), 5u);
-    for (const auto& p : paths) fs::rename(p, staged_path(p, token.substr(0, 12) + "-" + std::to_string(epoch)));
+    for (const auto& p : paths) {
+      const std::string copy = staged_path(p, token.substr(0, 12) + "-" + std::to_string(epoch));
+      if (keep_first && p == paths.front()) {
+        fs::copy_file(p, copy);
+      } else {
+        fs::rename(p, copy);
+      }
+    }
     return paths;
   };
   auto all_there = [](const std::vector<std::string>& paths) {
@@ -569,7 +578,7 @@ TEST_F(NoJobLostTest, OutputsAKilledRunLeftStagedTakeTheirNamesAtTheNextStart) {
   EXPECT_NE(checked.out.find(", 0 jobs back to pending"), std::string::npos) << checked.out;
   // A run of another host marked lost, silent for two minutes: the same, at a registration too.
   // (Its finish was recorded before its last heartbeat.)
-  const auto second = stage("100_40_-10_10_00");
+  const auto second = stage("100_40_-10_10_00", /*keep_first=*/true);
   db << "UPDATE pdr_runs SET state = 'lost', host = 'elsewhere', updated_at = datetime('now', '-200 seconds') WHERE "
         "state = 'gone'";
   db << "UPDATE pdr_job_events SET at = strftime('%Y-%m-%d %H:%M:%f', 'now', '-210 seconds') WHERE event = "

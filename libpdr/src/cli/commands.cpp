@@ -20,7 +20,7 @@ namespace {
 using Handler = int (*)(const CliOptions&, const EnvLookup&, std::ostream&);
 
 constexpr const char* kMainFooter = R"(Examples:
-  pdr_run --model-name demo --dens 30 40 --chi 10 100 --mass -10 --dry-run
+  pdr_run --config my.yaml --model-name demo --dens 30 40 --chi 10 100 --mass -10 --dry-run
   pdr_run --config my.yaml --model-name m1 --parallel --workers=4 --dens 30 40 --chi 10 100 --mass -10
   pdr_run status --model-name m1          counts per state and the failed jobs
   pdr_run status --model-name m1 --json   the same as one JSON object

@@ -3,6 +3,7 @@
 // read by `pdr_run history` and `status`.
 #include "db/soci_job_store.h"
 #include "db/statement_cache.h"
+#include "pdr/grid_value.h"
 
 #include <algorithm>
 #include <chrono>
@@ -256,6 +257,22 @@ static JobEvent event_row(const soci::row& row, long long (*integer)(const soci:
   return e;
 }
 
+// The job of the point `name` stands for when the model names it otherwise: the predecessor
+// named jobs by the values as typed (100_5_-10_10_00 for 100_05_-10_10_00), and either spelling
+// finds it. 0 when there is none. Reads the names that are not canonical only.
+long long SociJobStore::job_of_spelling(Session& sql, long long model_id, const std::string& name) {
+  std::string wanted = canonical_job_name(name);
+  if (wanted.empty()) wanted = name;
+  soci::rowset<soci::row> rows = (sql.prepare << "SELECT id, model_job_name FROM pdr_model_jobs WHERE model_name_id "
+                                                 "= :m AND duplicate_key = 0 ORDER BY id",
+                                  soci::use(model_id));
+  for (const auto& row : rows) {
+    const std::string stored = row.get<std::string>(1);
+    if (stored != name && canonical_job_name(stored) == wanted) return as_integer(row, 0);
+  }
+  return 0;
+}
+
 Result<std::vector<JobEvent>> SociJobStore::job_history(const HistoryQuery& q) {
   std::vector<JobEvent> out;
   Status st = read("read the history of model " + q.model, [&](Session& sql) {
@@ -281,6 +298,7 @@ Result<std::vector<JobEvent>> SociJobStore::job_history(const HistoryQuery& q) {
               soci::use(model_id), soci::into(n);
           if (n > 0) job_id = id;
         }
+        if (job_id == 0) job_id = job_of_spelling(sql, model_id, q.job);
         if (job_id == 0) {
           return Status::Usage("model " + q.model + " has no job named or numbered '" + q.job + "'");
         }

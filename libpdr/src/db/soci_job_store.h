@@ -263,6 +263,8 @@ class SociJobStore : public JobStore {
 
  private:
   using LandedCheck = Transactor::LandedCheck;
+  // The job of the point `name` stands for, under another spelling of its values (0: none).
+  static long long job_of_spelling(Session& sql, long long model_id, const std::string& name);
 
   // One write transaction (see Transactor::run).
   template <class Body>

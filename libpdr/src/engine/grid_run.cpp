@@ -261,7 +261,7 @@ long long settle_unsettled_finishes(JobStore& store, Storage& storage, long long
         for (const auto& f : finish.files) untold_outputs->emplace(f.path, problem);
       }
     };
-    std::vector<StoredFile> staged;
+    std::vector<StoredFile> staged, spare;  // spare: copies of files already at their names
     bool told = true;
     for (const auto& f : finish.files) {
       StoredFile s = f;
@@ -280,7 +280,10 @@ long long settle_unsettled_finishes(JobStore& store, Storage& storage, long long
         // A file at the final name may be an earlier attempt's (the job ran again after some of
         // its outputs went missing): only the recorded one stays; another is replaced.
         const std::string problem = f.sha256.empty() ? std::string() : storage.check(f);
-        if (problem.empty()) continue;
+        if (problem.empty()) {
+          spare.push_back(std::move(s));
+          continue;
+        }
         if (cannot_tell(problem)) {
           cannot_tell_about(problem);
           told = false;
@@ -289,7 +292,11 @@ long long settle_unsettled_finishes(JobStore& store, Storage& storage, long long
       }
       staged.push_back(std::move(s));
     }
-    if (!told || staged.empty()) continue;
+    if (!told) continue;
+    // The recorded file is at its name: its copy (a run killed while renaming, or whose output
+    // came out the same as the one there) is no longer needed, and nothing else would remove it.
+    storage.discard(spare);
+    if (staged.empty()) continue;
     std::string mismatch;
     const StoredFile* mismatched = nullptr;
     for (const auto& f : staged) {
