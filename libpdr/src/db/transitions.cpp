@@ -121,18 +121,42 @@ void SociJobStore::claim_in(Session& sql, const std::string& select, long long m
   // A claim of the next pending jobs scans from claim_from(); the chosen ones are named.
   const long long from = chosen == nullptr ? claim_from() : kFromTheFirstJob;
   auto fetch = [&](long long after) {
+    if (chosen == nullptr) {
+      // The claim of the next jobs runs all the time: its statement is kept (statement_cache.h).
+      for (auto* v : {&ids, &params, &epochs}) v->clear();
+      names.clear();
+      stages.clear();
+      attempts.clear();
+      files.clear();
+      std::unique_ptr<ReusableStatement> fresh;
+      ReusableStatement& st = reusable_statement(sql, query, fresh);
+      st.use(model_id);
+      if (dialect_.mysql) st.use(after);
+      try {
+        st.query(query);
+        while (st.fetch()) {
+          const soci::row& row = st.row();
+          ids.push_back(as_integer(row, 0));
+          names.push_back(row.get<std::string>(1));
+          params.push_back(as_integer(row, 2));
+          attempts.push_back(row.get_indicator(3) == soci::i_null ? 0 : static_cast<int>(as_integer(row, 3)));
+          stages.push_back(row.get_indicator(4) == soci::i_null ? std::string() : row.get<std::string>(4));
+          epochs.push_back(row.get_indicator(5) == soci::i_null ? 0 : as_integer(row, 5));
+          files.push_back(static_cast<int>(as_integer(row, 6)));
+        }
+      } catch (...) {
+        forget_statement(sql, query);
+        throw;
+      }
+      return;
+    }
     for (auto* v : {&ids, &params, &epochs}) v->resize(slots);
     names.resize(slots);
     stages.resize(slots);
     attempts.resize(slots);
     files.resize(slots);
-    if (chosen == nullptr && dialect_.mysql) {
-      sql << query, soci::use(model_id), soci::use(after), soci::into(ids), soci::into(names), soci::into(params),
-          soci::into(attempts), soci::into(stages), soci::into(epochs), soci::into(files);
-    } else {
-      sql << query, soci::use(model_id), soci::into(ids), soci::into(names), soci::into(params), soci::into(attempts),
-          soci::into(stages), soci::into(epochs), soci::into(files);
-    }
+    sql << query, soci::use(model_id), soci::into(ids), soci::into(names), soci::into(params), soci::into(attempts),
+        soci::into(stages), soci::into(epochs), soci::into(files);
   };
   fetch(from);
   if (chosen == nullptr) {
