@@ -185,13 +185,62 @@ TEST(SettingsTest, RejectsBadValuesWithTheirOrigin) {
         Case{"database.sslmode", "require", "only PostgreSQL takes an sslmode"},
         Case{"pdr.model_name", "a\nb", "'a\\nb' cannot be a directory name"},
         Case{"pdr.model_name", "m\xff\xfeZ", "'m??Z' is not valid UTF-8"},
-        Case{"pdr.model_name", long_name.c_str(), ": 201 bytes is too long for a directory name (at most 200)"}}) {
+        Case{"pdr.model_name", long_name.c_str(), ": 201 bytes is too long for a directory name (at most 200)"},
+        Case{"run.step_timeout", "1e18", " s is more than the 1000000000 s (about 31 years) a duration may be"},
+        Case{"database.retry.deadline", "9.3e18", "more than the 1000000000 s"}}) {
     Config c = base_config();
     ASSERT_TRUE(c.set_scalar(k.key, k.value, "--test").ok()) << k.key;
     auto s = build_settings(c, "/", 2);
     ASSERT_FALSE(s.ok()) << k.key;
     EXPECT_NE(s.status().message().find(k.expected), std::string::npos) << s.status().message();
     EXPECT_NE(s.status().message().find("--test"), std::string::npos) << s.status().message();
+  }
+}
+
+// A number the model or the parameter table cannot hold (32 bits) is refused, not wrapped: a port
+// of 4294967297 connected to port 1, an ifuvmeth of 4294967297 reached the inputs as 1.
+TEST(SettingsTest, AnIntegerBeyond32BitsIsOutOfRange) {
+  const std::string range = "'4294967297' is out of range (an integer from -2147483648 to 2147483647)";
+  for (const char* key : {"database.port", "run.workers"}) {
+    Config c = base_config();
+    const Status st = c.set_scalar(key, "4294967297", "--test");
+    ASSERT_FALSE(st.ok()) << key;
+    EXPECT_NE(st.message().find(range), std::string::npos) << st.message();
+  }
+  Config c = base_config();
+  EXPECT_EQ(c.set_scalar("run.workers", "many", "--test").message(), "--test: 'many' is not an integer");
+  const Status big = c.apply_yaml("non_default_parameters:\n  ifuvmeth: 4294967297\n", "cfg.yaml");
+  ASSERT_FALSE(big.ok());
+  EXPECT_NE(big.message().find("cfg.yaml:2: non_default_parameters.ifuvmeth: " + range), std::string::npos)
+      << big.message();
+  EXPECT_TRUE(c.apply_yaml("non_default_parameters:\n  ifuvmeth: -2147483648\n", "cfg.yaml").ok());
+}
+
+// Text parameters go into the inputs as they are: a quote would end the JSON string (and add a
+// key of its own), a line break start a line of PDRNEW.INP.
+TEST(SettingsTest, ATextParameterTheInputsCannotCarryIsRefused) {
+  for (const char* value : {"\"x\\\",\\\"alpha\\\": 99\"", "\"x\\nINEWGAM\"", "'a\\b'"}) {
+    Config c = base_config();
+    ASSERT_TRUE(c.apply_yaml(std::string("non_default_parameters:\n  fuvstring: ") + value + "\n", "cfg.yaml").ok())
+        << value;
+    auto s = build_settings(c, "/", 2);
+    ASSERT_FALSE(s.ok()) << value;
+    EXPECT_NE(s.status().message().find("non_default_parameters.fuvstring (from cfg.yaml:2): '"), std::string::npos)
+        << s.status().message();
+    EXPECT_NE(s.status().message().find("' holds a quote, a backslash or a control character"), std::string::npos)
+        << s.status().message();
+  }
+}
+
+// A species names files and is kept in a list joined by spaces: "C O" would be C and O.
+TEST(SettingsTest, ASpeciesNameWithASpaceOrQuoteIsRefused) {
+  for (const char* name : {"C O", "C\"", "", "C\tO"}) {
+    Config c = base_config();
+    ASSERT_TRUE(c.set_list("model_parameters.species", {"CO", name}, "--species").ok());
+    auto s = build_settings(c, "/", 2);
+    ASSERT_FALSE(s.ok()) << name;
+    EXPECT_NE(s.status().message().find("is not a species name (no spaces, quotes"), std::string::npos)
+        << s.status().message();
   }
 }
 

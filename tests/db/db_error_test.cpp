@@ -1,6 +1,10 @@
 // Database errors are classified by their code, never by their words, and never carry a password.
 #include "db/db_error.h"
 
+#include <thread>
+
+#include "pdr/db_manager.h"
+
 #include <gtest/gtest.h>
 #include <soci/mysql/soci-mysql.h>
 #include <soci/postgresql/soci-postgresql.h>
@@ -25,7 +29,7 @@ Status postgresql(const char* sqlstate, const std::string& text = "some text") {
 }
 
 TEST(DbErrorTest, ALostOrRefusedMysqlConnectionIsTransientAndDropsTheSession) {
-  for (int code : {2002, 2003, 2006, 2013, 2055, 2026, 1927, 1053, 4031}) {
+  for (int code : {2002, 2003, 2006, 2013, 2055, 2026, 1927, 1053, 4031, 1290}) {
     const Status st = mysql(code);
     EXPECT_EQ(st.kind(), ErrorKind::kTransient) << code;
     EXPECT_EQ(st.code(), code);
@@ -34,7 +38,7 @@ TEST(DbErrorTest, ALostOrRefusedMysqlConnectionIsTransientAndDropsTheSession) {
 }
 
 TEST(DbErrorTest, LockWaitsDeadlocksAndFullServersOrDisksAreRetriedOnALiveConnection) {
-  for (int code : {1040, 1203, 1205, 1213, 1467, 1317, 1158, 1159, 1160, 1161, 1021, 1114, 1037, 1041}) {
+  for (int code : {1040, 1203, 1226, 1205, 1213, 1467, 1317, 1158, 1159, 1160, 1161, 1021, 1114, 1037, 1041}) {
     EXPECT_EQ(mysql(code).kind(), ErrorKind::kTransient) << code;
     EXPECT_FALSE(is_connection_lost(code)) << code;
   }
@@ -145,6 +149,28 @@ TEST(DbErrorTest, TheStatementStaysOutOfTheUsersLine) {
       1062, "Duplicate entry 'x' for key 'uq_jobs_name' while executing \"" + statement + "\" with :a0=1, :b0=2.");
   EXPECT_EQ(st.message(), "claiming jobs: Duplicate entry 'x' for key 'uq_jobs_name' (MySQL error 1062)");
   EXPECT_LT(st.message().size(), 200u);
+}
+
+// A call that answered between two troubles (a server that came back for a moment, a call that
+// started after it answered while others were still blocked) gave owners no whole lease to
+// renew: the trouble keeps its first beginning, which is what the reaper measures silence by.
+// Trouble a lease after the last ended begins anew.
+TEST(DbManagerTroubleTest, TroubleAgainWithinALeaseKeepsItsFirstBeginning) {
+  DatabaseSettings settings;
+  DbManager db(settings);
+  using clock = std::chrono::steady_clock;
+  db.set_trouble_window(6);
+  db.note_trouble(clock::now() - std::chrono::seconds(40));
+  db.note_answer();
+  EXPECT_GE(db.seconds_since_trouble_began(), 40.0);
+  db.note_trouble(clock::now() - std::chrono::seconds(2));
+  EXPECT_GE(db.seconds_since_trouble_began(), 40.0);
+  EXPECT_EQ(db.seconds_since_trouble(), 0.0);
+  db.note_answer();
+  db.set_trouble_window(0.2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  db.note_trouble(clock::now());
+  EXPECT_LT(db.seconds_since_trouble_began(), 5.0);
 }
 
 }  // namespace

@@ -47,6 +47,63 @@ TEST(CliTest, HelpShowsFlagsAndExamples) {
   EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
 }
 
+// Planning a grid of a million points takes seconds: a signal meanwhile ends the run with 130
+// and a line saying so, not by its default action (143), and nothing is written.
+TEST(CliTest, ASignalWhileTheGridIsPlannedEndsTheRunWithNothingWritten) {
+  test::TempDir dir;
+  std::vector<std::string> args = {"--model-name", "big"};
+  for (const char* axis : {"--dens", "--chi", "--mass"}) {
+    args.push_back(axis);
+    for (int v = 0; v < 100; ++v) args.push_back(std::to_string(v - (std::string(axis) == "--mass" ? 50 : 0)));
+  }
+  const pid_t pid = test::start_pdr_run(dir.path(), args, {kBase});
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // started (ASan: 0.4 s), still planning (12 s)
+  kill(pid, SIGTERM);
+  const auto r = test::finish_pdr_run(pid, dir.path());
+  EXPECT_EQ(r.code, 130) << r.err;
+  EXPECT_NE(r.err.find("model big: interrupted while planning the grid; nothing was written"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(lines(r.err), 1u) << r.err;
+  EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
+}
+
+// A flag's number is decimal, as in the YAML file: CLI11 alone read "010" as 8 and "0x10" as 16.
+TEST(CliTest, AFlagsNumberIsDecimal) {
+  test::TempDir dir;
+  auto r = test::run_pdr_run(dir.path(), {"--workers", "010", "--parallel", "--dens", "30", "--dry-run"}, {kBase});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("workers: 10  # --workers"), std::string::npos) << r.out;
+  auto hex = test::run_pdr_run(dir.path(), {"--workers", "0x10", "--dens", "30", "--dry-run"}, {kBase});
+  EXPECT_EQ(hex.code, 2);
+  EXPECT_EQ(hex.err, "pdr_run: --workers: '0x10' is not a decimal number (see pdr_run --help)\n");
+  EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
+}
+
+// A colleague's read-only look at a SQLite grid (a file they may not write) leaves no -wal or
+// -shm file of theirs behind: owned by them with the database's mode, its owner could not write
+// them, and every later run of the owner failed ("attempt to write a readonly database").
+TEST(CliTest, AColleaguesLookAtASqliteGridLeavesNoFileOfTheirs) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to act as another user";
+  test::TempDir dir;
+  fs::permissions(dir.path(), fs::perms::all);
+  const std::vector<std::string> grid = {"--model-name", "m1", "--dens", "30", "--chi", "10"};
+  ASSERT_EQ(test::run_pdr_run(dir.path(), grid, {kBase}).code, 0);
+  ASSERT_FALSE(fs::exists(dir / "pdr_run.db-wal"));
+  const uid_t nobody = 65534;
+  const std::vector<std::vector<std::string>> looks = {{"status", "--model-name", "m1"},
+                                                       {"history", "--model-name", "m1"}};
+  for (const auto& look : looks) {
+    auto r = test::run_pdr_run_as(nobody, nobody, dir.path(), look, {kBase});
+    EXPECT_EQ(r.code, 0) << look.front() << ": " << r.err;
+    for (const char* sidecar : {"pdr_run.db-wal", "pdr_run.db-shm"}) {
+      struct stat sb;
+      if (::lstat((dir / sidecar).c_str(), &sb) == 0) {
+        EXPECT_EQ(sb.st_uid, 0u) << sidecar << " left by " << look.front();
+      }
+    }
+  }
+}
+
 TEST(CliTest, UnknownFlagIsOneLineAndExitTwo) {
   test::TempDir dir;
   auto r = test::run_pdr_run(dir.path(), {"--dens", "30", "--frobnicate"});

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,7 +24,7 @@ struct RunResult {
 // Starts pdr_run in `cwd` with `args`; `env` entries (NAME=value) are added to this process's
 // environment. stdout and stderr go to files in `cwd`.
 inline pid_t start_pdr_run(const std::string& cwd, const std::vector<std::string>& args,
-                           const std::vector<std::string>& env) {
+                           const std::vector<std::string>& env, uid_t uid = 0, gid_t gid = 0) {
   std::vector<std::string> argv_s = {PDR_RUN_BINARY};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<std::string> env_s;
@@ -34,6 +35,8 @@ inline pid_t start_pdr_run(const std::string& cwd, const std::vector<std::string
     // As from a terminal, whatever the test runner was started with (a script's background
     // command has SIGINT ignored, and pdr_run keeps a signal it was started with ignored).
     for (int sig : {SIGINT, SIGHUP, SIGTERM, SIGQUIT}) signal(sig, SIG_DFL);
+    // As another user (a colleague looking at a grid): its own, not root's, rights.
+    if (uid != 0 && (setgroups(0, nullptr) != 0 || setgid(gid) != 0 || setuid(uid) != 0)) _exit(124);
     if (chdir(cwd.c_str()) != 0) _exit(125);
     int out = open((cwd + "/.stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     int err = open((cwd + "/.stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -63,6 +66,12 @@ inline RunResult finish_pdr_run(pid_t pid, const std::string& cwd) {
 inline RunResult run_pdr_run(const std::string& cwd, const std::vector<std::string>& args,
                              const std::vector<std::string>& env = {}) {
   return finish_pdr_run(start_pdr_run(cwd, args, env), cwd);
+}
+
+// The same as the user `uid` of group `gid` (the test runs as root).
+inline RunResult run_pdr_run_as(uid_t uid, gid_t gid, const std::string& cwd, const std::vector<std::string>& args,
+                                const std::vector<std::string>& env = {}) {
+  return finish_pdr_run(start_pdr_run(cwd, args, env, uid, gid), cwd);
 }
 
 }  // namespace pdr::test

@@ -3,6 +3,7 @@
 // borrow a session for one short transaction and give it back before anything slow happens.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -80,6 +81,9 @@ class DbManager {
   // The start of this process: as if it came out of trouble whose beginning it cannot know (an
   // outage may have ended a moment before).
   void note_start();
+  // Trouble that begins again less than `seconds` after the last ended (a lease: owners had no
+  // whole lease to renew in between) is the same trouble: it keeps its beginning.
+  void set_trouble_window(double seconds) { trouble_window_ns_ = static_cast<long long>(std::max(0.0, seconds) * 1e9); }
   // A call answered in time: trouble, if any, ends now.
   void note_answer() {
     if (in_trouble_.load(std::memory_order_relaxed) && in_trouble_.exchange(false)) trouble_end_ns_ = now_ns();
@@ -119,6 +123,8 @@ class DbManager {
   std::atomic<bool> in_trouble_{false};
   std::atomic<long long> trouble_begin_ns_{kNever};  // kNever: unknown (the process start)
   std::atomic<long long> trouble_end_ns_{kNever};    // kNever: no trouble yet
+  std::atomic<long long> trouble_window_ns_{30'000'000'000LL};
+  std::vector<std::string> sidecars_made_;  // -wal/-shm a read-only SQLite session may make (mu_)
 };
 
 // Logs "database: '<what>' blocked for N s" when a network call took longer than `limit`

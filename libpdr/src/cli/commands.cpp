@@ -17,6 +17,24 @@
 namespace pdr {
 namespace {
 
+// CLI11 reads an integer as C does ("010" octal, "0x10" hex); a flag's number is decimal, as in
+// the YAML file and PDR_* variables: leading zeros are dropped, a base prefix is refused.
+CLI::Validator decimal() {
+  return CLI::Validator(
+      [](std::string& v) {
+        const size_t sign = !v.empty() && (v[0] == '+' || v[0] == '-') ? 1 : 0;
+        if (v.size() > sign + 1 && v[sign] == '0') {
+          if (v.find_first_not_of("0123456789", sign) != std::string::npos) {
+            return "'" + v + "' is not a decimal number";
+          }
+          const size_t digit = v.find_first_not_of('0', sign);
+          v = v.substr(0, sign) + (digit == std::string::npos ? "0" : v.substr(digit));
+        }
+        return std::string();
+      },
+      "", "decimal");
+}
+
 using Handler = int (*)(const CliOptions&, const EnvLookup&, std::ostream&);
 
 constexpr const char* kMainFooter = R"(Examples:
@@ -47,8 +65,10 @@ void add_common(CLI::App& a, CliOptions& o) {
 
 void add_run_flags(CLI::App& a, CliOptions& o) {
   a.add_flag("--parallel", o.parallel, "run jobs in parallel");
-  a.add_option("--workers", o.workers, "number of parallel jobs (default: cores - run.reserved_cpus)");
-  a.add_option("--cpus", o.cpus, "accepted for the predecessor's scripts and ignored, as it did; use --workers");
+  a.add_option("--workers", o.workers, "number of parallel jobs (default: cores - run.reserved_cpus)")
+      ->transform(decimal());
+  a.add_option("--cpus", o.cpus, "accepted for the predecessor's scripts and ignored, as it did; use --workers")
+      ->transform(decimal());
   a.add_flag("--keep-tmp", o.keep_tmp, "keep each job's working directory");
   a.add_option("--species", o.species, "onion species, e.g. CO C+ C O");
 }
@@ -74,7 +94,7 @@ void add_grid_flags(CLI::App& a, CliOptions& o) {
   a.add_option("--chi", o.chi, "FUV field values, 10*log10(chi), e.g. 10 100");
   a.add_flag("--force-onion", o.force_onion, "run onion again for finished points, on their stored pdr outputs");
   a.add_flag("--random", o.random, "draw random points instead of the full grid (see --random-count, --seed)");
-  a.add_option("--random-count", o.random_count, "number of random points (default 50)");
+  a.add_option("--random-count", o.random_count, "number of random points (default 50)")->transform(decimal());
   a.add_option("--seed", o.seed, "seed of the random draw, to repeat it exactly");
   a.add_option("--json-template", o.json_template,
                "pdr_config.json template for this run only (the base directory's stays untouched)");
@@ -136,14 +156,14 @@ void history_flags(CLI::App& a, CliOptions& o) {
 
 void doctor_flags(CLI::App& a, CliOptions& o) {
   a.add_flag("--parallel", o.parallel, "check for a parallel run");
-  a.add_option("--workers", o.workers, "workers per process (for the max_connections check)");
-  a.add_option("--nodes", o.nodes, "processes/nodes sharing the database (slurm.nodes)");
+  a.add_option("--workers", o.workers, "workers per process (for the max_connections check)")->transform(decimal());
+  a.add_option("--nodes", o.nodes, "processes/nodes sharing the database (slurm.nodes)")->transform(decimal());
 }
 
 void submit_flags(CLI::App& a, CliOptions& o) {
   add_grid_flags(a, o);
   a.add_option("--scheduler", o.scheduler, "batch system (slurm)")->required();
-  a.add_option("--nodes", o.nodes, "array tasks, one worker process per node (slurm.nodes)");
+  a.add_option("--nodes", o.nodes, "array tasks, one worker process per node (slurm.nodes)")->transform(decimal());
   a.add_option("--partition", o.partition, "Slurm partition (slurm.partition)");
   a.add_option("--time", o.time_limit, "time limit per task, Slurm format, e.g. 2-00:00:00 (slurm.time)");
   a.add_option("--account", o.account, "Slurm account (slurm.account)");

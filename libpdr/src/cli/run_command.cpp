@@ -54,6 +54,10 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
     spdlog::error("--time-left goes with a run that claims jobs, not with --register-only (give it to pdr_run worker)");
     return kExitUsage;
   }
+  // Planning a large grid takes seconds: a signal meanwhile ends the run as any other (130),
+  // not by its default action.
+  StopSignal stop;
+  if (!options.dry_run) StopSignal::install_handlers(&stop);
   auto grid = prepare_grid(options, env, /*keep_points=*/!options.dry_run);
   if (!grid.ok()) return usage_error(grid.status());
   PreparedGrid& g = grid.value();
@@ -63,8 +67,7 @@ int run_grid_command(const CliOptions& options, const EnvLookup& env, std::ostre
     print_plan(out, g.config, s, g.plan);
     return kExitAllDone;
   }
-  StopSignal stop;
-  StopSignal::install_handlers(&stop);
+  if (stop.requested()) return interrupted_while_planning(s.pdr.model_name);
   if (Status st = run.check_locations(/*registering=*/true); !st.ok()) return usage_error(st);
   // The log file is created once the database answered: a run refused before it starts (bad
   // credentials, an unreachable server) writes nothing, and says so in one line.

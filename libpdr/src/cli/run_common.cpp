@@ -88,6 +88,11 @@ int usage_error(const Status& st) {
   return kExitUsage;
 }
 
+int interrupted_while_planning(const std::string& model) {
+  spdlog::error("model {}: interrupted while planning the grid; nothing was written", model);
+  return kExitInterrupted;
+}
+
 int setup_error(const Status& st, const std::string& model) {
   if (st.kind() != ErrorKind::kInterrupted) return usage_error(st);
   spdlog::error("model {}: {}; nothing was run or submitted, and the same command again completes it", model,

@@ -34,6 +34,8 @@ int usage_error(const Status& st);
 // A step before the jobs run (open, register, join) that failed: a signal that stopped it
 // (exit 130, saying that the same command completes it), or any other error (exit 2).
 int setup_error(const Status& st, const std::string& model);
+// A signal while the grid was planned, before anything was written: says so, exit 130.
+int interrupted_while_planning(const std::string& model);
 
 // The end of a run or worker: its counts and wall time (the line before is the caller's), the
 // jobs that failed, the model's states in the database, and the exit code.

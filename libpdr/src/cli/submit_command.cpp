@@ -190,6 +190,8 @@ int submit_command(const CliOptions& options, const EnvLookup& env, std::ostream
   }
   CliOptions o = options;
   o.parallel = true;  // each task runs its workers in parallel
+  StopSignal stop;    // from the planning on (run_command.cpp)
+  if (!options.dry_run) StopSignal::install_handlers(&stop);
   auto grid = prepare_grid(o, env, /*keep_points=*/!options.dry_run);
   if (!grid.ok()) return usage_error(grid.status());
   PreparedGrid& g = grid.value();
@@ -210,8 +212,7 @@ int submit_command(const CliOptions& options, const EnvLookup& env, std::ostream
   auto sbatch = find_sbatch(g);
   if (!sbatch.ok()) return usage_error(sbatch.status());
   if (Status st = check_creatable(s.slurm.script_dir, true, "slurm.script_dir"); !st.ok()) return usage_error(st);
-  StopSignal stop;
-  StopSignal::install_handlers(&stop);
+  if (stop.requested()) return interrupted_while_planning(s.pdr.model_name);
   log_notes(g);
   if (Status st = run.check_locations(/*registering=*/true); !st.ok()) return usage_error(st);
   if (Status st = run.open(stop); !st.ok()) return setup_error(st, s.pdr.model_name);

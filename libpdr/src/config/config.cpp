@@ -213,7 +213,7 @@ Status read_value(SettingType type, const YAML::Node& value, const std::string& 
   }
   if (!value.IsScalar()) return Status::Usage(at + ": expects " + type_name(type));
   auto n = normalise_scalar(type, value.Scalar());
-  if (!n) return Status::Usage(at + ": '" + value.Scalar() + "' is not " + type_name(type));
+  if (!n) return Status::Usage(at + ": '" + value.Scalar() + "' " + not_a(type, value.Scalar()));
   v->scalar = *n;
   return Status::Ok();
 }
@@ -302,8 +302,8 @@ Status Config::apply_environment(const EnvLookup& env) {
       }
       auto n = normalise_scalar(spec.type, *value);
       if (!n) {
-        return Status::Usage("environment " + var + ": '" + *value + "' is not " + type_name(spec.type) + " (" +
-                             spec.key + ")");
+        return Status::Usage("environment " + var + ": '" + *value + "' " + not_a(spec.type, *value) + " (" + spec.key +
+                             ")");
       }
       staged[spec.key] = SettingValue{*n, {}, var};
     }
@@ -318,7 +318,7 @@ Status Config::set_scalar(const std::string& key, const std::string& value, cons
     return Status::Usage(flag + ": internal error: no scalar setting " + key);
   }
   auto n = normalise_scalar(spec->type, value);
-  if (!n) return Status::Usage(flag + ": '" + value + "' is not " + type_name(spec->type));
+  if (!n) return Status::Usage(flag + ": '" + value + "' " + not_a(spec->type, value));
   values_[key] = SettingValue{*n, {}, flag};
   return Status::Ok();
 }

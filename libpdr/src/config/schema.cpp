@@ -138,6 +138,17 @@ std::vector<std::string> split_words(const std::string& text) {
   return words;
 }
 
+std::string not_a(SettingType type, const std::string& text) {
+  if (type == SettingType::Integer) {
+    const std::string t = trim_space(text);
+    const size_t digits = t.find_first_not_of("0123456789", t.empty() || (t[0] != '-' && t[0] != '+') ? 0 : 1);
+    if (!t.empty() && digits == std::string::npos && t.find_first_of("0123456789") != std::string::npos) {
+      return "is out of range (an integer from -2147483648 to 2147483647)";
+    }
+  }
+  return std::string("is not ") + type_name(type);
+}
+
 const char* type_name(SettingType type) {
   switch (type) {
     case SettingType::String:

@@ -25,6 +25,9 @@ std::string canonical_section(const std::string& name);
 std::vector<std::string> split_words(const std::string& text);
 // "an integer", "a real number", ... for messages.
 const char* type_name(SettingType type);
+// Why `text` is no value of `type`: "is not an integer", or for an integer too large for 32
+// bits, "is out of range (...)".
+std::string not_a(SettingType type, const std::string& text);
 // The canonical text of a value of `type`, or nothing when it is not one.
 std::optional<std::string> normalise_scalar(SettingType type, const std::string& text);
 // The keys of a section ("database" -> "path", "retry.deadline", ...), and those under a prefix.

@@ -261,8 +261,15 @@ Status read_model(const Config& c, Settings& s) {
   }
   std::vector<std::string> species;
   for (const auto& sp : m.species) {
-    if (sp.find('/') != std::string::npos || sp == "." || sp == "..") {
-      return Status::Usage(where("model_parameters.species") + ": '" + sp + "' is not a species name");
+    // A species names files (ONION3.INP.<species>, TEXTOUT<job>_<species>) and is kept in a
+    // list joined by spaces: one with a space would be two species.
+    const bool odd = std::any_of(sp.begin(), sp.end(), [](char ch) {
+      const auto u = static_cast<unsigned char>(ch);
+      return u <= 0x20 || u == 0x7f || ch == '"' || ch == '\\' || ch == '\'' || ch == '/';
+    });
+    if (sp.empty() || odd || sp == "." || sp == "..") {
+      return Status::Usage(where("model_parameters.species") + ": " + "'" + printable(sp) + "'" +
+                           " is not a species name (no spaces, quotes, slashes, backslashes or control characters)");
     }
     if (std::find(species.begin(), species.end(), sp) != species.end()) {
       // Its outputs would take the same names twice: run it once, like a repeated grid value.
@@ -507,9 +514,24 @@ static Status check_swallowed_lines(const Config& c) {
   return Status::Ok();
 }
 
+// Every number of seconds is kept by clocks that count nanoseconds in 64 bits: a value beyond
+// about 292 years overflowed there (a step_timeout of 1e18 killed every step at once).
+static Status check_durations(const Config& c) {
+  constexpr double kMaxSeconds = 1e9;  // about 31 years
+  for (const auto& spec : setting_specs()) {
+    if (spec.type != SettingType::Real || spec.key.rfind("model_parameters.", 0) == 0) continue;
+    if (c.real(spec.key) > kMaxSeconds) {
+      return Status::Usage(spec.key + " (from " + c.origin(spec.key) + "): " + c.str(spec.key) +
+                           " s is more than the 1000000000 s (about 31 years) a duration may be");
+    }
+  }
+  return Status::Ok();
+}
+
 Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigned cores) {
   Settings s;
   Status st = check_swallowed_lines(c);
+  if (st.ok()) st = check_durations(c);
   if (st.ok()) st = read_database(c, cwd, s);
   if (st.ok()) st = read_storage(c, cwd, s);
   if (st.ok()) st = read_pdr(c, cwd, s);
@@ -525,6 +547,17 @@ Result<Settings> build_settings(const Config& c, const std::string& cwd, unsigne
     const ParamSpec* spec = find_parameter(kv.first);
     // The predecessor's column (VARCHAR(50)): MySQL and PostgreSQL refuse a longer value when the
     // grid is registered, after the model's row was written.
+    // Text goes into the inputs as it is: a quote or backslash would end the JSON string early, a
+    // line break start a line of its own in PDRNEW.INP.
+    if (spec->type == ParamType::Text && std::any_of(kv.second.begin(), kv.second.end(), [](char ch) {
+          const auto u = static_cast<unsigned char>(ch);
+          return u < 0x20 || u == 0x7f || ch == '"' || ch == '\\';
+        })) {
+      const std::string key = "non_default_parameters." + kv.first;
+      return Status::Usage(key + " (from " + c.origin(key) + "): " + "'" + printable(kv.second) + "'" +
+                           " holds a quote, a backslash or a control character, which the model's inputs cannot "
+                           "carry");
+    }
     if (std::string(spec->name) == "fuvstring" && kv.second.size() > 50) {
       const std::string key = "non_default_parameters.fuvstring";
       return Status::Usage(key + " (from " + c.origin(key) + "): " + std::to_string(kv.second.size()) +

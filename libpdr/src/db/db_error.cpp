@@ -25,12 +25,16 @@ constexpr int kConnectionLost[] = {
     1927,  // ER_CONNECTION_KILLED
     1053,  // ER_SERVER_SHUTDOWN
     4031,  // ER_CLIENT_INTERACTION_TIMEOUT (idle past wait_timeout, MySQL 8)
+    // ER_OPTION_PREVENTS_STATEMENT: a server in read_only (a primary demoted in a failover, a
+    // maintenance window) takes no write; a new session may reach the new primary.
+    1290,
 };
 
 // Worth retrying on a live connection (after a rollback).
 constexpr int kRetryable[] = {
     1040,  // ER_CON_COUNT_ERROR: too many connections
     1203,  // ER_TOO_MANY_USER_CONNECTIONS: max_user_connections reached
+    1226,  // ER_USER_LIMIT_REACHED: the account's MAX_USER_CONNECTIONS (or another of its limits)
     1205,  // ER_LOCK_WAIT_TIMEOUT (the transaction stays open: roll back)
     1213,  // ER_LOCK_DEADLOCK
     // ER_AUTOINC_READ_FAILED: InnoDB's deadlock on the AUTO-INC lock (an INSERT ... SELECT
@@ -124,7 +128,7 @@ bool is_deadlock(int code) {
 }
 
 bool is_too_many_connections(int code) {
-  return code == 1040 || code == 1203 || (code >= kPgErrorBase && pg_sqlstate(code) == "53300");
+  return code == 1040 || code == 1203 || code == 1226 || (code >= kPgErrorBase && pg_sqlstate(code) == "53300");
 }
 
 Status pg_connect_error(const std::string& sqlstate, const std::string& context, const std::string& message) {

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,6 +35,18 @@ namespace pdr {
 DbManager::DbManager(DatabaseSettings settings) : settings_(std::move(settings)) {}
 DbManager::~DbManager() {
   for (auto& item : idle_) close_statements(item.session.get());
+  idle_.clear();  // the sessions close here, before their files are looked at
+  // A read-only look at a file another user owns (a colleague's grid) made its -wal and -shm
+  // files, owned by this user with the database's mode: its owner could not write them, and
+  // every run of theirs would fail with "attempt to write a readonly database". Files this
+  // process made, it removes again (a read-only connection wrote nothing into them).
+  for (const auto& path : sidecars_made_) {
+    struct stat sb;
+    if (::lstat(path.c_str(), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_uid == ::geteuid() &&
+        ::access(settings_.path.c_str(), W_OK) != 0) {
+      ::unlink(path.c_str());
+    }
+  }
 }
 
 DbManager::Lease::Lease(DbManager* owner, std::unique_ptr<soci::session> s,
@@ -241,6 +254,16 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
       // A reader opens a file it may not write (a colleague's grid) read-only; one it may write
       // as usual, so that its last connection removes the -wal and -shm files when it closes.
       const bool open_read_only = settings_.read_only && access(settings_.path.c_str(), W_OK) != 0;
+      if (open_read_only) {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (const char* suffix : {"-wal", "-shm"}) {
+          const std::string sidecar = settings_.path + suffix;
+          if (::access(sidecar.c_str(), F_OK) != 0 &&
+              std::find(sidecars_made_.begin(), sidecars_made_.end(), sidecar) == sidecars_made_.end()) {
+            sidecars_made_.push_back(sidecar);
+          }
+        }
+      }
       s->open(*soci::factory_sqlite3(), "db=\"" + settings_.path + "\"" + (open_read_only ? " readonly=true" : ""));
       sqlite_api::sqlite3* db = static_cast<soci::sqlite3_session_backend*>(s->get_backend())->conn_;
       sqlite_api::sqlite3_busy_handler(db, &busy_wait, &settings_.busy_timeout);
@@ -284,7 +307,12 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
 void DbManager::note_trouble(std::chrono::steady_clock::time_point began) {
   const long long at = began.time_since_epoch().count();
   if (!in_trouble_.exchange(true)) {
-    trouble_begin_ns_ = at;
+    // A call that answered between two troubles (a server that came back for a moment, or a
+    // call that started after the server answered again while others were still blocked)
+    // gave the owners no whole lease to renew: the trouble goes on from its first beginning.
+    // (A beginning not known, the process start's, stays unknown.)
+    const long long end = trouble_end_ns_;
+    if (end == kNever || at - end >= trouble_window_ns_.load()) trouble_begin_ns_ = at;
   } else if (trouble_begin_ns_ != kNever && at < trouble_begin_ns_) {
     trouble_begin_ns_ = at;  // an earlier call of the same trouble
   }

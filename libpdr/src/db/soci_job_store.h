@@ -201,7 +201,10 @@ class SociJobStore : public JobStore {
 
   Result<long long> release_jobs(const Owner& owner) override;
 
-  void set_policy(const JobPolicy& policy) override { policy_ = policy; }
+  void set_policy(const JobPolicy& policy) override {
+    policy_ = policy;
+    db_->set_trouble_window(policy.lease_seconds);
+  }
 
   Result<RecordedOutcome> record_outcome(const Outcome& outcome) override;
   Result<std::vector<RecordedOutcome>> record_finishes(const std::vector<Outcome>& finishes) override;

@@ -363,9 +363,10 @@ GridRun::~GridRun() = default;
 Status GridRun::check_locations(bool registering) const {
   const Settings& s = settings_;
   std::vector<Status> checks;
+  // A worker writes the database as a registration does (its claims and outcomes).
+  checks.push_back(s.database.type == "sqlite" ? check_creatable(s.database.path, false, "database.path")
+                                               : Status::Ok());
   if (registering) {
-    checks.push_back(s.database.type == "sqlite" ? check_creatable(s.database.path, false, "database.path")
-                                                 : Status::Ok());
     checks.push_back(s.storage.type == "local" ? check_creatable(job_plan_.model_path, true, "storage.base_dir")
                                                : Status::Ok());
   }

@@ -557,9 +557,9 @@ void ClaimLoop::finish() {
     auto states = store_.state_counts(model_id_);
     if (states.ok()) summary_.model_states = states.value();
   }
-  if ((db_down_ || db_gone_) && options_.journal != nullptr) {
-    summary_.unrecorded += static_cast<long long>(options_.journal->size());
-  }
+  // Outcomes still in the journal (an outage, or an error no retry mends, such as a privilege
+  // taken away): the closing lines name it, whatever ended the run.
+  if (options_.journal != nullptr) summary_.unrecorded += static_cast<long long>(options_.journal->size());
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <unordered_map>
 
 #include "pdr/sha256.h"
@@ -34,6 +35,8 @@ std::string canonical_number(ParamType type, const std::string& text) {
     const char* first = text.data() + (text[0] == '+' ? 1 : 0);
     auto r = std::from_chars(first, text.data() + text.size(), v);
     if (r.ec != std::errc() || r.ptr != text.data() + text.size()) return {};
+    // What the model reads (a Fortran INTEGER) and the parameter table keeps (INT): 32 bits.
+    if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max()) return {};
     return std::to_string(v);
   }
   if (type == ParamType::Real) {
