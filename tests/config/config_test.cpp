@@ -38,6 +38,16 @@ TEST(ConfigTest, DefaultsCoverEverySettingOfTheSchema) {
   EXPECT_EQ(c.str("model_parameters.chemistry").back(), ' ');
 }
 
+// A second document would be read by nobody: its settings were lost without a word.
+TEST(ConfigTest, ASecondYamlDocumentIsRefused) {
+  auto c = Config::Defaults();
+  ASSERT_TRUE(c.ok());
+  const Status st = c->apply_yaml("run:\n  workers: 2\n---\ndatabase:\n  path: other.db\n", "cfg.yaml");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.message(), "cfg.yaml:4: a second YAML document (after '---'); a configuration file holds one");
+  EXPECT_TRUE(c->apply_yaml("---\nrun:\n  workers: 2\n---\n", "cfg.yaml").ok()) << "empty documents are no settings";
+}
+
 TEST(ConfigTest, PrecedenceIsDefaultsThenFileThenEnvironmentThenFlags) {
   Config c = defaults();
   ASSERT_TRUE(c.apply_yaml("database:\n  path: from_file.db\n  port: 3307\n", "my.yaml").ok());

@@ -13,6 +13,35 @@ Config base_config() {
   return c.value();
 }
 
+// A YAML file is read by no shell: "~/store" is the home directory's store, not a directory
+// named "~" in the invocation directory.
+TEST(SettingsTest, AHomeDirectoryAtTheStartOfAPathIsExpanded) {
+  Config c = base_config();
+  ASSERT_TRUE(c.set_scalar("storage.base_dir", "~/store", "--test").ok());
+  ASSERT_TRUE(c.set_scalar("run.log_dir", "~", "--test").ok());
+  ASSERT_TRUE(c.set_scalar("run.scratch_dir", "~root/scratch", "--test").ok());
+  setenv("HOME", "/home/someone", 1);
+  auto s = build_settings(c, "/work", 2);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(s->storage.base_dir, "/home/someone/store");
+  EXPECT_EQ(s->run.log_dir, "/home/someone");
+  EXPECT_EQ(s->run.scratch_dir, "/root/scratch");
+}
+
+// The job's own input and output directories: "." (the job directory) or one named twice made
+// every job fail in setup, after the grid was registered.
+TEST(SettingsTest, TheJobsDirectoriesAreDistinctNamesInsideIt) {
+  for (const std::vector<std::string>& dirs :
+       {std::vector<std::string>{"."}, {"pdrinpdata", "pdrinpdata"}, {"./."}, {"a", "./a/"}}) {
+    Config c = base_config();
+    ASSERT_TRUE(c.set_list("directories.pdr_inp_dirs", dirs, "--test").ok());
+    auto s = build_settings(c, "/", 2);
+    ASSERT_FALSE(s.ok()) << dirs.front();
+    EXPECT_NE(s.status().message().find("directories.pdr_inp_dirs (from --test): '"), std::string::npos)
+        << s.status().message();
+  }
+}
+
 TEST(SettingsTest, RelativePathsResolveAgainstTheInvocationDirectory) {
   Config c = base_config();
   auto s = build_settings(c, "/home/user/run", 8);

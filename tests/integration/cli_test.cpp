@@ -76,6 +76,10 @@ TEST(CliTest, AFlagsNumberIsDecimal) {
   auto hex = test::run_pdr_run(dir.path(), {"--workers", "0x10", "--dens", "30", "--dry-run"}, {kBase});
   EXPECT_EQ(hex.code, 2);
   EXPECT_EQ(hex.err, "pdr_run: --workers: '0x10' is not a decimal number (see pdr_run --help)\n");
+  // doctor's own flags are input too: a bad one is a usage error, not a finding (exit 1).
+  auto none = test::run_pdr_run(dir.path(), {"doctor", "--nodes", "0"}, {kBase});
+  EXPECT_EQ(none.code, 2) << none.out << none.err;
+  EXPECT_NE(none.err.find("--nodes: must be at least 1 (got 0)"), std::string::npos) << none.err;
   EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
 }
 

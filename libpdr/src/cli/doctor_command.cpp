@@ -397,6 +397,13 @@ void check_run_dirs(const Settings& s, Report& report) {
 }  // namespace
 
 int doctor_command(const CliOptions& options, const EnvLookup& env, std::ostream& out) {
+  // Its own flags are input, not a finding about the setup: a bad one is a usage error.
+  for (const auto& [flag, value] : {std::pair{"--nodes", options.nodes}, std::pair{"--workers", options.workers}}) {
+    if (value && *value < 1) {
+      spdlog::error("{}: must be at least 1 (got {})", flag, *value);
+      return kExitUsage;
+    }
+  }
   Report report(out);
   auto config = load_config(options, env);
   if (!config.ok()) {

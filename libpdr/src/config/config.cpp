@@ -256,7 +256,15 @@ Status stage_section(const std::string& name, const YAML::Node& body, const std:
 Status Config::apply_yaml(const std::string& text, const std::string& origin) {
   YAML::Node root;
   try {
-    root = YAML::Load(text);
+    // One document: a second one (after "---") would be read by nobody, its settings lost.
+    std::vector<YAML::Node> documents = YAML::LoadAll(text);
+    for (size_t i = 1; i < documents.size(); ++i) {
+      if (documents[i] && !documents[i].IsNull()) {
+        return Status::Usage(line_of(origin, documents[i]) +
+                             ": a second YAML document (after '---'); a configuration file holds one");
+      }
+    }
+    if (!documents.empty()) root = documents.front();
   } catch (const YAML::Exception& e) {
     return Status::Usage(origin + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
   }

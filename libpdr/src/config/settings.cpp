@@ -23,8 +23,31 @@ namespace fs = std::filesystem;
 namespace pdr {
 namespace {
 
-std::string absolute_from(const std::string& cwd, const std::string& p) {
-  if (p.empty()) return p;
+// "~" and "~user" at the start of a path are home directories, as a shell would read them (a
+// YAML file is read by no shell: "~/store" made a directory named "~" in the invocation
+// directory). An unknown user's stays as written.
+std::string expand_home(const std::string& p) {
+  if (p.empty() || p[0] != '~') return p;
+  const size_t slash = p.find('/');
+  const std::string user = p.substr(1, slash == std::string::npos ? std::string::npos : slash - 1);
+  std::string home;
+  if (user.empty()) {
+    const char* env = std::getenv("HOME");
+    if (env != nullptr && *env != '\0') {
+      home = env;
+    } else if (const passwd* pw = getpwuid(getuid())) {
+      home = pw->pw_dir;
+    }
+  } else if (const passwd* pw = getpwnam(user.c_str())) {
+    home = pw->pw_dir;
+  }
+  if (home.empty()) return p;
+  return home + (slash == std::string::npos ? std::string() : p.substr(slash));
+}
+
+std::string absolute_from(const std::string& cwd, const std::string& raw) {
+  if (raw.empty()) return raw;
+  const std::string p = expand_home(raw);
   fs::path path(p);
   if (path.is_relative()) path = fs::path(cwd) / path;
   return path.lexically_normal().string();
@@ -392,9 +415,17 @@ Status read_run_directories(const Config& c, const std::string& cwd, Settings& s
   r.pdr_out_dirs = c.list("directories.pdr_out_dirs");
   r.pdr_inp_dirs = c.list("directories.pdr_inp_dirs");
   for (const char* key : {"directories.pdr_out_dirs", "directories.pdr_inp_dirs"}) {
+    std::set<std::string> seen;
     for (const auto& d : c.list(key)) {
-      if (d.empty() || d[0] == '/' || d.find("..") != std::string::npos) {
-        return Status::Usage(where(key) + ": '" + d + "' must be a relative directory name");
+      // Each is a directory of the job's own (linked from the base directory or made empty):
+      // "." or the same name twice would be the job directory itself or a link made twice.
+      std::string normal = fs::path(d).lexically_normal().string();
+      while (normal.size() > 1 && normal.back() == '/') normal.pop_back();
+      if (d.empty() || d[0] == '/' || d.find("..") != std::string::npos || normal == "." || normal.empty()) {
+        return Status::Usage(where(key) + ": '" + printable(d) + "' must be a relative directory name");
+      }
+      if (!seen.insert(normal).second) {
+        return Status::Usage(where(key) + ": '" + printable(d) + "' is named twice");
       }
     }
   }
