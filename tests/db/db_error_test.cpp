@@ -1,8 +1,14 @@
 // Database errors are classified by their code, never by their words, and never carry a password.
 #include "db/db_error.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <thread>
 
+#include "db/transactor.h"
 #include "pdr/db_manager.h"
 
 #include <gtest/gtest.h>
@@ -171,6 +177,36 @@ TEST(DbManagerTroubleTest, TroubleAgainWithinALeaseKeepsItsFirstBeginning) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   db.note_trouble(clock::now());
   EXPECT_LT(db.seconds_since_trouble_began(), 5.0);
+}
+
+// A call that could not even get a session (a connect or a ping that blocked for its timeout on
+// a server that stopped answering) was trouble from its start: the outage began then, and the
+// reaper measures owners' silence from there. Timed from when it gave up, a live owner's lease
+// was taken back right after a freeze of 40 s (its silence exceeded the shortened outage).
+TEST(DbManagerTroubleTest, ACallThatGotNoSessionWasTroubleFromItsStart) {
+  const int listener = socket(AF_INET, SOCK_STREAM, 0);  // accepts connections, never answers
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(listener, 16), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  DatabaseSettings settings;
+  settings.type = "mysql";
+  settings.host = "127.0.0.1";
+  settings.port = ntohs(addr.sin_port);
+  settings.database = "d";
+  settings.username = "u";
+  settings.connect_timeout = settings.read_timeout = settings.write_timeout = 1;
+  settings.retry.max_attempts = 1;
+  DbManager db(settings);
+  Transactor tx(&db);
+  const Status st = tx.run("x", [](soci::session&) { return Status::Ok(); });
+  EXPECT_FALSE(st.ok());
+  EXPECT_GE(db.seconds_since_trouble_began(), 0.9) << st.message();
+  close(listener);
 }
 
 }  // namespace

@@ -82,7 +82,10 @@ class Transactor {
       bool committing = false;
       {
         auto lease = db_->borrow(what);  // its connects and pings are bounded and checked there
-        attempt_start = clock::now();
+        // Timed from here once a session is in hand (a wait for a free one is no trouble of the
+        // database's); a borrow that failed was trouble from its start (a ping or a connect
+        // that blocked for its timeout: the outage began then, not when it gave up).
+        if (lease.ok()) attempt_start = clock::now();
         if (!lease.ok()) {
           last = lease.status();
         } else {
