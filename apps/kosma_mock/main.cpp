@@ -5,6 +5,7 @@
 //
 //   PDR_MOCK_PLAN="<glob>:<action>[;<glob>:<action>...]"   matched against PDR_JOB_NAME
 //     actions: sleep=SECONDS  fail[=CODE]  crash  hang  no-output  onion-fail[=CODE]
+//              onion-sleep=SECONDS (the onion step sleeps; pdr's sleep= is pdr's)
 //              hang-with-child (hang, with a child that hangs too and traces "child")
 //              daemon (pdr leaves a process in a session of its own that writes Out/daemon.out
 //              into its directory 1 s later)  daemon-away (the same, but the process moves to /
@@ -130,7 +131,7 @@ std::vector<Rule> matching_rules() {
 // Applies the rules of this role; returns an exit code to stop with, or -1 to go on.
 int apply_rules(const std::vector<Rule>& rules, bool onion) {
   for (const auto& r : rules) {
-    if (r.action == "sleep" && !onion) {
+    if ((r.action == "sleep" && !onion) || (r.action == "onion-sleep" && onion)) {
       std::this_thread::sleep_for(std::chrono::duration<double>(std::atof(r.arg.c_str())));
     } else if ((r.action == "hang" || r.action == "hang-with-child") && !onion) {
       if (r.action == "hang-with-child" && fork() == 0) {

@@ -833,6 +833,45 @@ TEST_F(NoJobLostTest, AnOutageIsRiddenOutWhileJobsRunAndItsFailuresCount) {
   EXPECT_NE(r.out.find("in the database: 11 finished, 1 failed, 0 pending, 0 running"), std::string::npos) << r.out;
 }
 
+// A stop during an outage: the database gets a grace of 10 s for the stopped jobs' outcomes,
+// then they go to the journal and the process ends, long before database.retry.deadline (Slurm
+// sends SIGKILL 30 s after its SIGTERM). The next run records them and runs the jobs once more.
+TEST_F(NoJobLostTest, AStopDuringAnOutageEndsAfterAGraceWithItsOutcomesJournaled) {
+  write_config("", "  busy_timeout: 1\n  retry:\n    deadline: 120\n    max_attempts: 1000\n", 60);
+  const std::vector<std::string> grid = {"--model-name", "st", "--parallel", "--workers", "2", "--dens", "30", "40"};
+  // Stopped in their onion steps, after pdr ended well.
+  const pid_t pid = test::start_pdr_run(dir_.path(), with_config(grid), env("*:onion-sleep=30"));
+  wait_for_starts(4);
+  double ended_after = -1;
+  test::RunResult r;
+  {
+    // Every write fails for as long as this session holds its lock.
+    soci::session side(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db") + " timeout=5");
+    side << "BEGIN EXCLUSIVE";
+    const auto t0 = std::chrono::steady_clock::now();
+    kill(pid, SIGTERM);
+    r = finish_within(60, pid, dir_.path());
+    ended_after = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    side << "COMMIT";
+  }
+  EXPECT_EQ(r.code, 130) << r.err;
+  EXPECT_GE(ended_after, 9.0) << "the outcomes were not given their grace: " << r.err;
+  EXPECT_LT(ended_after, 30.0) << "the stop waited for database.retry.deadline";
+  EXPECT_NE(r.err.find("2 outcomes are kept in"), std::string::npos) << r.err;
+  // The next run records them (the jobs back to pending, no attempt charged) and runs them.
+  auto again = run_within(120, grid, "*:sleep=0.2");
+  EXPECT_EQ(again.code, 0) << again.err;
+  EXPECT_NE(again.out.find("in the database: 2 finished, 0 failed, 0 pending, 0 running"), std::string::npos)
+      << again.out << again.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished' AND attempts = 1"), 2)
+      << again.err;
+  // The stopped attempts ended with no exit code of theirs (pdr's 0 was not their end).
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_job_events WHERE event IN ('replayed', 'released')"), 2);
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_job_events WHERE event IN ('replayed', 'released') AND exit_code IS "
+                      "NOT NULL"),
+            0);
+}
+
 // Case 16: an outage longer than the lease is everyone's. Once the database answers again no
 // process takes a job whose owner is alive (it would stop the job's programs and use up an
 // attempt): each owner renews its lease first, and each job runs once. Both ways an outage

@@ -34,11 +34,11 @@ Result<bool> Transactor::read_back(const LandedCheck& landed, std::chrono::stead
       }
     }
     if (last.kind() != ErrorKind::kTransient) return last;
-    if (std::chrono::steady_clock::now() + std::chrono::duration<double>(delay) > deadline) {
+    if (std::chrono::steady_clock::now() + std::chrono::duration<double>(delay) > deadline ||
+        !StopRetryingOn::pause(std::chrono::duration<double>(delay))) {
       return Status::Error(ErrorKind::kOutcomeUnknown, "database unusable; outcome unknown: " + last.message(),
                            last.code());
     }
-    std::this_thread::sleep_for(std::chrono::duration<double>(delay));
     delay = std::min(delay * 2, retry_.max_delay);
   }
 }

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <random>
@@ -28,8 +29,10 @@ namespace pdr {
 
 // While one is alive, the waits between retries of the transactions of its thread end as soon
 // as `stop` answers true, and the transaction fails with ErrorKind::kInterrupted. A registration
-// uses it, so a signal is not held up by a database that went away; the claim loop's threads
-// never do, so their outcomes are still recorded after a stop was asked for.
+// uses it, so a signal is not held up by a database that went away. The threads of a process
+// working its grid share one process-wide stop instead (set_process_wide), which answers true
+// only a grace period after the signal, so their outcomes are still recorded after a stop was
+// asked for, yet a stop during an outage is not held up by database.retry.deadline.
 class StopRetryingOn {
  public:
   explicit StopRetryingOn(const std::function<bool()>& stop) : outer_(current_) {
@@ -39,15 +42,23 @@ class StopRetryingOn {
   StopRetryingOn(const StopRetryingOn&) = delete;
   StopRetryingOn& operator=(const StopRetryingOn&) = delete;
 
-  // Whether the StopRetryingOn of this thread, if any, asks to stop.
-  static bool stopping() { return current_ != nullptr && (*current_)(); }
+  // Whether the StopRetryingOn of this thread, if any, or the process-wide stop asks to stop.
+  static bool stopping() {
+    if (current_ != nullptr && (*current_)()) return true;
+    const std::function<bool()>* all = process_.load();
+    return all != nullptr && (*all)();
+  }
+
+  // For every thread of the process (nullptr: none). The caller keeps `stop` alive until it
+  // sets nullptr again, after the threads that use the database have ended.
+  static void set_process_wide(const std::function<bool()>* stop) { process_.store(stop); }
 
   // Sleeps `wait`, or less when a stop is asked for; false then.
   static bool pause(std::chrono::duration<double> wait) {
     using clock = std::chrono::steady_clock;
     const auto until = clock::now() + std::chrono::duration_cast<clock::duration>(wait);
     for (;;) {
-      if (current_ != nullptr && (*current_)()) return false;
+      if (stopping()) return false;
       const clock::duration left = until - clock::now();
       if (left <= clock::duration::zero()) return true;
       std::this_thread::sleep_for(std::min<clock::duration>(left, std::chrono::milliseconds(50)));
@@ -57,6 +68,7 @@ class StopRetryingOn {
  private:
   const std::function<bool()>* outer_;
   static inline thread_local const std::function<bool()>* current_ = nullptr;
+  static inline std::atomic<const std::function<bool()>*> process_{nullptr};
 };
 
 class Transactor {

@@ -175,6 +175,30 @@ class SignalEndsDatabaseWaits {
   const StopRetryingOn guard_;  // after stopping_, which it points to
 };
 
+// While a process works its grid, a stop gives the database kStopGraceSeconds to take the last
+// writes of every thread (the stopped jobs' outcomes, the leases handed back, the run's row);
+// after that a wait for it (a retry, a busy SQLite file, a connect) ends at once and what is left
+// goes to the journal. A stop during an outage is then not held up by database.retry.deadline:
+// Slurm sends SIGKILL 30 s after its SIGTERM by default (KillWait), before the journal was written.
+class StopEndsDatabaseWaitsAfterGrace {
+ public:
+  static constexpr double kStopGraceSeconds = 10;
+
+  explicit StopEndsDatabaseWaitsAfterGrace(const StopSignal& stop)
+      : past_grace_([&stop] {
+          const auto since = stop.requested_at();
+          return since && std::chrono::steady_clock::now() - *since > std::chrono::duration<double>(kStopGraceSeconds);
+        }) {
+    StopRetryingOn::set_process_wide(&past_grace_);
+  }
+  ~StopEndsDatabaseWaitsAfterGrace() { StopRetryingOn::set_process_wide(nullptr); }
+  StopEndsDatabaseWaitsAfterGrace(const StopEndsDatabaseWaitsAfterGrace&) = delete;
+  StopEndsDatabaseWaitsAfterGrace& operator=(const StopEndsDatabaseWaitsAfterGrace&) = delete;
+
+ private:
+  const std::function<bool()> past_grace_;
+};
+
 }  // namespace
 
 Status check_creatable(const std::string& path, bool is_dir, const std::string& what) {
@@ -692,6 +716,8 @@ std::optional<double> GridRun::time_left(const RunSettings& r, std::string* sour
 
 RunSummary GridRun::work(StopSignal& stop, const std::function<void()>& starting) {
   const Settings& s = settings_;
+  // Declared first: it outlives the threads below (heartbeat, progress, jobs) that consult it.
+  const StopEndsDatabaseWaitsAfterGrace grace(stop);
   if (starting) {
     auto backlog = store_->backlog(model_id_);
     if (!backlog.ok() || backlog->pending + backlog->running > 0) starting();

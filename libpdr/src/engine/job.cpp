@@ -155,6 +155,7 @@ class JobExecution {
 
   bool stopped() {
     result_.state = JobState::Pending;
+    result_.exit_code.reset();  // an earlier step's 0 is not this attempt's end
     result_.error = cancel_ != nullptr && cancel_->requested() ? "lease lost: stopped" : "interrupted";
     return false;
   }

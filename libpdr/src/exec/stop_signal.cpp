@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -24,6 +25,12 @@ StopSignal::~StopSignal() {
 }
 
 void StopSignal::request() {
+  // clock_gettime and a lock-free atomic are async-signal-safe; steady_clock reads the same clock.
+  static_assert(std::atomic<int64_t>::is_always_lock_free);
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  int64_t none = 0;
+  requested_ns_.compare_exchange_strong(none, static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec);
   const uint64_t one = 1;
   ssize_t n = write(fd_, &one, sizeof one);
   (void)n;
@@ -32,6 +39,13 @@ void StopSignal::request() {
 bool StopSignal::requested() const {
   pollfd p{fd_, POLLIN, 0};
   return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
+}
+
+std::optional<std::chrono::steady_clock::time_point> StopSignal::requested_at() const {
+  const int64_t ns = requested_ns_.load();
+  if (ns == 0) return std::nullopt;
+  return std::chrono::steady_clock::time_point(
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::nanoseconds(ns)));
 }
 
 void StopSignal::install_handlers(StopSignal* stop) {
