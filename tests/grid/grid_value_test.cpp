@@ -101,5 +101,18 @@ TEST(GridValueTest, RtotRejectsAlphaThree) {
   EXPECT_NE(r.status().message().find("alpha = 3"), std::string::npos);
 }
 
+// A grid value at the end of a double's range is named as such, not blamed on alpha and rcore.
+TEST(GridValueTest, RtotBeyondADoublesRangeNamesTheClumpNotTheProfile) {
+  for (auto [mass, density] : {std::pair{9.88131e-324, 1e3}, std::pair{1.0, 1e308}, std::pair{1e308, 1e-300}}) {
+    auto r = compute_rtot(mass, density, 1.5, 0.2);
+    ASSERT_FALSE(r.ok()) << mass << " " << density;
+    EXPECT_NE(r.status().message().find("has no clump radius (rtot) a double can hold"), std::string::npos)
+        << r.status().message();
+  }
+  auto profile = compute_rtot(1.0, 100.0, 1.5, 5.0);
+  ASSERT_FALSE(profile.ok());
+  EXPECT_EQ(profile.status().message(), "alpha 1.5 and rcore 5 give no positive clump radius");
+}
+
 }  // namespace
 }  // namespace pdr

@@ -106,6 +106,22 @@ TEST(CliTest, AColleaguesLookAtASqliteGridLeavesNoFileOfTheirs) {
       }
     }
   }
+  // Commands that write are told at once that they may not, before they read or touch anything.
+  for (const std::string command : {"verify", "retry"}) {
+    fs::remove(dir / ".stdout");  // root's, from the run: the colleague could not write them
+    fs::remove(dir / ".stderr");
+    auto r = test::run_pdr_run_as(nobody, nobody, dir.path(), {command, "--model-name", "m1"}, {kBase});
+    EXPECT_EQ(r.code, 2) << command << ": " << r.err;
+    EXPECT_NE(r.err.find("database.path: " + (dir / "pdr_run.db") + " is not writable"), std::string::npos)
+        << command << ": " << r.err;
+  }
+  for (const auto& e : fs::recursive_directory_iterator(dir.path())) {
+    struct stat sb;
+    ASSERT_EQ(::lstat(e.path().c_str(), &sb), 0);
+    const std::string name = e.path().filename().string();
+    if (name == ".stdout" || name == ".stderr") continue;  // the test's own
+    EXPECT_NE(sb.st_uid, nobody) << e.path() << " left by the colleague";
+  }
 }
 
 TEST(CliTest, UnknownFlagIsOneLineAndExitTwo) {
@@ -161,15 +177,20 @@ TEST(CliTest, MissingBaseDirectoryIsNamed) {
 
 TEST(CliTest, APdrVariablePdrRunDoesNotReadIsNamed) {
   test::TempDir dir;
-  auto r = test::run_pdr_run(
-      dir.path(), {"--model-name", "m", "--dens", "30", "--cpus", "8", "--dry-run"},
-      {kBase, "PDR_DB_PASWORD=secret-value", "PDR_STORAGE_USE_MOUNT=true", "PDR_MOCK_TRACE=" + (dir / "trace")});
+  auto r = test::run_pdr_run(dir.path(), {"--model-name", "m", "--dens", "30", "--cpus", "8", "--dry-run"},
+                             {kBase, "PDR_DB_PASWORD=secret-value", "PDR_STORAGE_USE_MOUNT=true",
+                              "PDR_MOCK_TRACE=" + (dir / "trace"), "PDR_DB_USER=someone"});
   EXPECT_EQ(r.code, 0) << r.err;
   // The predecessor's --cpus was parsed and never used: its scripts keep working, and are told.
   EXPECT_NE(r.out.find("# note: --cpus 8: ignored (the predecessor ignored it too); --workers sets"), std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("# note: environment PDR_DB_PASWORD is set: ignored, pdr_run does not read it (did you mean "
                        "'PDR_DB_PASSWORD'?)"),
+            std::string::npos)
+      << r.out;
+  // A shortened name is the variable it begins.
+  EXPECT_NE(r.out.find("# note: environment PDR_DB_USER is set: ignored, pdr_run does not read it (did you mean "
+                       "'PDR_DB_USERNAME'?)"),
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("# note: environment PDR_STORAGE_USE_MOUNT is set: ignored, mounted remotes are not used"),
@@ -585,7 +606,12 @@ TEST(CliTest, AGridFlagBeforeASubcommandIsRefusedNotIgnored) {
       {{"--workers", "4", "worker", "--model-name", "m"},
        "--workers before 'worker' would not reach it: give it after the subcommand (pdr_run worker --workers ...)"},
       {{"--dry-run", "submit", "--scheduler", "slurm"},
-       "--dry-run before 'submit' would not reach it: give it after the subcommand (pdr_run submit --dry-run ...)"}};
+       "--dry-run before 'submit' would not reach it: give it after the subcommand (pdr_run submit --dry-run ...)"},
+      // On both sides, the later one would win without a word.
+      {{"--config", "/dev/null", "status", "--config", "/dev/null"},
+       "--config is given both before and after 'status': give it once"},
+      {{"--model-name", "a", "history", "--model-name", "b"},
+       "--model-name is given both before and after 'history': give it once"}};
   for (const auto& [args, message] : cases) {
     auto r = test::run_pdr_run(dir.path(), args, {kBase});
     EXPECT_EQ(r.code, 2) << args[0];

@@ -211,6 +211,14 @@ TEST_F(GridRunTest, VerifyPutsJobsWithMissingOrChangedOutputsBackToPending) {
             std::string::npos)
       << other.err;
   EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 4);
+  // Another spelling of the same directory (a symlink to it) is the model's storage.
+  fs::create_directory_symlink(dir_ / "store", dir_ / "linked");
+  std::string linked_cfg = test::read_text(dir_ / "cfg.yaml");
+  linked_cfg.replace(linked_cfg.find("base_dir: store"), 15, "base_dir: linked");
+  test::write_text(dir_ / "linked.yaml", linked_cfg);
+  auto linked = test::run_pdr_run(dir_.path(), {"verify", "--config", dir_ / "linked.yaml", "--model-name", "v"});
+  EXPECT_EQ(linked.code, 0) << linked.out << linked.err;
+  EXPECT_NE(linked.out.find("0 jobs back to pending"), std::string::npos) << linked.out;
 }
 
 TEST_F(GridRunTest, JsonTemplateIsUsedForThisRunOnly) {

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "pdr/db_manager.h"
+#include "pdr/grid_run.h"
 #include "pdr/job_reports.h"
 #include "util/text.h"
 
@@ -75,6 +76,10 @@ Result<OpenedStore> open_existing_store(const CliOptions& options, const EnvLook
   if (db.type == "sqlite" && ::stat(db.path.c_str(), &sb) != 0) {
     return Status::Usage("no job database at " + db.path + " (database.path from " + c.origin("database.path") +
                          "); nothing has run there yet");
+  }
+  // A command that writes (verify, retry) is told now that it may not, not after its reading.
+  if (!read_only && db.type == "sqlite") {
+    if (Status st = check_creatable(db.path, false, "database.path"); !st.ok()) return st;
   }
   auto manager = process_db_manager(db);
   if (!manager.ok()) return manager.status();

@@ -409,8 +409,16 @@ Status CommandLine::check_flag_places() const {
   if (chosen == nullptr) return Status::Ok();
   for (const CLI::Option* opt : impl_->app.get_options()) {
     const std::string name = opt->get_name();
-    if (opt->count() == 0 || name == "--config" || name == "--model-name") continue;
     const std::string sub = chosen->get_name();
+    if (opt->count() > 0 && (name == "--config" || name == "--model-name")) {
+      // Both places fill the same setting: the later one would win without a word.
+      const CLI::Option* again = chosen->get_option_no_throw(name);
+      if (again != nullptr && again->count() > 0) {
+        return Status::Usage(name + " is given both before and after '" + sub + "': give it once");
+      }
+      continue;
+    }
+    if (opt->count() == 0 || name == "--config" || name == "--model-name") continue;
     if (chosen->get_option_no_throw(name) != nullptr) {
       return Status::Usage(name + " before '" + sub + "' would not reach it: give it after the subcommand (pdr_run " +
                            sub + " " + name + " ...)");

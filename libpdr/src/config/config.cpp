@@ -63,7 +63,13 @@ void Config::note_unread_variables(const std::vector<std::string>& names) {
     if (name == "PDR_STORAGE_USE_MOUNT") {
       why = "mounted remotes are not used; outputs go through storage.type (local, rclone or sftp)";
     } else {
-      why += suggestion(name, known);
+      // A shortened name (PDR_DB_USER for PDR_DB_USERNAME) is further from its variable than a
+      // typo: a variable it begins is the one meant.
+      std::string near = closest_match(name, known);
+      for (const auto& k : known) {
+        if (near.empty() && k.size() > name.size() && k.compare(0, name.size(), name) == 0) near = k;
+      }
+      if (!near.empty()) why += " (did you mean '" + near + "'?)";
     }
     notes_.push_back("environment " + name + " is set: ignored, " + why);
   }

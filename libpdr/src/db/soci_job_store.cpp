@@ -18,7 +18,11 @@ bool same_location(const std::string& a, const std::string& b) {
     while (n.size() > 1 && n.back() == '/') n.pop_back();
     return n;
   };
-  return norm(a) == norm(b);
+  if (norm(a) == norm(b)) return true;
+  // Two spellings of one directory here (a symlink, a bind mount): the same storage.
+  if (a.find(':') != std::string::npos || b.find(':') != std::string::npos) return false;
+  std::error_code ec;
+  return std::filesystem::equivalent(a, b, ec) && !ec;
 }
 
 long long SociJobStore::as_integer(const soci::row& row, std::size_t i) {

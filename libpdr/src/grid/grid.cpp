@@ -128,7 +128,11 @@ class PointMaker {
 
   Status add(const GridValue& m, const GridValue& d, const GridValue& ms, const GridValue& c) {
     auto rtot = compute_rtot(ms.physical, d.physical, alpha_, rcore_);
-    if (!rtot.ok()) return rtot.status();
+    if (!rtot.ok()) {
+      // Named by its grid values, the flags' (or the grid lists') words for them.
+      return Status::Usage("grid point metal " + m.text + ", dens " + d.text + ", mass " + ms.text + ", chi " + c.text +
+                           ": " + rtot.status().message());
+    }
     GridPoint p;
     p.metal = m;
     p.dens = d;

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 
 namespace pdr {
 
@@ -125,14 +126,26 @@ std::string canonical_job_name(const std::string& name) {
 Result<double> compute_rtot(double mass, double density, double alpha, double rcore) {
   constexpr double kPi = 3.14159265358979323846;
   if (alpha == 3.0) return Status::Usage("alpha = 3 makes the clump radius undefined (division by zero)");
+  // Whether the profile (alpha, rcore) gives a positive volume factor at all, told apart from a
+  // density so large that the factor's two terms overflow (inf - inf). The radius itself is
+  // computed as the predecessor did, digit for digit: its parameter rows are matched by value.
+  const double shape = (12.0 * kPi - 4.0 * kPi * std::pow(rcore, 3.0 - alpha) * alpha) / (9.0 - 3.0 * alpha);
+  if (!(shape > 0.0)) {
+    char text[128];
+    std::snprintf(text, sizeof text, "alpha %g and rcore %g give no positive clump radius", alpha, rcore);
+    return Status::Usage(text);
+  }
   const double d = 12.0 * kPi * density / (9.0 - 3.0 * alpha) -
                    4.0 * kPi * density * std::pow(rcore, 3.0 - alpha) * alpha / (9.0 - 3.0 * alpha);
-  if (!(d > 0.0) || !(mass > 0.0)) {
-    return Status::Usage("alpha " + std::to_string(alpha) + " and rcore " + std::to_string(rcore) +
-                         " give no positive clump radius");
-  }
   const double r = 1.05916e19 * std::pow(mass / d, 1.0 / 3.0);
-  if (!std::isfinite(r)) return Status::Usage("clump radius overflows for this mass and density");
+  // A density or mass at the ends of a double's range: the radius is 0, infinite or undefined.
+  if (!(d > 0.0) || !(mass > 0.0) || !std::isfinite(d) || !std::isfinite(r) || !(r > 0.0)) {
+    char text[160];
+    std::snprintf(text, sizeof text,
+                  "a clump of %g Msun at a surface density of %g cm^-3 has no clump radius (rtot) a double can hold",
+                  mass, density);
+    return Status::Usage(text);
+  }
   return r;
 }
 
