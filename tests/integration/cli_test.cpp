@@ -122,6 +122,28 @@ TEST(CliTest, AColleaguesLookAtASqliteGridLeavesNoFileOfTheirs) {
     if (name == ".stdout" || name == ".stderr") continue;  // the test's own
     EXPECT_NE(sb.st_uid, nobody) << e.path() << " left by the colleague";
   }
+  // A grid in a directory the colleague may not write, with no run at it (no -wal): SQLite
+  // could make no -wal or -shm for a reader there; it is read as it stands.
+  fs::create_directory(dir / "locked");
+  fs::permissions(dir / "locked", fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                      fs::perms::others_read | fs::perms::others_exec);
+  test::write_text(dir / "locked.yaml", "database:\n  path: locked/jobs.db\nstorage:\n  base_dir: locked/store\n");
+  ASSERT_EQ(
+      test::run_pdr_run(dir.path(), {"--config", "locked.yaml", "--model-name", "m2", "--dens", "30", "40"}, {kBase})
+          .code,
+      0);
+  ASSERT_FALSE(fs::exists(dir / "locked/jobs.db-wal"));
+  for (const std::string command : {"status", "history"}) {
+    fs::remove(dir / ".stdout");
+    fs::remove(dir / ".stderr");
+    auto r = test::run_pdr_run_as(nobody, nobody, dir.path(),
+                                  {command, "--config", "locked.yaml", "--model-name", "m2"}, {kBase});
+    EXPECT_EQ(r.code, 0) << command << ": " << r.err;
+    if (command == "status") {
+      EXPECT_NE(r.out.find("  finished          2\n"), std::string::npos) << r.out << r.err;
+    }
+  }
+  EXPECT_FALSE(fs::exists(dir / "locked/jobs.db-wal"));
 }
 
 TEST(CliTest, UnknownFlagIsOneLineAndExitTwo) {

@@ -22,6 +22,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <random>
 #include <thread>
 
@@ -31,6 +32,30 @@
 #include "util/text.h"
 
 namespace pdr {
+
+namespace {
+
+// URI file names, off in Debian's SQLite build, are the one way to open a database read-only in
+// a directory this user may not write while it has no -wal (below). Set when the library loads,
+// before SQLite initialises; a plain path (every database.path is absolute) reads as before.
+[[maybe_unused]] const int kSqliteUriNames = sqlite_api::sqlite3_config(SQLITE_CONFIG_URI, 1);
+
+// `path` as the path of a file: URI (the characters a URI gives a meaning escaped).
+std::string sqlite_file_uri(const std::string& path) {
+  std::string uri = "file:";
+  for (char c : path) {
+    if (c == '%' || c == '?' || c == '#') {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
+      uri += hex;
+    } else {
+      uri += c;
+    }
+  }
+  return uri;
+}
+
+}  // namespace
 
 DbManager::DbManager(DatabaseSettings settings) : settings_(std::move(settings)) {}
 DbManager::~DbManager() {
@@ -254,7 +279,14 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
       // A reader opens a file it may not write (a colleague's grid) read-only; one it may write
       // as usual, so that its last connection removes the -wal and -shm files when it closes.
       const bool open_read_only = settings_.read_only && access(settings_.path.c_str(), W_OK) != 0;
-      if (open_read_only) {
+      // In a directory it may not write, SQLite cannot make the -wal and -shm a reader of a WAL
+      // database needs. When there is no -wal, no connection has the file open and everything
+      // is in the file itself: it is read as an immutable file (no locks, no sidecars).
+      std::string dir = std::filesystem::path(settings_.path).parent_path().string();
+      if (dir.empty()) dir = ".";
+      const bool immutable =
+          open_read_only && ::access(dir.c_str(), W_OK) != 0 && ::access((settings_.path + "-wal").c_str(), F_OK) != 0;
+      if (open_read_only && !immutable) {
         std::lock_guard<std::mutex> lock(mu_);
         for (const char* suffix : {"-wal", "-shm"}) {
           const std::string sidecar = settings_.path + suffix;
@@ -264,7 +296,8 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
           }
         }
       }
-      s->open(*soci::factory_sqlite3(), "db=\"" + settings_.path + "\"" + (open_read_only ? " readonly=true" : ""));
+      const std::string file = immutable ? sqlite_file_uri(settings_.path) + "?immutable=1" : settings_.path;
+      s->open(*soci::factory_sqlite3(), "db=\"" + file + "\"" + (open_read_only ? " readonly=true" : ""));
       sqlite_api::sqlite3* db = static_cast<soci::sqlite3_session_backend*>(s->get_backend())->conn_;
       sqlite_api::sqlite3_busy_handler(db, &busy_wait, &settings_.busy_timeout);
       // The journal mode is left as it is: a connect changes nothing in a file that may turn
