@@ -41,19 +41,7 @@ namespace {
 [[maybe_unused]] const int kSqliteUriNames = sqlite_api::sqlite3_config(SQLITE_CONFIG_URI, 1);
 
 // `path` as the path of a file: URI (the characters a URI gives a meaning escaped).
-std::string sqlite_file_uri(const std::string& path) {
-  std::string uri = "file:";
-  for (char c : path) {
-    if (c == '%' || c == '?' || c == '#') {
-      char hex[4];
-      std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
-      uri += hex;
-    } else {
-      uri += c;
-    }
-  }
-  return uri;
-}
+std::string sqlite_file_uri(const std::string& path) { return "file:" + percent_escape(path, "?#"); }
 
 }  // namespace
 

@@ -15,25 +15,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include "util/text.h"
+
 namespace pdr {
 namespace {
 
 constexpr const char* kSuffix = ".journal";
 
 // Tabs, newlines, CR and '%' as %XX: one entry is one line of tab-separated fields.
-std::string escape(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '%' || c == '\t' || c == '\n' || c == '\r') {
-      char buf[4];
-      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(c));
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
+std::string escape(const std::string& v) { return percent_escape(v, "\t\n\r"); }
 
 bool unescape(const std::string& v, std::string* out) {
   out->clear();

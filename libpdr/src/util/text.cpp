@@ -23,6 +23,20 @@ std::string lower(std::string text) {
   return text;
 }
 
+std::string percent_escape(const std::string& text, const std::string& special) {
+  std::string out;
+  for (char c : text) {
+    if (c == '%' || special.find(c) != std::string::npos) {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
+      out += hex;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::string shell_quote(const std::string& word) {
   std::string out = "'";
   for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);

@@ -10,6 +10,8 @@ namespace pdr {
 std::string lower(std::string text);
 // `text` without the spaces, tabs and line ends around it.
 std::string trim_space(const std::string& text);
+// `text` with '%' and each character of `special` written as %XX (upper-case hex).
+std::string percent_escape(const std::string& text, const std::string& special);
 // One word for a POSIX shell: single-quoted, a quote inside as '\''.
 std::string shell_quote(const std::string& word);
 // This host's name ("unknown" when it cannot be read).
