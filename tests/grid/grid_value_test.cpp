@@ -37,12 +37,21 @@ TEST(GridValueTest, GrammarRejectsEverythingElse) {
 TEST(GridValueTest, OutOfRangeNamesTheRangeAndControlCharactersAreEscaped) {
   auto big = parse_grid_value(Axis::Dens, "4000");
   ASSERT_FALSE(big.ok());
-  EXPECT_NE(big.status().message().find("dens value '4000' is out of range (from -3230 to 3080)"), std::string::npos)
+  EXPECT_NE(big.status().message().find("dens value '4000' is out of range (from -3076 to 3080)"), std::string::npos)
       << big.status().message();
   auto tiny = parse_grid_value(Axis::Chi, "-4000");
   ASSERT_FALSE(tiny.ok());
-  EXPECT_NE(tiny.status().message().find("is out of range (from -3230 to 3080)"), std::string::npos);
+  EXPECT_NE(tiny.status().message().find("is out of range (from -3076 to 3080)"), std::string::npos);
   EXPECT_TRUE(parse_grid_value(Axis::Dens, "3080").ok());
+  // 10^-307.7 is a subnormal double, whose text would not read back as a number.
+  EXPECT_TRUE(parse_grid_value(Axis::Dens, "-3076").ok());
+  for (const char* subnormal : {"-3077", "-3080", "-3230"}) {
+    auto v = parse_grid_value(Axis::Mass, subnormal);
+    ASSERT_FALSE(v.ok()) << subnormal;
+    EXPECT_NE(v.status().message().find("is out of range (from -3076 to 3080)"), std::string::npos)
+        << v.status().message();
+  }
+  EXPECT_FALSE(parse_grid_value(Axis::Metal, "0." + std::string(309, '0') + "1").ok());
   auto ctrl = parse_grid_value(Axis::Mass, "3\n0");
   ASSERT_FALSE(ctrl.ok());
   EXPECT_NE(ctrl.status().message().find("mass value '3\\n0'"), std::string::npos) << ctrl.status().message();

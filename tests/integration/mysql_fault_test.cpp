@@ -393,6 +393,41 @@ TEST_F(MysqlFaultTest, F10_ASignalEndsARegistrationsWaitForAServerThatWentAway) 
   EXPECT_EQ(q("SELECT SUM(n) FROM pdr_job_counts WHERE status = 'pending'"), points);
 }
 
+// A stop while the server is frozen: the calls it holds (database.read_timeout, 30 s by default)
+// are cut 10 s after the signal, the stopped jobs' outcomes go to the journal, and the process
+// ends before Slurm's SIGKILL (30 s after its SIGTERM). The next run records them.
+TEST_F(MysqlFaultTest, F12_AStopWhileTheServerIsFrozenEndsAfterTheGrace) {
+  START_SERVER("");
+  test::write_text(dir_ / "cfg.yaml",
+                   "database:\n  type: mysql\n  connect_timeout: 10\n  read_timeout: 30\n  write_timeout: 30\n"
+                   "storage:\n  base_dir: store\nrun:\n  scratch_dir: scratch\n  step_timeout: 120\n"
+                   "model_parameters:\n  species: [CO]\n");
+  const std::vector<std::string> a = {"--config", dir_ / "cfg.yaml", "--model-name", "f12", "--parallel", "--workers",
+                                      "2",        "--dens",          "30",           "40",  "--chi",      "10"};
+  const pid_t pid = test::start_pdr_run(dir_.path(), a, env("*:sleep=60"));
+  for (int i = 0; i < 1200 && q("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running'") < 2; ++i) {
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'running'"), 2);
+  std::this_thread::sleep_for(1500ms);  // the heartbeat's sessions are idle in the pool
+  server_->freeze();
+  std::this_thread::sleep_for(1s);
+  const auto t0 = std::chrono::steady_clock::now();
+  ::kill(pid, SIGTERM);
+  auto r = test::finish_pdr_run(pid, dir_.path());
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  server_->thaw();
+  EXPECT_EQ(r.code, 130) << r.err.substr(r.err.size() > 3000 ? r.err.size() - 3000 : 0);
+  EXPECT_LT(secs, 25.0) << "the stop waited for the frozen server's timeouts";
+  EXPECT_NE(r.err.find("2 outcomes are kept in"), std::string::npos)
+      << r.err.substr(r.err.size() > 3000 ? r.err.size() - 3000 : 0);
+  EXPECT_EQ(r.err.find(server_->password()), std::string::npos);
+  auto again = test::run_pdr_run(dir_.path(), a, env("*:sleep=0.05"));
+  EXPECT_EQ(again.code, 0) << again.err.substr(again.err.size() > 3000 ? again.err.size() - 3000 : 0);
+  EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished' AND attempts = 1"), 2) << again.err;
+  EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_job_events WHERE event = 'reaped'"), 0);
+}
+
 TEST_F(MysqlFaultTest, F9_BadCredentialsFailAtOnceWithOneLine) {
   START_SERVER("");
   write_config();

@@ -858,6 +858,7 @@ TEST_F(NoJobLostTest, AStopDuringAnOutageEndsAfterAGraceWithItsOutcomesJournaled
   EXPECT_GE(ended_after, 9.0) << "the outcomes were not given their grace: " << r.err;
   EXPECT_LT(ended_after, 30.0) << "the stop waited for database.retry.deadline";
   EXPECT_NE(r.err.find("2 outcomes are kept in"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find(", 2 outcomes not yet in the database"), std::string::npos) << r.out;
   // The next run records them (the jobs back to pending, no attempt charged) and runs them.
   auto again = run_within(120, grid, "*:sleep=0.2");
   EXPECT_EQ(again.code, 0) << again.err;

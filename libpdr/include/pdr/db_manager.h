@@ -92,6 +92,10 @@ class DbManager {
   double seconds_since_trouble() const;
   // Seconds since the latest trouble began; a negative number when its beginning is unknown.
   double seconds_since_trouble_began() const;
+  // Ends the server calls of this process that have been waiting longer than `seconds` (a
+  // frozen server holds a read for database.read_timeout): their sockets are shut down, so the
+  // call fails at once as a lost connection. For a process that stops (see grid_run.cpp).
+  void cut_calls_older_than(double seconds);
 
  private:
   struct Idle {
@@ -102,6 +106,7 @@ class DbManager {
     std::chrono::steady_clock::time_point since;
     std::string purpose;
     bool reported = false;
+    soci::session* session = nullptr;  // lent out: a call on it may be waiting for the server
   };
   void give_back(std::unique_ptr<soci::session> s, std::chrono::steady_clock::time_point expires, long long id,
                  bool broken);
@@ -117,6 +122,7 @@ class DbManager {
   int in_use_ = 0;
   long long next_lease_id_ = 0;
   std::map<long long, Borrowed> borrowed_;
+  std::map<soci::session*, std::chrono::steady_clock::time_point> pinging_;  // idle ones being pinged
   PoolStats counters_;
   static long long now_ns() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
   static constexpr long long kNever = std::numeric_limits<long long>::min();

@@ -124,6 +124,8 @@ int finish_summary(const RunSummary& summary, std::ostream& out, const std::stri
         << (summary.unstored == 1 ? "runs it" : "run them") << " again)";
   }
   if (summary.interrupted) out << ", " << summary.released << " put back to pending (interrupted)";
+  // Kept in the outage journal (the lines above name it) or lost with the database.
+  if (summary.unrecorded > 0) out << ", " << count_text(summary.unrecorded, "outcome") << " not yet in the database";
   char secs[32];
   std::snprintf(secs, sizeof secs, "%.1f", summary.seconds);
   out << " (" << secs << " s)\n";

@@ -272,20 +272,32 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
       // is in the file itself: it is read as an immutable file (no locks, no sidecars).
       std::string dir = std::filesystem::path(settings_.path).parent_path().string();
       if (dir.empty()) dir = ".";
-      const bool immutable =
-          open_read_only && ::access(dir.c_str(), W_OK) != 0 && ::access((settings_.path + "-wal").c_str(), F_OK) != 0;
-      if (open_read_only && !immutable) {
-        std::lock_guard<std::mutex> lock(mu_);
-        for (const char* suffix : {"-wal", "-shm"}) {
-          const std::string sidecar = settings_.path + suffix;
-          if (::access(sidecar.c_str(), F_OK) != 0 &&
-              std::find(sidecars_made_.begin(), sidecars_made_.end(), sidecar) == sidecars_made_.end()) {
-            sidecars_made_.push_back(sidecar);
+      const bool locked_dir = open_read_only && ::access(dir.c_str(), W_OK) != 0;
+      for (int attempt = 1;; ++attempt) {
+        const bool immutable = locked_dir && ::access((settings_.path + "-wal").c_str(), F_OK) != 0;
+        if (open_read_only && !immutable) {
+          std::lock_guard<std::mutex> lock(mu_);
+          for (const char* suffix : {"-wal", "-shm"}) {
+            const std::string sidecar = settings_.path + suffix;
+            if (::access(sidecar.c_str(), F_OK) != 0 &&
+                std::find(sidecars_made_.begin(), sidecars_made_.end(), sidecar) == sidecars_made_.end()) {
+              sidecars_made_.push_back(sidecar);
+            }
           }
         }
+        const std::string file = immutable ? sqlite_file_uri(settings_.path) + "?immutable=1" : settings_.path;
+        try {
+          s->open(*soci::factory_sqlite3(), "db=\"" + file + "\"" + (open_read_only ? " readonly=true" : ""));
+          // Read here: a -wal that went (the last run closed it) fails this first statement.
+          if (locked_dir) *s << "PRAGMA synchronous=NORMAL";
+          break;
+        } catch (const soci::soci_error&) {
+          // A run began or ended between the look for its -wal and the open: look again.
+          if (!locked_dir || attempt == 3) throw;
+          s = std::make_unique<soci::session>();
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
       }
-      const std::string file = immutable ? sqlite_file_uri(settings_.path) + "?immutable=1" : settings_.path;
-      s->open(*soci::factory_sqlite3(), "db=\"" + file + "\"" + (open_read_only ? " readonly=true" : ""));
       sqlite_api::sqlite3* db = static_cast<soci::sqlite3_session_backend*>(s->get_backend())->conn_;
       sqlite_api::sqlite3_busy_handler(db, &busy_wait, &settings_.busy_timeout);
       // The journal mode is left as it is: a connect changes nothing in a file that may turn
@@ -447,11 +459,13 @@ std::optional<DbManager::Idle> DbManager::take_idle(std::unique_lock<std::mutex>
     if (settings_.pool_pre_ping && now - item.last_used > std::chrono::seconds(1)) {
       ++counters_.validated;
       ++in_use_;  // the ping may take up to read_timeout: do not hold the lock meanwhile
+      pinging_[item.session.get()] = clock::now();
       lock.unlock();
       const auto ping_start = clock::now();
       const bool alive = item.session->is_connected();
       if (settings_.server()) warn_if_blocked("ping", ping_start, settings_.read_timeout + 1.0);
       lock.lock();
+      pinging_.erase(item.session.get());
       --in_use_;
       if (!alive) {
         ++counters_.replaced;
@@ -472,15 +486,27 @@ Result<DbManager::Lease> DbManager::borrow(const std::string& purpose) {
   int capacity = settings_.pool_size + settings_.max_overflow;
   auto lend = [&](std::unique_ptr<soci::session> s, clock::time_point expires) {
     const long long id = ++next_lease_id_;
-    borrowed_[id] = Borrowed{clock::now(), purpose, false};
+    borrowed_[id] = Borrowed{clock::now(), purpose, false, s.get()};
     return Lease(this, std::move(s), expires, id);
   };
+  // A process that stops, past its grace, while the database does not answer: no new call
+  // (a ping or a connect would wait for its timeout).
+  if (in_trouble_ && StopRetryingOn::process_stopping()) {
+    return Status::Error(ErrorKind::kInterrupted,
+                         "stopped: the database did not answer within the grace after the signal (" + purpose + ")");
+  }
   for (;;) {
     if (auto item = take_idle(lock)) {
       ++in_use_;
       return lend(std::move(item->session), item->expires);
     }
     if (in_use_ < capacity) {
+      if (StopRetryingOn::process_stopping()) {
+        // Past the grace, the sessions this process has broke: a new one may wait for its
+        // connect timeout on a server that does not answer.
+        return Status::Error(ErrorKind::kInterrupted,
+                             "stopped: no new database connection after the grace of the signal (" + purpose + ")");
+      }
       ++in_use_;
       lock.unlock();
       auto s = connect();
@@ -529,6 +555,30 @@ void DbManager::give_back(std::unique_ptr<soci::session> s, std::chrono::steady_
   // Broken or overflow: closed outside the lock (its kept statements first; on PostgreSQL a
   // round trip each), so that no borrower waits for it.
   if (s) close_statements(s.get());
+}
+
+void DbManager::cut_calls_older_than(double seconds) {
+  if (!settings_.server()) return;  // SQLite's waits end in its busy handler
+  const auto before =
+      std::chrono::steady_clock::now() -
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
+  std::lock_guard<std::mutex> lock(mu_);
+  auto cut = [&](soci::session* s) {
+    int fd = -1;
+    if (settings_.type == "mysql") {
+      fd = static_cast<int>(mysql_get_socket(static_cast<soci::mysql_session_backend*>(s->get_backend())->conn_));
+    } else if (settings_.type == "postgresql") {
+      fd = PQsocket(static_cast<soci::postgresql_session_backend*>(s->get_backend())->conn_);
+    }
+    // The session stays its lease's: the failing call marks it broken and it is closed there.
+    if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
+  };
+  for (const auto& [id, b] : borrowed_) {
+    if (b.session != nullptr && b.since < before) cut(b.session);
+  }
+  for (const auto& [session, since] : pinging_) {
+    if (since < before) cut(session);
+  }
 }
 
 PoolStats DbManager::stats() const {

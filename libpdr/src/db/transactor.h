@@ -52,6 +52,11 @@ class StopRetryingOn {
   // For every thread of the process (nullptr: none). The caller keeps `stop` alive until it
   // sets nullptr again, after the threads that use the database have ended.
   static void set_process_wide(const std::function<bool()>* stop) { process_.store(stop); }
+  // Whether the process-wide stop asks to stop.
+  static bool process_stopping() {
+    const std::function<bool()>* all = process_.load();
+    return all != nullptr && (*all)();
+  }
 
   // Sleeps `wait`, or less when a stop is asked for; false then.
   static bool pause(std::chrono::duration<double> wait) {

@@ -9,16 +9,19 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <iomanip>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
 #include <sstream>
 #include <system_error>
+#include <thread>
 
 #include "config/journal_dir.h"
 #include "db/transactor.h"
@@ -180,23 +183,46 @@ class SignalEndsDatabaseWaits {
 // after that a wait for it (a retry, a busy SQLite file, a connect) ends at once and what is left
 // goes to the journal. A stop during an outage is then not held up by database.retry.deadline:
 // Slurm sends SIGKILL 30 s after its SIGTERM by default (KillWait), before the journal was written.
+// A call a frozen server holds (up to database.read_timeout) is cut then too.
 class StopEndsDatabaseWaitsAfterGrace {
  public:
   static constexpr double kStopGraceSeconds = 10;
 
-  explicit StopEndsDatabaseWaitsAfterGrace(const StopSignal& stop)
+  StopEndsDatabaseWaitsAfterGrace(const StopSignal& stop, DbManager* db)
       : past_grace_([&stop] {
           const auto since = stop.requested_at();
           return since && std::chrono::steady_clock::now() - *since > std::chrono::duration<double>(kStopGraceSeconds);
         }) {
     StopRetryingOn::set_process_wide(&past_grace_);
+    if (db != nullptr && db->settings().server()) {
+      watcher_ = std::thread([this, db] {
+        std::unique_lock<std::mutex> lock(mu_);
+        while (!done_) {
+          ended_.wait_for(lock, std::chrono::milliseconds(250));
+          // A call waiting over 2 s past the grace waits for a server that does not answer.
+          if (!done_ && past_grace_()) db->cut_calls_older_than(2.0);
+        }
+      });
+    }
   }
-  ~StopEndsDatabaseWaitsAfterGrace() { StopRetryingOn::set_process_wide(nullptr); }
+  ~StopEndsDatabaseWaitsAfterGrace() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    ended_.notify_all();
+    if (watcher_.joinable()) watcher_.join();
+    StopRetryingOn::set_process_wide(nullptr);
+  }
   StopEndsDatabaseWaitsAfterGrace(const StopEndsDatabaseWaitsAfterGrace&) = delete;
   StopEndsDatabaseWaitsAfterGrace& operator=(const StopEndsDatabaseWaitsAfterGrace&) = delete;
 
  private:
   const std::function<bool()> past_grace_;
+  std::mutex mu_;
+  std::condition_variable ended_;
+  bool done_ = false;
+  std::thread watcher_;  // last: started once the members it uses are
 };
 
 }  // namespace
@@ -717,7 +743,7 @@ std::optional<double> GridRun::time_left(const RunSettings& r, std::string* sour
 RunSummary GridRun::work(StopSignal& stop, const std::function<void()>& starting) {
   const Settings& s = settings_;
   // Declared first: it outlives the threads below (heartbeat, progress, jobs) that consult it.
-  const StopEndsDatabaseWaitsAfterGrace grace(stop);
+  const StopEndsDatabaseWaitsAfterGrace grace(stop, db_);
   if (starting) {
     auto backlog = store_->backlog(model_id_);
     if (!backlog.ok() || backlog->pending + backlog->running > 0) starting();

@@ -526,7 +526,10 @@ void ClaimLoop::keep_in_journal(JobResult& r, const Outcome& outcome) {
 }
 
 void ClaimLoop::go_down(const Status& why) {
-  if (!db_down_) {
+  if (!db_down_ && stop_.requested()) {
+    spdlog::warn("database not taking writes ({}); the stopped jobs' outcomes are kept in {}", why.message(),
+                 options_.journal->path());
+  } else if (!db_down_) {
     spdlog::warn(
         "database not taking writes ({}); running jobs go on and their outcomes are kept in {} until it is back",
         why.message(), options_.journal->path());

@@ -31,8 +31,9 @@ Result<GridValue> parse_grid_value(Axis axis, const std::string& text) {
     return Status::Usage(std::string(axis_name(axis)) + " value '" + printable(text) + "' " + why +
                          " (expected a number such as 30, -10, 05 or 3.5)");
   };
-  // 10*log10 axes: 10^(v/10) must be a finite, nonzero double.
-  const std::string range = axis == Axis::Metal ? "is out of range" : "is out of range (from -3230 to 3080)";
+  // 10*log10 axes: 10^(v/10) must be a finite, normal double. A subnormal one (10^-308 and
+  // below) has lost digits, and its text does not read back as a number (strtod: ERANGE).
+  const std::string range = axis == Axis::Metal ? "is out of range" : "is out of range (from -3076 to 3080)";
   size_t i = 0;
   bool negative = false;
   if (i < text.size() && (text[i] == '+' || text[i] == '-')) negative = text[i++] == '-';
@@ -69,7 +70,10 @@ Result<GridValue> parse_grid_value(Axis axis, const std::string& text) {
   auto r = std::from_chars(plain.data(), plain.data() + plain.size(), v.encoded);
   if (r.ec != std::errc() || !std::isfinite(v.encoded)) return bad(range);
   v.physical = axis == Axis::Metal ? v.encoded / 100.0 : std::pow(10.0, v.encoded / 10.0);
-  if (!std::isfinite(v.physical) || (axis != Axis::Metal && v.physical == 0.0)) return bad(range);
+  if (!std::isfinite(v.physical) || (v.physical != 0.0 && !std::isnormal(v.physical)) ||
+      (axis != Axis::Metal && v.physical == 0.0)) {
+    return bad(range);
+  }
   return v;
 }
 
