@@ -43,11 +43,7 @@ class StopRetryingOn {
   StopRetryingOn& operator=(const StopRetryingOn&) = delete;
 
   // Whether the StopRetryingOn of this thread, if any, or the process-wide stop asks to stop.
-  static bool stopping() {
-    if (current_ != nullptr && (*current_)()) return true;
-    const std::function<bool()>* all = process_.load();
-    return all != nullptr && (*all)();
-  }
+  static bool stopping() { return (current_ != nullptr && (*current_)()) || process_stopping(); }
 
   // For every thread of the process (nullptr: none). The caller keeps `stop` alive until it
   // sets nullptr again, after the threads that use the database have ended.

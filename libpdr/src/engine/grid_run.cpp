@@ -9,19 +9,16 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <iomanip>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
 #include <sstream>
 #include <system_error>
-#include <thread>
 
 #include "config/journal_dir.h"
 #include "db/transactor.h"
@@ -31,6 +28,7 @@
 #include "pdr/runtime_prediction.h"
 #include "pdr/storage.h"
 #include "pdr/work_area.h"
+#include "util/periodic.h"
 #include "util/text.h"
 
 namespace pdr {
@@ -195,23 +193,14 @@ class StopEndsDatabaseWaitsAfterGrace {
         }) {
     StopRetryingOn::set_process_wide(&past_grace_);
     if (db != nullptr && db->settings().server()) {
-      watcher_ = std::thread([this, db] {
-        std::unique_lock<std::mutex> lock(mu_);
-        while (!done_) {
-          ended_.wait_for(lock, std::chrono::milliseconds(250));
-          // A call waiting over 2 s past the grace waits for a server that does not answer.
-          if (!done_ && past_grace_()) db->cut_calls_older_than(2.0);
-        }
+      // A call waiting over 2 s past the grace waits for a server that does not answer.
+      watcher_ = std::make_unique<Periodic>(std::chrono::milliseconds(250), [this, db] {
+        if (past_grace_()) db->cut_calls_older_than(2.0);
       });
     }
   }
   ~StopEndsDatabaseWaitsAfterGrace() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
-    }
-    ended_.notify_all();
-    if (watcher_.joinable()) watcher_.join();
+    watcher_.reset();  // its tick uses past_grace_
     StopRetryingOn::set_process_wide(nullptr);
   }
   StopEndsDatabaseWaitsAfterGrace(const StopEndsDatabaseWaitsAfterGrace&) = delete;
@@ -219,10 +208,7 @@ class StopEndsDatabaseWaitsAfterGrace {
 
  private:
   const std::function<bool()> past_grace_;
-  std::mutex mu_;
-  std::condition_variable ended_;
-  bool done_ = false;
-  std::thread watcher_;  // last: started once the members it uses are
+  std::unique_ptr<Periodic> watcher_;
 };
 
 }  // namespace
