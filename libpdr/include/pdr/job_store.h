@@ -396,6 +396,9 @@ class JobStore {
   // existence only.
   virtual Result<std::map<long long, std::vector<StoredFile>>> finished_outputs(const std::string& model) = 0;
   virtual Result<ServerInfo> server_info() = 0;
+  // What the server said when the store was opened, without asking again (a command that only
+  // looks opens and checks once: on PostgreSQL each catalog look of a new session costs ms).
+  virtual Result<ServerInfo> server_info_at_open() { return server_info(); }
   // What SQLite's PRAGMA quick_check finds wrong with the database file (every page read);
   // empty when it is sound, and on a server (which checks its own pages).
   virtual Result<std::vector<std::string>> integrity_problems() = 0;

@@ -95,7 +95,7 @@ Result<OpenedStore> open_existing_store(const CliOptions& options, const EnvLook
   auto store = open_job_store(*manager.value(), /*create_schema=*/!read_only);
   if (!store.ok()) return store.status();
   if (read_only) {
-    auto info = store.value()->server_info();
+    auto info = store.value()->server_info_at_open();
     if (!info.ok()) return info.status();
     if (info->schema_version == 0) {
       // The Python pdr_run's tables have no schema_version: the first pdr_run run takes them in.

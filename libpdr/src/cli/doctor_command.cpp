@@ -296,7 +296,7 @@ void check_database(const Settings& s, Report& report) {
     report.fail("database", store.status().message());
     return;
   }
-  auto info = store.value()->server_info();
+  auto info = store.value()->server_info_at_open();
   if (!info.ok()) {
     report.fail("database", info.status().message());
     return;

@@ -13,8 +13,9 @@ std::set<std::string> SociJobStore::present_triggers(Session& sql) {
   std::set<std::string> names;
   if (dialect_.pg) {
     soci::rowset<std::string> rs =
-        (sql.prepare << "SELECT DISTINCT trigger_name FROM information_schema.triggers WHERE trigger_schema = "
-                        "current_schema() AND event_object_table = 'pdr_model_jobs'");
+        (sql.prepare << "SELECT t.tgname::text FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN "
+                        "pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relname = "
+                        "'pdr_model_jobs' AND NOT t.tgisinternal");
     for (const auto& n : rs) names.insert(n);
   } else if (dialect_.mysql) {
     soci::rowset<std::string> rs = (sql.prepare << "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE "
@@ -189,6 +190,7 @@ Status SociJobStore::check_server() {
   if (!info.ok()) return info.status();
   dialect_.skip_locked = info->skip_locked;
   counters_live_ = info->job_counters;
+  info_at_open_ = info.value();
   if (!info->skip_locked) {
     spdlog::warn(
         "database server {} cannot SELECT ... FOR UPDATE SKIP LOCKED (MariaDB >= 10.6 or MySQL >= 8.0 "
@@ -196,6 +198,13 @@ Status SociJobStore::check_server() {
         info->version);
   }
   return Status::Ok();
+}
+
+Result<ServerInfo> SociJobStore::server_info_at_open() {
+  if (!info_at_open_) return server_info();
+  ServerInfo info = *info_at_open_;
+  info.job_counters = counters_live_;  // ensure_counters may have made them since
+  return info;
 }
 
 Result<ServerInfo> SociJobStore::server_info() {
@@ -265,7 +274,10 @@ bool SociJobStore::supports_skip_locked(const std::string& version) {
 bool SociJobStore::table_exists(Session& sql, const std::string& table) {
   long long n = 0;
   if (dialect_.pg) {
-    sql << "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = :t",
+    // The catalog, not information_schema, whose views cost ms to plan in each new session
+    // (status opens one): the relations information_schema.tables lists.
+    sql << "SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = "
+           "current_schema() AND c.relname = :t AND c.relkind IN ('r', 'p', 'v', 'f')",
         soci::use(table), soci::into(n);
   } else if (dialect_.mysql) {
     sql << "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t",

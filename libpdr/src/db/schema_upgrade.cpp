@@ -292,9 +292,10 @@ std::map<std::string, SociJobStore::ColumnInfo> SociJobStore::column_info(Sessio
   std::map<std::string, ColumnInfo> out;
   if (dialect_.pg) {
     soci::rowset<soci::row> rs =
-        (sql.prepare << "SELECT CAST(column_name AS TEXT), CAST(data_type AS TEXT), CAST(is_nullable AS TEXT) FROM "
-                        "information_schema.columns "
-                        "WHERE table_schema = current_schema() AND table_name = :t",
+        (sql.prepare << "SELECT a.attname::text, format_type(a.atttypid, NULL), CASE WHEN a.attnotnull THEN 'NO' "
+                        "ELSE 'YES' END FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n "
+                        "ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relname = :t AND "
+                        "c.relkind IN ('r', 'p', 'v', 'f') AND a.attnum > 0 AND NOT a.attisdropped",
          soci::use(table));
     for (const auto& row : rs) {
       out[lower(row.get<std::string>(0))] = ColumnInfo{lower(row.get<std::string>(1)), row.get<std::string>(2) == "NO"};

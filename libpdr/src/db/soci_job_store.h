@@ -159,6 +159,7 @@ class SociJobStore : public JobStore {
   Status check_server();
 
   Result<ServerInfo> server_info() override;
+  Result<ServerInfo> server_info_at_open() override;
   Result<std::vector<std::string>> integrity_problems() override;
 
   static bool supports_skip_locked(const std::string& version);
@@ -538,8 +539,9 @@ class SociJobStore : public JobStore {
   MigrationReport migration_;
   // Other applications' tables in a database where pdr_run's were just created (a warning).
   std::vector<std::string> created_beside_;
-  bool counters_live_ = false;  // the triggers keep pdr_job_counts (read at open)
-  std::string counters_note_;   // why they could not be created, if so
+  bool counters_live_ = false;              // the triggers keep pdr_job_counts (read at open)
+  std::optional<ServerInfo> info_at_open_;  // check_server's reading
+  std::string counters_note_;               // why they could not be created, if so
   Transactor tx_;
   JobPolicy policy_;
   Dialect dialect_;
