@@ -16,6 +16,7 @@
 #include "db/db_error.h"
 #include "db/dialect.h"
 #include "db/schema.h"
+#include "db/soci_job_store.h"
 #include "db/statement_cache.h"
 #include "pdr/db_manager.h"
 #include "pdr/grid.h"
@@ -823,6 +824,19 @@ TEST(MysqlLoginTest, AccessDeniedIsPermanentAndHidesThePassword) {
 }
 
 // PostgreSQL refusals at connect: told apart by the SQLSTATE the server sent, never by words.
+// PostgreSQL's time settings as current_setting shows them, read in ms (doctor's warnings).
+TEST(PostgresqlSettingTest, TimeSettingsAreReadInMilliseconds) {
+  EXPECT_EQ(SociJobStore::pg_setting_ms("0"), 0);
+  EXPECT_EQ(SociJobStore::pg_setting_ms("250ms"), 250);
+  EXPECT_EQ(SociJobStore::pg_setting_ms("10s"), 10000);
+  EXPECT_EQ(SociJobStore::pg_setting_ms("5min"), 300000);
+  EXPECT_EQ(SociJobStore::pg_setting_ms("2h"), 7200000);
+  EXPECT_EQ(SociJobStore::pg_setting_ms("1d"), 86400000);
+  EXPECT_EQ(SociJobStore::pg_setting_ms("-1"), 0);
+  EXPECT_EQ(SociJobStore::pg_setting_ms("7us"), 0);
+  EXPECT_EQ(SociJobStore::pg_setting_ms(""), 0);
+}
+
 TEST(PostgresqlLoginTest, AWrongPasswordOrUnknownDatabaseIsPermanentAndHidesThePassword) {
   auto& server = test::PostgreSql::shared();
   PDR_REQUIRE_POSTGRESQL(server);

@@ -1,4 +1,6 @@
 // What the database has: tables, views, indexes, the job count triggers, the server.
+#include <cctype>
+
 #include "db/schema_lock.h"
 #include "db/soci_job_store.h"
 
@@ -200,6 +202,22 @@ Status SociJobStore::check_server() {
   return Status::Ok();
 }
 
+// A PostgreSQL time setting as current_setting shows it ("0", "250ms", "10s", "5min", "2h", "1d")
+// in milliseconds; 0 for anything else (doctor then has no timeout to warn of).
+long long SociJobStore::pg_setting_ms(const std::string& text) {
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0 || digits > 12) return 0;
+  const long long n = std::stoll(text.substr(0, digits));
+  const std::string unit = text.substr(digits);
+  if (unit.empty() || unit == "ms") return n;
+  if (unit == "s") return n * 1000;
+  if (unit == "min") return n * 60 * 1000;
+  if (unit == "h") return n * 3600 * 1000;
+  if (unit == "d") return n * 86400 * 1000;
+  return 0;
+}
+
 Result<ServerInfo> SociJobStore::server_info_at_open() {
   if (!info_at_open_) return server_info();
   ServerInfo info = *info_at_open_;
@@ -212,16 +230,18 @@ Result<ServerInfo> SociJobStore::server_info() {
   Status st = read("read the server version", [&](Session& sql) {
     info = ServerInfo{};
     if (dialect_.pg) {
-      // Settings in their base unit (ms); idle_session_timeout is new in PostgreSQL 14.
-      auto setting = [](const std::string& name) {
-        return "COALESCE((SELECT CAST(setting AS BIGINT) FROM pg_settings WHERE name = '" + name + "'), 0)";
-      };
-      std::string v;
-      sql << "SELECT current_setting('server_version'), " + setting("server_version_num") + ", " +
-                 setting("max_connections") + ", " + setting("idle_session_timeout") + ", " +
-                 setting("idle_in_transaction_session_timeout"),
-          soci::into(v), soci::into(info.version_number), soci::into(info.max_connections),
-          soci::into(info.idle_session_timeout_ms), soci::into(info.idle_in_transaction_timeout_ms);
+      // current_setting, not the pg_settings view, which builds every setting of the server (ms
+      // in a new session); a timeout comes as "0", "500ms", "10s", "5min"... and
+      // idle_session_timeout is new in PostgreSQL 14 (NULL before).
+      std::string v, idle, idle_tx;
+      soci::indicator idle_ind = soci::i_ok, idle_tx_ind = soci::i_ok;
+      sql << "SELECT current_setting('server_version'), CAST(current_setting('server_version_num') AS BIGINT), "
+             "CAST(current_setting('max_connections') AS BIGINT), current_setting('idle_session_timeout', true), "
+             "current_setting('idle_in_transaction_session_timeout', true)",
+          soci::into(v), soci::into(info.version_number), soci::into(info.max_connections), soci::into(idle, idle_ind),
+          soci::into(idle_tx, idle_tx_ind);
+      info.idle_session_timeout_ms = idle_ind == soci::i_ok ? pg_setting_ms(idle) : 0;
+      info.idle_in_transaction_timeout_ms = idle_tx_ind == soci::i_ok ? pg_setting_ms(idle_tx) : 0;
       info.version = "PostgreSQL " + v;
       info.skip_locked = true;  // since 9.5; doctor asks for 12
     } else if (dialect_.mysql) {

@@ -114,6 +114,9 @@ class SociJobStore : public JobStore {
 
   MigrationReport migration() const override { return migration_; }
 
+  // A PostgreSQL time setting as current_setting shows it ("0", "250ms", "10s", "5min") in ms.
+  static long long pg_setting_ms(const std::string& text);
+
   // The names of the job count triggers present in the database.
   std::set<std::string> present_triggers(Session& sql);
   std::string drop_trigger_sql(const std::string& name) const;
