@@ -144,6 +144,28 @@ TEST(CliTest, AColleaguesLookAtASqliteGridLeavesNoFileOfTheirs) {
     }
   }
   EXPECT_FALSE(fs::exists(dir / "locked/jobs.db-wal"));
+  // A database the colleague may not read, or in a directory they may not enter: named as such,
+  // not "unable to open database file" or "nothing has run there yet".
+  fs::permissions(dir / "locked/jobs.db", fs::perms::owner_read | fs::perms::owner_write);
+  fs::remove(dir / ".stdout");
+  fs::remove(dir / ".stderr");
+  auto unreadable = test::run_pdr_run_as(nobody, nobody, dir.path(),
+                                         {"status", "--config", "locked.yaml", "--model-name", "m2"}, {kBase});
+  EXPECT_EQ(unreadable.code, 2) << unreadable.err;
+  EXPECT_NE(unreadable.err.find("database.path: " + (dir / "locked/jobs.db") +
+                                " (from locked.yaml:2) is not readable by this user: Permission denied"),
+            std::string::npos)
+      << unreadable.err;
+  fs::permissions(dir / "locked", fs::perms::owner_all);
+  fs::remove(dir / ".stdout");
+  fs::remove(dir / ".stderr");
+  auto closed = test::run_pdr_run_as(nobody, nobody, dir.path(),
+                                     {"status", "--config", "locked.yaml", "--model-name", "m2"}, {kBase});
+  EXPECT_EQ(closed.code, 2) << closed.err;
+  EXPECT_NE(closed.err.find("database.path: " + (dir / "locked/jobs.db") +
+                            " (from locked.yaml:2) cannot be looked at: Permission denied"),
+            std::string::npos)
+      << closed.err;
 }
 
 TEST(CliTest, UnknownFlagIsOneLineAndExitTwo) {
@@ -157,6 +179,13 @@ TEST(CliTest, UnknownFlagIsOneLineAndExitTwo) {
   auto extra = test::run_pdr_run(dir.path(), {"worker", "--dens", "30", "--chi", "10"});
   EXPECT_EQ(extra.code, 2);
   EXPECT_EQ(extra.err, "pdr_run: arguments not expected here: --dens 30 --chi 10 (see pdr_run --help)\n");
+  auto point = test::run_pdr_run(dir.path(), {"--dens", "3", "-.5", "--dry-run"});
+  EXPECT_EQ(point.code, 2);
+  EXPECT_EQ(point.err, "pdr_run: -.5 reads as a flag, not a number: write -0.5 (see pdr_run --help)\n");
+  // --version takes nothing else (CLI11 printed it and ignored the rest).
+  auto version = test::run_pdr_run(dir.path(), {"--version", "--bogus"});
+  EXPECT_EQ(version.code, 2);
+  EXPECT_EQ(version.err, "pdr_run: --version prints the version and takes no other argument (pdr_run --version)\n");
   auto big = test::run_pdr_run(dir.path(), {"--workers", "99999999999", "--dens", "30", "--dry-run"});
   EXPECT_EQ(big.code, 2);
   EXPECT_EQ(big.err,

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstring>
 
 #include <filesystem>
 #include <thread>
@@ -74,8 +76,17 @@ Result<OpenedStore> open_existing_store(const CliOptions& options, const EnvLook
   const DatabaseSettings& db = settings->database;
   struct stat sb;
   if (db.type == "sqlite" && ::stat(db.path.c_str(), &sb) != 0) {
+    if (errno != ENOENT && errno != ENOTDIR) {  // a directory on the way this user may not enter
+      return Status::Usage("database.path: " + db.path + " (from " + c.origin("database.path") +
+                           ") cannot be looked at: " + std::strerror(errno));
+    }
     return Status::Usage("no job database at " + db.path + " (database.path from " + c.origin("database.path") +
                          "); nothing has run there yet");
+  }
+  // SQLite says only "unable to open database file" of a file this user may not read.
+  if (db.type == "sqlite" && ::access(db.path.c_str(), R_OK) != 0) {
+    return Status::Usage("database.path: " + db.path + " (from " + c.origin("database.path") +
+                         ") is not readable by this user: " + std::strerror(errno));
   }
   // A command that writes (verify, retry) is told now that it may not, not after its reading.
   if (!read_only && db.type == "sqlite") {
