@@ -2,6 +2,7 @@
 // A new subcommand is one entry in subcommands() and one *_command.cpp file.
 #include <CLI/CLI.hpp>
 
+#include <cctype>
 #include <cstdlib>
 #include <functional>
 #include <ostream>
@@ -347,6 +348,19 @@ std::optional<int> CommandLine::parse(int argc, const char* const* argv, std::os
     }
     return kExitUsage;
   }
+  // CLI11 prints the version at --version and ignores what else is given: "--version --bogus"
+  // would succeed. It takes nothing else.
+  if (argc > 2) {
+    for (int i = 1; i < argc; ++i) {
+      if (std::string_view(argv[i]) != "--version") continue;
+      bool helped = false;
+      for (int j = 1; j < argc; ++j)
+        helped = helped || std::string_view(argv[j]) == "--help" || std::string_view(argv[j]) == "-h";
+      if (helped) break;
+      err << "pdr_run: --version prints the version and takes no other argument (pdr_run --version)\n";
+      return kExitUsage;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -364,7 +378,15 @@ std::optional<int> CommandLine::parse(int argc, const char* const* argv, std::os
       return unknown_subcommand(extras.front(), err);
     }
     std::string words;
-    for (const auto& w : app.remaining(true)) words += (words.empty() ? "" : " ") + w;
+    for (const auto& w : app.remaining(true)) {
+      // "--dens 3 -.5": CLI11 takes "-.5" for a flag, not a negative number.
+      if (w.size() > 2 && w[0] == '-' && w[1] == '.' && std::isdigit(static_cast<unsigned char>(w[2]))) {
+        err << "pdr_run: " << w << " reads as a flag, not a number: write -0" << w.substr(1)
+            << " (see pdr_run --help)\n";
+        return kExitUsage;
+      }
+      words += (words.empty() ? "" : " ") + w;
+    }
     err << "pdr_run: " << (words.empty() ? std::string(e.what()) : "arguments not expected here: " + words)
         << " (see pdr_run --help)\n";
     return kExitUsage;
