@@ -5,6 +5,7 @@
 
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -683,11 +684,33 @@ TEST_F(GridRunTest, SftpStorageOnAThrowawaySshd) {
   // An unknown host key is refused before anything runs.
   test::write_text(dir_ / "empty_known_hosts", "");
   config(dir_ / "empty_known_hosts");
+  // Control directories that ended processes left (SIGKILL) are removed by the next one; a live
+  // process's, and names of another shape, are not.
+  const std::string tmp = dir_ / "tmp";
+  const pid_t gone = fork();
+  if (gone == 0) _exit(0);
+  ASSERT_GT(gone, 0);
+  ASSERT_EQ(waitpid(gone, nullptr, 0), gone);
+  const std::string stale = tmp + "/pdr-ssh-" + std::to_string(gone) + "-AbC123";
+  const std::string live = tmp + "/pdr-ssh-" + std::to_string(getpid()) + "-AbC123";
+  const std::string other = tmp + "/pdr-ssh-AbC123";
+  for (const auto& d : {stale, live, other}) {
+    fs::create_directories(d);
+    test::write_text(d + "/master.log", "x\n");
+  }
+  auto with_tmp = env();
+  with_tmp.push_back("TMPDIR=" + tmp);
   auto bad =
-      test::run_pdr_run(dir_.path(), {"--config", dir_ / "sftp.yaml", "--model-name", "sf2", "--dens", "30"}, env());
+      test::run_pdr_run(dir_.path(), {"--config", dir_ / "sftp.yaml", "--model-name", "sf2", "--dens", "30"}, with_tmp);
   EXPECT_EQ(bad.code, 2) << bad.err;
   EXPECT_NE(bad.err.find("sftp storage: cannot connect to " + user + "@127.0.0.1 port " + port), std::string::npos)
       << bad.err;
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(live));
+  EXPECT_TRUE(fs::exists(other));
+  std::size_t left = 0;
+  for (const auto& e : fs::directory_iterator(tmp)) left += e.path().filename().string().rfind("pdr-ssh-", 0) == 0;
+  EXPECT_EQ(left, 2u) << "the failed run's own control directory is removed";
 }
 
 TEST_F(GridRunTest, APredecessorStyleYamlRunsUnchanged) {

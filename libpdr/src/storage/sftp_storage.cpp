@@ -6,11 +6,17 @@
 // The master is a child of this process, not a daemon: it runs in the foreground under a thread
 // that waits for it, with a parent-death signal, so it ends with this process however that ends
 // (SIGKILL included) and never keeps the password in a process of its own.
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -404,6 +410,40 @@ class SftpStorage : public Storage {
   ProcessResult master_result_;
 };
 
+// Control directories of earlier processes of this user that ended without removing theirs
+// (SIGKILL, a power cut): "pdr-ssh-<pid>-XXXXXX" whose process is gone and whose control socket
+// no master answers (a live process in another PID namespace that shares /tmp keeps its own).
+void remove_stale_control_dirs(const std::string& tmp) {
+  std::error_code ec;
+  for (fs::directory_iterator it(tmp, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const std::string prefix = "pdr-ssh-";
+    if (name.rfind(prefix, 0) != 0) continue;
+    const auto dash = name.find('-', prefix.size());
+    if (dash == std::string::npos || dash == prefix.size()) continue;
+    const std::string digits = name.substr(prefix.size(), dash - prefix.size());
+    if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(digits));
+    struct stat sb;
+    if (::lstat(it->path().c_str(), &sb) != 0 || !S_ISDIR(sb.st_mode) || sb.st_uid != ::geteuid()) continue;
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    const std::string socket = it->path().string() + "/cm";
+    if (::lstat(socket.c_str(), &sb) == 0) {
+      sockaddr_un addr{};
+      addr.sun_family = AF_UNIX;
+      if (socket.size() >= sizeof addr.sun_path) continue;
+      std::memcpy(addr.sun_path, socket.c_str(), socket.size() + 1);
+      const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (fd < 0) continue;
+      const bool answered = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+      ::close(fd);
+      if (answered) continue;
+    }
+    std::error_code removed;
+    fs::remove_all(it->path(), removed);
+  }
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Storage>> open_sftp_storage(const StorageSettings& settings, const std::string& model_root,
@@ -415,7 +455,10 @@ Result<std::unique_ptr<Storage>> open_sftp_storage(const StorageSettings& settin
     }
   }
   const char* tmp = std::getenv("TMPDIR");
-  std::string pattern = std::string(tmp != nullptr && *tmp ? tmp : "/tmp") + "/pdr-ssh-XXXXXX";
+  const std::string tmp_dir = tmp != nullptr && *tmp ? tmp : "/tmp";
+  remove_stale_control_dirs(tmp_dir);
+  // The pid in the name tells a later process whether this one still runs.
+  std::string pattern = tmp_dir + "/pdr-ssh-" + std::to_string(::getpid()) + "-XXXXXX";
   std::vector<char> buf(pattern.begin(), pattern.end());
   buf.push_back('\0');
   if (mkdtemp(buf.data()) == nullptr) return Status::Io("cannot create a directory for the ssh control socket");
