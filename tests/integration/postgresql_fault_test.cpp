@@ -381,6 +381,21 @@ TEST_F(PostgresqlFaultTest, E_AnExtensionsTablesAreNotAnotherApplications) {
   EXPECT_NE(r.err.find("beside 1 table(s) of another application (notes)"), std::string::npos) << tail(r.err);
   EXPECT_EQ(r.err.find("spatial_ref_sys"), std::string::npos) << tail(r.err);
   side("ALTER EXTENSION plpgsql DROP TABLE spatial_ref_sys;");
+  // The tables in a later schema of the search_path, the first one empty: they are found where
+  // pdr_run's statements find them (status said "written by the Python pdr_run", a run made a
+  // second set of tables in the empty schema).
+  server_->sql("CREATE SCHEMA first_one AUTHORIZATION pdr", database_);
+  server_->sql("ALTER ROLE pdr IN DATABASE " + database_ + " SET search_path = first_one, public");
+  auto look = test::run_pdr_run(dir_.path(), {"status", "--config", dir_ / "cfg.yaml", "--model-name", "ext"}, env(""));
+  EXPECT_EQ(look.code, 0) << tail(look.err);
+  EXPECT_NE(look.out.find("  finished          1\n"), std::string::npos) << look.out;
+  auto again = test::run_pdr_run(
+      dir_.path(), {"--config", dir_ / "cfg.yaml", "--model-name", "ext", "--dens", "30", "40", "--chi", "10"},
+      env(""));
+  EXPECT_EQ(again.code, 0) << tail(again.err);
+  EXPECT_NE(again.out.find("1 finished, 0 failed, 1 already done"), std::string::npos) << again.out;
+  EXPECT_EQ(q("SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'first_one'"), 0) << "a second set of tables";
+  server_->sql("ALTER ROLE pdr IN DATABASE " + database_ + " RESET search_path");
 }
 
 // A process waits for another's schema change longer than its statement timeout (a wait in
@@ -450,6 +465,21 @@ TEST_F(PostgresqlFaultTest, P8_BadCredentialsFailAtOnceWithOneLine) {
     EXPECT_EQ(r.err.find("wrong-Secret-9"), std::string::npos) << r.err;
     EXPECT_LT(secs, 10.0) << c.var;
   }
+  // A search_path none of whose schemas exists: refused at once (a run waited for a schema
+  // lock without end, status said nothing had run there).
+  server_->sql("ALTER ROLE pdr IN DATABASE " + database_ + " SET search_path = nosuch, \"also not\"");
+  for (const std::vector<std::string>& args :
+       {grid("p8"), std::vector<std::string>{"status", "--config", dir_ / "cfg.yaml", "--model-name", "p8"}}) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = test::run_pdr_run(dir_.path(), args, env(""));
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_EQ(r.code, 2) << args.front() << ": " << r.err.substr(0, 2000);
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find("no schema of the search_path of pdr (nosuch, \"also not\") exists"), std::string::npos)
+        << r.err;
+    EXPECT_LT(secs, 10.0);
+  }
+  server_->sql("ALTER ROLE pdr IN DATABASE " + database_ + " RESET search_path");
   EXPECT_EQ(q("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'"), 0)
       << "a refused run wrote to the database";
 }

@@ -15,9 +15,8 @@ std::set<std::string> SociJobStore::present_triggers(Session& sql) {
   std::set<std::string> names;
   if (dialect_.pg) {
     soci::rowset<std::string> rs =
-        (sql.prepare << "SELECT t.tgname::text FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN "
-                        "pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relname = "
-                        "'pdr_model_jobs' AND NOT t.tgisinternal");
+        (sql.prepare << "SELECT tgname::text FROM pg_trigger WHERE tgrelid = to_regclass('pdr_model_jobs') AND NOT "
+                        "tgisinternal");
     for (const auto& n : rs) names.insert(n);
   } else if (dialect_.mysql) {
     soci::rowset<std::string> rs = (sql.prepare << "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE "
@@ -233,13 +232,22 @@ Result<ServerInfo> SociJobStore::server_info() {
       // current_setting, not the pg_settings view, which builds every setting of the server (ms
       // in a new session); a timeout comes as "0", "500ms", "10s", "5min"... and
       // idle_session_timeout is new in PostgreSQL 14 (NULL before).
-      std::string v, idle, idle_tx;
-      soci::indicator idle_ind = soci::i_ok, idle_tx_ind = soci::i_ok;
+      std::string v, idle, idle_tx, schema, path;
+      soci::indicator idle_ind = soci::i_ok, idle_tx_ind = soci::i_ok, schema_ind = soci::i_ok;
       sql << "SELECT current_setting('server_version'), CAST(current_setting('server_version_num') AS BIGINT), "
              "CAST(current_setting('max_connections') AS BIGINT), current_setting('idle_session_timeout', true), "
-             "current_setting('idle_in_transaction_session_timeout', true)",
+             "current_setting('idle_in_transaction_session_timeout', true), current_schema(), "
+             "current_setting('search_path')",
           soci::into(v), soci::into(info.version_number), soci::into(info.max_connections), soci::into(idle, idle_ind),
-          soci::into(idle_tx, idle_tx_ind);
+          soci::into(idle_tx, idle_tx_ind), soci::into(schema, schema_ind), soci::into(path);
+      if (schema_ind != soci::i_ok) {
+        // No schema of the search_path exists: there is nowhere to find or create the tables
+        // (and each lookup would find nothing).
+        const std::string& user = db_->settings().username;
+        return Status::Usage(db_->settings().describe() + ": no schema of the search_path of " + user + " (" + path +
+                             ") exists; set one that does (ALTER ROLE " + user +
+                             " SET search_path = public) or create it");
+      }
       info.idle_session_timeout_ms = idle_ind == soci::i_ok ? pg_setting_ms(idle) : 0;
       info.idle_in_transaction_timeout_ms = idle_tx_ind == soci::i_ok ? pg_setting_ms(idle_tx) : 0;
       info.version = "PostgreSQL " + v;
@@ -295,9 +303,10 @@ bool SociJobStore::table_exists(Session& sql, const std::string& table) {
   long long n = 0;
   if (dialect_.pg) {
     // The catalog, not information_schema, whose views cost ms to plan in each new session
-    // (status opens one): the relations information_schema.tables lists.
-    sql << "SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = "
-           "current_schema() AND c.relname = :t AND c.relkind IN ('r', 'p', 'v', 'f')",
+    // (status opens one): the relations information_schema.tables lists. The name resolves as
+    // pdr_run's statements resolve it, through the search_path (its first schema may be empty
+    // and the tables in a later one).
+    sql << "SELECT COUNT(*) FROM pg_class WHERE oid = to_regclass(:t) AND relkind IN ('r', 'p', 'v', 'f')",
         soci::use(table), soci::into(n);
   } else if (dialect_.mysql) {
     sql << "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t",

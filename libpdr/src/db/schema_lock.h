@@ -146,7 +146,8 @@ class SchemaLock {
   }
 
   static constexpr const char* kName = "SHA1(CONCAT('pdr_run schema ', DATABASE()))";
-  static constexpr const char* kPgKey = "hashtext('pdr_run schema ' || current_schema())";
+  // A session without a current schema (server_info refuses it) takes one lock, not none.
+  static constexpr const char* kPgKey = "hashtext('pdr_run schema ' || COALESCE(current_schema(), ''))";
   soci::session& sql_;
   const bool active_;
   const bool pg_;

@@ -154,6 +154,20 @@ bool SociJobStore::has_version_table(Session& sql) {
 
 Status SociJobStore::foreign_tables(Session& sql) {
   for (const auto& table : schema_tables()) {
+    if (dialect_.pg) {
+      // A sequence, an index or a type of relation other than a table by that name (one
+      // namespace on PostgreSQL): CREATE TABLE IF NOT EXISTS would pass it over.
+      std::string kind;
+      soci::indicator ind = soci::i_null;
+      sql << "SELECT CASE relkind WHEN 'S' THEN 'sequence' WHEN 'i' THEN 'index' WHEN 'I' THEN 'index' WHEN 'm' "
+             "THEN 'materialized view' WHEN 'c' THEN 'composite type' WHEN 't' THEN 'TOAST table' ELSE '' END FROM "
+             "pg_class WHERE oid = to_regclass(:t)",
+          soci::use(table.name), soci::into(kind, ind);
+      if (ind == soci::i_ok && !kind.empty()) {
+        return Status::Usage(db_->settings().describe() + " has a " + kind + " named " + table.name +
+                             ", where pdr_run keeps a table; use another database");
+      }
+    }
     if (!table_exists(sql, table.name) || shaped_like(sql, table)) continue;
     return Status::Usage(db_->settings().describe() + " has a table " + table.name +
                          " that is neither pdr_run's nor the Python pdr_run's; use another database");
@@ -293,9 +307,9 @@ std::map<std::string, SociJobStore::ColumnInfo> SociJobStore::column_info(Sessio
   if (dialect_.pg) {
     soci::rowset<soci::row> rs =
         (sql.prepare << "SELECT a.attname::text, format_type(a.atttypid, NULL), CASE WHEN a.attnotnull THEN 'NO' "
-                        "ELSE 'YES' END FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n "
-                        "ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relname = :t AND "
-                        "c.relkind IN ('r', 'p', 'v', 'f') AND a.attnum > 0 AND NOT a.attisdropped",
+                        "ELSE 'YES' END FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE c.oid = "
+                        "to_regclass(:t) AND c.relkind IN ('r', 'p', 'v', 'f') AND a.attnum > 0 AND NOT "
+                        "a.attisdropped",
          soci::use(table));
     for (const auto& row : rs) {
       out[lower(row.get<std::string>(0))] = ColumnInfo{lower(row.get<std::string>(1)), row.get<std::string>(2) == "NO"};
