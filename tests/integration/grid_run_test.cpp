@@ -694,10 +694,15 @@ TEST_F(GridRunTest, SftpStorageOnAThrowawaySshd) {
   const std::string stale = tmp + "/pdr-ssh-" + std::to_string(gone) + "-AbC123";
   const std::string live = tmp + "/pdr-ssh-" + std::to_string(getpid()) + "-AbC123";
   const std::string other = tmp + "/pdr-ssh-AbC123";
-  for (const auto& d : {stale, live, other}) {
+  // A directory of the name that holds what no control directory holds is not one.
+  const std::string foreign = tmp + "/pdr-ssh-" + std::to_string(gone) + "-XyZ789";
+  for (const auto& d : {stale, live, other, foreign}) {
     fs::create_directories(d);
     test::write_text(d + "/master.log", "x\n");
   }
+  test::write_text(stale + "/askpass", "#!/bin/sh\n");
+  test::write_text(stale + "/batch12", "put x\n");
+  test::write_text(foreign + "/notes.txt", "mine\n");
   auto with_tmp = env();
   with_tmp.push_back("TMPDIR=" + tmp);
   auto bad =
@@ -708,9 +713,10 @@ TEST_F(GridRunTest, SftpStorageOnAThrowawaySshd) {
   EXPECT_FALSE(fs::exists(stale));
   EXPECT_TRUE(fs::exists(live));
   EXPECT_TRUE(fs::exists(other));
+  EXPECT_TRUE(fs::exists(foreign + "/notes.txt"));
   std::size_t left = 0;
   for (const auto& e : fs::directory_iterator(tmp)) left += e.path().filename().string().rfind("pdr-ssh-", 0) == 0;
-  EXPECT_EQ(left, 2u) << "the failed run's own control directory is removed";
+  EXPECT_EQ(left, 3u) << "the failed run's own control directory is removed";
 }
 
 TEST_F(GridRunTest, APredecessorStyleYamlRunsUnchanged) {

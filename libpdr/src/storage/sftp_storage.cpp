@@ -410,6 +410,24 @@ class SftpStorage : public Storage {
   ProcessResult master_result_;
 };
 
+// Whether `dir` holds only what a control directory holds (the master's socket and its log, the
+// askpass script, sftp batch files), nothing below it: anything else is not ours to remove.
+bool holds_only_control_files(const fs::path& dir) {
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    struct stat sb;
+    if (::lstat(it->path().c_str(), &sb) != 0 || S_ISDIR(sb.st_mode)) return false;
+    const bool batch =
+        name.rfind("batch", 0) == 0 && name.size() > 5 && name.find_first_not_of("0123456789", 5) == std::string::npos;
+    // ssh binds the socket under a temporary name ("cm.<random>") and renames it.
+    if (!(name == "cm" || name.rfind("cm.", 0) == 0 || name == "master.log" || name == "askpass" || batch)) {
+      return false;
+    }
+  }
+  return !ec;
+}
+
 // Control directories of earlier processes of this user that ended without removing theirs
 // (SIGKILL, a power cut): "pdr-ssh-<pid>-XXXXXX" whose process is gone and whose control socket
 // no master answers (a live process in another PID namespace that shares /tmp keeps its own).
@@ -427,6 +445,7 @@ void remove_stale_control_dirs(const std::string& tmp) {
     struct stat sb;
     if (::lstat(it->path().c_str(), &sb) != 0 || !S_ISDIR(sb.st_mode) || sb.st_uid != ::geteuid()) continue;
     if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    if (!holds_only_control_files(it->path())) continue;
     const std::string socket = it->path().string() + "/cm";
     if (::lstat(socket.c_str(), &sb) == 0) {
       sockaddr_un addr{};
