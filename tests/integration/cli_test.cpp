@@ -166,6 +166,23 @@ TEST(CliTest, AColleaguesLookAtASqliteGridLeavesNoFileOfTheirs) {
                             " (from locked.yaml:2) cannot be looked at: Permission denied"),
             std::string::npos)
       << closed.err;
+  // doctor says the same of both (it said "no SQLite file" of the one it could not reach).
+  fs::remove(dir / ".stdout");
+  fs::remove(dir / ".stderr");
+  auto doctor = test::run_pdr_run_as(nobody, nobody, dir.path(), {"doctor", "--config", "locked.yaml"}, {kBase});
+  EXPECT_EQ(doctor.code, 1) << doctor.out << doctor.err;
+  EXPECT_NE(doctor.out.find("SQLite file " + (dir / "locked/jobs.db") + " cannot be looked at: Permission denied"),
+            std::string::npos)
+      << doctor.out;
+  fs::permissions(dir / "locked", fs::perms::owner_all | fs::perms::others_exec);
+  fs::remove(dir / ".stdout");
+  fs::remove(dir / ".stderr");
+  doctor = test::run_pdr_run_as(nobody, nobody, dir.path(), {"doctor", "--config", "locked.yaml"}, {kBase});
+  EXPECT_EQ(doctor.code, 1) << doctor.out << doctor.err;
+  EXPECT_NE(
+      doctor.out.find("SQLite file " + (dir / "locked/jobs.db") + " is not readable by this user: Permission denied"),
+      std::string::npos)
+      << doctor.out;
 }
 
 TEST(CliTest, UnknownFlagIsOneLineAndExitTwo) {
@@ -186,6 +203,7 @@ TEST(CliTest, UnknownFlagIsOneLineAndExitTwo) {
   auto version = test::run_pdr_run(dir.path(), {"--version", "--bogus"});
   EXPECT_EQ(version.code, 2);
   EXPECT_EQ(version.err, "pdr_run: --version prints the version and takes no other argument (pdr_run --version)\n");
+  EXPECT_EQ(test::run_pdr_run(dir.path(), {"-h", "--version"}).code, 2);
   auto big = test::run_pdr_run(dir.path(), {"--workers", "99999999999", "--dens", "30", "--dry-run"});
   EXPECT_EQ(big.code, 2);
   EXPECT_EQ(big.err,

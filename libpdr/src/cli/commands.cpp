@@ -353,10 +353,6 @@ std::optional<int> CommandLine::parse(int argc, const char* const* argv, std::os
   if (argc > 2) {
     for (int i = 1; i < argc; ++i) {
       if (std::string_view(argv[i]) != "--version") continue;
-      bool helped = false;
-      for (int j = 1; j < argc; ++j)
-        helped = helped || std::string_view(argv[j]) == "--help" || std::string_view(argv[j]) == "-h";
-      if (helped) break;
       err << "pdr_run: --version prints the version and takes no other argument (pdr_run --version)\n";
       return kExitUsage;
     }
