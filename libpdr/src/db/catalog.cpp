@@ -320,8 +320,8 @@ bool SociJobStore::table_exists(Session& sql, const std::string& table) {
 bool SociJobStore::view_exists(Session& sql, const std::string& view) {
   long long n = 0;
   if (dialect_.pg) {
-    sql << "SELECT COUNT(*) FROM information_schema.views WHERE table_schema = current_schema() AND table_name = :t",
-        soci::use(view), soci::into(n);
+    sql << "SELECT COUNT(*) FROM pg_class WHERE oid = to_regclass(:t) AND relkind = 'v'", soci::use(view),
+        soci::into(n);
   } else if (dialect_.mysql) {
     sql << "SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t",
         soci::use(view), soci::into(n);
@@ -334,8 +334,8 @@ bool SociJobStore::view_exists(Session& sql, const std::string& view) {
 bool SociJobStore::index_exists(Session& sql, const IndexDef& index) {
   long long n = 0;
   if (dialect_.pg) {
-    sql << "SELECT COUNT(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = :i",
-        soci::use(index.name), soci::into(n);
+    sql << "SELECT COUNT(*) FROM pg_class WHERE oid = to_regclass(:i) AND relkind IN ('i', 'I')", soci::use(index.name),
+        soci::into(n);
   } else if (dialect_.mysql) {
     sql << "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND "
            "TABLE_NAME = :t AND INDEX_NAME = :i",
@@ -352,9 +352,13 @@ bool SociJobStore::index_exists(Session& sql, const IndexDef& index) {
 bool SociJobStore::schema_complete(Session& sql) {
   std::set<std::string> names;
   if (dialect_.pg) {
+    // Each name resolved through the search_path, as the statements resolve it.
+    std::string list;
+    for (const auto& t : schema_tables()) list += (list.empty() ? "'" : ", '") + t.name + "'";
+    for (const auto& i : schema_indexes()) list += ", '" + i.name + "'";
+    for (const auto& v : schema_views(false, false)) list += ", '" + v.name + "'";
     soci::rowset<std::string> rs =
-        (sql.prepare << "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
-                        "UNION SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()");
+        (sql.prepare << "SELECT n FROM unnest(ARRAY[" + list + "]) n WHERE to_regclass(n) IS NOT NULL");
     for (const auto& n : rs) names.insert(n);
   } else if (dialect_.mysql) {
     soci::rowset<std::string> rs =
