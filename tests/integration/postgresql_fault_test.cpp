@@ -381,19 +381,28 @@ TEST_F(PostgresqlFaultTest, E_AnExtensionsTablesAreNotAnotherApplications) {
   EXPECT_NE(r.err.find("beside 1 table(s) of another application (notes)"), std::string::npos) << tail(r.err);
   EXPECT_EQ(r.err.find("spatial_ref_sys"), std::string::npos) << tail(r.err);
   side("ALTER EXTENSION plpgsql DROP TABLE spatial_ref_sys;");
-  // The tables in a later schema of the search_path, the first one empty: they are found where
-  // pdr_run's statements find them (status said "written by the Python pdr_run", a run made a
-  // second set of tables in the empty schema).
+  // The tables in a later schema of the search_path, the first one empty (status said "written
+  // by the Python pdr_run", a run made a second set of tables in the empty schema), or holding
+  // another application's table of a pdr_run name (a run wrote a user into it): refused, naming
+  // both schemas, nothing written.
   server_->sql("CREATE SCHEMA first_one AUTHORIZATION pdr", database_);
+  server_->sql("CREATE TABLE first_one.users (id SERIAL PRIMARY KEY, username TEXT, is_admin BOOLEAN)", database_);
+  server_->sql("ALTER TABLE first_one.users OWNER TO pdr", database_);
   server_->sql("ALTER ROLE pdr IN DATABASE " + database_ + " SET search_path = first_one, public");
-  auto look = test::run_pdr_run(dir_.path(), {"status", "--config", dir_ / "cfg.yaml", "--model-name", "ext"}, env(""));
-  EXPECT_EQ(look.code, 0) << tail(look.err);
-  EXPECT_NE(look.out.find("  finished          1\n"), std::string::npos) << look.out;
-  auto again = test::run_pdr_run(
-      dir_.path(), {"--config", dir_ / "cfg.yaml", "--model-name", "ext", "--dens", "30", "40", "--chi", "10"},
-      env(""));
-  EXPECT_EQ(again.code, 0) << tail(again.err);
-  EXPECT_NE(again.out.find("1 finished, 0 failed, 1 already done"), std::string::npos) << again.out;
+  const std::string refused =
+      "pdr_run's tables are in schema public, but first_one comes first in the search_path of "
+      "pdr (first_one, public), where pdr_run would read and create them; put public first";
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"status", "--config", dir_ / "cfg.yaml", "--model-name", "ext"},
+        std::vector<std::string>{"--config", dir_ / "cfg.yaml", "--model-name", "ext", "--dens", "30", "40", "--chi",
+                                 "10"}}) {
+    auto split = test::run_pdr_run(dir_.path(), args, env(""));
+    EXPECT_EQ(split.code, 2) << tail(split.err);
+    EXPECT_NE(split.err.find(refused), std::string::npos) << tail(split.err);
+    EXPECT_EQ(std::count(split.err.begin(), split.err.end(), '\n'), 1) << split.err;
+  }
+  EXPECT_EQ(q("SELECT COUNT(*) FROM first_one.users"), 0);
+  server_->sql("DROP TABLE first_one.users", database_);
   EXPECT_EQ(q("SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = "
               "'first_one'"),
             0)
@@ -478,11 +487,22 @@ TEST_F(PostgresqlFaultTest, P8_BadCredentialsFailAtOnceWithOneLine) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     EXPECT_EQ(r.code, 2) << args.front() << ": " << r.err.substr(0, 2000);
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    EXPECT_NE(r.err.find("no schema of the search_path of pdr (nosuch, \"also not\") exists"), std::string::npos)
+    EXPECT_NE(r.err.find("no schema of the search_path of pdr (nosuch, \"also not\") exists; set one that does "
+                         "(ALTER ROLE pdr IN DATABASE " +
+                         database_ + " SET search_path = ...) or create it"),
+              std::string::npos)
         << r.err;
     EXPECT_LT(secs, 10.0);
   }
+  // pg_temp first: tables made there would vanish with the session (a run said "2 finished" and
+  // left nothing); they go to the first real schema.
+  server_->sql("ALTER ROLE pdr IN DATABASE " + database_ + " SET search_path = pg_temp, public");
+  auto temp =
+      test::run_pdr_run(dir_.path(), {"--config", dir_ / "cfg.yaml", "--model-name", "p8t", "--dens", "30"}, env(""));
+  EXPECT_EQ(temp.code, 0) << temp.err.substr(0, 2000);
+  EXPECT_EQ(q("SELECT COUNT(*) FROM public.pdr_model_jobs WHERE status = 'finished'"), 1);
   server_->sql("ALTER ROLE pdr IN DATABASE " + database_ + " RESET search_path");
+  server_->sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public AUTHORIZATION pdr", database_);
   EXPECT_EQ(q("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'"), 0)
       << "a refused run wrote to the database";
 }

@@ -114,6 +114,7 @@ class DbManager {
   std::optional<Idle> take_idle(std::unique_lock<std::mutex>& lock);
   std::chrono::steady_clock::time_point new_expiry();
   Result<std::unique_ptr<soci::session>> connect();
+  Status pin_schema(soci::session& s, const std::string& where) const;
 
   DatabaseSettings settings_;
   mutable std::mutex mu_;

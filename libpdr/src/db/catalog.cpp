@@ -241,12 +241,8 @@ Result<ServerInfo> SociJobStore::server_info() {
           soci::into(v), soci::into(info.version_number), soci::into(info.max_connections), soci::into(idle, idle_ind),
           soci::into(idle_tx, idle_tx_ind), soci::into(schema, schema_ind), soci::into(path);
       if (schema_ind != soci::i_ok) {
-        // No schema of the search_path exists: there is nowhere to find or create the tables
-        // (and each lookup would find nothing).
-        const std::string& user = db_->settings().username;
-        return Status::Usage(db_->settings().describe() + ": no schema of the search_path of " + user + " (" + path +
-                             ") exists; set one that does (ALTER ROLE " + user +
-                             " SET search_path = public) or create it");
+        // A session pdr_run did not open itself (connect pins one schema and refuses none).
+        return Status::Usage(db_->settings().describe() + ": no schema of the search_path (" + path + ") exists");
       }
       info.idle_session_timeout_ms = idle_ind == soci::i_ok ? pg_setting_ms(idle) : 0;
       info.idle_in_transaction_timeout_ms = idle_tx_ind == soci::i_ok ? pg_setting_ms(idle_tx) : 0;

@@ -237,6 +237,40 @@ void warn_if_blocked(const std::string& what, std::chrono::steady_clock::time_po
   if (took > limit) spdlog::warn("database: '{}' blocked for {:.1f} s", what, took);
 }
 
+// PostgreSQL: every name of pdr_run's resolves in one schema, the one its CREATE TABLEs go to
+// (the first schema of the role's search_path that exists), and the session's search_path is
+// set to it alone. Names through a longer path could resolve to tables of several schemas
+// (another application's `users` in the first, pdr_run's in a later one), temporary tables
+// (pg_temp first), or unique keys of another schema's table; and two roles with different first
+// schemas would take different schema locks for the same tables. Tables of pdr_run's in another
+// schema of the path are named: the search_path is the user's to set.
+Status DbManager::pin_schema(soci::session& s, const std::string& where) const {
+  std::string home, tables, path;
+  soci::indicator home_ind = soci::i_null, tables_ind = soci::i_null;
+  // Not a temporary schema (pg_temp first in the path makes current_schema() the session's own,
+  // whose tables vanish with it) nor the system's.
+  s << "SELECT (SELECT t.s FROM unnest(current_schemas(false)) WITH ORDINALITY t(s, i) WHERE t.s NOT LIKE "
+       "'pg\\_temp\\_%' AND t.s NOT LIKE 'pg\\_toast%' AND t.s NOT IN ('pg_catalog', 'information_schema') ORDER "
+       "BY t.i LIMIT 1), (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = "
+       "to_regclass('pdr_model_jobs') AND n.nspname NOT LIKE 'pg\\_temp\\_%'), current_setting('search_path')",
+      soci::into(home, home_ind), soci::into(tables, tables_ind), soci::into(path);
+  const std::string fix =
+      " (ALTER ROLE " + settings_.username + " IN DATABASE " + settings_.database + " SET search_path = ...)";
+  if (home_ind != soci::i_ok) {
+    return Status::Error(ErrorKind::kPermanent, "database " + where + ": no schema of the search_path of " +
+                                                    settings_.username + " (" + path + ") exists; set one that does" +
+                                                    fix + " or create it");
+  }
+  if (tables_ind == soci::i_ok && tables != home) {
+    return Status::Error(ErrorKind::kPermanent,
+                         "database " + where + ": pdr_run's tables are in schema " + tables + ", but " + home +
+                             " comes first in the search_path of " + settings_.username + " (" + path +
+                             "), where pdr_run would read and create them; put " + tables + " first" + fix);
+  }
+  s << "SELECT set_config('search_path', quote_ident(:h), false)", soci::use(home);
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<soci::session>> DbManager::connect() {
   const bool mysql = settings_.type == "mysql";
   const bool pg = settings_.type == "postgresql";
@@ -253,6 +287,7 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
     auto s = std::make_unique<soci::session>();
     if (pg) {
       s->open(*soci::factory_postgresql(), postgresql_connect_string(settings_));
+      if (Status st = pin_schema(*s, where); !st.ok()) return st;
     } else if (mysql) {
       s->open(*soci::factory_mysql(), mysql_connect_string(settings_));
       MYSQL* conn = static_cast<soci::mysql_session_backend*>(s->get_backend())->conn_;
