@@ -166,6 +166,14 @@ TEST(CliTest, AColleaguesLookAtASqliteGridLeavesNoFileOfTheirs) {
                             " (from locked.yaml:2) cannot be looked at: Permission denied"),
             std::string::npos)
       << closed.err;
+  fs::remove(dir / ".stdout");
+  fs::remove(dir / ".stderr");
+  auto run = test::run_pdr_run_as(nobody, nobody, dir.path(),
+                                  {"--config", "locked.yaml", "--model-name", "m2", "--dens", "30"}, {kBase});
+  EXPECT_EQ(run.code, 2) << run.err;
+  EXPECT_NE(run.err.find("database.path: " + (dir / "locked/jobs.db") + " cannot be looked at: Permission denied"),
+            std::string::npos)
+      << run.err;
   // doctor says the same of both (it said "no SQLite file" of the one it could not reach).
   fs::remove(dir / ".stdout");
   fs::remove(dir / ".stderr");

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -217,14 +218,18 @@ Status check_creatable(const std::string& path, bool is_dir, const std::string& 
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::path p(path);
-  if (fs::exists(p, ec)) {
+  const bool exists = fs::exists(p, ec);
+  if (ec) return Status::Usage(what + ": " + path + " cannot be looked at: " + ec.message());
+  if (exists) {
     if (is_dir != fs::is_directory(p, ec)) {
       return Status::Usage(what + ": " + path + (is_dir ? " is not a directory" : " is a directory, not a file"));
     }
     // A device, a FIFO or a socket is no file to keep rows or logs in (/dev/null takes every
     // write and keeps none; SQLite would put its journal beside it, in /dev).
     if (!is_dir && !fs::is_regular_file(p, ec)) return Status::Usage(what + ": " + path + " is not a regular file");
-    if (access(path.c_str(), W_OK) != 0) return Status::Usage(what + ": " + path + " is not writable");
+    if (access(path.c_str(), W_OK) != 0) {
+      return Status::Usage(what + ": " + path + " is not writable: " + std::strerror(errno));
+    }
     return Status::Ok();
   }
   fs::path parent = p.parent_path();
@@ -234,7 +239,9 @@ Status check_creatable(const std::string& path, bool is_dir, const std::string& 
   }
   if (parent.empty()) parent = ".";
   if (!fs::is_directory(parent, ec)) return Status::Usage(what + ": " + parent.string() + " is not a directory");
-  if (access(parent.c_str(), W_OK) != 0) return Status::Usage(what + ": " + parent.string() + " is not writable");
+  if (access(parent.c_str(), W_OK) != 0) {
+    return Status::Usage(what + ": " + parent.string() + " is not writable: " + std::strerror(errno));
+  }
   if (is_dir) {
     // Permissions do not tell everything (root may write anywhere, yet not make a directory in
     // /proc): a directory of this process's own is made where the first missing one would be,
