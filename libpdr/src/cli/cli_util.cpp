@@ -58,6 +58,17 @@ void log_config_notes(const Config& config) {
   for (const auto& n : config.notes()) spdlog::warn("{}", n);
 }
 
+std::string sqlite_file_unreadable(const std::string& path) {
+  struct stat sb;
+  if (::stat(path.c_str(), &sb) != 0) {
+    // A directory on the way this user may not enter; a missing file is no reason.
+    if (errno == ENOENT || errno == ENOTDIR) return {};
+    return std::string("cannot be looked at: ") + std::strerror(errno);
+  }
+  if (::access(path.c_str(), R_OK) != 0) return std::string("is not readable by this user: ") + std::strerror(errno);
+  return {};
+}
+
 Result<OpenedStore> open_existing_store(const CliOptions& options, const EnvLookup& env, const char* command,
                                         bool read_only) {
   auto config = load_config(options, env);
@@ -74,19 +85,15 @@ Result<OpenedStore> open_existing_store(const CliOptions& options, const EnvLook
   log_config_notes(c);
   settings->database.read_only = read_only && settings->database.type == "sqlite";
   const DatabaseSettings& db = settings->database;
-  struct stat sb;
-  if (db.type == "sqlite" && ::stat(db.path.c_str(), &sb) != 0) {
-    if (errno != ENOENT && errno != ENOTDIR) {  // a directory on the way this user may not enter
-      return Status::Usage("database.path: " + db.path + " (from " + c.origin("database.path") +
-                           ") cannot be looked at: " + std::strerror(errno));
+  if (db.type == "sqlite") {
+    if (const std::string why = sqlite_file_unreadable(db.path); !why.empty()) {
+      return Status::Usage("database.path: " + db.path + " (from " + c.origin("database.path") + ") " + why);
     }
-    return Status::Usage("no job database at " + db.path + " (database.path from " + c.origin("database.path") +
-                         "); nothing has run there yet");
-  }
-  // SQLite says only "unable to open database file" of a file this user may not read.
-  if (db.type == "sqlite" && ::access(db.path.c_str(), R_OK) != 0) {
-    return Status::Usage("database.path: " + db.path + " (from " + c.origin("database.path") +
-                         ") is not readable by this user: " + std::strerror(errno));
+    struct stat sb;
+    if (::stat(db.path.c_str(), &sb) != 0) {
+      return Status::Usage("no job database at " + db.path + " (database.path from " + c.origin("database.path") +
+                           "); nothing has run there yet");
+    }
   }
   // A command that writes (verify, retry) is told now that it may not, not after its reading.
   if (!read_only && db.type == "sqlite") {

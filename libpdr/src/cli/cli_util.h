@@ -29,6 +29,11 @@ std::string next_command(const CliOptions& options, const std::string& subcomman
 Status with_notes(const Status& st, const Config& config);
 void log_config_notes(const Config& config);
 
+// Why this user cannot read the SQLite file at `path` ("cannot be looked at: Permission denied",
+// "is not readable by this user: ..."); empty when it can, or when there is no file (SQLite itself
+// says only "unable to open database file").
+std::string sqlite_file_unreadable(const std::string& path);
+
 struct OpenedStore {
   Settings settings;
   std::unique_ptr<JobStore> store;

@@ -275,15 +275,11 @@ void check_database(const Settings& s, Report& report) {
       report.warn("database", "SQLite file " + db.path + " is on " + nfs +
                                   ": locking there is unreliable; use MySQL/MariaDB for several processes or nodes");
     }
+    if (const std::string why = sqlite_file_unreadable(db.path); !why.empty()) {
+      report.fail("database", "SQLite file " + db.path + " " + why);
+      return;
+    }
     struct stat sb;
-    if (::stat(db.path.c_str(), &sb) != 0 && errno != ENOENT && errno != ENOTDIR) {
-      report.fail("database", "SQLite file " + db.path + " cannot be looked at: " + std::strerror(errno));
-      return;
-    }
-    if (::access(db.path.c_str(), F_OK) == 0 && ::access(db.path.c_str(), R_OK) != 0) {
-      report.fail("database", "SQLite file " + db.path + " is not readable by this user: " + std::strerror(errno));
-      return;
-    }
     if (::stat(db.path.c_str(), &sb) != 0) {
       const std::string w = probe_writable(fs::path(db.path).parent_path().string());
       if (!w.empty()) {

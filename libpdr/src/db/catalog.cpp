@@ -232,18 +232,13 @@ Result<ServerInfo> SociJobStore::server_info() {
       // current_setting, not the pg_settings view, which builds every setting of the server (ms
       // in a new session); a timeout comes as "0", "500ms", "10s", "5min"... and
       // idle_session_timeout is new in PostgreSQL 14 (NULL before).
-      std::string v, idle, idle_tx, schema, path;
-      soci::indicator idle_ind = soci::i_ok, idle_tx_ind = soci::i_ok, schema_ind = soci::i_ok;
+      std::string v, idle, idle_tx;
+      soci::indicator idle_ind = soci::i_ok, idle_tx_ind = soci::i_ok;
       sql << "SELECT current_setting('server_version'), CAST(current_setting('server_version_num') AS BIGINT), "
              "CAST(current_setting('max_connections') AS BIGINT), current_setting('idle_session_timeout', true), "
-             "current_setting('idle_in_transaction_session_timeout', true), current_schema(), "
-             "current_setting('search_path')",
+             "current_setting('idle_in_transaction_session_timeout', true)",
           soci::into(v), soci::into(info.version_number), soci::into(info.max_connections), soci::into(idle, idle_ind),
-          soci::into(idle_tx, idle_tx_ind), soci::into(schema, schema_ind), soci::into(path);
-      if (schema_ind != soci::i_ok) {
-        // A session pdr_run did not open itself (connect pins one schema and refuses none).
-        return Status::Usage(db_->settings().describe() + ": no schema of the search_path (" + path + ") exists");
-      }
+          soci::into(idle_tx, idle_tx_ind);
       info.idle_session_timeout_ms = idle_ind == soci::i_ok ? pg_setting_ms(idle) : 0;
       info.idle_in_transaction_timeout_ms = idle_tx_ind == soci::i_ok ? pg_setting_ms(idle_tx) : 0;
       info.version = "PostgreSQL " + v;
@@ -299,9 +294,8 @@ bool SociJobStore::table_exists(Session& sql, const std::string& table) {
   long long n = 0;
   if (dialect_.pg) {
     // The catalog, not information_schema, whose views cost ms to plan in each new session
-    // (status opens one): the relations information_schema.tables lists. The name resolves as
-    // pdr_run's statements resolve it, through the search_path (its first schema may be empty
-    // and the tables in a later one).
+    // (status opens one): the relations information_schema.tables lists, in the one schema of
+    // the session's search_path (DbManager::pin_schema), as the statements find them.
     sql << "SELECT COUNT(*) FROM pg_class WHERE oid = to_regclass(:t) AND relkind IN ('r', 'p', 'v', 'f')",
         soci::use(table), soci::into(n);
   } else if (dialect_.mysql) {

@@ -146,7 +146,7 @@ class SchemaLock {
   }
 
   static constexpr const char* kName = "SHA1(CONCAT('pdr_run schema ', DATABASE()))";
-  // A session without a current schema (server_info refuses it) takes one lock, not none.
+  // Never NULL (no lock at all), though connect refuses a session without a schema.
   static constexpr const char* kPgKey = "hashtext('pdr_run schema ' || COALESCE(current_schema(), ''))";
   soci::session& sql_;
   const bool active_;
