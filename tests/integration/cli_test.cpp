@@ -16,6 +16,7 @@
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include "pdr/job_reports.h"
 #include "support/mariadb.h"
 #include "support/run_binary.h"
 
@@ -944,6 +945,33 @@ TEST(CliTest, DoctorFindsADamagedSqlitePage) {
   EXPECT_NE(damaged.out.find("FAIL  integrity: " + (dir / "jobs.db") + " is damaged (PRAGMA quick_check: "),
             std::string::npos)
       << damaged.out;
+}
+
+// A column of pdr_run's dropped by hand from a current schema: doctor names it (it said OK), and
+// the next run adds it back and says so (it failed at the first statement naming it, or refused
+// the model's points as "other physics" with no word of the column).
+TEST(CliTest, AColumnDroppedByHandIsNamedAndAddedBack) {
+  test::TempDir dir;
+  test::write_text(dir / "cfg.yaml", std::string("pdr:\n  base_dir: ") + PDR_MOCK_BASE +
+                                         "\ndatabase:\n  path: " + (dir / "jobs.db") + "\n");
+  ASSERT_EQ(test::run_pdr_run(dir.path(), {"--config", "cfg.yaml", "--model-name", "c", "--dens", "30"}).code, 0);
+  {
+    soci::session s(*soci::factory_sqlite3(), "db=" + (dir / "jobs.db"));
+    s << "ALTER TABLE pdr_model_jobs DROP COLUMN output_hdf5_file";
+  }
+  auto doctor = test::run_pdr_run(dir.path(), {"doctor", "--config", "cfg.yaml"});
+  EXPECT_NE(doctor.out.find("WARN  schema: version " + std::to_string(kSchemaVersion) +
+                            ", but column(s) pdr_model_jobs.output_hdf5_file are missing"),
+            std::string::npos)
+      << doctor.out;
+  auto run = test::run_pdr_run(dir.path(), {"--config", "cfg.yaml", "--model-name", "c", "--dens", "30", "40"});
+  EXPECT_EQ(run.code, 0) << run.err;
+  EXPECT_NE(run.err.find("lacked column(s) of schema " + std::to_string(kSchemaVersion) +
+                         " (pdr_model_jobs.output_hdf5_file), dropped by hand: added back"),
+            std::string::npos)
+      << run.err;
+  auto again = test::run_pdr_run(dir.path(), {"doctor", "--config", "cfg.yaml"});
+  EXPECT_NE(again.out.find("OK    schema: version " + std::to_string(kSchemaVersion)), std::string::npos) << again.out;
 }
 
 // status only reads: a SQLite file is opened read-only (no -wal/-shm left, not a byte changed),

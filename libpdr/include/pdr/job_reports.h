@@ -127,6 +127,7 @@ struct MigrationReport {
   long long duplicate_parameters = 0;
   long long duplicate_jobs = 0;  // kept as they are, marked with duplicate_key (never claimed or counted)
   std::vector<std::string> unique_keys_skipped;  // duplicates prevent them; listed here
+  std::vector<std::string> columns_restored;     // of a current schema, dropped by hand ("table.column")
 };
 
 // The schema version this pdr_run creates and understands (ServerInfo::schema_version is the

@@ -402,6 +402,9 @@ class JobStore {
   // What SQLite's PRAGMA quick_check finds wrong with the database file (every page read);
   // empty when it is sound, and on a server (which checks its own pages).
   virtual Result<std::vector<std::string>> integrity_problems() = 0;
+  // Columns of this version's tables that the database lacks ("pdr_model_jobs.token"), of the
+  // tables it has (a column dropped by hand: a run adds it back, empty).
+  virtual Result<std::vector<std::string>> missing_columns() { return std::vector<std::string>{}; }
   // What was migrated when the store was opened (empty for a database of this version).
   virtual MigrationReport migration() const = 0;
   // Compares the kept job counters with the rows; rewrites them from the rows (status --recount).

@@ -178,7 +178,23 @@ void check_sqlite_file(const DatabaseSettings& db, JobStore& store, Report& repo
 }
 
 // A schema of pdr_run's (version 0 is looked at by check_database).
-void check_schema(const ServerInfo& info, Report& report) {
+void check_schema(const ServerInfo& info, JobStore& store, Report& report) {
+  if (info.schema_version == kSchemaVersion) {
+    // Dropped by hand: a run would fail at the first statement that names one.
+    auto missing = store.missing_columns();
+    if (!missing.ok()) {
+      report.fail("schema", missing.status().message());
+      return;
+    }
+    if (!missing->empty()) {
+      std::string names;
+      for (size_t i = 0; i < missing->size() && i < 3; ++i) names += (i ? ", " : "") + (*missing)[i];
+      if (missing->size() > 3) names += " and " + std::to_string(missing->size() - 3) + " more";
+      report.warn("schema", "version " + std::to_string(kSchemaVersion) + ", but column(s) " + names +
+                                " are missing (dropped by hand?); the next run adds them back, empty");
+      return;
+    }
+  }
   if (info.schema_version < kSchemaVersion) {
     report.warn("schema", "version " + std::to_string(info.schema_version) + "; the next run upgrades it to " +
                               std::to_string(kSchemaVersion) + " (additive)");
@@ -319,7 +335,7 @@ void check_database(const Settings& s, Report& report) {
       report.warn("schema", "no pdr_run tables yet; the first run creates them");
     }
   } else {
-    check_schema(info.value(), report);
+    check_schema(info.value(), *store.value(), report);
   }
   if (info->schema_version == kSchemaVersion) check_counters(*store.value(), info.value(), db, report);
   if (db.type == "postgresql") check_postgresql_server(s, info.value(), report);

@@ -1,5 +1,7 @@
 // What the database has: tables, views, indexes, the job count triggers, the server.
 #include <cctype>
+#include <map>
+#include <set>
 
 #include "db/schema_lock.h"
 #include "db/soci_job_store.h"
@@ -368,7 +370,44 @@ bool SociJobStore::schema_complete(Session& sql) {
   for (const auto& v : schema_views(false, dialect_.mysql)) {
     if (names.count(v.name) == 0) return false;
   }
-  return true;
+  return absent_columns(sql).empty();
+}
+
+std::vector<std::string> SociJobStore::absent_columns(Session& sql) {
+  // (table, column) of every table of the database (PostgreSQL: of the session's one schema).
+  std::string query;
+  if (dialect_.pg) {
+    query =
+        "SELECT c.relname::text, a.attname::text FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE "
+        "c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) AND c.relkind IN ('r', "
+        "'p') AND a.attnum > 0 AND NOT a.attisdropped";
+  } else if (dialect_.mysql) {
+    query = "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()";
+  } else {
+    query = "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table'";
+  }
+  std::map<std::string, std::set<std::string>> present;
+  soci::rowset<soci::row> rs = (sql.prepare << query);
+  for (const auto& row : rs) present[lower(row.get<std::string>(0))].insert(lower(row.get<std::string>(1)));
+  std::vector<std::string> absent;
+  for (const auto& table : schema_tables()) {
+    auto it = present.find(table.name);
+    if (it == present.end()) continue;  // a missing table is schema_complete's
+    for (const auto& c : table.columns) {
+      if (it->second.count(lower(c.name)) == 0) absent.push_back(table.name + "." + c.name);
+    }
+  }
+  return absent;
+}
+
+Result<std::vector<std::string>> SociJobStore::missing_columns() {
+  std::vector<std::string> absent;
+  Status st = read("look for missing columns", [&](Session& sql) {
+    absent = absent_columns(sql);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return absent;
 }
 
 }  // namespace pdr

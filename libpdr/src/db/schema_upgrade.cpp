@@ -71,6 +71,8 @@ Status SociJobStore::open_schema() {
       }
     }
     migration_.from_predecessor = !versioned && table_exists(sql, "pdr_model_jobs");
+    // A current schema missing columns had them dropped by hand: upgrade_tables adds them back.
+    if (stored == kSchemaVersion) migration_.columns_restored = absent_columns(sql);
     upgrade_tables(sql);
     for (const auto& index : obsolete_indexes()) drop_index(sql, index);
     if (stored < 4) {
@@ -88,6 +90,12 @@ Status SociJobStore::open_schema() {
   });
   for (const auto& key : migration_.unique_keys_skipped) {
     spdlog::warn("unique key on {} not created: the table holds duplicate rows from the predecessor", key);
+  }
+  if (st.ok() && !migration_.columns_restored.empty()) {
+    std::string names;
+    for (const auto& c : migration_.columns_restored) names += (names.empty() ? "" : ", ") + c;
+    spdlog::warn("{} lacked column(s) of schema {} ({}), dropped by hand: added back, empty in the rows it has",
+                 db_->settings().describe(), kSchemaVersion, names);
   }
   if (st.ok() && !created_beside_.empty()) {
     // Not refused: a server database may be shared by several applications on purpose. A file

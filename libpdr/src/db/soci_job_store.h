@@ -164,6 +164,7 @@ class SociJobStore : public JobStore {
   Result<ServerInfo> server_info() override;
   Result<ServerInfo> server_info_at_open() override;
   Result<std::vector<std::string>> integrity_problems() override;
+  Result<std::vector<std::string>> missing_columns() override;
 
   static bool supports_skip_locked(const std::string& version);
 
@@ -317,6 +318,8 @@ class SociJobStore : public JobStore {
   // Every table, index and view of this version is there (a skipped unique key is not, so its
   // warning comes again at every start).
   bool schema_complete(Session& sql);
+  // This version's columns the existing tables of pdr_run's lack ("table.column"), in one look.
+  std::vector<std::string> absent_columns(Session& sql);
 
   void create_index(Session& sql, const IndexDef& index);
 
