@@ -501,6 +501,42 @@ TEST_F(PostgresqlFaultTest, P8_BadCredentialsFailAtOnceWithOneLine) {
       test::run_pdr_run(dir_.path(), {"--config", dir_ / "cfg.yaml", "--model-name", "p8t", "--dens", "30"}, env(""));
   EXPECT_EQ(temp.code, 0) << temp.err.substr(0, 2000);
   EXPECT_EQ(q("SELECT COUNT(*) FROM public.pdr_model_jobs WHERE status = 'finished'"), 1);
+  // Schemas the role may not use (no USAGE) drop out of its search_path without a word, and one
+  // it may not create in failed the first CREATE TABLE with the server's text: each is named,
+  // before anything is written. Tables in a schema that lost USAGE made a run create a second
+  // set in the next schema (every point run again).
+  server_->sql("CREATE SCHEMA locked; GRANT USAGE ON SCHEMA locked TO pdr; CREATE SCHEMA hidden", database_);
+  auto refused = [&](const std::string& path, const std::string& model, const std::string& expected) {
+    server_->sql("ALTER ROLE pdr IN DATABASE " + database_ + " SET search_path = " + path);
+    auto r =
+        test::run_pdr_run(dir_.path(), {"--config", dir_ / "cfg.yaml", "--model-name", model, "--dens", "30"}, env(""));
+    EXPECT_EQ(r.code, 2) << path << ": " << r.err.substr(0, 2000);
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(expected), std::string::npos) << r.err;
+    auto doctor = test::run_pdr_run(dir_.path(), {"doctor", "--config", dir_ / "cfg.yaml"}, env(""));
+    EXPECT_NE(doctor.out.find(expected), std::string::npos) << doctor.out;
+    EXPECT_NE(doctor.out.find("FAIL  "), std::string::npos) << doctor.out;
+  };
+  refused("locked", "p8l",
+          "pdr may not create tables in schema locked, where pdr_run would create its tables (PostgreSQL 15 and "
+          "later let only the database's owner create in public); GRANT CREATE ON SCHEMA locked TO pdr");
+  refused("hidden", "p8h",
+          "schema hidden of the search_path of pdr (hidden) exists, but pdr may not use it (no USAGE); GRANT USAGE "
+          "ON SCHEMA hidden TO pdr");
+  EXPECT_EQ(q("SELECT COUNT(*) FROM pg_tables WHERE schemaname IN ('locked', 'hidden')"), 0);
+  server_->sql("GRANT USAGE, CREATE ON SCHEMA hidden TO pdr", database_);
+  server_->sql("ALTER ROLE pdr IN DATABASE " + database_ + " SET search_path = hidden");
+  auto in_hidden =
+      test::run_pdr_run(dir_.path(), {"--config", dir_ / "cfg.yaml", "--model-name", "p8h", "--dens", "30"}, env(""));
+  EXPECT_EQ(in_hidden.code, 0) << in_hidden.err.substr(0, 2000);
+  server_->sql("REVOKE USAGE ON SCHEMA hidden FROM pdr", database_);
+  const long long public_tables = q("SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'public'");
+  refused("hidden, public", "p8h",
+          "pdr_run's tables are in schema hidden, which pdr may not use (no USAGE on it); GRANT USAGE ON SCHEMA "
+          "hidden TO pdr");
+  EXPECT_EQ(q("SELECT COUNT(*) FROM pg_tables WHERE schemaname = 'public'"), public_tables)
+      << "a second set of tables was made";
+  server_->sql("DROP SCHEMA locked CASCADE; DROP SCHEMA hidden CASCADE", database_);
   server_->sql("ALTER ROLE pdr IN DATABASE " + database_ + " RESET search_path");
   server_->sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public AUTHORIZATION pdr", database_);
   EXPECT_EQ(q("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'"), 0)

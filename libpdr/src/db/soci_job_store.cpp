@@ -79,6 +79,23 @@ Status expect_before_writing(DbManager& manager, const Expectation& expect) {
   return look.look_before_writing(expect);
 }
 
+Status SociJobStore::may_create_tables() {
+  std::string schema, role;
+  int may = 1;
+  Status st = read("look at the schema's privileges", [&](Session& sql) {
+    sql << "SELECT current_schema(), current_user, CASE WHEN has_schema_privilege(current_schema(), 'CREATE') THEN 1 "
+           "ELSE 0 END",
+        soci::into(schema), soci::into(role), soci::into(may);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  if (may != 0) return Status::Ok();
+  return Status::Usage(db_->settings().describe() + ": " + role + " may not create tables in schema " + schema +
+                       ", where pdr_run would create its tables (PostgreSQL 15 and later let only the database's "
+                       "owner create in public); GRANT CREATE ON SCHEMA " +
+                       schema + " TO " + role + ", or put a schema " + role + " owns first in its search_path");
+}
+
 namespace {
 
 std::set<std::string> species_set(const std::string& text) {
@@ -103,6 +120,11 @@ Status SociJobStore::look_before_writing(const Expectation& e) {
       return foreign_tables(sql);
     });
     if (!looked.ok()) return looked;
+    if (e.what == Expect::kNotSomeoneElses && !has_models && dialect_.pg) {
+      // PostgreSQL 15 and later let only the database's owner create in its public schema: a
+      // run would fail at its first CREATE TABLE ("permission denied for schema public").
+      if (Status may = may_create_tables(); !may.ok()) return may;
+    }
     if (e.what != Expect::kNotSomeoneElses && !has_models) {
       return Status::Usage("no pdr_run tables in " + where + "; nothing has run there yet" + e.register_hint);
     }

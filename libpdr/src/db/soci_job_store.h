@@ -285,6 +285,8 @@ class SociJobStore : public JobStore {
     return tx_.run(what, std::forward<Body>(body), nullptr, Transactor::Access::kRead);
   }
 
+  // PostgreSQL: a usage error when the session may not create tables in its schema.
+  Status may_create_tables();
   bool table_exists(Session& sql, const std::string& table);
   // A usage error naming the first table of pdr_run's names that is someone else's.
   Status foreign_tables(Session& sql);
