@@ -216,7 +216,15 @@ TEST(SettingsTest, RejectsBadValuesWithTheirOrigin) {
         Case{"pdr.model_name", "m\xff\xfeZ", "'m??Z' is not valid UTF-8"},
         Case{"pdr.model_name", long_name.c_str(), ": 201 bytes is too long for a directory name (at most 200)"},
         Case{"run.step_timeout", "1e18", " s is more than the 1000000000 s (about 31 years) a duration may be"},
-        Case{"database.retry.deadline", "9.3e18", "more than the 1000000000 s"}}) {
+        Case{"database.retry.deadline", "9.3e18", "more than the 1000000000 s"},
+        // Durations given as text: 3000000d wrapped the run's deadline into the past (nothing
+        // started, exit 0); strtod took 0x10% for 16 % and "%" for 0 %.
+        Case{"run.time_left", "3000000d", ": '3000000d' is 259200000000 s, more than the 1000000000 s"},
+        Case{"run.end_margin", "99999999d", "more than the 1000000000 s"},
+        Case{"run.expected_job_seconds", "999999999999", "more than the 1000000000 s"},
+        Case{"run.end_margin", "0x10%", "'0x10%' is not a percentage below 100"},
+        Case{"run.end_margin", "1e1%", "'1e1%' is not a percentage below 100"},
+        Case{"run.end_margin", "%", "'%' is not a percentage below 100"}}) {
     Config c = base_config();
     ASSERT_TRUE(c.set_scalar(k.key, k.value, "--test").ok()) << k.key;
     auto s = build_settings(c, "/", 2);

@@ -21,6 +21,9 @@
 namespace fs = std::filesystem;
 
 namespace pdr {
+
+// The longest duration a setting may be (about 31 years): clocks count nanoseconds in 64 bits.
+constexpr long long kMaxDurationSeconds = 1000000000;
 namespace {
 
 // "~" and "~user" at the start of a path are home directories, as a shell would read them (a
@@ -317,6 +320,13 @@ Status read_model(const Config& c, Settings& s) {
 // run.*: workers, leases, attempts, timeouts and the local directories of a run.
 Status read_run(const Config& c, Settings& s, unsigned cores) {
   auto where = [&c](const std::string& key) { return key + " (from " + c.origin(key) + ")"; };
+  // A duration given as text, held by the same 64-bit nanosecond clocks as the numbers (see
+  // check_durations): 3000000d wrapped a deadline into the past and the run started nothing.
+  auto within_clock = [&](const std::string& key, const std::string& text, long long seconds) {
+    if (seconds <= kMaxDurationSeconds) return Status::Ok();
+    return Status::Usage(where(key) + ": '" + text + "' is " + std::to_string(seconds) +
+                         " s, more than the 1000000000 s (about 31 years) a duration may be");
+  };
   RunSettings& r = s.run;
   const long long workers = c.integer("run.workers");
   // More than one worker is a parallel run, from a flag or a configuration file alike.
@@ -363,13 +373,19 @@ Status read_run(const Config& c, Settings& s, unsigned cores) {
       return Status::Usage(where("run.time_left") + ": '" + t +
                            "' is not a time left (e.g. 90m, 2h30m, 3600, or Slurm's 1-00:00:00)");
     }
+    if (Status st = within_clock("run.time_left", t, *seconds); !st.ok()) return st;
     r.time_left = static_cast<double>(*seconds);
   }
   if (const std::string m = trim_space(c.str("run.end_margin")); !m.empty()) {
     if (m.back() == '%') {
       char* end = nullptr;
-      const double pct = std::strtod(m.c_str(), &end);
-      if (end != m.c_str() + m.size() - 1 || !(pct >= 0 && pct < 100)) {
+      // Decimal only, as every number of a config: strtod alone took 0x10% and 1e1%.
+      const bool decimal =
+          std::any_of(m.begin(), m.end() - 1, [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)); }) &&
+          std::all_of(m.begin(), m.end() - 1,
+                      [](char ch) { return std::isdigit(static_cast<unsigned char>(ch)) || ch == '.'; });
+      const double pct = decimal ? std::strtod(m.c_str(), &end) : -1;
+      if (!decimal || end != m.c_str() + m.size() - 1 || !(pct >= 0 && pct < 100)) {
         return Status::Usage(where("run.end_margin") + ": '" + m + "' is not a percentage below 100 (e.g. 5%)");
       }
       r.end_margin_percent = pct;
@@ -378,6 +394,7 @@ Status read_run(const Config& c, Settings& s, unsigned cores) {
       if (!seconds)
         return Status::Usage(where("run.end_margin") + ": '" + m +
                              "' is not a duration (e.g. 2m) or a percentage (5%)");
+      if (Status st = within_clock("run.end_margin", m, *seconds); !st.ok()) return st;
       r.end_margin = static_cast<double>(*seconds);
     }
   }
@@ -387,6 +404,7 @@ Status read_run(const Config& c, Settings& s, unsigned cores) {
       return Status::Usage(where("run.expected_job_seconds") + ": '" + e +
                            "' is not a positive duration (e.g. 600, 40m)");
     }
+    if (Status st = within_clock("run.expected_job_seconds", e, *seconds); !st.ok()) return st;
     r.expected_job_seconds = static_cast<double>(*seconds);
   }
   return Status::Ok();
@@ -548,7 +566,7 @@ static Status check_swallowed_lines(const Config& c) {
 // Every number of seconds is kept by clocks that count nanoseconds in 64 bits: a value beyond
 // about 292 years overflowed there (a step_timeout of 1e18 killed every step at once).
 static Status check_durations(const Config& c) {
-  constexpr double kMaxSeconds = 1e9;  // about 31 years
+  constexpr double kMaxSeconds = kMaxDurationSeconds;
   for (const auto& spec : setting_specs()) {
     if (spec.type != SettingType::Real || spec.key.rfind("model_parameters.", 0) == 0) continue;
     if (c.real(spec.key) > kMaxSeconds) {
