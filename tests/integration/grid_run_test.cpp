@@ -929,7 +929,7 @@ TEST_F(GridRunTest, AFailureIsRetriedQuarantinedAndQueuedAgainByRetry) {
   // Queued again on request, and run by a worker joining the model.
   auto again = test::run_pdr_run(dir_.path(), {"retry", "--config", dir_ / "cfg.yaml", "--model-name", "rt"});
   EXPECT_EQ(again.code, 0) << again.err;
-  EXPECT_NE(again.out.find("model rt: 1 failed jobs queued again"), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("model rt: 1 failed job queued again"), std::string::npos) << again.out;
   auto w = test::run_pdr_run(dir_.path(), {"worker", "--config", dir_ / "cfg.yaml", "--model-name", "rt"}, env());
   EXPECT_EQ(w.code, 0) << w.err;
   EXPECT_NE(w.out.find("worker on model rt: 1 finished, 0 failed"), std::string::npos) << w.out;
@@ -939,6 +939,42 @@ TEST_F(GridRunTest, AFailureIsRetriedQuarantinedAndQueuedAgainByRetry) {
   EXPECT_EQ(none.code, 2);
   EXPECT_NE(none.err.find("model 'nope' is not registered"), std::string::npos) << none.err;
   EXPECT_EQ(test::run_pdr_run(dir_.path(), {"retry", "--config", dir_ / "cfg.yaml", "--model-name", "nope"}).code, 2);
+}
+
+// A job the Python pdr_run left marked running (no owner recorded) is left to it, and said so by
+// a worker's closing lines and by status (a worker said "1 running" and exited 0, status showed
+// "host   pid 0  running ?"), with the command that queues it again.
+TEST_F(GridRunTest, AJobLeftRunningWithNoOwnerIsNamedByAWorkerAndStatus) {
+  ASSERT_EQ(run({"--model-name", "ow", "--dens", "30", "40", "--register-only"}).code, 0);
+  {
+    soci::session s(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
+    s << "UPDATE pdr_model_jobs SET status = 'running', pending = 0, active = 1, token = NULL, host = NULL, pid = "
+         "NULL WHERE model_job_name = '100_30_-10_10_00'";
+  }
+  const std::string retry =
+      "; if none is alive: pdr_run retry --config " + (dir_ / "cfg.yaml") + " --model-name ow --ownerless";
+  auto w = test::run_pdr_run(dir_.path(), {"worker", "--config", dir_ / "cfg.yaml", "--model-name", "ow"}, env());
+  EXPECT_EQ(w.code, 0) << w.err;
+  EXPECT_NE(w.out.find("model ow in the database: 1 finished, 0 failed, 0 pending, 1 running\n  1 running job with no "
+                       "owner recorded is left to the run that marked it" +
+                       retry),
+            std::string::npos)
+      << w.out;
+  auto st = test::run_pdr_run(dir_.path(), {"status", "--config", dir_ / "cfg.yaml", "--model-name", "ow"});
+  EXPECT_NE(st.out.find("  100_30_-10_10_00  no owner recorded (the Python pdr_run's?)  attempt 0\n  note: a job with "
+                        "no owner recorded is left to the run that marked it" +
+                        retry),
+            std::string::npos)
+      << st.out;
+  auto json = test::run_pdr_run(dir_.path(), {"status", "--config", dir_ / "cfg.yaml", "--model-name", "ow", "--json"});
+  EXPECT_NE(json.out.find("\"owner_recorded\": false"), std::string::npos) << json.out;
+  auto again =
+      test::run_pdr_run(dir_.path(), {"retry", "--config", dir_ / "cfg.yaml", "--model-name", "ow", "--ownerless"});
+  EXPECT_NE(again.out.find("model ow: 1 failed or ownerless running job queued again"), std::string::npos) << again.out;
+  auto w2 = test::run_pdr_run(dir_.path(), {"worker", "--config", dir_ / "cfg.yaml", "--model-name", "ow"}, env());
+  EXPECT_EQ(w2.code, 0) << w2.err;
+  EXPECT_EQ(w2.out.find("no owner recorded"), std::string::npos) << w2.out;
+  EXPECT_EQ(by_status()["finished"], 2);
 }
 
 TEST_F(GridRunTest, WatchingAGridProgressLogFileStatusGridAndWatch) {

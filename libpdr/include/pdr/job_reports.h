@@ -44,6 +44,7 @@ struct JobSummary {
   int attempts = 0;
   long long age_seconds = -1;        // running: since its start (database clock)
   long long heartbeat_seconds = -1;  // running: since its owner last renewed the lease
+  bool owned = true;                 // running: an owner is recorded (the Python pdr_run records none)
 };
 
 // The states of a model's jobs over two grid axes (dens, chi, mass, metal), the other axes

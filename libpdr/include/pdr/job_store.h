@@ -389,6 +389,11 @@ class JobStore {
   virtual Result<std::vector<std::string>> model_names() = 0;
   // Jobs of the model per state (for the progress line).
   virtual Result<std::map<std::string, long long>> state_counts(long long model_id) = 0;
+  // Running jobs of the model with no owner recorded (the Python pdr_run records none).
+  virtual Result<long long> ownerless_running(long long model_id) {
+    (void)model_id;
+    return 0LL;
+  }
   virtual Result<GridMap> grid_map(const std::string& model, const std::string& row_axis,
                                    const std::string& column_axis) = 0;
   // The recorded outputs of every finished job of the model (job id -> files). A file without a

@@ -124,6 +124,8 @@ struct RunSummary {
   // could not be read): the exit code and the closing line come from these, not from the
   // tally above, which misses what the journal, the reaper and other processes did.
   std::map<std::string, long long> model_states;
+  // Of model_states' running jobs, those with no owner recorded (the Python pdr_run's, left to it).
+  long long ownerless_running = 0;
   // With a deadline: jobs left because none fitted the time left, and the shortest prediction
   // among them; and whether claiming went on without predictions (nothing to predict from).
   bool out_of_time = false;

@@ -7,6 +7,7 @@
 #include "pdr/cli.h"
 #include "pdr/exit_code.h"
 #include "pdr/job_store.h"
+#include "util/text.h"
 
 namespace pdr {
 
@@ -31,8 +32,8 @@ int retry_command(const CliOptions& options, const EnvLookup& env, std::ostream&
     spdlog::error("{}", n.status().message());
     return kExitUsage;
   }
-  out << "model " << *options.model_name << ": " << n.value()
-      << (options.ownerless ? " failed or ownerless running jobs" : " failed jobs")
+  out << "model " << *options.model_name << ": "
+      << count_text(n.value(), options.ownerless ? "failed or ownerless running job" : "failed job")
       << " queued again with fresh attempts";
   if (n.value() > 0) out << "; run them with: " << next_command(options, "worker", *options.model_name);
   out << "\n";

@@ -159,6 +159,13 @@ int finish_summary(const RunSummary& summary, std::ostream& out, const std::stri
     if (state("cancelled") > 0) out << ", " << state("cancelled") << " cancelled";
     out << "\n";
   }
+  if (summary.ownerless_running > 0) {
+    // Left to the run that marked them (the Python pdr_run records no owner); a worker said nothing.
+    const bool one = summary.ownerless_running == 1;
+    out << "  " << count_text(summary.ownerless_running, "running job") << " with no owner recorded "
+        << (one ? "is" : "are") << " left to the run that marked " << (one ? "it" : "them")
+        << "; if none is alive: " << next_command(options, "retry", model) << " --ownerless\n";
+  }
   if (!summary.fatal.ok()) {
     spdlog::error("stopped: {}{}", summary.fatal.message(),
                   summary.unrecorded > 0

@@ -38,6 +38,7 @@ std::string json_jobs(const std::vector<JobSummary>& jobs) {
            ", \"error\": " + json_quote(j.error) + ", \"stage\": " + json_quote(j.stage) +
            ", \"attempts\": " + std::to_string(j.attempts) + ", \"age_seconds\": " + std::to_string(j.age_seconds) +
            ", \"heartbeat_seconds\": " + std::to_string(j.heartbeat_seconds) +
+           ", \"owner_recorded\": " + (j.owned ? "true" : "false") +
            (j.last_events.empty() ? std::string() : ", \"last_events\": " + json_events(j.last_events)) + "}";
   }
   return out + "]";
@@ -71,7 +72,7 @@ std::string json_report(const StatusReport& r) {
   return out;
 }
 
-void print_report(std::ostream& out, const StatusReport& r) {
+void print_report(std::ostream& out, const StatusReport& r, const CliOptions& options) {
   out << "model " << r.model << ": " << r.total << " jobs\n";
   if (!r.open_registration.empty()) out << "  note: " << r.open_registration << "\n";
   for (const char* s : {"pending", "running", "finished", "failed", "skipped", "cancelled"}) {
@@ -81,10 +82,22 @@ void print_report(std::ostream& out, const StatusReport& r) {
   }
   if (!r.running.empty()) {
     out << "running jobs:\n";
+    size_t ownerless = 0;
     for (const auto& j : r.running) {
+      if (!j.owned) {
+        // The Python pdr_run records no owner, no start and no heartbeat: nothing to show but that.
+        ++ownerless;
+        out << "  " << j.name << "  no owner recorded (the Python pdr_run's?)  attempt " << j.attempts << "\n";
+        continue;
+      }
       out << "  " << j.name << "  host " << j.host << "  pid " << j.pid << "  running " << duration_text(j.age_seconds)
           << " (since " << j.time_of_start << " UTC)  last heartbeat " << duration_text(j.heartbeat_seconds)
           << " ago  attempt " << j.attempts << "\n";
+    }
+    if (ownerless > 0) {
+      out << "  note: " << (ownerless == 1 ? "a job" : "jobs") << " with no owner recorded "
+          << (ownerless == 1 ? "is" : "are") << " left to the run that marked " << (ownerless == 1 ? "it" : "them")
+          << "; if none is alive: " << next_command(options, "retry", r.model) << " --ownerless\n";
     }
   }
   if (!r.runs.empty()) {
@@ -267,7 +280,7 @@ int print_status(const CliOptions& options, JobStore& store, const DatabaseSetti
     print_json(out, parts, options.model_name.has_value());
   } else {
     if (reports.empty()) out << "no models in " << db.describe() << "\n";
-    for (const auto& r : reports) print_report(out, r);
+    for (const auto& r : reports) print_report(out, r, options);
   }
   return kExitAllDone;
 }

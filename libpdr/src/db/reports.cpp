@@ -93,6 +93,18 @@ Result<std::map<std::string, long long>> SociJobStore::state_counts(long long mo
   return counts;
 }
 
+Result<long long> SociJobStore::ownerless_running(long long model_id) {
+  long long n = 0;
+  Status st = read("count running jobs with no owner", [&](Session& sql) {
+    sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m AND status = 'running' AND duplicate_key = 0 "
+           "AND token IS NULL",
+        soci::use(model_id), soci::into(n);
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return n;
+}
+
 Result<GridMap> SociJobStore::grid_map(const std::string& model, const std::string& row_axis,
                                        const std::string& column_axis) {
   // Axis -> the parameter column and how a value is written in the grid's units.
@@ -302,7 +314,8 @@ std::vector<JobSummary> SociJobStore::job_summaries(Session& sql, long long mode
                                                    "COALESCE(" +
                                                    dialect_.seconds_since("time_of_start") + ", -1), COALESCE(" +
                                                    dialect_.seconds_since("heartbeat_at") +
-                                                   ", -1), COALESCE(error_stage, ''), id FROM pdr_model_jobs "
+                                                   ", -1), COALESCE(error_stage, ''), id, CASE WHEN token IS NULL "
+                                                   "THEN 0 ELSE 1 END FROM pdr_model_jobs "
                                                    "WHERE model_name_id = :m AND duplicate_key = 0 AND " +
                                                    where + " ORDER BY id LIMIT 100",
                                 soci::use(model_id));
@@ -319,6 +332,7 @@ std::vector<JobSummary> SociJobStore::job_summaries(Session& sql, long long mode
     j.heartbeat_seconds = as_integer(row, 8);
     if (state == JobState::Failed) j.stage = row.get<std::string>(9);
     j.id = as_integer(row, 10);
+    j.owned = as_integer(row, 11) != 0;
     out.push_back(std::move(j));
   }
   return out;

@@ -230,6 +230,7 @@ class SociJobStore : public JobStore {
   Result<long long> retry_failed(const std::string& model, bool ownerless) override;
 
   Result<std::map<std::string, long long>> state_counts(long long model_id) override;
+  Result<long long> ownerless_running(long long model_id) override;
 
   Result<GridMap> grid_map(const std::string& model, const std::string& row_axis,
                            const std::string& column_axis) override;

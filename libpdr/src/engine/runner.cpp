@@ -559,6 +559,10 @@ void ClaimLoop::finish() {
     if (n.ok()) summary_.released += n.value();
     auto states = store_.state_counts(model_id_);
     if (states.ok()) summary_.model_states = states.value();
+    if (states.ok() && states->count("running") > 0 && states->at("running") > 0) {
+      auto ownerless = store_.ownerless_running(model_id_);
+      if (ownerless.ok()) summary_.ownerless_running = ownerless.value();
+    }
   }
   // Outcomes still in the journal (an outage, or an error no retry mends, such as a privilege
   // taken away): the closing lines name it, whatever ended the run.
