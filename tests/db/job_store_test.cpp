@@ -272,6 +272,10 @@ TEST_P(JobStoreTest, APointThePredecessorNamedByItsValuesAsTypedKeepsItsJob) {
     EXPECT_EQ(events->front().job_name, "100_5_-10_10_00") << name;
   }
   EXPECT_FALSE(events_named("100_06_-10_10_00").ok());
+  // A job whose stored name is canonical is found by another spelling too (it was not: only a
+  // stored name of the predecessor's spelling was compared).
+  auto other = events_named("100_30.0_-10_10_00");
+  EXPECT_TRUE(other.ok()) << other.status().message();
 }
 
 // A job records the program that ran it: a job claimed by a process of another build (a rerun
@@ -1445,8 +1449,13 @@ TEST_P(JobStoreTest, PruningKeepsTheHistoryOfModelsAtWork) {
   EXPECT_EQ(store_->prune_history(3600).value(), 0) << "nothing older than an hour";
   exec("UPDATE pdr_job_events SET at = '2000-01-01 00:00:00.000'");
   history_incomplete_ = true;
-  EXPECT_EQ(store_->prune_history(3600).value(), m1_events) << "m1 is done; m2 has pending jobs";
-  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_job_events"), 2) << "m2's registration stays";
+  // A grid's registration events stay: the last one tells whether a registration was left open
+  // (pruning a killed registration's "registering" made status and a worker stop saying so).
+  EXPECT_EQ(store_->prune_history(3600).value(), m1_events - 2) << "m1 is done; m2 has pending jobs";
+  EXPECT_EQ(count("SELECT COUNT(*) FROM pdr_job_events"), 4) << "m2's registration and m1's stay";
+  exec("DELETE FROM pdr_job_events WHERE event = 'registered' AND model_name_id = " + std::to_string(r.model_id));
+  EXPECT_EQ(store_->prune_history(3600).value(), 0);
+  EXPECT_NE(store_->open_registration(r.model_id).value(), "") << "a registration left open is still told";
 }
 
 // A finish replayed after its first write landed (the COMMIT's answer was lost) is recognised

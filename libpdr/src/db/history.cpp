@@ -268,7 +268,9 @@ long long SociJobStore::job_of_spelling(Session& sql, long long model_id, const 
                                   soci::use(model_id));
   for (const auto& row : rows) {
     const std::string stored = row.get<std::string>(1);
-    if (stored != name && canonical_job_name(stored) == wanted) return as_integer(row, 0);
+    std::string spelled = canonical_job_name(stored);  // "" for a name that is canonical already
+    if (spelled.empty()) spelled = stored;
+    if (stored != name && spelled == wanted) return as_integer(row, 0);
   }
   return 0;
 }
@@ -371,6 +373,9 @@ Result<long long> SociJobStore::prune_history(long long older_than_seconds, cons
     if (only && std::find(busy.begin(), busy.end(), *only) != busy.end()) return Status::Ok();
     soci::statement del =
         (sql.prepare << "DELETE FROM pdr_job_events WHERE at < " + dialect_.now_plus(-older_than_seconds) +
+                            // A grid's registration events stay (two rows a registration): the
+                            // last one says whether a registration was left open.
+                            " AND NOT (job_id IS NULL AND event IN ('registering', 'registered'))" +
                             (only           ? " AND model_name_id = " + std::to_string(*only)
                              : keep.empty() ? std::string()
                                             : " AND model_name_id NOT IN (" + keep + ")"));
