@@ -734,6 +734,23 @@ TEST_F(NoJobLostTest, AFullScratchDiskStopsTheRunWithOneLine) {
   EXPECT_EQ(count_starts(dir_ / "trace"), 0u);
 }
 
+// A full log disk loses the run's log, not the grid: said once, in the run's own format (it was
+// spdlog's raw "LOG ERROR" line, then silence, and the log file it had announced stayed empty).
+TEST_F(NoJobLostTest, AFullLogDiskIsSaidOnceAndTheGridRuns) {
+  write_config("  log_dir: " + (dir_ / "logs") + "\n");
+  mount_small_disk(dir_ / "logs", 64);
+  if (HasFatalFailure() || IsSkipped()) return;
+  fill(dir_ / "logs");
+  auto r = run_within(60, {"--model-name", "fl", "--dens", "30", "40", "--chi", "10"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("[warning] the log file of this run, " + (dir_ / "logs/pdr_run-fl-")), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("No space left on device): it ends here; the terminal has the rest"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("LOG ERROR"), std::string::npos) << r.err;
+  EXPECT_EQ(sql_count("SELECT COUNT(*) FROM pdr_model_jobs WHERE status = 'finished'"), 2);
+}
+
 // A disk that fills up during a job (its pdr step filled it) stops the run at the next step's
 // first write, not after every job has failed on it: the job goes back to pending.
 TEST_F(NoJobLostTest, AScratchDiskThatFillsDuringAJobStopsTheRun) {
@@ -775,6 +792,9 @@ TEST_F(NoJobLostTest, AFullDatabaseDiskIsRiddenOutAndNoJobIsLost) {
   auto r = finish_within(90, pid, dir_.path());
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("database or disk is full"), std::string::npos) << r.err;
+  // The file and its full filesystem are named (SQLite's own text names neither).
+  EXPECT_NE(r.err.find("; the filesystem holding " + db + " is full: free space there; retrying in"), std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find("kept in the outage journal"), std::string::npos) << r.err;
   EXPECT_NE(r.out.find("2 recorded from the outage journal"), std::string::npos) << r.out;
   const auto count = [&](const std::string& q) {

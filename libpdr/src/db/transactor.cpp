@@ -1,5 +1,10 @@
 #include "db/transactor.h"
 
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <filesystem>
+
 namespace pdr {
 
 Transactor::Transactor(DbManager* db) : db_(db), retry_(db->settings().retry) {
@@ -13,6 +18,17 @@ Transactor::Transactor(DbManager* db) : db_(db), retry_(db->settings().retry) {
   // blocked (connects and pings are checked by the manager). A failed attempt stops at its
   // first failing statement, so one attempt is one bounded wait.
   slow_call_ = server ? std::max(s.read_timeout, s.write_timeout) + 1.0 : 0.0;
+}
+
+bool Transactor::disk_full(int code) const {
+  const int primary = code & 0xff;
+  if (db_->settings().server() || (primary != kSqliteFull && primary != kSqliteIoErr)) return false;
+  if (primary == kSqliteFull) return true;
+  // An I/O error is a full disk when its filesystem has no block left for this user.
+  struct statvfs fs {};
+  const std::string dir = std::filesystem::path(db_->settings().path).parent_path().string();
+  if (::statvfs(dir.empty() ? "." : dir.c_str(), &fs) != 0) return false;
+  return (::geteuid() == 0 ? fs.f_bfree : fs.f_bavail) == 0;  // root may use the reserved blocks
 }
 
 // Runs a read-only check on fresh sessions until it answers or the deadline passes.

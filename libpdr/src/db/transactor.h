@@ -157,11 +157,14 @@ class Transactor {
         const double spent = std::chrono::duration<double>(clock::now() - start).count();
         return Status::Error(ErrorKind::kTransient,
                              "database unusable: gave up after " + std::to_string(attempt) + " attempts in " +
-                                 std::to_string(static_cast<int>(spent + 0.5)) + " s: " + last.message(),
+                                 std::to_string(static_cast<int>(spent + 0.5)) + " s: " + last.message() +
+                                 file_named(last.code()),
                              last.code());
       }
-      spdlog::warn("database: '{}' failed (attempt {}, {}); retrying in {} ms", what, attempt,
-                   error_code_text(last.code()), static_cast<long long>(wait.count() * 1000));
+      spdlog::warn(
+          "database: '{}' failed (attempt {}, {}){}; retrying in {} ms", what, attempt, error_code_text(last.code()),
+          attempt == 1 && !db_->settings().server() && disk_full(last.code()) ? file_named(last.code()) : std::string(),
+          static_cast<long long>(wait.count() * 1000));
       if (!StopRetryingOn::pause(wait)) {
         return Status::Error(ErrorKind::kInterrupted, "interrupted while retrying '" + what + "': " + last.message(),
                              last.code());
@@ -174,6 +177,17 @@ class Transactor {
   // Runs a read-only check on fresh sessions until it answers or the deadline passes.
   Result<bool> read_back(const LandedCheck& landed, std::chrono::steady_clock::time_point deadline);
 
+  // A SQLite error names no file: the one it came from, and what a full disk asks for.
+  // A full disk shows as SQLITE_FULL, or as SQLITE_IOERR when the -wal or -shm file cannot be made.
+  std::string file_named(int code) const {
+    if (db_->settings().server() || code == 0) return "";
+    return disk_full(code) ? "; the filesystem holding " + db_->settings().path + " is full: free space there"
+                           : "; " + db_->settings().describe();
+  }
+  bool disk_full(int code) const;
+
+  static constexpr int kSqliteFull = 13;   // SQLITE_FULL
+  static constexpr int kSqliteIoErr = 10;  // SQLITE_IOERR
   static constexpr int kSlowAnswerSeconds = 5;
   DbManager* db_;
   DatabaseSettings::Retry retry_;

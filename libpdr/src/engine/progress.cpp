@@ -5,8 +5,8 @@
 #include "util/file.h"
 #include "util/text.h"
 
+#include <spdlog/details/file_helper.h>
 #include <spdlog/sinks/base_sink.h>
-#include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -21,6 +21,50 @@ namespace pdr {
 namespace {
 
 constexpr const char* kPattern = "%Y-%m-%d %H:%M:%S [%l] %v";
+
+// The run's log file. A write that fails (its disk full) is said once on the terminal, in the
+// run's own format, and the file is written no more: spdlog's own report was a raw "LOG ERROR"
+// line, and the run ended with exit 0 and an empty log it had announced.
+class RunLogSink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit RunLogSink(const std::string& path) : path_(path) { file_.open(path, false); }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    if (broken_) return;
+    try {
+      spdlog::memory_buf_t formatted;
+      formatter_->format(msg, formatted);
+      file_.write(formatted);
+    } catch (const std::exception& e) {
+      give_up(e.what());
+    }
+  }
+  void flush_() override {
+    if (broken_) return;
+    try {
+      file_.flush();
+    } catch (const std::exception& e) {
+      give_up(e.what());
+    }
+  }
+
+ private:
+  void give_up(const std::string& why) {
+    broken_ = true;
+    // Not through spdlog: this sink's lock is held, and the logger would come back here.
+    const std::string now = utc_time_text(static_cast<long long>(std::time(nullptr)), "%Y-%m-%d %H:%M:%S");
+    std::fprintf(stderr,
+                 "%s [warning] the log file of this run, %s, cannot be written (%s): it ends here; the "
+                 "terminal has the rest\n",
+                 now.c_str(), path_.c_str(), why.c_str());
+    std::fflush(stderr);
+  }
+
+  std::string path_;
+  spdlog::details::file_helper file_;
+  bool broken_ = false;
+};
 
 // Log lines on a terminal with a progress line kept below them: each line first clears the
 // progress line, then redraws it.
@@ -181,7 +225,7 @@ std::string attach_run_log(const std::string& dir, const std::string& model, int
     for (const auto& line : held->last_formatted()) early << line;
   }
   try {
-    auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path, false);
+    auto sink = std::make_shared<RunLogSink>(path);
     sink->set_pattern(kPattern);
     spdlog::default_logger()->sinks().push_back(sink);
     spdlog::default_logger()->flush_on(spdlog::level::info);
