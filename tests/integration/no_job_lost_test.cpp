@@ -734,6 +734,27 @@ TEST_F(NoJobLostTest, AFullScratchDiskStopsTheRunWithOneLine) {
   EXPECT_EQ(count_starts(dir_ / "trace"), 0u);
 }
 
+// A row the Python pdr_run inserts while a run works is classified by the next registration
+// only: until then no count has it, and the run's closing lines said nothing of it.
+TEST_F(NoJobLostTest, ARowThePredecessorInsertsDuringARunIsNamedAtItsEnd) {
+  write_config("");
+  const pid_t pid =
+      test::start_pdr_run(dir_.path(), with_config({"--model-name", "pi", "--dens", "30", "40"}), env("*:sleep=1"));
+  wait_for_starts(1);
+  {
+    soci::session s(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
+    s << "INSERT INTO pdr_model_jobs (model_name_id, model_job_name, kosmatau_parameters_id, pending, active, status) "
+         "SELECT model_name_id, '100_60_-10_10_00', kosmatau_parameters_id, 1, 0, 'pending' FROM pdr_model_jobs "
+         "LIMIT 1";
+  }
+  auto r = finish_within(60, pid, dir_.path());
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("model pi in the database: 2 finished, 0 failed, 0 pending, 0 running\n  1 job row the Python "
+                       "pdr_run wrote meanwhile is in no count above until the model is registered again"),
+            std::string::npos)
+      << r.out;
+}
+
 // A full log disk loses the run's log, not the grid: said once, in the run's own format (it was
 // spdlog's raw "LOG ERROR" line, then silence, and the log file it had announced stayed empty).
 TEST_F(NoJobLostTest, AFullLogDiskIsSaidOnceAndTheGridRuns) {

@@ -589,9 +589,19 @@ TEST_F(PredecessorTest, ItsWritesSucceedOnASqliteDatabasePdrRunCreatedAndOneItOp
     auto s = session();
     replay(*s, "extend_model.log", fixture_store(), dir_ / "store");
   }
+  // Its rows are in no count until the next registration takes them in: doctor says so (it
+  // said the counters equal the rows).
+  auto doctor = test::run_pdr_run(dir_.path(), {"doctor", "--config", write_config()});
+  EXPECT_NE(doctor.out.find("WARN  job counts: kept by triggers, equal to the rows of 1 model(s), but "),
+            std::string::npos)
+      << doctor.out;
+  EXPECT_NE(doctor.out.find(" the Python pdr_run wrote since the last registration are in no count"), std::string::npos)
+      << doctor.out;
   r = run(grid16_);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("16 points (0 new), 16 already done"), std::string::npos) << r.err;
+  doctor = test::run_pdr_run(dir_.path(), {"doctor", "--config", write_config()});
+  EXPECT_NE(doctor.out.find("OK    job counts: kept by triggers"), std::string::npos) << doctor.out;
 }
 
 TEST_F(PredecessorTest, ItsWritesSucceedOnAMariaDbDatabasePdrRunCreatedAndOneItOpened) {

@@ -389,6 +389,13 @@ class JobStore {
   virtual Result<std::vector<std::string>> model_names() = 0;
   // Jobs of the model per state (for the progress line).
   virtual Result<std::map<std::string, long long>> state_counts(long long model_id) = 0;
+  // Job rows of the model (0: of every model) not classified yet: rows the Python pdr_run
+  // inserted since the model's last registration (duplicate_key NULL), which no count includes
+  // until the next registration takes them in.
+  virtual Result<long long> unclassified_rows(long long model_id) {
+    (void)model_id;
+    return 0LL;
+  }
   // Running jobs of the model with no owner recorded (the Python pdr_run records none).
   virtual Result<long long> ownerless_running(long long model_id) {
     (void)model_id;

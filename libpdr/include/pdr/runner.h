@@ -126,6 +126,8 @@ struct RunSummary {
   std::map<std::string, long long> model_states;
   // Of model_states' running jobs, those with no owner recorded (the Python pdr_run's, left to it).
   long long ownerless_running = 0;
+  // Rows the Python pdr_run inserted while the loop ran: in none of the counts above.
+  long long unclassified = 0;
   // With a deadline: jobs left because none fitted the time left, and the shortest prediction
   // among them; and whether claiming went on without predictions (nothing to predict from).
   bool out_of_time = false;

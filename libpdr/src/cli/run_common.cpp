@@ -159,6 +159,11 @@ int finish_summary(const RunSummary& summary, std::ostream& out, const std::stri
     if (state("cancelled") > 0) out << ", " << state("cancelled") << " cancelled";
     out << "\n";
   }
+  if (summary.unclassified > 0) {
+    out << "  " << count_text(summary.unclassified, "job row") << " the Python pdr_run wrote meanwhile "
+        << (summary.unclassified == 1 ? "is" : "are")
+        << " in no count above until the model is registered again (the same grid command)\n";
+  }
   if (summary.ownerless_running > 0) {
     // Left to the run that marked them (the Python pdr_run records no owner); a worker said nothing.
     const bool one = summary.ownerless_running == 1;

@@ -105,6 +105,21 @@ Result<long long> SociJobStore::ownerless_running(long long model_id) {
   return n;
 }
 
+Result<long long> SociJobStore::unclassified_rows(long long model_id) {
+  long long n = 0;
+  Status st = read("count job rows not classified yet", [&](Session& sql) {
+    if (model_id > 0) {
+      sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m AND duplicate_key IS NULL",
+          soci::use(model_id), soci::into(n);
+    } else {
+      sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE duplicate_key IS NULL", soci::into(n);
+    }
+    return Status::Ok();
+  });
+  if (!st.ok()) return st;
+  return n;
+}
+
 Result<GridMap> SociJobStore::grid_map(const std::string& model, const std::string& row_axis,
                                        const std::string& column_axis) {
   // Axis -> the parameter column and how a value is written in the grid's units.

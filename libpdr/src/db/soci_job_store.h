@@ -231,6 +231,7 @@ class SociJobStore : public JobStore {
 
   Result<std::map<std::string, long long>> state_counts(long long model_id) override;
   Result<long long> ownerless_running(long long model_id) override;
+  Result<long long> unclassified_rows(long long model_id) override;
 
   Result<GridMap> grid_map(const std::string& model, const std::string& row_axis,
                            const std::string& column_axis) override;

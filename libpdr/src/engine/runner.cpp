@@ -559,6 +559,9 @@ void ClaimLoop::finish() {
     if (n.ok()) summary_.released += n.value();
     auto states = store_.state_counts(model_id_);
     if (states.ok()) summary_.model_states = states.value();
+    // Rows the Python pdr_run inserted meanwhile (the registration took in those before).
+    auto unclassified = store_.unclassified_rows(model_id_);
+    if (unclassified.ok()) summary_.unclassified = unclassified.value();
     if (states.ok() && states->count("running") > 0 && states->at("running") > 0) {
       auto ownerless = store_.ownerless_running(model_id_);
       if (ownerless.ok()) summary_.ownerless_running = ownerless.value();
