@@ -191,7 +191,7 @@ TEST_F(GridRunTest, VerifyPutsJobsWithMissingOrChangedOutputsBackToPending) {
   EXPECT_NE(renamed.out.find("1 output renamed from the staged copies of the attempt that finished it"),
             std::string::npos)
       << renamed.out;
-  EXPECT_NE(renamed.out.find("0 jobs back to pending, outputs of 1 jobs renamed from their staged copies, 4 staged "
+  EXPECT_NE(renamed.out.find("0 jobs back to pending, outputs of 1 job renamed from their staged copies, 4 staged "
                              "copies kept\n"),
             std::string::npos)
       << renamed.out;
@@ -369,7 +369,7 @@ TEST_F(GridRunTest, RcloneStorageStoresVerifiesAndFailsLoudly) {
   const std::string dead = "out/rc/pdrgrid/.pdrstruct100_30_-10_10_00.hdf5.staged-0123456789ab-0";
   test::write_text(dir_ / dead, "x");  // of an attempt before the first claim: claimed over since
   auto v = test::run_pdr_run(dir_.path(), {"verify", "--config", dir_ / "rclone.yaml", "--model-name", "rc"}, e);
-  EXPECT_NE(v.out.find("1 jobs back to pending, 1 staged copies of ended attempts removed"), std::string::npos)
+  EXPECT_NE(v.out.find("1 job back to pending, 1 staged copy of ended attempts removed"), std::string::npos)
       << v.out << v.err;
   EXPECT_FALSE(fs::exists(dir_ / dead));
   // A remote rclone does not know is refused at the start, before a job computes outputs it
@@ -666,7 +666,7 @@ TEST_F(GridRunTest, SftpStorageOnAThrowawaySshd) {
   const std::string dead = remote + "/sf/oniongrid/.TEXTOUT100_30_-10_10_00_CO.staged-0123456789ab-0";
   test::write_text(dead, "x");
   auto v = test::run_pdr_run(dir_.path(), {"verify", "--config", dir_ / "sftp.yaml", "--model-name", "sf"}, env());
-  EXPECT_NE(v.out.find("1 jobs back to pending, 1 staged copies of ended attempts removed"), std::string::npos)
+  EXPECT_NE(v.out.find("1 job back to pending, 1 staged copy of ended attempts removed"), std::string::npos)
       << v.out << v.err;
   EXPECT_FALSE(fs::exists(dead));
   StorageSettings direct;

@@ -117,7 +117,7 @@ void print_failures(std::ostream& out, const std::vector<FailedJob>& failures, c
 
 int finish_summary(const RunSummary& summary, std::ostream& out, const std::string& model, const CliOptions& options) {
   if (summary.retried > 0) out << ", " << count_text(summary.retried, "failed attempt") << " queued again";
-  if (summary.lost > 0) out << ", " << summary.lost << " outcomes dropped (lease taken over)";
+  if (summary.lost > 0) out << ", " << count_text(summary.lost, "outcome") << " dropped (lease taken over)";
   if (summary.replayed > 0) out << ", " << summary.replayed << " recorded from the outage journal";
   if (summary.unstored > 0) {
     out << ", " << summary.unstored << " of the finished without their outputs (verify or the next registration "

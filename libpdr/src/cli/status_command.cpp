@@ -104,10 +104,10 @@ void print_report(std::ostream& out, const StatusReport& r, const CliOptions& op
     out << "runs (newest first; times UTC):\n";
     for (const auto& run : r.runs) {
       const auto& p = run.pool;
-      out << "  " << run.host << " pid " << run.pid << "  " << run.state << "  " << run.workers << " workers  since "
-          << run.started_at << ", updated " << run.updated_at << "  database pool: " << p.size << " open (" << p.in_use
-          << " in use, " << p.idle << " idle), " << p.created << " created, " << p.validated << " validated, "
-          << p.replaced << " replaced, " << p.failed << " failed\n";
+      out << "  " << run.host << " pid " << run.pid << "  " << run.state << "  " << count_text(run.workers, "worker")
+          << "  since " << run.started_at << ", updated " << run.updated_at << "  database pool: " << p.size
+          << " open (" << p.in_use << " in use, " << p.idle << " idle), " << p.created << " created, " << p.validated
+          << " validated, " << p.replaced << " replaced, " << p.failed << " failed\n";
     }
   }
   if (r.predictions.jobs > 0) {

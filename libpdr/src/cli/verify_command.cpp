@@ -334,11 +334,12 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
     }
   }
   const auto [removed, staged_left] = remove_dead_copies(store, copies, *storage.value(), out);
-  out << "model " << *options.model_name << ": " << jobs->size() << " finished jobs, " << files << " outputs checked, "
-      << demoted << " jobs back to pending";
-  if (renamed > 0) out << ", outputs of " << renamed << " jobs renamed from their staged copies";
-  if (removed > 0) out << ", " << removed << " staged copies of ended attempts removed";
-  if (staged_left > 0) out << ", " << staged_left << " staged copies kept";
+  out << "model " << *options.model_name << ": " << count_size(jobs->size(), "finished job") << ", "
+      << count_text(files, "output") << " checked, " << count_text(demoted, "job") << " back to pending";
+  if (renamed > 0) out << ", outputs of " << count_text(renamed, "job") << " renamed from their staged copies";
+  const auto copies_text = [](long long n) { return std::to_string(n) + (n == 1 ? " staged copy" : " staged copies"); };
+  if (removed > 0) out << ", " << copies_text(removed) << " of ended attempts removed";
+  if (staged_left > 0) out << ", " << copies_text(staged_left) << " kept";
   if (left > 0) out << ", " << left << " left for later";
   if (unread > 0) out << ", " << unread << " with outputs that could not be read (left as they are)";
   if (demoted > 0) out << "; run them with: " << next_command(options, "worker", *options.model_name);
