@@ -1415,7 +1415,7 @@ TEST_P(JobStoreTest, FailuresRetriesAndRequeuesAreInTheHistory) {
   ASSERT_EQ(events->size(), 6u);
   EXPECT_EQ(events->at(3).stage, "pdr");
   EXPECT_EQ(events->at(3).exit_code, 7);
-  EXPECT_NE(events->at(1).detail.find("tried again in"), std::string::npos) << events->at(1).detail;
+  EXPECT_NE(events->at(1).detail.find("may run again in"), std::string::npos) << events->at(1).detail;
   EXPECT_EQ(events->at(4).detail, "queued again by pdr_run retry");
   EXPECT_EQ(events_of(second.id)->back().stage, "verify");
   // status shows a failed job with its last three events.
@@ -1550,7 +1550,8 @@ TEST_P(JobStoreTest, FailureIsRetriedAndQuarantinedWhenItRepeats) {
   ASSERT_TRUE(first.ok());
   EXPECT_TRUE(first->applied);
   EXPECT_EQ(first->state, JobState::Pending);
-  EXPECT_EQ(first->error, "attempt 1 of 5 failed: pdr: exit code 7 (last output: x); tried again in 0 s");
+  EXPECT_EQ(first->error,
+            "attempt 1 of 5 failed: pdr: exit code 7 (last output: x); back to pending, may run again in 0 s");
   auto b = store_->claim_jobs(r.model_id, 1, owner_);
   ASSERT_EQ(b->size(), 1u);
   EXPECT_EQ(b->front().id, a->front().id) << "retry_delay 0: claimable at once";

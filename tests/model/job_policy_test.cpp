@@ -27,7 +27,8 @@ TEST(JobPolicyTest, AFailureGoesBackToPendingUntilItsAttemptsAreUsed) {
   Decision d = decide_failure(p, 1, Failure{}, pdr3, "pdr: exit code 3 (last line: boom)");
   EXPECT_EQ(d.next, JobState::Pending);
   EXPECT_EQ(d.retry_in_seconds, 10);
-  EXPECT_EQ(d.error, "attempt 1 of 3 failed: pdr: exit code 3 (last line: boom); tried again in 10 s");
+  EXPECT_EQ(d.error,
+            "attempt 1 of 3 failed: pdr: exit code 3 (last line: boom); back to pending, may run again in 10 s");
   d = decide_failure(p, 3, Failure{Stage::Onion, "CO: exit code 3"}, pdr3, "pdr: exit code 3");
   EXPECT_EQ(d.next, JobState::Failed);
   EXPECT_EQ(d.error, "pdr: exit code 3 (attempt 3 of 3)");

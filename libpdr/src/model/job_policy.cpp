@@ -18,8 +18,10 @@ Decision decide_failure(const JobPolicy& policy, int attempts, const Failure& la
   }
   if (attempts >= policy.max_attempts) return Decision{JobState::Failed, error + " (attempt " + of + ")", 0};
   const long long delay = retry_delay_seconds(policy, attempts);
-  return Decision{JobState::Pending,
-                  "attempt " + of + " failed: " + error + "; tried again in " + std::to_string(delay) + " s", delay};
+  return Decision{
+      JobState::Pending,
+      "attempt " + of + " failed: " + error + "; back to pending, may run again in " + std::to_string(delay) + " s",
+      delay};
 }
 
 Decision decide_lost_owner(const JobPolicy& policy, int attempts, const std::string& what) {
