@@ -749,9 +749,11 @@ TEST_F(NoJobLostTest, ARowThePredecessorInsertsDuringARunIsNamedAtItsEnd) {
   }
   auto r = finish_within(60, pid, dir_.path());
   EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.out.find("model pi in the database: 2 finished, 0 failed, 0 pending, 0 running\n  1 job row the Python "
-                       "pdr_run wrote meanwhile is in no count above until the model is registered again"),
-            std::string::npos)
+  EXPECT_NE(
+      r.out.find(
+          "model pi in the database: 2 finished, 0 failed, 0 pending, 0 running\n  1 job row the Python "
+          "pdr_run wrote since the model's registration is in no count above until the model is registered again"),
+      std::string::npos)
       << r.out;
 }
 

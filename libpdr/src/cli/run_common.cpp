@@ -160,8 +160,8 @@ int finish_summary(const RunSummary& summary, std::ostream& out, const std::stri
     out << "\n";
   }
   if (summary.unclassified > 0) {
-    out << "  " << count_text(summary.unclassified, "job row") << " the Python pdr_run wrote meanwhile "
-        << (summary.unclassified == 1 ? "is" : "are")
+    out << "  " << count_text(summary.unclassified, "job row")
+        << " the Python pdr_run wrote since the model's registration " << (summary.unclassified == 1 ? "is" : "are")
         << " in no count above until the model is registered again (the same grid command)\n";
   }
   if (summary.ownerless_running > 0) {

@@ -374,17 +374,27 @@ bool SociJobStore::schema_complete(Session& sql) {
 }
 
 std::vector<std::string> SociJobStore::absent_columns(Session& sql) {
-  // (table, column) of every table of the database (PostgreSQL: of the session's one schema).
+  // (table, column) of pdr_run's tables (PostgreSQL: in the session's one schema); another
+  // application's tables are not read (a virtual table whose module is not loaded would fail).
+  std::string names;
+  for (const auto& t : schema_tables()) names += (names.empty() ? "'" : ", '") + t.name + "'";
   std::string query;
   if (dialect_.pg) {
     query =
         "SELECT c.relname::text, a.attname::text FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE "
         "c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) AND c.relkind IN ('r', "
-        "'p') AND a.attnum > 0 AND NOT a.attisdropped";
+        "'p') AND c.relname IN (" +
+        names + ") AND a.attnum > 0 AND NOT a.attisdropped";
   } else if (dialect_.mysql) {
-    query = "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()";
+    query =
+        "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND "
+        "TABLE_NAME IN (" +
+        names + ")";
   } else {
-    query = "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table'";
+    query =
+        "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p WHERE m.type = 'table' AND "
+        "m.name IN (" +
+        names + ")";
   }
   std::map<std::string, std::set<std::string>> present;
   soci::rowset<soci::row> rs = (sql.prepare << query);

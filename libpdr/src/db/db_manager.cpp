@@ -245,32 +245,30 @@ void warn_if_blocked(const std::string& what, std::chrono::steady_clock::time_po
 // schemas would take different schema locks for the same tables. Tables of pdr_run's in another
 // schema of the path are named: the search_path is the user's to set.
 Status DbManager::pin_schema(soci::session& s, const std::string& where) const {
-  std::string home, tables, path, unusable, unusable_tables;
+  std::string home, tables, path, unusable, unusable_tables, role;
   soci::indicator home_ind = soci::i_null, tables_ind = soci::i_null, unusable_ind = soci::i_null,
                   unusable_tables_ind = soci::i_null;
   // Not a temporary schema (pg_temp first in the path makes current_schema() the session's own,
   // whose tables vanish with it) nor the system's. The path leaves out, without a word, the
-  // schemas the role may not use (no USAGE): they are named when no schema is left, and one
-  // holding pdr_run's tables before the schema used would have a second set made (or used).
-  s << "WITH p(e, i) AS (SELECT CASE WHEN btrim(x) IN ('$user', '\"$user\"') THEN current_user::text ELSE "
-       "btrim(btrim(x), '\"') END, i FROM unnest(string_to_array(current_setting('search_path'), ',')) WITH "
-       "ORDINALITY y(x, i)), "
-       "h(s) AS (SELECT t.s FROM unnest(current_schemas(false)) WITH ORDINALITY t(s, i) WHERE t.s NOT LIKE "
+  // schemas the role may not use (no USAGE): they are named when no schema is left, and when
+  // none of the path's schemas shows pdr_run's tables but one of those holds them (a run would
+  // make a second set). Names of the path as PostgreSQL reads them: unquoted ones in lower case.
+  s << "WITH p(e) AS (SELECT CASE WHEN btrim(x) IN ('$user', '\"$user\"') THEN current_user::text WHEN "
+       "left(btrim(x), 1) = '\"' THEN replace(substr(btrim(x), 2, length(btrim(x)) - 2), '\"\"', '\"') ELSE "
+       "lower(btrim(x)) END FROM unnest(string_to_array(current_setting('search_path'), ',')) x), "
+       "u(n, t) AS (SELECT n.nspname::text, EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = n.oid AND "
+       "c.relname = 'pdr_model_jobs') FROM pg_namespace n WHERE n.nspname IN (SELECT e FROM p) AND NOT "
+       "has_schema_privilege(n.oid, 'USAGE')) "
+       "SELECT (SELECT t.s FROM unnest(current_schemas(false)) WITH ORDINALITY t(s, i) WHERE t.s NOT LIKE "
        "'pg\\_temp\\_%' AND t.s NOT LIKE 'pg\\_toast%' AND t.s NOT IN ('pg_catalog', 'information_schema') ORDER "
-       "BY t.i LIMIT 1), "
-       "u(n, t, i) AS (SELECT n.nspname::text, EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = n.oid AND "
-       "c.relname = 'pdr_model_jobs'), (SELECT MIN(p.i) FROM p WHERE p.e = n.nspname) FROM pg_namespace n WHERE "
-       "n.nspname IN (SELECT e FROM p) AND NOT has_schema_privilege(n.oid, 'USAGE')) "
-       "SELECT (SELECT s FROM h), (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-       "WHERE c.oid = to_regclass('pdr_model_jobs') AND n.nspname NOT LIKE 'pg\\_temp\\_%'), "
-       "current_setting('search_path'), (SELECT string_agg(n, ', ' ORDER BY i) FROM u), "
-       "(SELECT string_agg(n, ', ' ORDER BY i) FROM u WHERE t AND i < COALESCE((SELECT MIN(p.i) FROM p WHERE p.e = "
-       "(SELECT s FROM h)), 2147483647))",
+       "BY t.i LIMIT 1), (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = "
+       "to_regclass('pdr_model_jobs') AND n.nspname NOT LIKE 'pg\\_temp\\_%'), current_setting('search_path'), "
+       "(SELECT string_agg(quote_ident(n), ', ' ORDER BY n) FROM u), (SELECT string_agg(quote_ident(n), ', ' ORDER "
+       "BY n) FROM u WHERE t), quote_ident(current_user)",
       soci::into(home, home_ind), soci::into(tables, tables_ind), soci::into(path), soci::into(unusable, unusable_ind),
-      soci::into(unusable_tables, unusable_tables_ind);
-  const std::string role = settings_.username;
+      soci::into(unusable_tables, unusable_tables_ind), soci::into(role);
   const std::string fix = " (ALTER ROLE " + role + " IN DATABASE " + settings_.database + " SET search_path = ...)";
-  if (unusable_tables_ind == soci::i_ok) {
+  if (tables_ind != soci::i_ok && unusable_tables_ind == soci::i_ok) {
     return Status::Error(ErrorKind::kPermanent, "database " + where + ": pdr_run's tables are in schema " +
                                                     unusable_tables + ", which " + role +
                                                     " may not use (no USAGE on it); GRANT USAGE ON SCHEMA " +

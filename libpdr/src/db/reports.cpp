@@ -112,7 +112,10 @@ Result<long long> SociJobStore::unclassified_rows(long long model_id) {
       sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE model_name_id = :m AND duplicate_key IS NULL",
           soci::use(model_id), soci::into(n);
     } else {
-      sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE duplicate_key IS NULL", soci::into(n);
+      // Of the models pdr_run registered: the others' rows wait for a first registration, not a next one.
+      sql << "SELECT COUNT(*) FROM pdr_model_jobs WHERE duplicate_key IS NULL AND model_name_id IN (SELECT "
+             "model_name_id FROM pdr_job_events WHERE job_id IS NULL AND event = 'registered')",
+          soci::into(n);
     }
     return Status::Ok();
   });
@@ -347,7 +350,7 @@ std::vector<JobSummary> SociJobStore::job_summaries(Session& sql, long long mode
     j.heartbeat_seconds = as_integer(row, 8);
     if (state == JobState::Failed) j.stage = row.get<std::string>(9);
     j.id = as_integer(row, 10);
-    j.owned = as_integer(row, 11) != 0;
+    j.owned = state != JobState::Running || as_integer(row, 11) != 0;  // only a running job has an owner
     out.push_back(std::move(j));
   }
   return out;

@@ -83,17 +83,19 @@ Status SociJobStore::may_create_tables() {
   std::string schema, role;
   int may = 1;
   Status st = read("look at the schema's privileges", [&](Session& sql) {
-    sql << "SELECT current_schema(), current_user, CASE WHEN has_schema_privilege(current_schema(), 'CREATE') THEN 1 "
-           "ELSE 0 END",
+    sql << "SELECT quote_ident(current_schema()), quote_ident(current_user), CASE WHEN "
+           "has_schema_privilege(current_schema(), 'CREATE') THEN 1 ELSE 0 END",
         soci::into(schema), soci::into(role), soci::into(may);
     return Status::Ok();
   });
   if (!st.ok()) return st;
   if (may != 0) return Status::Ok();
-  return Status::Usage(db_->settings().describe() + ": " + role + " may not create tables in schema " + schema +
-                       ", where pdr_run would create its tables (PostgreSQL 15 and later let only the database's "
-                       "owner create in public); GRANT CREATE ON SCHEMA " +
-                       schema + " TO " + role + ", or put a schema " + role + " owns first in its search_path");
+  return Status::Usage(
+      db_->settings().describe() + ": " + role + " may not create tables in schema " + schema +
+      ", where pdr_run would create its tables" +
+      (schema == "public" ? " (PostgreSQL 15 and later let only the database's owner create there)" : "") +
+      "; GRANT CREATE ON SCHEMA " + schema + " TO " + role + ", or put a schema " + role +
+      " owns first in its search_path");
 }
 
 namespace {

@@ -53,11 +53,15 @@ class RunLogSink : public spdlog::sinks::base_sink<std::mutex> {
   void give_up(const std::string& why) {
     broken_ = true;
     // Not through spdlog: this sink's lock is held, and the logger would come back here.
-    const std::string now = utc_time_text(static_cast<long long>(std::time(nullptr)), "%Y-%m-%d %H:%M:%S");
+    // As the console's lines: local time, and on a terminal the progress line cleared first.
+    char now[32] = "";
+    const std::time_t t = std::time(nullptr);
+    std::tm local{};
+    if (localtime_r(&t, &local) != nullptr) std::strftime(now, sizeof now, "%Y-%m-%d %H:%M:%S", &local);
     std::fprintf(stderr,
-                 "%s [warning] the log file of this run, %s, cannot be written (%s): it ends here; the "
+                 "%s%s [warning] the log file of this run, %s, cannot be written (%s): it ends here; the "
                  "terminal has the rest\n",
-                 now.c_str(), path_.c_str(), why.c_str());
+                 isatty(STDERR_FILENO) ? "\r\033[K" : "", now, path_.c_str(), why.c_str());
     std::fflush(stderr);
   }
 
