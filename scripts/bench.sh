@@ -517,6 +517,16 @@ for db in sqlite mysql mysql-relaxed postgresql; do
   if [[ $db == postgresql ]]; then
     declare -A pgv
     pgv[client]=$(view_ms "SELECT 1" pgq)
+    # What any libpq client pays, as pdr_run connects (TCP, the pdr role, its password: SCRAM):
+    # psql running SELECT 1, best of 5.
+    pgv[tcp]=999999
+    for _ in 1 2 3 4 5; do
+      t0=$(now)
+      PGPASSWORD="$(cat "$tmp/pg/password")" psql -X -q -A -t -h 127.0.0.1 -p "$(cat "$tmp/pg/port")" -U pdr \
+        -d pdr_test -c "SELECT 1" >/dev/null
+      t1=$(now)
+      pgv[tcp]=$(lower "$(echo "($t1 - $t0) * 1000" | bc -l)" "${pgv[tcp]}")
+    done
     pgv[progress]=$(view_ms "SELECT * FROM pdr_progress_v WHERE model_name = 'big'" pgq)
     pgv[failures]=$(view_ms "SELECT * FROM pdr_failures_v WHERE model_name = 'big'" pgq)
     pgv[workers]=$(view_ms "SELECT * FROM pdr_workers_v WHERE model_name = 'big'" pgq)
@@ -540,7 +550,7 @@ registration_targets() {
     "${views[worst]} <= 100"
   check "--dry-run of $reg_points points <= 2 s within 200 MB ($(fmt "$dry") s, $((dry_rss / 1024)) MB)" \
     "$dry <= 2 && $dry_rss <= 204800"
-  check "status <= 100 ms (SQLite $(fmt "${stat[sqlite]}" 0) ms, MariaDB $(fmt "${stat[mysql]}" 0) ms, PostgreSQL $(fmt "${stat[postgresql]}" 0) ms)" \
+  check "status <= 100 ms (SQLite $(fmt "${stat[sqlite]}" 0) ms, MariaDB $(fmt "${stat[mysql]}" 0) ms, PostgreSQL $(fmt "${stat[postgresql]}" 0) ms, where psql connecting as pdr_run does, over TCP with SCRAM, and running SELECT 1 takes $(fmt "${pgv[tcp]}" 0) ms)" \
     "${stat[sqlite]} <= 100 && ${stat[mysql]} <= 100 && ${stat[postgresql]} <= 100"
 }
 if [[ "${BENCH_ONLY:-}" == registration ]]; then
