@@ -435,6 +435,7 @@ TEST_F(MysqlFaultTest, F9_BadCredentialsFailAtOnceWithOneLine) {
     std::string var, value, expected;
   };
   for (const Case& c : {Case{"PDR_DB_PASSWORD", "wrong-Secret-9", "Access denied"},
+                        Case{"PDR_DB_PASSWORD", "", "no password was given (database.password and PDR_DB_PASSWORD"},
                         Case{"PDR_DB_HOST", "no-such-host.invalid", "no-such-host.invalid"},
                         Case{"PDR_DB_DATABASE", "no_such_db", "no_such_db"}}) {
     auto e = env("");

@@ -460,7 +460,10 @@ TEST_F(PostgresqlFaultTest, P8_BadCredentialsFailAtOnceWithOneLine) {
   struct Case {
     std::string var, value, expected;
   };
+  // No password for an account that needs one: libpq gives up on its side, with no SQLSTATE
+  // (which reads as a lost server): it waited start_deadline and said "not reachable".
   for (const Case& c : {Case{"PDR_DB_PASSWORD", "wrong-Secret-9", "SQLSTATE 28P01"},
+                        Case{"PDR_DB_PASSWORD", "", "no password was given (database.password and PDR_DB_PASSWORD"},
                         Case{"PDR_DB_HOST", "no-such-host.invalid", "no-such-host.invalid"},
                         Case{"PDR_DB_DATABASE", "no_such_db", "SQLSTATE 3D000"}}) {
     auto e = env("");
@@ -541,6 +544,34 @@ TEST_F(PostgresqlFaultTest, P8_BadCredentialsFailAtOnceWithOneLine) {
   auto beside =
       test::run_pdr_run(dir_.path(), {"--config", dir_ / "cfg.yaml", "--model-name", "p8t", "--dens", "30"}, env(""));
   EXPECT_EQ(beside.code, 0) << beside.err.substr(0, 2000);
+  // PGOPTIONS chooses the schema: libpq drops it for a connection that names options of its own,
+  // as pdr_run's does, and the tables went to the role's search_path. A setting the server
+  // refuses is named with the PGOPTIONS it came from.
+  server_->sql("CREATE SCHEMA chosen AUTHORIZATION pdr", database_);
+  auto with_options = env("");
+  with_options.push_back("PGOPTIONS=-c search_path=chosen");
+  auto chosen = test::run_pdr_run(dir_.path(), {"--config", dir_ / "cfg.yaml", "--model-name", "p8o", "--dens", "30"},
+                                  with_options);
+  EXPECT_EQ(chosen.code, 0) << chosen.err.substr(0, 2000);
+  EXPECT_EQ(q("SELECT COUNT(*) FROM chosen.pdr_model_jobs WHERE status = 'finished'"), 1);
+  EXPECT_EQ(q("SELECT COUNT(*) FROM public.pdr_model_jobs j JOIN public.model_names m ON m.id = j.model_name_id "
+              "WHERE m.model_name = 'p8o'"),
+            0);
+  with_options.back() = "PGOPTIONS=-c no_such_setting=1";
+  auto refused_option = test::run_pdr_run(dir_.path(), {"status", "--config", dir_ / "cfg.yaml"}, with_options);
+  EXPECT_EQ(refused_option.code, 2) << refused_option.err.substr(0, 2000);
+  EXPECT_EQ(std::count(refused_option.err.begin(), refused_option.err.end(), '\n'), 1) << refused_option.err;
+  EXPECT_NE(refused_option.err.find("no_such_setting"), std::string::npos) << refused_option.err;
+  EXPECT_NE(refused_option.err.find("PGOPTIONS, which pdr_run passes on: '-c no_such_setting=1'"), std::string::npos)
+      << refused_option.err;
+  with_options.back() = "PGOPTIONS=-c search_path=nosuch";
+  auto no_schema = test::run_pdr_run(dir_.path(), {"status", "--config", dir_ / "cfg.yaml"}, with_options);
+  EXPECT_EQ(no_schema.code, 2) << no_schema.err.substr(0, 2000);
+  EXPECT_NE(no_schema.err.find("no schema of the search_path of pdr (nosuch) exists; set one that does (the "
+                               "environment's PGOPTIONS sets it: '-c search_path=nosuch')"),
+            std::string::npos)
+      << no_schema.err;
+  server_->sql("DROP SCHEMA chosen CASCADE", database_);
   server_->sql("DROP SCHEMA locked CASCADE; DROP SCHEMA hidden CASCADE", database_);
   server_->sql("ALTER ROLE pdr IN DATABASE " + database_ + " RESET search_path");
   server_->sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public AUTHORIZATION pdr", database_);

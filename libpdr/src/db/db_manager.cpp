@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -149,8 +150,10 @@ std::string uri_encoded(const std::string& v) {
 // spaces and drops quotes, which would break a password with a space). It asks for TCP
 // keepalive and a TCP user timeout (a dead peer is noticed between and during statements), the
 // connect timeout, and for the session a statement_timeout, UTC and READ COMMITTED (applied at
-// connect, no round trip).
+// connect, no round trip). libpq reads PGOPTIONS only for a connection that names no options:
+// the user's go first, so that theirs apply and pdr_run's win where both set the same one.
 std::string postgresql_connect_string(const DatabaseSettings& s) {
+  const char* user_options = std::getenv("PGOPTIONS");
   std::string c = "postgresql://" + uri_encoded(s.username);
   if (!s.password.empty()) c += ":" + uri_encoded(s.password);
   c += "@";
@@ -162,11 +165,17 @@ std::string postgresql_connect_string(const DatabaseSettings& s) {
   c += "connect_timeout=" + std::to_string(s.connect_timeout) +
        "&keepalives=1&keepalives_idle=30&keepalives_interval=10&keepalives_count=3&tcp_user_timeout=" +
        std::to_string(wait_ms) + "&application_name=pdr_run&options=" +
-       uri_encoded("-c statement_timeout=" + std::to_string(wait_ms) +
+       uri_encoded((user_options != nullptr && *user_options != '\0' ? std::string(user_options) + " " : "") +
+                   "-c statement_timeout=" + std::to_string(wait_ms) +
                    " -c TimeZone=UTC -c client_min_messages=warning"
                    " -c default_transaction_isolation=read\\ committed");
   return c;
 }
+
+// An account refused without a password: said, since an empty PDR_DB_PASSWORD (a variable
+// exported from an unset one) looks like a wrong password otherwise.
+constexpr const char* kNoPasswordGiven =
+    "; no password was given (database.password and PDR_DB_PASSWORD are empty or unset)";
 
 // False when the name server says the host does not exist (a typo, not an outage); true when
 // it resolves or the lookup itself failed for the moment.
@@ -181,8 +190,11 @@ bool host_resolves(const std::string& host) {
 
 // The SQLSTATE a PostgreSQL server refused a connection with ("" when no server answered).
 // SOCI reports a failed connect with libpq's message only; a second attempt with verbose
-// errors shows the code ("FATAL:  28P01: password authentication failed ...").
-std::string pg_refusal_sqlstate(const std::string& conninfo, int timeout_seconds) {
+// errors shows the code ("FATAL:  28P01: password authentication failed ..."). A server that
+// asked for a password the connection did not have ends the connect on libpq's side, with no
+// SQLSTATE: *needs_password says so.
+std::string pg_refusal_sqlstate(const std::string& conninfo, int timeout_seconds, bool* needs_password) {
+  *needs_password = false;
   PGconn* conn = PQconnectStart(conninfo.c_str());
   if (conn == nullptr) return "";
   PQsetErrorVerbosity(conn, PQERRORS_VERBOSE);
@@ -197,6 +209,7 @@ std::string pg_refusal_sqlstate(const std::string& conninfo, int timeout_seconds
   }
   std::string state;
   if (PQstatus(conn) == CONNECTION_BAD) {
+    *needs_password = PQconnectionNeedsPassword(conn) != 0;
     const std::string message = PQerrorMessage(conn);
     for (const char* severity : {"FATAL:  ", "ERROR:  "}) {
       for (size_t at = message.find(severity); at != std::string::npos; at = message.find(severity, at + 1)) {
@@ -267,7 +280,12 @@ Status DbManager::pin_schema(soci::session& s, const std::string& where) const {
        "BY n) FROM u WHERE t), quote_ident(current_user)",
       soci::into(home, home_ind), soci::into(tables, tables_ind), soci::into(path), soci::into(unusable, unusable_ind),
       soci::into(unusable_tables, unusable_tables_ind), soci::into(role);
-  const std::string fix = " (ALTER ROLE " + role + " IN DATABASE " + settings_.database + " SET search_path = ...)";
+  // A path set by the environment's PGOPTIONS is changed there, not on the role.
+  const char* user_options = std::getenv("PGOPTIONS");
+  const std::string fix =
+      user_options != nullptr && std::strstr(user_options, "search_path") != nullptr
+          ? " (the environment's PGOPTIONS sets it: '" + std::string(user_options) + "')"
+          : " (ALTER ROLE " + role + " IN DATABASE " + settings_.database + " SET search_path = ...)";
   if (tables_ind != soci::i_ok && unusable_tables_ind == soci::i_ok) {
     return Status::Error(ErrorKind::kPermanent, "database " + where + ": pdr_run's tables are in schema " +
                                                     unusable_tables + ", which " + role +
@@ -382,9 +400,26 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
         return Status::Error(ErrorKind::kPermanent, "cannot connect to database " + where + ": " + reason,
                              pg_error_code(""));
       }
-      const std::string state = pg_refusal_sqlstate(postgresql_connect_string(settings_), settings_.connect_timeout);
+      bool needs_password = false;
+      const std::string state =
+          pg_refusal_sqlstate(postgresql_connect_string(settings_), settings_.connect_timeout, &needs_password);
+      if (needs_password) {
+        // Not an outage: asking again gives the same answer.
+        return Status::Error(ErrorKind::kPermanent,
+                             "cannot connect to database " + where + ": " + reason + kNoPasswordGiven,
+                             pg_error_code("28000"));
+      }
       Status st = pg_connect_error(state, "cannot connect to database " + where, reason);
-      return Status::Error(st.kind(), mask(st.message(), settings_.password), st.code());
+      std::string message = st.message();
+      // A setting the server refuses at connect (unknown, or a bad value): from PGOPTIONS, when
+      // it is set, since pdr_run's own are known to the server.
+      const char* user_options = std::getenv("PGOPTIONS");
+      if (user_options != nullptr && *user_options != '\0' &&
+          (state == "42704" || state == "22023" || state == "42601" || state == "08P01" || state == "55P02")) {
+        message += " (the environment's PGOPTIONS, which pdr_run passes on: '" + std::string(user_options) + "')";
+      }
+      if (settings_.password.empty() && (state == "28P01" || state == "28000")) message += kNoPasswordGiven;
+      return Status::Error(st.kind(), mask(message, settings_.password), st.code());
     }
     Status st = db_error_status(e, "cannot connect to database " + where);
     std::string message = st.message();
@@ -392,6 +427,7 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
         (st.code() == 2002 || st.code() == 2003)) {
       message += " (localhost is TCP to 127.0.0.1; for a server on a unix socket set database.unix_socket)";
     }
+    if (mysql && settings_.password.empty() && (st.code() == 1045 || st.code() == 1698)) message += kNoPasswordGiven;
     return Status::Error(st.kind(), mask(message, settings_.password), st.code());
   }
 }
