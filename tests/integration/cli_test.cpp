@@ -825,6 +825,14 @@ TEST(CliTest, MoreThanOneWorkerMeansParallelEverywhere) {
   EXPECT_EQ(doctor.code, 0) << doctor.out << doctor.err;
   EXPECT_EQ(doctor.out.find("need --parallel"), std::string::npos) << doctor.out;
   EXPECT_NE(doctor.out.find("OK    executables: "), std::string::npos) << "every check runs\n" << doctor.out;
+  // Four nodes on a SQLite file of this machine's disk: the other three do not see it.
+  EXPECT_NE(doctor.out.find("WARN  database: SQLite file " + (dir / "pdr_run.db") +
+                            " is on this machine's own disk, which the other 3 of 4 nodes do not see; set "
+                            "database.type to mysql or postgresql for several nodes"),
+            std::string::npos)
+      << doctor.out;
+  auto one = test::run_pdr_run(dir.path(), {"doctor", "--workers", "16"}, {kBase});
+  EXPECT_EQ(one.out.find("nodes do not see"), std::string::npos) << one.out;
   EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
 }
 

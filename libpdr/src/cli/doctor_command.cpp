@@ -304,6 +304,11 @@ void check_database(const Settings& s, Report& report) {
     if (!nfs.empty()) {
       report.warn("database", "SQLite file " + db.path + " is on " + nfs +
                                   ": locking there is unreliable; use MySQL/MariaDB for several processes or nodes");
+    } else if (s.slurm.nodes > 1) {
+      // --nodes N (or slurm.nodes): the other nodes do not see a file on this machine's disk.
+      report.warn("database", "SQLite file " + db.path + " is on this machine's own disk, which the other " +
+                                  std::to_string(s.slurm.nodes - 1) + " of " + std::to_string(s.slurm.nodes) +
+                                  " nodes do not see; set database.type to mysql or postgresql for several nodes");
     }
     if (const std::string why = sqlite_file_unreadable(db.path); !why.empty()) {
       report.fail("database", "SQLite file " + db.path + " " + why);
