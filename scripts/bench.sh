@@ -17,7 +17,7 @@
 # synchronous_commit and full_page_writes on; rows marked
 # "relaxed" repeat a measurement with 2 (a commit may be lost on a power failure).
 #
-#   ./scripts/bench.sh           the full set (about 47 minutes on 2 cores)
+#   ./scripts/bench.sh           the full set (about 50 minutes on 2 cores)
 #   ./scripts/bench.sh --quick   smaller sizes (N=500, 100,000-point registration, 2,000-job run)
 #   BENCH_REPEAT=R               runs of each no-op grid and reference, interleaved; the best of
 #                                each is compared (2; 1 with --quick)
