@@ -380,7 +380,11 @@ std::vector<std::string> child_environment() {
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     std::string kv(*e);
     const std::string name = kv.substr(0, kv.find('='));
-    if (name == "PDR_DB_PASSWORD" || name == "PDR_STORAGE_PASSWORD") continue;
+    // The passwords pdr_run connects with, its own and those its client libraries read
+    // themselves: no program it starts needs them.
+    if (name == "PDR_DB_PASSWORD" || name == "PDR_STORAGE_PASSWORD" || name == "PGPASSWORD" || name == "MYSQL_PWD") {
+      continue;
+    }
     env.push_back(std::move(kv));
   }
   return env;
