@@ -1232,6 +1232,31 @@ TEST_F(GridRunTest, ASignalEndsAWaitForALockedDatabaseFile) {
   EXPECT_NE(again.out.find("2 points registered (2 new"), std::string::npos) << again.out;
 }
 
+// A wait for a lock another program holds on the SQLite file is said once after 5 s, with the
+// file and how long pdr_run waits for it: it was silent for the busy timeout (30 s), then said
+// "error 5" alone.
+TEST_F(GridRunTest, AWaitForALockedDatabaseFileIsSaidOnce) {
+  ASSERT_EQ(run({"--model-name", "x", "--register-only", "--dens", "30"}).code, 0);
+  soci::session locker(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
+  locker << "BEGIN EXCLUSIVE";
+  const pid_t pid = test::start_pdr_run(
+      dir_.path(), {"--config", dir_ / "cfg.yaml", "--model-name", "m", "--register-only", "--dens", "30", "40"},
+      env());
+  std::this_thread::sleep_for(std::chrono::milliseconds(6500));
+  locker << "COMMIT";
+  auto r = test::finish_pdr_run(pid, dir_.path());
+  EXPECT_EQ(r.code, 0) << r.err;
+  const std::string said =
+      "jobs.db is locked by another connection (a transaction of another process or program); waiting for it up "
+      "to 30 s a try (database.busy_timeout), 120 s in all (database.retry.deadline)";
+  const size_t at = r.err.find(said);
+  EXPECT_NE(at, std::string::npos) << r.err;
+  if (at != std::string::npos) {
+    EXPECT_EQ(r.err.find(said, at + 1), std::string::npos) << "said twice: " << r.err;
+  }
+  EXPECT_NE(r.out.find("2 points registered (2 new"), std::string::npos) << r.out;
+}
+
 // A job directory serves one job after another once a job finished in it: the next job finds it
 // as a fresh one (what the job wrote there is gone, its links are the same), and a directory
 // whose links a job changed, or whose job failed, is not used again.

@@ -452,6 +452,18 @@ TEST_F(MysqlFaultTest, F9_BadCredentialsFailAtOnceWithOneLine) {
     EXPECT_EQ(r.err.find("wrong-Secret-9"), std::string::npos) << r.err;
     EXPECT_LT(secs, 10.0) << c.var;
   }
+  // A password the client library took from MYSQL_PWD is named as that, not as none given.
+  auto from_env = env("");
+  for (auto& kv : from_env) {
+    if (kv.rfind("PDR_DB_PASSWORD=", 0) == 0) kv = "PDR_DB_PASSWORD=";
+  }
+  from_env.push_back("MYSQL_PWD=wrong-Secret-9");
+  auto found = test::run_pdr_run(dir_.path(), args("f9"), from_env);
+  EXPECT_EQ(found.code, 2) << found.err.substr(0, 2000);
+  EXPECT_NE(found.err.find("(using password: YES) (MySQL error 1045); the password of MYSQL_PWD was refused"),
+            std::string::npos)
+      << found.err;
+  EXPECT_EQ(found.err.find("wrong-Secret-9"), std::string::npos) << found.err;
   // Refused before it started: no log file either.
   std::error_code ec;
   EXPECT_TRUE(!fs::exists(dir_ / "logs") || fs::is_empty(dir_ / "logs", ec)) << "a refused run wrote a log file";

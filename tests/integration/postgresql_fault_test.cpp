@@ -6,6 +6,9 @@
 // no password in any output and no connection of pdr_run left open.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -577,6 +580,52 @@ TEST_F(PostgresqlFaultTest, P8_BadCredentialsFailAtOnceWithOneLine) {
   server_->sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public AUTHORIZATION pdr", database_);
   EXPECT_EQ(q("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'"), 0)
       << "a refused run wrote to the database";
+}
+
+// A password libpq found itself (PGPASSWORD) and the server refused is named as that, not as
+// none given. A port that takes connections and never answers (a frozen server) is given up on
+// at the start deadline: the connect that ran out its timeout was asked again to read a SQLSTATE,
+// which doubled every wait (a start deadline of 5 s took 12 s).
+TEST_F(PostgresqlFaultTest, P9_PasswordsFoundElsewhereAndASilentServer) {
+  START_SERVER("");
+  write_config();
+  auto e = env("");
+  for (auto& kv : e) {
+    if (kv.rfind("PDR_DB_PASSWORD=", 0) == 0) kv = "PDR_DB_PASSWORD=";
+  }
+  e.push_back("PGPASSWORD=wrong-Secret-9");
+  auto found = test::run_pdr_run(dir_.path(), {"status", "--config", dir_ / "cfg.yaml"}, e);
+  EXPECT_EQ(found.code, 2) << found.err.substr(0, 2000);
+  EXPECT_NE(found.err.find("SQLSTATE 28P01); the password libpq found itself (PGPASSWORD, PGPASSFILE or ~/.pgpass) "
+                           "was refused"),
+            std::string::npos)
+      << found.err;
+  EXPECT_EQ(found.err.find("no password was given"), std::string::npos) << found.err;
+  EXPECT_EQ(found.err.find("wrong-Secret-9"), std::string::npos) << found.err;
+
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 16), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  test::write_text(dir_ / "cfg.yaml",
+                   "database:\n  type: postgresql\n  connect_timeout: 6\n  start_deadline: 5\n"
+                   "storage:\n  base_dir: " +
+                       (dir_ / "store") + "\nrun:\n  scratch_dir: " + (dir_ / "scratch") +
+                       "\nmodel_parameters:\n  species: [CO]\n");
+  const auto t0 = std::chrono::steady_clock::now();
+  auto silent =
+      test::run_pdr_run(dir_.path(), {"status", "--config", dir_ / "cfg.yaml"}, env("", ntohs(addr.sin_port)));
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ::close(listener);
+  EXPECT_EQ(silent.code, 2) << silent.err.substr(0, 2000);
+  EXPECT_NE(silent.err.find("database.start_deadline = 5 s"), std::string::npos) << silent.err;
+  EXPECT_GT(secs, 5.5) << silent.err;
+  EXPECT_LT(secs, 9.0) << "the connect timeout of 6 s was waited twice\n" << silent.err;
 }
 
 // Two processes of four workers on one grid; the second is SIGKILLed while it holds jobs: the

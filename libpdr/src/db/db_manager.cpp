@@ -86,18 +86,28 @@ DbManager::Lease::~Lease() {
 
 namespace {
 
-// SQLite's wait for a lock another connection holds: up to database.busy_timeout seconds (`ctx`),
-// in SQLite's own steps, but no longer once the thread's StopRetryingOn asks to stop (a signal
-// during a registration or a start): the statement then fails busy, and the transaction ends
-// interrupted instead of retrying.
+// SQLite's wait for a lock another connection holds: up to database.busy_timeout seconds (`ctx`,
+// the settings), in SQLite's own steps, but no longer once the thread's StopRetryingOn asks to
+// stop (a signal during a registration or a start): the statement then fails busy, and the
+// transaction ends interrupted instead of retrying. A wait past 5 s is said once: the file is
+// held by another connection (another program's open write transaction), and how long this one
+// waits for it; before, the first word came when the busy timeout had run out.
 int busy_wait(void* ctx, int count) {
   static constexpr int kSteps[] = {1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100};
   static constexpr int kNSteps = sizeof kSteps / sizeof kSteps[0];
-  const long long limit_ms = 1000LL * *static_cast<const int*>(ctx);
+  static constexpr long long kSaidAfterMs = 5000;
+  const auto& settings = *static_cast<const DatabaseSettings*>(ctx);
+  const long long limit_ms = 1000LL * settings.busy_timeout;
   long long waited = 0;
   for (int i = 0; i < count; ++i) waited += kSteps[std::min(i, kNSteps - 1)];
   const int step = kSteps[std::min(count, kNSteps - 1)];
   if (waited + step > limit_ms || StopRetryingOn::stopping()) return 0;
+  if (waited < kSaidAfterMs && waited + step >= kSaidAfterMs) {
+    spdlog::warn(
+        "database: {} is locked by another connection (a transaction of another process or program); "
+        "waiting for it up to {} s a try (database.busy_timeout), {} s in all (database.retry.deadline)",
+        settings.path, settings.busy_timeout, static_cast<long long>(settings.retry.deadline));
+  }
   std::this_thread::sleep_for(std::chrono::milliseconds(step));
   return 1;
 }
@@ -192,11 +202,17 @@ bool host_resolves(const std::string& host) {
 // SOCI reports a failed connect with libpq's message only; a second attempt with verbose
 // errors shows the code ("FATAL:  28P01: password authentication failed ..."). A server that
 // asked for a password the connection did not have ends the connect on libpq's side, with no
-// SQLSTATE: *needs_password says so.
-std::string pg_refusal_sqlstate(const std::string& conninfo, int timeout_seconds, bool* needs_password) {
-  *needs_password = false;
+// SQLSTATE (needs_password); used_password: libpq sent one (ours, or one it found itself in
+// PGPASSWORD, PGPASSFILE or ~/.pgpass).
+struct PgRefusal {
+  std::string sqlstate;
+  bool needs_password = false;
+  bool used_password = false;
+};
+PgRefusal pg_refusal(const std::string& conninfo, int timeout_seconds) {
+  PgRefusal out;
   PGconn* conn = PQconnectStart(conninfo.c_str());
-  if (conn == nullptr) return "";
+  if (conn == nullptr) return out;
   PQsetErrorVerbosity(conn, PQERRORS_VERBOSE);
   PostgresPollingStatusType st = PGRES_POLLING_WRITING;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
@@ -207,9 +223,10 @@ std::string pg_refusal_sqlstate(const std::string& conninfo, int timeout_seconds
     if (left.count() <= 0 || p.fd < 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
     st = PQconnectPoll(conn);
   }
-  std::string state;
+  std::string& state = out.sqlstate;
   if (PQstatus(conn) == CONNECTION_BAD) {
-    *needs_password = PQconnectionNeedsPassword(conn) != 0;
+    out.needs_password = PQconnectionNeedsPassword(conn) != 0;
+    out.used_password = PQconnectionUsedPassword(conn) != 0;
     const std::string message = PQerrorMessage(conn);
     for (const char* severity : {"FATAL:  ", "ERROR:  "}) {
       for (size_t at = message.find(severity); at != std::string::npos; at = message.find(severity, at + 1)) {
@@ -219,7 +236,7 @@ std::string pg_refusal_sqlstate(const std::string& conninfo, int timeout_seconds
     }
   }
   PQfinish(conn);
-  return state;
+  return out;
 }
 
 // TCP keepalive on the connection's socket so a dead peer is noticed between queries.
@@ -376,7 +393,7 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
         }
       }
       sqlite_api::sqlite3* db = static_cast<soci::sqlite3_session_backend*>(s->get_backend())->conn_;
-      sqlite_api::sqlite3_busy_handler(db, &busy_wait, &settings_.busy_timeout);
+      sqlite_api::sqlite3_busy_handler(db, &busy_wait, const_cast<DatabaseSettings*>(&settings_));
       // The journal mode is left as it is: a connect changes nothing in a file that may turn
       // out to be someone else's (write-ahead logging is switched on with the schema).
       *s << "PRAGMA synchronous=NORMAL";
@@ -400,10 +417,18 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
         return Status::Error(ErrorKind::kPermanent, "cannot connect to database " + where + ": " + reason,
                              pg_error_code(""));
       }
-      bool needs_password = false;
-      const std::string state =
-          pg_refusal_sqlstate(postgresql_connect_string(settings_), settings_.connect_timeout, &needs_password);
-      if (needs_password) {
+      // Asked again only when a server answered: a connect that ran out its connect_timeout
+      // (a server that stopped answering) would wait as long again, doubling every wait for it,
+      // and a stop asked meanwhile does not wait at all. Without a SQLSTATE the failure reads as
+      // an outage.
+      const bool timed_out = std::chrono::steady_clock::now() - started >=
+                             std::chrono::milliseconds(settings_.connect_timeout * 1000 - 500);
+      PgRefusal refusal;
+      if (!timed_out && !StopRetryingOn::stopping()) {
+        refusal = pg_refusal(postgresql_connect_string(settings_), settings_.connect_timeout);
+      }
+      const std::string& state = refusal.sqlstate;
+      if (refusal.needs_password) {
         // Not an outage: asking again gives the same answer.
         return Status::Error(ErrorKind::kPermanent,
                              "cannot connect to database " + where + ": " + reason + kNoPasswordGiven,
@@ -418,7 +443,11 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
           (state == "42704" || state == "22023" || state == "42601" || state == "08P01" || state == "55P02")) {
         message += " (the environment's PGOPTIONS, which pdr_run passes on: '" + std::string(user_options) + "')";
       }
-      if (settings_.password.empty() && (state == "28P01" || state == "28000")) message += kNoPasswordGiven;
+      if (settings_.password.empty() && (state == "28P01" || state == "28000")) {
+        message += refusal.used_password ? "; the password libpq found itself (PGPASSWORD, PGPASSFILE or ~/.pgpass) "
+                                           "was refused, database.password and PDR_DB_PASSWORD being unset"
+                                         : kNoPasswordGiven;
+      }
       return Status::Error(st.kind(), mask(message, settings_.password), st.code());
     }
     Status st = db_error_status(e, "cannot connect to database " + where);
@@ -427,7 +456,13 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
         (st.code() == 2002 || st.code() == 2003)) {
       message += " (localhost is TCP to 127.0.0.1; for a server on a unix socket set database.unix_socket)";
     }
-    if (mysql && settings_.password.empty() && (st.code() == 1045 || st.code() == 1698)) message += kNoPasswordGiven;
+    if (mysql && settings_.password.empty() && (st.code() == 1045 || st.code() == 1698)) {
+      // The client library takes MYSQL_PWD when it is given none.
+      const char* pwd = std::getenv("MYSQL_PWD");
+      message += pwd != nullptr && *pwd != '\0'
+                     ? "; the password of MYSQL_PWD was refused, database.password and PDR_DB_PASSWORD being unset"
+                     : kNoPasswordGiven;
+    }
     return Status::Error(st.kind(), mask(message, settings_.password), st.code());
   }
 }
