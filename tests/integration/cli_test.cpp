@@ -453,6 +453,20 @@ TEST(CliTest, DoctorChecksEachPartOnOneLineAndWritesNothing) {
   auto cfg = test::run_pdr_run(dir.path(), {"doctor", "--config", "bad.yaml"}, {kBase});
   EXPECT_EQ(cfg.code, 1) << cfg.out;
   EXPECT_NE(cfg.out.find("FAIL  config: run.heartbeat_seconds (from default.yaml"), std::string::npos) << cfg.out;
+  // A SQLite file in a directory that does not exist: a run refuses it (it creates the file, not
+  // its directory), and doctor said "the first run creates it".
+  auto nodir = test::run_pdr_run(dir.path(), {"doctor"}, {kBase, "PDR_DB_FILE=" + (dir / "nodir/x.db")});
+  EXPECT_EQ(nodir.code, 1) << nodir.out;
+  EXPECT_NE(
+      nodir.out.find("FAIL  database: no SQLite file at " + (dir / "nodir/x.db") +
+                     ", and a run cannot create it: database.path: directory " + (dir / "nodir") + " does not exist"),
+      std::string::npos)
+      << nodir.out;
+  auto run = test::run_pdr_run(dir.path(), {"--model-name", "m", "--dens", "30"},
+                               {kBase, "PDR_DB_FILE=" + (dir / "nodir/x.db")});
+  EXPECT_EQ(run.code, 2) << run.err;
+  EXPECT_NE(run.err.find("database.path: directory " + (dir / "nodir") + " does not exist"), std::string::npos)
+      << run.err;
 }
 
 TEST(CliTest, StatusWithoutDatabaseIsAnErrorAndCreatesNothing) {

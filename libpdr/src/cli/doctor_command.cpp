@@ -18,6 +18,7 @@
 #include "pdr/db_manager.h"
 #include "pdr/exit_code.h"
 #include "pdr/grid.h"
+#include "pdr/grid_run.h"
 #include "pdr/job.h"
 #include "pdr/job_store.h"
 #include "pdr/process.h"
@@ -316,9 +317,9 @@ void check_database(const Settings& s, Report& report) {
     }
     struct stat sb;
     if (::stat(db.path.c_str(), &sb) != 0) {
-      const std::string w = probe_writable(fs::path(db.path).parent_path().string());
-      if (!w.empty()) {
-        report.fail("database", "no SQLite file at " + db.path + " and " + w);
+      // The run's own check: a run creates the file, not its directory.
+      if (Status st = check_creatable(db.path, false, "database.path"); !st.ok()) {
+        report.fail("database", "no SQLite file at " + db.path + ", and a run cannot create it: " + st.message());
       } else {
         report.warn("database", "no SQLite file at " + db.path + " yet; the first run creates it");
       }
