@@ -181,6 +181,23 @@ TEST(SettingsTest, ADurationMayCarrySpaces) {
   EXPECT_EQ(s->run.end_margin_percent, 5.0);
 }
 
+// A margin as long as the time given leaves no job room to start: refused, where a run
+// registered the grid, started nothing and ended with exit 0.
+TEST(SettingsTest, AnEndMarginNotBelowTheTimeLeftIsRefused) {
+  Config c = base_config();
+  ASSERT_TRUE(c.set_scalar("run.time_left", "1h", "cfg.yaml:5").ok());
+  ASSERT_TRUE(c.set_scalar("run.end_margin", "2h", "cfg.yaml:6").ok());
+  auto s = build_settings(c, "/", 8);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message(),
+            "run.end_margin (from cfg.yaml:6): '2h' is not less than run.time_left (from "
+            "cfg.yaml:5, '1h'): no job could start");
+  ASSERT_TRUE(c.set_scalar("run.end_margin", "59m", "cfg.yaml:6").ok());
+  auto fits = build_settings(c, "/", 8);
+  ASSERT_TRUE(fits.ok()) << fits.status().message();
+  EXPECT_EQ(fits->run.end_margin, 59 * 60.0);
+}
+
 TEST(SettingsTest, RequiredValuesAreNamed) {
   auto c = Config::Defaults();
   auto s = build_settings(c.value(), "/", 2);

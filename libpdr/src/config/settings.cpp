@@ -398,6 +398,14 @@ Status read_run(const Config& c, Settings& s, unsigned cores) {
       r.end_margin = static_cast<double>(*seconds);
     }
   }
+  // A margin that takes the whole time given: no job could ever start (a run registered the
+  // grid, started nothing and ended with exit 0). Slurm's end time, read when the run starts,
+  // may legitimately leave no room; a time given here may not.
+  if (r.time_left > 0 && r.end_margin >= r.time_left) {
+    return Status::Usage(where("run.end_margin") + ": '" + trim_space(c.str("run.end_margin")) +
+                         "' is not less than run.time_left (from " + c.origin("run.time_left") + ", '" +
+                         trim_space(c.str("run.time_left")) + "'): no job could start");
+  }
   if (const std::string e = trim_space(c.str("run.expected_job_seconds")); !e.empty()) {
     auto seconds = parse_duration(e);
     if (!seconds || *seconds <= 0) {
