@@ -56,9 +56,8 @@ chmod 0600 "$dir/munge/munge.key"
 munged --force --socket="$dir/munge/munge.sock" --key-file="$dir/munge/munge.key" \
   --log-file="$dir/munge/munged.log" --pid-file="$dir/munged.pid" --seed-file="$dir/munge/munged.seed"
 
-ctl_port=$(free_port)
-d_port=$(free_port)
-cat >"$dir/slurm.conf" <<CONF
+write_conf() {
+  cat >"$dir/slurm.conf" <<CONF
 ClusterName=pdrtest
 SlurmctldHost=$host
 SlurmctldPort=$ctl_port
@@ -89,14 +88,52 @@ SlurmdParameters=config_overrides
 NodeName=$host CPUs=16 RealMemory=2000 State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
+}
+
+# Answers on 127.0.0.1:$1 (both daemons listen on every address).
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# A daemon's pid file and process, or nothing.
+running() { [[ -f "$dir/$1.pid" ]] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null; }
+# Its process runs, its port answers, and it did not find that port taken (a daemon that cannot
+# bind retries for a while, while a server of another test answers there).
+up() { running "$1" && listening "$2" && ! grep -qs "Address already in use" "$dir/$1.log"; }
+stop_daemon() {
+  if [[ -f "$dir/$1.pid" ]]; then kill -KILL "$(cat "$dir/$1.pid")" 2>/dev/null || true; rm -f "$dir/$1.pid"; fi
+}
+
+# A free port is only free when it is looked at: a server another test starts at the same time
+# may take it first, and a daemon that cannot bind its port exits ("Address already in use").
+# Each daemon is started on fresh ports until it listens (then a Slurm command that waits for a
+# controller that is not there would block a test for many minutes).
 export SLURM_CONF="$dir/slurm.conf"
 echo "SLURM_CONF=$SLURM_CONF" >"$dir/env"
-slurmctld
-slurmd
-for _ in $(seq 1 200); do
-  state=$(sinfo -h -n "$host" -o %t 2>/dev/null || true)
+for try in 1 2 3 4 5; do
+  ctl_port=$(free_port)
+  d_port=$(free_port)
+  write_conf
+  stop_daemon slurmctld
+  rm -f "$dir/slurmctld.log" "$dir/slurmd.log"
+  slurmctld
+  for _ in $(seq 1 50); do up slurmctld "$ctl_port" && break; sleep 0.1; done
+  sleep 0.3  # a daemon that found its port taken (by a server that now answers there) exits
+  up slurmctld "$ctl_port" || { stop_daemon slurmctld; continue; }
+  stop_daemon slurmd
+  slurmd
+  for _ in $(seq 1 50); do up slurmd "$d_port" && break; sleep 0.1; done
+  sleep 0.3
+  if up slurmd "$d_port"; then break; fi
+  stop_daemon slurmd
+  stop_daemon slurmctld
+done
+if ! running slurmctld || ! running slurmd; then
+  echo "slurm.sh: slurmctld or slurmd did not start on free ports in 5 tries; see $dir/slurmctld.log and $dir/slurmd.log" >&2
+  exit 1
+fi
+deadline=$((SECONDS + 60))
+while ((SECONDS < deadline)); do
+  state=$(timeout 5 sinfo -h -n "$host" -o %t 2>/dev/null || true)
   if [[ "$state" == idle* ]]; then exit 0; fi
   sleep 0.1
 done
-echo "slurm.sh: the node did not become idle (state '${state:-none}'); see $dir/slurmctld.log and $dir/slurmd.log" >&2
+echo "slurm.sh: the node did not become idle in 60 s (state '${state:-none}'); see $dir/slurmctld.log and $dir/slurmd.log" >&2
 exit 1
