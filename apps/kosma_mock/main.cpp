@@ -43,14 +43,22 @@
 namespace {
 
 // Forks a process in a session of its own: true in it, false here once it has left this
-// process's group (so that the group's end cannot catch it on the way).
-bool fork_detached() {
+// process's group (so that the group's end cannot catch it on the way). With `Exec::Follows`,
+// false only once it has replaced itself with another program (its execve closes the pipe):
+// until then it still has this process's environment, and a scan for the attempt's processes
+// rightly finds it.
+enum class Exec { None, Follows };
+bool fork_detached(Exec exec = Exec::None) {
   int ready[2];
   if (pipe(ready) != 0) return false;
   if (fork() == 0) {
     close(ready[0]);
     setsid();
-    close(ready[1]);
+    if (exec == Exec::Follows) {
+      fcntl(ready[1], F_SETFD, FD_CLOEXEC);
+    } else {
+      close(ready[1]);
+    }
     return true;
   }
   close(ready[1]);
@@ -234,7 +242,7 @@ int run_pdr(const std::vector<Rule>& rules) {
       write_file("Out/litter.out", "x\n");
       write_file("pdroutput/litter.dat", "x\n");
     } else if (r.action == "daemon-bare") {
-      if (fork_detached()) {
+      if (fork_detached(Exec::Follows)) {
         char* const argv[] = {const_cast<char*>("sh"), const_cast<char*>("-c"),
                               const_cast<char*>("sleep 1; echo bare > Out/daemon.out"), nullptr};
         char* const no_env[] = {nullptr};
@@ -242,7 +250,7 @@ int run_pdr(const std::vector<Rule>& rules) {
         _exit(1);
       }
     } else if (r.action == "daemon-log") {
-      if (fork_detached()) {
+      if (fork_detached(Exec::Follows)) {
         char* const argv[] = {
             const_cast<char*>("sh"), const_cast<char*>("-c"),
             const_cast<char*>("d=$(pwd); cd /; i=0; while [ -e \"$d\" ] && [ $i -lt 100 ]; "
@@ -254,7 +262,7 @@ int run_pdr(const std::vector<Rule>& rules) {
       }
     } else if (r.action == "daemon-path") {
       char cwd[4096];
-      if (getcwd(cwd, sizeof cwd) != nullptr && fork_detached()) {
+      if (getcwd(cwd, sizeof cwd) != nullptr && fork_detached(Exec::Follows)) {
         const std::string script =
             "exec </dev/null >/dev/null 2>&1; cd /; sleep 1; echo path >> '" + std::string(cwd) + "/Out/daemon.out'";
         char* const argv[] = {const_cast<char*>("sh"), const_cast<char*>("-c"), const_cast<char*>(script.c_str()),
