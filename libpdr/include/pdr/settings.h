@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "pdr/config.h"
+#include "pdr/job_policy.h"
 #include "pdr/status.h"
 
 namespace pdr {
@@ -137,6 +138,11 @@ struct Settings {
   UserSettings user;
   std::map<std::string, std::string> non_default;  // column -> canonical value
   std::vector<std::string> notes;                  // what was adjusted (a repeated species), for warnings and --dry-run
+
+  // The lease, attempts, retry delay and heartbeat of run:, as the job store applies them.
+  JobPolicy job_policy() const {
+    return JobPolicy{run.lease_seconds, run.max_attempts, run.retry_delay, run.heartbeat_seconds};
+  }
 };
 
 // Validates the merged config and builds the typed settings; `cwd` resolves relative paths.

@@ -4,6 +4,7 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -19,6 +20,7 @@
 #include "pdr/cli.h"
 #include "pdr/db_manager.h"
 #include "pdr/exit_code.h"
+#include "pdr/job_policy.h"
 #include "pdr/job_store.h"
 #include "pdr/process.h"
 #include "pdr/settings.h"
@@ -44,13 +46,17 @@ std::string json_jobs(const std::vector<JobSummary>& jobs) {
   return out + "]";
 }
 
-std::string json_runs(const std::vector<RunRecord>& runs) {
+std::string json_runs(const std::vector<RunRecord>& runs, const JobPolicy& policy) {
   std::string out = "[";
   for (size_t i = 0; i < runs.size(); ++i) {
     const auto& r = runs[i];
     const auto& p = r.pool;
     out += (i ? ", " : "") + std::string("{\"host\": ") + json_quote(r.host) + ", \"pid\": " + std::to_string(r.pid) +
-           ", \"workers\": " + std::to_string(r.workers) + ", \"state\": " + json_quote(r.state) +
+           ", \"workers\": " + std::to_string(r.workers) + ", \"state\": " + json_quote(r.state) + ", \"seen_as\": " +
+           json_quote(run_seen_as(r, policy) == RunSeen::Gone     ? "gone"
+                      : run_seen_as(r, policy) == RunSeen::Silent ? "silent"
+                                                                  : r.state) +
+           ", \"silent_seconds\": " + std::to_string(r.silent_seconds) +
            ", \"started_at\": " + json_quote(r.started_at) + ", \"updated_at\": " + json_quote(r.updated_at) +
            ", \"pool\": {\"open\": " + std::to_string(p.size) + ", \"in_use\": " + std::to_string(p.in_use) +
            ", \"idle\": " + std::to_string(p.idle) + ", \"created\": " + std::to_string(p.created) +
@@ -60,19 +66,19 @@ std::string json_runs(const std::vector<RunRecord>& runs) {
   return out + "]";
 }
 
-std::string json_report(const StatusReport& r) {
+std::string json_report(const StatusReport& r, const JobPolicy& policy) {
   std::string out =
       "{\"model\": " + json_quote(r.model) + ", \"total\": " + std::to_string(r.total) + ", \"by_status\": {";
   size_t i = 0;
   for (const auto& kv : r.by_status) out += (i++ ? ", " : "") + json_quote(kv.first) + ": " + std::to_string(kv.second);
   out += "}, \"running\": " + json_jobs(r.running) + ", \"failed\": " + json_jobs(r.failed) +
-         ", \"runs\": " + json_runs(r.runs) +
+         ", \"runs\": " + json_runs(r.runs, policy) +
          (r.open_registration.empty() ? std::string() : ", \"open_registration\": " + json_quote(r.open_registration)) +
          "}";
   return out;
 }
 
-void print_report(std::ostream& out, const StatusReport& r, const CliOptions& options) {
+void print_report(std::ostream& out, const StatusReport& r, const CliOptions& options, const JobPolicy& policy) {
   out << "model " << r.model << ": " << r.total << " jobs\n";
   if (!r.open_registration.empty()) out << "  note: " << r.open_registration << "\n";
   for (const char* s : {"pending", "running", "finished", "failed", "skipped", "cancelled"}) {
@@ -104,10 +110,10 @@ void print_report(std::ostream& out, const StatusReport& r, const CliOptions& op
     out << "runs (newest first; times UTC):\n";
     for (const auto& run : r.runs) {
       const auto& p = run.pool;
-      out << "  " << run.host << " pid " << run.pid << "  " << run.state << "  " << count_text(run.workers, "worker")
-          << "  since " << run.started_at << ", updated " << run.updated_at << "  database pool: " << p.size
-          << " open (" << p.in_use << " in use, " << p.idle << " idle), " << p.created << " created, " << p.validated
-          << " validated, " << p.replaced << " replaced, " << p.failed << " failed\n";
+      out << "  " << run.host << " pid " << run.pid << "  " << run_seen_text(run, policy) << "  "
+          << count_text(run.workers, "worker") << "  since " << run.started_at << ", updated " << run.updated_at
+          << "  database pool: " << p.size << " open (" << p.in_use << " in use, " << p.idle << " idle), " << p.created
+          << " created, " << p.validated << " validated, " << p.replaced << " replaced, " << p.failed << " failed\n";
     }
   }
   if (r.predictions.jobs > 0) {
@@ -252,7 +258,9 @@ int print_grids(const CliOptions& options, JobStore& store, const std::vector<st
 }
 
 // One status answer: the reports (or grid maps) of the requested models.
-int print_status(const CliOptions& options, JobStore& store, const DatabaseSettings& db, std::ostream& out) {
+int print_status(const CliOptions& options, JobStore& store, const Settings& settings, std::ostream& out) {
+  const DatabaseSettings& db = settings.database;
+  const JobPolicy policy = settings.job_policy();
   std::vector<std::string> models;
   if (options.model_name) {
     models.push_back(*options.model_name);
@@ -276,11 +284,11 @@ int print_status(const CliOptions& options, JobStore& store, const DatabaseSetti
   }
   if (options.json) {
     std::vector<std::string> parts;
-    for (const auto& r : reports) parts.push_back(json_report(r));
+    for (const auto& r : reports) parts.push_back(json_report(r, policy));
     print_json(out, parts, options.model_name.has_value());
   } else {
     if (reports.empty()) out << "no models in " << db.describe() << "\n";
-    for (const auto& r : reports) print_report(out, r, options);
+    for (const auto& r : reports) print_report(out, r, options, policy);
   }
   return kExitAllDone;
 }
@@ -320,7 +328,7 @@ int status_command(const CliOptions& options, const EnvLookup& env, std::ostream
       spdlog::warn("no count triggers in {}: status counts the rows, there are no counters to rewrite", db.describe());
     }
   }
-  if (!options.watch) return print_status(options, store, db, out);
+  if (!options.watch) return print_status(options, store, opened->settings, out);
   // --watch: the same answer every interval until SIGINT/SIGTERM (exit 0); on a terminal the
   // screen is redrawn, otherwise the answers follow each other.
   StopSignal stop;
@@ -328,7 +336,7 @@ int status_command(const CliOptions& options, const EnvLookup& env, std::ostream
   const bool tty = &out == &std::cout && isatty(STDOUT_FILENO);
   while (!stop.requested()) {
     std::ostringstream frame;
-    const int code = print_status(options, store, db, frame);
+    const int code = print_status(options, store, opened->settings, frame);
     if (code != kExitAllDone) return code;
     if (tty) out << "\033[H\033[2J";
     out << "# " << utc_time_text(static_cast<long long>(std::time(nullptr))) << " UTC, every " << options.interval

@@ -169,8 +169,7 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
   }
   const Settings* settings = &opened->settings;
   JobStore& store = *opened->store;
-  store.set_policy(JobPolicy{settings->run.lease_seconds, settings->run.max_attempts, settings->run.retry_delay,
-                             settings->run.heartbeat_seconds});
+  store.set_policy(settings->job_policy());
   const std::string model_root =
       (std::filesystem::path(settings->storage.base_dir) / *options.model_name).lexically_normal().string();
   // The storage a run of this configuration would use: one that is not the model's is refused,
@@ -329,7 +328,7 @@ int verify_command(const CliOptions& options, const EnvLookup& env, std::ostream
       ++left;
       out << "job " << job_id << ": " << problem
           << "; left as it is: the run that finished it may still be at work (it has not been silent for "
-          << silence_of_an_ended_run(JobPolicy{settings->run.lease_seconds})
+          << silence_of_an_ended_run(settings->job_policy())
           << " s), so it may still be storing them; verify again later\n";
     }
   }

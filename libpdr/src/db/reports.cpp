@@ -1,5 +1,9 @@
 // Counts, status, grid maps, outputs and run records.
+#include <algorithm>
+
 #include "db/soci_job_store.h"
+#include "pdr/process.h"
+#include "util/text.h"
 
 namespace pdr {
 
@@ -384,6 +388,25 @@ PredictionCheck SociJobStore::prediction_check(Session& sql, long long model_id)
   return check;
 }
 
+RunSeen run_seen_as(const RunRecord& run, const JobPolicy& policy) {
+  if (run.state != "running" || run.silent_seconds < 0) return RunSeen::AsRecorded;
+  if (run.silent_seconds <= std::max<long long>(2LL * policy.heartbeat_seconds + 2, 25)) return RunSeen::AsRecorded;
+  return process_gone(run.host, run.pid) ? RunSeen::Gone : RunSeen::Silent;
+}
+
+std::string run_seen_text(const RunRecord& run, const JobPolicy& policy) {
+  switch (run_seen_as(run, policy)) {
+    case RunSeen::Gone:
+      return "gone (no process " + std::to_string(run.pid) + " on this host; last heard from " +
+             duration_text(run.silent_seconds) + " ago)";
+    case RunSeen::Silent:
+      return "running? (not heard from for " + duration_text(run.silent_seconds) + ")";
+    case RunSeen::AsRecorded:
+      break;
+  }
+  return run.state;
+}
+
 // The latest runs of the model, newest first.
 std::vector<RunRecord> SociJobStore::run_records(Session& sql, long long model_id) {
   std::vector<RunRecord> out;
@@ -392,7 +415,9 @@ std::vector<RunRecord> SociJobStore::run_records(Session& sql, long long model_i
                       "COALESCE(" +
                           dialect_.as_text("started_at") + ", ''), COALESCE(" + dialect_.as_text("updated_at") +
                           ", ''), pool_open, pool_in_use, pool_idle, "
-                          "pool_created, pool_validated, pool_replaced, pool_failed FROM pdr_runs "
+                          "pool_created, pool_validated, pool_replaced, pool_failed, COALESCE(" +
+                          dialect_.seconds_since("updated_at") +
+                          ", -1) FROM pdr_runs "
                           "WHERE model_name_id = :m ORDER BY id DESC LIMIT 10",
        soci::use(model_id));
   for (const auto& row : runs) {
@@ -410,6 +435,7 @@ std::vector<RunRecord> SociJobStore::run_records(Session& sql, long long model_i
     r.pool.validated = as_integer(row, 10);
     r.pool.replaced = as_integer(row, 11);
     r.pool.failed = as_integer(row, 12);
+    r.silent_seconds = as_integer(row, 13);
     out.push_back(r);
   }
   return out;

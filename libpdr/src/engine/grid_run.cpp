@@ -472,7 +472,7 @@ Status GridRun::open(const StopSignal& stop) {
   if (storage_ == nullptr) {
     if (Status st = open_the_storage(); !st.ok()) return st;
   }
-  store_->set_policy(JobPolicy{s.run.lease_seconds, s.run.max_attempts, s.run.retry_delay, s.run.heartbeat_seconds});
+  store_->set_policy(s.job_policy());
   // Outcomes that journals of earlier processes on this host kept through an outage are
   // recorded before anything is registered, reaped or claimed: their jobs are still running
   // under leases that expired, and a reap would take their finishes for lost. A database that
