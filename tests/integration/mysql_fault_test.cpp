@@ -811,6 +811,7 @@ TEST_F(MultiProcessTest, M7_DoctorComparesTheServerWithTheRun) {
   EXPECT_EQ(d.code, 1) << d.out << d.err;
   for (const char* line :
        {"OK    database: reachable: mysql 127.0.0.1:", "WARN  schema: no pdr_run tables yet",
+        "OK    writes: the session may write (not read-only)",
         "OK    claims: SELECT ... FOR UPDATE SKIP LOCKED supported",
         "WARN  wait_timeout: 5 s is shorter than two heartbeats (20 s)",
         "FAIL  max_connections: 20 is less than the 24 connections at most (8 node(s) x 3 per process, whatever the "
@@ -842,6 +843,19 @@ TEST_F(MultiProcessTest, M7_DoctorComparesTheServerWithTheRun) {
   EXPECT_NE(fixed.err.find("job counters rewritten from the rows of"), std::string::npos) << fixed.err;
   auto after = test::run_pdr_run(dir_ / "a", {"doctor", "--config", dir_ / "cfg.yaml"}, env(""));
   EXPECT_NE(after.out.find(check), std::string::npos) << after.out;
+  EXPECT_NE(after.out.find("OK    writes: an insert and a delete of no row into each of pdr_run's tables are taken"),
+            std::string::npos)
+      << after.out;
+  // A server in read_only answers every read and refuses a run's first write: doctor says so.
+  server_->sql("SET GLOBAL read_only = 1");
+  auto ro = test::run_pdr_run(dir_ / "a", {"doctor", "--config", dir_ / "cfg.yaml"}, env(""));
+  server_->sql("SET GLOBAL read_only = 0");
+  EXPECT_EQ(ro.code, 1);
+  EXPECT_NE(ro.out.find("FAIL  writes: a run could not write (INSERT INTO pdr_model_jobs SELECT * FROM pdr_model_jobs "
+                        "WHERE 1 = 0): The MariaDB server is running with the --read-only option"),
+            std::string::npos)
+      << ro.out;
+  EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs"), 4) << "doctor wrote";
 }
 
 TEST_F(MultiProcessTest, M6_TwoUsersRegisterTheSameGridAtTheSameMoment) {

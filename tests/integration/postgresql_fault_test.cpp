@@ -701,6 +701,7 @@ TEST_F(PostgresqlFaultTest, D_DoctorComparesTheServerWithTheRun) {
   EXPECT_EQ(d.code, 1) << d.out << d.err;
   for (const char* line :
        {"OK    database: reachable: postgresql 127.0.0.1:", "WARN  schema: no pdr_run tables yet",
+        "OK    writes: the session may write (not read-only)",
         "OK    claims: SELECT ... FOR UPDATE SKIP LOCKED supported",
         "WARN  idle_session_timeout: 5000 ms is shorter than two heartbeats (20000 ms)",
         "WARN  idle_in_transaction_session_timeout: 500 ms",
@@ -727,6 +728,21 @@ TEST_F(PostgresqlFaultTest, D_DoctorComparesTheServerWithTheRun) {
   auto after = test::run_pdr_run(dir_.path(), {"doctor", "--config", dir_ / "cfg.yaml"}, env(""));
   EXPECT_NE(after.out.find("OK    job counts: kept by triggers, equal to the rows of 1 model(s)"), std::string::npos)
       << after.out;
+  EXPECT_NE(after.out.find("OK    writes: an insert and a delete of no row into each of pdr_run's tables are taken"),
+            std::string::npos)
+      << after.out;
+  // Read-only transactions for the account answer every read and refuse a run's first write.
+  server_->sql("ALTER ROLE pdr SET default_transaction_read_only = on", database_);
+  auto ro = test::run_pdr_run(dir_.path(), {"doctor", "--config", dir_ / "cfg.yaml"}, env(""));
+  server_->sql("ALTER ROLE pdr RESET default_transaction_read_only", database_);
+  EXPECT_EQ(ro.code, 1);
+  EXPECT_NE(ro.out.find("FAIL  writes: a run could not write (INSERT INTO pdr_model_jobs SELECT * FROM pdr_model_jobs "
+                        "WHERE 1 = 0): "),
+            std::string::npos)
+      << ro.out;
+  EXPECT_NE(ro.out.find("cannot execute INSERT in a read-only transaction (PostgreSQL SQLSTATE 25006)"),
+            std::string::npos)
+      << ro.out;
 }
 
 }  // namespace

@@ -411,6 +411,11 @@ class JobStore {
   // What the server said when the store was opened, without asking again (a command that only
   // looks opens and checks once: on PostgreSQL each catalog look of a new session costs ms).
   virtual Result<ServerInfo> server_info_at_open() { return server_info(); }
+  // Tries the writes a run makes, rolled back at once (doctor): an UPDATE of no row of each
+  // table of pdr_run's it writes and an INSERT of none, or, before the first run, whether the
+  // session may write at all. An error names what a run would meet at its first write: a
+  // read-only server or transaction, a missing privilege. Ok on SQLite (the file is checked).
+  virtual Status try_writes() { return Status::Ok(); }
   // What SQLite's PRAGMA quick_check finds wrong with the database file (every page read);
   // empty when it is sound, and on a server (which checks its own pages).
   virtual Result<std::vector<std::string>> integrity_problems() = 0;

@@ -357,6 +357,17 @@ void check_database(const Settings& s, Report& report) {
   } else {
     check_schema(info.value(), *store.value(), report);
   }
+  if (db.server()) {
+    // A read-only server or transaction, or an account without the privileges, answers every
+    // read above and refuses a run's first write.
+    if (Status w = store.value()->try_writes(); !w.ok()) {
+      report.fail("writes", w.message());
+    } else {
+      report.ok("writes", info->schema_version > 0
+                              ? "an insert and a delete of no row into each of pdr_run's tables are taken (rolled back)"
+                              : "the session may write (not read-only)");
+    }
+  }
   if (info->schema_version == kSchemaVersion) check_counters(*store.value(), info.value(), db, report);
   if (db.type == "postgresql") check_postgresql_server(s, info.value(), report);
   if (db.type == "mysql") check_mysql_server(s, info.value(), report);

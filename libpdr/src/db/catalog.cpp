@@ -226,6 +226,51 @@ Result<ServerInfo> SociJobStore::server_info_at_open() {
   return info;
 }
 
+Status SociJobStore::try_writes() {
+  if (!dialect_.pg && !dialect_.mysql) return Status::Ok();
+  Status refused;
+  const Status kRolledBack = Status::Usage("rolled back");
+  Status st = transaction("try the writes of a run (rolled back)", [&](Session& sql) {
+    refused = Status::Ok();
+    std::string statement;
+    try {
+      if (table_exists(sql, "pdr_model_jobs")) {
+        for (const char* table : {"pdr_model_jobs", "pdr_runs", "pdr_job_counts", "model_names"}) {
+          if (!table_exists(sql, table)) continue;
+          statement = std::string("INSERT INTO ") + table + " SELECT * FROM " + table + " WHERE 1 = 0";
+          sql << statement;
+          statement = std::string("DELETE FROM ") + table + " WHERE 1 = 0";
+          sql << statement;
+        }
+      } else if (dialect_.pg) {
+        // Nothing to write to yet: a read-only transaction (default_transaction_read_only, a
+        // standby) refuses the first run's CREATE TABLE.
+        std::string ro;
+        sql << "SELECT current_setting('transaction_read_only')", soci::into(ro);
+        if (ro == "on") {
+          refused = Status::Usage(
+              "the session's transactions are read-only (transaction_read_only = on: "
+              "default_transaction_read_only or a standby server); the first run cannot create its tables");
+        }
+      } else {
+        int ro = 0;
+        sql << "SELECT CAST(@@read_only AS SIGNED)", soci::into(ro);
+        if (ro != 0) {
+          refused = Status::Usage(
+              "the server is read-only (read_only = ON); the first run cannot create its tables unless its account "
+              "may write anyway (READ_ONLY ADMIN or SUPER)");
+        }
+      }
+    } catch (const std::exception& e) {
+      refused = db_error_status(e, "a run could not write (" + statement + ")");
+    }
+    return kRolledBack;
+  });
+  if (!refused.ok()) return refused;
+  if (!st.ok() && st.message() != kRolledBack.message()) return st;
+  return Status::Ok();
+}
+
 Result<ServerInfo> SociJobStore::server_info() {
   ServerInfo info;
   Status st = read("read the server version", [&](Session& sql) {
