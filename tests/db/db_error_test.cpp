@@ -112,6 +112,12 @@ TEST(DbErrorTest, PostgresqlCredentialsSchemaAndConstraintErrorsFailAtOnce) {
   const Status st = postgresql("23505", "ERROR:  duplicate key value\nDETAIL: Key (id)=(1) already exists.");
   EXPECT_NE(st.message().find("(PostgreSQL SQLSTATE 23505)"), std::string::npos) << st.message();
   EXPECT_EQ(st.message().find('\n'), std::string::npos) << st.message();
+  // SOCI's own words before the server's are dropped.
+  const Status ro = postgresql("25006",
+                               "Cannot execute query. Fatal error. ERROR:  cannot execute INSERT in a read-only "
+                               "transaction\n");
+  EXPECT_EQ(ro.message(),
+            "claiming jobs: cannot execute INSERT in a read-only transaction (PostgreSQL SQLSTATE 25006)");
 }
 
 TEST(DbErrorTest, SqliteBusyLockedFullAndIoErrorsAreTransientWithTheirExtendedCodes) {

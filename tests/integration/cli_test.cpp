@@ -80,7 +80,12 @@ TEST(CliTest, AFlagsNumberIsDecimal) {
   // doctor's own flags are input too: a bad one is a usage error, not a finding (exit 1).
   auto none = test::run_pdr_run(dir.path(), {"doctor", "--nodes", "0"}, {kBase});
   EXPECT_EQ(none.code, 2) << none.out << none.err;
-  EXPECT_NE(none.err.find("--nodes: must be at least 1 (got 0)"), std::string::npos) << none.err;
+  EXPECT_NE(none.err.find("--nodes: must be between 1 and 100000 (got 0)"), std::string::npos) << none.err;
+  auto many = test::run_pdr_run(dir.path(), {"doctor", "--nodes", "1000000"}, {kBase});
+  EXPECT_EQ(many.code, 2) << many.out << many.err;
+  EXPECT_NE(many.err.find("--nodes: must be between 1 and 100000 (got 1000000)"), std::string::npos) << many.err;
+  auto wide = test::run_pdr_run(dir.path(), {"doctor", "--workers", "1025"}, {kBase});
+  EXPECT_EQ(wide.code, 2) << wide.out << wide.err;
   EXPECT_TRUE(dir_is_empty_but_logs(dir.path()));
 }
 

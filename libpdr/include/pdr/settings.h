@@ -128,6 +128,10 @@ struct UserSettings {
   std::string username, email;
 };
 
+// The largest run.workers (0: one per core) and slurm.nodes a setting or flag may give.
+constexpr long long kMaxWorkers = 1024;
+constexpr long long kMaxNodes = 100000;
+
 struct Settings {
   DatabaseSettings database;
   StorageSettings storage;

@@ -12,6 +12,7 @@
 #include <ostream>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "cli/cli_util.h"
 #include "pdr/cli.h"
@@ -449,9 +450,10 @@ void check_run_dirs(const Settings& s, Report& report) {
 
 int doctor_command(const CliOptions& options, const EnvLookup& env, std::ostream& out) {
   // Its own flags are input, not a finding about the setup: a bad one is a usage error.
-  for (const auto& [flag, value] : {std::pair{"--nodes", options.nodes}, std::pair{"--workers", options.workers}}) {
-    if (value && *value < 1) {
-      spdlog::error("{}: must be at least 1 (got {})", flag, *value);
+  for (const auto& [flag, value, most] :
+       {std::tuple{"--nodes", options.nodes, kMaxNodes}, std::tuple{"--workers", options.workers, kMaxWorkers}}) {
+    if (value && (*value < 1 || *value > most)) {
+      spdlog::error("{}: must be between 1 and {} (got {})", flag, most, *value);
       return kExitUsage;
     }
   }

@@ -332,7 +332,9 @@ Status read_run(const Config& c, Settings& s, unsigned cores) {
   // More than one worker is a parallel run, from a flag or a configuration file alike.
   r.parallel = c.boolean("run.parallel") || workers > 1;
   const long long reserved = c.integer("run.reserved_cpus");
-  if (workers < 0 || workers > 1024) return Status::Usage(where("run.workers") + ": must be between 0 and 1024");
+  if (workers < 0 || workers > kMaxWorkers) {
+    return Status::Usage(where("run.workers") + ": must be between 0 and " + std::to_string(kMaxWorkers));
+  }
   if (reserved < 0) return Status::Usage(where("run.reserved_cpus") + ": must not be negative");
   if (r.parallel) {
     r.workers =
@@ -463,7 +465,9 @@ Status read_slurm(const Config& c, const std::string& cwd, Settings& s) {
   auto where = [&c](const std::string& key) { return key + " (from " + c.origin(key) + ")"; };
   SlurmSettings& sl = s.slurm;
   const long long nodes = c.integer("slurm.nodes");
-  if (nodes < 1 || nodes > 100000) return Status::Usage(where("slurm.nodes") + ": must be between 1 and 100000");
+  if (nodes < 1 || nodes > kMaxNodes) {
+    return Status::Usage(where("slurm.nodes") + ": must be between 1 and " + std::to_string(kMaxNodes));
+  }
   sl.nodes = static_cast<int>(nodes);
   const long long cpus = c.integer("slurm.cpus_per_task"), sig = c.integer("slurm.signal_seconds");
   if (cpus < 0 || cpus > 100000) return Status::Usage(where("slurm.cpus_per_task") + ": must be between 0 and 100000");

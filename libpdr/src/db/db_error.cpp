@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cctype>
+#include <cstring>
 #include <regex>
 
 namespace pdr {
@@ -162,6 +163,12 @@ Status db_error_status(const std::exception& e, const std::string& context) {
     }
     what += " (MySQL error " + std::to_string(code) + ")";
   } else if (const auto* p = dynamic_cast<const soci::postgresql_soci_error*>(&e)) {
+    // SOCI puts its own words before the server's ("Cannot execute query. Fatal error. ERROR:  "):
+    // the server's message is what the user needs.
+    for (const char* soci_words : {"Cannot execute query. ", "Cannot prepare statement. ", "Fatal error. "}) {
+      if (what.rfind(soci_words, 0) == 0) what.erase(0, std::strlen(soci_words));
+    }
+    if (what.rfind("ERROR:  ", 0) == 0) what.erase(0, 8);
     std::string state = p->sqlstate();
     while (!state.empty() && state.back() == ' ') state.pop_back();
     code = pg_error_code(state);
