@@ -837,7 +837,12 @@ TEST_F(NoJobLostTest, AFullDatabaseDiskIsRiddenOutAndNoJobIsLost) {
   const pid_t pid = test::start_pdr_run(dir_.path(), with_config(grid), env("*:sleep=2"));
   wait_for_starts(2);
   fill(dir_ / "dbdisk");
-  std::this_thread::sleep_for(std::chrono::seconds(5));  // the first two finish meanwhile
+  const auto full_at = std::chrono::steady_clock::now();
+  // People can still look at the grid while its disk is full.
+  auto during = run_within(30, {"status", "--model-name", "fdb"});
+  EXPECT_EQ(during.code, 0) << during.err;
+  EXPECT_NE(during.out.find("model fdb: 6 jobs"), std::string::npos) << during.out << during.err;
+  std::this_thread::sleep_until(full_at + std::chrono::seconds(5));  // the first two finish meanwhile
   fs::remove(dir_ / "dbdisk/filler");
   auto r = finish_within(90, pid, dir_.path());
   EXPECT_EQ(r.code, 0) << r.err;
@@ -857,6 +862,17 @@ TEST_F(NoJobLostTest, AFullDatabaseDiskIsRiddenOutAndNoJobIsLost) {
   EXPECT_EQ(count("SELECT COUNT(*) FROM hdf_files"), 6) << "no provenance row given up on the full disk";
   EXPECT_EQ(count_starts(dir_ / "trace"), 12u) << "each job's pdr and onion started once";
   test::expect_history_agrees(count);
+  // With no run left, the -wal and -shm a reader needs cannot be made on the full disk: status,
+  // history and the report read the file as it is (it was a disk I/O error for 10 s).
+  fill(dir_ / "dbdisk");
+  auto after = run_within(30, {"status", "--model-name", "fdb"});
+  EXPECT_EQ(after.code, 0) << after.err;
+  EXPECT_NE(after.out.find("  finished          6"), std::string::npos) << after.out << after.err;
+  auto events = run_within(30, {"history", "--model-name", "fdb"});
+  EXPECT_EQ(events.code, 0) << events.err;
+  auto page = run_within(30, {"report", "--model-name", "fdb", "--out", dir_ / "page.html"});
+  EXPECT_EQ(page.code, 0) << page.err;
+  fs::remove(dir_ / "dbdisk/filler");
 }
 
 // Cases 7 and 9: while the database is unreachable, outcomes go to the journal; as soon as it

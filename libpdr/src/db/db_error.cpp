@@ -147,9 +147,11 @@ Status db_error_status(const std::exception& e, const std::string& context) {
                             "$1=***");
   // SOCI appends the whole statement (and its bound values): it goes to the log file at debug
   // level, and the user's line keeps what failed and the error.
-  if (auto at = what.find(" while executing \""); at != std::string::npos) {
-    spdlog::debug("{}: {}", context, what);
-    what = what.substr(0, at);
+  for (const char* doing : {" while executing \"", " while preparing \""}) {
+    if (auto at = what.find(doing); at != std::string::npos) {
+      spdlog::debug("{}: {}", context, what);
+      what = what.substr(0, at);
+    }
   }
   if (auto nl = what.find('\n'); nl != std::string::npos) what = what.substr(0, nl);
   while (!what.empty() && (what.back() == ' ' || what.back() == '.')) what.pop_back();

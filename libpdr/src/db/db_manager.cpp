@@ -367,8 +367,16 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
       std::string dir = std::filesystem::path(settings_.path).parent_path().string();
       if (dir.empty()) dir = ".";
       const bool locked_dir = open_read_only && ::access(dir.c_str(), W_OK) != 0;
+      // On a full disk a reader cannot make them either: it reads the file as immutable too when
+      // the -wal is absent or empty (one a failed open left; no writer can grow it there).
+      bool no_room = false;
+      const auto wal_empty = [this] {
+        struct stat st {};
+        return ::stat((settings_.path + "-wal").c_str(), &st) != 0 || st.st_size == 0;
+      };
       for (int attempt = 1;; ++attempt) {
-        const bool immutable = locked_dir && ::access((settings_.path + "-wal").c_str(), F_OK) != 0;
+        const bool immutable =
+            (locked_dir && ::access((settings_.path + "-wal").c_str(), F_OK) != 0) || (no_room && wal_empty());
         if (open_read_only && !immutable) {
           std::lock_guard<std::mutex> lock(mu_);
           for (const char* suffix : {"-wal", "-shm"}) {
@@ -381,19 +389,29 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
         }
         const std::string file = immutable ? sqlite_file_uri(settings_.path) + "?immutable=1" : settings_.path;
         try {
-          s->open(*soci::factory_sqlite3(), "db=\"" + file + "\"" + (open_read_only ? " readonly=true" : ""));
-          // Read here: a -wal that went (the last run closed it) fails this first statement.
-          if (locked_dir) *s << "PRAGMA synchronous=NORMAL";
+          s->open(*soci::factory_sqlite3(),
+                  "db=\"" + file + "\"" + (open_read_only || immutable ? " readonly=true" : ""));
+          sqlite_api::sqlite3_busy_handler(static_cast<soci::sqlite3_session_backend*>(s->get_backend())->conn_,
+                                           &busy_wait, const_cast<DatabaseSettings*>(&settings_));
+          // Read here: a -wal that went (the last run closed it) fails this first statement, and
+          // so does a -wal or -shm that cannot be made.
+          if (settings_.read_only) *s << "PRAGMA synchronous=NORMAL";
           break;
-        } catch (const soci::soci_error&) {
+        } catch (const soci::soci_error& e) {
+          const auto* lite = dynamic_cast<const soci::sqlite3_soci_error*>(&e);
+          const int primary = lite != nullptr ? lite->result() & 0xff : 0;
+          if (settings_.read_only && !no_room && !locked_dir &&
+              (primary == SQLITE_IOERR || primary == SQLITE_FULL || primary == SQLITE_CANTOPEN) && wal_empty()) {
+            no_room = true;
+            s = std::make_unique<soci::session>();
+            continue;
+          }
           // A run began or ended between the look for its -wal and the open: look again.
-          if (!locked_dir || attempt == 3) throw;
+          if (!(locked_dir || no_room) || attempt == 3) throw;
           s = std::make_unique<soci::session>();
           std::this_thread::sleep_for(std::chrono::milliseconds(50));
         }
       }
-      sqlite_api::sqlite3* db = static_cast<soci::sqlite3_session_backend*>(s->get_backend())->conn_;
-      sqlite_api::sqlite3_busy_handler(db, &busy_wait, const_cast<DatabaseSettings*>(&settings_));
       // The journal mode is left as it is: a connect changes nothing in a file that may turn
       // out to be someone else's (write-ahead logging is switched on with the schema).
       *s << "PRAGMA synchronous=NORMAL";
