@@ -162,8 +162,16 @@ std::string uri_encoded(const std::string& v) {
 // connect timeout, and for the session a statement_timeout, UTC and READ COMMITTED (applied at
 // connect, no round trip). libpq reads PGOPTIONS only for a connection that names no options:
 // the user's go first, so that theirs apply and pdr_run's win where both set the same one.
+namespace {
+// The environment's PGOPTIONS ("" when unset), which pdr_run passes on to the server.
+std::string pgoptions() {
+  const char* v = std::getenv("PGOPTIONS");
+  return v != nullptr ? v : "";
+}
+}  // namespace
+
 std::string postgresql_connect_string(const DatabaseSettings& s) {
-  const char* user_options = std::getenv("PGOPTIONS");
+  const std::string user_options = pgoptions();
   std::string c = "postgresql://" + uri_encoded(s.username);
   if (!s.password.empty()) c += ":" + uri_encoded(s.password);
   c += "@";
@@ -172,13 +180,13 @@ std::string postgresql_connect_string(const DatabaseSettings& s) {
   if (!s.unix_socket.empty()) c += "host=" + uri_encoded(s.unix_socket) + "&";
   if (!s.sslmode.empty()) c += "sslmode=" + s.sslmode + "&";
   const int wait_ms = std::max(s.read_timeout, s.write_timeout) * 1000;
-  c += "connect_timeout=" + std::to_string(s.connect_timeout) +
-       "&keepalives=1&keepalives_idle=30&keepalives_interval=10&keepalives_count=3&tcp_user_timeout=" +
-       std::to_string(wait_ms) + "&application_name=pdr_run&options=" +
-       uri_encoded((user_options != nullptr && *user_options != '\0' ? std::string(user_options) + " " : "") +
-                   "-c statement_timeout=" + std::to_string(wait_ms) +
-                   " -c TimeZone=UTC -c client_min_messages=warning"
-                   " -c default_transaction_isolation=read\\ committed");
+  c +=
+      "connect_timeout=" + std::to_string(s.connect_timeout) +
+      "&keepalives=1&keepalives_idle=30&keepalives_interval=10&keepalives_count=3&tcp_user_timeout=" +
+      std::to_string(wait_ms) + "&application_name=pdr_run&options=" +
+      uri_encoded((user_options.empty() ? "" : user_options + " ") + "-c statement_timeout=" + std::to_string(wait_ms) +
+                  " -c TimeZone=UTC -c client_min_messages=warning"
+                  " -c default_transaction_isolation=read\\ committed");
   return c;
 }
 
@@ -298,10 +306,10 @@ Status DbManager::pin_schema(soci::session& s, const std::string& where) const {
       soci::into(home, home_ind), soci::into(tables, tables_ind), soci::into(path), soci::into(unusable, unusable_ind),
       soci::into(unusable_tables, unusable_tables_ind), soci::into(role);
   // A path set by the environment's PGOPTIONS is changed there, not on the role.
-  const char* user_options = std::getenv("PGOPTIONS");
+  const std::string user_options = pgoptions();
   const std::string fix =
-      user_options != nullptr && std::strstr(user_options, "search_path") != nullptr
-          ? " (the environment's PGOPTIONS sets it: '" + std::string(user_options) + "')"
+      user_options.find("search_path") != std::string::npos
+          ? mask(" (the environment's PGOPTIONS sets it: '" + user_options + "')", settings_.password)
           : " (ALTER ROLE " + role + " IN DATABASE " + settings_.database + " SET search_path = ...)";
   if (tables_ind != soci::i_ok && unusable_tables_ind == soci::i_ok) {
     return Status::Error(ErrorKind::kPermanent, "database " + where + ": pdr_run's tables are in schema " +
@@ -456,10 +464,10 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
       std::string message = st.message();
       // A setting the server refuses at connect (unknown, or a bad value): from PGOPTIONS, when
       // it is set, since pdr_run's own are known to the server.
-      const char* user_options = std::getenv("PGOPTIONS");
-      if (user_options != nullptr && *user_options != '\0' &&
+      const std::string user_options = pgoptions();
+      if (!user_options.empty() &&
           (state == "42704" || state == "22023" || state == "42601" || state == "08P01" || state == "55P02")) {
-        message += " (the environment's PGOPTIONS, which pdr_run passes on: '" + std::string(user_options) + "')";
+        message += " (the environment's PGOPTIONS, which pdr_run passes on: '" + user_options + "')";
       }
       if (settings_.password.empty() && (state == "28P01" || state == "28000")) {
         message += refusal.used_password ? "; the password libpq found itself (PGPASSWORD, PGPASSFILE or ~/.pgpass) "
