@@ -255,6 +255,16 @@ TEST(ProcessTest, OnlyAProcessOfThisHostThatNoLongerExistsIsGone) {
   EXPECT_FALSE(process_gone(host_name(), 1)) << "alive, though not ours to signal";
   EXPECT_TRUE(process_gone(host_name(), 999999999));
   EXPECT_FALSE(process_gone(host_name() + ".elsewhere", 999999999)) << "another host's process is never known gone";
+  // A process that ended and that its parent has not waited for yet (a zombie) is gone.
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  for (int i = 0; i < 200 && !process_gone(host_name(), child); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(process_gone(host_name(), child)) << "a zombie";
+  EXPECT_EQ(::kill(child, 0), 0) << "not waited for yet";
+  ::waitpid(child, nullptr, 0);
 }
 
 TEST(ProcessTest, MissingExecutableIsReported) {

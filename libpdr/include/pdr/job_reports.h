@@ -64,16 +64,17 @@ struct RunRecord {
   std::string host, state, started_at, updated_at;  // state: running, finished, failed, interrupted, error
   long long pid = 0, workers = 0;
   long long silent_seconds = -1;  // since the run last said it runs (updated_at); -1: unknown
+  // Set by judge_run: "gone", "silent" or the state; the state to show people.
+  std::string seen_as, shown;
   PoolStats pool;
 };
 
-// How a run whose row says it runs is seen: it renews the row every heartbeat, so one silent for
-// longer than two of them (and 25 s) is stuck, cut off or gone; of this host, whether its process
-// still exists tells which. A killed run's row says "running" until the next run starts.
-enum class RunSeen { AsRecorded, Silent, Gone };
-RunSeen run_seen_as(const RunRecord& run, const JobPolicy& policy);
-// The state to show: the recorded one, "running? (not heard from for 2m 5s)" or "gone (...)".
-std::string run_seen_text(const RunRecord& run, const JobPolicy& policy);
+// How a run whose row says it runs is seen (fills seen_as and shown). It renews the row every
+// heartbeat: of this host, one whose process is gone (a zombie too) after two heartbeats of this
+// configuration (and 25 s) of silence is "gone"; any other after as long as a run of other
+// settings may be silent (twice the lease and two minutes, as for taking its leases back) is
+// "silent". A killed run's row says "running" until the next run starts.
+void judge_run(RunRecord& run, const JobPolicy& policy);
 
 // Predicted against actual run times of finished jobs that were claimed with a prediction
 // (walltime-aware claiming): how good the predictions were.

@@ -115,7 +115,7 @@ int report_command(const CliOptions& options, const EnvLookup& env, std::ostream
       return kExitUsage;
     }
     // A run killed without a word still says it runs: shown as it is seen (silent, gone).
-    for (auto& run : data.value().runs) run.state = run_seen_text(run, opened->settings.job_policy());
+    for (auto& run : data.value().runs) judge_run(run, opened->settings.job_policy());
     const ReportSummary summary = summarize_report(data.value(), report);
     const std::string text = options.json ? report_json(summary) : report_html(summary, report);
     if (to_stdout) {

@@ -20,7 +20,6 @@
 #include "pdr/cli.h"
 #include "pdr/db_manager.h"
 #include "pdr/exit_code.h"
-#include "pdr/job_policy.h"
 #include "pdr/job_store.h"
 #include "pdr/process.h"
 #include "pdr/settings.h"
@@ -46,17 +45,14 @@ std::string json_jobs(const std::vector<JobSummary>& jobs) {
   return out + "]";
 }
 
-std::string json_runs(const std::vector<RunRecord>& runs, const JobPolicy& policy) {
+std::string json_runs(const std::vector<RunRecord>& runs) {
   std::string out = "[";
   for (size_t i = 0; i < runs.size(); ++i) {
     const auto& r = runs[i];
     const auto& p = r.pool;
     out += (i ? ", " : "") + std::string("{\"host\": ") + json_quote(r.host) + ", \"pid\": " + std::to_string(r.pid) +
-           ", \"workers\": " + std::to_string(r.workers) + ", \"state\": " + json_quote(r.state) + ", \"seen_as\": " +
-           json_quote(run_seen_as(r, policy) == RunSeen::Gone     ? "gone"
-                      : run_seen_as(r, policy) == RunSeen::Silent ? "silent"
-                                                                  : r.state) +
-           ", \"silent_seconds\": " + std::to_string(r.silent_seconds) +
+           ", \"workers\": " + std::to_string(r.workers) + ", \"state\": " + json_quote(r.state) +
+           ", \"seen_as\": " + json_quote(r.seen_as) + ", \"silent_seconds\": " + std::to_string(r.silent_seconds) +
            ", \"started_at\": " + json_quote(r.started_at) + ", \"updated_at\": " + json_quote(r.updated_at) +
            ", \"pool\": {\"open\": " + std::to_string(p.size) + ", \"in_use\": " + std::to_string(p.in_use) +
            ", \"idle\": " + std::to_string(p.idle) + ", \"created\": " + std::to_string(p.created) +
@@ -66,19 +62,19 @@ std::string json_runs(const std::vector<RunRecord>& runs, const JobPolicy& polic
   return out + "]";
 }
 
-std::string json_report(const StatusReport& r, const JobPolicy& policy) {
+std::string json_report(const StatusReport& r) {
   std::string out =
       "{\"model\": " + json_quote(r.model) + ", \"total\": " + std::to_string(r.total) + ", \"by_status\": {";
   size_t i = 0;
   for (const auto& kv : r.by_status) out += (i++ ? ", " : "") + json_quote(kv.first) + ": " + std::to_string(kv.second);
   out += "}, \"running\": " + json_jobs(r.running) + ", \"failed\": " + json_jobs(r.failed) +
-         ", \"runs\": " + json_runs(r.runs, policy) +
+         ", \"runs\": " + json_runs(r.runs) +
          (r.open_registration.empty() ? std::string() : ", \"open_registration\": " + json_quote(r.open_registration)) +
          "}";
   return out;
 }
 
-void print_report(std::ostream& out, const StatusReport& r, const CliOptions& options, const JobPolicy& policy) {
+void print_report(std::ostream& out, const StatusReport& r, const CliOptions& options) {
   out << "model " << r.model << ": " << r.total << " jobs\n";
   if (!r.open_registration.empty()) out << "  note: " << r.open_registration << "\n";
   for (const char* s : {"pending", "running", "finished", "failed", "skipped", "cancelled"}) {
@@ -110,10 +106,10 @@ void print_report(std::ostream& out, const StatusReport& r, const CliOptions& op
     out << "runs (newest first; times UTC):\n";
     for (const auto& run : r.runs) {
       const auto& p = run.pool;
-      out << "  " << run.host << " pid " << run.pid << "  " << run_seen_text(run, policy) << "  "
-          << count_text(run.workers, "worker") << "  since " << run.started_at << ", updated " << run.updated_at
-          << "  database pool: " << p.size << " open (" << p.in_use << " in use, " << p.idle << " idle), " << p.created
-          << " created, " << p.validated << " validated, " << p.replaced << " replaced, " << p.failed << " failed\n";
+      out << "  " << run.host << " pid " << run.pid << "  " << run.shown << "  " << count_text(run.workers, "worker")
+          << "  since " << run.started_at << ", updated " << run.updated_at << "  database pool: " << p.size
+          << " open (" << p.in_use << " in use, " << p.idle << " idle), " << p.created << " created, " << p.validated
+          << " validated, " << p.replaced << " replaced, " << p.failed << " failed\n";
     }
   }
   if (r.predictions.jobs > 0) {
@@ -280,15 +276,16 @@ int print_status(const CliOptions& options, JobStore& store, const Settings& set
       spdlog::error("{}", r.status().message());
       return kExitUsage;
     }
+    for (auto& run : r.value().runs) judge_run(run, policy);
     reports.push_back(r.value());
   }
   if (options.json) {
     std::vector<std::string> parts;
-    for (const auto& r : reports) parts.push_back(json_report(r, policy));
+    for (const auto& r : reports) parts.push_back(json_report(r));
     print_json(out, parts, options.model_name.has_value());
   } else {
     if (reports.empty()) out << "no models in " << db.describe() << "\n";
-    for (const auto& r : reports) print_report(out, r, options, policy);
+    for (const auto& r : reports) print_report(out, r, options);
   }
   return kExitAllDone;
 }

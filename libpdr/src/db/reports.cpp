@@ -388,23 +388,19 @@ PredictionCheck SociJobStore::prediction_check(Session& sql, long long model_id)
   return check;
 }
 
-RunSeen run_seen_as(const RunRecord& run, const JobPolicy& policy) {
-  if (run.state != "running" || run.silent_seconds < 0) return RunSeen::AsRecorded;
-  if (run.silent_seconds <= std::max<long long>(2LL * policy.heartbeat_seconds + 2, 25)) return RunSeen::AsRecorded;
-  return process_gone(run.host, run.pid) ? RunSeen::Gone : RunSeen::Silent;
-}
-
-std::string run_seen_text(const RunRecord& run, const JobPolicy& policy) {
-  switch (run_seen_as(run, policy)) {
-    case RunSeen::Gone:
-      return "gone (no process " + std::to_string(run.pid) + " on this host; last heard from " +
-             duration_text(run.silent_seconds) + " ago)";
-    case RunSeen::Silent:
-      return "running? (not heard from for " + duration_text(run.silent_seconds) + ")";
-    case RunSeen::AsRecorded:
-      break;
+void judge_run(RunRecord& run, const JobPolicy& policy) {
+  run.seen_as = run.state;
+  run.shown = run.state;
+  if (run.state != "running" || run.silent_seconds < 0) return;
+  if (run.silent_seconds > std::max<long long>(2LL * policy.heartbeat_seconds + 2, 25) &&
+      process_gone(run.host, run.pid)) {
+    run.seen_as = "gone";
+    run.shown = "gone (no process " + std::to_string(run.pid) + " on this host; last heard from " +
+                duration_text(run.silent_seconds) + " ago)";
+  } else if (run.silent_seconds > silence_of_an_ended_run(policy)) {
+    run.seen_as = "silent";
+    run.shown = "running? (not heard from for " + duration_text(run.silent_seconds) + ")";
   }
-  return run.state;
 }
 
 // The latest runs of the model, newest first.
@@ -535,13 +531,15 @@ Result<std::map<long long, std::vector<StoredFile>>> SociJobStore::finished_outp
   return out;
 }
 
+// started_at by the clock updated_at is set by (whole seconds): PostgreSQL's column default
+// keeps the fraction, and a run started after it had last been heard from.
 Status SociJobStore::record_run(long long model_id, const Owner& owner, int workers, const std::string& state,
                                 const PoolStats& pool) {
   Status st = transaction("record run " + owner.token, [&](Session& sql) {
     const long long pid = owner.pid, w = workers, open = pool.size, in_use = pool.in_use, idle = pool.idle;
     sql << std::string(dialect_.insert_ignore()) +
-               " INTO pdr_runs (token, model_name_id, host, pid, workers) VALUES (:t, :m, :h, :p, :w)" +
-               dialect_.ignore_end(),
+               " INTO pdr_runs (token, model_name_id, host, pid, workers, started_at) VALUES (:t, :m, :h, :p, :w, " +
+               dialect_.now() + ")" + dialect_.ignore_end(),
         soci::use(owner.token), soci::use(model_id), soci::use(owner.host), soci::use(pid), soci::use(w);
     sql << "UPDATE pdr_runs SET state = :s, updated_at = " + dialect_.now() +
                ", pool_open = :o, pool_in_use = :u, "

@@ -16,8 +16,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <functional>
 #include <sstream>
+#include <string>
 #include <string_view>
 #include <thread>
 
@@ -221,7 +223,14 @@ std::string ProcessResult::describe() const {
 bool process_gone(const std::string& host, long long pid) {
   if (host != host_name()) return false;
   if (pid <= 0) return true;
-  return kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM;
+  if (kill(static_cast<pid_t>(pid), 0) != 0) return errno != EPERM;
+  // A zombie (ended, not yet waited for by its parent) is gone too: its state in /proc/<pid>/stat
+  // follows the ")" that ends its name.
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  std::getline(stat, text);
+  const size_t end = text.rfind(')');
+  return end != std::string::npos && end + 2 < text.size() && text[end + 2] == 'Z';
 }
 
 namespace {

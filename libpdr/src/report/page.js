@@ -347,7 +347,7 @@
   if (D.runs.length) {
     table(root, ['host', 'pid', 'workers', 'state', 'started (UTC)', 'last update', 'connections open/in use',
       'created', 'validated', 'replaced', 'failed'], D.runs.map(function (r) {
-      return [r.host, r.pid, r.workers, r.state, r.started_at, r.updated_at, r.pool.open + '/' + r.pool.in_use,
+      return [r.host, r.pid, r.workers, r.shown || r.state, r.started_at, r.updated_at, r.pool.open + '/' + r.pool.in_use,
         r.pool.created, r.pool.validated, r.pool.replaced, r.pool.failed];
     })).id = 'runs';
   } else {

@@ -64,11 +64,13 @@ std::string hosts_json(const ReportSummary& s) {
 std::string runs_json(const ReportSummary& s) {
   return array(s.runs, [](const RunRecord& r) {
     return "{\"host\":" + json_quote(r.host) + ",\"pid\":" + num(r.pid) + ",\"workers\":" + num(r.workers) +
-           ",\"state\":" + json_quote(r.state) + ",\"started_at\":" + json_quote(r.started_at) +
-           ",\"updated_at\":" + json_quote(r.updated_at) + ",\"pool\":{\"open\":" + num(r.pool.size) +
-           ",\"in_use\":" + num(r.pool.in_use) + ",\"idle\":" + num(r.pool.idle) +
-           ",\"created\":" + num(r.pool.created) + ",\"validated\":" + num(r.pool.validated) +
-           ",\"replaced\":" + num(r.pool.replaced) + ",\"failed\":" + num(r.pool.failed) + "}}";
+           ",\"state\":" + json_quote(r.state) + ",\"seen_as\":" + json_quote(r.seen_as) +
+           ",\"shown\":" + json_quote(r.shown) + ",\"silent_seconds\":" + num(r.silent_seconds) +
+           ",\"started_at\":" + json_quote(r.started_at) + ",\"updated_at\":" + json_quote(r.updated_at) +
+           ",\"pool\":{\"open\":" + num(r.pool.size) + ",\"in_use\":" + num(r.pool.in_use) +
+           ",\"idle\":" + num(r.pool.idle) + ",\"created\":" + num(r.pool.created) +
+           ",\"validated\":" + num(r.pool.validated) + ",\"replaced\":" + num(r.pool.replaced) +
+           ",\"failed\":" + num(r.pool.failed) + "}}";
   });
 }
 
