@@ -843,16 +843,18 @@ TEST_F(MultiProcessTest, M7_DoctorComparesTheServerWithTheRun) {
   EXPECT_NE(fixed.err.find("job counters rewritten from the rows of"), std::string::npos) << fixed.err;
   auto after = test::run_pdr_run(dir_ / "a", {"doctor", "--config", dir_ / "cfg.yaml"}, env(""));
   EXPECT_NE(after.out.find(check), std::string::npos) << after.out;
-  EXPECT_NE(after.out.find("OK    writes: an insert and a delete of no row into each of pdr_run's tables are taken"),
-            std::string::npos)
+  EXPECT_NE(
+      after.out.find(
+          "OK    writes: an insert into each of pdr_run's tables, and an update and a delete where a run makes them"),
+      std::string::npos)
       << after.out;
   // A server in read_only answers every read and refuses a run's first write: doctor says so.
   server_->sql("SET GLOBAL read_only = 1");
   auto ro = test::run_pdr_run(dir_ / "a", {"doctor", "--config", dir_ / "cfg.yaml"}, env(""));
   server_->sql("SET GLOBAL read_only = 0");
   EXPECT_EQ(ro.code, 1);
-  EXPECT_NE(ro.out.find("FAIL  writes: a run could not write (INSERT INTO pdr_model_jobs SELECT * FROM pdr_model_jobs "
-                        "WHERE 1 = 0): The MariaDB server is running with the --read-only option"),
+  EXPECT_NE(ro.out.find("FAIL  writes: a run could not write (INSERT INTO chemical_databases SELECT * FROM "
+                        "chemical_databases WHERE 1 = 0): The MariaDB server is running with the --read-only option"),
             std::string::npos)
       << ro.out;
   EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_model_jobs"), 4) << "doctor wrote";

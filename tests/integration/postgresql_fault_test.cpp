@@ -689,6 +689,10 @@ TEST_F(PostgresqlFaultTest, F_AStoppedProcessesLateOutcomesAreRejected) {
   expect_consistent({ra, rb}, 200, /*each_ran_once=*/false);
   test::expect_store_verified(dir_.path(), "pf", env(""));
   EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_runs WHERE state = 'running'"), 0) << "both runs ended";
+  // Whole seconds by one clock: no run starts after it was last heard from.
+  EXPECT_EQ(q("SELECT COUNT(*) FROM pdr_runs WHERE started_at <> date_trunc('second', started_at) OR started_at > "
+              "updated_at"),
+            0);
 }
 
 // doctor reads the server's version, idle timeouts and max_connections, creates nothing, and
@@ -728,16 +732,18 @@ TEST_F(PostgresqlFaultTest, D_DoctorComparesTheServerWithTheRun) {
   auto after = test::run_pdr_run(dir_.path(), {"doctor", "--config", dir_ / "cfg.yaml"}, env(""));
   EXPECT_NE(after.out.find("OK    job counts: kept by triggers, equal to the rows of 1 model(s)"), std::string::npos)
       << after.out;
-  EXPECT_NE(after.out.find("OK    writes: an insert and a delete of no row into each of pdr_run's tables are taken"),
-            std::string::npos)
+  EXPECT_NE(
+      after.out.find(
+          "OK    writes: an insert into each of pdr_run's tables, and an update and a delete where a run makes them"),
+      std::string::npos)
       << after.out;
   // Read-only transactions for the account answer every read and refuse a run's first write.
   server_->sql("ALTER ROLE pdr SET default_transaction_read_only = on", database_);
   auto ro = test::run_pdr_run(dir_.path(), {"doctor", "--config", dir_ / "cfg.yaml"}, env(""));
   server_->sql("ALTER ROLE pdr RESET default_transaction_read_only", database_);
   EXPECT_EQ(ro.code, 1);
-  EXPECT_NE(ro.out.find("FAIL  writes: a run could not write (INSERT INTO pdr_model_jobs SELECT * FROM pdr_model_jobs "
-                        "WHERE 1 = 0): "),
+  EXPECT_NE(ro.out.find("FAIL  writes: a run could not write (INSERT INTO chemical_databases SELECT * FROM "
+                        "chemical_databases WHERE 1 = 0): "),
             std::string::npos)
       << ro.out;
   EXPECT_NE(ro.out.find("cannot execute INSERT in a read-only transaction (PostgreSQL SQLSTATE 25006)"),

@@ -414,8 +414,10 @@ class JobStore {
   // Tries the writes a run makes, rolled back at once (doctor): an UPDATE of no row of each
   // table of pdr_run's it writes and an INSERT of none, or, before the first run, whether the
   // session may write at all. An error names what a run would meet at its first write: a
-  // read-only server or transaction, a missing privilege. Ok on SQLite (the file is checked).
-  virtual Status try_writes() { return Status::Ok(); }
+  // read-only server or transaction, a missing privilege, a lock held for more than 5 s. A
+  // doubt (no CREATE privilege that the server shows) is the value; "" on SQLite (the file is
+  // checked) and when nothing is in doubt.
+  virtual Result<std::string> try_writes() { return std::string(); }
   // What SQLite's PRAGMA quick_check finds wrong with the database file (every page read);
   // empty when it is sound, and on a server (which checks its own pages).
   virtual Result<std::vector<std::string>> integrity_problems() = 0;

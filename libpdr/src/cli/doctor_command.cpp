@@ -361,11 +361,15 @@ void check_database(const Settings& s, Report& report) {
   if (db.server()) {
     // A read-only server or transaction, or an account without the privileges, answers every
     // read above and refuses a run's first write.
-    if (Status w = store.value()->try_writes(); !w.ok()) {
-      report.fail("writes", w.message());
+    auto w = store.value()->try_writes();
+    if (!w.ok()) {
+      report.fail("writes", w.status().message());
+    } else if (!w->empty()) {
+      report.warn("writes", w.value());
     } else {
       report.ok("writes", info->schema_version > 0
-                              ? "an insert and a delete of no row into each of pdr_run's tables are taken (rolled back)"
+                              ? "an insert into each of pdr_run's tables, and an update and a delete where a run "
+                                "makes them, of no row, are taken (rolled back)"
                               : "the session may write (not read-only)");
     }
   }

@@ -226,49 +226,101 @@ Result<ServerInfo> SociJobStore::server_info_at_open() {
   return info;
 }
 
-Status SociJobStore::try_writes() {
-  if (!dialect_.pg && !dialect_.mysql) return Status::Ok();
+Result<std::string> SociJobStore::try_writes() {
+  if (!dialect_.pg && !dialect_.mysql) return std::string();
   Status refused;
+  std::string doubt;
+  bool tried = false;
   const Status kRolledBack = Status::Usage("rolled back");
   Status st = transaction("try the writes of a run (rolled back)", [&](Session& sql) {
-    refused = Status::Ok();
+    // Once: a connection lost meanwhile is a finding, not a reason to wait the retry deadline.
+    if (tried) return kRolledBack;
+    tried = true;
     std::string statement;
     try {
+      // A lock someone holds (FLUSH TABLES WITH READ LOCK, a backup, a DDL) is named in seconds.
+      statement = dialect_.pg ? "SET LOCAL lock_timeout = '5s'" : "SET SESSION lock_wait_timeout = 5";
+      sql << statement;
       if (table_exists(sql, "pdr_model_jobs")) {
-        for (const char* table : {"pdr_model_jobs", "pdr_runs", "pdr_job_counts", "model_names"}) {
-          if (!table_exists(sql, table)) continue;
-          statement = std::string("INSERT INTO ") + table + " SELECT * FROM " + table + " WHERE 1 = 0";
+        // What a run does: inserts into every table, updates four, deletes from four (the
+        // outputs of a job queued again, the counters it folds).
+        for (const auto& table : schema_tables()) {
+          // schema_version is written by an upgrade only (the schema line says when one is due).
+          if (table.name == "schema_version" || !table_exists(sql, table.name)) continue;
+          statement = "INSERT INTO " + table.name + " SELECT * FROM " + table.name + " WHERE 1 = 0";
           sql << statement;
+        }
+        for (const char* table : {"pdr_model_jobs", "pdr_runs", "kosmatau_parameters", "pdr_job_counts"}) {
+          if (!table_exists(sql, table)) continue;
+          statement = std::string("UPDATE ") + table + " SET id = id WHERE 1 = 0";
+          sql << statement;
+        }
+        for (const char* table : {"job_files", "hdf_files", "json_files", "pdr_job_counts"}) {
+          if (!table_exists(sql, table)) continue;
           statement = std::string("DELETE FROM ") + table + " WHERE 1 = 0";
           sql << statement;
         }
       } else if (dialect_.pg) {
         // Nothing to write to yet: a read-only transaction (default_transaction_read_only, a
-        // standby) refuses the first run's CREATE TABLE.
+        // standby) refuses the first run's CREATE TABLE (may_create_tables checks the schema).
         std::string ro;
-        sql << "SELECT current_setting('transaction_read_only')", soci::into(ro);
+        statement = "SELECT current_setting('transaction_read_only')";
+        sql << statement, soci::into(ro);
         if (ro == "on") {
           refused = Status::Usage(
               "the session's transactions are read-only (transaction_read_only = on: "
               "default_transaction_read_only or a standby server); the first run cannot create its tables");
         }
       } else {
-        int ro = 0;
-        sql << "SELECT CAST(@@read_only AS SIGNED)", soci::into(ro);
-        if (ro != 0) {
+        int server_ro = 0, session_ro = 0;
+        statement = "SELECT @@read_only";
+        sql << "SELECT CAST(@@read_only AS SIGNED)", soci::into(server_ro);
+        try {
+          sql << "SELECT CAST(@@SESSION.transaction_read_only AS SIGNED)", soci::into(session_ro);
+        } catch (const soci::soci_error&) {  // MariaDB before 11.1 knows it as tx_read_only
+          sql << "SELECT CAST(@@SESSION.tx_read_only AS SIGNED)", soci::into(session_ro);
+        }
+        long long creates = 0;
+        statement = "the account's CREATE privilege";
+        sql << "SELECT (SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE = 'CREATE') + "
+               "(SELECT COUNT(*) FROM information_schema.SCHEMA_PRIVILEGES WHERE PRIVILEGE_TYPE = 'CREATE' AND "
+               "DATABASE() LIKE TABLE_SCHEMA)",
+            soci::into(creates);
+        if (session_ro != 0) {
+          refused = Status::Usage(
+              "the session's transactions are read-only (transaction_read_only / tx_read_only = ON); the first run "
+              "cannot create its tables");
+        } else if (server_ro != 0) {
           refused = Status::Usage(
               "the server is read-only (read_only = ON); the first run cannot create its tables unless its account "
               "may write anyway (READ_ONLY ADMIN or SUPER)");
+        } else if (creates == 0) {
+          doubt = "the account " + db_->settings().username + " has no CREATE privilege on database " +
+                  db_->settings().database +
+                  " that information_schema shows (a role may give it); the first run creates its tables";
         }
       }
     } catch (const std::exception& e) {
       refused = db_error_status(e, "a run could not write (" + statement + ")");
+      if (refused.code() == 1205 || refused.code() == pg_error_code("55P03")) {
+        refused = Status::Error(refused.kind(),
+                                refused.message() + "; a lock another session holds (" +
+                                    (dialect_.pg ? "LOCK TABLE, a schema change, VACUUM FULL"
+                                                 : "FLUSH TABLES WITH READ LOCK, a backup, a schema change") +
+                                    ") kept it waiting for 5 s",
+                                refused.code());
+      }
+    }
+    if (dialect_.mysql) {
+      try {
+        sql << "SET SESSION lock_wait_timeout = DEFAULT";
+      } catch (const std::exception&) {}
     }
     return kRolledBack;
   });
   if (!refused.ok()) return refused;
   if (!st.ok() && st.message() != kRolledBack.message()) return st;
-  return Status::Ok();
+  return doubt;
 }
 
 Result<ServerInfo> SociJobStore::server_info() {

@@ -163,7 +163,7 @@ class SociJobStore : public JobStore {
 
   Result<ServerInfo> server_info() override;
   Result<ServerInfo> server_info_at_open() override;
-  Status try_writes() override;
+  Result<std::string> try_writes() override;
   Result<std::vector<std::string>> integrity_problems() override;
   Result<std::vector<std::string>> missing_columns() override;
 
