@@ -143,6 +143,20 @@ TEST(SettingsTest, AGridValueIsRefusedWithTheFileAndLineItCameFrom) {
       negative.status().message().find("model_parameters.metal (from cfg.yaml:2): metal value '-100' is negative"),
       std::string::npos)
       << negative.status().message();
+  // A flag that replaces the file's values does not hide a wrong one there.
+  Config replaced = base_config();
+  ASSERT_TRUE(replaced.apply_yaml("model_parameters:\n  dens: [\"abc\"]\n", "cfg.yaml").ok());
+  ASSERT_TRUE(replaced.set_list("model_parameters.dens", {"30"}, "--dens").ok());
+  auto hidden = build_settings(replaced, "/", 2);
+  ASSERT_FALSE(hidden.ok());
+  EXPECT_NE(hidden.status().message().find(
+                "model_parameters.dens (from cfg.yaml:2, replaced by --dens): dens value 'abc' is not a plain"),
+            std::string::npos)
+      << hidden.status().message();
+  // The built-in defaults a flag replaces are not looked at again.
+  Config plain = base_config();
+  ASSERT_TRUE(plain.set_list("model_parameters.dens", {"40"}, "--dens").ok());
+  EXPECT_TRUE(build_settings(plain, "/", 2).ok());
 }
 
 TEST(SettingsTest, ParallelWorkersDefaultToCoresMinusReserved) {

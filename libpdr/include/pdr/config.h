@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pdr/status.h"
@@ -55,6 +56,9 @@ class Config {
   // The non_default_parameters given by the user (column name -> value text).
   std::map<std::string, std::string> non_default_parameters() const;
 
+  // List values a flag replaced that a file or the environment had given, in order (key, value).
+  const std::vector<std::pair<std::string, SettingValue>>& replaced() const { return replaced_; }
+
   // Every effective setting, one "section.key = value   # origin" line, secrets as ***.
   std::string describe() const;
 
@@ -64,6 +68,7 @@ class Config {
 
  private:
   std::map<std::string, SettingValue> values_;
+  std::vector<std::pair<std::string, SettingValue>> replaced_;
   std::vector<std::string> notes_;
 };
 

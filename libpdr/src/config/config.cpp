@@ -342,6 +342,11 @@ Status Config::set_list(const std::string& key, const std::vector<std::string>& 
   if (spec == nullptr || spec->type != SettingType::List) {
     return Status::Usage(flag + ": internal error: no list setting " + key);
   }
+  // What a file gave is still checked (read_model): a wrong value there is wrong in every run
+  // that does not replace it.
+  if (auto it = values_.find(key); it != values_.end() && it->second.origin.rfind("default.yaml", 0) != 0) {
+    replaced_.emplace_back(key, it->second);
+  }
   values_[key] = SettingValue{{}, values, flag};
   return Status::Ok();
 }

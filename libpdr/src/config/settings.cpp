@@ -265,6 +265,16 @@ Status read_model(const Config& c, Settings& s) {
       if (auto v = parse_grid_value(axis, text); !v.ok())
         return Status::Usage(where(key) + ": " + v.status().message());
     }
+    // A configuration file's values that a flag replaced are checked all the same.
+    for (const auto& [replaced_key, old] : c.replaced()) {
+      if (replaced_key != key) continue;
+      for (const auto& text : old.list) {
+        if (auto v = parse_grid_value(axis, text); !v.ok()) {
+          return Status::Usage(std::string(key) + " (from " + old.origin + ", replaced by " + c.origin(key) +
+                               "): " + v.status().message());
+        }
+      }
+    }
   }
   m.species = c.list("model_parameters.species");
   m.alpha = c.str("model_parameters.alpha");
