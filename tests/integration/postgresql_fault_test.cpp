@@ -749,6 +749,13 @@ TEST_F(PostgresqlFaultTest, D_DoctorComparesTheServerWithTheRun) {
   EXPECT_NE(ro.out.find("cannot execute INSERT in a read-only transaction (PostgreSQL SQLSTATE 25006)"),
             std::string::npos)
       << ro.out;
+  // An INSERT of no row draws no id: the sequences behind the ids are looked at on their own.
+  server_->sql("REVOKE USAGE ON ALL SEQUENCES IN SCHEMA public FROM pdr", database_);
+  auto seq = test::run_pdr_run(dir_.path(), {"doctor", "--config", dir_ / "cfg.yaml"}, env(""));
+  server_->sql("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO pdr", database_);
+  EXPECT_EQ(seq.code, 1);
+  EXPECT_NE(seq.out.find("FAIL  writes: a run could not write: pdr may not use sequence public."), std::string::npos)
+      << seq.out;
 }
 
 }  // namespace

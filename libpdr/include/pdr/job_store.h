@@ -411,12 +411,14 @@ class JobStore {
   // What the server said when the store was opened, without asking again (a command that only
   // looks opens and checks once: on PostgreSQL each catalog look of a new session costs ms).
   virtual Result<ServerInfo> server_info_at_open() { return server_info(); }
-  // Tries the writes a run makes, rolled back at once (doctor): an UPDATE of no row of each
-  // table of pdr_run's it writes and an INSERT of none, or, before the first run, whether the
-  // session may write at all. An error names what a run would meet at its first write: a
-  // read-only server or transaction, a missing privilege, a lock held for more than 5 s. A
-  // doubt (no CREATE privilege that the server shows) is the value; "" on SQLite (the file is
-  // checked) and when nothing is in doubt.
+  // Tries the writes a run makes, rolled back at once (doctor): an INSERT of no row into each
+  // table of pdr_run's (schema_version only at upgrades), an UPDATE of no row of the four a run
+  // updates and a DELETE of none from the four it deletes from (on PostgreSQL also whether the
+  // id sequences may be used), or, before the first run, whether the session may write at all.
+  // An error names what a run would meet at its first write: a read-only server or transaction,
+  // a missing privilege, a lock held for more than 5 s. A doubt (no CREATE privilege that the
+  // server shows, a read_only server an account may be allowed to write to) is the value; ""
+  // on SQLite (the file is checked) and when nothing is in doubt.
   virtual Result<std::string> try_writes() { return std::string(); }
   // What SQLite's PRAGMA quick_check finds wrong with the database file (every page read);
   // empty when it is sound, and on a server (which checks its own pages).

@@ -260,6 +260,28 @@ Result<std::string> SociJobStore::try_writes() {
           statement = std::string("DELETE FROM ") + table + " WHERE 1 = 0";
           sql << statement;
         }
+        if (dialect_.pg) {
+          // An INSERT of no row draws no id: the sequences behind the ids need USAGE of their own.
+          for (const auto& table : schema_tables()) {
+            if (table.name == "schema_version" || !table_exists(sql, table.name)) continue;
+            std::string sequence;
+            soci::indicator ind = soci::i_null;
+            statement = "SELECT pg_get_serial_sequence of " + table.name;
+            sql << "SELECT pg_get_serial_sequence(CAST(a.attrelid AS regclass)::text, a.attname) FROM pg_attribute "
+                   "a WHERE a.attrelid = to_regclass(:t) AND a.attname = 'id'",
+                soci::use(table.name), soci::into(sequence, ind);
+            if (!sql.got_data() || ind != soci::i_ok) continue;
+            int usable = 1;
+            sql << "SELECT CASE WHEN has_sequence_privilege(:s, 'USAGE') THEN 1 ELSE 0 END", soci::use(sequence),
+                soci::into(usable);
+            if (usable == 0) {
+              refused = Status::Usage("a run could not write: " + db_->settings().username + " may not use sequence " +
+                                      sequence + " that numbers the rows of " + table.name +
+                                      "; GRANT USAGE ON SEQUENCE " + sequence + " TO " + db_->settings().username);
+              break;
+            }
+          }
+        }
       } else if (dialect_.pg) {
         // Nothing to write to yet: a read-only transaction (default_transaction_read_only, a
         // standby) refuses the first run's CREATE TABLE (may_create_tables checks the schema).
@@ -291,9 +313,9 @@ Result<std::string> SociJobStore::try_writes() {
               "the session's transactions are read-only (transaction_read_only / tx_read_only = ON); the first run "
               "cannot create its tables");
         } else if (server_ro != 0) {
-          refused = Status::Usage(
-              "the server is read-only (read_only = ON); the first run cannot create its tables unless its account "
-              "may write anyway (READ_ONLY ADMIN or SUPER)");
+          doubt =
+              "the server is read-only (read_only = ON); the first run cannot create its tables unless its "
+              "account may write anyway (READ_ONLY ADMIN or SUPER)";
         } else if (creates == 0) {
           doubt = "the account " + db_->settings().username + " has no CREATE privilege on database " +
                   db_->settings().database +
