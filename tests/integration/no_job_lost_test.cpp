@@ -252,41 +252,37 @@ TEST_F(NoJobLostTest, AKilledRunLeavesNoProgramAndTheNextRunRemovesItsWorkingDir
   EXPECT_EQ(children.size(), 2u);
   // Its row still says it runs. Silent for longer than two heartbeats (and 25 s) with its
   // process gone, status and the report say it is gone; a process that lives on but has been
-  // silent for as long as a run of any settings may be (two minutes here) is "running?".
-  {
+  // silent for as long as a run may be (two minutes here) is "running?". The row is back-dated
+  // before each look, so a slow machine does not move the seconds.
+  const auto silent_for = [&](int seconds, pid_t owner) {
     soci::session db(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
-    db << "UPDATE pdr_runs SET updated_at = datetime('now', '-130 seconds')";
-  }
+    db << "UPDATE pdr_runs SET updated_at = datetime('now', '-" + std::to_string(seconds) +
+              " seconds'), pid = " + std::to_string(owner);
+  };
   const std::string killed = std::to_string(pid);
+  silent_for(130, pid);
   auto st = run_within(30, {"status", "--model-name", "k9"});
   EXPECT_NE(st.out.find(" pid " + killed + "  gone (no process " + killed + " on this host; last heard from 2m1"),
             std::string::npos)
       << st.out;
+  silent_for(130, pid);
   auto js = run_within(30, {"status", "--model-name", "k9", "--json"});
   EXPECT_NE(js.out.find("\"state\": \"running\", \"seen_as\": \"gone\", \"silent_seconds\": 13"), std::string::npos)
       << js.out;
+  silent_for(130, pid);
   auto page = run_within(30, {"report", "--model-name", "k9", "--json", "--out", "-"});
   EXPECT_NE(page.out.find("\"state\":\"running\",\"seen_as\":\"gone\",\"shown\":\"gone (no process " + killed),
             std::string::npos)
       << page.out;
-  {
-    soci::session db(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
-    db << "UPDATE pdr_runs SET pid = " + std::to_string(::getpid());
-  }
+  silent_for(130, ::getpid());
   st = run_within(30, {"status", "--model-name", "k9"});
   EXPECT_NE(st.out.find(" pid " + std::to_string(::getpid()) + "  running? (not heard from for 2m1"), std::string::npos)
       << st.out;
-  {
-    soci::session db(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
-    db << "UPDATE pdr_runs SET updated_at = datetime('now', '-60 seconds')";
-  }
+  silent_for(60, ::getpid());
   st = run_within(30, {"status", "--model-name", "k9"});
   EXPECT_NE(st.out.find(" pid " + std::to_string(::getpid()) + "  running  "), std::string::npos)
       << "a live process silent for less than two minutes may renew less often: " << st.out;
-  {
-    soci::session db(*soci::factory_sqlite3(), "db=" + (dir_ / "jobs.db"));
-    db << "UPDATE pdr_runs SET pid = " + killed;
-  }
+  silent_for(130, pid);
   // Someone looking into a killed job's directory (a shell there, without the run's environment)
   // is left alone.
   std::string job_dir;

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -132,6 +133,9 @@ class DbManager {
   std::atomic<long long> trouble_end_ns_{kNever};    // kNever: no trouble yet
   std::atomic<long long> trouble_window_ns_{30'000'000'000LL};
   std::vector<std::string> sidecars_made_;  // -wal/-shm a read-only SQLite session may make (mu_)
+  // SQLite sessions opened as immutable (no locks, no look at the -wal): used once, never pooled,
+  // so a later borrower sees what a run that began meanwhile wrote (mu_).
+  std::set<const soci::session*> single_use_;
 };
 
 // Logs "database: '<what>' blocked for N s" when a network call took longer than `limit`

@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -375,12 +376,18 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
       std::string dir = std::filesystem::path(settings_.path).parent_path().string();
       if (dir.empty()) dir = ".";
       const bool locked_dir = open_read_only && ::access(dir.c_str(), W_OK) != 0;
-      // On a full disk a reader cannot make them either: it reads the file as immutable too when
-      // the -wal is absent or empty (one a failed open left; no writer can grow it there).
+      // On a full disk (less than 1 MiB or no inode left) a reader cannot make them either: it
+      // reads the file as immutable too when the -wal is absent or empty (one a failed open
+      // left; no writer can grow it there).
       bool no_room = false;
       const auto wal_empty = [this] {
         struct stat st {};
         return ::stat((settings_.path + "-wal").c_str(), &st) != 0 || st.st_size == 0;
+      };
+      const auto disk_full = [&dir] {
+        struct statvfs fs {};
+        return ::statvfs(dir.c_str(), &fs) == 0 &&
+               (static_cast<unsigned long long>(fs.f_bavail) * fs.f_frsize < (1ULL << 20) || fs.f_favail == 0);
       };
       for (int attempt = 1;; ++attempt) {
         const bool immutable =
@@ -404,12 +411,17 @@ Result<std::unique_ptr<soci::session>> DbManager::connect() {
           // Read here: a -wal that went (the last run closed it) fails this first statement, and
           // so does a -wal or -shm that cannot be made.
           if (settings_.read_only) *s << "PRAGMA synchronous=NORMAL";
+          if (immutable) {
+            std::lock_guard<std::mutex> lock(mu_);
+            single_use_.insert(s.get());
+          }
           break;
         } catch (const soci::soci_error& e) {
           const auto* lite = dynamic_cast<const soci::sqlite3_soci_error*>(&e);
           const int primary = lite != nullptr ? lite->result() & 0xff : 0;
           if (settings_.read_only && !no_room && !locked_dir &&
-              (primary == SQLITE_IOERR || primary == SQLITE_FULL || primary == SQLITE_CANTOPEN) && wal_empty()) {
+              (primary == SQLITE_IOERR || primary == SQLITE_FULL || primary == SQLITE_CANTOPEN) && wal_empty() &&
+              disk_full()) {
             no_room = true;
             s = std::make_unique<soci::session>();
             continue;
@@ -700,7 +712,9 @@ void DbManager::give_back(std::unique_ptr<soci::session> s, std::chrono::steady_
     std::lock_guard<std::mutex> lock(mu_);
     --in_use_;
     borrowed_.erase(id);
-    if (broken) {
+    if (single_use_.erase(s.get()) != 0) {
+      // closed below: the next borrower opens the file afresh
+    } else if (broken) {
       ++counters_.replaced;
     } else if (in_use_ + static_cast<int>(idle_.size()) < settings_.pool_size) {
       idle_.push_back(Idle{std::move(s), expires, std::chrono::steady_clock::now()});

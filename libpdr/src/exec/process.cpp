@@ -223,7 +223,7 @@ std::string ProcessResult::describe() const {
 bool process_gone(const std::string& host, long long pid) {
   if (host != host_name()) return false;
   if (pid <= 0) return true;
-  if (kill(static_cast<pid_t>(pid), 0) != 0) return errno != EPERM;
+  if (kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return true;
   // A zombie (ended, not yet waited for by its parent) is gone too: its state in /proc/<pid>/stat
   // follows the ")" that ends its name.
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
