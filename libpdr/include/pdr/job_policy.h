@@ -2,6 +2,7 @@
 // The job store applies them inside its transactions; tests exercise them directly.
 #pragma once
 
+#include <algorithm>
 #include <string>
 
 #include "pdr/job_state.h"
@@ -21,6 +22,13 @@ struct JobPolicy {
 // finish it recorded is not taken back for missing outputs (it may still be renaming them).
 inline int silence_of_an_ended_run(const JobPolicy& policy) {
   return policy.lease_seconds > 60 ? 2 * policy.lease_seconds : 120;
+}
+
+// Seconds of silence after which a run of this host whose process is gone has ended (it renews
+// every heartbeat; a process of another PID namespace under the same host name is not seen, but
+// renews): two heartbeats and at least 25 s.
+inline long long silent_here(const JobPolicy& policy) {
+  return std::max<long long>(2LL * policy.heartbeat_seconds + 2, 25);
 }
 
 // The state a job goes to, the error recorded with it, and (when it goes back to pending) how

@@ -210,11 +210,6 @@ Result<long long> SociJobStore::reap_expired() {
 
 namespace {
 
-// Seconds of silence after which a run of this host whose process is gone has ended (it renews
-// every heartbeat; a process of another PID namespace under the same host name is not seen,
-// but renews).
-long long silent_here(const JobPolicy& policy) { return std::max<long long>(2LL * policy.heartbeat_seconds + 2, 25); }
-
 // A run renews pdr_runs.updated_at every heartbeat. Silent for twice this process's lease and at
 // least two minutes (a run of other settings may renew less often), or, of this host, gone and
 // silent for two heartbeats and at least 25 s (a process of another PID namespace under the

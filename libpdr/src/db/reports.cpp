@@ -392,8 +392,7 @@ void judge_run(RunRecord& run, const JobPolicy& policy) {
   run.seen_as = run.state;
   run.shown = run.state;
   if (run.state != "running" || run.silent_seconds < 0) return;
-  if (run.silent_seconds > std::max<long long>(2LL * policy.heartbeat_seconds + 2, 25) &&
-      process_gone(run.host, run.pid)) {
+  if (run.silent_seconds > silent_here(policy) && process_gone(run.host, run.pid)) {
     run.seen_as = "gone";
     run.shown = "gone (no process " + std::to_string(run.pid) + " on this host; last heard from " +
                 duration_text(run.silent_seconds) + " ago)";
